@@ -1,0 +1,44 @@
+# sitless: `make demo` runs the live demo, `make test` runs the test suite.
+# Both create the virtual environment and install sitless into it first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test check lint format bench score system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sitless demo
+
+# Debian packages the end-to-end and browser tests use (mosquitto, Chromium); installed
+# when missing and the machine allows it, otherwise those tests say why they skip.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+score: $(STAMP)
+	$(BIN)/python ../shared/tools/score.py posture ../shared/data/uci_hapt ../shared/data/spsw_pocket_tug --cli $(BIN)/sitless
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,63 @@
+"""The ``sitless`` command: one entry point whose subcommands run each service.
+
+Each subcommand lives in the module that owns it and registers itself through a
+``register(subparsers)`` function that sets ``func`` on its parser; ``func(args)``
+returns the exit status. Modules are imported here only, so ``sitless --help`` stays
+quick and a subcommand imports ``firmware_sim`` or ``dashboard`` only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import cast
+
+__all__ = ["main"]
+
+# Modules that register subcommands, in the order --help lists them.
+_COMMAND_MODULES = (
+    "ingest.demo",
+    "ingest.broker",
+    "firmware_sim.cli",
+    "ingest.recorder",
+    "ingest.worker",
+    "ingest.dashboard_cmd",
+    "ingest.analyze_cmd",
+)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitless",
+        description="Wearable posture and activity monitor: prolonged-sitting alerts and back exercises.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue  # a part not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sitless`` command line and return its exit status."""
+    args = _build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    func = cast(Callable[[argparse.Namespace], int], args.func)
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The error types raised by ``ingest``: one family, translated at each boundary."""
+
+from __future__ import annotations
+
+__all__ = ["IngestError", "PacketError", "RecordingError", "StoreError", "TopicError"]
+
+
+class IngestError(Exception):
+    """Base class of every error raised by the ``ingest`` package."""
+
+
+class PacketError(IngestError):
+    """A binary IMU packet is malformed: wrong length, version, flags or values."""
+
+
+class TopicError(IngestError):
+    """A device id or MQTT topic does not follow the ``sitless/v1/<device>/<kind>`` scheme."""
+
+
+class StoreError(IngestError):
+    """The store could not be opened, read or written."""
+
+
+class RecordingError(IngestError):
+    """A recording file cannot be read or holds no usable samples."""

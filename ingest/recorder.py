@@ -1,0 +1,162 @@
+"""The recorder: stores every raw IMU packet and every device status it receives.
+
+Writes are idempotent on ``(device_id, seq)``: a QoS 1 redelivery is counted as a
+duplicate and stored once. A sequence number that jumps ahead records a gap (a packet
+lost between the wearable and the broker, e.g. a missed BLE notification). A payload the
+codec rejects is counted and skipped. Packets are acknowledged to the broker only after
+the transaction that stores them has committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ingest.codec import decode
+from ingest.errors import PacketError, TopicError
+from ingest.mqtt import BrokerAddress
+from ingest.service import Message, MqttService
+from ingest.store import BatchRow, Store
+from ingest.topics import Kind, parse, subscription
+
+__all__ = ["Recorder", "RecorderSettings", "RecorderStats", "register", "run"]
+
+log = logging.getLogger(__name__)
+
+SERVICE = "recorder"
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderSettings:
+    """What the recorder needs: the broker, the store and its client id."""
+
+    broker: BrokerAddress = BrokerAddress()
+    store_url: str = "sqlite:///var/sitless.sqlite"
+    client_id: str = "sitless-recorder"
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """Counts since start: stored packets, duplicates, bad packets, gaps, statuses."""
+
+    stored: int = 0
+    duplicates: int = 0
+    bad_packets: int = 0
+    gaps: int = 0
+    statuses: int = 0
+    per_device: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class Recorder(MqttService):
+    """Stores raw packets and device statuses (see the module docstring)."""
+
+    def __init__(self, settings: RecorderSettings) -> None:
+        super().__init__(
+            settings.broker,
+            settings.client_id,
+            [(subscription(Kind.IMU), 1), (subscription(Kind.STATUS), 1)],
+            manual_ack=True,
+        )
+        self.settings = settings
+        self.store = Store(settings.store_url)
+        self.stats = RecorderStats()
+        self._last_seq: dict[str, int] = {}
+        self._unsaved: Counter[tuple[str, str]] = Counter()
+
+    def _count(self, device_id: str, name: str, n: int = 1) -> None:
+        self._unsaved[(device_id, name)] += n
+        self.stats.per_device[(device_id, name)] += n
+
+    def handle(self, messages: list[Message]) -> None:
+        """Decode and store a batch of messages in one transaction."""
+        rows: list[BatchRow] = []
+        for m in messages:
+            try:
+                device_id, kind = parse(m.topic)
+            except TopicError as err:
+                log.warning("ignoring message: %s", err)
+                continue
+            if kind is Kind.STATUS:
+                self._store_status(device_id, m.payload)
+                continue
+            try:
+                batch = decode(m.payload)
+            except PacketError as err:
+                self.stats.bad_packets += 1
+                self._count(device_id, "bad_packets")
+                log.warning("bad packet on %s: %s", m.topic, err)
+                continue
+            rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
+        if rows:
+            added = self.store.add_batches(rows)
+            for row, new in zip(rows, added, strict=True):
+                if new:
+                    self.stats.stored += 1
+                    self._count(row.device_id, "stored")
+                    self._note_seq(row.device_id, row.seq)
+                else:
+                    self.stats.duplicates += 1
+                    self._count(row.device_id, "duplicates")
+        self.flush_counts()
+
+    def _store_status(self, device_id: str, payload: bytes) -> None:
+        if not payload:
+            return  # a cleared retained message
+        try:
+            status = json.loads(payload)
+            if not isinstance(status, dict):
+                raise TypeError(f"status must be a JSON object, got {type(status).__name__}")
+        except (ValueError, TypeError) as err:
+            self._count(device_id, "bad_status")
+            log.warning("bad status from %s: %s", device_id, err)
+            return
+        self.store.set_device_status(device_id, status)
+        self.stats.statuses += 1
+
+    def _note_seq(self, device_id: str, seq: int) -> None:
+        """Record a gap when a new packet skips sequence numbers."""
+        if device_id not in self._last_seq:
+            before = self.store.max_seq(device_id, below=seq)
+            self._last_seq[device_id] = seq - 1 if before is None else before
+        last = self._last_seq[device_id]
+        if seq > last + 1:
+            self.store.add_gap(device_id, last + 1, seq - 1)
+            self.stats.gaps += 1
+            self._count(device_id, "gaps")
+            log.info("gap on %s: packets %d..%d missing", device_id, last + 1, seq - 1)
+        self._last_seq[device_id] = max(last, seq)
+
+    def flush_counts(self) -> None:
+        """Add the counts gathered since the last flush to the store."""
+        if self._unsaved:
+            self.store.add_counts(SERVICE, dict(self._unsaved))
+            self._unsaved.clear()
+
+    def close(self) -> None:
+        """Stop, disconnect and close the store."""
+        super().close()
+        self.store.close()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``recorder`` subcommand."""
+    p = sub.add_parser("recorder", help="store raw IMU packets and device statuses")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
+    p.add_argument("--store", default="sqlite:///var/sitless.sqlite", help="store URL (sqlite:///PATH)")
+    p.add_argument("--client-id", default="sitless-recorder", help="MQTT client id (keeps the session)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the recorder until SIGINT or SIGTERM."""
+    recorder = Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id))
+    signal.signal(signal.SIGTERM, lambda *_: recorder.stop())
+    try:
+        recorder.run()  # closes the recorder when it returns
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,184 @@
+"""The loop every MQTT service shares: receive into a queue, handle in batches, ack.
+
+paho's network thread only enqueues; one handler thread drains the queue in batches
+(one store transaction per batch) so that a slow disk never stalls the MQTT keepalive.
+With ``manual_ack`` a QoS 1 message is acknowledged only after its batch was handled,
+so a crash before the store commit makes the broker deliver it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+
+from ingest.errors import StoreError
+from ingest.mqtt import BrokerAddress, connect, make_client
+
+__all__ = ["Message", "MqttService"]
+
+log = logging.getLogger(__name__)
+
+# Backoff while the broker is unreachable at start-up (reconnects later are paho's).
+CONNECT_RETRY_MIN_S = 0.5
+CONNECT_RETRY_MAX_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One received MQTT message with what is needed to acknowledge it."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_s: float
+
+
+class MqttService(ABC):
+    """A long-running MQTT consumer: subclasses implement :meth:`handle`.
+
+    Args:
+        broker: Where the broker listens.
+        client_id: Stable client id (the broker keeps the session under it).
+        subscriptions: ``(topic filter, qos)`` pairs, subscribed on every connection.
+        manual_ack: Ack QoS 1 messages after :meth:`handle` returns without raising.
+        max_batch: Most messages handled in one call.
+        tick_s: How often :meth:`tick` runs when no message arrives.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        client_id: str,
+        subscriptions: list[tuple[str, int]],
+        *,
+        manual_ack: bool = False,
+        max_batch: int = 500,
+        tick_s: float = 0.5,
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.subscriptions = subscriptions
+        self.manual_ack = manual_ack
+        self.max_batch = max_batch
+        self.tick_s = tick_s
+        self.client: paho.Client = make_client(client_id, clean_session=False, manual_ack=manual_ack)
+        self._inbox: queue.Queue[Message] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.subscribed = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("%s: broker refused the connection: %s", self.client_id, reason)
+            return
+        client.subscribe(self.subscriptions)
+
+    def _on_subscribe(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
+        self.subscribed.set()
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self._inbox.put(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time()))
+
+    def connect(self) -> None:
+        """Connect, retrying with a capped backoff until the broker answers or :meth:`stop`."""
+        delay = CONNECT_RETRY_MIN_S
+        while not self._stop.is_set():
+            try:
+                connect(self.client, self.broker)
+                return
+            except ConnectionError as err:
+                log.warning("%s; retrying in %.1f s", err, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, CONNECT_RETRY_MAX_S)
+
+    def start(self, *, timeout_s: float = 10.0) -> None:
+        """Connect, wait until subscribed and handle messages in a background thread.
+
+        Raises:
+            ConnectionError: The broker did not confirm the subscriptions in time.
+        """
+        self.connect()
+        if not self.subscribed.wait(timeout_s):
+            raise ConnectionError(f"{self.client_id}: subscriptions not confirmed within {timeout_s:.0f} s")
+        self._thread = threading.Thread(target=self._loop, name=self.client_id, daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
+        """Connect and handle messages in this thread until :meth:`stop` (or Ctrl-C)."""
+        self.connect()
+        try:
+            self._loop()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Ask the loop to finish what it holds and return."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Stop the loop, wait for it and disconnect from the broker."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _drain(self) -> list[Message]:
+        try:
+            first = self._inbox.get(timeout=self.tick_s)
+        except queue.Empty:
+            return []
+        items = [first]
+        while len(items) < self.max_batch:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _loop(self) -> None:
+        while not (self._stop.is_set() and self._inbox.empty()):
+            items = self._drain()
+            if items:
+                self._handle_with_retry(items)
+            self.tick()
+
+    def _handle_with_retry(self, items: list[Message]) -> None:
+        """Handle a batch; if the store fails, wait and retry the same batch (nothing is acked)."""
+        delay = CONNECT_RETRY_MIN_S
+        while True:
+            try:
+                self.handle(items)
+                break
+            except StoreError:
+                if self._stop.is_set():
+                    log.exception("%s: giving up on %d unacked messages at shutdown", self.client_id, len(items))
+                    return
+                log.exception("%s: handling %d messages failed; retrying in %.1f s", self.client_id, len(items), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, CONNECT_RETRY_MAX_S)
+        if self.manual_ack:
+            for m in items:
+                if m.qos > 0:
+                    self.client.ack(m.mid, m.qos)
+
+    @abstractmethod
+    def handle(self, messages: list[Message]) -> None:
+        """Handle a batch of messages.
+
+        Bad messages are counted and skipped inside; raising :class:`StoreError` has the
+        whole batch retried after a backoff, so an unreachable database loses nothing.
+        """
+
+    def tick(self) -> None:
+        """Periodic work between batches (flush counters, save state); default nothing."""

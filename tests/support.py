@@ -1,0 +1,106 @@
+"""Helpers for tests in every folder: free ports, polling, a cuttable TCP proxy."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from ingest.mqtt import BrokerAddress
+
+__all__ = ["TcpProxy", "free_port", "wait_until"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TcpProxy:
+    """A localhost TCP forwarder whose connections can be cut, to drop an MQTT link for real.
+
+    While cut, open connections are closed and new ones are refused (accepted and closed
+    at once), as when a Wi-Fi or mobile link goes away.
+    """
+
+    def __init__(self, target: BrokerAddress) -> None:
+        self.target = target
+        self.address = BrokerAddress("127.0.0.1", free_port())
+        self._server = socket.create_server((self.address.host, self.address.port))
+        self._server.settimeout(0.2)
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._cut = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self._cut.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection((self.target.host, self.target.port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Drop every open connection and refuse new ones."""
+        self._cut.set()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        """Accept connections again."""
+        self._cut.clear()
+
+    def close(self) -> None:
+        """Stop the proxy."""
+        self._stop.set()
+        self.cut()
+        self._server.close()
+        self._thread.join(2)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0, what: str = "condition") -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
