@@ -1,0 +1,1 @@
+"""Moving bytes: packet codec, MQTT, broker, store, services and the ``sitless`` command."""

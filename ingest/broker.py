@@ -24,13 +24,13 @@ from typing import Any
 
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress
 
-__all__ = ["BrokerProcess", "broker_config", "register", "run", "serve", "wait_for_port"]
+__all__ = ["BrokerProcess", "broker_config", "free_port", "register", "run", "serve", "wait_for_port"]
 
 log = logging.getLogger(__name__)
 
 
 def broker_config(host: str, port: int) -> dict[str, Any]:
-    """amqtt configuration: one TCP listener, no logging or $SYS plugins.
+    """Amqtt configuration: one TCP listener, no logging or $SYS plugins.
 
     Clients must give a user name (any, no password). amqtt keeps the session of a
     ``clean_session=False`` client across reconnects, with its subscriptions and queued
@@ -66,6 +66,13 @@ def serve(address: BrokerAddress) -> None:
     asyncio.run(_main())
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def wait_for_port(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
     """Wait until a TCP port accepts connections; return whether it did in time."""
     deadline = time.monotonic() + timeout_s
@@ -96,7 +103,8 @@ class BrokerProcess:
             RuntimeError: The broker exited or did not open its port in time.
         """
         cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host]
-        self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)])
+        # its own session: a Ctrl-C meant for the parent must not stop the broker first
+        self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)], start_new_session=True)
         if not wait_for_port(self.address, self._timeout_s) or self._proc.poll() is not None:
             self.stop()
             raise RuntimeError(f"embedded MQTT broker did not start on {self.address.url}")
@@ -118,7 +126,9 @@ class BrokerProcess:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -69,9 +69,7 @@ class Batch:
     gyro: NDArray[np.int16] | None = None
 
     def __post_init__(self) -> None:
-        _check(
-            isinstance(self.seq, int) and not isinstance(self.seq, bool), f"seq must be an int, got {self.seq!r}"
-        )
+        _check(isinstance(self.seq, int) and not isinstance(self.seq, bool), f"seq must be an int, got {self.seq!r}")
         for name in ("rate_hz", "acc_scale_g", "gyro_scale_dps"):
             object.__setattr__(self, name, _as_float32(name, getattr(self, name)))
         _check(0 <= self.seq < 2**32, f"seq out of range: {self.seq}")

@@ -10,7 +10,7 @@ has the broker keep its subscriptions and queue its QoS 1 messages while it is a
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -115,19 +115,12 @@ def connect(client: paho.Client, address: BrokerAddress, *, timeout_s: float = 1
     Raises:
         ConnectionError: No connection within ``timeout_s``.
     """
-    connected = threading.Event()
-    user_on_connect = client.on_connect
-
-    def on_connect(c: paho.Client, userdata: object, flags: object, reason: object, props: object) -> None:
-        if user_on_connect is not None:
-            user_on_connect(c, userdata, flags, reason, props)
-        if not getattr(reason, "is_failure", False):
-            connected.set()
-
-    client.on_connect = on_connect
     client.connect_async(address.host, address.port, keepalive=keepalive_s)
     client.loop_start()
-    if not connected.wait(timeout_s):
-        client.loop_stop()
-        raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
-    log.info("connected to %s as %s", address.url, client._client_id.decode())
+    deadline = time.monotonic() + timeout_s
+    while not client.is_connected():
+        if time.monotonic() > deadline:
+            client.loop_stop()
+            raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
+        time.sleep(0.02)
+    log.info("connected to %s", address.url)

@@ -1,15 +1,18 @@
 """The recorder: stores every raw IMU packet and every device status it receives.
 
 Writes are idempotent on ``(device_id, seq)``: a QoS 1 redelivery is counted as a
-duplicate and stored once. A sequence number that jumps ahead records a gap (a packet
-lost between the wearable and the broker, e.g. a missed BLE notification). A payload the
-codec rejects is counted and skipped. Packets are acknowledged to the broker only after
-the transaction that stores them has committed.
+duplicate and stored once. A packet lost between the wearable and the broker (e.g. a
+missed BLE notification) leaves a gap in the sequence numbers: a packet that skips ahead
+is counted as a gap when it arrives, one older than the newest is counted as late, and
+the store derives what is still missing from what it holds (:meth:`Store.gaps`). A
+payload the codec rejects is counted and skipped. Packets are acknowledged to the broker
+only after the transaction that stores them has committed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -34,19 +37,20 @@ SERVICE = "recorder"
 class RecorderSettings:
     """What the recorder needs: the broker, the store and its client id."""
 
-    broker: BrokerAddress = BrokerAddress()
+    broker: BrokerAddress = field(default_factory=BrokerAddress)
     store_url: str = "sqlite:///var/sitless.sqlite"
     client_id: str = "sitless-recorder"
 
 
 @dataclass(slots=True)
 class RecorderStats:
-    """Counts since start: stored packets, duplicates, bad packets, gaps, statuses."""
+    """Counts since start: stored packets, duplicates, bad packets, gaps and late packets, statuses."""
 
     stored: int = 0
     duplicates: int = 0
     bad_packets: int = 0
     gaps: int = 0
+    late: int = 0
     statuses: int = 0
     per_device: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -118,13 +122,15 @@ class Recorder(MqttService):
         self.stats.statuses += 1
 
     def _note_seq(self, device_id: str, seq: int) -> None:
-        """Record a gap when a new packet skips sequence numbers."""
+        """Count a gap when a packet skips sequence numbers, and a late packet that fills one."""
         if device_id not in self._last_seq:
             before = self.store.max_seq(device_id, below=seq)
             self._last_seq[device_id] = seq - 1 if before is None else before
         last = self._last_seq[device_id]
-        if seq > last + 1:
-            self.store.add_gap(device_id, last + 1, seq - 1)
+        if seq < last:
+            self.stats.late += 1
+            self._count(device_id, "late")
+        elif seq > last + 1:
             self.stats.gaps += 1
             self._count(device_id, "gaps")
             log.info("gap on %s: packets %d..%d missing", device_id, last + 1, seq - 1)
@@ -155,8 +161,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the recorder until SIGINT or SIGTERM."""
     recorder = Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id))
     signal.signal(signal.SIGTERM, lambda *_: recorder.stop())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         recorder.run()  # closes the recorder when it returns
-    except KeyboardInterrupt:
-        pass
     return 0

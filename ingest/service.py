@@ -180,5 +180,5 @@ class MqttService(ABC):
         whole batch retried after a backoff, so an unreachable database loses nothing.
         """
 
-    def tick(self) -> None:
+    def tick(self) -> None:  # noqa: B027 - optional hook, deliberately empty
         """Periodic work between batches (flush counters, save state); default nothing."""

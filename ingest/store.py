@@ -43,13 +43,6 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (device_id, seq)
 );
 CREATE INDEX IF NOT EXISTS batches_time ON batches (device_id, t0_s);
-CREATE TABLE IF NOT EXISTS gaps (
-    device_id TEXT NOT NULL,
-    first_missing INTEGER NOT NULL,
-    last_missing INTEGER NOT NULL,
-    detected_s REAL NOT NULL,
-    PRIMARY KEY (device_id, first_missing)
-);
 CREATE TABLE IF NOT EXISTS counters (
     service TEXT NOT NULL,
     device_id TEXT NOT NULL,
@@ -231,7 +224,9 @@ class Store:
 
     def batches(self, device_id: str, *, after_seq: int = -1, limit: int | None = None) -> Iterator[BatchRow]:
         """Stored batches of one device with ``seq > after_seq``, in seq order."""
-        sql = "SELECT device_id, seq, t0_s, n, rate_hz, payload FROM batches WHERE device_id = ? AND seq > ? ORDER BY seq"
+        sql = (
+            "SELECT device_id, seq, t0_s, n, rate_hz, payload FROM batches WHERE device_id = ? AND seq > ? ORDER BY seq"
+        )
         params: list[Any] = [device_id, after_seq]
         if limit is not None:
             sql += " LIMIT ?"
@@ -248,17 +243,15 @@ class Store:
         row = self._read("SELECT MAX(seq) FROM batches WHERE device_id = ? AND seq < ?", (device_id, below))
         return None if row[0][0] is None else int(row[0][0])
 
-    def add_gap(self, device_id: str, first_missing: int, last_missing: int) -> None:
-        """Record that packets ``first_missing..last_missing`` of a device did not arrive in order."""
-        self._write(
-            "INSERT OR IGNORE INTO gaps (device_id, first_missing, last_missing, detected_s) VALUES (?, ?, ?, ?)",
-            [(device_id, first_missing, last_missing, time.time())],
-        )
-
     def gaps(self, device_id: str) -> list[tuple[int, int]]:
-        """Recorded gaps of a device as ``(first_missing, last_missing)`` pairs."""
+        """Packets missing from a device's stored stream, as ``(first_missing, last_missing)``.
+
+        Computed from what is stored, so a packet that arrives late closes its gap.
+        """
         rows = self._read(
-            "SELECT first_missing, last_missing FROM gaps WHERE device_id = ? ORDER BY first_missing", (device_id,)
+            "SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev"
+            " FROM batches WHERE device_id = ?) WHERE seq - prev > 1 ORDER BY seq",
+            (device_id,),
         )
         return [(int(a), int(b)) for a, b in rows]
 
@@ -310,7 +303,7 @@ class Store:
         """
         return self._insert_each(
             "INSERT OR IGNORE INTO events (device_id, kind, t_s, body) VALUES (?, ?, ?, ?)",
-            ((device_id, e["kind"], float(e.get("t_s", e.get("start_s"))), json.dumps(e)) for e in events),
+            ((device_id, e["kind"], float(e["t_s"] if "t_s" in e else e["start_s"]), json.dumps(e)) for e in events),
         )
 
     def events(
@@ -341,9 +334,7 @@ class Store:
 
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved state for a device, or None."""
-        rows = self._read(
-            "SELECT seq, snapshot, status, updated_s FROM worker_state WHERE device_id = ?", (device_id,)
-        )
+        rows = self._read("SELECT seq, snapshot, status, updated_s FROM worker_state WHERE device_id = ?", (device_id,))
         if not rows:
             return None
         seq, snapshot, status, updated_s = rows[0]

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import TcpProxy, free_port
 
 from ingest.broker import BrokerProcess, wait_for_port
 from ingest.mqtt import BrokerAddress
+from tests.support import TcpProxy, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,9 +46,7 @@ def embedded_broker() -> Iterator[BrokerAddress]:
         yield broker.address
 
 
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-)
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
 @pytest.fixture

@@ -1,25 +1,22 @@
-"""Helpers for tests in every folder: free ports, polling, a cuttable TCP proxy."""
+"""Helpers for tests in every folder: polling, a cuttable TCP proxy, an MQTT listener."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable
 
+import paho.mqtt.client as paho
 import pytest
 
-from ingest.mqtt import BrokerAddress
+from ingest.broker import free_port
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.topics import Kind, subscription
 
-__all__ = ["TcpProxy", "free_port", "wait_until"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["EventLog", "TcpProxy", "free_port", "wait_until"]
 
 
 class TcpProxy:
@@ -104,3 +101,28 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0, what: str
             return
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+class EventLog:
+    """Every JSON message on ``sitless/v1/+/<kind>``, collected by a real subscriber."""
+
+    def __init__(self, broker: BrokerAddress, kind: Kind) -> None:
+        self.messages: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+        self.client = make_client(f"e2e-{kind}-listener")
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(subscription(kind), qos=1)
+        self.client.on_message = self._on_message
+        connect(self.client, broker)
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append(json.loads(msg.payload))
+
+    def of_kind(self, kind: str) -> list[dict[str, object]]:
+        """The messages whose ``kind`` field is ``kind``."""
+        with self._lock:
+            return [m for m in self.messages if m.get("kind") == kind]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -415,9 +415,7 @@ def test_to_counts_rounds_to_nearest() -> None:
     hnp.arrays(np.float64, (4, 3), elements=st.floats(-32768.0, 32767.0)),
     st.sampled_from([1 / 4096, 1 / 2048, 1 / 16384, 0.001]),
 )
-def test_from_counts_inverts_to_counts_within_half_a_count(
-    values_counts: NDArray[np.float64], scale: float
-) -> None:
+def test_from_counts_inverts_to_counts_within_half_a_count(values_counts: NDArray[np.float64], scale: float) -> None:
     """Inside the sensor range, quantising then scaling back is off by at most half a count."""
     values = values_counts * scale
     back = from_counts(to_counts(values, scale), scale)
@@ -439,9 +437,7 @@ def test_acc_g_and_gyro_dps_scale_counts() -> None:
     """acc_g and gyro_dps are counts times their scale, as float64 of shape (n, 3)."""
     acc = np.array([[0, 0, 4096], [-4096, 2048, 4095]], dtype=np.int16)
     gyro = np.array([[0, 1, -1], [100, -100, 32767]], dtype=np.int16)
-    batch = Batch(
-        seq=0, t0_s=0.0, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc, gyro_scale_dps=1 / 16, gyro=gyro
-    )
+    batch = Batch(seq=0, t0_s=0.0, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc, gyro_scale_dps=1 / 16, gyro=gyro)
     acc_g = batch.acc_g()
     gyro_dps = batch.gyro_dps()
     assert acc_g.dtype == np.float64

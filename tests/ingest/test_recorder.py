@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import paho.mqtt.client as paho
 import pytest
-from support import TcpProxy, wait_until
 
 from ingest.codec import Batch, encode
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import Store
 from ingest.topics import Kind, topic
+from tests.support import TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,45 @@
+"""Turning accelerometer samples into meaning: postures, sitting bouts, breaks and alerts.
+
+Pure and I/O-free; the live worker and ``sitless analyze`` both call ``Analyzer``
+(batch is the same analyser fed one chunk).
+"""
+
+from analysis.analyzer import Analyzer
+from analysis.events import (
+    ActionApplied,
+    Alert,
+    BreakTaken,
+    Event,
+    LiveStatus,
+    PostureBout,
+    SittingBout,
+    SittingStarted,
+)
+from analysis.programme import PROGRAMME, Exercise, exercise_by_id, suggest_stretch
+from analysis.result import AnalysisResult, ResultBuilder, analyze
+from analysis.settings import AlertPolicy, AnalysisSettings, Placement, Posture, PostureTuning, UserAction
+
+__all__ = [
+    "PROGRAMME",
+    "ActionApplied",
+    "Alert",
+    "AlertPolicy",
+    "AnalysisResult",
+    "AnalysisSettings",
+    "Analyzer",
+    "BreakTaken",
+    "Event",
+    "Exercise",
+    "LiveStatus",
+    "Placement",
+    "Posture",
+    "PostureBout",
+    "PostureTuning",
+    "ResultBuilder",
+    "SittingBout",
+    "SittingStarted",
+    "UserAction",
+    "analyze",
+    "exercise_by_id",
+    "suggest_stretch",
+]

@@ -1,0 +1,166 @@
+"""The sit-too-long alert policy of DESIGN.md as a small state machine.
+
+The bout tracker tells it when a sitting bout starts and ends and asks when the next
+alert is due; the wearer's actions (done, snooze, meeting) move that time. Times are in
+the analyser's time base; working hours need Unix epoch seconds (plus
+``AlertPolicy.utc_offset_h``) to mean local clock hours.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from analysis.events import Alert
+from analysis.programme import suggest_stretch
+from analysis.settings import AlertPolicy, UserAction
+
+__all__ = ["AlertScheduler", "next_working_time"]
+
+_DAY_S = 86400.0
+_HOUR_S = 3600.0
+
+
+def next_working_time(t_s: float, policy: AlertPolicy) -> float:
+    """Return the first time >= ``t_s`` inside the policy's working hours.
+
+    Args:
+        t_s: Unix epoch time in s.
+        policy: The alert policy (``working_hours`` in local hours, ``utc_offset_h``).
+
+    Returns:
+        ``t_s`` itself when inside working hours (or without them), else the next start
+        of working hours.
+
+    >>> p = AlertPolicy(working_hours=(9.0, 17.0))
+    >>> next_working_time(10 * 3600.0, p) == 10 * 3600.0, next_working_time(18 * 3600.0, p) / 3600
+    (True, 33.0)
+    """
+    if policy.working_hours is None:
+        return t_s
+    start, end = policy.working_hours
+    hour = math.fmod(t_s + policy.utc_offset_h * _HOUR_S, _DAY_S) / _HOUR_S
+    if hour < 0:
+        hour += 24.0
+    inside = start <= hour < end if start < end else (hour >= start or hour < end)
+    if inside:
+        return t_s
+    return t_s + math.fmod(start - hour + 24.0, 24.0) * _HOUR_S
+
+
+class AlertScheduler:
+    """When the next sit-too-long alert is due, and the quiet times set by the wearer.
+
+    Args:
+        policy: The alert policy.
+    """
+
+    def __init__(self, policy: AlertPolicy) -> None:
+        self.policy = policy
+        self.bout_start_s: float | None = None
+        self.base_due_s: float | None = None
+        self.repeat = 0
+        self.open_alert: Alert | None = None
+        self.snoozed_until_s: float | None = None
+        self.meeting_until_s: float | None = None
+
+    def start_bout(self, t_s: float) -> None:
+        """A sitting bout began at ``t_s``: the first alert is due ``max_sitting_s`` later."""
+        self.bout_start_s = t_s
+        self.base_due_s = t_s + self.policy.max_sitting_s
+        self.repeat = 0
+        self.open_alert = None
+
+    def end_bout(self) -> None:
+        """The sitting bout ended: nothing is due and the open alert is settled."""
+        self.bout_start_s = None
+        self.base_due_s = None
+        self.open_alert = None
+
+    def next_due_s(self) -> float | None:
+        """Return when the next alert is due, honouring quiet times and working hours."""
+        if self.base_due_s is None:
+            return None
+        due = self.base_due_s
+        for quiet in (self.snoozed_until_s, self.meeting_until_s):
+            if quiet is not None:
+                due = max(due, quiet)
+        return next_working_time(due, self.policy)
+
+    def fire(self, t_s: float) -> Alert:
+        """Raise the due alert at ``t_s``; the next one follows after ``repeat_s``."""
+        if self.bout_start_s is None:
+            raise RuntimeError("no sitting bout is running")
+        alert = Alert(
+            t_s=t_s,
+            sitting_since_s=self.bout_start_s,
+            repeat=self.repeat,
+            stretch_id=suggest_stretch(self.repeat, self.bout_start_s).id,
+        )
+        self.open_alert = alert
+        self.base_due_s = t_s + self.policy.repeat_s
+        self.repeat += 1
+        return alert
+
+    def act(self, action: UserAction, t_s: float) -> float | None:
+        """Apply a wearer's action at ``t_s``.
+
+        Args:
+            action: What the wearer did.
+            t_s: When.
+
+        Returns:
+            The end of the quiet time started (snooze, meeting), else ``None``.
+        """
+        until: float | None = None
+        if action is UserAction.MEETING_END:
+            self.meeting_until_s = None
+            return None
+        self.open_alert = None
+        if action is UserAction.DONE:
+            if self.base_due_s is not None:
+                self.base_due_s = t_s + self.policy.repeat_s
+        elif action is UserAction.SNOOZE:
+            until = self.snoozed_until_s = t_s + self.policy.snooze_s
+        elif action is UserAction.MEETING:
+            until = self.meeting_until_s = t_s + self.policy.meeting_s
+        return until
+
+    def quiet_until(self, now_s: float | None) -> tuple[float | None, float | None]:
+        """Return ``(snoozed_until_s, meeting_until_s)``, each ``None`` once past ``now_s``."""
+
+        def live(v: float | None) -> float | None:
+            return None if v is None or (now_s is not None and v <= now_s) else v
+
+        return live(self.snoozed_until_s), live(self.meeting_until_s)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the JSON-serialisable state."""
+        return {
+            "bout_start_s": self.bout_start_s,
+            "base_due_s": self.base_due_s,
+            "repeat": self.repeat,
+            "open_alert": None if self.open_alert is None else self.open_alert.to_dict(),
+            "snoozed_until_s": self.snoozed_until_s,
+            "meeting_until_s": self.meeting_until_s,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore the state saved by ``snapshot()``."""
+        self.bout_start_s = state["bout_start_s"]
+        self.base_due_s = state["base_due_s"]
+        self.repeat = int(state["repeat"])
+        alert = state["open_alert"]
+        self.open_alert = (
+            None
+            if alert is None
+            else Alert(
+                t_s=alert["t_s"],
+                sitting_since_s=alert["sitting_since_s"],
+                repeat=alert["repeat"],
+                stretch_id=alert["stretch_id"],
+                kind_name=alert["alert"],
+            )
+        )
+        self.snoozed_until_s = state["snoozed_until_s"]
+        self.meeting_until_s = state["meeting_until_s"]

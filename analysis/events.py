@@ -1,0 +1,193 @@
+"""Events produced by the streaming analysis, and the live status of one wearer.
+
+Every event is a frozen value with a ``kind`` class attribute and a JSON-ready
+``to_dict()`` (the keys follow the ``sitless analyze`` JSON of DESIGN.md). Times are in
+the time base of the samples fed to the analyser (Unix epoch seconds live, seconds from
+the first sample in batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from analysis.settings import Posture, UserAction
+
+__all__ = [
+    "ActionApplied",
+    "Alert",
+    "BreakTaken",
+    "Event",
+    "LiveStatus",
+    "PostureBout",
+    "SittingBout",
+    "SittingStarted",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PostureBout:
+    """A closed stretch of one posture; consecutive bouts tile the recording.
+
+    Attributes:
+        start_s: Start time in s.
+        end_s: End time in s (the next bout's start).
+        posture: The posture held.
+    """
+
+    kind: ClassVar[str] = "posture_bout"
+    start_s: float
+    end_s: float
+    posture: Posture
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s, "posture": str(self.posture)}
+
+
+@dataclass(frozen=True, slots=True)
+class SittingStarted:
+    """A sitting bout began at ``t_s`` (emitted once that posture is final)."""
+
+    kind: ClassVar[str] = "sitting_started"
+    t_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "t_s": self.t_s}
+
+
+@dataclass(frozen=True, slots=True)
+class SittingBout:
+    """A closed sitting bout; fidgets shorter than the minimum break stay inside it.
+
+    Attributes:
+        start_s: First sitting time in s.
+        end_s: Last sitting time in s (where the ending non-sitting stretch began).
+    """
+
+    kind: ClassVar[str] = "sitting_bout"
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the bout in s."""
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
+
+
+@dataclass(frozen=True, slots=True)
+class BreakTaken:
+    """An upright run of at least the minimum break that ended a sitting bout.
+
+    Attributes:
+        start_s: Start of the upright run in s.
+        end_s: Time at which the run became long enough to count as a break.
+    """
+
+    kind: ClassVar[str] = "break"
+    start_s: float
+    end_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A sit-too-long alert with the stretch it suggests.
+
+    Attributes:
+        t_s: When the alert was raised.
+        sitting_since_s: Start of the running sitting bout.
+        repeat: 0 for the first alert of a bout, then 1, 2, ... for reminders.
+        stretch_id: Programme exercise id suggested (``analysis.programme``).
+        kind_name: The alert type; only ``sit_too_long`` exists.
+    """
+
+    kind: ClassVar[str] = "alert"
+    t_s: float
+    sitting_since_s: float
+    repeat: int
+    stretch_id: str
+    kind_name: str = "sit_too_long"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form: ``{"kind": "alert", "alert": "sit_too_long", ...}``."""
+        return {
+            "kind": self.kind,
+            "alert": self.kind_name,
+            "t_s": self.t_s,
+            "sitting_since_s": self.sitting_since_s,
+            "repeat": self.repeat,
+            "stretch_id": self.stretch_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ActionApplied:
+    """A user action was applied.
+
+    Attributes:
+        t_s: When it was applied.
+        action: What the wearer did.
+        until_s: End of the quiet time it started (snooze, meeting), else ``None``.
+    """
+
+    kind: ClassVar[str] = "action"
+    t_s: float
+    action: UserAction
+    until_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "t_s": self.t_s, "action": str(self.action), "until_s": self.until_s}
+
+
+Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """What the wearer is doing now, for the dashboard and the worker.
+
+    Attributes:
+        t_s: Last sample time seen, or ``None`` before any sample.
+        posture: Current posture (the newest frames are provisional), or ``None``.
+        posture_since_s: Start of the current posture.
+        sitting_since_s: Start of the running sitting bout, or ``None``.
+        sitting_s: Length of the running sitting bout so far (0 without one).
+        open_alert: The last alert if it is still unanswered.
+        snoozed_until_s: End of a running snooze.
+        meeting_until_s: End of a running "in a meeting".
+        reference_ready: Whether the upright reference has been learned from walking.
+    """
+
+    t_s: float | None
+    posture: Posture | None
+    posture_since_s: float | None
+    sitting_since_s: float | None
+    sitting_s: float
+    open_alert: Alert | None
+    snoozed_until_s: float | None
+    meeting_until_s: float | None
+    reference_ready: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return {
+            "t_s": self.t_s,
+            "posture": None if self.posture is None else str(self.posture),
+            "posture_since_s": self.posture_since_s,
+            "sitting_since_s": self.sitting_since_s,
+            "sitting_s": self.sitting_s,
+            "open_alert": None if self.open_alert is None else self.open_alert.to_dict(),
+            "snoozed_until_s": self.snoozed_until_s,
+            "meeting_until_s": self.meeting_until_s,
+            "reference_ready": self.reference_ready,
+        }

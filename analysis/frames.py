@@ -1,0 +1,146 @@
+"""Fixed-length frames over irregularly timed samples, built chunk by chunk.
+
+Frames are aligned to the first sample time ``t0``: frame ``k`` covers
+``[t0 + k*frame_s, t0 + (k+1)*frame_s)``. Each closed frame carries its sample count
+and the sums the later windows need, so irregular sampling (repeated timestamps, short
+gaps) needs no resampling. A frame is closed only when a later sample (or the end of
+the stream) arrives, and its sums are taken over all its samples in one call, so the
+result does not depend on how the samples were chunked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["N_STATS", "Framer"]
+
+#: Columns of a frame-statistics row: count, sum ax, sum ay, sum az, sum |a|, sum |a|^2.
+N_STATS = 6
+
+
+def _frame_stats(idx: NDArray[np.int64], acc_g: NDArray[np.float64], n_frames: int) -> NDArray[np.float64]:
+    """Sum samples into frames.
+
+    Args:
+        idx: Frame index of each sample, relative to the first output frame, shape (n,).
+        acc_g: Accelerations in g, shape (n, 3).
+        n_frames: Number of output frames.
+
+    Returns:
+        Frame statistics, shape (n_frames, N_STATS).
+    """
+    mag = np.sqrt(np.einsum("ij,ij->i", acc_g, acc_g))
+    out = np.empty((n_frames, N_STATS))
+    out[:, 0] = np.bincount(idx, minlength=n_frames)[:n_frames]
+    for col, values in enumerate((acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag), start=1):
+        out[:, col] = np.bincount(idx, weights=values, minlength=n_frames)[:n_frames]
+    return out
+
+
+class Framer:
+    """Turns sample chunks into closed frames (see the module docstring).
+
+    Args:
+        frame_s: Frame length in s (> 0).
+    """
+
+    def __init__(self, frame_s: float) -> None:
+        self.frame_s = frame_s
+        self.t0_s: float | None = None
+        self.last_t_s: float | None = None
+        self.next_k = 0  # index of the first frame not yet emitted
+        self._carry_t = np.empty(0)
+        self._carry_acc = np.empty((0, 3))
+
+    def update(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> tuple[int, NDArray[np.float64]]:
+        """Add samples and return the frames they close.
+
+        Args:
+            t_s: Sample times in s, shape (n,), non-decreasing and not before earlier chunks.
+            acc_g: Accelerations in g, shape (n, 3).
+
+        Returns:
+            ``(k_first, stats)``: index of the first returned frame and the statistics of
+            consecutive closed frames, shape (m, N_STATS), m >= 0.
+
+        Raises:
+            ValueError: Wrong shapes, non-finite values or times going backwards.
+        """
+        t_s = np.asarray(t_s, dtype=np.float64)
+        acc_g = np.asarray(acc_g, dtype=np.float64)
+        if t_s.ndim != 1 or acc_g.shape != (t_s.shape[0], 3):
+            raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
+        if t_s.size == 0:
+            return self.next_k, np.empty((0, N_STATS))
+        if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
+            raise ValueError("t_s and acc_g must be finite")
+        if np.any(np.diff(t_s) < 0) or (self.last_t_s is not None and t_s[0] < self.last_t_s):
+            raise ValueError("sample times must not decrease")
+        if self.t0_s is None:
+            self.t0_s = float(t_s[0])
+        self.last_t_s = float(t_s[-1])
+        t_all = np.concatenate([self._carry_t, t_s])
+        acc_all = np.concatenate([self._carry_acc, acc_g])
+        idx = np.floor((t_all - self.t0_s) / self.frame_s).astype(np.int64)
+        k_open = int(idx[-1])
+        closed = idx < k_open
+        stats = _frame_stats(idx[closed] - self.next_k, acc_all[closed], k_open - self.next_k)
+        k_first = self.next_k
+        self.next_k = k_open
+        self._carry_t = t_all[~closed]
+        self._carry_acc = acc_all[~closed]
+        return k_first, stats
+
+    def flush(self) -> tuple[int, NDArray[np.float64]]:
+        """Close the open frame at the end of the stream.
+
+        Returns:
+            ``(k_first, stats)`` as for ``update`` (at most one frame).
+        """
+        k_first = self.next_k
+        if self._carry_t.size == 0:
+            return k_first, np.empty((0, N_STATS))
+        idx = np.zeros(self._carry_t.size, dtype=np.int64)
+        stats = _frame_stats(idx, self._carry_acc, 1)
+        self.next_k += 1
+        self._carry_t = np.empty(0)
+        self._carry_acc = np.empty((0, 3))
+        return k_first, stats
+
+    def frame_start_s(self, k: int) -> float:
+        """Start time of frame ``k`` in s (requires a first sample)."""
+        if self.t0_s is None:
+            raise ValueError("no sample seen yet")
+        return self.t0_s + k * self.frame_s
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the JSON-serialisable state."""
+        return {
+            "t0_s": self.t0_s,
+            "last_t_s": self.last_t_s,
+            "next_k": self.next_k,
+            "carry_t": self._carry_t.tolist(),
+            "carry_acc": self._carry_acc.tolist(),
+        }
+
+    @classmethod
+    def restore(cls, frame_s: float, state: dict[str, Any]) -> Framer:
+        """Rebuild a framer from ``snapshot()``.
+
+        Args:
+            frame_s: Frame length in s.
+            state: The snapshot.
+
+        Returns:
+            The framer.
+        """
+        framer = cls(frame_s)
+        framer.t0_s = state["t0_s"]
+        framer.last_t_s = state["last_t_s"]
+        framer.next_k = int(state["next_k"])
+        framer._carry_t = np.asarray(state["carry_t"], dtype=np.float64).reshape(-1)
+        framer._carry_acc = np.asarray(state["carry_acc"], dtype=np.float64).reshape(-1, 3)
+        return framer

@@ -1,0 +1,42 @@
+"""The simulated wearable: scripted office days turned into accelerometer packets.
+
+:mod:`firmware_sim.scenarios` holds the scripts, :mod:`firmware_sim.motion` turns a
+script into samples (pure and seeded), :mod:`firmware_sim.device` publishes them over
+MQTT like a real device, and :mod:`firmware_sim.cli` is the ``sitless sim`` command.
+"""
+
+from firmware_sim.motion import Session, generate, iter_chunks, random_rotation
+from firmware_sim.params import MotionParams
+from firmware_sim.recording import Chunk, Recording, write_csv, write_truth_json
+from firmware_sim.scenarios import (
+    POSTURE_OF,
+    SCENARIOS,
+    Activity,
+    Script,
+    Segment,
+    Step,
+    jitter,
+    scenario,
+    truth,
+)
+
+__all__ = [
+    "POSTURE_OF",
+    "SCENARIOS",
+    "Activity",
+    "Chunk",
+    "MotionParams",
+    "Recording",
+    "Script",
+    "Segment",
+    "Session",
+    "Step",
+    "generate",
+    "iter_chunks",
+    "jitter",
+    "random_rotation",
+    "scenario",
+    "truth",
+    "write_csv",
+    "write_truth_json",
+]

@@ -1,0 +1,177 @@
+"""The ``sitless sim`` command: run the simulated wearable, or write its samples to CSV."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from analysis.settings import Placement
+from firmware_sim.params import MotionParams
+from firmware_sim.recording import write_csv, write_truth_json
+from firmware_sim.scenarios import SCENARIOS, Script, jitter, scenario, truth
+
+if TYPE_CHECKING:
+    from firmware_sim.device import Device
+
+__all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``sim`` subcommand to the ``sitless`` parser."""
+    parser = sub.add_parser(
+        "sim",
+        help="run a simulated wearable that publishes a scripted office day",
+        description=(
+            "Play a scripted day of a simulated accelerometer wearable and publish its packets over "
+            "MQTT like a real device (or write the samples to a CSV file with --csv)."
+        ),
+    )
+    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)")
+    parser.add_argument("--device", default="sim-01", help="device id (default: %(default)s)")
+    parser.add_argument(
+        "--placement",
+        default=Placement.THIGH.value,
+        choices=[p.value for p in Placement],
+        help="where the sensor is worn",
+    )
+    parser.add_argument("--scenario", default="office_morning", choices=list(SCENARIOS), help="the scripted day")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per second (60 plays an hour in a minute)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the motion model (default: %(default)s)")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="vary each step's duration by up to this fraction, from the seed (default: none)",
+    )
+    parser.add_argument("--loop", action="store_true", help="repeat the scenario until stopped")
+    parser.add_argument(
+        "--drop-prob",
+        type=float,
+        default=MotionParams().drop_prob,
+        help="probability that a packet is lost (default: %(default)s)",
+    )
+    parser.add_argument("--start", metavar="ISO8601", help="device time of the first sample (default: now)")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        metavar="OUT",
+        help="write samples to this CSV (t,ax,ay,az) and the ground truth beside it instead of publishing",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sitless sim``; return the exit status."""
+    try:
+        script = scenario(args.scenario)
+        if args.jitter:
+            script = jitter(script, args.seed, args.jitter)
+        params = MotionParams(drop_prob=args.drop_prob)
+        start_s = _parse_start(args.start)
+    except ValueError as err:
+        print(f"sitless sim: {err}", file=sys.stderr)
+        return 2
+    placement = Placement(args.placement)
+    if args.csv is not None:
+        return _write_csv(script, placement, args.seed, params, args.csv)
+    return _publish(args, script, placement, params, start_s)
+
+
+def _parse_start(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--start must be an ISO 8601 time such as 2025-03-03T09:00:00+01:00, got {text!r}") from None
+    return moment.timestamp()  # a naive time is local time
+
+
+def _write_csv(script: Script, placement: Placement, seed: int, params: MotionParams, path: Path) -> int:
+    from firmware_sim.motion import iter_chunks  # numpy-heavy: only for this path
+
+    n = write_csv(iter_chunks(script, placement, seed, params=params), path)
+    truth_path = path.with_suffix(".truth.json")
+    write_truth_json(truth(script), truth_path)
+    hours = script.duration_s / 3600
+    print(f"wrote {n} samples ({hours:.2f} h of {script.name}) to {path}; truth in {truth_path}")
+    return 0
+
+
+@contextmanager
+def _stop_on_signals(device: Device) -> Iterator[None]:
+    """Ctrl-C or a service manager's SIGTERM stop the device cleanly (offline status, acks)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
+        device.stop()
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _publish(
+    args: argparse.Namespace,
+    script: Script,
+    placement: Placement,
+    params: MotionParams,
+    start_s: float | None,
+) -> int:
+    from firmware_sim.device import Device, DeviceSettings  # paho only when publishing
+    from ingest.errors import TopicError
+    from ingest.mqtt import BrokerAddress
+
+    try:
+        settings = DeviceSettings(
+            device_id=args.device,
+            broker=BrokerAddress.parse(args.broker),
+            placement=placement,
+            speed=args.speed,
+            seed=args.seed,
+            loop=args.loop,
+            start_s=start_s,
+            params=params,
+        )
+    except (ValueError, TopicError) as err:
+        print(f"sitless sim: {err}", file=sys.stderr)
+        return 2
+    device = Device(script, settings)
+    log.info(
+        "playing %s (%.2f h) as %s on %s at speed %g",
+        script.name,
+        script.duration_s / 3600,
+        args.device,
+        args.broker,
+        args.speed,
+    )
+    try:
+        with _stop_on_signals(device):
+            stats = device.run()
+    except ConnectionError as err:
+        print(f"sitless sim: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.device}: {stats.packets_sent} packets sent, {stats.packets_dropped} dropped, "
+        f"{stats.buzzes} buzzes received, {stats.unacked} unacknowledged"
+    )
+    return 0 if stats.unacked == 0 else 1

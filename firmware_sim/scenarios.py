@@ -1,0 +1,284 @@
+"""Scripted days: what the simulated wearer does, as pure data.
+
+A :class:`Script` is a named sequence of :class:`Step` values ``(activity, duration_s)``.
+Scripts are fixed; a randomised variant comes only from a seed through :func:`jitter`.
+:func:`truth` turns a script into the ground-truth segments a test compares the analysis
+against, with each activity mapped to the posture the analysis should report
+(:data:`POSTURE_OF`).
+
+The named scenarios follow the alert policy of DESIGN.md: sitting bouts longer than the
+30-minute threshold, short fidgets inside them that must not end a bout, and breaks of
+at least one minute of standing or walking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+import numpy as np
+
+from analysis.settings import Posture
+
+__all__ = [
+    "POSTURE_OF",
+    "SCENARIOS",
+    "Activity",
+    "Script",
+    "Segment",
+    "Step",
+    "jitter",
+    "scenario",
+    "truth",
+]
+
+MIN = 60.0
+
+
+class Activity(StrEnum):
+    """What the wearer does during one step of a script."""
+
+    SITTING = "sitting"
+    STANDING = "standing"
+    WALKING = "walking"
+    LYING = "lying"
+    #: A short shift in the chair or a reach while seated: a few seconds of small movement.
+    FIDGET = "fidget"
+    #: A standing stretch break: standing with slow, large trunk and arm movements.
+    STRETCH = "stretch"
+    #: Standing squats, about 2 s per repetition (programme.md, ``squat``).
+    SQUAT = "squat"
+    #: The sensor lies still on a desk.
+    NONWEAR = "nonwear"
+
+
+#: The posture the analysis should report for each activity (DESIGN.md postures). A fidget
+#: stays sitting because "short fidgets do not end a bout"; a stretch is standing in place;
+#: squats and a sensor on the desk are ``other``.
+POSTURE_OF: MappingProxyType[Activity, Posture] = MappingProxyType(
+    {
+        Activity.SITTING: Posture.SITTING,
+        Activity.STANDING: Posture.STANDING,
+        Activity.WALKING: Posture.WALKING,
+        Activity.LYING: Posture.LYING,
+        Activity.FIDGET: Posture.SITTING,
+        Activity.STRETCH: Posture.STANDING,
+        Activity.SQUAT: Posture.OTHER,
+        Activity.NONWEAR: Posture.OTHER,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One activity held for a while.
+
+    Attributes:
+        activity: What the wearer does.
+        duration_s: How long, seconds (> 0).
+    """
+
+    activity: Activity
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.duration_s) or self.duration_s <= 0:
+            raise ValueError(f"step duration_s must be > 0, got {self.duration_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A named sequence of steps played back to back.
+
+    Attributes:
+        name: Scenario name (``office_morning``, ``quick``...).
+        steps: The steps, in order (at least one).
+    """
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"script {self.name!r} has no steps")
+
+    @property
+    def duration_s(self) -> float:
+        """Total duration, seconds."""
+        return float(sum(step.duration_s for step in self.steps))
+
+    def truncated(self, max_s: float) -> Script:
+        """The first ``max_s`` seconds of the script (the last step is cut short).
+
+        >>> scenario("quick").truncated(150.0).duration_s
+        150.0
+        """
+        if max_s <= 0:
+            raise ValueError(f"max_s must be > 0, got {max_s}")
+        steps: list[Step] = []
+        left = max_s
+        for step in self.steps:
+            if left <= 0:
+                break
+            steps.append(Step(step.activity, min(step.duration_s, left)))
+            left -= step.duration_s
+        return Script(self.name, tuple(steps))
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A ground-truth stretch of a recording.
+
+    Attributes:
+        start_s: Start, seconds from the start of the script.
+        end_s: End, seconds from the start of the script (> start_s).
+        activity: What the wearer did.
+    """
+
+    start_s: float
+    end_s: float
+    activity: Activity
+
+    def __post_init__(self) -> None:
+        if not self.end_s > self.start_s:
+            raise ValueError(f"segment end_s {self.end_s} must be > start_s {self.start_s}")
+
+    @property
+    def posture(self) -> Posture:
+        """The posture the analysis should report here (:data:`POSTURE_OF`)."""
+        return POSTURE_OF[self.activity]
+
+
+def truth(script: Script) -> tuple[Segment, ...]:
+    """The ground-truth segments of a script; they tile ``[0, script.duration_s]``.
+
+    >>> [(s.start_s, s.end_s, str(s.activity)) for s in truth(ALL_POSTURES)][:2]
+    [(0.0, 180.0, 'standing'), (180.0, 360.0, 'sitting')]
+    """
+    segments: list[Segment] = []
+    t_s = 0.0
+    for step in script.steps:
+        segments.append(Segment(t_s, t_s + step.duration_s, step.activity))
+        t_s += step.duration_s
+    return tuple(segments)
+
+
+def jitter(script: Script, seed: int, fraction: float = 0.15) -> Script:
+    """A randomised variant of a script: each duration scaled by ``1 ± fraction``.
+
+    Args:
+        script: The script to vary.
+        seed: Seed of ``np.random.default_rng``; the same seed gives the same variant.
+        fraction: Largest relative change of a duration, in [0, 1).
+
+    Returns:
+        A script with the same activities in the same order.
+
+    Raises:
+        ValueError: ``fraction`` is outside [0, 1).
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    scales = 1.0 + rng.uniform(-fraction, fraction, size=len(script.steps))
+    steps = tuple(
+        Step(step.activity, round(step.duration_s * float(scale), 3))
+        for step, scale in zip(script.steps, scales, strict=True)
+    )
+    return Script(script.name, steps)
+
+
+def _steps(*pairs: tuple[Activity, float]) -> tuple[Step, ...]:
+    return tuple(Step(activity, duration_s) for activity, duration_s in pairs)
+
+
+def _seated(total_s: float, fidget_every_s: float, fidget_s: float = 4.0) -> tuple[tuple[Activity, float], ...]:
+    """A sitting bout of ``total_s`` with a short fidget every ``fidget_every_s``."""
+    pairs: list[tuple[Activity, float]] = []
+    left = total_s
+    while left > fidget_every_s + fidget_s:
+        pairs += [(Activity.SITTING, fidget_every_s), (Activity.FIDGET, fidget_s)]
+        left -= fidget_every_s + fidget_s
+    pairs.append((Activity.SITTING, left))
+    return tuple(pairs)
+
+
+A = Activity
+
+#: About 3.5 h of an office morning: two sitting bouts over the 30-minute threshold with
+#: fidgets inside, desk standing, coffee and corridor walks, a stretch break with a few
+#: squats, and a seated meeting.
+OFFICE_MORNING = Script(
+    "office_morning",
+    _steps(
+        (A.NONWEAR, 2 * MIN),  # sensor on the desk before it is clipped on
+        (A.STANDING, 1 * MIN),
+        (A.WALKING, 3 * MIN),  # to the coffee machine and back
+        (A.STANDING, 2 * MIN),
+        *_seated(42 * MIN, fidget_every_s=9 * MIN),  # e-mail: too long, raises an alert
+        (A.STANDING, 1.5 * MIN),
+        (A.WALKING, 2 * MIN),
+        *_seated(25 * MIN, fidget_every_s=7 * MIN),
+        (A.STANDING, 20 * MIN),  # working at a standing desk
+        (A.WALKING, 4 * MIN),  # to the meeting room
+        *_seated(55 * MIN, fidget_every_s=6 * MIN, fidget_s=6.0),  # meeting, seated
+        (A.WALKING, 4 * MIN),
+        (A.STANDING, 1 * MIN),
+        (A.STRETCH, 2 * MIN),  # stretch break
+        (A.SQUAT, 20.0),  # 10 squats (programme.md default) at ~2 s each
+        (A.STANDING, 1 * MIN),
+        *_seated(38 * MIN, fidget_every_s=8 * MIN),  # too long again
+        (A.WALKING, 3 * MIN),  # to lunch
+    ),
+)
+
+#: A short demo: 2 min walking (the analysis learns the upright reference), then 35 min
+#: seated with fidgets (a sit-too-long alert at 30 min, 32 s of wall time at speed 60), a
+#: 2-minute walk break, then seated again.
+QUICK = Script(
+    "quick",
+    _steps(
+        (A.WALKING, 2 * MIN),
+        *_seated(35 * MIN, fidget_every_s=5 * MIN),
+        (A.WALKING, 2 * MIN),
+        (A.STANDING, 30.0),
+        *_seated(20 * MIN, fidget_every_s=5 * MIN),
+    ),
+)
+
+#: Every activity for a few minutes, for tests.
+ALL_POSTURES = Script(
+    "all_postures",
+    _steps(
+        (A.STANDING, 3 * MIN),
+        (A.SITTING, 3 * MIN),
+        (A.WALKING, 3 * MIN),
+        (A.LYING, 3 * MIN),
+        (A.STANDING, 1 * MIN),
+        (A.STRETCH, 1 * MIN),
+        (A.SQUAT, 30.0),
+        (A.STANDING, 30.0),
+        (A.SITTING, 1 * MIN),
+        (A.FIDGET, 5.0),
+        (A.SITTING, 1 * MIN),
+        (A.NONWEAR, 2 * MIN),
+    ),
+)
+
+#: The named scenarios, by name.
+SCENARIOS: MappingProxyType[str, Script] = MappingProxyType(
+    {script.name: script for script in (OFFICE_MORNING, QUICK, ALL_POSTURES)}
+)
+
+
+def scenario(name: str) -> Script:
+    """The named scenario.
+
+    Raises:
+        ValueError: No scenario has that name; the message lists the known ones.
+    """
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}") from None

@@ -1,0 +1,127 @@
+"""``sitless analyze``: batch analysis of recording files (DESIGN.md, "Batch analysis CLI").
+
+Each CSV is streamed in chunks through ``analysis.ResultBuilder`` (the live analyser
+fed chunk by chunk), so long recordings stay small in memory. A file that cannot be
+read gets a one-line error naming it; the others are still analysed and the exit
+status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from analysis import AlertPolicy, AnalysisResult, AnalysisSettings, Placement, ResultBuilder
+from ingest.errors import RecordingError
+from ingest.recording import DEFAULT_CHUNK_ROWS, read_chunks
+
+__all__ = ["analyze_file", "register", "run"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``analyze`` subcommand to the ``sitless`` parser."""
+    parser = sub.add_parser(
+        "analyze",
+        help="analyse recording files (postures, sitting bouts, alerts)",
+        description="Analyse CSV recordings with columns t (s or ISO-8601), ax, ay, az (g).",
+    )
+    parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING", help="CSV file(s)")
+    parser.add_argument(
+        "--placement", required=True, choices=[str(p) for p in Placement], help="where the sensor was worn"
+    )
+    parser.add_argument(
+        "--exercise",
+        default=None,
+        metavar="ID|any",
+        help="programme exercise of a guided set (repetition counting is not available yet)",
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", type=Path, metavar="OUT", help="write one file's result as JSON")
+    out.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stem>.json for each input")
+    defaults = AlertPolicy()
+    parser.add_argument(
+        "--max-sitting-min",
+        type=float,
+        default=defaults.max_sitting_s / 60.0,
+        help="alert after this many minutes of sitting (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-break-s",
+        type=float,
+        default=defaults.min_break_s,
+        help="shortest standing/walking run that counts as a break (default %(default)s)",
+    )
+    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def analyze_file(path: Path, settings: AnalysisSettings, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> AnalysisResult:
+    """Analyse one CSV recording chunk by chunk.
+
+    Args:
+        path: The CSV file.
+        settings: The analysis settings.
+        chunk_rows: Rows per chunk.
+
+    Returns:
+        The result, times relative to the first sample.
+
+    Raises:
+        RecordingError: The file cannot be read or has no usable samples.
+    """
+    builder = ResultBuilder(settings)
+    for t_s, acc_g in read_chunks(path, chunk_rows=chunk_rows):
+        builder.feed(t_s, acc_g)
+    return builder.finish()
+
+
+def _summary_text(path: Path, result: AnalysisResult) -> str:
+    s = result.summary()
+    minutes = {k: float(v) / 60.0 for k, v in s.items() if k.endswith("_s")}
+    return (
+        f"{path}: {result.samples} samples, {result.duration_s / 60.0:.1f} min at {result.rate_hz:.1f} Hz\n"
+        f"  sitting {minutes['sitting_s']:.1f} min, standing {minutes['standing_s']:.1f} min, "
+        f"lying {minutes['lying_s']:.1f} min, walking {minutes['walking_s']:.1f} min, "
+        f"other {minutes['other_s']:.1f} min\n"
+        f"  sitting bouts {len(result.sitting_bouts)} (longest {minutes['longest_sitting_s']:.1f} min), "
+        f"breaks {s['breaks']}, alerts {len(result.alerts)}"
+    )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sitless analyze``; return 0 when every file was analysed, else 1."""
+    try:
+        policy = AlertPolicy(max_sitting_s=args.max_sitting_min * 60.0, min_break_s=args.min_break_s)
+    except ValueError as err:
+        print(f"sitless analyze: {err}", file=sys.stderr)
+        return 2
+    settings = AnalysisSettings(placement=Placement(args.placement), policy=policy)
+    paths: list[Path] = args.recordings
+    if args.json is not None and len(paths) > 1:
+        print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
+        return 2
+    if args.exercise is not None:
+        print("sitless analyze: note: repetition counting is not available yet; --exercise is ignored", file=sys.stderr)
+    status = 0
+    for path in paths:
+        try:
+            result = analyze_file(path, settings, chunk_rows=args.chunk_rows)
+        except RecordingError as err:
+            print(f"sitless analyze: {err}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json is not None:
+            _write_json(args.json, result.to_json())
+        elif args.json_dir is not None:
+            _write_json(args.json_dir / f"{path.stem}.json", result.to_json())
+        else:
+            print(_summary_text(path, result))
+    return status

@@ -1,0 +1,79 @@
+"""``sitless analyze`` end to end through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.cli import main
+
+
+def recording(tmp_path: Path, name: str, sitting_s: float = 120.0) -> Path:
+    """A thigh recording: 30 s standing then sitting, 20 Hz, seeded noise."""
+    rate = 20.0
+    rng = np.random.default_rng(0)
+    n_stand, n_sit = int(30 * rate), int(sitting_s * rate)
+    acc = np.concatenate([np.tile([0.0, 1.0, 0.0], (n_stand, 1)), np.tile([0.0, 0.0, 1.0], (n_sit, 1))])
+    acc += rng.normal(0, 0.01, acc.shape)
+    t = np.arange(acc.shape[0]) / rate
+    path = tmp_path / name
+    np.savetxt(path, np.column_stack([t, acc]), delimiter=",", header="t,ax,ay,az", comments="", fmt="%.3f")
+    return path
+
+
+def test_json_dir_writes_one_file_per_input(tmp_path: Path) -> None:
+    """--json-dir writes DIR/<stem>.json for each recording, in the DESIGN.md shape."""
+    files = [recording(tmp_path, "a.csv", sitting_s=100.0), recording(tmp_path, "b.csv", sitting_s=200.0)]
+    out = tmp_path / "out"
+    status = main(
+        [
+            "analyze",
+            *map(str, files),
+            "--placement",
+            "thigh",
+            "--json-dir",
+            str(out),
+            "--max-sitting-min",
+            "2",
+            "--chunk-rows",
+            "500",
+        ]
+    )
+    assert status == 0
+    a = json.loads((out / "a.json").read_text())
+    b = json.loads((out / "b.json").read_text())
+    assert [x["posture"] for x in a["bouts"]] == ["standing", "sitting"]
+    assert a["alerts"] == []
+    assert len(b["alerts"]) == 1
+    assert b["alerts"][0]["kind"] == "sit_too_long"
+    assert b["recording"]["samples"] == 4600
+
+
+def test_summary_on_stdout_and_bad_file_keeps_going(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --json a summary is printed; a bad file gets one error line and exit status 1."""
+    good = recording(tmp_path, "good.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,ax\n0,1\n")
+    status = main(["analyze", str(bad), str(good), "--placement", "thigh"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "good.csv" in captured.out
+    assert "sitting" in captured.out
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1
+    assert "bad.csv" in errors[0]
+
+
+def test_json_single_output(tmp_path: Path) -> None:
+    """--json OUT writes the one file's result."""
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(recording(tmp_path, "x.csv")), "--placement", "waist", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["summary"]["breaks"] == 0
+
+
+def test_bad_policy_option_is_a_usage_error(tmp_path: Path) -> None:
+    """A non-positive --min-break-s is refused with exit status 2."""
+    assert main(["analyze", str(recording(tmp_path, "x.csv")), "--placement", "thigh", "--min-break-s", "0"]) == 2

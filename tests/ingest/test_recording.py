@@ -1,0 +1,70 @@
+"""Reading recording CSVs in chunks (ingest.recording)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.errors import RecordingError
+from ingest.recording import read_chunks
+
+
+def write(tmp_path: Path, text: str, name: str = "rec.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def read_all(path: Path, chunk_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    parts = list(read_chunks(path, chunk_rows=chunk_rows))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def test_seconds_are_made_relative_and_chunked(tmp_path: Path) -> None:
+    """Times count from the first sample; chunks join up to the whole file; gyro is ignored."""
+    path = write(tmp_path, "t,ax,ay,az,gx,gy,gz\n10.0,0,0,1,1,2,3\n10.5,0,1,0,1,2,3\n11.0,1,0,0,0,0,0\n")
+    t, acc = read_all(path)
+    assert t.tolist() == [0.0, 0.5, 1.0]
+    assert acc.tolist() == [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
+
+
+def test_iso_timestamps(tmp_path: Path) -> None:
+    """ISO-8601 times are read as seconds from the first sample."""
+    path = write(
+        tmp_path,
+        "t,ax,ay,az\n2024-05-01T09:00:00Z,0,0,1\n2024-05-01T09:00:00.020Z,0,0,1\n2024-05-01T09:00:01+00:00,0,0,1\n",
+    )
+    t, _ = read_all(path)
+    assert t == pytest.approx([0.0, 0.02, 1.0])
+
+
+def test_rows_with_missing_values_are_dropped(tmp_path: Path) -> None:
+    """A row with an empty cell is skipped, the rest is kept."""
+    t, _ = read_all(write(tmp_path, "t,ax,ay,az\n0,0,0,1\n0.1,,0,1\n0.2,0,0,1\n"))
+    assert t.tolist() == [0.0, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("t,ax,ay\n0,0,0\n", "missing column"),
+        ("t,ax,ay,az\n0,0,0,1\n0.1,abc,0,1\n", "row 2: column 'ax' is not a number"),
+        ("t,ax,ay,az\n0,0,0,1\n1,0,0,1\n2,0,0,1\n0.5,0,0,1\n", "row 4: time goes backwards"),
+        ("t,ax,ay,az\n", "no usable samples"),
+        ("", "cannot read"),
+    ],
+)
+def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    """Each kind of bad file raises RecordingError with the file name."""
+    path = write(tmp_path, text)
+    with pytest.raises(RecordingError, match=message) as info:
+        read_all(path)
+    assert "rec.csv" in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A missing file is a RecordingError naming it."""
+    with pytest.raises(RecordingError, match=r"nope\.csv"):
+        read_all(tmp_path / "nope.csv")
