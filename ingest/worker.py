@@ -1,0 +1,305 @@
+"""The analysis worker: runs the streaming analysis for every wearer it hears.
+
+For each device it keeps one :class:`analysis.Analyzer`, fed with the samples of each
+packet in sequence order. Events go to the store and to ``.../event``; a sit-too-long
+alert also sends a buzz on ``.../cmd``. User actions (done, snooze, meeting) arrive on
+``.../action``. The analyzer's snapshot is saved with the last packet it includes, so a
+restarted worker restores it and replays the packets the recorder stored since, and the
+running sitting bout goes on from where it was instead of starting again from zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, UserAction
+from ingest.codec import Batch, decode
+from ingest.errors import PacketError, TopicError
+from ingest.mqtt import BrokerAddress
+from ingest.service import Message, MqttService
+from ingest.store import Store
+from ingest.topics import Kind, parse, subscription, topic
+
+__all__ = ["Worker", "WorkerSettings", "register", "run"]
+
+log = logging.getLogger(__name__)
+
+SERVICE = "worker"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """What the worker needs.
+
+    Attributes:
+        broker: The MQTT broker.
+        store_url: The store (raw batches for replay, events and state).
+        client_id: MQTT client id; the broker keeps the session under it.
+        placement: Placement assumed for a device until its status names one.
+        policy: The sit-too-long alert policy.
+        share_group: MQTT 5 shared-subscription group spreading devices over workers
+            (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
+        save_every_s: Most wall-clock seconds between two saves of a device's state; a
+            device's state is also saved at once after an alert or a user action.
+        reorder_wait_s: How long (wall clock) packets after a gap wait for the missing
+            ones, which a wearable resending its queue after a reconnect may deliver late.
+        reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
+            in 25-sample packets); past it, or past ``reorder_wait_s``, the gap is skipped.
+    """
+
+    broker: BrokerAddress = field(default_factory=BrokerAddress)
+    store_url: str = "sqlite:///var/sitless.sqlite"
+    client_id: str = "sitless-worker"
+    placement: Placement = Placement.THIGH
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    share_group: str | None = None
+    save_every_s: float = 0.5
+    reorder_wait_s: float = 1.0
+    reorder_max_packets: int = 2400
+
+    def __post_init__(self) -> None:
+        if self.save_every_s < 0:
+            raise ValueError(f"save_every_s must be >= 0, got {self.save_every_s}")
+        if self.reorder_wait_s < 0 or self.reorder_max_packets < 0:
+            raise ValueError("reorder_wait_s and reorder_max_packets must be >= 0")
+
+
+@dataclass(slots=True)
+class _Wearer:
+    analyzer: Analyzer
+    placement: Placement
+    seq: int = -1
+    saved_s: float = 0.0
+    dirty: bool = False
+    # Packets that came after a gap, by seq, and when the first of them arrived.
+    pending: dict[int, Batch] = field(default_factory=dict)
+    pending_since_s: float = 0.0
+
+
+class Worker(MqttService):
+    """Streaming analysis for every device on the broker (see the module docstring)."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        super().__init__(
+            settings.broker,
+            settings.client_id,
+            [
+                (subscription(Kind.IMU, share_group=settings.share_group), 1),
+                (subscription(Kind.STATUS), 1),
+                (subscription(Kind.ACTION), 1),
+            ],
+        )
+        self.settings = settings
+        self.store = Store(settings.store_url)
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._wearers: dict[str, _Wearer] = {}
+        self._placements: dict[str, Placement] = {}
+
+    # --- message handling -----------------------------------------------------------
+
+    def handle(self, messages: list[Message]) -> None:
+        """Analyse a batch of packets, apply actions and save what changed."""
+        for m in messages:
+            try:
+                device_id, kind = parse(m.topic)
+            except TopicError as err:
+                log.warning("ignoring message: %s", err)
+                continue
+            if kind is Kind.IMU:
+                self._on_packet(device_id, m)
+            elif kind is Kind.STATUS:
+                self._on_status(device_id, m.payload)
+            elif kind is Kind.ACTION:
+                self._on_action(device_id, m.payload)
+        self.tick()
+
+    def _on_packet(self, device_id: str, m: Message) -> None:
+        try:
+            batch = decode(m.payload)
+        except PacketError as err:
+            self.counts[(device_id, "bad_packets")] += 1
+            log.warning("bad packet on %s: %s", m.topic, err)
+            return
+        wearer = self._wearer(device_id, upto_seq=batch.seq)
+        if batch.seq <= wearer.seq or batch.seq in wearer.pending:
+            self.counts[(device_id, "duplicates")] += 1
+            return
+        if batch.seq == wearer.seq + 1 or wearer.seq < 0:
+            self._feed(device_id, wearer, batch)
+            self._feed_pending(device_id, wearer, skip_gaps=False)
+            return
+        if not wearer.pending:
+            wearer.pending_since_s = time.monotonic()
+        wearer.pending[batch.seq] = batch
+        if len(wearer.pending) > self.settings.reorder_max_packets:
+            self._feed_pending(device_id, wearer, skip_gaps=True)
+
+    def _feed_pending(self, device_id: str, wearer: _Wearer, *, skip_gaps: bool) -> None:
+        """Feed held packets in order: those that follow on, or all of them past a gap."""
+        while wearer.pending:
+            nxt = min(wearer.pending)
+            if nxt != wearer.seq + 1:
+                if not skip_gaps:
+                    return
+                self.counts[(device_id, "gaps_skipped")] += 1
+                log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
+            self._feed(device_id, wearer, wearer.pending.pop(nxt))
+            wearer.pending_since_s = time.monotonic()
+
+    def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
+        events = wearer.analyzer.update(batch.times_s(), batch.acc_g())
+        wearer.seq = batch.seq
+        wearer.dirty = True
+        self.counts[(device_id, "packets")] += 1
+        self._emit(device_id, wearer, events)
+
+    def _on_status(self, device_id: str, payload: bytes) -> None:
+        try:
+            placement = Placement(json.loads(payload)["placement"])
+        except (ValueError, KeyError, TypeError):
+            return  # statuses without a (known) placement leave the default in force
+        self._placements[device_id] = placement
+
+    def _on_action(self, device_id: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            action = UserAction(body["action"])
+        except (ValueError, KeyError, TypeError) as err:
+            self.counts[(device_id, "bad_actions")] += 1
+            log.warning("bad action for %s: %r (%s)", device_id, payload[:100], err)
+            return
+        wearer = self._wearer(device_id)
+        log.info("action %s for %s", action, device_id)
+        self._emit(device_id, wearer, wearer.analyzer.act(action))
+        wearer.dirty = True
+        self._save(device_id, wearer)
+
+    # --- per-device state ---------------------------------------------------------------
+
+    def _wearer(self, device_id: str, upto_seq: int | None = None) -> _Wearer:
+        """The device's analysis, restored from the store and caught up on first use.
+
+        Packets the recorder stored after the saved snapshot, and before ``upto_seq``,
+        are replayed first: they were received before a restart but not yet analysed.
+        """
+        wearer = self._wearers.get(device_id)
+        if wearer is not None:
+            return wearer
+        placement = self._placements.get(device_id, self.settings.placement)
+        analysis_settings = AnalysisSettings(placement=placement, policy=self.settings.policy)
+        saved = self.store.load_state(device_id)
+        if saved is not None and saved.snapshot:
+            wearer = _Wearer(Analyzer.restore(analysis_settings, saved.snapshot), placement, seq=saved.seq)
+            log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
+        else:
+            wearer = _Wearer(Analyzer(analysis_settings), placement)
+        self._wearers[device_id] = wearer
+        replayed = 0
+        for row in self.store.batches(device_id, after_seq=wearer.seq):
+            if upto_seq is not None and row.seq >= upto_seq:
+                break
+            try:
+                self._feed(device_id, wearer, decode(row.payload))
+            except PacketError:
+                continue  # the recorder stores only packets that decoded
+            replayed += 1
+        if replayed:
+            log.info("%s: replayed %d stored packets", device_id, replayed)
+        return wearer
+
+    def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
+        """Store new events, publish them, and buzz the wearable on an alert."""
+        if not events:
+            return
+        bodies = [e.to_dict() for e in events]
+        new = self.store.add_events(device_id, bodies)
+        for body, is_new in zip(bodies, new, strict=True):
+            if not is_new:
+                continue  # already stored and published before a restart
+            self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
+            if body["kind"] == "alert":
+                self._alert(device_id, body)
+                wearer.saved_s = 0.0  # save the state with the alert in it right away
+
+    def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
+        minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
+        log.warning(
+            "sit-too-long alert for %s: sitting for %.0f min, suggested stretch %s",
+            device_id,
+            minutes,
+            alert.get("stretch_id"),
+        )
+        buzz = {"cmd": "buzz", "pattern": "long", "reason": alert["alert"], "stretch_id": alert.get("stretch_id")}
+        self.client.publish(topic(device_id, Kind.CMD), json.dumps(buzz), qos=1)
+        self.counts[(device_id, "alerts")] += 1
+
+    def _save(self, device_id: str, wearer: _Wearer) -> None:
+        status = wearer.analyzer.status().to_dict()
+        status.update(max_sitting_s=self.settings.policy.max_sitting_s, placement=str(wearer.placement))
+        self.store.save_state(device_id, wearer.seq, wearer.analyzer.snapshot(), status)
+        wearer.saved_s = time.monotonic()
+        wearer.dirty = False
+
+    def tick(self) -> None:
+        """Give up on gaps that waited too long, and save the state of devices that changed."""
+        now = time.monotonic()
+        for device_id, wearer in self._wearers.items():
+            if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
+                self._feed_pending(device_id, wearer, skip_gaps=True)
+            if wearer.dirty and now - wearer.saved_s >= self.settings.save_every_s:
+                self._save(device_id, wearer)
+        if self.counts:
+            self.store.add_counts(SERVICE, dict(self.counts))
+            self.counts.clear()
+
+    def close(self) -> None:
+        """Analyse held packets, save every device's state, disconnect and close the store."""
+        super().close()
+        for device_id, wearer in self._wearers.items():
+            self._feed_pending(device_id, wearer, skip_gaps=True)
+            if wearer.dirty:
+                self._save(device_id, wearer)
+        self.store.close()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``worker`` subcommand."""
+    p = sub.add_parser("worker", help="analyse every wearer live: postures, sitting bouts, alerts")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
+    p.add_argument("--store", default="sqlite:///var/sitless.sqlite", help="store URL (sqlite:///PATH)")
+    p.add_argument("--client-id", default="sitless-worker", help="MQTT client id (keeps the session)")
+    p.add_argument(
+        "--placement",
+        choices=[str(p) for p in Placement],
+        default="thigh",
+        help="placement assumed until a device's status names one (default thigh)",
+    )
+    p.add_argument("--max-sitting-min", type=float, default=30.0, help="alert after this long sitting (min)")
+    p.add_argument("--min-break-s", type=float, default=60.0, help="shortest upright time that is a break (s)")
+    p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until SIGINT or SIGTERM."""
+    settings = WorkerSettings(
+        broker=BrokerAddress.parse(args.broker),
+        store_url=args.store,
+        client_id=args.client_id,
+        placement=Placement(args.placement),
+        policy=AlertPolicy(max_sitting_s=args.max_sitting_min * 60, min_break_s=args.min_break_s),
+        share_group=args.share_group,
+    )
+    worker = Worker(settings)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run()  # saves state and closes when it returns
+    return 0

@@ -1,0 +1,202 @@
+"""The whole live pipeline through real brokers: simulated wearable -> MQTT -> recorder,
+worker -> store and event topic, with the faults a deployment meets."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from analysis import Placement
+from firmware_sim.device import Device, DeviceSettings
+from firmware_sim.params import MotionParams
+from firmware_sim.scenarios import scenario
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.recorder import Recorder, RecorderSettings
+from ingest.store import Store
+from ingest.topics import Kind, topic
+from ingest.worker import Worker, WorkerSettings
+from tests.support import EventLog, TcpProxy, wait_until
+
+pytestmark = pytest.mark.e2e
+
+DEVICE = "e2e-01"
+# The quick scenario: 2 min walking, then 35 min seated with fidgets; the alert is due
+# 30 min after the sitting bout starts, i.e. at 32 min.
+ALERT_DUE_S = 120.0 + 30 * 60.0
+# 600x plays the 33-minute script in ~3.5 s of wall time: fast, yet a rate (1,200 packets/s)
+# both brokers and the in-process services keep up with.
+SPEED = 600.0
+
+
+def device(broker: BrokerAddress, minutes: float, *, drop_prob: float = 0.0, speed: float = SPEED) -> Device:
+    script = scenario("quick").truncated(minutes * 60)
+    params = dataclasses.replace(MotionParams(), drop_prob=drop_prob)
+    settings = DeviceSettings(
+        device_id=DEVICE, broker=broker, placement=Placement.THIGH, speed=speed, seed=7, params=params, start_s=1.7e9
+    )
+    return Device(script, settings)
+
+
+@pytest.fixture
+def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
+    recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    recorder.start()
+    worker.start()
+    yield recorder, worker
+    worker.close()
+    recorder.close()
+
+
+def events(store_url: str, kind: str) -> list[dict[str, object]]:
+    with Store(store_url) as store:
+        return [e.body for e in store.events(DEVICE, kinds=[kind])]
+
+
+def test_alert_reaches_store_event_topic_and_wearable(
+    broker: BrokerAddress, store_url: str, services: tuple[Recorder, Worker], event_log: EventLog
+) -> None:
+    """A 35-min sitting bout raises one sit-too-long alert ~30 min in: stored, published, buzzed."""
+    wearable = device(broker, minutes=45.0, drop_prob=0.01, speed=300.0)
+    runner = threading.Thread(target=wearable.run)
+    runner.start()
+    wait_until(lambda: len(events(store_url, "alert")) == 1, what="the alert in the store")
+    (alert,) = events(store_url, "alert")
+    assert alert["alert"] == "sit_too_long"
+    bout_s = float(alert["t_s"]) - float(alert["sitting_since_s"])  # type: ignore[arg-type]
+    # The analysis settles within seconds of sitting down; the alert is due at 30 min.
+    assert 30 * 60 <= bout_s <= 30 * 60 + 60
+    assert abs(float(alert["t_s"]) - (1.7e9 + ALERT_DUE_S)) <= 60  # type: ignore[arg-type]
+    wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the alert on the event topic")
+    assert event_log.of_kind("alert")[0] == alert
+    wait_until(lambda: wearable.stats.buzzes == 1, what="the buzz at the wearable")
+    runner.join(60)
+    stats = wearable.stats
+    # Every packet the wearable sent is stored once; deliberately dropped ones are gaps.
+    recorder, _ = services
+    wait_until(lambda: recorder.stats.stored == stats.packets_sent, what="every packet stored")
+    assert recorder.stats.duplicates == 0
+    with Store(store_url) as store:
+        missing = sum(b - a + 1 for a, b in store.gaps(DEVICE))
+    assert missing == stats.packets_dropped > 0
+
+
+def test_malformed_packet_is_counted_and_skipped(
+    broker: BrokerAddress, store_url: str, services: tuple[Recorder, Worker]
+) -> None:
+    """Garbage on the imu topic is counted by both services while the stream goes on."""
+    intruder = make_client("e2e-intruder")
+    connect(intruder, broker)
+    wearable = device(broker, minutes=33.0, speed=300.0)
+    runner = threading.Thread(target=wearable.run)
+    runner.start()
+    wait_until(lambda: services[0].stats.stored > 100, what="the stream to start")
+    intruder.publish(topic(DEVICE, Kind.IMU), b"\x01\x00garbage", qos=1).wait_for_publish(5)
+    runner.join(60)
+    intruder.disconnect()
+    intruder.loop_stop()
+    wait_until(lambda: len(events(store_url, "alert")) == 1, what="the alert despite the bad packet")
+    recorder, worker = services
+    wait_until(lambda: recorder.stats.stored == wearable.stats.packets_sent, what="every good packet stored")
+    assert recorder.stats.bad_packets == 1
+    worker.tick()
+    with Store(store_url) as store:
+        wait_until(
+            lambda: store.counters("worker").get(("worker", DEVICE, "bad_packets")) == 1,
+            what="the worker's bad-packet count",
+        )
+
+
+def test_dropped_wearable_link_loses_and_duplicates_no_sample(
+    broker: BrokerAddress,
+    store_url: str,
+    services: tuple[Recorder, Worker],
+    proxy_factory: Callable[[BrokerAddress], TcpProxy],
+) -> None:
+    """The wearable's connection is cut mid-stream: every packet is stored exactly once."""
+    proxy = proxy_factory(broker)
+    wearable = device(proxy.address, minutes=12.0, speed=120.0)
+    runner = threading.Thread(target=wearable.run)
+    runner.start()
+    recorder, worker = services
+    wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
+    proxy.cut()  # mid-stream; the wearable keeps sampling and queues its packets
+    wait_until(lambda: wearable.stats.unacked > 20, what="packets to queue up while offline")
+    proxy.restore()
+    runner.join(60)
+    sent = wearable.stats.packets_sent
+    wait_until(lambda: recorder.stats.stored == sent, timeout_s=30, what="the queued packets")
+    with Store(store_url) as store:
+        assert store.seqs(DEVICE) == list(range(sent))
+        assert store.gaps(DEVICE) == []
+    # The worker analysed each packet once, in order, up to the last sample.
+    wait_until(lambda: worker.counts[(DEVICE, "packets")] + packets_counted(store_url) == sent, what="analysis")
+    bouts = events(store_url, "posture_bout")
+    for before, after in itertools.pairwise(bouts):
+        assert after["start_s"] == before["end_s"]
+    wait_until(lambda: saved_seq(store_url) == sent - 1, what="the worker to save its state")
+    with Store(store_url) as store:
+        state = store.load_state(DEVICE)
+    assert state is not None
+    assert state.status["posture_since_s"] == bouts[-1]["end_s"]
+
+
+def saved_seq(store_url: str) -> int:
+    with Store(store_url) as store:
+        state = store.load_state(DEVICE)
+    return -1 if state is None else state.seq
+
+
+def packets_counted(store_url: str) -> int:
+    with Store(store_url) as store:
+        return store.counters("worker").get(("worker", DEVICE, "packets"), 0)
+
+
+def worker_process(broker: BrokerAddress, store_url: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "ingest.cli", "worker", "--broker", broker.url, "--store", store_url]
+    return subprocess.Popen([*cmd, "--client-id", "e2e-worker-proc"])
+
+
+def test_restarted_worker_resumes_the_running_sitting_bout(
+    broker: BrokerAddress, store_url: str, event_log: EventLog
+) -> None:
+    """A worker killed mid-bout and restarted goes on with the same bout: the alert still
+    comes 30 min after the wearer sat down, not 30 min after the restart."""
+    recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
+    recorder.start()
+    worker = worker_process(broker, store_url)
+    try:
+        wearable = device(broker, minutes=34.0, speed=120.0)
+        runner = threading.Thread(target=wearable.run)
+        runner.start()
+        wait_until(lambda: len(event_log.of_kind("sitting_started")) == 1, timeout_s=60, what="sitting to start")
+        wait_until(lambda: recorder.stats.stored > (20 + 120 + 600) * 2, timeout_s=60, what="10 min of sitting")
+        worker.send_signal(signal.SIGKILL)  # a crash: no goodbye, no final save
+        worker.wait(10)
+        wait_until(lambda: recorder.stats.stored > (20 + 120 + 900) * 2, timeout_s=60, what="5 more minutes")
+        worker = worker_process(broker, store_url)
+        runner.join(120)
+        wait_until(lambda: len(events(store_url, "alert")) >= 1, timeout_s=60, what="the alert after the restart")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
+        recorder.close()
+    (started,) = events(store_url, "sitting_started")
+    (alert,) = events(store_url, "alert")
+    assert alert["sitting_since_s"] == started["t_s"]
+    bout_s = float(alert["t_s"]) - float(started["t_s"])  # type: ignore[arg-type]
+    assert 30 * 60 <= bout_s <= 30 * 60 + 60
+
+
+if os.environ.get("SITLESS_E2E_DEBUG"):  # pragma: no cover - a switch for investigating a failure by hand
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG)
