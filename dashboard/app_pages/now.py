@@ -1,0 +1,156 @@
+"""Now: the wearer's posture this minute, the sitting clock, the sensor, and the break prompt.
+
+The live part is a fragment that redraws itself every :data:`REFRESH_S` seconds from the
+store, without reloading the page. When the worker has an open sit-too-long alert, a
+prompt asks for a break, suggests a stretch from the programme and offers "Done" and
+"Snooze 10 min", which go to the worker over MQTT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import data, display
+from dashboard.actions import send_action
+from dashboard.settings import current_settings, selected_device
+from ingest.errors import TopicError
+
+REFRESH_S = 2
+DEFAULT_MAX_SITTING_S = 1800.0
+
+settings = current_settings()
+
+st.title("Now")
+
+
+def send(device_id: str, action: str, confirmation: str) -> None:
+    """Send a user action to the worker; confirm with a toast or explain the failure."""
+    try:
+        send_action(settings.broker, device_id, action)
+    except (ConnectionError, TopicError) as err:
+        st.error(f"Could not reach the sitless hub: {err}", icon=":material/cloud_off:")
+    else:
+        st.toast(confirmation, icon=":material/check_circle:")
+
+
+def no_wearable() -> None:
+    """What to do when no wearable has sent anything yet."""
+    st.info(
+        "No wearable has sent data yet. Clip on a sensor and start the gateway, or try sitless with a "
+        "simulated wearer: run `sitless demo` in a terminal. This page updates by itself.",
+        icon=":material/sensors_off:",
+    )
+
+
+def break_prompt(device_id: str, status: dict[str, Any], alert: dict[str, Any]) -> None:
+    """The prompt for an open sit-too-long alert, with the suggested stretch and the answers."""
+    alert_t_s = float(alert["t_s"])
+    sitting_s = float(status.get("sitting_s") or alert_t_s - float(alert.get("sitting_since_s", alert_t_s)))
+    with st.container(border=True, key="break_prompt"):
+        st.error(
+            f"**Time for a break:** you have been sitting for {display.minutes_text(sitting_s)}. "
+            "Stand up, walk a little, and try the stretch below.",
+            icon=":material/directions_walk:",
+        )
+        howto = display.stretch_howto(alert.get("stretch_id"))
+        if howto is not None:
+            name, text = howto
+            st.markdown(f"**Suggested stretch: {name}**  \n{text}")
+        done, snooze, _ = st.columns([1, 1, 3])
+        if done.button("Done", type="primary", icon=":material/check:", key="alert_done", width="stretch"):
+            send(device_id, "done", "Break logged. Well done!")
+        if snooze.button("Snooze 10 min", icon=":material/snooze:", key="alert_snooze", width="stretch"):
+            send(device_id, "snooze", "Snoozed: the reminder comes back in 10 minutes.")
+
+
+def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
+    """Posture, sitting bout, sensor and battery tiles, and the progress to the threshold."""
+    now_s = float(status["t_s"])
+    sitting = status.get("sitting_since_s") is not None
+    sitting_s = float(status.get("sitting_s") or 0.0) if sitting else 0.0
+    max_sitting_s = float(status.get("max_sitting_s") or DEFAULT_MAX_SITTING_S)
+
+    posture_col, sitting_col, sensor_col, battery_col = st.columns(4)
+    with posture_col:
+        st.metric("Posture", display.posture_label(status.get("posture")))
+        since_s = status.get("posture_since_s")
+        if since_s is not None:
+            st.caption(f"since {display.clock(float(since_s))}")
+    with sitting_col:
+        st.metric("Sitting for", display.minutes_text(sitting_s) if sitting else "Not sitting")
+        if sitting:
+            st.caption(f"since {display.clock(float(status['sitting_since_s']))}")
+    with sensor_col:
+        online = sensor.get("online")
+        st.metric("Sensor", "Unknown" if online is None else ("Online" if online else "Offline"))
+        placement = sensor.get("placement") or status.get("placement")
+        if placement:
+            st.caption(f"worn on the {str(placement).replace('_', ' ')}")
+    with battery_col:
+        battery = sensor.get("battery_pct")
+        st.metric("Battery", "—" if battery is None else f"{float(battery):.0f} %")
+        if sensor.get("rate_hz"):
+            st.caption(f"{float(sensor['rate_hz']):.0f} Hz")
+
+    limit = display.minutes_text(max_sitting_s)
+    if sitting:
+        text = f"{display.minutes_text(sitting_s)} of {limit} before a break is due"
+        st.progress(min(sitting_s / max_sitting_s, 1.0), text=text)
+    else:
+        st.progress(0.0, text=f"Not sitting. A break is due after {limit} of sitting.")
+    latest = display.clock(now_s, seconds=True)
+    st.caption(f"Latest sample {latest} (device time). Updates every {REFRESH_S} s.")
+
+
+def quiet_times(device_id: str, status: dict[str, Any]) -> None:
+    """Snooze and meeting state, with the button to start or end a meeting."""
+    now_s = float(status["t_s"])
+    snoozed_until_s = status.get("snoozed_until_s")
+    meeting_until_s = status.get("meeting_until_s")
+    if snoozed_until_s is not None and float(snoozed_until_s) > now_s:
+        st.info(f"Reminders snoozed until {display.clock(float(snoozed_until_s))}.", icon=":material/snooze:")
+    if meeting_until_s is not None and float(meeting_until_s) > now_s:
+        st.info(
+            f"In a meeting until {display.clock(float(meeting_until_s))}: no break reminders until then.",
+            icon=":material/groups:",
+        )
+        if st.button("Meeting over", icon=":material/event_available:", key="meeting_end"):
+            send(device_id, "meeting_end", "Meeting over: break reminders are back on.")
+    elif st.button("In a meeting", icon=":material/groups:", key="meeting", help="Pause break reminders"):
+        send(device_id, "meeting", "Break reminders paused for the meeting.")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    """The live part of the page, redrawn every few seconds."""
+    device_id = selected_device()
+    if device_id is None:
+        if data.devices(settings.store_url):
+            st.rerun()  # a wearable appeared: redraw the whole app so the sidebar lists it
+        no_wearable()
+        return
+    status = data.live_status(settings.store_url, device_id)
+    sensor = data.device_info(settings.store_url, device_id)
+    if sensor.get("online") is False:
+        st.warning("The wearable is offline: this is its last known state.", icon=":material/sensors_off:")
+    if status is None or status.get("t_s") is None:
+        st.info(
+            f"`{device_id}` is connected but no posture has been analysed yet. Is `sitless worker` running?",
+            icon=":material/hourglass_top:",
+        )
+        return
+    alert = status.get("open_alert")
+    if alert:
+        break_prompt(device_id, status, alert)
+    if not status.get("reference_ready", True):
+        st.info(
+            "The sensor is still learning your upright posture: walk a few steps so it can tell sitting from standing.",
+            icon=":material/directions_walk:",
+        )
+    tiles(status, sensor)
+    quiet_times(device_id, status)
+
+
+live()

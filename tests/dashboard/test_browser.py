@@ -1,0 +1,142 @@
+"""The real dashboard in headless Chromium: live tiles, the break prompt, snooze, a screenshot.
+
+Starts ``sitless dashboard --no-browser`` as a child process against a prepared store
+and the embedded broker, and drives it with Playwright and Debian's Chromium (never a
+downloaded browser; launch arguments from STACK.md). Set ``SITLESS_SCREENSHOT=PATH``
+to keep a copy of the screenshot for a look by eye.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+
+from ingest.dashboard_cmd import dashboard_url, wait_for_health
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.topics import Kind, topic
+from tests.dashboard.office_morning import DEVICE, at
+from tests.support import free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Upper bounds for waits on a slow, loaded machine; typical times are a few seconds.
+STARTUP_TIMEOUT_S = 60.0
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
+    if not CHROMIUM.exists():
+        if os.environ.get("SITLESS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is required (SITLESS_REQUIRE_BROWSER=1) but missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+def dashboard(store_url: str, embedded_broker: BrokerAddress, tmp_path: Path) -> Iterator[str]:
+    """``sitless dashboard --no-browser`` running; yields its URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "ingest.cli", "dashboard", "--no-browser", "--port", str(port)]
+    cmd += ["--store", store_url, "--broker", embedded_broker.url]
+    log_path = tmp_path / "dashboard.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = dashboard_url(port)
+            if not wait_for_health(url, STARTUP_TIMEOUT_S, proc=proc):
+                pytest.fail(f"dashboard did not start; its output:\n{log_path.read_text()}")
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)  # forwarded to the Streamlit server
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def snoozes(embedded_broker: BrokerAddress) -> Iterator[queue.Queue[dict[str, object]]]:
+    """Payloads arriving on the device's action topic."""
+    received: queue.Queue[dict[str, object]] = queue.Queue()
+    subscribed: queue.Queue[int] = queue.Queue()
+    client = make_client("test-browser-action-listener")
+    client.on_connect = lambda c, *_: c.subscribe(topic(DEVICE, Kind.ACTION), qos=1)
+    client.on_subscribe = lambda *_: subscribed.put(1)
+
+    def on_message(_c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        received.put(json.loads(msg.payload))
+
+    client.on_message = on_message
+    connect(client, embedded_broker)
+    subscribed.get(timeout=10)
+    yield received
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_live_page_prompts_updates_and_snoozes(
+    chromium: Path,
+    morning_store: Callable[..., str],
+    dashboard: str,
+    snoozes: queue.Queue[dict[str, object]],
+    tmp_path: Path,
+) -> None:
+    """The prompt shows, the sitting tile follows the store without a reload, Snooze sends and toasts."""
+    from playwright.sync_api import expect, sync_playwright  # the browser tests alone need Playwright
+
+    open_alert = {"t_s": at(10, 33), "alert": "sit_too_long", "sitting_since_s": at(10, 3), "repeat": 0}
+    morning_store(at(10, 36), open_alert={**open_alert, "stretch_id": "squat"})
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(WAIT_MS)
+            page.goto(dashboard)
+            values = page.get_by_test_id("stMetricValue")
+            expect(values.filter(has_text="Sitting")).to_be_visible()
+            expect(values.filter(has_text="33 min")).to_be_visible()
+            expect(page.get_by_text("Time for a break")).to_be_visible()
+            expect(page.get_by_text("Suggested stretch: Squat")).to_be_visible()
+
+            # The worker saves a newer status; the fragment redraws the tile by itself.
+            page.evaluate("window.__sitless_marker = 1")  # lost on a reload
+            morning_store(at(10, 37), seq=2, open_alert={**open_alert, "stretch_id": "squat"})
+            expect(values.filter(has_text="34 min")).to_be_visible()
+            assert page.evaluate("window.__sitless_marker") == 1
+
+            page.get_by_role("button", name="Snooze 10 min").click()
+            expect(page.get_by_test_id("stToast").filter(has_text="Snoozed")).to_be_visible()
+            assert snoozes.get(timeout=10) == {"action": "snooze"}
+
+            page.locator('[data-stale="true"]').first.wait_for(state="detached")
+            shot = tmp_path / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    if keep := os.environ.get("SITLESS_SCREENSHOT"):
+        shutil.copyfile(shot, keep)
