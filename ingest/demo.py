@@ -1,0 +1,235 @@
+"""``sitless demo``: the whole pipeline for one simulated wearer, in one command.
+
+Starts the embedded broker (unless ``--broker`` names one), the recorder and the
+analysis worker, the dashboard, and a simulated wearable playing an office day; prints
+the dashboard's address and a line for each sit-too-long alert; stops everything on
+Ctrl-C. The demo keeps its store in ``var/demo.sqlite`` and starts it afresh each time,
+because the simulated wearable numbers its packets from 0 on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import subprocess
+import threading
+import time
+import webbrowser
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import paho.mqtt.client as paho
+
+from analysis import Placement
+from ingest.broker import BrokerProcess, free_port, wait_for_port
+from ingest.dashboard_cmd import dashboard_command, wait_for_health
+from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
+from ingest.recorder import Recorder, RecorderSettings
+from ingest.topics import Kind, parse, subscription
+from ingest.worker import Worker, WorkerSettings
+
+__all__ = ["DemoSettings", "register", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """What the demo runs.
+
+    Attributes:
+        speed: Simulated seconds per wall-clock second (60 plays an hour in a minute).
+        placement: Where the simulated sensor is worn.
+        scenario: The simulated wearer's script (firmware_sim scenarios).
+        device_id: The simulated wearable's id.
+        seed: Seed of the simulated motion.
+        port: The dashboard's HTTP port.
+        broker: An external broker to use instead of starting the embedded one.
+        broker_port: Port of the embedded broker (a free one is taken if it is busy).
+        store_path: The demo's SQLite store, emptied at start.
+        open_browser: Open the dashboard in a browser once it answers.
+    """
+
+    speed: float = 60.0
+    placement: Placement = Placement.THIGH
+    scenario: str = "office_morning"
+    device_id: str = "sim-01"
+    seed: int = 1
+    port: int = 8501
+    broker: BrokerAddress | None = None
+    broker_port: int = DEFAULT_PORT
+    store_path: Path = Path("var/demo.sqlite")
+    open_browser: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0, got {self.speed}")
+
+
+def _say(message: str) -> None:
+    print(f"[sitless demo] {message}", flush=True)
+
+
+def _fresh_store(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _port_free(port: int) -> bool:
+    return not wait_for_port(BrokerAddress("127.0.0.1", port), timeout_s=0.05)
+
+
+@contextlib.contextmanager
+def _broker(settings: DemoSettings) -> Iterator[BrokerAddress]:
+    if settings.broker is not None:
+        yield settings.broker
+        return
+    port = settings.broker_port
+    if not _port_free(port):
+        port = free_port()
+        _say(f"port {settings.broker_port} is busy; the embedded broker uses {port}")
+    with BrokerProcess(BrokerAddress("127.0.0.1", port)) as broker:
+        yield broker.address
+
+
+def _alert_line(device_id: str, body: dict[str, object]) -> str:
+    from analysis import exercise_by_id
+
+    t_s = float(body["t_s"])  # type: ignore[arg-type]
+    since_s = float(body["sitting_since_s"])  # type: ignore[arg-type]
+    stretch = exercise_by_id(str(body["stretch_id"]))
+    clock = datetime.fromtimestamp(t_s).strftime("%H:%M")
+    return (
+        f"{clock} sit-too-long: {device_id} has been sitting for {(t_s - since_s) / 60:.0f} min;"
+        f" suggested: {stretch.name}"
+    )
+
+
+def _watch_alerts(broker: BrokerAddress) -> paho.Client:
+    """Print a console line for each alert the worker publishes."""
+    client = make_client(f"sitless-demo-console-{int(time.time())}")
+
+    def on_connect(c: paho.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+        c.subscribe(subscription(Kind.EVENT), qos=1)
+
+    def on_message(c: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        body = json.loads(msg.payload)
+        if body.get("kind") == "alert":
+            device_id, _ = parse(msg.topic)
+            _say(_alert_line(device_id, body))
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    connect(client, broker)
+    return client
+
+
+def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
+    """Run every part of the pipeline until ``stop`` is set; return the exit status."""
+    from firmware_sim.device import Device, DeviceSettings
+    from firmware_sim.scenarios import scenario
+
+    store_url = _fresh_store(settings.store_path)
+    with _broker(settings) as broker:
+        _say(f"MQTT broker: {broker.url}")
+        recorder = Recorder(RecorderSettings(broker, store_url, client_id="sitless-demo-recorder"))
+        worker = Worker(
+            WorkerSettings(broker, store_url, client_id="sitless-demo-worker", placement=settings.placement)
+        )
+        recorder.start()
+        worker.start()
+        console = _watch_alerts(broker)
+        # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
+        dashboard = subprocess.Popen(
+            dashboard_command(store_url, broker.url, settings.port, settings.device_id), start_new_session=True
+        )
+        device = Device(
+            scenario(settings.scenario),
+            DeviceSettings(
+                device_id=settings.device_id,
+                broker=broker,
+                placement=settings.placement,
+                speed=settings.speed,
+                seed=settings.seed,
+                loop=True,
+            ),
+        )
+        wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)
+        try:
+            url = f"http://127.0.0.1:{settings.port}"
+            if wait_for_health(url, timeout_s=30):
+                _say(f"dashboard: {url}")
+                if settings.open_browser:
+                    webbrowser.open(url)
+            else:
+                _say(f"the dashboard did not answer at {url}; see its log above")
+            wearer.start()
+            _say(
+                f"simulated wearer {settings.device_id} ({settings.placement}) plays '{settings.scenario}'"
+                f" at {settings.speed:g}x; Ctrl-C stops"
+            )
+            while not stop.wait(0.5):
+                if dashboard.poll() is not None:
+                    _say(f"the dashboard exited with status {dashboard.returncode}")
+                    return 1
+            return 0
+        finally:
+            _say("stopping")
+            device.stop()
+            if wearer.is_alive():
+                wearer.join(10)
+            dashboard.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                dashboard.wait(10)
+            worker.close()
+            recorder.close()
+            console.disconnect()
+            console.loop_stop()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``demo`` subcommand."""
+    p = sub.add_parser("demo", help="run everything for one simulated wearer: broker, analysis, dashboard")
+    p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (default 60)")
+    p.add_argument("--placement", choices=[str(p) for p in Placement], default="thigh", help="sensor placement")
+    p.add_argument("--scenario", default="office_morning", help="simulated day (office_morning, quick, ...)")
+    p.add_argument("--device", default="sim-01", help="simulated wearable id")
+    p.add_argument("--seed", type=int, default=1, help="seed of the simulated motion")
+    p.add_argument("--port", type=int, default=8501, help="dashboard HTTP port (default 8501)")
+    p.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
+    p.add_argument("--broker-port", type=int, default=DEFAULT_PORT, help="embedded broker port (default 1883)")
+    p.add_argument("--store", type=Path, default=Path("var/demo.sqlite"), help="demo store file (emptied)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo until Ctrl-C or SIGTERM."""
+    settings = DemoSettings(
+        speed=args.speed,
+        placement=Placement(args.placement),
+        scenario=args.scenario,
+        device_id=args.device,
+        seed=args.seed,
+        port=args.port,
+        broker=BrokerAddress.parse(args.broker) if args.broker else None,
+        broker_port=args.broker_port,
+        store_path=args.store,
+        open_browser=not args.no_browser,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return run_demo(settings, stop)
