@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -22,9 +23,19 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ingest.mqtt import DEFAULT_PORT, BrokerAddress
+from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 
-__all__ = ["BrokerProcess", "broker_config", "free_port", "register", "run", "serve", "wait_for_port"]
+__all__ = [
+    "BrokerProcess",
+    "broker_config",
+    "free_port",
+    "port_in_use",
+    "register",
+    "run",
+    "serve",
+    "wait_for_broker",
+    "wait_for_port",
+]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +94,31 @@ def wait_for_port(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
     return False
 
 
+def wait_for_broker(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
+    """Wait until an MQTT broker accepts a connection; return whether it did in time.
+
+    A real MQTT handshake rather than a bare TCP probe, which amqtt logs as an error.
+    """
+    client = make_client(f"sitless-probe-{os.getpid()}")
+    try:
+        connect(client, address, timeout_s=timeout_s)
+    except ConnectionError:
+        return False
+    client.disconnect()
+    client.loop_stop()
+    return True
+
+
+def port_in_use(address: BrokerAddress) -> bool:
+    """Whether something already listens on the address's port."""
+    with socket.socket() as s:
+        try:
+            s.bind((address.host, address.port))
+        except OSError:
+            return True
+    return False
+
+
 class BrokerProcess:
     """The embedded broker in a child process, started and stopped as a context manager.
 
@@ -105,7 +141,7 @@ class BrokerProcess:
         cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host]
         # its own session: a Ctrl-C meant for the parent must not stop the broker first
         self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)], start_new_session=True)
-        if not wait_for_port(self.address, self._timeout_s) or self._proc.poll() is not None:
+        if not wait_for_broker(self.address, self._timeout_s) or self._proc.poll() is not None:
             self.stop()
             raise RuntimeError(f"embedded MQTT broker did not start on {self.address.url}")
 
@@ -150,5 +186,5 @@ if __name__ == "__main__":  # `python -m ingest.broker`: how BrokerProcess start
     _parser = argparse.ArgumentParser(prog="python -m ingest.broker")
     register(_parser.add_subparsers(dest="command", required=True))
     _args = _parser.parse_args(["broker", *sys.argv[1:]])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sys.exit(run(_args))

@@ -27,7 +27,7 @@ from types import FrameType
 import paho.mqtt.client as paho
 
 from analysis import Placement
-from ingest.broker import BrokerProcess, free_port, wait_for_port
+from ingest.broker import BrokerProcess, free_port, port_in_use
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
@@ -83,17 +83,13 @@ def _fresh_store(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _port_free(port: int) -> bool:
-    return not wait_for_port(BrokerAddress("127.0.0.1", port), timeout_s=0.05)
-
-
 @contextlib.contextmanager
 def _broker(settings: DemoSettings) -> Iterator[BrokerAddress]:
     if settings.broker is not None:
         yield settings.broker
         return
     port = settings.broker_port
-    if not _port_free(port):
+    if port_in_use(BrokerAddress("127.0.0.1", port)):
         port = free_port()
         _say(f"port {settings.broker_port} is busy; the embedded broker uses {port}")
     with BrokerProcess(BrokerAddress("127.0.0.1", port)) as broker:

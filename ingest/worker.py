@@ -231,7 +231,7 @@ class Worker(MqttService):
 
     def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
         minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
-        log.warning(
+        log.info(
             "sit-too-long alert for %s: sitting for %.0f min, suggested stretch %s",
             device_id,
             minutes,

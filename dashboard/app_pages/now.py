@@ -57,7 +57,7 @@ def break_prompt(device_id: str, status: dict[str, Any], alert: dict[str, Any]) 
         howto = display.stretch_howto(alert.get("stretch_id"))
         if howto is not None:
             name, text = howto
-            st.markdown(f"**Suggested stretch: {name}**  \n{text}")
+            st.markdown(f"**Suggested exercise: {name}**  \n{text}")
         done, snooze, _ = st.columns([1, 1, 3])
         if done.button("Done", type="primary", icon=":material/check:", key="alert_done", width="stretch"):
             send(device_id, "done", "Break logged. Well done!")

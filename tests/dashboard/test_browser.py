@@ -120,7 +120,7 @@ def test_live_page_prompts_updates_and_snoozes(
             expect(values.filter(has_text="Sitting")).to_be_visible()
             expect(values.filter(has_text="33 min")).to_be_visible()
             expect(page.get_by_text("Time for a break")).to_be_visible()
-            expect(page.get_by_text("Suggested stretch: Squat")).to_be_visible()
+            expect(page.get_by_text("Suggested exercise: Squat")).to_be_visible()
 
             # The worker saves a newer status; the fragment redraws the tile by itself.
             page.evaluate("window.__sitless_marker = 1")  # lost on a reload

@@ -66,7 +66,7 @@ def test_open_alert_shows_the_break_prompt_with_the_stretch(
     assert not app.exception
     assert "Time for a break:** you have been sitting for 33 min" in app.error[0].value
     page = texts(app)
-    assert "Suggested stretch: Squat" in page
+    assert "Suggested exercise: Squat" in page
     assert "bend the knees" in page
     assert {"Done", "Snooze 10 min"} <= {b.label for b in app.button}
 
