@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from ingest.mqtt import BrokerAddress
+from ingest.recorder import Recorder, RecorderSettings
 from ingest.topics import Kind
+from ingest.worker import Worker, WorkerSettings
 from tests.support import EventLog
 
 
@@ -22,3 +24,14 @@ def event_log(broker: BrokerAddress) -> Iterator[EventLog]:
     log = EventLog(broker, Kind.EVENT)
     yield log
     log.close()
+
+
+@pytest.fixture
+def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
+    recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    recorder.start()
+    worker.start()
+    yield recorder, worker
+    worker.close()
+    recorder.close()

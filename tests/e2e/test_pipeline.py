@@ -3,62 +3,25 @@ worker -> store and event topic, with the faults a deployment meets."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from analysis import Placement
-from firmware_sim.device import Device, DeviceSettings
-from firmware_sim.params import MotionParams
-from firmware_sim.scenarios import scenario
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import Store
 from ingest.topics import Kind, topic
-from ingest.worker import Worker, WorkerSettings
+from ingest.worker import Worker
+from tests.e2e.helpers import ALERT_DUE_S, DEVICE, device, events
 from tests.support import EventLog, TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
-
-DEVICE = "e2e-01"
-# The quick scenario: 2 min walking, then 35 min seated with fidgets; the alert is due
-# 30 min after the sitting bout starts, i.e. at 32 min.
-ALERT_DUE_S = 120.0 + 30 * 60.0
-# 600x plays the 33-minute script in ~3.5 s of wall time: fast, yet a rate (1,200 packets/s)
-# both brokers and the in-process services keep up with.
-SPEED = 600.0
-
-
-def device(broker: BrokerAddress, minutes: float, *, drop_prob: float = 0.0, speed: float = SPEED) -> Device:
-    script = scenario("quick").truncated(minutes * 60)
-    params = dataclasses.replace(MotionParams(), drop_prob=drop_prob)
-    settings = DeviceSettings(
-        device_id=DEVICE, broker=broker, placement=Placement.THIGH, speed=speed, seed=7, params=params, start_s=1.7e9
-    )
-    return Device(script, settings)
-
-
-@pytest.fixture
-def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
-    recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
-    recorder.start()
-    worker.start()
-    yield recorder, worker
-    worker.close()
-    recorder.close()
-
-
-def events(store_url: str, kind: str) -> list[dict[str, object]]:
-    with Store(store_url) as store:
-        return [e.body for e in store.events(DEVICE, kinds=[kind])]
 
 
 def test_alert_reaches_store_event_topic_and_wearable(

@@ -1,4 +1,4 @@
-"""The simulated device through a real mosquitto broker."""
+"""The simulated device through real brokers (the embedded amqtt and mosquitto)."""
 
 from __future__ import annotations
 
@@ -85,17 +85,17 @@ def _listen(url: str, device_id: str, name: str) -> Iterator[Listener]:
 
 
 @pytest.fixture
-def listener(mosquitto: str) -> Iterator[Listener]:
-    with _listen(mosquitto, "sim-e2e", "test-listener") as listener:
+def listener(broker_url: str) -> Iterator[Listener]:
+    with _listen(broker_url, "sim-e2e", "test-listener") as listener:
         yield listener
 
 
-def test_every_packet_arrives_once_and_status_goes_offline(mosquitto: str, listener: Listener) -> None:
+def test_every_packet_arrives_once_and_status_goes_offline(broker_url: str, listener: Listener) -> None:
     """Two minutes at speed 600: each seq arrives once except the dropped ones; status ends offline."""
     script = scenario("quick").truncated(120.0)
     settings = DeviceSettings(
         device_id="sim-e2e",
-        broker=BrokerAddress.parse(mosquitto),
+        broker=BrokerAddress.parse(broker_url),
         speed=600.0,
         start_s=START_S,
         params=MotionParams(drop_prob=0.02),
@@ -128,16 +128,16 @@ def test_every_packet_arrives_once_and_status_goes_offline(mosquitto: str, liste
     assert statuses[-1]["t_s"] == pytest.approx(START_S + 120.0, abs=1.0)
 
     # The offline status is retained: a newcomer sees it at once.
-    with _listen(mosquitto, "sim-e2e", "late-listener") as late:
+    with _listen(broker_url, "sim-e2e", "late-listener") as late:
         assert late.wait_for(Kind.STATUS)["online"] is False
 
 
 def test_buzz_is_logged_and_stop_ends_a_looped_run(
-    mosquitto: str, listener: Listener, caplog: pytest.LogCaptureFixture
+    broker_url: str, listener: Listener, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A buzz on cmd is logged and counted; stop() from another thread ends a looped run cleanly."""
     caplog.set_level(logging.INFO, logger="firmware_sim.device")
-    settings = DeviceSettings(device_id="sim-e2e", broker=BrokerAddress.parse(mosquitto), speed=60.0, loop=True)
+    settings = DeviceSettings(device_id="sim-e2e", broker=BrokerAddress.parse(broker_url), speed=60.0, loop=True)
     device = Device(scenario("quick").truncated(30.0), settings)
     result: list[object] = []
     thread = threading.Thread(target=lambda: result.append(device.run()))
@@ -160,9 +160,9 @@ def test_buzz_is_logged_and_stop_ends_a_looped_run(
     assert listener.wait_for(Kind.STATUS, lambda s: not s["online"])["online"] is False
 
 
-def test_last_will_marks_a_vanished_device_offline(mosquitto: str, listener: Listener) -> None:
+def test_last_will_marks_a_vanished_device_offline(broker_url: str, listener: Listener) -> None:
     """When the device process dies without a goodbye, the broker publishes its offline will."""
-    cmd = [sys.executable, "-m", "ingest.cli", "sim", "--broker", mosquitto, "--device", "sim-e2e"]
+    cmd = [sys.executable, "-m", "ingest.cli", "sim", "--broker", broker_url, "--device", "sim-e2e"]
     proc = subprocess.Popen([*cmd, "--scenario", "quick", "--speed", "1"], stderr=subprocess.DEVNULL)
     try:
         assert listener.wait_for(Kind.STATUS, lambda s: s["online"])["online"] is True
