@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ingest.errors import TopicError
-from ingest.mqtt import BrokerAddress
-from ingest.store import parse_store_url
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
+from ingest.store import DEFAULT_STORE_URL, parse_store_url
 from ingest.topics import validate_device_id
 
 __all__ = [
@@ -31,8 +31,6 @@ __all__ = [
     "selected_device",
 ]
 
-DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
-DEFAULT_BROKER_URL = "mqtt://127.0.0.1:1883"
 SETTINGS_KEY = "settings"
 DEVICE_KEY = "device_id"
 

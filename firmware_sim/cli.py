@@ -18,6 +18,7 @@ from analysis.settings import Placement
 from firmware_sim.params import MotionParams
 from firmware_sim.recording import write_csv, write_truth_json
 from firmware_sim.scenarios import SCENARIOS, Script, jitter, scenario, truth
+from ingest.mqtt import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
     from firmware_sim.device import Device
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "MQTT like a real device (or write the samples to a CSV file with --csv)."
         ),
     )
-    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)")
+    parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help="MQTT broker URL (default: %(default)s)")
     parser.add_argument("--device", default="sim-01", help="device id (default: %(default)s)")
     parser.add_argument(
         "--placement",

@@ -24,14 +24,13 @@ import webbrowser
 from pathlib import Path
 from types import FrameType
 
-from ingest.store import parse_store_url
+from ingest.mqtt import DEFAULT_BROKER_URL
+from ingest.store import DEFAULT_STORE_URL, parse_store_url
 
 __all__ = ["dashboard_command", "dashboard_url", "register", "run", "wait_for_health"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
-DEFAULT_BROKER_URL = "mqtt://127.0.0.1:1883"
 DEFAULT_PORT = 8501
 HOST = "127.0.0.1"
 # Streamlit answers its health check ~0.7 s after start (STACK.md); allow for a slow machine.

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-__all__ = ["DEFAULT_PORT", "BrokerAddress", "connect", "make_client"]
+__all__ = ["DEFAULT_BROKER_URL", "DEFAULT_PORT", "BrokerAddress", "connect", "make_client"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 1883
+DEFAULT_BROKER_URL = f"mqtt://127.0.0.1:{DEFAULT_PORT}"
 # Reconnect backoff, seconds: quick enough for a broker restart, gentle on a dead one.
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 10

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from ingest.codec import decode
 from ingest.errors import PacketError, TopicError
 from ingest.mqtt import BrokerAddress
-from ingest.service import Message, MqttService
-from ingest.store import BatchRow, Store
+from ingest.service import Message, MqttService, add_service_arguments
+from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
 from ingest.topics import Kind, parse, subscription
 
 __all__ = ["Recorder", "RecorderSettings", "RecorderStats", "register", "run"]
@@ -38,7 +38,7 @@ class RecorderSettings:
     """What the recorder needs: the broker, the store and its client id."""
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
-    store_url: str = "sqlite:///var/sitless.sqlite"
+    store_url: str = DEFAULT_STORE_URL
     client_id: str = "sitless-recorder"
 
 
@@ -151,9 +151,7 @@ class Recorder(MqttService):
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``recorder`` subcommand."""
     p = sub.add_parser("recorder", help="store raw IMU packets and device statuses")
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
-    p.add_argument("--store", default="sqlite:///var/sitless.sqlite", help="store URL (sqlite:///PATH)")
-    p.add_argument("--client-id", default="sitless-recorder", help="MQTT client id (keeps the session)")
+    add_service_arguments(p, client_id="sitless-recorder")
     p.set_defaults(func=run)
 
 

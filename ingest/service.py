@@ -8,6 +8,7 @@ so a crash before the store commit makes the broker deliver it again.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import queue
 import threading
@@ -18,15 +19,25 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 
 from ingest.errors import StoreError
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
+from ingest.store import DEFAULT_STORE_URL
 
-__all__ = ["Message", "MqttService"]
+__all__ = ["Message", "MqttService", "add_service_arguments"]
 
 log = logging.getLogger(__name__)
 
 # Backoff while the broker is unreachable at start-up (reconnects later are paho's).
 CONNECT_RETRY_MIN_S = 0.5
 CONNECT_RETRY_MAX_S = 10.0
+
+
+def add_service_arguments(parser: argparse.ArgumentParser, client_id: str) -> None:
+    """Add the options every MQTT service takes: ``--broker``, ``--store``, ``--client-id``."""
+    parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
+    parser.add_argument("--store", default=DEFAULT_STORE_URL, help=f"store URL (default {DEFAULT_STORE_URL})")
+    parser.add_argument(
+        "--client-id", default=client_id, help=f"MQTT client id; the broker keeps the session under it ({client_id})"
+    )
 
 
 @dataclass(frozen=True, slots=True)

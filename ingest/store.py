@@ -12,6 +12,7 @@ uses it, and it is closed after that thread has ended); each service opens its o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -23,11 +24,12 @@ from typing import Any
 
 from ingest.errors import StoreError
 
-__all__ = ["BatchRow", "DeviceState", "EventRow", "Store", "parse_store_url"]
+__all__ = ["DEFAULT_STORE_URL", "BatchRow", "DeviceState", "EventRow", "Store", "parse_store_url"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -171,35 +173,33 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        """Run one statement over many rows in one transaction; return rows changed."""
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any error.
+
+        Raises:
+            StoreError: The database failed (locked past the busy timeout, disk full...).
+        """
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.executemany(sql, rows)
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as err:
             raise StoreError(f"write to {self.path} failed: {err}") from err
-        return cur.rowcount
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement over many rows in one transaction."""
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     def _insert_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[bool]:
         """Run an ``INSERT OR IGNORE`` per row in one transaction; return which rows were new."""
-        added: list[bool] = []
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for row in rows:
-                    added.append(self._db.execute(sql, row).rowcount == 1)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as err:
-            raise StoreError(f"write to {self.path} failed: {err}") from err
-        return added
+        with self._transaction() as db:
+            return [db.execute(sql, row).rowcount == 1 for row in rows]
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

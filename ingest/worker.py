@@ -24,8 +24,8 @@ from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, 
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, TopicError
 from ingest.mqtt import BrokerAddress
-from ingest.service import Message, MqttService
-from ingest.store import Store
+from ingest.service import Message, MqttService, add_service_arguments
+from ingest.store import DEFAULT_STORE_URL, Store
 from ingest.topics import Kind, parse, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings", "register", "run"]
@@ -56,7 +56,7 @@ class WorkerSettings:
     """
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
-    store_url: str = "sqlite:///var/sitless.sqlite"
+    store_url: str = DEFAULT_STORE_URL
     client_id: str = "sitless-worker"
     placement: Placement = Placement.THIGH
     policy: AlertPolicy = field(default_factory=AlertPolicy)
@@ -273,9 +273,7 @@ class Worker(MqttService):
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``worker`` subcommand."""
     p = sub.add_parser("worker", help="analyse every wearer live: postures, sitting bouts, alerts")
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
-    p.add_argument("--store", default="sqlite:///var/sitless.sqlite", help="store URL (sqlite:///PATH)")
-    p.add_argument("--client-id", default="sitless-worker", help="MQTT client id (keeps the session)")
+    add_service_arguments(p, client_id="sitless-worker")
     p.add_argument(
         "--placement",
         choices=[str(p) for p in Placement],

@@ -18,7 +18,7 @@ import pytest
 
 from ingest.broker import BrokerProcess, wait_for_port
 from ingest.mqtt import BrokerAddress
-from tests.support import TcpProxy, free_port
+from tests.support import TcpProxy, free_port, missing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,9 +33,7 @@ def recordings() -> Path:
     """The folder of labelled recordings; skips (with the reason) when it is absent."""
     path = data_dir()
     if not path.is_dir():
-        if os.environ.get("SITLESS_REQUIRE_DATA") == "1":
-            pytest.fail(f"labelled recordings required (SITLESS_REQUIRE_DATA=1) but not found at {path}")
-        pytest.skip(f"labelled recordings not found at {path} (set SITLESS_DATA)")
+        missing(f"the labelled recordings at {path}", "SITLESS_REQUIRE_DATA", "set SITLESS_DATA")
     return path
 
 
@@ -53,9 +51,7 @@ MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sb
 def mosquitto_broker(tmp_path: Path) -> Iterator[BrokerAddress]:
     """A mosquitto broker with queue limits set for QoS 1 bursts (STACK.md)."""
     if MOSQUITTO is None:
-        if os.environ.get("SITLESS_REQUIRE_MOSQUITTO") == "1":
-            pytest.fail("mosquitto is required here (SITLESS_REQUIRE_MOSQUITTO=1) but not installed")
-        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
     address = BrokerAddress("127.0.0.1", free_port())
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ from ingest.broker import free_port
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, subscription
 
-__all__ = ["EventLog", "TcpProxy", "free_port", "wait_until"]
+__all__ = ["EventLog", "TcpProxy", "free_port", "missing", "wait_until"]
 
 
 class TcpProxy:
@@ -126,3 +127,16 @@ class EventLog:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def missing(what: str, require_env: str, hint: str) -> None:
+    """A part a test needs is absent: fail where ``require_env=1`` (CI), otherwise skip.
+
+    Args:
+        what: What is missing, for the message.
+        require_env: The environment variable that makes the part required.
+        hint: How to get it.
+    """
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{what} is required here ({require_env}=1) but missing: {hint}")
+    pytest.skip(f"{what} not available: {hint}")

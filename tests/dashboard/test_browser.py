@@ -25,7 +25,7 @@ from ingest.dashboard_cmd import dashboard_url, wait_for_health
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 from tests.dashboard.office_morning import DEVICE, at
-from tests.support import free_port
+from tests.support import free_port, missing
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +48,7 @@ WAIT_MS = 30_000
 def chromium() -> Path:
     """Debian's Chromium; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
     if not CHROMIUM.exists():
-        if os.environ.get("SITLESS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is required (SITLESS_REQUIRE_BROWSER=1) but missing: apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+        missing(str(CHROMIUM), "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
     return CHROMIUM
 
 
