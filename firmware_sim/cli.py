@@ -65,6 +65,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=MotionParams().drop_prob,
         help="probability that a packet is lost (default: %(default)s)",
     )
+    parser.add_argument(
+        "--seq-memory",
+        type=Path,
+        metavar="FILE",
+        help="the device's non-volatile packet counter, so numbers go on across runs"
+        " (default: var/sim/<device>.seq.json)",
+    )
     parser.add_argument("--start", metavar="ISO8601", help="device time of the first sample (default: now)")
     parser.add_argument(
         "--csv",
@@ -152,6 +159,7 @@ def _publish(
             loop=args.loop,
             start_s=start_s,
             params=params,
+            seq_memory=args.seq_memory or Path("var/sim") / f"{args.device}.seq.json",
         )
     except (ValueError, TopicError) as err:
         print(f"sitless sim: {err}", file=sys.stderr)
@@ -168,7 +176,7 @@ def _publish(
     try:
         with _stop_on_signals(device):
             stats = device.run()
-    except ConnectionError as err:
+    except (ConnectionError, ValueError) as err:
         print(f"sitless sim: {err}", file=sys.stderr)
         return 1
     print(

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -66,6 +67,9 @@ class DeviceSettings:
             small LiPo cell).
         drain_timeout_s: How long to wait at the end for the broker to acknowledge
             every QoS 1 message.
+        seq_memory: File standing in for the device's non-volatile memory of its packet
+            sequence number, so that numbers go on across restarts (docs/protocol.md: a
+            device never reuses a seq). None starts at 0 every run (tests).
     """
 
     device_id: str = "sim-01"
@@ -81,6 +85,7 @@ class DeviceSettings:
     status_every_s: float = 300.0
     battery_drain_pct_per_h: float = 5.0
     drain_timeout_s: float = 30.0
+    seq_memory: Path | None = None
 
     def __post_init__(self) -> None:
         validate_device_id(self.device_id)
@@ -145,7 +150,7 @@ class Packet:
     lap_end: bool = False
 
 
-def iter_packets(script: Script, settings: DeviceSettings, start_s: float) -> Iterator[Packet]:
+def iter_packets(script: Script, settings: DeviceSettings, start_s: float, first_seq: int = 0) -> Iterator[Packet]:
     """The packets a device sends while it plays a script (forever with ``settings.loop``).
 
     Samples of the motion model (:func:`firmware_sim.motion.iter_chunks`, seed
@@ -158,6 +163,7 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float) -> It
         script: What the wearer does.
         settings: The device settings.
         start_s: Device time of the first sample, Unix epoch seconds.
+        first_seq: Sequence number of the first packet.
 
     Yields:
         Packets in sending order.
@@ -180,7 +186,7 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float) -> It
                 payload = None
                 if not dropped:
                     batch = Batch(
-                        seq=(first // per_packet) % _SEQ_MODULO,
+                        seq=(first_seq + first // per_packet) % _SEQ_MODULO,
                         t0_s=start_s + first / rate_hz,
                         rate_hz=rate_hz,
                         acc_scale_g=settings.acc_scale_g,
@@ -189,7 +195,7 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float) -> It
                     payload = encode(batch)
                 if last is not None:
                     yield last
-                last = Packet((first // per_packet) % _SEQ_MODULO, (first + end - begin) / rate_hz, payload)
+                last = Packet((first_seq + first // per_packet) % _SEQ_MODULO, (first + end - begin) / rate_hz, payload)
             lap_samples = chunk.first_sample + n
         if last is not None:
             yield Packet(last.seq, last.sim_end_s, last.payload, lap_end=True)
@@ -197,6 +203,53 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float) -> It
         lap += 1
         if not settings.loop:
             return
+
+
+class SequenceMemory:
+    """The packet counter a device keeps in non-volatile memory, in a small JSON file.
+
+    Like firmware that reserves blocks of sequence numbers in flash (one write per
+    block, not per packet), it records ``next_seq`` a block ahead before using the
+    numbers below it, and the exact next number at a clean stop. After a crash the
+    device starts at the reserved mark: some numbers go unused (the recorder sees a
+    gap), none is used twice (which the store would drop as a duplicate).
+
+    Args:
+        path: The file (created with its folder).
+        block: How many sequence numbers one write reserves.
+    """
+
+    def __init__(self, path: Path, block: int = 1000) -> None:
+        self.path = path
+        self.block = block
+        self.reserved = 0
+
+    def start(self) -> int:
+        """The first sequence number to use now; reserves the block that follows it."""
+        try:
+            first = int(json.loads(self.path.read_text())["next_seq"]) % _SEQ_MODULO
+        except FileNotFoundError:
+            first = 0
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
+        self.reserve(first)
+        return first
+
+    def reserve(self, seq: int) -> None:
+        """Make sure numbers up to ``seq`` are reserved before ``seq`` goes out."""
+        if seq >= self.reserved or seq < self.reserved - self.block:  # past the block, or wrapped
+            self.reserved = seq + self.block
+            self._write(self.reserved)
+
+    def finish(self, next_seq: int) -> None:
+        """At a clean stop, remember exactly where to go on."""
+        self._write(next_seq % _SEQ_MODULO)
+
+    def _write(self, next_seq: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"next_seq": next_seq}))
+        tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
 
 
 class Device:
@@ -221,6 +274,8 @@ class Device:
         self._acked_early: set[int] = set()
         self._start_s = time.time() if settings.start_s is None else settings.start_s
         self._sim_s = 0.0  # simulated seconds played so far
+        self._memory = None if settings.seq_memory is None else SequenceMemory(settings.seq_memory)
+        self._next_seq = 0
         self._imu_topic = topic(settings.device_id, Kind.IMU)
         self._status_topic = topic(settings.device_id, Kind.STATUS)
         self._cmd_topic = topic(settings.device_id, Kind.CMD)
@@ -261,11 +316,15 @@ class Device:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        first_seq = 0 if self._memory is None else self._memory.start()
+        self._next_seq = first_seq
         connect(client, settings.broker)
         try:
             self._publish_status(client, online=True)
-            self._play(client)
+            self._play(client, first_seq)
         finally:
+            if self._memory is not None:
+                self._memory.finish(self._next_seq)
             self._publish_status(client, online=False)
             self._drain()
             client.disconnect()
@@ -281,13 +340,13 @@ class Device:
         )
         return stats
 
-    def _play(self, client: paho.Client) -> None:
+    def _play(self, client: paho.Client, first_seq: int) -> None:
         """Publish every packet in simulated time, until the end or ``stop()``."""
         settings = self._settings
         wall0 = time.monotonic()
         next_status_s = settings.status_every_s
         last_warn = -math.inf
-        for packet in iter_packets(self._script, settings, self._start_s):
+        for packet in iter_packets(self._script, settings, self._start_s, first_seq):
             lag_s = time.monotonic() - (wall0 + packet.sim_end_s / settings.speed)
             if (lag_s < 0 and self._stop.wait(-lag_s)) or self._stop.is_set():
                 return
@@ -295,6 +354,9 @@ class Device:
                 last_warn = time.monotonic()
                 log.warning("%.1f s behind the simulated clock at speed %g: catching up", lag_s, settings.speed)
             self._sim_s = sim_s = packet.sim_end_s
+            if self._memory is not None:
+                self._memory.reserve(packet.seq)
+            self._next_seq = packet.seq + 1
             if packet.payload is None:
                 with self._lock:
                     self._counts.packets_dropped += 1

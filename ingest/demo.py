@@ -3,8 +3,7 @@
 Starts the embedded broker (unless ``--broker`` names one), the recorder and the
 analysis worker, the dashboard, and a simulated wearable playing an office day; prints
 the dashboard's address and a line for each sit-too-long alert; stops everything on
-Ctrl-C. The demo keeps its store in ``var/demo.sqlite`` and starts it afresh each time,
-because the simulated wearable numbers its packets from 0 on every run.
+Ctrl-C. The demo keeps its store in ``var/demo.sqlite`` and starts it afresh each time.
 """
 
 from __future__ import annotations
@@ -156,6 +155,7 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
                 speed=settings.speed,
                 seed=settings.seed,
                 loop=True,
+                seq_memory=settings.store_path.parent / f"{settings.device_id}.seq.json",
             ),
         )
         wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -173,3 +174,24 @@ def test_last_will_marks_a_vanished_device_offline(broker_url: str, listener: Li
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sequence_numbers_go_on_across_runs(broker_url: str, listener: Listener, tmp_path: Path) -> None:
+    """Two runs of the same device with its sequence memory never reuse a number."""
+    settings = DeviceSettings(
+        device_id="sim-e2e",
+        broker=BrokerAddress.parse(broker_url),
+        speed=600.0,
+        start_s=START_S,
+        params=MotionParams(drop_prob=0.0),
+        seq_memory=tmp_path / "sim-e2e.seq.json",
+    )
+    script = scenario("quick").truncated(20.0)
+    first = Device(script, settings).run()
+    second = Device(script, settings).run()
+    deadline = time.monotonic() + WAIT_S
+    seqs: list[int] = []
+    while time.monotonic() < deadline and len(seqs) < first.packets_sent + second.packets_sent:
+        seqs += [decode(body).seq for name, body, _ in listener.drain() if name.endswith("/imu")]
+        time.sleep(0.05)
+    assert sorted(seqs) == list(range(first.packets_sent + second.packets_sent))
