@@ -14,10 +14,19 @@ from analysis.events import (
     PostureBout,
     SittingBout,
     SittingStarted,
+    SlouchNudge,
 )
 from analysis.programme import PROGRAMME, Exercise, exercise_by_id, suggest_stretch
 from analysis.result import AnalysisResult, ResultBuilder, analyze
-from analysis.settings import AlertPolicy, AnalysisSettings, Placement, Posture, PostureTuning, UserAction
+from analysis.settings import (
+    AlertPolicy,
+    AnalysisSettings,
+    Placement,
+    Posture,
+    PostureTuning,
+    SlouchPolicy,
+    UserAction,
+)
 
 __all__ = [
     "PROGRAMME",
@@ -38,6 +47,8 @@ __all__ = [
     "ResultBuilder",
     "SittingBout",
     "SittingStarted",
+    "SlouchNudge",
+    "SlouchPolicy",
     "UserAction",
     "analyze",
     "exercise_by_id",

@@ -7,6 +7,7 @@ is the same analyser fed one chunk and flushed, so live and batch give the same 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,12 +16,12 @@ from numpy.typing import NDArray
 from analysis.bouts import BoutTracker
 from analysis.events import ActionApplied, Event, LiveStatus
 from analysis.frames import Framer
-from analysis.posture import PostureTracker
+from analysis.posture import PostureTracker, capabilities
 from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
 
 __all__ = ["Analyzer"]
 
-_SNAPSHOT_VERSION = 1
+_SNAPSHOT_VERSION = 2
 
 
 class Analyzer:
@@ -39,7 +40,7 @@ class Analyzer:
         self.settings = settings
         self._framer = Framer(settings.tuning.frame_s)
         self._posture = PostureTracker(settings)
-        self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s)
+        self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch)
         self._flushed = False
 
     @property
@@ -65,8 +66,8 @@ class Analyzer:
         if self._flushed:
             raise RuntimeError("the analyser was flushed; create a new one for a new stream")
         k, stats = self._framer.update(t_s, acc_g)
-        k, codes = self._posture.update(k, stats)
-        return self._bouts_update(k, codes)
+        k, codes, slouch = self._posture.update(k, stats)
+        return self._bouts_update(k, codes, slouch)
 
     def flush(self) -> list[Event]:
         """End the stream: close every open frame, window, posture run and sitting bout."""
@@ -74,16 +75,16 @@ class Analyzer:
             return []
         self._flushed = True
         k, stats = self._framer.flush()
-        k, codes = self._posture.flush(k, stats)
-        events = self._bouts_update(k, codes)
+        k, codes, slouch = self._posture.flush(k, stats)
+        events = self._bouts_update(k, codes, slouch)
         if self._framer.t0_s is not None:
             events += self._bouts.flush(self._framer.t0_s)
         return events
 
-    def _bouts_update(self, k: int, codes: NDArray[np.int64]) -> list[Event]:
+    def _bouts_update(self, k: int, codes: NDArray[np.int64], slouch: NDArray[np.float64]) -> list[Event]:
         if self._framer.t0_s is None:
             return []
-        return self._bouts.update(self._framer.t0_s, k, codes)
+        return self._bouts.update(self._framer.t0_s, k, codes, slouch)
 
     def act(self, action: UserAction, t_s: float | None = None) -> list[Event]:
         """Apply a wearer's action.
@@ -91,6 +92,8 @@ class Analyzer:
         ``DONE`` acknowledges the open alert (the next reminder follows ``repeat_s``
         later if no break is taken), ``SNOOZE`` silences alerts for ``snooze_s``,
         ``MEETING`` for ``meeting_s`` and ``MEETING_END`` lifts the meeting.
+        ``CALIBRATE`` takes the first ``PostureTuning.calibration_s`` of still
+        standing from ``t_s`` on as the wearer's upright reference.
 
         Args:
             action: What the wearer did.
@@ -107,6 +110,11 @@ class Analyzer:
             t_s = self._framer.last_t_s
             if t_s is None:
                 raise ValueError("no time given and no sample seen yet")
+        if action is UserAction.CALIBRATE:
+            t0 = self._framer.t0_s
+            k = 0 if t0 is None else max(0, math.floor((t_s - t0) / self.settings.tuning.frame_s))
+            self._posture.calibrate_from(k)
+            return [ActionApplied(t_s, action, None)]
         until = self._bouts.alerts.act(action, t_s)
         return [ActionApplied(t_s, action, until)]
 
@@ -133,7 +141,15 @@ class Analyzer:
             snoozed_until_s=snoozed,
             meeting_until_s=meeting,
             reference_ready=self._posture.reference_ready,
+            calibrated=self._posture.calibrated,
+            detects=capabilities(self.settings.placement),
+            slouch_s=self.slouch_s,
         )
+
+    @property
+    def slouch_s(self) -> float:
+        """Time spent slouching so far (final frames), in s."""
+        return self._bouts.slouch_frames * self.settings.tuning.frame_s
 
     def snapshot(self) -> dict[str, Any]:
         """Return the whole state as JSON-serialisable data (``json.dumps`` works).

@@ -6,7 +6,15 @@ lasts ``min_break_s``; the bout's end is where that stretch began. An upright
 (standing/walking) run of ``min_break_s`` after a bout is a break. Lying or missing data
 for ``min_break_s`` also ends a bout (the wearer is not sitting), but is no break.
 Alerts are raised on sitting frames only, at the end of the first frame at or after
-the due time, so they fall on the frame grid and do not depend on chunking.
+the due time, so they fall on the frame grid and do not depend on chunking. Non-wear
+is never sitting: it ends a bout like lying does and raises nothing.
+
+Sitting bouts shorter than ``min_sitting_bout_s`` are not reported, and the upright run
+after them is no break; sitting time (the posture bouts) does not change with it.
+
+Slouch (chest and upper back): frames whose trunk inclination from the upright reaches
+``SlouchPolicy.slouch_deg`` add to ``slouch_s``; with ``nudge`` on, ``dwell_s`` of
+continuous slouching raises a ``SlouchNudge``.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.alerts import AlertScheduler
-from analysis.events import BreakTaken, Event, PostureBout, SittingBout, SittingStarted
-from analysis.settings import POSTURE_CODES, UPRIGHT, AlertPolicy, Posture
+from analysis.events import BreakTaken, Event, PostureBout, SittingBout, SittingStarted, SlouchNudge
+from analysis.settings import POSTURE_CODES, UPRIGHT, AlertPolicy, Posture, SlouchPolicy
 
 __all__ = ["BoutTracker"]
 
@@ -33,11 +41,16 @@ class BoutTracker:
     Args:
         policy: The alert policy.
         frame_s: Frame length in s.
+        slouch: The slouch policy.
     """
 
-    def __init__(self, policy: AlertPolicy, frame_s: float) -> None:
+    def __init__(self, policy: AlertPolicy, frame_s: float, slouch: SlouchPolicy | None = None) -> None:
         self.policy = policy
         self.frame_s = frame_s
+        self.slouch = SlouchPolicy() if slouch is None else slouch
+        self.slouch_frames = 0
+        self.slouch_run_start_k: int | None = None
+        self.slouch_due_k: int | None = None
         self.alerts = AlertScheduler(policy)
         self.run_code: int | None = None
         self.run_start_k = 0
@@ -48,13 +61,17 @@ class BoutTracker:
         self.upright_start_s: float | None = None
         self.after_bout = False
 
-    def update(self, t0_s: float, k_first: int, codes: NDArray[np.int64]) -> list[Event]:
+    def update(
+        self, t0_s: float, k_first: int, codes: NDArray[np.int64], slouch_deg: NDArray[np.float64] | None = None
+    ) -> list[Event]:
         """Process final posture codes of consecutive frames.
 
         Args:
             t0_s: Time of frame 0 in s.
             k_first: Index of the first frame of ``codes``.
             codes: Posture codes (indices into ``POSTURE_CODES``), shape (m,).
+            slouch_deg: Trunk inclination from upright per frame (NaN where not
+                measured), shape (m,); ``None``: not measured.
 
         Returns:
             Events in time order.
@@ -62,6 +79,8 @@ class BoutTracker:
         events: list[Event] = []
         if codes.size == 0:
             return events
+        if slouch_deg is not None:
+            events += self._slouch(t0_s, k_first, slouch_deg)
         if self.run_code is None:
             self.run_code = int(codes[0])
             self.run_start_k = k_first
@@ -81,9 +100,37 @@ class BoutTracker:
             events.append(PostureBout(t0_s + self.run_start_k * self.frame_s, end_s, POSTURE_CODES[self.run_code]))
             self.run_code = None
         if self.bout_start_s is not None:
-            events.append(SittingBout(self.bout_start_s, self.last_sit_end_s))
+            self._close_bout(events)
             self._end_bout()
         return events
+
+    def _slouch(self, t0_s: float, k_first: int, slouch_deg: NDArray[np.float64]) -> list[Event]:
+        bad = np.nan_to_num(slouch_deg, nan=0.0) >= self.slouch.slouch_deg
+        self.slouch_frames += int(bad.sum())
+        events: list[Event] = []
+        dwell = max(1, math.ceil(self.slouch.dwell_s / self.frame_s))
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
+        carried = self.slouch_run_start_k
+        self.slouch_run_start_k = None
+        for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            if a == 0 and carried is not None and self.slouch_due_k is not None:
+                start, due = carried, self.slouch_due_k
+            else:
+                start, due = k_first + a, k_first + a + dwell
+            while self.slouch.nudge and due <= k_first + b:
+                events.append(SlouchNudge(t0_s + due * self.frame_s, t0_s + start * self.frame_s))
+                due += dwell
+            if b == bad.size:
+                self.slouch_run_start_k, self.slouch_due_k = start, due
+        return events
+
+    def _close_bout(self, events: list[Event]) -> None:
+        """Report the running bout if long enough; only then can a break follow it."""
+        if self.last_sit_end_s - (self.bout_start_s or 0.0) >= self.policy.min_sitting_bout_s:
+            events.append(SittingBout(self.bout_start_s or 0.0, self.last_sit_end_s))
+            self.after_bout = True
+        else:
+            self.after_bout = False
 
     def _run(self, t0_s: float, code: int, ka: int, kb: int, events: list[Event]) -> None:
         if code != self.run_code:
@@ -110,9 +157,8 @@ class BoutTracker:
             self.upright_start_s = None
         min_break = self.policy.min_break_s
         if self.bout_start_s is not None and self.nonsit_start_s is not None and tb - self.nonsit_start_s >= min_break:
-            events.append(SittingBout(self.bout_start_s, self.last_sit_end_s))
+            self._close_bout(events)
             self._end_bout()
-            self.after_bout = True
         if self.after_bout and self.upright_start_s is not None and tb - self.upright_start_s >= min_break:
             events.append(BreakTaken(self.upright_start_s, self.upright_start_s + min_break))
             self.after_bout = False
@@ -154,6 +200,9 @@ class BoutTracker:
             "nonsit_start_s": self.nonsit_start_s,
             "upright_start_s": self.upright_start_s,
             "after_bout": self.after_bout,
+            "slouch_frames": self.slouch_frames,
+            "slouch_run_start_k": self.slouch_run_start_k,
+            "slouch_due_k": self.slouch_due_k,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -167,3 +216,6 @@ class BoutTracker:
         self.nonsit_start_s = state["nonsit_start_s"]
         self.upright_start_s = state["upright_start_s"]
         self.after_bout = bool(state["after_bout"])
+        self.slouch_frames = int(state["slouch_frames"])
+        self.slouch_run_start_k = state["slouch_run_start_k"]
+        self.slouch_due_k = state["slouch_due_k"]

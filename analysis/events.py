@@ -22,6 +22,7 @@ __all__ = [
     "PostureBout",
     "SittingBout",
     "SittingStarted",
+    "SlouchNudge",
 ]
 
 
@@ -149,7 +150,25 @@ class ActionApplied:
         return {"kind": self.kind, "t_s": self.t_s, "action": str(self.action), "until_s": self.until_s}
 
 
-Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied
+@dataclass(frozen=True, slots=True)
+class SlouchNudge:
+    """A slouch nudge: the trunk stayed inclined past ``SlouchPolicy.slouch_deg``.
+
+    Attributes:
+        t_s: When the nudge was raised.
+        slouching_since_s: Start of the continuous slouch.
+    """
+
+    kind: ClassVar[str] = "slouch_nudge"
+    t_s: float
+    slouching_since_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "t_s": self.t_s, "slouching_since_s": self.slouching_since_s}
+
+
+Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied | SlouchNudge
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +184,12 @@ class LiveStatus:
         open_alert: The last alert if it is still unanswered.
         snoozed_until_s: End of a running snooze.
         meeting_until_s: End of a running "in a meeting".
-        reference_ready: Whether the upright reference has been learned from walking.
+        reference_ready: Whether the upright reference is known (learned from walking
+            or calibrated).
+        calibrated: Whether it comes from an explicit calibration.
+        detects: What this placement can report (``analysis.posture.capabilities``):
+            a wrist says only ``walking`` / ``other`` (active or inactive).
+        slouch_s: Time spent slouching so far (chest and upper back), s.
     """
 
     t_s: float | None
@@ -177,6 +201,14 @@ class LiveStatus:
     snoozed_until_s: float | None
     meeting_until_s: float | None
     reference_ready: bool
+    calibrated: bool = False
+    detects: tuple[str, ...] = ()
+    slouch_s: float = 0.0
+
+    @property
+    def worn(self) -> bool:
+        """Whether the sensor is worn (the newest posture is not non-wear)."""
+        return self.posture is not Posture.NONWEAR
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
@@ -190,4 +222,8 @@ class LiveStatus:
             "snoozed_until_s": self.snoozed_until_s,
             "meeting_until_s": self.meeting_until_s,
             "reference_ready": self.reference_ready,
+            "calibrated": self.calibrated,
+            "worn": self.worn,
+            "detects": list(self.detects),
+            "slouch_s": self.slouch_s,
         }

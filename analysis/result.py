@@ -14,8 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.analyzer import Analyzer
-from analysis.events import Alert, BreakTaken, Event, PostureBout, SittingBout
-from analysis.settings import AnalysisSettings, Posture
+from analysis.events import Alert, BreakTaken, Event, PostureBout, SittingBout, SlouchNudge
+from analysis.posture import capabilities
+from analysis.settings import AnalysisSettings, Posture, UserAction
 
 __all__ = ["AnalysisResult", "ResultBuilder", "analyze"]
 
@@ -36,6 +37,11 @@ class AnalysisResult:
         breaks: Breaks that ended sitting bouts.
         alerts: Sit-too-long alerts.
         t0_s: Time of the first sample in the input time base (0 without samples).
+        slouch_s: Time spent slouching (chest and upper back), s.
+        nudges: Slouch nudges (only with ``SlouchPolicy.nudge``).
+        detects: What the placement can report (``analysis.posture.capabilities``).
+        min_sitting_bout_s: The minimum sitting bout the bouts and breaks were counted with.
+        min_break_s: The minimum break (fidget tolerance) they were counted with.
     """
 
     samples: int
@@ -46,14 +52,29 @@ class AnalysisResult:
     breaks: tuple[BreakTaken, ...]
     alerts: tuple[Alert, ...]
     t0_s: float = 0.0
+    slouch_s: float = 0.0
+    nudges: tuple[SlouchNudge, ...] = ()
+    detects: tuple[str, ...] = ()
+    min_sitting_bout_s: float = 0.0
+    min_break_s: float = 60.0
 
     def summary(self) -> dict[str, float | int]:
-        """Return time per posture (s), the number of breaks and the longest sitting bout (s)."""
+        """Return time per posture (s), bouts and breaks, the longest sitting bout and slouch time.
+
+        ``sitting_s`` is all time classified as sitting, whatever the bout settings;
+        ``sitting_bouts`` and ``breaks`` are counted with ``min_sitting_bout_s`` and
+        ``min_break_s`` (reported beside them), which change these counts but not the
+        sitting time.
+        """
         out: dict[str, float | int] = {f"{p}_s": 0.0 for p in Posture}
         for bout in self.bouts:
             out[f"{bout.posture}_s"] = float(out[f"{bout.posture}_s"]) + (bout.end_s - bout.start_s)
         out["breaks"] = len(self.breaks)
+        out["sitting_bouts"] = len(self.sitting_bouts)
         out["longest_sitting_s"] = max((b.end_s - b.start_s for b in self.sitting_bouts), default=0.0)
+        out["min_sitting_bout_s"] = self.min_sitting_bout_s
+        out["min_break_s"] = self.min_break_s
+        out["slouch_s"] = self.slouch_s
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -80,8 +101,10 @@ class AnalysisResult:
                 }
                 for a in self.alerts
             ],
+            "slouch_nudges": [{"t_s": rel(n.t_s), "slouching_since_s": rel(n.slouching_since_s)} for n in self.nudges],
             "exercises": [],
             "summary": self.summary(),
+            "detects": list(self.detects),
         }
 
 
@@ -93,6 +116,7 @@ class ResultBuilder:
     """
 
     def __init__(self, settings: AnalysisSettings) -> None:
+        self._settings = settings
         self._analyzer = Analyzer(settings)
         self._events: list[Event] = []
         self._samples = 0
@@ -108,6 +132,10 @@ class ResultBuilder:
                 self._first_t = float(t_s[0])
             self._last_t = float(t_s[-1])
             self._samples += n
+
+    def act(self, action: UserAction, t_s: float) -> None:
+        """Apply a wearer's action at ``t_s`` (feed the samples before ``t_s`` first)."""
+        self._events += self._analyzer.act(action, t_s)
 
     def finish(self) -> AnalysisResult:
         """Flush the analyser and return the result."""
@@ -125,20 +153,38 @@ class ResultBuilder:
             breaks=tuple(e for e in ev if isinstance(e, BreakTaken)),
             alerts=tuple(e for e in ev if isinstance(e, Alert)),
             t0_s=first,
+            slouch_s=self._analyzer.slouch_s,
+            nudges=tuple(e for e in ev if isinstance(e, SlouchNudge)),
+            detects=capabilities(self._settings.placement),
+            min_sitting_bout_s=self._settings.policy.min_sitting_bout_s,
+            min_break_s=self._settings.policy.min_break_s,
         )
 
 
-def analyze(t_s: NDArray[np.float64], acc_g: NDArray[np.float64], settings: AnalysisSettings) -> AnalysisResult:
+def analyze(
+    t_s: NDArray[np.float64],
+    acc_g: NDArray[np.float64],
+    settings: AnalysisSettings,
+    calibrate_at_s: float | None = None,
+) -> AnalysisResult:
     """Analyse a whole recording at once.
 
     Args:
         t_s: Sample times in s, shape (n,), non-decreasing.
         acc_g: Acceleration in g, shape (n, 3).
         settings: The analysis settings.
+        calibrate_at_s: The wearer stood still and upright from this time (same time
+            base as ``t_s``) for ``PostureTuning.calibration_s`` (``UserAction.CALIBRATE``).
 
     Returns:
         The result (identical to feeding the same samples in any chunks).
     """
     builder = ResultBuilder(settings)
-    builder.feed(t_s, acc_g)
+    if calibrate_at_s is None:
+        builder.feed(t_s, acc_g)
+    else:
+        i = int(np.searchsorted(t_s, calibrate_at_s))
+        builder.feed(t_s[:i], acc_g[:i])
+        builder.act(UserAction.CALIBRATE, calibrate_at_s)
+        builder.feed(t_s[i:], acc_g[i:])
     return builder.finish()

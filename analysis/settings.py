@@ -8,10 +8,18 @@ or walking, an unanswered alert repeats after 10 minutes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
-__all__ = ["AlertPolicy", "AnalysisSettings", "Placement", "Posture", "PostureTuning", "UserAction"]
+__all__ = [
+    "AlertPolicy",
+    "AnalysisSettings",
+    "Placement",
+    "Posture",
+    "PostureTuning",
+    "SlouchPolicy",
+    "UserAction",
+]
 
 
 class Placement(StrEnum):
@@ -26,13 +34,18 @@ class Placement(StrEnum):
 
 
 class Posture(StrEnum):
-    """The postures reported for every stretch of a recording."""
+    """The postures reported for every stretch of a recording.
+
+    ``nonwear`` is a sensor that is not on the body (left on the desk): it is never
+    sitting and never raises an alert.
+    """
 
     SITTING = "sitting"
     STANDING = "standing"
     LYING = "lying"
     WALKING = "walking"
     OTHER = "other"
+    NONWEAR = "nonwear"
 
 
 #: Integer codes of the postures in per-frame arrays (index into this tuple).
@@ -42,12 +55,17 @@ UPRIGHT: frozenset[Posture] = frozenset({Posture.STANDING, Posture.WALKING})
 
 
 class UserAction(StrEnum):
-    """What the wearer can answer to an alert."""
+    """What the wearer can do: answer an alert, or calibrate the upright.
+
+    ``CALIBRATE`` means the wearer now stands still and upright for
+    ``PostureTuning.calibration_s``; that posture becomes the upright reference.
+    """
 
     DONE = "done"
     SNOOZE = "snooze"
     MEETING = "meeting"
     MEETING_END = "meeting_end"
+    CALIBRATE = "calibrate"
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -62,7 +80,13 @@ class AlertPolicy:
     Attributes:
         max_sitting_s: Sitting longer than this without a break raises an alert.
         min_break_s: Shortest standing/walking run that counts as a break; shorter
-            non-sitting stretches (fidgets) do not end a sitting bout.
+            non-sitting stretches (fidgets) do not end a sitting bout (the fidget
+            tolerance).
+        min_sitting_bout_s: Sitting bouts shorter than this are not reported as bouts,
+            and the upright run after them is no break. Sitting time does not depend
+            on it, break counts do (Chastin & Granat 2010, Gait Posture 31(1):82-86,
+            doi:10.1016/j.gaitpost.2009.09.002; Edwardson et al. 2017, J Sport Health
+            Sci 6(2):162-178, doi:10.1016/j.jshs.2016.02.002); ``summary`` reports both.
         repeat_s: An unanswered (or acknowledged but ignored) alert repeats after this.
         snooze_s: How long "snooze" silences alerts.
         meeting_s: How long "in a meeting" silences alerts unless ended earlier.
@@ -74,6 +98,7 @@ class AlertPolicy:
 
     max_sitting_s: float = 1800.0
     min_break_s: float = 60.0
+    min_sitting_bout_s: float = 0.0
     repeat_s: float = 600.0
     snooze_s: float = 600.0
     meeting_s: float = 3600.0
@@ -83,6 +108,8 @@ class AlertPolicy:
     def __post_init__(self) -> None:
         for name in ("max_sitting_s", "min_break_s", "repeat_s", "snooze_s", "meeting_s"):
             _check_positive(name, getattr(self, name))
+        if not (math.isfinite(self.min_sitting_bout_s) and self.min_sitting_bout_s >= 0):
+            raise ValueError(f"min_sitting_bout_s must be a finite number >= 0, got {self.min_sitting_bout_s!r}")
         if not (math.isfinite(self.utc_offset_h) and -24.0 < self.utc_offset_h < 24.0):
             raise ValueError(f"utc_offset_h must be within (-24, 24), got {self.utc_offset_h!r}")
         if self.working_hours is not None:
@@ -94,14 +121,42 @@ class AlertPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SlouchPolicy:
+    """Posture quality of chest and upper-back sensors: forward slouch time and nudges.
+
+    The slouch angle is the thorax inclination from the upright reference (calibrated,
+    or learned from walking) while sitting or standing. ISO 11226:2000 ("Ergonomics -
+    Evaluation of static working postures") accepts trunk inclinations up to 20 deg,
+    and more only for limited holding times or with full trunk support; 20 deg is
+    therefore the default. The nudge is off by default.
+
+    Attributes:
+        slouch_deg: Inclination from upright counted as slouching, deg.
+        nudge: Whether a slouch nudge event is raised.
+        dwell_s: Continuous slouching before a nudge; the nudge repeats after as long
+            again if the slouch goes on.
+    """
+
+    slouch_deg: float = 20.0
+    nudge: bool = False
+    dwell_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("slouch_deg", "dwell_s"):
+            _check_positive(name, getattr(self, name))
+        if self.slouch_deg >= 90.0:
+            raise ValueError(f"slouch_deg must be < 90, got {self.slouch_deg!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class PostureTuning:
     """Signal-processing knobs of the posture classifier, with their provenance.
 
-    The defaults were measured on the development split of ``/work/shared/data``
+    The defaults were measured on the development split of ``../shared/data``
     (``uci_hapt`` waist and ``spsw_pocket_tug`` pocket/thigh recordings) with
-    ``python /work/shared/tools/score.py posture /work/shared/data/uci_hapt
-    /work/shared/data/spsw_pocket_tug --cli .venv/bin/sitless``; ``docs/validation.md``
-    lists the figures.
+    ``python ../shared/tools/score.py posture ../shared/data/uci_hapt
+    ../shared/data/spsw_pocket_tug --cli .venv/bin/sitless``; ``docs/validation.md``
+    lists the figures and the measurements behind each knob.
 
     Attributes:
         frame_s: Resolution of the posture timeline. 0.1 s is the scoring grid of
@@ -118,8 +173,46 @@ class PostureTuning:
         walk_sd_g: Movement intensity (SD of |a|, g) above which the wearer is taken
             to be walking. Static postures in both datasets stay below 0.03 g; walking
             is 0.1-0.45 g.
+        walk_confirm_s: Walking-intensity movement shorter than this is treated as part
+            of a postural transition (a brisk sit-to-stand reaches walking intensity for
+            up to ~1.5 s in ``uci_hapt``), not as walking that teaches the reference.
+        still_sd_g: Movement intensity below which the wearer is still (a transition
+            has ended); labelled still postures of ``uci_hapt`` stay below it.
+        move_deg: A gravity direction turning more than this within 0.5 s is movement
+            even when |a| hardly changes (a slow sit-down).
+        settle_s: Stillness needed after a movement before the posture after it is
+            decided (1 s of it gives the still level, see ``analysis.transitions``).
+        decision_delay_s: How long a frame stays pending (correctable) after it was
+            seen; at least ``settle_s``.
+        max_transition_s: A movement longer than this is not a postural transition
+            (sit-to-stand takes 1-4 s: Janssen et al. 2002, Phys Ther 82(9):866-879);
+            no hip displacement is measured over it.
+        sit_down_m: Hip displacement (m, negative down) at or below ``-sit_down_m``
+            means the wearer sat down.
+        stand_up_m: Hip displacement at or above this means the wearer stood up.
+            Both measured on the ``uci_hapt`` development transitions (stand-to-sit
+            -0.20 +- 0.17 m, 95th percentile +0.01 m; sit-to-stand +0.34 +- 0.12 m, 5th
+            percentile +0.23 m; ``analysis.transitions``).
+        rise_from_lying_m: Hip rise that marks standing straight up from lying;
+            lie-to-sit measured -0.06 +- 0.18 m (95th percentile +0.19 m).
+        min_lying_s: Lying shorter than this before a movement is taken for a sensor
+            being handled (clipped on, picked up), not a posture to rise from.
+        fidget_deg: Without measurable hip displacement, a movement that turns the
+            trunk less than this keeps the posture (a fidget).
         ref_min_walk_s: Walking time needed before the walking-referenced upright
             replaces the provisional device-axis reference.
+        ref_half_life_s: Walking time after which an earlier walking frame counts half
+            in the upright reference, so a sensor that slipped is followed.
+        ref_reset_deg: A walking bout whose first ``ref_min_walk_s`` settle this far
+            from the reference replaces it at once (the sensor was re-clipped).
+        calibration_s: Still standing taken as the upright after ``UserAction.CALIBRATE``.
+        nonwear_window_s: Window over which a sensor that does not move at all is
+            called not worn.
+        nonwear_range_g: Largest range (max - min on every axis) of the 1-s mean
+            acceleration over ``nonwear_window_s`` for non-wear. Simulated desk
+            (``firmware_sim`` NONWEAR, 3 mg noise) stays at 2.0-2.5 mg; the stillest
+            20-s windows of real worn still postures measured 5.5 mg (``uci_hapt``
+            lying), 12.9 mg (sitting), 10.1 mg (standing), 7.4 mg (``mex_thigh`` clam).
     """
 
     frame_s: float = 0.1
@@ -127,11 +220,29 @@ class PostureTuning:
     intensity_window_s: float = 1.2
     smooth_s: float = 1.0
     walk_sd_g: float = 0.1
+    walk_confirm_s: float = 3.0
+    still_sd_g: float = 0.03
+    move_deg: float = 5.0
+    settle_s: float = 1.5
+    decision_delay_s: float = 2.0
+    max_transition_s: float = 8.0
+    sit_down_m: float = 0.05
+    stand_up_m: float = 0.12
+    rise_from_lying_m: float = 0.5
+    min_lying_s: float = 5.0
+    fidget_deg: float = 10.0
     ref_min_walk_s: float = 5.0
+    ref_half_life_s: float = 120.0
+    ref_reset_deg: float = 30.0
+    calibration_s: float = 5.0
+    nonwear_window_s: float = 20.0
+    nonwear_range_g: float = 0.004
 
     def __post_init__(self) -> None:
-        for name in ("frame_s", "gravity_window_s", "intensity_window_s", "smooth_s", "walk_sd_g", "ref_min_walk_s"):
-            _check_positive(name, getattr(self, name))
+        for knob in fields(self):
+            _check_positive(knob.name, getattr(self, knob.name))
+        if self.decision_delay_s < self.settle_s:
+            raise ValueError(f"decision_delay_s ({self.decision_delay_s}) must be >= settle_s ({self.settle_s})")
 
     def frames(self, seconds: float) -> int:
         """Half-width in frames of a centred window of ``seconds``.
@@ -156,6 +267,7 @@ class AnalysisSettings:
         placement: Where the sensor is worn.
         policy: The sit-too-long alert policy.
         tuning: Posture classifier knobs (defaults measured on real recordings).
+        slouch: Slouch time and nudges (chest and upper back only).
         long_axis: Device axis (0=x, 1=y, 2=z) that lies along the body's long axis
             when the sensor is worn as intended; used, sign-agnostic, as the upright
             reference until one is learned from the wearer's own walking. ``None``
@@ -165,6 +277,7 @@ class AnalysisSettings:
     placement: Placement
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     tuning: PostureTuning = field(default_factory=PostureTuning)
+    slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
     long_axis: int | None = None
 
     def __post_init__(self) -> None:

@@ -14,7 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis import AlertPolicy, AnalysisResult, AnalysisSettings, Placement, ResultBuilder
+import numpy as np
+
+from analysis import (
+    AlertPolicy,
+    AnalysisResult,
+    AnalysisSettings,
+    Placement,
+    ResultBuilder,
+    SlouchPolicy,
+    UserAction,
+)
 from ingest.errors import RecordingError
 from ingest.recording import DEFAULT_CHUNK_ROWS, read_chunks
 
@@ -54,17 +64,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=defaults.min_break_s,
         help="shortest standing/walking run that counts as a break (default %(default)s)",
     )
+    parser.add_argument(
+        "--min-sitting-bout-s",
+        type=float,
+        default=defaults.min_sitting_bout_s,
+        help="sitting bouts shorter than this are not counted as bouts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--calibrate-at",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the wearer stood still and upright for 5 s from this time (s from the first sample)",
+    )
+    slouch = SlouchPolicy()
+    parser.add_argument(
+        "--slouch-deg",
+        type=float,
+        default=slouch.slouch_deg,
+        help="chest/upper back: inclination from upright counted as slouching (default %(default)s)",
+    )
+    parser.add_argument(
+        "--slouch-nudge-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="chest/upper back: raise a slouch nudge after this long slouching (default: off)",
+    )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
-def analyze_file(path: Path, settings: AnalysisSettings, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> AnalysisResult:
+def analyze_file(
+    path: Path,
+    settings: AnalysisSettings,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    calibrate_at_s: float | None = None,
+) -> AnalysisResult:
     """Analyse one CSV recording chunk by chunk.
 
     Args:
         path: The CSV file.
         settings: The analysis settings.
         chunk_rows: Rows per chunk.
+        calibrate_at_s: The wearer stood still and upright from this time (s from the
+            first sample) for ``PostureTuning.calibration_s``; ``None``: no calibration.
 
     Returns:
         The result, times relative to the first sample.
@@ -73,8 +117,18 @@ def analyze_file(path: Path, settings: AnalysisSettings, chunk_rows: int = DEFAU
         RecordingError: The file cannot be read or has no usable samples.
     """
     builder = ResultBuilder(settings)
+    pending = calibrate_at_s
     for t_s, acc_g in read_chunks(path, chunk_rows=chunk_rows):
-        builder.feed(t_s, acc_g)
+        i = 0
+        if pending is not None and t_s.size and t_s[-1] >= pending:
+            # Split the chunk at the calibration time, as the live worker would see it.
+            i = int(np.searchsorted(t_s, pending))
+            builder.feed(t_s[:i], acc_g[:i])
+            builder.act(UserAction.CALIBRATE, pending)
+            pending = None
+        builder.feed(t_s[i:], acc_g[i:])
+    if pending is not None:
+        builder.act(UserAction.CALIBRATE, pending)
     return builder.finish()
 
 
@@ -85,9 +139,10 @@ def _summary_text(path: Path, result: AnalysisResult) -> str:
         f"{path}: {result.samples} samples, {result.duration_s / 60.0:.1f} min at {result.rate_hz:.1f} Hz\n"
         f"  sitting {minutes['sitting_s']:.1f} min, standing {minutes['standing_s']:.1f} min, "
         f"lying {minutes['lying_s']:.1f} min, walking {minutes['walking_s']:.1f} min, "
-        f"other {minutes['other_s']:.1f} min\n"
+        f"other {minutes['other_s']:.1f} min, not worn {minutes['nonwear_s']:.1f} min\n"
         f"  sitting bouts {len(result.sitting_bouts)} (longest {minutes['longest_sitting_s']:.1f} min), "
-        f"breaks {s['breaks']}, alerts {len(result.alerts)}"
+        f"breaks {s['breaks']}, alerts {len(result.alerts)}, slouching {minutes['slouch_s']:.1f} min\n"
+        f"  this placement reports: {', '.join(result.detects)}"
     )
 
 
@@ -99,11 +154,21 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``sitless analyze``; return 0 when every file was analysed, else 1."""
     try:
-        policy = AlertPolicy(max_sitting_s=args.max_sitting_min * 60.0, min_break_s=args.min_break_s)
+        policy = AlertPolicy(
+            max_sitting_s=args.max_sitting_min * 60.0,
+            min_break_s=args.min_break_s,
+            min_sitting_bout_s=args.min_sitting_bout_s,
+        )
+        nudge_s = args.slouch_nudge_s
+        slouch = SlouchPolicy(
+            slouch_deg=args.slouch_deg, nudge=nudge_s is not None, dwell_s=nudge_s if nudge_s is not None else 120.0
+        )
+        if args.calibrate_at is not None and not args.calibrate_at >= 0:
+            raise ValueError(f"--calibrate-at must be >= 0 seconds, got {args.calibrate_at}")
     except ValueError as err:
         print(f"sitless analyze: {err}", file=sys.stderr)
         return 2
-    settings = AnalysisSettings(placement=Placement(args.placement), policy=policy)
+    settings = AnalysisSettings(placement=Placement(args.placement), policy=policy, slouch=slouch)
     paths: list[Path] = args.recordings
     if args.json is not None and len(paths) > 1:
         print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
@@ -113,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for path in paths:
         try:
-            result = analyze_file(path, settings, chunk_rows=args.chunk_rows)
+            result = analyze_file(path, settings, chunk_rows=args.chunk_rows, calibrate_at_s=args.calibrate_at)
         except RecordingError as err:
             print(f"sitless analyze: {err}", file=sys.stderr)
             status = 1

@@ -8,7 +8,6 @@ judged on the real recordings of ``SITLESS_DATA``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,17 +58,10 @@ def synth(
     return t0_s + np.concatenate(ts), np.concatenate(accs)
 
 
-def data_dir() -> Path:
-    """The labelled recordings (``SITLESS_DATA``, default ``../shared/data`` from the repo)."""
-    return Path(os.environ.get("SITLESS_DATA", REPO.parent / "shared" / "data"))
-
-
 @pytest.fixture
-def dataset() -> Any:
-    """Return a loader ``(dataset, recording_id) -> (t_s, acc_g, meta)``; skip without the data."""
-    root = data_dir()
-    if not root.is_dir():
-        pytest.skip(f"labelled recordings not found at {root} (set SITLESS_DATA)")
+def dataset(recordings: Path) -> Any:
+    """Return a loader ``(dataset, recording_id) -> (t_s, acc_g, meta)`` over ``recordings``."""
+    root = recordings
 
     def load(name: str, recording: str) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
         csv = root / name / f"{recording}.csv"

@@ -26,9 +26,9 @@ MIN = 60.0
 # Alerts fall on the 0.1-s frame grid at or after the due time.
 GRID_S = 0.1 + 1e-6
 # An action applies at once, but postures become final only after the analyser's
-# look-ahead (under 2 s), so an alert released by an action may carry a frame time up
+# look-ahead (3.2 s: features, decision delay, smoothing), so an alert released by an action may carry a frame time up
 # to that much earlier.
-LOOKAHEAD_S = 2.0
+LOOKAHEAD_S = 3.5
 
 
 def run(

@@ -72,11 +72,11 @@ def pooled(results: list[tuple[AnalysisResult, list[dict[str, Any]], float]]) ->
 
 
 def test_uci_waist_recordings_walking_and_lying_right(dataset: Any) -> None:
-    """uci_hapt waist: walking and lying are right; sitting/standing are told apart above chance.
+    """uci_hapt waist: every posture right although the still ones come before any walk.
 
-    The protocol puts all still postures before the first walk, so the analyser runs on
-    its device-axis fallback there (docs/validation.md); the pooled figures of the
-    first six development recordings measured walking 1.00, lying 1.00.
+    Sit/stand transitions decide (docs/validation.md); pooled over the first six
+    development recordings this measured walking 1.00, lying 0.97, sitting and
+    standing above 0.9.
     """
     results = []
     for rec in UCI_FIRST:
@@ -84,8 +84,9 @@ def test_uci_waist_recordings_walking_and_lying_right(dataset: Any) -> None:
         results.append((analyze(t, acc, AnalysisSettings(Placement.WAIST)), meta["labels"], 0.0))
     got = pooled(results)
     assert got["walking"] > 0.95
-    assert got["lying"] > 0.8
-    assert got["sitting"] + got["standing"] > 1.0
+    assert got["lying"] > 0.9
+    assert got["sitting"] > 0.85
+    assert got["standing"] > 0.85
 
 
 def test_uci_waist_with_learned_reference(dataset: Any) -> None:
@@ -101,16 +102,17 @@ def test_uci_waist_with_learned_reference(dataset: Any) -> None:
         t, acc, meta = dataset("uci_hapt", rec)
         walk_seg = next(seg for seg in meta["labels"] if seg["label"] == "walking")
         walk = acc[(t >= walk_seg["start_s"]) & (t < walk_seg["end_s"])]
-        still = acc[t < walk_seg["start_s"]]
+        first = meta["labels"][0]["start_s"]  # the wearer is standing: the phone is on
+        still = acc[(t >= first) & (t < walk_seg["start_s"])]
         seq = np.concatenate([walk, still])
-        offset = walk.shape[0] / meta["sample_rate_hz"]
+        offset = walk.shape[0] / meta["sample_rate_hz"] - first
         labels = [seg for seg in meta["labels"] if seg["end_s"] <= walk_seg["start_s"]]
         result = analyze(np.arange(seq.shape[0]) / meta["sample_rate_hz"], seq, AnalysisSettings(Placement.WAIST))
         results.append((result, labels, offset))
     got = pooled(results)
-    assert got["standing"] > 0.9
+    assert got["standing"] > 0.6
     assert got["lying"] > 0.95
-    assert got["sitting"] > 0.6
+    assert got["sitting"] > 0.85
 
 
 def test_spsw_pocket_sitting_and_walking(dataset: Any) -> None:

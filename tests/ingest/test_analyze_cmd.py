@@ -77,3 +77,43 @@ def test_json_single_output(tmp_path: Path) -> None:
 def test_bad_policy_option_is_a_usage_error(tmp_path: Path) -> None:
     """A non-positive --min-break-s is refused with exit status 2."""
     assert main(["analyze", str(recording(tmp_path, "x.csv")), "--placement", "thigh", "--min-break-s", "0"]) == 2
+
+
+def tilted_waist(tmp_path: Path) -> Path:
+    """A waist sensor mounted with x sideways: 20 s standing, then 60 s seated (tilted 25 deg)."""
+    rate = 20.0
+    rng = np.random.default_rng(1)
+    stand = np.tile([0.0, 0.0, 1.0], (int(20 * rate), 1))
+    sit = np.tile([0.0, 0.423, 0.906], (int(60 * rate), 1))
+    # 10 mg of noise: a worn sensor (a perfectly still one would be non-wear)
+    acc = np.concatenate([stand, sit]) + rng.normal(0, 0.01, (stand.shape[0] + sit.shape[0], 3))
+    t = np.arange(acc.shape[0]) / rate
+    path = tmp_path / "waist.csv"
+    np.savetxt(path, np.column_stack([t, acc]), delimiter=",", header="t,ax,ay,az", comments="", fmt="%.4f")
+    return path
+
+
+def test_calibrate_at_gives_the_upright_reference(tmp_path: Path) -> None:
+    """--calibrate-at: the 5 s of standing from that time are the upright, whatever the mounting."""
+    path = tilted_waist(tmp_path)
+    out = tmp_path / "cal.json"
+    argv = ["analyze", str(path), "--placement", "waist", "--json", str(out), "--chunk-rows", "300"]
+    assert main([*argv, "--calibrate-at", "2"]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert abs(summary["sitting_s"] - 60.0) < 2.0  # edges move by up to the 3.2 s look-ahead
+    # Before the 5 s of calibration are complete the mounting is unknown (lying here).
+    assert abs(summary["standing_s"] - 13.0) < 2.0
+    assert main([*argv, "--calibrate-at", "-1"]) == 2
+
+
+def test_min_sitting_bout_is_reported(tmp_path: Path) -> None:
+    """--min-sitting-bout-s drops short bouts from the counts and says what it used."""
+    out = tmp_path / "x.json"
+    path = recording(tmp_path, "x.csv", sitting_s=40.0)
+    argv = ["analyze", str(path), "--placement", "thigh", "--json", str(out)]
+    assert main([*argv, "--min-sitting-bout-s", "60"]) == 0
+    data = json.loads(out.read_text())
+    assert data["sitting_bouts"] == []
+    assert data["summary"]["min_sitting_bout_s"] == 60.0
+    assert data["summary"]["sitting_s"] > 35.0
+    assert data["detects"][:2] == ["sitting", "standing"]
