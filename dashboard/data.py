@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from analysis import Posture
 from ingest.store import EventRow, Store, parse_store_url
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-POSTURES = ("sitting", "standing", "walking", "lying", "other")
+POSTURES = tuple(str(p) for p in Posture)
 # Live tiles refresh every 1-2 s; a cache this short keeps them fresh and the store idle.
 LIVE_TTL_S = 1
 TODAY_TTL_S = 2

@@ -35,6 +35,7 @@ _LABELS = {
     "walking": "Walking",
     "lying": "Lying",
     "other": "Other",
+    "nonwear": "Not worn",
 }
 
 #: One colour per posture, shared by every chart (sitting stands out in orange).
@@ -44,6 +45,7 @@ POSTURE_COLOURS = {
     "walking": "#2e86de",
     "lying": "#8e6cbe",
     "other": "#9aa0a6",
+    "nonwear": "#d5d8dc",
 }
 
 

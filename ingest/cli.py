@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "ingest.recorder",
     "ingest.worker",
     "ingest.dashboard_cmd",
+    "ingest.actions",
     "ingest.analyze_cmd",
 )
 
@@ -37,13 +38,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue  # a part not built yet
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
+# Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
+BATCH_PAGE = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -223,16 +225,22 @@ class Store:
         )
 
     def batches(self, device_id: str, *, after_seq: int = -1, limit: int | None = None) -> Iterator[BatchRow]:
-        """Stored batches of one device with ``seq > after_seq``, in seq order."""
-        sql = (
-            "SELECT device_id, seq, t0_s, n, rate_hz, payload FROM batches WHERE device_id = ? AND seq > ? ORDER BY seq"
-        )
-        params: list[Any] = [device_id, after_seq]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        for row in self._read(sql, params):
-            yield BatchRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]))
+        """Stored batches of one device with ``seq > after_seq``, in seq order, read page by page."""
+        left = limit
+        while left is None or left > 0:
+            page = BATCH_PAGE if left is None else min(BATCH_PAGE, left)
+            rows = self._read(
+                "SELECT device_id, seq, t0_s, n, rate_hz, payload FROM batches"
+                " WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (device_id, after_seq, page),
+            )
+            for row in rows:
+                yield BatchRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]))
+            if len(rows) < page:
+                return
+            after_seq = rows[-1][1]
+            if left is not None:
+                left -= len(rows)
 
     def seqs(self, device_id: str) -> list[int]:
         """All stored sequence numbers of one device, ascending."""

@@ -193,14 +193,7 @@ class Worker(MqttService):
         wearer = self._wearers.get(device_id)
         if wearer is not None:
             return wearer
-        placement = self._placements.get(device_id, self.settings.placement)
-        analysis_settings = AnalysisSettings(placement=placement, policy=self.settings.policy)
-        saved = self.store.load_state(device_id)
-        if saved is not None and saved.snapshot:
-            wearer = _Wearer(Analyzer.restore(analysis_settings, saved.snapshot), placement, seq=saved.seq)
-            log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
-        else:
-            wearer = _Wearer(Analyzer(analysis_settings), placement)
+        wearer = self._restored(device_id)
         self._wearers[device_id] = wearer
         replayed = 0
         for row in self.store.batches(device_id, after_seq=wearer.seq):
@@ -214,6 +207,30 @@ class Worker(MqttService):
         if replayed:
             log.info("%s: replayed %d stored packets", device_id, replayed)
         return wearer
+
+    def _restored(self, device_id: str) -> _Wearer:
+        """The device's saved analysis, or a fresh one when there is none or it cannot be used.
+
+        The placement is the one the device's status names, else the one the saved state
+        was for, else the default. A snapshot of an older analysis version (after an
+        upgrade) or of another placement cannot be resumed: the analysis starts afresh
+        with the packets stored after it.
+        """
+        saved = self.store.load_state(device_id)
+        saved_placement = None if saved is None else saved.status.get("placement")
+        placement = self._placements.get(device_id) or (
+            Placement(saved_placement) if saved_placement in set(Placement) else self.settings.placement
+        )
+        analysis_settings = AnalysisSettings(placement=placement, policy=self.settings.policy)
+        if saved is None or not saved.snapshot:
+            return _Wearer(Analyzer(analysis_settings), placement)
+        try:
+            analyzer = Analyzer.restore(analysis_settings, saved.snapshot)
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
+            return _Wearer(Analyzer(analysis_settings), placement, seq=saved.seq)
+        log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
+        return _Wearer(analyzer, placement, seq=saved.seq)
 
     def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
         """Store new events, publish them, and buzz the wearable on an alert."""

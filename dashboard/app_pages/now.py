@@ -13,8 +13,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard import data, display
-from dashboard.actions import send_action
 from dashboard.settings import current_settings, selected_device
+from ingest.actions import CALIBRATION_S, send_action
 from ingest.errors import TopicError
 
 REFRESH_S = 2
@@ -104,6 +104,44 @@ def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
     st.caption(f"Latest sample {latest} (device time). Updates every {REFRESH_S} s.")
 
 
+def sensing_notes(status: dict[str, Any], sensor: dict[str, Any]) -> None:
+    """What the sensor can and cannot tell right now: not worn, wrist-only, still learning."""
+    placement = str(sensor.get("placement") or status.get("placement") or "").replace("_", " ")
+    detects = status.get("detects") or []
+    if status.get("worn") is False:
+        st.info(
+            "The sensor is not being worn: it has lain still like an object on a desk. Sitting time and "
+            "break reminders pause until it is clipped on again.",
+            icon=":material/do_not_touch:",
+        )
+    elif detects and "sitting" not in detects:
+        st.info(
+            f"Worn on the {placement}, the sensor tells activity from inactivity but not sitting from "
+            "standing, so there are no sitting reminders. Wear it on the thigh, hip or back for those.",
+            icon=":material/watch:",
+        )
+    elif not status.get("reference_ready", True) and not status.get("calibrated"):
+        st.info(
+            "The sensor is still learning your upright posture: walk a few steps, or calibrate below, so "
+            "it can tell sitting from standing.",
+            icon=":material/directions_walk:",
+        )
+
+
+def calibration(device_id: str, status: dict[str, Any]) -> None:
+    """The calibration button: the wearer stands still and upright for a few seconds."""
+    with st.expander("Calibrate the sensor", icon=":material/straighten:"):
+        st.markdown(
+            f"Clip the sensor on, stand upright and still, press the button and keep still for "
+            f"{CALIBRATION_S} seconds. sitless then measures your postures from this upright. Without "
+            "calibration it learns your upright from the way you walk."
+        )
+        if status.get("calibrated"):
+            st.caption("This sensor has been calibrated.")
+        if st.button("Calibrate now", icon=":material/straighten:", key="calibrate"):
+            send(device_id, "calibrate", f"Calibrating: stand upright and still for {CALIBRATION_S} seconds.")
+
+
 def quiet_times(device_id: str, status: dict[str, Any]) -> None:
     """Snooze and meeting state, with the button to start or end a meeting."""
     now_s = float(status["t_s"])
@@ -144,13 +182,10 @@ def live() -> None:
     alert = status.get("open_alert")
     if alert:
         break_prompt(device_id, status, alert)
-    if not status.get("reference_ready", True):
-        st.info(
-            "The sensor is still learning your upright posture: walk a few steps so it can tell sitting from standing.",
-            icon=":material/directions_walk:",
-        )
+    sensing_notes(status, sensor)
     tiles(status, sensor)
     quiet_times(device_id, status)
+    calibration(device_id, status)
 
 
 live()

@@ -10,7 +10,8 @@ import paho.mqtt.client as paho
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.actions import send_action
+from ingest.actions import send_action
+from ingest.cli import main
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 from tests.dashboard.office_morning import DEVICE, at
@@ -54,7 +55,7 @@ def test_send_action_publishes_json_on_the_action_topic(
 
 
 def test_unknown_action_is_refused_before_connecting() -> None:
-    """Only done, snooze, meeting and meeting_end exist."""
+    """Only the analysis's user actions exist (done, snooze, meeting, meeting_end, calibrate)."""
     with pytest.raises(ValueError, match="unknown action 'dance'"):
         send_action(BrokerAddress("127.0.0.1", 9), DEVICE, "dance")
 
@@ -81,3 +82,20 @@ def test_clicking_snooze_publishes_snooze_and_confirms(
         {"action": "snooze"},
     )
     assert any("Snoozed" in t.value for t in app.toast)
+
+
+def test_sitless_calibrate_sends_calibrate(
+    embedded_broker: BrokerAddress,
+    action_messages: queue.Queue[tuple[str, dict[str, object]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`sitless calibrate --device D` sends {"action": "calibrate"} and tells the wearer to stand still."""
+    assert main(["calibrate", "--device", DEVICE, "--broker", embedded_broker.url]) == 0
+    assert action_messages.get(timeout=RECEIVE_TIMEOUT_S) == (topic(DEVICE, Kind.ACTION), {"action": "calibrate"})
+    assert "stand upright and still for 5 seconds" in capsys.readouterr().out
+
+
+def test_sitless_calibrate_without_a_broker_fails_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    """No broker: exit status 1 and one line naming the broker."""
+    assert main(["calibrate", "--device", DEVICE, "--broker", "mqtt://127.0.0.1:9"]) == 1
+    assert "mqtt://127.0.0.1:9" in capsys.readouterr().err

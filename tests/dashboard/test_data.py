@@ -37,11 +37,11 @@ def test_day_bounds_are_local_midnights() -> None:
 
 
 def test_posture_today_adds_closed_bouts_and_the_running_one(morning_store: Callable[..., str]) -> None:
-    """Standing 10+13 min, walking 5, sitting 35 closed + 27 running; lying and other zero."""
+    """Standing 10+13 min, walking 5, sitting 35 closed + 27 running; lying, other and not worn zero."""
     minutes = data.posture_today(morning_store(), DEVICE).set_index("posture")["minutes"]
     assert list(minutes.index) == list(data.POSTURES)
     assert minutes.to_dict() == pytest.approx(
-        {"sitting": 35 + 27, "standing": 23, "walking": 5, "lying": 0, "other": 0}
+        {"sitting": 35 + 27, "standing": 23, "walking": 5, "lying": 0, "other": 0, "nonwear": 0}
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
+from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 from tests.dashboard.office_morning import at
 
@@ -53,7 +54,7 @@ def test_sitting_shows_posture_minutes_and_sensor(
         "Battery": "83 %",
     }
     assert "Time for a break" not in texts(app)
-    assert [b.label for b in app.button] == ["In a meeting"]
+    assert [b.label for b in app.button] == ["In a meeting", "Calibrate now"]
     progress = app.get("progress")[0]
     assert "27 min of 30 min" in progress.proto.text
 
@@ -90,7 +91,7 @@ def test_learning_snoozed_and_meeting_are_explained(
     assert "walk a few steps" in page
     assert "snoozed until 10:40" in page
     assert "In a meeting until 11:00" in page
-    assert [b.label for b in app.button] == ["Meeting over"]
+    assert [b.label for b in app.button] == ["Meeting over", "Calibrate now"]
 
 
 def test_device_without_analysis_asks_for_the_worker(make_app: Callable[..., AppTest], store_url: str) -> None:
@@ -113,3 +114,34 @@ def test_snooze_with_no_broker_shows_an_error(
     assert not app.exception
     assert any("Could not reach the sitless hub" in e.value for e in app.error)
     assert not app.toast
+
+
+def test_a_sensor_on_the_desk_says_it_is_not_worn(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """Non-wear: the posture reads 'Not worn' and the page says reminders pause."""
+    url = morning_store(posture="nonwear", worn=False, sitting_since_s=None, sitting_s=0.0)
+    app = make_app(url)
+    assert not app.exception
+    assert metrics(app)["Posture"] == "Not worn"
+    assert "not being worn" in texts(app)
+
+
+def test_a_wrist_sensor_says_what_it_cannot_tell(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """On the wrist the page says there are no sitting reminders, and why."""
+    url = morning_store(posture="other", detects=["walking", "other", "nonwear"], placement="wrist")
+    app = make_app(url)
+    assert not app.exception
+    assert "activity from inactivity but not sitting from standing" in texts(app)
+
+
+def test_calibrate_asks_the_wearer_to_stand_still(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str], embedded_broker: BrokerAddress
+) -> None:
+    """The calibrate button sends the action through the broker and says what to do."""
+    app = make_app(morning_store(), broker_url=embedded_broker.url)
+    app.button(key="calibrate").click().run()
+    assert not app.exception
+    assert "stand upright and still for 5 seconds" in " ".join(str(t.value) for t in app.toast)

@@ -1,26 +1,35 @@
-"""User actions from the dashboard to the analysis worker: done, snooze, meeting, meeting over.
+"""User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate.
 
 An action is a small JSON object (``{"action": "snooze"}``) published with QoS 1 on the
 device's ``action`` topic (:mod:`ingest.topics`). The worker applies it to the device's
 alert state, stores an ``action`` event and saves a new live status, which the
 dashboard then shows. Each call uses its own short-lived MQTT connection: actions are
 rare, and a page must not keep a network thread per browser session.
+
+The dashboard's buttons call :func:`send_action`; ``sitless calibrate`` sends the
+calibration action from a terminal.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
 import uuid
 
-from ingest.mqtt import BrokerAddress, connect, make_client
+from analysis import UserAction
+from ingest.errors import TopicError
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 
-__all__ = ["ACTIONS", "send_action"]
+__all__ = ["ACTIONS", "register", "run", "send_action"]
 
 log = logging.getLogger(__name__)
 
-ACTIONS = frozenset({"done", "snooze", "meeting", "meeting_end"})
+ACTIONS = frozenset(str(action) for action in UserAction)
+#: How long the wearer stands still for a calibration (the analysis takes the upright from it).
+CALIBRATION_S = 5
 CONNECT_TIMEOUT_S = 3.0
 PUBLISH_TIMEOUT_S = 5.0
 
@@ -40,7 +49,8 @@ def send_action(
         device_id: The wearable the action is for.
         action: One of :data:`ACTIONS`: ``done`` (the break was taken), ``snooze``
             (ask again in 10 minutes), ``meeting`` (no alerts during a meeting),
-            ``meeting_end``.
+            ``meeting_end``, ``calibrate`` (the wearer now stands still for
+            :data:`CALIBRATION_S` seconds).
         connect_timeout_s: How long to wait for the broker to accept the connection, s.
         publish_timeout_s: How long to wait for the broker to acknowledge the message, s.
 
@@ -53,7 +63,7 @@ def send_action(
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: use one of {', '.join(sorted(ACTIONS))}")
     action_topic = topic(device_id, Kind.ACTION)
-    client = make_client(f"sitless-dashboard-{uuid.uuid4().hex[:12]}")
+    client = make_client(f"sitless-action-{uuid.uuid4().hex[:12]}")
     connect(client, broker, timeout_s=connect_timeout_s)
     try:
         info = client.publish(action_topic, json.dumps({"action": action}), qos=1)
@@ -69,3 +79,27 @@ def send_action(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``calibrate`` subcommand."""
+    p = sub.add_parser(
+        "calibrate",
+        help="calibrate a worn sensor: stand still and upright for 5 s",
+        description="Tell the analysis worker that the wearer stands still and upright now, so that it "
+        "takes the sensor's upright direction from the next few seconds.",
+    )
+    p.add_argument("--device", required=True, help="the wearable's device id")
+    p.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the calibration action and tell the wearer what to do."""
+    try:
+        send_action(BrokerAddress.parse(args.broker), args.device, str(UserAction.CALIBRATE))
+    except (ConnectionError, TopicError, ValueError) as err:
+        print(f"sitless calibrate: {err}", file=sys.stderr)
+        return 1
+    print(f"Calibrating {args.device}: stand upright and still for {CALIBRATION_S} seconds.")
+    return 0

@@ -1,0 +1,76 @@
+"""The analysis worker's handling, fed messages directly: order, duplicates, bad input, state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.codec import Batch, encode
+from ingest.service import Message
+from ingest.store import Store
+from ingest.topics import Kind, topic
+from ingest.worker import Worker, WorkerSettings
+
+DEVICE = "w-01"
+
+
+def packet_message(seq: int, mid: int = 0) -> Message:
+    """0.5 s of a sensor lying still (z up), packet ``seq``."""
+    acc = np.tile(np.array([0, 0, 4096], dtype=np.int16), (25, 1))
+    payload = encode(Batch(seq=seq, t0_s=1.7e9 + seq * 0.5, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc))
+    return Message(topic(DEVICE, Kind.IMU), payload, mid, 1, 0.0)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Worker:
+    return Worker(WorkerSettings(store_url=f"sqlite:///{tmp_path / 'store.sqlite'}", reorder_wait_s=3600))
+
+
+def test_packets_after_a_gap_wait_for_the_late_ones(worker: Worker) -> None:
+    """0, 1, 3, 4, 2: the worker holds 3 and 4 until 2 arrives, then analyses all in order."""
+    worker.handle([packet_message(s) for s in (0, 1, 3, 4)])
+    wearer = worker._wearers[DEVICE]
+    assert wearer.seq == 1
+    assert sorted(wearer.pending) == [3, 4]
+    worker.handle([packet_message(2)])
+    assert wearer.seq == 4
+    assert not wearer.pending
+    assert worker.counts[(DEVICE, "gaps_skipped")] == 0
+
+
+def test_duplicates_and_bad_input_are_counted_and_skipped(worker: Worker) -> None:
+    """A redelivered packet, garbage on the imu topic and a bad action change nothing else."""
+    worker.handle([packet_message(0), packet_message(1), packet_message(1)])
+    bad_packet = Message(topic(DEVICE, Kind.IMU), b"\x01garbage", 0, 1, 0.0)
+    bad_action = Message(topic(DEVICE, Kind.ACTION), b'{"action": "dance"}', 0, 1, 0.0)
+    worker.handle([bad_packet, bad_action, packet_message(2)])
+    assert worker._wearers[DEVICE].seq == 2
+    with Store(worker.settings.store_url) as store:
+        saved = store.counters("worker")
+    assert saved[("worker", DEVICE, "duplicates")] == 1
+    assert saved[("worker", DEVICE, "bad_packets")] == 1
+    assert saved[("worker", DEVICE, "bad_actions")] == 1
+
+
+def test_an_unusable_saved_state_starts_the_analysis_afresh(worker: Worker, caplog: pytest.LogCaptureFixture) -> None:
+    """A snapshot from an older analysis version is set aside with a warning, not a crash."""
+    with Store(worker.settings.store_url) as store:
+        store.save_state(DEVICE, 9, {"version": 0}, {"placement": "thigh"})
+    worker.handle([packet_message(10), packet_message(11)])
+    assert worker._wearers[DEVICE].seq == 11
+    assert "not usable" in caplog.text
+
+
+def test_the_saved_placement_is_kept_across_a_restart(worker: Worker, tmp_path: Path) -> None:
+    """A restarted worker resumes a lower-back wearer as lower back before any status arrives."""
+    status = Message(topic(DEVICE, Kind.STATUS), json.dumps({"placement": "lower_back"}).encode(), 0, 1, 0.0)
+    worker.handle([status, packet_message(0), packet_message(1)])
+    worker.close()
+    again = Worker(WorkerSettings(store_url=worker.settings.store_url))
+    again.handle([packet_message(2)])
+    assert str(again._wearers[DEVICE].placement) == "lower_back"
+    assert again._wearers[DEVICE].seq == 2
+    again.close()
