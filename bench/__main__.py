@@ -1,0 +1,82 @@
+"""``python -m bench``: run the benchmarks and print (or write) the tables.
+
+- ``python -m bench`` runs everything: ``sitless analyze`` on 1 and 7 days, then the
+  worker's cost per wearer. ``--doc docs/performance.md`` also writes the tables there.
+- ``python -m bench analyze --days 7`` runs one recording size.
+- ``python -m bench worker --wearers 1000 --minutes 1`` runs the per-wearer benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.analyze import AnalyzeResult, bench_analyze
+from bench.report import analyze_table, machine, update_doc, worker_table
+from bench.worker import WorkerResult, bench_analyzer, bench_worker
+
+__all__ = ["main"]
+
+_NO_PERIODIC_SAVES_S = 1e9
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _analyze(days: list[int], repeat: int) -> list[AnalyzeResult]:
+    results = []
+    for n in days:
+        _say(f"sitless analyze on {n} day(s) at 50 Hz, {repeat} runs each (the first run generates the file)...")
+        results.append(bench_analyze(n, repeat))
+    return results
+
+
+def _worker(wearers: int, minutes: float, repeat: int) -> list[WorkerResult]:
+    _say(f"per-wearer cost: {wearers} wearers x {minutes:g} min, {repeat} repetitions...")
+    return [
+        bench_analyzer(wearers, minutes, repeat),
+        bench_worker(wearers, minutes, repeat, save_every_s=0.0),
+        bench_worker(wearers, minutes, repeat, save_every_s=_NO_PERIODIC_SAVES_S),
+    ]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="sitless benchmarks (run on demand)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; medians are reported")
+    parser.add_argument("--doc", type=Path, help="also write the tables into this file's generated block")
+    sub = parser.add_subparsers(dest="what")
+    analyze = sub.add_parser("analyze", help="sitless analyze against the bare parse")
+    analyze.add_argument("--days", type=int, nargs="+", default=[1, 7], help="recording sizes in days")
+    worker = sub.add_parser("worker", help="the live worker's cost per wearer")
+    worker.add_argument("--wearers", type=int, default=1000)
+    worker.add_argument("--minutes", type=float, default=1.0, help="minutes of data per wearer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks named on the command line (all by default)."""
+    args = _parser().parse_args(argv)
+    header = machine()
+    _say(header)
+    parts = [f"Measured {header}."]
+    if args.what in (None, "analyze"):
+        days = args.days if args.what == "analyze" else [1, 7]
+        table = analyze_table(_analyze(days, args.repeat))
+        _say(table)
+        parts.append(table)
+    if args.what in (None, "worker"):
+        wearers = args.wearers if args.what == "worker" else 1000
+        minutes = args.minutes if args.what == "worker" else 1.0
+        table = worker_table(_worker(wearers, minutes, args.repeat))
+        _say(table)
+        parts.append(table)
+    if args.doc is not None:
+        update_doc(args.doc, "\n\n".join(parts))
+        _say(f"wrote the tables into {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
