@@ -44,41 +44,76 @@ def _times(column: pd.Series, path: Path, first_row: int, *, iso: bool) -> NDArr
     return np.asarray(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
-def _parse(reader: Iterator[pd.DataFrame], path: Path) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    t_first: float | None = None
-    t_last = -np.inf
-    iso: bool | None = None
-    first_row = 1  # 1-based data row number (the header is row 0)
-    for frame in reader:
+class _Parser:
+    """Checks and converts chunks in file order, keeping the state that spans chunks."""
+
+    def __init__(self, path: Path, *, iso: bool) -> None:
+        self.path = path
+        self.iso = iso
+        self.t_first: float | None = None
+        self.t_last = -np.inf
+        self.first_row = 1  # 1-based data row number of the next chunk (the header is row 0)
+
+    def feed(self, frame: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """Convert one chunk; None when no row of it is usable."""
+        path = self.path
         missing = [c for c in ("t", *ACC_COLUMNS) if c not in frame.columns]
         if missing:
             raise RecordingError(
                 f"{path}: missing column(s) {', '.join(missing)} (have {', '.join(map(str, frame.columns))})"
             )
-        if iso is None:
-            probe = frame["t"].dropna()
-            iso = bool(probe.size) and bool(pd.to_numeric(probe, errors="coerce").isna().all())
-        t = _times(frame["t"], path, first_row, iso=iso)
-        acc = np.column_stack([_numeric(frame[c], c, path, first_row) for c in ACC_COLUMNS])
+        t = _times(frame["t"], path, self.first_row, iso=self.iso)
+        acc = np.column_stack([_numeric(frame[c], c, path, self.first_row) for c in ACC_COLUMNS])
         ok = np.isfinite(t) & np.all(np.isfinite(acc), axis=1)
-        rows = first_row + np.flatnonzero(ok)
+        rows = self.first_row + np.flatnonzero(ok)
         t, acc = t[ok], acc[ok]
-        first_row += len(frame)
+        self.first_row += len(frame)
         if t.size == 0:
-            continue
-        prev = np.concatenate([[t_last], t[:-1]])
+            return None
+        prev = np.concatenate([[self.t_last], t[:-1]])
         back = np.flatnonzero(t < prev)
         if back.size:
             raise RecordingError(
                 f"{path}: row {int(rows[back[0]])}: time goes backwards "
                 f"({t[back[0]]!r} after {prev[back[0]]!r}); sort the file by t"
             )
-        t_last = float(t[-1])
-        if t_first is None:
-            t_first = float(t[0])
-        yield t - t_first, acc
-    if t_first is None:
-        raise RecordingError(f"{path}: no usable samples")
+        self.t_last = float(t[-1])
+        if self.t_first is None:
+            self.t_first = float(t[0])
+        return t - self.t_first, acc
+
+
+def _first_time(path: Path) -> str | None:
+    """The ``t`` text of the first data row, to tell seconds from ISO-8601 timestamps."""
+    probe = pd.read_csv(path, nrows=1, dtype=str, skipinitialspace=True)
+    if "t" not in probe.columns or probe.empty:
+        return None
+    value = probe["t"].iloc[0]
+    return None if pd.isna(value) else str(value)
+
+
+def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Read numeric columns straight as float64; re-read as text from the first chunk that is not.
+
+    Parsing floats in pandas' C reader is about ten times faster than converting text
+    (docs/performance.md). A chunk with a value that is not a number is read again as
+    text, which names the offending row and value.
+    """
+    fast = not parser.iso
+    while True:
+        skip = range(1, parser.first_row)  # data rows already done (row 0 is the header)
+        dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS), np.float64) if fast else str
+        with pd.read_csv(path, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip) as reader:
+            try:
+                for frame in reader:
+                    chunk = parser.feed(frame)
+                    if chunk is not None:
+                        yield chunk
+                return
+            except ValueError:
+                if not fast:
+                    raise
+                fast = False  # a value that is not a float: find and name it the slow way
 
 
 def read_chunks(
@@ -105,8 +140,12 @@ def read_chunks(
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be > 0, got {chunk_rows}")
     try:
-        with pd.read_csv(path, chunksize=chunk_rows, dtype=str, skipinitialspace=True) as reader:
-            yield from _parse(reader, path)
+        first = _first_time(path)
+        iso = first is not None and pd.isna(pd.to_numeric(first, errors="coerce"))
+        parser = _Parser(path, iso=iso)
+        yield from _chunks(path, chunk_rows, parser)
+        if parser.t_first is None:
+            raise RecordingError(f"{path}: no usable samples")
     except FileNotFoundError as err:
         raise RecordingError(f"{path}: no such file") from err
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:

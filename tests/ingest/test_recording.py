@@ -68,3 +68,25 @@ def test_missing_file(tmp_path: Path) -> None:
     """A missing file is a RecordingError naming it."""
     with pytest.raises(RecordingError, match=r"nope\.csv"):
         read_all(tmp_path / "nope.csv")
+
+
+def test_a_bad_value_late_in_the_file_is_named_after_the_good_chunks(tmp_path: Path) -> None:
+    """Numbers are read as floats directly; a bad cell in a later chunk still names its row."""
+    rows = [f"{i * 0.02:.2f},0,0,1" for i in range(9)] + ["0.18,0,x1,1"]
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(rows) + "\n")
+    chunks = read_chunks(path, chunk_rows=4)
+    good = [next(chunks), next(chunks)]  # rows 1-8 arrive before the bad one is met
+    assert sum(len(t) for t, _ in good) == 8
+    with pytest.raises(RecordingError, match=r"row 10: column 'ay' is not a number: 'x1'"):
+        list(chunks)
+
+
+def test_float_and_text_reading_agree(tmp_path: Path) -> None:
+    """The fast float path gives the same numbers as converting the text."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 1, (500, 3)).round(3)
+    lines = [f"{i / 50:.3f},{a},{b},{c}" for i, (a, b, c) in enumerate(values)]
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(lines) + "\n")
+    t, acc = read_all(path, chunk_rows=64)
+    np.testing.assert_array_equal(acc, values)
+    np.testing.assert_allclose(t, np.arange(500) / 50, atol=1e-12)
