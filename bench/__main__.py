@@ -18,8 +18,6 @@ from bench.worker import WorkerResult, bench_analyzer, bench_worker
 
 __all__ = ["main"]
 
-_NO_PERIODIC_SAVES_S = 1e9
-
 
 def _say(text: str) -> None:
     print(text, flush=True)
@@ -37,8 +35,8 @@ def _worker(wearers: int, minutes: float, repeat: int) -> list[WorkerResult]:
     _say(f"per-wearer cost: {wearers} wearers x {minutes:g} min, {repeat} repetitions...")
     return [
         bench_analyzer(wearers, minutes, repeat),
-        bench_worker(wearers, minutes, repeat, save_every_s=0.0),
-        bench_worker(wearers, minutes, repeat, save_every_s=_NO_PERIODIC_SAVES_S),
+        bench_worker(wearers, minutes, repeat, periodic_saves=True),
+        bench_worker(wearers, minutes, repeat, periodic_saves=False),
     ]
 
 

@@ -91,7 +91,7 @@ def worker_table(results: Sequence[WorkerResult]) -> str:
     """The per-wearer cost table (medians)."""
     lines = [
         "| path | wearers | packets timed | CPU per packet | wall per packet | wearers per core at 50 Hz "
-        "| events | state saves | target (≥ 1,000) |",
+        "| events | snapshots saved | target (≥ 1,000) |",
         "|---|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in results:

@@ -17,13 +17,15 @@ interleaved one packet per wearer per round, as live traffic arrives.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,7 +36,7 @@ from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import scenario
 from ingest.codec import decode
 from ingest.service import Message
-from ingest.store import Store
+from ingest.store import StateRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 
@@ -166,7 +168,7 @@ def bench_worker(
     repeat: int = 3,
     streams: int = 25,
     *,
-    save_every_s: float = 0.0,
+    periodic_saves: bool = True,
 ) -> WorkerResult:
     """Time ``Worker.handle`` on encoded packets of many wearers, without a broker.
 
@@ -179,10 +181,10 @@ def bench_worker(
         minutes: Minutes of data per wearer and repetition.
         repeat: Repetitions.
         streams: Distinct simulated wearers behind them.
-        save_every_s: The worker's ``save_every_s``. Live, packets of a wearer arrive
-            every 0.5 s, so the default 0.5 s saves a wearer's state about once per
-            packet: 0 reproduces that here, where packets come faster than real time.
-            A huge value leaves out periodic saves (alerts still save at once).
+        periodic_saves: Save statuses and snapshots at the worker's default cadence
+            (``WorkerSettings.status_every_s``, ``snapshot_every_s``) on a clock that
+            advances 0.5 s per packet of each wearer, as live; False leaves periodic
+            saves out (alerts and actions still save at once).
 
     Returns:
         The medians over repetitions.
@@ -195,10 +197,15 @@ def bench_worker(
     cpu: list[float] = []
     wall: list[float] = []
     events = saves = queued = 0
+    clock = [0.0]  # live seconds of the traffic handled so far
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
-            worker = Worker(WorkerSettings(store_url=url, save_every_s=save_every_s))
+            clock[0] = 0.0
+            settings = WorkerSettings(store_url=url)
+            if not periodic_saves:
+                settings = dataclasses.replace(settings, status_every_s=math.inf, snapshot_every_s=math.inf)
+            worker = Worker(settings, clock=lambda: clock[0])
             save_calls = _count_saves(worker)
             for i in range(0, len(warmup), _MAX_BATCH):
                 worker.handle(warmup[i : i + _MAX_BATCH])
@@ -206,6 +213,7 @@ def bench_worker(
             c0, w0 = time.process_time(), time.perf_counter()
             for batch in batches:
                 worker.handle(batch)
+                clock[0] += len(batch) / wearers / PACKETS_PER_S  # live time these packets span
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
             saves = save_calls[0] - saves_before
@@ -214,7 +222,7 @@ def bench_worker(
             with Store(url) as store:
                 events = sum(len(store.events(f"bench-{w:05d}")) for w in range(wearers))
     packets = len(timed)
-    label = "save every packet" if save_every_s == 0 else f"save_every_s={save_every_s:g}"
+    label = "live save cadence" if periodic_saves else "no periodic saves"
     return WorkerResult(
         name=f"Worker.handle ({label})",
         wearers=wearers,
@@ -229,13 +237,13 @@ def bench_worker(
 
 
 def _count_saves(worker: Worker) -> list[int]:
-    """Wrap the worker's ``store.save_state`` to count its calls in the returned one-item list."""
+    """Wrap the worker's ``store.save_states`` to count the snapshots it saves (one-item list)."""
     calls = [0]
-    save = worker.store.save_state
+    save = worker.store.save_states
 
-    def counting_save(device_id: str, seq: int, snapshot: dict[str, Any], status: dict[str, Any]) -> None:
-        calls[0] += 1
-        save(device_id, seq, snapshot, status)
+    def counting_save(rows: Sequence[StateRow]) -> None:
+        calls[0] += sum(r.snapshot is not None for r in rows)
+        save(rows)
 
-    worker.store.save_state = counting_save  # type: ignore[method-assign]  # measuring only
+    worker.store.save_states = counting_save  # type: ignore[method-assign]  # measuring only
     return calls

@@ -24,7 +24,7 @@ from typing import Any
 
 from ingest.errors import StoreError
 
-__all__ = ["DEFAULT_STORE_URL", "BatchRow", "DeviceState", "EventRow", "Store", "parse_store_url"]
+__all__ = ["DEFAULT_STORE_URL", "BatchRow", "DeviceState", "EventRow", "StateRow", "Store", "parse_store_url"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,23 @@ class EventRow:
     kind: str
     t_s: float
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """A save of the worker's state for one device.
+
+    Attributes:
+        device_id: The device.
+        seq: The last packet sequence number the snapshot includes.
+        snapshot: The analyzer's JSON-ready snapshot, or None to save only the status.
+        status: The analyzer's live status.
+    """
+
+    device_id: str
+    seq: int
+    snapshot: dict[str, Any] | None
+    status: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,12 +350,31 @@ class Store:
 
     def save_state(self, device_id: str, seq: int, snapshot: dict[str, Any], status: dict[str, Any]) -> None:
         """Save the worker's analysis state for a device (replacing the previous one)."""
-        self._write(
-            "INSERT INTO worker_state (device_id, seq, snapshot, status, updated_s) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, snapshot = excluded.snapshot,"
-            " status = excluded.status, updated_s = excluded.updated_s",
-            [(device_id, seq, json.dumps(snapshot), json.dumps(status), time.time())],
-        )
+        self.save_states([StateRow(device_id, seq, snapshot, status)])
+
+    def save_states(self, rows: Sequence[StateRow]) -> None:
+        """Save several devices' states in one transaction.
+
+        A row without a snapshot updates only the live status and keeps the last snapshot
+        (and its ``seq``), so a restart resumes from a consistent pair.
+        """
+        now = time.time()
+        with self._transaction() as db:
+            for r in rows:
+                if r.snapshot is None:
+                    db.execute(
+                        "INSERT INTO worker_state (device_id, seq, snapshot, status, updated_s)"
+                        " VALUES (?, -1, '{}', ?, ?) ON CONFLICT (device_id)"
+                        " DO UPDATE SET status = excluded.status, updated_s = excluded.updated_s",
+                        (r.device_id, json.dumps(r.status), now),
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO worker_state (device_id, seq, snapshot, status, updated_s) VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, snapshot = excluded.snapshot,"
+                        " status = excluded.status, updated_s = excluded.updated_s",
+                        (r.device_id, r.seq, json.dumps(r.snapshot), json.dumps(r.status), now),
+                    )
 
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved state for a device, or None."""

@@ -14,9 +14,11 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from ingest.codec import Batch, decode
 from ingest.errors import PacketError, TopicError
 from ingest.mqtt import BrokerAddress
 from ingest.service import Message, MqttService, add_service_arguments
-from ingest.store import DEFAULT_STORE_URL, Store
+from ingest.store import DEFAULT_STORE_URL, StateRow, Store
 from ingest.topics import Kind, parse, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings", "register", "run"]
@@ -47,8 +49,13 @@ class WorkerSettings:
         policy: The sit-too-long alert policy.
         share_group: MQTT 5 shared-subscription group spreading devices over workers
             (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
-        save_every_s: Most wall-clock seconds between two saves of a device's state; a
-            device's state is also saved at once after an alert or a user action.
+        status_every_s: Most wall-clock seconds between two saves of a device's live
+            status (what the dashboard shows).
+        snapshot_every_s: Most wall-clock seconds between two saves of a device's
+            analysis snapshot, and so the most analysis a crash can cost; the packets of
+            that time are replayed from the store on restart. A snapshot is also saved
+            at once after an alert or a user action. Snapshots cost about half of the
+            worker's time when saved with every packet (docs/performance.md).
         reorder_wait_s: How long (wall clock) packets after a gap wait for the missing
             ones, which a wearable resending its queue after a reconnect may deliver late.
         reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
@@ -61,13 +68,14 @@ class WorkerSettings:
     placement: Placement = Placement.THIGH
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     share_group: str | None = None
-    save_every_s: float = 0.5
+    status_every_s: float = 1.0
+    snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
     reorder_max_packets: int = 2400
 
     def __post_init__(self) -> None:
-        if self.save_every_s < 0:
-            raise ValueError(f"save_every_s must be >= 0, got {self.save_every_s}")
+        if self.status_every_s < 0 or self.snapshot_every_s < 0:
+            raise ValueError("status_every_s and snapshot_every_s must be >= 0")
         if self.reorder_wait_s < 0 or self.reorder_max_packets < 0:
             raise ValueError("reorder_wait_s and reorder_max_packets must be >= 0")
 
@@ -77,17 +85,24 @@ class _Wearer:
     analyzer: Analyzer
     placement: Placement
     seq: int = -1
-    saved_s: float = 0.0
-    dirty: bool = False
+    dirty: bool = False  # analysed packets or actions not yet in the saved status
+    status_saved_s: float = -math.inf
+    snapshot_saved_s: float = -math.inf
     # Packets that came after a gap, by seq, and when the first of them arrived.
     pending: dict[int, Batch] = field(default_factory=dict)
     pending_since_s: float = 0.0
 
 
 class Worker(MqttService):
-    """Streaming analysis for every device on the broker (see the module docstring)."""
+    """Streaming analysis for every device on the broker (see the module docstring).
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    Args:
+        settings: The worker's settings.
+        clock: Monotonic wall-clock seconds, for save cadence and reorder waits (a
+            benchmark replaying traffic faster than real time passes its own).
+    """
+
+    def __init__(self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(
             settings.broker,
             settings.client_id,
@@ -102,6 +117,7 @@ class Worker(MqttService):
         self.counts: Counter[tuple[str, str]] = Counter()
         self._wearers: dict[str, _Wearer] = {}
         self._placements: dict[str, Placement] = {}
+        self._clock = clock
 
     # --- message handling -----------------------------------------------------------
 
@@ -137,7 +153,7 @@ class Worker(MqttService):
             self._feed_pending(device_id, wearer, skip_gaps=False)
             return
         if not wearer.pending:
-            wearer.pending_since_s = time.monotonic()
+            wearer.pending_since_s = self._clock()
         wearer.pending[batch.seq] = batch
         if len(wearer.pending) > self.settings.reorder_max_packets:
             self._feed_pending(device_id, wearer, skip_gaps=True)
@@ -152,7 +168,7 @@ class Worker(MqttService):
                 self.counts[(device_id, "gaps_skipped")] += 1
                 log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
             self._feed(device_id, wearer, wearer.pending.pop(nxt))
-            wearer.pending_since_s = time.monotonic()
+            wearer.pending_since_s = self._clock()
 
     def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
         events = wearer.analyzer.update(batch.times_s(), batch.acc_g())
@@ -180,7 +196,7 @@ class Worker(MqttService):
         log.info("action %s for %s", action, device_id)
         self._emit(device_id, wearer, wearer.analyzer.act(action))
         wearer.dirty = True
-        self._save(device_id, wearer)
+        wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
 
     # --- per-device state ---------------------------------------------------------------
 
@@ -244,7 +260,7 @@ class Worker(MqttService):
             self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
             if body["kind"] == "alert":
                 self._alert(device_id, body)
-                wearer.saved_s = 0.0  # save the state with the alert in it right away
+                wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
 
     def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
         minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
@@ -258,21 +274,33 @@ class Worker(MqttService):
         self.client.publish(topic(device_id, Kind.CMD), json.dumps(buzz), qos=1)
         self.counts[(device_id, "alerts")] += 1
 
-    def _save(self, device_id: str, wearer: _Wearer) -> None:
-        status = wearer.analyzer.status().to_dict()
-        status.update(max_sitting_s=self.settings.policy.max_sitting_s, placement=str(wearer.placement))
-        self.store.save_state(device_id, wearer.seq, wearer.analyzer.snapshot(), status)
-        wearer.saved_s = time.monotonic()
-        wearer.dirty = False
+    def _save(self, *, force: bool = False) -> None:
+        """Save, in one transaction, the status and snapshots that are due (all with ``force``)."""
+        now = self._clock()
+        rows: list[StateRow] = []
+        for device_id, wearer in self._wearers.items():
+            snapshot_due = force or now - wearer.snapshot_saved_s >= self.settings.snapshot_every_s
+            status_due = snapshot_due or now - wearer.status_saved_s >= self.settings.status_every_s
+            if not wearer.dirty or not status_due:
+                continue
+            status = wearer.analyzer.status().to_dict()
+            status.update(max_sitting_s=self.settings.policy.max_sitting_s, placement=str(wearer.placement))
+            snapshot = wearer.analyzer.snapshot() if snapshot_due else None
+            rows.append(StateRow(device_id, wearer.seq, snapshot, status))
+            wearer.status_saved_s = now
+            if snapshot_due:
+                wearer.snapshot_saved_s = now
+                wearer.dirty = False
+        if rows:
+            self.store.save_states(rows)
 
     def tick(self) -> None:
         """Give up on gaps that waited too long, and save the state of devices that changed."""
-        now = time.monotonic()
+        now = self._clock()
         for device_id, wearer in self._wearers.items():
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True)
-            if wearer.dirty and now - wearer.saved_s >= self.settings.save_every_s:
-                self._save(device_id, wearer)
+        self._save()
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
             self.counts.clear()
@@ -282,8 +310,7 @@ class Worker(MqttService):
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)
-            if wearer.dirty:
-                self._save(device_id, wearer)
+        self._save(force=True)
         self.store.close()
 
 

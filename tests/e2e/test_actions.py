@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dashboard.actions import send_action
+from ingest.actions import send_action
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder
 from ingest.store import Store
