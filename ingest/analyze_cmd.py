@@ -42,12 +42,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--placement", required=True, choices=[str(p) for p in Placement], help="where the sensor was worn"
     )
-    parser.add_argument(
-        "--exercise",
-        default=None,
-        metavar="ID|any",
-        help="programme exercise of a guided set (repetition counting is not available yet)",
-    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", type=Path, metavar="OUT", help="write one file's result as JSON")
     out.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stem>.json for each input")
@@ -173,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and len(paths) > 1:
         print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
         return 2
-    if args.exercise is not None:
-        print("sitless analyze: note: repetition counting is not available yet; --exercise is ignored", file=sys.stderr)
     status = 0
     for path in paths:
         try:
