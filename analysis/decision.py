@@ -25,6 +25,8 @@ Per placement:
   upright decides. Coming from lying, the wearer
   is sitting unless the hips rose far: sitting up is how people get up, and neither
   the angle nor the rise from lying tells it reliably (``analysis.transitions``).
+  The rule itself, with the evidence it weighs, is ``analysis.sitstand``; explicit
+  calibration is ``analysis.calibration``.
 * wrist: walking or not; still frames are ``other`` (a wrist cannot tell sitting from
   standing: Rosenberger et al. 2016, Med Sci Sports Exerc 48(3):457-465,
   doi:10.1249/MSS.0000000000000778).
@@ -45,8 +47,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.reference import UprightReference
+from analysis.calibration import CalibrationWindow
+from analysis.reference import UprightReference, gait_like
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture, PostureTuning
+from analysis.sitstand import Evidence, Transition, seated_after
 from analysis.transitions import hip_displacement_m
 
 __all__ = ["PostureDecider"]
@@ -74,34 +78,6 @@ def _unit(v: NDArray[np.float64]) -> NDArray[np.float64]:
     return v / n if n > 0 else v
 
 
-class _Transition:
-    """A movement between two still periods, collected frame by frame."""
-
-    def __init__(self, prev: int, before: tuple[float, NDArray[np.float64]], pad: list[tuple[float, Any]]) -> None:
-        self.prev = prev
-        self.before = before
-        self.frames: list[tuple[float, Any]] = list(pad)
-        self.long = False
-        self.still_run = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prev": self.prev,
-            "before": [self.before[0], self.before[1].tolist()],
-            "frames": [[m, list(u)] for m, u in self.frames],
-            "long": self.long,
-            "still_run": self.still_run,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Transition:
-        tr = cls(int(d["prev"]), (float(d["before"][0]), np.asarray(d["before"][1], dtype=np.float64)), [])
-        tr.frames = [(float(m), tuple(u)) for m, u in d["frames"]]
-        tr.long = bool(d["long"])
-        tr.still_run = int(d["still_run"])
-        return tr
-
-
 class PostureDecider:
     """Streaming per-frame posture codes with a fixed look-ahead (module docstring).
 
@@ -126,7 +102,6 @@ class PostureDecider:
         self.settle = math.ceil(tuning.settle_s / fs)
         self.max_transition = math.ceil(tuning.max_transition_s / fs)
         self.nonwear_frames = math.ceil(tuning.nonwear_window_s / fs)
-        self.calib_frames = math.ceil(tuning.calibration_s / fs)
         self.reference = UprightReference(
             min_frames=math.ceil(tuning.ref_min_walk_s / fs),
             half_life_frames=tuning.ref_half_life_s / fs,
@@ -149,18 +124,15 @@ class PostureDecider:
         self.still_run = 0  # frames in a row labelled last_still
         self.min_lying = math.ceil(tuning.min_lying_s / fs)
         self.walk_confirm = math.ceil(tuning.walk_confirm_s / fs)
-        self.trans: _Transition | None = None
-        self.calib_from_k: int | None = None
-        self.calib_sum = np.zeros(3)
-        self.calib_n = 0
+        self.gait_m: deque[float] = deque(maxlen=self.walk_confirm)  # |a| of walking-like frames
+        self.trans: Transition | None = None
+        self.calibration = CalibrationWindow(math.ceil(tuning.calibration_s / fs))
 
     # ----------------------------------------------------------------- public
 
     def calibrate_from(self, k: int) -> None:
         """Take the first ``calibration_s`` of still standing from frame ``k`` as upright."""
-        self.calib_from_k = k
-        self.calib_sum = np.zeros(3)
-        self.calib_n = 0
+        self.calibration.start(k)
 
     def push(
         self,
@@ -223,6 +195,7 @@ class PostureDecider:
     def _gap(self) -> None:
         self.trans = None
         self.walk_run = []
+        self.gait_m.clear()
         if self.walking:
             self.reference.end_bout()
             self.walking = False
@@ -239,6 +212,7 @@ class PostureDecider:
         self.last_still = None
         self.trans = None
         self.walk_run = []
+        self.gait_m.clear()
         if self.walking:
             self.reference.end_bout()
             self.walking = False
@@ -247,8 +221,11 @@ class PostureDecider:
     def _walking(self, u: NDArray[np.float64], m: float) -> None:
         self.nonwear = False
         self._append(WALK)
+        self.gait_m.append(m)
+        gait = gait_like(np.asarray(self.gait_m), self.tuning.frame_s, self.tuning.min_cadence_hz)
         if self.walking:
-            self.reference.walking(u)
+            if gait:
+                self.reference.walking(u)
             return
         # Walking-like movement: a postural transition until it lasts walk_confirm_s.
         if self.trans is None:
@@ -258,7 +235,7 @@ class PostureDecider:
         if len(self.walk_run) >= self.walk_confirm:
             self.walking = True
             self.trans = None
-            for w in self.walk_run:
+            for w in self.walk_run if gait else []:
                 self.reference.walking(np.asarray(w))
             self.walk_run = []
 
@@ -267,6 +244,7 @@ class PostureDecider:
             self.nonwear = False
             self.upright = None
         self.walk_run = []
+        self.gait_m.clear()
         if self.walking:
             self.reference.end_bout()
             self.walking = False
@@ -299,11 +277,12 @@ class PostureDecider:
             g0 = _unit(np.mean([h[1] for h in level], axis=0))
         else:
             m0, g0 = 1.0, np.array([1.0, 0.0, 0.0])
-        self.trans = _Transition(prev, (m0, g0 if start_g is None else start_g), hist[-_PAD:])
+        self.trans = Transition(prev, (m0, g0 if start_g is None else start_g), hist[-_PAD:])
 
     def _track(self, u: NDArray[np.float64], m: float, *, still: bool) -> None:
         tr = self.trans
         assert tr is not None
+        tr.add(m)
         if not tr.long:
             tr.frames.append((m, tuple(u.tolist())))
             if len(tr.frames) > self.max_transition + self.settle + _PAD:
@@ -318,7 +297,7 @@ class PostureDecider:
             self._decide(tr)
             self.trans = None
 
-    def _decide(self, tr: _Transition) -> None:
+    def _decide(self, tr: Transition) -> None:
         if not self.trunk:
             return
         after = tr.frames[-_LEVEL:]
@@ -333,61 +312,34 @@ class PostureDecider:
             z = hip_displacement_m(mags, units, tr.before, (m1, g1), self.tuning.frame_s)
         if self._lying(g1):
             return
-        new, firm = self._upright_after(tr.prev, z, _angle_deg(tr.before[1], g1), g1)
+        ref = self.reference.unit()
+        # Turned from standing: against the standing posture last seen, so that coming
+        # back upright from a bend is no turn.
+        left = self.stand_up if self.upright == STAND and self.stand_up is not None else tr.before[1]
+        evidence = Evidence(
+            prev=tr.prev,
+            before=self.upright,
+            firm=self.upright_firm,
+            z_m=z,
+            jolt_g=tr.peak_g,
+            turn_deg=_angle_deg(left, g1),
+            seated_angle=None if ref is None or self.sit_deg is None else _angle_deg(g1, ref) >= self.sit_deg,
+            sit_deg=self.sit_deg,
+        )
+        new, firm = seated_after(evidence, self.tuning)
         self.upright = new
         self.upright_known = True
         self.upright_firm = firm
-        if new == STAND:
+        # A standing trunk that turned by the cut-point without rising (a bend) is no
+        # new standing posture to measure the next turn from.
+        bent = evidence.before == STAND and self.sit_deg is not None and evidence.turn_deg >= self.sit_deg
+        if new == STAND and (not bent or (z is not None and z >= self.tuning.stand_up_m)):
             self.stand_up = g1
         # Relabel the still frames since the transition settled (they are pending).
         first = len(self.pending) - (self.settle - 1)
         for j in range(max(0, first), len(self.pending)):
             if self.pending[j] in (SIT, STAND):
                 self.pending[j] = new
-
-    def _upright_after(self, prev: int, z: float | None, turn_deg: float, g1: NDArray[np.float64]) -> tuple[int, bool]:
-        """Sitting or standing after a transition, and whether a transition showed it."""
-        t = self.tuning
-        ref = self.reference.unit()
-        seated_angle = None if ref is None or self.sit_deg is None else _angle_deg(g1, ref) >= self.sit_deg
-        down = z is not None and z <= -t.sit_down_m
-        up = z is not None and z >= t.stand_up_m
-        if prev == WALK:
-            # Gait swamps the |a| levels a displacement needs; the walking upright was
-            # just refreshed, so the angle decides (Vähä-Ypyä et al. 2018).
-            return SIT if seated_angle else STAND, False
-        if prev == LIE:
-            # People get up by sitting up; upright sitting after lying is as close to
-            # the walking upright as standing (uci_hapt: 1-8 deg for several wearers),
-            # so the angle cannot overrule this, only a clear rise of the hips can.
-            rose = z is not None and z >= t.rise_from_lying_m
-            return (STAND, True) if rose else (SIT, False)
-        if prev not in (SIT, STAND):
-            # Nothing still before (start of the stream, after non-wear or a gap): the
-            # levels the displacement needs are unknown.
-            return SIT if seated_angle else STAND, False
-        return self._after_upright(down=down, up=up, turn_deg=turn_deg, seated_angle=seated_angle)
-
-    def _after_upright(self, *, down: bool, up: bool, turn_deg: float, seated_angle: bool | None) -> tuple[int, bool]:
-        before = self.upright
-        # Nobody sits down from sitting or stands up from standing: such a reading is
-        # no evidence (6% of uci_hapt stand-to-sit transitions measure a rise).
-        if down and before != SIT:
-            return SIT, True
-        if up and before != STAND:
-            return STAND, True
-        if before == STAND:
-            # The standing posture just left is a reference of its own: a pelvis or
-            # trunk that settles tilted from it by the sitting cut-point is seated
-            # (the Vähä-Ypyä et al. 2018 criterion, against standing instead of walking).
-            # With a walking upright as well, a smaller turn that ends seated by it counts.
-            cut = self.sit_deg if self.sit_deg is not None else 90.0
-            if turn_deg >= cut or (turn_deg >= self.tuning.fidget_deg and seated_angle):
-                return SIT, True
-            return STAND, self.upright_firm
-        if turn_deg < self.tuning.fidget_deg or seated_angle is None:
-            return SIT, self.upright_firm
-        return SIT if seated_angle else STAND, False
 
     # ------------------------------------------------------------------ labels
 
@@ -423,23 +375,14 @@ class PostureDecider:
     # ------------------------------------------------------------- calibration
 
     def _calibration(self, k: int, u: NDArray[np.float64], *, still: bool) -> None:
-        if self.calib_from_k is None or k < self.calib_from_k:
+        upright = self.calibration.feed(k, u, still=still)
+        if upright is None:
             return
-        if not still:
-            self.calib_sum = np.zeros(3)
-            self.calib_n = 0
-        else:
-            self.calib_sum = self.calib_sum + u
-            self.calib_n += 1
-        if self.calib_n >= self.calib_frames:
-            self.reference.calibrate(_unit(self.calib_sum), self.reference.min_frames * 4)
-            self.stand_up = _unit(self.calib_sum)
-            self.upright = STAND
-            self.upright_known = True
-            self.upright_firm = True
-            self.calib_from_k = None
-        elif k - self.calib_from_k > 6 * self.calib_frames:
-            self.calib_from_k = None  # never still long enough: give up
+        self.reference.calibrate(upright, self.reference.min_frames * 4)
+        self.stand_up = upright
+        self.upright = STAND
+        self.upright_known = True
+        self.upright_firm = True
 
     # ---------------------------------------------------------------- emitting
 
@@ -477,10 +420,9 @@ class PostureDecider:
             "last_still": self.last_still,
             "still_run": self.still_run,
             "walk_run": [list(w) for w in self.walk_run],
+            "gait_m": list(self.gait_m),
             "trans": None if self.trans is None else self.trans.to_dict(),
-            "calib_from_k": self.calib_from_k,
-            "calib_sum": self.calib_sum.tolist(),
-            "calib_n": self.calib_n,
+            **self.calibration.snapshot(),
             "reference": self.reference.snapshot(),
         }
 
@@ -503,8 +445,7 @@ class PostureDecider:
         self.last_still = state["last_still"]
         self.still_run = int(state["still_run"])
         self.walk_run = [tuple(w) for w in state["walk_run"]]
-        self.trans = None if state["trans"] is None else _Transition.from_dict(state["trans"])
-        self.calib_from_k = state["calib_from_k"]
-        self.calib_sum = np.asarray(state["calib_sum"], dtype=np.float64)
-        self.calib_n = int(state["calib_n"])
+        self.gait_m = deque((float(m) for m in state.get("gait_m", [])), maxlen=self.walk_confirm)
+        self.trans = None if state["trans"] is None else Transition.from_dict(state["trans"])
+        self.calibration.load(state)
         self.reference.load(state["reference"])

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["UprightReference"]
+__all__ = ["UprightReference", "gait_like"]
 
 
 def _angle_deg(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
@@ -30,6 +30,34 @@ def _angle_deg(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     if na == 0.0 or nb == 0.0:
         return 0.0
     return math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(a, b)) / (na * nb)))))
+
+
+def gait_like(mag_g: NDArray[np.float64], frame_s: float, min_cadence_hz: float) -> bool:
+    """Whether |a| oscillates at a walking cadence: each step is one rise and fall of |a|.
+
+    Only gait teaches the upright: a set of squats or other exercise repetitions moves
+    as hard but at 0.3-0.7 repetitions/s, with the trunk or thigh bent for much of it.
+    The steps are counted as crossings of the mean |a| (two per step).
+
+    Args:
+        mag_g: Mean |a| of consecutive frames, g, shape (n,).
+        frame_s: Frame length in s.
+        min_cadence_hz: Slowest step frequency taken for walking, steps/s.
+
+    Returns:
+        True when the crossings reach ``2 * min_cadence_hz`` per second.
+
+    >>> t = np.arange(30) * 0.1
+    >>> gait_like(1 + 0.3 * np.sin(2 * np.pi * 1.8 * t), 0.1, 1.0)
+    True
+    >>> gait_like(1 + 0.2 * np.sin(2 * np.pi * 0.5 * t), 0.1, 1.0)  # squats, 2 s each
+    False
+    """
+    if mag_g.size < 2:
+        return False
+    above = mag_g > float(np.mean(mag_g))
+    crossings = int(np.count_nonzero(above[1:] != above[:-1]))
+    return crossings >= 2 * min_cadence_hz * mag_g.size * frame_s
 
 
 class UprightReference:

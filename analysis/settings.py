@@ -193,12 +193,27 @@ class PostureTuning:
             Both measured on the ``uci_hapt`` development transitions (stand-to-sit
             -0.20 +- 0.17 m, 95th percentile +0.01 m; sit-to-stand +0.34 +- 0.12 m, 5th
             percentile +0.23 m; ``analysis.transitions``).
+        sit_jolt_g: Without a measured descent of the hips, a trunk that turned from
+            standing by the sitting cut-point is seated only if |a| departed from its
+            still level by at least this during the movement: lowering the body by
+            0.3-0.5 m onto a seat and stopping it there takes vertical acceleration,
+            while a standing forward bend or stretch turns the trunk about the hips
+            without moving them up or down. Every ``uci_hapt`` development
+            stand-to-sit decided from standing peaked at 0.138 g or more; 0.05 g is
+            the activity level of ``analysis.transitions``.
         rise_from_lying_m: Hip rise that marks standing straight up from lying;
             lie-to-sit measured -0.06 +- 0.18 m (95th percentile +0.19 m).
         min_lying_s: Lying shorter than this before a movement is taken for a sensor
             being handled (clipped on, picked up), not a posture to rise from.
         fidget_deg: Without measurable hip displacement, a movement that turns the
             trunk less than this keeps the posture (a fidget).
+        min_cadence_hz: Walking-intensity movement teaches the upright only when |a|
+            rises and falls at least this many times per second over the last
+            ``walk_confirm_s`` (``analysis.reference.gait_like``). Free-living walking
+            cadence stays above ~1.3 steps/s even when slow (80 steps/min: Tudor-Locke
+            et al. 2018, Br J Sports Med 52(12):776-788, doi:10.1136/bjsports-2017-097628),
+            squats and similar repetitions run at 0.3-0.7 per second (programme.md
+            squat: ~2 s each).
         ref_min_walk_s: Walking time needed before the walking-referenced upright
             replaces the provisional device-axis reference.
         ref_half_life_s: Walking time after which an earlier walking frame counts half
@@ -228,9 +243,11 @@ class PostureTuning:
     max_transition_s: float = 8.0
     sit_down_m: float = 0.05
     stand_up_m: float = 0.12
+    sit_jolt_g: float = 0.05
     rise_from_lying_m: float = 0.5
     min_lying_s: float = 5.0
     fidget_deg: float = 10.0
+    min_cadence_hz: float = 1.0
     ref_min_walk_s: float = 5.0
     ref_half_life_s: float = 120.0
     ref_reset_deg: float = 30.0

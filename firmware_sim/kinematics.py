@@ -20,10 +20,25 @@ from analysis.settings import Placement
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Activity
 
-__all__ = ["StepDraw", "draw_step", "segment_signal", "up_vector"]
+__all__ = [
+    "SEATED",
+    "UPRIGHT",
+    "StepDraw",
+    "chair_transition",
+    "draw_step",
+    "flex_forward",
+    "minimum_jerk",
+    "segment_signal",
+    "up_vector",
+]
 
 G_MS2 = 9.80665  # standard gravity (ISO 80000-3)
 _TRUNK = frozenset({Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK})
+_THORAX = frozenset({Placement.CHEST, Placement.UPPER_BACK})
+#: Activities done on a chair, and on the feet: a change between them is a sit-to-stand
+#: or a stand-to-sit, which moves the body up or down (:func:`chair_transition`).
+SEATED = frozenset({Activity.SITTING, Activity.FIDGET})
+UPRIGHT = frozenset({Activity.STANDING, Activity.WALKING, Activity.STRETCH, Activity.SQUAT})
 _N_PHASES = 8
 _N_SWAY = 3
 
@@ -162,7 +177,7 @@ def segment_signal(
             lin[:, 2] += params.fidget_g * np.sin(2 * math.pi * 1.3 * t_s + ph[3])
             lin[:, 1] += 0.5 * params.fidget_g * np.sin(2 * math.pi * 0.9 * t_s + ph[4])
     elif activity is Activity.LYING:
-        pitch += -90.0 + params.sitting_sway_deg * _sines(t_s, draw)
+        pitch += -90.0 + params.lying_sway_deg * _sines(t_s, draw)
         roll += draw.side * params.lying_roll_deg
     elif activity is Activity.STANDING:
         pitch += params.standing_sway_deg * _sines(t_s, draw)
@@ -243,3 +258,94 @@ def _squat(
     else:
         pitch += params.squat_trunk_deg * depth
     vertical += vertical_g
+
+
+def minimum_jerk(s: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Position and second derivative of a unit minimum-jerk move (Flash & Hogan 1985).
+
+    The smoothest point-to-point movement, ``10s^3 - 15s^4 + 6s^5`` (J Neurosci
+    5(7):1688-1703), at rest at both ends.
+
+    Args:
+        s: Normalised time, clipped to [0, 1], shape (n,).
+
+    Returns:
+        ``(position, acceleration)`` for a unit move over unit time, shape (n,) each;
+        the acceleration is zero outside (0, 1).
+
+    >>> [round(float(v), 3) for v in minimum_jerk(np.array([0.0, 0.5, 1.0]))[0]]
+    [0.0, 0.5, 1.0]
+    """
+    inside = (s > 0) & (s < 1)
+    s = np.clip(s, 0.0, 1.0)
+    position = s**3 * (10 - 15 * s + 6 * s * s)
+    acceleration = np.where(inside, 60 * s - 180 * s * s + 120 * s**3, 0.0)
+    return position, acceleration
+
+
+def chair_transition(
+    tau: NDArray[np.float64], duration_s: float, rising: bool, placement: Placement, params: MotionParams
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Trunk flexion and vertical acceleration of a sit-to-stand or stand-to-sit.
+
+    Sit-to-stand (Schenkman et al. 1990, Phys Ther 70(10):638-648): the trunk flexes
+    forward while the hips stay on the seat, is flexed most at seat-off
+    (``seat_off_fraction``), then extends while the hips rise by the placement's
+    drop height along a minimum-jerk path. Stand-to-sit is the same movement reversed
+    in time: the hips go down first with the trunk flexing, the trunk straightens on
+    the seat.
+
+    Args:
+        tau: Progress through the transition, 0 to 1, shape (n,).
+        duration_s: Duration of the whole transition, s.
+        rising: True for sit-to-stand, False for stand-to-sit.
+        placement: Where the sensor is worn.
+        params: Motion parameters.
+
+    Returns:
+        ``(flex_deg, vertical_g)``: forward flexion of the segment (added to its
+        pitch) and its vertical linear acceleration in g (positive up), shape (n,) each.
+
+    >>> tau = np.linspace(0.0, 1.0, 201)
+    >>> flex, acc = chair_transition(tau, 2.0, True, Placement.WAIST, MotionParams())
+    >>> round(float(flex.max()), 1), bool(acc[:80].any())  # no rise before seat-off
+    (20.0, False)
+    """
+    tau = np.clip(tau, 0.0, 1.0)
+    if not rising:
+        tau = 1.0 - tau
+    p = params.seat_off_fraction
+    bump = np.where(tau <= p, 0.5 * (1 - np.cos(math.pi * tau / p)), 0.5 * (1 + np.cos(math.pi * (tau - p) / (1 - p))))
+    if placement in _THORAX:
+        flex_deg, drop_m = params.chair_trunk_flex_deg, params.hip_drop_m
+    elif placement in _TRUNK:
+        flex_deg, drop_m = params.chair_pelvis_flex_deg, params.hip_drop_m
+    elif placement is Placement.THIGH:
+        flex_deg, drop_m = 0.0, params.thigh_drop_m  # the thigh's own turn is the posture blend
+    else:
+        flex_deg, drop_m = 0.0, 0.0  # the hands move with the arms, not with the hips
+    rise_s = (1 - p) * duration_s
+    _, unit_acc = minimum_jerk((tau - p) / (1 - p))
+    # A path played backwards has the same second derivative at mirrored times, so the
+    # reversed ``tau`` alone turns the rise into the descent (down first, then braking).
+    return flex_deg * bump, drop_m / rise_s**2 * unit_acc / G_MS2
+
+
+def flex_forward(up: NDArray[np.float64], flex_deg: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Tilt a segment's top forward: turn its "up" vectors about the segment's left axis.
+
+    Adding ``flex`` to the pitch of :func:`up_vector` (roll and lateral tilt aside).
+
+    Args:
+        up: "Up" in the segment frame, shape (n, 3).
+        flex_deg: Forward flexion, deg, shape (n,).
+
+    Returns:
+        The turned vectors, shape (n, 3).
+
+    >>> flex_forward(np.array([[1.0, 0.0, 0.0]]), np.array([90.0])).round(6) + 0.0
+    array([[ 0.,  0., -1.]])
+    """
+    a = np.radians(flex_deg)
+    c, s = np.cos(a), np.sin(a)
+    return np.stack([up[:, 0] * c + up[:, 2] * s, up[:, 1], -up[:, 0] * s + up[:, 2] * c], axis=1)

@@ -4,7 +4,9 @@ The sensor reads the specific force: "up" (1 g) plus the linear acceleration of 
 body segment it is strapped to (:mod:`firmware_sim.kinematics`), plus white noise and a
 constant zero-g offset, all turned by a random mounting rotation drawn once per session
 (any orientation, so an analysis cannot assume an axis). Posture changes blend over
-``transition_s`` centred on each step boundary. Samples come at the nominal rate scaled
+``transition_s`` centred on each step boundary; getting onto or off a chair takes
+``chair_transition_s`` instead and moves the body down or up with the trunk flexing
+forward on the way (:func:`firmware_sim.kinematics.chair_transition`). Samples come at the nominal rate scaled
 by a per-session clock error, with timing jitter; whole packets are lost with
 probability ``drop_prob``.
 
@@ -24,10 +26,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.settings import Placement
-from firmware_sim.kinematics import StepDraw, draw_step, segment_signal
+from firmware_sim.kinematics import (
+    SEATED,
+    UPRIGHT,
+    StepDraw,
+    chair_transition,
+    draw_step,
+    flex_forward,
+    segment_signal,
+)
 from firmware_sim.params import MotionParams
 from firmware_sim.recording import Chunk, Recording
-from firmware_sim.scenarios import Script, truth
+from firmware_sim.scenarios import Activity, Script, truth
 
 __all__ = ["Session", "generate", "iter_chunks", "random_rotation"]
 
@@ -121,8 +131,14 @@ class _Body:
         self._ends = np.cumsum(durations)
         self._starts = self._ends - durations
         # Half-width of the blend at the boundary before each step (none before the first).
+        # A boundary between seated and upright steps is a chair transition: +1 when the
+        # wearer stands up, -1 when sitting down, 0 otherwise.
+        pairs = zip(self._activities[:-1], self._activities[1:], strict=True)
+        chair = np.array([_chair_sign(a, b) for a, b in pairs], dtype=np.float64)
+        width = np.where(chair != 0, params.chair_transition_s, params.transition_s)
         neighbours = np.minimum(durations[1:], durations[:-1])
-        self._half = np.concatenate([[0.0], np.minimum(params.transition_s, neighbours) / 2, [0.0]])
+        self._half = np.concatenate([[0.0], np.minimum(width, neighbours) / 2, [0.0]])
+        self._chair = np.concatenate([[0.0], chair, [0.0]])
         self._placement = placement
         self._session = session
         self._params = params
@@ -158,7 +174,36 @@ class _Body:
             w = weight[blend]
             up[blend] = _slerp(up[blend], up_n, w)
             lin[blend] = (1 - w)[:, None] * lin[blend] + w[:, None] * lin_n
+        # Chair transitions: the boundary nearer in time, its progress through the move.
+        boundary = np.where(use_prev, step, step + 1)
+        half = self._half[boundary]
+        sign = self._chair[boundary]
+        on_chair = blend & (sign != 0)
+        if np.any(on_chair):
+            centre = self._starts[np.clip(boundary[on_chair], 0, last)]
+            h = half[on_chair]
+            tau = (t_s[on_chair] - centre + h) / (2 * h)
+            flex = np.empty(tau.shape[0])
+            vertical = np.empty(tau.shape[0])
+            for rising in (True, False):
+                mask = (sign[on_chair] > 0) == rising
+                for width in np.unique(h[mask]):
+                    sub = mask & (h == width)
+                    flex[sub], vertical[sub] = chair_transition(
+                        tau[sub], 2 * float(width), rising, self._placement, self._params
+                    )
+            up[on_chair] = flex_forward(up[on_chair], flex)
+            lin[on_chair] += vertical[:, None] * up[on_chair]
         return up + lin
+
+
+def _chair_sign(before: Activity, after: Activity) -> float:
+    """+1 for a sit-to-stand between two steps, -1 for a stand-to-sit, 0 otherwise."""
+    if before in SEATED and after in UPRIGHT:
+        return 1.0
+    if before in UPRIGHT and after in SEATED:
+        return -1.0
+    return 0.0
 
 
 def _check(placement: Placement, seed: int, rate_hz: float) -> None:

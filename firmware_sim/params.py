@@ -30,8 +30,12 @@ class MotionParams:
             pelvic tilt of 10-20° relative to standing is typical of unsupported and
             slumped sitting (Dankaerts et al. 2006, Spine 31(6):698-704; O'Sullivan et
             al. 2012, Man Ther 17(5):432-437).
-        thorax_sitting_pitch_deg: Thorax (chest, upper back) when seated at a desk: a
-            slight forward lean towards the screen.
+        thorax_sitting_pitch_deg: Thorax (chest, upper back) when seated at a desk. The
+            thorax tilts back less than the pelvis because the lumbar spine flexes
+            (office sitting: posterior pelvic tilt with lumbar flexion at 43-79% of its
+            maximum, doi:10.1016/j.apergo.2024.104374), so it ends a few degrees behind
+            its standing inclination: a seated thorax alone hardly tells sitting from
+            standing, the transition does.
         forearm_sitting_pitch_deg: Forearm resting on the desk while typing: near
             horizontal with the back of the wrist facing up.
         lying_roll_deg: Roll about the long axis when lying. Side-lying is the most
@@ -43,6 +47,13 @@ class MotionParams:
         standing_sway_deg: Amplitude of postural sway while standing (quiet standing
             sway of the trunk is about 1°; Winter 1995, Gait Posture 3(4):193-214).
         sitting_sway_deg: Amplitude of small postural changes and breathing when seated.
+            A worn sensor is never as still as one on a desk: the stillest 20-s windows
+            of real seated recordings (``uci_hapt``) span 12.9 mg of 1-s mean
+            acceleration, standing 10.1 mg (``docs/validation.md``, Non-wear). 1°, as
+            for standing, gives the simulated seated trunk and thigh a stillest span of
+            ~10 mg (0.4° gave 4 mg, as still as a desk).
+        lying_sway_deg: The same when lying: real lying spans 5.5 mg at its stillest,
+            which 0.75° reproduces (stillest simulated span ~5.5 mg).
         cadence_min_hz: Slowest walking step frequency. Self-selected walking pace
             frequency averages 1.99 Hz, SD 0.17 Hz (Pachi & Ji 2005, The Structural
             Engineer 83(3):36-40); indoor office walking is a little slower.
@@ -77,8 +88,29 @@ class MotionParams:
             2010, J Strength Cond Res 24(12):3497-3506).
         squat_hip_drop_m: Vertical travel of the hips in a squat; with a 2-s repetition it
             gives a vertical acceleration of about ±0.2 g.
-        transition_s: Duration of a posture change such as sit-to-stand: 1-2 s in healthy
-            adults (Janssen et al. 2002, Phys Ther 82(9):866-879).
+        transition_s: Duration of a posture change that does not involve a chair (lying
+            down, the sensor picked up): 1-2 s (Janssen et al. 2002, Phys Ther
+            82(9):866-879).
+        chair_transition_s: Duration of a sit-to-stand or stand-to-sit: about 1.5-2.5 s
+            in healthy adults (Schenkman et al. 1990, Phys Ther 70(10):638-648; Janssen
+            et al. 2002, Clin Biomech 17(5):358-374).
+        seat_off_fraction: Fraction of a sit-to-stand before seat-off. The trunk flexes
+            forward first (flexion-momentum phase) and flexes most at seat-off; only
+            then do the hips rise while the body extends (Schenkman et al. 1990). A
+            stand-to-sit is the same movement reversed.
+        hip_drop_m: Vertical travel of the pelvis and thorax between standing and
+            sitting: the hip joint is at 0.530 of body height when standing (Winter
+            2009, Fig. 4.1), 0.93 m for 1.75 m, and ~0.48 m on an office seat of
+            0.45 m (seat height range of ANSI/BIFMA X5.1 and EN 1335-1: 0.40-0.51 m),
+            so 0.45 m. The trunk above the hips keeps its length, so a chest sensor
+            drops as much.
+        thigh_drop_m: Vertical travel of a mid-thigh sensor: standing 0.530 - 0.245/2
+            of body height (0.71 m), seated on the thigh's top at ~0.50 m.
+        chair_trunk_flex_deg: Peak forward flexion of the thorax during a chair
+            transition: 30-45 deg in healthy adults (Schenkman et al. 1990).
+        chair_pelvis_flex_deg: Peak forward tilt of the pelvis during a chair
+            transition: the hips flex the trunk forward by tilting the pelvis, which
+            carries about half of the trunk flexion (the lumbar spine the rest).
         noise_g: White noise per axis, RMS. BMI160: 180 µg/√Hz (BMI160 datasheet,
             BST-BMI160-DS000, Table 1), about 1 mg over a 25 Hz band; a LIS3DH in normal
             mode resolves 4 mg per digit (LIS3DH datasheet, DocID17530, Table 4), so a few mg.
@@ -95,12 +127,13 @@ class MotionParams:
 
     thigh_sitting_pitch_deg: float = -80.0
     pelvis_sitting_pitch_deg: float = -15.0
-    thorax_sitting_pitch_deg: float = 8.0
+    thorax_sitting_pitch_deg: float = -3.0
     forearm_sitting_pitch_deg: float = -80.0
     lying_roll_deg: float = 75.0
     posture_spread_deg: float = 1.5
     standing_sway_deg: float = 1.0
-    sitting_sway_deg: float = 0.4
+    sitting_sway_deg: float = 1.0
+    lying_sway_deg: float = 0.75
     cadence_min_hz: float = 1.8
     cadence_max_hz: float = 2.0
     walking_thigh_pitch_deg: float = 5.0
@@ -123,6 +156,12 @@ class MotionParams:
     squat_trunk_deg: float = 35.0
     squat_hip_drop_m: float = 0.4
     transition_s: float = 1.5
+    chair_transition_s: float = 2.0
+    seat_off_fraction: float = 0.4
+    hip_drop_m: float = 0.45
+    thigh_drop_m: float = 0.2
+    chair_trunk_flex_deg: float = 35.0
+    chair_pelvis_flex_deg: float = 20.0
     noise_g: float = 0.003
     bias_g: float = 0.015
     clock_ppm_sd: float = 150.0
@@ -144,7 +183,9 @@ class MotionParams:
             raise ValueError(f"drop_prob must be in [0, 1), got {self.drop_prob}")
         if self.packet_samples < 1:
             raise ValueError(f"packet_samples must be >= 1, got {self.packet_samples}")
-        positive = ("squat_rep_s", "stretch_hz", "transition_s", "thigh_sensor_radius_m")
+        positive = ("squat_rep_s", "stretch_hz", "transition_s", "chair_transition_s", "thigh_sensor_radius_m")
+        if not 0 < self.seat_off_fraction < 1:
+            raise ValueError(f"seat_off_fraction must be in (0, 1), got {self.seat_off_fraction}")
         nonnegative = (
             "noise_g",
             "bias_g",

@@ -55,7 +55,7 @@ class Activity(StrEnum):
 
 #: The posture the analysis should report for each activity (DESIGN.md postures). A fidget
 #: stays sitting because "short fidgets do not end a bout"; a stretch is standing in place;
-#: squats and a sensor on the desk are ``other``.
+#: squats are ``other``; a sensor on the desk is ``nonwear`` (never sitting).
 POSTURE_OF: MappingProxyType[Activity, Posture] = MappingProxyType(
     {
         Activity.SITTING: Posture.SITTING,
@@ -65,7 +65,7 @@ POSTURE_OF: MappingProxyType[Activity, Posture] = MappingProxyType(
         Activity.FIDGET: Posture.SITTING,
         Activity.STRETCH: Posture.STANDING,
         Activity.SQUAT: Posture.OTHER,
-        Activity.NONWEAR: Posture.OTHER,
+        Activity.NONWEAR: Posture.NONWEAR,
     }
 )
 

@@ -5,10 +5,11 @@ import pytest
 from numpy.typing import NDArray
 
 from analysis.settings import Placement
+from firmware_sim.kinematics import minimum_jerk
 from firmware_sim.motion import generate, iter_chunks, random_rotation
 from firmware_sim.params import MotionParams
 from firmware_sim.recording import Recording
-from firmware_sim.scenarios import ALL_POSTURES, Activity, scenario
+from firmware_sim.scenarios import ALL_POSTURES, Activity, Script, Step, scenario
 
 TRUNK = (Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK)
 
@@ -236,3 +237,60 @@ def test_params_check_themselves() -> None:
         MotionParams(cadence_min_hz=2.5)
     with pytest.raises(ValueError, match="noise_g"):
         MotionParams(noise_g=-1.0)
+
+
+def _chair_day(placement: Placement) -> Recording:
+    script = Script(
+        "chair", (Step(Activity.STANDING, 20.0), Step(Activity.SITTING, 20.0), Step(Activity.STANDING, 20.0))
+    )
+    quiet = MotionParams(noise_g=0.0, bias_g=0.0, drop_prob=0.0, timing_jitter_s=0.0)
+    return generate(script, placement, seed=1, params=quiet)
+
+
+def _vertical_travel_m(rec: Recording, centre_s: float) -> float:
+    """Vertical displacement over a transition: |a| - 1 g integrated twice (still at both ends)."""
+    mask = np.abs(rec.t_s - centre_s) < 2.0
+    acc = (np.linalg.norm(rec.acc_g[mask], axis=1) - 1.0) * 9.80665
+    dt = float(np.median(np.diff(rec.t_s)))
+    return float(np.sum(np.cumsum(acc) * dt) * dt)
+
+
+@pytest.mark.parametrize("placement", TRUNK)
+def test_chair_transitions_move_the_trunk_down_and_up(placement: Placement) -> None:
+    """Sitting down lowers the pelvis and thorax by 0.45 m, standing up raises them (Schenkman et al. 1990)."""
+    rec = _chair_day(placement)
+    assert _vertical_travel_m(rec, 20.0) == pytest.approx(-0.45, abs=0.02)
+    assert _vertical_travel_m(rec, 40.0) == pytest.approx(0.45, abs=0.02)
+    # A minimum-jerk travel of 0.45 m over 1.2 s peaks at ~0.18 g.
+    mask = np.abs(rec.t_s - 20.0) < 2.0
+    assert 0.1 < np.abs(np.linalg.norm(rec.acc_g[mask], axis=1) - 1.0).max() < 0.3
+
+
+def test_thigh_drops_less_and_wrist_not_at_all() -> None:
+    """A mid-thigh sensor travels 0.2 m; the wrist follows the arm, not the hips."""
+    assert _vertical_travel_m(_chair_day(Placement.THIGH), 20.0) == pytest.approx(-0.2, abs=0.02)
+    assert _vertical_travel_m(_chair_day(Placement.WRIST), 20.0) == pytest.approx(0.0, abs=0.01)
+
+
+@pytest.mark.parametrize("placement", [Placement.CHEST, Placement.UPPER_BACK])
+def test_thorax_flexes_forward_mid_transition(placement: Placement) -> None:
+    """The thorax flexes ~35 deg forward during a sit-down and comes back to near standing."""
+    rec = _chair_day(placement)
+    standing = rec.acc_g[rec.t_s < 15.0].mean(axis=0)
+    seated = rec.acc_g[(rec.t_s > 25.0) & (rec.t_s < 35.0)].mean(axis=0)
+    standing, seated = standing / np.linalg.norm(standing), seated / np.linalg.norm(seated)
+    mask = np.abs(rec.t_s - 20.0) < 1.0
+    mid = rec.acc_g[mask] / np.linalg.norm(rec.acc_g[mask], axis=1, keepdims=True)
+    peak = max(_angle_deg(standing, m) for m in mid)
+    assert 25.0 < peak < 45.0
+    assert _angle_deg(standing, seated) < 10.0  # the thorax alone hardly tells sitting
+
+
+def test_minimum_jerk_rests_at_both_ends() -> None:
+    """The minimum-jerk path goes 0 -> 1 with zero acceleration outside the move."""
+    s = np.linspace(-0.5, 1.5, 201)
+    position, acceleration = minimum_jerk(s)
+    assert position[0] == 0.0
+    assert position[-1] == 1.0
+    assert np.all(acceleration[(s <= 0) | (s >= 1)] == 0.0)
+    assert np.all(np.diff(position) >= 0)

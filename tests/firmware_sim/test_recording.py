@@ -39,4 +39,4 @@ def test_truth_json_labels_postures(tmp_path: Path) -> None:
     write_truth_json(truth(ALL_POSTURES), path)
     labels = json.loads(path.read_text())["labels"]
     assert labels[0] == {"start_s": 0.0, "end_s": 180.0, "label": "standing", "activity": "standing"}
-    assert {label["label"] for label in labels} == {"sitting", "standing", "walking", "lying", "other"}
+    assert {label["label"] for label in labels} == {"sitting", "standing", "walking", "lying", "other", "nonwear"}

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis import Placement
+from firmware_sim.motion import generate
+from firmware_sim.recording import write_csv
+from firmware_sim.scenarios import Activity, Script, Step
 from ingest.cli import main
 
 
@@ -80,16 +84,10 @@ def test_bad_policy_option_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def tilted_waist(tmp_path: Path) -> Path:
-    """A waist sensor mounted with x sideways: 20 s standing, then 60 s seated (tilted 25 deg)."""
-    rate = 20.0
-    rng = np.random.default_rng(1)
-    stand = np.tile([0.0, 0.0, 1.0], (int(20 * rate), 1))
-    sit = np.tile([0.0, 0.423, 0.906], (int(60 * rate), 1))
-    # 10 mg of noise: a worn sensor (a perfectly still one would be non-wear)
-    acc = np.concatenate([stand, sit]) + rng.normal(0, 0.01, (stand.shape[0] + sit.shape[0], 3))
-    t = np.arange(acc.shape[0]) / rate
+    """A waist sensor mounted at random (seeded): 20 s standing, then 60 s seated."""
+    script = Script("calibrate", (Step(Activity.STANDING, 20.0), Step(Activity.SITTING, 60.0)))
     path = tmp_path / "waist.csv"
-    np.savetxt(path, np.column_stack([t, acc]), delimiter=",", header="t,ax,ay,az", comments="", fmt="%.4f")
+    write_csv(generate(script, Placement.WAIST, seed=4, rate_hz=20.0), path)
     return path
 
 
@@ -101,8 +99,9 @@ def test_calibrate_at_gives_the_upright_reference(tmp_path: Path) -> None:
     assert main([*argv, "--calibrate-at", "2"]) == 0
     summary = json.loads(out.read_text())["summary"]
     assert abs(summary["sitting_s"] - 60.0) < 2.0  # edges move by up to the 3.2 s look-ahead
-    # Before the 5 s of calibration are complete the mounting is unknown (lying here).
-    assert abs(summary["standing_s"] - 13.0) < 2.0
+    # At least the 13 s after the calibration completes are standing; before it, the
+    # mounting is unknown and the result depends on it.
+    assert 13.0 - 2.0 <= summary["standing_s"] <= 20.0 + 2.0
     assert main([*argv, "--calibrate-at", "-1"]) == 2
 
 

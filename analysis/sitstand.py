@@ -1,0 +1,174 @@
+"""Sitting or standing after a postural transition of the trunk: the evidence and the rule.
+
+A waist, lower-back, chest or upper-back sensor cannot tell upright sitting from standing
+by its angle alone, but the transition between them can: sitting down lowers the hips by
+0.3-0.5 m and standing up raises them (Najafi et al. 2003, IEEE Trans Biomed Eng
+50(6):711-723, doi:10.1109/TBME.2003.812189; ``analysis.transitions``). ``Transition``
+collects a movement between two still periods frame by frame; ``seated_after`` decides
+the upright posture that follows it from:
+
+1. the posture before it (from walking the angle against the just-refreshed walking
+   upright decides; from lying the wearer sits unless the hips rose far);
+2. the measured vertical hip displacement (down: sat down, up: stood up; a reading that
+   contradicts the posture before is no evidence);
+3. without such a measurement, the turn of the trunk away from the standing posture it
+   left, by the sitting cut-point (Vähä-Ypyä et al. 2018, Scand J Med Sci Sports
+   28(3):1092-1102, doi:10.1111/sms.13017), but only if the movement accelerated the
+   body vertically (``PostureTuning.sit_jolt_g``): a standing forward bend or stretch
+   turns the trunk as far without lowering the hips, and is no sit-down.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.settings import POSTURE_CODES, Posture, PostureTuning
+
+__all__ = ["Evidence", "Transition", "seated_after"]
+
+SIT = POSTURE_CODES.index(Posture.SITTING)
+STAND = POSTURE_CODES.index(Posture.STANDING)
+LIE = POSTURE_CODES.index(Posture.LYING)
+WALK = POSTURE_CODES.index(Posture.WALKING)
+
+
+class Transition:
+    """A movement between two still periods, collected frame by frame.
+
+    Args:
+        prev: Posture code before the movement.
+        before: ``(|a| level in g, gravity unit vector shape (3,))`` while still before.
+        pad: ``(|a|, gravity unit tuple)`` of the frames just before the movement.
+    """
+
+    def __init__(self, prev: int, before: tuple[float, NDArray[np.float64]], pad: list[tuple[float, Any]]) -> None:
+        self.prev = prev
+        self.before = before
+        self.frames: list[tuple[float, Any]] = list(pad)
+        self.long = False
+        self.still_run = 0
+        # Largest departure of |a| from the level before, g (the movement may start in the pad).
+        self.peak_g = max((abs(m - before[0]) for m, _ in pad), default=0.0)
+
+    def add(self, mag_g: float) -> None:
+        """Note the |a| of a new frame of the movement, g."""
+        self.peak_g = max(self.peak_g, abs(mag_g - self.before[0]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-serialisable state."""
+        return {
+            "prev": self.prev,
+            "before": [self.before[0], self.before[1].tolist()],
+            "frames": [[m, list(u)] for m, u in self.frames],
+            "long": self.long,
+            "still_run": self.still_run,
+            "peak_g": self.peak_g,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Transition:
+        """Rebuild a transition from ``to_dict()``."""
+        tr = cls(int(d["prev"]), (float(d["before"][0]), np.asarray(d["before"][1], dtype=np.float64)), [])
+        tr.frames = [(float(m), tuple(u)) for m, u in d["frames"]]
+        tr.long = bool(d["long"])
+        tr.still_run = int(d["still_run"])
+        tr.peak_g = float(d.get("peak_g", math.inf))  # older snapshots: no bend check
+        return tr
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a settled transition of the trunk showed.
+
+    Attributes:
+        prev: Posture code before the movement.
+        before: The decided upright posture (``SIT``/``STAND``) before it, if any.
+        firm: Whether a measured transition decided ``before``.
+        z_m: Vertical hip displacement, m (positive up), ``None`` when not measured
+            (the movement was too long).
+        jolt_g: Largest departure of |a| from the still level before, during the
+            movement, g.
+        turn_deg: Angle between the gravity directions before and after, deg.
+        seated_angle: Whether the trunk after it is inclined by the sitting cut-point
+            from the walking upright (``None``: no upright reference or cut-point).
+        sit_deg: The placement's sitting cut-point, deg (``None``: none).
+    """
+
+    prev: int
+    before: int | None
+    firm: bool
+    z_m: float | None
+    jolt_g: float
+    turn_deg: float
+    seated_angle: bool | None
+    sit_deg: float | None
+
+
+def seated_after(ev: Evidence, tuning: PostureTuning) -> tuple[int, bool]:
+    """Sitting or standing after a transition, and whether a transition showed it.
+
+    Args:
+        ev: The evidence of the transition.
+        tuning: Thresholds (``sit_down_m``, ``stand_up_m``, ``rise_from_lying_m``,
+            ``sit_jolt_g``, ``fidget_deg``).
+
+    Returns:
+        ``(code, firm)``: ``SIT`` or ``STAND``, and whether the decision rests on a
+        measured transition (rather than a default).
+
+    >>> t = PostureTuning()
+    >>> bend = Evidence(STAND, STAND, True, 0.0, 0.01, 40.0, None, 11.6)
+    >>> seated_after(bend, t) == (STAND, True)  # turned far, hips did not move
+    True
+    >>> sit = Evidence(STAND, STAND, True, 0.0, 0.2, 40.0, None, 11.6)
+    >>> seated_after(sit, t) == (SIT, True)
+    True
+    """
+    if ev.prev == WALK:
+        # Gait swamps the |a| levels a displacement needs (uci_hapt walk-to-stand
+        # measures -2.0 to +0.3 m); the walking upright was just refreshed, so the
+        # angle decides (Vähä-Ypyä et al. 2018).
+        return (SIT if ev.seated_angle else STAND), False
+    if ev.prev == LIE:
+        # People get up by sitting up; upright sitting after lying is as close to
+        # the walking upright as standing (uci_hapt: 1-8 deg for several wearers),
+        # so the angle cannot overrule this, only a clear rise of the hips can.
+        rose = ev.z_m is not None and ev.z_m >= tuning.rise_from_lying_m
+        return (STAND, True) if rose else (SIT, False)
+    if ev.prev not in (SIT, STAND):
+        # Nothing still before (start of the stream, after non-wear or a gap): the
+        # levels the displacement needs are unknown.
+        return (SIT if ev.seated_angle else STAND), False
+    return _from_upright(ev, tuning)
+
+
+def _from_upright(ev: Evidence, tuning: PostureTuning) -> tuple[int, bool]:
+    """``seated_after`` for a transition that started sitting or standing."""
+    down = ev.z_m is not None and ev.z_m <= -tuning.sit_down_m
+    up = ev.z_m is not None and ev.z_m >= tuning.stand_up_m
+    # Nobody sits down from sitting or stands up from standing: such a reading is
+    # no evidence (6% of uci_hapt stand-to-sit transitions measure a rise).
+    if down and ev.before != SIT:
+        return SIT, True
+    if up and ev.before != STAND:
+        return STAND, True
+    if ev.before == STAND:
+        # The standing posture just left is a reference of its own: a pelvis or trunk
+        # that settles tilted from it by the sitting cut-point is seated (the Vähä-Ypyä
+        # et al. 2018 criterion, against standing instead of walking), if the body was
+        # moved vertically on the way (a bend is not).
+        cut = ev.sit_deg if ev.sit_deg is not None else 90.0
+        turned = ev.turn_deg >= cut or (ev.turn_deg >= tuning.fidget_deg and bool(ev.seated_angle))
+        if turned and ev.jolt_g >= tuning.sit_jolt_g:
+            return SIT, True
+        return STAND, ev.firm
+    # Seated before: getting up lifts the body as sitting down lowers it, so a turn
+    # without vertical acceleration is a shift on the chair, whatever the angle says.
+    if ev.turn_deg < tuning.fidget_deg or ev.seated_angle is None or ev.jolt_g < tuning.sit_jolt_g:
+        return SIT, ev.firm
+    return (SIT if ev.seated_angle else STAND), False
