@@ -213,9 +213,10 @@ OFFICE_MORNING = Script(
     "office_morning",
     _steps(
         (A.NONWEAR, 2 * MIN),  # sensor on the desk before it is clipped on
-        (A.STANDING, 1 * MIN),
+        # Clipped on, then a walk: with the sensor mounted any way up, the analysis learns
+        # the wearer's upright from walking, so what comes before a first walk is unsure.
         (A.WALKING, 3 * MIN),  # to the coffee machine and back
-        (A.STANDING, 2 * MIN),
+        (A.STANDING, 3 * MIN),
         *_seated(42 * MIN, fidget_every_s=9 * MIN),  # e-mail: too long, raises an alert
         (A.STANDING, 1.5 * MIN),
         (A.WALKING, 2 * MIN),
