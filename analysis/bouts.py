@@ -106,8 +106,11 @@ class BoutTracker:
 
     def _slouch(self, t0_s: float, k_first: int, slouch_deg: NDArray[np.float64]) -> list[Event]:
         bad = np.nan_to_num(slouch_deg, nan=0.0) >= self.slouch.slouch_deg
-        self.slouch_frames += int(bad.sum())
         events: list[Event] = []
+        if not bad.any():  # no slouching (every frame of most placements): no run goes on
+            self.slouch_run_start_k = None
+            return events
+        self.slouch_frames += int(bad.sum())
         dwell = max(1, math.ceil(self.slouch.dwell_s / self.frame_s))
         edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
         carried = self.slouch_run_start_k

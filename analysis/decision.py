@@ -7,29 +7,23 @@ A frame is final once ``delay_frames`` newer frames were seen; live and batch ru
 take exactly the same decisions because each one depends only on the frames before it
 and this fixed look-ahead.
 
-Per placement:
+Still frames are labelled by their inclination (``analysis.labels``: thigh, wrist, and
+lying for the trunk). For the trunk (waist, lower back, chest, upper back), upright
+sitting and standing are told apart at postural transitions (Najafi et al. 2003, IEEE
+Trans Biomed Eng 50(6):711-723, doi:10.1109/TBME.2003.812189): the hips go down when
+sitting down and up when standing up (``analysis.transitions``). Without such evidence
+(a fidget, a transition too gentle to measure) the inclination against the walking
+upright decides (Vähä-Ypyä et al. 2018, Scand J Med Sci Sports 28(3):1092-1102,
+doi:10.1111/sms.13017: about 11.6 deg at the hip), and without a reference the
+previous posture is kept. Coming from walking, the inclination against the walking
+upright decides. Coming from lying, the wearer is sitting unless the hips rose far:
+sitting up is how people get up, and neither the angle nor the rise from lying tells
+it reliably (``analysis.transitions``). The rule itself, with the evidence it weighs,
+is ``analysis.sitstand``; explicit calibration is ``analysis.calibration``.
 
-* thigh: sitting when the thigh is inclined at least 45 deg from the upright (Acti4:
-  Skotte et al. 2014, Med Sci Sports Exerc 46(9):1839-1846,
-  doi:10.1249/MSS.0000000000000308; activPAL: Grant et al. 2006, Br J Sports Med
-  40(12):992-997, doi:10.1136/bjsm.2006.030262).
-* waist, lower back, chest, upper back: lying when the trunk is inclined at least
-  60 deg from upright. Upright sitting and standing are told apart at postural
-  transitions (Najafi et al. 2003, IEEE Trans Biomed Eng 50(6):711-723,
-  doi:10.1109/TBME.2003.812189): the hips go down when sitting down and up when
-  standing up (``analysis.transitions``). Without such evidence (a fidget, a
-  transition too gentle to measure) the inclination against the walking upright
-  decides (Vähä-Ypyä et al. 2018, Scand J Med Sci Sports 28(3):1092-1102,
-  doi:10.1111/sms.13017: about 11.6 deg at the hip), and without a reference the
-  previous posture is kept. Coming from walking, the inclination against the walking
-  upright decides. Coming from lying, the wearer
-  is sitting unless the hips rose far: sitting up is how people get up, and neither
-  the angle nor the rise from lying tells it reliably (``analysis.transitions``).
-  The rule itself, with the evidence it weighs, is ``analysis.sitstand``; explicit
-  calibration is ``analysis.calibration``.
-* wrist: walking or not; still frames are ``other`` (a wrist cannot tell sitting from
-  standing: Rosenberger et al. 2016, Med Sci Sports Exerc 48(3):457-465,
-  doi:10.1249/MSS.0000000000000778).
+Most of a day is steady (motionless, sitting still, walking): ``analysis.steady``
+prepares each chunk with array operations, and such runs are taken in one step that
+ends in the same state as the frame-by-frame logic kept for everything else.
 
 Non-wear (every placement): a worn sensor always moves a little (breathing, postural
 sway), a sensor on a desk does not. van Hees et al. 2013 (PLoS ONE 8(4):e61691,
@@ -47,30 +41,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.angles import angle_deg, angles_deg
 from analysis.calibration import CalibrationWindow
+from analysis.labels import LIE, NONWEAR, OTHER, SIT, STAND, WALK, StillLabels
+from analysis.pending import Pending
 from analysis.reference import UprightReference, gait_like
-from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture, PostureTuning
+from analysis.settings import AnalysisSettings, PostureTuning
 from analysis.sitstand import Evidence, Transition, seated_after
+from analysis.steady import GAP, QUIET, STILL, WALKLIKE, ChunkFrames, first_true, gait_windows
 from analysis.transitions import hip_displacement_m
 
 __all__ = ["PostureDecider"]
 
-SIT = POSTURE_CODES.index(Posture.SITTING)
-STAND = POSTURE_CODES.index(Posture.STANDING)
-LIE = POSTURE_CODES.index(Posture.LYING)
-WALK = POSTURE_CODES.index(Posture.WALKING)
-OTHER = POSTURE_CODES.index(Posture.OTHER)
-NONWEAR = POSTURE_CODES.index(Posture.NONWEAR)
-
-_TRUNK = frozenset({Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK})
-_THORAX = frozenset({Placement.CHEST, Placement.UPPER_BACK})
 _RING = 15  # frames of history: 1 s of level before the 0.5 s pre-transition padding
 _PAD = 5  # frames of padding on each side of a transition (0.5 s)
 _LEVEL = 10  # frames averaged for the still level before and after (1 s)
-
-
-def _angle_deg(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
-    return math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(a, b))))))
 
 
 def _unit(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -90,13 +75,10 @@ class PostureDecider:
 
     def __init__(self, settings: AnalysisSettings, long_axis: int, sit_deg: float | None, lie_deg: float | None):
         tuning: PostureTuning = settings.tuning
-        self.placement = settings.placement
-        self.trunk = settings.placement in _TRUNK
-        self.thorax = settings.placement in _THORAX
+        self.labels = StillLabels(settings.placement, long_axis, sit_deg, lie_deg)
+        self.trunk = self.labels.trunk
         self.tuning = tuning
-        self.long_axis = long_axis
         self.sit_deg = sit_deg
-        self.lie_deg = lie_deg
         fs = tuning.frame_s
         self.delay = math.ceil(tuning.decision_delay_s / fs)
         self.settle = math.ceil(tuning.settle_s / fs)
@@ -107,10 +89,10 @@ class PostureDecider:
             half_life_frames=tuning.ref_half_life_s / fs,
             reset_deg=tuning.ref_reset_deg,
         )
-        self.pending: list[int] = []
-        self.pending_slouch: list[float] = []
-        self.pending_k0 = 0
-        self.ring: deque[tuple[float, Any]] = deque(maxlen=_RING)
+        self.pending = Pending()
+        # |a| and gravity direction of the latest _RING frames with data, oldest first.
+        self.ring_m = np.zeros(0)
+        self.ring_u = np.zeros((0, 3))
         self.walking = False
         self.nonwear = False
         self.upright: int | None = None  # decided sitting/standing of the trunk
@@ -155,26 +137,48 @@ class PostureDecider:
             quiet: Whether the non-wear window ending at the frame is motionless, shape (m,).
         """
         if not self.pending:
-            self.pending_k0 = k0
-        walk_sd = self.tuning.walk_sd_g
-        still_sd = self.tuning.still_sd_g
-        for i in range(has_data.shape[0]):
-            k = k0 + i
-            if not has_data[i]:
+            self.pending.k0 = k0
+        t = self.tuning
+        c = ChunkFrames.build(
+            self.ring_m,
+            self.ring_u,
+            has_data=has_data,
+            unit=unit,
+            sd=sd,
+            mag=mag,
+            quiet=quiet,
+            walk_sd_g=t.walk_sd_g,
+            still_sd_g=t.still_sd_g,
+            move_deg=t.move_deg,
+            move_lag=_PAD,
+        )
+        kinds = c.kind.tolist()
+        pos = c.pos.tolist()
+        i = 0
+        while i < len(kinds):
+            kind, end, p = kinds[i], c.run_end[i], pos[i]
+            if kind == GAP:
                 self._gap()
-                continue
-            u = unit[i]
-            m = float(mag[i]) if math.isfinite(mag[i]) else (self.ring[-1][0] if self.ring else 1.0)
-            moved = bool(self.ring) and _angle_deg(u, np.asarray(self.ring[-min(len(self.ring), _PAD)][1])) > (
-                self.tuning.move_deg
-            )
-            if quiet[i]:
-                self._nonwear(k)
-            elif sd[i] > walk_sd:
-                self._walking(u, m)
+                i += 1
+            elif kind == QUIET:
+                self._nonwear(k0 + i, frames=end - i)
+                i = end
+            elif kind == WALKLIKE and self.walking and len(self.gait_m) == self.walk_confirm:
+                self._walking_run(c, p, p + end - i)
+                i = end
+            elif kind == WALKLIKE:
+                self._walking(c, p)
+                i += 1
             else:
-                self._worn(k, u, m, still=sd[i] <= still_sd and not moved)
-            self.ring.append((m, tuple(u.tolist())))
+                n_steady = self._steady_frames(c, k0 + i, p, end - i) if kind == STILL else 0
+                if n_steady:
+                    self._still_run(c, p, n_steady)
+                    i += n_steady
+                else:
+                    self._worn(k0 + i, c, p, still=kind == STILL)
+                    i += 1
+        self.ring_m = c.seq_m[-_RING:].copy()
+        self.ring_u = c.seq_u[-_RING:].copy()
 
     def flush(self) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
         """Return every pending frame (end of stream)."""
@@ -188,8 +192,7 @@ class PostureDecider:
     # ------------------------------------------------------------- frame kinds
 
     def _append(self, code: int, slouch: float = math.nan) -> None:
-        self.pending.append(code)
-        self.pending_slouch.append(slouch)
+        self.pending.append(code, slouch)
         self.last_code = code
 
     def _gap(self) -> None:
@@ -201,11 +204,8 @@ class PostureDecider:
             self.walking = False
         self._append(OTHER)
 
-    def _nonwear(self, k: int) -> None:
-        first = max(self.pending_k0, k - self.nonwear_frames + 1)
-        for j in range(first - self.pending_k0, len(self.pending)):
-            self.pending[j] = NONWEAR
-            self.pending_slouch[j] = math.nan
+    def _nonwear(self, k: int, frames: int = 1) -> None:
+        """Frames ``k .. k+frames-1`` are motionless: they and the window before are non-wear."""
         self.nonwear = True
         self.upright = None
         self.still_g = None
@@ -216,9 +216,22 @@ class PostureDecider:
         if self.walking:
             self.reference.end_bout()
             self.walking = False
-        self._append(NONWEAR)
+        self.pending.extend(NONWEAR, frames)
+        self.pending.mark(k - self.nonwear_frames + 1, NONWEAR)
+        self.last_code = NONWEAR
 
-    def _walking(self, u: NDArray[np.float64], m: float) -> None:
+    def _walking_run(self, c: ChunkFrames, a: int, b: int) -> None:
+        """Frames ``a .. b-1`` of the chunk sequence go on walking (``_walking`` at once)."""
+        self.nonwear = False
+        self.pending.extend(WALK, b - a)
+        self.last_code = WALK
+        run_m = c.seq_m[a:b]
+        gait = gait_windows(np.asarray(self.gait_m), run_m, self.tuning.frame_s, self.tuning.min_cadence_hz)
+        self.gait_m.extend(run_m[-self.walk_confirm :].tolist())
+        self.reference.walking_many(c.seq_u[a:b][gait])
+
+    def _walking(self, c: ChunkFrames, p: int) -> None:
+        u, m = c.seq_u[p], float(c.seq_m[p])
         self.nonwear = False
         self._append(WALK)
         self.gait_m.append(m)
@@ -229,17 +242,53 @@ class PostureDecider:
             return
         # Walking-like movement: a postural transition until it lasts walk_confirm_s.
         if self.trans is None:
-            self._open(self.last_still if self.last_still is not None else OTHER)
+            self._open(c, p, self.last_still if self.last_still is not None else OTHER)
         self._track(u, m, still=False)
         self.walk_run.append(tuple(u.tolist()))
         if len(self.walk_run) >= self.walk_confirm:
             self.walking = True
             self.trans = None
-            for w in self.walk_run if gait else []:
-                self.reference.walking(np.asarray(w))
+            if gait:
+                self.reference.walking_many(np.array(self.walk_run, dtype=np.float64))
             self.walk_run = []
 
-    def _worn(self, k: int, u: NDArray[np.float64], m: float, *, still: bool) -> None:
+    def _steady_frames(self, c: ChunkFrames, k: int, p: int, n: int) -> int:
+        """How many of ``n`` still frames from frame ``k`` (sequence index ``p``) are steady.
+
+        A still frame is steady when ``_worn`` would only label it: worn before, no
+        walking or transition going on, no calibration due, gravity within
+        ``fidget_deg`` of the posture last decided, and a label that changes no state.
+        """
+        if self.nonwear or self.walking or self.trans is not None:
+            return 0
+        if self.calibration.from_k is not None:
+            n = min(n, max(0, self.calibration.from_k - k))
+        units = c.seq_u[p : p + n]
+        if self.still_g is not None:
+            n = first_true(angles_deg(units, self.still_g) > self.tuning.fidget_deg, n)
+        if self.trunk and self.upright is None:
+            # The first frame that is not lying decides the upright posture: not steady.
+            n = first_true(~self.labels.lying_many(units[:n], self._upright_estimate()), n)
+        return n
+
+    def _still_run(self, c: ChunkFrames, p: int, n: int) -> None:
+        """Label ``n`` steady still frames from sequence index ``p`` (``_worn`` at once)."""
+        self.walk_run = []
+        self.gait_m.clear()
+        codes, slouch = self.labels.labels(
+            c.seq_u[p : p + n], self.reference.unit(), self._upright_estimate(), self.upright
+        )
+        self.pending.extend_many(codes, slouch)
+        last = codes[-1]
+        self.last_code = last
+        # still_run counts the frames labelled like the last one, across runs.
+        other = np.flatnonzero(np.asarray(codes) != last)
+        same = n - 1 - int(other[-1]) if other.size else n
+        self.still_run = self.still_run + same if same == len(codes) and self.last_still == last else same
+        self.last_still = last
+
+    def _worn(self, k: int, c: ChunkFrames, p: int, *, still: bool) -> None:
+        u, m = c.seq_u[p], float(c.seq_m[p])
         if self.nonwear:
             self.nonwear = False
             self.upright = None
@@ -248,13 +297,13 @@ class PostureDecider:
         if self.walking:
             self.reference.end_bout()
             self.walking = False
-            self._open(WALK)
+            self._open(c, p, WALK)
         elif self.trans is None and not still:
-            self._open(self.last_still if self.last_still is not None else OTHER)
-        elif self.trans is None and self.still_g is not None and _angle_deg(u, self.still_g) > self.tuning.fidget_deg:
+            self._open(c, p, self.last_still if self.last_still is not None else OTHER)
+        elif self.trans is None and self.still_g is not None and angle_deg(u, self.still_g) > self.tuning.fidget_deg:
             # A slow change of posture that never looked like movement: the posture
             # settled since the last decision is the one it started from.
-            self._open(self.last_still if self.last_still is not None else OTHER, start_g=self.still_g)
+            self._open(c, p, self.last_still if self.last_still is not None else OTHER, start_g=self.still_g)
         self._calibration(k, u, still=still)
         if self.trans is not None:
             self._track(u, m, still=still)
@@ -265,12 +314,12 @@ class PostureDecider:
 
     # -------------------------------------------------------------- transitions
 
-    def _open(self, prev: int, start_g: NDArray[np.float64] | None = None) -> None:
+    def _open(self, c: ChunkFrames, p: int, prev: int, start_g: NDArray[np.float64] | None = None) -> None:
         if self.still_run < self.min_lying and (prev == LIE or (prev in (SIT, STAND) and not self.upright_known)):
             # A few seconds of a posture nothing confirmed is a sensor being handled
             # (clipped on, picked up), not a posture to start a transition from.
             prev = OTHER
-        hist = list(self.ring)
+        hist = c.history(p, _RING)
         level = hist[:-_PAD] if len(hist) > _PAD else hist
         if level:
             m0 = float(np.mean([h[0] for h in level]))
@@ -322,8 +371,8 @@ class PostureDecider:
             firm=self.upright_firm,
             z_m=z,
             jolt_g=tr.peak_g,
-            turn_deg=_angle_deg(left, g1),
-            seated_angle=None if ref is None or self.sit_deg is None else _angle_deg(g1, ref) >= self.sit_deg,
+            turn_deg=angle_deg(left, g1),
+            seated_angle=None if ref is None or self.sit_deg is None else angle_deg(g1, ref) >= self.sit_deg,
             sit_deg=self.sit_deg,
         )
         new, firm = seated_after(evidence, self.tuning)
@@ -336,10 +385,7 @@ class PostureDecider:
         if new == STAND and (not bent or (z is not None and z >= self.tuning.stand_up_m)):
             self.stand_up = g1
         # Relabel the still frames since the transition settled (they are pending).
-        first = len(self.pending) - (self.settle - 1)
-        for j in range(max(0, first), len(self.pending)):
-            if self.pending[j] in (SIT, STAND):
-                self.pending[j] = new
+        self.pending.relabel(self.settle - 1, (SIT, STAND), new)
 
     # ------------------------------------------------------------------ labels
 
@@ -347,30 +393,18 @@ class PostureDecider:
         ref = self.reference.unit()
         return ref if ref is not None else self.stand_up
 
-    def _inclination(self, u: NDArray[np.float64], up: NDArray[np.float64] | None) -> float:
-        if up is None:
-            return math.degrees(math.acos(min(1.0, abs(float(u[self.long_axis])))))
-        return _angle_deg(u, up)
-
     def _lying(self, u: NDArray[np.float64]) -> bool:
-        return self.lie_deg is not None and self._inclination(u, self._upright_estimate()) >= self.lie_deg
+        return self.labels.lying(u, self._upright_estimate())
 
     def _label(self, u: NDArray[np.float64]) -> tuple[int, float]:
-        if self.placement is Placement.WRIST:
-            return OTHER, math.nan
-        if not self.trunk:
-            incl = self._inclination(u, self.reference.unit())
-            return (SIT if self.sit_deg is not None and incl >= self.sit_deg else STAND), math.nan
-        if self._lying(u):
-            return LIE, math.nan
-        if self.upright is None:
-            ref = self.reference.unit()
-            seated = ref is not None and self.sit_deg is not None and _angle_deg(u, ref) >= self.sit_deg
+        ref = self.reference.unit()
+        if self.trunk and self.upright is None and not self._lying(u):
+            # No upright posture decided yet (start, after non-wear): the angle decides.
+            seated = ref is not None and self.sit_deg is not None and angle_deg(u, ref) >= self.sit_deg
             self.upright = SIT if seated else STAND
             self.upright_known = ref is not None
             self.still_g = u
-        ref = self.reference.unit()
-        return self.upright, (_angle_deg(u, ref) if ref is not None and self.thorax else math.nan)
+        return self.labels.label(u, ref, self._upright_estimate(), self.upright)
 
     # ------------------------------------------------------------- calibration
 
@@ -394,21 +428,13 @@ class PostureDecider:
             inclination from the reference for upright frames (NaN otherwise), shape (p,).
         """
         n = len(self.pending) if end else max(0, len(self.pending) - self.delay)
-        k = self.pending_k0
-        codes = np.asarray(self.pending[:n], dtype=np.int64)
-        slouch = np.asarray(self.pending_slouch[:n], dtype=np.float64)
-        del self.pending[:n]
-        del self.pending_slouch[:n]
-        self.pending_k0 = k + n
-        return k, codes, slouch
+        return self.pending.take(n)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the JSON-serialisable state."""
         return {
-            "pending": list(self.pending),
-            "pending_slouch": [None if math.isnan(x) else x for x in self.pending_slouch],
-            "pending_k0": self.pending_k0,
-            "ring": [[m, list(u)] for m, u in self.ring],
+            **self.pending.snapshot(),
+            "ring": [[m, u] for m, u in zip(self.ring_m.tolist(), self.ring_u.tolist(), strict=True)],
             "walking": self.walking,
             "nonwear": self.nonwear,
             "upright": self.upright,
@@ -428,10 +454,9 @@ class PostureDecider:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
-        self.pending = [int(c) for c in state["pending"]]
-        self.pending_slouch = [math.nan if x is None else float(x) for x in state["pending_slouch"]]
-        self.pending_k0 = int(state["pending_k0"])
-        self.ring = deque(((float(m), tuple(u)) for m, u in state["ring"]), maxlen=_RING)
+        self.pending.load(state)
+        self.ring_m = np.array([float(m) for m, _ in state["ring"]], dtype=np.float64)
+        self.ring_u = np.array([u for _, u in state["ring"]], dtype=np.float64).reshape(-1, 3)
         self.walking = bool(state["walking"])
         self.nonwear = bool(state["nonwear"])
         self.upright = state["upright"]

@@ -86,12 +86,13 @@ class Framer:
         acc_all = np.concatenate([self._carry_acc, acc_g])
         idx = np.floor((t_all - self.t0_s) / self.frame_s).astype(np.int64)
         k_open = int(idx[-1])
-        closed = idx < k_open
-        stats = _frame_stats(idx[closed] - self.next_k, acc_all[closed], k_open - self.next_k)
+        # Times do not decrease, so the samples of closed frames come first.
+        n_closed = int(np.searchsorted(idx, k_open, side="left"))
+        stats = _frame_stats(idx[:n_closed] - self.next_k, acc_all[:n_closed], k_open - self.next_k)
         k_first = self.next_k
         self.next_k = k_open
-        self._carry_t = t_all[~closed]
-        self._carry_acc = acc_all[~closed]
+        self._carry_t = t_all[n_closed:].copy()
+        self._carry_acc = acc_all[n_closed:].copy()
         return k_first, stats
 
     def flush(self) -> tuple[int, NDArray[np.float64]]:

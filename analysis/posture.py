@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from analysis.decision import PostureDecider
 from analysis.frames import N_STATS
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
+from analysis.windows import centred_sums, majority, trailing_spread
 
 __all__ = ["PlacementRule", "PostureTracker", "capabilities", "default_long_axis", "rule_for"]
 
@@ -121,44 +121,6 @@ def capabilities(placement: Placement) -> tuple[str, ...]:
 def default_long_axis(placement: Placement) -> int:
     """Return the default device axis (0=x, 1=y, 2=z) along the body's long axis."""
     return _LONG_AXIS[placement]
-
-
-def _windows_sum(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
-    """Sum rows over centred windows of ``2*half+1`` rows.
-
-    Args:
-        rows: Shape (m, c); outputs are for rows ``outer .. m-outer-1``.
-        half: Half-width of the window (<= outer).
-        outer: Context kept on each side.
-
-    Returns:
-        Shape (m - 2*outer, c). Each window is summed on its own, so the result for a
-        row depends only on the rows in its window, not on where the chunk started.
-    """
-    view = sliding_window_view(rows[outer - half : rows.shape[0] - (outer - half)], 2 * half + 1, axis=0)
-    return np.asarray(view.sum(axis=-1), dtype=np.float64)
-
-
-def _majority(labels: NDArray[np.int64], half: int) -> NDArray[np.int64]:
-    """Centred majority filter; ties keep the centre label.
-
-    Args:
-        labels: Posture codes with ``half`` context rows each side (-1 = padding), shape (m,).
-        half: Half-width of the filter.
-
-    Returns:
-        Filtered codes for the inner rows, shape (m - 2*half,).
-
-    >>> _majority(np.array([-1, 0, 3, 0, 0, -1]), 1).tolist()
-    [0, 0, 0, 0]
-    """
-    onehot = (labels[:, None] == np.arange(_N_CODES)[None, :]).astype(np.int64)
-    counts = sliding_window_view(onehot, 2 * half + 1, axis=0).sum(axis=-1)
-    centre = labels[half : labels.shape[0] - half]
-    best = counts.argmax(axis=1)
-    centre_count = np.take_along_axis(counts, np.clip(centre, 0, None)[:, None], axis=1)[:, 0]
-    keep = (centre >= 0) & (centre_count == counts.max(axis=1))
-    return np.where(keep, centre, best)
 
 
 class PostureTracker:
@@ -258,22 +220,23 @@ class PostureTracker:
         return self._smooth(k, codes, slouch, end=end)
 
     def _decide(self, k_feat: int, buf: NDArray[np.float64]) -> None:
-        grav = _windows_sum(buf, self._h_grav, self._h_ctx)
-        inten = _windows_sum(buf, self._h_int, self._h_ctx)
+        # Only the columns needed (gravity: count, sums of a; intensity: count, sums of
+        # |a| and |a|^2), as contiguous copies: vector additions run several times faster.
+        grav = centred_sums(np.ascontiguousarray(buf[:, :4]), self._h_grav, self._h_ctx)
+        inten = centred_sums(np.ascontiguousarray(buf[:, [0, 4, 5]]), self._h_int, self._h_ctx)
         n_grav = grav[:, 0]
         has_data = n_grav > 0
         mean = grav[:, 1:4] / np.where(has_data, n_grav, 1.0)[:, None]
         norm = np.linalg.norm(mean, axis=1)
         unit = mean / np.where(norm > 0, norm, 1.0)[:, None]
         n_int = np.maximum(inten[:, 0], 1.0)
-        var = inten[:, 5] / n_int - (inten[:, 4] / n_int) ** 2
-        sd = np.sqrt(np.clip(var, 0.0, None))
+        var = inten[:, 2] / n_int - (inten[:, 1] / n_int) ** 2
+        sd = np.sqrt(np.maximum(var, 0.0))
         own = buf[self._h_ctx : buf.shape[0] - self._h_ctx]
         mag = np.where(own[:, 0] > 0, own[:, 4] / np.maximum(own[:, 0], 1.0), np.nan)
         # Non-wear: range of the gravity estimate over the trailing window, per axis.
         means = np.concatenate([self._means, np.where(has_data[:, None], mean, np.nan)])
-        view = sliding_window_view(means, self._nonwear_frames, axis=0)
-        spread = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
+        spread = trailing_spread(means, self._nonwear_frames)
         quiet = np.asarray(spread < self._nonwear_range_g, dtype=np.bool_)  # NaN (gap) is not quiet
         self._means = means[means.shape[0] - (self._nonwear_frames - 1) :]
         self.decider.push(k_feat, has_data=has_data, unit=unit, sd=sd, mag=mag, quiet=quiet)
@@ -301,7 +264,7 @@ class PostureTracker:
             self._labels = buf
             self._slouch = sbuf
             return k_out, np.zeros(0, dtype=np.int64), np.zeros(0)
-        final = _majority(buf, h)
+        final = majority(buf, h, _N_CODES)
         out_slouch = sbuf[h : h + n_out]
         self._labels = buf[n_out:] if not end else np.zeros(0, dtype=np.int64)
         self._slouch = sbuf[n_out:] if not end else np.zeros(0)

@@ -93,18 +93,35 @@ class UprightReference:
 
     def walking(self, unit_g: NDArray[np.float64]) -> None:
         """Add one walking frame's gravity direction (unit vector, shape (3,))."""
-        self.sum = self.sum * self.decay + unit_g
-        self.weight = self.weight * self.decay + 1.0
-        self.bout_sum = self.bout_sum + unit_g
-        self.bout_frames += 1
-        if (
-            self.bout_frames == self.min_frames
-            and self.weight > self.min_frames
-            and _angle_deg(self.bout_sum, self.sum) > self.reset_deg
-        ):
-            self.sum = self.bout_sum.copy()
-            self.weight = float(self.bout_frames)
-            self.calibrated = False
+        self.walking_many(np.reshape(unit_g, (1, 3)))
+
+    def walking_many(self, units_g: NDArray[np.float64]) -> None:
+        """Add consecutive walking frames' gravity directions (unit vectors, shape (n, 3)).
+
+        The weighted mean is updated frame by frame in plain floats: the same
+        operations, in the same order and so to the same bits, as one vector update
+        per frame.
+        """
+        if units_g.shape[0] == 0:
+            return
+        decay = self.decay
+        s0, s1, s2 = self.sum.tolist()
+        b0, b1, b2 = self.bout_sum.tolist()
+        weight = self.weight
+        for x, y, z in units_g.tolist():
+            s0, s1, s2 = s0 * decay + x, s1 * decay + y, s2 * decay + z
+            weight = weight * decay + 1.0
+            b0, b1, b2 = b0 + x, b1 + y, b2 + z
+            self.bout_frames += 1
+            if self.bout_frames == self.min_frames and weight > self.min_frames:
+                bout, ref = np.array([b0, b1, b2]), np.array([s0, s1, s2])
+                if _angle_deg(bout, ref) > self.reset_deg:
+                    s0, s1, s2 = b0, b1, b2
+                    weight = float(self.bout_frames)
+                    self.calibrated = False
+        self.sum = np.array([s0, s1, s2])
+        self.weight = weight
+        self.bout_sum = np.array([b0, b1, b2])
 
     def end_bout(self) -> None:
         """A walking bout ended."""

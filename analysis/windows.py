@@ -1,0 +1,109 @@
+"""Sliding-window reductions over frames: centred sums, trailing spread, majority filter.
+
+Each output row depends only on the rows of its own window, never on where a chunk
+started, so the streaming posture tracker gives the same values live and in batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["centred_sums", "majority", "trailing_spread"]
+
+
+def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
+    """Sum rows over centred windows of ``2*half+1`` rows.
+
+    Args:
+        rows: Shape (m, c); outputs are for rows ``outer .. m-outer-1``.
+        half: Half-width of the window (<= outer).
+        outer: Context kept on each side.
+
+    Returns:
+        Shape (m - 2*outer, c). Each window is summed on its own, oldest row first (no
+        running sum, whose rounding would carry over from earlier rows): one vector
+        addition per row of the window, in the order numpy's ``sum`` over a sliding
+        window view adds them.
+
+    >>> centred_sums(np.arange(5.0)[:, None], 1, 2).tolist()
+    [[6.0]]
+    """
+    n = rows.shape[0] - 2 * outer
+    if n <= 0:
+        return np.zeros((0, rows.shape[1]))
+    start = outer - half
+    total = rows[start : start + n].copy()
+    for k in range(start + 1, start + 2 * half + 1):
+        total += rows[k : k + n]
+    return total
+
+
+def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64]:
+    """Largest per-column range (max - min) over each window of ``width`` consecutive rows.
+
+    Running maximum and minimum by van Herk/Gil-Werman (van Herk 1992, Pattern Recognit
+    Lett 13(7):517-521, doi:10.1016/0167-8655(92)90069-C; Gil and Werman 1993, IEEE
+    Trans Pattern Anal Mach Intell 15(5):504-507, doi:10.1109/34.211471): the rows are
+    cut into blocks of ``width``; a window spans the end of one block and the start of
+    the next, so its maximum is the larger of a suffix maximum and a prefix maximum,
+    both found for all rows with one ``np.maximum.accumulate`` each. Three comparisons
+    per row and column instead of ``width``, and the same values as a direct maximum:
+    NaN (a gap) anywhere in a window makes its range NaN.
+
+    Args:
+        rows: Shape (m, c).
+        width: Window length in rows (>= 1).
+
+    Returns:
+        Shape (max(0, m - width + 1),): the range of the window ``rows[i : i + width]``.
+
+    >>> x = np.array([[0.0], [2.0], [1.0], [5.0], [np.nan], [4.0]])
+    >>> trailing_spread(x, 2).tolist()
+    [2.0, 1.0, 4.0, nan, nan]
+    """
+    m, c = rows.shape
+    n_out = m - width + 1
+    if n_out <= 0:
+        return np.zeros(0)
+    blocks = -(-m // width)
+    padded = np.concatenate([rows, np.zeros((blocks * width - m, c))]).reshape(blocks, width, c)
+    flipped = padded[:, ::-1]
+    extremes = []
+    for pick in (np.maximum, np.minimum):
+        prefix = pick.accumulate(padded, axis=1).reshape(-1, c)
+        suffix = pick.accumulate(flipped, axis=1)[:, ::-1].reshape(-1, c)
+        # Window i covers i .. i+width-1: the suffix of i's block and the prefix up to
+        # i+width-1 in the next (the same block when i starts one).
+        extremes.append(pick(suffix[:n_out], prefix[width - 1 : width - 1 + n_out]))
+    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=-1)
+    return spread
+
+
+def majority(labels: NDArray[np.int64], half: int, n_codes: int) -> NDArray[np.int64]:
+    """Centred majority filter; ties keep the centre label.
+
+    Args:
+        labels: Codes ``0 .. n_codes-1`` with ``half`` context rows each side (-1 =
+            padding), shape (m,).
+        half: Half-width of the filter.
+        n_codes: Number of codes.
+
+    Returns:
+        Filtered codes for the inner rows, shape (m - 2*half,).
+
+    >>> majority(np.array([-1, 0, 3, 0, 0, -1]), 1, 6).tolist()
+    [0, 0, 0, 0]
+    """
+    centre = labels[half : labels.shape[0] - half]
+    if labels.shape[0] and labels.min() == labels.max() >= 0:
+        return centre.copy()  # one posture throughout, as most of the time
+    width = 2 * half + 1
+    onehot = (labels[:, None] == np.arange(n_codes)[None, :]).astype(np.int64)
+    # Integer counts per window from a running count: exact, unlike float sums.
+    running = np.concatenate([np.zeros((1, n_codes), dtype=np.int64), np.cumsum(onehot, axis=0)])
+    counts = running[width:] - running[:-width]
+    best = counts.argmax(axis=1)
+    centre_count = np.take_along_axis(counts, np.maximum(centre, 0)[:, None], axis=1)[:, 0]
+    keep = (centre >= 0) & (centre_count == counts.max(axis=1))
+    return np.asarray(np.where(keep, centre, best), dtype=np.int64)

@@ -1,0 +1,62 @@
+"""Sliding-window reductions: the fast forms equal the direct reductions bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
+
+from analysis.angles import angle_deg, angles_deg
+from analysis.windows import centred_sums, majority, trailing_spread
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 450), width=st.integers(1, 210), seed=st.integers(0, 2**32 - 1))
+def test_trailing_spread_equals_the_direct_range(rows: int, width: int, seed: int) -> None:
+    """Van Herk/Gil-Werman gives exactly the max - min of each window, NaN gaps included."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    x[rng.random(rows) < 0.02] = np.nan
+    got = trailing_spread(x, width)
+    if rows < width:
+        assert got.size == 0
+        return
+    view = sliding_window_view(x, width, axis=0)
+    expected = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
+    assert np.array_equal(got, expected, equal_nan=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(25, 400), half=st.sampled_from([10, 12]), seed=st.integers(0, 2**32 - 1))
+def test_centred_sums_equal_numpy_window_sums(rows: int, half: int, seed: int) -> None:
+    """Shifted additions give the same bits as ``sum`` over a sliding window view."""
+    x = np.random.default_rng(seed).normal(1.0, 0.3, size=(rows, 4))
+    view = sliding_window_view(x[12 - half : rows - (12 - half)], 2 * half + 1, axis=0)
+    assert np.array_equal(centred_sums(x, half, 12), view.sum(axis=-1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(labels=st.lists(st.integers(0, 5), min_size=1, max_size=80))
+def test_majority_equals_counting_each_window(labels: list[int]) -> None:
+    """Running counts give the filter of counting each window (ties keep the centre)."""
+    half = 3
+    padded = np.array([-1] * half + labels + [-1] * half, dtype=np.int64)
+    expected = []
+    for i in range(len(labels)):
+        window = padded[i : i + 2 * half + 1]
+        counts = np.bincount(window[window >= 0], minlength=6)
+        centre = padded[i + half]
+        expected.append(centre if counts[centre] == counts.max() else int(counts.argmax()))
+    assert majority(padded, half, 6).tolist() == expected
+
+
+def test_scalar_and_row_angles_agree() -> None:
+    """One frame's angle is the same number alone or in a chunk (live equals batch)."""
+    rng = np.random.default_rng(7)
+    u = rng.normal(size=(500, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    v = u[0]
+    rows = angles_deg(u, v)
+    assert all(angle_deg(u[i], v) == rows[i] for i in range(500))
+    assert np.array_equal(angles_deg(u[3:4], v), rows[3:4])
