@@ -197,12 +197,18 @@ class PostureDecider:
 
     def _gap(self) -> None:
         self.trans = None
+        self._leave_walking()
+        self._append(OTHER)
+
+    def _leave_walking(self) -> bool:
+        """Forget the gait history and end an open walking bout; return whether one was open."""
         self.walk_run = []
         self.gait_m.clear()
-        if self.walking:
-            self.reference.end_bout()
-            self.walking = False
-        self._append(OTHER)
+        if not self.walking:
+            return False
+        self.reference.end_bout()
+        self.walking = False
+        return True
 
     def _nonwear(self, k: int, frames: int = 1) -> None:
         """Frames ``k .. k+frames-1`` are motionless: they and the window before are non-wear."""
@@ -211,11 +217,7 @@ class PostureDecider:
         self.still_g = None
         self.last_still = None
         self.trans = None
-        self.walk_run = []
-        self.gait_m.clear()
-        if self.walking:
-            self.reference.end_bout()
-            self.walking = False
+        self._leave_walking()
         self.pending.extend(NONWEAR, frames)
         self.pending.mark(k - self.nonwear_frames + 1, NONWEAR)
         self.last_code = NONWEAR
@@ -292,11 +294,7 @@ class PostureDecider:
         if self.nonwear:
             self.nonwear = False
             self.upright = None
-        self.walk_run = []
-        self.gait_m.clear()
-        if self.walking:
-            self.reference.end_bout()
-            self.walking = False
+        if self._leave_walking():
             self._open(c, p, WALK)
         elif self.trans is None and not still:
             self._open(c, p, self.last_still if self.last_still is not None else OTHER)
