@@ -26,7 +26,7 @@ from analysis import (
     UserAction,
 )
 from ingest.errors import RecordingError
-from ingest.recording import DEFAULT_CHUNK_ROWS, read_chunks
+from ingest.recording import DEFAULT_CHUNK_ROWS, read_ahead, read_chunks
 
 __all__ = ["analyze_file", "register", "run"]
 
@@ -112,7 +112,7 @@ def analyze_file(
     """
     builder = ResultBuilder(settings)
     pending = calibrate_at_s
-    for t_s, acc_g in read_chunks(path, chunk_rows=chunk_rows):
+    for t_s, acc_g in read_ahead(read_chunks(path, chunk_rows=chunk_rows)):
         i = 0
         if pending is not None and t_s.size and t_s[-1] >= pending:
             # Split the chunk at the calibration time, as the live worker would see it.

@@ -2,13 +2,17 @@
 
 ``t`` is seconds (float) or ISO-8601 timestamps; ``ax, ay, az`` are in g; optional
 ``gx, gy, gz`` (deg/s) are accepted and ignored for now. Files are streamed in chunks
-so that a week at 50 Hz never sits in memory at once.
+so that a week at 50 Hz never sits in memory at once; ``read_ahead`` reads the next
+chunks on a second core while the caller works on this one.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,11 +20,15 @@ from numpy.typing import NDArray
 
 from ingest.errors import RecordingError
 
-__all__ = ["ACC_COLUMNS", "DEFAULT_CHUNK_ROWS", "read_chunks"]
+__all__ = ["ACC_COLUMNS", "DEFAULT_CHUNK_ROWS", "DEFAULT_READ_AHEAD", "read_ahead", "read_chunks"]
+
+T = TypeVar("T")
 
 ACC_COLUMNS = ("ax", "ay", "az")
 #: Rows per chunk: ~10 min at 50 Hz, a few MB of floats, while parsing stays vectorised.
 DEFAULT_CHUNK_ROWS = 50_000
+#: Chunks ``read_ahead`` keeps ready: enough to ride out one slow chunk, a few MB each.
+DEFAULT_READ_AHEAD = 2
 
 
 def _numeric(column: pd.Series, name: str, path: Path, first_row: int) -> NDArray[np.float64]:
@@ -150,3 +158,66 @@ def read_chunks(
         raise RecordingError(f"{path}: no such file") from err
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise RecordingError(f"{path}: cannot read: {err}") from err
+
+
+class _End:
+    """The producer thread's last word: the iterator is exhausted or raised ``error``."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def read_ahead(items: Iterator[T], depth: int = DEFAULT_READ_AHEAD) -> Iterator[T]:
+    """Yield the items of an iterator, produced by a background thread up to ``depth`` ahead.
+
+    pandas' C reader releases the GIL while it tokenises and converts numbers, so reading
+    the next chunks of a recording runs on a second core while the caller analyses this
+    one (docs/performance.md). Items come out in order; an exception raised by ``items``
+    is raised here, after the items before it. Stopping early (``close()`` or garbage
+    collection of this generator) stops the thread and closes ``items``.
+
+    Args:
+        items: Any iterator; it is advanced only by the background thread.
+        depth: Items kept ready (> 0).
+
+    Raises:
+        ValueError: ``depth`` is not positive.
+    """
+    if depth <= 0:
+        raise ValueError(f"depth must be > 0, got {depth}")
+    ready: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: T | _End) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as err:  # handed to the consumer, raised there
+            put(_End(err))
+        else:
+            put(_End())
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="sitless-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while not isinstance(item := ready.get(), _End):
+            yield item
+        if item.error is not None:
+            raise item.error
+    finally:
+        stop.set()
+        thread.join()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ingest.errors import RecordingError
-from ingest.recording import read_chunks
+from ingest.recording import read_ahead, read_chunks
 
 
 def write(tmp_path: Path, text: str, name: str = "rec.csv") -> Path:
@@ -90,3 +92,50 @@ def test_float_and_text_reading_agree(tmp_path: Path) -> None:
     t, acc = read_all(path, chunk_rows=64)
     np.testing.assert_array_equal(acc, values)
     np.testing.assert_allclose(t, np.arange(500) / 50, atol=1e-12)
+
+
+def test_read_ahead_keeps_the_order_and_the_values(tmp_path: Path) -> None:
+    """Chunks read ahead on a second thread are the chunks read in line."""
+    lines = [f"{i / 50:.3f},{i % 7},0,1" for i in range(1000)]
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(lines) + "\n")
+    direct = list(read_chunks(path, chunk_rows=64))
+    ahead = list(read_ahead(read_chunks(path, chunk_rows=64), depth=3))
+    assert len(ahead) == len(direct) == 16
+    for (t1, a1), (t2, a2) in zip(direct, ahead, strict=True):
+        np.testing.assert_array_equal(t1, t2)
+        np.testing.assert_array_equal(a1, a2)
+
+
+def test_read_ahead_raises_the_readers_error_after_the_good_chunks(tmp_path: Path) -> None:
+    """A bad value met on the reading thread reaches the caller, with the chunks before it first."""
+    rows = [f"{i * 0.02:.2f},0,0,1" for i in range(9)] + ["0.18,0,x1,1"]
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(rows) + "\n")
+    chunks = read_ahead(read_chunks(path, chunk_rows=4))
+    assert sum(len(t) for t, _ in [next(chunks), next(chunks)]) == 8
+    with pytest.raises(RecordingError, match=r"row 10: column 'ay' is not a number"):
+        next(chunks)
+
+
+def test_read_ahead_stops_its_thread_and_the_source_when_closed_early() -> None:
+    """Leaving early stops the reading thread and closes the source iterator."""
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    items = read_ahead(endless(), depth=2)
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    items.close()
+    assert closed.is_set()
+    assert not any(t.name == "sitless-read-ahead" for t in threading.enumerate())
+
+
+def test_read_ahead_needs_a_positive_depth() -> None:
+    with pytest.raises(ValueError, match="depth must be > 0"):
+        next(read_ahead(iter([1]), depth=0))
