@@ -19,6 +19,7 @@ from analysis.events import (
 from analysis.programme import PROGRAMME, Exercise, exercise_by_id, suggest_stretch
 from analysis.result import AnalysisResult, ResultBuilder, analyze
 from analysis.settings import (
+    THORAX,
     AlertPolicy,
     AnalysisSettings,
     Placement,
@@ -30,6 +31,7 @@ from analysis.settings import (
 
 __all__ = [
     "PROGRAMME",
+    "THORAX",
     "ActionApplied",
     "Alert",
     "AlertPolicy",

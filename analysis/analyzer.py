@@ -144,6 +144,7 @@ class Analyzer:
             calibrated=self._posture.calibrated,
             detects=capabilities(self.settings.placement),
             slouch_s=self.slouch_s,
+            posture_slouch_s=self._bouts.run_slouch_frames * self.settings.tuning.frame_s,
         )
 
     @property

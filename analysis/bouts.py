@@ -13,8 +13,9 @@ Sitting bouts shorter than ``min_sitting_bout_s`` are not reported, and the upri
 after them is no break; sitting time (the posture bouts) does not change with it.
 
 Slouch (chest and upper back): frames whose trunk inclination from the upright reaches
-``SlouchPolicy.slouch_deg`` add to ``slouch_s``; with ``nudge`` on, ``dwell_s`` of
-continuous slouching raises a ``SlouchNudge``.
+``SlouchPolicy.slouch_deg`` add to ``slouch_s`` and to the ``slouch_s`` of the posture
+bout they fall in (so a day's slouch time is the sum over its bouts); with ``nudge`` on,
+``dwell_s`` of continuous slouching raises a ``SlouchNudge``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class BoutTracker:
         self.alerts = AlertScheduler(policy)
         self.run_code: int | None = None
         self.run_start_k = 0
+        self.run_slouch_frames = 0  # slouching frames of the open posture run
         self.next_k = 0  # first frame not processed yet
         self.bout_start_s: float | None = None
         self.last_sit_end_s = 0.0
@@ -79,8 +81,12 @@ class BoutTracker:
         events: list[Event] = []
         if codes.size == 0:
             return events
-        if slouch_deg is not None:
-            events += self._slouch(t0_s, k_first, slouch_deg)
+        bad = None if slouch_deg is None else np.nan_to_num(slouch_deg, nan=0.0) >= self.slouch.slouch_deg
+        slouched = None  # running count of slouching frames, to split among the posture runs
+        if bad is not None:
+            events += self._slouch(t0_s, k_first, bad)
+            if bad.any():
+                slouched = np.concatenate([[0], np.cumsum(bad)]).tolist()
         if self.run_code is None:
             self.run_code = int(codes[0])
             self.run_start_k = k_first
@@ -89,6 +95,8 @@ class BoutTracker:
         ends = np.concatenate([cuts, [codes.size]])
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             self._run(t0_s, int(codes[a]), k_first + a, k_first + b, events)
+            if slouched is not None:
+                self.run_slouch_frames += slouched[b] - slouched[a]
         self.next_k = k_first + codes.size
         return events
 
@@ -96,16 +104,21 @@ class BoutTracker:
         """Close the open posture run and sitting bout at the end of the stream."""
         events: list[Event] = []
         if self.run_code is not None:
-            end_s = t0_s + self.next_k * self.frame_s
-            events.append(PostureBout(t0_s + self.run_start_k * self.frame_s, end_s, POSTURE_CODES[self.run_code]))
+            events.append(self._posture_bout(t0_s, self.run_code, self.next_k))
             self.run_code = None
         if self.bout_start_s is not None:
             self._close_bout(events)
             self._end_bout()
         return events
 
-    def _slouch(self, t0_s: float, k_first: int, slouch_deg: NDArray[np.float64]) -> list[Event]:
-        bad = np.nan_to_num(slouch_deg, nan=0.0) >= self.slouch.slouch_deg
+    def _posture_bout(self, t0_s: float, code: int, k_end: int) -> PostureBout:
+        """Close the open posture run at frame ``k_end``."""
+        slouch_s = self.run_slouch_frames * self.frame_s
+        self.run_slouch_frames = 0
+        start_s = t0_s + self.run_start_k * self.frame_s
+        return PostureBout(start_s, t0_s + k_end * self.frame_s, POSTURE_CODES[code], slouch_s)
+
+    def _slouch(self, t0_s: float, k_first: int, bad: NDArray[np.bool_]) -> list[Event]:
         events: list[Event] = []
         if not bad.any():  # no slouching (every frame of most placements): no run goes on
             self.slouch_run_start_k = None
@@ -137,13 +150,7 @@ class BoutTracker:
 
     def _run(self, t0_s: float, code: int, ka: int, kb: int, events: list[Event]) -> None:
         if code != self.run_code:
-            events.append(
-                PostureBout(
-                    t0_s + self.run_start_k * self.frame_s,
-                    t0_s + ka * self.frame_s,
-                    POSTURE_CODES[self.run_code if self.run_code is not None else code],
-                )
-            )
+            events.append(self._posture_bout(t0_s, self.run_code if self.run_code is not None else code, ka))
             self.run_code = code
             self.run_start_k = ka
         ta = t0_s + ka * self.frame_s
@@ -197,6 +204,7 @@ class BoutTracker:
             "alerts": self.alerts.snapshot(),
             "run_code": self.run_code,
             "run_start_k": self.run_start_k,
+            "run_slouch_frames": self.run_slouch_frames,
             "next_k": self.next_k,
             "bout_start_s": self.bout_start_s,
             "last_sit_end_s": self.last_sit_end_s,
@@ -213,6 +221,7 @@ class BoutTracker:
         self.alerts.load(state["alerts"])
         self.run_code = state["run_code"]
         self.run_start_k = int(state["run_start_k"])
+        self.run_slouch_frames = int(state.get("run_slouch_frames", 0))  # absent before slouch per bout
         self.next_k = int(state["next_k"])
         self.bout_start_s = state["bout_start_s"]
         self.last_sit_end_s = float(state["last_sit_end_s"])

@@ -34,16 +34,24 @@ class PostureBout:
         start_s: Start time in s.
         end_s: End time in s (the next bout's start).
         posture: The posture held.
+        slouch_s: Time slouching within it, s (chest and upper back; 0 elsewhere).
     """
 
     kind: ClassVar[str] = "posture_bout"
     start_s: float
     end_s: float
     posture: Posture
+    slouch_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s, "posture": str(self.posture)}
+        return {
+            "kind": self.kind,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "posture": str(self.posture),
+            "slouch_s": self.slouch_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +198,8 @@ class LiveStatus:
         detects: What this placement can report (``analysis.posture.capabilities``):
             a wrist says only ``walking`` / ``other`` (active or inactive).
         slouch_s: Time spent slouching so far (chest and upper back), s.
+        posture_slouch_s: Of which in the current posture (final frames), s: the part
+            not yet in a closed ``PostureBout``.
     """
 
     t_s: float | None
@@ -204,6 +214,7 @@ class LiveStatus:
     calibrated: bool = False
     detects: tuple[str, ...] = ()
     slouch_s: float = 0.0
+    posture_slouch_s: float = 0.0
 
     @property
     def worn(self) -> bool:
@@ -226,4 +237,5 @@ class LiveStatus:
             "worn": self.worn,
             "detects": list(self.detects),
             "slouch_s": self.slouch_s,
+            "posture_slouch_s": self.posture_slouch_s,
         }

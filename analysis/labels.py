@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.angles import angle_deg, angles_deg, axis_inclination_deg, axis_inclinations_deg
-from analysis.settings import POSTURE_CODES, Placement, Posture
+from analysis.settings import POSTURE_CODES, THORAX, Placement, Posture
 
 __all__ = ["LIE", "NONWEAR", "OTHER", "SIT", "STAND", "WALK", "StillLabels"]
 
@@ -39,7 +39,6 @@ OTHER = POSTURE_CODES.index(Posture.OTHER)
 NONWEAR = POSTURE_CODES.index(Posture.NONWEAR)
 
 _TRUNK = frozenset({Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK})
-_THORAX = frozenset({Placement.CHEST, Placement.UPPER_BACK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,7 @@ class StillLabels:
     @property
     def thorax(self) -> bool:
         """Whether the placement is on the thorax (chest, upper back), which reports slouch."""
-        return self.placement in _THORAX
+        return self.placement in THORAX
 
     def inclination(self, u: NDArray[np.float64], up: NDArray[np.float64] | None) -> float:
         """Angle of gravity ``u`` shape (3,) from the upright ``up`` (long axis if ``None``), deg."""

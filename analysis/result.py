@@ -87,7 +87,8 @@ class AnalysisResult:
         return {
             "recording": {"samples": self.samples, "duration_s": self.duration_s, "rate_hz": self.rate_hz},
             "bouts": [
-                {"start_s": rel(b.start_s), "end_s": rel(b.end_s), "posture": str(b.posture)} for b in self.bouts
+                {"start_s": rel(b.start_s), "end_s": rel(b.end_s), "posture": str(b.posture), "slouch_s": b.slouch_s}
+                for b in self.bouts
             ],
             "sitting_bouts": [{"start_s": rel(b.start_s), "end_s": rel(b.end_s)} for b in self.sitting_bouts],
             "breaks": [{"start_s": rel(b.start_s), "end_s": rel(b.end_s)} for b in self.breaks],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 __all__ = [
+    "THORAX",
     "AlertPolicy",
     "AnalysisSettings",
     "Placement",
@@ -31,6 +32,10 @@ class Placement(StrEnum):
     CHEST = "chest"
     UPPER_BACK = "upper_back"
     WRIST = "wrist"
+
+
+#: Placements on the thorax (chest, upper back): the ones that measure slouch.
+THORAX: frozenset[Placement] = frozenset({Placement.CHEST, Placement.UPPER_BACK})
 
 
 class Posture(StrEnum):

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -60,6 +60,7 @@ class DaySummary:
         breaks: Breaks (at least a minute of standing or walking) that ended today.
         longest_sitting_s: Length of the longest of those sitting bouts, seconds.
         alerts: Sit-too-long alerts raised today, repeats included.
+        slouch_s: Time slouching today, seconds (chest and upper back; 0 elsewhere).
     """
 
     sitting_s: float = 0.0
@@ -67,6 +68,7 @@ class DaySummary:
     breaks: int = 0
     longest_sitting_s: float = 0.0
     alerts: int = 0
+    slouch_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,9 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
 
     The keys are those the worker saves: ``t_s``, ``posture``, ``posture_since_s``,
     ``sitting_since_s``, ``sitting_s``, ``open_alert``, ``snoozed_until_s``,
-    ``meeting_until_s``, ``reference_ready``, ``max_sitting_s`` and ``placement``.
+    ``meeting_until_s``, ``reference_ready``, ``calibrated``, ``worn``, ``detects``,
+    ``slouch_s``, ``posture_slouch_s``, ``max_sitting_s`` and ``placement``
+    (``analysis.LiveStatus``).
 
     Raises:
         StoreError: The store cannot be read.
@@ -171,24 +175,44 @@ def _overlap_s(start_s: float, end_s: float, lo_s: float, hi_s: float) -> float:
     return max(0.0, min(end_s, hi_s) - max(start_s, lo_s))
 
 
-def _bouts(day: _Day) -> list[tuple[str, float, float, bool]]:
-    """Today's posture bouts as ``(posture, start_s, end_s, running)``, clipped to the day.
+class _Bout(NamedTuple):
+    """A posture bout clipped to the day; ``slouch_s`` is its slouch time in that part."""
+
+    posture: str
+    start_s: float
+    end_s: float
+    running: bool
+    slouch_s: float
+
+
+def _clipped(posture: str, start_s: float, end_s: float, slouch_s: float, day: _Day, *, running: bool) -> _Bout | None:
+    """The part of a bout inside the day so far, its slouch time shared out pro rata; None if none."""
+    inside_s = _overlap_s(start_s, end_s, day.start_s, day.now_s)
+    if inside_s <= 0:
+        return None
+    share = inside_s / (end_s - start_s)
+    return _Bout(posture, max(start_s, day.start_s), min(end_s, day.now_s), running, slouch_s * share)
+
+
+def _bouts(day: _Day) -> list[_Bout]:
+    """Today's posture bouts, clipped to the day, the running one last.
 
     Closed bouts come from ``posture_bout`` events; the running one from the live status.
     A closed bout that starts at or after the running one's start is a duplicate of it.
     """
     running_since_s = day.status.get("posture_since_s")
     cut_s = day.now_s if running_since_s is None else float(running_since_s)
-    out: list[tuple[str, float, float, bool]] = []
+    out: list[_Bout] = []
     for body in day.bodies("posture_bout"):
         start_s, end_s = float(body["start_s"]), min(float(body["end_s"]), cut_s)
-        if _overlap_s(start_s, end_s, day.start_s, day.now_s) > 0:
-            out.append((str(body["posture"]), max(start_s, day.start_s), end_s, False))
+        slouch_s = float(body.get("slouch_s") or 0.0)
+        if (bout := _clipped(str(body["posture"]), start_s, end_s, slouch_s, day, running=False)) is not None:
+            out.append(bout)
     posture = day.status.get("posture")
     if posture is not None and running_since_s is not None:
-        start_s = max(float(running_since_s), day.start_s)
-        if day.now_s > start_s:
-            out.append((str(posture), start_s, day.now_s, True))
+        slouch_s = float(day.status.get("posture_slouch_s") or 0.0)
+        if (bout := _clipped(str(posture), float(running_since_s), day.now_s, slouch_s, day, running=True)) is not None:
+            out.append(bout)
     return out
 
 
@@ -210,9 +234,9 @@ def posture_today(store_url: str, device_id: str) -> pd.DataFrame:
     seconds = dict.fromkeys(POSTURES, 0.0)
     day = _load_day(store_url, device_id, ["posture_bout"])
     if day is not None:
-        for posture, start_s, end_s, _ in _bouts(day):
-            key = posture if posture in seconds else "other"
-            seconds[key] += end_s - start_s
+        for bout in _bouts(day):
+            key = bout.posture if bout.posture in seconds else "other"
+            seconds[key] += bout.end_s - bout.start_s
     frame = pd.DataFrame({"posture": list(seconds), "seconds": list(seconds.values())})
     frame["minutes"] = frame["seconds"] / 60.0
     return frame
@@ -241,18 +265,18 @@ def bouts_today(store_url: str, device_id: str) -> pd.DataFrame:
     rows = [] if day is None else _bouts(day)
     return pd.DataFrame(
         {
-            "posture": pd.Series([r[0] for r in rows], dtype="object"),
-            "start": _local_times([r[1] for r in rows]),
-            "end": _local_times([r[2] for r in rows]),
-            "minutes": pd.Series([(r[2] - r[1]) / 60.0 for r in rows], dtype="float64"),
-            "running": pd.Series([r[3] for r in rows], dtype="bool"),
+            "posture": pd.Series([r.posture for r in rows], dtype="object"),
+            "start": _local_times([r.start_s for r in rows]),
+            "end": _local_times([r.end_s for r in rows]),
+            "minutes": pd.Series([(r.end_s - r.start_s) / 60.0 for r in rows], dtype="float64"),
+            "running": pd.Series([r.running for r in rows], dtype="bool"),
         }
     )
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
 def summary_today(store_url: str, device_id: str) -> DaySummary:
-    """Sitting bouts, breaks and alerts today.
+    """Sitting time and bouts, breaks, alerts and slouch time today.
 
     Raises:
         StoreError: The store cannot be read.
@@ -260,7 +284,8 @@ def summary_today(store_url: str, device_id: str) -> DaySummary:
     day = _load_day(store_url, device_id, ["posture_bout", "sitting_bout", "break", "alert"])
     if day is None:
         return DaySummary()
-    sitting_s = sum(end_s - start_s for posture, start_s, end_s, _ in _bouts(day) if posture == "sitting")
+    bouts = _bouts(day)
+    sitting_s = sum(b.end_s - b.start_s for b in bouts if b.posture == "sitting")
     closed = [b for b in day.bodies("sitting_bout") if float(b["end_s"]) > day.start_s]
     lengths = [float(b["end_s"]) - float(b["start_s"]) for b in closed]
     if day.status.get("sitting_since_s") is not None:
@@ -273,6 +298,7 @@ def summary_today(store_url: str, device_id: str) -> DaySummary:
         breaks=breaks,
         longest_sitting_s=max(lengths, default=0.0),
         alerts=alerts,
+        slouch_s=sum(b.slouch_s for b in bouts),
     )
 
 

@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analysis import THORAX, SlouchPolicy
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
 
@@ -93,12 +94,20 @@ def day() -> None:
         st.info(f"Nothing analysed yet today for `{device_id}`.", icon=":material/hourglass_top:")
         return
 
-    sat, bouts_col, breaks_col, longest_col, alerts_col = st.columns(5)
+    status = data.live_status(settings.store_url, device_id) or {}
+    slouch = status.get("placement") in THORAX  # only a chest or upper-back sensor measures it
+    sat, bouts_col, breaks_col, longest_col, alerts_col, *slouch_col = st.columns(6 if slouch else 5)
     sat.metric("Sitting today", display.minutes_text(summary.sitting_s))
     bouts_col.metric("Sitting bouts", summary.sitting_bouts)
     breaks_col.metric("Breaks", summary.breaks)
     longest_col.metric("Longest sitting bout", display.minutes_text(summary.longest_sitting_s))
     alerts_col.metric("Break reminders", summary.alerts)
+    for col in slouch_col:
+        col.metric(
+            "Slouching today",
+            display.minutes_text(summary.slouch_s),
+            help=f"Time the upper body leant {SlouchPolicy().slouch_deg:.0f}° or more from its upright.",
+        )
 
     left, right = st.columns([1, 2])
     with left:

@@ -153,6 +153,24 @@ def test_status_reports_current_sitting(make_signal: Any) -> None:
     assert json.loads(json.dumps(status.to_dict()))["posture"] == "sitting"
 
 
+def test_status_splits_slouch_time_between_closed_bouts_and_the_running_one(make_signal: Any) -> None:
+    """Live, a day's slouch time is the closed bouts' ``slouch_s`` plus the running posture's."""
+    chest = {"walking": (1.0, 0.0, 0.0), "standing": (1.0, 0.0, 0.0), "sitting": (0.866, 0.0, 0.5)}
+    script = [("walking", 30.0), ("sitting", 100.0), ("walking", 20.0), ("sitting", 60.0)]
+    t, acc = make_signal(script, gravity=chest, rate_hz=20.0)
+    analyzer = Analyzer(AnalysisSettings(Placement.CHEST))
+    closed: list[PostureBout] = []
+    for cut in np.array_split(np.arange(t.size), 40):
+        closed += [e for e in analyzer.update(t[cut], acc[cut]) if isinstance(e, PostureBout)]
+        status = analyzer.status()
+        assert sum(b.slouch_s for b in closed) + status.posture_slouch_s == pytest.approx(status.slouch_s)
+    assert status.posture is Posture.SITTING
+    assert status.posture_slouch_s == pytest.approx(60.0, abs=5.0)  # the second sitting, still running
+    assert status.slouch_s == pytest.approx(160.0, abs=10.0)
+    restored = Analyzer.restore(AnalysisSettings(Placement.CHEST), analyzer.snapshot())
+    assert restored.status().posture_slouch_s == status.posture_slouch_s
+
+
 def test_empty_chunks_and_empty_stream() -> None:
     """Zero-length chunks are fine; a stream without samples gives no events."""
     analyzer = Analyzer(AnalysisSettings(Placement.CHEST))

@@ -257,6 +257,12 @@ def test_slouch_time_and_optional_nudge(make_signal: Any) -> None:
     t, acc = make_signal([("walking", 30.0), ("sitting", 200.0), ("walking", 30.0)], gravity=chest, rate_hz=20.0)
     quiet = analyze(t, acc, AnalysisSettings(Placement.CHEST))
     assert quiet.summary()["slouch_s"] == pytest.approx(200.0, abs=5.0)
+    # Each posture bout carries its share, so a day's slouch time is a sum over its bouts.
+    sitting = [b for b in quiet.bouts if b.posture is Posture.SITTING]
+    assert len(sitting) == 1
+    assert sitting[0].slouch_s == pytest.approx(200.0, abs=5.0)
+    assert sum(b.slouch_s for b in quiet.bouts) == pytest.approx(quiet.slouch_s)
+    assert {b["posture"]: b["slouch_s"] for b in quiet.to_json()["bouts"]}["walking"] == 0.0
     assert quiet.nudges == ()
     loud = analyze(t, acc, AnalysisSettings(Placement.CHEST, slouch=SlouchPolicy(nudge=True, dwell_s=60.0)))
     assert [round(n.t_s - n.slouching_since_s) for n in loud.nudges] == [60, 120, 180]

@@ -82,6 +82,21 @@ def test_summary_counts_bouts_breaks_and_alerts(morning_store: Callable[..., str
     assert summary.longest_sitting_s == pytest.approx(35 * 60)
 
 
+def test_slouch_today_sums_the_bouts_and_the_running_posture(morning_store: Callable[..., str], store_url: str) -> None:
+    """A chest sensor: a bout across midnight counts its share, closed bouts and the running one add up."""
+    midnight_s = datetime(2025, 3, 12).timestamp()
+    with Store(store_url) as store:
+        evening = {"kind": "posture_bout", "start_s": midnight_s - 1800, "end_s": midnight_s + 1800}
+        store.add_events(DEVICE, [{**evening, "posture": "sitting", "slouch_s": 600.0}])  # 300 s of it today
+        store.add_events(
+            DEVICE,
+            [{"kind": "posture_bout", "start_s": at(8, 0), "end_s": at(8, 30), "posture": "sitting", "slouch_s": 90.0}],
+        )
+    url = morning_store(placement="chest", posture_slouch_s=45.0)
+    assert data.summary_today(url, DEVICE).slouch_s == pytest.approx(300.0 + 90.0 + 45.0)
+    assert data.summary_today(morning_store(), DEVICE).slouch_s == pytest.approx(390.0)  # nothing running yet
+
+
 def test_alerts_today_pairs_each_alert_with_the_response(morning_store: Callable[..., str], store_url: str) -> None:
     """The 09:45 alert was answered "done"; the open 10:33 alert and its ignored repeat are shown as such."""
     with Store(store_url) as store:

@@ -51,6 +51,17 @@ def test_today_shows_counts_charts_and_alerts(
     ]
 
 
+def test_today_shows_slouch_time_for_a_chest_sensor_only(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """A chest sensor adds "Slouching today"; a thigh sensor, which cannot measure it, does not."""
+    app = make_app(morning_store(placement="chest", posture_slouch_s=12 * 60.0), page="app_pages/today.py")
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["Slouching today"] == "12 min"
+    thigh = make_app(morning_store(), page="app_pages/today.py")
+    assert "Slouching today" not in {m.label for m in thigh.metric}
+
+
 def test_today_with_an_empty_store_says_so(make_app: Callable[..., AppTest], store_url: str) -> None:
     """No wearable: a message instead of empty charts."""
     app = make_app(store_url, page="app_pages/today.py")
