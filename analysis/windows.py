@@ -67,16 +67,19 @@ def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64
     if n_out <= 0:
         return np.zeros(0)
     blocks = -(-m // width)
-    padded = np.concatenate([rows, np.zeros((blocks * width - m, c))]).reshape(blocks, width, c)
-    flipped = padded[:, ::-1]
+    # One contiguous row of blocks per column: the accumulations run along memory.
+    columns = np.zeros((c, blocks * width))
+    columns[:, :m] = rows.T
+    padded = columns.reshape(c, blocks, width)
+    flipped = padded[:, :, ::-1]
     extremes = []
     for pick in (np.maximum, np.minimum):
-        prefix = pick.accumulate(padded, axis=1).reshape(-1, c)
-        suffix = pick.accumulate(flipped, axis=1)[:, ::-1].reshape(-1, c)
+        prefix = pick.accumulate(padded, axis=2).reshape(c, -1)
+        suffix = pick.accumulate(flipped, axis=2)[:, :, ::-1].reshape(c, -1)
         # Window i covers i .. i+width-1: the suffix of i's block and the prefix up to
         # i+width-1 in the next (the same block when i starts one).
-        extremes.append(pick(suffix[:n_out], prefix[width - 1 : width - 1 + n_out]))
-    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=-1)
+        extremes.append(pick(suffix[:, :n_out], prefix[:, width - 1 : width - 1 + n_out]))
+    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=0)
     return spread
 
 
