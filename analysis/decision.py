@@ -3,7 +3,7 @@
 ``PostureDecider`` walks through per-frame features in time order and keeps the few
 seconds of undecided frames in a pending buffer, so that a decision taken a moment
 later (the posture after a transition, the start of non-wear) can still correct them.
-A frame is final once ``delay_frames`` newer frames were seen; live and batch runs
+A frame is final once ``decision_delay_s`` of newer frames were seen; live and batch runs
 take exactly the same decisions because each one depends only on the frames before it
 and this fixed look-ahead.
 
@@ -19,7 +19,13 @@ previous posture is kept. Coming from walking, the inclination against the walki
 upright decides. Coming from lying, the wearer is sitting unless the hips rose far:
 sitting up is how people get up, and neither the angle nor the rise from lying tells
 it reliably (``analysis.transitions``). The rule itself, with the evidence it weighs,
-is ``analysis.sitstand``; explicit calibration is ``analysis.calibration``.
+is ``analysis.sitstand``; the posture it decided, which labels the upright frames until
+the next decision, is ``analysis.stance``; explicit calibration is
+``analysis.calibration``.
+
+Walking-like movement is taken for a postural transition until it lasts
+``walk_confirm_s``; then it is walking, and its gait refreshes the walking upright
+(``analysis.gait``, ``analysis.reference``).
 
 Most of a day is steady (motionless, sitting still, walking): ``analysis.steady``
 prepares each chunk with array operations, and such runs are taken in one step that
@@ -35,7 +41,6 @@ a decision within seconds the range of the 1-s mean acceleration over
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -43,24 +48,16 @@ from numpy.typing import NDArray
 
 from analysis.angles import angle_deg, angles_deg
 from analysis.calibration import CalibrationWindow
+from analysis.gait import Gait
 from analysis.labels import LIE, NONWEAR, OTHER, SIT, STAND, WALK, StillLabels
 from analysis.pending import Pending
-from analysis.reference import UprightReference, gait_like
+from analysis.reference import UprightReference
 from analysis.settings import AnalysisSettings, PostureTuning
-from analysis.sitstand import Evidence, Transition, seated_after
-from analysis.steady import GAP, QUIET, STILL, WALKLIKE, ChunkFrames, first_true, gait_windows
-from analysis.transitions import hip_displacement_m
+from analysis.sitstand import HISTORY_FRAMES, PAD_FRAMES, Transition
+from analysis.stance import Stance
+from analysis.steady import GAP, QUIET, STILL, WALKLIKE, ChunkFrames, first_true
 
 __all__ = ["PostureDecider"]
-
-_RING = 15  # frames of history: 1 s of level before the 0.5 s pre-transition padding
-_PAD = 5  # frames of padding on each side of a transition (0.5 s)
-_LEVEL = 10  # frames averaged for the still level before and after (1 s)
-
-
-def _unit(v: NDArray[np.float64]) -> NDArray[np.float64]:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
 
 
 class PostureDecider:
@@ -75,10 +72,9 @@ class PostureDecider:
 
     def __init__(self, settings: AnalysisSettings, long_axis: int, sit_deg: float | None, lie_deg: float | None):
         tuning: PostureTuning = settings.tuning
-        self.labels = StillLabels(settings.placement, long_axis, sit_deg, lie_deg)
-        self.trunk = self.labels.trunk
+        labels = StillLabels(settings.placement, long_axis, sit_deg, lie_deg)
+        self.trunk = labels.trunk
         self.tuning = tuning
-        self.sit_deg = sit_deg
         fs = tuning.frame_s
         self.delay = math.ceil(tuning.decision_delay_s / fs)
         self.settle = math.ceil(tuning.settle_s / fs)
@@ -89,24 +85,17 @@ class PostureDecider:
             half_life_frames=tuning.ref_half_life_s / fs,
             reset_deg=tuning.ref_reset_deg,
         )
+        self.gait = Gait(self.reference, math.ceil(tuning.walk_confirm_s / fs), fs, tuning.min_cadence_hz)
+        self.stance = Stance(labels, self.reference, tuning)
         self.pending = Pending()
-        # |a| and gravity direction of the latest _RING frames with data, oldest first.
+        # |a| and gravity direction of the latest HISTORY_FRAMES frames with data, oldest first.
         self.ring_m = np.zeros(0)
         self.ring_u = np.zeros((0, 3))
-        self.walking = False
         self.nonwear = False
-        self.upright: int | None = None  # decided sitting/standing of the trunk
-        self.upright_known = False  # whether evidence (not a default) decided it
-        self.upright_firm = False  # whether a measured transition decided it
-        self.still_g: NDArray[np.float64] | None = None  # gravity when the posture was last decided
-        self.stand_up: NDArray[np.float64] | None = None  # gravity while last seen standing
         self.last_code: int | None = None
         self.last_still: int | None = None  # posture of the last frame that was not walking-like
-        self.walk_run: list[tuple[float, ...]] = []
         self.still_run = 0  # frames in a row labelled last_still
         self.min_lying = math.ceil(tuning.min_lying_s / fs)
-        self.walk_confirm = math.ceil(tuning.walk_confirm_s / fs)
-        self.gait_m: deque[float] = deque(maxlen=self.walk_confirm)  # |a| of walking-like frames
         self.trans: Transition | None = None
         self.calibration = CalibrationWindow(math.ceil(tuning.calibration_s / fs))
 
@@ -150,7 +139,7 @@ class PostureDecider:
             walk_sd_g=t.walk_sd_g,
             still_sd_g=t.still_sd_g,
             move_deg=t.move_deg,
-            move_lag=_PAD,
+            move_lag=PAD_FRAMES,
         )
         kinds = c.kind.tolist()
         pos = c.pos.tolist()
@@ -163,7 +152,7 @@ class PostureDecider:
             elif kind == QUIET:
                 self._nonwear(k0 + i, frames=end - i)
                 i = end
-            elif kind == WALKLIKE and self.walking and len(self.gait_m) == self.walk_confirm:
+            elif kind == WALKLIKE and self.gait.steady:
                 self._walking_run(c, p, p + end - i)
                 i = end
             elif kind == WALKLIKE:
@@ -177,8 +166,8 @@ class PostureDecider:
                 else:
                     self._worn(k0 + i, c, p, still=kind == STILL)
                     i += 1
-        self.ring_m = c.seq_m[-_RING:].copy()
-        self.ring_u = c.seq_u[-_RING:].copy()
+        self.ring_m = c.seq_m[-HISTORY_FRAMES:].copy()
+        self.ring_u = c.seq_u[-HISTORY_FRAMES:].copy()
 
     def flush(self) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
         """Return every pending frame (end of stream)."""
@@ -197,27 +186,16 @@ class PostureDecider:
 
     def _gap(self) -> None:
         self.trans = None
-        self._leave_walking()
+        self.gait.leave()
         self._append(OTHER)
-
-    def _leave_walking(self) -> bool:
-        """Forget the gait history and end an open walking bout; return whether one was open."""
-        self.walk_run = []
-        self.gait_m.clear()
-        if not self.walking:
-            return False
-        self.reference.end_bout()
-        self.walking = False
-        return True
 
     def _nonwear(self, k: int, frames: int = 1) -> None:
         """Frames ``k .. k+frames-1`` are motionless: they and the window before are non-wear."""
         self.nonwear = True
-        self.upright = None
-        self.still_g = None
+        self.stance.forget()
         self.last_still = None
         self.trans = None
-        self._leave_walking()
+        self.gait.leave()
         self.pending.extend(NONWEAR, frames)
         self.pending.mark(k - self.nonwear_frames + 1, NONWEAR)
         self.last_code = NONWEAR
@@ -227,32 +205,21 @@ class PostureDecider:
         self.nonwear = False
         self.pending.extend(WALK, b - a)
         self.last_code = WALK
-        run_m = c.seq_m[a:b]
-        gait = gait_windows(np.asarray(self.gait_m), run_m, self.tuning.frame_s, self.tuning.min_cadence_hz)
-        self.gait_m.extend(run_m[-self.walk_confirm :].tolist())
-        self.reference.walking_many(c.seq_u[a:b][gait])
+        self.gait.add_many(c.seq_u[a:b], c.seq_m[a:b])
 
     def _walking(self, c: ChunkFrames, p: int) -> None:
         u, m = c.seq_u[p], float(c.seq_m[p])
         self.nonwear = False
         self._append(WALK)
-        self.gait_m.append(m)
-        gait = gait_like(np.asarray(self.gait_m), self.tuning.frame_s, self.tuning.min_cadence_hz)
-        if self.walking:
-            if gait:
-                self.reference.walking(u)
+        if self.gait.walking:
+            self.gait.add(u, m)
             return
         # Walking-like movement: a postural transition until it lasts walk_confirm_s.
         if self.trans is None:
             self._open(c, p, self.last_still if self.last_still is not None else OTHER)
         self._track(u, m, still=False)
-        self.walk_run.append(tuple(u.tolist()))
-        if len(self.walk_run) >= self.walk_confirm:
-            self.walking = True
+        if self.gait.add(u, m):  # now walking: no transition
             self.trans = None
-            if gait:
-                self.reference.walking_many(np.array(self.walk_run, dtype=np.float64))
-            self.walk_run = []
 
     def _steady_frames(self, c: ChunkFrames, k: int, p: int, n: int) -> int:
         """How many of ``n`` still frames from frame ``k`` (sequence index ``p``) are steady.
@@ -261,25 +228,23 @@ class PostureDecider:
         walking or transition going on, no calibration due, gravity within
         ``fidget_deg`` of the posture last decided, and a label that changes no state.
         """
-        if self.nonwear or self.walking or self.trans is not None:
+        if self.nonwear or self.gait.walking or self.trans is not None:
             return 0
         if self.calibration.from_k is not None:
             n = min(n, max(0, self.calibration.from_k - k))
         units = c.seq_u[p : p + n]
-        if self.still_g is not None:
-            n = first_true(angles_deg(units, self.still_g) > self.tuning.fidget_deg, n)
-        if self.trunk and self.upright is None:
+        still_g = self.stance.still_g
+        if still_g is not None:
+            n = first_true(angles_deg(units, still_g) > self.tuning.fidget_deg, n)
+        if self.trunk and self.stance.upright is None:
             # The first frame that is not lying decides the upright posture: not steady.
-            n = first_true(~self.labels.lying_many(units[:n], self._upright_estimate()), n)
+            n = first_true(~self.stance.lying_many(units[:n]), n)
         return n
 
     def _still_run(self, c: ChunkFrames, p: int, n: int) -> None:
         """Label ``n`` steady still frames from sequence index ``p`` (``_worn`` at once)."""
-        self.walk_run = []
-        self.gait_m.clear()
-        codes, slouch = self.labels.labels(
-            c.seq_u[p : p + n], self.reference.unit(), self._upright_estimate(), self.upright
-        )
+        self.gait.leave()  # no walking bout is open (steady): only the gait history goes
+        codes, slouch = self.stance.label_many(c.seq_u[p : p + n])
         self.pending.extend_many(codes, slouch)
         last = codes[-1]
         self.last_code = last
@@ -293,19 +258,22 @@ class PostureDecider:
         u, m = c.seq_u[p], float(c.seq_m[p])
         if self.nonwear:
             self.nonwear = False
-            self.upright = None
-        if self._leave_walking():
+            self.stance.upright = None
+        still_g = self.stance.still_g
+        if self.gait.leave():
             self._open(c, p, WALK)
         elif self.trans is None and not still:
             self._open(c, p, self.last_still if self.last_still is not None else OTHER)
-        elif self.trans is None and self.still_g is not None and angle_deg(u, self.still_g) > self.tuning.fidget_deg:
+        elif self.trans is None and still_g is not None and angle_deg(u, still_g) > self.tuning.fidget_deg:
             # A slow change of posture that never looked like movement: the posture
             # settled since the last decision is the one it started from.
-            self._open(c, p, self.last_still if self.last_still is not None else OTHER, start_g=self.still_g)
-        self._calibration(k, u, still=still)
+            self._open(c, p, self.last_still if self.last_still is not None else OTHER, start_g=still_g)
+        upright_g = self.calibration.feed(k, u, still=still)
+        if upright_g is not None:
+            self.stance.calibrate(upright_g)
         if self.trans is not None:
             self._track(u, m, still=still)
-        code, slouch = self._label(u)
+        code, slouch = self.stance.label(u)
         self._append(code, slouch)
         self.still_run = self.still_run + 1 if code == self.last_still else 1
         self.last_still = code
@@ -313,108 +281,28 @@ class PostureDecider:
     # -------------------------------------------------------------- transitions
 
     def _open(self, c: ChunkFrames, p: int, prev: int, start_g: NDArray[np.float64] | None = None) -> None:
-        if self.still_run < self.min_lying and (prev == LIE or (prev in (SIT, STAND) and not self.upright_known)):
+        if self.still_run < self.min_lying and (prev == LIE or (prev in (SIT, STAND) and not self.stance.known)):
             # A few seconds of a posture nothing confirmed is a sensor being handled
             # (clipped on, picked up), not a posture to start a transition from.
             prev = OTHER
-        hist = c.history(p, _RING)
-        level = hist[:-_PAD] if len(hist) > _PAD else hist
-        if level:
-            m0 = float(np.mean([h[0] for h in level]))
-            g0 = _unit(np.mean([h[1] for h in level], axis=0))
-        else:
-            m0, g0 = 1.0, np.array([1.0, 0.0, 0.0])
-        self.trans = Transition(prev, (m0, g0 if start_g is None else start_g), hist[-_PAD:])
+        self.trans = Transition.start(prev, c.history(p, HISTORY_FRAMES), start_g)
 
     def _track(self, u: NDArray[np.float64], m: float, *, still: bool) -> None:
         tr = self.trans
         assert tr is not None
-        tr.add(m)
-        if not tr.long:
-            tr.frames.append((m, tuple(u.tolist())))
-            if len(tr.frames) > self.max_transition + self.settle + _PAD:
-                tr.long = True
-                tr.frames = tr.frames[-self.settle :]
-        elif len(tr.frames) >= self.settle:
-            tr.frames = [*tr.frames[1:], (m, tuple(u.tolist()))]
-        else:
-            tr.frames.append((m, tuple(u.tolist())))
-        tr.still_run = tr.still_run + 1 if still else 0
-        if tr.still_run >= self.settle:
+        if tr.step(m, u, still=still, max_frames=self.max_transition, settle=self.settle):
             self._decide(tr)
             self.trans = None
 
     def _decide(self, tr: Transition) -> None:
         if not self.trunk:
             return
-        after = tr.frames[-_LEVEL:]
-        m1 = float(np.mean([f[0] for f in after]))
-        g1 = _unit(np.mean([f[1] for f in after], axis=0))
-        self.still_g = g1
-        z: float | None = None
-        if not tr.long:
-            window = tr.frames[: len(tr.frames) - (self.settle - _PAD)]
-            mags = np.array([f[0] for f in window])
-            units = np.array([f[1] for f in window], dtype=np.float64).reshape(-1, 3)
-            z = hip_displacement_m(mags, units, tr.before, (m1, g1), self.tuning.frame_s)
-        if self._lying(g1):
-            return
-        ref = self.reference.unit()
-        # Turned from standing: against the standing posture last seen, so that coming
-        # back upright from a bend is no turn.
-        left = self.stand_up if self.upright == STAND and self.stand_up is not None else tr.before[1]
-        evidence = Evidence(
-            prev=tr.prev,
-            before=self.upright,
-            firm=self.upright_firm,
-            z_m=z,
-            jolt_g=tr.peak_g,
-            turn_deg=angle_deg(left, g1),
-            seated_angle=None if ref is None or self.sit_deg is None else angle_deg(g1, ref) >= self.sit_deg,
-            sit_deg=self.sit_deg,
-        )
-        new, firm = seated_after(evidence, self.tuning)
-        self.upright = new
-        self.upright_known = True
-        self.upright_firm = firm
-        # A standing trunk that turned by the cut-point without rising (a bend) is no
-        # new standing posture to measure the next turn from.
-        bent = evidence.before == STAND and self.sit_deg is not None and evidence.turn_deg >= self.sit_deg
-        if new == STAND and (not bent or (z is not None and z >= self.tuning.stand_up_m)):
-            self.stand_up = g1
-        # Relabel the still frames since the transition settled (they are pending).
-        self.pending.relabel(self.settle - 1, (SIT, STAND), new)
-
-    # ------------------------------------------------------------------ labels
-
-    def _upright_estimate(self) -> NDArray[np.float64] | None:
-        ref = self.reference.unit()
-        return ref if ref is not None else self.stand_up
-
-    def _lying(self, u: NDArray[np.float64]) -> bool:
-        return self.labels.lying(u, self._upright_estimate())
-
-    def _label(self, u: NDArray[np.float64]) -> tuple[int, float]:
-        ref = self.reference.unit()
-        if self.trunk and self.upright is None and not self._lying(u):
-            # No upright posture decided yet (start, after non-wear): the angle decides.
-            seated = ref is not None and self.sit_deg is not None and angle_deg(u, ref) >= self.sit_deg
-            self.upright = SIT if seated else STAND
-            self.upright_known = ref is not None
-            self.still_g = u
-        return self.labels.label(u, ref, self._upright_estimate(), self.upright)
-
-    # ------------------------------------------------------------- calibration
-
-    def _calibration(self, k: int, u: NDArray[np.float64], *, still: bool) -> None:
-        upright = self.calibration.feed(k, u, still=still)
-        if upright is None:
-            return
-        self.reference.calibrate(upright, self.reference.min_frames * 4)
-        self.stand_up = upright
-        self.upright = STAND
-        self.upright_known = True
-        self.upright_firm = True
+        after = tr.after()
+        z = tr.displacement_m(after, self.settle, self.tuning.frame_s)
+        new = self.stance.settle(tr, after[1], z)
+        if new is not None:
+            # Relabel the still frames since the transition settled (they are pending).
+            self.pending.relabel(self.settle - 1, (SIT, STAND), new)
 
     # ---------------------------------------------------------------- emitting
 
@@ -433,18 +321,12 @@ class PostureDecider:
         return {
             **self.pending.snapshot(),
             "ring": [[m, u] for m, u in zip(self.ring_m.tolist(), self.ring_u.tolist(), strict=True)],
-            "walking": self.walking,
             "nonwear": self.nonwear,
-            "upright": self.upright,
-            "upright_known": self.upright_known,
-            "upright_firm": self.upright_firm,
-            "stand_up": None if self.stand_up is None else self.stand_up.tolist(),
-            "still_g": None if self.still_g is None else self.still_g.tolist(),
+            **self.stance.snapshot(),
             "last_code": self.last_code,
             "last_still": self.last_still,
             "still_run": self.still_run,
-            "walk_run": [list(w) for w in self.walk_run],
-            "gait_m": list(self.gait_m),
+            **self.gait.snapshot(),
             "trans": None if self.trans is None else self.trans.to_dict(),
             **self.calibration.snapshot(),
             "reference": self.reference.snapshot(),
@@ -455,20 +337,12 @@ class PostureDecider:
         self.pending.load(state)
         self.ring_m = np.array([float(m) for m, _ in state["ring"]], dtype=np.float64)
         self.ring_u = np.array([u for _, u in state["ring"]], dtype=np.float64).reshape(-1, 3)
-        self.walking = bool(state["walking"])
         self.nonwear = bool(state["nonwear"])
-        self.upright = state["upright"]
-        self.upright_known = bool(state["upright_known"])
-        self.upright_firm = bool(state["upright_firm"])
-        su = state["stand_up"]
-        self.stand_up = None if su is None else np.asarray(su, dtype=np.float64)
-        sg = state["still_g"]
-        self.still_g = None if sg is None else np.asarray(sg, dtype=np.float64)
+        self.stance.load(state)
         self.last_code = state["last_code"]
         self.last_still = state["last_still"]
         self.still_run = int(state["still_run"])
-        self.walk_run = [tuple(w) for w in state["walk_run"]]
-        self.gait_m = deque((float(m) for m in state.get("gait_m", [])), maxlen=self.walk_confirm)
+        self.gait.load(state)
         self.trans = None if state["trans"] is None else Transition.from_dict(state["trans"])
         self.calibration.load(state)
         self.reference.load(state["reference"])

@@ -4,8 +4,9 @@ A waist, lower-back, chest or upper-back sensor cannot tell upright sitting from
 by its angle alone, but the transition between them can: sitting down lowers the hips by
 0.3-0.5 m and standing up raises them (Najafi et al. 2003, IEEE Trans Biomed Eng
 50(6):711-723, doi:10.1109/TBME.2003.812189; ``analysis.transitions``). ``Transition``
-collects a movement between two still periods frame by frame; ``seated_after`` decides
-the upright posture that follows it from:
+collects a movement between two still periods frame by frame and measures it (the
+still levels either side, the hip displacement); ``seated_after`` decides the upright
+posture that follows it from:
 
 1. the posture before it (from walking the angle against the just-refreshed walking
    upright decides; from lying the wearer sits unless the hips rose far);
@@ -28,17 +29,30 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.settings import POSTURE_CODES, Posture, PostureTuning
+from analysis.transitions import hip_displacement_m
 
-__all__ = ["Evidence", "Transition", "seated_after"]
+__all__ = ["HISTORY_FRAMES", "PAD_FRAMES", "Evidence", "Transition", "seated_after"]
 
 SIT = POSTURE_CODES.index(Posture.SITTING)
 STAND = POSTURE_CODES.index(Posture.STANDING)
 LIE = POSTURE_CODES.index(Posture.LYING)
 WALK = POSTURE_CODES.index(Posture.WALKING)
 
+PAD_FRAMES = 5  # frames of padding on each side of a transition (0.5 s)
+_LEVEL = 10  # frames averaged for the still level before and after (1 s)
+HISTORY_FRAMES = _LEVEL + PAD_FRAMES  # frames read before a transition: 1 s of level, then the padding
+
+
+def _unit(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
 
 class Transition:
     """A movement between two still periods, collected frame by frame.
+
+    ``start`` opens one after the frames before it, ``step`` adds frames until it has
+    settled, and ``after`` and ``displacement_m`` measure it.
 
     Args:
         prev: Posture code before the movement.
@@ -55,9 +69,93 @@ class Transition:
         # Largest departure of |a| from the level before, g (the movement may start in the pad).
         self.peak_g = max((abs(m - before[0]) for m, _ in pad), default=0.0)
 
+    @classmethod
+    def start(
+        cls,
+        prev: int,
+        history: list[tuple[float, tuple[float, ...]]],
+        start_g: NDArray[np.float64] | None = None,
+    ) -> Transition:
+        """Open a transition after the frames that preceded it.
+
+        Args:
+            prev: Posture code before the movement.
+            history: ``(|a| in g, gravity unit tuple)`` of up to ``HISTORY_FRAMES``
+                frames before it, oldest first: the last ``PAD_FRAMES`` are its padding,
+                the mean of those before is the still level (1 g along x without any).
+            start_g: Gravity direction to measure the turn from instead of the level's,
+                unit vector, shape (3,).
+
+        Returns:
+            The transition.
+        """
+        level = history[:-PAD_FRAMES] if len(history) > PAD_FRAMES else history
+        if level:
+            m0 = float(np.mean([h[0] for h in level]))
+            g0 = _unit(np.mean([h[1] for h in level], axis=0))
+        else:
+            m0, g0 = 1.0, np.array([1.0, 0.0, 0.0])
+        return cls(prev, (m0, g0 if start_g is None else start_g), history[-PAD_FRAMES:])
+
     def add(self, mag_g: float) -> None:
         """Note the |a| of a new frame of the movement, g."""
         self.peak_g = max(self.peak_g, abs(mag_g - self.before[0]))
+
+    def step(self, mag_g: float, unit_g: NDArray[np.float64], *, still: bool, max_frames: int, settle: int) -> bool:
+        """Add a frame; return whether the movement has settled.
+
+        A movement longer than ``max_frames`` (plus settling and padding) is no postural
+        transition: only its last ``settle`` frames are kept from then on, for the
+        level after it, and no hip displacement is measured (``long``).
+
+        Args:
+            mag_g: Mean |a| of the frame, g.
+            unit_g: Gravity direction of the frame, unit vector, shape (3,).
+            still: Whether the frame is still.
+            max_frames: Longest postural transition, frames.
+            settle: Still frames in a row that end the movement.
+
+        Returns:
+            True once ``settle`` still frames follow one another.
+        """
+        self.add(mag_g)
+        if not self.long:
+            self.frames.append((mag_g, tuple(unit_g.tolist())))
+            if len(self.frames) > max_frames + settle + PAD_FRAMES:
+                self.long = True
+                self.frames = self.frames[-settle:]
+        elif len(self.frames) >= settle:
+            self.frames = [*self.frames[1:], (mag_g, tuple(unit_g.tolist()))]
+        else:
+            self.frames.append((mag_g, tuple(unit_g.tolist())))
+        self.still_run = self.still_run + 1 if still else 0
+        return self.still_run >= settle
+
+    def after(self) -> tuple[float, NDArray[np.float64]]:
+        """``(|a| level in g, gravity unit vector shape (3,))`` over the last second, still after it."""
+        frames = self.frames[-_LEVEL:]
+        m1 = float(np.mean([f[0] for f in frames]))
+        g1 = _unit(np.mean([f[1] for f in frames], axis=0))
+        return m1, g1
+
+    def displacement_m(self, after: tuple[float, NDArray[np.float64]], settle: int, frame_s: float) -> float | None:
+        """Vertical hip displacement over the settled movement (``analysis.transitions``).
+
+        Args:
+            after: The level after it (``after()``).
+            settle: Still frames that settled it; all but ``PAD_FRAMES`` of them are
+                left out.
+            frame_s: Frame length in s.
+
+        Returns:
+            Displacement in m, positive upwards, or ``None`` for a ``long`` movement.
+        """
+        if self.long:
+            return None
+        window = self.frames[: len(self.frames) - (settle - PAD_FRAMES)]
+        mags = np.array([f[0] for f in window])
+        units = np.array([f[1] for f in window], dtype=np.float64).reshape(-1, 3)
+        return hip_displacement_m(mags, units, self.before, after, frame_s)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-serialisable state."""

@@ -1,0 +1,173 @@
+"""The wearer's upright posture as decided so far: sitting or standing, and how sure.
+
+A trunk sensor (waist, lower back, chest, upper back) cannot tell upright sitting from
+standing by its angle alone, so the decider keeps the upright posture that evidence
+last showed and labels every upright still frame with it (``analysis.labels``). It is
+decided
+
+* at a settled postural transition, from the hip displacement and the turn of the
+  trunk (Najafi et al. 2003, IEEE Trans Biomed Eng 50(6):711-723,
+  doi:10.1109/TBME.2003.812189; the rule is ``analysis.sitstand.seated_after``);
+* on the first upright frame without one (start of the stream, after non-wear), by
+  the inclination against the walking upright (Vähä-Ypyä et al. 2018, Scand J Med
+  Sci Sports 28(3):1092-1102, doi:10.1111/sms.13017), standing without a reference;
+* by an explicit calibration (``analysis.calibration``): standing.
+
+Alongside it are the gravity directions the next decision is judged against: the
+posture last decided (a turn beyond ``fidget_deg`` from it is a change of posture)
+and the standing posture last seen (the upright for the lying test before the walking
+reference is known, and what a trunk turns from when it sits down).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.angles import angle_deg
+from analysis.labels import SIT, STAND, StillLabels
+from analysis.reference import UprightReference
+from analysis.settings import PostureTuning
+from analysis.sitstand import Evidence, Transition, seated_after
+
+__all__ = ["Stance"]
+
+
+class Stance:
+    """The decided upright posture and the gravity directions it was decided at.
+
+    Args:
+        labels: The placement's still-frame labels (and cut-points).
+        reference: The walking upright reference (shared with the decider).
+        tuning: Thresholds (``seated_after``'s, and ``stand_up_m``).
+    """
+
+    def __init__(self, labels: StillLabels, reference: UprightReference, tuning: PostureTuning) -> None:
+        self.labels = labels
+        self.reference = reference
+        self.tuning = tuning
+        self.upright: int | None = None  # decided sitting/standing of the trunk
+        self.known = False  # whether evidence (not a default) decided it
+        self.firm = False  # whether a measured transition decided it
+        self.still_g: NDArray[np.float64] | None = None  # gravity when the posture was last decided
+        self.stand_up: NDArray[np.float64] | None = None  # gravity while last seen standing
+
+    def estimate(self) -> NDArray[np.float64] | None:
+        """The best upright direction (walking reference, else last standing), shape (3,), or ``None``."""
+        ref = self.reference.unit()
+        return ref if ref is not None else self.stand_up
+
+    def lying(self, unit_g: NDArray[np.float64]) -> bool:
+        """Whether gravity ``unit_g`` shape (3,) is inclined from ``estimate()`` by the lying cut-point."""
+        return self.labels.lying(unit_g, self.estimate())
+
+    def lying_many(self, units_g: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """``lying`` of each row of ``units_g`` shape (n, 3); returns shape (n,)."""
+        return self.labels.lying_many(units_g, self.estimate())
+
+    def label(self, unit_g: NDArray[np.float64]) -> tuple[int, float]:
+        """Posture code and slouch angle of one still frame (``StillLabels.label``).
+
+        A trunk frame that is not lying while no upright posture is decided decides it
+        by its inclination from the walking upright.
+
+        Args:
+            unit_g: Gravity direction, unit vector, shape (3,).
+
+        Returns:
+            ``(code, slouch_deg)``.
+        """
+        ref = self.reference.unit()
+        sit_deg = self.labels.sit_deg
+        if self.labels.trunk and self.upright is None and not self.lying(unit_g):
+            # No upright posture decided yet (start, after non-wear): the angle decides.
+            seated = ref is not None and sit_deg is not None and angle_deg(unit_g, ref) >= sit_deg
+            self.upright = SIT if seated else STAND
+            self.known = ref is not None
+            self.still_g = unit_g
+        return self.labels.label(unit_g, ref, self.estimate(), self.upright)
+
+    def label_many(self, units_g: NDArray[np.float64]) -> tuple[list[int], list[float]]:
+        """``StillLabels.labels`` of steady still frames shape (n, 3), which change no state."""
+        return self.labels.labels(units_g, self.reference.unit(), self.estimate(), self.upright)
+
+    def forget(self) -> None:
+        """The sensor was taken off: no upright posture is decided, nor where it was."""
+        self.upright = None
+        self.still_g = None
+
+    def calibrate(self, upright_g: NDArray[np.float64]) -> None:
+        """The wearer stood still and upright with gravity ``upright_g`` (unit vector, shape (3,)).
+
+        It becomes the upright reference, weighted as four times the walking needed
+        for one, and the wearer is standing.
+        """
+        self.reference.calibrate(upright_g, self.reference.min_frames * 4)
+        self.stand_up = upright_g
+        self.upright = STAND
+        self.known = True
+        self.firm = True
+
+    def settle(self, tr: Transition, after_g: NDArray[np.float64], z_m: float | None) -> int | None:
+        """Decide the upright posture after a settled transition of the trunk.
+
+        Args:
+            tr: The transition.
+            after_g: Gravity direction while still after it, unit vector, shape (3,).
+            z_m: Vertical hip displacement over it, m (positive up), ``None`` when the
+                movement was too long to measure.
+
+        Returns:
+            The new upright posture (``SIT``/``STAND``), or ``None`` when the trunk is
+            lying after it (nothing decided).
+        """
+        self.still_g = after_g
+        if self.lying(after_g):
+            return None
+        ref = self.reference.unit()
+        sit_deg = self.labels.sit_deg
+        # Turned from standing: against the standing posture last seen, so that coming
+        # back upright from a bend is no turn.
+        left = self.stand_up if self.upright == STAND and self.stand_up is not None else tr.before[1]
+        evidence = Evidence(
+            prev=tr.prev,
+            before=self.upright,
+            firm=self.firm,
+            z_m=z_m,
+            jolt_g=tr.peak_g,
+            turn_deg=angle_deg(left, after_g),
+            seated_angle=None if ref is None or sit_deg is None else angle_deg(after_g, ref) >= sit_deg,
+            sit_deg=sit_deg,
+        )
+        new, firm = seated_after(evidence, self.tuning)
+        self.upright = new
+        self.known = True
+        self.firm = firm
+        # A standing trunk that turned by the cut-point without rising (a bend) is no
+        # new standing posture to measure the next turn from.
+        bent = evidence.before == STAND and sit_deg is not None and evidence.turn_deg >= sit_deg
+        if new == STAND and (not bent or (z_m is not None and z_m >= self.tuning.stand_up_m)):
+            self.stand_up = after_g
+        return new
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the JSON-serialisable state (the keys of earlier decider snapshots)."""
+        return {
+            "upright": self.upright,
+            "upright_known": self.known,
+            "upright_firm": self.firm,
+            "stand_up": None if self.stand_up is None else self.stand_up.tolist(),
+            "still_g": None if self.still_g is None else self.still_g.tolist(),
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore the state saved by ``snapshot()``."""
+        self.upright = state["upright"]
+        self.known = bool(state["upright_known"])
+        self.firm = bool(state["upright_firm"])
+        su = state["stand_up"]
+        self.stand_up = None if su is None else np.asarray(su, dtype=np.float64)
+        sg = state["still_g"]
+        self.still_g = None if sg is None else np.asarray(sg, dtype=np.float64)
