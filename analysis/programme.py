@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "AEROBIC_ADVICE",
     "DISCLAIMER",
     "PROGRAMME",
     "SAFETY",
     "SEE_A_DOCTOR_IF",
+    "SOURCES",
+    "STRETCH_ADVICE",
+    "WHY",
     "Category",
     "Dose",
     "Exercise",
@@ -145,6 +149,27 @@ PROGRAMME: tuple[Exercise, ...] = (
     ),
 )
 
+#: Why the programme helps: sitting, staying active and what to expect.
+WHY = (
+    "Long stretches of sitting are linked to lower back pain and stiffness. Staying active helps more than "
+    "rest: these exercises strengthen the muscles that support the spine and keep it mobile. Symptoms may "
+    "rise a little at first, and it can take up to 12 weeks to feel the benefit; keep going after the pain "
+    "settles to help stop it coming back."
+)
+#: How to do the stretches.
+STRETCH_ADVICE = "Build holds up gently towards 30 seconds; never bounce."
+#: The aerobic part: low-impact activity suits a sore back better than running or jumping.
+AEROBIC_ADVICE = (
+    "While your back is sore, choose low-impact activity: Walking, swimming, yoga, stationary (spinning) bike. "
+    "Leave high-impact activity (running, jumping sports such as basketball, and step aerobics) until the pain "
+    "has eased a lot."
+)
+#: Where the programme comes from, cited with it.
+SOURCES = (
+    "Krismer & van Tulder 2007, Best Pract Res Clin Rheumatol 21(1):77-91; "
+    "Fernández-de-las-Peñas et al. 2011, Spine 36(3):E213-219; restated from the Klarity Health Library "
+    'article "Exercises To Help With Lower Back Pain".'
+)
 #: Shown with the programme: these exercises are information, not medical advice.
 DISCLAIMER = (
     "sitless gives general information about staying active; it is not medical advice and does not "

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis import AnalysisSettings, Placement, Posture, analyze
+from bench.report import markdown_table
 from firmware_sim import Activity, Script, Step, generate, truth
 
 __all__ = ["DayResult", "evaluate_day", "main", "office_day", "truth_alerts"]
@@ -270,29 +271,35 @@ def _run(job: tuple[Placement, int, float]) -> DayResult:
 
 def table(results: Sequence[DayResult]) -> str:
     """A Markdown table: one row per placement, worst case over the days."""
-    lines = [
-        "| placement | days | sitting error, mean / worst | alerts matched (truth) | worst offset "
-        "| false | missed | days passing |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = (
+        "placement | days | sitting error, mean / worst | alerts matched (truth) | worst offset "
+        "| false | missed | days passing"
+    )
+    rows: list[list[str]] = []
     for placement in Placement:
-        rows = [r for r in results if r.placement is placement]
-        if not rows:
+        days = [r for r in results if r.placement is placement]
+        if not days:
             continue
-        errors = [r.sitting_error for r in rows]
+        errors = [r.sitting_error for r in days]
         worst_err = max(errors, key=abs)
         sitting = (
             "exempt (activity only)"
             if placement is Placement.WRIST
             else f"{100 * float(np.mean(errors)):+.1f}% / {100 * worst_err:+.1f}%"
         )
-        matched, expected = sum(r.matched for r in rows), sum(r.truth_alerts for r in rows)
-        lines.append(
-            f"| {placement} | {len(rows)} | {sitting} | {matched} ({expected}) "
-            f"| {max(r.worst_offset_s for r in rows) / 60:.1f} min | {sum(r.false_alerts for r in rows)} "
-            f"| {sum(r.missed for r in rows)} | {sum(r.passed for r in rows)}/{len(rows)} |"
+        rows.append(
+            [
+                str(placement),
+                str(len(days)),
+                sitting,
+                f"{sum(r.matched for r in days)} ({sum(r.truth_alerts for r in days)})",
+                f"{max(r.worst_offset_s for r in days) / 60:.1f} min",
+                str(sum(r.false_alerts for r in days)),
+                str(sum(r.missed for r in days)),
+                f"{sum(r.passed for r in days)}/{len(days)}",
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def _parser() -> argparse.ArgumentParser:

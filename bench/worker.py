@@ -79,6 +79,32 @@ class WorkerResult:
         """Wearers at 50 Hz one core keeps up with, from the CPU time per packet."""
         return 1e6 / (PACKETS_PER_S * self.cpu_us)
 
+    @classmethod
+    def from_runs(
+        cls,
+        name: str,
+        wearers: int,
+        packets: int,
+        cpu_s: Sequence[float],
+        wall_s: Sequence[float],
+        *,
+        events: int,
+        saves: int = 0,
+        queued_publishes: int = 0,
+    ) -> WorkerResult:
+        """The result of repeated runs from each run's CPU and wall time (s): medians per packet."""
+        return cls(
+            name=name,
+            wearers=wearers,
+            packets=packets,
+            repeat=len(cpu_s),
+            cpu_us=statistics.median(cpu_s) / packets * 1e6,
+            wall_us=statistics.median(wall_s) / packets * 1e6,
+            events=events,
+            saves=saves,
+            queued_publishes=queued_publishes,
+        )
+
 
 def packet_streams(streams: int, packets: int, seed: int = 1) -> list[list[bytes]]:
     """Encoded packets of ``streams`` simulated wearers, ``packets`` each.
@@ -139,16 +165,7 @@ def bench_analyzer(wearers: int = 1000, minutes: float = 1.0, repeat: int = 3, s
                 events += len(analyzer.update(t_s, acc_g))
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
-    packets = rounds * wearers
-    return WorkerResult(
-        name="Analyzer.update",
-        wearers=wearers,
-        packets=packets,
-        repeat=repeat,
-        cpu_us=statistics.median(cpu) / packets * 1e6,
-        wall_us=statistics.median(wall) / packets * 1e6,
-        events=events,
-    )
+    return WorkerResult.from_runs("Analyzer.update", wearers, rounds * wearers, cpu, wall, events=events)
 
 
 def _messages(wearers: int, streams: list[list[bytes]], first: int, last: int) -> list[Message]:
@@ -221,18 +238,9 @@ def bench_worker(
             worker.close()
             with Store(url) as store:
                 events = sum(len(store.events(f"bench-{w:05d}")) for w in range(wearers))
-    packets = len(timed)
     label = "live save cadence" if periodic_saves else "no periodic saves"
-    return WorkerResult(
-        name=f"Worker.handle ({label})",
-        wearers=wearers,
-        packets=packets,
-        repeat=repeat,
-        cpu_us=statistics.median(cpu) / packets * 1e6,
-        wall_us=statistics.median(wall) / packets * 1e6,
-        events=events,
-        saves=saves,
-        queued_publishes=queued,
+    return WorkerResult.from_runs(
+        f"Worker.handle ({label})", wearers, len(timed), cpu, wall, events=events, saves=saves, queued_publishes=queued
     )
 
 

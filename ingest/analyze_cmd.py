@@ -45,48 +45,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", type=Path, metavar="OUT", help="write one file's result as JSON")
     out.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stem>.json for each input")
-    defaults = AlertPolicy()
-    parser.add_argument(
-        "--max-sitting-min",
-        type=float,
-        default=defaults.max_sitting_s / 60.0,
-        help="alert after this many minutes of sitting (default %(default)s)",
-    )
-    parser.add_argument(
-        "--min-break-s",
-        type=float,
-        default=defaults.min_break_s,
-        help="shortest standing/walking run that counts as a break (default %(default)s)",
-    )
-    parser.add_argument(
+    policy, slouch = AlertPolicy(), SlouchPolicy()
+    _float_option(parser, "--max-sitting-min", "alert after this many minutes of sitting", policy.max_sitting_s / 60.0)
+    _float_option(parser, "--min-break-s", "shortest standing/walking run that counts as a break", policy.min_break_s)
+    _float_option(
+        parser,
         "--min-sitting-bout-s",
-        type=float,
-        default=defaults.min_sitting_bout_s,
-        help="sitting bouts shorter than this are not counted as bouts (default %(default)s)",
+        "sitting bouts shorter than this are not counted as bouts",
+        policy.min_sitting_bout_s,
     )
-    parser.add_argument(
+    _float_option(
+        parser,
         "--calibrate-at",
-        type=float,
-        default=None,
+        "the wearer stood still and upright for 5 s from this time (s from the first sample)",
         metavar="SECONDS",
-        help="the wearer stood still and upright for 5 s from this time (s from the first sample)",
     )
-    slouch = SlouchPolicy()
-    parser.add_argument(
-        "--slouch-deg",
-        type=float,
-        default=slouch.slouch_deg,
-        help="chest/upper back: inclination from upright counted as slouching (default %(default)s)",
+    _float_option(
+        parser, "--slouch-deg", "chest/upper back: inclination from upright counted as slouching", slouch.slouch_deg
     )
-    parser.add_argument(
+    _float_option(
+        parser,
         "--slouch-nudge-s",
-        type=float,
-        default=None,
+        "chest/upper back: raise a slouch nudge after this long slouching (default: off)",
         metavar="SECONDS",
-        help="chest/upper back: raise a slouch nudge after this long slouching (default: off)",
     )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
+
+
+def _float_option(
+    parser: argparse.ArgumentParser,
+    name: str,
+    help_text: str,
+    default: float | None = None,
+    metavar: str | None = None,
+) -> None:
+    """Add a float option; a default other than None is named at the end of its help."""
+    named = "" if default is None else " (default %(default)s)"
+    parser.add_argument(name, type=float, default=default, metavar=metavar, help=help_text + named)
 
 
 def analyze_file(

@@ -12,19 +12,17 @@ only after the transaction that stores them has committed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import signal
 from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.codec import decode
-from ingest.errors import PacketError, TopicError
+from ingest.errors import PacketError
 from ingest.mqtt import BrokerAddress
-from ingest.service import Message, MqttService, add_service_arguments
+from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
-from ingest.topics import Kind, parse, subscription
+from ingest.topics import Kind, subscription
 
 __all__ = ["Recorder", "RecorderSettings", "RecorderStats", "register", "run"]
 
@@ -78,12 +76,7 @@ class Recorder(MqttService):
     def handle(self, messages: list[Message]) -> None:
         """Decode and store a batch of messages in one transaction."""
         rows: list[BatchRow] = []
-        for m in messages:
-            try:
-                device_id, kind = parse(m.topic)
-            except TopicError as err:
-                log.warning("ignoring message: %s", err)
-                continue
+        for device_id, kind, m in by_device(messages):
             if kind is Kind.STATUS:
                 self._store_status(device_id, m.payload)
                 continue
@@ -157,8 +150,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the recorder until SIGINT or SIGTERM."""
-    recorder = Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id))
-    signal.signal(signal.SIGTERM, lambda *_: recorder.stop())
-    with contextlib.suppress(KeyboardInterrupt):
-        recorder.run()  # closes the recorder when it returns
-    return 0
+    return serve(Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id)))

@@ -9,20 +9,24 @@ so a crash before the store commit makes the broker deliver it again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import queue
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 
-from ingest.errors import StoreError
+from ingest.errors import StoreError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.store import DEFAULT_STORE_URL
+from ingest.topics import Kind, parse
 
-__all__ = ["Message", "MqttService", "add_service_arguments"]
+__all__ = ["Message", "MqttService", "add_service_arguments", "by_device", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,26 @@ class Message:
     mid: int
     qos: int
     received_s: float
+
+
+def by_device(messages: Iterable[Message]) -> Iterator[tuple[str, Kind, Message]]:
+    """Each message with the device id and kind its topic names.
+
+    A message whose topic is not a sitless device topic is logged and skipped.
+
+    Args:
+        messages: Received messages.
+
+    Yields:
+        ``(device_id, kind, message)`` in the order received.
+    """
+    for m in messages:
+        try:
+            device_id, kind = parse(m.topic)
+        except TopicError as err:
+            log.warning("ignoring message: %s", err)
+            continue
+        yield device_id, kind, m
 
 
 class MqttService(ABC):
@@ -193,3 +217,18 @@ class MqttService(ABC):
 
     def tick(self) -> None:  # noqa: B027 - optional hook, deliberately empty
         """Periodic work between batches (flush counters, save state); default nothing."""
+
+
+def serve(service: MqttService) -> int:
+    """Run a service in this thread until SIGINT or SIGTERM; it closes itself on the way out.
+
+    Args:
+        service: The service to run.
+
+    Returns:
+        The exit status, 0.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    with contextlib.suppress(KeyboardInterrupt):
+        service.run()
+    return 0

@@ -11,11 +11,9 @@ running sitting bout goes on from where it was instead of starting again from ze
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,11 +22,11 @@ from typing import Any
 
 from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, UserAction
 from ingest.codec import Batch, decode
-from ingest.errors import PacketError, TopicError
+from ingest.errors import PacketError
 from ingest.mqtt import BrokerAddress
-from ingest.service import Message, MqttService, add_service_arguments
+from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
 from ingest.store import DEFAULT_STORE_URL, StateRow, Store
-from ingest.topics import Kind, parse, subscription, topic
+from ingest.topics import Kind, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings", "register", "run"]
 
@@ -123,12 +121,7 @@ class Worker(MqttService):
 
     def handle(self, messages: list[Message]) -> None:
         """Analyse a batch of packets, apply actions and save what changed."""
-        for m in messages:
-            try:
-                device_id, kind = parse(m.topic)
-            except TopicError as err:
-                log.warning("ignoring message: %s", err)
-                continue
+        for device_id, kind, m in by_device(messages):
             if kind is Kind.IMU:
                 self._on_packet(device_id, m)
             elif kind is Kind.STATUS:
@@ -324,8 +317,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="thigh",
         help="placement assumed until a device's status names one (default thigh)",
     )
-    p.add_argument("--max-sitting-min", type=float, default=30.0, help="alert after this long sitting (min)")
-    p.add_argument("--min-break-s", type=float, default=60.0, help="shortest upright time that is a break (s)")
+    policy = AlertPolicy()
+    p.add_argument(
+        "--max-sitting-min", type=float, default=policy.max_sitting_s / 60, help="alert after this long sitting (min)"
+    )
+    p.add_argument(
+        "--min-break-s", type=float, default=policy.min_break_s, help="shortest upright time that is a break (s)"
+    )
     p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
     p.set_defaults(func=run)
 
@@ -340,8 +338,4 @@ def run(args: argparse.Namespace) -> int:
         policy=AlertPolicy(max_sitting_s=args.max_sitting_min * 60, min_break_s=args.min_break_s),
         share_group=args.share_group,
     )
-    worker = Worker(settings)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    with contextlib.suppress(KeyboardInterrupt):
-        worker.run()  # saves state and closes when it returns
-    return 0
+    return serve(Worker(settings))  # the worker saves every device's state as it closes

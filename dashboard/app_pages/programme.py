@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.programme import DISCLAIMER, PROGRAMME, SAFETY, SEE_A_DOCTOR_IF, Category, Exercise
+from analysis.programme import (
+    AEROBIC_ADVICE,
+    DISCLAIMER,
+    PROGRAMME,
+    SAFETY,
+    SEE_A_DOCTOR_IF,
+    SOURCES,
+    STRETCH_ADVICE,
+    WHY,
+    Category,
+    Exercise,
+)
 from dashboard import display
-
-# Low-impact activity suits a sore back better than running or jumping (programme.md).
-AEROBIC_GOOD = ("Walking", "Swimming", "Yoga", "Stationary (spinning) bike")
-AEROBIC_AVOID = "running, jumping sports such as basketball, and step aerobics"
 
 st.title("Exercise programme")
 st.warning(DISCLAIMER, icon=":material/medical_information:")
-st.markdown(
-    "Long stretches of sitting are linked to lower back pain and stiffness. Staying active helps more than "
-    "rest: these exercises strengthen the muscles that support the spine and keep it mobile. Symptoms may "
-    "rise a little at first, and it can take up to 12 weeks to feel the benefit; keep going after the pain "
-    "settles to help stop it coming back."
-)
+st.markdown(WHY)
 
 
 def exercise_card(exercise: Exercise) -> None:
@@ -48,16 +50,12 @@ def exercise_grid(category: Category) -> None:
 
 stretches, strength, aerobic = st.tabs(["Stretches", "Strengthening", "Low-impact aerobic"])
 with stretches:
-    st.caption("Build holds up gently towards 30 seconds; never bounce.")
+    st.caption(STRETCH_ADVICE)
     exercise_grid(Category.STRETCH)
 with strength:
     exercise_grid(Category.STRENGTHENING)
 with aerobic:
-    st.markdown(
-        "While your back is sore, choose low-impact activity: "
-        + ", ".join(a.lower() if i else a for i, a in enumerate(AEROBIC_GOOD))
-        + f". Leave high-impact activity ({AEROBIC_AVOID}) until the pain has eased a lot."
-    )
+    st.markdown(AEROBIC_ADVICE)
 
 safety, doctor = st.columns(2)
 with safety:
@@ -67,8 +65,4 @@ with doctor:
     st.subheader("See a doctor if")
     st.markdown("\n".join(f"- {line}" for line in SEE_A_DOCTOR_IF))
 
-st.caption(
-    "Sources: Krismer & van Tulder 2007, Best Pract Res Clin Rheumatol 21(1):77-91; "
-    "Fernández-de-las-Peñas et al. 2011, Spine 36(3):E213-219; restated from the Klarity Health Library "
-    'article "Exercises To Help With Lower Back Pain".'
-)
+st.caption(f"Sources: {SOURCES}")
