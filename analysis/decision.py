@@ -187,6 +187,7 @@ class PostureDecider:
     def _gap(self) -> None:
         self.trans = None
         self.gait.leave()
+        self.stance.moved()
         self._append(OTHER)
 
     def _nonwear(self, k: int, frames: int = 1) -> None:
@@ -203,6 +204,7 @@ class PostureDecider:
     def _walking_run(self, c: ChunkFrames, a: int, b: int) -> None:
         """Frames ``a .. b-1`` of the chunk sequence go on walking (``_walking`` at once)."""
         self.nonwear = False
+        self.stance.moved()
         self.pending.extend(WALK, b - a)
         self.last_code = WALK
         self.gait.add_many(c.seq_u[a:b], c.seq_m[a:b])
@@ -210,6 +212,7 @@ class PostureDecider:
     def _walking(self, c: ChunkFrames, p: int) -> None:
         u, m = c.seq_u[p], float(c.seq_m[p])
         self.nonwear = False
+        self.stance.moved()
         self._append(WALK)
         if self.gait.walking:
             self.gait.add(u, m)
@@ -239,6 +242,8 @@ class PostureDecider:
         if self.trunk and self.stance.upright is None:
             # The first frame that is not lying decides the upright posture: not steady.
             n = first_true(~self.stance.lying_many(units[:n]), n)
+        if self.trunk:
+            n = self.stance.hold_room(units[:n])
         return n
 
     def _still_run(self, c: ChunkFrames, p: int, n: int) -> None:
@@ -273,7 +278,7 @@ class PostureDecider:
             self.stance.calibrate(upright_g)
         if self.trans is not None:
             self._track(u, m, still=still)
-        code, slouch = self.stance.label(u)
+        code, slouch = self.stance.label(u, still=still)
         self._append(code, slouch)
         self.still_run = self.still_run + 1 if code == self.last_still else 1
         self.last_still = code

@@ -206,6 +206,16 @@ class PostureTuning:
             without moving them up or down. Every ``uci_hapt`` development
             stand-to-sit decided from standing peaked at 0.138 g or more; 0.05 g is
             the activity level of ``analysis.transitions``.
+        angle_hold_s: A trunk posture no measured transition decided (only the angle
+            or a default did) follows the inclination against the walking upright once
+            that has disagreed with it, still, for this long: a trunk that turned to a
+            seated angle without the jolt of a sit-down (``sit_jolt_g``) stays standing
+            at first, as in a bend, but a bend, a stretch or a shift on the chair is
+            over within seconds (``analysis.stance``). On the ``uci_hapt`` development
+            split 10 s turned 6 s of an upright sitter's labelled sitting into standing
+            and 15 s none; ``python -m bench.days --plain`` (postures changed by turning
+            the sensor only) passes every waist and lower-back day at 10-15 s, while at
+            20 s a break of just over a minute is read as under one.
         rise_from_lying_m: Hip rise that marks standing straight up from lying;
             lie-to-sit measured -0.06 +- 0.18 m (95th percentile +0.19 m).
         min_lying_s: Lying shorter than this before a movement is taken for a sensor
@@ -249,6 +259,7 @@ class PostureTuning:
     sit_down_m: float = 0.05
     stand_up_m: float = 0.12
     sit_jolt_g: float = 0.05
+    angle_hold_s: float = 15.0
     rise_from_lying_m: float = 0.5
     min_lying_s: float = 5.0
     fidget_deg: float = 10.0

@@ -226,6 +226,9 @@ def seated_after(ev: Evidence, tuning: PostureTuning) -> tuple[int, bool]:
     >>> sit = Evidence(STAND, STAND, True, 0.0, 0.2, 40.0, None, 11.6)
     >>> seated_after(sit, t) == (SIT, True)
     True
+    >>> squats = Evidence(STAND, STAND, True, None, 0.2, 40.0, None, 11.6)  # too long to measure
+    >>> seated_after(squats, t) == (SIT, False)  # the angle may overrule it
+    True
     """
     if ev.prev == WALK:
         # Gait swamps the |a| levels a displacement needs (uci_hapt walk-to-stand
@@ -263,7 +266,9 @@ def _from_upright(ev: Evidence, tuning: PostureTuning) -> tuple[int, bool]:
         cut = ev.sit_deg if ev.sit_deg is not None else 90.0
         turned = ev.turn_deg >= cut or (ev.turn_deg >= tuning.fidget_deg and bool(ev.seated_angle))
         if turned and ev.jolt_g >= tuning.sit_jolt_g:
-            return SIT, True
+            # Firm only when the movement was a transition: over a longer one (squats,
+            # a stretch routine) a jolt is any activity, and the angle may overrule it.
+            return SIT, ev.z_m is not None
         return STAND, ev.firm
     # Seated before: getting up lifts the body as sitting down lowers it, so a turn
     # without vertical acceleration is a shift on the chair, whatever the angle says.

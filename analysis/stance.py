@@ -11,7 +11,14 @@ decided
 * on the first upright frame without one (start of the stream, after non-wear), by
   the inclination against the walking upright (Vähä-Ypyä et al. 2018, Scand J Med
   Sci Sports 28(3):1092-1102, doi:10.1111/sms.13017), standing without a reference;
-* by an explicit calibration (``analysis.calibration``): standing.
+* by an explicit calibration (``analysis.calibration``): standing;
+* when no measured transition decided it (only the angle or a default did), by that
+  inclination once it has disagreed with the posture, still, for
+  ``PostureTuning.angle_hold_s``: a trunk that turns to a seated angle with no jolt
+  (a recording whose postures change by turning only, a gentle sit-down) is taken for
+  a bend at first, and a bend, a stretch or a shift on the chair is over within
+  seconds. A posture a measured transition decided is kept whatever the angle says,
+  so a wearer who sits upright stays seated.
 
 Alongside it are the gravity directions the next decision is judged against: the
 posture last decided (a turn beyond ``fidget_deg`` from it is a change of posture)
@@ -21,16 +28,18 @@ reference is known, and what a trunk turns from when it sits down).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.angles import angle_deg
+from analysis.angles import angle_deg, angles_deg
 from analysis.labels import SIT, STAND, StillLabels
 from analysis.reference import UprightReference
 from analysis.settings import PostureTuning
 from analysis.sitstand import Evidence, Transition, seated_after
+from analysis.steady import first_true
 
 __all__ = ["Stance"]
 
@@ -53,6 +62,8 @@ class Stance:
         self.firm = False  # whether a measured transition decided it
         self.still_g: NDArray[np.float64] | None = None  # gravity when the posture was last decided
         self.stand_up: NDArray[np.float64] | None = None  # gravity while last seen standing
+        self.hold_frames = math.ceil(tuning.angle_hold_s / tuning.frame_s)
+        self.against = 0  # still frames in a row whose angle disagrees with an angle-decided posture
 
     def estimate(self) -> NDArray[np.float64] | None:
         """The best upright direction (walking reference, else last standing), shape (3,), or ``None``."""
@@ -67,14 +78,16 @@ class Stance:
         """``lying`` of each row of ``units_g`` shape (n, 3); returns shape (n,)."""
         return self.labels.lying_many(units_g, self.estimate())
 
-    def label(self, unit_g: NDArray[np.float64]) -> tuple[int, float]:
-        """Posture code and slouch angle of one still frame (``StillLabels.label``).
+    def label(self, unit_g: NDArray[np.float64], *, still: bool = True) -> tuple[int, float]:
+        """Posture code and slouch angle of one frame that is not walking (``StillLabels.label``).
 
         A trunk frame that is not lying while no upright posture is decided decides it
-        by its inclination from the walking upright.
+        by its inclination from the walking upright; a still frame that completes
+        ``angle_hold_s`` of disagreement with an angle-decided posture switches it.
 
         Args:
             unit_g: Gravity direction, unit vector, shape (3,).
+            still: Whether the frame is still (a moving frame ends a disagreement).
 
         Returns:
             ``(code, slouch_deg)``.
@@ -87,16 +100,68 @@ class Stance:
             self.upright = SIT if seated else STAND
             self.known = ref is not None
             self.still_g = unit_g
+        against = self._against(unit_g[None, :])
+        self.against = self.against + 1 if still and against is not None and against[0] else 0
+        if self.against >= self.hold_frames:
+            self.upright = STAND if self.upright == SIT else SIT
+            self.known = True
+            self.against = 0
         return self.labels.label(unit_g, ref, self.estimate(), self.upright)
 
     def label_many(self, units_g: NDArray[np.float64]) -> tuple[list[int], list[float]]:
-        """``StillLabels.labels`` of steady still frames shape (n, 3), which change no state."""
+        """``StillLabels.labels`` of steady still frames shape (n, 3), which change no posture.
+
+        Call it only with at most ``hold_room(units_g)`` frames.
+        """
+        runs = self._against_runs(units_g)
+        if runs is not None and runs.size:
+            self.against = int(runs[-1])
+        else:
+            self.against = 0
         return self.labels.labels(units_g, self.reference.unit(), self.estimate(), self.upright)
+
+    def hold_room(self, units_g: NDArray[np.float64]) -> int:
+        """How many of these still frames shape (n, 3) ``label_many`` may take.
+
+        The frame that completes ``angle_hold_s`` of disagreement is left to ``label``,
+        which switches the posture there.
+        """
+        runs = self._against_runs(units_g)
+        n = units_g.shape[0]
+        return n if runs is None else first_true(runs >= self.hold_frames, n)
+
+    def moved(self) -> None:
+        """The wearer walked or the data had a gap: a disagreement held still is over."""
+        self.against = 0
+
+    def _against(self, units_g: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+        """Whether each still frame shape (n, 3) is inclined against the decided posture.
+
+        ``None`` when the angle cannot overrule the posture: a measured transition
+        decided it, or there is no walking upright or cut-point.
+        """
+        ref = self.reference.unit()
+        sit_deg = self.labels.sit_deg
+        if self.firm or self.upright not in (SIT, STAND) or ref is None or sit_deg is None:
+            return None
+        seated = angles_deg(units_g, ref) >= sit_deg
+        return np.asarray(seated != (self.upright == SIT), dtype=np.bool_) & ~self.labels.lying_many(units_g, ref)
+
+    def _against_runs(self, units_g: NDArray[np.float64]) -> NDArray[np.int64] | None:
+        """Disagreeing frames in a row up to each frame, counting on from ``against``."""
+        against = self._against(units_g)
+        if against is None:
+            return None
+        idx = np.arange(against.size)
+        last_agree = np.maximum.accumulate(np.where(against, -1, idx))
+        runs: NDArray[np.int64] = np.where(last_agree >= 0, idx - last_agree, self.against + idx + 1)
+        return runs
 
     def forget(self) -> None:
         """The sensor was taken off: no upright posture is decided, nor where it was."""
         self.upright = None
         self.still_g = None
+        self.against = 0
 
     def calibrate(self, upright_g: NDArray[np.float64]) -> None:
         """The wearer stood still and upright with gravity ``upright_g`` (unit vector, shape (3,)).
@@ -109,6 +174,7 @@ class Stance:
         self.upright = STAND
         self.known = True
         self.firm = True
+        self.against = 0
 
     def settle(self, tr: Transition, after_g: NDArray[np.float64], z_m: float | None) -> int | None:
         """Decide the upright posture after a settled transition of the trunk.
@@ -145,6 +211,7 @@ class Stance:
         self.upright = new
         self.known = True
         self.firm = firm
+        self.against = 0
         # A standing trunk that turned by the cut-point without rising (a bend) is no
         # new standing posture to measure the next turn from.
         bent = evidence.before == STAND and sit_deg is not None and evidence.turn_deg >= sit_deg
@@ -160,6 +227,7 @@ class Stance:
             "upright_firm": self.firm,
             "stand_up": None if self.stand_up is None else self.stand_up.tolist(),
             "still_g": None if self.still_g is None else self.still_g.tolist(),
+            "angle_against": self.against,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -171,3 +239,4 @@ class Stance:
         self.stand_up = None if su is None else np.asarray(su, dtype=np.float64)
         sg = state["still_g"]
         self.still_g = None if sg is None else np.asarray(sg, dtype=np.float64)
+        self.against = int(state.get("angle_against", 0))  # absent in older snapshots

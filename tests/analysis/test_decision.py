@@ -8,6 +8,7 @@ wearable (``firmware_sim``, every placement, random mounting) otherwise.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from analysis import AlertPolicy, AnalysisResult, AnalysisSettings, Analyzer, Placement, Posture, SlouchPolicy, analyze
+from analysis import (
+    AlertPolicy,
+    AnalysisResult,
+    AnalysisSettings,
+    Analyzer,
+    Placement,
+    Posture,
+    PostureTuning,
+    SittingBout,
+    SlouchPolicy,
+    analyze,
+)
 from firmware_sim.motion import generate
 from firmware_sim.scenarios import Activity, Script, Step, scenario, truth
 from tests.analysis.test_real_data import UCI_FIRST, pooled, segment
@@ -200,6 +212,54 @@ def test_calibration_gives_the_upright_without_walking() -> None:
     assert status["calibrated"]
     assert status["reference_ready"]
     assert status["worn"]
+
+
+# ------------------------------------------------------- tilt without a transition
+
+# A trunk sensor whose long (y) axis leans back 20 deg when seated, and whose postures
+# change by an abrupt turn with no vertical movement at all: the harshest case for
+# transition detection (a recording made by switching orientations).
+HELD = {
+    "walking": (0.0, 1.0, 0.0),
+    "standing": (0.0, 1.0, 0.0),
+    "sitting": (0.0, 0.940, 0.342),
+}
+
+
+@pytest.mark.parametrize("placement", TRUNK)
+def test_a_held_seated_angle_is_sitting_without_a_measurable_sit_down(make_signal: Any, placement: Placement) -> None:
+    """Turned to a seated angle with no jolt, held: sitting after ``angle_hold_s``; turned back: standing."""
+    held_s = PostureTuning().angle_hold_s
+    script = [("walking", 60.0), ("standing", 60.0), ("sitting", 600.0), ("standing", 120.0), ("walking", 30.0)]
+    t, acc = make_signal(script, gravity=HELD, rate_hz=20.0)
+    result = analyze(t, acc, AnalysisSettings(placement))
+    assert result.summary()["sitting_s"] == pytest.approx(600.0, abs=5.0)  # both ends come angle_hold_s late
+    assert posture_share(result, 120.0 + held_s + 3.0, 720.0, Posture.SITTING) > 0.99
+    assert posture_share(result, 720.0 + held_s + 3.0, 840.0, Posture.STANDING) > 0.99
+    assert [b.start_s for b in result.sitting_bouts] == [pytest.approx(120.0 + held_s, abs=3.0)]
+
+
+@pytest.mark.parametrize("placement", TRUNK)
+def test_a_short_bend_without_a_jolt_stays_standing(make_signal: Any, placement: Placement) -> None:
+    """The same turn held for less than ``angle_hold_s`` (a bend, a stretch) is no sitting."""
+    bend = PostureTuning().angle_hold_s / 2
+    script = [("walking", 60.0), ("standing", 60.0), ("sitting", bend), ("standing", 60.0)]
+    t, acc = make_signal(script, gravity=HELD, rate_hz=20.0)
+    assert analyze(t, acc, AnalysisSettings(placement)).summary()["sitting_s"] == 0.0
+
+
+def test_a_restored_analyser_keeps_timing_the_angle_hold(make_signal: Any) -> None:
+    """A snapshot taken while a seated angle is being held restores how long it has been held."""
+    t, acc = make_signal([("walking", 60.0), ("standing", 60.0), ("sitting", 120.0)], gravity=HELD, rate_hz=20.0)
+    settings = AnalysisSettings(Placement.WAIST)
+    whole = analyze(t, acc, settings)
+    cut = int(np.searchsorted(t, 125.0))  # 5 s into the tilt
+    first = Analyzer(settings)
+    events = first.update(t[:cut], acc[:cut])
+    second = Analyzer.restore(settings, json.loads(json.dumps(first.snapshot())))
+    events += second.update(t[cut:], acc[cut:]) + second.flush()
+    assert [e for e in events if isinstance(e, SittingBout)] == list(whole.sitting_bouts)
+    assert whole.summary()["sitting_s"] > 90.0
 
 
 # ------------------------------------------------------------------------ bouts
