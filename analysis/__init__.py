@@ -4,6 +4,7 @@ Pure and I/O-free; the live worker and ``sitless analyze`` both call ``Analyzer`
 (batch is the same analyser fed one chunk).
 """
 
+from analysis.alerts import next_working_time
 from analysis.analyzer import Analyzer
 from analysis.events import (
     ActionApplied,
@@ -54,5 +55,6 @@ __all__ = [
     "UserAction",
     "analyze",
     "exercise_by_id",
+    "next_working_time",
     "suggest_stretch",
 ]

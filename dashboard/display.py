@@ -19,6 +19,7 @@ __all__ = [
     "POSTURE_COLOURS",
     "clock",
     "dose_text",
+    "hour_text",
     "minutes_text",
     "posture_label",
     "stretch_howto",
@@ -59,6 +60,12 @@ def posture_label(posture: str | None) -> str:
 def clock(t_s: float, *, seconds: bool = False) -> str:
     """Epoch seconds as a local wall-clock time, ``HH:MM`` (``HH:MM:SS`` with ``seconds``)."""
     return datetime.fromtimestamp(t_s).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def hour_text(hours: float) -> str:
+    """Clock hours as ``H:MM``: ``8.5`` reads ``"8:30"``, ``17`` reads ``"17:00"``."""
+    total_min = round(hours * 60)
+    return f"{total_min // 60}:{total_min % 60:02d}"
 
 
 def minutes_text(seconds: float) -> str:

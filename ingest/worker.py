@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, UserAction
@@ -28,7 +29,7 @@ from ingest.service import Message, MqttService, add_service_arguments, by_devic
 from ingest.store import DEFAULT_STORE_URL, StateRow, Store
 from ingest.topics import Kind, subscription, topic
 
-__all__ = ["Worker", "WorkerSettings", "register", "run"]
+__all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", "working_hours"]
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,13 @@ class Worker(MqttService):
             if not wearer.dirty or not status_due:
                 continue
             status = wearer.analyzer.status().to_dict()
-            status.update(max_sitting_s=self.settings.policy.max_sitting_s, placement=str(wearer.placement))
+            policy = self.settings.policy
+            status.update(
+                max_sitting_s=policy.max_sitting_s,
+                working_hours=None if policy.working_hours is None else list(policy.working_hours),
+                utc_offset_h=policy.utc_offset_h,
+                placement=str(wearer.placement),
+            )
             snapshot = wearer.analyzer.snapshot() if snapshot_due else None
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
             wearer.status_saved_s = now
@@ -324,6 +331,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--min-break-s", type=float, default=policy.min_break_s, help="shortest upright time that is a break (s)"
     )
+    p.add_argument(
+        "--working-hours",
+        type=working_hours,
+        metavar="START-END",
+        help="raise alerts only between these local clock hours, e.g. 9-17 or 8:30-17:30 (default: any time)",
+    )
     p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
     p.set_defaults(func=run)
 
@@ -335,7 +348,48 @@ def run(args: argparse.Namespace) -> int:
         store_url=args.store,
         client_id=args.client_id,
         placement=Placement(args.placement),
-        policy=AlertPolicy(max_sitting_s=args.max_sitting_min * 60, min_break_s=args.min_break_s),
+        policy=AlertPolicy(
+            max_sitting_s=args.max_sitting_min * 60,
+            min_break_s=args.min_break_s,
+            working_hours=args.working_hours,
+            utc_offset_h=local_utc_offset_h(),
+        ),
         share_group=args.share_group,
     )
     return serve(Worker(settings))  # the worker saves every device's state as it closes
+
+
+def working_hours(text: str) -> tuple[float, float]:
+    """Parse ``START-END`` local clock hours (``9-17``, ``8:30-17:30``) into hours as floats.
+
+    >>> working_hours("8:30-17")
+    (8.5, 17.0)
+
+    Raises:
+        argparse.ArgumentTypeError: Not two clock times, or the same time twice.
+    """
+
+    def hour(part: str) -> float:
+        hh, _, mm = part.strip().partition(":")
+        h, m = int(hh), int(mm or 0)
+        if not (0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60):
+            raise ValueError(part)
+        return h + m / 60.0
+
+    try:
+        start, end = (hour(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected START-END clock hours such as 9-17 or 8:30-17:30, got {text!r}"
+        ) from None
+    if start == end or start >= 24.0:
+        raise argparse.ArgumentTypeError(
+            f"working hours must start before 24:00 and end at another hour, e.g. 9-17, got {text!r}"
+        )
+    return start, end
+
+
+def local_utc_offset_h() -> float:
+    """This machine's current offset from UTC in hours (its local time zone, now)."""
+    offset = datetime.now().astimezone().utcoffset()
+    return 0.0 if offset is None else offset.total_seconds() / 3600.0

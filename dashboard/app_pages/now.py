@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from analysis import AlertPolicy, next_working_time
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
 from ingest.actions import CALIBRATION_S, send_action
@@ -142,9 +143,27 @@ def calibration(device_id: str, status: dict[str, Any]) -> None:
             send(device_id, "calibrate", f"Calibrating: stand upright and still for {CALIBRATION_S} seconds.")
 
 
+def working_hours_note(status: dict[str, Any]) -> None:
+    """Outside the worker's working hours, say that reminders wait until they begin."""
+    hours = status.get("working_hours")
+    if not hours:
+        return
+    now_s = float(status["t_s"])
+    start, end = float(hours[0]), float(hours[1])
+    policy = AlertPolicy(working_hours=(start, end), utc_offset_h=float(status.get("utc_offset_h") or 0.0))
+    resume_s = next_working_time(now_s, policy)
+    if resume_s > now_s:
+        span = f"{display.hour_text(start)}-{display.hour_text(end)}"
+        st.info(
+            f"Outside working hours ({span}): no break reminders until {display.clock(resume_s)}.",
+            icon=":material/bedtime:",
+        )
+
+
 def quiet_times(device_id: str, status: dict[str, Any]) -> None:
     """Snooze and meeting state, with the button to start or end a meeting."""
     now_s = float(status["t_s"])
+    working_hours_note(status)
     snoozed_until_s = status.get("snoozed_until_s")
     meeting_until_s = status.get("meeting_until_s")
     if snoozed_until_s is not None and float(snoozed_until_s) > now_s:

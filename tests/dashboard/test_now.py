@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from streamlit.testing.v1 import AppTest
 
@@ -92,6 +93,18 @@ def test_learning_snoozed_and_meeting_are_explained(
     assert "snoozed until 10:40" in page
     assert "In a meeting until 11:00" in page
     assert [b.label for b in app.button] == ["Meeting over", "Calibrate now"]
+
+
+def test_outside_working_hours_says_when_reminders_resume(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """At 10:30 with reminders from 11:00 to 17:30 the page says they wait; inside the hours it says nothing."""
+    offset = datetime.fromtimestamp(at(10, 30)).astimezone().utcoffset()
+    assert offset is not None
+    local = {"utc_offset_h": offset.total_seconds() / 3600}
+    page = texts(make_app(morning_store(working_hours=[11.0, 17.5], **local)))
+    assert "Outside working hours (11:00-17:30): no break reminders until 11:00." in page
+    assert "Outside working hours" not in texts(make_app(morning_store(working_hours=[9.0, 17.5], **local)))
 
 
 def test_device_without_analysis_asks_for_the_worker(make_app: Callable[..., AppTest], store_url: str) -> None:

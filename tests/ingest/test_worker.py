@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from analysis import AlertPolicy
 from ingest.codec import Batch, encode
 from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
-from ingest.worker import Worker, WorkerSettings
+from ingest.worker import Worker, WorkerSettings, register, working_hours
 
 DEVICE = "w-01"
 
@@ -74,3 +76,25 @@ def test_the_saved_placement_is_kept_across_a_restart(worker: Worker, tmp_path: 
     assert str(again._wearers[DEVICE].placement) == "lower_back"
     assert again._wearers[DEVICE].seq == 2
     again.close()
+
+
+def test_working_hours_reach_the_policy_and_the_saved_status(tmp_path: Path) -> None:
+    """``--working-hours 8:30-17`` becomes the policy's hours, and the dashboard can read them back."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["worker", "--working-hours", "8:30-17"])
+    assert args.working_hours == (8.5, 17.0)
+    policy = AlertPolicy(working_hours=args.working_hours, utc_offset_h=1.0)
+    worker = Worker(WorkerSettings(store_url=f"sqlite:///{tmp_path / 'store.sqlite'}", policy=policy))
+    worker.handle([packet_message(0), packet_message(1)])
+    worker.close()
+    with Store(worker.settings.store_url) as store:
+        state = store.load_state(DEVICE)
+    assert state is not None
+    assert (state.status["working_hours"], state.status["utc_offset_h"]) == ([8.5, 17.0], 1.0)
+
+
+@pytest.mark.parametrize("text", ["9", "9-9", "25-3", "9:75-17", "nine-five", "9-17-20"])
+def test_bad_working_hours_are_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="9-17"):
+        working_hours(text)
