@@ -17,15 +17,14 @@ from typing import Any
 import numpy as np
 
 from analysis import (
-    AlertPolicy,
     AnalysisResult,
     AnalysisSettings,
     Placement,
     ResultBuilder,
-    SlouchPolicy,
     UserAction,
 )
 from ingest.errors import RecordingError
+from ingest.policy_args import add_policy_arguments, alert_policy, float_option, slouch_policy
 from ingest.recording import DEFAULT_CHUNK_ROWS, read_ahead, read_chunks
 
 __all__ = ["analyze_file", "register", "run"]
@@ -45,44 +44,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", type=Path, metavar="OUT", help="write one file's result as JSON")
     out.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stem>.json for each input")
-    policy, slouch = AlertPolicy(), SlouchPolicy()
-    _float_option(parser, "--max-sitting-min", "alert after this many minutes of sitting", policy.max_sitting_s / 60.0)
-    _float_option(parser, "--min-break-s", "shortest standing/walking run that counts as a break", policy.min_break_s)
-    _float_option(
-        parser,
-        "--min-sitting-bout-s",
-        "sitting bouts shorter than this are not counted as bouts",
-        policy.min_sitting_bout_s,
-    )
-    _float_option(
+    add_policy_arguments(parser)
+    float_option(
         parser,
         "--calibrate-at",
         "the wearer stood still and upright for 5 s from this time (s from the first sample)",
         metavar="SECONDS",
     )
-    _float_option(
-        parser, "--slouch-deg", "chest/upper back: inclination from upright counted as slouching", slouch.slouch_deg
-    )
-    _float_option(
-        parser,
-        "--slouch-nudge-s",
-        "chest/upper back: raise a slouch nudge after this long slouching (default: off)",
-        metavar="SECONDS",
-    )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
-
-
-def _float_option(
-    parser: argparse.ArgumentParser,
-    name: str,
-    help_text: str,
-    default: float | None = None,
-    metavar: str | None = None,
-) -> None:
-    """Add a float option; a default other than None is named at the end of its help."""
-    named = "" if default is None else " (default %(default)s)"
-    parser.add_argument(name, type=float, default=default, metavar=metavar, help=help_text + named)
 
 
 def analyze_file(
@@ -144,15 +114,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``sitless analyze``; return 0 when every file was analysed, else 1."""
     try:
-        policy = AlertPolicy(
-            max_sitting_s=args.max_sitting_min * 60.0,
-            min_break_s=args.min_break_s,
-            min_sitting_bout_s=args.min_sitting_bout_s,
-        )
-        nudge_s = args.slouch_nudge_s
-        slouch = SlouchPolicy(
-            slouch_deg=args.slouch_deg, nudge=nudge_s is not None, dwell_s=nudge_s if nudge_s is not None else 120.0
-        )
+        policy, slouch = alert_policy(args), slouch_policy(args)
         if args.calibrate_at is not None and not args.calibrate_at >= 0:
             raise ValueError(f"--calibrate-at must be >= 0 seconds, got {args.calibrate_at}")
     except ValueError as err:

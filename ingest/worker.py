@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, UserAction
+from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError
 from ingest.mqtt import BrokerAddress
+from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
 from ingest.store import DEFAULT_STORE_URL, StateRow, Store
 from ingest.topics import Kind, subscription, topic
@@ -46,6 +48,7 @@ class WorkerSettings:
         client_id: MQTT client id; the broker keeps the session under it.
         placement: Placement assumed for a device until its status names one.
         policy: The sit-too-long alert policy.
+        slouch: Slouch time and nudges of chest and upper-back sensors.
         share_group: MQTT 5 shared-subscription group spreading devices over workers
             (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
         status_every_s: Most wall-clock seconds between two saves of a device's live
@@ -66,6 +69,7 @@ class WorkerSettings:
     client_id: str = "sitless-worker"
     placement: Placement = Placement.THIGH
     policy: AlertPolicy = field(default_factory=AlertPolicy)
+    slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
     share_group: str | None = None
     status_every_s: float = 1.0
     snapshot_every_s: float = 10.0
@@ -231,7 +235,9 @@ class Worker(MqttService):
         placement = self._placements.get(device_id) or (
             Placement(saved_placement) if saved_placement in set(Placement) else self.settings.placement
         )
-        analysis_settings = AnalysisSettings(placement=placement, policy=self.settings.policy)
+        analysis_settings = AnalysisSettings(
+            placement=placement, policy=self.settings.policy, slouch=self.settings.slouch
+        )
         if saved is None or not saved.snapshot:
             return _Wearer(Analyzer(analysis_settings), placement)
         try:
@@ -243,7 +249,7 @@ class Worker(MqttService):
         return _Wearer(analyzer, placement, seq=saved.seq)
 
     def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
-        """Store new events, publish them, and buzz the wearable on an alert."""
+        """Store new events, publish them, and buzz the wearable on an alert or a slouch nudge."""
         if not events:
             return
         bodies = [e.to_dict() for e in events]
@@ -255,6 +261,10 @@ class Worker(MqttService):
             if body["kind"] == "alert":
                 self._alert(device_id, body)
                 wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
+            elif body["kind"] == "slouch_nudge":
+                buzz = {"cmd": "buzz", "pattern": "short", "reason": "slouch"}
+                self.client.publish(topic(device_id, Kind.CMD), json.dumps(buzz), qos=1)
+                self.counts[(device_id, "slouch_nudges")] += 1
 
     def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
         minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
@@ -281,6 +291,7 @@ class Worker(MqttService):
             policy = self.settings.policy
             status.update(
                 max_sitting_s=policy.max_sitting_s,
+                slouch_deg=self.settings.slouch.slouch_deg,
                 working_hours=None if policy.working_hours is None else list(policy.working_hours),
                 utc_offset_h=policy.utc_offset_h,
                 placement=str(wearer.placement),
@@ -324,13 +335,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="thigh",
         help="placement assumed until a device's status names one (default thigh)",
     )
-    policy = AlertPolicy()
-    p.add_argument(
-        "--max-sitting-min", type=float, default=policy.max_sitting_s / 60, help="alert after this long sitting (min)"
-    )
-    p.add_argument(
-        "--min-break-s", type=float, default=policy.min_break_s, help="shortest upright time that is a break (s)"
-    )
+    add_policy_arguments(p)
     p.add_argument(
         "--working-hours",
         type=working_hours,
@@ -342,18 +347,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the worker until SIGINT or SIGTERM."""
+    """Run the worker until SIGINT or SIGTERM; 2 for option values out of range."""
+    try:
+        policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
+        slouch = slouch_policy(args)
+    except ValueError as err:
+        print(f"sitless worker: {err}", file=sys.stderr)
+        return 2
     settings = WorkerSettings(
         broker=BrokerAddress.parse(args.broker),
         store_url=args.store,
         client_id=args.client_id,
         placement=Placement(args.placement),
-        policy=AlertPolicy(
-            max_sitting_s=args.max_sitting_min * 60,
-            min_break_s=args.min_break_s,
-            working_hours=args.working_hours,
-            utc_offset_h=local_utc_offset_h(),
-        ),
+        policy=policy,
+        slouch=slouch,
         share_group=args.share_group,
     )
     return serve(Worker(settings))  # the worker saves every device's state as it closes

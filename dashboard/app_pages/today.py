@@ -96,6 +96,7 @@ def day() -> None:
 
     status = data.live_status(settings.store_url, device_id) or {}
     slouch = status.get("placement") in THORAX  # only a chest or upper-back sensor measures it
+    slouch_deg = float(status.get("slouch_deg") or SlouchPolicy().slouch_deg)
     sat, bouts_col, breaks_col, longest_col, alerts_col, *slouch_col = st.columns(6 if slouch else 5)
     sat.metric("Sitting today", display.minutes_text(summary.sitting_s))
     bouts_col.metric("Sitting bouts", summary.sitting_bouts)
@@ -106,7 +107,7 @@ def day() -> None:
         col.metric(
             "Slouching today",
             display.minutes_text(summary.slouch_s),
-            help=f"Time the upper body leant {SlouchPolicy().slouch_deg:.0f}° or more from its upright.",
+            help=f"Time the upper body leant {slouch_deg:.0f}° or more from its upright.",
         )
 
     left, right = st.columns([1, 2])

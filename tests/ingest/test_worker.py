@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import AlertPolicy
+from analysis import AlertPolicy, Placement, SlouchPolicy
 from ingest.codec import Batch, encode
 from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings, register, working_hours
+from tests.analysis.conftest import synth
 
 DEVICE = "w-01"
 
@@ -98,3 +99,38 @@ def test_working_hours_reach_the_policy_and_the_saved_status(tmp_path: Path) -> 
 def test_bad_working_hours_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="9-17"):
         working_hours(text)
+
+
+def test_a_slouch_nudge_is_stored_and_buzzes_the_wearable(tmp_path: Path) -> None:
+    """A chest wearer leaning 30 deg for over a minute, with nudges after 60 s: a nudge event and a buzz."""
+    chest = {"walking": (1.0, 0.0, 0.0), "standing": (1.0, 0.0, 0.0), "sitting": (0.866, 0.0, 0.5)}
+    t, acc = synth([("walking", 30.0), ("sitting", 100.0)], gravity=chest, rate_hz=50.0, t0_s=1.7e9)
+    settings = WorkerSettings(
+        store_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
+        placement=Placement.CHEST,
+        slouch=SlouchPolicy(nudge=True, dwell_s=60.0),
+    )
+    worker = Worker(settings)
+    counts = np.round(acc * 4096).astype(np.int16)
+    messages = [
+        Message(
+            topic(DEVICE, Kind.IMU),
+            encode(
+                Batch(
+                    seq=i, t0_s=float(t[25 * i]), rate_hz=50.0, acc_scale_g=1 / 4096, acc=counts[25 * i : 25 * i + 25]
+                )
+            ),
+            i,
+            1,
+            0.0,
+        )
+        for i in range(len(t) // 25)
+    ]
+    worker.handle(messages)
+    worker.close()
+    with Store(settings.store_url) as store:
+        nudges = store.events(DEVICE, kinds=["slouch_nudge"])
+        buzzed = store.counters("worker")[("worker", DEVICE, "slouch_nudges")]
+    assert len(nudges) == 1
+    assert nudges[0].body["t_s"] - nudges[0].body["slouching_since_s"] == pytest.approx(60.0, abs=0.5)
+    assert buzzed == 1
