@@ -106,6 +106,9 @@ class Stance:
             self.upright = STAND if self.upright == SIT else SIT
             self.known = True
             self.against = 0
+            self.still_g = unit_g
+            if self.upright == STAND:
+                self.stand_up = unit_g
         return self.labels.label(unit_g, ref, self.estimate(), self.upright)
 
     def label_many(self, units_g: NDArray[np.float64]) -> tuple[list[int], list[float]]:
