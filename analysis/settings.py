@@ -243,6 +243,12 @@ class PostureTuning:
             (``firmware_sim`` NONWEAR, 3 mg noise) stays at 2.0-2.5 mg; the stillest
             20-s windows of real worn still postures measured 5.5 mg (``uci_hapt``
             lying), 12.9 mg (sitting), 10.1 mg (standing), 7.4 mg (``mex_thigh`` clam).
+        nonwear_rate_hz: Sample rate ``nonwear_range_g`` holds for (both datasets above
+            are 50 and 25 Hz). At a higher rate the 1-s mean of white sensor noise is
+            quieter by the square root of the rate, so the range is scaled down by
+            ``sqrt(nonwear_rate_hz / rate)``: a worn sensor whose stillness shows only
+            as noise reads the same at 100 Hz as at 50 Hz. Below this rate the range is
+            not raised (a body's sway does not grow with the rate).
     """
 
     frame_s: float = 0.1
@@ -270,6 +276,7 @@ class PostureTuning:
     calibration_s: float = 5.0
     nonwear_window_s: float = 20.0
     nonwear_range_g: float = 0.004
+    nonwear_rate_hz: float = 50.0
 
     def __post_init__(self) -> None:
         for knob in fields(self):

@@ -145,6 +145,16 @@ def test_desk_sensor_is_nonwear_for_every_placement(office: dict[Placement, Anal
         assert posture_share(result, desk.start_s, desk.end_s, Posture.SITTING) <= 20.0 / 120.0, placement
 
 
+@pytest.mark.parametrize("rate_hz", [25.0, 50.0, 100.0])
+def test_non_wear_reads_alike_at_any_sample_rate(make_signal: Any, rate_hz: float) -> None:
+    """Still sitting with 10 mg of sensor noise is worn, a desk with 2 mg is not, at 25, 50 or 100 Hz."""
+    script = [("walking", 30.0), ("sitting", 300.0)]
+    worn = analyze(*make_signal(script, rate_hz=rate_hz, noise_g=0.01), AnalysisSettings(Placement.THIGH))
+    assert worn.summary()["nonwear_s"] == 0.0
+    desk = analyze(*make_signal(script, rate_hz=rate_hz, noise_g=0.002), AnalysisSettings(Placement.THIGH))
+    assert desk.summary()["nonwear_s"] > 270.0
+
+
 @pytest.mark.parametrize("placement", [Placement.THIGH, Placement.WAIST, Placement.LOWER_BACK])
 def test_simulated_morning_sitting_time_and_alerts(
     office: dict[Placement, AnalysisResult], placement: Placement
