@@ -291,6 +291,11 @@ class PostureDecider:
             # (clipped on, picked up), not a posture to start a transition from.
             prev = OTHER
         self.trans = Transition.start(prev, c.history(p, HISTORY_FRAMES), start_g)
+        if self.trunk and prev == STAND and self.stance.handled(self.trans.before[1]):
+            # Nor is a trunk far from any upright it could have (before a walking
+            # upright, far from the device's long axis): sit/stand started from it
+            # would be measured from a sensor held in the hand.
+            self.trans.prev = OTHER
 
     def _track(self, u: NDArray[np.float64], m: float, *, still: bool) -> None:
         tr = self.trans

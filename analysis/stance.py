@@ -43,6 +43,8 @@ from analysis.steady import first_true
 
 __all__ = ["Stance"]
 
+_HANDLED_DEG = 45.0
+
 
 class Stance:
     """The decided upright posture and the gravity directions it was decided at.
@@ -110,6 +112,17 @@ class Stance:
             if self.upright == STAND:
                 self.stand_up = unit_g
         return self.labels.label(unit_g, ref, self.estimate(), self.upright)
+
+    def handled(self, unit_g: NDArray[np.float64]) -> bool:
+        """Whether a still trunk with gravity ``unit_g`` shape (3,) may be a sensor being handled.
+
+        Before a walking upright is known, a posture more than 45 deg from the device's
+        long axis is no standing the wearer could take with the sensor clipped on as
+        intended, but a sensor held in the hand or being clipped on: ``uci_hapt``
+        exp45_user22 starts so, 54 deg off, before the wearer stands, while the labelled
+        standing of every development recording is within 28 deg.
+        """
+        return self.reference.unit() is None and self.labels.inclination(unit_g, None) > _HANDLED_DEG
 
     def label_many(self, units_g: NDArray[np.float64]) -> tuple[list[int], list[float]]:
         """``StillLabels.labels`` of steady still frames shape (n, 3), which change no posture.
@@ -218,7 +231,9 @@ class Stance:
         # A standing trunk that turned by the cut-point without rising (a bend) is no
         # new standing posture to measure the next turn from.
         bent = evidence.before == STAND and sit_deg is not None and evidence.turn_deg >= sit_deg
-        if new == STAND and (not bent or (z_m is not None and z_m >= self.tuning.stand_up_m)):
+        # A standing that may be a sensor in the hand is no upright to judge by.
+        rose = z_m is not None and z_m >= self.tuning.stand_up_m
+        if new == STAND and not self.handled(after_g) and (not bent or rose):
             self.stand_up = after_g
         return new
 
