@@ -7,7 +7,7 @@ A still frame is labelled by its inclination from the upright (``analysis.refere
   doi:10.1249/MSS.0000000000000308; activPAL: Grant et al. 2006, Br J Sports Med
   40(12):992-997, doi:10.1136/bjsm.2006.030262), standing otherwise.
 * waist, lower back, chest, upper back: lying when the trunk is inclined by the lying
-  cut-point (60 deg); otherwise the upright posture (sitting or standing) the last
+  cut-point (70 deg); otherwise the upright posture (sitting or standing) the last
   transition decided (``analysis.stance``).
 * wrist: still frames are ``other`` (a wrist cannot tell sitting from standing:
   Rosenberger et al. 2016, Med Sci Sports Exerc 48(3):457-465,

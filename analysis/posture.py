@@ -65,17 +65,20 @@ class PlacementRule:
 # within a few degrees of walking (the thigh is vertical in both), so 35 deg keeps a
 # wide margin; spsw has no standing to check it on.
 # Waist: Vähä-Ypyä et al. 2018 found ~11.6 deg of hip tilt against the walking posture
-# separates sitting from standing; lying is the trunk near horizontal (> 60 deg).
+# separates sitting from standing; lying is the trunk near horizontal (> 70 deg): on the
+# uci_hapt development split every lying segment is at least 80 deg from that
+# recording's standing posture and every seated one at most 64 deg (a slumped pelvis);
+# 60 deg read one wearer's reclined sitting as lying.
 # Trunk placements (lower back, chest, upper back): an upright seated trunk looks like
 # standing, so sit/stand transitions decide first (analysis.decision); the cut-points
 # only serve when a transition gave no evidence. The thorax moves less than the pelvis
 # between sitting and standing, hence the wider 15 deg.
 _RULES: dict[Placement, PlacementRule] = {
     Placement.THIGH: PlacementRule(sit_deg=35.0, lie_deg=None),
-    Placement.WAIST: PlacementRule(sit_deg=11.6, lie_deg=60.0),
-    Placement.LOWER_BACK: PlacementRule(sit_deg=11.6, lie_deg=60.0),
-    Placement.CHEST: PlacementRule(sit_deg=15.0, lie_deg=60.0),
-    Placement.UPPER_BACK: PlacementRule(sit_deg=15.0, lie_deg=60.0),
+    Placement.WAIST: PlacementRule(sit_deg=11.6, lie_deg=70.0),
+    Placement.LOWER_BACK: PlacementRule(sit_deg=11.6, lie_deg=70.0),
+    Placement.CHEST: PlacementRule(sit_deg=15.0, lie_deg=70.0),
+    Placement.UPPER_BACK: PlacementRule(sit_deg=15.0, lie_deg=70.0),
     Placement.WRIST: PlacementRule(sit_deg=None, lie_deg=None, static_known=False),
 }
 

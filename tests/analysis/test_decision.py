@@ -83,6 +83,17 @@ def test_a_sensor_held_in_the_hand_is_no_standing_posture(dataset: Any) -> None:
 
 
 @pytest.mark.data
+def test_a_slumped_seated_pelvis_is_no_lying(dataset: Any) -> None:
+    """uci_hapt exp39_user19 sits with the pelvis 64 deg from standing; every real lying is 80 deg or more."""
+    t, acc, meta = dataset("uci_hapt", "exp39_user19")
+    result = analyze(t, acc, AnalysisSettings(Placement.WAIST))
+    for seg in meta["labels"]:
+        if seg["label"] in ("sitting", "lying"):
+            got = posture_share(result, seg["start_s"] + 0.5, seg["end_s"] - 0.5, Posture(seg["label"]))
+            assert got > 0.9, (seg["start_s"], seg["label"], got)
+
+
+@pytest.mark.data
 def test_real_still_postures_are_never_nonwear(dataset: Any) -> None:
     """Worn still sitting, standing and lying (uci_hapt) and mat exercises (mex_thigh) are worn."""
     for rec in UCI_FIRST:
