@@ -145,8 +145,8 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     The keys are those the worker saves: ``t_s``, ``posture``, ``posture_since_s``,
     ``sitting_since_s``, ``sitting_s``, ``open_alert``, ``snoozed_until_s``,
     ``meeting_until_s``, ``reference_ready``, ``calibrated``, ``worn``, ``detects``,
-    ``slouch_s``, ``posture_slouch_s``, ``max_sitting_s`` and ``placement``
-    (``analysis.LiveStatus``).
+    ``slouch_s``, ``posture_slouch_s`` (``analysis.LiveStatus``), and the worker's
+    ``max_sitting_s``, ``slouch_deg``, ``working_hours``, ``utc_offset_h`` and ``placement``.
 
     Raises:
         StoreError: The store cannot be read.
