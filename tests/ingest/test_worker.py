@@ -11,6 +11,7 @@ import pytest
 
 from analysis import AlertPolicy, Placement, SlouchPolicy
 from ingest.codec import Batch, encode
+from ingest.policy_args import alert_policy, slouch_policy
 from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
@@ -134,3 +135,14 @@ def test_a_slouch_nudge_is_stored_and_buzzes_the_wearable(tmp_path: Path) -> Non
     assert len(nudges) == 1
     assert nudges[0].body["t_s"] - nudges[0].body["slouching_since_s"] == pytest.approx(60.0, abs=0.5)
     assert buzzed == 1
+
+
+def test_the_worker_takes_the_policy_options_of_analyze() -> None:
+    """``--max-sitting-min``, ``--min-break-s`` and the slouch nudge reach the policies the worker runs."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["worker", "--max-sitting-min", "20", "--min-break-s", "90", "--slouch-nudge-s", "45"])
+    policy, slouch = alert_policy(args), slouch_policy(args)
+    assert (policy.max_sitting_s, policy.min_break_s) == (1200.0, 90.0)
+    assert (slouch.nudge, slouch.dwell_s, slouch.slouch_deg) == (True, 45.0, 20.0)
+    assert not slouch_policy(parser.parse_args(["worker"])).nudge
