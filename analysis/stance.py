@@ -102,8 +102,7 @@ class Stance:
             self.upright = SIT if seated else STAND
             self.known = ref is not None
             self.still_g = unit_g
-        against = self._against(unit_g[None, :])
-        self.against = self.against + 1 if still and against is not None and against[0] else 0
+        self.against = self.against + 1 if still and self._against_one(unit_g) else 0
         if self.against >= self.hold_frames:
             self.upright = STAND if self.upright == SIT else SIT
             self.known = True
@@ -150,18 +149,35 @@ class Stance:
         """The wearer walked or the data had a gap: a disagreement held still is over."""
         self.against = 0
 
-    def _against(self, units_g: NDArray[np.float64]) -> NDArray[np.bool_] | None:
-        """Whether each still frame shape (n, 3) is inclined against the decided posture.
+    def _overruling(self) -> tuple[NDArray[np.float64], float] | None:
+        """The walking upright and sitting cut-point when the angle may overrule the posture.
 
-        ``None`` when the angle cannot overrule the posture: a measured transition
-        decided it, or there is no walking upright or cut-point.
+        ``None`` when it may not: a measured transition decided the posture, or there
+        is no walking upright or cut-point.
         """
         ref = self.reference.unit()
         sit_deg = self.labels.sit_deg
         if self.firm or self.upright not in (SIT, STAND) or ref is None or sit_deg is None:
             return None
+        return ref, sit_deg
+
+    def _against(self, units_g: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+        """Whether each still frame shape (n, 3) is inclined against the decided posture (``_overruling``)."""
+        rule = self._overruling()
+        if rule is None:
+            return None
+        ref, sit_deg = rule
         seated = angles_deg(units_g, ref) >= sit_deg
         return np.asarray(seated != (self.upright == SIT), dtype=np.bool_) & ~self.labels.lying_many(units_g, ref)
+
+    def _against_one(self, unit_g: NDArray[np.float64]) -> bool:
+        """``_against`` of one frame shape (3,), with scalar arithmetic; false without a rule."""
+        rule = self._overruling()
+        if rule is None:
+            return False
+        ref, sit_deg = rule
+        seated = angle_deg(unit_g, ref) >= sit_deg
+        return seated != (self.upright == SIT) and not self.labels.lying(unit_g, ref)
 
     def _against_runs(self, units_g: NDArray[np.float64]) -> NDArray[np.int64] | None:
         """Disagreeing frames in a row up to each frame, counting on from ``against``."""
