@@ -23,7 +23,9 @@ decided
 Alongside it are the gravity directions the next decision is judged against: the
 posture last decided (a turn beyond ``fidget_deg`` from it is a change of posture)
 and the standing posture last seen (the upright for the lying test before the walking
-reference is known, and what a trunk turns from when it sits down).
+reference is known, and what a trunk turns from when it sits down). Before a walking
+upright exists, a posture far from the device's long axis is neither (``handled``): a
+sensor held in the hand or being clipped on is no standing wearer.
 """
 
 from __future__ import annotations
