@@ -262,8 +262,7 @@ class Worker(MqttService):
                 self._alert(device_id, body)
                 wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
             elif body["kind"] == "slouch_nudge":
-                buzz = {"cmd": "buzz", "pattern": "short", "reason": "slouch"}
-                self.client.publish(topic(device_id, Kind.CMD), json.dumps(buzz), qos=1)
+                self._buzz(device_id, pattern="short", reason="slouch")
                 self.counts[(device_id, "slouch_nudges")] += 1
 
     def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
@@ -274,9 +273,12 @@ class Worker(MqttService):
             minutes,
             alert.get("stretch_id"),
         )
-        buzz = {"cmd": "buzz", "pattern": "long", "reason": alert["alert"], "stretch_id": alert.get("stretch_id")}
-        self.client.publish(topic(device_id, Kind.CMD), json.dumps(buzz), qos=1)
+        self._buzz(device_id, pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
         self.counts[(device_id, "alerts")] += 1
+
+    def _buzz(self, device_id: str, **fields: Any) -> None:
+        """Send the wearable a buzz command (docs/protocol.md, ``cmd``) with these fields."""
+        self.client.publish(topic(device_id, Kind.CMD), json.dumps({"cmd": "buzz", **fields}), qos=1)
 
     def _save(self, *, force: bool = False) -> None:
         """Save, in one transaction, the status and snapshots that are due (all with ``force``)."""
