@@ -45,8 +45,6 @@ from analysis.steady import first_true
 
 __all__ = ["Stance"]
 
-_HANDLED_DEG = 45.0
-
 
 class Stance:
     """The decided upright posture and the gravity directions it was decided at.
@@ -117,13 +115,11 @@ class Stance:
     def handled(self, unit_g: NDArray[np.float64]) -> bool:
         """Whether a still trunk with gravity ``unit_g`` shape (3,) may be a sensor being handled.
 
-        Before a walking upright is known, a posture more than 45 deg from the device's
-        long axis is no standing the wearer could take with the sensor clipped on as
-        intended, but a sensor held in the hand or being clipped on: ``uci_hapt``
-        exp45_user22 starts so, 54 deg off, before the wearer stands, while the labelled
-        standing of every development recording is within 28 deg.
+        Before a walking upright is known, a posture more than
+        ``PostureTuning.handled_deg`` from the device's long axis is no standing the
+        wearer could take with the sensor clipped on as intended.
         """
-        return self.reference.unit() is None and self.labels.inclination(unit_g, None) > _HANDLED_DEG
+        return self.reference.unit() is None and self.labels.inclination(unit_g, None) > self.tuning.handled_deg
 
     def label_many(self, units_g: NDArray[np.float64]) -> tuple[list[int], list[float]]:
         """``StillLabels.labels`` of steady still frames shape (n, 3), which change no posture.
