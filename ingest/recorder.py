@@ -6,7 +6,8 @@ missed BLE notification) leaves a gap in the sequence numbers: a packet that ski
 is counted as a gap when it arrives, one older than the newest is counted as late, and
 the store derives what is still missing from what it holds (:meth:`Store.gaps`). A
 payload the codec rejects is counted and skipped. Packets are acknowledged to the broker
-only after the transaction that stores them has committed.
+only after the transaction that stores them has committed; while the store fails they
+are held and written again (:mod:`ingest.service`).
 """
 
 from __future__ import annotations
@@ -67,18 +68,20 @@ class Recorder(MqttService):
         self.store = Store(settings.store_url)
         self.stats = RecorderStats()
         self._last_seq: dict[str, int] = {}
+        # Taken in, not yet written: packets, the latest status per device, counts.
+        self._rows: list[BatchRow] = []
+        self._statuses: dict[str, dict[str, object]] = {}
         self._unsaved: Counter[tuple[str, str]] = Counter()
 
     def _count(self, device_id: str, name: str, n: int = 1) -> None:
         self._unsaved[(device_id, name)] += n
         self.stats.per_device[(device_id, name)] += n
 
-    def handle(self, messages: list[Message]) -> None:
-        """Decode and store a batch of messages in one transaction."""
-        rows: list[BatchRow] = []
+    def absorb(self, messages: list[Message]) -> None:
+        """Decode a batch of messages and hold the packets and statuses for :meth:`flush`."""
         for device_id, kind, m in by_device(messages):
             if kind is Kind.STATUS:
-                self._store_status(device_id, m.payload)
+                self._take_status(device_id, m.payload)
                 continue
             try:
                 batch = decode(m.payload)
@@ -87,20 +90,9 @@ class Recorder(MqttService):
                 self._count(device_id, "bad_packets")
                 log.warning("bad packet on %s: %s", m.topic, err)
                 continue
-            rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
-        if rows:
-            added = self.store.add_batches(rows)
-            for row, new in zip(rows, added, strict=True):
-                if new:
-                    self.stats.stored += 1
-                    self._count(row.device_id, "stored")
-                    self._note_seq(row.device_id, row.seq)
-                else:
-                    self.stats.duplicates += 1
-                    self._count(row.device_id, "duplicates")
-        self.flush_counts()
+            self._rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
 
-    def _store_status(self, device_id: str, payload: bytes) -> None:
+    def _take_status(self, device_id: str, payload: bytes) -> None:
         if not payload:
             return  # a cleared retained message
         try:
@@ -111,14 +103,39 @@ class Recorder(MqttService):
             self._count(device_id, "bad_status")
             log.warning("bad status from %s: %s", device_id, err)
             return
-        self.store.set_device_status(device_id, status)
-        self.stats.statuses += 1
+        self._statuses[device_id] = status  # the store keeps only the latest
+
+    def flush(self) -> None:
+        """Store the held packets in one transaction, then the statuses, then the counts.
+
+        Each part is let go of once written, so a retry after a failure writes the rest.
+        """
+        if self._rows:
+            for row in self._rows:
+                if row.device_id not in self._last_seq:  # read before the write that changes it
+                    before = self.store.max_seq(row.device_id, below=row.seq)
+                    self._last_seq[row.device_id] = row.seq - 1 if before is None else before
+            added = self.store.add_batches(self._rows)
+            for row, new in zip(self._rows, added, strict=True):
+                if new:
+                    self.stats.stored += 1
+                    self._count(row.device_id, "stored")
+                    self._note_seq(row.device_id, row.seq)
+                else:
+                    self.stats.duplicates += 1
+                    self._count(row.device_id, "duplicates")
+            self._rows = []
+        while self._statuses:
+            device_id, status = next(iter(self._statuses.items()))
+            self.store.set_device_status(device_id, status)
+            del self._statuses[device_id]
+            self.stats.statuses += 1
+        if self._unsaved:
+            self.store.add_counts(SERVICE, dict(self._unsaved))
+            self._unsaved.clear()
 
     def _note_seq(self, device_id: str, seq: int) -> None:
         """Count a gap when a packet skips sequence numbers, and a late packet that fills one."""
-        if device_id not in self._last_seq:
-            before = self.store.max_seq(device_id, below=seq)
-            self._last_seq[device_id] = seq - 1 if before is None else before
         last = self._last_seq[device_id]
         if seq < last:
             self.stats.late += 1
@@ -128,12 +145,6 @@ class Recorder(MqttService):
             self._count(device_id, "gaps")
             log.info("gap on %s: packets %d..%d missing", device_id, last + 1, seq - 1)
         self._last_seq[device_id] = max(last, seq)
-
-    def flush_counts(self) -> None:
-        """Add the counts gathered since the last flush to the store."""
-        if self._unsaved:
-            self.store.add_counts(SERVICE, dict(self._unsaved))
-            self._unsaved.clear()
 
     def close(self) -> None:
         """Stop, disconnect and close the store."""

@@ -1,22 +1,27 @@
 """The loop every MQTT service shares: receive into a queue, handle in batches, ack.
 
 paho's network thread only enqueues; one handler thread drains the queue in batches
-(one store transaction per batch) so that a slow disk never stalls the MQTT keepalive.
-With ``manual_ack`` a QoS 1 message is acknowledged only after its batch was handled,
-so a crash before the store commit makes the broker deliver it again.
+so that a slow disk never stalls the MQTT keepalive. Each batch is taken in once
+(:meth:`MqttService.absorb`: decode, count, analyse, in memory) and then written
+(:meth:`MqttService.flush`). A store that fails (locked, unreachable, full) makes the
+loop wait and try the write again, with a capped backoff, until it succeeds: what was
+taken in stays held meanwhile, so nothing is lost and nothing is counted twice. With
+``manual_ack`` a QoS 1 message is acknowledged only after its batch was written, so a
+crash before the store commit makes the broker deliver it again.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import queue
 import signal
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
@@ -76,13 +81,13 @@ def by_device(messages: Iterable[Message]) -> Iterator[tuple[str, Kind, Message]
 
 
 class MqttService(ABC):
-    """A long-running MQTT consumer: subclasses implement :meth:`handle`.
+    """A long-running MQTT consumer: subclasses implement :meth:`absorb` and :meth:`flush`.
 
     Args:
         broker: Where the broker listens.
         client_id: Stable client id (the broker keeps the session under it).
         subscriptions: ``(topic filter, qos)`` pairs, subscribed on every connection.
-        manual_ack: Ack QoS 1 messages after :meth:`handle` returns without raising.
+        manual_ack: Ack QoS 1 messages once their batch was written (:meth:`flush`).
         max_batch: Most messages handled in one call.
         tick_s: How often :meth:`tick` runs when no message arrives.
     """
@@ -181,42 +186,64 @@ class MqttService(ABC):
                 break
         return items
 
+    @property
+    def running(self) -> bool:
+        """Whether the handler thread started by :meth:`start` is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
         while not (self._stop.is_set() and self._inbox.empty()):
             items = self._drain()
-            if items:
-                self._handle_with_retry(items)
+            absorb = functools.partial(self.absorb, items)
+            if items and not self._until_done(absorb, f"taking in {len(items)} messages"):
+                continue  # stopping, and the store is down: the broker keeps the unacked messages
             self.tick()
+            if self._until_done(self.flush, "saving") and self.manual_ack:
+                for m in items:
+                    if m.qos > 0:
+                        self.client.ack(m.mid, m.qos)
 
-    def _handle_with_retry(self, items: list[Message]) -> None:
-        """Handle a batch; if the store fails, wait and retry the same batch (nothing is acked)."""
+    def _until_done(self, step: Callable[[], None], what: str) -> bool:
+        """Run ``step``; while the store fails, wait (capped backoff) and run it again.
+
+        Returns:
+            True once it succeeded, False if it failed after :meth:`stop` was asked.
+        """
         delay = CONNECT_RETRY_MIN_S
         while True:
             try:
-                self.handle(items)
-                break
+                step()
+                return True
             except StoreError:
                 if self._stop.is_set():
-                    log.exception("%s: giving up on %d unacked messages at shutdown", self.client_id, len(items))
-                    return
-                log.exception("%s: handling %d messages failed; retrying in %.1f s", self.client_id, len(items), delay)
+                    log.exception("%s: %s failed; giving up at shutdown", self.client_id, what)
+                    return False
+                log.exception("%s: %s failed; retrying in %.1f s", self.client_id, what, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
-        if self.manual_ack:
-            for m in items:
-                if m.qos > 0:
-                    self.client.ack(m.mid, m.qos)
+
+    def handle(self, messages: list[Message]) -> None:
+        """Take a batch in and write it: :meth:`absorb`, then :meth:`flush`, once each."""
+        self.absorb(messages)
+        self.flush()
 
     @abstractmethod
-    def handle(self, messages: list[Message]) -> None:
-        """Handle a batch of messages.
+    def absorb(self, messages: list[Message]) -> None:
+        """Take a batch of messages in, in memory: what is to be written is held for :meth:`flush`.
 
-        Bad messages are counted and skipped inside; raising :class:`StoreError` has the
-        whole batch retried after a backoff, so an unreachable database loses nothing.
+        Bad messages are counted and skipped inside. Reading the store may raise
+        :class:`StoreError`; the loop then takes the same batch in again after a backoff.
+        """
+
+    def flush(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Write what :meth:`absorb` and :meth:`tick` hold; default nothing.
+
+        Raising :class:`StoreError` must leave unwritten what is still held, so that
+        the loop's next call writes it (and nothing twice).
         """
 
     def tick(self) -> None:  # noqa: B027 - optional hook, deliberately empty
-        """Periodic work between batches (flush counters, save state); default nothing."""
+        """Periodic work in memory between batches (give up waiting for late packets); default nothing."""
 
 
 def serve(service: MqttService) -> int:

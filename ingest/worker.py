@@ -24,7 +24,7 @@ from typing import Any
 
 from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
 from ingest.codec import Batch, decode
-from ingest.errors import PacketError
+from ingest.errors import PacketError, StoreError
 from ingest.mqtt import BrokerAddress
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
@@ -94,6 +94,8 @@ class _Wearer:
     # Packets that came after a gap, by seq, and when the first of them arrived.
     pending: dict[int, Batch] = field(default_factory=dict)
     pending_since_s: float = 0.0
+    # Events of analysed packets and actions, not yet stored and published.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Worker(MqttService):
@@ -124,8 +126,8 @@ class Worker(MqttService):
 
     # --- message handling -----------------------------------------------------------
 
-    def handle(self, messages: list[Message]) -> None:
-        """Analyse a batch of packets, apply actions and save what changed."""
+    def absorb(self, messages: list[Message]) -> None:
+        """Analyse a batch of packets and apply actions; their events wait for :meth:`flush`."""
         for device_id, kind, m in by_device(messages):
             if kind is Kind.IMU:
                 self._on_packet(device_id, m)
@@ -133,7 +135,6 @@ class Worker(MqttService):
                 self._on_status(device_id, m.payload)
             elif kind is Kind.ACTION:
                 self._on_action(device_id, m.payload)
-        self.tick()
 
     def _on_packet(self, device_id: str, m: Message) -> None:
         try:
@@ -249,21 +250,26 @@ class Worker(MqttService):
         return _Wearer(analyzer, placement, seq=saved.seq)
 
     def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
-        """Store new events, publish them, and buzz the wearable on an alert or a slouch nudge."""
-        if not events:
-            return
-        bodies = [e.to_dict() for e in events]
-        new = self.store.add_events(device_id, bodies)
-        for body, is_new in zip(bodies, new, strict=True):
-            if not is_new:
-                continue  # already stored and published before a restart
-            self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
-            if body["kind"] == "alert":
-                self._alert(device_id, body)
-                wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
-            elif body["kind"] == "slouch_nudge":
-                self._buzz(device_id, pattern="short", reason="slouch")
-                self.counts[(device_id, "slouch_nudges")] += 1
+        """Hold new events for :meth:`flush`."""
+        wearer.outbox.extend(e.to_dict() for e in events)
+
+    def _send_events(self) -> None:
+        """Store held events, publish the new ones, and buzz the wearable on an alert or a slouch nudge."""
+        for device_id, wearer in self._wearers.items():
+            if not wearer.outbox:
+                continue
+            new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
+            bodies, wearer.outbox = wearer.outbox, []
+            for body, is_new in zip(bodies, new, strict=True):
+                if not is_new:
+                    continue  # already stored and published before a restart
+                self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
+                if body["kind"] == "alert":
+                    self._alert(device_id, body)
+                    wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
+                elif body["kind"] == "slouch_nudge":
+                    self._buzz(device_id, pattern="short", reason="slouch")
+                    self.counts[(device_id, "slouch_nudges")] += 1
 
     def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
         minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
@@ -284,6 +290,7 @@ class Worker(MqttService):
         """Save, in one transaction, the status and snapshots that are due (all with ``force``)."""
         now = self._clock()
         rows: list[StateRow] = []
+        saved: list[tuple[_Wearer, bool]] = []
         for device_id, wearer in self._wearers.items():
             snapshot_due = force or now - wearer.snapshot_saved_s >= self.settings.snapshot_every_s
             status_due = snapshot_due or now - wearer.status_saved_s >= self.settings.status_every_s
@@ -300,20 +307,31 @@ class Worker(MqttService):
             )
             snapshot = wearer.analyzer.snapshot() if snapshot_due else None
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
+            saved.append((wearer, snapshot_due))
+        if not rows:
+            return
+        self.store.save_states(rows)  # a StoreError leaves every wearer due, to be saved next time
+        for wearer, snapshot_saved in saved:
             wearer.status_saved_s = now
-            if snapshot_due:
+            if snapshot_saved:
                 wearer.snapshot_saved_s = now
                 wearer.dirty = False
-        if rows:
-            self.store.save_states(rows)
 
     def tick(self) -> None:
-        """Give up on gaps that waited too long, and save the state of devices that changed."""
+        """Give up on gaps that waited too long: analyse the packets held after them."""
         now = self._clock()
         for device_id, wearer in self._wearers.items():
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True)
-        self._save()
+
+    def flush(self, *, force: bool = False) -> None:
+        """Store and send held events, then save the due states (all with ``force``) and the counts.
+
+        Events go first, so a saved snapshot never includes events that were not stored:
+        after a crash the replay of stored packets makes them again.
+        """
+        self._send_events()
+        self._save(force=force)
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
             self.counts.clear()
@@ -323,7 +341,10 @@ class Worker(MqttService):
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)
-        self._save(force=True)
+        try:
+            self.flush(force=True)
+        except StoreError:
+            log.exception("the final save failed; a restarted worker replays the stored packets instead")
         self.store.close()
 
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
 
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
-from ingest.store import Store
+from ingest.store import Store, parse_store_url
 from ingest.topics import Kind, topic
-from ingest.worker import Worker
+from ingest.worker import Worker, WorkerSettings
 from tests.e2e.helpers import ALERT_DUE_S, DEVICE, device, events
 from tests.support import EventLog, TcpProxy, wait_until
 
@@ -67,10 +69,9 @@ def test_malformed_packet_is_counted_and_skipped(
     intruder.disconnect()
     intruder.loop_stop()
     wait_until(lambda: len(events(store_url, "alert")) == 1, what="the alert despite the bad packet")
-    recorder, worker = services
+    recorder = services[0]
     wait_until(lambda: recorder.stats.stored == wearable.stats.packets_sent, what="every good packet stored")
     assert recorder.stats.bad_packets == 1
-    worker.tick()
     with Store(store_url) as store:
         wait_until(
             lambda: store.counters("worker").get(("worker", DEVICE, "bad_packets")) == 1,
@@ -110,6 +111,45 @@ def test_dropped_wearable_link_loses_and_duplicates_no_sample(
         state = store.load_state(DEVICE)
     assert state is not None
     assert state.status["posture_since_s"] == bouts[-1]["end_s"]
+
+
+def test_locked_database_is_waited_out_and_loses_nothing(
+    broker: BrokerAddress, store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another writer holds the database past the busy timeout mid-stream: both services
+    retry the same messages, keep running, and in the end every packet is stored once and
+    analysed once, with the worker's counts and state saved."""
+    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 100)
+    recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    recorder.start()
+    worker.start()
+    try:
+        wearable = device(broker, minutes=12.0, speed=120.0)
+        runner = threading.Thread(target=wearable.run)
+        runner.start()
+        wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
+        blocker = sqlite3.connect(parse_store_url(store_url), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # a long migration, a backup, another process...
+        stored_when_locked = recorder.stats.stored
+        time.sleep(2.0)
+        assert recorder.stats.stored == stored_when_locked  # nothing could be written...
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        runner.join(60)
+        sent = wearable.stats.packets_sent
+        wait_until(lambda: recorder.stats.stored == sent, timeout_s=30, what="the held packets")
+        wait_until(lambda: saved_seq(store_url) == sent - 1, timeout_s=30, what="the worker to save its state")
+        wait_until(lambda: packets_counted(store_url) == sent, timeout_s=30, what="the worker's packet count")
+        assert worker.running  # ...and no service thread died of it
+        assert recorder.running
+    finally:
+        worker.close()
+        recorder.close()
+    with Store(store_url) as store:
+        assert store.seqs(DEVICE) == list(range(sent))
+    assert recorder.stats.duplicates == 0
+    assert any("retrying" in r.getMessage() for r in caplog.records), "the lock was never met"
 
 
 def saved_seq(store_url: str) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from analysis import AlertPolicy, Placement, SlouchPolicy
 from ingest.codec import Batch, encode
@@ -26,6 +27,16 @@ def packet_message(seq: int, mid: int = 0) -> Message:
     acc = np.tile(np.array([0, 0, 4096], dtype=np.int16), (25, 1))
     payload = encode(Batch(seq=seq, t0_s=1.7e9 + seq * 0.5, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc))
     return Message(topic(DEVICE, Kind.IMU), payload, mid, 1, 0.0)
+
+
+def packet_messages(t: NDArray[np.float64], acc: NDArray[np.float64]) -> list[Message]:
+    """Samples at 50 Hz as the wearable sends them: 25-sample packets, seq 0, 1, 2..."""
+    counts = np.round(acc * 4096).astype(np.int16)
+    batches = [
+        Batch(seq=i, t0_s=float(t[25 * i]), rate_hz=50.0, acc_scale_g=1 / 4096, acc=counts[25 * i : 25 * i + 25])
+        for i in range(len(t) // 25)
+    ]
+    return [Message(topic(DEVICE, Kind.IMU), encode(b), b.seq, 1, 0.0) for b in batches]
 
 
 @pytest.fixture
@@ -112,21 +123,7 @@ def test_a_slouch_nudge_is_stored_and_buzzes_the_wearable(tmp_path: Path) -> Non
         slouch=SlouchPolicy(nudge=True, dwell_s=60.0),
     )
     worker = Worker(settings)
-    counts = np.round(acc * 4096).astype(np.int16)
-    messages = [
-        Message(
-            topic(DEVICE, Kind.IMU),
-            encode(
-                Batch(
-                    seq=i, t0_s=float(t[25 * i]), rate_hz=50.0, acc_scale_g=1 / 4096, acc=counts[25 * i : 25 * i + 25]
-                )
-            ),
-            i,
-            1,
-            0.0,
-        )
-        for i in range(len(t) // 25)
-    ]
+    messages = packet_messages(t, acc)
     worker.handle(messages)
     worker.close()
     with Store(settings.store_url) as store:
