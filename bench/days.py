@@ -31,7 +31,7 @@ import argparse
 import datetime as dt
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -41,7 +41,17 @@ from analysis import AnalysisSettings, Placement, Posture, analyze
 from bench.report import markdown_table
 from firmware_sim import Activity, MotionParams, Script, Step, generate, truth
 
-__all__ = ["DayResult", "evaluate_day", "main", "office_day", "truth_alerts"]
+__all__ = [
+    "HEADER",
+    "DayResult",
+    "alerts_due",
+    "evaluate_day",
+    "main",
+    "match_alerts",
+    "office_day",
+    "summary_row",
+    "truth_alerts",
+]
 
 MIN = 60.0
 MAX_SITTING_S = 30 * MIN  # DESIGN.md alert policy defaults
@@ -150,31 +160,40 @@ def office_day(seed: int, work_h: float = 8.0) -> Script:
 
 
 def truth_alerts(script: Script) -> list[float]:
-    """The alert times the policy calls for on the script's ground truth, s.
-
-    A bout starts at the first sitting segment and ends at a non-sitting stretch of at
-    least ``MIN_BREAK_S``; it alerts ``MAX_SITTING_S`` after its start, then every
-    ``REPEAT_S`` (an alert due during a short stand-up comes when the wearer sits again).
+    """The alert times the policy calls for on the script's ground truth, s (``alerts_due``).
 
     >>> s = Script("x", (Step(A.SITTING, 2100.0), Step(A.STANDING, 30.0), Step(A.SITTING, 600.0)))
     >>> truth_alerts(s)
     [1800.0, 2400.0]
     """
+    return alerts_due((seg.start_s, seg.end_s, seg.posture is Posture.SITTING) for seg in truth(script))
+
+
+def alerts_due(segments: Iterable[tuple[float, float, bool]]) -> list[float]:
+    """The alert times the policy calls for on consecutive ``(start_s, end_s, sitting)`` segments, s.
+
+    A bout starts at the first sitting segment and ends at a non-sitting stretch of at
+    least ``MIN_BREAK_S``; it alerts ``MAX_SITTING_S`` after its start, then every
+    ``REPEAT_S`` (an alert due during a short stand-up comes when the wearer sits again).
+
+    >>> alerts_due([(0.0, 1900.0, True), (1900.0, 1990.0, False), (1990.0, 3900.0, True)])
+    [1800.0, 3790.0]
+    """
     alerts: list[float] = []
     bout_start: float | None = None
     due = math.inf
     off_since: float | None = None
-    for seg in truth(script):
-        if seg.posture is Posture.SITTING:
+    for start_s, end_s, sitting in segments:
+        if sitting:
             if bout_start is None:
-                bout_start, due = seg.start_s, seg.start_s + MAX_SITTING_S
+                bout_start, due = start_s, start_s + MAX_SITTING_S
             off_since = None
-            while due < seg.end_s:
-                alerts.append(max(due, seg.start_s))
-                due = max(due, seg.start_s) + REPEAT_S
+            while due < end_s:
+                alerts.append(max(due, start_s))
+                due = max(due, start_s) + REPEAT_S
             continue
-        off_since = seg.start_s if off_since is None else off_since
-        if bout_start is not None and seg.end_s - off_since >= MIN_BREAK_S:
+        off_since = start_s if off_since is None else off_since
+        if bout_start is not None and end_s - off_since >= MIN_BREAK_S:
             bout_start, due = None, math.inf
     return alerts
 
@@ -223,7 +242,7 @@ class DayResult:
         return abs(self.sitting_error) <= SITTING_TOLERANCE and self.false_alerts == 0 and self.missed == 0
 
 
-def _match(found: Sequence[float], expected: Sequence[float]) -> tuple[int, float]:
+def match_alerts(found: Sequence[float], expected: Sequence[float]) -> tuple[int, float]:
     """Greedy one-to-one matching in time order; returns (matched, worst offset s)."""
     used = [False] * len(expected)
     matched, worst = 0, 0.0
@@ -262,7 +281,7 @@ def evaluate_day(placement: Placement, seed: int, work_h: float = 8.0, *, plain:
     true_sitting = sum(s.end_s - s.start_s for s in truth(script) if s.posture is Posture.SITTING)
     expected = truth_alerts(script)
     found = [a.t_s - result.t0_s for a in result.alerts]
-    matched, worst = _match(found, expected)
+    matched, worst = match_alerts(found, expected)
     return DayResult(
         placement=placement,
         seed=seed,
@@ -281,37 +300,33 @@ def _run(job: tuple[Placement, int, float, bool]) -> DayResult:
     return evaluate_day(placement, seed, work_h, plain=plain)
 
 
+HEADER = "days | sitting error, mean / worst | alerts matched (truth) | worst offset | false | missed | days passing"
+
+
+def summary_row(days: Sequence[DayResult], *, exempt: bool = False) -> list[str]:
+    """The ``HEADER`` columns over some days: worst cases and sums (``exempt``: no sitting figure)."""
+    errors = [r.sitting_error for r in days]
+    worst_err = max(errors, key=abs)
+    sitting = "exempt (activity only)" if exempt else f"{100 * float(np.mean(errors)):+.1f}% / {100 * worst_err:+.1f}%"
+    return [
+        str(len(days)),
+        sitting,
+        f"{sum(r.matched for r in days)} ({sum(r.truth_alerts for r in days)})",
+        f"{max(r.worst_offset_s for r in days) / 60:.1f} min",
+        str(sum(r.false_alerts for r in days)),
+        str(sum(r.missed for r in days)),
+        f"{sum(r.passed for r in days)}/{len(days)}",
+    ]
+
+
 def table(results: Sequence[DayResult]) -> str:
     """A Markdown table: one row per placement, worst case over the days."""
-    header = (
-        "placement | days | sitting error, mean / worst | alerts matched (truth) | worst offset "
-        "| false | missed | days passing"
-    )
     rows: list[list[str]] = []
     for placement in Placement:
         days = [r for r in results if r.placement is placement]
-        if not days:
-            continue
-        errors = [r.sitting_error for r in days]
-        worst_err = max(errors, key=abs)
-        sitting = (
-            "exempt (activity only)"
-            if placement is Placement.WRIST
-            else f"{100 * float(np.mean(errors)):+.1f}% / {100 * worst_err:+.1f}%"
-        )
-        rows.append(
-            [
-                str(placement),
-                str(len(days)),
-                sitting,
-                f"{sum(r.matched for r in days)} ({sum(r.truth_alerts for r in days)})",
-                f"{max(r.worst_offset_s for r in days) / 60:.1f} min",
-                str(sum(r.false_alerts for r in days)),
-                str(sum(r.missed for r in days)),
-                f"{sum(r.passed for r in days)}/{len(days)}",
-            ]
-        )
-    return markdown_table(header, rows)
+        if days:
+            rows.append([str(placement), *summary_row(days, exempt=placement is Placement.WRIST)])
+    return markdown_table(f"placement | {HEADER}", rows)
 
 
 def _parser() -> argparse.ArgumentParser:
