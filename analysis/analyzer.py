@@ -30,7 +30,9 @@ class Analyzer:
     Times ``t_s`` may be Unix epoch seconds (live) or seconds from the first sample
     (batch); only differences matter, except for working hours. Frames are aligned to
     the first sample time seen. A posture becomes final ``lookahead_s`` after it
-    happened; ``status()`` shows the newest, provisional one.
+    happened, or, while the sensor lies motionless, once it is known whether that
+    stillness is non-wear (up to ``PostureTuning.nonwear_window_s``); ``status()``
+    shows the newest, provisional one.
 
     Args:
         settings: The analysis settings.

@@ -3,9 +3,10 @@
 ``PostureDecider`` walks through per-frame features in time order and keeps the few
 seconds of undecided frames in a pending buffer, so that a decision taken a moment
 later (the posture after a transition, the start of non-wear) can still correct them.
-A frame is final once ``decision_delay_s`` of newer frames were seen; live and batch runs
-take exactly the same decisions because each one depends only on the frames before it
-and this fixed look-ahead.
+A frame is final once ``decision_delay_s`` of newer frames were seen, and, while the
+sensor lies motionless, once it is known whether that stillness is non-wear; live and
+batch runs take exactly the same decisions because each one depends only on the frames
+before it and these look-aheads.
 
 Still frames are labelled by their inclination (``analysis.labels``: thigh, wrist, and
 lying for the trunk). For the trunk (waist, lower back, chest, upper back), upright
@@ -34,8 +35,9 @@ ends in the same state as the frame-by-frame logic kept for everything else.
 Non-wear (every placement): a worn sensor always moves a little (breathing, postural
 sway), a sensor on a desk does not. van Hees et al. 2013 (PLoS ONE 8(4):e61691,
 doi:10.1371/journal.pone.0061691) call 30-60 min with an SD under ~13 mg non-wear; for
-a decision within seconds the range of the 1-s mean acceleration over
-``nonwear_window_s`` is used instead (see ``PostureTuning``).
+a decision within a minute the range of the 1-s mean acceleration over
+``nonwear_window_s`` is used instead (see ``PostureTuning``); the frames of a stillness
+wait for it, so a sensor on a desk is non-wear from the moment it lay still.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class PostureDecider:
         self.settle = math.ceil(tuning.settle_s / fs)
         self.max_transition = math.ceil(tuning.max_transition_s / fs)
         self.nonwear_frames = math.ceil(tuning.nonwear_window_s / fs)
+        self.calm_frames = min(math.ceil(tuning.calm_window_s / fs), self.nonwear_frames)
+        self.calm_run = 0  # latest frames in a row whose calm window was motionless
         self.reference = UprightReference(
             min_frames=math.ceil(tuning.ref_min_walk_s / fs),
             half_life_frames=tuning.ref_half_life_s / fs,
@@ -114,6 +118,7 @@ class PostureDecider:
         sd: NDArray[np.float64],
         mag: NDArray[np.float64],
         quiet: NDArray[np.bool_],
+        calm: NDArray[np.bool_],
     ) -> None:
         """Decide consecutive frames (``emit`` returns those that became final).
 
@@ -124,6 +129,7 @@ class PostureDecider:
             sd: Movement intensity (SD of |a|), g, shape (m,).
             mag: Mean |a| of the frame itself, g (NaN without samples), shape (m,).
             quiet: Whether the non-wear window ending at the frame is motionless, shape (m,).
+            calm: Whether the shorter ``calm_window_s`` ending at the frame is, shape (m,).
         """
         if not self.pending:
             self.pending.k0 = k0
@@ -168,6 +174,8 @@ class PostureDecider:
                     i += 1
         self.ring_m = c.seq_m[-HISTORY_FRAMES:].copy()
         self.ring_u = c.seq_u[-HISTORY_FRAMES:].copy()
+        restless = np.flatnonzero(~calm)
+        self.calm_run = self.calm_run + calm.size if restless.size == 0 else calm.size - 1 - int(restless[-1])
 
     def flush(self) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
         """Return every pending frame (end of stream)."""
@@ -323,8 +331,19 @@ class PostureDecider:
             ``(k, codes, slouch_deg)``: first final frame, codes shape (p,), thorax
             inclination from the reference for upright frames (NaN otherwise), shape (p,).
         """
-        n = len(self.pending) if end else max(0, len(self.pending) - self.delay)
+        n = len(self.pending) if end else max(0, len(self.pending) - max(self.delay, self._held()))
         return self.pending.take(n)
+
+    def _held(self) -> int:
+        """Latest frames kept undecided because non-wear may be starting (``calm_window_s``).
+
+        A stillness that goes on for ``nonwear_window_s`` marks its whole window as
+        non-wear (``_nonwear``), which needs those frames still pending; one that ends
+        first lets them go as they were labelled.
+        """
+        if self.nonwear or not self.calm_run:
+            return 0
+        return min(self.calm_run + self.calm_frames - 1, self.nonwear_frames)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the JSON-serialisable state."""
@@ -336,6 +355,7 @@ class PostureDecider:
             "last_code": self.last_code,
             "last_still": self.last_still,
             "still_run": self.still_run,
+            "calm_run": self.calm_run,
             **self.gait.snapshot(),
             "trans": None if self.trans is None else self.trans.to_dict(),
             **self.calibration.snapshot(),
@@ -352,6 +372,7 @@ class PostureDecider:
         self.last_code = state["last_code"]
         self.last_still = state["last_still"]
         self.still_run = int(state["still_run"])
+        self.calm_run = int(state.get("calm_run", 0))
         self.gait.load(state)
         self.trans = None if state["trans"] is None else Transition.from_dict(state["trans"])
         self.calibration.load(state)

@@ -143,6 +143,7 @@ class PostureTracker:
         self._h_ctx = max(self._h_grav, self._h_int)
         self._h_smooth = tuning.frames(tuning.smooth_s)
         self._nonwear_frames = math.ceil(tuning.nonwear_window_s / tuning.frame_s)
+        self._calm_frames = min(math.ceil(tuning.calm_window_s / tuning.frame_s), self._nonwear_frames)
         self._nonwear_range_g = tuning.nonwear_range_g
         # Samples in a gravity window at nonwear_rate_hz (the window spans 2 * half + 1 frames).
         self._nonwear_samples = tuning.nonwear_rate_hz * (2 * self._h_grav + 1) * tuning.frame_s
@@ -242,11 +243,13 @@ class PostureTracker:
         # Non-wear: range of the gravity estimate over the trailing window, per axis.
         means = np.concatenate([self._means, np.where(has_data[:, None], mean, np.nan)])
         spread = trailing_spread(means, self._nonwear_frames)
+        calm_spread = trailing_spread(means[self._nonwear_frames - self._calm_frames :], self._calm_frames)
         # Scaled to the rate (PostureTuning.nonwear_rate_hz); NaN (a gap) is not quiet.
         scale = np.sqrt(np.minimum(1.0, self._nonwear_samples / np.maximum(n_grav, 1.0)))
         quiet = np.asarray(spread < self._nonwear_range_g * scale, dtype=np.bool_)
+        calm = np.asarray(calm_spread < self._nonwear_range_g * scale, dtype=np.bool_)
         self._means = means[means.shape[0] - (self._nonwear_frames - 1) :]
-        self.decider.push(k_feat, has_data=has_data, unit=unit, sd=sd, mag=mag, quiet=quiet)
+        self.decider.push(k_feat, has_data=has_data, unit=unit, sd=sd, mag=mag, quiet=quiet, calm=calm)
 
     def _smooth(
         self, k_first: int, codes: NDArray[np.int64], slouch: NDArray[np.float64], *, end: bool
