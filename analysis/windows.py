@@ -66,6 +66,8 @@ def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64
     n_out = m - width + 1
     if n_out <= 0:
         return np.zeros(0)
+    if n_out * _FEW <= width:
+        return _few_windows(rows, width, n_out)
     blocks = -(-m // width)
     # One contiguous row of blocks per column: the accumulations run along memory.
     columns = np.zeros((c, blocks * width))
@@ -79,6 +81,32 @@ def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64
         # Window i covers i .. i+width-1: the suffix of i's block and the prefix up to
         # i+width-1 in the next (the same block when i starts one).
         extremes.append(pick(suffix[:, :n_out], prefix[:, width - 1 : width - 1 + n_out]))
+    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=0)
+    return spread
+
+
+# Up to width / _FEW windows (a live packet's frames after a long window) are
+# measured around the rows they all share, reduced once.
+_FEW = 8
+
+
+def _few_windows(rows: NDArray[np.float64], width: int, n_out: int) -> NDArray[np.float64]:
+    """``trailing_spread`` of a few windows: the rows all of them hold, then their own ends.
+
+    Window ``i`` holds ``rows[i : n_out - 1]`` (only the earlier windows have these),
+    ``rows[n_out - 1 : width]`` (all of them) and ``rows[width : width + i]`` (only the
+    later ones): a suffix extreme of the first part, one reduction of the shared part
+    and a prefix extreme of the last, the same values as the windows' own extremes.
+    """
+    # One contiguous row per column: reductions along memory run several times faster.
+    columns = np.ascontiguousarray(rows.T)
+    head, shared, tail = columns[:, : n_out - 1], columns[:, n_out - 1 : width], columns[:, width:]
+    extremes = []
+    for pick, fill in ((np.maximum, -np.inf), (np.minimum, np.inf)):
+        edge = np.full((columns.shape[0], 1), fill)
+        ahead = np.concatenate([pick.accumulate(head[:, ::-1], axis=1)[:, ::-1], edge], axis=1)
+        behind = np.concatenate([edge, pick.accumulate(tail, axis=1)], axis=1)
+        extremes.append(pick(pick(ahead, behind), pick.reduce(shared, axis=1)[:, None]))
     spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=0)
     return spread
 

@@ -27,6 +27,18 @@ def test_trailing_spread_equals_the_direct_range(rows: int, width: int, seed: in
     assert np.array_equal(got, expected, equal_nan=True)
 
 
+@settings(max_examples=60, deadline=None)
+@given(windows=st.integers(1, 80), width=st.integers(8, 640), seed=st.integers(0, 2**32 - 1))
+def test_a_few_windows_after_a_long_one_equal_the_direct_range(windows: int, width: int, seed: int) -> None:
+    """A live packet's few frames after the long non-wear window take the other path: same values."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(width + windows - 1, 3))
+    x[rng.random(x.shape[0]) < 0.005] = np.nan
+    view = sliding_window_view(x, width, axis=0)
+    expected = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
+    assert np.array_equal(trailing_spread(x, width), expected, equal_nan=True)
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=st.integers(25, 400), half=st.sampled_from([10, 12]), seed=st.integers(0, 2**32 - 1))
 def test_centred_sums_equal_numpy_window_sums(rows: int, half: int, seed: int) -> None:
