@@ -21,7 +21,7 @@ from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
 
 __all__ = ["Analyzer"]
 
-_SNAPSHOT_VERSION = 2
+_SNAPSHOT_VERSION = 3
 
 
 class Analyzer:

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from analysis.decision import PostureDecider
 from analysis.frames import N_STATS
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
-from analysis.windows import centred_sums, majority, trailing_spread
+from analysis.windows import TrailingRange, centred_sums, majority
 
 __all__ = ["PlacementRule", "PostureTracker", "capabilities", "default_long_axis", "rule_for"]
 
@@ -142,8 +142,10 @@ class PostureTracker:
         self._h_int = tuning.frames(tuning.intensity_window_s)
         self._h_ctx = max(self._h_grav, self._h_int)
         self._h_smooth = tuning.frames(tuning.smooth_s)
-        self._nonwear_frames = math.ceil(tuning.nonwear_window_s / tuning.frame_s)
-        self._calm_frames = min(math.ceil(tuning.calm_window_s / tuning.frame_s), self._nonwear_frames)
+        nonwear_frames = math.ceil(tuning.nonwear_window_s / tuning.frame_s)
+        # Range of the gravity estimate (1-s means) over the non-wear and calm windows.
+        self._nonwear_range = TrailingRange(nonwear_frames, 3)
+        self._calm_range = TrailingRange(min(math.ceil(tuning.calm_window_s / tuning.frame_s), nonwear_frames), 3)
         self._nonwear_range_g = tuning.nonwear_range_g
         # Samples in a gravity window at nonwear_rate_hz (the window spans 2 * half + 1 frames).
         self._nonwear_samples = tuning.nonwear_rate_hz * (2 * self._h_grav + 1) * tuning.frame_s
@@ -155,7 +157,6 @@ class PostureTracker:
         )
         self._stats = np.zeros((0, N_STATS))
         self._stats_k0: int | None = None  # frame index of the first buffered row
-        self._means = np.full((self._nonwear_frames - 1, 3), np.nan)  # trailing gravity means
         self._labels = np.zeros(0, dtype=np.int64)
         self._slouch = np.zeros(0)
         self._labels_k0: int | None = None
@@ -240,15 +241,14 @@ class PostureTracker:
         sd = np.sqrt(np.maximum(var, 0.0))
         own = buf[self._h_ctx : buf.shape[0] - self._h_ctx]
         mag = np.where(own[:, 0] > 0, own[:, 4] / np.maximum(own[:, 0], 1.0), np.nan)
-        # Non-wear: range of the gravity estimate over the trailing window, per axis.
-        means = np.concatenate([self._means, np.where(has_data[:, None], mean, np.nan)])
-        spread = trailing_spread(means, self._nonwear_frames)
-        calm_spread = trailing_spread(means[self._nonwear_frames - self._calm_frames :], self._calm_frames)
+        # Non-wear: range of the gravity estimate over the trailing windows, per axis.
+        means = np.where(has_data[:, None], mean, np.nan)
+        spread = self._nonwear_range.push(means)
+        calm_spread = self._calm_range.push(means)
         # Scaled to the rate (PostureTuning.nonwear_rate_hz); NaN (a gap) is not quiet.
         scale = np.sqrt(np.minimum(1.0, self._nonwear_samples / np.maximum(n_grav, 1.0)))
         quiet = np.asarray(spread < self._nonwear_range_g * scale, dtype=np.bool_)
         calm = np.asarray(calm_spread < self._nonwear_range_g * scale, dtype=np.bool_)
-        self._means = means[means.shape[0] - (self._nonwear_frames - 1) :]
         self.decider.push(k_feat, has_data=has_data, unit=unit, sd=sd, mag=mag, quiet=quiet, calm=calm)
 
     def _smooth(
@@ -286,7 +286,8 @@ class PostureTracker:
         return {
             "stats": self._stats.tolist(),
             "stats_k0": self._stats_k0,
-            "means": [[None if math.isnan(x) else x for x in row] for row in self._means.tolist()],
+            "nonwear_range": self._nonwear_range.snapshot(),
+            "calm_range": self._calm_range.snapshot(),
             "labels": self._labels.tolist(),
             "slouch": [None if math.isnan(x) else x for x in self._slouch.tolist()],
             "labels_k0": self._labels_k0,
@@ -297,9 +298,8 @@ class PostureTracker:
         """Restore the state saved by ``snapshot()``."""
         self._stats = np.asarray(state["stats"], dtype=np.float64).reshape(-1, N_STATS)
         self._stats_k0 = state["stats_k0"]
-        self._means = np.asarray(
-            [[np.nan if x is None else x for x in row] for row in state["means"]], dtype=np.float64
-        ).reshape(-1, 3)
+        self._nonwear_range.load(state["nonwear_range"])
+        self._calm_range.load(state["calm_range"])
         self._labels = np.asarray(state["labels"], dtype=np.int64).reshape(-1)
         self._slouch = np.asarray([np.nan if x is None else x for x in state["slouch"]], dtype=np.float64)
         self._labels_k0 = state["labels_k0"]

@@ -6,10 +6,13 @@ started, so the streaming posture tracker gives the same values live and in batc
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["centred_sums", "majority", "trailing_spread"]
+__all__ = ["TrailingRange", "centred_sums", "majority", "trailing_spread"]
 
 
 def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
@@ -62,53 +65,115 @@ def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64
     >>> trailing_spread(x, 2).tolist()
     [2.0, 1.0, 4.0, nan, nan]
     """
-    m, c = rows.shape
-    n_out = m - width + 1
-    if n_out <= 0:
+    if rows.shape[0] < width:
         return np.zeros(0)
-    if n_out * _FEW <= width:
-        return _few_windows(rows, width, n_out)
-    blocks = -(-m // width)
-    # One contiguous row of blocks per column: the accumulations run along memory.
-    columns = np.zeros((c, blocks * width))
-    columns[:, :m] = rows.T
-    padded = columns.reshape(c, blocks, width)
-    flipped = padded[:, :, ::-1]
-    extremes = []
-    for pick in (np.maximum, np.minimum):
-        prefix = pick.accumulate(padded, axis=2).reshape(c, -1)
-        suffix = pick.accumulate(flipped, axis=2)[:, :, ::-1].reshape(c, -1)
-        # Window i covers i .. i+width-1: the suffix of i's block and the prefix up to
-        # i+width-1 in the next (the same block when i starts one).
-        extremes.append(pick(suffix[:, :n_out], prefix[:, width - 1 : width - 1 + n_out]))
-    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=0)
-    return spread
-
-
-# Up to width / _FEW windows (a live packet's frames after a long window) are
-# measured around the rows they all share, reduced once.
-_FEW = 8
-
-
-def _few_windows(rows: NDArray[np.float64], width: int, n_out: int) -> NDArray[np.float64]:
-    """``trailing_spread`` of a few windows: the rows all of them hold, then their own ends.
-
-    Window ``i`` holds ``rows[i : n_out - 1]`` (only the earlier windows have these),
-    ``rows[n_out - 1 : width]`` (all of them) and ``rows[width : width + i]`` (only the
-    later ones): a suffix extreme of the first part, one reduction of the shared part
-    and a prefix extreme of the last, the same values as the windows' own extremes.
-    """
-    # One contiguous row per column: reductions along memory run several times faster.
+    # One contiguous row per column: the accumulations and reductions run along memory.
     columns = np.ascontiguousarray(rows.T)
-    head, shared, tail = columns[:, : n_out - 1], columns[:, n_out - 1 : width], columns[:, width:]
-    extremes = []
-    for pick, fill in ((np.maximum, -np.inf), (np.minimum, np.inf)):
-        edge = np.full((columns.shape[0], 1), fill)
-        ahead = np.concatenate([pick.accumulate(head[:, ::-1], axis=1)[:, ::-1], edge], axis=1)
-        behind = np.concatenate([edge, pick.accumulate(tail, axis=1)], axis=1)
-        extremes.append(pick(pick(ahead, behind), pick.reduce(shared, axis=1)[:, None]))
-    spread: NDArray[np.float64] = (extremes[0] - extremes[1]).max(axis=0)
+    spread: NDArray[np.float64] = (
+        _window_extremes(columns, width, np.maximum) - _window_extremes(columns, width, np.minimum)
+    ).max(axis=0)
     return spread
+
+
+def _window_extremes(columns: NDArray[np.float64], width: int, pick: np.ufunc) -> NDArray[np.float64]:
+    """``pick`` (``np.maximum`` or ``np.minimum``) of each window along axis 1 (van Herk/Gil-Werman).
+
+    Args:
+        columns: Shape (c, m), m >= width.
+        width: Window length.
+        pick: The extreme.
+
+    Returns:
+        Shape (c, m - width + 1).
+    """
+    c, m = columns.shape
+    n_out = m - width + 1
+    blocks = -(-m // width)
+    padded = np.zeros((c, blocks * width))
+    padded[:, :m] = columns
+    cut = padded.reshape(c, blocks, width)
+    prefix = pick.accumulate(cut, axis=2).reshape(c, -1)
+    suffix = pick.accumulate(cut[:, :, ::-1], axis=2)[:, :, ::-1].reshape(c, -1)
+    # Window i covers i .. i+width-1: the suffix of i's block and the prefix up to
+    # i+width-1 in the next (the same block when i starts one).
+    many: NDArray[np.float64] = pick(suffix[:, :n_out], prefix[:, width - 1 : width - 1 + n_out])
+    return many
+
+
+class TrailingRange:
+    """``trailing_spread`` over a stream of rows: each new row's window of ``width`` rows.
+
+    Of the rows seen it keeps only what later windows need: for each of the last
+    ``width - 1`` rows the maximum and minimum of it and every row after it. These
+    suffix extremes give each later window's extremes exactly (a window holding row
+    ``i`` holds every kept row after it): the window ending at the ``j``-th of fewer than
+    ``width`` new rows is kept row ``j``'s extreme and the new rows' running extreme up
+    to ``j``, two vector operations per packet whatever the width. Being staircases, a
+    snapshot stores them as a few runs instead of ``width`` rows. Before ``width - 1``
+    rows were seen the missing ones count as a gap (NaN).
+
+    Args:
+        width: Window length in rows (>= 1).
+        columns: Values per row.
+
+    >>> r = TrailingRange(2, 1)
+    >>> r.push(np.array([[0.0], [2.0], [1.0]])).tolist(), r.push(np.array([[5.0]])).tolist()
+    ([nan, 2.0, 1.0], [4.0])
+    """
+
+    def __init__(self, width: int, columns: int) -> None:
+        self.width = width
+        self.high = np.full((columns, width - 1), np.nan)
+        self.low = self.high.copy()
+
+    def push(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Add rows shape (m, c); return the range of the window ending at each, shape (m,)."""
+        if rows.shape[0] == 0:
+            return np.zeros(0)
+        new = np.ascontiguousarray(rows.T)
+        m = new.shape[1]
+        if m < self.width:
+            high = np.maximum(self.high[:, :m], np.maximum.accumulate(new, axis=1))
+            low = np.minimum(self.low[:, :m], np.minimum.accumulate(new, axis=1))
+        else:
+            high = _window_extremes(np.concatenate([self.high, new], axis=1), self.width, np.maximum)
+            low = _window_extremes(np.concatenate([self.low, new], axis=1), self.width, np.minimum)
+        spread: NDArray[np.float64] = (high - low).max(axis=0)
+        self.high = self._kept(self.high, new, np.maximum)
+        self.low = self._kept(self.low, new, np.minimum)
+        return spread
+
+    def _kept(self, kept: NDArray[np.float64], new: NDArray[np.float64], pick: np.ufunc) -> NDArray[np.float64]:
+        """The suffix extremes of the last ``width - 1`` rows once ``new`` (c, m) came after ``kept``."""
+        m = new.shape[1]
+        ahead = pick.accumulate(new[:, ::-1], axis=1)[:, ::-1]  # of each new row and the ones after it
+        if m >= self.width - 1:
+            return np.ascontiguousarray(ahead[:, m - (self.width - 1) :])
+        return np.concatenate([pick(kept[:, m:], ahead[:, :1]), ahead], axis=1)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the JSON-serialisable state: per column, ``[value or None, count]`` runs."""
+        return {"high": [_runs(col) for col in self.high], "low": [_runs(col) for col in self.low]}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore the state saved by ``snapshot()``."""
+        self.high = np.array([_unruns(col) for col in state["high"]], dtype=np.float64).reshape(self.high.shape)
+        self.low = np.array([_unruns(col) for col in state["low"]], dtype=np.float64).reshape(self.low.shape)
+
+
+def _runs(values: NDArray[np.float64]) -> list[list[Any]]:
+    """Runs of equal values (NaN equal to NaN) as ``[value or None, count]``."""
+    if values.size == 0:
+        return []
+    nan = np.isnan(values)
+    same = (values[1:] == values[:-1]) | (nan[1:] & nan[:-1])
+    starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
+    counts = np.diff(np.concatenate([starts, [values.size]]))
+    return [[None if nan[a] else float(values[a]), int(n)] for a, n in zip(starts, counts, strict=True)]
+
+
+def _unruns(runs: list[list[Any]]) -> list[float]:
+    return [math.nan if v is None else float(v) for v, n in runs for _ in range(int(n))]
 
 
 def majority(labels: NDArray[np.int64], half: int, n_codes: int) -> NDArray[np.int64]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from analysis.angles import angle_deg, angles_deg
-from analysis.windows import centred_sums, majority, trailing_spread
+from analysis.windows import TrailingRange, centred_sums, majority, trailing_spread
 
 
 @settings(max_examples=60, deadline=None)
@@ -30,13 +33,37 @@ def test_trailing_spread_equals_the_direct_range(rows: int, width: int, seed: in
 @settings(max_examples=60, deadline=None)
 @given(windows=st.integers(1, 80), width=st.integers(8, 640), seed=st.integers(0, 2**32 - 1))
 def test_a_few_windows_after_a_long_one_equal_the_direct_range(windows: int, width: int, seed: int) -> None:
-    """A live packet's few frames after the long non-wear window take the other path: same values."""
+    """A few windows after a long one (a live packet's frames) are the direct ranges too."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(width + windows - 1, 3))
     x[rng.random(x.shape[0]) < 0.005] = np.nan
     view = sliding_window_view(x, width, axis=0)
     expected = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
     assert np.array_equal(trailing_spread(x, width), expected, equal_nan=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(1, 120),
+    cuts=st.lists(st.integers(0, 300), max_size=8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_streamed_range_equals_the_whole_stream_across_snapshots(width: int, cuts: list[int], seed: int) -> None:
+    """Rows pushed in any chunks, the state saved to JSON and restored between them, give
+    the range of each row's window as one pass over the stream does (missing rows before
+    the start count as a gap)."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=(300, 3)), 2)  # repeated values: runs in the snapshot
+    x[rng.random(300) < 0.01] = np.nan
+    expected = trailing_spread(np.concatenate([np.full((width - 1, 3), np.nan), x]), width)
+    stream = TrailingRange(width, 3)
+    got = []
+    for a, b in itertools.pairwise([0, *sorted(cuts), 300]):
+        got.append(stream.push(x[a:b]))
+        restored = TrailingRange(width, 3)
+        restored.load(json.loads(json.dumps(stream.snapshot())))
+        stream = restored
+    assert np.array_equal(np.concatenate(got), expected, equal_nan=True)
 
 
 @settings(max_examples=40, deadline=None)
