@@ -1,4 +1,4 @@
-"""Sliding-window reductions over frames: centred sums, trailing spread, majority filter.
+"""Sliding-window reductions over frames: centred sums, trailing range, majority filter.
 
 Each output row depends only on the rows of its own window, never on where a chunk
 started, so the streaming posture tracker gives the same values live and in batch.
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TrailingRange", "centred_sums", "majority", "trailing_spread"]
+__all__ = ["TrailingRange", "centred_sums", "majority"]
 
 
 def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
@@ -42,41 +42,17 @@ def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np
     return total
 
 
-def trailing_spread(rows: NDArray[np.float64], width: int) -> NDArray[np.float64]:
-    """Largest per-column range (max - min) over each window of ``width`` consecutive rows.
-
-    Running maximum and minimum by van Herk/Gil-Werman (van Herk 1992, Pattern Recognit
-    Lett 13(7):517-521, doi:10.1016/0167-8655(92)90069-C; Gil and Werman 1993, IEEE
-    Trans Pattern Anal Mach Intell 15(5):504-507, doi:10.1109/34.211471): the rows are
-    cut into blocks of ``width``; a window spans the end of one block and the start of
-    the next, so its maximum is the larger of a suffix maximum and a prefix maximum,
-    both found for all rows with one ``np.maximum.accumulate`` each. Three comparisons
-    per row and column instead of ``width``, and the same values as a direct maximum:
-    NaN (a gap) anywhere in a window makes its range NaN.
-
-    Args:
-        rows: Shape (m, c).
-        width: Window length in rows (>= 1).
-
-    Returns:
-        Shape (max(0, m - width + 1),): the range of the window ``rows[i : i + width]``.
-
-    >>> x = np.array([[0.0], [2.0], [1.0], [5.0], [np.nan], [4.0]])
-    >>> trailing_spread(x, 2).tolist()
-    [2.0, 1.0, 4.0, nan, nan]
-    """
-    if rows.shape[0] < width:
-        return np.zeros(0)
-    # One contiguous row per column: the accumulations and reductions run along memory.
-    columns = np.ascontiguousarray(rows.T)
-    spread: NDArray[np.float64] = (
-        _window_extremes(columns, width, np.maximum) - _window_extremes(columns, width, np.minimum)
-    ).max(axis=0)
-    return spread
-
-
 def _window_extremes(columns: NDArray[np.float64], width: int, pick: np.ufunc) -> NDArray[np.float64]:
-    """``pick`` (``np.maximum`` or ``np.minimum``) of each window along axis 1 (van Herk/Gil-Werman).
+    """``pick`` (``np.maximum`` or ``np.minimum``) of each window of ``width`` along axis 1.
+
+    By van Herk/Gil-Werman (van Herk 1992, Pattern Recognit Lett 13(7):517-521,
+    doi:10.1016/0167-8655(92)90069-C; Gil and Werman 1993, IEEE Trans Pattern Anal Mach
+    Intell 15(5):504-507, doi:10.1109/34.211471): the values are cut into blocks of
+    ``width``; a window spans the end of one block and the start of the next, so its
+    maximum is the larger of a suffix maximum and a prefix maximum, both found for all
+    values with one ``np.maximum.accumulate`` each. Three comparisons per value instead
+    of ``width``, and the same values as a direct maximum: NaN (a gap) anywhere in a
+    window makes its extreme NaN.
 
     Args:
         columns: Shape (c, m), m >= width.
@@ -101,24 +77,26 @@ def _window_extremes(columns: NDArray[np.float64], width: int, pick: np.ufunc) -
 
 
 class TrailingRange:
-    """``trailing_spread`` over a stream of rows: each new row's window of ``width`` rows.
+    """The largest per-column range (max - min) over each stream row's window of ``width`` rows.
 
-    Of the rows seen it keeps only what later windows need: for each of the last
-    ``width - 1`` rows the maximum and minimum of it and every row after it. These
-    suffix extremes give each later window's extremes exactly (a window holding row
-    ``i`` holds every kept row after it): the window ending at the ``j``-th of fewer than
-    ``width`` new rows is kept row ``j``'s extreme and the new rows' running extreme up
-    to ``j``, two vector operations per packet whatever the width. Being staircases, a
-    snapshot stores them as a few runs instead of ``width`` rows. Before ``width - 1``
-    rows were seen the missing ones count as a gap (NaN).
+    NaN (a gap) anywhere in a window makes its range NaN. Of the rows seen it keeps
+    only what later windows need: for each of the last ``width - 1`` rows the maximum
+    and minimum of it and every row after it. These suffix extremes give each later
+    window's extremes exactly (a window holding row ``i`` holds every kept row after
+    it): the window ending at the ``j``-th of fewer than ``width`` new rows is kept row
+    ``j``'s extreme and the new rows' running extreme up to ``j``, two vector operations
+    per packet whatever the width; ``width`` new rows or more go by van Herk/Gil-Werman
+    (``_window_extremes``). Being staircases, the suffix extremes go into a snapshot as
+    a few runs instead of ``width`` rows. Before ``width - 1`` rows were seen the
+    missing ones count as a gap (NaN).
 
     Args:
         width: Window length in rows (>= 1).
         columns: Values per row.
 
     >>> r = TrailingRange(2, 1)
-    >>> r.push(np.array([[0.0], [2.0], [1.0]])).tolist(), r.push(np.array([[5.0]])).tolist()
-    ([nan, 2.0, 1.0], [4.0])
+    >>> r.push(np.array([[0.0], [2.0], [1.0]])).tolist(), r.push(np.array([[5.0], [np.nan], [4.0]])).tolist()
+    ([nan, 2.0, 1.0], [4.0, nan, nan])
     """
 
     def __init__(self, width: int, columns: int) -> None:

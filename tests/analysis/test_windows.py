@@ -9,25 +9,32 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
 
 from analysis.angles import angle_deg, angles_deg
-from analysis.windows import TrailingRange, centred_sums, majority, trailing_spread
+from analysis.windows import TrailingRange, centred_sums, majority
+
+
+def direct_ranges(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
+    """Max - min of each window of ``width`` rows, largest over the columns, the slow way."""
+    view = sliding_window_view(x, width, axis=0)
+    ranges: NDArray[np.float64] = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
+    return ranges
 
 
 @settings(max_examples=60, deadline=None)
 @given(rows=st.integers(1, 450), width=st.integers(1, 210), seed=st.integers(0, 2**32 - 1))
-def test_trailing_spread_equals_the_direct_range(rows: int, width: int, seed: int) -> None:
-    """Van Herk/Gil-Werman gives exactly the max - min of each window, NaN gaps included."""
+def test_trailing_range_equals_the_direct_range(rows: int, width: int, seed: int) -> None:
+    """Van Herk/Gil-Werman (rows in one piece) gives exactly the max - min of each window,
+    NaN gaps included; rows without a full window behind them are a gap."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 3))
     x[rng.random(rows) < 0.02] = np.nan
-    got = trailing_spread(x, width)
+    got = TrailingRange(width, 3).push(x)
+    assert np.isnan(got[: width - 1]).all()
     if rows < width:
-        assert got.size == 0
         return
-    view = sliding_window_view(x, width, axis=0)
-    expected = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
-    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(got[width - 1 :], direct_ranges(x, width), equal_nan=True)
 
 
 @settings(max_examples=60, deadline=None)
@@ -37,9 +44,9 @@ def test_a_few_windows_after_a_long_one_equal_the_direct_range(windows: int, wid
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(width + windows - 1, 3))
     x[rng.random(x.shape[0]) < 0.005] = np.nan
-    view = sliding_window_view(x, width, axis=0)
-    expected = (view.max(axis=-1) - view.min(axis=-1)).max(axis=-1)
-    assert np.array_equal(trailing_spread(x, width), expected, equal_nan=True)
+    stream = TrailingRange(width, 3)
+    stream.push(x[: width - 1])
+    assert np.array_equal(stream.push(x[width - 1 :]), direct_ranges(x, width), equal_nan=True)
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,7 +62,7 @@ def test_streamed_range_equals_the_whole_stream_across_snapshots(width: int, cut
     rng = np.random.default_rng(seed)
     x = np.round(rng.normal(size=(300, 3)), 2)  # repeated values: runs in the snapshot
     x[rng.random(300) < 0.01] = np.nan
-    expected = trailing_spread(np.concatenate([np.full((width - 1, 3), np.nan), x]), width)
+    expected = direct_ranges(np.concatenate([np.full((width - 1, 3), np.nan), x]), width)
     stream = TrailingRange(width, 3)
     got = []
     for a, b in itertools.pairwise([0, *sorted(cuts), 300]):
