@@ -82,7 +82,7 @@ class PostureDecider:
         self.settle = math.ceil(tuning.settle_s / fs)
         self.max_transition = math.ceil(tuning.max_transition_s / fs)
         self.nonwear_frames = math.ceil(tuning.nonwear_window_s / fs)
-        self.calm_frames = min(math.ceil(tuning.calm_window_s / fs), self.nonwear_frames)
+        self.calm_frames = math.ceil(tuning.calm_window_s / fs)
         self.calm_run = 0  # latest frames in a row whose calm window was motionless
         self.reference = UprightReference(
             min_frames=math.ceil(tuning.ref_min_walk_s / fs),

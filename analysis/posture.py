@@ -142,10 +142,9 @@ class PostureTracker:
         self._h_int = tuning.frames(tuning.intensity_window_s)
         self._h_ctx = max(self._h_grav, self._h_int)
         self._h_smooth = tuning.frames(tuning.smooth_s)
-        nonwear_frames = math.ceil(tuning.nonwear_window_s / tuning.frame_s)
         # Range of the gravity estimate (1-s means) over the non-wear and calm windows.
-        self._nonwear_range = TrailingRange(nonwear_frames, 3)
-        self._calm_range = TrailingRange(min(math.ceil(tuning.calm_window_s / tuning.frame_s), nonwear_frames), 3)
+        self._nonwear_range = TrailingRange(math.ceil(tuning.nonwear_window_s / tuning.frame_s), 3)
+        self._calm_range = TrailingRange(math.ceil(tuning.calm_window_s / tuning.frame_s), 3)
         self._nonwear_range_g = tuning.nonwear_range_g
         # Samples in a gravity window at nonwear_rate_hz (the window spans 2 * half + 1 frames).
         self._nonwear_samples = tuning.nonwear_rate_hz * (2 * self._h_grav + 1) * tuning.frame_s

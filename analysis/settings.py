@@ -306,6 +306,10 @@ class PostureTuning:
             _check_positive(knob.name, getattr(self, knob.name))
         if self.decision_delay_s < self.settle_s:
             raise ValueError(f"decision_delay_s ({self.decision_delay_s}) must be >= settle_s ({self.settle_s})")
+        if self.calm_window_s > self.nonwear_window_s:
+            raise ValueError(
+                f"calm_window_s ({self.calm_window_s}) must be <= nonwear_window_s ({self.nonwear_window_s})"
+            )
 
     def frames(self, seconds: float) -> int:
         """Half-width in frames of a centred window of ``seconds``.

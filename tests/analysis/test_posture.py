@@ -87,5 +87,7 @@ def test_tuning_rejects_nonpositive_values() -> None:
     """Tuning knobs check themselves."""
     with pytest.raises(ValueError, match="walk_sd_g"):
         PostureTuning(walk_sd_g=0.0)
+    with pytest.raises(ValueError, match="calm_window_s"):
+        PostureTuning(calm_window_s=90.0)  # longer than the non-wear window it leads into
     with pytest.raises(ValueError, match="long_axis"):
         AnalysisSettings(Placement.THIGH, long_axis=3)
