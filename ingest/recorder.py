@@ -125,8 +125,7 @@ class Recorder(MqttService):
                     self.stats.duplicates += 1
                     self._count(row.device_id, "duplicates")
             self._rows = []
-        while self._statuses:
-            device_id, status = next(iter(self._statuses.items()))
+        for device_id, status in list(self._statuses.items()):
             self.store.set_device_status(device_id, status)
             del self._statuses[device_id]
             self.stats.statuses += 1
