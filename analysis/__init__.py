@@ -16,6 +16,7 @@ from analysis.events import (
     SittingBout,
     SittingStarted,
     SlouchNudge,
+    TimeJump,
 )
 from analysis.programme import PROGRAMME, Exercise, exercise_by_id, suggest_stretch
 from analysis.result import AnalysisResult, ResultBuilder, analyze
@@ -52,6 +53,7 @@ __all__ = [
     "SittingStarted",
     "SlouchNudge",
     "SlouchPolicy",
+    "TimeJump",
     "UserAction",
     "analyze",
     "exercise_by_id",

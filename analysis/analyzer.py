@@ -3,6 +3,31 @@
 It chains the framer (``analysis.frames``), the posture tracker
 (``analysis.posture``) and the bout/alert tracker (``analysis.bouts``). Batch analysis
 is the same analyser fed one chunk and flushed, so live and batch give the same events.
+
+Sample times come from the wearable's clock, which can jump. Each sample is compared
+with the one before it and with the latest time seen:
+
+- a step back of at most ``PostureTuning.max_step_back_s`` behind the latest time seen
+  is clock jitter: the sample is held at that latest time;
+- a step forward of more than ``PostureTuning.max_gap_s``, or a sample further back
+  than ``max_step_back_s`` behind the latest time seen, starts a new segment: the
+  stages are flushed as at the end of a stream (the running posture and sitting bouts
+  close at the last sample before the jump), fresh ones start with their frame grid at
+  the new sample, and a ``TimeJump`` event marks it. The wearer's upright reference and
+  slouch time carry over; so do snooze and meeting times after a forward jump (a time
+  in the old clock means nothing after a backward one);
+- shorter forward gaps stay in the timeline as frames without samples.
+
+The step back is measured from the latest time seen rather than from the previous
+sample alone, so that a clock drifting back in small steps starts a new segment once it
+is ``max_step_back_s`` behind, instead of holding every later sample in one frame.
+
+>>> import numpy as np
+>>> from analysis.settings import AnalysisSettings, Placement
+>>> analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+>>> t = np.array([0.0, 0.1, 0.05, 0.2, 86400.0, 86400.1])  # jitter, then a day later
+>>> [e.to_dict() for e in analyzer.update(t, np.tile([0.0, 1.0, 0.0], (6, 1))) if e.kind == "time_jump"]
+[{'kind': 'time_jump', 't_s': 86400.0, 'from_s': 0.2}]
 """
 
 from __future__ import annotations
@@ -14,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.bouts import BoutTracker
-from analysis.events import ActionApplied, Event, LiveStatus
+from analysis.events import ActionApplied, Event, LiveStatus, TimeJump
 from analysis.frames import Framer
 from analysis.posture import PostureTracker, capabilities
 from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
@@ -22,6 +47,43 @@ from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
 __all__ = ["Analyzer"]
 
 _SNAPSHOT_VERSION = 3
+#: Sample times further than this many frames from 0 are ignored: float64 there is coarser
+#: than 1/64 frame (2**52 / 2**46), so frame starts and alert times would stop
+#: advancing. For 0.1-s frames that is 7.0e12 s, 223,000 years either side of the Unix
+#: epoch, which still takes epoch milliseconds sent as seconds.
+_MAX_T_FRAMES = 2.0**46
+#: Samples searched at once for the next time jump after one was found in a chunk. The
+#: window doubles while no jump turns up, so a chunk costs O(n) however many it holds.
+_SCAN_START = 256
+
+
+def _next_jump(
+    t_s: NDArray[np.float64], prev_s: float, top_s: float, max_gap_s: float, max_back_s: float
+) -> tuple[int, NDArray[np.float64]]:
+    """Find the first sample that starts a new segment, and hold the jitter before it.
+
+    Args:
+        t_s: Sample times in s as received, shape (n,), finite.
+        prev_s: Time of the sample before ``t_s[0]`` as received, s.
+        top_s: Latest time reached in the current segment, s.
+        max_gap_s: Longest step forward within a segment, s.
+        max_back_s: Furthest a sample may lie behind the latest time and stay in the segment, s.
+
+    Returns:
+        ``(j, held_s)``: index of the first sample of a new segment (``n`` when there is
+        none), and the times of ``t_s[:j]`` held at the running maximum, shape (j,).
+
+    >>> j, held = _next_jump(np.array([10.0, 9.8, 10.1, 8.0]), 9.9, 9.9, 600.0, 1.0)
+    >>> j, held.tolist()
+    (3, [10.0, 10.0, 10.1])
+    """
+    prev = np.concatenate(([prev_s], t_s[:-1]))
+    top = np.maximum.accumulate(np.concatenate(([top_s], t_s)))
+    jump = (t_s - prev > max_gap_s) | (t_s < top[:-1] - max_back_s)
+    j = int(np.argmax(jump))
+    if not jump[j]:
+        j = t_s.size
+    return j, top[1 : j + 1]
 
 
 class Analyzer:
@@ -29,7 +91,8 @@ class Analyzer:
 
     Times ``t_s`` may be Unix epoch seconds (live) or seconds from the first sample
     (batch); only differences matter, except for working hours. Frames are aligned to
-    the first sample time seen. A posture becomes final ``lookahead_s`` after it
+    the first sample time of the stream, and again after each time jump (see the module
+    docstring). A posture becomes final ``lookahead_s`` after it
     happened, or, while the sensor lies motionless, once it is known whether that
     stillness is non-wear (up to ``PostureTuning.nonwear_window_s``); ``status()``
     shows the newest, provisional one.
@@ -44,43 +107,128 @@ class Analyzer:
         self._posture = PostureTracker(settings)
         self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch)
         self._flushed = False
+        self._last_raw_t_s: float | None = None  # the previous sample's time as received
+        self._closed_span_s = 0.0  # time spanned by the segments before the current one
 
     @property
     def lookahead_s(self) -> float:
         """Delay in s between a sample and the final posture of its time."""
         return self._posture.lookahead_s
 
+    @property
+    def span_s(self) -> float:
+        """Time spanned by the samples so far, s (0 before two samples).
+
+        Last minus first sample time, summed over the segments between time jumps: the
+        time the posture bouts cover.
+        """
+        t0, last = self._framer.t0_s, self._framer.last_t_s
+        current = 0.0 if t0 is None or last is None else last - t0
+        return self._closed_span_s + current
+
     def update(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> list[Event]:
         """Feed samples; return the events they complete.
 
         Args:
-            t_s: Sample times in s, shape (n,), non-decreasing across calls; n may be 0.
-                Irregular sampling and gaps are allowed.
+            t_s: Sample times in s, shape (n,); n may be 0. Irregular sampling, gaps,
+                repeated times and jumps of the clock (see the module docstring) are
+                allowed. Samples timed where float64 cannot resolve a frame (beyond
+                ``2**46`` frames from 0: 7.0e12 s for 0.1-s frames) are ignored.
             acc_g: Acceleration in g, shape (n, 3).
 
         Returns:
-            Events in time order.
+            Events in time order within each segment; a ``TimeJump`` follows the events
+            that close the segment before it.
 
         Raises:
-            ValueError: Wrong shapes, non-finite values or times going backwards.
+            ValueError: Wrong shapes or non-finite values.
             RuntimeError: The stream was already flushed.
         """
         if self._flushed:
             raise RuntimeError("the analyser was flushed; create a new one for a new stream")
-        k, stats = self._framer.update(t_s, acc_g)
-        k, codes, slouch = self._posture.update(k, stats)
-        return self._bouts_update(k, codes, slouch)
+        t_s = np.asarray(t_s, dtype=np.float64)
+        acc_g = np.asarray(acc_g, dtype=np.float64)
+        if t_s.ndim != 1 or acc_g.shape != (t_s.shape[0], 3):
+            raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
+        if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
+            raise ValueError("t_s and acc_g must be finite")
+        tuning = self.settings.tuning
+        usable = np.abs(t_s) <= _MAX_T_FRAMES * tuning.frame_s
+        if not usable.all():
+            t_s, acc_g = t_s[usable], acc_g[usable]
+        n = t_s.size
+        if n == 0:
+            return self._feed(t_s, acc_g)
+        events: list[Event] = []
+        pos, width = 0, n  # the whole chunk first: without a jump, one pass
+        while pos < n:
+            stop = min(n, pos + width)
+            first = float(t_s[pos])
+            prev, top = self._last_raw_t_s, self._framer.last_t_s
+            j, held = _next_jump(
+                t_s[pos:stop],
+                first if prev is None else prev,
+                first if top is None else top,
+                tuning.max_gap_s,
+                tuning.max_step_back_s,
+            )
+            if j:
+                events += self._feed(held, acc_g[pos : pos + j])
+                self._last_raw_t_s = float(t_s[pos + j - 1])
+                pos += j
+            if pos < stop:
+                events += self._new_segment(float(t_s[pos]))
+                width = _SCAN_START
+            else:
+                width *= 2
+        return events
 
     def flush(self) -> list[Event]:
         """End the stream: close every open frame, window, posture run and sitting bout."""
         if self._flushed:
             return []
         self._flushed = True
+        return self._close_stages()
+
+    def _feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> list[Event]:
+        """Run non-decreasing samples of the current segment through the stages."""
+        k, stats = self._framer.update(t_s, acc_g)
+        k, codes, slouch = self._posture.update(k, stats)
+        return self._bouts_update(k, codes, slouch)
+
+    def _close_stages(self) -> list[Event]:
+        """Flush the stages as at the end of the stream."""
         k, stats = self._framer.flush()
         k, codes, slouch = self._posture.flush(k, stats)
         events = self._bouts_update(k, codes, slouch)
         if self._framer.t0_s is not None:
             events += self._bouts.flush(self._framer.t0_s)
+        return events
+
+    def _new_segment(self, t_s: float) -> list[Event]:
+        """Close the current segment and start fresh stages whose frames begin at ``t_s``.
+
+        What belongs to the wearer carries over: the upright reference, the slouch time
+        and, after a forward jump, the snooze and meeting times.
+        """
+        from_s = self._last_raw_t_s if self._last_raw_t_s is not None else t_s
+        events = self._close_stages()
+        reference = self._posture.decider.reference.snapshot()
+        slouch_frames = self._bouts.slouch_frames
+        alerts = self._bouts.alerts
+        quiet = (alerts.snoozed_until_s, alerts.meeting_until_s)
+        self._closed_span_s = self.span_s
+        settings = self.settings
+        self._framer = Framer(settings.tuning.frame_s)
+        self._posture = PostureTracker(settings)
+        self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch)
+        self._posture.decider.reference.load(reference)
+        self._posture.decider.reference.end_bout()
+        self._bouts.slouch_frames = slouch_frames
+        if t_s > from_s:
+            self._bouts.alerts.snoozed_until_s, self._bouts.alerts.meeting_until_s = quiet
+        self._last_raw_t_s = t_s  # the segment's first sample is its own predecessor
+        events.append(TimeJump(t_s=t_s, from_s=from_s))
         return events
 
     def _bouts_update(self, k: int, codes: NDArray[np.int64], slouch: NDArray[np.float64]) -> list[Event]:
@@ -168,6 +316,8 @@ class Analyzer:
             "framer": self._framer.snapshot(),
             "posture": self._posture.snapshot(),
             "bouts": self._bouts.snapshot(),
+            "last_raw_t_s": self._last_raw_t_s,
+            "closed_span_s": self._closed_span_s,
         }
 
     @classmethod
@@ -195,4 +345,7 @@ class Analyzer:
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
         analyzer._posture.load(snapshot["posture"])
         analyzer._bouts.load(snapshot["bouts"])
+        # Saved before time jumps were handled: no sample was held, and no segment closed.
+        analyzer._last_raw_t_s = snapshot.get("last_raw_t_s", analyzer._framer.last_t_s)
+        analyzer._closed_span_s = float(snapshot.get("closed_span_s", 0.0))
         return analyzer

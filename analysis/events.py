@@ -23,6 +23,7 @@ __all__ = [
     "SittingBout",
     "SittingStarted",
     "SlouchNudge",
+    "TimeJump",
 ]
 
 
@@ -176,7 +177,31 @@ class SlouchNudge:
         return {"kind": self.kind, "t_s": self.t_s, "slouching_since_s": self.slouching_since_s}
 
 
-Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied | SlouchNudge
+@dataclass(frozen=True, slots=True)
+class TimeJump:
+    """The sample times jumped; the analysis started a new segment at ``t_s``.
+
+    A step forward longer than ``PostureTuning.max_gap_s`` or back further than
+    ``PostureTuning.max_step_back_s`` (a clock reset, an old recording re-sent) ends
+    the running posture and sitting bouts at the last sample before it; the analysis
+    goes on from ``t_s`` as after the start of a stream, keeping the wearer's upright
+    reference and slouch time.
+
+    Attributes:
+        t_s: Time of the first sample after the jump.
+        from_s: Time of the last sample before it.
+    """
+
+    kind: ClassVar[str] = "time_jump"
+    t_s: float
+    from_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "t_s": self.t_s, "from_s": self.from_s}
+
+
+Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied | SlouchNudge | TimeJump
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,11 @@ Frames are aligned to the first sample time ``t0``: frame ``k`` covers
 ``[t0 + k*frame_s, t0 + (k+1)*frame_s)``. Each closed frame carries its sample count
 and the sums the later windows need, so irregular sampling (repeated timestamps, short
 gaps) needs no resampling. A frame is closed only when a later sample (or the end of
-the stream) arrives, and its sums are taken over all its samples in one call, so the
-result does not depend on how the samples were chunked.
+the stream) arrives. Until then the open frame keeps just its running sums, to which
+each sample is added in time order, after the sums so far, exactly as one
+``np.bincount`` over all of the frame's samples adds them: a frame's sums have the same
+bits however its samples were chunked, and a frame that collects many samples (a clock
+that stands still, its samples held at one time) costs no more memory than any other.
 """
 
 from __future__ import annotations
@@ -21,13 +24,18 @@ __all__ = ["N_STATS", "Framer"]
 N_STATS = 6
 
 
-def _frame_stats(idx: NDArray[np.int64], acc_g: NDArray[np.float64], n_frames: int) -> NDArray[np.float64]:
+def _frame_stats(
+    idx: NDArray[np.int64], acc_g: NDArray[np.float64], n_frames: int, open_row: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """Sum samples into frames.
 
     Args:
-        idx: Frame index of each sample, relative to the first output frame, shape (n,).
+        idx: Frame index of each sample, relative to the first output frame, shape (n,),
+            within ``[0, n_frames)``.
         acc_g: Accelerations in g, shape (n, 3).
         n_frames: Number of output frames.
+        open_row: Sums over earlier samples of the first output frame, shape (N_STATS,);
+            the samples are added after them, as if all had come in one call.
 
     Returns:
         Frame statistics, shape (n_frames, N_STATS).
@@ -35,7 +43,13 @@ def _frame_stats(idx: NDArray[np.int64], acc_g: NDArray[np.float64], n_frames: i
     mag = np.sqrt(np.einsum("ij,ij->i", acc_g, acc_g))
     out = np.empty((n_frames, N_STATS))
     out[:, 0] = np.bincount(idx, minlength=n_frames)[:n_frames]
-    for col, values in enumerate((acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag), start=1):
+    columns = [acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag]
+    if open_row is not None:
+        # The earlier sums go first into frame 0: bincount adds in order, from 0.0.
+        out[0, 0] += open_row[0]
+        idx = np.concatenate(([0], idx))
+        columns = [np.concatenate(([open_row[col]], values)) for col, values in enumerate(columns, start=1)]
+    for col, values in enumerate(columns, start=1):
         out[:, col] = np.bincount(idx, weights=values, minlength=n_frames)[:n_frames]
     return out
 
@@ -51,9 +65,8 @@ class Framer:
         self.frame_s = frame_s
         self.t0_s: float | None = None
         self.last_t_s: float | None = None
-        self.next_k = 0  # index of the first frame not yet emitted
-        self._carry_t = np.empty(0)
-        self._carry_acc = np.empty((0, 3))
+        self.next_k = 0  # index of the first frame not yet emitted (the open one)
+        self._open = np.zeros(N_STATS)  # statistics of the open frame's samples so far
 
     def update(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> tuple[int, NDArray[np.float64]]:
         """Add samples and return the frames they close.
@@ -82,18 +95,14 @@ class Framer:
         if self.t0_s is None:
             self.t0_s = float(t_s[0])
         self.last_t_s = float(t_s[-1])
-        t_all = np.concatenate([self._carry_t, t_s])
-        acc_all = np.concatenate([self._carry_acc, acc_g])
-        idx = np.floor((t_all - self.t0_s) / self.frame_s).astype(np.int64)
-        k_open = int(idx[-1])
-        # Times do not decrease, so the samples of closed frames come first.
-        n_closed = int(np.searchsorted(idx, k_open, side="left"))
-        stats = _frame_stats(idx[:n_closed] - self.next_k, acc_all[:n_closed], k_open - self.next_k)
+        # Times do not decrease, so every sample falls in the open frame or a later one.
+        idx = np.floor((t_s - self.t0_s) / self.frame_s).astype(np.int64) - self.next_k
+        n_closed = int(idx[-1])  # the last sample's frame stays open
+        stats = _frame_stats(idx, acc_g, n_closed + 1, self._open if self._open[0] > 0 else None)
         k_first = self.next_k
-        self.next_k = k_open
-        self._carry_t = t_all[n_closed:].copy()
-        self._carry_acc = acc_all[n_closed:].copy()
-        return k_first, stats
+        self.next_k += n_closed
+        self._open = stats[-1].copy()
+        return k_first, stats[:-1]
 
     def flush(self) -> tuple[int, NDArray[np.float64]]:
         """Close the open frame at the end of the stream.
@@ -102,13 +111,11 @@ class Framer:
             ``(k_first, stats)`` as for ``update`` (at most one frame).
         """
         k_first = self.next_k
-        if self._carry_t.size == 0:
+        if self._open[0] == 0:
             return k_first, np.empty((0, N_STATS))
-        idx = np.zeros(self._carry_t.size, dtype=np.int64)
-        stats = _frame_stats(idx, self._carry_acc, 1)
+        stats = self._open.reshape(1, N_STATS)
         self.next_k += 1
-        self._carry_t = np.empty(0)
-        self._carry_acc = np.empty((0, 3))
+        self._open = np.zeros(N_STATS)
         return k_first, stats
 
     def frame_start_s(self, k: int) -> float:
@@ -123,8 +130,7 @@ class Framer:
             "t0_s": self.t0_s,
             "last_t_s": self.last_t_s,
             "next_k": self.next_k,
-            "carry_t": self._carry_t.tolist(),
-            "carry_acc": self._carry_acc.tolist(),
+            "open": self._open.tolist(),
         }
 
     @classmethod
@@ -142,6 +148,10 @@ class Framer:
         framer.t0_s = state["t0_s"]
         framer.last_t_s = state["last_t_s"]
         framer.next_k = int(state["next_k"])
-        framer._carry_t = np.asarray(state["carry_t"], dtype=np.float64).reshape(-1)
-        framer._carry_acc = np.asarray(state["carry_acc"], dtype=np.float64).reshape(-1, 3)
+        if "open" in state:
+            framer._open = np.asarray(state["open"], dtype=np.float64).reshape(N_STATS)
+        else:  # saved with the open frame's samples: their sums are what they would have added
+            carry = np.asarray(state["carry_acc"], dtype=np.float64).reshape(-1, 3)
+            if carry.shape[0]:
+                framer._open = _frame_stats(np.zeros(carry.shape[0], dtype=np.int64), carry, 1)[0]
         return framer

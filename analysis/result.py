@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.analyzer import Analyzer
-from analysis.events import Alert, BreakTaken, Event, PostureBout, SittingBout, SlouchNudge
+from analysis.events import Alert, BreakTaken, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
 from analysis.posture import capabilities
 from analysis.settings import AnalysisSettings, Posture, UserAction
 
@@ -26,12 +26,14 @@ class AnalysisResult:
     """Everything found in one recording.
 
     Event times are in the input time base; ``to_json`` makes them relative to the
-    first sample (``t0_s``).
+    first sample (``t0_s``). After a backward time jump they can be negative.
 
     Attributes:
         samples: Number of samples.
-        duration_s: Last minus first sample time in s.
-        rate_hz: Mean sample rate ((samples - 1) / duration), 0 when undefined.
+        duration_s: Time the samples span in s: last minus first sample time, summed
+            over the segments between time jumps (``Analyzer.span_s``).
+        rate_hz: Mean sample rate, 0 when undefined: the sampling intervals within
+            segments ((samples - 1) without a time jump) over ``duration_s``.
         bouts: Posture bouts tiling the recording.
         sitting_bouts: Closed sitting bouts.
         breaks: Breaks that ended sitting bouts.
@@ -42,6 +44,7 @@ class AnalysisResult:
         detects: What the placement can report (``analysis.posture.capabilities``).
         min_sitting_bout_s: The minimum sitting bout the bouts and breaks were counted with.
         min_break_s: The minimum break (fidget tolerance) they were counted with.
+        time_jumps: Jumps of the sample clock, each starting a new segment of the analysis.
     """
 
     samples: int
@@ -57,6 +60,7 @@ class AnalysisResult:
     detects: tuple[str, ...] = ()
     min_sitting_bout_s: float = 0.0
     min_break_s: float = 60.0
+    time_jumps: tuple[TimeJump, ...] = ()
 
     def summary(self) -> dict[str, float | int]:
         """Return time per posture (s), bouts and breaks, the longest sitting bout and slouch time.
@@ -103,6 +107,7 @@ class AnalysisResult:
                 for a in self.alerts
             ],
             "slouch_nudges": [{"t_s": rel(n.t_s), "slouching_since_s": rel(n.slouching_since_s)} for n in self.nudges],
+            "time_jumps": [{"from_s": rel(j.from_s), "t_s": rel(j.t_s)} for j in self.time_jumps],
             "exercises": [],
             "summary": self.summary(),
             "detects": list(self.detects),
@@ -122,7 +127,6 @@ class ResultBuilder:
         self._events: list[Event] = []
         self._samples = 0
         self._first_t: float | None = None
-        self._last_t: float | None = None
 
     def feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> None:
         """Analyse the next chunk of samples (t_s shape (n,), acc_g shape (n, 3) in g)."""
@@ -131,7 +135,6 @@ class ResultBuilder:
         if n:
             if self._first_t is None:
                 self._first_t = float(t_s[0])
-            self._last_t = float(t_s[-1])
             self._samples += n
 
     def act(self, action: UserAction, t_s: float) -> None:
@@ -141,10 +144,10 @@ class ResultBuilder:
     def finish(self) -> AnalysisResult:
         """Flush the analyser and return the result."""
         self._events += self._analyzer.flush()
-        first = self._first_t if self._first_t is not None else 0.0
-        duration = (self._last_t - first) if self._last_t is not None else 0.0
-        rate = (self._samples - 1) / duration if duration > 0 else 0.0
         ev = self._events
+        jumps = tuple(e for e in ev if isinstance(e, TimeJump))
+        duration = self._analyzer.span_s
+        rate = (self._samples - 1 - len(jumps)) / duration if duration > 0 else 0.0
         return AnalysisResult(
             samples=self._samples,
             duration_s=duration,
@@ -153,12 +156,13 @@ class ResultBuilder:
             sitting_bouts=tuple(e for e in ev if isinstance(e, SittingBout)),
             breaks=tuple(e for e in ev if isinstance(e, BreakTaken)),
             alerts=tuple(e for e in ev if isinstance(e, Alert)),
-            t0_s=first,
+            t0_s=self._first_t if self._first_t is not None else 0.0,
             slouch_s=self._analyzer.slouch_s,
             nudges=tuple(e for e in ev if isinstance(e, SlouchNudge)),
             detects=capabilities(self._settings.placement),
             min_sitting_bout_s=self._settings.policy.min_sitting_bout_s,
             min_break_s=self._settings.policy.min_break_s,
+            time_jumps=jumps,
         )
 
 
@@ -171,7 +175,7 @@ def analyze(
     """Analyse a whole recording at once.
 
     Args:
-        t_s: Sample times in s, shape (n,), non-decreasing.
+        t_s: Sample times in s, shape (n,) (jumps of the clock: ``analysis.analyzer``).
         acc_g: Acceleration in g, shape (n, 3).
         settings: The analysis settings.
         calibrate_at_s: The wearer stood still and upright from this time (same time
@@ -184,7 +188,9 @@ def analyze(
     if calibrate_at_s is None:
         builder.feed(t_s, acc_g)
     else:
-        i = int(np.searchsorted(t_s, calibrate_at_s))
+        # The first sample at or after it (times may jump back, so no binary search).
+        later = np.flatnonzero(np.asarray(t_s) >= calibrate_at_s)
+        i = int(later[0]) if later.size else len(t_s)
         builder.feed(t_s[:i], acc_g[:i])
         builder.act(UserAction.CALIBRATE, calibrate_at_s)
         builder.feed(t_s[i:], acc_g[i:])

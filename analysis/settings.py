@@ -113,6 +113,8 @@ class AlertPolicy:
     def __post_init__(self) -> None:
         for name in ("max_sitting_s", "min_break_s", "repeat_s", "snooze_s", "meeting_s"):
             _check_positive(name, getattr(self, name))
+        if self.repeat_s < 1.0:  # a reminder a second is already absurd; below float resolution the loop never ends
+            raise ValueError(f"repeat_s must be at least 1 s, got {self.repeat_s!r}")
         if not (math.isfinite(self.min_sitting_bout_s) and self.min_sitting_bout_s >= 0):
             raise ValueError(f"min_sitting_bout_s must be a finite number >= 0, got {self.min_sitting_bout_s!r}")
         if not (math.isfinite(self.utc_offset_h) and -24.0 < self.utc_offset_h < 24.0):
@@ -270,6 +272,29 @@ class PostureTuning:
             ``sqrt(nonwear_rate_hz / rate)``: a worn sensor whose stillness shows only
             as noise reads the same at 100 Hz as at 50 Hz. Below this rate the range is
             not raised (a body's sway does not grow with the rate).
+        max_step_back_s: A sample time at most this far behind the latest time already
+            seen is clock jitter (a packet timestamp corrected by a few ms, a clock
+            slewed by synchronisation): the sample is held at that latest time. Further
+            back, the device's clock went back (an old recording re-sent, a clock
+            reset, a simulator run again with the same start) and the analysis starts
+            a new segment (``analysis.analyzer``). None of the recordings of
+            ``../shared/data`` (1.19 million steps of ``uci_hapt``,
+            ``spsw_pocket_tug``, ``mex_thigh`` and ``spar_wrist``, ``numpy.diff`` of
+            each CSV's ``t``) steps back at all, and ``firmware_sim`` jitters each
+            sample by 0.5 ms (``MotionParams.timing_jitter_s``); 1 s is ten frames, far
+            inside ``AlertPolicy.min_break_s``, so holding jittered samples moves no
+            bout edge by more than a second.
+        max_gap_s: A step forward longer than this starts a new segment: the time
+            between is not analysed at all, and no frame is kept for it. Shorter gaps
+            (a BLE link lost for a few minutes) stay in the timeline as missing data,
+            which ends a sitting bout after ``AlertPolicy.min_break_s`` and shows as
+            ``other`` in the posture bouts. The longest forward step in the
+            recordings of ``../shared/data`` (measured as for ``max_step_back_s``) is
+            0.19 s (``spsw_pocket_tug`` s11_08). Past ``min_break_s`` the length of a
+            gap hardly matters to sitting bouts and alerts (missing data ends a bout
+            either way), only to what it costs: the 6000 empty
+            frames of a 600-s gap peak at 2.8 MB in one ``Analyzer.update``
+            (``tracemalloc``, thigh, 20 Hz), where a day of them took 193 MB.
     """
 
     frame_s: float = 0.1
@@ -300,6 +325,8 @@ class PostureTuning:
     nonwear_range_g: float = 0.004
     calm_window_s: float = 2.0
     nonwear_rate_hz: float = 50.0
+    max_step_back_s: float = 1.0
+    max_gap_s: float = 600.0
 
     def __post_init__(self) -> None:
         for knob in fields(self):

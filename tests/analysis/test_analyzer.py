@@ -185,22 +185,13 @@ def test_empty_chunks_and_empty_stream() -> None:
     ("t", "acc", "message"),
     [
         (np.zeros(3), np.zeros((3, 2)), "shape"),
-        (np.array([0.0, 1.0, 0.5]), np.zeros((3, 3)), "decrease"),
         (np.array([0.0, np.nan]), np.zeros((2, 3)), "finite"),
     ],
 )
 def test_bad_input_raises(t: NDArray[np.float64], acc: NDArray[np.float64], message: str) -> None:
-    """Programmer errors (shape, order, NaN) raise ValueError."""
+    """Programmer errors (shape, NaN) raise ValueError; times going back do not (test_time_jumps)."""
     with pytest.raises(ValueError, match=message):
         Analyzer(AnalysisSettings(Placement.THIGH)).update(t, acc)
-
-
-def test_times_must_not_go_back_across_chunks() -> None:
-    """A chunk that starts before the previous one ended is rejected."""
-    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
-    analyzer.update(np.array([0.0, 1.0]), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="decrease"):
-        analyzer.update(np.array([0.5]), np.ones((1, 3)))
 
 
 def test_update_after_flush_is_an_error() -> None:
