@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format bench score system-deps clean
+.PHONY: demo test check lint format bench score demo-deps system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) demo-deps
 	$(BIN)/sitless demo
 
-# Debian packages the end-to-end and browser tests use (mosquitto, Chromium); installed
-# when missing and the machine allows it, otherwise those tests say why they skip.
+# Debian packages, installed when missing and the machine allows it (root and apt-get):
+# mosquitto for the demo's broker (without it the demo falls back to amqtt, which keeps
+# no session across a broker restart), and mosquitto and Chromium for the end-to-end and
+# browser tests (which otherwise say why they skip).
+demo-deps:
+	@bash scripts/system-deps.sh mosquitto
+
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh mosquitto chromium
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

@@ -1,9 +1,15 @@
-"""The embedded MQTT broker (amqtt), run as its own process.
+"""The embedded MQTT broker: mosquitto when it is installed, amqtt otherwise.
 
-amqtt 0.12 speaks MQTT 3.1.1 with retained messages, last wills and persistent
-sessions, which is all one wearer's pipeline needs. STACK.md measured it at ~4.5k QoS 1
-messages/s when it runs in its own process with a minimal plugin list, and at a third
-of that when it shares a process with its clients, hence :class:`BrokerProcess`. For many
+:class:`BrokerProcess` runs the broker as a child process, which ``sitless demo`` and
+``sitless broker`` use. With ``engine="auto"`` it runs mosquitto when it is installed,
+with a configuration sitless writes itself (:mod:`ingest.mosquitto`): sessions and
+their queued QoS 1 messages are written to a file in the data folder and survive a
+broker restart, and messages in flight to a client whose connection drops are
+delivered again when it comes back. Without mosquitto it falls back to amqtt 0.12, in
+a process of its own with a minimal plugin list (STACK.md: ~4.5k QoS 1 messages/s,
+a third of that in the same process as its clients). amqtt keeps sessions in memory
+only, so they do not survive a broker restart, and it forgets QoS 1 messages in flight
+to a client whose connection drops; the fallback says so once, as a warning. For many
 wearers and shared subscriptions point the services at mosquitto or another MQTT 5
 broker with ``--broker mqtt://host:port`` instead.
 """
@@ -19,18 +25,25 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from types import TracebackType
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
+from ingest.mosquitto import config_path, find_mosquitto, log_path, mosquitto_config
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 
 __all__ = [
+    "DEFAULT_DATA_DIR",
+    "BrokerEngine",
     "BrokerProcess",
     "broker_config",
     "free_port",
     "port_in_use",
     "register",
+    "resolve_engine",
     "run",
     "serve",
     "wait_for_broker",
@@ -38,6 +51,53 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path("var/broker")
+
+
+class BrokerEngine(StrEnum):
+    """Which MQTT broker the embedded broker runs.
+
+    Attributes:
+        AUTO: mosquitto when it is installed, amqtt otherwise.
+        MOSQUITTO: mosquitto, with sessions kept in the data folder.
+        AMQTT: amqtt, with sessions kept in memory only.
+    """
+
+    AUTO = "auto"
+    MOSQUITTO = "mosquitto"
+    AMQTT = "amqtt"
+
+
+def resolve_engine(engine: BrokerEngine | str) -> BrokerEngine:
+    """The engine that runs for a requested one: ``auto`` becomes mosquitto or amqtt.
+
+    Falling back to amqtt is logged as a warning, saying what the fallback does not keep.
+
+    Args:
+        engine: The requested engine.
+
+    Returns:
+        :attr:`BrokerEngine.MOSQUITTO` or :attr:`BrokerEngine.AMQTT`.
+
+    Raises:
+        ValueError: ``engine`` names no engine.
+        RuntimeError: mosquitto was asked for and is not installed.
+    """
+    engine = BrokerEngine(engine)
+    installed = find_mosquitto() is not None
+    if engine is BrokerEngine.MOSQUITTO and not installed:
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+    if engine is BrokerEngine.AUTO:
+        if installed:
+            return BrokerEngine.MOSQUITTO
+        log.warning(
+            "mosquitto is not installed: the embedded broker falls back to amqtt, whose sessions do not"
+            " survive a broker restart and which may lose QoS 1 messages in flight to a client whose"
+            " connection drops; install mosquitto (apt-get install mosquitto) to keep them"
+        )
+        return BrokerEngine.AMQTT
+    return engine
 
 
 def broker_config(host: str, port: int) -> dict[str, Any]:
@@ -57,7 +117,7 @@ def broker_config(host: str, port: int) -> dict[str, Any]:
 
 
 def serve(address: BrokerAddress) -> None:
-    """Run the broker in this process until SIGINT or SIGTERM."""
+    """Run amqtt in this process until SIGINT or SIGTERM."""
     from amqtt.broker import Broker  # imported here: only the broker process needs it
 
     for noisy in ("transitions", "amqtt"):  # per-connection chatter at INFO
@@ -122,40 +182,124 @@ def port_in_use(address: BrokerAddress) -> bool:
 class BrokerProcess:
     """The embedded broker in a child process, started and stopped as a context manager.
 
+    A second :class:`BrokerProcess` on the same port and data folder after a
+    :meth:`stop` goes on with the sessions the first one kept (mosquitto only): the
+    subscriptions and queued QoS 1 messages of ``clean_session=False`` clients, and
+    retained messages.
+
     Args:
         address: Where it listens.
-        startup_timeout_s: How long to wait for the port to open.
+        engine: Which broker runs (:func:`resolve_engine`; the resolved one is in
+            :attr:`engine`).
+        data_dir: mosquitto's folder: its configuration, log and sessions file, one of
+            each per port (:mod:`ingest.mosquitto`). amqtt keeps nothing there.
+        startup_timeout_s: How long to wait for the broker to answer.
+        stop_timeout_s: How long :meth:`stop` waits for the broker to save and exit
+            before killing it.
+
+    Raises:
+        RuntimeError: mosquitto was asked for and is not installed.
     """
 
-    def __init__(self, address: BrokerAddress, *, startup_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        engine: BrokerEngine | str = BrokerEngine.AUTO,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        startup_timeout_s: float = 15.0,
+        stop_timeout_s: float = 30.0,
+    ) -> None:
         self.address = address
+        self.engine = resolve_engine(engine)
+        self.data_dir = data_dir
         self._timeout_s = startup_timeout_s
+        self._stop_timeout_s = stop_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start the broker and wait for its port.
+        """Start the broker and wait until it answers an MQTT connection.
 
         Raises:
-            RuntimeError: The broker exited or did not open its port in time.
+            RuntimeError: It is running already, or it exited or did not answer in time.
         """
-        cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host]
-        # its own session: a Ctrl-C meant for the parent must not stop the broker first
-        self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)], start_new_session=True)
-        if not wait_for_broker(self.address, self._timeout_s) or self._proc.poll() is not None:
+        if self.running:
+            raise RuntimeError(f"the embedded MQTT broker on {self.address.url} is running already")
+        # Its own session: a Ctrl-C meant for the parent must not stop the broker first.
+        if self.engine is BrokerEngine.MOSQUITTO:
+            cmd = self._write_mosquitto_config()
+            with log_path(self.data_dir, self.address.port).open("wb") as out:
+                self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        else:
+            cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host]
+            self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)], start_new_session=True)
+        deadline = time.monotonic() + self._timeout_s
+        # A bare TCP probe first spares paho's 1-s reconnect delay; amqtt would log it as an error.
+        port_open = self.engine is BrokerEngine.AMQTT or wait_for_port(self.address, self._timeout_s)
+        answered = port_open and wait_for_broker(self.address, max(1.0, deadline - time.monotonic()))
+        if not answered or self._proc.poll() is not None:
             self.stop()
-            raise RuntimeError(f"embedded MQTT broker did not start on {self.address.url}")
+            raise RuntimeError(
+                f"embedded MQTT broker ({self.engine}) did not start on {self.address.url}{self._log_tail()}"
+            )
+        log.info("%s listening on %s", self.engine, self.address.url)
+
+    def _write_mosquitto_config(self) -> list[str]:
+        """Write mosquitto's configuration into the data folder; return its command line."""
+        mosquitto = find_mosquitto()
+        if mosquitto is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        data_dir = self.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        conf = config_path(data_dir, self.address.port)
+        conf.write_text(mosquitto_config(self.address, data_dir, run_as_root=os.geteuid() == 0))
+        return [str(mosquitto), "-c", str(conf)]
+
+    def _log_tail(self, lines: int = 5) -> str:
+        if self.engine is not BrokerEngine.MOSQUITTO:
+            return ""  # amqtt logs to the parent's stderr
+        path = log_path(self.data_dir, self.address.port)
+        with contextlib.suppress(OSError):
+            tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+            if tail:
+                return f"; its log ({path}) ends:\n" + "\n".join(tail)
+        return ""
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process started by :meth:`start` is alive."""
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL after 5 s)."""
+        """Stop the broker with SIGTERM, which makes mosquitto save its sessions first.
+
+        A broker still running after ``stop_timeout_s`` is killed (SIGKILL).
+        """
         if self._proc is None:
             return
         if self._proc.poll() is None:
             self._proc.terminate()
             try:
-                self._proc.wait(5)
+                self._proc.wait(self._stop_timeout_s)
             except subprocess.TimeoutExpired:
+                log.warning("the embedded MQTT broker did not exit within %.0f s: killing it", self._stop_timeout_s)
                 self._proc.kill()
                 self._proc.wait()
+        if self._proc.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+            log.warning("the embedded MQTT broker exited with status %d%s", self._proc.returncode, self._log_tail())
+        self._proc = None
+
+    def kill(self) -> None:
+        """Kill the broker outright (SIGKILL), as a crash or power cut would.
+
+        mosquitto then saves nothing: a broker started again on the same data folder
+        goes on from its last autosave (:data:`ingest.mosquitto.AUTOSAVE_INTERVAL_S`).
+        """
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
         self._proc = None
 
     def __enter__(self) -> BrokerProcess:
@@ -170,21 +314,56 @@ class BrokerProcess:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``broker`` subcommand."""
-    p = sub.add_parser("broker", help="run the embedded MQTT broker (amqtt, MQTT 3.1.1)")
+    p = sub.add_parser("broker", help="run the embedded MQTT broker (mosquitto when installed, else amqtt)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--engine",
+        choices=[str(e) for e in BrokerEngine],
+        default=str(BrokerEngine.AUTO),
+        help="broker to run: mosquitto when installed, else amqtt (auto, the default), or either",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"folder where mosquitto keeps its sessions across restarts (default {DEFAULT_DATA_DIR})",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the broker until interrupted."""
-    serve(BrokerAddress(args.host, args.port))
+    """Run the broker until SIGINT or SIGTERM; return the exit status."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        broker = BrokerProcess(BrokerAddress(args.host, args.port), engine=args.engine, data_dir=args.data_dir)
+        with broker:
+            kept = (
+                f", sessions kept in {broker.data_dir}"
+                if broker.engine is BrokerEngine.MOSQUITTO
+                else ", sessions in memory only (lost when it stops)"
+            )
+            print(f"sitless broker: {broker.engine} on {broker.address.url}{kept}; Ctrl-C stops", flush=True)
+            while not stop.wait(0.5):
+                if not broker.running:
+                    print("sitless broker: the broker exited", file=sys.stderr)  # stop() logs why
+                    return 1
+    except RuntimeError as err:
+        print(f"sitless broker: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
-if __name__ == "__main__":  # `python -m ingest.broker`: how BrokerProcess starts it
-    _parser = argparse.ArgumentParser(prog="python -m ingest.broker")
-    register(_parser.add_subparsers(dest="command", required=True))
-    _args = _parser.parse_args(["broker", *sys.argv[1:]])
+if __name__ == "__main__":  # `python -m ingest.broker --host H --port P`: how BrokerProcess runs amqtt
+    _parser = argparse.ArgumentParser(prog="python -m ingest.broker", description="run amqtt in this process")
+    _parser.add_argument("--host", default="127.0.0.1")
+    _parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    _args = _parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    sys.exit(run(_args))
+    serve(BrokerAddress(_args.host, _args.port))

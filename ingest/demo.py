@@ -1,6 +1,7 @@
 """``sitless demo``: the whole pipeline for one simulated wearer, in one command.
 
-Starts the embedded broker (unless ``--broker`` names one), the recorder and the
+Starts the embedded broker (unless ``--broker`` names one: mosquitto when it is
+installed, keeping its sessions in ``var/broker/``, amqtt otherwise), the recorder and the
 analysis worker, the dashboard, and a simulated wearable playing an office day; prints
 the dashboard's address and a line for each sit-too-long alert; stops everything on
 Ctrl-C. The demo keeps its store in ``var/demo.sqlite`` and starts it afresh each time.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import signal
 import subprocess
@@ -26,9 +26,11 @@ from types import FrameType
 import paho.mqtt.client as paho
 
 from analysis import Placement
-from ingest.broker import BrokerProcess, free_port, port_in_use
+from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_port, port_in_use
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
+from ingest.errors import IngestError
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
+from ingest.payloads import parse_object
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.topics import Kind, parse, subscription
 from ingest.worker import Worker, WorkerSettings
@@ -51,6 +53,7 @@ class DemoSettings:
         port: The dashboard's HTTP port.
         broker: An external broker to use instead of starting the embedded one.
         broker_port: Port of the embedded broker (a free one is taken if it is busy).
+        broker_dir: The embedded broker's data folder (mosquitto's sessions file).
         store_path: The demo's SQLite store, emptied at start.
         open_browser: Open the dashboard in a browser once it answers.
     """
@@ -63,6 +66,7 @@ class DemoSettings:
     port: int = 8501
     broker: BrokerAddress | None = None
     broker_port: int = DEFAULT_PORT
+    broker_dir: Path = DEFAULT_DATA_DIR
     store_path: Path = Path("var/demo.sqlite")
     open_browser: bool = True
 
@@ -85,13 +89,19 @@ def _fresh_store(path: Path) -> str:
 @contextlib.contextmanager
 def _broker(settings: DemoSettings) -> Iterator[BrokerAddress]:
     if settings.broker is not None:
+        _say(f"MQTT broker: {settings.broker.url}")
         yield settings.broker
         return
     port = settings.broker_port
     if port_in_use(BrokerAddress("127.0.0.1", port)):
         port = free_port()
         _say(f"port {settings.broker_port} is busy; the embedded broker uses {port}")
-    with BrokerProcess(BrokerAddress("127.0.0.1", port)) as broker:
+    with BrokerProcess(BrokerAddress("127.0.0.1", port), data_dir=settings.broker_dir) as broker:
+        if broker.engine is BrokerEngine.MOSQUITTO:
+            kept = f"mosquitto, sessions kept in {broker.data_dir}"
+        else:
+            kept = "amqtt, sessions in memory only: mosquitto is not installed"
+        _say(f"MQTT broker: {broker.address.url} (embedded {kept})")
         yield broker.address
 
 
@@ -116,10 +126,13 @@ def _watch_alerts(broker: BrokerAddress) -> paho.Client:
         c.subscribe(subscription(Kind.EVENT), qos=1)
 
     def on_message(c: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        body = json.loads(msg.payload)
-        if body.get("kind") == "alert":
-            device_id, _ = parse(msg.topic)
-            _say(_alert_line(device_id, body))
+        try:
+            body = parse_object(bytes(msg.payload))
+            if body.get("kind") == "alert":
+                device_id, _ = parse(msg.topic)
+                _say(_alert_line(device_id, body))
+        except (IngestError, KeyError, ValueError, TypeError) as err:  # any client can publish events
+            log.warning("ignoring an event on %s: %s", msg.topic, err)
 
     client.on_connect = on_connect
     client.on_message = on_message
@@ -134,7 +147,6 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
 
     store_url = _fresh_store(settings.store_path)
     with _broker(settings) as broker:
-        _say(f"MQTT broker: {broker.url}")
         recorder = Recorder(RecorderSettings(broker, store_url, client_id="sitless-demo-recorder"))
         worker = Worker(
             WorkerSettings(broker, store_url, client_id="sitless-demo-worker", placement=settings.placement)
@@ -202,6 +214,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=8501, help="dashboard HTTP port (default 8501)")
     p.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
     p.add_argument("--broker-port", type=int, default=DEFAULT_PORT, help="embedded broker port (default 1883)")
+    p.add_argument(
+        "--broker-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"embedded broker's data folder ({DEFAULT_DATA_DIR})"
+    )
     p.add_argument("--store", type=Path, default=Path("var/demo.sqlite"), help="demo store file (emptied)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=run)
@@ -218,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         broker=BrokerAddress.parse(args.broker) if args.broker else None,
         broker_port=args.broker_port,
+        broker_dir=args.broker_dir,
         store_path=args.store,
         open_browser=not args.no_browser,
     )

@@ -1,7 +1,7 @@
 """MQTT plumbing shared by every service: broker addresses and paho clients.
 
-All services speak MQTT 3.1.1 so that the embedded amqtt broker (3.1.1 only, see
-STACK.md) and mosquitto both work. Clients reconnect by themselves with a capped
+All services speak MQTT 3.1.1 so that both engines of the embedded broker work:
+mosquitto, and the amqtt fallback (3.1.1 only, see STACK.md). Clients reconnect by themselves with a capped
 backoff; QoS 1 messages published while disconnected stay in paho's queue and go out
 on reconnect, and a service that sets ``clean_session=False`` with a stable client id
 has the broker keep its subscriptions and queue its QoS 1 messages while it is away.
@@ -84,8 +84,9 @@ def make_client(
         will: ``(topic, payload, qos, retain)`` the broker publishes if the client vanishes.
         manual_ack: Acknowledge QoS 1 messages only when ``client.ack(mid, qos)`` is called,
             so that a message is acked after it is safely stored.
-        username: User name to log in with (default: the client id). The embedded broker
-            keeps sessions only for named clients (see :func:`ingest.broker.broker_config`).
+        username: User name to log in with (default: the client id). The embedded
+            broker's amqtt fallback keeps sessions only for named clients (see
+            :func:`ingest.broker.broker_config`).
 
     Returns:
         The client, not yet connected.

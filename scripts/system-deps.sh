@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests use (mosquitto broker, Chromium for the browser
-# test) when they are missing. Needs root and apt-get; elsewhere it says what to install.
+# Install the Debian packages sitless uses when they are missing: mosquitto (the embedded
+# broker that keeps sessions across restarts; the demo falls back to amqtt without it) and
+# Chromium (the browser test). Usage: system-deps.sh [mosquitto] [chromium] (default: both).
+# Needs root and apt-get; elsewhere it says what to install.
 set -euo pipefail
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(mosquitto chromium)
 missing=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+for package in "${wanted[@]}"; do
+    case "$package" in
+        mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto) ;;
+        chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+        *) echo "system-deps.sh: unknown package $package" >&2; exit 2 ;;
+    esac
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} (apt-get)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-    echo "note: ${missing[*]} not installed; the tests that need them will skip." >&2
-    echo "      install with: sudo apt-get install ${missing[*]}" >&2
+    echo "note: ${missing[*]} not installed; install with: sudo apt-get install ${missing[*]}" >&2
+    for package in "${missing[@]}"; do
+        case "$package" in
+            mosquitto) echo "      without mosquitto the embedded broker is amqtt (no sessions kept across restarts)" \
+                "and the mosquitto tests skip" >&2 ;;
+            chromium) echo "      without chromium the browser test skips" >&2 ;;
+        esac
+    done
 fi

@@ -1,22 +1,22 @@
 """Fixtures shared by every test folder: real MQTT brokers on free localhost ports.
 
-``embedded_broker`` is the amqtt broker sitless ships (always available);
-``mosquitto_broker`` is Debian's mosquitto, skipped where it is not installed unless
-``SITLESS_REQUIRE_MOSQUITTO=1`` (set by ``.ci/run``) turns the skip into a failure.
-``broker`` runs a test against each of them.
+``embedded_broker`` is the embedded broker's amqtt fallback (always available);
+``mosquitto_broker`` is Debian's mosquitto as the embedded broker configures it, skipped
+where it is not installed unless ``SITLESS_REQUIRE_MOSQUITTO=1`` (set by ``.ci/run``)
+turns the skip into a failure. ``broker`` runs a test against each of them.
+``demo_broker`` is the embedded broker as ``sitless demo`` starts it (mosquitto).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ingest.broker import BrokerProcess, wait_for_port
+from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from tests.support import TcpProxy, free_port, missing
 
@@ -39,36 +39,36 @@ def recordings() -> Path:
 
 @pytest.fixture
 def embedded_broker() -> Iterator[BrokerAddress]:
-    """The embedded amqtt broker in its own process."""
-    with BrokerProcess(BrokerAddress("127.0.0.1", free_port())) as broker:
+    """The embedded broker's amqtt fallback in its own process."""
+    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.AMQTT) as broker:
         yield broker.address
 
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+def _require_mosquitto() -> None:
+    if find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
 
 
 @pytest.fixture
 def mosquitto_broker(tmp_path: Path) -> Iterator[BrokerAddress]:
-    """A mosquitto broker with queue limits set for QoS 1 bursts (STACK.md)."""
-    if MOSQUITTO is None:
-        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    """mosquitto as the embedded broker runs it: queue limits set for QoS 1 bursts (STACK.md)."""
+    _require_mosquitto()
     address = BrokerAddress("127.0.0.1", free_port())
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
-        f"listener {address.port} 127.0.0.1\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        "max_queued_messages 100000\n"
-        "max_inflight_messages 100\n" + ("user root\n" if os.geteuid() == 0 else "")
-    )
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        if not wait_for_port(address, 10):
-            pytest.fail("mosquitto did not open its port")
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    with BrokerProcess(address, engine=BrokerEngine.MOSQUITTO, data_dir=tmp_path / "mosquitto") as broker:
+        yield broker.address
+
+
+@pytest.fixture
+def demo_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """The broker ``sitless demo`` starts (engine auto), with its data folder in ``tmp_path``.
+
+    That is mosquitto where it is installed. Without it the demo falls back to amqtt,
+    which keeps no session across a broker restart: the test skips, or fails where
+    ``SITLESS_REQUIRE_MOSQUITTO=1``.
+    """
+    _require_mosquitto()
+    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), data_dir=tmp_path / "broker") as broker:
+        yield broker
 
 
 @pytest.fixture(params=["embedded", "mosquitto"])
