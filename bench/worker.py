@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -249,9 +250,9 @@ def _count_saves(worker: Worker) -> list[int]:
     calls = [0]
     save = worker.store.save_states
 
-    def counting_save(rows: Sequence[StateRow]) -> None:
+    def counting_save(rows: Sequence[StateRow], **options: Any) -> None:
         calls[0] += sum(r.snapshot is not None for r in rows)
-        save(rows)
+        save(rows, **options)
 
     worker.store.save_states = counting_save  # type: ignore[method-assign]  # measuring only
     return calls

@@ -32,7 +32,9 @@ from firmware_sim.motion import iter_chunks
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Script
 from ingest.codec import Batch, encode, to_counts
+from ingest.errors import PayloadError
 from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.payloads import parse_object
 from ingest.topics import Kind, topic, validate_device_id
 
 __all__ = ["Device", "DeviceSettings", "DeviceStats", "Packet", "iter_packets"]
@@ -425,12 +427,11 @@ class Device:
 
     def _on_message(self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
         try:
-            command = json.loads(message.payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            command: dict[str, Any] | None = parse_object(bytes(message.payload))
+            problem = ""
+        except PayloadError as err:
             command, problem = None, str(err)
-        else:
-            problem = "not a JSON object"
-        if not isinstance(command, dict):
+        if command is None:
             with self._lock:
                 self._counts.bad_commands += 1
             log.warning("bad command on %s: %s", message.topic, problem)

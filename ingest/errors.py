@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["IngestError", "PacketError", "RecordingError", "StoreError", "TopicError"]
+__all__ = ["IngestError", "PacketError", "PayloadError", "RecordingError", "StoreError", "TopicError"]
 
 
 class IngestError(Exception):
@@ -11,6 +11,10 @@ class IngestError(Exception):
 
 class PacketError(IngestError):
     """A binary IMU packet is malformed: wrong length, version, flags or values."""
+
+
+class PayloadError(IngestError):
+    """A JSON payload (status, action, cmd) is malformed, too large or nested too deeply."""
 
 
 class TopicError(IngestError):

@@ -13,14 +13,14 @@ are held and written again (:mod:`ingest.service`).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from ingest.codec import decode
-from ingest.errors import PacketError
+from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
+from ingest.payloads import parse_object
 from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
 from ingest.topics import Kind, subscription
@@ -30,6 +30,9 @@ __all__ = ["Recorder", "RecorderSettings", "RecorderStats", "register", "run"]
 log = logging.getLogger(__name__)
 
 SERVICE = "recorder"
+#: Devices whose last sequence number is kept in memory for counting gaps (the rest are
+#: read from the store again when they next send).
+MAX_TRACKED_DEVICES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,41 +70,59 @@ class Recorder(MqttService):
         self.settings = settings
         self.store = Store(settings.store_url)
         self.stats = RecorderStats()
-        self._last_seq: dict[str, int] = {}
+        self._last_seq: OrderedDict[str, int] = OrderedDict()
         # Taken in, not yet written: packets, the latest status per device, counts.
         self._rows: list[BatchRow] = []
         self._statuses: dict[str, dict[str, object]] = {}
         self._unsaved: Counter[tuple[str, str]] = Counter()
+        self._closed = False
 
     def _count(self, device_id: str, name: str, n: int = 1) -> None:
         self._unsaved[(device_id, name)] += n
         self.stats.per_device[(device_id, name)] += n
 
     def absorb(self, messages: list[Message]) -> None:
-        """Decode a batch of messages and hold the packets and statuses for :meth:`flush`."""
+        """Decode a batch of messages and hold the packets and statuses for :meth:`flush`.
+
+        A message that cannot be handled is counted and skipped.
+        """
         for device_id, kind, m in by_device(messages):
-            if kind is Kind.STATUS:
-                self._take_status(device_id, m.payload)
-                continue
             try:
-                batch = decode(m.payload)
-            except PacketError as err:
-                self.stats.bad_packets += 1
-                self._count(device_id, "bad_packets")
-                log.warning("bad packet on %s: %s", m.topic, err)
-                continue
-            self._rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
+                if kind is Kind.STATUS:
+                    self._take_status(device_id, m.payload)
+                else:
+                    self._take_packet(device_id, m)
+            except StoreError:
+                raise
+            except Exception:
+                self._count(device_id, "errors")
+                self.troubles.warning(
+                    f"message:{device_id}", "could not handle a message on %s; skipped", m.topic, exc_info=True
+                )
+
+    def on_error(self, what: str) -> None:
+        """Count an unexpected error of the loop as well as logging it."""
+        self._count("*", "errors")
+        super().on_error(what)
+
+    def _take_packet(self, device_id: str, m: Message) -> None:
+        try:
+            batch = decode(m.payload)
+        except PacketError as err:
+            self.stats.bad_packets += 1
+            self._count(device_id, "bad_packets")
+            self.troubles.warning(f"bad:{device_id}", "bad packet on %s: %s", m.topic, err)
+            return
+        self._rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
 
     def _take_status(self, device_id: str, payload: bytes) -> None:
         if not payload:
             return  # a cleared retained message
         try:
-            status = json.loads(payload)
-            if not isinstance(status, dict):
-                raise TypeError(f"status must be a JSON object, got {type(status).__name__}")
-        except (ValueError, TypeError) as err:
+            status = parse_object(payload)
+        except PayloadError as err:
             self._count(device_id, "bad_status")
-            log.warning("bad status from %s: %s", device_id, err)
+            self.troubles.warning(f"status:{device_id}", "bad status from %s: %s", device_id, err)
             return
         self._statuses[device_id] = status  # the store keeps only the latest
 
@@ -115,6 +136,7 @@ class Recorder(MqttService):
                 if row.device_id not in self._last_seq:  # read before the write that changes it
                     before = self.store.max_seq(row.device_id, below=row.seq)
                     self._last_seq[row.device_id] = row.seq - 1 if before is None else before
+                self._last_seq.move_to_end(row.device_id)
             added = self.store.add_batches(self._rows)
             for row, new in zip(self._rows, added, strict=True):
                 if new:
@@ -125,6 +147,8 @@ class Recorder(MqttService):
                     self.stats.duplicates += 1
                     self._count(row.device_id, "duplicates")
             self._rows = []
+            while len(self._last_seq) > MAX_TRACKED_DEVICES:
+                self._last_seq.popitem(last=False)
         for device_id, status in list(self._statuses.items()):
             self.store.set_device_status(device_id, status)
             del self._statuses[device_id]
@@ -146,7 +170,10 @@ class Recorder(MqttService):
         self._last_seq[device_id] = max(last, seq)
 
     def close(self) -> None:
-        """Stop, disconnect and close the store."""
+        """Stop, disconnect and close the store (once)."""
+        if self._closed:
+            return
+        self._closed = True
         super().close()
         self.store.close()
 

@@ -8,6 +8,17 @@ loop wait and try the write again, with a capped backoff, until it succeeds: wha
 taken in stays held meanwhile, so nothing is lost and nothing is counted twice. With
 ``manual_ack`` a QoS 1 message is acknowledged only after its batch was written, so a
 crash before the store commit makes the broker deliver it again.
+
+Nothing a message holds can end the loop: the services check each message where they
+handle it, and the loop itself counts, logs (rate-limited) and skips any other error.
+The queue is bounded: when the handler falls behind, paho's network thread waits for
+room, so the broker holds the backlog (back-pressure) instead of this process's memory.
+
+A client that connects with the same client id takes the session over, and the broker
+either drops this service's connection or (amqtt) leaves it connected but sends it
+nothing. To notice, each service publishes a small probe on its own topic every few
+seconds: a service that hears nothing at all for several probes reconnects and takes
+its session back, and one that hears another instance's probe logs the conflict.
 """
 
 from __future__ import annotations
@@ -16,10 +27,12 @@ import argparse
 import contextlib
 import functools
 import logging
+import math
 import queue
 import signal
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -31,13 +44,68 @@ from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
 
-__all__ = ["Message", "MqttService", "add_service_arguments", "by_device", "serve"]
+__all__ = ["Message", "MqttService", "RateLimitedLog", "add_service_arguments", "by_device", "probe_topic", "serve"]
 
 log = logging.getLogger(__name__)
 
 # Backoff while the broker is unreachable at start-up (reconnects later are paho's).
 CONNECT_RETRY_MIN_S = 0.5
 CONNECT_RETRY_MAX_S = 10.0
+#: Messages taken from the broker and not yet handled, at most (about 5 s of 400 wearers
+#: at 50 Hz in 25-sample packets); past it the network thread waits (back-pressure).
+INBOX_MAX = 10_000
+#: Seconds between two probes on the service's own topic.
+PROBE_EVERY_S = 5.0
+#: Probes sent without any message arriving before the service takes its session back.
+PROBES_BEFORE_RECONNECT = 3
+#: Connection drops within FLAPPING_WINDOW_S that suggest two clients fighting over one id.
+FLAPPING_DROPS = 3
+FLAPPING_WINDOW_S = 30.0
+#: Seconds between two log lines of one kind of trouble (the rest are counted).
+LOG_EVERY_S = 10.0
+
+
+def probe_topic(client_id: str) -> str:
+    """The topic a service probes its own connection on (outside the device topics).
+
+    >>> probe_topic("sitless-worker")
+    'sitless/svc/sitless-worker/probe'
+    """
+    safe = "".join("_" if c in "+#/" else c for c in client_id)
+    return f"sitless/svc/{safe}/probe"
+
+
+class RateLimitedLog:
+    """Logs one line per kind of trouble every ``every_s`` seconds and counts the rest.
+
+    Args:
+        logger: Where to log.
+        every_s: Least wall-clock seconds between two lines of one key.
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, every_s: float = LOG_EVERY_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._log = logger
+        self._every_s = every_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, msg: str, *args: object, exc_info: bool = False) -> None:
+        """Log ``msg % args`` at WARNING unless a line of ``key`` went out within ``every_s``."""
+        now = self._clock()
+        if now - self._last.get(key, -math.inf) < self._every_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        if len(self._last) > 1000:  # keys come from devices: keep the memory bounded
+            self._last.clear()
+            self._suppressed.clear()
+        self._last[key] = now
+        skipped = self._suppressed.pop(key, 0)
+        suffix = f" ({skipped} more like it not logged)" if skipped else ""
+        self._log.warning(msg + suffix, *args, exc_info=exc_info)
 
 
 def add_service_arguments(parser: argparse.ArgumentParser, client_id: str) -> None:
@@ -90,6 +158,8 @@ class MqttService(ABC):
         manual_ack: Ack QoS 1 messages once their batch was written (:meth:`flush`).
         max_batch: Most messages handled in one call.
         tick_s: How often :meth:`tick` runs when no message arrives.
+        inbox_max: Most messages received and not yet handled (back-pressure past it).
+        probe_every_s: Seconds between two probes of the service's own connection.
     """
 
     def __init__(
@@ -101,19 +171,40 @@ class MqttService(ABC):
         manual_ack: bool = False,
         max_batch: int = 500,
         tick_s: float = 0.5,
+        inbox_max: int = INBOX_MAX,
+        probe_every_s: float = PROBE_EVERY_S,
     ) -> None:
         self.broker = broker
         self.client_id = client_id
-        self.subscriptions = subscriptions
+        self._probe_topic = probe_topic(client_id)
+        self.subscriptions = [*subscriptions, (self._probe_topic, 0)]
         self.manual_ack = manual_ack
         self.max_batch = max_batch
         self.tick_s = tick_s
+        self.probe_every_s = probe_every_s
+        self.instance = uuid.uuid4().hex[:12]
         self.client: paho.Client = make_client(client_id, clean_session=False, manual_ack=manual_ack)
-        self._inbox: queue.Queue[Message] = queue.Queue()
+        self._inbox: queue.Queue[Message] = queue.Queue(maxsize=inbox_max)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.subscribed = threading.Event()
+        self.troubles = RateLimitedLog(log)
+        #: Wall-clock seconds the newest handled message waited between arrival and handling.
+        self.lag_s = 0.0
+        #: Times this service found its session taken over (no message for several probes).
+        self.takeovers = 0
+        #: Probes heard from another instance with the same client id.
+        self.conflicts = 0
+        #: Connections the broker dropped (a take-over drops the older one on most brokers).
+        self.disconnects = 0
+        self._recent_drops: list[float] = []
+        self._reconnecting = False
+        self._heard_s = time.monotonic()  # when the last message of any kind arrived
+        self._probe_sent_s = -math.inf
+        self._probes_unheard = 0
+        self._probe_n = 0
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
 
@@ -121,13 +212,88 @@ class MqttService(ABC):
         if getattr(reason, "is_failure", False):
             log.warning("%s: broker refused the connection: %s", self.client_id, reason)
             return
+        self._heard_s = time.monotonic()
         client.subscribe(self.subscriptions)
+
+    def _on_disconnect(
+        self, client: paho.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
+        if self._stop.is_set() or self._reconnecting:
+            return
+        self.disconnects += 1
+        now = time.monotonic()
+        self._recent_drops = [t for t in self._recent_drops if now - t < FLAPPING_WINDOW_S] + [now]
+        if len(self._recent_drops) >= FLAPPING_DROPS:
+            self.troubles.warning(
+                "flapping",
+                "%s: the broker dropped the connection %d times in %.0f s: is another client using this client id?"
+                " Give each service its own --client-id",
+                self.client_id,
+                len(self._recent_drops),
+                FLAPPING_WINDOW_S,
+            )
+        else:
+            self.troubles.warning(
+                "disconnect", "%s: lost the broker connection (%s); reconnecting", self.client_id, reason
+            )
 
     def _on_subscribe(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
         self.subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self._inbox.put(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time()))
+        self._heard_s = time.monotonic()
+        self._probes_unheard = 0
+        if msg.topic == self._probe_topic:
+            self._on_probe(bytes(msg.payload))
+            return
+        message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time())
+        while True:  # a full inbox makes the network thread wait: the broker keeps the backlog
+            try:
+                self._inbox.put(message, timeout=0.5)
+                return
+            except queue.Full:
+                if self._stop.is_set() and not self.running:
+                    return  # shutting down: unacknowledged, so the broker delivers it again
+
+    def _on_probe(self, payload: bytes) -> None:
+        instance = payload.decode("ascii", "replace").partition(" ")[0]
+        if instance != self.instance:
+            self.conflicts += 1
+            self.troubles.warning(
+                "conflict",
+                "%s: another client uses this client id (instance %r): give each service its own --client-id",
+                self.client_id,
+                instance[:40],
+            )
+
+    def _probe(self) -> None:
+        """Probe the connection; take the session back if nothing arrived for several probes."""
+        now = time.monotonic()
+        if now - self._probe_sent_s < self.probe_every_s or not self.client.is_connected():
+            return
+        if self._heard_s < self._probe_sent_s:  # nothing at all arrived since the last probe
+            self._probes_unheard += 1
+        self._probe_sent_s = now
+        if self._probes_unheard >= PROBES_BEFORE_RECONNECT:
+            self.takeovers += 1
+            self._probes_unheard = 0
+            log.error(
+                "%s: connected but nothing arrives, not even its own probes: another client with this client id"
+                " took the session over; reconnecting to take it back",
+                self.client_id,
+            )
+            self._reconnecting = True
+            try:
+                self.client.disconnect()
+                self.client.loop_stop()
+                self.subscribed.clear()
+                self._heard_s = now
+            finally:
+                self._reconnecting = False
+            self.connect()
+            return
+        self._probe_n += 1
+        self.client.publish(self._probe_topic, f"{self.instance} {self._probe_n}", qos=0)
 
     def connect(self) -> None:
         """Connect, retrying with a capped backoff until the broker answers or :meth:`stop`."""
@@ -194,25 +360,56 @@ class MqttService(ABC):
     def _loop(self) -> None:
         while not (self._stop.is_set() and self._inbox.empty()):
             items = self._drain()
+            if items:
+                self.lag_s = max(0.0, time.time() - items[-1].received_s)
             absorb = functools.partial(self.absorb, items)
             if items and not self._until_done(absorb, f"taking in {len(items)} messages"):
                 continue  # stopping, and the store is down: the broker keeps the unacked messages
-            self.tick()
+            self._guarded(self.tick, "periodic work")
             if self._until_done(self.flush, "saving") and self.manual_ack:
                 for m in items:
                     if m.qos > 0:
                         self.client.ack(m.mid, m.qos)
+            if not self._stop.is_set():
+                self._guarded(self._probe, "probing the connection")
+
+    def _guarded(self, step: Callable[[], None], what: str) -> bool:
+        """Run ``step``; any error but a store failure is counted, logged (rate-limited) and skipped.
+
+        The services check each message where they handle it, so this is the last net:
+        whatever slips through must not end the loop for every wearer.
+        """
+        try:
+            step()
+        except StoreError:
+            raise
+        except Exception:
+            self.on_error(what)
+            return False
+        return True
+
+    def on_error(self, what: str) -> None:
+        """An unexpected error in ``what``: log it (rate-limited, with the traceback).
+
+        Services override this to count it as well.
+        """
+        self.troubles.warning(
+            f"error:{what}", "%s: unexpected error in %s; going on", self.client_id, what, exc_info=True
+        )
 
     def _until_done(self, step: Callable[[], None], what: str) -> bool:
         """Run ``step``; while the store fails, wait (capped backoff) and run it again.
 
+        Any other error is logged and counted (:meth:`on_error`) and the step is over:
+        what the services could not handle they skip, so that the loop goes on.
+
         Returns:
-            True once it succeeded, False if it failed after :meth:`stop` was asked.
+            True once it ran, False if the store failed after :meth:`stop` was asked.
         """
         delay = CONNECT_RETRY_MIN_S
         while True:
             try:
-                step()
+                self._guarded(step, what)
                 return True
             except StoreError:
                 if self._stop.is_set():

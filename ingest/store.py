@@ -24,11 +24,20 @@ from typing import Any
 
 from ingest.errors import StoreError
 
-__all__ = ["DEFAULT_STORE_URL", "BatchRow", "DeviceState", "EventRow", "StateRow", "Store", "parse_store_url"]
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "BatchRow",
+    "DeviceState",
+    "EventRow",
+    "StateRow",
+    "Store",
+    "event_time",
+    "parse_store_url",
+]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 # Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
@@ -64,6 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     t_s REAL NOT NULL,
     body TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (device_id, kind, t_s)
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s);
@@ -75,6 +85,16 @@ CREATE TABLE IF NOT EXISTS worker_state (
     updated_s REAL NOT NULL
 );
 """
+# Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
+# (events stored by schema 1 were published as they were stored).
+_MIGRATIONS = {
+    2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
+}
+_ADD_COUNT = (
+    "INSERT INTO counters (service, device_id, name, value) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (service, device_id, name) DO UPDATE SET value = value + excluded.value"
+)
+_UNPUBLISHED_INDEX = "CREATE INDEX IF NOT EXISTS events_unpublished ON events (device_id) WHERE published = 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +153,15 @@ class DeviceState:
     updated_s: float
 
 
+def event_time(event: dict[str, Any]) -> float:
+    """The time an event is keyed on: its ``t_s``, else its ``start_s``.
+
+    >>> event_time({"kind": "posture_bout", "start_s": 3.0, "end_s": 9.0})
+    3.0
+    """
+    return float(event["t_s"] if "t_s" in event else event["start_s"])
+
+
 def parse_store_url(url: str) -> Path:
     """The SQLite file of a store URL: ``sqlite:///relative.db``, ``sqlite:////abs.db`` or a path.
 
@@ -156,31 +185,79 @@ class Store:
         url: ``sqlite:///PATH`` or a plain file path; the file and its folder are created.
         read_only: Open for reading only (the dashboard); the file must exist.
 
+    Services opening a fresh store together (a recorder and a worker started at once) wait
+    for each other: a store that is busy or locked while it is set up is tried again for
+    up to the busy timeout, and only then does the open fail.
+
     Raises:
         StoreError: The database cannot be opened or its schema created.
     """
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.path = parse_store_url(url)
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.01
+        while True:
+            try:
+                self._db = self._open(read_only=read_only)
+                return
+            except sqlite3.OperationalError as err:
+                busy = "locked" in str(err) or "busy" in str(err)
+                if not busy or time.monotonic() + delay > deadline:
+                    raise StoreError(f"cannot open store {self.path}: {err}") from err
+                log.info("store %s busy while opening (%s); trying again", self.path, err)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot open store {self.path}: {err}") from err
+
+    def _open(self, *, read_only: bool) -> sqlite3.Connection:
+        """Connect and, for writing, set WAL mode and create or migrate the schema."""
+        if read_only:
+            db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return db
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
-            if read_only:
-                self._db = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-                )
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-                )
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as err:
-            raise StoreError(f"cannot open store {self.path}: {err}") from err
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")  # one writer sets up the schema; the others wait their turn
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                self._migrate(db)
+                db.execute(_UNPUBLISHED_INDEX)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the set-up transaction)."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:  # a new store: _SCHEMA is already the current one
+            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise sqlite3.OperationalError(f"store schema {version} is newer than this sitless ({SCHEMA_VERSION})")
+        columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS.get(target, ()):
+                if target == 2 and "published" in columns:
+                    continue  # made by this version's _SCHEMA already
+                db.execute(statement)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         """Close the connection."""
@@ -286,11 +363,7 @@ class Store:
         """Add to named counters, keyed ``(device_id, name)``; ``device_id`` may be ``"*"``."""
         if not counts:
             return
-        self._write(
-            "INSERT INTO counters (service, device_id, name, value) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (service, device_id, name) DO UPDATE SET value = value + excluded.value",
-            [(service, dev, name, n) for (dev, name), n in counts.items()],
-        )
+        self._write(_ADD_COUNT, [(service, dev, name, n) for (dev, name), n in counts.items()])
 
     def counters(self, service: str | None = None) -> dict[tuple[str, str, str], int]:
         """All counters as ``{(service, device_id, name): value}``."""
@@ -327,9 +400,21 @@ class Store:
             time is kept once, so replaying a stream after a restart stores nothing twice.
         """
         return self._insert_each(
-            "INSERT OR IGNORE INTO events (device_id, kind, t_s, body) VALUES (?, ?, ?, ?)",
-            ((device_id, e["kind"], float(e["t_s"] if "t_s" in e else e["start_s"]), json.dumps(e)) for e in events),
+            "INSERT OR IGNORE INTO events (device_id, kind, t_s, body, published) VALUES (?, ?, ?, ?, 0)",
+            ((device_id, e["kind"], event_time(e), json.dumps(e)) for e in events),
         )
+
+    def mark_published(self, keys: Sequence[tuple[str, str, float]]) -> None:
+        """Record that the broker acknowledged these events, keyed ``(device_id, kind, t_s)``."""
+        if keys:
+            self._write("UPDATE events SET published = 1 WHERE device_id = ? AND kind = ? AND t_s = ?", keys)
+
+    def unpublished_events(self, *, limit: int = 10_000) -> list[EventRow]:
+        """Stored events whose publish was never acknowledged (the worker stopped in between), oldest first."""
+        rows = self._read(
+            "SELECT device_id, kind, t_s, body FROM events WHERE published = 0 ORDER BY t_s LIMIT ?", (limit,)
+        )
+        return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
 
     def events(
         self,
@@ -352,14 +437,25 @@ class Store:
         """Save the worker's analysis state for a device (replacing the previous one)."""
         self.save_states([StateRow(device_id, seq, snapshot, status)])
 
-    def save_states(self, rows: Sequence[StateRow]) -> None:
+    def save_states(
+        self, rows: Sequence[StateRow], *, counts: tuple[str, dict[tuple[str, str], int]] | None = None
+    ) -> None:
         """Save several devices' states in one transaction.
 
         A row without a snapshot updates only the live status and keeps the last snapshot
         (and its ``seq``), so a restart resumes from a consistent pair.
+
+        Args:
+            rows: The states.
+            counts: ``(service, {(device_id, name): n})`` added to the counters in the same
+                transaction: counts of what the snapshots include (packets analysed), so
+                that the packets a restarted worker replays are counted once.
         """
         now = time.time()
         with self._transaction() as db:
+            if counts is not None and counts[1]:
+                service, by_key = counts
+                db.executemany(_ADD_COUNT, [(service, dev, name, n) for (dev, name), n in by_key.items()])
             for r in rows:
                 if r.snapshot is None:
                     db.execute(

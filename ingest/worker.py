@@ -6,6 +6,17 @@ alert also sends a buzz on ``.../cmd``. User actions (done, snooze, meeting) arr
 ``.../action``. The analyzer's snapshot is saved with the last packet it includes, so a
 restarted worker restores it and replays the packets the recorder stored since, and the
 running sitting bout goes on from where it was instead of starting again from zero.
+
+No message can stop the worker for every wearer. A packet whose analysis fails (a bug
+the analysis did not foresee) is skipped: that device's analysis starts afresh after
+it, and a device that fails again and again is quarantined (its packets are counted and
+left to the store) while the others go on. A sequence number far below the last one
+analysed starts a new sequence (a device reset, or a forged number before it). Events
+are stored, then published; each remembers in the store whether the broker
+acknowledged it, and a restarted worker publishes those it had not. The buzz of an
+alert goes out only while it is fresh (``WorkerSettings.buzz_max_age_s``). Devices
+not heard from for a while are saved and let go of, and there are at most
+``max_wearers`` in memory.
 """
 
 from __future__ import annotations
@@ -14,21 +25,23 @@ import argparse
 import json
 import logging
 import math
+import queue
 import sys
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from analysis import AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
+from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
 from ingest.codec import Batch, decode
-from ingest.errors import PacketError, StoreError
+from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
+from ingest.payloads import parse_object
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
-from ingest.store import DEFAULT_STORE_URL, StateRow, Store
+from ingest.store import DEFAULT_STORE_URL, StateRow, Store, event_time
 from ingest.topics import Kind, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", "working_hours"]
@@ -61,7 +74,23 @@ class WorkerSettings:
         reorder_wait_s: How long (wall clock) packets after a gap wait for the missing
             ones, which a wearable resending its queue after a reconnect may deliver late.
         reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
-            in 25-sample packets); past it, or past ``reorder_wait_s``, the gap is skipped.
+            in 25-sample packets); past it, or past ``reorder_wait_s`` without a packet
+            that follows on, the gap is skipped.
+        seq_restart_gap: A packet this many sequence numbers or more below the last one
+            analysed starts a new sequence instead of counting as a duplicate (QoS 1
+            redeliveries are at most a few hundred packets old; 10,000 packets are
+            83 min at 50 Hz in 25-sample packets).
+        buzz_max_age_s: Most device-time seconds between an alert and the newest sample
+            analysed for its buzz still to be sent (a worker catching up after a restart
+            or a backlog does not buzz for a reminder the wearer can no longer act on;
+            the reminder repeats after ``AlertPolicy.repeat_s`` anyway). An alert whose
+            sitting bout has ended is not buzzed either.
+        evict_idle_s: Wall-clock seconds without a message after which a device's state
+            is saved and let go of (it is restored on its next packet).
+        max_wearers: Most devices analysed in memory; past it the longest idle are
+            saved and let go of (about 45 kB each).
+        max_errors: Analysis failures of one device before it is quarantined for the
+            rest of the worker's run.
     """
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
@@ -75,12 +104,21 @@ class WorkerSettings:
     snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
     reorder_max_packets: int = 2400
+    seq_restart_gap: int = 10_000
+    buzz_max_age_s: float = 300.0
+    evict_idle_s: float = 600.0
+    max_wearers: int = 2000
+    max_errors: int = 3
 
     def __post_init__(self) -> None:
         if self.status_every_s < 0 or self.snapshot_every_s < 0:
             raise ValueError("status_every_s and snapshot_every_s must be >= 0")
         if self.reorder_wait_s < 0 or self.reorder_max_packets < 0:
             raise ValueError("reorder_wait_s and reorder_max_packets must be >= 0")
+        if self.seq_restart_gap < 1 or self.max_wearers < 1 or self.max_errors < 1:
+            raise ValueError("seq_restart_gap, max_wearers and max_errors must be >= 1")
+        if self.buzz_max_age_s < 0 or self.evict_idle_s < 0:
+            raise ValueError("buzz_max_age_s and evict_idle_s must be >= 0")
 
 
 @dataclass(slots=True)
@@ -96,6 +134,12 @@ class _Wearer:
     pending_since_s: float = 0.0
     # Events of analysed packets and actions, not yet stored and published.
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    heard_s: float = 0.0  # wall clock of the last message for this device
+    unsaved_packets: int = 0  # analysed, not yet in a saved snapshot
+    errors: int = 0  # analysis failures so far
+    # Alerts raised and not yet sent, by time: the newest sample time when they were raised.
+    alert_seen_s: dict[float, float] = field(default_factory=dict)
+    quarantined: bool = False
 
 
 class Worker(MqttService):
@@ -121,35 +165,71 @@ class Worker(MqttService):
         self.store = Store(settings.store_url)
         self.counts: Counter[tuple[str, str]] = Counter()
         self._wearers: dict[str, _Wearer] = {}
-        self._placements: dict[str, Placement] = {}
+        self._placements: OrderedDict[str, Placement] = OrderedDict()
         self._clock = clock
+        # Published events awaiting the broker's acknowledgement, by message id; the
+        # acknowledged ids come from paho's network thread.
+        self._inflight: dict[int, tuple[str, str, float]] = {}
+        self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._published: list[tuple[str, str, float]] = []  # acknowledged, not yet marked in the store
+        self._republished = False
+        self._closed = False
+        self.client.on_publish = self._on_publish
 
     # --- message handling -----------------------------------------------------------
 
     def absorb(self, messages: list[Message]) -> None:
-        """Analyse a batch of packets and apply actions; their events wait for :meth:`flush`."""
+        """Analyse a batch of packets and apply actions; their events wait for :meth:`flush`.
+
+        A message that cannot be handled is counted and skipped; only a store failure
+        (:class:`StoreError`) leaves the batch, to be taken in again.
+        """
         for device_id, kind, m in by_device(messages):
-            if kind is Kind.IMU:
-                self._on_packet(device_id, m)
-            elif kind is Kind.STATUS:
-                self._on_status(device_id, m.payload)
-            elif kind is Kind.ACTION:
-                self._on_action(device_id, m.payload)
+            try:
+                if kind is Kind.IMU:
+                    self._on_packet(device_id, m)
+                elif kind is Kind.STATUS:
+                    self._on_status(device_id, m.payload)
+                elif kind is Kind.ACTION:
+                    self._on_action(device_id, m)
+            except StoreError:
+                raise
+            except Exception:
+                self.counts[(device_id, "errors")] += 1
+                self.troubles.warning(
+                    f"message:{device_id}",
+                    "%s: could not handle a message on %s; skipped",
+                    device_id,
+                    m.topic,
+                    exc_info=True,
+                )
+
+    def on_error(self, what: str) -> None:
+        """Count an unexpected error of the loop as well as logging it."""
+        self.counts[("*", "errors")] += 1
+        super().on_error(what)
 
     def _on_packet(self, device_id: str, m: Message) -> None:
         try:
             batch = decode(m.payload)
         except PacketError as err:
             self.counts[(device_id, "bad_packets")] += 1
-            log.warning("bad packet on %s: %s", m.topic, err)
+            self.troubles.warning(f"bad:{device_id}", "bad packet on %s: %s", m.topic, err)
             return
         wearer = self._wearer(device_id, upto_seq=batch.seq)
+        wearer.heard_s = self._clock()
+        if wearer.quarantined:
+            self.counts[(device_id, "quarantined")] += 1
+            return
+        if batch.seq <= wearer.seq and wearer.seq - batch.seq >= self.settings.seq_restart_gap:
+            self._restart_sequence(device_id, wearer, batch.seq)
         if batch.seq <= wearer.seq or batch.seq in wearer.pending:
             self.counts[(device_id, "duplicates")] += 1
             return
         if batch.seq == wearer.seq + 1 or wearer.seq < 0:
             self._feed(device_id, wearer, batch)
             self._feed_pending(device_id, wearer, skip_gaps=False)
+            wearer.pending_since_s = self._clock()  # the stream flows: held packets wait on
             return
         if not wearer.pending:
             wearer.pending_since_s = self._clock()
@@ -157,9 +237,27 @@ class Worker(MqttService):
         if len(wearer.pending) > self.settings.reorder_max_packets:
             self._feed_pending(device_id, wearer, skip_gaps=True)
 
+    def _restart_sequence(self, device_id: str, wearer: _Wearer, seq: int) -> None:
+        """Take a packet far below the last one analysed as the start of a new sequence.
+
+        A device that lost its sequence memory starts again from 0, and a forged packet
+        with a huge number must not make every later real packet a duplicate.
+        """
+        self.counts[(device_id, "seq_restarts")] += 1
+        self.troubles.warning(
+            f"seq:{device_id}",
+            "%s: packet %d is far below the last one analysed (%d): a new sequence starts",
+            device_id,
+            seq,
+            wearer.seq,
+        )
+        self.counts[(device_id, "gaps_skipped")] += len(wearer.pending)
+        wearer.pending.clear()  # held packets belong to the old numbering
+        wearer.seq = seq - 1
+
     def _feed_pending(self, device_id: str, wearer: _Wearer, *, skip_gaps: bool) -> None:
         """Feed held packets in order: those that follow on, or all of them past a gap."""
-        while wearer.pending:
+        while wearer.pending and not wearer.quarantined:
             nxt = min(wearer.pending)
             if nxt != wearer.seq + 1:
                 if not skip_gaps:
@@ -170,30 +268,73 @@ class Worker(MqttService):
             wearer.pending_since_s = self._clock()
 
     def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
-        events = wearer.analyzer.update(batch.times_s(), batch.acc_g())
+        """Analyse one packet; a failure skips it and starts the device's analysis afresh."""
+        try:
+            events = wearer.analyzer.update(batch.times_s(), batch.acc_g())
+        except Exception:
+            self._analysis_failed(device_id, wearer, f"packet {batch.seq}")
+        else:
+            self._emit(device_id, wearer, events)
         wearer.seq = batch.seq
         wearer.dirty = True
-        self.counts[(device_id, "packets")] += 1
-        self._emit(device_id, wearer, events)
+        wearer.unsaved_packets += 1
+
+    def _analysis_failed(self, device_id: str, wearer: _Wearer, what: str) -> None:
+        """The analysis of a device raised: skip what it was given, start afresh, or quarantine.
+
+        The fresh analysis is saved at once, so a restarted worker resumes after the
+        packet that failed instead of failing on it again.
+        """
+        wearer.errors += 1
+        self.counts[(device_id, "analysis_errors")] += 1
+        log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
+        wearer.analyzer = Analyzer(self._analysis_settings(wearer.placement))
+        wearer.outbox.clear()
+        wearer.alert_seen_s.clear()
+        wearer.snapshot_saved_s = -math.inf
+        if wearer.errors >= self.settings.max_errors:
+            wearer.quarantined = True
+            wearer.pending.clear()
+            log.error(
+                "%s: quarantined after %d analysis failures; its packets are stored but not analysed until restart",
+                device_id,
+                wearer.errors,
+            )
+
+    def _analysis_settings(self, placement: Placement) -> AnalysisSettings:
+        return AnalysisSettings(placement=placement, policy=self.settings.policy, slouch=self.settings.slouch)
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
         try:
-            placement = Placement(json.loads(payload)["placement"])
-        except (ValueError, KeyError, TypeError):
+            placement = Placement(parse_object(payload)["placement"])
+        except (PayloadError, ValueError, KeyError, TypeError):
             return  # statuses without a (known) placement leave the default in force
         self._placements[device_id] = placement
+        self._placements.move_to_end(device_id)
+        while len(self._placements) > self.settings.max_wearers:  # ids come from any client: bounded
+            self._placements.popitem(last=False)
 
-    def _on_action(self, device_id: str, payload: bytes) -> None:
+    def _on_action(self, device_id: str, m: Message) -> None:
         try:
-            body = json.loads(payload)
-            action = UserAction(body["action"])
-        except (ValueError, KeyError, TypeError) as err:
+            action = UserAction(parse_object(m.payload)["action"])
+        except (PayloadError, ValueError, KeyError, TypeError) as err:
             self.counts[(device_id, "bad_actions")] += 1
-            log.warning("bad action for %s: %r (%s)", device_id, payload[:100], err)
+            self.troubles.warning(f"action:{device_id}", "bad action for %s: %r (%s)", device_id, m.payload[:100], err)
             return
         wearer = self._wearer(device_id)
+        wearer.heard_s = self._clock()
+        if wearer.quarantined:
+            self.counts[(device_id, "quarantined")] += 1
+            return
         log.info("action %s for %s", action, device_id)
-        self._emit(device_id, wearer, wearer.analyzer.act(action))
+        # Before any sample the analysis has no clock of its own: the action takes the time it arrived.
+        at_s = m.received_s if wearer.analyzer.status().t_s is None else None
+        try:
+            events = wearer.analyzer.act(action, at_s)
+        except Exception:
+            self._analysis_failed(device_id, wearer, f"action {action}")
+            return
+        self._emit(device_id, wearer, events)
         wearer.dirty = True
         wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
 
@@ -209,10 +350,11 @@ class Worker(MqttService):
         if wearer is not None:
             return wearer
         wearer = self._restored(device_id)
+        wearer.heard_s = self._clock()
         self._wearers[device_id] = wearer
         replayed = 0
         for row in self.store.batches(device_id, after_seq=wearer.seq):
-            if upto_seq is not None and row.seq >= upto_seq:
+            if (upto_seq is not None and row.seq >= upto_seq) or wearer.quarantined:
                 break
             try:
                 self._feed(device_id, wearer, decode(row.payload))
@@ -234,44 +376,84 @@ class Worker(MqttService):
         saved = self.store.load_state(device_id)
         saved_placement = None if saved is None else saved.status.get("placement")
         placement = self._placements.get(device_id) or (
-            Placement(saved_placement) if saved_placement in set(Placement) else self.settings.placement
+            Placement(saved_placement) if saved_placement in {str(p) for p in Placement} else self.settings.placement
         )
-        analysis_settings = AnalysisSettings(
-            placement=placement, policy=self.settings.policy, slouch=self.settings.slouch
-        )
+        analysis_settings = self._analysis_settings(placement)
         if saved is None or not saved.snapshot:
             return _Wearer(Analyzer(analysis_settings), placement)
         try:
             analyzer = Analyzer.restore(analysis_settings, saved.snapshot)
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
             return _Wearer(Analyzer(analysis_settings), placement, seq=saved.seq)
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
         return _Wearer(analyzer, placement, seq=saved.seq)
 
     def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
-        """Hold new events for :meth:`flush`."""
+        """Hold new events for :meth:`flush`, noting how late the analysis raised each alert."""
         wearer.outbox.extend(e.to_dict() for e in events)
+        if any(isinstance(e, Alert) for e in events):
+            seen_s = wearer.analyzer.status().t_s
+            for e in events:
+                if isinstance(e, Alert) and seen_s is not None:
+                    wearer.alert_seen_s[e.t_s] = seen_s
 
     def _send_events(self) -> None:
-        """Store held events, publish the new ones, and buzz the wearable on an alert or a slouch nudge."""
+        """Store held events, publish the new ones, and buzz the wearable on a fresh alert or a slouch nudge."""
         for device_id, wearer in self._wearers.items():
             if not wearer.outbox:
                 continue
             new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
             bodies, wearer.outbox = wearer.outbox, []
             for body, is_new in zip(bodies, new, strict=True):
-                if not is_new:
-                    continue  # already stored and published before a restart
-                self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
-                if body["kind"] == "alert":
-                    self._alert(device_id, body)
-                    wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
-                elif body["kind"] == "slouch_nudge":
-                    self._buzz(device_id, pattern="short", reason="slouch")
-                    self.counts[(device_id, "slouch_nudges")] += 1
+                if is_new:  # else stored (and so published) before a restart
+                    self._publish_event(device_id, body, wearer)
+            wearer.alert_seen_s.clear()
 
-    def _alert(self, device_id: str, alert: dict[str, Any]) -> None:
+    def _publish_event(self, device_id: str, body: dict[str, Any], wearer: _Wearer | None) -> None:
+        """Publish one stored event (its acknowledgement is recorded in the store), and buzz if due."""
+        info = self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
+        self._inflight[info.mid] = (device_id, str(body["kind"]), event_time(body))
+        if body["kind"] == "alert":
+            self._alert(device_id, body, wearer)
+            if wearer is not None:
+                wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
+        elif body["kind"] == "slouch_nudge":
+            self._buzz(device_id, pattern="short", reason="slouch")
+            self.counts[(device_id, "slouch_nudges")] += 1
+
+    def _on_publish(self, client: object, userdata: object, mid: int, reason: object, props: object) -> None:
+        self._acked.put(mid)
+
+    def _record_published(self) -> None:
+        """Mark the events the broker acknowledged as published in the store."""
+        while True:
+            try:
+                mid = self._acked.get_nowait()
+            except queue.Empty:
+                break
+            key = self._inflight.pop(mid, None)
+            if key is not None:
+                self._published.append(key)
+        self.store.mark_published(self._published)  # a StoreError keeps them for the next flush
+        self._published = []
+
+    def _republish(self) -> None:
+        """Publish the events a previous run stored but the broker never acknowledged."""
+        rows = self.store.unpublished_events()
+        sent = set(self._inflight.values())  # published by an earlier attempt of this flush
+        for row in rows:
+            if (row.device_id, row.kind, row.t_s) in sent:
+                continue
+            wearer = self._wearers.get(row.device_id)
+            if wearer is None and row.kind == "alert":
+                wearer = self._wearer(row.device_id)  # to judge whether its buzz is still due
+            self._publish_event(row.device_id, row.body, wearer)
+        if rows:
+            log.info("published %d stored events the broker had not acknowledged", len(rows))
+        self._republished = True
+
+    def _alert(self, device_id: str, alert: dict[str, Any], wearer: _Wearer | None) -> None:
         minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
         log.info(
             "sit-too-long alert for %s: sitting for %.0f min, suggested stretch %s",
@@ -279,24 +461,61 @@ class Worker(MqttService):
             minutes,
             alert.get("stretch_id"),
         )
-        self._buzz(device_id, pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
         self.counts[(device_id, "alerts")] += 1
+        stale = self._buzz_stale(alert, wearer)
+        if stale:
+            self.counts[(device_id, "stale_buzzes")] += 1
+            log.info("%s: no buzz for the alert at %.0f: %s", device_id, alert["t_s"], stale)
+            return
+        self._buzz(device_id, pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
+
+    def _buzz_stale(self, alert: dict[str, Any], wearer: _Wearer | None) -> str:
+        """Why an alert's buzz would come too late (empty when it is still due)."""
+        if wearer is None:
+            return "its device is not analysed"
+        status = wearer.analyzer.status()
+        if status.sitting_since_s != alert["sitting_since_s"]:
+            return "its sitting bout has ended"
+        # Its age when the analysis raised it (the look-ahead), or, for an alert from an
+        # earlier run of the worker, now: a batch that analysed minutes of a backlog at
+        # once does not make a fresh alert stale, and a stored one does not look fresh.
+        t_s = float(alert["t_s"])
+        now_s = wearer.alert_seen_s.pop(t_s, status.t_s)
+        if now_s is not None and now_s - t_s > self.settings.buzz_max_age_s:
+            return f"more than {self.settings.buzz_max_age_s:.0f} s old"
+        return ""
 
     def _buzz(self, device_id: str, **fields: Any) -> None:
         """Send the wearable a buzz command (docs/protocol.md, ``cmd``) with these fields."""
         self.client.publish(topic(device_id, Kind.CMD), json.dumps({"cmd": "buzz", **fields}), qos=1)
 
-    def _save(self, *, force: bool = False) -> None:
-        """Save, in one transaction, the status and snapshots that are due (all with ``force``)."""
+    def _save(self, *, force: bool = False, due: frozenset[str] = frozenset()) -> None:
+        """Save, in one transaction, the status and snapshots that are due (all with ``force``).
+
+        The packets each snapshot includes are counted in the same transaction, so that
+        the packets replayed after a crash are counted once.
+
+        Args:
+            force: Save every device's snapshot now.
+            due: Devices whose snapshot is saved now whatever the cadence (being let go of).
+        """
         now = self._clock()
         rows: list[StateRow] = []
+        counts: dict[tuple[str, str], int] = {}
         saved: list[tuple[_Wearer, bool]] = []
         for device_id, wearer in self._wearers.items():
-            snapshot_due = force or now - wearer.snapshot_saved_s >= self.settings.snapshot_every_s
+            if wearer.quarantined:
+                continue
+            snapshot_due = force or device_id in due or now - wearer.snapshot_saved_s >= self.settings.snapshot_every_s
             status_due = snapshot_due or now - wearer.status_saved_s >= self.settings.status_every_s
             if not wearer.dirty or not status_due:
                 continue
-            status = wearer.analyzer.status().to_dict()
+            try:
+                status = wearer.analyzer.status().to_dict()
+                snapshot = wearer.analyzer.snapshot() if snapshot_due else None
+            except Exception:
+                self._analysis_failed(device_id, wearer, "its saved state")
+                continue
             policy = self.settings.policy
             status.update(
                 max_sitting_s=policy.max_sitting_s,
@@ -304,18 +523,22 @@ class Worker(MqttService):
                 working_hours=None if policy.working_hours is None else list(policy.working_hours),
                 utc_offset_h=policy.utc_offset_h,
                 placement=str(wearer.placement),
+                worker_lag_s=round(self.lag_s, 3),
             )
-            snapshot = wearer.analyzer.snapshot() if snapshot_due else None
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
-            saved.append((wearer, snapshot_due))
+            if snapshot is not None and wearer.unsaved_packets:
+                counts[(device_id, "packets")] = wearer.unsaved_packets
+            saved.append((wearer, snapshot is not None))
         if not rows:
             return
-        self.store.save_states(rows)  # a StoreError leaves every wearer due, to be saved next time
+        # a StoreError leaves every wearer due, to be saved next time
+        self.store.save_states(rows, counts=(SERVICE, counts))
         for wearer, snapshot_saved in saved:
             wearer.status_saved_s = now
             if snapshot_saved:
                 wearer.snapshot_saved_s = now
                 wearer.dirty = False
+                wearer.unsaved_packets = 0
 
     def tick(self) -> None:
         """Give up on gaps that waited too long: analyse the packets held after them."""
@@ -324,20 +547,46 @@ class Worker(MqttService):
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True)
 
+    def _to_let_go(self) -> list[str]:
+        """Devices to save and drop from memory: idle ones, and the longest idle past ``max_wearers``."""
+        now = self._clock()
+        idle = [d for d, w in self._wearers.items() if now - w.heard_s >= self.settings.evict_idle_s]
+        over = len(self._wearers) - len(idle) - self.settings.max_wearers
+        if over > 0:
+            gone = set(idle)
+            busy = sorted((w.heard_s, d) for d, w in self._wearers.items() if d not in gone)
+            idle += [d for _, d in busy[:over]]
+        return idle
+
     def flush(self, *, force: bool = False) -> None:
         """Store and send held events, then save the due states (all with ``force``) and the counts.
 
         Events go first, so a saved snapshot never includes events that were not stored:
-        after a crash the replay of stored packets makes them again.
+        after a crash the replay of stored packets makes them again. Devices let go of
+        are saved first, and dropped only once saved.
         """
+        if not self._republished:
+            self._republish()
+        self._record_published()
+        leaving = self._to_let_go()
+        for device_id in leaving:
+            self._feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
         self._send_events()
-        self._save(force=force)
+        self._save(force=force, due=frozenset(leaving))
+        for device_id in leaving:
+            wearer = self._wearers[device_id]
+            if not wearer.dirty or wearer.quarantined:
+                del self._wearers[device_id]
+                self.counts[("*", "evicted")] += 1
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
             self.counts.clear()
 
     def close(self) -> None:
-        """Analyse held packets, save every device's state, disconnect and close the store."""
+        """Analyse held packets, save every device's state, disconnect and close the store (once)."""
+        if self._closed:
+            return
+        self._closed = True
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)

@@ -31,7 +31,7 @@ def test_snooze_from_the_dashboard_silences_the_open_alert(
     runner = threading.Thread(target=wearable.run)
     runner.start()
     try:
-        wait_until(lambda: status(store_url).get("open_alert") is not None, timeout_s=60, what="an open alert")
+        wait_until(lambda: status(store_url).get("open_alert") is not None, what="an open alert")
         send_action(broker, DEVICE, "snooze")
         wait_until(lambda: len(events(store_url, "action")) == 1, what="the action in the store")
     finally:

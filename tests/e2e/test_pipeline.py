@@ -20,7 +20,7 @@ from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import Store, parse_store_url
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import ALERT_DUE_S, DEVICE, device, events
+from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SIT_ON, device, events
 from tests.support import EventLog, TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +30,25 @@ def test_alert_reaches_store_event_topic_and_wearable(
     broker: BrokerAddress, store_url: str, services: tuple[Recorder, Worker], event_log: EventLog
 ) -> None:
     """A 35-min sitting bout raises one sit-too-long alert ~30 min in: stored, published, buzzed."""
-    # 57 min: the wearable is still online 25 simulated minutes (5 s) after the alert is
-    # due, so a worker slowed by a busy machine still reaches it with the buzz.
-    wearable = device(broker, minutes=57.0, drop_prob=0.01, speed=300.0)
+    # The wearer sits on until the wearable has felt the buzz, however slow a busy
+    # machine makes the worker (an alert whose bout has ended is not buzzed).
+    wearable = device(broker, minutes=240.0, drop_prob=0.01, speed=300.0, script=SIT_ON)
     runner = threading.Thread(target=wearable.run)
     runner.start()
-    wait_until(lambda: len(events(store_url, "alert")) == 1, what="the alert in the store")
-    (alert,) = events(store_url, "alert")
-    assert alert["alert"] == "sit_too_long"
-    bout_s = float(alert["t_s"]) - float(alert["sitting_since_s"])  # type: ignore[arg-type]
-    # The analysis settles within seconds of sitting down; the alert is due at 30 min.
-    assert 30 * 60 <= bout_s <= 30 * 60 + 60
-    assert abs(float(alert["t_s"]) - (1.7e9 + ALERT_DUE_S)) <= 60  # type: ignore[arg-type]
-    wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the alert on the event topic")
-    assert event_log.of_kind("alert")[0] == alert
-    wait_until(lambda: wearable.stats.buzzes == 1, what="the buzz at the wearable")
-    runner.join(60)
+    try:
+        wait_until(lambda: len(events(store_url, "alert")) >= 1, what="the alert in the store")
+        alert = events(store_url, "alert")[0]
+        assert alert["alert"] == "sit_too_long"
+        bout_s = float(alert["t_s"]) - float(alert["sitting_since_s"])  # type: ignore[arg-type]
+        # The analysis settles within seconds of sitting down; the alert is due at 30 min.
+        assert 30 * 60 <= bout_s <= 30 * 60 + 60
+        assert abs(float(alert["t_s"]) - (1.7e9 + ALERT_DUE_S)) <= 60  # type: ignore[arg-type]
+        wait_until(lambda: len(event_log.of_kind("alert")) >= 1, what="the alert on the event topic")
+        assert event_log.of_kind("alert")[0] == alert
+        wait_until(lambda: wearable.stats.buzzes >= 1, what="the buzz at the wearable")
+    finally:
+        wearable.stop()
+        runner.join(120)
     stats = wearable.stats
     # Every packet the wearable sent is stored once; deliberately dropped ones are gaps.
     recorder, _ = services
@@ -99,16 +102,17 @@ def test_dropped_wearable_link_loses_and_duplicates_no_sample(
     proxy.restore()
     runner.join(60)
     sent = wearable.stats.packets_sent
-    wait_until(lambda: recorder.stats.stored == sent, timeout_s=30, what="the queued packets")
+    wait_until(lambda: recorder.stats.stored == sent, what="the queued packets")
     with Store(store_url) as store:
         assert store.seqs(DEVICE) == list(range(sent))
         assert store.gaps(DEVICE) == []
     # The worker analysed each packet once, in order, up to the last sample.
-    wait_until(lambda: worker.counts[(DEVICE, "packets")] + packets_counted(store_url) == sent, what="analysis")
+    wait_until(lambda: saved_seq(store_url) == sent - 1, what="the worker to save its state")
+    worker.close()
+    assert packets_counted(store_url) == sent
     bouts = events(store_url, "posture_bout")
     for before, after in itertools.pairwise(bouts):
         assert after["start_s"] == before["end_s"]
-    wait_until(lambda: saved_seq(store_url) == sent - 1, what="the worker to save its state")
     with Store(store_url) as store:
         state = store.load_state(DEVICE)
     assert state is not None
@@ -140,9 +144,9 @@ def test_locked_database_is_waited_out_and_loses_nothing(
         blocker.close()
         runner.join(60)
         sent = wearable.stats.packets_sent
-        wait_until(lambda: recorder.stats.stored == sent, timeout_s=30, what="the held packets")
-        wait_until(lambda: saved_seq(store_url) == sent - 1, timeout_s=30, what="the worker to save its state")
-        wait_until(lambda: packets_counted(store_url) == sent, timeout_s=30, what="the worker's packet count")
+        wait_until(lambda: recorder.stats.stored == sent, what="the held packets")
+        wait_until(lambda: saved_seq(store_url) == sent - 1, what="the worker to save its state")
+        wait_until(lambda: packets_counted(store_url) == sent, what="the worker's packet count")
         assert worker.running  # ...and no service thread died of it
         assert recorder.running
     finally:
@@ -182,14 +186,14 @@ def test_restarted_worker_resumes_the_running_sitting_bout(
         wearable = device(broker, minutes=34.0, speed=120.0)
         runner = threading.Thread(target=wearable.run)
         runner.start()
-        wait_until(lambda: len(event_log.of_kind("sitting_started")) == 1, timeout_s=60, what="sitting to start")
-        wait_until(lambda: recorder.stats.stored > (20 + 120 + 600) * 2, timeout_s=60, what="10 min of sitting")
+        wait_until(lambda: len(event_log.of_kind("sitting_started")) == 1, what="sitting to start")
+        wait_until(lambda: recorder.stats.stored > (20 + 120 + 600) * 2, what="10 min of sitting")
         worker.send_signal(signal.SIGKILL)  # a crash: no goodbye, no final save
         worker.wait(10)
-        wait_until(lambda: recorder.stats.stored > (20 + 120 + 900) * 2, timeout_s=60, what="5 more minutes")
+        wait_until(lambda: recorder.stats.stored > (20 + 120 + 900) * 2, what="5 more minutes")
         worker = worker_process(broker, store_url)
         runner.join(120)
-        wait_until(lambda: len(events(store_url, "alert")) >= 1, timeout_s=60, what="the alert after the restart")
+        wait_until(lambda: len(events(store_url, "alert")) >= 1, what="the alert after the restart")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)

@@ -1,0 +1,251 @@
+"""The worker under hostile or unlucky input, fed messages directly: it never dies, and
+one device's trouble never stops the others (issue: no message can kill a service)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.codec import Batch, encode
+from ingest.service import Message
+from ingest.store import Store
+from ingest.topics import Kind, topic
+from ingest.worker import Worker, WorkerSettings
+
+GOOD = "good-01"
+BAD = "bad-01"
+T0 = 1.7e9
+
+
+def imu(device: str, seq: int, t0_s: float, *, n: int = 25, z: int = 4096) -> Message:
+    """``n`` samples at 50 Hz of a sensor lying still, packet ``seq`` starting at ``t0_s``."""
+    acc = np.tile(np.array([0, 0, z], dtype=np.int16), (n, 1))
+    payload = encode(Batch(seq=seq, t0_s=t0_s, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc))
+    return Message(topic(device, Kind.IMU), payload, 0, 1, 0.0)
+
+
+def good(seq: int) -> Message:
+    return imu(GOOD, seq, T0 + seq * 0.5)
+
+
+def json_message(device: str, kind: Kind, payload: bytes) -> Message:
+    return Message(topic(device, kind), payload, 0, 1, 1.7e9)
+
+
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+
+def make_worker(url: str, **settings: object) -> Worker:
+    options: dict[str, object] = {"reorder_wait_s": 3600.0, **settings}
+    return Worker(WorkerSettings(store_url=url, **options))  # type: ignore[arg-type]
+
+
+def counters(url: str) -> dict[tuple[str, str], int]:
+    with Store(url) as store:
+        return {(d, n): v for (_, d, n), v in store.counters("worker").items()}
+
+
+def test_an_analysis_failure_skips_the_packet_and_the_others_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packet the analysis cannot take (whatever the reason) is counted and skipped; the
+    device's analysis starts afresh after it and every other device is unaffected. A device
+    failing again and again is quarantined, and a restarted worker does not fail on it again."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    from analysis import Analyzer
+
+    real_update = Analyzer.update
+
+    def failing(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+        if acc_g.size and acc_g[0, 2] < 0:  # the bad device's packets are upside down
+            raise RuntimeError("an analysis bug")
+        return real_update(self, t_s, acc_g)
+
+    monkeypatch.setattr(Analyzer, "update", failing)
+    worker.handle([good(0), imu(BAD, 0, T0, z=-4096), good(1), imu(BAD, 1, T0 + 0.5), good(2)])
+    assert worker._wearers[GOOD].seq == 2
+    assert worker._wearers[BAD].seq == 1  # skipped packet 0, analysed packet 1 afresh
+    assert not worker._wearers[BAD].quarantined
+    worker.handle([imu(BAD, s, T0 + s * 0.5, z=-4096) for s in (2, 3, 4)] + [good(3)])
+    assert worker._wearers[BAD].quarantined
+    worker.handle([imu(BAD, 5, T0 + 2.5), good(4)])
+    assert worker._wearers[GOOD].seq == 4
+    worker.close()
+    saved = counters(url)
+    assert saved[(BAD, "analysis_errors")] == 3
+    assert saved[(BAD, "quarantined")] == 2  # packets 4 and 5
+    # The state saved after the first failure starts after the packet that failed.
+    again = make_worker(url)
+    again.handle([good(5)])
+    again.close()
+    assert counters(url)[(GOOD, "packets")] == 6
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"action": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"action": {"nested": {"deeper": [1, [2, [3, [4, [5, [6, [7, [8]]]]]]]]}}}',
+        b'{"action": ["done"]}',
+        b"\xff\xfe not utf-8",
+        b"null",
+        b"",
+    ],
+)
+def test_hostile_json_on_status_and_action_is_counted_and_skipped(tmp_path: Path, payload: bytes) -> None:
+    """Deeply nested, wrongly typed or undecodable JSON neither raises nor stops the stream."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    worker.handle([good(0), json_message(GOOD, Kind.STATUS, payload), json_message(GOOD, Kind.ACTION, payload)])
+    worker.handle([good(1)])
+    assert worker._wearers[GOOD].seq == 1
+    worker.close()
+    assert counters(url)[(GOOD, "bad_actions")] == 1
+
+
+def test_an_action_for_a_device_that_sent_nothing_is_applied(tmp_path: Path) -> None:
+    """``meeting`` before the first sample takes the time it arrived, and is stored."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    worker.handle([json_message("new-01", Kind.ACTION, b'{"action": "meeting"}')])
+    worker.handle([json_message("new-01", Kind.ACTION, b'{"action": "calibrate"}')])
+    worker.close()
+    with Store(url) as store:
+        actions = [e.body for e in store.events("new-01", kinds=["action"])]
+    assert actions[0]["action"] == "meeting"
+    assert actions[0]["until_s"] == pytest.approx(1.7e9 + 3600)
+
+
+def test_a_forged_sequence_number_does_not_silence_the_real_stream(tmp_path: Path) -> None:
+    """A valid packet with seq 4,000,000,000 and a time a year ahead: the real packets after
+    it are still analysed, and after a restart too."""
+    url = store_url(tmp_path)
+    worker = make_worker(url, reorder_wait_s=0.0)
+    worker.handle([good(s) for s in range(10)])
+    forged = imu(GOOD, 4_000_000_000, T0 + 365 * 86400.0)
+    worker.handle([forged])
+    worker.tick()  # the gap before it is given up: the forged packet is analysed
+    worker.handle([good(s) for s in range(10, 20)])
+    assert worker._wearers[GOOD].seq == 19
+    worker.close()
+    again = make_worker(url)
+    again.handle([good(s) for s in range(20, 25)])
+    assert again._wearers[GOOD].seq == 24
+    again.close()
+    saved = counters(url)
+    assert saved[(GOOD, "packets")] == 26  # 25 real ones and the forged one, each once
+    assert saved[(GOOD, "seq_restarts")] == 1
+
+
+def test_a_forged_packet_ahead_waits_while_the_real_stream_flows(tmp_path: Path) -> None:
+    """Held after a gap, a far-ahead packet is not forced in while packets keep following on."""
+    worker = make_worker(str(store_url(tmp_path)), reorder_wait_s=0.0)
+    worker.handle([good(0), imu(GOOD, 4_000_000_000, T0 + 1e7)])
+    for s in range(1, 6):
+        worker.handle([good(s)])
+        worker.tick()
+    assert worker._wearers[GOOD].seq == 5
+    worker.close()
+
+
+@pytest.mark.parametrize("jump_s", [-86400.0, -5.0, 86400.0, 7 * 86400.0, 1e10])
+def test_a_time_jump_neither_kills_the_worker_nor_its_restart(tmp_path: Path, jump_s: float) -> None:
+    """A wearable re-sending old data, a clock reset, or days of silence: the worker goes on,
+    and a worker restarted on the same store replays the jump without failing."""
+    url = store_url(tmp_path)
+    worker = make_worker(url, snapshot_every_s=1e9)
+    worker.handle([good(s) for s in range(4)])
+    worker.flush(force=True)
+    worker.handle([imu(GOOD, s, T0 + jump_s + s * 0.5) for s in range(4, 8)])
+    worker.flush()
+    # killed here: no final save; the recorder's copy of the packets is replayed on restart
+    with Store(url) as store:
+        from ingest.store import BatchRow
+
+        store.add_batches(
+            [
+                BatchRow(GOOD, s, T0 + jump_s + s * 0.5, 25, 50.0, imu(GOOD, s, T0 + jump_s + s * 0.5).payload)
+                for s in range(4, 8)
+            ]
+        )
+    again = make_worker(url)
+    again.handle([imu(GOOD, 8, T0 + jump_s + 4.0), imu(BAD, 0, T0)])
+    assert again._wearers[GOOD].seq == 8
+    assert not again._wearers[GOOD].quarantined
+    again.close()
+    saved = counters(url)
+    assert saved.get((GOOD, "analysis_errors"), 0) == 0
+    assert saved[(GOOD, "packets")] == 9
+
+
+def test_replayed_packets_are_counted_once(tmp_path: Path) -> None:
+    """Packets analysed after the last snapshot and replayed by a restarted worker count once."""
+    url = store_url(tmp_path)
+    worker = make_worker(url, snapshot_every_s=1e9)
+    from ingest.store import BatchRow
+
+    messages = [good(s) for s in range(40)]
+    with Store(url) as store:
+        store.add_batches([BatchRow(GOOD, s, T0 + s * 0.5, 25, 50.0, messages[s].payload) for s in range(40)])
+    worker.handle(messages[:10])
+    worker.flush(force=True)  # snapshot at packet 9
+    worker.handle(messages[10:30])  # analysed and counted in memory, then the worker is killed
+    again = make_worker(url)
+    again.handle(messages[30:])
+    again.close()
+    assert counters(url)[(GOOD, "packets")] == 40
+
+
+def test_idle_devices_are_saved_and_let_go_of(tmp_path: Path) -> None:
+    """Thousands of device ids do not stay in memory: past ``max_wearers`` the longest idle
+    are saved and dropped, idle ones go after ``evict_idle_s``, and a dropped device resumes
+    from its saved state."""
+    url = store_url(tmp_path)
+    now = [0.0]
+    worker = Worker(WorkerSettings(store_url=url, max_wearers=50, evict_idle_s=60.0), clock=lambda: now[0])
+    for i in range(300):
+        now[0] += 0.01
+        worker.handle([imu(f"id-{i}", 0, T0)])
+    assert len(worker._wearers) <= 50
+    now[0] += 61.0
+    worker.handle([good(0), good(1)])
+    assert list(worker._wearers) == [GOOD]
+    now[0] += 61.0
+    worker.flush()
+    assert not worker._wearers
+    worker.handle([good(2)])
+    assert worker._wearers[GOOD].seq == 2  # resumed, not restarted
+    worker.close()
+    with Store(url) as store:
+        assert store.load_state("id-0") is not None
+
+
+def test_events_the_broker_never_acknowledged_are_marked_unpublished(tmp_path: Path) -> None:
+    """A worker with no broker stores its events as not yet published; the store lists them."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    worker.handle([json_message(GOOD, Kind.ACTION, b'{"action": "snooze"}')])
+    worker.close()
+    with Store(url) as store:
+        pending = store.unpublished_events()
+    assert [(e.device_id, e.kind) for e in pending] == [(GOOD, "action")]
+
+
+def test_two_actions_before_a_packet_have_a_status_each(tmp_path: Path) -> None:
+    """The status saved after actions reflects the latest one (snooze, then meeting)."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    worker.handle([good(0), json_message(GOOD, Kind.ACTION, b'{"action": "meeting"}')])
+    worker.close()
+    with Store(url) as store:
+        state = store.load_state(GOOD)
+    assert state is not None
+    assert state.status["meeting_until_s"] is not None
+    assert "worker_lag_s" in state.status
+    assert json.dumps(state.status)
