@@ -18,10 +18,10 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from ingest.codec import decode
-from ingest.errors import PacketError, PayloadError, StoreError
+from ingest.errors import PacketError, PayloadError
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import parse_object
-from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
+from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
 from ingest.topics import Kind, subscription
 
@@ -81,29 +81,22 @@ class Recorder(MqttService):
         self._unsaved[(device_id, name)] += n
         self.stats.per_device[(device_id, name)] += n
 
+    def count(self, device_id: str, name: str) -> None:
+        """Add one to a device's counter (:meth:`MqttService.count`)."""
+        self._count(device_id, name)
+
     def absorb(self, messages: list[Message]) -> None:
         """Decode a batch of messages and hold the packets and statuses for :meth:`flush`.
 
         A message that cannot be handled is counted and skipped.
         """
-        for device_id, kind, m in by_device(messages):
-            try:
-                if kind is Kind.STATUS:
-                    self._take_status(device_id, m.payload)
-                else:
-                    self._take_packet(device_id, m)
-            except StoreError:
-                raise
-            except Exception:
-                self._count(device_id, "errors")
-                self.troubles.warning(
-                    f"message:{device_id}", "could not handle a message on %s; skipped", m.topic, exc_info=True
-                )
+        self.handle_each(messages, self._take)
 
-    def on_error(self, what: str) -> None:
-        """Count an unexpected error of the loop as well as logging it."""
-        self._count("*", "errors")
-        super().on_error(what)
+    def _take(self, device_id: str, kind: Kind, m: Message) -> None:
+        if kind is Kind.STATUS:
+            self._take_status(device_id, m.payload)
+        else:
+            self._take_packet(device_id, m)
 
     def _take_packet(self, device_id: str, m: Message) -> None:
         try:

@@ -389,13 +389,33 @@ class MqttService(ABC):
         return True
 
     def on_error(self, what: str) -> None:
-        """An unexpected error in ``what``: log it (rate-limited, with the traceback).
-
-        Services override this to count it as well.
-        """
+        """An unexpected error in ``what``: count it and log it (rate-limited, with the traceback)."""
+        self.count("*", "errors")
         self.troubles.warning(
             f"error:{what}", "%s: unexpected error in %s; going on", self.client_id, what, exc_info=True
         )
+
+    def handle_each(self, messages: Iterable[Message], handle: Callable[[str, Kind, Message], None]) -> None:
+        """Call ``handle(device_id, kind, message)`` for each device message, each under a guard.
+
+        A message that ``handle`` cannot take is counted (``errors``), logged
+        (rate-limited) and skipped; only a store failure leaves the batch, so that the
+        loop takes it in again.
+        """
+        for device_id, kind, m in by_device(messages):
+            try:
+                handle(device_id, kind, m)
+            except StoreError:
+                raise
+            except Exception:
+                self.count(device_id, "errors")
+                self.troubles.warning(
+                    f"message:{device_id}",
+                    "%s: could not handle a message on %s; skipped",
+                    device_id,
+                    m.topic,
+                    exc_info=True,
+                )
 
     def _until_done(self, step: Callable[[], None], what: str) -> bool:
         """Run ``step``; while the store fails, wait (capped backoff) and run it again.
@@ -431,6 +451,10 @@ class MqttService(ABC):
         Bad messages are counted and skipped inside. Reading the store may raise
         :class:`StoreError`; the loop then takes the same batch in again after a backoff.
         """
+
+    @abstractmethod
+    def count(self, device_id: str, name: str) -> None:
+        """Add one to the service's counter ``name`` of a device (``"*"``: the service itself)."""
 
     def flush(self) -> None:  # noqa: B027 - optional hook, deliberately empty
         """Write what :meth:`absorb` and :meth:`tick` hold; default nothing.

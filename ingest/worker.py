@@ -40,7 +40,7 @@ from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import parse_object
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
-from ingest.service import Message, MqttService, add_service_arguments, by_device, serve
+from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, StateRow, Store, event_time
 from ingest.topics import Kind, subscription, topic
 
@@ -184,30 +184,19 @@ class Worker(MqttService):
         A message that cannot be handled is counted and skipped; only a store failure
         (:class:`StoreError`) leaves the batch, to be taken in again.
         """
-        for device_id, kind, m in by_device(messages):
-            try:
-                if kind is Kind.IMU:
-                    self._on_packet(device_id, m)
-                elif kind is Kind.STATUS:
-                    self._on_status(device_id, m.payload)
-                elif kind is Kind.ACTION:
-                    self._on_action(device_id, m)
-            except StoreError:
-                raise
-            except Exception:
-                self.counts[(device_id, "errors")] += 1
-                self.troubles.warning(
-                    f"message:{device_id}",
-                    "%s: could not handle a message on %s; skipped",
-                    device_id,
-                    m.topic,
-                    exc_info=True,
-                )
+        self.handle_each(messages, self._take)
 
-    def on_error(self, what: str) -> None:
-        """Count an unexpected error of the loop as well as logging it."""
-        self.counts[("*", "errors")] += 1
-        super().on_error(what)
+    def _take(self, device_id: str, kind: Kind, m: Message) -> None:
+        if kind is Kind.IMU:
+            self._on_packet(device_id, m)
+        elif kind is Kind.STATUS:
+            self._on_status(device_id, m.payload)
+        elif kind is Kind.ACTION:
+            self._on_action(device_id, m)
+
+    def count(self, device_id: str, name: str) -> None:
+        """Add one to a device's counter (:meth:`MqttService.count`)."""
+        self.counts[(device_id, name)] += 1
 
     def _on_packet(self, device_id: str, m: Message) -> None:
         try:
