@@ -278,8 +278,6 @@ class Worker(MqttService):
         self.counts[(device_id, "analysis_errors")] += 1
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
         wearer.analyzer = Analyzer(self._analysis_settings(wearer.placement))
-        wearer.outbox.clear()
-        wearer.alert_seen_s.clear()
         wearer.snapshot_saved_s = -math.inf
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True

@@ -86,6 +86,23 @@ def test_an_analysis_failure_skips_the_packet_and_the_others_go_on(
     assert counters(url)[(GOOD, "packets")] == 6
 
 
+def test_events_before_an_analysis_failure_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An action applied just before a packet the analysis cannot take is still stored."""
+    url = store_url(tmp_path)
+    worker = make_worker(url)
+    from analysis import Analyzer
+
+    def failing(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+        raise RuntimeError("an analysis bug")
+
+    worker.handle([good(0)])
+    monkeypatch.setattr(Analyzer, "update", failing)
+    worker.handle([json_message(GOOD, Kind.ACTION, b'{"action": "snooze"}'), good(1)])
+    worker.close()
+    with Store(url) as store:
+        assert [e.body["action"] for e in store.events(GOOD, kinds=["action"])] == ["snooze"]
+
+
 @pytest.mark.parametrize(
     "payload",
     [
