@@ -103,9 +103,7 @@ class Analyzer:
 
     def __init__(self, settings: AnalysisSettings) -> None:
         self.settings = settings
-        self._framer = Framer(settings.tuning.frame_s)
-        self._posture = PostureTracker(settings)
-        self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch)
+        self._framer, self._posture, self._bouts = self._fresh_stages()
         self._flushed = False
         self._last_raw_t_s: float | None = None  # the previous sample's time as received
         self._closed_span_s = 0.0  # time spanned by the segments before the current one
@@ -205,6 +203,15 @@ class Analyzer:
             events += self._bouts.flush(self._framer.t0_s)
         return events
 
+    def _fresh_stages(self) -> tuple[Framer, PostureTracker, BoutTracker]:
+        """New framer, posture tracker and bout tracker for the settings (a stream or segment begins)."""
+        settings = self.settings
+        return (
+            Framer(settings.tuning.frame_s),
+            PostureTracker(settings),
+            BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch),
+        )
+
     def _new_segment(self, t_s: float) -> list[Event]:
         """Close the current segment and start fresh stages whose frames begin at ``t_s``.
 
@@ -218,10 +225,7 @@ class Analyzer:
         alerts = self._bouts.alerts
         quiet = (alerts.snoozed_until_s, alerts.meeting_until_s)
         self._closed_span_s = self.span_s
-        settings = self.settings
-        self._framer = Framer(settings.tuning.frame_s)
-        self._posture = PostureTracker(settings)
-        self._bouts = BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch)
+        self._framer, self._posture, self._bouts = self._fresh_stages()
         self._posture.decider.reference.load(reference)
         self._posture.decider.reference.end_bout()
         self._bouts.slouch_frames = slouch_frames
