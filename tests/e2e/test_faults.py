@@ -15,7 +15,7 @@ import pytest
 from firmware_sim.device import DeviceSettings, iter_packets
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import scenario
-from ingest.codec import Batch, encode
+from ingest.codec import Batch, decode, encode
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import Message
@@ -93,7 +93,7 @@ def test_a_stale_alert_is_published_but_not_buzzed(
     n_sitting = len(messages)
     t_end = T0 + n_sitting * 0.5
     for i, m in enumerate(walk):
-        batch = decode_batch(m.payload)
+        batch = decode(m.payload)
         again = Batch(n_sitting + i, t_end + i * 0.5, batch.rate_hz, batch.acc_scale_g, batch.acc)
         messages.append(Message(m.topic, encode(again), 0, 1, 0.0))
     first.handle(messages)
@@ -108,12 +108,6 @@ def test_a_stale_alert_is_published_but_not_buzzed(
     assert commands.empty()
     with Store(store_url) as store:
         assert store.counters("worker")[("worker", DEVICE, "stale_buzzes")] >= 1
-
-
-def decode_batch(payload: bytes) -> Batch:
-    from ingest.codec import decode
-
-    return decode(payload)
 
 
 def unpublished(store_url: str) -> list[object]:
