@@ -90,7 +90,7 @@ class PostureDecider:
             reset_deg=tuning.ref_reset_deg,
         )
         self.gait = Gait(self.reference, math.ceil(tuning.walk_confirm_s / fs), fs, tuning.min_cadence_hz)
-        self.stance = Stance(labels, self.reference, tuning)
+        self.stance = Stance(labels, self.reference, tuning, settings.thigh)
         self.pending = Pending()
         # |a| and gravity direction of the latest HISTORY_FRAMES frames with data, oldest first.
         self.ring_m = np.zeros(0)
@@ -212,7 +212,7 @@ class PostureDecider:
     def _walking_run(self, c: ChunkFrames, a: int, b: int) -> None:
         """Frames ``a .. b-1`` of the chunk sequence go on walking (``_walking`` at once)."""
         self.nonwear = False
-        self.stance.moved()
+        self.stance.walked()
         self.pending.extend(WALK, b - a)
         self.last_code = WALK
         self.gait.add_many(c.seq_u[a:b], c.seq_m[a:b])
@@ -223,6 +223,7 @@ class PostureDecider:
         self.stance.moved()
         self._append(WALK)
         if self.gait.walking:
+            self.stance.walked()
             self.gait.add(u, m)
             return
         # Walking-like movement: a postural transition until it lasts walk_confirm_s.
@@ -231,6 +232,7 @@ class PostureDecider:
         self._track(u, m, still=False)
         if self.gait.add(u, m):  # now walking: no transition
             self.trans = None
+            self.stance.walked()
 
     def _steady_frames(self, c: ChunkFrames, k: int, p: int, n: int) -> int:
         """How many of ``n`` still frames from frame ``k`` (sequence index ``p``) are steady.

@@ -44,8 +44,9 @@ class PlacementRule:
     Attributes:
         sit_deg: Still frames inclined at least this much are sitting (``None``: the
             placement cannot tell sitting from standing).
-        lie_deg: Still frames inclined at least this much are lying (``None``: cannot
-            tell lying; a thigh is horizontal both when sitting and lying).
+        lie_deg: Still frames inclined at least this much are lying (``None``: the
+            inclination cannot tell lying; a thigh is horizontal both when sitting and
+            lying, and tells lying by other means, ``analysis.thigh``).
         static_known: Whether still frames get a posture at all (the wrist reports
             only walking vs other).
     """
@@ -105,8 +106,8 @@ def capabilities(placement: Placement) -> tuple[str, ...]:
 
     A wrist sensor tells walking (active) from not walking (inactive) but not sitting
     from standing (Rosenberger et al. 2016, Med Sci Sports Exerc 48(3):457-465,
-    doi:10.1249/MSS.0000000000000778); a thigh cannot tell lying from sitting (both
-    have the thigh horizontal).
+    doi:10.1249/MSS.0000000000000778); a thigh tells lying from the femur raised or
+    rolled about its long axis (``analysis.thigh``).
 
     >>> capabilities(Placement.WRIST)
     ('walking', 'other', 'nonwear')
@@ -115,7 +116,7 @@ def capabilities(placement: Placement) -> tuple[str, ...]:
     if not rule.static_known:
         return (str(Posture.WALKING), str(Posture.OTHER), str(Posture.NONWEAR))
     found = [Posture.SITTING, Posture.STANDING]
-    if rule.lie_deg is not None:
+    if rule.lie_deg is not None or placement is Placement.THIGH:
         found.append(Posture.LYING)
     found += [Posture.WALKING, Posture.OTHER, Posture.NONWEAR]
     return tuple(str(p) for p in found)

@@ -19,6 +19,7 @@ __all__ = [
     "Posture",
     "PostureTuning",
     "SlouchPolicy",
+    "ThighTuning",
     "UserAction",
 ]
 
@@ -354,6 +355,36 @@ class PostureTuning:
 
 
 @dataclass(frozen=True, slots=True)
+class ThighTuning:
+    """Cut-points of lying from the thigh (provenance: ``analysis.thigh``).
+
+    Attributes:
+        knee_up_deg: Inclination from the walking upright at or beyond which the femur
+            points upward (knee above the hip): lying.
+        roll_deg: Rotation about the long axis from the seat at or beyond which the
+            thigh is lying (Lyden et al. 2016: 65 deg).
+        seat_follow_deg: A bout starting within this rotation of the seat refines it.
+        seat_weight: Weight of the seat learned so far against one new bout start.
+        ref_moved_deg: The upright reference turned this far since the seat was
+            learned (the sensor was re-clipped): the seat is learned again.
+    """
+
+    knee_up_deg: float = 110.0
+    roll_deg: float = 65.0
+    seat_follow_deg: float = 30.0
+    seat_weight: float = 3.0
+    ref_moved_deg: float = 20.0
+
+    def __post_init__(self) -> None:
+        for knob in fields(self):
+            _check_positive(knob.name, getattr(self, knob.name))
+        if not 90.0 < self.knee_up_deg < 180.0:
+            raise ValueError(f"knee_up_deg must be within (90, 180), got {self.knee_up_deg!r}")
+        if self.seat_follow_deg >= self.roll_deg or self.roll_deg >= 180.0:
+            raise ValueError("need seat_follow_deg < roll_deg < 180")
+
+
+@dataclass(frozen=True, slots=True)
 class AnalysisSettings:
     """Everything the analysis of one wearer needs.
 
@@ -362,6 +393,7 @@ class AnalysisSettings:
         policy: The sit-too-long alert policy.
         tuning: Posture classifier knobs (defaults measured on real recordings).
         slouch: Slouch time and nudges (chest and upper back only).
+        thigh: Lying from a thigh sensor (``analysis.thigh``).
         long_axis: Device axis (0=x, 1=y, 2=z) that lies along the body's long axis
             when the sensor is worn as intended; used, sign-agnostic, as the upright
             reference until one is learned from the wearer's own walking. ``None``
@@ -372,6 +404,7 @@ class AnalysisSettings:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     tuning: PostureTuning = field(default_factory=PostureTuning)
     slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
+    thigh: ThighTuning = field(default_factory=ThighTuning)
     long_axis: int | None = None
 
     def __post_init__(self) -> None:

@@ -39,9 +39,10 @@ from numpy.typing import NDArray
 from analysis.angles import angle_deg, angles_deg
 from analysis.labels import SIT, STAND, StillLabels
 from analysis.reference import UprightReference
-from analysis.settings import PostureTuning
+from analysis.settings import Placement, PostureTuning, ThighTuning
 from analysis.sitstand import Evidence, Transition, seated_after
 from analysis.steady import first_true
+from analysis.thigh import ThighLying
 
 __all__ = ["Stance"]
 
@@ -53,10 +54,19 @@ class Stance:
         labels: The placement's still-frame labels (and cut-points).
         reference: The walking upright reference (shared with the decider).
         tuning: Thresholds (``seated_after``'s, and ``stand_up_m``).
+        thigh: Lying cut-points of a thigh sensor.
     """
 
-    def __init__(self, labels: StillLabels, reference: UprightReference, tuning: PostureTuning) -> None:
+    def __init__(
+        self,
+        labels: StillLabels,
+        reference: UprightReference,
+        tuning: PostureTuning,
+        thigh: ThighTuning | None = None,
+    ) -> None:
         self.labels = labels
+        # Lying from the thigh (analysis.thigh): thigh sensors only.
+        self.thigh = ThighLying(thigh or ThighTuning()) if labels.placement is Placement.THIGH else None
         self.reference = reference
         self.tuning = tuning
         self.upright: int | None = None  # decided sitting/standing of the trunk
@@ -110,7 +120,10 @@ class Stance:
             self.still_g = unit_g
             if self.upright == STAND:
                 self.stand_up = unit_g
-        return self.labels.label(unit_g, ref, self.estimate(), self.upright)
+        code, slouch = self.labels.label(unit_g, ref, self.estimate(), self.upright)
+        if self.thigh is not None:
+            code = self.thigh.label(np.asarray(unit_g, dtype=np.float64), ref, code, still=still)
+        return code, slouch
 
     def handled(self, unit_g: NDArray[np.float64]) -> bool:
         """Whether a still trunk with gravity ``unit_g`` shape (3,) may be a sensor being handled.
@@ -131,7 +144,11 @@ class Stance:
             self.against = int(runs[-1])
         else:
             self.against = 0
-        return self.labels.labels(units_g, self.reference.unit(), self.estimate(), self.upright)
+        ref = self.reference.unit()
+        codes, slouch = self.labels.labels(units_g, ref, self.estimate(), self.upright)
+        if self.thigh is not None:
+            codes = self.thigh.label_many(units_g, ref, codes)
+        return codes, slouch
 
     def hold_room(self, units_g: NDArray[np.float64]) -> int:
         """How many of these still frames shape (n, 3) ``label_many`` may take.
@@ -146,6 +163,12 @@ class Stance:
     def moved(self) -> None:
         """The wearer walked or the data had a gap: a disagreement held still is over."""
         self.against = 0
+
+    def walked(self) -> None:
+        """The wearer walked: a thigh's next horizontal posture starts a new bout."""
+        self.moved()
+        if self.thigh is not None:
+            self.thigh.upright()
 
     def _overruling(self) -> tuple[NDArray[np.float64], float] | None:
         """The walking upright and sitting cut-point when the angle may overrule the posture.
@@ -192,6 +215,8 @@ class Stance:
         self.upright = None
         self.still_g = None
         self.against = 0
+        if self.thigh is not None:
+            self.thigh.upright()
 
     def calibrate(self, upright_g: NDArray[np.float64]) -> None:
         """The wearer stood still and upright with gravity ``upright_g`` (unit vector, shape (3,)).
@@ -260,6 +285,7 @@ class Stance:
             "stand_up": None if self.stand_up is None else self.stand_up.tolist(),
             "still_g": None if self.still_g is None else self.still_g.tolist(),
             "angle_against": self.against,
+            **({} if self.thigh is None else {"thigh": self.thigh.snapshot()}),
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -272,3 +298,5 @@ class Stance:
         sg = state["still_g"]
         self.still_g = None if sg is None else np.asarray(sg, dtype=np.float64)
         self.against = int(state.get("angle_against", 0))  # absent in older snapshots
+        if self.thigh is not None:
+            self.thigh.load(state.get("thigh", {}))  # absent before thigh lying: a fresh bout
