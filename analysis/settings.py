@@ -15,6 +15,7 @@ __all__ = [
     "THORAX",
     "AlertPolicy",
     "AnalysisSettings",
+    "InBedSettings",
     "Placement",
     "Posture",
     "PostureTuning",
@@ -382,6 +383,62 @@ class ThighTuning:
             raise ValueError(f"knee_up_deg must be within (90, 180), got {self.knee_up_deg!r}")
         if self.seat_follow_deg >= self.roll_deg or self.roll_deg >= 180.0:
             raise ValueError("need seat_follow_deg < roll_deg < 180")
+
+
+@dataclass(frozen=True, slots=True)
+class InBedSettings:
+    """Knobs of the in-bed window (defaults: van Hees et al. 2018 and GGIR, see ``analysis.inbed``).
+
+    Attributes:
+        epoch_s: Epoch of the z-angle, s (5 s in the paper).
+        median_s: Rolling median window of the angle changes, s (5 min).
+        percentile: Percentile of the rolling median that sets the threshold (10th).
+        multiplier: Factor on that percentile (15).
+        min_threshold_deg: Lower bound of the threshold, deg (0.13, GGIR).
+        max_threshold_deg: Upper bound of the threshold, deg (0.50, GGIR).
+        min_block_s: A rest block must last more than this, s (30 min).
+        max_join_gap_s: Blocks separated by less than this are joined, s (60 min).
+        min_worn_s: A noon-to-noon window needs at least this much worn data to be judged,
+            s (16 h: GGIR's ``includenightcrit``, the minimum of valid hours per night).
+        max_span_s: ``AngleEpochs`` keeps samples at most this far from its anchor (the
+            first sample, or the last ``discard_before``), s: a corrupt timestamp years
+            away must not allocate years of epochs (32 bytes per epoch, 0.55 MB a day).
+            92 days: longer than research protocols record in one go (1-4 weeks).
+    """
+
+    epoch_s: float = 5.0
+    median_s: float = 300.0
+    percentile: float = 10.0
+    multiplier: float = 15.0
+    min_threshold_deg: float = 0.13
+    max_threshold_deg: float = 0.50
+    min_block_s: float = 1800.0
+    max_join_gap_s: float = 3600.0
+    min_worn_s: float = 16 * 3600.0
+    max_span_s: float = 92 * 86400.0
+
+    def __post_init__(self) -> None:
+        for name in ("epoch_s", "median_s", "multiplier", "min_block_s", "max_span_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        for name in ("min_threshold_deg", "max_threshold_deg", "max_join_gap_s", "min_worn_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not 0 < self.percentile < 100:
+            raise ValueError(f"percentile must be in (0, 100), got {self.percentile!r}")
+        if self.min_threshold_deg > self.max_threshold_deg:
+            raise ValueError(
+                f"min_threshold_deg ({self.min_threshold_deg}) must be <= max_threshold_deg ({self.max_threshold_deg})"
+            )
+        if self.median_s < 2 * self.epoch_s:
+            raise ValueError(f"median_s ({self.median_s}) must hold at least two epochs of {self.epoch_s} s")
+
+    @property
+    def median_epochs(self) -> int:
+        """Width of the rolling median, in angle differences (60 by default)."""
+        return max(2, round(self.median_s / self.epoch_s))
 
 
 @dataclass(frozen=True, slots=True)
