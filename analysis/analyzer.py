@@ -13,10 +13,12 @@ with the one before it and with the latest time seen:
   than ``max_step_back_s`` behind the latest time seen, starts a new segment: the
   stages are flushed as at the end of a stream (the running posture and sitting bouts
   close at the last sample before the jump), fresh ones start with their frame grid at
-  the new sample, and a ``TimeJump`` event marks it. The wearer's upright reference and
-  slouch time carry over; so do snooze and meeting times after a forward jump (a time
-  in the old clock means nothing after a backward one);
-- shorter forward gaps stay in the timeline as frames without samples.
+  the new sample, and a ``TimeJump`` event marks it, after a ``DataGap`` from the end of
+  the last posture bout to the new sample when the clock went forward. The wearer's
+  upright reference and slouch time carry over; so do snooze and meeting times after a
+  forward jump (a time in the old clock means nothing after a backward one);
+- shorter forward gaps stay in the timeline as frames without samples, reported as a
+  ``DataGap`` where no posture reaches (``analysis.bouts``).
 
 The step back is measured from the latest time seen rather than from the previous
 sample alone, so that a clock drifting back in small steps starts a new segment once it
@@ -39,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.bouts import BoutTracker
-from analysis.events import ActionApplied, Event, LiveStatus, TimeJump
+from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
 from analysis.frames import Framer
 from analysis.posture import PostureTracker, capabilities
 from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
@@ -191,12 +193,14 @@ class Analyzer:
     def _feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> list[Event]:
         """Run non-decreasing samples of the current segment through the stages."""
         k, stats = self._framer.update(t_s, acc_g)
+        self._bouts.frames_closed(k, stats[:, 0])
         k, codes, slouch = self._posture.update(k, stats)
         return self._bouts_update(k, codes, slouch)
 
     def _close_stages(self) -> list[Event]:
         """Flush the stages as at the end of the stream."""
         k, stats = self._framer.flush()
+        self._bouts.frames_closed(k, stats[:, 0])
         k, codes, slouch = self._posture.flush(k, stats)
         events = self._bouts_update(k, codes, slouch)
         if self._framer.t0_s is not None:
@@ -209,7 +213,12 @@ class Analyzer:
         return (
             Framer(settings.tuning.frame_s),
             PostureTracker(settings),
-            BoutTracker(settings.policy, settings.tuning.frame_s, settings.slouch),
+            BoutTracker(
+                settings.policy,
+                settings.tuning.frame_s,
+                settings.slouch,
+                gap_half_frames=settings.tuning.frames(settings.tuning.gravity_window_s),
+            ),
         )
 
     def _new_segment(self, t_s: float) -> list[Event]:
@@ -220,6 +229,10 @@ class Analyzer:
         """
         from_s = self._last_raw_t_s if self._last_raw_t_s is not None else t_s
         events = self._close_stages()
+        t0 = self._framer.t0_s
+        gap_start_s = from_s if t0 is None else self._bouts.closed_until_s(t0)
+        if t_s > gap_start_s:  # the clock went forward: no data until the new sample
+            events.append(DataGap(gap_start_s, t_s))
         reference = self._posture.decider.reference.snapshot()
         slouch_frames = self._bouts.slouch_frames
         alerts = self._bouts.alerts

@@ -17,6 +17,7 @@ __all__ = [
     "ActionApplied",
     "Alert",
     "BreakTaken",
+    "DataGap",
     "Event",
     "LiveStatus",
     "PostureBout",
@@ -29,7 +30,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PostureBout:
-    """A closed stretch of one posture; consecutive bouts tile the recording.
+    """A closed stretch of one posture; with the ``DataGap`` stretches, the bouts tile the recording.
 
     Attributes:
         start_s: Start time in s.
@@ -57,7 +58,11 @@ class PostureBout:
 
 @dataclass(frozen=True, slots=True)
 class SittingStarted:
-    """A sitting bout began at ``t_s`` (emitted once that posture is final)."""
+    """A sitting bout began at ``t_s`` (emitted once that sitting seated the wearer and is final).
+
+    Sitting seats the wearer once it lasts ``analysis.bouts.MIN_RUN_S`` (10 s), so the
+    event comes that much after ``t_s`` besides the look-ahead.
+    """
 
     kind: ClassVar[str] = "sitting_started"
     t_s: float
@@ -92,16 +97,51 @@ class SittingBout:
 
 @dataclass(frozen=True, slots=True)
 class BreakTaken:
-    """An upright run of at least the minimum break that ended a sitting bout.
+    """Upright time after a sitting bout, from the upright run that made it a break to the next sitting.
+
+    It is emitted when it ends: when the wearer sits again, when lying, non-wear or
+    missing data lasts the minimum break, or at the end of the stream
+    (``analysis.bouts``).
 
     Attributes:
-        start_s: Start of the upright run in s.
-        end_s: Time at which the run became long enough to count as a break.
+        start_s: Start of the upright run (standing or walking) of at least the minimum
+            break that followed the bout, s.
+        end_s: End of the last upright frame before the break ended, s.
     """
 
     kind: ClassVar[str] = "break"
     start_s: float
     end_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
+
+
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """A stretch without samples: not a posture, not sitting, no break.
+
+    Inside a segment it is the frames whose gravity window (``PostureTuning.
+    gravity_window_s``) holds no sample and that the posture could not be carried
+    into; a sample gap of ``d`` seconds leaves a ``DataGap`` of about ``d - 1.1`` s, the
+    postures on either side reaching half a window into it. A clock that jumped forward
+    further than ``PostureTuning.max_gap_s`` (a ``TimeJump``) leaves one from the end of
+    the last posture bout before the jump to the first sample after it.
+
+    Attributes:
+        start_s: Start in s (the end of the posture bout before it).
+        end_s: End in s (the start of the posture bout after it).
+    """
+
+    kind: ClassVar[str] = "gap"
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the gap in s."""
+        return self.end_s - self.start_s
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
@@ -201,7 +241,9 @@ class TimeJump:
         return {"kind": self.kind, "t_s": self.t_s, "from_s": self.from_s}
 
 
-Event = PostureBout | SittingStarted | SittingBout | BreakTaken | Alert | ActionApplied | SlouchNudge | TimeJump
+Event = (
+    PostureBout | SittingStarted | SittingBout | BreakTaken | DataGap | Alert | ActionApplied | SlouchNudge | TimeJump
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +254,8 @@ class LiveStatus:
         t_s: Last sample time seen, or ``None`` before any sample.
         posture: Current posture (the newest frames are provisional), or ``None``.
         posture_since_s: Start of the current posture.
-        sitting_since_s: Start of the running sitting bout, or ``None``.
+        sitting_since_s: Start of the running sitting bout, or ``None`` (also during the
+            first ``analysis.bouts.MIN_RUN_S`` of sitting, before it makes a bout).
         sitting_s: Length of the running sitting bout so far (0 without one).
         open_alert: The last alert if it is still unanswered.
         snoozed_until_s: End of a running snooze.

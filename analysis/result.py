@@ -3,10 +3,14 @@
 ``analyze`` feeds one chunk to an ``Analyzer`` and flushes it; ``ResultBuilder`` does
 the same over many chunks (a week-long CSV read piece by piece). Both give the same
 ``AnalysisResult``.
+
+A recording too short or too degenerate to judge gets no postures at all: its result
+is empty and ``problem`` says why (``MIN_DATA_S``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.analyzer import Analyzer
-from analysis.events import Alert, BreakTaken, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
+from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
 from analysis.posture import capabilities
-from analysis.settings import AnalysisSettings, Posture, UserAction
+from analysis.settings import THORAX, AnalysisSettings, Posture, UserAction
 
 __all__ = ["AnalysisResult", "ResultBuilder", "analyze"]
 
@@ -30,13 +34,15 @@ class AnalysisResult:
 
     Attributes:
         samples: Number of samples.
-        duration_s: Time the samples span in s: last minus first sample time, summed
-            over the segments between time jumps (``Analyzer.span_s``).
-        rate_hz: Mean sample rate, 0 when undefined: the sampling intervals within
-            segments ((samples - 1) without a time jump) over ``duration_s``.
-        bouts: Posture bouts tiling the recording.
-        sitting_bouts: Closed sitting bouts.
-        breaks: Breaks that ended sitting bouts.
+        duration_s: Time the recording spans, s: last minus first sample time, summed
+            over the segments between time jumps (``Analyzer.span_s``), plus the time
+            the clock jumped forward. Posture bouts and gaps together cover it.
+        rate_hz: Mean sample rate where there is data, 0 when undefined: the sampling
+            intervals within segments ((samples - 1) without a time jump) over
+            ``duration_s`` less the gaps.
+        bouts: Posture bouts; with ``gaps``, they tile the recording.
+        sitting_bouts: Closed sitting bouts (``analysis.bouts`` says what one is).
+        breaks: Breaks that ended sitting bouts, each from its start to the next sitting.
         alerts: Sit-too-long alerts.
         t0_s: Time of the first sample in the input time base (0 without samples).
         slouch_s: Time spent slouching (chest and upper back), s.
@@ -45,6 +51,10 @@ class AnalysisResult:
         min_sitting_bout_s: The minimum sitting bout the bouts and breaks were counted with.
         min_break_s: The minimum break (fidget tolerance) they were counted with.
         time_jumps: Jumps of the sample clock, each starting a new segment of the analysis.
+        gaps: Stretches without data (``DataGap``): no posture, no sitting, no break.
+        slouch_measured: Whether the placement measures slouch (chest and upper back).
+        problem: Why the recording is too short or too degenerate to judge, else
+            ``None``. With a problem, the result holds no bouts, gaps or events at all.
     """
 
     samples: int
@@ -61,18 +71,30 @@ class AnalysisResult:
     min_sitting_bout_s: float = 0.0
     min_break_s: float = 60.0
     time_jumps: tuple[TimeJump, ...] = ()
+    gaps: tuple[DataGap, ...] = ()
+    slouch_measured: bool = False
+    problem: str | None = None
+
+    @property
+    def gap_s(self) -> float:
+        """Time without data, s."""
+        return sum((g.end_s - g.start_s for g in self.gaps), 0.0)
 
     def summary(self) -> dict[str, float | int]:
-        """Return time per posture (s), bouts and breaks, the longest sitting bout and slouch time.
+        """Return time per posture and without data (s), bouts and breaks, the longest sitting bout and slouch time.
 
         ``sitting_s`` is all time classified as sitting, whatever the bout settings;
         ``sitting_bouts`` and ``breaks`` are counted with ``min_sitting_bout_s`` and
         ``min_break_s`` (reported beside them), which change these counts but not the
-        sitting time.
+        sitting time. ``gap_s`` is the time without data, in no posture. A posture the
+        placement cannot report (not in ``detects``) is 0 here; ``detects`` tells it
+        from a measured 0.
         """
         out: dict[str, float | int] = {f"{p}_s": 0.0 for p in Posture}
         for bout in self.bouts:
             out[f"{bout.posture}_s"] = float(out[f"{bout.posture}_s"]) + (bout.end_s - bout.start_s)
+        out["gap_s"] = self.gap_s
+        out["gaps"] = len(self.gaps)
         out["breaks"] = len(self.breaks)
         out["sitting_bouts"] = len(self.sitting_bouts)
         out["longest_sitting_s"] = max((b.end_s - b.start_s for b in self.sitting_bouts), default=0.0)
@@ -82,7 +104,11 @@ class AnalysisResult:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """Return the DESIGN.md "Batch analysis CLI" JSON, times relative to the first sample."""
+        """Return the DESIGN.md "Batch analysis CLI" JSON, times relative to the first sample.
+
+        ``bouts`` cover the recording except its ``gaps`` (``{start_s, end_s}``):
+        together they tile it end to end.
+        """
         t0 = self.t0_s
 
         def rel(t: float) -> float:
@@ -94,6 +120,7 @@ class AnalysisResult:
                 {"start_s": rel(b.start_s), "end_s": rel(b.end_s), "posture": str(b.posture), "slouch_s": b.slouch_s}
                 for b in self.bouts
             ],
+            "gaps": [{"start_s": rel(g.start_s), "end_s": rel(g.end_s)} for g in self.gaps],
             "sitting_bouts": [{"start_s": rel(b.start_s), "end_s": rel(b.end_s)} for b in self.sitting_bouts],
             "breaks": [{"start_s": rel(b.start_s), "end_s": rel(b.end_s)} for b in self.breaks],
             "alerts": [
@@ -114,6 +141,29 @@ class AnalysisResult:
         }
 
 
+def _problem(samples: int, span_s: float, data_s: float, rate_hz: float, min_data_s: float) -> str | None:
+    """Why samples cannot be judged, or ``None`` when they can.
+
+    >>> _problem(1, 0.0, 0.0, 0.0, 3.2)
+    'only 1 sample'
+    >>> _problem(5, 0.0, 0.0, 0.0, 3.2)
+    'all 5 samples have the same time'
+    >>> _problem(40, 2.0, 2.0, 19.5, 3.2)
+    'only 2.0 s of data; a posture needs at least 3.2 s'
+    """
+    if samples == 0:
+        return "no usable samples"
+    if samples == 1:
+        return "only 1 sample"
+    if span_s <= 0:
+        return f"all {samples} samples have the same time"
+    if not data_s >= min_data_s:
+        return f"only {data_s:.1f} s of data; a posture needs at least {min_data_s:.1f} s"
+    if not (math.isfinite(rate_hz) and rate_hz > 0):
+        return f"no usable sample rate ({rate_hz!r} Hz)"
+    return None
+
+
 class ResultBuilder:
     """Collects the events of a chunked run into an ``AnalysisResult``.
 
@@ -127,6 +177,16 @@ class ResultBuilder:
         self._events: list[Event] = []
         self._samples = 0
         self._first_t: float | None = None
+
+    @property
+    def min_data_s(self) -> float:
+        """Least data a recording needs to be judged, s: the analyser's look-ahead.
+
+        A posture is final only ``Analyzer.lookahead_s`` after it happened (features,
+        decision delay, smoothing: 3.2 s at the default tuning); with less data no
+        frame's posture had its whole context.
+        """
+        return self._analyzer.lookahead_s
 
     def feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> None:
         """Analyse the next chunk of samples (t_s shape (n,), acc_g shape (n, 3) in g)."""
@@ -142,12 +202,19 @@ class ResultBuilder:
         self._events += self._analyzer.act(action, t_s)
 
     def finish(self) -> AnalysisResult:
-        """Flush the analyser and return the result."""
+        """Flush the analyser and return the result (empty, with ``problem`` set, if it cannot be judged)."""
         self._events += self._analyzer.flush()
         ev = self._events
         jumps = tuple(e for e in ev if isinstance(e, TimeJump))
-        duration = self._analyzer.span_s
-        rate = (self._samples - 1 - len(jumps)) / duration if duration > 0 else 0.0
+        gaps = tuple(e for e in ev if isinstance(e, DataGap))
+        span = self._analyzer.span_s
+        duration = span + sum(max(0.0, j.t_s - j.from_s) for j in jumps)
+        data_s = duration - sum(g.end_s - g.start_s for g in gaps)
+        rate = (self._samples - 1 - len(jumps)) / data_s if data_s > 0 else 0.0
+        settings = self._settings
+        problem = _problem(self._samples, span, data_s, rate, self.min_data_s)
+        if problem is not None:
+            ev = []
         return AnalysisResult(
             samples=self._samples,
             duration_s=duration,
@@ -157,12 +224,15 @@ class ResultBuilder:
             breaks=tuple(e for e in ev if isinstance(e, BreakTaken)),
             alerts=tuple(e for e in ev if isinstance(e, Alert)),
             t0_s=self._first_t if self._first_t is not None else 0.0,
-            slouch_s=self._analyzer.slouch_s,
+            slouch_s=self._analyzer.slouch_s if problem is None else 0.0,
             nudges=tuple(e for e in ev if isinstance(e, SlouchNudge)),
-            detects=capabilities(self._settings.placement),
-            min_sitting_bout_s=self._settings.policy.min_sitting_bout_s,
-            min_break_s=self._settings.policy.min_break_s,
-            time_jumps=jumps,
+            detects=capabilities(settings.placement),
+            min_sitting_bout_s=settings.policy.min_sitting_bout_s,
+            min_break_s=settings.policy.min_break_s,
+            time_jumps=tuple(e for e in ev if isinstance(e, TimeJump)),
+            gaps=tuple(e for e in ev if isinstance(e, DataGap)),
+            slouch_measured=settings.placement in THORAX,
+            problem=problem,
         )
 
 

@@ -2,8 +2,13 @@
 
 Each CSV is streamed in chunks through ``analysis.ResultBuilder`` (the live analyser
 fed chunk by chunk), so long recordings stay small in memory. A file that cannot be
-read gets a one-line error naming it; the others are still analysed and the exit
-status is 1.
+read, or whose samples are too few or too short to judge (one row, every row at one
+time, less data than a posture needs: ``AnalysisResult.problem``), gets a one-line
+error naming it and no result; the others are still analysed and the exit status is 1.
+
+The summary on stdout says "not measured" for what the placement cannot report
+(``analysis.posture.capabilities``; slouch only on the chest and upper back), where
+a number would read as a measured 0.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from analysis import (
     AnalysisResult,
     AnalysisSettings,
     Placement,
+    Posture,
     ResultBuilder,
     UserAction,
 )
@@ -74,7 +80,8 @@ def analyze_file(
         The result, times relative to the first sample.
 
     Raises:
-        RecordingError: The file cannot be read or has no usable samples.
+        RecordingError: The file cannot be read, has no usable samples, or too few or
+            too short to judge (the message names the file and says why).
     """
     builder = ResultBuilder(settings)
     pending = calibrate_at_s
@@ -89,19 +96,59 @@ def analyze_file(
         builder.feed(t_s[i:], acc_g[i:])
     if pending is not None:
         builder.act(UserAction.CALIBRATE, pending)
-    return builder.finish()
+    result = builder.finish()
+    if result.problem is not None:
+        raise RecordingError(f"{path}: {result.problem}")
+    return result
+
+
+#: Postures of the summary line, with the words it uses for them.
+_POSTURE_WORDS = (
+    (Posture.SITTING, "sitting"),
+    (Posture.STANDING, "standing"),
+    (Posture.LYING, "lying"),
+    (Posture.WALKING, "walking"),
+    (Posture.OTHER, "other"),
+    (Posture.NONWEAR, "not worn"),
+)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60.0:.1f} min"
 
 
 def _summary_text(path: Path, result: AnalysisResult) -> str:
+    """The human summary: what a number would claim falsely says "not measured".
+
+    >>> from analysis import Placement
+    >>> from analysis.posture import capabilities
+    >>> r = AnalysisResult(3000, 60.0, 50.0, (), (), (), (), detects=capabilities(Placement.WRIST))
+    >>> print(_summary_text(Path("w.csv"), r))  # doctest: +NORMALIZE_WHITESPACE
+    w.csv: 3000 samples, 1.0 min at 50.0 Hz
+      sitting not measured, standing not measured, lying not measured, walking 0.0 min, other 0.0 min,
+      not worn 0.0 min
+      sitting bouts, breaks and alerts not measured, slouching not measured
+      this placement reports: walking, other, nonwear
+    """
     s = result.summary()
-    minutes = {k: float(v) / 60.0 for k, v in s.items() if k.endswith("_s")}
+    detects = set(result.detects)
+    postures = ", ".join(
+        f"{word} {_minutes(float(s[f'{p}_s'])) if str(p) in detects else 'not measured'}" for p, word in _POSTURE_WORDS
+    )
+    n_gaps = len(result.gaps)
+    gaps = f", no data {_minutes(result.gap_s)} ({n_gaps} gap{'s' * (n_gaps != 1)})" if n_gaps else ""
+    if str(Posture.SITTING) in detects:
+        sitting = (
+            f"sitting bouts {len(result.sitting_bouts)} (longest {_minutes(float(s['longest_sitting_s']))}), "
+            f"breaks {s['breaks']}, alerts {len(result.alerts)}"
+        )
+    else:
+        sitting = "sitting bouts, breaks and alerts not measured"
+    slouch = _minutes(result.slouch_s) if result.slouch_measured else "not measured"
     return (
-        f"{path}: {result.samples} samples, {result.duration_s / 60.0:.1f} min at {result.rate_hz:.1f} Hz\n"
-        f"  sitting {minutes['sitting_s']:.1f} min, standing {minutes['standing_s']:.1f} min, "
-        f"lying {minutes['lying_s']:.1f} min, walking {minutes['walking_s']:.1f} min, "
-        f"other {minutes['other_s']:.1f} min, not worn {minutes['nonwear_s']:.1f} min\n"
-        f"  sitting bouts {len(result.sitting_bouts)} (longest {minutes['longest_sitting_s']:.1f} min), "
-        f"breaks {s['breaks']}, alerts {len(result.alerts)}, slouching {minutes['slouch_s']:.1f} min\n"
+        f"{path}: {result.samples} samples, {_minutes(result.duration_s)} at {result.rate_hz:.1f} Hz{gaps}\n"
+        f"  {postures}\n"
+        f"  {sitting}, slouching {slouch}\n"
         f"  this placement reports: {', '.join(result.detects)}"
     )
 

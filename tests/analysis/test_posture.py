@@ -67,12 +67,13 @@ def test_wrist_reports_walking_or_other_only(make_signal: Any) -> None:
     assert not result.sitting_bouts
 
 
-def test_gap_in_data_is_other(make_signal: Any) -> None:
-    """Seconds without samples are reported as other, not guessed."""
+def test_gap_in_data_is_a_gap_not_a_posture(make_signal: Any) -> None:
+    """Seconds without samples are reported as a gap, not guessed (the posture reaches half a window in)."""
     t, acc = make_signal([("sitting", 60.0)])
     keep = (t < 20.0) | (t > 30.0)
     result = analyze(t[keep], acc[keep], AnalysisSettings(Placement.THIGH))
-    assert posture_at(result, 25.0) is Posture.OTHER
+    assert not [b for b in result.bouts if b.start_s <= 25.0 < b.end_s]
+    assert [(g.start_s, g.end_s) for g in result.gaps] == [pytest.approx((20.5, 29.5), abs=0.11)]
     assert posture_at(result, 10.0) is Posture.SITTING
 
 

@@ -329,14 +329,18 @@ def test_bad_chunk_is_rejected_before_any_segment_changes() -> None:
     assert analyzer.snapshot() == before
 
 
-def test_result_lists_the_jumps_and_spans_only_the_segments(make_signal: Any) -> None:
-    """The JSON lists each jump relative to the first sample; duration and rate leave the gap out."""
+def test_result_lists_the_jumps_and_reports_the_forward_one_as_a_gap(make_signal: Any) -> None:
+    """The JSON lists each jump from the first sample; a forward one is a gap, in the duration but not the rate."""
     (t, acc), start_s = two_parts(make_signal, 86400.0)
     result = analyze(t, acc, CFG)
     out = json.loads(json.dumps(result.to_json()))
     assert out["time_jumps"] == [{"from_s": pytest.approx(120.0 - 1 / RATE_HZ), "t_s": round(start_s - T0_S, 6)}]
-    assert result.duration_s == pytest.approx(120.0 + 170.0 - 2 / RATE_HZ)
-    assert result.rate_hz == pytest.approx(RATE_HZ)
+    # The gap runs from the end of the last posture bout (the frame of the last sample).
+    assert out["gaps"] == [{"start_s": pytest.approx(120.0, abs=0.1), "end_s": round(start_s - T0_S, 6)}]
+    jump_s = start_s - T0_S - (120.0 - 1 / RATE_HZ)
+    assert result.duration_s == pytest.approx(120.0 + 170.0 - 2 / RATE_HZ + jump_s)
+    assert out["summary"]["gap_s"] == pytest.approx(jump_s, abs=0.1)
+    assert result.rate_hz == pytest.approx(RATE_HZ, rel=1e-3)  # the gap starts up to a frame after the last sample
     assert result.samples == t.size
     builder = ResultBuilder(CFG)
     for part in np.array_split(np.arange(t.size), 9):
