@@ -14,6 +14,21 @@ each with ``analysis.analyze`` (what ``sitless analyze`` runs) and compares:
   a truth alert matches it; any other alert is false, and an unmatched truth alert is
   missed (every placement must raise no false alert).
 
+``--full-day`` runs 24-hour days instead (``firmware_sim.days.full_day``: asleep in bed
+until about 07:00 with turns between the sleep positions of Skarpsno et al. 2017, a
+morning routine, a commute, the office day above, an evening of dinner, sitting and
+lying on the sofa, sitting up in bed, asleep again from about 23:00), the sensor worn
+throughout. Each is the second day of a recording worn for days: the evening before,
+from the walk to bed on, is analysed first and not scored. It adds:
+
+- alerts in bed: alerts found within the truth's in-bed periods (the truth has none
+  there; target 0);
+- the per-frame posture balanced accuracy on a 0.1 s grid: the mean recall of
+  sitting, standing, lying and walking, leaving out time the truth gives no such
+  posture (squats, the desk) and ``SCORE_EDGE_S`` either side of each change of truth
+  posture (target at least 0.97). The wrist is judged on what it reports: walking
+  against not walking (``other``).
+
 ``--plain`` makes the sensor only turn between postures, with no vertical travel of the
 hips and no trunk flexion at sit-downs and stand-ups (``PLAIN``): a recording made by
 switching orientations, as a generator without a body model would, and the harshest
@@ -29,173 +44,72 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from analysis import AnalysisSettings, Placement, Posture, analyze
+from analysis import AnalysisResult, AnalysisSettings, Placement, Posture, analyze
 from bench.report import markdown_table
-from firmware_sim import Activity, MotionParams, Script, Step, generate, truth
+from bench.scoring import (
+    ALERT_TOLERANCE_S,
+    MIN_BALANCED_ACCURACY,
+    SCORE_EDGE_S,
+    SCORED,
+    PostureScore,
+    alerts_due,
+    alerts_within,
+    match_alerts,
+    posture_score,
+)
+from firmware_sim import Activity, MotionParams, Script, generate, truth
+from firmware_sim.days import after_evening, full_day, office_day
+from firmware_sim.scenarios import in_bed_windows
 
 __all__ = [
+    "ALERT_TOLERANCE_S",
+    "FULL_HEADER",
     "HEADER",
+    "MIN_BALANCED_ACCURACY",
+    "SCORE_EDGE_S",
     "DayResult",
+    "PostureScore",
     "alerts_due",
+    "alerts_within",
+    "day_line",
     "evaluate_day",
+    "evaluate_full_day",
+    "found_bouts",
+    "full_day",
+    "full_row",
     "main",
     "match_alerts",
     "office_day",
+    "overall_row",
+    "posture_score",
+    "score_script",
     "summary_row",
     "truth_alerts",
 ]
 
-MIN = 60.0
-MAX_SITTING_S = 30 * MIN  # DESIGN.md alert policy defaults
-MIN_BREAK_S = 1 * MIN
 #: Postures change by turning the sensor only: no hip travel, no trunk flexion.
 PLAIN = MotionParams(hip_drop_m=0.0, thigh_drop_m=0.0, chair_trunk_flex_deg=0.0, chair_pelvis_flex_deg=0.0)
-REPEAT_S = 10 * MIN
-ALERT_TOLERANCE_S = 2 * MIN
 SITTING_TOLERANCE = 0.03
 
 A = Activity
 
 
-class _Day:
-    """Collects the steps of a day from a seeded generator."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng([seed, 0xDA7])
-        self.steps: list[Step] = []
-
-    @property
-    def elapsed_s(self) -> float:
-        return float(sum(step.duration_s for step in self.steps))
-
-    def add(self, activity: Activity, low_s: float, high_s: float | None = None) -> None:
-        seconds = low_s if high_s is None else float(self.rng.uniform(low_s, high_s))
-        self.steps.append(Step(activity, round(seconds, 1)))
-
-    def seated(self, low_s: float, high_s: float, *, stand_ups: bool = True) -> None:
-        """A seated bout with a fidget every 4-10 min and, sometimes, a stand-up of < 1 min."""
-        left = float(self.rng.uniform(low_s, high_s))
-        while left > 0:
-            piece = min(left, float(self.rng.uniform(4 * MIN, 10 * MIN)))
-            self.add(A.SITTING, piece)
-            left -= piece
-            if left <= 30:
-                break
-            if stand_ups and self.rng.random() < 0.15:
-                self.add(A.STANDING, 15, 40)  # reach a shelf, greet someone: no break
-            else:
-                self.add(A.FIDGET, 3, 8)
-
-    def pause(self) -> None:
-        """A break between seated bouts (every kind ends the bout: >= 1 min off the chair)."""
-        kind = int(self.rng.integers(0, 4))
-        if kind == 0:  # coffee or printer
-            self.add(A.STANDING, 10, 40)
-            self.add(A.WALKING, 1.5 * MIN, 4 * MIN)
-            self.add(A.STANDING, 10, 60)
-        elif kind == 1:  # standing desk
-            self.add(A.STANDING, 8 * MIN, 25 * MIN)
-        elif kind == 2:  # stretch-and-squat break (programme.md)
-            self.add(A.STANDING, 20, 60)
-            self.add(A.STRETCH, 1 * MIN, 2.5 * MIN)
-            self.add(A.SQUAT, 15, 25)
-            self.add(A.STANDING, 30, 90)
-        else:  # a chat standing by the desk
-            self.add(A.STANDING, 1.5 * MIN, 4 * MIN)
-
-    def work(self, until_s: float) -> None:
-        """Seated work bouts (about half of them over 30 min) with breaks until ``until_s``."""
-        while self.elapsed_s < until_s:
-            if self.rng.random() < 0.5:
-                self.seated(33 * MIN, 55 * MIN)
-            else:
-                self.seated(8 * MIN, 25 * MIN)
-            self.pause()
-
-    def walk(self, low_s: float, high_s: float) -> None:
-        self.add(A.STANDING, 5, 20)
-        self.add(A.WALKING, low_s, high_s)
-        self.add(A.STANDING, 5, 20)
-
-
-def office_day(seed: int, work_h: float = 8.0) -> Script:
-    """A seeded office day: desk non-wear, work bouts, a meeting, lunch, desk non-wear.
-
-    Args:
-        seed: Seed of the day's choices (durations, kinds of break).
-        work_h: Approximate hours between clipping the sensor on and taking it off; days
-            of 5 h or more include a seated meeting and a seated lunch.
-
-    Returns:
-        The script (every step's duration rounded to 0.1 s).
-    """
-    day = _Day(seed)
-    day.add(A.NONWEAR, 3 * MIN, 12 * MIN)  # on the desk before it is clipped on
-    day.add(A.STANDING, 20, 60)
-    day.walk(1 * MIN, 3 * MIN)
-    start = day.elapsed_s
-    long_day = work_h >= 5.0
-    day.work(start + (0.3 if long_day else 0.5) * work_h * 3600)
-    if long_day:
-        day.walk(2 * MIN, 4 * MIN)  # to the meeting room
-        day.seated(40 * MIN, 60 * MIN, stand_ups=False)
-        day.walk(2 * MIN, 4 * MIN)
-        day.work(start + 0.5 * work_h * 3600)
-        day.walk(3 * MIN, 6 * MIN)  # lunch
-        day.seated(20 * MIN, 35 * MIN, stand_ups=False)
-        day.walk(3 * MIN, 6 * MIN)
-    day.work(start + work_h * 3600)
-    day.walk(1 * MIN, 3 * MIN)
-    day.add(A.STANDING, 20, 60)
-    day.add(A.NONWEAR, 3 * MIN, 12 * MIN)  # taken off and left on the desk
-    return Script(f"office_day_{seed}", tuple(day.steps))
-
-
 def truth_alerts(script: Script) -> list[float]:
     """The alert times the policy calls for on the script's ground truth, s (``alerts_due``).
 
+    >>> from firmware_sim import Step
     >>> s = Script("x", (Step(A.SITTING, 2100.0), Step(A.STANDING, 30.0), Step(A.SITTING, 600.0)))
     >>> truth_alerts(s)
     [1800.0, 2400.0]
     """
     return alerts_due((seg.start_s, seg.end_s, seg.posture is Posture.SITTING) for seg in truth(script))
-
-
-def alerts_due(segments: Iterable[tuple[float, float, bool]]) -> list[float]:
-    """The alert times the policy calls for on consecutive ``(start_s, end_s, sitting)`` segments, s.
-
-    A bout starts at the first sitting segment and ends at a non-sitting stretch of at
-    least ``MIN_BREAK_S``; it alerts ``MAX_SITTING_S`` after its start, then every
-    ``REPEAT_S`` (an alert due during a short stand-up comes when the wearer sits again).
-
-    >>> alerts_due([(0.0, 1900.0, True), (1900.0, 1990.0, False), (1990.0, 3900.0, True)])
-    [1800.0, 3790.0]
-    """
-    alerts: list[float] = []
-    bout_start: float | None = None
-    due = math.inf
-    off_since: float | None = None
-    for start_s, end_s, sitting in segments:
-        if sitting:
-            if bout_start is None:
-                bout_start, due = start_s, start_s + MAX_SITTING_S
-            off_since = None
-            while due < end_s:
-                alerts.append(max(due, start_s))
-                due = max(due, start_s) + REPEAT_S
-            continue
-        off_since = start_s if off_since is None else off_since
-        if bout_start is not None and end_s - off_since >= MIN_BREAK_S:
-            bout_start, due = None, math.inf
-    return alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +126,8 @@ class DayResult:
         matched: Alerts found within ``ALERT_TOLERANCE_S`` of a truth alert.
         false_alerts: Alerts found with no truth alert within the tolerance.
         worst_offset_s: Largest |found - truth| over the matched alerts, s.
+        in_bed_alerts: Alerts found within the truth's in-bed periods.
+        posture: The per-frame posture score, or None when not measured.
     """
 
     placement: Placement
@@ -223,6 +139,8 @@ class DayResult:
     matched: int
     false_alerts: int
     worst_offset_s: float
+    in_bed_alerts: int = 0
+    posture: PostureScore | None = None
 
     @property
     def sitting_error(self) -> float:
@@ -236,30 +154,12 @@ class DayResult:
 
     @property
     def passed(self) -> bool:
-        """Meets the day-long standard (the wrist: no false alerts only)."""
+        """Meets the day-long standard (the wrist: no false alerts, and its own posture score)."""
+        scored = self.posture is None or self.posture.balanced >= MIN_BALANCED_ACCURACY
+        quiet = self.false_alerts == 0 and self.in_bed_alerts == 0
         if self.placement is Placement.WRIST:
-            return self.false_alerts == 0
-        return abs(self.sitting_error) <= SITTING_TOLERANCE and self.false_alerts == 0 and self.missed == 0
-
-
-def match_alerts(found: Sequence[float], expected: Sequence[float]) -> tuple[int, float]:
-    """Greedy one-to-one matching in time order; returns (matched, worst offset s)."""
-    used = [False] * len(expected)
-    matched, worst = 0, 0.0
-    for t in found:
-        best = None
-        for j, e in enumerate(expected):
-            if (
-                not used[j]
-                and abs(t - e) <= ALERT_TOLERANCE_S
-                and (best is None or abs(t - e) < abs(t - expected[best]))
-            ):
-                best = j
-        if best is not None:
-            used[best] = True
-            matched += 1
-            worst = max(worst, abs(t - expected[best]))
-    return matched, worst
+            return quiet and scored
+        return abs(self.sitting_error) <= SITTING_TOLERANCE and quiet and self.missed == 0 and scored
 
 
 def evaluate_day(placement: Placement, seed: int, work_h: float = 8.0, *, plain: bool = False) -> DayResult:
@@ -295,8 +195,88 @@ def evaluate_day(placement: Placement, seed: int, work_h: float = 8.0, *, plain:
     )
 
 
-def _run(job: tuple[Placement, int, float, bool]) -> DayResult:
-    placement, seed, work_h, plain = job
+def evaluate_full_day(placement: Placement, seed: int, *, plain: bool = False) -> DayResult:
+    """Simulate, analyse and score one 24-hour day (``full_day``) at one placement.
+
+    The day is the second of a recording worn for days: the end of the day before
+    (``after_evening(seed - 1)``, from the walk to bed on) is played and analysed first,
+    and only the 24 hours from midnight are scored.
+
+    Args:
+        placement: Where the sensor is worn.
+        seed: Seed (>= 1) of the day's script and of the simulated session.
+        plain: Postures change by turning the sensor only (``PLAIN``).
+
+    Returns:
+        The comparison with the truth, in-bed alerts and posture score included.
+    """
+    before, day = after_evening(seed - 1), full_day(seed)
+    script = Script(day.name, before.steps + day.steps)
+    session = 1000 * seed + list(Placement).index(placement)
+    return score_script(script, placement, seed, session_seed=session, plain=plain, scored_from_s=before.duration_s)
+
+
+def score_script(
+    script: Script,
+    placement: Placement,
+    seed: int,
+    *,
+    session_seed: int | None = None,
+    plain: bool = False,
+    scored_from_s: float = 0.0,
+) -> DayResult:
+    """Simulate one script at one placement and score it as a full day (``DayResult``).
+
+    Args:
+        script: What the wearer does.
+        placement: Where the sensor is worn.
+        seed: Seed the script was made with (reported).
+        session_seed: Seed of the simulated session (default ``seed``).
+        plain: Postures change by turning the sensor only (``PLAIN``).
+        scored_from_s: Score only from this time of the script on (what comes before is
+            analysed, and its alerts and sitting are left out).
+
+    Returns:
+        The comparison with the truth, in-bed alerts and posture score included.
+    """
+    session = seed if session_seed is None else session_seed
+    rec = generate(script, placement, seed=session, params=PLAIN if plain else MotionParams())
+    result = analyze(rec.t_s, rec.acc_g, AnalysisSettings(placement))
+    segments = _clip([(s.start_s, s.end_s, s.posture) for s in truth(script)], scored_from_s)
+    bouts = _clip(found_bouts(result), scored_from_s)
+    expected = [t - scored_from_s for t in truth_alerts(script) if t >= scored_from_s]
+    found = [a.t_s - result.t0_s - scored_from_s for a in result.alerts if a.t_s - result.t0_s >= scored_from_s]
+    matched, worst = match_alerts(found, expected)
+    in_bed = _clip([(a, b, Posture.LYING) for a, b in in_bed_windows(truth(script))], scored_from_s)
+    return DayResult(
+        placement=placement,
+        seed=seed,
+        hours=(script.duration_s - scored_from_s) / 3600,
+        true_sitting_s=sum(b - a for a, b, p in segments if p is Posture.SITTING),
+        sitting_s=sum(b - a for a, b, p in bouts if p is Posture.SITTING),
+        truth_alerts=len(expected),
+        matched=matched,
+        false_alerts=len(found) - matched,
+        worst_offset_s=worst,
+        in_bed_alerts=alerts_within(found, [(a, b) for a, b, _ in in_bed]),
+        posture=posture_score(segments, bouts, activity_only=placement is Placement.WRIST),
+    )
+
+
+def _clip(spans: Sequence[tuple[float, float, Posture]], from_s: float) -> list[tuple[float, float, Posture]]:
+    """The spans from ``from_s`` on, their times made relative to it."""
+    return [(max(a, from_s) - from_s, b - from_s, p) for a, b, p in spans if b > from_s]
+
+
+def found_bouts(result: AnalysisResult) -> list[tuple[float, float, Posture]]:
+    """The posture bouts of a result, ``(start_s, end_s, posture)`` from its first sample."""
+    return [(b.start_s - result.t0_s, b.end_s - result.t0_s, b.posture) for b in result.bouts]
+
+
+def _run(job: tuple[Placement, int, float, bool, bool]) -> DayResult:
+    placement, seed, work_h, plain, full = job
+    if full:
+        return evaluate_full_day(placement, seed, plain=plain)
     return evaluate_day(placement, seed, work_h, plain=plain)
 
 
@@ -319,14 +299,56 @@ def summary_row(days: Sequence[DayResult], *, exempt: bool = False) -> list[str]
     ]
 
 
-def table(results: Sequence[DayResult]) -> str:
-    """A Markdown table: one row per placement, worst case over the days."""
+FULL_HEADER = (
+    "days | sitting error, mean / worst | alerts matched (truth) | worst offset | false | missed | in-bed alerts"
+    " | posture balanced accuracy, mean / worst | recall, mean: sitting / standing / lying / walking | days passing"
+)
+
+
+def full_row(days: Sequence[DayResult], *, exempt: bool = False) -> list[str]:
+    """The ``FULL_HEADER`` columns over some days (``exempt``: no sitting figure, walking vs other)."""
+    head = summary_row(days, exempt=exempt)
+    scores = [r.posture for r in days if r.posture is not None]
+    balanced = [s.balanced for s in scores]
+    by_class: dict[str, list[float]] = {}
+    for score in scores:
+        for name, recall in score.recalls:
+            by_class.setdefault(name, []).append(recall)
+    names = ("walking", "other") if exempt else tuple(str(p) for p in SCORED)
+    recalls = " / ".join(f"{float(np.mean(by_class[n])):.3f}" if n in by_class else "-" for n in names)
+    return [
+        *head[:-1],
+        str(sum(r.in_bed_alerts for r in days)),
+        f"{float(np.mean(balanced)):.3f} / {min(balanced):.3f}" if balanced else "-",
+        f"{recalls} (walking / other)" if exempt else recalls,
+        head[-1],
+    ]
+
+
+def table(results: Sequence[DayResult], *, full: bool = False) -> str:
+    """A Markdown table: one row per placement, worst case over the days (``full``: and overall)."""
     rows: list[list[str]] = []
+    row = full_row if full else summary_row
     for placement in Placement:
         days = [r for r in results if r.placement is placement]
         if days:
-            rows.append([str(placement), *summary_row(days, exempt=placement is Placement.WRIST)])
-    return markdown_table(f"placement | {HEADER}", rows)
+            rows.append([str(placement), *row(days, exempt=placement is Placement.WRIST)])
+    if full and len(rows) > 1:
+        rows.append(["overall", *overall_row(results)])
+    return markdown_table(f"placement | {FULL_HEADER if full else HEADER}", rows)
+
+
+def overall_row(results: Sequence[DayResult]) -> list[str]:
+    """The ``FULL_HEADER`` columns over every placement.
+
+    Sitting time, matched and missed alerts and the four recalls come from the placements
+    that report sitting (not the wrist); false and in-bed alerts, the balanced accuracy
+    (the wrist's own) and the days passing from all.
+    """
+    body = [r for r in results if r.placement is not Placement.WRIST] or list(results)
+    every = full_row(results, exempt=not any(r.placement is not Placement.WRIST for r in results))
+    sitting = full_row(body)
+    return [every[0], *sitting[1:4], every[4], sitting[5], every[6], every[7], sitting[8], every[9]]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -337,6 +359,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="processes")
     parser.add_argument("--verbose", action="store_true", help="one line per day")
     parser.add_argument("--plain", action="store_true", help="postures change by turning the sensor only")
+    parser.add_argument(
+        "--full-day", action="store_true", help="24-hour days with a night in bed (--hours is then ignored)"
+    )
     return parser
 
 
@@ -344,20 +369,30 @@ def main(argv: list[str] | None = None) -> int:
     """Run the day-long comparison and print the table; non-zero if any day fails."""
     args = _parser().parse_args(argv)
     placements = args.placement or list(Placement)
-    jobs = [(p, seed, args.hours, args.plain) for p in placements for seed in range(1, args.seeds + 1)]
+    jobs = [(p, seed, args.hours, args.plain, args.full_day) for p in placements for seed in range(1, args.seeds + 1)]
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         results = list(pool.map(_run, jobs))
     if args.verbose:
         for r in results:
-            print(
-                f"{r.placement:>10} seed {r.seed:>3} {r.hours:.1f} h sitting {100 * r.sitting_error:+6.2f}% "
-                f"alerts {r.matched}/{r.truth_alerts} false {r.false_alerts} worst {r.worst_offset_s:5.0f} s"
-                f"{'' if r.passed else '  FAIL'}"
-            )
-    flags = " --plain" if args.plain else ""
-    print(f"python -m bench.days --seeds {args.seeds} --hours {args.hours:g}{flags}, {dt.date.today().isoformat()}")
-    print(table(results))
+            print(day_line(f"{r.placement:>10}", r))
+    hours = "" if args.full_day else f" --hours {args.hours:g}"
+    flags = hours + (" --plain" if args.plain else "") + (" --full-day" if args.full_day else "")
+    print(f"python -m bench.days --seeds {args.seeds}{flags}, {dt.date.today().isoformat()}")
+    print(table(results, full=args.full_day))
     return 0 if all(r.passed for r in results) else 1
+
+
+def day_line(label: str, r: DayResult) -> str:
+    """One day in one line (``--verbose``), after ``label``."""
+    score = ""
+    if r.posture is not None:
+        recalls = " ".join(f"{name[:4]} {recall:.3f}" for name, recall in r.posture.recalls)
+        score = f" in bed {r.in_bed_alerts} posture {r.posture.balanced:.3f} {recalls}"
+    return (
+        f"{label} seed {r.seed:>3} {r.hours:.1f} h sitting {100 * r.sitting_error:+6.2f}% "
+        f"alerts {r.matched}/{r.truth_alerts} false {r.false_alerts} worst {r.worst_offset_s:5.0f} s"
+        f"{score}{'' if r.passed else '  FAIL'}"
+    )
 
 
 if __name__ == "__main__":

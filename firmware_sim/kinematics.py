@@ -4,21 +4,29 @@ For each activity and placement this module gives, as pure functions of time, th
 direction of "up" in the segment frame (what a still accelerometer reads, in g) and the
 linear acceleration of the segment (in g, segment frame). The frame and angle
 conventions are those of :mod:`firmware_sim.params`. Every random choice (cadence,
-phases, which side the wearer lies on) is drawn once per step into a :class:`StepDraw`,
-so signals are deterministic functions of time and chunking cannot change them.
+phases, which side the wearer lies on, how a lying position sits) is drawn once per
+step into a :class:`StepDraw`, so signals are deterministic functions of time and
+chunking cannot change them.
+
+Lying positions (:func:`lying_angles`) put the trunk horizontal, turned about its long
+axis by the position (back 0°, side ±90°, front 180°), the thorax raised by the step's
+incline; the thigh lies horizontal and turns with the pelvis, except on the back, where
+the relaxed leg rolls outward, and in hook lying, where the knee is above the hip; the
+forearm rests anyhow near horizontal.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
 
 from analysis.settings import Placement
 from firmware_sim.params import MotionParams
-from firmware_sim.scenarios import Activity
+from firmware_sim.scenarios import LYING_POSITIONS, Activity
 
 __all__ = [
     "SEATED",
@@ -27,6 +35,7 @@ __all__ = [
     "chair_transition",
     "draw_step",
     "flex_forward",
+    "lying_angles",
     "minimum_jerk",
     "segment_signal",
     "up_vector",
@@ -41,6 +50,9 @@ SEATED = frozenset({Activity.SITTING, Activity.FIDGET})
 UPRIGHT = frozenset({Activity.STANDING, Activity.WALKING, Activity.STRETCH, Activity.SQUAT})
 _N_PHASES = 8
 _N_SWAY = 3
+_N_POSE = 4
+#: Which side a side-lying position is on: +1 right side down (the left side up), -1 left.
+_SIDE = MappingProxyType({Activity.SIDE_RIGHT: 1.0, Activity.SIDE_LEFT: -1.0})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,7 @@ class StepDraw:
         phases: Random phases, radians, for the periodic components.
         sway_hz: Frequencies of the slow sway components.
         desk_up: "Up" in the segment frame while the sensor lies on the desk, unit (3,).
+        pose: Uniform draws in [-1, 1] that shape a lying position (:func:`lying_angles`).
     """
 
     cadence_hz: float
@@ -64,15 +77,23 @@ class StepDraw:
     phases: tuple[float, ...]
     sway_hz: tuple[float, ...]
     desk_up: tuple[float, float, float]
+    pose: tuple[float, ...] = (0.0,) * _N_POSE
 
 
-def draw_step(rng: np.random.Generator, params: MotionParams, desk_up: NDArray[np.float64]) -> StepDraw:
+def draw_step(
+    rng: np.random.Generator,
+    params: MotionParams,
+    desk_up: NDArray[np.float64],
+    pose_rng: np.random.Generator | None = None,
+) -> StepDraw:
     """Draw the random choices of one step (a fixed number of draws per step).
 
     Args:
         rng: The session's setup generator.
         params: Motion parameters.
         desk_up: "Up" in the segment frame when the sensor lies on the desk, shape (3,).
+        pose_rng: Source of the lying-position draws, a stream of its own so that
+            adding it left every other draw as it was; None: all zero.
 
     Returns:
         The draws.
@@ -91,6 +112,7 @@ def draw_step(rng: np.random.Generator, params: MotionParams, desk_up: NDArray[n
         phases=tuple(float(p) for p in phases),
         sway_hz=tuple(float(f) for f in sway_hz),
         desk_up=(float(desk_up[0]), float(desk_up[1]), float(desk_up[2])),
+        pose=(0.0,) * _N_POSE if pose_rng is None else tuple(float(v) for v in pose_rng.uniform(-1, 1, _N_POSE)),
     )
 
 
@@ -128,6 +150,62 @@ def _sitting_pitch_deg(placement: Placement, params: MotionParams) -> float:
     return params.forearm_sitting_pitch_deg
 
 
+def lying_angles(
+    activity: Activity, placement: Placement, draw: StepDraw, params: MotionParams, incline_deg: float = 0.0
+) -> tuple[float, float, float]:
+    """The ``(pitch, lateral, roll)`` of a segment in one lying position, degrees.
+
+    Args:
+        activity: A lying position (:data:`firmware_sim.scenarios.LYING_POSITIONS`) or
+            ``LONG_SITTING``.
+        placement: Where the sensor is worn.
+        draw: The step's random choices (``side`` for ``LYING``, ``pose``).
+        params: Motion parameters.
+        incline_deg: How far the head end is raised (:attr:`~firmware_sim.scenarios.Step.incline_deg`).
+
+    Returns:
+        The angles, before the step's ``posture_spread_deg`` offsets and sway.
+
+    >>> draw = draw_step(np.random.default_rng(0), MotionParams(), np.zeros(3))
+    >>> lying_angles(Activity.HOOK_LYING, Placement.THIGH, draw, MotionParams())  # knee above hip
+    (-135.0, 0.0, 0.0)
+    >>> lying_angles(Activity.SIDE_LEFT, Placement.CHEST, draw, MotionParams(), incline_deg=10.0)
+    (-80.0, 0.0, -90.0)
+    """
+    lean, knee, fore_pitch, fore_roll = draw.pose
+    lean_deg = params.lying_lean_deg * lean
+    if activity is Activity.LONG_SITTING:
+        return _long_sitting_angles(placement, params, lean_deg)
+    if placement is Placement.WRIST:
+        return -90.0 + params.wrist_lying_spread_deg * fore_pitch, 0.0, 180.0 * fore_roll
+    side = draw.side if activity is Activity.LYING else _SIDE.get(activity, 0.0)
+    roll = lean_deg  # on the back
+    if side:
+        roll += side * params.lying_roll_deg
+    elif activity is Activity.PRONE:
+        roll += 180.0
+    pitch = -90.0
+    if placement in _THORAX:  # the pillow or armrest raises the head and shoulders; the pelvis lies flat
+        pitch += incline_deg
+    elif placement is Placement.THIGH:
+        if activity is Activity.SUPINE:
+            roll = params.supine_thigh_roll_deg + lean_deg
+        elif activity is Activity.HOOK_LYING:
+            pitch -= (params.hook_knee_flex_deg + params.lying_lean_deg * knee) / 2
+        elif side < 0:  # the sensor's thigh is the upper one: its knee rests lower than the hip
+            pitch += params.top_thigh_drop_deg
+    return pitch, 0.0, roll
+
+
+def _long_sitting_angles(placement: Placement, params: MotionParams, lean_deg: float) -> tuple[float, float, float]:
+    """Sitting up with the legs out: the trunk reclined, the thigh horizontal and rolled outward."""
+    if placement in _TRUNK:
+        return _sitting_pitch_deg(placement, params) - params.long_sitting_recline_deg, 0.0, 0.0
+    if placement is Placement.THIGH:
+        return -90.0, 0.0, params.supine_thigh_roll_deg + lean_deg
+    return params.forearm_sitting_pitch_deg, 0.0, 0.0
+
+
 def _sines(t_s: NDArray[np.float64], draw: StepDraw, first: int = 0) -> NDArray[np.float64]:
     """A smooth random wander in [-1, 1]: the mean of the step's slow sway sinusoids."""
     out = np.zeros_like(t_s)
@@ -137,7 +215,13 @@ def _sines(t_s: NDArray[np.float64], draw: StepDraw, first: int = 0) -> NDArray[
 
 
 def segment_signal(
-    activity: Activity, placement: Placement, t_s: NDArray[np.float64], draw: StepDraw, params: MotionParams
+    activity: Activity,
+    placement: Placement,
+    t_s: NDArray[np.float64],
+    draw: StepDraw,
+    params: MotionParams,
+    *,
+    incline_deg: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Gravity direction and linear acceleration of the sensor's segment during one activity.
 
@@ -147,6 +231,7 @@ def segment_signal(
         t_s: Times, seconds (any origin: the signals are periodic or stationary), shape (n,).
         draw: The step's random choices.
         params: Motion parameters.
+        incline_deg: How far the head end of a lying trunk is raised, deg.
 
     Returns:
         ``(up, lin_g)``: unit "up" vectors and linear acceleration in g, both in the
@@ -176,9 +261,16 @@ def segment_signal(
             lateral += 0.5 * params.fidget_deg * np.sin(2 * math.pi * 1.1 * t_s + ph[2])
             lin[:, 2] += params.fidget_g * np.sin(2 * math.pi * 1.3 * t_s + ph[3])
             lin[:, 1] += 0.5 * params.fidget_g * np.sin(2 * math.pi * 0.9 * t_s + ph[4])
-    elif activity is Activity.LYING:
-        pitch += -90.0 + params.lying_sway_deg * _sines(t_s, draw)
-        roll += draw.side * params.lying_roll_deg
+    elif activity in LYING_POSITIONS:
+        p, lat, r = lying_angles(activity, placement, draw, params, incline_deg)
+        pitch += p + params.lying_sway_deg * _sines(t_s, draw)
+        lateral += lat
+        roll += r
+    elif activity is Activity.LONG_SITTING:
+        p, lat, r = lying_angles(activity, placement, draw, params)
+        pitch += p + params.sitting_sway_deg * _sines(t_s, draw)
+        lateral += lat + params.sitting_sway_deg * _sines(t_s, draw, first=3)
+        roll += r
     elif activity is Activity.STANDING:
         pitch += params.standing_sway_deg * _sines(t_s, draw)
         lateral += params.standing_sway_deg * _sines(t_s, draw, first=3)

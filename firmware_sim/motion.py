@@ -11,9 +11,10 @@ by a per-session clock error, with timing jitter; whole packets are lost with
 probability ``drop_prob``.
 
 Randomness comes from ``np.random.default_rng`` streams derived from the seed: one for
-the session (mounting, clock, offset, per-step choices) and one each for the timing
-jitter, the noise and the packet losses. Every signal is a function of time, and the
-per-sample streams are read in order, so the output does not depend on the chunk size.
+the session (mounting, clock, offset, per-step choices), one for how each lying position
+sits, and one each for the timing jitter, the noise and the packet losses. Every signal
+is a function of time, and the per-sample streams are read in order, so the output does
+not depend on the chunk size.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from firmware_sim.scenarios import Activity, Script, truth
 __all__ = ["Session", "generate", "iter_chunks", "random_rotation"]
 
 _DEFAULT_PARAMS = MotionParams()
-_SETUP, _JITTER, _NOISE, _DROPS = range(4)
+_SETUP, _JITTER, _NOISE, _DROPS, _POSE = range(5)
 
 
 def random_rotation(rng: np.random.Generator) -> NDArray[np.float64]:
@@ -99,7 +100,8 @@ class Session:
         face = 1.0 if rng.random() < 0.5 else -1.0
         # On the desk the sensor lies on one of its flat faces: its z axis is vertical.
         desk_up = drawn.T @ np.array([0.0, 0.0, face])
-        draws = tuple(draw_step(rng, params, desk_up) for _ in script.steps)
+        pose_rng = np.random.default_rng([seed, _POSE])
+        draws = tuple(draw_step(rng, params, desk_up, pose_rng) for _ in script.steps)
         return cls(mounting=drawn, clock_ppm=clock_ppm, bias_g=bias_g, draws=draws)
 
 
@@ -127,6 +129,7 @@ class _Body:
 
     def __init__(self, script: Script, placement: Placement, session: Session, params: MotionParams) -> None:
         self._activities = tuple(step.activity for step in script.steps)
+        self._inclines = tuple(step.incline_deg for step in script.steps)
         durations = np.array([step.duration_s for step in script.steps])
         self._ends = np.cumsum(durations)
         self._starts = self._ends - durations
@@ -151,7 +154,12 @@ class _Body:
         for k in np.unique(step):
             mask = step == k
             up[mask], lin[mask] = segment_signal(
-                self._activities[k], self._placement, t_s[mask], self._session.draws[k], self._params
+                self._activities[k],
+                self._placement,
+                t_s[mask],
+                self._session.draws[k],
+                self._params,
+                incline_deg=self._inclines[k],
             )
         return up, lin
 

@@ -38,10 +38,51 @@ class MotionParams:
             standing, the transition does.
         forearm_sitting_pitch_deg: Forearm resting on the desk while typing: near
             horizontal with the back of the wrist facing up.
-        lying_roll_deg: Roll about the long axis when lying. Side-lying is the most
-            frequent lying position in free-living accelerometry (Skarpsno et al. 2017,
-            Nat Sci Sleep 9:267-275), and it is what lets a thigh sensor tell lying from
-            sitting; the side (sign) is random per step.
+        lying_roll_deg: Roll of the trunk (pelvis, thorax) and the thigh about their long
+            axes when lying on the side (lateral decubitus). Side-lying is the most
+            frequent sleep position: 54.1% of the time in bed, against 37.5% on the back
+            and 7.3% on the front, with 1.6 (SD 0.7) position shifts an hour (Skarpsno et
+            al. 2017, Nat Sci Sleep 9:267-275, doi:10.2147/NSS.S145777, thigh and
+            upper-back accelerometers of 664 workers); these figures drive the nights of
+            :mod:`firmware_sim.days`. The hips and knees flex in side-lying, but in the
+            plane of the mattress, so the thigh stays horizontal and turns with the
+            pelvis: a thigh sensor reads the same 90° roll. That roll is what lets a thigh
+            sensor tell lying from sitting: thigh-only lying detection looks for a turn of
+            the thigh past 65° about its long axis during a sit/lie bout (Lyden et al.
+            2016, Med Sci Sports Exerc 48(4):742-747, doi:10.1249/MSS.0000000000000804;
+            Hettiarachchi et al. 2021, Sensors 21(3):904, doi:10.3390/s21030904).
+            ``Activity.LYING`` draws the side per step.
+        lying_lean_deg: Half-range of a per-step uniform offset of every lying position
+            about the long axis: a sleeper on the side leans towards the back or the
+            front, and one on the back or front is seldom square (an estimate; with
+            ``lying_roll_deg`` it keeps the side positions within 45° of lateral, the
+            usual boundary between the side and the back or front).
+        supine_thigh_roll_deg: Outward roll (external rotation) of the relaxed thigh
+            lying on the back with the legs out: the leg falls outward until the hip's
+            passive restraints hold it. Hip external rotation in supine reaches 38.5°
+            on average in 120 adults (Kouyoumdjian et al. 2012, Orthop Traumatol Surg
+            Res 98(1):17-23, doi:10.1016/j.otsr.2011.08.015), so the resting roll is
+            taken as 20° ± ``lying_lean_deg`` (5-35°), inside that range. No direct
+            measurement of the resting angle was found; the sign is that of a right-thigh
+            sensor (external rotation turns its front to the wearer's right).
+        top_thigh_drop_deg: In side-lying on the left, the sensor's (right) thigh is the
+            upper one, and its knee drops onto the mattress in front of the lower leg:
+            the thigh slopes down from hip to knee by asin((hip-joint height - knee
+            half-width) / thigh length), about asin((0.12 - 0.05) / 0.43) = 10° with the
+            segment proportions of Winter (2009), Biomechanics and Motor Control of Human
+            Movement, 4th ed., doi:10.1002/9780470549148, Fig. 4.1 (hip width 0.191, thigh
+            0.245 of body height, 1.75 m).
+        hook_knee_flex_deg: Knee flexion when lying on the back with the knees bent and
+            the feet flat (hook lying). The foot and the hip rest at about the same height,
+            and the thigh (0.245) and shank (0.246 of body height; Winter 2009, Fig. 4.1)
+            are about as long, so the thigh rises at half the knee flexion: 45° for 90°,
+            the knee above the hip (±``lying_lean_deg`` per step).
+        long_sitting_recline_deg: How much further back the pelvis and thorax lean when
+            sitting up with the legs out (against a headboard or a sofa's back) than at a
+            desk (an estimate: a backrest reclined about 20° more than an office chair).
+        wrist_lying_spread_deg: Half-range of the forearm's inclination from horizontal
+            when lying (drawn per step, its roll drawn anywhere): the arm rests beside the
+            body, under the pillow or on the chest and hardly moves.
         posture_spread_deg: SD of a per-step offset of every static angle: nobody holds
             exactly the same posture twice.
         standing_sway_deg: Amplitude of postural sway while standing (quiet standing
@@ -129,7 +170,13 @@ class MotionParams:
     pelvis_sitting_pitch_deg: float = -15.0
     thorax_sitting_pitch_deg: float = -3.0
     forearm_sitting_pitch_deg: float = -80.0
-    lying_roll_deg: float = 75.0
+    lying_roll_deg: float = 90.0
+    lying_lean_deg: float = 15.0
+    supine_thigh_roll_deg: float = 20.0
+    top_thigh_drop_deg: float = 10.0
+    hook_knee_flex_deg: float = 90.0
+    long_sitting_recline_deg: float = 20.0
+    wrist_lying_spread_deg: float = 45.0
     posture_spread_deg: float = 1.5
     standing_sway_deg: float = 1.0
     sitting_sway_deg: float = 1.0
@@ -193,6 +240,8 @@ class MotionParams:
             "clock_ppm_max",
             "timing_jitter_s",
             "posture_spread_deg",
+            "lying_lean_deg",
+            "wrist_lying_spread_deg",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -1,10 +1,11 @@
 """Scripted days: what the simulated wearer does, as pure data.
 
 A :class:`Script` is a named sequence of :class:`Step` values ``(activity, duration_s)``.
-Scripts are fixed; a randomised variant comes only from a seed through :func:`jitter`.
-:func:`truth` turns a script into the ground-truth segments a test compares the analysis
-against, with each activity mapped to the posture the analysis should report
-(:data:`POSTURE_OF`).
+Scripts are fixed; a randomised variant comes only from a seed through :func:`jitter`
+(seeded whole days: :mod:`firmware_sim.days`). :func:`truth` turns a script into the
+ground-truth segments a test compares the analysis against, with each activity mapped
+to the posture the analysis should report (:data:`POSTURE_OF`); steps spent in bed
+carry ``in_bed`` and :func:`in_bed_windows` joins them into the in-bed periods.
 
 The named scenarios follow the alert policy of DESIGN.md: sitting bouts longer than the
 30-minute threshold, short fidgets inside them that must not end a bout, and breaks of
@@ -13,6 +14,8 @@ at least one minute of standing or walking.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -22,12 +25,14 @@ import numpy as np
 from analysis.settings import Posture
 
 __all__ = [
+    "LYING_POSITIONS",
     "POSTURE_OF",
     "SCENARIOS",
     "Activity",
     "Script",
     "Segment",
     "Step",
+    "in_bed_windows",
     "jitter",
     "scenario",
     "truth",
@@ -51,7 +56,26 @@ class Activity(StrEnum):
     SQUAT = "squat"
     #: The sensor lies still on a desk.
     NONWEAR = "nonwear"
+    #: Lying on the back, legs out straight and relaxed (``MotionParams.supine_thigh_roll_deg``).
+    SUPINE = "supine"
+    #: Lying on the back with the knees bent and the feet flat, knees above the hips.
+    HOOK_LYING = "hook_lying"
+    #: Lying on the left side, hips and knees flexed.
+    SIDE_LEFT = "side_left"
+    #: Lying on the right side, hips and knees flexed.
+    SIDE_RIGHT = "side_right"
+    #: Lying on the front.
+    PRONE = "prone"
+    #: Sitting up with the legs stretched out in front, leaning back: in bed against the
+    #: headboard, on a sofa with the feet up.
+    LONG_SITTING = "long_sitting"
 
+
+#: The lying positions of a night or a sofa (``LYING`` is a side-lying whose side the
+#: session draws).
+LYING_POSITIONS = frozenset(
+    {Activity.LYING, Activity.SUPINE, Activity.HOOK_LYING, Activity.SIDE_LEFT, Activity.SIDE_RIGHT, Activity.PRONE}
+)
 
 #: The posture the analysis should report for each activity (DESIGN.md postures). A fidget
 #: stays sitting because "short fidgets do not end a bout"; a stretch is standing in place;
@@ -66,6 +90,12 @@ POSTURE_OF: MappingProxyType[Activity, Posture] = MappingProxyType(
         Activity.STRETCH: Posture.STANDING,
         Activity.SQUAT: Posture.OTHER,
         Activity.NONWEAR: Posture.NONWEAR,
+        Activity.SUPINE: Posture.LYING,
+        Activity.HOOK_LYING: Posture.LYING,
+        Activity.SIDE_LEFT: Posture.LYING,
+        Activity.SIDE_RIGHT: Posture.LYING,
+        Activity.PRONE: Posture.LYING,
+        Activity.LONG_SITTING: Posture.SITTING,
     }
 )
 
@@ -77,14 +107,22 @@ class Step:
     Attributes:
         activity: What the wearer does.
         duration_s: How long, seconds (> 0).
+        incline_deg: How far the head end of a lying trunk is raised above horizontal,
+            in [0, 45): a pillow, a sofa's armrest. The thorax takes it, the pelvis lies flat.
+        in_bed: The step is part of the wearer's time in bed (sitting on the edge of the
+            bed and sitting up in it included).
     """
 
     activity: Activity
     duration_s: float
+    incline_deg: float = 0.0
+    in_bed: bool = False
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.duration_s) or self.duration_s <= 0:
             raise ValueError(f"step duration_s must be > 0, got {self.duration_s}")
+        if not 0 <= self.incline_deg < 45:
+            raise ValueError(f"step incline_deg must be in [0, 45), got {self.incline_deg}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +159,7 @@ class Script:
         for step in self.steps:
             if left <= 0:
                 break
-            steps.append(Step(step.activity, min(step.duration_s, left)))
+            steps.append(dataclasses.replace(step, duration_s=min(step.duration_s, left)))
             left -= step.duration_s
         return Script(self.name, tuple(steps))
 
@@ -134,11 +172,13 @@ class Segment:
         start_s: Start, seconds from the start of the script.
         end_s: End, seconds from the start of the script (> start_s).
         activity: What the wearer did.
+        in_bed: The wearer was in bed (:attr:`Step.in_bed`).
     """
 
     start_s: float
     end_s: float
     activity: Activity
+    in_bed: bool = False
 
     def __post_init__(self) -> None:
         if not self.end_s > self.start_s:
@@ -159,9 +199,28 @@ def truth(script: Script) -> tuple[Segment, ...]:
     segments: list[Segment] = []
     t_s = 0.0
     for step in script.steps:
-        segments.append(Segment(t_s, t_s + step.duration_s, step.activity))
+        segments.append(Segment(t_s, t_s + step.duration_s, step.activity, step.in_bed))
         t_s += step.duration_s
     return tuple(segments)
+
+
+def in_bed_windows(segments: Iterable[Segment]) -> list[tuple[float, float]]:
+    """The in-bed periods ``(start_s, end_s)``: consecutive in-bed segments joined.
+
+    >>> s = Script("x", (Step(A.SUPINE, 60.0, in_bed=True), Step(A.SITTING, 30.0, in_bed=True),
+    ...                  Step(A.STANDING, 10.0), Step(A.PRONE, 5.0, in_bed=True)))
+    >>> in_bed_windows(truth(s))
+    [(0.0, 90.0), (100.0, 105.0)]
+    """
+    windows: list[tuple[float, float]] = []
+    for seg in segments:
+        if not seg.in_bed:
+            continue
+        if windows and windows[-1][1] == seg.start_s:
+            windows[-1] = (windows[-1][0], seg.end_s)
+        else:
+            windows.append((seg.start_s, seg.end_s))
+    return windows
 
 
 def jitter(script: Script, seed: int, fraction: float = 0.15) -> Script:
@@ -183,7 +242,7 @@ def jitter(script: Script, seed: int, fraction: float = 0.15) -> Script:
     rng = np.random.default_rng(seed)
     scales = 1.0 + rng.uniform(-fraction, fraction, size=len(script.steps))
     steps = tuple(
-        Step(step.activity, round(step.duration_s * float(scale), 3))
+        dataclasses.replace(step, duration_s=round(step.duration_s * float(scale), 3))
         for step, scale in zip(script.steps, scales, strict=True)
     )
     return Script(script.name, steps)
