@@ -41,8 +41,12 @@ not 0. A judged window without a rest block has ``in_bed`` None: no in-bed time 
 
 The method only uses changes of the angle, so it works for any placement (wrist, thigh,
 trunk). HDCZA was developed and validated on the wrist; on the thigh or trunk a long,
-still sitting spell (an evening on the sofa) can read as rest too, and then joins the
-night when it ends less than an hour before it.
+still sitting spell (an evening on the sofa, a quiet desk) can read as rest too.
+**Addition:** where the placement reports lying (thigh and trunk), a rest block counts
+only when at least ``InBedSettings.min_lying_share`` of it (half) is lying, before
+blocks are joined: a night in bed is mostly lying (ActiPASS likewise builds the
+thigh's bedtime on lying: Hettiarachchi et al. 2021, Sensors 21(3):904,
+doi:10.3390/s21030904), a still evening in an armchair is not.
 """
 
 from __future__ import annotations
@@ -149,6 +153,7 @@ def find_in_bed(
     boundaries_s: Sequence[float],
     nonwear: NDArray[np.bool_] | None = None,
     settings: InBedSettings | None = None,
+    lying: NDArray[np.bool_] | None = None,
 ) -> InBedResult:
     """Find the in-bed window of each noon-to-noon window (HDCZA, see the module).
 
@@ -160,6 +165,9 @@ def find_in_bed(
             window holding its mid-time.
         nonwear: Per-epoch non-wear mask, shape (n,) (``EpochAngles.mask``), or None.
         settings: The settings; their ``epoch_s`` must match the epochs'.
+        lying: Per-epoch mask of lying postures, shape (n,), from a placement that
+            reports lying (``EpochAngles.mask``), or None (the wrist): with it, a rest
+            block less than ``InBedSettings.min_lying_share`` lying is no rest in bed.
 
     Returns:
         One ``NightWindow`` per window.
@@ -178,6 +186,9 @@ def find_in_bed(
     off = np.zeros(n, dtype=np.bool_) if nonwear is None else np.asarray(nonwear, dtype=np.bool_)
     if off.shape != (n,):
         raise ValueError(f"nonwear mask shape {off.shape} != ({n},)")
+    lie = None if lying is None else np.asarray(lying, dtype=np.bool_)
+    if lie is not None and lie.shape != (n,):
+        raise ValueError(f"lying mask shape {lie.shape} != ({n},)")
     worn = (epochs.samples > 0) & ~off
     change = _rolling_median(_abs_changes(epochs.angle_deg), cfg.median_epochs)
     cuts = np.searchsorted(epochs.mids_s(), bounds, side="left")
@@ -185,7 +196,7 @@ def find_in_bed(
     for i in range(bounds.shape[0] - 1):
         lo, hi = int(cuts[i]), int(cuts[i + 1])
         window = (float(bounds[i]), float(bounds[i + 1]))
-        nights.append(_night(window, epochs, slice(lo, hi), worn=worn, off=off, change=change, cfg=cfg))
+        nights.append(_night(window, epochs, slice(lo, hi), worn=worn, off=off, change=change, lie=lie, cfg=cfg))
     return InBedResult(tuple(nights))
 
 
@@ -197,6 +208,7 @@ def _night(
     worn: NDArray[np.bool_],
     off: NDArray[np.bool_],
     change: NDArray[np.float64],
+    lie: NDArray[np.bool_] | None,
     cfg: InBedSettings,
 ) -> NightWindow:
     """HDCZA steps 4-7 on the epochs ``span`` of one noon-to-noon window ``(start_s, end_s)``."""
@@ -212,6 +224,10 @@ def _night(
         still = known & (w_change < threshold)
     starts, ends = _runs(still)
     long_enough = (ends - starts) * cfg.epoch_s > cfg.min_block_s
+    if lie is not None:
+        cum = np.concatenate([[0], np.cumsum(lie[span])])
+        share = (cum[ends] - cum[starts]) / np.maximum(ends - starts, 1)
+        long_enough &= share >= cfg.min_lying_share
     blocks = _join(starts[long_enough], ends[long_enough], w_off, cfg.max_join_gap_s / cfg.epoch_s)
     if not blocks:
         return NightWindow(start_s, end_s, judged=True, worn_s=worn_s, threshold_deg=threshold)

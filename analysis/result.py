@@ -6,10 +6,16 @@ the same over many chunks (a week-long CSV read piece by piece). Both give the s
 
 A recording too short or too degenerate to judge gets no postures at all: its result
 is empty and ``problem`` says why (``MIN_DATA_S``).
+
+Alongside the analyser, the builder keeps the sensor's z-angle in 5-s epochs
+(``analysis.epochs``), and at the end finds the in-bed window of each noon-to-noon day
+(``analysis.inbed``) and splits the results into local calendar days
+(``analysis.days``): that needs the whole recording, so it is a batch result only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +24,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.analyzer import Analyzer
+from analysis.days import DaySummary, day_summaries, noon_boundaries
+from analysis.epochs import AngleEpochs
 from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
+from analysis.inbed import NightWindow, find_in_bed
 from analysis.posture import capabilities
 from analysis.settings import THORAX, AnalysisSettings, Posture, UserAction
 
@@ -55,6 +64,8 @@ class AnalysisResult:
         slouch_measured: Whether the placement measures slouch (chest and upper back).
         problem: Why the recording is too short or too degenerate to judge, else
             ``None``. With a problem, the result holds no bouts, gaps or events at all.
+        nights: The noon-to-noon windows and their in-bed windows (``analysis.inbed``).
+        days: The results per local calendar day (``analysis.days``).
     """
 
     samples: int
@@ -74,6 +85,15 @@ class AnalysisResult:
     gaps: tuple[DataGap, ...] = ()
     slouch_measured: bool = False
     problem: str | None = None
+    nights: tuple[NightWindow, ...] = ()
+    days: tuple[DaySummary, ...] = ()
+
+    @property
+    def in_bed_s(self) -> float | None:
+        """Time in bed over the judged nights, s; ``None`` when no night could be judged."""
+        if not any(n.judged for n in self.nights):
+            return None
+        return sum((n.in_bed.duration_s for n in self.nights if n.judged and n.in_bed is not None), 0.0)
 
     @property
     def gap_s(self) -> float:
@@ -86,7 +106,8 @@ class AnalysisResult:
         ``sitting_s`` is all time classified as sitting, whatever the bout settings;
         ``sitting_bouts`` and ``breaks`` are counted with ``min_sitting_bout_s`` and
         ``min_break_s`` (reported beside them), which change these counts but not the
-        sitting time. ``gap_s`` is the time without data, in no posture. A posture the
+        sitting time. ``gap_s`` is the time without data, in no posture (time in bed:
+        ``bed_summary``). A posture the
         placement cannot report (not in ``detects``) is 0 here; ``detects`` tells it
         from a measured 0.
         """
@@ -102,6 +123,14 @@ class AnalysisResult:
         out["min_break_s"] = self.min_break_s
         out["slouch_s"] = self.slouch_s
         return out
+
+    def bed_summary(self) -> dict[str, float | None]:
+        """Time in bed over the judged nights (``None``: no night could be judged) and waking sitting and lying, s."""
+        return {
+            "in_bed_s": self.in_bed_s,
+            "waking_sitting_s": sum(d.seconds_of(str(Posture.SITTING)) for d in self.days),
+            "waking_lying_s": sum(d.seconds_of(str(Posture.LYING)) for d in self.days),
+        }
 
     def to_json(self) -> dict[str, Any]:
         """Return the DESIGN.md "Batch analysis CLI" JSON, times relative to the first sample.
@@ -136,7 +165,19 @@ class AnalysisResult:
             "slouch_nudges": [{"t_s": rel(n.t_s), "slouching_since_s": rel(n.slouching_since_s)} for n in self.nudges],
             "time_jumps": [{"from_s": rel(j.from_s), "t_s": rel(j.t_s)} for j in self.time_jumps],
             "exercises": [],
-            "summary": self.summary(),
+            "nights": [
+                {
+                    "start_s": rel(n.start_s),
+                    "end_s": rel(n.end_s),
+                    "judged": n.judged,
+                    "in_bed": None
+                    if n.in_bed is None
+                    else {"start_s": rel(n.in_bed.start_s), "end_s": rel(n.in_bed.end_s)},
+                }
+                for n in self.nights
+            ],
+            "days": [{**d.to_dict(), "start_s": rel(d.start_s), "end_s": rel(d.end_s)} for d in self.days],
+            "summary": {**self.summary(), **self.bed_summary()},
             "detects": list(self.detects),
         }
 
@@ -177,6 +218,8 @@ class ResultBuilder:
         self._events: list[Event] = []
         self._samples = 0
         self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._angles = AngleEpochs(settings.in_bed)
 
     @property
     def min_data_s(self) -> float:
@@ -191,18 +234,27 @@ class ResultBuilder:
     def feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> None:
         """Analyse the next chunk of samples (t_s shape (n,), acc_g shape (n, 3) in g)."""
         self._events += self._analyzer.update(t_s, acc_g)
+        self._angles.update(t_s, acc_g)
         n = int(np.shape(t_s)[0])
         if n:
             if self._first_t is None:
                 self._first_t = float(t_s[0])
+            self._last_t = float(t_s[-1])
             self._samples += n
 
     def act(self, action: UserAction, t_s: float) -> None:
         """Apply a wearer's action at ``t_s`` (feed the samples before ``t_s`` first)."""
         self._events += self._analyzer.act(action, t_s)
 
-    def finish(self) -> AnalysisResult:
-        """Flush the analyser and return the result (empty, with ``problem`` set, if it cannot be judged)."""
+    def finish(self, *, epoch_s: float | None = None, tz: dt.tzinfo = dt.UTC) -> AnalysisResult:
+        """Flush the analyser and return the result (empty, with ``problem`` set, if it cannot be judged).
+
+        Args:
+            epoch_s: Unix time of the input time base's 0, s (0.0 when sample times are
+                Unix times), or ``None`` when times are only relative: days are then
+                numbered from the first sample, taken as local midnight.
+            tz: The local time zone of the calendar days and noons.
+        """
         self._events += self._analyzer.flush()
         ev = self._events
         jumps = tuple(e for e in ev if isinstance(e, TimeJump))
@@ -215,6 +267,7 @@ class ResultBuilder:
         problem = _problem(self._samples, span, data_s, rate, self.min_data_s)
         if problem is not None:
             ev = []
+        nights, days = self._days(ev, epoch_s, tz) if problem is None else ((), ())
         return AnalysisResult(
             samples=self._samples,
             duration_s=duration,
@@ -233,7 +286,37 @@ class ResultBuilder:
             gaps=tuple(e for e in ev if isinstance(e, DataGap)),
             slouch_measured=settings.placement in THORAX,
             problem=problem,
+            nights=nights,
+            days=days,
         )
+
+    def _days(
+        self, ev: list[Event], epoch_s: float | None, tz: dt.tzinfo
+    ) -> tuple[tuple[NightWindow, ...], tuple[DaySummary, ...]]:
+        """In-bed windows (non-wear is never in bed) and the day summaries."""
+        bouts = [e for e in ev if isinstance(e, PostureBout)]
+        if not bouts or self._first_t is None or self._last_t is None:
+            return (), ()
+        start = min(self._first_t, bouts[0].start_s)
+        end = max(self._last_t, bouts[-1].end_s)
+        epochs = self._angles.epochs()
+        nonwear = epochs.mask((b.start_s, b.end_s) for b in bouts if b.posture is Posture.NONWEAR)
+        lying = None
+        if str(Posture.LYING) in capabilities(self._settings.placement):
+            lying = epochs.mask((b.start_s, b.end_s) for b in bouts if b.posture is Posture.LYING)
+        bounds = noon_boundaries(start, end, epoch_s=epoch_s, tz=tz)
+        nights = find_in_bed(epochs, bounds, nonwear, self._settings.in_bed, lying=lying).nights
+        days = day_summaries(
+            bouts,
+            (e for e in ev if isinstance(e, SittingBout)),
+            (e for e in ev if isinstance(e, BreakTaken)),
+            (e for e in ev if isinstance(e, Alert)),
+            nights=nights,
+            gaps=(e for e in ev if isinstance(e, DataGap)),
+            epoch_s=epoch_s,
+            tz=tz,
+        )
+        return nights, days
 
 
 def analyze(
@@ -241,6 +324,9 @@ def analyze(
     acc_g: NDArray[np.float64],
     settings: AnalysisSettings,
     calibrate_at_s: float | None = None,
+    *,
+    epoch_s: float | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> AnalysisResult:
     """Analyse a whole recording at once.
 
@@ -250,6 +336,8 @@ def analyze(
         settings: The analysis settings.
         calibrate_at_s: The wearer stood still and upright from this time (same time
             base as ``t_s``) for ``PostureTuning.calibration_s`` (``UserAction.CALIBRATE``).
+        epoch_s: Unix time of the time base's 0 (``ResultBuilder.finish``).
+        tz: The local time zone of the days.
 
     Returns:
         The result (identical to feeding the same samples in any chunks).
@@ -264,4 +352,4 @@ def analyze(
         builder.feed(t_s[:i], acc_g[:i])
         builder.act(UserAction.CALIBRATE, calibrate_at_s)
         builder.feed(t_s[i:], acc_g[i:])
-    return builder.finish()
+    return builder.finish(epoch_s=epoch_s, tz=tz)

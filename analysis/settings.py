@@ -404,6 +404,8 @@ class InBedSettings:
             first sample, or the last ``discard_before``), s: a corrupt timestamp years
             away must not allocate years of epochs (32 bytes per epoch, 0.55 MB a day).
             92 days: longer than research protocols record in one go (1-4 weeks).
+        min_lying_share: Where the placement reports lying, the least share of a rest
+            block that must be lying for it to count (``analysis.inbed``).
     """
 
     epoch_s: float = 5.0
@@ -416,6 +418,7 @@ class InBedSettings:
     max_join_gap_s: float = 3600.0
     min_worn_s: float = 16 * 3600.0
     max_span_s: float = 92 * 86400.0
+    min_lying_share: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("epoch_s", "median_s", "multiplier", "min_block_s", "max_span_s"):
@@ -426,6 +429,8 @@ class InBedSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not 0.0 <= self.min_lying_share <= 1.0:
+            raise ValueError(f"min_lying_share must be within [0, 1], got {self.min_lying_share!r}")
         if not 0 < self.percentile < 100:
             raise ValueError(f"percentile must be in (0, 100), got {self.percentile!r}")
         if self.min_threshold_deg > self.max_threshold_deg:
@@ -451,6 +456,7 @@ class AnalysisSettings:
         tuning: Posture classifier knobs (defaults measured on real recordings).
         slouch: Slouch time and nudges (chest and upper back only).
         thigh: Lying from a thigh sensor (``analysis.thigh``).
+        in_bed: The in-bed window of batch results (``analysis.inbed``).
         long_axis: Device axis (0=x, 1=y, 2=z) that lies along the body's long axis
             when the sensor is worn as intended; used, sign-agnostic, as the upright
             reference until one is learned from the wearer's own walking. ``None``
@@ -462,6 +468,7 @@ class AnalysisSettings:
     tuning: PostureTuning = field(default_factory=PostureTuning)
     slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
     thigh: ThighTuning = field(default_factory=ThighTuning)
+    in_bed: InBedSettings = field(default_factory=InBedSettings)
     long_axis: int | None = None
 
     def __post_init__(self) -> None:

@@ -14,8 +14,10 @@ a number would read as a measured 0.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from analysis import (
 )
 from ingest.errors import RecordingError
 from ingest.policy_args import add_policy_arguments, alert_policy, float_option, slouch_policy
-from ingest.recording import DEFAULT_CHUNK_ROWS, read_ahead, read_chunks
+from ingest.recording import DEFAULT_CHUNK_ROWS, RecordingClock, read_ahead, read_chunks
 
 __all__ = ["analyze_file", "register", "run"]
 
@@ -57,6 +59,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the wearer stood still and upright for 5 s from this time (s from the first sample)",
         metavar="SECONDS",
     )
+    parser.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone of the calendar days (IANA name, e.g. Europe/London); default: the offset of ISO-8601 "
+        "timestamps, else UTC",
+    )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -66,6 +74,7 @@ def analyze_file(
     settings: AnalysisSettings,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     calibrate_at_s: float | None = None,
+    tz: dt.tzinfo | None = None,
 ) -> AnalysisResult:
     """Analyse one CSV recording chunk by chunk.
 
@@ -75,6 +84,9 @@ def analyze_file(
         chunk_rows: Rows per chunk.
         calibrate_at_s: The wearer stood still and upright from this time (s from the
             first sample) for ``PostureTuning.calibration_s``; ``None``: no calibration.
+        tz: The time zone of the calendar days; ``None``: the UTC offset the file's
+            ISO-8601 timestamps state, else UTC. Days have dates only when the times
+            are calendar times (ISO-8601, or Unix seconds: ``RecordingClock``).
 
     Returns:
         The result, times relative to the first sample.
@@ -85,7 +97,8 @@ def analyze_file(
     """
     builder = ResultBuilder(settings)
     pending = calibrate_at_s
-    for t_s, acc_g in read_ahead(read_chunks(path, chunk_rows=chunk_rows)):
+    clock = RecordingClock()
+    for t_s, acc_g in read_ahead(read_chunks(path, chunk_rows=chunk_rows, clock=clock)):
         i = 0
         if pending is not None and t_s.size and t_s[-1] >= pending:
             # Split the chunk at the calibration time, as the live worker would see it.
@@ -96,7 +109,10 @@ def analyze_file(
         builder.feed(t_s[i:], acc_g[i:])
     if pending is not None:
         builder.act(UserAction.CALIBRATE, pending)
-    result = builder.finish()
+    if tz is None:
+        offset = clock.utc_offset_s
+        tz = dt.UTC if offset is None else dt.timezone(dt.timedelta(seconds=offset))
+    result = builder.finish(epoch_s=clock.start_epoch_s, tz=tz)
     if result.problem is not None:
         raise RecordingError(f"{path}: {result.problem}")
     return result
@@ -149,8 +165,39 @@ def _summary_text(path: Path, result: AnalysisResult) -> str:
         f"{path}: {result.samples} samples, {_minutes(result.duration_s)} at {result.rate_hz:.1f} Hz{gaps}\n"
         f"  {postures}\n"
         f"  {sitting}, slouching {slouch}\n"
-        f"  this placement reports: {', '.join(result.detects)}"
+        f"  this placement reports: {', '.join(result.detects)}" + "".join(f"\n  {line}" for line in _day_lines(result))
     )
+
+
+def _day_lines(result: AnalysisResult) -> list[str]:
+    """One line per calendar day: waking postures, in bed, non-wear, bouts by length, breaks, alerts.
+
+    >>> from analysis.days import DaySummary
+    >>> day = DaySummary(1, "2026-11-23", 0.0, 86400.0, 86400.0, (("sitting", 30000.0), ("nonwear", 600.0)),
+    ...                  28800.0, 0.0, (5, 2, 1), 7, 3)
+    >>> _day_lines(AnalysisResult(1, 1.0, 1.0, (), (), (), (), detects=("sitting", "lying"), days=(day,)))
+    ['2026-11-23: awake sitting 500.0 min, lying 0.0 min; in bed 480.0 min; not worn 10.0 min; \
+sitting bouts <30 min 5, 30-60 min 2, >60 min 1; breaks 7; alerts 3']
+    """
+    lines = []
+    detects = set(result.detects)
+    for d in result.days:
+        name = d.date if d.date is not None else f"day {d.day}"
+        awake = ", ".join(
+            f"{word} {_minutes(d.seconds_of(str(p))) if str(p) in detects else 'not measured'}"
+            for p, word in _POSTURE_WORDS
+            if p not in (Posture.OTHER, Posture.NONWEAR) and (str(p) in detects or p is Posture.SITTING)
+        )
+        bed = "not measured" if d.in_bed_s is None else _minutes(d.in_bed_s)
+        under, mid, over = d.sitting_bouts
+        parts = [f"awake {awake}", f"in bed {bed}", f"not worn {_minutes(d.seconds_of(str(Posture.NONWEAR)))}"]
+        if d.seconds_of("gap"):
+            parts.append(f"no data {_minutes(d.seconds_of('gap'))}")
+        if str(Posture.SITTING) in detects:
+            parts += [f"sitting bouts <30 min {under}, 30-60 min {mid}, >60 min {over}", f"breaks {d.breaks}"]
+            parts.append(f"alerts {d.alerts}")
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -167,6 +214,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"sitless analyze: {err}", file=sys.stderr)
         return 2
+    try:
+        tz = None if args.tz is None else zoneinfo.ZoneInfo(args.tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        print(f"sitless analyze: --tz: unknown time zone {args.tz!r} ({err})", file=sys.stderr)
+        return 2
     settings = AnalysisSettings(placement=Placement(args.placement), policy=policy, slouch=slouch)
     paths: list[Path] = args.recordings
     if args.json is not None and len(paths) > 1:
@@ -175,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for path in paths:
         try:
-            result = analyze_file(path, settings, chunk_rows=args.chunk_rows, calibrate_at_s=args.calibrate_at)
+            result = analyze_file(path, settings, chunk_rows=args.chunk_rows, calibrate_at_s=args.calibrate_at, tz=tz)
         except RecordingError as err:
             print(f"sitless analyze: {err}", file=sys.stderr)
             status = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,7 +21,15 @@ from numpy.typing import NDArray
 
 from ingest.errors import RecordingError
 
-__all__ = ["ACC_COLUMNS", "DEFAULT_CHUNK_ROWS", "DEFAULT_READ_AHEAD", "read_ahead", "read_chunks"]
+__all__ = [
+    "ACC_COLUMNS",
+    "DEFAULT_CHUNK_ROWS",
+    "DEFAULT_READ_AHEAD",
+    "UNIX_TIME_FROM_S",
+    "RecordingClock",
+    "read_ahead",
+    "read_chunks",
+]
 
 T = TypeVar("T")
 
@@ -29,6 +38,24 @@ ACC_COLUMNS = ("ax", "ay", "az")
 DEFAULT_CHUNK_ROWS = 50_000
 #: Chunks ``read_ahead`` keeps ready: enough to ride out one slow chunk, a few MB each.
 DEFAULT_READ_AHEAD = 2
+#: Numeric times from this on (2001-09-09) are Unix times, as sitless's own exports
+#: write them; smaller ones are seconds from the recording's start (no calendar date).
+UNIX_TIME_FROM_S = 1e9
+
+
+@dataclass(slots=True)
+class RecordingClock:
+    """What a recording's times say about the calendar, filled in by ``read_chunks``.
+
+    Attributes:
+        start_epoch_s: Unix time of the first usable sample, s; ``None`` when the
+            times are only relative (seconds from the start).
+        utc_offset_s: UTC offset of the first ISO-8601 timestamp, s; ``None`` when it
+            had none (or the times are numbers).
+    """
+
+    start_epoch_s: float | None = None
+    utc_offset_s: float | None = None
 
 
 def _numeric(column: pd.Series, name: str, path: Path, first_row: int) -> NDArray[np.float64]:
@@ -55,9 +82,10 @@ def _times(column: pd.Series, path: Path, first_row: int, *, iso: bool) -> NDArr
 class _Parser:
     """Checks and converts chunks in file order, keeping the state that spans chunks."""
 
-    def __init__(self, path: Path, *, iso: bool) -> None:
+    def __init__(self, path: Path, *, iso: bool, clock: RecordingClock) -> None:
         self.path = path
         self.iso = iso
+        self.clock = clock
         self.t_first: float | None = None
         self.t_last = -np.inf
         self.first_row = 1  # 1-based data row number of the next chunk (the header is row 0)
@@ -88,6 +116,8 @@ class _Parser:
         self.t_last = float(t[-1])
         if self.t_first is None:
             self.t_first = float(t[0])
+            if self.iso or self.t_first >= UNIX_TIME_FROM_S:
+                self.clock.start_epoch_s = self.t_first
         return t - self.t_first, acc
 
 
@@ -98,6 +128,19 @@ def _first_time(path: Path) -> str | None:
         return None
     value = probe["t"].iloc[0]
     return None if pd.isna(value) else str(value)
+
+
+def _utc_offset_s(stamp: str) -> float | None:
+    """The UTC offset an ISO-8601 timestamp states, s, or ``None`` (none, or unreadable).
+
+    >>> _utc_offset_s("2026-11-23T08:00:00+01:00"), _utc_offset_s("2026-11-23 08:00:00")
+    (3600.0, None)
+    """
+    try:
+        offset = pd.Timestamp(stamp).utcoffset()
+    except (ValueError, TypeError):
+        return None
+    return None if offset is None else offset.total_seconds()
 
 
 def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
@@ -125,7 +168,7 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDAr
 
 
 def read_chunks(
-    path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, clock: RecordingClock | None = None
 ) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Stream a recording CSV in chunks.
 
@@ -134,6 +177,8 @@ def read_chunks(
     Args:
         path: The CSV file.
         chunk_rows: Rows per chunk read (> 0).
+        clock: Filled in with the recording's calendar time (``RecordingClock``) as
+            soon as the first chunk is read.
 
     Yields:
         ``(t_s, acc_g)``: times in s relative to the first sample, shape (n,), and
@@ -150,7 +195,10 @@ def read_chunks(
     try:
         first = _first_time(path)
         iso = first is not None and pd.isna(pd.to_numeric(first, errors="coerce"))
-        parser = _Parser(path, iso=iso)
+        clock = clock if clock is not None else RecordingClock()
+        if iso:
+            clock.utc_offset_s = _utc_offset_s(str(first))
+        parser = _Parser(path, iso=iso, clock=clock)
         yield from _chunks(path, chunk_rows, parser)
         if parser.t_first is None:
             raise RecordingError(f"{path}: no usable samples")
