@@ -28,6 +28,24 @@ __all__ = [
 ]
 
 
+class _Span:
+    """What every event with a start and an end shares: its length and JSON form."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length in s."""
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
+
+
 @dataclass(frozen=True, slots=True)
 class PostureBout:
     """A closed stretch of one posture; with the ``DataGap`` stretches, the bouts tile the recording.
@@ -73,7 +91,7 @@ class SittingStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class SittingBout:
+class SittingBout(_Span):
     """A closed sitting bout; fidgets shorter than the minimum break stay inside it.
 
     Attributes:
@@ -85,18 +103,9 @@ class SittingBout:
     start_s: float
     end_s: float
 
-    @property
-    def duration_s(self) -> float:
-        """Length of the bout in s."""
-        return self.end_s - self.start_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
-
 
 @dataclass(frozen=True, slots=True)
-class BreakTaken:
+class BreakTaken(_Span):
     """Upright time after a sitting bout, from the upright run that made it a break to the next sitting.
 
     It is emitted when it ends: when the wearer sits again, when lying, non-wear or
@@ -113,13 +122,9 @@ class BreakTaken:
     start_s: float
     end_s: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
-
 
 @dataclass(frozen=True, slots=True)
-class DataGap:
+class DataGap(_Span):
     """A stretch without samples: not a posture, not sitting, no break.
 
     Inside a segment it is the frames whose gravity window (``PostureTuning.
@@ -137,15 +142,6 @@ class DataGap:
     kind: ClassVar[str] = "gap"
     start_s: float
     end_s: float
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the gap in s."""
-        return self.end_s - self.start_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s}
 
 
 @dataclass(frozen=True, slots=True)
