@@ -23,11 +23,6 @@ What a sitting bout is (DESIGN.md, "Alert policy"):
    (a few squats, a sensor briefly without data). Lying, non-wear or missing data for
    ``min_break_s`` ends it where that began, as does the end of the stream. It is
    emitted when it ends.
-5. Rest: once the wearer has lain for ``min_break_s``, sitting raises no alert until
-   an upright run of ``min_break_s`` (they got up). Sitting up in bed to read, or on the
-   sofa after lying on it, is rest, not a working bout to interrupt; the sitting bouts
-   and sitting time are reported as ever. Where the placement cannot report lying (the
-   wrist) there is no sitting to alert on either.
 
 ``MIN_RUN_S`` is activPAL's default minimum sitting/upright period of 10 s (Alghaeed et
 al. 2013, PLoS ONE 8(8):e71854, doi:10.1371/journal.pone.0071854: it changes the number
@@ -73,7 +68,6 @@ __all__ = ["MIN_RUN_S", "BoutTracker"]
 MIN_RUN_S = 10.0
 
 _SIT = POSTURE_CODES.index(Posture.SITTING)
-_LIE = POSTURE_CODES.index(Posture.LYING)
 _OTHER = POSTURE_CODES.index(Posture.OTHER)
 _UPRIGHT_CODES = frozenset(POSTURE_CODES.index(p) for p in UPRIGHT)
 #: Run code of the frames without data (never an index into ``POSTURE_CODES``).
@@ -131,8 +125,6 @@ class BoutTracker:
         self.idle_start_s: float | None = None  # start of the running stretch neither sitting nor upright
         self.break_start_s: float | None = None  # the running break, once it is one
         self.break_end_s = 0.0
-        self.lie_start_s: float | None = None  # start of the running lying run
-        self.resting = False  # rule 5 of the module docstring
         # Runs of frames without samples, [start, end) frame indices, that may still
         # make gap frames; every other frame counts as holding samples.
         self.empty_runs: list[list[int]] = []
@@ -324,7 +316,6 @@ class BoutTracker:
             if self.idle_start_s is None:
                 self.idle_start_s = ta
         min_break = self.policy.min_break_s
-        self._rest(code, ta, tb)
         if self.bout_start_s is not None and self.nonsit_start_s is not None and tb - self.nonsit_start_s >= min_break:
             self._close_bout(events)
             self._end_bout()
@@ -334,28 +325,13 @@ class BoutTracker:
         if self.break_start_s is not None and self.idle_start_s is not None and tb - self.idle_start_s >= min_break:
             self._end_break(events)
 
-    def _rest(self, code: int, ta: float, tb: float) -> None:
-        """Rule 5: lying for ``min_break_s`` starts rest; upright for as long ends it."""
-        min_break = self.policy.min_break_s
-        if code == _LIE:
-            if self.lie_start_s is None:
-                self.lie_start_s = ta
-            if tb - self.lie_start_s >= min_break:
-                self.resting = True
-        else:
-            self.lie_start_s = None
-        if self.resting and self.upright_start_s is not None and tb - self.upright_start_s >= min_break:
-            self.resting = False
-
     def _sitting(self, t0_s: float, ka: int, kb: int, events: list[Event]) -> None:
         """Frames ``ka .. kb-1`` are sitting that counts (the wearer is seated)."""
         ta = t0_s + ka * self.frame_s
         self._end_break(events)
-        self.lie_start_s = None
         if self.bout_start_s is None:
             self.bout_start_s = ta
-            if not self.resting:  # rule 5: sitting while at rest raises no alert
-                self.alerts.start_bout(ta)
+            self.alerts.start_bout(ta)
             events.append(SittingStarted(ta))
         self.nonsit_start_s = None
         self.upright_start_s = None
@@ -401,8 +377,6 @@ class BoutTracker:
             "break_end_s": self.break_end_s,
             "empty_runs": [list(run) for run in self.empty_runs],
             "known_k": self.known_k,
-            "lie_start_s": self.lie_start_s,
-            "resting": self.resting,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -431,5 +405,3 @@ class BoutTracker:
         self.break_end_s = float(state.get("break_end_s", 0.0))
         self.empty_runs = [[int(a), int(b)] for a, b in state.get("empty_runs", [])]
         self.known_k = int(state.get("known_k", 0))
-        self.lie_start_s = state.get("lie_start_s")  # absent before rule 5: not resting
-        self.resting = bool(state.get("resting", False))

@@ -329,27 +329,3 @@ def test_a_snapshot_from_before_seated_state_and_gaps_still_loads(make_signal: A
     assert [e for e in events if isinstance(e, (SittingBout, BreakTaken))] == [
         e for e in expected if isinstance(e, (SittingBout, BreakTaken))
     ]
-
-
-def test_sitting_after_lying_is_rest_until_the_wearer_gets_up() -> None:
-    """Reading in bed after lying raises nothing; after a minute up, sitting alerts again."""
-    bed = track([("walking", 60.0), ("lying", 1800.0), ("sitting", 3600.0)])
-    assert of(SittingBout, bed) == [(1860.0, 5460.0)]  # still a sitting bout
-    assert alerts(bed) == []
-    up = track([("lying", 1800.0), ("sitting", 600.0), ("standing", 60.0), ("sitting", 2400.0)])
-    assert [round(a.t_s, 1) for a in alerts(up)] == [4260.0, 4860.0]  # 30 min after sitting again, then 10
-    short_lie = track([("walking", 60.0), ("lying", 30.0), ("sitting", 2400.0)])
-    assert alerts(short_lie)  # half a minute of lying is no rest
-
-
-@pytest.mark.parametrize("cut", [100, 18_000, 18_610])
-def test_rest_survives_any_chunking_and_a_restore(cut: int) -> None:
-    runs = [("walking", 60.0), ("lying", 1800.0), ("sitting", 3600.0)]
-    codes, counts = frames_of(runs)
-    first = BoutTracker(AlertPolicy(), FRAME_S, gap_half_frames=GAP_HALF)
-    first.frames_closed(0, counts)
-    events = first.update(0.0, 0, codes[:cut])
-    second = BoutTracker(AlertPolicy(), FRAME_S, gap_half_frames=GAP_HALF)
-    second.load(json.loads(json.dumps(first.snapshot())))
-    events += second.update(0.0, cut, codes[cut:]) + second.flush(0.0)
-    assert alerts(events) == []
