@@ -1,8 +1,8 @@
 """The lower-back exercise programme, and the stretch suggested with each alert.
 
-Content restated from /work/shared/programme.md, whose source is the article
-"Exercises To Help With Lower Back Pain" (Klarity Health Library), citing Krismer &
-van Tulder 2007 (Best Pract Res Clin Rheumatol 21(1):77-91) and
+Content restated from ``../shared/programme.md`` (beside the repository), whose source
+is the article "Exercises To Help With Lower Back Pain" (Klarity Health Library), citing
+Krismer & van Tulder 2007 (Best Pract Res Clin Rheumatol 21(1):77-91) and
 Fernández-de-las-Peñas et al. 2011 (Spine 36(3):E213-219). The wording is sitless's own.
 """
 

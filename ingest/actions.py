@@ -1,10 +1,13 @@
 """User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate.
 
-An action is a small JSON object (``{"action": "snooze"}``) published with QoS 1 on the
-device's ``action`` topic (:mod:`ingest.topics`). The worker applies it to the device's
-alert state, stores an ``action`` event and saves a new live status, which the
-dashboard then shows. Each call uses its own short-lived MQTT connection: actions are
-rare, and a page must not keep a network thread per browser session.
+An action is a small JSON object (``{"action": "snooze", "id": "5d0c..."}``) published
+with QoS 1 on the device's ``action`` topic (:mod:`ingest.topics`). Its ``id``, new
+for every action, makes each action one event: two taps in the same second are two
+actions, while the same message delivered twice (QoS 1 is at least once) is one. The
+worker applies it to the device's alert state, stores an ``action`` event carrying the
+id and saves a new live status, which the dashboard then shows. Each call uses its own
+short-lived MQTT connection: actions are rare, and a page must not keep a network
+thread per browser session.
 
 The dashboard's buttons call :func:`send_action`; ``sitless calibrate`` sends the
 calibration action from a terminal.
@@ -41,7 +44,7 @@ def send_action(
     *,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     publish_timeout_s: float = PUBLISH_TIMEOUT_S,
-) -> None:
+) -> str:
     """Publish one user action for a device and wait until the broker has it.
 
     Args:
@@ -54,6 +57,9 @@ def send_action(
         connect_timeout_s: How long to wait for the broker to accept the connection, s.
         publish_timeout_s: How long to wait for the broker to acknowledge the message, s.
 
+    Returns:
+        The action's id (32 hex digits), which the worker's ``action`` event for it carries.
+
     Raises:
         ValueError: The action is not one of :data:`ACTIONS`.
         TopicError: The device id is not valid in a topic.
@@ -63,10 +69,11 @@ def send_action(
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: use one of {', '.join(sorted(ACTIONS))}")
     action_topic = topic(device_id, Kind.ACTION)
-    client = make_client(f"sitless-action-{uuid.uuid4().hex[:12]}")
+    action_id = uuid.uuid4().hex
+    client = make_client(f"sitless-action-{action_id[:12]}")
     connect(client, broker, timeout_s=connect_timeout_s)
     try:
-        info = client.publish(action_topic, json.dumps({"action": action}), qos=1)
+        info = client.publish(action_topic, json.dumps({"action": action, "id": action_id}), qos=1)
         try:
             info.wait_for_publish(timeout=publish_timeout_s)
         except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full
@@ -75,10 +82,11 @@ def send_action(
             raise ConnectionError(
                 f"the MQTT broker at {broker.url} did not confirm {action!r} within {publish_timeout_s:.0f} s"
             )
-        log.info("sent %s for %s on %s", action, device_id, action_topic)
+        log.info("sent %s (id %s) for %s on %s", action, action_id, device_id, action_topic)
     finally:
         client.disconnect()
         client.loop_stop()
+    return action_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

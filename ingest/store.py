@@ -2,9 +2,12 @@
 
 SQLite in WAL mode is the default (one writer per table family, readers in other
 processes; STACK.md measured ~290k rows/s with batched writes). Every write is
-idempotent: raw batches on ``(device_id, seq)``, events on ``(device_id, kind, t_s)``,
-so a redelivered packet or a replayed event changes nothing. The class keeps its SQL to
-portable statements so that a PostgreSQL backend can offer the same methods.
+idempotent: raw batches on ``(device_id, seq)``, events on ``(device_id, kind,
+event_id, t_s)``, so a redelivered packet or a replayed event changes nothing. An
+event's ``event_id`` is its ``id`` field, which only user actions carry (the id of the
+action message, so that two actions at the same time are two events, and the same
+action delivered twice is one); it is ``''`` for every other event. The class keeps its
+SQL to portable statements so that a PostgreSQL backend can offer the same methods.
 
 A ``Store`` is used by one thread at a time (a service builds it, its handler thread
 uses it, and it is closed after that thread has ended); each service opens its own.
@@ -28,16 +31,19 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "BatchRow",
     "DeviceState",
+    "EventKey",
     "EventRow",
     "StateRow",
     "Store",
+    "event_id",
+    "event_key",
     "event_time",
     "parse_store_url",
 ]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 # Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
@@ -71,10 +77,11 @@ CREATE TABLE IF NOT EXISTS devices (
 CREATE TABLE IF NOT EXISTS events (
     device_id TEXT NOT NULL,
     kind TEXT NOT NULL,
+    event_id TEXT NOT NULL DEFAULT '',
     t_s REAL NOT NULL,
     body TEXT NOT NULL,
     published INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (device_id, kind, t_s)
+    PRIMARY KEY (device_id, kind, event_id, t_s)
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s);
 CREATE TABLE IF NOT EXISTS worker_state (
@@ -87,9 +94,24 @@ CREATE TABLE IF NOT EXISTS worker_state (
 """
 # Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
 # (events stored by schema 1 were published as they were stored).
+# Schema 3: an event's key includes its id (``event_id``), so that two user actions at
+# the same time are both kept. SQLite cannot change a primary key in place: the table
+# is rebuilt, in its order, and the events stored before have no id ('').
 _MIGRATIONS = {
     2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
+    3: (
+        "CREATE TABLE events_v3 (device_id TEXT NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL DEFAULT '',"
+        " t_s REAL NOT NULL, body TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 1,"
+        " PRIMARY KEY (device_id, kind, event_id, t_s))",
+        "INSERT INTO events_v3 (device_id, kind, event_id, t_s, body, published)"
+        " SELECT device_id, kind, '', t_s, body, published FROM events ORDER BY rowid",
+        "DROP TABLE events",
+        "ALTER TABLE events_v3 RENAME TO events",
+        "CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s)",
+    ),
 }
+# The column each migration adds: a table that has it already was made by _SCHEMA.
+_MIGRATION_COLUMNS = {2: "published", 3: "event_id"}
 _ADD_COUNT = (
     "INSERT INTO counters (service, device_id, name, value) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (service, device_id, name) DO UPDATE SET value = value + excluded.value"
@@ -107,6 +129,10 @@ class BatchRow:
     n: int
     rate_hz: float
     payload: bytes
+
+
+#: What an event is stored under: ``(device_id, kind, t_s, event_id)``.
+EventKey = tuple[str, str, float, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +186,29 @@ def event_time(event: dict[str, Any]) -> float:
     3.0
     """
     return float(event["t_s"] if "t_s" in event else event["start_s"])
+
+
+def event_id(event: dict[str, Any]) -> str:
+    """The id an event is keyed on besides its kind and time: its ``id``, else ``''``.
+
+    User actions carry the id of the message that asked for them, so two actions in
+    the same instant are two events:
+
+    >>> event_id({"kind": "action", "t_s": 3.0, "action": "done", "id": "7f3a"})
+    '7f3a'
+    >>> event_id({"kind": "alert", "t_s": 3.0})
+    ''
+    """
+    return str(event.get("id", ""))
+
+
+def event_key(device_id: str, event: dict[str, Any]) -> EventKey:
+    """The key an event of a device is stored under (:data:`EventKey`).
+
+    >>> event_key("desk-07", {"kind": "break", "start_s": 3.0, "end_s": 70.0})
+    ('desk-07', 'break', 3.0, '')
+    """
+    return (device_id, str(event["kind"]), event_time(event), event_id(event))
 
 
 def parse_store_url(url: str) -> Path:
@@ -253,10 +302,11 @@ class Store:
             raise sqlite3.OperationalError(f"store schema {version} is newer than this sitless ({SCHEMA_VERSION})")
         columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
         for target in range(version + 1, SCHEMA_VERSION + 1):
+            if _MIGRATION_COLUMNS.get(target) in columns:
+                continue  # made by this version's _SCHEMA already
             for statement in _MIGRATIONS.get(target, ()):
-                if target == 2 and "published" in columns:
-                    continue  # made by this version's _SCHEMA already
                 db.execute(statement)
+            log.info("store migrated to schema %d", target)
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -396,23 +446,35 @@ class Store:
         """Store analysis events, each a JSON object with ``kind`` and ``t_s`` or ``start_s``.
 
         Returns:
-            For each event, whether it was new: an event with the same device, kind and
-            time is kept once, so replaying a stream after a restart stores nothing twice.
+            For each event, whether it was new: an event with the same device, kind,
+            time and id (:func:`event_key`) is kept once, so replaying a stream after a
+            restart stores nothing twice.
         """
         return self._insert_each(
-            "INSERT OR IGNORE INTO events (device_id, kind, t_s, body, published) VALUES (?, ?, ?, ?, 0)",
-            ((device_id, e["kind"], event_time(e), json.dumps(e)) for e in events),
+            "INSERT OR IGNORE INTO events (device_id, kind, event_id, t_s, body, published) VALUES (?, ?, ?, ?, ?, 0)",
+            ((device_id, e["kind"], event_id(e), event_time(e), json.dumps(e)) for e in events),
         )
 
-    def mark_published(self, keys: Sequence[tuple[str, str, float]]) -> None:
-        """Record that the broker acknowledged these events, keyed ``(device_id, kind, t_s)``."""
+    def has_event(self, device_id: str, kind: str, event_id: str) -> bool:
+        """Whether an event of this device, kind and id is stored (at any time)."""
+        return bool(
+            self._read(
+                "SELECT 1 FROM events WHERE device_id = ? AND kind = ? AND event_id = ? LIMIT 1",
+                (device_id, kind, event_id),
+            )
+        )
+
+    def mark_published(self, keys: Sequence[EventKey]) -> None:
+        """Record that the broker acknowledged these events, keyed as :func:`event_key` gives."""
         if keys:
-            self._write("UPDATE events SET published = 1 WHERE device_id = ? AND kind = ? AND t_s = ?", keys)
+            self._write(
+                "UPDATE events SET published = 1 WHERE device_id = ? AND kind = ? AND t_s = ? AND event_id = ?", keys
+            )
 
     def unpublished_events(self, *, limit: int = 10_000) -> list[EventRow]:
         """Stored events whose publish was never acknowledged (the worker stopped in between), oldest first."""
         rows = self._read(
-            "SELECT device_id, kind, t_s, body FROM events WHERE published = 0 ORDER BY t_s LIMIT ?", (limit,)
+            "SELECT device_id, kind, t_s, body FROM events WHERE published = 0 ORDER BY t_s, rowid LIMIT ?", (limit,)
         )
         return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
 
@@ -424,13 +486,13 @@ class Store:
         until_s: float = float("inf"),
         kinds: Sequence[str] | None = None,
     ) -> list[EventRow]:
-        """Events of one device with ``since_s <= t_s < until_s``, in time order."""
+        """Events of one device with ``since_s <= t_s < until_s``, in time order (then as stored)."""
         sql = "SELECT device_id, kind, t_s, body FROM events WHERE device_id = ? AND t_s >= ? AND t_s < ?"
         params: list[Any] = [device_id, since_s, until_s]
         if kinds is not None:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params.extend(kinds)
-        rows = self._read(sql + " ORDER BY t_s, kind", params)
+        rows = self._read(sql + " ORDER BY t_s, kind, rowid", params)
         return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
 
     def save_state(self, device_id: str, seq: int, snapshot: dict[str, Any], status: dict[str, Any]) -> None:

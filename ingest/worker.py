@@ -3,9 +3,12 @@
 For each device it keeps one :class:`analysis.Analyzer`, fed with the samples of each
 packet in sequence order. Events go to the store and to ``.../event``; a sit-too-long
 alert also sends a buzz on ``.../cmd``. User actions (done, snooze, meeting) arrive on
-``.../action``. The analyzer's snapshot is saved with the last packet it includes, so a
-restarted worker restores it and replays the packets the recorder stored since, and the
-running sitting bout goes on from where it was instead of starting again from zero.
+``.../action``; each is applied, stored and published once, however many arrive
+between two packets, and a message delivered again (the same ``id``) is counted as a
+duplicate and changes nothing. The analyzer's snapshot is saved with the last packet
+it includes, so a restarted worker restores it and replays the packets the recorder
+stored since, and the running sitting bout goes on from where it was instead of
+starting again from zero.
 
 No message can stop the worker for every wearer. A packet whose analysis fails (a bug
 the analysis did not foresee) is skipped: that device's analysis starts afresh after
@@ -41,7 +44,7 @@ from ingest.mqtt import BrokerAddress
 from ingest.payloads import parse_object
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, serve
-from ingest.store import DEFAULT_STORE_URL, StateRow, Store, event_time
+from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
 from ingest.topics import Kind, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", "working_hours"]
@@ -49,6 +52,8 @@ __all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", 
 log = logging.getLogger(__name__)
 
 SERVICE = "worker"
+#: Longest action id taken from a message (``ingest.actions.send_action`` sends 32 hex digits).
+MAX_ACTION_ID_LEN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,7 @@ class WorkerSettings:
         evict_idle_s: Wall-clock seconds without a message after which a device's state
             is saved and let go of (it is restored on its next packet).
         max_wearers: Most devices analysed in memory; past it the longest idle are
-            saved and let go of (about 45 kB each).
+            saved and let go of (about 38 KiB each, docs/performance.md).
         max_errors: Analysis failures of one device before it is quarantined for the
             rest of the worker's run.
     """
@@ -169,9 +174,9 @@ class Worker(MqttService):
         self._clock = clock
         # Published events awaiting the broker's acknowledgement, by message id; the
         # acknowledged ids come from paho's network thread.
-        self._inflight: dict[int, tuple[str, str, float]] = {}
+        self._inflight: dict[int, EventKey] = {}
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._published: list[tuple[str, str, float]] = []  # acknowledged, not yet marked in the store
+        self._published: list[EventKey] = []  # acknowledged, not yet marked in the store
         self._republished = False
         self._closed = False
         self.client.on_publish = self._on_publish
@@ -302,8 +307,11 @@ class Worker(MqttService):
             self._placements.popitem(last=False)
 
     def _on_action(self, device_id: str, m: Message) -> None:
+        """Apply a user action once: its event is keyed on the action's id (:func:`_action_id`)."""
         try:
-            action = UserAction(parse_object(m.payload)["action"])
+            body = parse_object(m.payload)
+            action = UserAction(body["action"])
+            action_id = _action_id(body, m)
         except (PayloadError, ValueError, KeyError, TypeError) as err:
             self.counts[(device_id, "bad_actions")] += 1
             self.troubles.warning(f"action:{device_id}", "bad action for %s: %r (%s)", device_id, m.payload[:100], err)
@@ -313,7 +321,11 @@ class Worker(MqttService):
         if wearer.quarantined:
             self.counts[(device_id, "quarantined")] += 1
             return
-        log.info("action %s for %s", action, device_id)
+        if self._action_seen(device_id, wearer, action_id):
+            self.counts[(device_id, "duplicate_actions")] += 1
+            log.info("action %s for %s (id %s) was applied before; ignored", action, device_id, action_id)
+            return
+        log.info("action %s for %s (id %s)", action, device_id, action_id)
         # Before any sample the analysis has no clock of its own: the action takes the time it arrived.
         at_s = m.received_s if wearer.analyzer.status().t_s is None else None
         try:
@@ -321,9 +333,14 @@ class Worker(MqttService):
         except Exception:
             self._analysis_failed(device_id, wearer, f"action {action}")
             return
-        self._emit(device_id, wearer, events)
+        self._emit(device_id, wearer, events, action_id=action_id)
         wearer.dirty = True
         wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
+
+    def _action_seen(self, device_id: str, wearer: _Wearer, action_id: str) -> bool:
+        """Whether the action with this id was applied already: held for the store, or stored."""
+        held = any(e["kind"] == "action" and e.get("id") == action_id for e in wearer.outbox)
+        return held or self.store.has_event(device_id, "action", action_id)
 
     # --- per-device state ---------------------------------------------------------------
 
@@ -376,9 +393,13 @@ class Worker(MqttService):
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
         return _Wearer(analyzer, placement, seq=saved.seq)
 
-    def _emit(self, device_id: str, wearer: _Wearer, events: list[Event]) -> None:
-        """Hold new events for :meth:`flush`, noting how late the analysis raised each alert."""
-        wearer.outbox.extend(e.to_dict() for e in events)
+    def _emit(self, device_id: str, wearer: _Wearer, events: list[Event], *, action_id: str | None = None) -> None:
+        """Hold new events for :meth:`flush`, noting how late the analysis raised each alert.
+
+        The events of a user action carry its id (``id``), which keys them in the store.
+        """
+        extra = {} if action_id is None else {"id": action_id}
+        wearer.outbox.extend({**e.to_dict(), **extra} for e in events)
         if any(isinstance(e, Alert) for e in events):
             seen_s = wearer.analyzer.status().t_s
             for e in events:
@@ -400,7 +421,7 @@ class Worker(MqttService):
     def _publish_event(self, device_id: str, body: dict[str, Any], wearer: _Wearer | None) -> None:
         """Publish one stored event (its acknowledgement is recorded in the store), and buzz if due."""
         info = self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
-        self._inflight[info.mid] = (device_id, str(body["kind"]), event_time(body))
+        self._inflight[info.mid] = event_key(device_id, body)
         if body["kind"] == "alert":
             self._alert(device_id, body, wearer)
             if wearer is not None:
@@ -430,7 +451,7 @@ class Worker(MqttService):
         rows = self.store.unpublished_events()
         sent = set(self._inflight.values())  # published by an earlier attempt of this flush
         for row in rows:
-            if (row.device_id, row.kind, row.t_s) in sent:
+            if event_key(row.device_id, row.body) in sent:
                 continue
             wearer = self._wearers.get(row.device_id)
             if wearer is None and row.kind == "alert":
@@ -623,6 +644,32 @@ def run(args: argparse.Namespace) -> int:
         share_group=args.share_group,
     )
     return serve(Worker(settings))  # the worker saves every device's state as it closes
+
+
+def _action_id(body: dict[str, Any], m: Message) -> str:
+    """The id of an action message: the ``id`` its sender gave it, else one made from its arrival.
+
+    An id from the sender (:func:`ingest.actions.send_action` gives each action one)
+    makes a message the broker delivers again a duplicate. Without one, the arrival
+    time and packet id of the message stand in: they tell apart two actions sent one
+    after the other, and the same message taken in again after a store failure, but
+    not a message the broker delivers a second time.
+
+    >>> from ingest.service import Message
+    >>> _action_id({"action": "done", "id": "7f3a"}, Message("t", b"", 5, 1, 1700000000.25))
+    '7f3a'
+    >>> _action_id({"action": "done"}, Message("t", b"", 5, 1, 1700000000.25))
+    'done@1700000000.25#5'
+
+    Raises:
+        ValueError: The ``id`` is not a string of 1 to :data:`MAX_ACTION_ID_LEN` characters.
+    """
+    given = body.get("id")
+    if given is None:
+        return f"{body['action']}@{m.received_s!r}#{m.mid}"
+    if not isinstance(given, str) or not 0 < len(given) <= MAX_ACTION_ID_LEN:
+        raise ValueError(f"an action id is a string of 1 to {MAX_ACTION_ID_LEN} characters, got {given!r:.80}")
+    return given
 
 
 def working_hours(text: str) -> tuple[float, float]:

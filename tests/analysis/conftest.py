@@ -7,6 +7,7 @@ judged on the real recordings of ``SITLESS_DATA``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
+from tests.support import missing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,20 +61,34 @@ def synth(
     return t0_s + np.concatenate(ts), np.concatenate(accs)
 
 
+def load_recording(
+    root: Path, name: str, recording: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
+    """Read one labelled recording as ``(t_s, acc_g (n, 3), meta)``.
+
+    A dataset or recording that is not there fails the test where
+    ``SITLESS_REQUIRE_DATA=1`` (CI: the recordings are required), and skips it, saying
+    which one, elsewhere.
+    """
+    csv = root / name / f"{recording}.csv"
+    meta_path = csv.with_suffix(".json")
+    if not (root / name).is_dir():
+        missing(f"the dataset {name!r} in {root}", "SITLESS_REQUIRE_DATA", "set SITLESS_DATA to the full data folder")
+    if not (csv.is_file() and meta_path.is_file()):
+        missing(
+            f"the recording {name}/{recording} ({csv.name} and {meta_path.name} in {csv.parent})",
+            "SITLESS_REQUIRE_DATA",
+            "set SITLESS_DATA to the full data folder",
+        )
+    meta = json.loads(meta_path.read_text())
+    raw = np.loadtxt(csv, delimiter=",", skiprows=1)
+    return raw[:, 0].copy(), raw[:, 1:4].copy(), meta
+
+
 @pytest.fixture
 def dataset(recordings: Path) -> Any:
     """Return a loader ``(dataset, recording_id) -> (t_s, acc_g, meta)`` over ``recordings``."""
-    root = recordings
-
-    def load(name: str, recording: str) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
-        csv = root / name / f"{recording}.csv"
-        if not csv.exists():
-            pytest.skip(f"recording {csv} not found")
-        meta = json.loads(csv.with_suffix(".json").read_text())
-        raw = np.loadtxt(csv, delimiter=",", skiprows=1)
-        return raw[:, 0].copy(), raw[:, 1:4].copy(), meta
-
-    return load
+    return functools.partial(load_recording, recordings)
 
 
 Synth = Any  # the type of ``synth``, for fixture annotations in tests

@@ -1,6 +1,6 @@
 """Posture, bouts and alerts on real labelled recordings (``SITLESS_DATA``).
 
-Whole-dataset figures come from ``/work/shared/tools/score.py`` (docs/validation.md);
+Whole-dataset figures come from ``../shared/tools/score.py`` (docs/validation.md);
 these tests pin a few recordings so a regression shows up in ``pytest -m data``.
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as paho
@@ -46,12 +47,21 @@ def action_messages(embedded_broker: BrokerAddress) -> Iterator[queue.Queue[tupl
     client.loop_stop()
 
 
+def assert_action(message: tuple[str, dict[str, object]], action: str) -> None:
+    """The message is ``action`` for the device, with its own 32-hex id (docs/protocol.md)."""
+    got_topic, payload = message
+    assert got_topic == topic(DEVICE, Kind.ACTION)
+    assert payload["action"] == action
+    assert re.fullmatch(r"[0-9a-f]{32}", str(payload["id"]))
+    assert set(payload) == {"action", "id"}
+
+
 def test_send_action_publishes_json_on_the_action_topic(
     embedded_broker: BrokerAddress, action_messages: queue.Queue[tuple[str, dict[str, object]]]
 ) -> None:
     """send_action('done') arrives as {"action": "done"} on sitless/v1/<device>/action."""
     send_action(embedded_broker, DEVICE, "done")
-    assert action_messages.get(timeout=RECEIVE_TIMEOUT_S) == (topic(DEVICE, Kind.ACTION), {"action": "done"})
+    assert_action(action_messages.get(timeout=RECEIVE_TIMEOUT_S), "done")
 
 
 def test_unknown_action_is_refused_before_connecting() -> None:
@@ -77,10 +87,7 @@ def test_clicking_snooze_publishes_snooze_and_confirms(
     app = make_app(morning_store(at(10, 36), open_alert=open_alert), broker_url=embedded_broker.url)
     app.button(key="alert_snooze").click().run()
     assert not app.exception
-    assert action_messages.get(timeout=RECEIVE_TIMEOUT_S) == (
-        topic(DEVICE, Kind.ACTION),
-        {"action": "snooze"},
-    )
+    assert_action(action_messages.get(timeout=RECEIVE_TIMEOUT_S), "snooze")
     assert any("Snoozed" in t.value for t in app.toast)
 
 
@@ -91,7 +98,7 @@ def test_sitless_calibrate_sends_calibrate(
 ) -> None:
     """`sitless calibrate --device D` sends {"action": "calibrate"} and tells the wearer to stand still."""
     assert main(["calibrate", "--device", DEVICE, "--broker", embedded_broker.url]) == 0
-    assert action_messages.get(timeout=RECEIVE_TIMEOUT_S) == (topic(DEVICE, Kind.ACTION), {"action": "calibrate"})
+    assert_action(action_messages.get(timeout=RECEIVE_TIMEOUT_S), "calibrate")
     assert "stand upright and still for 5 seconds" in capsys.readouterr().out
 
 

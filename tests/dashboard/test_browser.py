@@ -128,7 +128,9 @@ def test_live_page_prompts_updates_and_snoozes(
 
             page.get_by_role("button", name="Snooze 10 min").click()
             expect(page.get_by_test_id("stToast").filter(has_text="Snoozed")).to_be_visible()
-            assert snoozes.get(timeout=10) == {"action": "snooze"}
+            snooze = snoozes.get(timeout=10)
+            assert snooze["action"] == "snooze"
+            assert len(str(snooze["id"])) == 32
 
             page.locator('[data-stale="true"]').first.wait_for(state="detached")
             shot = tmp_path / "dashboard.png"

@@ -164,12 +164,15 @@ def test_buzz_is_logged_and_stop_ends_a_looped_run(
     assert listener.wait_for(Kind.STATUS, lambda s: not s["online"])["online"] is False
 
 
-def test_last_will_marks_a_vanished_device_offline(broker_url: str, listener: Listener) -> None:
+def test_last_will_marks_a_vanished_device_offline(broker_url: str, listener: Listener, tmp_path: Path) -> None:
     """When the device process dies without a goodbye, the broker publishes its offline will."""
+    memory = tmp_path / "sim-e2e.seq.json"  # not the default var/sim/ of the folder it runs in
     cmd = [sys.executable, "-m", "ingest.cli", "sim", "--broker", broker_url, "--device", "sim-e2e"]
-    proc = subprocess.Popen([*cmd, "--scenario", "quick", "--speed", "1"], stderr=subprocess.DEVNULL)
+    cmd += ["--scenario", "quick", "--speed", "1", "--seq-memory", str(memory)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         assert listener.wait_for(Kind.STATUS, lambda s: s["online"])["online"] is True
+        assert memory.exists()  # the device reserved its first sequence numbers before going online
         proc.send_signal(signal.SIGKILL)
         proc.wait(WAIT_S)
         assert listener.wait_for(Kind.STATUS, lambda s: not s["online"]) == {"online": False}

@@ -143,3 +143,50 @@ def test_the_worker_takes_the_policy_options_of_analyze() -> None:
     assert (policy.max_sitting_s, policy.min_break_s) == (1200.0, 90.0)
     assert (slouch.nudge, slouch.dwell_s, slouch.slouch_deg) == (True, 45.0, 20.0)
     assert not slouch_policy(parser.parse_args(["worker"])).nudge
+
+
+def action_message(payload: dict[str, object], mid: int = 0, received_s: float = 1.7e9) -> Message:
+    return Message(topic(DEVICE, Kind.ACTION), json.dumps(payload).encode(), mid, 1, received_s)
+
+
+def stored_actions(url: str) -> list[tuple[object, object]]:
+    with Store(url) as store:
+        return [(e.body["action"], e.body["id"]) for e in store.events(DEVICE, kinds=["action"])]
+
+
+def test_an_action_delivered_again_after_a_restart_is_not_applied_again(worker: Worker) -> None:
+    """A restarted worker's broker session may deliver an action again: its id is stored, so once is all."""
+    meeting = action_message({"action": "meeting", "id": "m-1"})
+    worker.handle([packet_message(0), meeting])
+    worker.close()
+    again = Worker(WorkerSettings(store_url=worker.settings.store_url))
+    again.handle([meeting, packet_message(1)])
+    again.close()
+    assert stored_actions(worker.settings.store_url) == [("meeting", "m-1")]
+    with Store(worker.settings.store_url) as store:
+        assert store.counters("worker")[("worker", DEVICE, "duplicate_actions")] == 1
+
+
+def test_a_batch_taken_in_again_applies_its_actions_once(worker: Worker) -> None:
+    """After a store failure the loop takes the same messages in again: an action without an id
+    (its arrival stands in) is applied once, while a second action arriving later is kept."""
+    first = action_message({"action": "snooze"}, mid=7, received_s=1.7e9 + 1.0)
+    later = action_message({"action": "snooze"}, mid=7, received_s=1.7e9 + 2.0)
+    worker.absorb([packet_message(0), first])
+    worker.absorb([packet_message(0), first])  # the same batch again
+    worker.absorb([later])
+    worker.flush()
+    with Store(worker.settings.store_url) as store:
+        actions = [e.body for e in store.events(DEVICE, kinds=["action"])]
+    assert [a["id"] for a in actions] == ["snooze@1700000001.0#7", "snooze@1700000002.0#7"]
+    assert actions[0]["t_s"] == actions[1]["t_s"]  # both at the last sample: two events all the same
+
+
+@pytest.mark.parametrize("bad_id", [17, "", "x" * 65, ["a"]])
+def test_an_action_with_a_bad_id_is_counted_and_skipped(worker: Worker, bad_id: object) -> None:
+    """An ``id`` that is not a short string makes the action bad, not a crash."""
+    worker.handle([packet_message(0), action_message({"action": "done", "id": bad_id})])
+    worker.close()
+    assert stored_actions(worker.settings.store_url) == []
+    with Store(worker.settings.store_url) as store:
+        assert store.counters("worker")[("worker", DEVICE, "bad_actions")] == 1
