@@ -332,12 +332,19 @@ class MqttService(ABC):
         self._stop.set()
 
     def close(self) -> None:
-        """Stop the loop, wait for it and disconnect from the broker."""
+        """Stop taking messages in, let the loop finish the ones it holds, then return.
+
+        The broker connection closes first, so that a wearer still streaming cannot keep
+        the inbox from ever emptying: what arrives later waits at the broker (persistent
+        session, QoS 1). The loop then drains the inbox, and only after it has ended may
+        the caller touch what the loop works on (a worker's wearers, the store): closing
+        the store under a loop still writing crashed SQLite.
+        """
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(10)
         self.client.disconnect()
         self.client.loop_stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _drain(self) -> list[Message]:
         try:

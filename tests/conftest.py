@@ -18,7 +18,8 @@ import pytest
 from ingest.broker import BrokerEngine, BrokerProcess
 from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
-from tests.support import TcpProxy, free_port, missing
+from ingest.topics import Kind
+from tests.support import EventLog, TcpProxy, free_port, missing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,3 +92,17 @@ def proxy_factory() -> Iterator[Callable[[BrokerAddress], TcpProxy]]:
     yield make
     for p in proxies:
         p.close()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A SQLite store in ``tmp_path``."""
+    return f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+
+@pytest.fixture
+def event_log(broker: BrokerAddress) -> Iterator[EventLog]:
+    """Every event the worker publishes, through each real broker in turn."""
+    log = EventLog(broker, Kind.EVENT)
+    yield log
+    log.close()

@@ -16,6 +16,7 @@ import pytest
 from ingest.broker import free_port
 
 pytestmark = pytest.mark.e2e
+ALERT_WAIT_S = 300.0
 
 
 def test_demo_serves_the_dashboard_logs_an_alert_and_stops_cleanly(tmp_path: Path) -> None:
@@ -46,7 +47,10 @@ def _run_until_alert(proc: subprocess.Popen[str], port: int) -> int:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert alert.wait(90), "no sit-too-long alert on the console:\n" + "".join(lines)
+        # The first alert is 3.5 simulated hours in: 21 s at 600x on an idle machine, over
+        # a minute when other jobs share the two cores (the wearer then runs behind its
+        # clock). The bound only ends a run that will never see it.
+        assert alert.wait(ALERT_WAIT_S), "no sit-too-long alert on the console:\n" + "".join(lines)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
             assert response.read() == b"ok"
         assert any(f"http://127.0.0.1:{port}" in line for line in lines)

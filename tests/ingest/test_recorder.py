@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as paho
@@ -42,11 +41,6 @@ def publisher() -> Iterator[Callable[[BrokerAddress], paho.Client]]:
     for c in clients:
         c.disconnect()
         c.loop_stop()
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'store.sqlite'}"
 
 
 def start_recorder(broker: BrokerAddress, store_url: str) -> Recorder:

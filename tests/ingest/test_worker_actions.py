@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as paho
@@ -25,23 +24,11 @@ T0_S = 1.7e9
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'store.sqlite'}"
-
-
-@pytest.fixture
 def worker(broker: BrokerAddress, store_url: str) -> Iterator[Worker]:
     service = Worker(WorkerSettings(broker, store_url, client_id="test-actions-worker"))
     service.start()
     yield service
     service.close()
-
-
-@pytest.fixture
-def event_log(broker: BrokerAddress) -> Iterator[EventLog]:
-    log = EventLog(broker, Kind.EVENT)
-    yield log
-    log.close()
 
 
 @pytest.fixture
