@@ -98,7 +98,7 @@ class AnalysisResult:
     @property
     def gap_s(self) -> float:
         """Time without data, s."""
-        return sum((g.end_s - g.start_s for g in self.gaps), 0.0)
+        return sum((g.duration_s for g in self.gaps), 0.0)
 
     def summary(self) -> dict[str, float | int]:
         """Return time per posture and without data (s), bouts and breaks, the longest sitting bout and slouch time.
@@ -261,7 +261,7 @@ class ResultBuilder:
         gaps = tuple(e for e in ev if isinstance(e, DataGap))
         span = self._analyzer.span_s
         duration = span + sum(max(0.0, j.t_s - j.from_s) for j in jumps)
-        data_s = duration - sum(g.end_s - g.start_s for g in gaps)
+        data_s = duration - sum(g.duration_s for g in gaps)
         rate = (self._samples - 1 - len(jumps)) / data_s if data_s > 0 else 0.0
         settings = self._settings
         problem = _problem(self._samples, span, data_s, rate, self.min_data_s)

@@ -130,10 +130,11 @@ class ThighLying:
             return LIE
         seat = self._seat_across(ref)
         across = _across(u, ref)
+        across /= max(float(np.linalg.norm(across)), 1e-9)
         if seat is None:
             if not still:
                 return LIE if self.resting else SIT
-            self.seat = across / max(float(np.linalg.norm(across)), 1e-9)
+            self.seat = across
             self.seat_ref = ref.copy()
             self.fresh = False
             return LIE if self.resting else SIT
@@ -141,7 +142,7 @@ class ThighLying:
         if self.fresh and still:
             self.fresh = False
             if roll <= t.seat_follow_deg:
-                mixed = seat * t.seat_weight + across / max(float(np.linalg.norm(across)), 1e-9)
+                mixed = seat * t.seat_weight + across
                 self.seat = mixed / float(np.linalg.norm(mixed))
                 self.seat_ref = ref.copy()
         if roll >= t.roll_deg:
