@@ -422,9 +422,7 @@ class InBedSettings:
 
     def __post_init__(self) -> None:
         for name in ("epoch_s", "median_s", "multiplier", "min_block_s", "max_span_s"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            _check_positive(name, getattr(self, name))
         for name in ("min_threshold_deg", "max_threshold_deg", "max_join_gap_s", "min_worn_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
