@@ -35,9 +35,14 @@ GGIR (github.com/wadpac/GGIR: ``R/HASPT.R``, the z-angle in ``R/g.applymetrics.R
 Epochs without samples (gaps in the data) are never still: a gap of less than 60 min
 between rest blocks is spanned like a short awakening, a longer one splits the night.
 
-A window with less than ``min_worn_s`` of worn data (16 h, GGIR's ``includenightcrit``
-default) is not judged: ``NightWindow.judged`` is False and its in-bed time is unknown,
-not 0. A judged window without a rest block has ``in_bed`` None: no in-bed time found.
+A window with less than ``min_worn_s`` of worn data (6 h) is not judged:
+``NightWindow.judged`` is False and its in-bed time is unknown, not 0. A judged window
+without a rest block has ``in_bed`` None: no in-bed time found. **Difference:** GGIR
+leaves out nights with less than 16 h of valid data (``includenightcrit``) from its
+sleep statistics. sitless also uses the window to keep sit-too-long alerts out of bed,
+and a recording that starts in the evening or ends in the morning has such a night at
+each end; the threshold's clamp bounds what a short window can do to the percentile,
+and ``judged`` with ``worn_s`` tells the reader how much data a window had.
 
 The method only uses changes of the angle, so it works for any placement (wrist, thigh,
 trunk). HDCZA was developed and validated on the wrist; on the thigh or trunk a long,
@@ -46,7 +51,13 @@ still sitting spell (an evening on the sofa, a quiet desk) can read as rest too.
 only when at least ``InBedSettings.min_lying_share`` of it (half) is lying, before
 blocks are joined: a night in bed is mostly lying (ActiPASS likewise builds the
 thigh's bedtime on lying: Hettiarachchi et al. 2021, Sensors 21(3):904,
-doi:10.3390/s21030904), a still evening in an armchair is not.
+doi:10.3390/s21030904), a still evening in an armchair is not. **Addition:** there,
+standing and walking epochs are never still: a thigh or trunk standing at the basin
+changes its angle as little as a sleeper, and a 1-min walk between two still stands
+hardly moves the 5-min median, so without this the morning routine joins the night.
+Nor are blocks joined across more than ``max_join_upright_s`` (15 min) of standing and
+walking: a night-time trip to the bathroom takes a few minutes, the evening routine
+between a still evening on the sofa and bed takes longer.
 """
 
 from __future__ import annotations
@@ -153,7 +164,9 @@ def find_in_bed(
     boundaries_s: Sequence[float],
     nonwear: NDArray[np.bool_] | None = None,
     settings: InBedSettings | None = None,
+    *,
     lying: NDArray[np.bool_] | None = None,
+    upright: NDArray[np.bool_] | None = None,
 ) -> InBedResult:
     """Find the in-bed window of each noon-to-noon window (HDCZA, see the module).
 
@@ -168,6 +181,8 @@ def find_in_bed(
         lying: Per-epoch mask of lying postures, shape (n,), from a placement that
             reports lying (``EpochAngles.mask``), or None (the wrist): with it, a rest
             block less than ``InBedSettings.min_lying_share`` lying is no rest in bed.
+        upright: Per-epoch mask of standing and walking, shape (n,), or None (the wrist):
+            such epochs are never still.
 
     Returns:
         One ``NightWindow`` per window.
@@ -189,6 +204,9 @@ def find_in_bed(
     lie = None if lying is None else np.asarray(lying, dtype=np.bool_)
     if lie is not None and lie.shape != (n,):
         raise ValueError(f"lying mask shape {lie.shape} != ({n},)")
+    up = np.zeros(n, dtype=np.bool_) if upright is None else np.asarray(upright, dtype=np.bool_)
+    if up.shape != (n,):
+        raise ValueError(f"upright mask shape {up.shape} != ({n},)")
     worn = (epochs.samples > 0) & ~off
     change = _rolling_median(_abs_changes(epochs.angle_deg), cfg.median_epochs)
     cuts = np.searchsorted(epochs.mids_s(), bounds, side="left")
@@ -196,7 +214,7 @@ def find_in_bed(
     for i in range(bounds.shape[0] - 1):
         lo, hi = int(cuts[i]), int(cuts[i + 1])
         window = (float(bounds[i]), float(bounds[i + 1]))
-        nights.append(_night(window, epochs, slice(lo, hi), worn=worn, off=off, change=change, lie=lie, cfg=cfg))
+        nights.append(_night(window, epochs, slice(lo, hi), worn=worn, off=off, change=change, lie=lie, up=up, cfg=cfg))
     return InBedResult(tuple(nights))
 
 
@@ -209,6 +227,7 @@ def _night(
     off: NDArray[np.bool_],
     change: NDArray[np.float64],
     lie: NDArray[np.bool_] | None,
+    up: NDArray[np.bool_],
     cfg: InBedSettings,
 ) -> NightWindow:
     """HDCZA steps 4-7 on the epochs ``span`` of one noon-to-noon window ``(start_s, end_s)``."""
@@ -221,14 +240,21 @@ def _night(
     level = float(np.percentile(w_change[known], cfg.percentile)) * cfg.multiplier
     threshold = min(max(level, cfg.min_threshold_deg), cfg.max_threshold_deg)
     with np.errstate(invalid="ignore"):
-        still = known & (w_change < threshold)
+        still = known & ~up[span] & (w_change < threshold)
     starts, ends = _runs(still)
     long_enough = (ends - starts) * cfg.epoch_s > cfg.min_block_s
     if lie is not None:
         cum = np.concatenate([[0], np.cumsum(lie[span])])
         share = (cum[ends] - cum[starts]) / np.maximum(ends - starts, 1)
         long_enough &= share >= cfg.min_lying_share
-    blocks = _join(starts[long_enough], ends[long_enough], w_off, cfg.max_join_gap_s / cfg.epoch_s)
+    blocks = _join(
+        starts[long_enough],
+        ends[long_enough],
+        w_off,
+        cfg.max_join_gap_s / cfg.epoch_s,
+        upright=up[span],
+        max_upright_epochs=cfg.max_join_upright_s / cfg.epoch_s,
+    )
     if not blocks:
         return NightWindow(start_s, end_s, judged=True, worn_s=worn_s, threshold_deg=threshold)
     first, last = max(blocks, key=lambda b: b[1] - b[0])  # max() keeps the first of equals
@@ -283,17 +309,28 @@ def _runs(mask: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
 
 
 def _join(
-    starts: NDArray[np.intp], ends: NDArray[np.intp], off: NDArray[np.bool_], max_gap_epochs: float
+    starts: NDArray[np.intp],
+    ends: NDArray[np.intp],
+    off: NDArray[np.bool_],
+    max_gap_epochs: float,
+    *,
+    upright: NDArray[np.bool_] | None = None,
+    max_upright_epochs: float = np.inf,
 ) -> list[tuple[int, int]]:
-    """Join blocks separated by less than ``max_gap_epochs`` epochs holding no non-wear.
+    """Join blocks less than ``max_gap_epochs`` apart, no non-wear and at most ``max_upright_epochs`` upright between.
 
     >>> _join(np.array([0, 10, 30]), np.array([5, 20, 40]), np.zeros(40, dtype=bool), 10.0)
     [(0, 20), (30, 40)]
+    >>> up = np.zeros(40, dtype=bool); up[5:9] = True
+    >>> _join(np.array([0, 10]), np.array([5, 20]), np.zeros(40, dtype=bool), 10.0, upright=up, max_upright_epochs=3)
+    [(0, 5), (10, 20)]
     """
     out: list[tuple[int, int]] = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         if out and a - out[-1][1] < max_gap_epochs and not np.any(off[out[-1][1] : a]):
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
+            stood = 0 if upright is None else int(np.count_nonzero(upright[out[-1][1] : a]))
+            if stood <= max_upright_epochs:
+                out[-1] = (out[-1][0], b)
+                continue
+        out.append((a, b))
     return out

@@ -27,11 +27,14 @@ from analysis.analyzer import Analyzer
 from analysis.days import DaySummary, day_summaries, noon_boundaries
 from analysis.epochs import AngleEpochs
 from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
-from analysis.inbed import NightWindow, find_in_bed
+from analysis.inbed import InBedWindow, NightWindow, find_in_bed
 from analysis.posture import capabilities
-from analysis.settings import THORAX, AnalysisSettings, Posture, UserAction
+from analysis.settings import THORAX, AnalysisSettings, Placement, Posture, UserAction
 
 __all__ = ["AnalysisResult", "ResultBuilder", "analyze"]
+
+#: Postures that are never in bed (``analysis.inbed``).
+UPRIGHT = frozenset({Posture.STANDING, Posture.WALKING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,12 @@ class AnalysisResult:
         rate_hz: Mean sample rate where there is data, 0 when undefined: the sampling
             intervals within segments ((samples - 1) without a time jump) over
             ``duration_s`` less the gaps.
-        bouts: Posture bouts; with ``gaps``, they tile the recording.
-        sitting_bouts: Closed sitting bouts (``analysis.bouts`` says what one is).
+        bouts: Posture bouts; with ``gaps``, they tile the recording. At the thigh,
+            sitting inside an in-bed window is lying (``_unsure_beds``).
+        sitting_bouts: Closed sitting bouts (``analysis.bouts`` says what one is); at the
+            thigh, those starting inside an in-bed window are left out.
         breaks: Breaks that ended sitting bouts, each from its start to the next sitting.
-        alerts: Sit-too-long alerts.
+        alerts: Sit-too-long alerts; at the thigh, those inside an in-bed window are left out.
         t0_s: Time of the first sample in the input time base (0 without samples).
         slouch_s: Time spent slouching (chest and upper back), s.
         nudges: Slouch nudges (only with ``SlouchPolicy.nudge``).
@@ -66,6 +71,9 @@ class AnalysisResult:
             ``None``. With a problem, the result holds no bouts, gaps or events at all.
         nights: The noon-to-noon windows and their in-bed windows (``analysis.inbed``).
         days: The results per local calendar day (``analysis.days``).
+        in_bed_alerts: Alerts a thigh's stream raised inside an in-bed window found
+            afterwards (it cannot tell lying on the back with straight legs from sitting
+            until the night is seen whole): not sit-too-long alerts, kept to be reported.
     """
 
     samples: int
@@ -87,6 +95,7 @@ class AnalysisResult:
     problem: str | None = None
     nights: tuple[NightWindow, ...] = ()
     days: tuple[DaySummary, ...] = ()
+    in_bed_alerts: tuple[Alert, ...] = ()
 
     @property
     def in_bed_s(self) -> float | None:
@@ -94,6 +103,11 @@ class AnalysisResult:
         if not any(n.judged for n in self.nights):
             return None
         return sum((n.in_bed.duration_s for n in self.nights if n.judged and n.in_bed is not None), 0.0)
+
+    @property
+    def in_bed_windows(self) -> tuple[InBedWindow, ...]:
+        """The in-bed windows found, in order."""
+        return tuple(n.in_bed for n in self.nights if n.in_bed is not None)
 
     @property
     def gap_s(self) -> float:
@@ -162,6 +176,7 @@ class AnalysisResult:
                 }
                 for a in self.alerts
             ],
+            "in_bed_alerts": [{"t_s": rel(a.t_s), "repeat": a.repeat} for a in self.in_bed_alerts],
             "slouch_nudges": [{"t_s": rel(n.t_s), "slouching_since_s": rel(n.slouching_since_s)} for n in self.nudges],
             "time_jumps": [{"from_s": rel(j.from_s), "t_s": rel(j.t_s)} for j in self.time_jumps],
             "exercises": [],
@@ -180,6 +195,72 @@ class AnalysisResult:
             "summary": {**self.summary(), **self.bed_summary()},
             "detects": list(self.detects),
         }
+
+
+def _within(t_s: float, spans: list[tuple[float, float]]) -> bool:
+    """Whether ``t_s`` lies in one of ``spans`` (``[start_s, end_s)``).
+
+    >>> _within(5.0, [(0.0, 5.0), (5.0, 9.0)]), _within(9.0, [(5.0, 9.0)])
+    (True, False)
+    """
+    return any(a <= t_s < b for a, b in spans)
+
+
+def _unsure_beds(nights: tuple[NightWindow, ...], placement: Placement) -> list[tuple[float, float]]:
+    """The in-bed windows in which sitting may be lying: at the thigh only, else none.
+
+    A thigh cannot tell lying on the back with the legs out from sitting
+    (``analysis.thigh``), so there sitting in bed is taken as lying, and the alerts and
+    sitting bouts the stream found in bed are set aside. A trunk sensor measures lying
+    itself: the sitting it reports in bed is sitting up, as on a sofa before the night.
+    """
+    if placement is not Placement.THIGH:
+        return []
+    return [(n.in_bed.start_s, n.in_bed.end_s) for n in nights if n.in_bed is not None]
+
+
+def _lying_in_bed(bouts: tuple[PostureBout, ...], beds: list[tuple[float, float]]) -> tuple[PostureBout, ...]:
+    """Sitting inside the ``beds`` windows taken as lying, and like neighbours merged (``_unsure_beds``).
+
+    >>> b = (PostureBout(0.0, 10.0, Posture.SITTING), PostureBout(10.0, 20.0, Posture.LYING))
+    >>> [(x.start_s, x.end_s, str(x.posture)) for x in _lying_in_bed(b, [(5.0, 30.0)])]
+    [(0.0, 5.0, 'sitting'), (5.0, 20.0, 'lying')]
+    """
+    if not beds:
+        return bouts
+    out: list[PostureBout] = []
+    for bout in bouts:
+        pieces = [bout]
+        cuts = _split(bout.start_s, bout.end_s, beds) if bout.posture is Posture.SITTING else []
+        if any(inside for _, _, inside in cuts):
+            pieces = [PostureBout(a, b, Posture.LYING if inside else Posture.SITTING) for a, b, inside in cuts]
+        for piece in pieces:
+            last = out[-1] if out else None
+            if last is not None and last.posture is piece.posture and last.end_s == piece.start_s:
+                out[-1] = PostureBout(last.start_s, piece.end_s, last.posture, last.slouch_s + piece.slouch_s)
+            else:
+                out.append(piece)
+    return tuple(out)
+
+
+def _split(start_s: float, end_s: float, spans: list[tuple[float, float]]) -> list[tuple[float, float, bool]]:
+    """``[start_s, end_s)`` cut at the ``spans`` (sorted, disjoint): ``(a, b, inside)`` pieces.
+
+    >>> _split(0.0, 10.0, [(2.0, 4.0), (8.0, 20.0)])
+    [(0.0, 2.0, False), (2.0, 4.0, True), (4.0, 8.0, False), (8.0, 10.0, True)]
+    """
+    out: list[tuple[float, float, bool]] = []
+    t = start_s
+    for a, b in spans:
+        if b <= t or a >= end_s:
+            continue
+        if a > t:
+            out.append((t, a, False))
+        out.append((max(a, t), min(b, end_s), True))
+        t = min(b, end_s)
+    if t < end_s:
+        out.append((t, end_s, False))
+    return out
 
 
 def _problem(samples: int, span_s: float, data_s: float, rate_hz: float, min_data_s: float) -> str | None:
@@ -268,14 +349,17 @@ class ResultBuilder:
         if problem is not None:
             ev = []
         nights, days = self._days(ev, epoch_s, tz) if problem is None else ((), ())
+        beds = _unsure_beds(nights, settings.placement)
+        alerts = tuple(e for e in ev if isinstance(e, Alert))
+        bouts = _lying_in_bed(tuple(e for e in ev if isinstance(e, PostureBout)), beds)
         return AnalysisResult(
             samples=self._samples,
             duration_s=duration,
             rate_hz=rate,
-            bouts=tuple(e for e in ev if isinstance(e, PostureBout)),
-            sitting_bouts=tuple(e for e in ev if isinstance(e, SittingBout)),
+            bouts=bouts,
+            sitting_bouts=tuple(e for e in ev if isinstance(e, SittingBout) and not _within(e.start_s, beds)),
             breaks=tuple(e for e in ev if isinstance(e, BreakTaken)),
-            alerts=tuple(e for e in ev if isinstance(e, Alert)),
+            alerts=tuple(a for a in alerts if not _within(a.t_s, beds)),
             t0_s=self._first_t if self._first_t is not None else 0.0,
             slouch_s=self._analyzer.slouch_s if problem is None else 0.0,
             nudges=tuple(e for e in ev if isinstance(e, SlouchNudge)),
@@ -288,6 +372,7 @@ class ResultBuilder:
             problem=problem,
             nights=nights,
             days=days,
+            in_bed_alerts=tuple(a for a in alerts if _within(a.t_s, beds)),
         )
 
     def _days(
@@ -301,16 +386,18 @@ class ResultBuilder:
         end = max(self._last_t, bouts[-1].end_s)
         epochs = self._angles.epochs()
         nonwear = epochs.mask((b.start_s, b.end_s) for b in bouts if b.posture is Posture.NONWEAR)
-        lying = None
+        lying = upright = None
         if str(Posture.LYING) in capabilities(self._settings.placement):
             lying = epochs.mask((b.start_s, b.end_s) for b in bouts if b.posture is Posture.LYING)
+            upright = epochs.mask((b.start_s, b.end_s) for b in bouts if b.posture in UPRIGHT)
         bounds = noon_boundaries(start, end, epoch_s=epoch_s, tz=tz)
-        nights = find_in_bed(epochs, bounds, nonwear, self._settings.in_bed, lying=lying).nights
+        nights = find_in_bed(epochs, bounds, nonwear, self._settings.in_bed, lying=lying, upright=upright).nights
+        beds = _unsure_beds(nights, self._settings.placement)
         days = day_summaries(
             bouts,
-            (e for e in ev if isinstance(e, SittingBout)),
+            (e for e in ev if isinstance(e, SittingBout) and not _within(e.start_s, beds)),
             (e for e in ev if isinstance(e, BreakTaken)),
-            (e for e in ev if isinstance(e, Alert)),
+            (e for e in ev if isinstance(e, Alert) and not _within(e.t_s, beds)),
             nights=nights,
             gaps=(e for e in ev if isinstance(e, DataGap)),
             epoch_s=epoch_s,

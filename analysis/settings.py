@@ -398,8 +398,12 @@ class InBedSettings:
         max_threshold_deg: Upper bound of the threshold, deg (0.50, GGIR).
         min_block_s: A rest block must last more than this, s (30 min).
         max_join_gap_s: Blocks separated by less than this are joined, s (60 min).
+        max_join_upright_s: ... unless more than this of the time between them is
+            standing or walking, s (15 min; placements that report posture only).
         min_worn_s: A noon-to-noon window needs at least this much worn data to be judged,
-            s (16 h: GGIR's ``includenightcrit``, the minimum of valid hours per night).
+            s (6 h; GGIR's ``includenightcrit`` asks 16 h for its sleep statistics, but
+            sitless also uses the window to keep alerts out of bed, on the first and
+            last night of a recording too: ``analysis.inbed``).
         max_span_s: ``AngleEpochs`` keeps samples at most this far from its anchor (the
             first sample, or the last ``discard_before``), s: a corrupt timestamp years
             away must not allocate years of epochs (32 bytes per epoch, 0.55 MB a day).
@@ -416,14 +420,15 @@ class InBedSettings:
     max_threshold_deg: float = 0.50
     min_block_s: float = 1800.0
     max_join_gap_s: float = 3600.0
-    min_worn_s: float = 16 * 3600.0
+    max_join_upright_s: float = 900.0
+    min_worn_s: float = 6 * 3600.0
     max_span_s: float = 92 * 86400.0
     min_lying_share: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("epoch_s", "median_s", "multiplier", "min_block_s", "max_span_s"):
             _check_positive(name, getattr(self, name))
-        for name in ("min_threshold_deg", "max_threshold_deg", "max_join_gap_s", "min_worn_s"):
+        for name in ("min_threshold_deg", "max_threshold_deg", "max_join_gap_s", "max_join_upright_s", "min_worn_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

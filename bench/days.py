@@ -18,11 +18,16 @@ each with ``analysis.analyze`` (what ``sitless analyze`` runs) and compares:
 until about 07:00 with turns between the sleep positions of Skarpsno et al. 2017, a
 morning routine, a commute, the office day above, an evening of dinner, sitting and
 lying on the sofa, sitting up in bed, asleep again from about 23:00), the sensor worn
-throughout. Each is the second day of a recording worn for days: the evening before,
-from the walk to bed on, is analysed first and not scored. It adds:
+throughout. Each is one day of a recording worn for days: the evening before, from
+the walk to bed on, and the night after, up to getting up, are analysed with it and not
+scored; the analysis is told the clock time. It adds:
 
 - alerts in bed: alerts found within the truth's in-bed periods (the truth has none
-  there; target 0);
+  there; target 0). ``sitless analyze`` sets aside the alerts a thigh's stream raised inside
+  the in-bed windows it finds afterwards (``AnalysisResult.in_bed_alerts``); the live
+  column counts those too, as the live worker raised them;
+- sitting time is waking sitting: the truth's outside its in-bed periods, the found
+  outside the in-bed windows found;
 - the per-frame posture balanced accuracy on a 0.1 s grid: the mean recall of
   sitting, standing, lying and walking, leaving out time the truth gives no such
   posture (squats, the desk) and ``SCORE_EDGE_S`` either side of each change of truth
@@ -52,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis import AnalysisResult, AnalysisSettings, Placement, Posture, analyze
+from analysis.events import Alert
 from bench.report import markdown_table
 from bench.scoring import (
     ALERT_TOLERANCE_S,
@@ -65,7 +71,7 @@ from bench.scoring import (
     posture_score,
 )
 from firmware_sim import Activity, MotionParams, Script, generate, truth
-from firmware_sim.days import after_evening, full_day, office_day
+from firmware_sim.days import after_evening, full_day, office_day, until_first_walk
 from firmware_sim.scenarios import in_bed_windows
 
 __all__ = [
@@ -97,6 +103,9 @@ __all__ = [
 #: Postures change by turning the sensor only: no hip travel, no trunk flexion.
 PLAIN = MotionParams(hip_drop_m=0.0, thigh_drop_m=0.0, chair_trunk_flex_deg=0.0, chair_pelvis_flex_deg=0.0)
 SITTING_TOLERANCE = 0.03
+#: Unix time of the midnight a full day starts at (a Tuesday, UTC): the evening before
+#: starts earlier, so that noon-to-noon windows fall at local noon.
+MIDNIGHT_UTC = dt.datetime(2026, 1, 6, tzinfo=dt.UTC).timestamp()
 
 A = Activity
 
@@ -120,13 +129,16 @@ class DayResult:
         placement: Where the sensor was worn.
         seed: Seed of the day and of the simulated session.
         hours: Length of the day, h.
-        true_sitting_s: Sitting time in the truth, s.
-        sitting_s: Sitting time found, s.
+        true_sitting_s: Sitting time in the truth, s (a full day: outside its in-bed periods).
+        sitting_s: Sitting time found, s (a full day: outside the in-bed windows found).
         truth_alerts: Alerts the truth calls for.
         matched: Alerts found within ``ALERT_TOLERANCE_S`` of a truth alert.
         false_alerts: Alerts found with no truth alert within the tolerance.
         worst_offset_s: Largest |found - truth| over the matched alerts, s.
         in_bed_alerts: Alerts found within the truth's in-bed periods.
+        live_in_bed_alerts: Alerts the live stream raised there: those found, and those
+            the batch result set aside in the in-bed windows it found
+            (``AnalysisResult.in_bed_alerts``).
         posture: The per-frame posture score, or None when not measured.
     """
 
@@ -140,6 +152,7 @@ class DayResult:
     false_alerts: int
     worst_offset_s: float
     in_bed_alerts: int = 0
+    live_in_bed_alerts: int = 0
     posture: PostureScore | None = None
 
     @property
@@ -210,10 +223,18 @@ def evaluate_full_day(placement: Placement, seed: int, *, plain: bool = False) -
     Returns:
         The comparison with the truth, in-bed alerts and posture score included.
     """
-    before, day = after_evening(seed - 1), full_day(seed)
-    script = Script(day.name, before.steps + day.steps)
+    before, day, after = after_evening(seed - 1), full_day(seed), until_first_walk(seed + 1)
+    script = Script(day.name, before.steps + day.steps + after.steps)
     session = 1000 * seed + list(Placement).index(placement)
-    return score_script(script, placement, seed, session_seed=session, plain=plain, scored_from_s=before.duration_s)
+    return score_script(
+        script,
+        placement,
+        seed,
+        session_seed=session,
+        plain=plain,
+        scored_from_s=before.duration_s,
+        scored_to_s=before.duration_s + day.duration_s,
+    )
 
 
 def score_script(
@@ -224,6 +245,7 @@ def score_script(
     session_seed: int | None = None,
     plain: bool = False,
     scored_from_s: float = 0.0,
+    scored_to_s: float | None = None,
 ) -> DayResult:
     """Simulate one script at one placement and score it as a full day (``DayResult``).
 
@@ -234,38 +256,67 @@ def score_script(
         session_seed: Seed of the simulated session (default ``seed``).
         plain: Postures change by turning the sensor only (``PLAIN``).
         scored_from_s: Score only from this time of the script on (what comes before is
-            analysed, and its alerts and sitting are left out).
+            analysed, and its alerts and sitting are left out). It is midnight: the
+            analysis is told the clock time (``MIDNIGHT_UTC``), so that its noon-to-noon
+            windows fall at noon.
+        scored_to_s: Score only up to this time (default: the end of the script).
 
     Returns:
         The comparison with the truth, in-bed alerts and posture score included.
     """
     session = seed if session_seed is None else session_seed
+    end_s = script.duration_s if scored_to_s is None else scored_to_s
     rec = generate(script, placement, seed=session, params=PLAIN if plain else MotionParams())
-    result = analyze(rec.t_s, rec.acc_g, AnalysisSettings(placement))
-    segments = _clip([(s.start_s, s.end_s, s.posture) for s in truth(script)], scored_from_s)
-    bouts = _clip(found_bouts(result), scored_from_s)
-    expected = [t - scored_from_s for t in truth_alerts(script) if t >= scored_from_s]
-    found = [a.t_s - result.t0_s - scored_from_s for a in result.alerts if a.t_s - result.t0_s >= scored_from_s]
+    result = analyze(rec.t_s, rec.acc_g, AnalysisSettings(placement), epoch_s=MIDNIGHT_UTC - scored_from_s)
+
+    def clip(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [
+            (max(a, scored_from_s) - scored_from_s, min(b, end_s) - scored_from_s)
+            for a, b in spans
+            if b > scored_from_s and a < end_s
+        ]
+
+    def labelled(spans: Sequence[tuple[float, float, Posture]]) -> list[tuple[float, float, Posture]]:
+        kept = [(a, b, p) for a, b, p in spans if b > scored_from_s and a < end_s]
+        return [(*span, p) for span, (_, _, p) in zip(clip([(a, b) for a, b, _ in kept]), kept, strict=True)]
+
+    def times(alerts: Sequence[Alert]) -> list[float]:
+        return [a.t_s - result.t0_s - scored_from_s for a in alerts if scored_from_s <= a.t_s - result.t0_s < end_s]
+
+    segments = labelled([(s.start_s, s.end_s, s.posture) for s in truth(script)])
+    bouts = labelled(found_bouts(result))
+    expected = [t - scored_from_s for t in truth_alerts(script) if scored_from_s <= t < end_s]
+    found = times(result.alerts)
     matched, worst = match_alerts(found, expected)
-    in_bed = _clip([(a, b, Posture.LYING) for a, b in in_bed_windows(truth(script))], scored_from_s)
+    in_bed = clip(in_bed_windows(truth(script)))
+    found_bed = clip([(w.start_s - result.t0_s, w.end_s - result.t0_s) for w in result.in_bed_windows])
     return DayResult(
         placement=placement,
         seed=seed,
-        hours=(script.duration_s - scored_from_s) / 3600,
-        true_sitting_s=sum(b - a for a, b, p in segments if p is Posture.SITTING),
-        sitting_s=sum(b - a for a, b, p in bouts if p is Posture.SITTING),
+        hours=(end_s - scored_from_s) / 3600,
+        true_sitting_s=_outside(segments, in_bed),
+        sitting_s=_outside(bouts, found_bed),
         truth_alerts=len(expected),
         matched=matched,
         false_alerts=len(found) - matched,
         worst_offset_s=worst,
-        in_bed_alerts=alerts_within(found, [(a, b) for a, b, _ in in_bed]),
+        in_bed_alerts=alerts_within(found, in_bed),
+        live_in_bed_alerts=alerts_within(times(result.alerts + result.in_bed_alerts), in_bed),
         posture=posture_score(segments, bouts, activity_only=placement is Placement.WRIST),
     )
 
 
-def _clip(spans: Sequence[tuple[float, float, Posture]], from_s: float) -> list[tuple[float, float, Posture]]:
-    """The spans from ``from_s`` on, their times made relative to it."""
-    return [(max(a, from_s) - from_s, b - from_s, p) for a, b, p in spans if b > from_s]
+def _outside(spans: Sequence[tuple[float, float, Posture]], beds: Sequence[tuple[float, float]]) -> float:
+    """Sitting time of ``spans`` outside the ``beds`` windows, s (waking sitting).
+
+    >>> _outside([(0.0, 10.0, Posture.SITTING), (10.0, 20.0, Posture.LYING)], [(8.0, 30.0)])
+    8.0
+    """
+    total = 0.0
+    for a, b, p in spans:
+        if p is Posture.SITTING:
+            total += (b - a) - sum(max(0.0, min(b, e) - max(a, s)) for s, e in beds)
+    return total
 
 
 def found_bouts(result: AnalysisResult) -> list[tuple[float, float, Posture]]:
@@ -300,8 +351,9 @@ def summary_row(days: Sequence[DayResult], *, exempt: bool = False) -> list[str]
 
 
 FULL_HEADER = (
-    "days | sitting error, mean / worst | alerts matched (truth) | worst offset | false | missed | in-bed alerts"
-    " | posture balanced accuracy, mean / worst | recall, mean: sitting / standing / lying / walking | days passing"
+    "days | sitting error, mean / worst | alerts matched (truth) | worst offset | false | missed"
+    " | in-bed alerts, batch / live | posture balanced accuracy, mean / worst"
+    " | recall, mean: sitting / standing / lying / walking | days passing"
 )
 
 
@@ -318,7 +370,7 @@ def full_row(days: Sequence[DayResult], *, exempt: bool = False) -> list[str]:
     recalls = " / ".join(f"{float(np.mean(by_class[n])):.3f}" if n in by_class else "-" for n in names)
     return [
         *head[:-1],
-        str(sum(r.in_bed_alerts for r in days)),
+        f"{sum(r.in_bed_alerts for r in days)} / {sum(r.live_in_bed_alerts for r in days)}",
         f"{float(np.mean(balanced)):.3f} / {min(balanced):.3f}" if balanced else "-",
         f"{recalls} (walking / other)" if exempt else recalls,
         head[-1],
@@ -387,7 +439,7 @@ def day_line(label: str, r: DayResult) -> str:
     score = ""
     if r.posture is not None:
         recalls = " ".join(f"{name[:4]} {recall:.3f}" for name, recall in r.posture.recalls)
-        score = f" in bed {r.in_bed_alerts} posture {r.posture.balanced:.3f} {recalls}"
+        score = f" in bed {r.in_bed_alerts}/{r.live_in_bed_alerts} posture {r.posture.balanced:.3f} {recalls}"
     return (
         f"{label} seed {r.seed:>3} {r.hours:.1f} h sitting {100 * r.sitting_error:+6.2f}% "
         f"alerts {r.matched}/{r.truth_alerts} false {r.false_alerts} worst {r.worst_offset_s:5.0f} s"

@@ -311,3 +311,21 @@ def after_evening(seed: int) -> Script:
     steps = full_day(seed).steps
     last_walk = max(i for i, step in enumerate(steps) if step.activity is A.WALKING)
     return Script(f"after_evening_{seed}", steps[last_walk:])
+
+
+def until_first_walk(seed: int) -> Script:
+    """The start of ``full_day(seed)`` until its first walk: the rest of the night, getting up.
+
+    Played after ``full_day(seed - 1)`` it gives that day's last night whole, as in a
+    recording worn for days: the in-bed window of a night is only known once the
+    wearer has got up.
+
+    Args:
+        seed: Seed of the day it starts.
+
+    Returns:
+        The steps from midnight up to (not including) the day's first walking step.
+    """
+    steps = full_day(seed).steps
+    first_walk = min(i for i, step in enumerate(steps) if step.activity is A.WALKING)
+    return Script(f"until_first_walk_{seed}", steps[:first_walk])

@@ -158,6 +158,8 @@ def _summary_text(path: Path, result: AnalysisResult) -> str:
             f"sitting bouts {len(result.sitting_bouts)} (longest {_minutes(float(s['longest_sitting_s']))}), "
             f"breaks {s['breaks']}, alerts {len(result.alerts)}"
         )
+        if result.in_bed_alerts:
+            sitting += f" (and {len(result.in_bed_alerts)} in bed, set aside)"
     else:
         sitting = "sitting bouts, breaks and alerts not measured"
     slouch = _minutes(result.slouch_s) if result.slouch_measured else "not measured"

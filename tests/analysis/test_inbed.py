@@ -123,14 +123,14 @@ def test_quiet_night_found_within_15_min(seed: int) -> None:
     assert result.windows == (first.in_bed,)
 
 
-def test_day_only_recording_is_not_judged() -> None:
-    """08:00-22:00 without a night: no window, and both noon-to-noon windows are not judged."""
+def test_day_only_recording_has_no_in_bed_window() -> None:
+    """08:00-22:00 without a night: no window; 4 h before noon are too few to judge, 10 h after are judged."""
     t, acc = simulate(awake(14.0, 7), start_s=8 * H, seed=7)
     result = find_in_bed(epochs_of(t, acc), (-12 * H, *NOONS[:2]))
-    assert [n.judged for n in result.nights] == [False, False]
+    assert [n.judged for n in result.nights] == [False, True]
     assert [n.worn_s / H for n in result.nights] == pytest.approx([4.0, 10.0], abs=0.01)
     assert result.windows == ()
-    assert all(n.threshold_deg is None for n in result.nights)
+    assert result.nights[0].threshold_deg is None
 
 
 def test_nonwear_night_is_never_in_bed() -> None:
@@ -145,6 +145,22 @@ def test_nonwear_night_is_never_in_bed() -> None:
     assert night.judged  # 18 h worn
     assert night.worn_s == pytest.approx(18 * H, abs=60.0)
     assert night.in_bed is None
+
+
+def test_standing_still_after_the_night_is_not_in_bed() -> None:
+    """40 min standing as still as a sleeper after getting up: with the upright mask the night ends on time."""
+    segments = [*awake(13.0, 13), ("sleep", 8 * H), ("nonwear", 40 * 60.0), *awake(6.0, 14)]  # 09:30 to 13:10
+    t, acc = simulate(segments, start_s=9.5 * H, seed=13)
+    epochs = epochs_of(t, acc)
+    up = epochs.mask([(30.5 * H, 30.5 * H + 40 * 60.0)])  # the still stretch, reported standing
+    (joined,) = find_in_bed(epochs, NOONS[:2]).nights
+    (night,) = find_in_bed(epochs, NOONS[:2], upright=up).nights
+    assert joined.in_bed is not None
+    assert joined.in_bed.end_s > 30.5 * H + 30 * 60.0
+    assert night.in_bed is not None
+    assert abs(night.in_bed.end_s - 30.5 * H) <= TOLERANCE_S
+    with pytest.raises(ValueError, match="upright mask"):
+        find_in_bed(epochs, NOONS[:2], upright=up[:-1])
 
 
 def test_rest_either_side_of_nonwear_is_not_joined_across_it() -> None:
@@ -177,12 +193,12 @@ def test_data_gap_inside_night_is_explicit_and_spanned() -> None:
 
 
 def test_long_gap_leaves_the_window_unjudged() -> None:
-    """With 10 h of the day missing, 14 h of data are too few to judge the night."""
-    segments = [("gap", 2.5 * H), *awake(4.0, 10), ("gap", 7.5 * H), ("sleep", 8 * H), *awake(2.0, 11)]
+    """With 19 h of the window missing, 5 h of data are too few to judge the night."""
+    segments = [("gap", 2.5 * H), *awake(1.0, 10), ("gap", 16.5 * H), ("sleep", 3 * H), *awake(1.0, 11)]
     t, acc = simulate(segments, start_s=12 * H, seed=10)
     (night,) = find_in_bed(epochs_of(t, acc), NOONS[:2]).nights
     assert not night.judged
-    assert night.worn_s == pytest.approx(14 * H, abs=60.0)
+    assert night.worn_s == pytest.approx(5 * H, abs=60.0)
     assert night.in_bed is None
 
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from analysis.settings import Posture
-from firmware_sim.days import DAY_S, SHIFTS_PER_H, SLEEP_SHARE, after_evening, full_day, office_day
+from firmware_sim.days import DAY_S, SHIFTS_PER_H, SLEEP_SHARE, after_evening, full_day, office_day, until_first_walk
 from firmware_sim.scenarios import LYING_POSITIONS, Activity, Script, in_bed_windows, truth
 
 SEEDS = range(1, 21)
@@ -111,3 +111,13 @@ def test_after_evening_walks_to_bed_and_ends_at_midnight() -> None:
     assert before.steps == day.steps[-len(before.steps) :]
     assert before.steps[-1].in_bed
     assert before.steps[-1].activity in LYING_POSITIONS
+
+
+def test_until_first_walk_is_the_night_and_getting_up() -> None:
+    """The lead-out after a day starts asleep at midnight and stops before the first walk."""
+    after = until_first_walk(3)
+    day = full_day(3)
+    assert after.steps == day.steps[: len(after.steps)]
+    assert after.steps[0].in_bed
+    assert day.steps[len(after.steps)].activity is Activity.WALKING
+    assert Activity.WALKING not in {step.activity for step in after.steps}

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from analysis import AnalysisResult
+from analysis.events import Alert
+from ingest.analyze_cmd import _summary_text
 from ingest.cli import main
 from tests.analysis.conftest import synth
 
@@ -128,3 +131,24 @@ def test_summary_lists_each_day(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "day 1: awake sitting 10.0 min" in out
     assert "in bed not measured" in out
+
+
+def test_alerts_in_bed_are_reported_apart() -> None:
+    """Alerts set aside in bed are in the JSON's ``in_bed_alerts`` and the summary line, not in ``alerts``."""
+    night = Alert(t_s=1900.0, sitting_since_s=100.0, repeat=0, stretch_id="standing_back_bend")
+    result = AnalysisResult(
+        samples=10,
+        duration_s=9.0,
+        rate_hz=1.0,
+        bouts=(),
+        sitting_bouts=(),
+        breaks=(),
+        alerts=(),
+        t0_s=100.0,
+        detects=("sitting",),
+        in_bed_alerts=(night,),
+    )
+    data = result.to_json()
+    assert data["alerts"] == []
+    assert data["in_bed_alerts"] == [{"t_s": 1800.0, "repeat": 0}]
+    assert "alerts 0 (and 1 in bed, set aside)" in _summary_text(Path("x.csv"), result)
