@@ -1,25 +1,27 @@
 """The analysis worker: runs the streaming analysis for every wearer it hears.
 
 For each device it keeps one :class:`analysis.Analyzer`, fed with the samples of each
-packet in sequence order. Events go to the store and to ``.../event``; a sit-too-long
-alert also sends a buzz on ``.../cmd``. User actions (done, snooze, meeting) arrive on
-``.../action``; each is applied, stored and published once, however many arrive
-between two packets, and a message delivered again (the same ``id``) is counted as a
-duplicate and changes nothing. The analyzer's snapshot is saved with the last packet
-it includes, so a restarted worker restores it and replays the packets the recorder
-stored since, and the running sitting bout goes on from where it was instead of
-starting again from zero.
+packet in sequence order: the packets of one device that follow on within a batch of
+messages are analysed in one call (the analysis gives the same events however the
+samples are chunked), so a worker catching up on a backlog spends far less per packet.
+Events go to the store and to ``.../event``; a sit-too-long alert also sends a buzz on
+``.../cmd``. User actions (done, snooze, meeting) arrive on ``.../action``; each is
+applied, stored and published once, however many arrive between two packets, and a
+message delivered again (the same ``id``) is counted as a duplicate and changes nothing.
+The analyzer's snapshot is saved with the last packet it includes, so a restarted worker
+restores it and replays the packets the recorder stored since, and the running sitting
+bout goes on from where it was instead of starting again from zero.
 
 No message can stop the worker for every wearer. A packet whose analysis fails (a bug
-the analysis did not foresee) is skipped: that device's analysis starts afresh after
-it, and a device that fails again and again is quarantined (its packets are counted and
-left to the store) while the others go on. A sequence number far below the last one
-analysed starts a new sequence (a device reset, or a forged number before it). Events
-are stored, then published; each remembers in the store whether the broker
-acknowledged it, and a restarted worker publishes those it had not. The buzz of an
-alert goes out only while it is fresh (``WorkerSettings.buzz_max_age_s``). Devices
-not heard from for a while are saved and let go of, and there are at most
-``max_wearers`` in memory.
+the analysis did not foresee) is skipped, with the packets analysed in the same call:
+that device's analysis starts afresh after them, and a device that fails again and again
+is quarantined (its packets are counted and left to the store) while the others go on. A
+sequence number far below the last one analysed starts a new sequence (a device reset,
+or a forged number before it). Events are stored, then published; each remembers in the
+store whether the broker acknowledged it, and a restarted worker publishes those it had
+not. The buzz of an alert goes out only while it is fresh
+(``WorkerSettings.buzz_max_age_s``). Devices not heard from for a while are saved and
+let go of, and there are at most ``max_wearers`` in memory.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
 from ingest.codec import Batch, decode
@@ -54,6 +58,9 @@ log = logging.getLogger(__name__)
 SERVICE = "worker"
 #: Longest action id taken from a message (``ingest.actions.send_action`` sends 32 hex digits).
 MAX_ACTION_ID_LEN = 64
+#: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
+#: so that a backlog is analysed in bounded chunks.
+MAX_QUEUED_SAMPLES = 6000
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +152,9 @@ class _Wearer:
     # Alerts raised and not yet sent, by time: the newest sample time when they were raised.
     alert_seen_s: dict[float, float] = field(default_factory=dict)
     quarantined: bool = False
+    # Packets taken in order and not yet analysed: analysed together (``Worker._analyse``).
+    queued: list[Batch] = field(default_factory=list)
+    queued_samples: int = 0
 
 
 class Worker(MqttService):
@@ -187,9 +197,15 @@ class Worker(MqttService):
         """Analyse a batch of packets and apply actions; their events wait for :meth:`flush`.
 
         A message that cannot be handled is counted and skipped; only a store failure
-        (:class:`StoreError`) leaves the batch, to be taken in again.
+        (:class:`StoreError`) leaves the batch, to be taken in again. A device's packets
+        that follow on are analysed together, in one call of the analysis per device and
+        batch (the analysis gives the same events however the samples are chunked), which
+        makes a backlog cheaper to catch up on than a live trickle.
         """
-        self.handle_each(messages, self._take)
+        try:
+            self.handle_each(messages, self._take)
+        finally:
+            self._analyse_all()
 
     def _take(self, device_id: str, kind: Kind, m: Message) -> None:
         if kind is Kind.IMU:
@@ -262,16 +278,38 @@ class Worker(MqttService):
             wearer.pending_since_s = self._clock()
 
     def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
-        """Analyse one packet; a failure skips it and starts the device's analysis afresh."""
-        try:
-            events = wearer.analyzer.update(batch.times_s(), batch.acc_g())
-        except Exception:
-            self._analysis_failed(device_id, wearer, f"packet {batch.seq}")
-        else:
-            self._emit(device_id, wearer, events)
+        """Take the next packet in order: it is queued for the analysis (``_analyse``)."""
+        wearer.queued.append(batch)
+        wearer.queued_samples += batch.n
         wearer.seq = batch.seq
         wearer.dirty = True
         wearer.unsaved_packets += 1
+        if wearer.queued_samples >= MAX_QUEUED_SAMPLES:
+            self._analyse(device_id, wearer)
+
+    def _analyse(self, device_id: str, wearer: _Wearer) -> None:
+        """Analyse the queued packets in one call; a failure skips them and starts the analysis afresh."""
+        if not wearer.queued:
+            return
+        batches, wearer.queued, wearer.queued_samples = wearer.queued, [], 0
+        if wearer.quarantined:
+            return
+        try:
+            if len(batches) == 1:
+                events = wearer.analyzer.update(batches[0].times_s(), batches[0].acc_g())
+            else:
+                t_s = np.concatenate([b.times_s() for b in batches])
+                events = wearer.analyzer.update(t_s, np.concatenate([b.acc_g() for b in batches]))
+        except Exception:
+            seqs = f"{batches[0].seq}" if len(batches) == 1 else f"{batches[0].seq}..{batches[-1].seq}"
+            self._analysis_failed(device_id, wearer, f"packet {seqs}")
+        else:
+            self._emit(device_id, wearer, events)
+
+    def _analyse_all(self) -> None:
+        """Analyse every device's queued packets."""
+        for device_id, wearer in self._wearers.items():
+            self._analyse(device_id, wearer)
 
     def _analysis_failed(self, device_id: str, wearer: _Wearer, what: str) -> None:
         """The analysis of a device raised: skip what it was given, start afresh, or quarantine.
@@ -326,6 +364,7 @@ class Worker(MqttService):
             log.info("action %s for %s (id %s) was applied before; ignored", action, device_id, action_id)
             return
         log.info("action %s for %s (id %s)", action, device_id, action_id)
+        self._analyse(device_id, wearer)  # the samples before the action first
         # Before any sample the analysis has no clock of its own: the action takes the time it arrived.
         at_s = m.received_s if wearer.analyzer.status().t_s is None else None
         try:
@@ -554,6 +593,7 @@ class Worker(MqttService):
         for device_id, wearer in self._wearers.items():
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True)
+                self._analyse(device_id, wearer)
 
     def _to_let_go(self) -> list[str]:
         """Devices to save and drop from memory: idle ones, and the longest idle past ``max_wearers``."""
@@ -579,6 +619,7 @@ class Worker(MqttService):
         leaving = self._to_let_go()
         for device_id in leaving:
             self._feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
+        self._analyse_all()
         self._send_events()
         self._save(force=force, due=frozenset(leaving))
         for device_id in leaving:
@@ -598,6 +639,7 @@ class Worker(MqttService):
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)
+        self._analyse_all()
         try:
             self.flush(force=True)
         except StoreError:

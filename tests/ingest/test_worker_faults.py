@@ -67,12 +67,17 @@ def test_an_analysis_failure_skips_the_packet_and_the_others_go_on(
         return real_update(self, t_s, acc_g)
 
     monkeypatch.setattr(Analyzer, "update", failing)
-    worker.handle([good(0), imu(BAD, 0, T0, z=-4096), good(1), imu(BAD, 1, T0 + 0.5), good(2)])
+    worker.handle([good(0), imu(BAD, 0, T0, z=-4096), good(1)])
+    worker.handle([imu(BAD, 1, T0 + 0.5), good(2)])
     assert worker._wearers[GOOD].seq == 2
     assert worker._wearers[BAD].seq == 1  # skipped packet 0, analysed packet 1 afresh
+    assert worker._wearers[BAD].analyzer.status().t_s is not None
     assert not worker._wearers[BAD].quarantined
-    worker.handle([imu(BAD, s, T0 + s * 0.5, z=-4096) for s in (2, 3, 4)] + [good(3)])
+    worker.handle([imu(BAD, 2, T0 + 1.0, z=-4096)])
+    assert not worker._wearers[BAD].quarantined
+    worker.handle([imu(BAD, 3, T0 + 1.5, z=-4096), good(3)])  # the third failure
     assert worker._wearers[BAD].quarantined
+    worker.handle([imu(BAD, 4, T0 + 2.0, z=-4096)])
     worker.handle([imu(BAD, 5, T0 + 2.5), good(4)])
     assert worker._wearers[GOOD].seq == 4
     worker.close()
@@ -266,3 +271,39 @@ def test_two_actions_before_a_packet_have_a_status_each(tmp_path: Path) -> None:
     assert state.status["meeting_until_s"] is not None
     assert "worker_lag_s" in state.status
     assert json.dumps(state.status)
+
+
+def test_packets_that_follow_on_are_analysed_together_with_the_same_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's packets of one device go to the analysis in one call, with the events of one call per packet."""
+    from analysis import AlertPolicy, Analyzer
+    from firmware_sim import Activity, Script, Step
+    from firmware_sim.device import DeviceSettings, iter_packets
+
+    script = Script("sit", (Step(Activity.WALKING, 60.0), Step(Activity.STANDING, 10.0), Step(Activity.SITTING, 200.0)))
+    settings = DeviceSettings(device_id=GOOD, seed=4)
+    payloads = [p.payload for p in iter_packets(script, settings, T0) if p.payload is not None]
+    messages = [Message(topic(GOOD, Kind.IMU), payload, 0, 1, 0.0) for payload in payloads]
+    calls: list[int] = []
+    real_update = Analyzer.update
+
+    def counted(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+        calls.append(len(t_s))
+        return real_update(self, t_s, acc_g)
+
+    monkeypatch.setattr(Analyzer, "update", counted)
+    found = []
+    for name, size in (("together", 200), ("one_by_one", 1)):
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        worker = make_worker(url, policy=AlertPolicy(max_sitting_s=120.0, repeat_s=30.0))
+        calls.clear()
+        for i in range(0, len(messages), size):
+            worker.handle(messages[i : i + size])
+        worker.close()
+        assert len(calls) == -(-len(messages) // size)
+        with Store(url) as store:
+            found.append([(e.kind, e.t_s, e.body) for e in store.events(GOOD)])
+    together, one_by_one = found
+    assert [k for k, _, _ in together].count("alert") >= 2
+    assert together == one_by_one
