@@ -4,17 +4,37 @@ Content restated from ``../shared/programme.md`` (beside the repository), whose 
 is the article "Exercises To Help With Lower Back Pain" (Klarity Health Library), citing
 Krismer & van Tulder 2007 (Best Pract Res Clin Rheumatol 21(1):77-91) and
 Fernández-de-las-Peñas et al. 2011 (Spine 36(3):E213-219). The wording is sitless's own.
+
+``PROGRAMME`` holds the stretches and strengthening exercises (the floor and desk
+exercises, each shown as a card); ``AEROBIC`` the low-impact aerobic activities;
+``EXERCISES`` both, and every id of either is known to ``exercise_by_id``.
+programme.md sets no duration for the aerobic activities: sitless starts each at
+10-30 minutes a day, a starting point the user changes in the plan (``analysis.plan``).
+
+>>> exercise_by_id("knee_roll").dose.sides
+2
+>>> [e.id for e in exercises_in(Category.AEROBIC)]
+['walk', 'swim', 'yoga', 'stationary_bike']
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "AEROBIC",
     "AEROBIC_ADVICE",
     "DISCLAIMER",
+    "EXERCISES",
+    "MAX_DURATION_S",
+    "MAX_HOLD_S",
+    "MAX_REPS",
+    "MAX_SETS",
     "PROGRAMME",
+    "RED_FLAGS_TEXT",
     "SAFETY",
     "SEE_A_DOCTOR_IF",
     "SOURCES",
@@ -24,8 +44,20 @@ __all__ = [
     "Dose",
     "Exercise",
     "exercise_by_id",
+    "exercises_in",
     "suggest_stretch",
 ]
+
+# Sanity limits of a dose: far above anything the programme asks for, they only keep a
+# mistyped or corrupt plan (user-edited, stored by the dashboard) from holding absurd values.
+#: Most repetitions (per side and set) a dose may ask for.
+MAX_REPS = 1000
+#: Most sets a dose may ask for.
+MAX_SETS = 50
+#: Longest hold a dose may ask for, s (10 minutes).
+MAX_HOLD_S = 600.0
+#: Longest duration of a timed activity a dose may ask for, s (a day).
+MAX_DURATION_S = 86400.0
 
 
 class Category(StrEnum):
@@ -33,27 +65,72 @@ class Category(StrEnum):
 
     STRETCH = "stretch"
     STRENGTHENING = "strengthening"
+    AEROBIC = "aerobic"
+
+
+def _check_range(name: str, value: object, limit: float) -> tuple[float, float] | None:
+    """Return ``value`` as a ``(min, max)`` float pair within ``(0, limit]``, or None."""
+    if value is None:
+        return None
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise ValueError(f"{name} must be a (min, max) pair of seconds or None, got {value!r}")
+    low, high = value
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    if not (numbers and 0 < low <= high <= limit):
+        raise ValueError(f"{name} must be (min, max) with 0 < min <= max <= {limit:g} s, got {value!r}")
+    return float(low), float(high)
+
+
+def _check_count(name: str, value: object, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+        raise ValueError(f"{name} must be a whole number from 1 to {limit}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class Dose:
     """How much of an exercise to do.
 
+    A dose may prescribe repetitions, holds, a duration, or any mix; one that prescribes
+    none of them reads "as comfortable".
+
     Attributes:
-        hold_s: Range ``(min, max)`` of the hold in s, or ``None`` for no hold.
-        reps: Repetitions (per side when ``per_side``), or ``None`` when held only.
-        per_side: Whether the dose applies to each side.
+        hold_s: Range ``(min, max)`` of each hold in s, or ``None`` for no hold.
+        reps: Repetitions (per side when ``per_side``) in each set, or ``None`` when held
+            only or timed.
+        per_side: Whether the dose applies to each side (left and right).
+        sets: How many times the whole dose is done (1 unless the plan says more).
+        duration_s: Range ``(min, max)`` of a timed activity in s (a walk), or ``None``.
+
+    Raises:
+        ValueError: A field is of the wrong type, or outside its range (``MAX_REPS``,
+            ``MAX_SETS``, ``MAX_HOLD_S``, ``MAX_DURATION_S``); the message names it.
+
+    >>> Dose(hold_s=(10, 15), reps=10, per_side=True).hold_s
+    (10.0, 15.0)
     """
 
-    hold_s: tuple[float, float] | None
-    reps: int | None
+    hold_s: tuple[float, float] | None = None
+    reps: int | None = None
     per_side: bool = False
+    sets: int = 1
+    duration_s: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.hold_s is not None and not (0 < self.hold_s[0] <= self.hold_s[1]):
-            raise ValueError(f"hold_s must be (min, max) with 0 < min <= max, got {self.hold_s!r}")
-        if self.reps is not None and self.reps <= 0:
-            raise ValueError(f"reps must be > 0, got {self.reps!r}")
+        object.__setattr__(self, "hold_s", _check_range("hold_s", self.hold_s, MAX_HOLD_S))
+        object.__setattr__(self, "duration_s", _check_range("duration_s", self.duration_s, MAX_DURATION_S))
+        if self.reps is not None:
+            _check_count("reps", self.reps, MAX_REPS)
+        _check_count("sets", self.sets, MAX_SETS)
+        if not isinstance(self.per_side, bool):
+            raise ValueError(f"per_side must be True or False, got {self.per_side!r}")
+
+    @property
+    def sides(self) -> int:
+        """How many sides the dose is done on: 2 when ``per_side``, else 1."""
+        return 2 if self.per_side else 1
+
+
+_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +140,15 @@ class Exercise:
     Attributes:
         id: Stable identifier (the ``--exercise`` value of ``sitless analyze``).
         name: Display name.
-        category: Stretch or strengthening.
+        category: Stretch, strengthening or aerobic.
         position: Starting position.
-        movement: What to do.
+        movement: What to do (the instructions).
         dose: How much.
         at_desk: Whether it can be done standing at or next to a desk (no floor needed).
+        cautions: What to watch for while doing it, in the order to show.
+
+    Raises:
+        ValueError: A field is empty or of the wrong type; the message names it.
     """
 
     id: str
@@ -77,7 +158,36 @@ class Exercise:
     movement: str
     dose: Dose
     at_desk: bool = False
+    cautions: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.id, str) and _ID.fullmatch(self.id)):
+            raise ValueError(f"id must be lower-case letters, digits and '_' (at most 40), got {self.id!r}")
+        for name in ("name", "position", "movement"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value.strip()):
+                raise ValueError(f"{name} of {self.id!r} must be non-empty text, got {value!r}")
+        if self.category not in tuple(Category):
+            raise ValueError(f"category of {self.id!r} must be one of {', '.join(Category)}, got {self.category!r}")
+        object.__setattr__(self, "category", Category(self.category))
+        if not isinstance(self.dose, Dose):
+            raise ValueError(f"dose of {self.id!r} must be a Dose, got {self.dose!r}")
+        if not (isinstance(self.cautions, tuple) and all(isinstance(c, str) and c.strip() for c in self.cautions)):
+            raise ValueError(f"cautions of {self.id!r} must be a tuple of non-empty texts, got {self.cautions!r}")
+
+
+# Cautions every exercise of a category carries, restated from programme.md.
+_STRETCH_CAUTIONS = (
+    "Move into the stretch slowly and never bounce.",
+    "Build each hold up gradually towards 30 seconds.",
+)
+_STRENGTH_CAUTIONS = ("Keep good form; if it slips, do fewer repetitions or use less weight.",)
+_AEROBIC_CAUTIONS = (
+    "While your back is sore, keep to low-impact activity: leave running, jumping sports and step "
+    "aerobics until the pain has eased a lot.",
+)
+# programme.md gives no duration for the aerobic part: a starting point the plan edits.
+_AEROBIC_DOSE = Dose(duration_s=(600.0, 1800.0))
 
 PROGRAMME: tuple[Exercise, ...] = (
     Exercise(
@@ -87,6 +197,7 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Lie on your back with knees bent, pointing up.",
         "Roll both knees to one side, back to the middle, then to the other side.",
         Dose(hold_s=(10.0, 10.0), reps=3, per_side=True),
+        cautions=_STRETCH_CAUTIONS,
     ),
     Exercise(
         "knee_hug",
@@ -95,6 +206,7 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Lie on your back.",
         "Draw one or both knees towards your chest, hold, then let go slowly.",
         Dose(hold_s=(3.0, 5.0), reps=5),
+        cautions=(*_STRETCH_CAUTIONS, "Let the knees go slowly at the end of each hold."),
     ),
     Exercise(
         "back_stabiliser",
@@ -104,6 +216,11 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Reach one arm straight ahead keeping the pelvis level; to make it harder, lift the "
         "opposite leg too (bird dog).",
         Dose(hold_s=(10.0, 15.0), reps=10, per_side=True),
+        cautions=(
+            *_STRETCH_CAUTIONS,
+            "Keep your back straight and your pelvis level while the arm is up.",
+            "Add the opposite leg (the harder bird dog) only once the arm alone feels easy.",
+        ),
     ),
     Exercise(
         "pelvic_tilt",
@@ -112,6 +229,7 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Lie on your back with knees bent.",
         "Tighten your stomach so your lower back presses flat to the floor, hold, let go slowly.",
         Dose(hold_s=(3.0, 5.0), reps=5),
+        cautions=(*_STRETCH_CAUTIONS, "Let go of each tilt slowly."),
     ),
     Exercise(
         "deep_stomach",
@@ -120,6 +238,7 @@ PROGRAMME: tuple[Exercise, ...] = (
         "On all fours with a small curve in the lower back.",
         "Relax your stomach, then draw it up and lift your back without arching, hold, let go slowly.",
         Dose(hold_s=(10.0, 15.0), reps=10),
+        cautions=(*_STRETCH_CAUTIONS, "Lift your back without arching it, and let go slowly."),
     ),
     Exercise(
         "plank",
@@ -128,6 +247,11 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Face down, hips and knees lifted, a straight line from knees to shoulders.",
         "Hold still, then lower slowly; easier with knees on the ground.",
         Dose(hold_s=(10.0, 30.0), reps=None),
+        cautions=(
+            "Hold for 10 to 30 seconds, as your fitness allows.",
+            "Keep the straight line from knees to shoulders; if you cannot, make it easier with your "
+            "knees on the ground.",
+        ),
     ),
     Exercise(
         "squat",
@@ -138,6 +262,11 @@ PROGRAMME: tuple[Exercise, ...] = (
         "back up leading with the legs, then the glutes; harder with weights.",
         Dose(hold_s=None, reps=10),
         at_desk=True,
+        cautions=(
+            *_STRENGTH_CAUTIONS,
+            "Brace your stomach before you bend.",
+            "Hold weights (the harder squat) only while your form stays good without them.",
+        ),
     ),
     Exercise(
         "crunch",
@@ -146,8 +275,51 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Lie on your back, knees bent, feet hip-width apart, hands across your chest.",
         "Tighten your stomach, lift your head and shoulder blades, then lower again.",
         Dose(hold_s=None, reps=12),
+        cautions=(*_STRENGTH_CAUTIONS, "Lift only your head and shoulder blades, then lower them slowly."),
     ),
 )
+
+AEROBIC: tuple[Exercise, ...] = (
+    Exercise(
+        "walk",
+        "Brisk walk",
+        Category.AEROBIC,
+        "Upright, in comfortable shoes.",
+        "Walk at a brisk pace that stays comfortable for your back.",
+        _AEROBIC_DOSE,
+        cautions=_AEROBIC_CAUTIONS,
+    ),
+    Exercise(
+        "swim",
+        "Swimming",
+        Category.AEROBIC,
+        "In the pool.",
+        "Swim at an easy, steady pace.",
+        _AEROBIC_DOSE,
+        cautions=_AEROBIC_CAUTIONS,
+    ),
+    Exercise(
+        "yoga",
+        "Gentle yoga",
+        Category.AEROBIC,
+        "On a mat.",
+        "Follow a gentle session, moving only as far as is comfortable.",
+        _AEROBIC_DOSE,
+        cautions=_AEROBIC_CAUTIONS,
+    ),
+    Exercise(
+        "stationary_bike",
+        "Stationary bike",
+        Category.AEROBIC,
+        "Seated on a stationary (spinning) bike.",
+        "Pedal at a steady, comfortable pace.",
+        _AEROBIC_DOSE,
+        cautions=_AEROBIC_CAUTIONS,
+    ),
+)
+
+#: Every exercise of the programme: stretches, strengthening, then aerobic activities.
+EXERCISES: tuple[Exercise, ...] = PROGRAMME + AEROBIC
 
 #: Why the programme helps: sitting, staying active and what to expect.
 WHY = (
@@ -193,7 +365,14 @@ SEE_A_DOCTOR_IF: tuple[str, ...] = (
     "you feel numbness or tingling",
 )
 
-_BY_ID = {exercise.id: exercise for exercise in PROGRAMME}
+#: The warning signs as one block to show whole (plain text that also reads as Markdown).
+RED_FLAGS_TEXT = (
+    "See a doctor, rather than relying on these exercises, if:\n"
+    + "\n".join(f"- {sign}" for sign in SEE_A_DOCTOR_IF)
+    + "\n\nStop and ask a doctor or physiotherapist if an exercise causes real discomfort."
+)
+
+_BY_ID = {exercise.id: exercise for exercise in EXERCISES}
 # Alerts suggest what can be done right next to the desk, without lying down: the squat
 # (the programme's standing exercise) and the knee hug, whose single-knee form can be
 # done standing with one hand on the desk (sitless's adaptation of the lying version).
@@ -204,7 +383,7 @@ def exercise_by_id(exercise_id: str) -> Exercise:
     """Return the programme exercise with this id.
 
     Args:
-        exercise_id: An id of ``PROGRAMME``.
+        exercise_id: An id of ``EXERCISES`` (``PROGRAMME`` or ``AEROBIC``).
 
     Returns:
         The exercise.
@@ -216,6 +395,21 @@ def exercise_by_id(exercise_id: str) -> Exercise:
         return _BY_ID[exercise_id]
     except KeyError:
         raise KeyError(f"unknown exercise id {exercise_id!r}; known ids: {', '.join(_BY_ID)}") from None
+
+
+def exercises_in(category: Category) -> tuple[Exercise, ...]:
+    """Return the exercises of one category, in programme order.
+
+    Args:
+        category: Stretch, strengthening or aerobic.
+
+    Returns:
+        The exercises of ``EXERCISES`` in that category.
+
+    >>> [e.id for e in exercises_in(Category.STRENGTHENING)]
+    ['plank', 'squat', 'crunch']
+    """
+    return tuple(exercise for exercise in EXERCISES if exercise.category == category)
 
 
 def suggest_stretch(repeat: int, sitting_since_s: float) -> Exercise:

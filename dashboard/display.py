@@ -90,13 +90,23 @@ def dose_text(dose: Dose) -> str:
     '10 repetitions'
     >>> dose_text(Dose(hold_s=(10.0, 30.0), reps=None))
     'Hold 10-30 s'
+    >>> dose_text(Dose(duration_s=(600.0, 1800.0)))
+    '10-30 min'
+    >>> dose_text(Dose(reps=10, sets=2))
+    '10 repetitions, 2 sets'
     """
     side = " each side" if dose.per_side else ""
-    if dose.hold_s is None:
-        return f"{dose.reps} repetitions{side}" if dose.reps else "As comfortable"
-    low, high = dose.hold_s
-    hold = f"Hold about {_seconds(low)} s" if low == high else f"Hold {_seconds(low)}-{_seconds(high)} s"
-    return f"{hold}, {dose.reps} times{side}" if dose.reps else f"{hold}{side}"
+    sets = f", {dose.sets} sets" if dose.sets > 1 else ""
+    if dose.duration_s is not None:
+        low_min, high_min = (_seconds(v / 60.0) for v in dose.duration_s)
+        text = f"About {low_min} min" if low_min == high_min else f"{low_min}-{high_min} min"
+    elif dose.hold_s is None:
+        text = f"{dose.reps} repetitions{side}" if dose.reps else "As comfortable"
+    else:
+        low, high = dose.hold_s
+        hold = f"Hold about {_seconds(low)} s" if low == high else f"Hold {_seconds(low)}-{_seconds(high)} s"
+        text = f"{hold}, {dose.reps} times{side}" if dose.reps else f"{hold}{side}"
+    return text + sets
 
 
 def stretch_howto(stretch_id: object) -> tuple[str, str] | None:
