@@ -5,6 +5,19 @@ script into samples (pure and seeded), :mod:`firmware_sim.device` publishes them
 MQTT like a real device, and :mod:`firmware_sim.cli` is the ``sitless sim`` command.
 """
 
+from firmware_sim.exercises import (
+    ExerciseId,
+    ExercisePlan,
+    ExerciseSet,
+    Rep,
+    Side,
+    StartPosition,
+    exercise_step,
+    exercise_truth,
+    guided_session,
+    plan,
+    programme_session,
+)
 from firmware_sim.motion import Session, generate, iter_chunks, random_rotation
 from firmware_sim.params import MotionParams
 from firmware_sim.recording import Chunk, Recording, write_csv, write_truth_json
@@ -25,15 +38,26 @@ __all__ = [
     "SCENARIOS",
     "Activity",
     "Chunk",
+    "ExerciseId",
+    "ExercisePlan",
+    "ExerciseSet",
     "MotionParams",
     "Recording",
+    "Rep",
     "Script",
     "Segment",
     "Session",
+    "Side",
+    "StartPosition",
     "Step",
+    "exercise_step",
+    "exercise_truth",
     "generate",
+    "guided_session",
     "iter_chunks",
     "jitter",
+    "plan",
+    "programme_session",
     "random_rotation",
     "scenario",
     "truth",

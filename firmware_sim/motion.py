@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.settings import Placement
+from firmware_sim.exercises import exercise_signal
 from firmware_sim.kinematics import (
     SEATED,
     UPRIGHT,
@@ -130,6 +131,7 @@ class _Body:
     def __init__(self, script: Script, placement: Placement, session: Session, params: MotionParams) -> None:
         self._activities = tuple(step.activity for step in script.steps)
         self._inclines = tuple(step.incline_deg for step in script.steps)
+        self._exercises = tuple(step.exercise for step in script.steps)
         durations = np.array([step.duration_s for step in script.steps])
         self._ends = np.cumsum(durations)
         self._starts = self._ends - durations
@@ -153,6 +155,13 @@ class _Body:
         lin = np.empty((t_s.shape[0], 3))
         for k in np.unique(step):
             mask = step == k
+            exercise = self._exercises[k]
+            if exercise is not None:
+                # An exercise set runs on its own clock, from the start of its step.
+                up[mask], lin[mask] = exercise_signal(
+                    exercise, self._placement, t_s[mask] - self._starts[k], self._session.draws[k], self._params
+                )
+                continue
             up[mask], lin[mask] = segment_signal(
                 self._activities[k],
                 self._placement,

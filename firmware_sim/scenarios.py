@@ -19,10 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from analysis.settings import Posture
+
+if TYPE_CHECKING:
+    from firmware_sim.exercises import ExerciseSet
 
 __all__ = [
     "LYING_POSITIONS",
@@ -69,6 +73,9 @@ class Activity(StrEnum):
     #: Sitting up with the legs stretched out in front, leaning back: in bed against the
     #: headboard, on a sofa with the feet up.
     LONG_SITTING = "long_sitting"
+    #: A set of a programme exercise (:class:`~firmware_sim.exercises.ExerciseSet`),
+    #: named by the step's ``exercise``.
+    EXERCISE = "exercise"
 
 
 #: The lying positions of a night or a sofa (``LYING`` is a side-lying whose side the
@@ -96,6 +103,8 @@ POSTURE_OF: MappingProxyType[Activity, Posture] = MappingProxyType(
         Activity.SIDE_RIGHT: Posture.LYING,
         Activity.PRONE: Posture.LYING,
         Activity.LONG_SITTING: Posture.SITTING,
+        # The exercise's own posture replaces this one (:attr:`Segment.posture`).
+        Activity.EXERCISE: Posture.OTHER,
     }
 )
 
@@ -111,18 +120,23 @@ class Step:
             in [0, 45): a pillow, a sofa's armrest. The thorax takes it, the pelvis lies flat.
         in_bed: The step is part of the wearer's time in bed (sitting on the edge of the
             bed and sitting up in it included).
+        exercise: The exercise set of an ``EXERCISE`` step (:func:`~firmware_sim.exercises.exercise_step`
+            makes the step as long as the set); None for every other activity.
     """
 
     activity: Activity
     duration_s: float
     incline_deg: float = 0.0
     in_bed: bool = False
+    exercise: ExerciseSet | None = None
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.duration_s) or self.duration_s <= 0:
             raise ValueError(f"step duration_s must be > 0, got {self.duration_s}")
         if not 0 <= self.incline_deg < 45:
             raise ValueError(f"step incline_deg must be in [0, 45), got {self.incline_deg}")
+        if (self.activity is Activity.EXERCISE) != (self.exercise is not None):
+            raise ValueError(f"an exercise set goes with an {Activity.EXERCISE} step only, got {self.activity}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +187,14 @@ class Segment:
         end_s: End, seconds from the start of the script (> start_s).
         activity: What the wearer did.
         in_bed: The wearer was in bed (:attr:`Step.in_bed`).
+        exercise: The exercise set of an ``EXERCISE`` segment (:attr:`Step.exercise`).
     """
 
     start_s: float
     end_s: float
     activity: Activity
     in_bed: bool = False
+    exercise: ExerciseSet | None = None
 
     def __post_init__(self) -> None:
         if not self.end_s > self.start_s:
@@ -186,7 +202,9 @@ class Segment:
 
     @property
     def posture(self) -> Posture:
-        """The posture the analysis should report here (:data:`POSTURE_OF`)."""
+        """The posture the analysis should report here (:data:`POSTURE_OF`, or the exercise's)."""
+        if self.exercise is not None:
+            return self.exercise.posture
         return POSTURE_OF[self.activity]
 
 
@@ -199,7 +217,7 @@ def truth(script: Script) -> tuple[Segment, ...]:
     segments: list[Segment] = []
     t_s = 0.0
     for step in script.steps:
-        segments.append(Segment(t_s, t_s + step.duration_s, step.activity, step.in_bed))
+        segments.append(Segment(t_s, t_s + step.duration_s, step.activity, step.in_bed, step.exercise))
         t_s += step.duration_s
     return tuple(segments)
 
