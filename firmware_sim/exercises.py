@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from analysis.programme import MAX_HOLD_S, MAX_REPS, exercise_by_id
 from analysis.settings import Placement, Posture
-from firmware_sim.kinematics import G_MS2, StepDraw, minimum_jerk, segment_signal, up_vector
+from firmware_sim.kinematics import G_MS2, StepDraw, minimum_jerk, segment_signal, sway_sines, up_vector
 from firmware_sim.params import MotionParams
 from firmware_sim.poses import (
     ARM_ONLY_THIGH,
@@ -387,14 +387,6 @@ def _profile(
     return depth, accel, side
 
 
-def _sway(t_s: NDArray[np.float64], draw: StepDraw, first: int) -> NDArray[np.float64]:
-    """A slow random wander in [-1, 1] from the step's sway draws."""
-    out = np.zeros_like(t_s)
-    for i, freq in enumerate(draw.sway_hz):
-        out += np.sin(2 * math.pi * freq * t_s + draw.phases[(first + i) % len(draw.phases)])
-    return out / len(draw.sway_hz)
-
-
 def exercise_signal(
     exercise_set: ExerciseSet,
     placement: Placement,
@@ -427,8 +419,8 @@ def exercise_signal(
     change = np.where(side[:, None] > 0, right, left) * depth[:, None]
     sway_deg = params.standing_sway_deg if ex.position is StartPosition.STANDING else params.lying_sway_deg
     angles = np.array(move.start) + np.array(draw.offsets_deg) + change
-    pitch = angles[:, 0] + sway_deg * _sway(t_s, draw, 0)
-    lateral = angles[:, 1] + sway_deg * _sway(t_s, draw, 3)
+    pitch = angles[:, 0] + sway_deg * sway_sines(t_s, draw, 0)
+    lateral = angles[:, 1] + sway_deg * sway_sines(t_s, draw, 3)
     up = up_vector(np.radians(pitch), np.radians(lateral), np.radians(angles[:, 2]))
     # The hips go down by ``squat_hip_drop_m`` at full depth: vertical acceleration -H·d''.
     hip_drop_m = params.squat_hip_drop_m if ex.exercise is ExerciseId.SQUAT else 0.0

@@ -38,6 +38,7 @@ __all__ = [
     "lying_angles",
     "minimum_jerk",
     "segment_signal",
+    "sway_sines",
     "up_vector",
 ]
 
@@ -206,7 +207,7 @@ def _long_sitting_angles(placement: Placement, params: MotionParams, lean_deg: f
     return params.forearm_sitting_pitch_deg, 0.0, 0.0
 
 
-def _sines(t_s: NDArray[np.float64], draw: StepDraw, first: int = 0) -> NDArray[np.float64]:
+def sway_sines(t_s: NDArray[np.float64], draw: StepDraw, first: int = 0) -> NDArray[np.float64]:
     """A smooth random wander in [-1, 1]: the mean of the step's slow sway sinusoids."""
     out = np.zeros_like(t_s)
     for i, freq in enumerate(draw.sway_hz):
@@ -252,8 +253,8 @@ def segment_signal(
     sitting_pitch = _sitting_pitch_deg(placement, params)
 
     if activity in (Activity.SITTING, Activity.FIDGET):
-        pitch += sitting_pitch + params.sitting_sway_deg * _sines(t_s, draw)
-        lateral += params.sitting_sway_deg * _sines(t_s, draw, first=3)
+        pitch += sitting_pitch + params.sitting_sway_deg * sway_sines(t_s, draw)
+        lateral += params.sitting_sway_deg * sway_sines(t_s, draw, first=3)
         if activity is Activity.FIDGET:
             # A few seconds of faster, larger movement: shifting in the chair, reaching.
             wobble = np.sin(2 * math.pi * 0.8 * t_s + ph[0]) + 0.5 * np.sin(2 * math.pi * 1.7 * t_s + ph[1])
@@ -263,17 +264,17 @@ def segment_signal(
             lin[:, 1] += 0.5 * params.fidget_g * np.sin(2 * math.pi * 0.9 * t_s + ph[4])
     elif activity in LYING_POSITIONS:
         p, lat, r = lying_angles(activity, placement, draw, params, incline_deg)
-        pitch += p + params.lying_sway_deg * _sines(t_s, draw)
+        pitch += p + params.lying_sway_deg * sway_sines(t_s, draw)
         lateral += lat
         roll += r
     elif activity is Activity.LONG_SITTING:
         p, lat, r = lying_angles(activity, placement, draw, params)
-        pitch += p + params.sitting_sway_deg * _sines(t_s, draw)
-        lateral += lat + params.sitting_sway_deg * _sines(t_s, draw, first=3)
+        pitch += p + params.sitting_sway_deg * sway_sines(t_s, draw)
+        lateral += lat + params.sitting_sway_deg * sway_sines(t_s, draw, first=3)
         roll += r
     elif activity is Activity.STANDING:
-        pitch += params.standing_sway_deg * _sines(t_s, draw)
-        lateral += params.standing_sway_deg * _sines(t_s, draw, first=3)
+        pitch += params.standing_sway_deg * sway_sines(t_s, draw)
+        lateral += params.standing_sway_deg * sway_sines(t_s, draw, first=3)
     elif activity is Activity.WALKING:
         _walk(placement, t_s, draw, params, pitch=pitch, lateral=lateral, lin=lin, vertical=vertical)
     elif activity is Activity.STRETCH:
