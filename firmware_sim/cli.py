@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from analysis.settings import Placement
 from firmware_sim.params import MotionParams
 from firmware_sim.recording import write_csv, write_truth_json
-from firmware_sim.scenarios import SCENARIOS, Script, jitter, scenario, truth
+from firmware_sim.scenarios import Script, jitter, scenario, scenario_names, truth
 from ingest.mqtt import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=[p.value for p in Placement],
         help="where the sensor is worn",
     )
-    parser.add_argument("--scenario", default="office_morning", choices=list(SCENARIOS), help="the scripted day")
+    parser.add_argument("--scenario", default="office_morning", choices=scenario_names(), help="the scripted day")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per second (60 plays an hour in a minute)"
     )

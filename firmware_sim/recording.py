@@ -108,10 +108,13 @@ def write_truth_json(truth: Iterable[Segment], path: Path | str) -> None:
     """Write the ground truth as JSON labels like the sidecars of ``../shared/data``.
 
     The file holds ``{"label_type": "posture", "labels": [{start_s, end_s, label,
-    activity}]}`` where ``label`` is the posture the analysis should report.
+    activity}]}`` where ``label`` is the posture the analysis should report; the
+    segments of a programme exercise also name it (``exercise``, a programme id).
     """
-    labels = [
-        {"start_s": seg.start_s, "end_s": seg.end_s, "label": str(seg.posture), "activity": str(seg.activity)}
-        for seg in truth
-    ]
+    labels = []
+    for seg in truth:
+        label = {"start_s": seg.start_s, "end_s": seg.end_s, "label": str(seg.posture), "activity": str(seg.activity)}
+        if seg.exercise is not None:
+            label["exercise"] = str(seg.exercise.exercise)
+        labels.append(label)
     Path(path).write_text(json.dumps({"label_type": "posture", "labels": labels}, indent=1) + "\n", encoding="utf-8")

@@ -15,6 +15,7 @@ at least one minute of standing or walking.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,6 +40,7 @@ __all__ = [
     "in_bed_windows",
     "jitter",
     "scenario",
+    "scenario_names",
     "truth",
 ]
 
@@ -350,13 +352,32 @@ SCENARIOS: MappingProxyType[str, Script] = MappingProxyType(
 )
 
 
+#: Scenarios built by modules that import this one: name -> (module, function of no arguments).
+_BUILT: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {"programme_session": ("firmware_sim.exercises", "programme_session")}
+)
+
+
+def scenario_names() -> tuple[str, ...]:
+    """Every scenario name ``scenario`` knows.
+
+    >>> scenario_names()[-1]
+    'programme_session'
+    """
+    return (*SCENARIOS, *_BUILT)
+
+
 def scenario(name: str) -> Script:
-    """The named scenario.
+    """The named scenario (``scenario_names``).
 
     Raises:
         ValueError: No scenario has that name; the message lists the known ones.
     """
+    if name in _BUILT:
+        module, function = _BUILT[name]
+        built: Script = getattr(importlib.import_module(module), function)()
+        return built
     try:
         return SCENARIOS[name]
     except KeyError:
-        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}") from None
+        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(scenario_names())}") from None

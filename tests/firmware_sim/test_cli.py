@@ -49,3 +49,14 @@ def test_bad_options_exit_2(option: str, value: str, capsys: pytest.CaptureFixtu
     """A bad option value is a one-line error and exit status 2, before any connection."""
     assert _run(option, value) == 2
     assert capsys.readouterr().err.startswith("sitless sim: ")
+
+
+def test_the_programme_session_is_a_scenario_whose_truth_names_the_exercises(tmp_path: Path) -> None:
+    """``--scenario programme_session`` plays the guided session; its truth names each exercise."""
+    out = tmp_path / "session.csv"
+    assert _run("--scenario", "programme_session", "--placement", "thigh", "--csv", str(out), "--drop-prob", "0") == 0
+    labels = json.loads((tmp_path / "session.truth.json").read_text())["labels"]
+    named = [label["exercise"] for label in labels if "exercise" in label]
+    programme = ["knee_roll", "knee_hug", "back_stabiliser", "pelvic_tilt", "deep_stomach", "plank", "squat", "crunch"]
+    assert named == ["walk", *programme]
+    assert all(label["activity"] == "exercise" for label in labels if "exercise" in label)
