@@ -40,7 +40,16 @@ from typing import Any, Protocol
 
 from analysis.inbed import NightWindow
 
-__all__ = ["SITTING_CLASSES_S", "DaySummary", "Instant", "Labelled", "Span", "day_summaries", "noon_boundaries"]
+__all__ = [
+    "SITTING_CLASSES_S",
+    "DaySummary",
+    "Instant",
+    "Labelled",
+    "Span",
+    "day_summaries",
+    "noon_boundaries",
+    "split_at",
+]
 
 _DAY_S = 86400.0
 _NOON_S = 43200.0
@@ -237,7 +246,7 @@ def day_summaries(
             if name in _NOT_IN_BED:
                 book.add(name, s, e)
                 continue
-            for a, b, inside in _split(s, e, in_bed):
+            for a, b, inside in split_at(s, e, in_bed):
                 (bed if inside else book).add(name, a, b)
     for s, e in gap_spans:
         book.add("gap", s, e)
@@ -381,13 +390,13 @@ def _minus(start_s: float, end_s: float, cuts: Sequence[tuple[float, float]]) ->
     >>> _minus(0.0, 10.0, [(2.0, 3.0), (8.0, 12.0)])
     [(0.0, 2.0), (3.0, 8.0)]
     """
-    return [(a, b) for a, b, inside in _split(start_s, end_s, cuts) if not inside]
+    return [(a, b) for a, b, inside in split_at(start_s, end_s, cuts) if not inside]
 
 
-def _split(start_s: float, end_s: float, spans: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
+def split_at(start_s: float, end_s: float, spans: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
     """``[start_s, end_s)`` cut at the merged intervals ``spans``: pieces flagged inside or not.
 
-    >>> _split(0.0, 10.0, [(2.0, 3.0)])
+    >>> split_at(0.0, 10.0, [(2.0, 3.0)])
     [(0.0, 2.0, False), (2.0, 3.0, True), (3.0, 10.0, False)]
     """
     out: list[tuple[float, float, bool]] = []

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.analyzer import Analyzer
-from analysis.days import DaySummary, day_summaries, noon_boundaries
+from analysis.days import DaySummary, day_summaries, noon_boundaries, split_at
 from analysis.epochs import AngleEpochs
 from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
 from analysis.inbed import InBedWindow, NightWindow, find_in_bed
@@ -231,7 +231,7 @@ def _lying_in_bed(bouts: tuple[PostureBout, ...], beds: list[tuple[float, float]
     out: list[PostureBout] = []
     for bout in bouts:
         pieces = [bout]
-        cuts = _split(bout.start_s, bout.end_s, beds) if bout.posture is Posture.SITTING else []
+        cuts = split_at(bout.start_s, bout.end_s, beds) if bout.posture is Posture.SITTING else []
         if any(inside for _, _, inside in cuts):
             pieces = [PostureBout(a, b, Posture.LYING if inside else Posture.SITTING) for a, b, inside in cuts]
         for piece in pieces:
@@ -241,26 +241,6 @@ def _lying_in_bed(bouts: tuple[PostureBout, ...], beds: list[tuple[float, float]
             else:
                 out.append(piece)
     return tuple(out)
-
-
-def _split(start_s: float, end_s: float, spans: list[tuple[float, float]]) -> list[tuple[float, float, bool]]:
-    """``[start_s, end_s)`` cut at the ``spans`` (sorted, disjoint): ``(a, b, inside)`` pieces.
-
-    >>> _split(0.0, 10.0, [(2.0, 4.0), (8.0, 20.0)])
-    [(0.0, 2.0, False), (2.0, 4.0, True), (4.0, 8.0, False), (8.0, 10.0, True)]
-    """
-    out: list[tuple[float, float, bool]] = []
-    t = start_s
-    for a, b in spans:
-        if b <= t or a >= end_s:
-            continue
-        if a > t:
-            out.append((t, a, False))
-        out.append((max(a, t), min(b, end_s), True))
-        t = min(b, end_s)
-    if t < end_s:
-        out.append((t, end_s, False))
-    return out
 
 
 def _problem(samples: int, span_s: float, data_s: float, rate_hz: float, min_data_s: float) -> str | None:
@@ -348,8 +328,7 @@ class ResultBuilder:
         problem = _problem(self._samples, span, data_s, rate, self.min_data_s)
         if problem is not None:
             ev = []
-        nights, days = self._days(ev, epoch_s, tz) if problem is None else ((), ())
-        beds = _unsure_beds(nights, settings.placement)
+        nights, days, beds = self._days(ev, epoch_s, tz) if problem is None else ((), (), [])
         alerts = tuple(e for e in ev if isinstance(e, Alert))
         bouts = _lying_in_bed(tuple(e for e in ev if isinstance(e, PostureBout)), beds)
         return AnalysisResult(
@@ -377,11 +356,11 @@ class ResultBuilder:
 
     def _days(
         self, ev: list[Event], epoch_s: float | None, tz: dt.tzinfo
-    ) -> tuple[tuple[NightWindow, ...], tuple[DaySummary, ...]]:
-        """In-bed windows (non-wear is never in bed) and the day summaries."""
+    ) -> tuple[tuple[NightWindow, ...], tuple[DaySummary, ...], list[tuple[float, float]]]:
+        """In-bed windows (non-wear is never in bed), the day summaries, and the beds of ``_unsure_beds``."""
         bouts = [e for e in ev if isinstance(e, PostureBout)]
         if not bouts or self._first_t is None or self._last_t is None:
-            return (), ()
+            return (), (), []
         start = min(self._first_t, bouts[0].start_s)
         end = max(self._last_t, bouts[-1].end_s)
         epochs = self._angles.epochs()
@@ -403,7 +382,7 @@ class ResultBuilder:
             epoch_s=epoch_s,
             tz=tz,
         )
-        return nights, days
+        return nights, days, beds
 
 
 def analyze(

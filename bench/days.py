@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis import AnalysisResult, AnalysisSettings, Placement, Posture, analyze
+from analysis.days import split_at
 from analysis.events import Alert
 from bench.report import markdown_table
 from bench.scoring import (
@@ -307,16 +308,14 @@ def score_script(
 
 
 def _outside(spans: Sequence[tuple[float, float, Posture]], beds: Sequence[tuple[float, float]]) -> float:
-    """Sitting time of ``spans`` outside the ``beds`` windows, s (waking sitting).
+    """Sitting time of ``spans`` outside the ``beds`` windows (sorted, disjoint), s: waking sitting.
 
     >>> _outside([(0.0, 10.0, Posture.SITTING), (10.0, 20.0, Posture.LYING)], [(8.0, 30.0)])
     8.0
     """
-    total = 0.0
-    for a, b, p in spans:
-        if p is Posture.SITTING:
-            total += (b - a) - sum(max(0.0, min(b, e) - max(a, s)) for s, e in beds)
-    return total
+    return sum(
+        (b - a for s, e, p in spans if p is Posture.SITTING for a, b, inside in split_at(s, e, beds) if not inside), 0.0
+    )
 
 
 def found_bouts(result: AnalysisResult) -> list[tuple[float, float, Posture]]:

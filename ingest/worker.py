@@ -295,11 +295,8 @@ class Worker(MqttService):
         if wearer.quarantined:
             return
         try:
-            if len(batches) == 1:
-                events = wearer.analyzer.update(batches[0].times_s(), batches[0].acc_g())
-            else:
-                t_s = np.concatenate([b.times_s() for b in batches])
-                events = wearer.analyzer.update(t_s, np.concatenate([b.acc_g() for b in batches]))
+            t_s = np.concatenate([b.times_s() for b in batches])
+            events = wearer.analyzer.update(t_s, np.concatenate([b.acc_g() for b in batches]))
         except Exception:
             seqs = f"{batches[0].seq}" if len(batches) == 1 else f"{batches[0].seq}..{batches[-1].seq}"
             self._analysis_failed(device_id, wearer, f"packet {seqs}")
@@ -639,9 +636,8 @@ class Worker(MqttService):
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)
-        self._analyse_all()
         try:
-            self.flush(force=True)
+            self.flush(force=True)  # analyses what is queued first
         except StoreError:
             log.exception("the final save failed; a restarted worker replays the stored packets instead")
         self.store.close()
