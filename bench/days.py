@@ -278,8 +278,11 @@ def score_script(
         ]
 
     def labelled(spans: Sequence[tuple[float, float, Posture]]) -> list[tuple[float, float, Posture]]:
-        kept = [(a, b, p) for a, b, p in spans if b > scored_from_s and a < end_s]
-        return [(*span, p) for span, (_, _, p) in zip(clip([(a, b) for a, b, _ in kept]), kept, strict=True)]
+        return [
+            (max(a, scored_from_s) - scored_from_s, min(b, end_s) - scored_from_s, p)
+            for a, b, p in spans
+            if b > scored_from_s and a < end_s
+        ]
 
     def times(alerts: Sequence[Alert]) -> list[float]:
         return [a.t_s - result.t0_s - scored_from_s for a in alerts if scored_from_s <= a.t_s - result.t0_s < end_s]
