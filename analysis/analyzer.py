@@ -1,8 +1,11 @@
 """The streaming analyser of one wearer: samples in, events out.
 
-It chains the framer (``analysis.frames``), the posture tracker
-(``analysis.posture``) and the bout/alert tracker (``analysis.bouts``). Batch analysis
-is the same analyser fed one chunk and flushed, so live and batch give the same events.
+The framer (``analysis.frames``) turns samples, with angular rate where the sensor has
+a gyroscope, into closed frames once; each ``FrameBatch`` goes to every detector in the
+analyser's list (``analysis.detector``): first the posture detector
+(``analysis.posture_detector``: postures, sitting bouts, breaks, alerts), then any
+exercise detectors it was given. Batch analysis is the same analyser fed one chunk and
+flushed, so live and batch give the same events.
 
 Sample times come from the wearable's clock, which can jump. Each sample is compared
 with the one before it and with the latest time seen:
@@ -11,7 +14,7 @@ with the one before it and with the latest time seen:
   is clock jitter: the sample is held at that latest time;
 - a step forward of more than ``PostureTuning.max_gap_s``, or a sample further back
   than ``max_step_back_s`` behind the latest time seen, starts a new segment: the
-  stages are flushed as at the end of a stream (the running posture and sitting bouts
+  detectors are flushed as at the end of a stream (the running posture and sitting bouts
   close at the last sample before the jump), fresh ones start with their frame grid at
   the new sample, and a ``TimeJump`` event marks it, after a ``DataGap`` from the end of
   the last posture bout to the new sample when the clock went forward. The wearer's
@@ -34,21 +37,22 @@ is ``max_step_back_s`` behind, instead of holding every later sample in one fram
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.bouts import BoutTracker
+from analysis.detector import Detector
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
-from analysis.frames import Framer
-from analysis.posture import PostureTracker, capabilities
-from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
+from analysis.frames import FrameBatch, Framer
+from analysis.posture_detector import PostureDetector
+from analysis.settings import AnalysisSettings, UserAction
 
 __all__ = ["Analyzer"]
 
-_SNAPSHOT_VERSION = 3
+#: 4: each detector's state under its name, with its own version (3: posture and bouts only).
+_SNAPSHOT_VERSION = 4
 #: Sample times further than this many frames from 0 are ignored: float64 there is coarser
 #: than 1/64 frame (2**52 / 2**46), so frame starts and alert times would stop
 #: advancing. For 0.1-s frames that is 7.0e12 s, 223,000 years either side of the Unix
@@ -101,14 +105,29 @@ class Analyzer:
 
     Args:
         settings: The analysis settings.
+        detectors: Detectors to run after the posture detector (exercise repetitions,
+            holds), each with a distinct ``name`` other than ``"posture"``.
+
+    Raises:
+        ValueError: Two detectors share a name.
     """
 
-    def __init__(self, settings: AnalysisSettings) -> None:
+    def __init__(self, settings: AnalysisSettings, detectors: Iterable[Detector] = ()) -> None:
         self.settings = settings
-        self._framer, self._posture, self._bouts = self._fresh_stages()
+        self._framer = Framer(settings.tuning.frame_s)
+        self._posture = PostureDetector(settings)
+        self._detectors: list[Detector] = [self._posture, *detectors]
+        names = [d.name for d in self._detectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"detector names must be distinct, got {names}")
         self._flushed = False
         self._last_raw_t_s: float | None = None  # the previous sample's time as received
         self._closed_span_s = 0.0  # time spanned by the segments before the current one
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        """The detectors, the posture detector first."""
+        return tuple(self._detectors)
 
     @property
     def lookahead_s(self) -> float:
@@ -126,7 +145,9 @@ class Analyzer:
         current = 0.0 if t0 is None or last is None else last - t0
         return self._closed_span_s + current
 
-    def update(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> list[Event]:
+    def update(
+        self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None = None
+    ) -> list[Event]:
         """Feed samples; return the events they complete.
 
         Args:
@@ -135,10 +156,11 @@ class Analyzer:
                 allowed. Samples timed where float64 cannot resolve a frame (beyond
                 ``2**46`` frames from 0: 7.0e12 s for 0.1-s frames) are ignored.
             acc_g: Acceleration in g, shape (n, 3).
+            gyro_dps: Angular rate in deg/s, shape (n, 3), or ``None`` without a gyroscope.
 
         Returns:
-            Events in time order within each segment; a ``TimeJump`` follows the events
-            that close the segment before it.
+            Events of each detector in its time order, the detectors' in list order;
+            a ``TimeJump`` follows the events that close the segment before it.
 
         Raises:
             ValueError: Wrong shapes or non-finite values.
@@ -152,13 +174,20 @@ class Analyzer:
             raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
         if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
             raise ValueError("t_s and acc_g must be finite")
+        if gyro_dps is not None:
+            gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
+            if gyro_dps.shape != acc_g.shape:
+                raise ValueError(f"expected gyro_dps of shape {acc_g.shape}, got {gyro_dps.shape}")
+            if not np.all(np.isfinite(gyro_dps)):
+                raise ValueError("gyro_dps must be finite")
         tuning = self.settings.tuning
         usable = np.abs(t_s) <= _MAX_T_FRAMES * tuning.frame_s
         if not usable.all():
             t_s, acc_g = t_s[usable], acc_g[usable]
+            gyro_dps = None if gyro_dps is None else gyro_dps[usable]
         n = t_s.size
         if n == 0:
-            return self._feed(t_s, acc_g)
+            return self._feed(t_s, acc_g, gyro_dps)
         events: list[Event] = []
         pos, width = 0, n  # the whole chunk first: without a jump, one pass
         while pos < n:
@@ -173,7 +202,8 @@ class Analyzer:
                 tuning.max_step_back_s,
             )
             if j:
-                events += self._feed(held, acc_g[pos : pos + j])
+                gyro = None if gyro_dps is None else gyro_dps[pos : pos + j]
+                events += self._feed(held, acc_g[pos : pos + j], gyro)
                 self._last_raw_t_s = float(t_s[pos + j - 1])
                 pos += j
             if pos < stop:
@@ -184,74 +214,58 @@ class Analyzer:
         return events
 
     def flush(self) -> list[Event]:
-        """End the stream: close every open frame, window, posture run and sitting bout."""
+        """End the stream: close every open frame, window, posture run, sitting bout and set."""
         if self._flushed:
             return []
         self._flushed = True
-        return self._close_stages()
+        return self._close_detectors()
 
-    def _feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> list[Event]:
-        """Run non-decreasing samples of the current segment through the stages."""
-        k, stats = self._framer.update(t_s, acc_g)
-        self._bouts.frames_closed(k, stats[:, 0])
-        k, codes, slouch = self._posture.update(k, stats)
-        return self._bouts_update(k, codes, slouch)
-
-    def _close_stages(self) -> list[Event]:
-        """Flush the stages as at the end of the stream."""
-        k, stats = self._framer.flush()
-        self._bouts.frames_closed(k, stats[:, 0])
-        k, codes, slouch = self._posture.flush(k, stats)
-        events = self._bouts_update(k, codes, slouch)
-        if self._framer.t0_s is not None:
-            events += self._bouts.flush(self._framer.t0_s)
+    def _feed(
+        self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None
+    ) -> list[Event]:
+        """Run non-decreasing samples of the current segment through the framer and the detectors."""
+        k, stats = self._framer.update(t_s, acc_g, gyro_dps)
+        t0 = self._framer.t0_s
+        if t0 is None:
+            return []
+        frames = FrameBatch(t0, self.settings.tuning.frame_s, k, stats)
+        events: list[Event] = []
+        for detector in self._detectors:
+            events += detector.update(frames)
         return events
 
-    def _fresh_stages(self) -> tuple[Framer, PostureTracker, BoutTracker]:
-        """New framer, posture tracker and bout tracker for the settings (a stream or segment begins)."""
-        settings = self.settings
-        return (
-            Framer(settings.tuning.frame_s),
-            PostureTracker(settings),
-            BoutTracker(
-                settings.policy,
-                settings.tuning.frame_s,
-                settings.slouch,
-                gap_half_frames=settings.tuning.frames(settings.tuning.gravity_window_s),
-            ),
-        )
+    def _close_detectors(self) -> list[Event]:
+        """Flush the framer and the detectors as at the end of the stream."""
+        k, stats = self._framer.flush()
+        t0 = self._framer.t0_s
+        if t0 is None:
+            return []
+        frames = FrameBatch(t0, self.settings.tuning.frame_s, k, stats)
+        events: list[Event] = []
+        for detector in self._detectors:
+            events += detector.flush(frames)
+        return events
 
     def _new_segment(self, t_s: float) -> list[Event]:
-        """Close the current segment and start fresh stages whose frames begin at ``t_s``.
+        """Close the current segment and start fresh detectors whose frames begin at ``t_s``.
 
-        What belongs to the wearer carries over: the upright reference, the slouch time
-        and, after a forward jump, the snooze and meeting times.
+        What belongs to the wearer carries over (``Detector.next_segment``): the upright
+        reference, the slouch time and, after a forward jump, the snooze and meeting times.
         """
         from_s = self._last_raw_t_s if self._last_raw_t_s is not None else t_s
-        events = self._close_stages()
+        events = self._close_detectors()
         t0 = self._framer.t0_s
-        gap_start_s = from_s if t0 is None else self._bouts.closed_until_s(t0)
+        gap_start_s = from_s if t0 is None else self._posture.closed_until_s(t0)
         if t_s > gap_start_s:  # the clock went forward: no data until the new sample
             events.append(DataGap(gap_start_s, t_s))
-        reference = self._posture.decider.reference.snapshot()
-        slouch_frames = self._bouts.slouch_frames
-        alerts = self._bouts.alerts
-        quiet = (alerts.snoozed_until_s, alerts.meeting_until_s)
         self._closed_span_s = self.span_s
-        self._framer, self._posture, self._bouts = self._fresh_stages()
-        self._posture.decider.reference.load(reference)
-        self._posture.decider.reference.end_bout()
-        self._bouts.slouch_frames = slouch_frames
-        if t_s > from_s:
-            self._bouts.alerts.snoozed_until_s, self._bouts.alerts.meeting_until_s = quiet
+        self._framer = Framer(self.settings.tuning.frame_s)
+        forward = t_s > from_s
+        self._posture = self._posture.next_segment(forward)
+        self._detectors = [self._posture, *(d.next_segment(forward) for d in self._detectors[1:])]
         self._last_raw_t_s = t_s  # the segment's first sample is its own predecessor
         events.append(TimeJump(t_s=t_s, from_s=from_s))
         return events
-
-    def _bouts_update(self, k: int, codes: NDArray[np.int64], slouch: NDArray[np.float64]) -> list[Event]:
-        if self._framer.t0_s is None:
-            return []
-        return self._bouts.update(self._framer.t0_s, k, codes, slouch)
 
     def act(self, action: UserAction, t_s: float | None = None) -> list[Event]:
         """Apply a wearer's action.
@@ -277,92 +291,84 @@ class Analyzer:
             t_s = self._framer.last_t_s
             if t_s is None:
                 raise ValueError("no time given and no sample seen yet")
-        if action is UserAction.CALIBRATE:
-            t0 = self._framer.t0_s
-            k = 0 if t0 is None else max(0, math.floor((t_s - t0) / self.settings.tuning.frame_s))
-            self._posture.calibrate_from(k)
-            return [ActionApplied(t_s, action, None)]
-        until = self._bouts.alerts.act(action, t_s)
+        until = self._posture.act(action, t_s, self._framer.t0_s)
         return [ActionApplied(t_s, action, until)]
 
     def status(self) -> LiveStatus:
         """Return what the wearer is doing now (the newest posture is provisional)."""
-        t0 = self._framer.t0_s
-        now = self._framer.last_t_s
-        code = self._posture.latest_code
-        posture = None if code is None else POSTURE_CODES[code]
-        since = None if t0 is None else self._bouts.posture_since_s(t0)
-        final_code = self._bouts.run_code
-        if final_code is not None and code is not None and final_code != code:
-            since = None if t0 is None else t0 + self._bouts.next_k * self.settings.tuning.frame_s
-        bout_start = self._bouts.bout_start_s
-        sitting_s = 0.0 if bout_start is None or now is None else max(0.0, now - bout_start)
-        snoozed, meeting = self._bouts.alerts.quiet_until(now)
-        return LiveStatus(
-            t_s=now,
-            posture=posture,
-            posture_since_s=since,
-            sitting_since_s=bout_start,
-            sitting_s=sitting_s,
-            open_alert=self._bouts.alerts.open_alert,
-            snoozed_until_s=snoozed,
-            meeting_until_s=meeting,
-            reference_ready=self._posture.reference_ready,
-            calibrated=self._posture.calibrated,
-            detects=capabilities(self.settings.placement),
-            slouch_s=self.slouch_s,
-            posture_slouch_s=self._bouts.run_slouch_frames * self.settings.tuning.frame_s,
-        )
+        return self._posture.status(self._framer.t0_s, self._framer.last_t_s)
 
     @property
     def slouch_s(self) -> float:
         """Time spent slouching so far (final frames), in s."""
-        return self._bouts.slouch_frames * self.settings.tuning.frame_s
+        return self._posture.slouch_s
 
     def snapshot(self) -> dict[str, Any]:
         """Return the whole state as JSON-serialisable data (``json.dumps`` works).
 
         Restoring it and feeding the rest of the stream gives the same events as an
         uninterrupted run: the running sitting bout, the alert state and the learned
-        upright reference carry over.
+        upright reference carry over, and so does each detector's state.
         """
         return {
             "version": _SNAPSHOT_VERSION,
             "placement": str(self.settings.placement),
             "flushed": self._flushed,
             "framer": self._framer.snapshot(),
-            "posture": self._posture.snapshot(),
-            "bouts": self._bouts.snapshot(),
             "last_raw_t_s": self._last_raw_t_s,
             "closed_span_s": self._closed_span_s,
+            "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self._detectors},
         }
 
     @classmethod
-    def restore(cls, settings: AnalysisSettings, snapshot: dict[str, Any]) -> Analyzer:
+    def restore(
+        cls, settings: AnalysisSettings, snapshot: dict[str, Any], detectors: Iterable[Detector] = ()
+    ) -> Analyzer:
         """Rebuild an analyser from ``snapshot()``.
+
+        Each detector takes its saved part when the snapshot holds one of its name and
+        version; otherwise it starts fresh at the next frame while the others carry on.
+        Parts of detectors no longer asked for are dropped. Version 3 snapshots (posture
+        and bouts only) are read as the posture detector's part.
 
         Args:
             settings: The settings to continue with (same placement and tuning as before).
             snapshot: The saved state.
+            detectors: The detectors after the posture one, fresh, as for ``Analyzer``.
 
         Returns:
             The analyser, ready for the next samples.
 
         Raises:
-            ValueError: The snapshot has another version or placement.
+            ValueError: The snapshot has an unknown version or another placement.
         """
-        if snapshot.get("version") != _SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported snapshot version {snapshot.get('version')!r}")
+        version = snapshot.get("version")
+        if version not in (3, _SNAPSHOT_VERSION):
+            raise ValueError(f"unsupported snapshot version {version!r}")
         if snapshot.get("placement") != str(settings.placement):
             raise ValueError(
                 f"snapshot is for placement {snapshot.get('placement')!r}, settings are for {settings.placement!s}"
             )
-        analyzer = cls(settings)
+        analyzer = cls(settings, detectors)
         analyzer._flushed = bool(snapshot["flushed"])
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
-        analyzer._posture.load(snapshot["posture"])
-        analyzer._bouts.load(snapshot["bouts"])
+        saved = _detector_parts(snapshot)
+        for detector in analyzer._detectors:
+            part = saved.get(detector.name)
+            if isinstance(part, dict) and part.get("version") == detector.version:
+                detector.load(part["state"])
         # Saved before time jumps were handled: no sample was held, and no segment closed.
         analyzer._last_raw_t_s = snapshot.get("last_raw_t_s", analyzer._framer.last_t_s)
         analyzer._closed_span_s = float(snapshot.get("closed_span_s", 0.0))
         return analyzer
+
+
+def _detector_parts(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The detectors' saved parts by name; a version 3 snapshot's posture and bouts are the posture detector's."""
+    if snapshot["version"] == 3:
+        state = {"posture": snapshot["posture"], "bouts": snapshot["bouts"]}
+        return {PostureDetector.name: {"version": 1, "state": state}}
+    parts = snapshot["detectors"]
+    if not isinstance(parts, dict):
+        raise ValueError(f"snapshot detectors must be a mapping, got {type(parts).__name__}")
+    return parts

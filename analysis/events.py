@@ -9,7 +9,7 @@ the first sample in batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from analysis.settings import Posture, UserAction
 
@@ -237,9 +237,18 @@ class TimeJump:
         return {"kind": self.kind, "t_s": self.t_s, "from_s": self.from_s}
 
 
-Event = (
-    PostureBout | SittingStarted | SittingBout | BreakTaken | DataGap | Alert | ActionApplied | SlouchNudge | TimeJump
-)
+class Event(Protocol):
+    """What every event of every detector is: a kind and a JSON-ready form.
+
+    The posture events are the classes of this module; each exercise detector defines
+    its own in its module.
+    """
+
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form, including ``kind``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,23 +9,37 @@ each sample is added in time order, after the sums so far, exactly as one
 ``np.bincount`` over all of the frame's samples adds them: a frame's sums have the same
 bits however its samples were chunked, and a frame that collects many samples (a clock
 that stands still, its samples held at one time) costs no more memory than any other.
+
+Angular rate, where the sensor has a gyroscope, is summed the same way in columns of
+its own with their own count, so frames whose samples came partly without gyro still
+give the right mean rate. The closed frames reach every detector as a
+:class:`FrameBatch`, the shared per-frame features (mean acceleration, its magnitude
+and spread, mean angular rate) of ``analysis.analyzer``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["N_STATS", "Framer"]
+__all__ = ["N_ACC_STATS", "N_STATS", "FrameBatch", "Framer"]
 
-#: Columns of a frame-statistics row: count, sum ax, sum ay, sum az, sum |a|, sum |a|^2.
-N_STATS = 6
+#: Acceleration columns of a frame-statistics row: count, sum ax, sum ay, sum az, sum |a|,
+#: sum |a|^2.
+N_ACC_STATS = 6
+#: All columns: the acceleration ones, then gyro count, sum gx, sum gy, sum gz (deg/s).
+N_STATS = N_ACC_STATS + 4
 
 
 def _frame_stats(
-    idx: NDArray[np.int64], acc_g: NDArray[np.float64], n_frames: int, open_row: NDArray[np.float64] | None = None
+    idx: NDArray[np.int64],
+    acc_g: NDArray[np.float64],
+    n_frames: int,
+    open_row: NDArray[np.float64] | None = None,
+    gyro_dps: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Sum samples into frames.
 
@@ -36,22 +50,95 @@ def _frame_stats(
         n_frames: Number of output frames.
         open_row: Sums over earlier samples of the first output frame, shape (N_STATS,);
             the samples are added after them, as if all had come in one call.
+        gyro_dps: Angular rates in deg/s, shape (n, 3), or ``None`` without a gyroscope.
 
     Returns:
         Frame statistics, shape (n_frames, N_STATS).
     """
     mag = np.sqrt(np.einsum("ij,ij->i", acc_g, acc_g))
-    out = np.empty((n_frames, N_STATS))
+    out = np.zeros((n_frames, N_STATS))
     out[:, 0] = np.bincount(idx, minlength=n_frames)[:n_frames]
-    columns = [acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag]
+    columns = dict(enumerate([acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag], 1))
+    if gyro_dps is not None:
+        out[:, N_ACC_STATS] = out[:, 0]
+        columns |= {N_ACC_STATS + 1 + axis: gyro_dps[:, axis] for axis in range(3)}
     if open_row is not None:
         # The earlier sums go first into frame 0: bincount adds in order, from 0.0.
         out[0, 0] += open_row[0]
+        out[0, N_ACC_STATS] += open_row[N_ACC_STATS]
         idx = np.concatenate(([0], idx))
-        columns = [np.concatenate(([open_row[col]], values)) for col, values in enumerate(columns, start=1)]
-    for col, values in enumerate(columns, start=1):
+        columns = {col: np.concatenate(([open_row[col]], values)) for col, values in columns.items()}
+        if gyro_dps is None:  # the open frame's earlier gyro sums stay in frame 0
+            out[0, N_ACC_STATS + 1 :] = open_row[N_ACC_STATS + 1 :]
+    for col, values in columns.items():
         out[:, col] = np.bincount(idx, weights=values, minlength=n_frames)[:n_frames]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """Consecutive closed frames, the per-frame features shared by every detector.
+
+    Frame ``k`` covers ``[t0_s + k*frame_s, t0_s + (k+1)*frame_s)``; a frame without
+    samples (a short gap) has a count of 0 and NaN means.
+
+    Attributes:
+        t0_s: Start of frame 0, s.
+        frame_s: Frame length, s.
+        k_first: Index of the first frame.
+        stats: Frame sums, shape (m, N_STATS) (columns: see ``N_STATS``).
+    """
+
+    t0_s: float
+    frame_s: float
+    k_first: int
+    stats: NDArray[np.float64]
+
+    @property
+    def m(self) -> int:
+        """Number of frames."""
+        return int(self.stats.shape[0])
+
+    @property
+    def k_end(self) -> int:
+        """Index of the frame after the last."""
+        return self.k_first + self.m
+
+    @property
+    def start_s(self) -> NDArray[np.float64]:
+        """Start time of each frame, s, shape (m,)."""
+        return self.t0_s + (self.k_first + np.arange(self.m, dtype=np.float64)) * self.frame_s
+
+    @property
+    def counts(self) -> NDArray[np.float64]:
+        """Samples in each frame, shape (m,)."""
+        return self.stats[:, 0]
+
+    @property
+    def acc_g(self) -> NDArray[np.float64]:
+        """Mean acceleration of each frame, g, shape (m, 3); NaN without samples."""
+        return self._mean(self.stats[:, 1:4], self.stats[:, 0])
+
+    @property
+    def mag_g(self) -> NDArray[np.float64]:
+        """Mean |a| of each frame, g, shape (m,); NaN without samples."""
+        return self._mean(self.stats[:, 4:5], self.stats[:, 0])[:, 0]
+
+    @property
+    def gyro_dps(self) -> NDArray[np.float64]:
+        """Mean angular rate of each frame, deg/s, shape (m, 3); NaN without gyro samples."""
+        return self._mean(self.stats[:, N_ACC_STATS + 1 :], self.stats[:, N_ACC_STATS])
+
+    @property
+    def has_gyro(self) -> bool:
+        """Whether any frame holds gyro samples."""
+        return bool(np.any(self.stats[:, N_ACC_STATS] > 0))
+
+    @staticmethod
+    def _mean(sums: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean: NDArray[np.float64] = np.where(n[:, None] > 0, sums / n[:, None], np.nan)
+        return mean
 
 
 class Framer:
@@ -68,12 +155,15 @@ class Framer:
         self.next_k = 0  # index of the first frame not yet emitted (the open one)
         self._open = np.zeros(N_STATS)  # statistics of the open frame's samples so far
 
-    def update(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> tuple[int, NDArray[np.float64]]:
+    def update(
+        self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None = None
+    ) -> tuple[int, NDArray[np.float64]]:
         """Add samples and return the frames they close.
 
         Args:
             t_s: Sample times in s, shape (n,), non-decreasing and not before earlier chunks.
             acc_g: Accelerations in g, shape (n, 3).
+            gyro_dps: Angular rates in deg/s, shape (n, 3), or ``None`` without a gyroscope.
 
         Returns:
             ``(k_first, stats)``: index of the first returned frame and the statistics of
@@ -86,6 +176,12 @@ class Framer:
         acc_g = np.asarray(acc_g, dtype=np.float64)
         if t_s.ndim != 1 or acc_g.shape != (t_s.shape[0], 3):
             raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
+        if gyro_dps is not None:
+            gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
+            if gyro_dps.shape != acc_g.shape:
+                raise ValueError(f"expected gyro_dps of shape {acc_g.shape}, got {gyro_dps.shape}")
+            if not np.all(np.isfinite(gyro_dps)):
+                raise ValueError("gyro_dps must be finite")
         if t_s.size == 0:
             return self.next_k, np.empty((0, N_STATS))
         if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
@@ -98,7 +194,7 @@ class Framer:
         # Times do not decrease, so every sample falls in the open frame or a later one.
         idx = np.floor((t_s - self.t0_s) / self.frame_s).astype(np.int64) - self.next_k
         n_closed = int(idx[-1])  # the last sample's frame stays open
-        stats = _frame_stats(idx, acc_g, n_closed + 1, self._open if self._open[0] > 0 else None)
+        stats = _frame_stats(idx, acc_g, n_closed + 1, self._open if self._open[0] > 0 else None, gyro_dps)
         k_first = self.next_k
         self.next_k += n_closed
         self._open = stats[-1].copy()
@@ -149,7 +245,8 @@ class Framer:
         framer.last_t_s = state["last_t_s"]
         framer.next_k = int(state["next_k"])
         if "open" in state:
-            framer._open = np.asarray(state["open"], dtype=np.float64).reshape(N_STATS)
+            saved = np.asarray(state["open"], dtype=np.float64).reshape(-1)
+            framer._open[: saved.size] = saved[:N_STATS]  # saved before gyro: its columns stay 0
         else:  # saved with the open frame's samples: their sums are what they would have added
             carry = np.asarray(state["carry_acc"], dtype=np.float64).reshape(-1, 3)
             if carry.shape[0]:

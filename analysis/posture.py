@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.decision import PostureDecider
-from analysis.frames import N_STATS
+from analysis.frames import N_ACC_STATS
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
 from analysis.windows import TrailingRange, centred_sums, majority
 
@@ -155,7 +155,7 @@ class PostureTracker:
             sit_deg=rule.sit_deg if rule.static_known else None,
             lie_deg=rule.lie_deg if rule.static_known else None,
         )
-        self._stats = np.zeros((0, N_STATS))
+        self._stats = np.zeros((0, N_ACC_STATS))
         self._stats_k0: int | None = None  # frame index of the first buffered row
         self._labels = np.zeros(0, dtype=np.int64)
         self._slouch = np.zeros(0)
@@ -190,7 +190,8 @@ class PostureTracker:
 
         Args:
             k_first: Index of the first frame in ``stats``.
-            stats: Frame statistics, shape (m, N_STATS), consecutive frames.
+            stats: Frame statistics, shape (m, c), consecutive frames; the first
+                ``N_ACC_STATS`` columns are read.
 
         Returns:
             ``(k, codes, slouch_deg)``: index of the first final frame, posture codes
@@ -206,20 +207,21 @@ class PostureTracker:
     def _advance(
         self, k_first: int, stats: NDArray[np.float64], *, end: bool
     ) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
+        stats = stats[:, :N_ACC_STATS]
         if self._stats_k0 is None:
             if stats.shape[0] == 0:
                 return k_first, np.zeros(0, dtype=np.int64), np.zeros(0)
             self._stats_k0 = k_first - self._h_ctx
-            self._stats = np.zeros((self._h_ctx, N_STATS))
+            self._stats = np.zeros((self._h_ctx, N_ACC_STATS))
         rows = [self._stats, stats]
         if end:
-            rows.append(np.zeros((self._h_ctx, N_STATS)))
+            rows.append(np.zeros((self._h_ctx, N_ACC_STATS)))
         buf = np.concatenate(rows)
         k_feat = self._stats_k0 + self._h_ctx
         n_out = buf.shape[0] - 2 * self._h_ctx
         if n_out > 0:
             self._decide(k_feat, buf)
-            self._stats = buf[n_out:] if not end else np.zeros((0, N_STATS))
+            self._stats = buf[n_out:] if not end else np.zeros((0, N_ACC_STATS))
             self._stats_k0 = self._stats_k0 + n_out
         else:
             self._stats = buf
@@ -296,7 +298,7 @@ class PostureTracker:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
-        self._stats = np.asarray(state["stats"], dtype=np.float64).reshape(-1, N_STATS)
+        self._stats = np.asarray(state["stats"], dtype=np.float64).reshape(-1, N_ACC_STATS)
         self._stats_k0 = state["stats_k0"]
         self._nonwear_range.load(state["nonwear_range"])
         self._calm_range.load(state["calm_range"])

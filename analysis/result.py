@@ -292,9 +292,11 @@ class ResultBuilder:
         """
         return self._analyzer.lookahead_s
 
-    def feed(self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64]) -> None:
-        """Analyse the next chunk of samples (t_s shape (n,), acc_g shape (n, 3) in g)."""
-        self._events += self._analyzer.update(t_s, acc_g)
+    def feed(
+        self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None = None
+    ) -> None:
+        """Analyse the next chunk of samples (t_s shape (n,), acc_g shape (n, 3) in g, gyro_dps (n, 3) or None)."""
+        self._events += self._analyzer.update(t_s, acc_g, gyro_dps)
         self._angles.update(t_s, acc_g)
         n = int(np.shape(t_s)[0])
         if n:

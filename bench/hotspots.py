@@ -26,17 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from analysis import AnalysisSettings, Analyzer, Placement, ResultBuilder
 from bench.data import recording
 from bench.worker import PACKETS_PER_S, packet_streams
 from ingest.codec import decode
-from ingest.recording import DEFAULT_CHUNK_ROWS, read_chunks
+from ingest.recording import DEFAULT_CHUNK_ROWS, Chunk, read_chunks
 
 __all__ = ["main"]
 
-Chunks = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
+Chunks = list[Chunk]
 ANALYSIS = str(Path(__file__).resolve().parents[1] / "analysis")
 
 
@@ -64,7 +63,7 @@ def _profile_table(profile: cProfile.Profile, per: float, unit: str, top: int) -
 
 def _feed(chunks: Chunks, placement: Placement) -> None:
     builder = ResultBuilder(AnalysisSettings(placement))
-    for t_s, acc_g in chunks:
+    for t_s, acc_g, _gyro in chunks:
         builder.feed(t_s, acc_g)
     builder.finish()
 

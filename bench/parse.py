@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     """Read every file named in ``argv`` chunk by chunk; print the number of samples of each."""
     for path in argv:
         samples = 0
-        for t_s, _acc_g in read_chunks(path):
+        for t_s, _acc_g, _gyro in read_chunks(path):
             samples += t_s.shape[0]
         print(f"{path}: {samples} samples")
     return 0

@@ -114,7 +114,7 @@ def _segment_names(labels: list[dict[str, Any]]) -> list[str | None]:
 
 def _read(csv: Path) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     parts = list(read_chunks(csv))
-    return np.concatenate([t for t, _ in parts]), np.concatenate([a for _, a in parts])
+    return np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_g for p in parts])
 
 
 def _walk_first(

@@ -98,15 +98,15 @@ def analyze_file(
     builder = ResultBuilder(settings)
     pending = calibrate_at_s
     clock = RecordingClock()
-    for t_s, acc_g in read_ahead(read_chunks(path, chunk_rows=chunk_rows, clock=clock)):
+    for t_s, acc_g, gyro_dps in read_ahead(read_chunks(path, chunk_rows=chunk_rows, clock=clock)):
         i = 0
         if pending is not None and t_s.size and t_s[-1] >= pending:
             # Split the chunk at the calibration time, as the live worker would see it.
             i = int(np.searchsorted(t_s, pending))
-            builder.feed(t_s[:i], acc_g[:i])
+            builder.feed(t_s[:i], acc_g[:i], None if gyro_dps is None else gyro_dps[:i])
             builder.act(UserAction.CALIBRATE, pending)
             pending = None
-        builder.feed(t_s[i:], acc_g[i:])
+        builder.feed(t_s[i:], acc_g[i:], None if gyro_dps is None else gyro_dps[i:])
     if pending is not None:
         builder.act(UserAction.CALIBRATE, pending)
     if tz is None:

@@ -1,7 +1,7 @@
 """Reading recordings: CSV files with ``t, ax, ay, az`` (DESIGN.md, "Batch analysis CLI").
 
 ``t`` is seconds (float) or ISO-8601 timestamps; ``ax, ay, az`` are in g; optional
-``gx, gy, gz`` (deg/s) are accepted and ignored for now. Files are streamed in chunks
+``gx, gy, gz`` are angular rate in deg/s, all three or none. Files are streamed in chunks
 so that a week at 50 Hz never sits in memory at once; ``read_ahead`` reads the next
 chunks on a second core while the caller works on this one.
 """
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,9 @@ __all__ = [
     "ACC_COLUMNS",
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_READ_AHEAD",
+    "GYRO_COLUMNS",
     "UNIX_TIME_FROM_S",
+    "Chunk",
     "RecordingClock",
     "read_ahead",
     "read_chunks",
@@ -34,6 +36,7 @@ __all__ = [
 T = TypeVar("T")
 
 ACC_COLUMNS = ("ax", "ay", "az")
+GYRO_COLUMNS = ("gx", "gy", "gz")
 #: Rows per chunk: ~10 min at 50 Hz, a few MB of floats, while parsing stays vectorised.
 DEFAULT_CHUNK_ROWS = 50_000
 #: Chunks ``read_ahead`` keeps ready: enough to ride out one slow chunk, a few MB each.
@@ -56,6 +59,20 @@ class RecordingClock:
 
     start_epoch_s: float | None = None
     utc_offset_s: float | None = None
+
+
+class Chunk(NamedTuple):
+    """Consecutive samples of a recording.
+
+    Attributes:
+        t_s: Times in s relative to the first sample, shape (n,).
+        acc_g: Accelerations in g, shape (n, 3).
+        gyro_dps: Angular rates in deg/s, shape (n, 3), or ``None`` when the file has no gyro columns.
+    """
+
+    t_s: NDArray[np.float64]
+    acc_g: NDArray[np.float64]
+    gyro_dps: NDArray[np.float64] | None
 
 
 def _numeric(column: pd.Series, name: str, path: Path, first_row: int) -> NDArray[np.float64]:
@@ -90,19 +107,26 @@ class _Parser:
         self.t_last = -np.inf
         self.first_row = 1  # 1-based data row number of the next chunk (the header is row 0)
 
-    def feed(self, frame: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    def feed(self, frame: pd.DataFrame) -> Chunk | None:
         """Convert one chunk; None when no row of it is usable."""
         path = self.path
+        have = ", ".join(map(str, frame.columns))
         missing = [c for c in ("t", *ACC_COLUMNS) if c not in frame.columns]
         if missing:
-            raise RecordingError(
-                f"{path}: missing column(s) {', '.join(missing)} (have {', '.join(map(str, frame.columns))})"
-            )
+            raise RecordingError(f"{path}: missing column(s) {', '.join(missing)} (have {have})")
+        gyro_columns = [c for c in GYRO_COLUMNS if c in frame.columns]
+        if gyro_columns and len(gyro_columns) < len(GYRO_COLUMNS):
+            raise RecordingError(f"{path}: gyro needs all of {', '.join(GYRO_COLUMNS)} or none (have {have})")
         t = _times(frame["t"], path, self.first_row, iso=self.iso)
         acc = np.column_stack([_numeric(frame[c], c, path, self.first_row) for c in ACC_COLUMNS])
         ok = np.isfinite(t) & np.all(np.isfinite(acc), axis=1)
+        gyro = None
+        if gyro_columns:
+            gyro = np.column_stack([_numeric(frame[c], c, path, self.first_row) for c in GYRO_COLUMNS])
+            ok &= np.all(np.isfinite(gyro), axis=1)
         rows = self.first_row + np.flatnonzero(ok)
         t, acc = t[ok], acc[ok]
+        gyro = None if gyro is None else gyro[ok]
         self.first_row += len(frame)
         if t.size == 0:
             return None
@@ -118,7 +142,7 @@ class _Parser:
             self.t_first = float(t[0])
             if self.iso or self.t_first >= UNIX_TIME_FROM_S:
                 self.clock.start_epoch_s = self.t_first
-        return t - self.t_first, acc
+        return Chunk(t - self.t_first, acc, gyro)
 
 
 def _first_time(path: Path) -> str | None:
@@ -143,7 +167,7 @@ def _utc_offset_s(stamp: str) -> float | None:
     return None if offset is None else offset.total_seconds()
 
 
-def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
     """Read numeric columns straight as float64; re-read as text from the first chunk that is not.
 
     Parsing floats in pandas' C reader is about ten times faster than converting text
@@ -153,7 +177,7 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDAr
     fast = not parser.iso
     while True:
         skip = range(1, parser.first_row)  # data rows already done (row 0 is the header)
-        dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS), np.float64) if fast else str
+        dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS, *GYRO_COLUMNS), np.float64) if fast else str
         with pd.read_csv(path, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip) as reader:
             try:
                 for frame in reader:
@@ -169,10 +193,10 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[tuple[NDAr
 
 def read_chunks(
     path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, clock: RecordingClock | None = None
-) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+) -> Iterator[Chunk]:
     """Stream a recording CSV in chunks.
 
-    Rows with a missing value are dropped.
+    Rows with a missing value (gyro included, when the file has gyro columns) are dropped.
 
     Args:
         path: The CSV file.
@@ -181,11 +205,11 @@ def read_chunks(
             soon as the first chunk is read.
 
     Yields:
-        ``(t_s, acc_g)``: times in s relative to the first sample, shape (n,), and
-        accelerations in g, shape (n, 3); chunks may be empty after dropping rows.
+        ``Chunk`` values ``(t_s, acc_g, gyro_dps)``; chunks may be empty after dropping rows.
 
     Raises:
-        RecordingError: Missing or unreadable file, missing columns, non-numeric values,
+        RecordingError: Missing or unreadable file, missing columns (or only some gyro
+            columns), non-numeric values,
             times going backwards (the message names the row), or no usable sample.
         ValueError: ``chunk_rows`` is not positive.
     """

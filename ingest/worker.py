@@ -27,6 +27,7 @@ let go of, and there are at most ``max_wearers`` in memory.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -295,8 +296,15 @@ class Worker(MqttService):
         if wearer.quarantined:
             return
         try:
-            t_s = np.concatenate([b.times_s() for b in batches])
-            events = wearer.analyzer.update(t_s, np.concatenate([b.acc_g() for b in batches]))
+            events = []
+            # Packets with gyro and without (a device switched its gyro) go in separate calls.
+            for has_gyro, run in itertools.groupby(batches, key=lambda b: b.gyro is not None):
+                group = list(run)
+                t_s = np.concatenate([b.times_s() for b in group])
+                acc_g = np.concatenate([b.acc_g() for b in group])
+                rates = [g for b in group if (g := b.gyro_dps()) is not None]
+                gyro = np.concatenate(rates) if has_gyro else None
+                events += wearer.analyzer.update(t_s, acc_g, gyro)
         except Exception:
             seqs = f"{batches[0].seq}" if len(batches) == 1 else f"{batches[0].seq}..{batches[-1].seq}"
             self._analysis_failed(device_id, wearer, f"packet {seqs}")

@@ -323,7 +323,7 @@ def test_a_snapshot_from_before_seated_state_and_gaps_still_loads(make_signal: A
     events = first.update(t[:half], acc[:half])
     snap = json.loads(json.dumps(first.snapshot()))
     for key in ("seated", "sit_k", "away_k", "idle_start_s", "break_start_s", "break_end_s", "empty_runs", "known_k"):
-        del snap["bouts"][key]
+        del snap["detectors"]["posture"]["state"]["bouts"][key]
     second = Analyzer.restore(cfg, snap)
     events += second.update(t[half:], acc[half:]) + second.flush()
     assert [e for e in events if isinstance(e, (SittingBout, BreakTaken))] == [

@@ -136,6 +136,6 @@ def test_snapshots_from_before_thigh_lying_still_load() -> None:
     a = Analyzer(settings)
     a.update(t, acc)
     state = a.snapshot()
-    state["posture"]["decider"].pop("thigh")
+    state["detectors"]["posture"]["state"]["posture"]["decider"].pop("thigh")
     b = Analyzer.restore(settings, state)
     b.update(t + 40.0, np.asarray(acc))

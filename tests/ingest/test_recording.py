@@ -25,11 +25,33 @@ def read_all(path: Path, chunk_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_seconds_are_made_relative_and_chunked(tmp_path: Path) -> None:
-    """Times count from the first sample; chunks join up to the whole file; gyro is ignored."""
+    """Times count from the first sample; chunks join up to the whole file, gyro too."""
     path = write(tmp_path, "t,ax,ay,az,gx,gy,gz\n10.0,0,0,1,1,2,3\n10.5,0,1,0,1,2,3\n11.0,1,0,0,0,0,0\n")
     t, acc = read_all(path)
     assert t.tolist() == [0.0, 0.5, 1.0]
     assert acc.tolist() == [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
+    gyro = np.concatenate([c.gyro_dps for c in read_chunks(path, chunk_rows=2) if c.gyro_dps is not None])
+    assert gyro.tolist() == [[1, 2, 3], [1, 2, 3], [0, 0, 0]]
+
+
+def test_files_without_gyro_give_none(tmp_path: Path) -> None:
+    path = write(tmp_path, "t,ax,ay,az\n0,0,0,1\n1,0,0,1\n")
+    assert [c.gyro_dps for c in read_chunks(path)] == [None]
+
+
+def test_a_row_with_a_missing_gyro_value_is_dropped_and_a_partial_gyro_refused(tmp_path: Path) -> None:
+    """Gyro values are checked as acceleration is; gyro needs all three axes."""
+    path = write(tmp_path, "t,ax,ay,az,gx,gy,gz\n0,0,0,1,1,2,3\n0.5,0,0,1,,2,3\n1,0,0,1,4,5,6\n")
+    (chunk,) = read_chunks(path)
+    assert chunk.t_s.tolist() == [0.0, 1.0]
+    assert chunk.gyro_dps is not None
+    assert chunk.gyro_dps.tolist() == [[1, 2, 3], [4, 5, 6]]
+    bad = write(tmp_path, "t,ax,ay,az,gx\n0,0,0,1,1\n", name="partial.csv")
+    with pytest.raises(RecordingError, match="gyro needs all of gx, gy, gz"):
+        list(read_chunks(bad))
+    text = write(tmp_path, "t,ax,ay,az,gx,gy,gz\n0,0,0,1,1,2,3\n0.5,0,0,1,1,fast,3\n", name="text.csv")
+    with pytest.raises(RecordingError, match=r"row 2: column 'gy' is not a number: 'fast'"):
+        list(read_chunks(text))
 
 
 def test_iso_timestamps(tmp_path: Path) -> None:
@@ -78,7 +100,7 @@ def test_a_bad_value_late_in_the_file_is_named_after_the_good_chunks(tmp_path: P
     path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(rows) + "\n")
     chunks = read_chunks(path, chunk_rows=4)
     good = [next(chunks), next(chunks)]  # rows 1-8 arrive before the bad one is met
-    assert sum(len(t) for t, _ in good) == 8
+    assert sum(len(c.t_s) for c in good) == 8
     with pytest.raises(RecordingError, match=r"row 10: column 'ay' is not a number: 'x1'"):
         list(chunks)
 
@@ -101,7 +123,7 @@ def test_read_ahead_keeps_the_order_and_the_values(tmp_path: Path) -> None:
     direct = list(read_chunks(path, chunk_rows=64))
     ahead = list(read_ahead(read_chunks(path, chunk_rows=64), depth=3))
     assert len(ahead) == len(direct) == 16
-    for (t1, a1), (t2, a2) in zip(direct, ahead, strict=True):
+    for (t1, a1, _), (t2, a2, _) in zip(direct, ahead, strict=True):
         np.testing.assert_array_equal(t1, t2)
         np.testing.assert_array_equal(a1, a2)
 
@@ -111,7 +133,7 @@ def test_read_ahead_raises_the_readers_error_after_the_good_chunks(tmp_path: Pat
     rows = [f"{i * 0.02:.2f},0,0,1" for i in range(9)] + ["0.18,0,x1,1"]
     path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(rows) + "\n")
     chunks = read_ahead(read_chunks(path, chunk_rows=4))
-    assert sum(len(t) for t, _ in [next(chunks), next(chunks)]) == 8
+    assert sum(len(c.t_s) for c in [next(chunks), next(chunks)]) == 8
     with pytest.raises(RecordingError, match=r"row 10: column 'ay' is not a number"):
         next(chunks)
 

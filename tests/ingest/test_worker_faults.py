@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,10 +62,10 @@ def test_an_analysis_failure_skips_the_packet_and_the_others_go_on(
 
     real_update = Analyzer.update
 
-    def failing(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+    def failing(self: Analyzer, t_s: Any, acc_g: Any, gyro_dps: Any = None) -> object:
         if acc_g.size and acc_g[0, 2] < 0:  # the bad device's packets are upside down
             raise RuntimeError("an analysis bug")
-        return real_update(self, t_s, acc_g)
+        return real_update(self, t_s, acc_g, gyro_dps)
 
     monkeypatch.setattr(Analyzer, "update", failing)
     worker.handle([good(0), imu(BAD, 0, T0, z=-4096), good(1)])
@@ -97,7 +98,7 @@ def test_events_before_an_analysis_failure_are_kept(tmp_path: Path, monkeypatch:
     worker = make_worker(url)
     from analysis import Analyzer
 
-    def failing(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+    def failing(self: Analyzer, t_s: Any, acc_g: Any, gyro_dps: Any = None) -> object:
         raise RuntimeError("an analysis bug")
 
     worker.handle([good(0)])
@@ -288,9 +289,9 @@ def test_packets_that_follow_on_are_analysed_together_with_the_same_events(
     calls: list[int] = []
     real_update = Analyzer.update
 
-    def counted(self: Analyzer, t_s: np.ndarray, acc_g: np.ndarray) -> object:  # type: ignore[type-arg]
+    def counted(self: Analyzer, t_s: Any, acc_g: Any, gyro_dps: Any = None) -> object:
         calls.append(len(t_s))
-        return real_update(self, t_s, acc_g)
+        return real_update(self, t_s, acc_g, gyro_dps)
 
     monkeypatch.setattr(Analyzer, "update", counted)
     found = []
@@ -307,3 +308,31 @@ def test_packets_that_follow_on_are_analysed_together_with_the_same_events(
     together, one_by_one = found
     assert [k for k, _, _ in together].count("alert") >= 2
     assert together == one_by_one
+
+
+def test_gyro_reaches_the_analysis_and_packets_without_it_go_in_a_call_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Angular rate in deg/s is passed on; a device that drops its gyro mid-batch splits the call."""
+    from analysis import Analyzer
+
+    def with_gyro(seq: int) -> Message:
+        acc = np.tile(np.array([0, 0, 4096], dtype=np.int16), (25, 1))
+        gyro = np.tile(np.array([100, 0, -50], dtype=np.int16), (25, 1))
+        batch = Batch(
+            seq=seq, t0_s=T0 + seq * 0.5, rate_hz=50.0, acc_scale_g=1 / 4096, acc=acc, gyro_scale_dps=0.125, gyro=gyro
+        )
+        return Message(topic(GOOD, Kind.IMU), encode(batch), 0, 1, 0.0)
+
+    calls: list[tuple[int, list[float] | None]] = []
+    real_update = Analyzer.update
+
+    def recorded(self: Analyzer, t_s: Any, acc_g: Any, gyro_dps: Any = None) -> object:
+        calls.append((len(t_s), None if gyro_dps is None else np.unique(gyro_dps, axis=0)[0].tolist()))
+        return real_update(self, t_s, acc_g, gyro_dps)
+
+    monkeypatch.setattr(Analyzer, "update", recorded)
+    worker = make_worker(store_url(tmp_path))
+    worker.handle([with_gyro(0), with_gyro(1), good(2), with_gyro(3)])
+    worker.close()
+    assert calls == [(50, [12.5, 0.0, -6.25]), (25, None), (25, [12.5, 0.0, -6.25])]
