@@ -63,6 +63,18 @@ class AlertScheduler:
         self.open_alert: Alert | None = None
         self.snoozed_until_s: float | None = None
         self.meeting_until_s: float | None = None
+        self.exercising = False  # a guided exercise runs: no alert until it ends
+
+    def exercise(self, t_s: float, *, running: bool) -> None:
+        """A guided exercise starts (``running``) or ends at ``t_s``.
+
+        Starting one answers the open alert; while it runs no alert is raised, and
+        after it the next is due no sooner than ``repeat_s`` later.
+        """
+        self.exercising = running
+        self.open_alert = None
+        if self.base_due_s is not None:
+            self.base_due_s = max(self.base_due_s, t_s + self.policy.repeat_s)
 
     def start_bout(self, t_s: float) -> None:
         """A sitting bout began at ``t_s``: the first alert is due ``max_sitting_s`` later."""
@@ -79,7 +91,7 @@ class AlertScheduler:
 
     def next_due_s(self) -> float | None:
         """Return when the next alert is due, honouring quiet times and working hours."""
-        if self.base_due_s is None:
+        if self.base_due_s is None or self.exercising:
             return None
         due = self.base_due_s
         for quiet in (self.snoozed_until_s, self.meeting_until_s):
@@ -143,6 +155,7 @@ class AlertScheduler:
             "open_alert": None if self.open_alert is None else self.open_alert.to_dict(),
             "snoozed_until_s": self.snoozed_until_s,
             "meeting_until_s": self.meeting_until_s,
+            "exercising": self.exercising,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -164,3 +177,4 @@ class AlertScheduler:
         )
         self.snoozed_until_s = state["snoozed_until_s"]
         self.meeting_until_s = state["meeting_until_s"]
+        self.exercising = bool(state.get("exercising", False))

@@ -45,8 +45,9 @@ from numpy.typing import NDArray
 
 from analysis.detector import Detector
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
-from analysis.frames import FrameBatch, Framer
+from analysis.frames import N_STATS, FrameBatch, Framer, checked_samples
 from analysis.posture_detector import PostureDetector
+from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, followed
 from analysis.settings import AnalysisSettings, UserAction
 
 __all__ = ["Analyzer"]
@@ -123,11 +124,48 @@ class Analyzer:
         self._flushed = False
         self._last_raw_t_s: float | None = None  # the previous sample's time as received
         self._closed_span_s = 0.0  # time spanned by the segments before the current one
+        self._exercise: str | None = None  # the guided exercise followed now
+        self._exercise_names: tuple[str, ...] = ()  # its detectors
+
+    @property
+    def exercise(self) -> str | None:
+        """The guided exercise followed now (``UserAction.EXERCISE_START``), or ``None``."""
+        return self._exercise
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
         """The detectors, the posture detector first."""
         return tuple(self._detectors)
+
+    def add_detector(self, detector: Detector) -> None:
+        """Start a detector (a guided exercise begins): it is given the frames closed from now on.
+
+        Raises:
+            ValueError: A detector of that name runs already.
+        """
+        if any(d.name == detector.name for d in self._detectors):
+            raise ValueError(f"a detector named {detector.name!r} runs already")
+        self._detectors.append(detector)
+
+    def remove_detector(self, name: str) -> list[Event]:
+        """Stop the detector of that name (not the posture one); return the events its flush closes.
+
+        Returns nothing when no such detector runs.
+
+        Raises:
+            ValueError: ``name`` is the posture detector's.
+        """
+        if name == PostureDetector.name:
+            raise ValueError("the posture detector cannot be removed")
+        for i, detector in enumerate(self._detectors):
+            if detector.name == name:
+                del self._detectors[i]
+                t0 = self._framer.t0_s
+                if t0 is None:
+                    return []
+                frames = FrameBatch(t0, self.settings.tuning.frame_s, self._framer.next_k, np.empty((0, N_STATS)))
+                return detector.flush(frames)
+        return []
 
     @property
     def lookahead_s(self) -> float:
@@ -168,18 +206,7 @@ class Analyzer:
         """
         if self._flushed:
             raise RuntimeError("the analyser was flushed; create a new one for a new stream")
-        t_s = np.asarray(t_s, dtype=np.float64)
-        acc_g = np.asarray(acc_g, dtype=np.float64)
-        if t_s.ndim != 1 or acc_g.shape != (t_s.shape[0], 3):
-            raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
-        if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
-            raise ValueError("t_s and acc_g must be finite")
-        if gyro_dps is not None:
-            gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
-            if gyro_dps.shape != acc_g.shape:
-                raise ValueError(f"expected gyro_dps of shape {acc_g.shape}, got {gyro_dps.shape}")
-            if not np.all(np.isfinite(gyro_dps)):
-                raise ValueError("gyro_dps must be finite")
+        t_s, acc_g, gyro_dps = checked_samples(t_s, acc_g, gyro_dps)
         tuning = self.settings.tuning
         usable = np.abs(t_s) <= _MAX_T_FRAMES * tuning.frame_s
         if not usable.all():
@@ -224,26 +251,21 @@ class Analyzer:
         self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None
     ) -> list[Event]:
         """Run non-decreasing samples of the current segment through the framer and the detectors."""
-        k, stats = self._framer.update(t_s, acc_g, gyro_dps)
-        t0 = self._framer.t0_s
-        if t0 is None:
-            return []
-        frames = FrameBatch(t0, self.settings.tuning.frame_s, k, stats)
-        events: list[Event] = []
-        for detector in self._detectors:
-            events += detector.update(frames)
-        return events
+        return self._to_detectors(*self._framer.update(t_s, acc_g, gyro_dps), end=False)
 
     def _close_detectors(self) -> list[Event]:
         """Flush the framer and the detectors as at the end of the stream."""
-        k, stats = self._framer.flush()
+        return self._to_detectors(*self._framer.flush(), end=True)
+
+    def _to_detectors(self, k: int, stats: NDArray[np.float64], *, end: bool) -> list[Event]:
+        """Hand closed frames to every detector (``flush`` them at the ``end``); their events in turn."""
         t0 = self._framer.t0_s
         if t0 is None:
             return []
         frames = FrameBatch(t0, self.settings.tuning.frame_s, k, stats)
         events: list[Event] = []
         for detector in self._detectors:
-            events += detector.flush(frames)
+            events += detector.flush(frames) if end else detector.update(frames)
         return events
 
     def _new_segment(self, t_s: float) -> list[Event]:
@@ -267,7 +289,7 @@ class Analyzer:
         events.append(TimeJump(t_s=t_s, from_s=from_s))
         return events
 
-    def act(self, action: UserAction, t_s: float | None = None) -> list[Event]:
+    def act(self, action: UserAction, t_s: float | None = None, *, exercise: str | None = None) -> list[Event]:
         """Apply a wearer's action.
 
         ``DONE`` acknowledges the open alert (the next reminder follows ``repeat_s``
@@ -275,24 +297,58 @@ class Analyzer:
         ``MEETING`` for ``meeting_s`` and ``MEETING_END`` lifts the meeting.
         ``CALIBRATE`` takes the first ``PostureTuning.calibration_s`` of still
         standing from ``t_s`` on as the wearer's upright reference.
+        ``EXERCISE_START`` ends the guided exercise followed so far, if any, and starts
+        the detectors that follow ``exercise`` (``analysis.sets.exercise_detectors``)
+        on the frames from now on; ``EXERCISE_END`` stops them, closing the open set.
+        A guided exercise answers the open alert, and no alert is raised while it runs
+        (``AlertScheduler.exercise``).
 
         Args:
             action: What the wearer did.
             t_s: When, in the samples' time base; default the last sample time seen.
+            exercise: The exercise of ``EXERCISE_START``: a programme id, or ``any``.
 
         Returns:
-            The ``ActionApplied`` event.
+            The ``ActionApplied`` event, after the events of an exercise it ends and
+            before an ``ExerciseStarted``.
 
         Raises:
-            ValueError: No time given and no sample seen yet.
+            ValueError: No time given and no sample seen yet; ``EXERCISE_START``
+                without an exercise, or with one that cannot be followed from this
+                placement (nothing is changed then).
         """
         action = UserAction(action)
         if t_s is None:
             t_s = self._framer.last_t_s
             if t_s is None:
                 raise ValueError("no time given and no sample seen yet")
+        if action is UserAction.EXERCISE_START:
+            if exercise is None:
+                raise ValueError("exercise_start needs the exercise")
+            fresh = exercise_detectors(exercise, self.settings.placement, self.settings.tuning.frame_s)
+            events = self._end_exercise(t_s)
+            for detector in fresh:
+                self.add_detector(detector)
+            self._exercise, self._exercise_names = exercise, tuple(d.name for d in fresh)
+            self._posture.bouts.alerts.exercise(t_s, running=True)
+            reps, holds = followed(exercise, self.settings.placement)
+            return [*events, ActionApplied(t_s, action, None), ExerciseStarted(t_s, exercise, reps, holds)]
+        if action is UserAction.EXERCISE_END:
+            return [*self._end_exercise(t_s), ActionApplied(t_s, action, None)]
         until = self._posture.act(action, t_s, self._framer.t0_s)
         return [ActionApplied(t_s, action, until)]
+
+    def _end_exercise(self, t_s: float) -> list[Event]:
+        """Stop the guided exercise's detectors; their last events, then ``ExerciseEnded``."""
+        if self._exercise is None:
+            return []
+        events: list[Event] = []
+        for name in self._exercise_names:
+            events += self.remove_detector(name)
+        self._posture.bouts.alerts.exercise(t_s, running=False)
+        events.append(ExerciseEnded(t_s, self._exercise))
+        self._exercise, self._exercise_names = None, ()
+        return events
 
     def status(self) -> LiveStatus:
         """Return what the wearer is doing now (the newest posture is provisional)."""
@@ -317,6 +373,7 @@ class Analyzer:
             "framer": self._framer.snapshot(),
             "last_raw_t_s": self._last_raw_t_s,
             "closed_span_s": self._closed_span_s,
+            "exercise": self._exercise,
             "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self._detectors},
         }
 
@@ -328,6 +385,7 @@ class Analyzer:
 
         Each detector takes its saved part when the snapshot holds one of its name and
         version; otherwise it starts fresh at the next frame while the others carry on.
+        A guided exercise followed when the snapshot was taken is followed again.
         Parts of detectors no longer asked for are dropped. Version 3 snapshots (posture
         and bouts only) are read as the posture detector's part.
 
@@ -350,6 +408,12 @@ class Analyzer:
                 f"snapshot is for placement {snapshot.get('placement')!r}, settings are for {settings.placement!s}"
             )
         analyzer = cls(settings, detectors)
+        exercise = snapshot.get("exercise")
+        if exercise is not None:  # a guided exercise was followed: its detectors resume
+            fresh = exercise_detectors(str(exercise), settings.placement, settings.tuning.frame_s)
+            for detector in fresh:
+                analyzer.add_detector(detector)
+            analyzer._exercise, analyzer._exercise_names = str(exercise), tuple(d.name for d in fresh)
         analyzer._flushed = bool(snapshot["flushed"])
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
         saved = _detector_parts(snapshot)

@@ -25,13 +25,38 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["N_ACC_STATS", "N_STATS", "FrameBatch", "Framer"]
+__all__ = ["N_ACC_STATS", "N_STATS", "FrameBatch", "Framer", "checked_samples"]
 
 #: Acceleration columns of a frame-statistics row: count, sum ax, sum ay, sum az, sum |a|,
 #: sum |a|^2.
 N_ACC_STATS = 6
 #: All columns: the acceleration ones, then gyro count, sum gx, sum gy, sum gz (deg/s).
 N_STATS = N_ACC_STATS + 4
+
+
+Samples = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]
+
+
+def checked_samples(t_s: object, acc_g: object, gyro_dps: object | None = None) -> Samples:
+    """Samples as float64 arrays, checked: times (n,), acceleration (n, 3), gyro (n, 3) or None.
+
+    Raises:
+        ValueError: Wrong shapes or non-finite values.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    acc = np.asarray(acc_g, dtype=np.float64)
+    if t.ndim != 1 or acc.shape != (t.shape[0], 3):
+        raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t.shape} and {acc.shape}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(acc))):
+        raise ValueError("t_s and acc_g must be finite")
+    if gyro_dps is None:
+        return t, acc, None
+    gyro = np.asarray(gyro_dps, dtype=np.float64)
+    if gyro.shape != acc.shape:
+        raise ValueError(f"expected gyro_dps of shape {acc.shape}, got {gyro.shape}")
+    if not np.all(np.isfinite(gyro)):
+        raise ValueError("gyro_dps must be finite")
+    return t, acc, gyro
 
 
 def _frame_stats(
@@ -172,20 +197,9 @@ class Framer:
         Raises:
             ValueError: Wrong shapes, non-finite values or times going backwards.
         """
-        t_s = np.asarray(t_s, dtype=np.float64)
-        acc_g = np.asarray(acc_g, dtype=np.float64)
-        if t_s.ndim != 1 or acc_g.shape != (t_s.shape[0], 3):
-            raise ValueError(f"expected t_s of shape (n,) and acc_g of shape (n, 3), got {t_s.shape} and {acc_g.shape}")
-        if gyro_dps is not None:
-            gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
-            if gyro_dps.shape != acc_g.shape:
-                raise ValueError(f"expected gyro_dps of shape {acc_g.shape}, got {gyro_dps.shape}")
-            if not np.all(np.isfinite(gyro_dps)):
-                raise ValueError("gyro_dps must be finite")
+        t_s, acc_g, gyro_dps = checked_samples(t_s, acc_g, gyro_dps)
         if t_s.size == 0:
             return self.next_k, np.empty((0, N_STATS))
-        if not (np.all(np.isfinite(t_s)) and np.all(np.isfinite(acc_g))):
-            raise ValueError("t_s and acc_g must be finite")
         if np.any(np.diff(t_s) < 0) or (self.last_t_s is not None and t_s[0] < self.last_t_s):
             raise ValueError("sample times must not decrease")
         if self.t0_s is None:

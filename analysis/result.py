@@ -29,6 +29,7 @@ from analysis.epochs import AngleEpochs
 from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
 from analysis.inbed import InBedWindow, NightWindow, find_in_bed
 from analysis.posture import capabilities
+from analysis.sets import ExerciseSet, exercise_detectors, exercise_sets
 from analysis.settings import THORAX, AnalysisSettings, Placement, Posture, UserAction
 
 __all__ = ["AnalysisResult", "ResultBuilder", "analyze"]
@@ -74,6 +75,7 @@ class AnalysisResult:
         in_bed_alerts: Alerts a thigh's stream raised inside an in-bed window found
             afterwards (it cannot tell lying on the back with straight legs from sitting
             until the night is seen whole): not sit-too-long alerts, kept to be reported.
+        exercises: The exercise sets (``analysis.sets``), in time order.
     """
 
     samples: int
@@ -96,6 +98,7 @@ class AnalysisResult:
     nights: tuple[NightWindow, ...] = ()
     days: tuple[DaySummary, ...] = ()
     in_bed_alerts: tuple[Alert, ...] = ()
+    exercises: tuple[ExerciseSet, ...] = ()
 
     @property
     def in_bed_s(self) -> float | None:
@@ -179,7 +182,7 @@ class AnalysisResult:
             "in_bed_alerts": [{"t_s": rel(a.t_s), "repeat": a.repeat} for a in self.in_bed_alerts],
             "slouch_nudges": [{"t_s": rel(n.t_s), "slouching_since_s": rel(n.slouching_since_s)} for n in self.nudges],
             "time_jumps": [{"from_s": rel(j.from_s), "t_s": rel(j.t_s)} for j in self.time_jumps],
-            "exercises": [],
+            "exercises": [e.to_dict(t0) for e in self.exercises],
             "nights": [
                 {
                     "start_s": rel(n.start_s),
@@ -271,11 +274,20 @@ class ResultBuilder:
 
     Args:
         settings: The analysis settings.
+        exercise: The exercise the recording is a guided set of (a programme id, or
+            ``any`` for the generic repetition counter): its repetitions and holds are
+            followed from the first sample (``analysis.sets.exercise_detectors``).
+
+    Raises:
+        ValueError: The exercise is unknown or cannot be followed from the placement.
     """
 
-    def __init__(self, settings: AnalysisSettings) -> None:
+    def __init__(self, settings: AnalysisSettings, exercise: str | None = None) -> None:
         self._settings = settings
-        self._analyzer = Analyzer(settings)
+        detectors = (
+            () if exercise is None else exercise_detectors(exercise, settings.placement, settings.tuning.frame_s)
+        )
+        self._analyzer = Analyzer(settings, detectors)
         self._events: list[Event] = []
         self._samples = 0
         self._first_t: float | None = None
@@ -354,6 +366,7 @@ class ResultBuilder:
             nights=nights,
             days=days,
             in_bed_alerts=tuple(a for a in alerts if _within(a.t_s, beds)),
+            exercises=exercise_sets(ev),
         )
 
     def _days(
@@ -395,6 +408,7 @@ def analyze(
     *,
     epoch_s: float | None = None,
     tz: dt.tzinfo = dt.UTC,
+    exercise: str | None = None,
 ) -> AnalysisResult:
     """Analyse a whole recording at once.
 
@@ -406,11 +420,12 @@ def analyze(
             base as ``t_s``) for ``PostureTuning.calibration_s`` (``UserAction.CALIBRATE``).
         epoch_s: Unix time of the time base's 0 (``ResultBuilder.finish``).
         tz: The local time zone of the days.
+        exercise: The guided exercise of the recording (``ResultBuilder``), or ``None``.
 
     Returns:
         The result (identical to feeding the same samples in any chunks).
     """
-    builder = ResultBuilder(settings)
+    builder = ResultBuilder(settings, exercise)
     if calibrate_at_s is None:
         builder.feed(t_s, acc_g)
     else:

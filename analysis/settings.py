@@ -62,10 +62,12 @@ UPRIGHT: frozenset[Posture] = frozenset({Posture.STANDING, Posture.WALKING})
 
 
 class UserAction(StrEnum):
-    """What the wearer can do: answer an alert, or calibrate the upright.
+    """What the wearer can do: answer an alert, calibrate the upright, or do an exercise.
 
     ``CALIBRATE`` means the wearer now stands still and upright for
     ``PostureTuning.calibration_s``; that posture becomes the upright reference.
+    ``EXERCISE_START`` (with the exercise's id) begins a guided exercise, whose
+    repetitions and holds are followed until ``EXERCISE_END`` or the next start.
     """
 
     DONE = "done"
@@ -73,6 +75,8 @@ class UserAction(StrEnum):
     MEETING = "meeting"
     MEETING_END = "meeting_end"
     CALIBRATE = "calibrate"
+    EXERCISE_START = "exercise_start"
+    EXERCISE_END = "exercise_end"
 
 
 def _check_positive(name: str, value: float) -> None:

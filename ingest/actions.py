@@ -1,4 +1,4 @@
-"""User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate.
+"""User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate, exercises.
 
 An action is a small JSON object (``{"action": "snooze", "id": "5d0c..."}``) published
 with QoS 1 on the device's ``action`` topic (:mod:`ingest.topics`). Its ``id``, new
@@ -42,6 +42,7 @@ def send_action(
     device_id: str,
     action: str,
     *,
+    exercise: str | None = None,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     publish_timeout_s: float = PUBLISH_TIMEOUT_S,
 ) -> str:
@@ -53,7 +54,9 @@ def send_action(
         action: One of :data:`ACTIONS`: ``done`` (the break was taken), ``snooze``
             (ask again in 10 minutes), ``meeting`` (no alerts during a meeting),
             ``meeting_end``, ``calibrate`` (the wearer now stands still for
-            :data:`CALIBRATION_S` seconds).
+            :data:`CALIBRATION_S` seconds), ``exercise_start`` (with ``exercise``),
+            ``exercise_end``.
+        exercise: The programme exercise id (or ``any``) of ``exercise_start``.
         connect_timeout_s: How long to wait for the broker to accept the connection, s.
         publish_timeout_s: How long to wait for the broker to acknowledge the message, s.
 
@@ -61,19 +64,25 @@ def send_action(
         The action's id (32 hex digits), which the worker's ``action`` event for it carries.
 
     Raises:
-        ValueError: The action is not one of :data:`ACTIONS`.
+        ValueError: The action is not one of :data:`ACTIONS`, or ``exercise`` is missing
+            from ``exercise_start`` or given to another action.
         TopicError: The device id is not valid in a topic.
         ConnectionError: The broker is unreachable or did not acknowledge the message
             in time; the message says which broker.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: use one of {', '.join(sorted(ACTIONS))}")
+    if (exercise is None) == (action == UserAction.EXERCISE_START):
+        raise ValueError(f"an exercise goes with {UserAction.EXERCISE_START!s} and only with it")
+    body: dict[str, str] = {"action": action}
+    if exercise is not None:
+        body["exercise"] = exercise
     action_topic = topic(device_id, Kind.ACTION)
     action_id = uuid.uuid4().hex
     client = make_client(f"sitless-action-{action_id[:12]}")
     connect(client, broker, timeout_s=connect_timeout_s)
     try:
-        info = client.publish(action_topic, json.dumps({"action": action, "id": action_id}), qos=1)
+        info = client.publish(action_topic, json.dumps({**body, "id": action_id}), qos=1)
         try:
             info.wait_for_publish(timeout=publish_timeout_s)
         except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full

@@ -31,6 +31,7 @@ from analysis import (
     ResultBuilder,
     UserAction,
 )
+from analysis.sets import exercise_detectors
 from ingest.errors import RecordingError
 from ingest.policy_args import add_policy_arguments, alert_policy, float_option, slouch_policy
 from ingest.recording import DEFAULT_CHUNK_ROWS, RecordingClock, read_ahead, read_chunks
@@ -65,6 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="time zone of the calendar days (IANA name, e.g. Europe/London); default: the offset of ISO-8601 "
         "timestamps, else UTC",
     )
+    parser.add_argument(
+        "--exercise",
+        metavar="ID",
+        help="the recording is a guided set of this programme exercise (e.g. squat, knee_roll), or 'any' for the "
+        "generic repetition counter: count its repetitions and time its holds",
+    )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -72,9 +79,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def analyze_file(
     path: Path,
     settings: AnalysisSettings,
+    *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     calibrate_at_s: float | None = None,
     tz: dt.tzinfo | None = None,
+    exercise: str | None = None,
 ) -> AnalysisResult:
     """Analyse one CSV recording chunk by chunk.
 
@@ -87,6 +96,7 @@ def analyze_file(
         tz: The time zone of the calendar days; ``None``: the UTC offset the file's
             ISO-8601 timestamps state, else UTC. Days have dates only when the times
             are calendar times (ISO-8601, or Unix seconds: ``RecordingClock``).
+        exercise: The guided exercise of the recording (``ResultBuilder``), or ``None``.
 
     Returns:
         The result, times relative to the first sample.
@@ -95,7 +105,7 @@ def analyze_file(
         RecordingError: The file cannot be read, has no usable samples, or too few or
             too short to judge (the message names the file and says why).
     """
-    builder = ResultBuilder(settings)
+    builder = ResultBuilder(settings, exercise)
     pending = calibrate_at_s
     clock = RecordingClock()
     for t_s, acc_g, gyro_dps in read_ahead(read_chunks(path, chunk_rows=chunk_rows, clock=clock)):
@@ -167,8 +177,31 @@ def _summary_text(path: Path, result: AnalysisResult) -> str:
         f"{path}: {result.samples} samples, {_minutes(result.duration_s)} at {result.rate_hz:.1f} Hz{gaps}\n"
         f"  {postures}\n"
         f"  {sitting}, slouching {slouch}\n"
-        f"  this placement reports: {', '.join(result.detects)}" + "".join(f"\n  {line}" for line in _day_lines(result))
+        f"  this placement reports: {', '.join(result.detects)}"
+        + "".join(f"\n  {line}" for line in _exercise_lines(result) + _day_lines(result))
     )
+
+
+def _exercise_lines(result: AnalysisResult) -> list[str]:
+    """One line per exercise set: the exercise, when, repetitions and holds.
+
+    >>> from analysis.sets import ExerciseSet
+    >>> r = AnalysisResult(1, 1.0, 1.0, (), (), (), (), exercises=(ExerciseSet("squat", 12.0, 47.5, 10),))
+    >>> _exercise_lines(r)
+    ['exercise squat at 0.2-0.8 min: 10 reps']
+    """
+    lines = []
+    for e in result.exercises:
+        line = f"exercise {e.exercise} at {(e.start_s - result.t0_s) / 60:.1f}-{(e.end_s - result.t0_s) / 60:.1f} min"
+        line += f": {e.reps} reps"
+        if e.holds:
+            held = ", ".join(f"{h.duration_s:.1f} s" for h in e.holds)
+            line += f", holds {held}"
+            broken = sum(h.broken for h in e.holds)
+            bounced = sum(h.bounces > 0 for h in e.holds)
+            line += f" ({broken} broken early, {bounced} bounced)" if broken or bounced else ""
+        lines.append(line)
+    return lines
 
 
 def _day_lines(result: AnalysisResult) -> list[str]:
@@ -222,6 +255,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"sitless analyze: --tz: unknown time zone {args.tz!r} ({err})", file=sys.stderr)
         return 2
     settings = AnalysisSettings(placement=Placement(args.placement), policy=policy, slouch=slouch)
+    if args.exercise is not None:
+        try:
+            exercise_detectors(args.exercise, settings.placement, settings.tuning.frame_s)
+        except ValueError as err:
+            print(f"sitless analyze: --exercise: {err}", file=sys.stderr)
+            return 2
     paths: list[Path] = args.recordings
     if args.json is not None and len(paths) > 1:
         print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
@@ -229,7 +268,14 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for path in paths:
         try:
-            result = analyze_file(path, settings, chunk_rows=args.chunk_rows, calibrate_at_s=args.calibrate_at, tz=tz)
+            result = analyze_file(
+                path,
+                settings,
+                chunk_rows=args.chunk_rows,
+                calibrate_at_s=args.calibrate_at,
+                tz=tz,
+                exercise=args.exercise,
+            )
         except RecordingError as err:
             print(f"sitless analyze: {err}", file=sys.stderr)
             status = 1

@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "ingest.worker",
     "ingest.dashboard_cmd",
     "ingest.actions",
+    "ingest.session_cmd",
+    "ingest.report_cmd",
     "ingest.analyze_cmd",
 )
 

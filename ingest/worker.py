@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
+from analysis.sets import followed
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
@@ -355,15 +356,22 @@ class Worker(MqttService):
             body = parse_object(m.payload)
             action = UserAction(body["action"])
             action_id = _action_id(body, m)
+            exercise = _exercise_of(body) if action is UserAction.EXERCISE_START else None
         except (PayloadError, ValueError, KeyError, TypeError) as err:
-            self.counts[(device_id, "bad_actions")] += 1
-            self.troubles.warning(f"action:{device_id}", "bad action for %s: %r (%s)", device_id, m.payload[:100], err)
+            self._bad_action(device_id, m, err)
             return
         wearer = self._wearer(device_id)
         wearer.heard_s = self._clock()
         if wearer.quarantined:
             self.counts[(device_id, "quarantined")] += 1
             return
+        if exercise is not None:
+            try:
+                if not any(followed(exercise, wearer.placement)):
+                    raise ValueError(f"{exercise} cannot be followed from a sensor on the {wearer.placement}")
+            except (ValueError, KeyError) as err:
+                self._bad_action(device_id, m, err)
+                return
         if self._action_seen(device_id, wearer, action_id):
             self.counts[(device_id, "duplicate_actions")] += 1
             log.info("action %s for %s (id %s) was applied before; ignored", action, device_id, action_id)
@@ -373,13 +381,17 @@ class Worker(MqttService):
         # Before any sample the analysis has no clock of its own: the action takes the time it arrived.
         at_s = m.received_s if wearer.analyzer.status().t_s is None else None
         try:
-            events = wearer.analyzer.act(action, at_s)
+            events = wearer.analyzer.act(action, at_s, exercise=exercise)
         except Exception:
             self._analysis_failed(device_id, wearer, f"action {action}")
             return
         self._emit(device_id, wearer, events, action_id=action_id)
         wearer.dirty = True
         wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
+
+    def _bad_action(self, device_id: str, m: Message, err: Exception) -> None:
+        self.counts[(device_id, "bad_actions")] += 1
+        self.troubles.warning(f"action:{device_id}", "bad action for %s: %r (%s)", device_id, m.payload[:100], err)
 
     def _action_seen(self, device_id: str, wearer: _Wearer, action_id: str) -> bool:
         """Whether the action with this id was applied already: held for the store, or stored."""
@@ -575,6 +587,7 @@ class Worker(MqttService):
                 working_hours=None if policy.working_hours is None else list(policy.working_hours),
                 utc_offset_h=policy.utc_offset_h,
                 placement=str(wearer.placement),
+                exercise=wearer.analyzer.exercise,
                 worker_lag_s=round(self.lag_s, 3),
             )
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
@@ -690,6 +703,18 @@ def run(args: argparse.Namespace) -> int:
         share_group=args.share_group,
     )
     return serve(Worker(settings))  # the worker saves every device's state as it closes
+
+
+def _exercise_of(body: dict[str, Any]) -> str:
+    """The exercise an ``exercise_start`` action names (checked against the placement later).
+
+    >>> _exercise_of({"action": "exercise_start", "exercise": "squat"})
+    'squat'
+    """
+    exercise = body.get("exercise")
+    if not isinstance(exercise, str) or not 0 < len(exercise) <= MAX_ACTION_ID_LEN:
+        raise ValueError(f"exercise_start needs an exercise id, got {exercise!r:.80}")
+    return exercise
 
 
 def _action_id(body: dict[str, Any], m: Message) -> str:

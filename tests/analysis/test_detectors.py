@@ -171,3 +171,27 @@ def test_gyro_of_the_wrong_shape_is_refused() -> None:
         Analyzer(CFG).update(np.zeros(3), np.zeros((3, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="finite"):
         Analyzer(CFG).update(np.zeros(1), np.zeros((1, 3)), np.array([[np.nan, 0.0, 0.0]]))
+
+
+def test_a_detector_started_and_stopped_mid_stream_sees_only_the_frames_between(day: Any) -> None:
+    """A guided exercise: its detector is given the frames closed while it runs, and flushed when it stops."""
+    t, acc, _ = day
+    alone = Analyzer(CFG)
+    expected = alone.update(t, acc) + alone.flush()
+    analyzer = Analyzer(CFG)
+    a, b = int(np.searchsorted(t, 50.0)), int(np.searchsorted(t, 80.0))
+    events = analyzer.update(t[:a], acc[:a])
+    analyzer.add_detector(Probe())
+    with pytest.raises(ValueError, match="runs already"):
+        analyzer.add_detector(Probe())
+    events += analyzer.update(t[a:b], acc[a:b])
+    stopped = analyzer.remove_detector("probe")
+    assert analyzer.remove_detector("probe") == []
+    events += analyzer.update(t[b:], acc[b:]) + analyzer.flush()
+    assert [e for e in events if not isinstance(e, Tally)] == expected
+    seen = _frames_seen(events)
+    assert seen[0] == int((t[a - 1] - t[0]) // CFG.tuning.frame_s)
+    assert seen[-1] == int((t[b - 1] - t[0]) // CFG.tuning.frame_s) - 1
+    assert stopped == []  # nothing was open
+    with pytest.raises(ValueError, match="cannot be removed"):
+        analyzer.remove_detector("posture")

@@ -1,0 +1,295 @@
+"""The progress report: weeks of sitting, breaks, reminders and the exercise plan kept.
+
+Built from what the analysis found over days or weeks (posture and sitting bouts,
+breaks, alerts, the wearer's answers, exercise sets), for ``sitless report`` and the
+dashboard's progress page:
+
+- **days**: ``analysis.days.day_summaries`` per local calendar day;
+- **weeks**: 7-day weeks ending on the report's last day: waking sitting time, the
+  longest sitting bout, breaks, breaks per hour of sitting, alerts;
+- **reminders**: how each alert was answered: ``done``, ``snooze`` or ``meeting`` (the
+  first such action within ``ANSWER_WINDOW_S``), else ``break`` when the wearer took a
+  break in that time without a button, else ``ignored``;
+- **exercise**: what was done (``Done`` records: each exercise set's repetitions and
+  seconds held, and walks: walking bouts of at least ``WALK_MIN_BOUT_S`` make the
+  plan's daily walk) and the adherence to the plan (``analysis.adherence``): per day and
+  plan week, streaks, and the weekly trend over the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from analysis.adherence import Adherence, Done, adherence
+from analysis.days import DaySummary, Instant, Labelled, Span, day_summaries
+from analysis.plan import Plan
+from analysis.programme import exercise_by_id
+from analysis.sets import ExerciseSet
+
+__all__ = [
+    "ANSWER_WINDOW_S",
+    "WALK_MIN_BOUT_S",
+    "Answer",
+    "Report",
+    "WeekActivity",
+    "answers",
+    "build_report",
+    "done_records",
+]
+
+#: An alert is answered by what the wearer does within this time, s (the default repeat).
+ANSWER_WINDOW_S = 600.0
+#: A walking bout this long or longer is a walk of the plan, s: a purposeful walk, not a
+#: trip to the printer (the programme's walk is 10 minutes a day, ``analysis.programme``).
+WALK_MIN_BOUT_S = 300.0
+#: Actions that answer a reminder.
+_ANSWERS = ("done", "snooze", "meeting")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How one alert was answered.
+
+    Attributes:
+        t_s: The alert's time, s.
+        answer: ``done``, ``snooze``, ``meeting``, ``break`` or ``ignored``.
+        after_s: Seconds from the alert to the answer (None when ignored).
+    """
+
+    t_s: float
+    answer: str
+    after_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekActivity:
+    """Sitting and breaks over one week of the report.
+
+    Attributes:
+        start: First day.
+        end: Last day.
+        sitting_s: Waking sitting time, s.
+        longest_sitting_s: Longest sitting bout starting in the week, s (0 without one).
+        breaks: Breaks that ended sitting bouts.
+        alerts: Sit-too-long alerts.
+        breaks_per_sitting_hour: Breaks per hour of waking sitting (None without sitting).
+    """
+
+    start: dt.date
+    end: dt.date
+    sitting_s: float
+    longest_sitting_s: float
+    breaks: int
+    alerts: int
+    breaks_per_sitting_hour: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "sitting_s": self.sitting_s,
+            "longest_sitting_s": self.longest_sitting_s,
+            "breaks": self.breaks,
+            "alerts": self.alerts,
+            "breaks_per_sitting_hour": self.breaks_per_sitting_hour,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Progress over the report's days (see the module docstring).
+
+    Attributes:
+        start: First day.
+        end: Last day.
+        days: The calendar days from the first data to the last, within the report, in order.
+        weeks: The weeks, oldest first.
+        answers: How each alert was answered, in time order.
+        done: What was done, per exercise and day.
+        adherence: Adherence to the plan over the report's days within the plan, or
+            ``None`` when the plan does not overlap them.
+    """
+
+    start: dt.date
+    end: dt.date
+    days: tuple[DaySummary, ...]
+    weeks: tuple[WeekActivity, ...]
+    answers: tuple[Answer, ...]
+    done: tuple[Done, ...]
+    adherence: Adherence | None
+
+    def answer_counts(self) -> dict[str, int]:
+        """How many alerts were answered each way."""
+        counts = dict.fromkeys((*_ANSWERS, "break", "ignored"), 0)
+        for a in self.answers:
+            counts[a.answer] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON of ``sitless report --json``."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "days": [d.to_dict() for d in self.days],
+            "weeks": [w.to_dict() for w in self.weeks],
+            "reminders": self.answer_counts(),
+            "done": [d.to_dict() for d in self.done],
+            "adherence": None if self.adherence is None else self.adherence.to_dict(),
+            "trend": [] if self.adherence is None else [w.fraction for w in self.adherence.weeks],
+        }
+
+
+def answers(alerts: Iterable[Instant], actions: Iterable[tuple[float, str]], breaks: Iterable[Span]) -> list[Answer]:
+    """How each alert was answered (see the module docstring).
+
+    >>> class At:
+    ...     def __init__(self, t_s: float) -> None:
+    ...         self.t_s = t_s
+    >>> class Break:
+    ...     start_s, end_s = 950.0, 1100.0
+    >>> [a.answer for a in answers([At(0.0), At(900.0), At(2000.0)], [(120.0, "snooze")], [Break()])]
+    ['snooze', 'break', 'ignored']
+    """
+    acts = sorted((t, a) for t, a in actions if a in _ANSWERS)
+    starts = sorted(b.start_s for b in breaks)
+    out = []
+    for alert in sorted(alerts, key=lambda a: a.t_s):
+        t = alert.t_s
+        act = next(((at, a) for at, a in acts if t <= at < t + ANSWER_WINDOW_S), None)
+        brk = next((s for s in starts if t <= s < t + ANSWER_WINDOW_S), None)
+        if act is not None:
+            out.append(Answer(t, act[1], act[0] - t))
+        elif brk is not None:
+            out.append(Answer(t, "break", brk - t))
+        else:
+            out.append(Answer(t, "ignored", None))
+    return out
+
+
+def done_records(
+    sets: Iterable[ExerciseSet], bouts: Iterable[Labelled], *, epoch_s: float, tz: dt.tzinfo
+) -> list[Done]:
+    """What was done per exercise and local day: the sets, and walks of ``WALK_MIN_BOUT_S`` or more.
+
+    Sets of ``any`` (the generic counter) name no exercise and are left out.
+
+    Args:
+        sets: Exercise sets (``analysis.sets.exercise_sets``).
+        bouts: Posture bouts (walking ones make walks), times in the same base.
+        epoch_s: Unix time of the time base's 0, s.
+        tz: The local time zone.
+    """
+    totals: dict[tuple[str, dt.date], list[float]] = {}
+
+    def add(exercise: str, t_s: float, reps: float, held_s: float, duration_s: float) -> None:
+        day = dt.datetime.fromtimestamp(epoch_s + t_s, tz).date()
+        total = totals.setdefault((exercise, day), [0.0, 0.0, 0.0])
+        total[0] += reps
+        total[1] += held_s
+        total[2] += duration_s
+
+    for s in sets:
+        try:
+            exercise_by_id(s.exercise)
+        except KeyError:
+            continue
+        add(s.exercise, s.start_s, s.reps, sum(h.duration_s for h in s.holds), 0.0)
+    for b in bouts:
+        if str(b.posture) == "walking" and b.end_s - b.start_s >= WALK_MIN_BOUT_S:
+            add("walk", b.start_s, 0, 0.0, b.end_s - b.start_s)
+    return [
+        Done(
+            exercise,
+            day,
+            reps=int(reps) if reps else None,
+            held_s=held if held else None,
+            duration_s=duration if duration else None,
+        )
+        for (exercise, day), (reps, held, duration) in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+
+
+def _weeks(
+    end: dt.date,
+    n_weeks: int,
+    days: Sequence[DaySummary],
+    sitting_bouts: Sequence[Span],
+    *,
+    epoch_s: float,
+    tz: dt.tzinfo,
+) -> list[WeekActivity]:
+    weeks = []
+    for k in range(n_weeks, 0, -1):
+        last = end - dt.timedelta(days=7 * (k - 1))
+        first = last - dt.timedelta(days=6)
+        mine = [d for d in days if d.date is not None and first <= dt.date.fromisoformat(d.date) <= last]
+        longest = [
+            b.end_s - b.start_s
+            for b in sitting_bouts
+            if first <= dt.datetime.fromtimestamp(epoch_s + b.start_s, tz).date() <= last
+        ]
+        sitting = sum(d.seconds_of("sitting") for d in mine)
+        breaks = sum(d.breaks for d in mine)
+        per_hour = breaks / (sitting / 3600.0) if sitting > 0 else None
+        weeks.append(
+            WeekActivity(first, last, sitting, max(longest, default=0.0), breaks, sum(d.alerts for d in mine), per_hour)
+        )
+    return weeks
+
+
+def build_report(
+    plan: Plan,
+    *,
+    end: dt.date,
+    weeks: int = 12,
+    bouts: Iterable[Labelled] = (),
+    sitting_bouts: Iterable[Span] = (),
+    breaks: Iterable[Span] = (),
+    alerts: Iterable[Instant] = (),
+    actions: Iterable[tuple[float, str]] = (),
+    sets: Iterable[ExerciseSet] = (),
+    epoch_s: float = 0.0,
+    tz: dt.tzinfo = dt.UTC,
+) -> Report:
+    """Build the report of the ``weeks`` weeks ending on ``end``.
+
+    Args:
+        plan: The exercise plan.
+        end: The report's last day (local).
+        weeks: How many weeks (>= 1).
+        bouts: Posture bouts (``PostureBout``), tiling the recorded time.
+        sitting_bouts: Sitting bouts.
+        breaks: Breaks.
+        alerts: Sit-too-long alerts.
+        actions: The wearer's actions, ``(t_s, action)``.
+        sets: Exercise sets (``analysis.sets.exercise_sets``).
+        epoch_s: Unix time of the time base's 0, s (0 when times are Unix times).
+        tz: The local time zone of the days.
+
+    Raises:
+        ValueError: ``weeks`` below 1.
+    """
+    if weeks < 1:
+        raise ValueError(f"weeks must be >= 1, got {weeks}")
+    start = end - dt.timedelta(days=7 * weeks - 1)
+    bouts, sitting_bouts, breaks, alerts = list(bouts), list(sitting_bouts), list(breaks), list(alerts)
+    days = [
+        d
+        for d in day_summaries(bouts, sitting_bouts, breaks, alerts, epoch_s=epoch_s, tz=tz)
+        if d.date is not None and start <= dt.date.fromisoformat(d.date) <= end
+    ]
+    done = done_records(sets, bouts, epoch_s=epoch_s, tz=tz)
+    first, last = max(start, plan.start), min(end, plan.end)
+    return Report(
+        start=start,
+        end=end,
+        days=tuple(days),
+        weeks=tuple(_weeks(end, weeks, days, sitting_bouts, epoch_s=epoch_s, tz=tz)),
+        answers=tuple(answers(alerts, actions, breaks)),
+        done=tuple(done),
+        adherence=adherence(plan, done, first, last) if first <= last else None,
+    )

@@ -1,0 +1,121 @@
+"""Guided exercises in the analyser, and the exercise sets their events make."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analysis import AlertPolicy, AnalysisSettings, Analyzer, Placement, UserAction
+from analysis.events import Alert
+from analysis.holds import HoldEnded, HoldTimer
+from analysis.reps import RepCounter, RepSet
+from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, exercise_sets, followed
+
+QUICK = AlertPolicy(max_sitting_s=60.0, min_break_s=10.0, repeat_s=20.0)
+
+
+def hold(exercise: str, start_s: float, length_s: float, side: str | None = None) -> HoldEnded:
+    return HoldEnded(start_s, start_s + length_s, exercise, side, 10.0, length_s < 9.5, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "placement", "kinds"),
+    [
+        ("squat", Placement.THIGH, [RepCounter]),
+        ("knee_roll", Placement.THIGH, [RepCounter, HoldTimer]),
+        ("plank", Placement.LOWER_BACK, [HoldTimer]),
+        ("pelvic_tilt", Placement.LOWER_BACK, [RepCounter, HoldTimer]),
+        ("any", Placement.WRIST, [RepCounter]),
+    ],
+)
+def test_each_exercise_gets_the_detectors_its_placement_allows(
+    exercise: str, placement: Placement, kinds: list[type]
+) -> None:
+    assert [type(d) for d in exercise_detectors(exercise, placement, 0.1)] == kinds
+
+
+def test_exercises_that_cannot_be_followed_are_refused() -> None:
+    with pytest.raises(ValueError, match="crunch cannot be followed from a sensor on the thigh"):
+        exercise_detectors("crunch", Placement.THIGH, 0.1)
+    with pytest.raises(ValueError, match="cartwheel"):
+        followed("cartwheel", Placement.THIGH)
+
+
+def test_sets_take_their_holds_and_loose_holds_make_runs() -> None:
+    """A counted set owns its exercise's holds; planks a minute apart are one set, ten minutes apart two."""
+    events: list[Any] = [
+        RepSet(100.0, 160.0, "knee_roll", 6),
+        hold("knee_roll", 105.0, 10.0, "left"),
+        hold("knee_roll", 125.0, 11.0, "right"),
+        hold("plank", 300.0, 20.0),
+        hold("plank", 370.0, 25.0),
+        hold("plank", 1000.0, 8.0),
+    ]
+    sets = exercise_sets(events)
+    assert [(s.exercise, s.start_s, s.end_s, s.reps, len(s.holds)) for s in sets] == [
+        ("knee_roll", 100.0, 160.0, 6, 2),
+        ("plank", 300.0, 395.0, 2, 2),
+        ("plank", 1000.0, 1008.0, 1, 1),
+    ]
+    entry = sets[0].to_dict(t0_s=100.0)
+    assert entry == {
+        "exercise": "knee_roll",
+        "start_s": 0.0,
+        "end_s": 60.0,
+        "reps": 6,
+        "holds_s": [10.0, 11.0],
+        "holds_broken": 0,
+        "holds_bounced": 0,
+        "sides": ["left", "right"],
+    }
+    assert sets[2].to_dict()["holds_broken"] == 1
+
+
+def sitting(make_signal: Any, seconds: float) -> tuple[Any, Any]:
+    return make_signal([("walking", 20.0), ("sitting", seconds)], rate_hz=25.0, seed=2)
+
+
+def test_a_guided_exercise_answers_the_alert_and_holds_the_next_back(make_signal: Any) -> None:
+    """Alerts stop while the exercise runs; the next comes no sooner than repeat_s after it ends."""
+    t, acc = sitting(make_signal, 300.0)
+    cfg = AnalysisSettings(Placement.THIGH, policy=QUICK)
+    analyzer = Analyzer(cfg)
+    a, b = int(np.searchsorted(t, 100.0)), int(np.searchsorted(t, 200.0))
+    events = analyzer.update(t[:a], acc[:a])
+    started = analyzer.act(UserAction.EXERCISE_START, exercise="squat")
+    assert [e.kind for e in started] == ["action", "exercise_started"]
+    assert started[1] == ExerciseStarted(float(t[a - 1]), "squat", reps=True, holds=False)
+    assert analyzer.exercise == "squat"
+    events += analyzer.update(t[a:b], acc[a:b])
+    ended = analyzer.act(UserAction.EXERCISE_END)
+    assert isinstance(ended[-2], ExerciseEnded)
+    assert analyzer.exercise is None
+    events += analyzer.update(t[b:], acc[b:]) + analyzer.flush()
+    alerts = [e.t_s for e in events if isinstance(e, Alert)]
+    assert alerts
+    assert not [s for s in alerts if t[a - 1] <= s < t[b - 1] + QUICK.repeat_s]
+
+
+def test_a_restored_analyser_goes_on_with_the_guided_exercise(make_signal: Any) -> None:
+    """The exercise and its detectors' state come back from the snapshot."""
+    t, acc = sitting(make_signal, 60.0)
+    cfg = AnalysisSettings(Placement.THIGH, policy=QUICK)
+    analyzer = Analyzer(cfg)
+    analyzer.update(t[:100], acc[:100])
+    analyzer.act(UserAction.EXERCISE_START, exercise="knee_roll")
+    analyzer.update(t[100:200], acc[100:200])
+    state = json.loads(json.dumps(analyzer.snapshot()))
+    assert state["exercise"] == "knee_roll"
+    assert set(state["detectors"]) == {"posture", "reps", "holds"}
+    again = Analyzer.restore(cfg, state)
+    assert again.exercise == "knee_roll"
+    assert [d.name for d in again.detectors] == ["posture", "reps", "holds"]
+    assert again.snapshot() == state
+    with pytest.raises(ValueError, match="needs the exercise"):
+        again.act(UserAction.EXERCISE_START)
+    with pytest.raises(ValueError, match="crunch"):
+        again.act(UserAction.EXERCISE_START, exercise="crunch")
+    assert again.exercise == "knee_roll"

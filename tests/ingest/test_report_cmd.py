@@ -1,0 +1,50 @@
+"""``sitless report``: a guided set analysed by the worker shows up as exercise done and plan kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis import UserAction
+from ingest.cli import main
+from ingest.topics import Kind
+from ingest.worker import Worker, WorkerSettings
+from tests.ingest.guided import action, message, set_packets, warm_up
+
+
+@pytest.fixture
+def store_with_a_set(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    warm = warm_up()
+    imu = [message(Kind.IMU, p, i) for i, p in enumerate(warm + set_packets(len(warm)))]
+    worker = Worker(WorkerSettings(store_url=url, reorder_wait_s=3600.0))
+    worker.handle(imu[: len(warm)])
+    worker.handle([action(UserAction.EXERCISE_START, 90001, "squat")])
+    worker.handle(imu[len(warm) :])
+    worker.handle([action(UserAction.EXERCISE_END, 90002)])
+    worker.close()
+    return url
+
+
+def test_the_report_counts_the_set_against_the_plan(store_with_a_set: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ten squats on the plan's first day (a strengthening day) make the squat done that day."""
+    args = ["report", "--store", store_with_a_set, "--end", "2023-11-14", "--weeks", "1", "--tz", "UTC"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    squats = {"exercise": "squat", "day": "2023-11-14", "reps": 10, "held_s": None, "duration_s": None}
+    assert report["done"] == [squats]
+    (day,) = report["adherence"]["days"]
+    assert {i["exercise"]: i["done"] for i in day["items"]}["squat"] is True
+    assert report["days"][0]["date"] == "2023-11-14"
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "2023-11-14 squat: 10 reps" in text
+
+
+def test_a_store_with_several_devices_needs_one_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    Worker(WorkerSettings(store_url=url)).close()
+    assert main(["report", "--store", url]) == 1
+    assert "name the device with --device" in capsys.readouterr().err
