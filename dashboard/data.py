@@ -17,13 +17,15 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
 
 from analysis import Posture
+from analysis.report import Report
+from ingest.progress import load_report
 from ingest.store import EventRow, Store, parse_store_url
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "device_info",
     "devices",
     "live_status",
+    "plan_progress",
     "posture_today",
     "summary_today",
 ]
@@ -45,6 +48,8 @@ POSTURES = tuple(str(p) for p in Posture)
 # Live tiles refresh every 1-2 s; a cache this short keeps them fresh and the store idle.
 LIVE_TTL_S = 1
 TODAY_TTL_S = 2
+# Weeks of adherence, sitting and breaks change slowly: read them at most this often.
+PROGRESS_TTL_S = 30
 # Closed bouts are stored under their start time: look this far before midnight for a
 # bout that began yesterday and ran into today.
 _LOOKBACK_S = 24 * 3600.0
@@ -349,3 +354,20 @@ def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
             "response": pd.Series(responses, dtype="object"),
         }
     )
+
+
+@st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
+def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | None:
+    """The wearable's last ``weeks`` weeks (``analysis.report``), up to its "today"; None before any data.
+
+    The plan is the default one from the first day with data. Days are local to the server.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    status = live_status(store_url, device_id)
+    if status is None or status.get("t_s") is None:
+        return None
+    tz = datetime.now().astimezone().tzinfo or UTC
+    today = datetime.fromtimestamp(float(status["t_s"]), tz).date()
+    return load_report(store_url, device_id, end=today, weeks=weeks, tz=tz)

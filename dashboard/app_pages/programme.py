@@ -6,6 +6,8 @@ information, not medical advice, and says so first.
 
 from __future__ import annotations
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from analysis.programme import (
@@ -19,11 +21,54 @@ from analysis.programme import (
     WHY,
     Category,
     Exercise,
+    exercise_by_id,
 )
-from dashboard import display
+from dashboard import data, display
+from dashboard.settings import current_settings, selected_device
 
 st.title("Exercise programme")
 st.warning(DISCLAIMER, icon=":material/medical_information:")
+
+
+def your_plan() -> None:
+    """Today's items of the plan, done or not, the streak and the weekly trend."""
+    device = selected_device()
+    report = None if device is None else data.plan_progress(current_settings().store_url, device)
+    if report is None or report.adherence is None or not report.adherence.days:
+        st.caption("Your plan shows here once the wearable has sent data.")
+        return
+    plan = report.adherence
+    today = plan.days[-1]
+    week = plan.weeks[-1]
+    left, middle, right = st.columns(3)
+    left.metric("Today", f"{sum(i.done for i in today.items)} of {len(today.items)} done")
+    middle.metric("This week", "-" if week.fraction is None else f"{week.fraction:.0%}")
+    right.metric("Streak", f"{plan.current_streak_days} days", help=f"Longest: {plan.longest_streak_days} days")
+    st.markdown(
+        "  \n".join(
+            f"{':material/check_circle:' if i.done else ':material/radio_button_unchecked:'} "
+            f"{exercise_by_id(i.exercise_id).name}" + ("" if i.done or not i.fraction else f" ({i.fraction:.0%})")
+            for i in today.items
+        )
+    )
+    trend = pd.DataFrame(
+        {"week": [w.week for w in plan.weeks], "done": [0.0 if w.fraction is None else w.fraction for w in plan.weeks]}
+    )
+    if len(trend) > 1:
+        chart = (
+            alt.Chart(trend)
+            .mark_bar()
+            .encode(
+                x=alt.X("week:O", title="Plan week"),
+                y=alt.Y("done:Q", title="Plan kept", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            )
+            .properties(height=160)
+        )
+        st.altair_chart(chart, width="stretch")
+
+
+st.subheader("Your plan")
+your_plan()
 st.markdown(WHY)
 
 

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from analysis.programme import DISCLAIMER, PROGRAMME, SEE_A_DOCTOR_IF
 from dashboard.settings import DEVICE_KEY
 from ingest.store import Store
+from tests.dashboard.office_morning import DEVICE, at
 
 
 def all_text(app: AppTest) -> str:
@@ -83,6 +84,29 @@ def test_programme_lists_exercises_safety_and_the_disclaimer(make_app: Callable[
     assert "Dose:" in text
     for sign in SEE_A_DOCTOR_IF:
         assert sign in text
+
+
+def test_programme_shows_todays_plan_with_the_squats_done(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str], store_url: str
+) -> None:
+    """Ten squats stored this morning tick the squat off today's plan (its first day, a strengthening day)."""
+    url = morning_store()
+    with Store(store_url) as store:
+        squats = {"kind": "exercise", "exercise": "squat", "start_s": at(9, 2), "end_s": at(9, 3), "reps": 10}
+        store.add_events(DEVICE, [{**squats, "holds_s": []}])
+    app = make_app(url, page="app_pages/programme.py")
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Today"] == "1 of 9 done"
+    assert metrics["Streak"] == "0 days"
+    text = all_text(app)
+    assert ":material/check_circle: Squat" in text
+    assert ":material/radio_button_unchecked: Plank" in text
+
+
+def test_programme_without_data_says_where_the_plan_will_show(make_app: Callable[..., AppTest], store_url: str) -> None:
+    app = make_app(store_url, page="app_pages/programme.py")
+    assert "Your plan shows here once the wearable has sent data." in all_text(app)
 
 
 def test_an_unreadable_store_is_reported_not_raised(make_app: Callable[..., AppTest], tmp_path: Path) -> None:
