@@ -11,8 +11,9 @@ dashboard's progress page:
   first such action within ``ANSWER_WINDOW_S``), else ``break`` when the wearer took a
   break in that time without a button, else ``ignored``;
 - **exercise**: what was done (``Done`` records: each exercise set's repetitions and
-  seconds held, and walks: walking bouts of at least ``WALK_MIN_BOUT_S`` make the
-  plan's daily walk) and the adherence to the plan (``analysis.adherence``): per day and
+  seconds held; a bout the recogniser found, whose repetitions are not counted, ticks
+  its exercise off for the day; and walks: walking bouts of at least
+  ``WALK_MIN_BOUT_S`` make the plan's daily walk) and the adherence to the plan (``analysis.adherence``): per day and
   plan week, streaks, and the weekly trend over the report.
 """
 

@@ -29,7 +29,7 @@ from analysis.epochs import AngleEpochs
 from analysis.events import Alert, BreakTaken, DataGap, Event, PostureBout, SittingBout, SlouchNudge, TimeJump
 from analysis.inbed import InBedWindow, NightWindow, find_in_bed
 from analysis.posture import capabilities
-from analysis.sets import ExerciseSet, exercise_detectors, exercise_sets
+from analysis.sets import ExerciseSet, exercise_detectors, exercise_sets, recognition_detectors
 from analysis.settings import THORAX, AnalysisSettings, Placement, Posture, UserAction
 
 __all__ = ["AnalysisResult", "ResultBuilder", "analyze"]
@@ -277,6 +277,8 @@ class ResultBuilder:
         exercise: The exercise the recording is a guided set of (a programme id, or
             ``any`` for the generic repetition counter): its repetitions and holds are
             followed from the first sample (``analysis.sets.exercise_detectors``).
+            Without one, exercises done unprompted are looked for
+            (``analysis.sets.recognition_detectors``).
 
     Raises:
         ValueError: The exercise is unknown or cannot be followed from the placement.
@@ -284,8 +286,11 @@ class ResultBuilder:
 
     def __init__(self, settings: AnalysisSettings, exercise: str | None = None) -> None:
         self._settings = settings
+        frame_s = settings.tuning.frame_s
         detectors = (
-            () if exercise is None else exercise_detectors(exercise, settings.placement, settings.tuning.frame_s)
+            recognition_detectors(settings.placement, frame_s)
+            if exercise is None
+            else exercise_detectors(exercise, settings.placement, frame_s)
         )
         self._analyzer = Analyzer(settings, detectors)
         self._events: list[Event] = []

@@ -3,13 +3,18 @@
 A guided exercise (``sitless analyze --exercise ID``, or a live session's
 ``exercise_start`` action) is followed by the repetition counter (``analysis.reps``)
 and the hold timer (``analysis.holds``) that the exercise and the placement allow;
-``any`` is the generic repetition counter. :func:`exercise_sets` turns the events of
-those detectors into the ``exercises`` list of the ``sitless analyze`` JSON (DESIGN.md):
+``any`` is the generic repetition counter. Without a guided exercise, the recogniser
+(``analysis.recognition``, :func:`recognition_detectors`) looks for programme exercises
+done unprompted. :func:`exercise_sets` turns the events of those detectors into the
+``exercises`` list of the ``sitless analyze`` JSON (DESIGN.md):
 
 - each set the counter closed is one entry, with the holds of that exercise inside it;
 - holds outside any counted set (the plank and the other hold-only exercises) are
   grouped into one entry per run of holds less than ``HOLD_RUN_GAP_S`` apart, their
-  repetitions being the holds.
+  repetitions being the holds;
+- each bout the recogniser found is an entry (``found``), unless a guided set overlaps
+  it (the wearer said what was done then). Its repetitions are not counted (0): the counters run only in
+  a guided exercise, where the wearer said what is being done.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from analysis.events import Event
 from analysis.holds import RULES as HOLD_RULES
 from analysis.holds import HoldEnded, HoldTimer
 from analysis.programme import exercise_by_id
+from analysis.recognition import SERVED, ExerciseFound, ExerciseRecognizer
 from analysis.reps import ANY, SUPPORTED, RepCounter, RepSet
 from analysis.settings import Placement
 
@@ -34,6 +40,7 @@ __all__ = [
     "exercise_detectors",
     "exercise_sets",
     "followed",
+    "recognition_detectors",
 ]
 
 #: Holds further apart than this belong to separate sets, s (a rest between sets).
@@ -121,6 +128,11 @@ def exercise_detectors(exercise: str, placement: Placement, frame_s: float) -> l
     return detectors
 
 
+def recognition_detectors(placement: Placement, frame_s: float) -> list[Detector]:
+    """The detectors that look for exercise done unprompted: the recogniser where the placement allows it."""
+    return [ExerciseRecognizer(placement, frame_s)] if placement in SERVED else []
+
+
 @dataclass(frozen=True, slots=True)
 class ExerciseSet:
     """One set of one exercise, an entry of the ``exercises`` list.
@@ -131,6 +143,7 @@ class ExerciseSet:
         end_s: End, s.
         reps: Repetitions (holds, for an exercise dosed by holds alone).
         holds: The holds in it, in order.
+        found: Found by the recogniser, not in a guided exercise.
     """
 
     exercise: str
@@ -138,6 +151,7 @@ class ExerciseSet:
     end_s: float
     reps: int
     holds: tuple[HoldEnded, ...] = ()
+    found: bool = False
 
     def to_dict(self, t0_s: float = 0.0) -> dict[str, Any]:
         """Return the JSON entry, times relative to ``t0_s``."""
@@ -150,6 +164,7 @@ class ExerciseSet:
             "holds_broken": sum(h.broken for h in self.holds),
             "holds_bounced": sum(h.bounces > 0 for h in self.holds),
             "sides": sorted({h.side for h in self.holds if h.side is not None}),
+            "found": self.found,
         }
 
 
@@ -170,6 +185,9 @@ def exercise_sets(events: Iterable[Event]) -> tuple[ExerciseSet, ...]:
         ExerciseSet(c.exercise, c.start_s, c.end_s, c.reps, tuple(mine)) for c, mine in zip(counted, owned, strict=True)
     ]
     sets += _hold_runs(loose)
+    for bout in (e for e in events if isinstance(e, ExerciseFound)):
+        if not any(s.start_s < bout.end_s and bout.start_s < s.end_s for s in sets):
+            sets.append(ExerciseSet(bout.exercise, bout.start_s, bout.end_s, 0, found=True))
     return tuple(sorted(sets, key=lambda s: (s.start_s, s.exercise)))
 
 

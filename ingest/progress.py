@@ -8,13 +8,14 @@ and holds) are read back as analysis values; a row that does not parse is left o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from analysis import Plan, Posture, default_plan
 from analysis.events import BreakTaken, PostureBout, SittingBout
 from analysis.holds import HoldEnded
+from analysis.recognition import ExerciseFound
 from analysis.report import Report, build_report
 from analysis.reps import RepSet
 from analysis.sets import exercise_sets
@@ -22,35 +23,33 @@ from ingest.store import EventRow, Store
 
 __all__ = ["load_report"]
 
-_KINDS = ("posture_bout", "sitting_bout", "break", "alert", "action", "exercise", "hold")
-
 
 @dataclass(frozen=True, slots=True)
 class _At:
     t_s: float
 
 
+_HOLD_FIELDS = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bounces", "hold")
+#: How each stored kind the report reads becomes an analysis value (KeyError, ValueError
+#: or TypeError: the row does not parse).
+_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "posture_bout": lambda b: PostureBout(b["start_s"], b["end_s"], Posture(b["posture"]), b.get("slouch_s", 0)),
+    "sitting_bout": lambda b: SittingBout(b["start_s"], b["end_s"]),
+    "break": lambda b: BreakTaken(b["start_s"], b["end_s"]),
+    "alert": lambda b: _At(float(b["t_s"])),
+    "action": lambda b: (float(b["t_s"]), str(b["action"])),
+    "exercise": lambda b: RepSet(b["start_s"], b["end_s"], str(b["exercise"]), int(b["reps"])),
+    "hold": lambda b: HoldEnded(*(b[f] for f in _HOLD_FIELDS)),
+    "exercise_found": lambda b: ExerciseFound(b["start_s"], b["end_s"], str(b["exercise"]), b["confidence"]),
+}
+
+
 def _events(rows: Iterable[EventRow]) -> dict[str, list[Any]]:
     """The stored events as analysis values, by kind; rows that do not parse are left out."""
-    out: dict[str, list[Any]] = {kind: [] for kind in _KINDS}
+    out: dict[str, list[Any]] = {kind: [] for kind in _PARSERS}
     for row in rows:
-        b = row.body
         try:
-            if row.kind == "posture_bout":
-                out[row.kind].append(PostureBout(b["start_s"], b["end_s"], Posture(b["posture"]), b.get("slouch_s", 0)))
-            elif row.kind == "sitting_bout":
-                out[row.kind].append(SittingBout(b["start_s"], b["end_s"]))
-            elif row.kind == "break":
-                out[row.kind].append(BreakTaken(b["start_s"], b["end_s"]))
-            elif row.kind == "alert":
-                out[row.kind].append(_At(float(b["t_s"])))
-            elif row.kind == "action":
-                out[row.kind].append((float(b["t_s"]), str(b["action"])))
-            elif row.kind == "exercise":
-                out[row.kind].append(RepSet(b["start_s"], b["end_s"], str(b["exercise"]), int(b["reps"])))
-            elif row.kind == "hold":
-                fields = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bounces", "hold")
-                out[row.kind].append(HoldEnded(*(b[f] for f in fields)))
+            out[row.kind].append(_PARSERS[row.kind](row.body))
         except (KeyError, ValueError, TypeError):
             continue
     return out
@@ -77,7 +76,7 @@ def load_report(
     since = dt.datetime.combine(start, dt.time(), tz).timestamp() - 86400.0  # bouts that began the day before
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz).timestamp()
     with Store(store_url, read_only=True) as store:
-        rows = store.events(device_id, since_s=since, until_s=until, kinds=_KINDS)
+        rows = store.events(device_id, since_s=since, until_s=until, kinds=list(_PARSERS))
     ev = _events(rows)
     if plan is None:
         first = min((dt.datetime.fromtimestamp(r.t_s, tz).date() for r in rows), default=start)
@@ -91,6 +90,6 @@ def load_report(
         breaks=ev["break"],
         alerts=ev["alert"],
         actions=ev["action"],
-        sets=exercise_sets([*ev["exercise"], *ev["hold"]]),
+        sets=exercise_sets([*ev["exercise"], *ev["hold"], *ev["exercise_found"]]),
         tz=tz,
     )

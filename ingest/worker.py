@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
-from analysis.sets import followed
+from analysis.detector import Detector
+from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
@@ -326,7 +327,7 @@ class Worker(MqttService):
         wearer.errors += 1
         self.counts[(device_id, "analysis_errors")] += 1
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
-        wearer.analyzer = Analyzer(self._analysis_settings(wearer.placement))
+        wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement))
         wearer.snapshot_saved_s = -math.inf
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
@@ -440,12 +441,12 @@ class Worker(MqttService):
         )
         analysis_settings = self._analysis_settings(placement)
         if saved is None or not saved.snapshot:
-            return _Wearer(Analyzer(analysis_settings), placement)
+            return _Wearer(_fresh_analyzer(analysis_settings), placement)
         try:
-            analyzer = Analyzer.restore(analysis_settings, saved.snapshot)
+            analyzer = Analyzer.restore(analysis_settings, saved.snapshot, _recognition(analysis_settings))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
-            return _Wearer(Analyzer(analysis_settings), placement, seq=saved.seq)
+            return _Wearer(_fresh_analyzer(analysis_settings), placement, seq=saved.seq)
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
         return _Wearer(analyzer, placement, seq=saved.seq)
 
@@ -703,6 +704,16 @@ def run(args: argparse.Namespace) -> int:
         share_group=args.share_group,
     )
     return serve(Worker(settings))  # the worker saves every device's state as it closes
+
+
+def _recognition(settings: AnalysisSettings) -> list[Detector]:
+    """The detectors every wearer's analysis runs besides posture: exercise done unprompted."""
+    return recognition_detectors(settings.placement, settings.tuning.frame_s)
+
+
+def _fresh_analyzer(settings: AnalysisSettings) -> Analyzer:
+    """A new analysis for a wearer."""
+    return Analyzer(settings, _recognition(settings))
 
 
 def _exercise_of(body: dict[str, Any]) -> str:

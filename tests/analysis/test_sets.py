@@ -11,6 +11,7 @@ import pytest
 from analysis import AlertPolicy, AnalysisSettings, Analyzer, Placement, UserAction
 from analysis.events import Alert
 from analysis.holds import HoldEnded, HoldTimer
+from analysis.recognition import ExerciseFound
 from analysis.reps import RepCounter, RepSet
 from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, exercise_sets, followed
 
@@ -70,8 +71,20 @@ def test_sets_take_their_holds_and_loose_holds_make_runs() -> None:
         "holds_broken": 0,
         "holds_bounced": 0,
         "sides": ["left", "right"],
+        "found": False,
     }
     assert sets[2].to_dict()["holds_broken"] == 1
+
+
+def test_a_bout_found_unprompted_is_listed_unless_a_guided_set_covers_it() -> None:
+    """The recogniser's bouts are sets of their own, except where the wearer said what was done."""
+    events: list[Any] = [
+        RepSet(100.0, 160.0, "squat", 10),
+        ExerciseFound(90.0, 170.0, "knee_hug", 0.6),  # the guided squats, taken for knee hugs
+        ExerciseFound(500.0, 560.0, "knee_roll", 0.9),
+    ]
+    sets = exercise_sets(events)
+    assert [(s.exercise, s.reps, s.found) for s in sets] == [("squat", 10, False), ("knee_roll", 0, True)]
 
 
 def sitting(make_signal: Any, seconds: float) -> tuple[Any, Any]:

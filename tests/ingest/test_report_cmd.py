@@ -9,9 +9,10 @@ import pytest
 
 from analysis import UserAction
 from ingest.cli import main
+from ingest.store import Store
 from ingest.topics import Kind
 from ingest.worker import Worker, WorkerSettings
-from tests.ingest.guided import action, message, set_packets, warm_up
+from tests.ingest.guided import DEVICE, T0_S, action, message, set_packets, warm_up
 
 
 @pytest.fixture
@@ -41,6 +42,22 @@ def test_the_report_counts_the_set_against_the_plan(store_with_a_set: str, capsy
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "2023-11-14 squat: 10 reps" in text
+
+
+def test_a_bout_found_unprompted_ticks_its_exercise_off(
+    store_with_a_set: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A knee-roll bout the recogniser found counts as the knee roll done that day; a malformed row is skipped."""
+    with Store(store_with_a_set) as store:
+        found = {"kind": "exercise_found", "start_s": T0_S + 200.0, "end_s": T0_S + 260.0, "exercise": "knee_roll"}
+        store.add_events(DEVICE, [{**found, "confidence": 0.9}, {"kind": "exercise_found", "t_s": T0_S + 300.0}])
+    args = ["report", "--store", store_with_a_set, "--end", "2023-11-14", "--weeks", "1", "--tz", "UTC", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    rolls = [d for d in report["done"] if d["exercise"] == "knee_roll"]
+    assert rolls == [{"exercise": "knee_roll", "day": "2023-11-14", "reps": None, "held_s": None, "duration_s": None}]
+    (day,) = report["adherence"]["days"]
+    assert {i["exercise"]: i["done"] for i in day["items"]}["knee_roll"] is True
 
 
 def test_a_store_with_several_devices_needs_one_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
