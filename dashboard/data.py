@@ -25,12 +25,12 @@ import streamlit as st
 
 from analysis import Posture
 from analysis.report import Report
+from analysis.today import ClippedBout, DaySoFar, RunningBout, StoredBout, clipped_bouts, day_so_far, responses
 from ingest.progress import load_report
 from ingest.store import EventRow, Store, parse_store_url
 
 __all__ = [
     "POSTURES",
-    "DaySummary",
     "alerts_today",
     "bouts_today",
     "day_bounds",
@@ -56,27 +56,6 @@ _LOOKBACK_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
-class DaySummary:
-    """Sitting at a glance for one device on one day.
-
-    Attributes:
-        sitting_s: Time spent sitting today, seconds (the running bout included).
-        sitting_bouts: Sitting bouts that ended today or are still running.
-        breaks: Breaks (at least a minute of standing or walking) that ended today.
-        longest_sitting_s: Length of the longest of those sitting bouts, seconds.
-        alerts: Sit-too-long alerts raised today, repeats included.
-        slouch_s: Time slouching today, seconds (chest and upper back; 0 elsewhere).
-    """
-
-    sitting_s: float = 0.0
-    sitting_bouts: int = 0
-    breaks: int = 0
-    longest_sitting_s: float = 0.0
-    alerts: int = 0
-    slouch_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class _Day:
     """One device's live status with the bounds of its current day and the events in it."""
 
@@ -87,6 +66,21 @@ class _Day:
 
     def bodies(self, kind: str) -> list[dict[str, Any]]:
         return [e.body for e in self.events if e.kind == kind]
+
+    def spans(self, kind: str) -> list[_Span]:
+        return [_Span(float(b["start_s"]), float(b["end_s"])) for b in self.bodies(kind)]
+
+    def instants(self, kind: str) -> list[_At]:
+        return [_At(float(b["t_s"])) for b in self.bodies(kind)]
+
+
+class _Span(NamedTuple):
+    start_s: float
+    end_s: float
+
+
+class _At(NamedTuple):
+    t_s: float
 
 
 @contextlib.contextmanager
@@ -175,50 +169,17 @@ def _load_day(store_url: str, device_id: str, kinds: Sequence[str]) -> _Day | No
     return _Day(status, start_s, now_s, events)
 
 
-def _overlap_s(start_s: float, end_s: float, lo_s: float, hi_s: float) -> float:
-    """Length of ``[start_s, end_s)`` inside ``[lo_s, hi_s)``, seconds."""
-    return max(0.0, min(end_s, hi_s) - max(start_s, lo_s))
-
-
-class _Bout(NamedTuple):
-    """A posture bout clipped to the day; ``slouch_s`` is its slouch time in that part."""
-
-    posture: str
-    start_s: float
-    end_s: float
-    running: bool
-    slouch_s: float
-
-
-def _clipped(posture: str, start_s: float, end_s: float, slouch_s: float, day: _Day, *, running: bool) -> _Bout | None:
-    """The part of a bout inside the day so far, its slouch time shared out pro rata; None if none."""
-    inside_s = _overlap_s(start_s, end_s, day.start_s, day.now_s)
-    if inside_s <= 0:
-        return None
-    share = inside_s / (end_s - start_s)
-    return _Bout(posture, max(start_s, day.start_s), min(end_s, day.now_s), running, slouch_s * share)
-
-
-def _bouts(day: _Day) -> list[_Bout]:
-    """Today's posture bouts, clipped to the day, the running one last.
-
-    Closed bouts come from ``posture_bout`` events; the running one from the live status.
-    A closed bout that starts at or after the running one's start is a duplicate of it.
-    """
-    running_since_s = day.status.get("posture_since_s")
-    cut_s = day.now_s if running_since_s is None else float(running_since_s)
-    out: list[_Bout] = []
-    for body in day.bodies("posture_bout"):
-        start_s, end_s = float(body["start_s"]), min(float(body["end_s"]), cut_s)
-        slouch_s = float(body.get("slouch_s") or 0.0)
-        if (bout := _clipped(str(body["posture"]), start_s, end_s, slouch_s, day, running=False)) is not None:
-            out.append(bout)
-    posture = day.status.get("posture")
-    if posture is not None and running_since_s is not None:
-        slouch_s = float(day.status.get("posture_slouch_s") or 0.0)
-        if (bout := _clipped(str(posture), float(running_since_s), day.now_s, slouch_s, day, running=True)) is not None:
-            out.append(bout)
-    return out
+def _bouts(day: _Day) -> list[ClippedBout]:
+    """Today's posture bouts, clipped to the day, the running one last (``analysis.today``)."""
+    closed = [
+        StoredBout(str(b["posture"]), float(b["start_s"]), float(b["end_s"]), float(b.get("slouch_s") or 0.0))
+        for b in day.bodies("posture_bout")
+    ]
+    posture, since_s = day.status.get("posture"), day.status.get("posture_since_s")
+    running = None
+    if posture is not None and since_s is not None:
+        running = RunningBout(str(posture), float(since_s), float(day.status.get("posture_slouch_s") or 0.0))
+    return clipped_bouts(closed, running, start_s=day.start_s, now_s=day.now_s)
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
@@ -280,43 +241,43 @@ def bouts_today(store_url: str, device_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
-def summary_today(store_url: str, device_id: str) -> DaySummary:
-    """Sitting time and bouts, breaks, alerts and slouch time today.
+def summary_today(store_url: str, device_id: str) -> DaySoFar:
+    """Sitting time and bouts, breaks, alerts and slouch time today (``analysis.today.day_so_far``).
 
     Raises:
         StoreError: The store cannot be read.
     """
     day = _load_day(store_url, device_id, ["posture_bout", "sitting_bout", "break", "alert"])
     if day is None:
-        return DaySummary()
-    bouts = _bouts(day)
-    sitting_s = sum(b.end_s - b.start_s for b in bouts if b.posture == "sitting")
-    closed = [b for b in day.bodies("sitting_bout") if float(b["end_s"]) > day.start_s]
-    lengths = [float(b["end_s"]) - float(b["start_s"]) for b in closed]
-    if day.status.get("sitting_since_s") is not None:
-        lengths.append(float(day.status.get("sitting_s") or 0.0))
-    breaks = sum(1 for b in day.bodies("break") if float(b["end_s"]) > day.start_s)
-    alerts = sum(1 for a in day.bodies("alert") if float(a["t_s"]) >= day.start_s)
-    return DaySummary(
-        sitting_s=sitting_s,
-        sitting_bouts=len(lengths),
-        breaks=breaks,
-        longest_sitting_s=max(lengths, default=0.0),
-        alerts=alerts,
-        slouch_s=sum(b.slouch_s for b in bouts),
+        return DaySoFar()
+    running = float(day.status.get("sitting_s") or 0.0) if day.status.get("sitting_since_s") is not None else None
+    return day_so_far(
+        _bouts(day),
+        day.spans("sitting_bout"),
+        day.spans("break"),
+        day.instants("alert"),
+        running_sitting_s=running,
+        start_s=day.start_s,
     )
 
 
-_RESPONSES = {"done": "Done", "snooze": "Snoozed", "meeting": "In a meeting"}
+_RESPONSES = {
+    "done": "Done",
+    "snooze": "Snoozed",
+    "meeting": "In a meeting",
+    "break": "Break taken",
+    "open": "Open",
+    "ignored": "No response",
+}
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
 def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
-    """Sit-too-long alerts raised today and what the wearer did about each.
+    """Sit-too-long alerts raised today and how the wearer answered each (``analysis.today.responses``).
 
-    The response to an alert is the first user action between it and the next alert:
-    "Done", "Snoozed", "In a meeting"; "Open" if the alert is still waiting, and
-    "No response" if it was repeated or closed by a break without one.
+    An alert is answered by the first *Done*, *Snooze* or *In a meeting* within 10
+    minutes, else by a break taken in that time ("Break taken"); "Open" while it still
+    waits, else "No response".
 
     Returns:
         Columns ``time`` (naive local datetime), ``sat_min`` (minutes sitting when it was
@@ -326,22 +287,14 @@ def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
     Raises:
         StoreError: The store cannot be read.
     """
-    day = _load_day(store_url, device_id, ["alert", "action"])
+    day = _load_day(store_url, device_id, ["alert", "action", "break"])
     alerts = [] if day is None else [a for a in day.bodies("alert") if float(a["t_s"]) >= day.start_s]
-    actions = [] if day is None else day.bodies("action")
-    open_alert = None if day is None else day.status.get("open_alert")
-    open_t_s = None if not open_alert else open_alert.get("t_s")
-    responses: list[str] = []
-    for i, alert in enumerate(alerts):
-        t_s = float(alert["t_s"])
-        next_t_s = float(alerts[i + 1]["t_s"]) if i + 1 < len(alerts) else float("inf")
-        taken = [str(a["action"]) for a in actions if t_s <= float(a["t_s"]) < next_t_s and a["action"] in _RESPONSES]
-        if taken:
-            responses.append(_RESPONSES[taken[0]])
-        elif open_t_s is not None and float(open_t_s) == t_s:
-            responses.append("Open")
-        else:
-            responses.append("No response")
+    answered: list[str] = []
+    if day is not None:
+        open_alert = day.status.get("open_alert")
+        open_t_s = float(open_alert["t_s"]) if open_alert and open_alert.get("t_s") is not None else None
+        actions = [(float(a["t_s"]), str(a["action"])) for a in day.bodies("action")]
+        answered = responses([_At(float(a["t_s"])) for a in alerts], actions, day.spans("break"), open_t_s=open_t_s)
     return pd.DataFrame(
         {
             "time": _local_times([float(a["t_s"]) for a in alerts]),
@@ -351,7 +304,7 @@ def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
             ),
             "repeat": pd.Series([int(a.get("repeat", 0)) for a in alerts], dtype="int64"),
             "stretch_id": pd.Series([str(a.get("stretch_id") or "") for a in alerts], dtype="object"),
-            "response": pd.Series(responses, dtype="object"),
+            "response": pd.Series([_RESPONSES[r] for r in answered], dtype="object"),
         }
     )
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from analysis.today import DaySoFar
 from dashboard import data
 from ingest.store import Store
 from tests.dashboard.office_morning import DEVICE, at
@@ -124,4 +125,4 @@ def test_no_status_yet_gives_empty_frames(store_url: str) -> None:
     assert data.bouts_today(store_url, DEVICE).empty
     assert data.alerts_today(store_url, DEVICE).empty
     assert data.posture_today(store_url, DEVICE)["seconds"].sum() == 0
-    assert data.summary_today(store_url, DEVICE) == data.DaySummary()
+    assert data.summary_today(store_url, DEVICE) == DaySoFar()
