@@ -2,54 +2,31 @@
 
 :class:`RepCounter` counts repetitions of one exercise from the 0.1-s frame means
 (``analysis.frames``), live (a :class:`RepCounted` as soon as a repetition is complete)
-and per set (a :class:`RepSet` once the set is over). It runs one of two methods, chosen
-by the exercise (``docs/reps.md`` has the measured figures):
+and per set (a :class:`RepSet` once the set is over), by one of two methods chosen by
+the exercise (``docs/reps.md`` has the details and the measured figures):
 
-* **Excursions from rest** (the programme exercises ``squat``, ``crunch``,
-  ``knee_hug``, ``pelvic_tilt`` and ``knee_roll``, where :data:`SUPPORTED` allows). The
-  sensor's gravity direction (0.3-s mean) is compared with its direction at rest in the
-  starting position (the first second that is still): the angle between the two is the
-  thigh's inclination change (squat, knee hug), its roll and sideways drop (knee roll)
-  or the pelvis tilt (lower back). Only the angle to the sensor's own resting direction
-  is used, so any mounting works. A repetition is an excursion that leaves rest and
-  comes back: it is counted on the frame where it is back within 30% of the set's depth
-  threshold, if it went deep enough (the partial-rep rule below), lasted at least
-  0.6 s (a squat) or 1 s (the lying exercises, done slowly) and, except for squats, was
-  smooth (walking steps are not). Getting into
-  position or leaving it never comes back: an excursion still in a new orientation for
-  longer than twice the exercise's longest programme hold (at least 15 s), or away for
-  :data:`MAX_EXCURSION_S`, makes that orientation the new rest, without a count.
-* **Period-guided cycles** (``any``). The frame means of the last :data:`WINDOW_S`
-  seconds are projected on their principal axis (the axis of largest variance, its sign
-  kept from one estimate to the next), as RecoFit does (Morris et al. 2014, CHI,
-  doi:10.1145/2556288.2557116). The period is read every second from YIN's cumulative
-  mean normalised difference of that projection, the still time before the movement
-  left out (de Cheveigné & Kawahara 2002, J Acoust Soc Am 111(4):1917-1930,
-  doi:10.1121/1.1458024): the first dip under 0.25, or else the first dip within 0.15 of
-  the deepest. Taking the *first* good dip, not the deepest, guards against twice the
-  period (every other repetition a little shallower). Cycles are counted by a Schmitt
-  trigger about the mid-range of the projection (thresholds :data:`HYSTERESIS` of the
-  range either side), one each time the movement comes back to the side the set started
-  on; a refractory time of :data:`REFRACTORY` periods between counts guards against a
-  repetition with two bumps counting twice, and the set's median interval between
-  counts caps that period, so a period estimated twice too long cannot hide repetitions.
-  A set starts when the window is periodic (a dip under :data:`PERIODIC_MAX`) and moves
-  more than :data:`MIN_RANGE_G`; the cycles already in the window are then counted at
-  once, so a set's first repetitions come up to a few seconds late. A rep that reached
-  its far side within a period of the end of the stream is counted at ``flush``.
+* **Excursions from rest** (``squat``, ``crunch``, ``knee_hug``, ``pelvic_tilt`` and
+  ``knee_roll``, where :data:`SUPPORTED` allows). The angle between the sensor's gravity
+  direction (0.3-s mean) and its direction at rest in the starting position (the first
+  still second) is the segment's movement, whatever the mounting. A repetition leaves
+  rest and comes back (within 30% of the depth threshold), deep enough, lasting at least
+  0.6 s (a squat) or 1 s (the lying exercises, done slowly) and, except for squats,
+  smooth (walking steps are not). An excursion still in a new orientation for longer
+  than twice the exercise's longest programme hold (at least 15 s), or away for
+  :data:`MAX_EXCURSION_S`, is a change of position: its orientation becomes the rest.
+* **Cycles** (``any``): :class:`analysis.cycles.CycleCounter`, the period from YIN with
+  octave checks along the movement's principal axis (RecoFit, Morris et al. 2014, CHI,
+  doi:10.1145/2556288.2557116); each cycle is a repetition, the end of the run ends the
+  set. A set's first repetitions come a few seconds late, with their true times.
 
 Partial repetitions: an excursion counts when its peak reaches half the set's typical
 depth (the median peak of its last 5 counted repetitions, per side for knee rolls), and
-at least the smallest depth of :data:`SUPPORTED` (40% of the full range). For ``any``
-the Schmitt trigger's mid-range plays that part: a repetition must pass about half the
-set's range.
-
-End of a set: no repetition for :data:`SET_GAP_PERIODS` times the set's median interval
-between repetitions, and at least :data:`MIN_SET_GAP_S` seconds, with no excursion
-under way; or ``flush``.
-
-Everything is decided frame by frame at fixed frame indices from a rolling buffer of at
-most :data:`BUFFER_S` seconds, so chunked input gives exactly the events of one chunk.
+at least the smallest depth of :data:`SUPPORTED` (40% of the full range); for ``any``
+the cycle counter's thresholds about the mid-range play that part. A set ends after
+:data:`SET_GAP_PERIODS` median intervals without a repetition, at least
+:data:`MIN_SET_GAP_S`, with no excursion under way; or at ``flush``. Everything is
+decided frame by frame from a rolling buffer of at most :data:`BUFFER_S` seconds, so
+chunked input gives exactly the events of one chunk.
 
 >>> counter = RepCounter("squat", Placement.THIGH, 0.1)
 >>> counter.name, counter.version
@@ -60,13 +37,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
+from analysis.cycles import MIN_SET_GAP_S, SET_GAP_PERIODS, WINDOW_S, Cycle, CycleCounter, RunEnd
 from analysis.events import Event
 from analysis.frames import FrameBatch
 from analysis.programme import exercise_by_id
@@ -75,15 +52,10 @@ from analysis.settings import Placement
 __all__ = [
     "ANY",
     "BUFFER_S",
-    "HYSTERESIS",
     "MAX_EXCURSION_S",
-    "MIN_RANGE_G",
     "MIN_SET_GAP_S",
-    "PERIODIC_MAX",
-    "REFRACTORY",
     "SET_GAP_PERIODS",
     "SUPPORTED",
-    "WINDOW_S",
     "RepCounted",
     "RepCounter",
     "RepSet",
@@ -93,42 +65,26 @@ __all__ = [
 ANY = "any"
 #: Longest stretch of frames kept, s.
 BUFFER_S = 60.0
-#: Window of the generic counter's axis and period estimate, s (2-3 periods of slow reps).
-WINDOW_S = 20.0
-#: Longest period the generic counter looks for, s (a slow rep with a short hold).
-MAX_PERIOD_S = 8.0
-#: Shortest period, s (2.5 reps a second, faster than any exercise of the programme).
-MIN_PERIOD_S = 0.4
-#: YIN threshold: the window is periodic where the normalised difference dips below it
-#: (with the Schmitt hysteresis and the dip rules below, chosen on the spar_wrist development
-#: sets and the simulated sets: ``python -m bench.reps``).
-PERIODIC_MAX = 0.5
-#: Smallest range (5th to 95th percentile) of the projection that is a set, g (~6°; breathing
-#: moves less: the uci_hapt lying lines of ``python -m bench.reps``).
-MIN_RANGE_G = 0.1
-#: Schmitt thresholds either side of the mid-range, as a fraction of the range.
-HYSTERESIS = 0.1
-#: Shortest time between two counted cycles, in periods.
-REFRACTORY = 0.6
-#: A set ends after this many median intervals without a repetition...
-SET_GAP_PERIODS = 3.0
-#: ...and at least this long, s.
-MIN_SET_GAP_S = 10.0
 #: An excursion longer than this is a change of position, not a repetition, s.
 MAX_EXCURSION_S = 60.0
 
-_ESTIMATE_EVERY_S = 1.0  # time between estimates of the generic counter, s
 _SMOOTH_S = 0.3  # gravity direction: mean of the frames of the last 0.3 s
 _STILL_S = 1.0  # rest: the frames of the last second all within _STILL_G of each other
 _STILL_G = 0.05  # per axis (about 3 degrees: lying sway moves a segment by ~0.013 g, a 1/64-g quantised sensor more)
-_DIP_TOLERANCE = 0.15  # a dip this much above the deepest is still a candidate period
-_DIP_ABSOLUTE = 0.25  # YIN: the first dip under this is the period
-_CYCLE_SMOOTH = 3  # the generic counter follows the mean of the last 3 frames (0.3 s)
 _CENTRE_S = 10.0  # knee roll never still: rest is the orientation of 10 s nearest to their mean
 _SHAKY_G = 0.04  # SD of |a| in a frame: simulated walking ~0.07 g, exercises < 0.01 g; mex_thigh rolling ~0.01 g
 _MIN_REP_S = 0.6  # the shortest squat: down and up in 0.6 s (a quick one takes ~1 s)
 _MIN_SLOW_REP_S = 1.0  # the shortest repetition of the lying exercises (programme: "slowly")
 _TYPICAL_OF = 5  # the set's depth: median peak of its last 5 counted repetitions
+# An ``any`` counter's state before the cycle counter had its own, and what of it that one keeps.
+_OLD_CYCLE_STATE = (
+    "t0_s axis center period mid half periodic active count intervals interval_s state rest_side away_s last_count_k"
+)
+# RepCounter's state saved by ``snapshot``, besides the buffer and the cycle counter's.
+_STATE = (
+    "t0_s k_next last count set_start_s last_rep_s intervals interval_s gap_s peaks bases base side_dir "
+    "ref in_exc exc_shaky exc_start_s exc_peak exc_peak_u still_since_s unset_n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,14 +146,7 @@ class RepCounted:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {
-            "kind": self.kind,
-            "t_s": self.t_s,
-            "start_s": self.start_s,
-            "exercise": self.exercise,
-            "rep": self.rep,
-            "side": self.side,
-        }
+        return {"kind": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,68 +168,21 @@ class RepSet:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``exercises`` entry of the ``sitless analyze`` JSON, with ``kind``."""
-        return {
-            "kind": self.kind,
-            "exercise": self.exercise,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "reps": self.reps,
-            "holds_s": [],
-        }
+        return {"kind": self.kind, "exercise": self.exercise, **asdict(self), "holds_s": []}
 
 
-def _cmndf(x: NDArray[np.float64], max_lag: int) -> NDArray[np.float64]:
-    """YIN's cumulative mean normalised difference of ``x`` for lags 1..max_lag, shape (max_lag,).
-
-    >>> x = np.sin(2 * np.pi * np.arange(100) / 10)
-    >>> int(np.argmin(_cmndf(x, 30)[:15])) + 1
-    10
-    """
-    n = x.shape[0]
-    r = np.correlate(x, x, mode="full")[n - 1 : n + max_lag]
-    energy = np.cumsum(x * x)
-    lags = np.arange(1, max_lag + 1)
-    head = energy[n - 1 - lags]  # sum of x[i]^2, i < n - lag
-    tail = energy[n - 1] - energy[lags - 1]  # sum of x[i]^2, i >= lag
-    d = np.maximum(head + tail - 2.0 * r[1:], 0.0)
-    mean = np.cumsum(d) / lags
-    out: NDArray[np.float64] = np.where(mean > 0, d / np.where(mean > 0, mean, 1.0), 1.0)
-    return out
-
-
-def _period(x: NDArray[np.float64], min_lag: int, max_lag: int) -> tuple[int, float]:
-    """The period of ``x`` in samples (YIN's first dip under the threshold) and its dip value.
-
-    Returns ``(0, 1.0)`` when there is no dip.
-    """
-    max_lag = min(max_lag, x.shape[0] // 2)
-    if max_lag < min_lag + 2:
-        return 0, 1.0
-    cm = _cmndf(x, max_lag)
-    mid = cm[1:-1]
-    lags = np.arange(2, max_lag)
-    dips = (mid < cm[:-2]) & (mid <= cm[2:]) & (lags >= min_lag)
-    if not dips.any():
-        return 0, 1.0
-    cand, vals = lags[dips], mid[dips]
-    # The first dip nearly as deep as the deepest: a multiple of the period dips as deep.
-    i = int(np.flatnonzero((vals < _DIP_ABSOLUTE) | (vals <= float(vals.min()) + _DIP_TOLERANCE))[0])
-    return int(cand[i]), float(vals[i])
-
-
-def _range(x: NDArray[np.float64]) -> tuple[float, float]:
-    """The 5th and 95th percentiles of ``x`` (nearest rank), shape (n,) with n >= 1."""
-    ranked = np.sort(x)
-    n = ranked.shape[0] - 1
-    return float(ranked[round(0.05 * n)]), float(ranked[round(0.95 * n)])
+def _cycles_of_old(state: dict[str, Any], frame_s: float) -> dict[str, Any]:
+    """The cycle counter's state from an ``any`` counter's saved before it had one (the same numbers, renamed)."""
+    try:
+        old = {key: state[key] for key in _OLD_CYCLE_STATE.split()}
+        old["k"], old["last_end_s"] = state["k_next"], state["last_rep_s"]
+    except KeyError as err:
+        raise ValueError(f"not an 'any' counter's state: no {err.args[0]!r}") from None
+    return old | {"missed": 0, "buf": state["buf"][-(round(WINDOW_S / frame_s) + 3) :]}
 
 
 class RepCounter:
-    """Counts repetitions of one exercise (see the module docstring for the method).
-
-    Counted: ``squat``, ``knee_hug`` and ``knee_roll`` from the thigh, lower back or
-    waist; ``pelvic_tilt`` and ``crunch`` from the lower back or waist (the thigh moves
-    only ~5° in them); ``any`` from every placement (:data:`SUPPORTED`).
+    """Counts repetitions of one exercise (method: module docstring; what is counted where: :data:`SUPPORTED`).
 
     Sides (``knee_roll``): an accelerometer cannot tell which way the wearer's left is
     without knowing which way the sensor faces, so by convention the first counted roll
@@ -331,10 +233,8 @@ class RepCounter:
         self._smooth = max(1, round(_SMOOTH_S / self.frame_s))
         self._still = max(2, round(_STILL_S / self.frame_s))
         self._buffer_n = round(BUFFER_S / self.frame_s)
-        self._window = round(WINDOW_S / self.frame_s)
         self._centre_n = round(_CENTRE_S / self.frame_s)
         self._row = 0  # buffer row of the frame being processed
-        self._every = max(1, round(_ESTIMATE_EVERY_S / self.frame_s))
         self._reset_stream()
 
     # -- state -----------------------------------------------------------------------
@@ -354,17 +254,7 @@ class RepCounter:
         self._exc_peak_u = [0.0, 0.0, 0.0]
         self._still_since_s: float | None = None
         self._unset_n = 0  # frames without a resting orientation
-        # generic counter
-        self._axis: list[float] | None = None
-        self._center = [0.0, 0.0, 0.0]
-        self._period = 0
-        self._mid = 0.0
-        self._half = 0.0
-        self._periodic = False
-        self._state = 0  # Schmitt side: -1 low, +1 high, 0 not yet
-        self._rest_side = 0
-        self._away_s = 0.0
-        self._last_count_k = -(10**9)
+        self._cycles = CycleCounter(self.frame_s) if self._rule is None else None
 
     def _reset_set(self) -> None:
         self._count = 0
@@ -378,42 +268,8 @@ class RepCounter:
         self._bases: dict[str, float] = {}
         self._base = self._rule.min_deg if self._rule is not None else 0.0  # the smallest of the sides'
         self._side_dir: list[float] | None = None
-        self._active = False
 
-    _SCALARS = (
-        "_t0_s",
-        "_k_next",
-        "_last",
-        "_count",
-        "_set_start_s",
-        "_last_rep_s",
-        "_intervals",
-        "_interval_s",
-        "_gap_s",
-        "_peaks",
-        "_bases",
-        "_base",
-        "_side_dir",
-        "_active",
-        "_ref",
-        "_in_exc",
-        "_exc_shaky",
-        "_exc_start_s",
-        "_exc_peak",
-        "_exc_peak_u",
-        "_still_since_s",
-        "_unset_n",
-        "_axis",
-        "_center",
-        "_period",
-        "_mid",
-        "_half",
-        "_periodic",
-        "_state",
-        "_rest_side",
-        "_away_s",
-        "_last_count_k",
-    )
+    _SCALARS = tuple(f"_{name}" for name in _STATE.split())
 
     def snapshot(self) -> dict[str, Any]:
         """Return the state as JSON-serialisable data (the buffer is at most ``BUFFER_S`` long)."""
@@ -421,19 +277,24 @@ class RepCounter:
         state["buf"] = self._buf.tolist()
         state["exercise"] = self.exercise
         state["placement"] = str(self.placement)
+        if self._cycles is not None:
+            state["cycles"] = self._cycles.snapshot()
         return state
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot`` (same ``version`` and configuration).
 
         Raises:
-            ValueError: The state was saved by a counter of another exercise or placement.
+            ValueError: The state was saved by a counter of another exercise or placement,
+                or is incomplete.
         """
         if state.get("exercise") != self.exercise or state.get("placement") != str(self.placement):
             raise ValueError(
                 f"state of a {state.get('exercise')!r} counter on {state.get('placement')!r} "
                 f"cannot load into a {self.exercise!r} counter on {self.placement!r}"
             )
+        if self._cycles is not None:
+            self._cycles.load(state["cycles"] if "cycles" in state else _cycles_of_old(state, self.frame_s))
         for name in self._SCALARS:
             setattr(self, name, state[name.lstrip("_")])
         self._buf = np.asarray(state["buf"], dtype=np.float64).reshape(-1, 3)
@@ -483,19 +344,29 @@ class RepCounter:
             idx = np.maximum.accumulate(np.where(valid, np.arange(frames.m), -1))
             acc = np.where(idx[:, None] >= 0, acc[np.maximum(idx, 0)], np.asarray(self._last))
         self._last = acc[-1].tolist()
-        filled = acc
-        old = self._buf.shape[0]
-        self._buf = np.concatenate([self._buf, filled])
         events: list[Event] = []
-        if self._rule is None:
-            self._run_generic(old, events)
-        else:
-            n = np.maximum(counts, 1.0)
-            mean_mag = frames.stats[:, 4] / n
-            spread = np.sqrt(np.maximum(frames.stats[:, 5] / n - mean_mag * mean_mag, 0.0))
-            self._run_excursion(old, (spread > _SHAKY_G).tolist(), events)
+        if self._cycles is not None:
+            t_s = self._t0_s + (np.arange(frames.k_first, frames.k_end, dtype=np.float64) + 1.0) * self.frame_s
+            self._k_next = frames.k_end
+            self._from_cycles(self._cycles.update(t_s, acc), events)
+            return events
+        old = self._buf.shape[0]
+        self._buf = np.concatenate([self._buf, acc])
+        n = np.maximum(counts, 1.0)
+        mean_mag = frames.stats[:, 4] / n
+        spread = np.sqrt(np.maximum(frames.stats[:, 5] / n - mean_mag * mean_mag, 0.0))
+        self._run_excursion(old, (spread > _SHAKY_G).tolist(), events)
         self._buf = self._buf[-self._buffer_n :]
         return events
+
+    def _from_cycles(self, items: list[Cycle | RunEnd], events: list[Event]) -> None:
+        """The generic counter's cycles are repetitions; the end of their run ends the set."""
+        for item in items:
+            if isinstance(item, RunEnd):
+                if self._count:
+                    events.append(self._close_set())
+            else:
+                events.append(self._count_rep(item.start_s, item.end_s, None))
 
     def flush(self, frames: FrameBatch) -> list[Event]:
         """Take the last frames of the stream (maybe none), then close the open set.
@@ -507,19 +378,11 @@ class RepCounter:
             The events, the open set's ``RepSet`` last.
         """
         events = self.update(frames)
-        t_s = self._t(self._k_next - 1) if self._t0_s is not None else 0.0
-        away = self._active and self._rest_side != 0 and self._state == -self._rest_side
-        if (
-            away
-            and t_s - self._away_s <= self._period * self.frame_s
-            and self._k_next - self._last_count_k >= REFRACTORY * self._period
-        ):
-            # The stream ended within a period of reaching the far side: that cycle was done.
-            events.append(self._count_rep(self._away_s, t_s, None))
+        if self._cycles is not None:
+            self._from_cycles(self._cycles.flush(), events)
         if self._count:
             events.append(self._close_set())
         self._in_exc = False
-        self._state = 0
         return events
 
     # -- shared ---------------------------------------------------------------------
@@ -667,109 +530,3 @@ class RepCounter:
         if self._side_dir is None:
             return "left"
         return "left" if float(np.dot(self._exc_dir(), self._side_dir)) > 0 else "right"
-
-    # -- period-guided cycles -----------------------------------------------------------
-
-    def _estimate(self, end: int) -> None:
-        """Principal axis, centre, period and Schmitt levels of the window ending before buffer row ``end``."""
-        w = self._buf[max(0, end - self._window) : end]
-        center = w.mean(axis=0)
-        wc = w - center
-        _, vectors = np.linalg.eigh(wc.T @ wc)
-        axis = vectors[:, -1]
-        if self._axis is not None and float(np.dot(axis, self._axis)) < 0:
-            axis = -axis
-        x = wc @ axis
-        low, high = _range(x)
-        # The period of the movement only: leave out the still time before it in the window.
-        second = max(2, round(1.0 / self.frame_s))
-        blocks = x[: x.shape[0] // second * second].reshape(-1, second)
-        moving = np.flatnonzero(blocks.max(axis=1) - blocks.min(axis=1) > 0.25 * (high - low))
-        start = int(moving[0]) * second if moving.size else 0
-        period, dip = _period(
-            x[start:] - x[start:].mean(), max(2, round(MIN_PERIOD_S / self.frame_s)), round(MAX_PERIOD_S / self.frame_s)
-        )
-        self._axis = axis.tolist()
-        self._center = center.tolist()
-        self._period = period
-        self._mid = 0.5 * (low + high)
-        if period:
-            # Follow a drifting centre with the last two periods, unless they hold a pause.
-            low_2, high_2 = _range(x[-2 * period :])
-            if high_2 - low_2 > 0.5 * (high - low):
-                self._mid = 0.5 * (low_2 + high_2)
-        self._half = HYSTERESIS * (high - low)
-        self._periodic = period > 0 and dip < PERIODIC_MAX and high - low > MIN_RANGE_G
-
-    def _schmitt(self, x: float, k: int) -> bool:
-        """Advance the Schmitt trigger by one value at frame ``k``; True when a cycle completes."""
-        side = 1 if x > self._mid + self._half else -1 if x < self._mid - self._half else 0
-        if side in (0, self._state):
-            return False
-        if self._state == 0:
-            self._state = self._rest_side = side  # where the set starts is the rest
-            return False
-        self._state = side
-        if side != self._rest_side:
-            self._away_s = self._t(k)
-            return False
-        # A period estimated twice too long (every other rep shallower) must not hide reps:
-        # the set's own median interval between reps caps it.
-        period = min(self._period, self._interval_s / self.frame_s) if self._interval_s else self._period
-        if k - self._last_count_k < REFRACTORY * period:
-            return False
-        self._last_count_k = k
-        return True
-
-    def _smoothed(self, lo: int, hi: int) -> NDArray[np.float64]:
-        """Mean of each buffer row ``lo..hi-1`` and the rows before it (0.3 s), shape (hi - lo, 3)."""
-        if lo >= _CYCLE_SMOOTH - 1:
-            out = self._buf[lo:hi].copy()
-            for back in range(1, _CYCLE_SMOOTH):
-                out += self._buf[lo - back : hi - back]
-        else:  # the stream's first frames: the first one stands in for those before it
-            rows = np.arange(lo, hi)
-            out = self._buf[rows].copy()
-            for back in range(1, _CYCLE_SMOOTH):
-                out += self._buf[np.maximum(rows - back, 0)]
-        smoothed: NDArray[np.float64] = out / _CYCLE_SMOOTH
-        return smoothed
-
-    def _run_generic(self, old: int, events: list[Event]) -> None:
-        """Process buffer rows ``old`` onwards (the new frames)."""
-        rows = self._smoothed(old, self._buf.shape[0]).tolist()
-        for j in range(old, self._buf.shape[0]):
-            k = self._k_next
-            t_s = self._t(k)
-            if self._active and (self._set_over(t_s) or (not self._count and t_s - self._last_rep_s > MIN_SET_GAP_S)):
-                # The set is over (or a periodic stretch gave no cycle): back to waiting.
-                if self._count:
-                    events.append(self._close_set())
-                self._active = False
-                self._state = 0
-                self._rest_side = 0
-            if k % self._every == 0 and j + 1 >= round(4.0 / self.frame_s):
-                self._estimate(j + 1)
-                if not self._active and self._periodic:
-                    self._start_set(j + 1, k, t_s, events)
-            if self._active and self._axis is not None:
-                a, c, r = self._axis, self._center, rows[j - old]
-                x = (r[0] - c[0]) * a[0] + (r[1] - c[1]) * a[1] + (r[2] - c[2]) * a[2]
-                if self._schmitt(x, k):
-                    events.append(self._count_rep(self._away_s, t_s, None))
-            self._k_next += 1
-
-    def _start_set(self, end: int, k: int, t_s: float, events: list[Event]) -> None:
-        """A set starts at frame ``k`` (buffer row ``end - 1``): count the cycles already in the window."""
-        self._active = True
-        self._state = 0
-        self._rest_side = 0
-        self._last_count_k = -(10**9)
-        self._last_rep_s = t_s
-        assert self._axis is not None
-        w = self._smoothed(max(0, end - self._window), end - 1)
-        xs = (w - np.asarray(self._center)) @ np.asarray(self._axis)
-        k0 = k - xs.shape[0]
-        for j, x in enumerate(xs.tolist()):
-            if self._schmitt(x, k0 + j):
-                events.append(self._count_rep(self._away_s, self._t(k0 + j), None))

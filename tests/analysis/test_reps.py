@@ -327,14 +327,17 @@ def test_restored_counter_carries_on_mid_set(
 
 
 def test_state_stays_bounded() -> None:
-    """An hour of frames keeps at most 60 s of them."""
-    counter = RepCounter("any", Placement.WRIST, FRAME_S)
+    """An hour of frames keeps at most 60 s of them (20 s, and the 0.3-s smoothing, for ``any``)."""
     rng = np.random.default_rng(0)
     stats = np.zeros((36000, N_STATS))
     stats[:, 0] = 5.0
     stats[:, 1:4] = 5.0 * (np.array([0.0, 0.0, 1.0]) + rng.normal(0.0, 0.01, (36000, 3)))
-    run(counter, FrameBatch(0.0, FRAME_S, 0, stats), cuts=list(range(0, 36000, 50)))
-    assert len(counter.snapshot()["buf"]) <= 600
+    for exercise, placement in (("any", Placement.WRIST), ("squat", Placement.THIGH)):
+        counter = RepCounter(exercise, placement, FRAME_S)
+        run(counter, FrameBatch(0.0, FRAME_S, 0, stats), cuts=list(range(0, 36000, 50)))
+        state = counter.snapshot()
+        assert len(state["buf"]) <= 600
+        assert len(state.get("cycles", {"buf": []})["buf"]) <= 203
 
 
 def test_next_segment_is_a_fresh_counter_of_the_same_exercise(knee_roll_frames: FrameBatch) -> None:
@@ -351,6 +354,23 @@ def test_loading_another_counters_state_is_refused() -> None:
     state = RepCounter("squat", Placement.THIGH, FRAME_S).snapshot()
     with pytest.raises(ValueError, match="squat"):
         RepCounter("knee_hug", Placement.THIGH, FRAME_S).load(state)
+
+
+def test_an_any_state_saved_before_the_cycle_counter_loads(wrist_frames: FrameBatch) -> None:
+    """The generic counter's older state (its cycle numbers at the top level) carries on as the newer one does."""
+    whole = run(RepCounter("any", Placement.WRIST, FRAME_S), wrist_frames)
+    first = RepCounter("any", Placement.WRIST, FRAME_S)
+    events = first.update(part(wrist_frames, 0, 140))
+    state = first.snapshot()
+    cycles = state.pop("cycles")
+    old = {key: cycles[key] for key in cycles if key not in ("k", "last_end_s", "missed", "buf")}
+    state |= old | {"k_next": cycles["k"], "last_rep_s": cycles["last_end_s"], "buf": cycles["buf"]}
+    second = RepCounter("any", Placement.WRIST, FRAME_S)
+    second.load(json.loads(json.dumps(state)))
+    assert events + run(second, part(wrist_frames, 140, wrist_frames.m)) == whole
+    del state["axis"]
+    with pytest.raises(ValueError, match="axis"):
+        RepCounter("any", Placement.WRIST, FRAME_S).load(state)
 
 
 @pytest.mark.parametrize(
@@ -392,11 +412,12 @@ def read_csv(path: Path) -> FrameBatch:
 
 @pytest.mark.data
 def test_spar_wrist_sets_are_counted_within_one(recordings: Path) -> None:
-    """The 20-rep shoulder sets (any, wrist): within ±1 on at least 80%, MAE under 1.5.
+    """The 20-rep shoulder sets (any, wrist): within ±1 on at least 90%, MAE under 0.6.
 
     A set is a cut of a continuous recording, so a rep at either end may be cut short:
-    ±1 is the resolution of the labels. Measured: 87% within ±1, MAE 0.69
-    (``python -m bench.reps``).
+    ±1 is the resolution of the labels. Measured: 95% within ±1, MAE 0.37
+    (``python -m bench.reps``); leave-one-subject-out ~93-94%, MAE ~0.4, hence the
+    margin (4 sets, 0.2 reps a set).
     """
     files = sorted((recordings / "spar_wrist").glob("*.csv"))
     if not files:
@@ -406,8 +427,8 @@ def test_spar_wrist_sets_are_counted_within_one(recordings: Path) -> None:
         truth = json.loads(csv.with_suffix(".json").read_text())["labels"][0]["reps"]
         errors.append(len(reps_of(run(RepCounter("any", Placement.WRIST, FRAME_S), read_csv(csv)))) - truth)
     e = np.abs(np.array(errors))
-    assert np.mean(e <= 1) >= 0.8
-    assert np.mean(e) < 1.5
+    assert np.mean(e <= 1) >= 0.9
+    assert np.mean(e) < 0.6
 
 
 @pytest.mark.data
