@@ -37,6 +37,7 @@ is ``max_step_back_s`` behind, instead of holding every later sample in one fram
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -384,7 +385,8 @@ class Analyzer:
         """Rebuild an analyser from ``snapshot()``.
 
         Each detector takes its saved part when the snapshot holds one of its name and
-        version; otherwise it starts fresh at the next frame while the others carry on.
+        version; otherwise, or when that part does not load, it starts fresh at the next
+        frame while the others carry on.
         A guided exercise followed when the snapshot was taken is followed again.
         Parts of detectors no longer asked for are dropped. Version 3 snapshots (posture
         and bouts only) are read as the posture detector's part.
@@ -417,10 +419,18 @@ class Analyzer:
         analyzer._flushed = bool(snapshot["flushed"])
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
         saved = _detector_parts(snapshot)
-        for detector in analyzer._detectors:
+        for i, detector in enumerate(analyzer._detectors):
             part = saved.get(detector.name)
-            if isinstance(part, dict) and part.get("version") == detector.version:
+            if not (isinstance(part, dict) and part.get("version") == detector.version):
+                continue
+            if detector is analyzer._posture:
+                detector.load(part["state"])  # without its posture part the snapshot is of no use
+                continue
+            spare = copy.deepcopy(detector)
+            try:
                 detector.load(part["state"])
+            except (ValueError, KeyError, TypeError, IndexError):
+                analyzer._detectors[i] = spare  # a part that does not load: this detector starts afresh
         # Saved before time jumps were handled: no sample was held, and no segment closed.
         analyzer._last_raw_t_s = snapshot.get("last_raw_t_s", analyzer._framer.last_t_s)
         analyzer._closed_span_s = float(snapshot.get("closed_span_s", 0.0))

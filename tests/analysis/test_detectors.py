@@ -195,3 +195,24 @@ def test_a_detector_started_and_stopped_mid_stream_sees_only_the_frames_between(
     assert stopped == []  # nothing was open
     with pytest.raises(ValueError, match="cannot be removed"):
         analyzer.remove_detector("posture")
+
+
+class Fussy(Probe):
+    """A probe whose saved parts never load."""
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.total = -1
+        raise ValueError("not a state of mine")
+
+
+def test_a_part_that_does_not_load_starts_its_detector_afresh(day: Any) -> None:
+    """The posture part still loads; the other detector is a fresh one, not half loaded."""
+    t, acc, _ = day
+    cut = int(np.searchsorted(t, t[0] + 120.0))
+    first = Analyzer(CFG, [Fussy()])
+    first.update(t[:cut], acc[:cut])
+    second = Analyzer.restore(CFG, json.loads(json.dumps(first.snapshot())), [Fussy()])
+    probe = second.detectors[1]
+    assert isinstance(probe, Fussy)
+    assert probe.total == 0
+    assert second.status().sitting_since_s == first.status().sitting_since_s is not None
