@@ -95,7 +95,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -285,13 +285,7 @@ class HoldStarted:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {
-            "kind": self.kind,
-            "t_s": self.t_s,
-            "exercise": self.exercise,
-            "side": self.side,
-            "target_s": self.target_s,
-        }
+        return {"kind": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,17 +321,7 @@ class HoldEnded:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {
-            "kind": self.kind,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "exercise": self.exercise,
-            "side": self.side,
-            "target_s": self.target_s,
-            "broken": self.broken,
-            "bounces": self.bounces,
-            "hold": self.hold,
-        }
+        return {"kind": self.kind, **asdict(self)}
 
 
 def _unit(sums: NDArray[np.float64], fill: float = math.nan) -> NDArray[np.float64]:

@@ -20,7 +20,7 @@ done unprompted. :func:`exercise_sets` turns the events of those detectors into 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from analysis.detector import Detector
@@ -66,7 +66,7 @@ class ExerciseStarted:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "t_s": self.t_s, "exercise": self.exercise, "reps": self.reps, "holds": self.holds}
+        return {"kind": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class ExerciseEnded:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "t_s": self.t_s, "exercise": self.exercise}
+        return {"kind": self.kind, **asdict(self)}
 
 
 def followed(exercise: str, placement: Placement) -> tuple[bool, bool]:
