@@ -224,7 +224,7 @@ def day_frames(path: Path) -> FrameBatch:
 
 
 def feed(frames: FrameBatch, size: int, placement: Placement = Placement.THIGH) -> tuple[list[Event], list[float]]:
-    """Feed ``frames`` to a fresh recogniser ``size`` frames at a time; the events and each call's CPU time, s."""
+    """Feed ``frames`` to a fresh recogniser ``size`` frames at a time; return the events and CPU s per call."""
     rec = ExerciseRecognizer(placement, frames.frame_s)
     events: list[Event] = []
     costs: list[float] = []

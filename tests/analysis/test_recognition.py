@@ -14,13 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
+from analysis import recognition
 from analysis.detector import Detector
 from analysis.events import Event
-from analysis.frames import FrameBatch, Framer
+from analysis.frames import N_ACC_STATS, FrameBatch, Framer
+from analysis.packing import unpacked
 from analysis.recognition import (
     ExerciseFound,
     ExerciseRecognised,
     ExerciseRecognizer,
+    WindowLook,
     classify_window,
 )
 from analysis.settings import Placement
@@ -44,8 +47,10 @@ def _part(frames: FrameBatch, a: int, b: int) -> FrameBatch:
     return FrameBatch(frames.t0_s, frames.frame_s, frames.k_first + a, frames.stats[a:b])
 
 
-def _run(placement: Placement, frames: FrameBatch, cuts: list[int] | None = None) -> list[Event]:
+def _run(placement: Placement, frames: FrameBatch, cuts: list[int] | None = None, screen: bool = True) -> list[Event]:
     rec = ExerciseRecognizer(placement, FRAME_S)
+    if not screen:
+        rec._blocks = None  # every look goes to classify_window
     bounds = sorted({0, *(cuts or []), frames.m})
     events: list[Event] = []
     for a, b in itertools.pairwise(bounds[:-1]):
@@ -199,12 +204,71 @@ def test_next_segment_is_fresh_but_keeps_the_upright() -> None:
     assert state["axis_sum"] == old["axis_sum"]
 
 
+def _labelled_windows(
+    monkeypatch: pytest.MonkeyPatch, placement: Placement, frames: FrameBatch, cuts: list[int], screen: bool
+) -> tuple[list[Event], dict[tuple[int, int], str]]:
+    """The events, and each window that ``classify_window`` labelled (by its length and bytes), of one run."""
+    labelled: dict[tuple[int, int], str] = {}
+
+    def spy(stats: NDArray[np.float64], *args: object) -> WindowLook:
+        look = classify_window(stats, *args)  # type: ignore[arg-type]
+        if look.label:
+            labelled[(stats.shape[0], hash(stats.tobytes()))] = look.label
+        return look
+
+    monkeypatch.setattr(recognition, "classify_window", spy)
+    events = _run(placement, frames, cuts, screen=screen)
+    monkeypatch.undo()
+    return events, labelled
+
+
+@pytest.mark.parametrize("placement", [Placement.THIGH, Placement.LOWER_BACK])
+@pytest.mark.parametrize("packets", [False, True])
+def test_screen_hides_no_labelled_look(monkeypatch: pytest.MonkeyPatch, placement: Placement, packets: bool) -> None:
+    """Screening looks out before classify_window changes no labelled look and no event, in batch or in packets.
+
+    The office morning (sitting, standing, walking, desk squats) exercises the gait,
+    still and posture screens; the programme session the labels.
+    """
+    morning = generate(scenario("quick"), placement, seed=7, rate_hz=25.0)
+    for frames in (_session(placement)[1], _frames(morning.t_s, morning.acc_g)):
+        cuts = list(range(5, frames.m, 5)) if packets else []
+        screened = _labelled_windows(monkeypatch, placement, frames, cuts, screen=True)
+        assert screened == _labelled_windows(monkeypatch, placement, frames, cuts, screen=False)
+
+
+def test_screen_keeps_the_long_axis_learned_without_it() -> None:
+    """The long axis learned through the screen is the one learned from every look, to the bit."""
+    script = scenario("quick")
+    rec = generate(script, Placement.THIGH, seed=7, rate_hz=25.0)
+    frames = _frames(rec.t_s, rec.acc_g)
+    screened, plain = ExerciseRecognizer(Placement.THIGH, FRAME_S), ExerciseRecognizer(Placement.THIGH, FRAME_S)
+    plain._blocks = None
+    for a in range(0, frames.m, 5):
+        screened.update(_part(frames, a, a + 5))
+        plain.update(_part(frames, a, a + 5))
+    assert screened.snapshot() == plain.snapshot()
+    assert screened.snapshot()["axis_weight"] > 3.0
+
+
 def test_buffer_stays_bounded() -> None:
     """The rolling buffer never holds more than one window of frames."""
     _, frames = _session(Placement.THIGH)
     rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
     rec.update(frames)
-    assert len(rec.snapshot()["buf"]) <= 300
+    assert unpacked(rec.snapshot()["buf"], N_ACC_STATS).shape[0] <= 300
+
+
+def test_a_buffer_saved_as_a_list_of_rows_still_loads() -> None:
+    """The packed buffer, or the list of rows snapshots first held, restore the same state."""
+    _, frames = _session(Placement.THIGH)
+    rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+    rec.update(frames)
+    state = json.loads(json.dumps(rec.snapshot()))
+    listed = {**state, "buf": unpacked(state["buf"], N_ACC_STATS).tolist()}
+    again = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+    again.load(listed)
+    assert again.snapshot() == state
 
 
 def test_a_gap_is_no_exercise() -> None:
@@ -252,6 +316,14 @@ def test_mex_knee_rolls_and_pelvic_tilts_are_told_apart(recordings: Path) -> Non
         per[truth][1] += 1
     balanced = sum(h / n for h, n in per.values()) / len(per)
     assert balanced >= 0.85, dict(per)
+
+
+@pytest.mark.data
+def test_mex_events_are_the_same_without_the_screen(recordings: Path) -> None:
+    """On every MEx development thigh file, screening gives the events of classifying every look."""
+    for _, t, acc in _load_dir(_need(recordings, "mex_thigh")):
+        frames = _frames(t, acc)
+        assert _run(Placement.THIGH, frames) == _run(Placement.THIGH, frames, screen=False)
 
 
 @pytest.mark.data
