@@ -43,7 +43,8 @@ from numpy.typing import NDArray
 
 from analysis.events import Event
 from analysis.frames import FrameBatch, Framer
-from analysis.recognition import ExerciseFound, ExerciseRecognizer, RecognitionTuning
+from analysis.looks import RecognitionTuning
+from analysis.recognition import ExerciseFound, ExerciseRecognizer
 from analysis.settings import Placement
 from firmware_sim.days import office_day
 from firmware_sim.exercises import programme_session

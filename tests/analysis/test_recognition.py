@@ -18,14 +18,9 @@ from analysis import recognition
 from analysis.detector import Detector
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch, Framer
+from analysis.looks import WindowLook, classify_window
 from analysis.packing import unpacked
-from analysis.recognition import (
-    ExerciseFound,
-    ExerciseRecognised,
-    ExerciseRecognizer,
-    WindowLook,
-    classify_window,
-)
+from analysis.recognition import ExerciseFound, ExerciseRecognised, ExerciseRecognizer
 from analysis.settings import Placement
 from firmware_sim.exercises import ExerciseId, ExerciseSet, guided_session
 from firmware_sim.motion import generate

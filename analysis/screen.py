@@ -1,0 +1,431 @@
+"""The looks that surely get no label, found from block summaries (``analysis.recognition``).
+
+Most looks end at the first tests of :func:`analysis.looks.classify_window` (a gap, a
+still window, gait) or in a posture that no label allows. :class:`BlockScreen` finds
+those from summaries of the 2-s blocks of frames, each summarised once when it closes,
+and the recogniser calls ``classify_window`` only for the others, with the same events
+as classifying every look (``docs/recognition.md``, cost).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.frames import N_ACC_STATS
+from analysis.looks import SMOOTH_FRAMES, RecognitionTuning, unit
+
+__all__ = ["AxisAt", "BlockScreen", "Screen", "off_posture", "off_postures"]
+
+# -- screening: the looks that surely get no label, found for many looks at once ----------
+#
+# Most looks end at the first tests of ``classify_window`` (a gap, a still window, gait) or
+# in a posture that no label allows. ``BlockScreen`` finds those from summaries of the
+# 2-s blocks of frames, each found once (5-frame sums and block sums over the frames
+# with samples), and ``ExerciseRecognizer`` calls ``classify_window`` only for the others. The screen's
+# sums are not the ones ``classify_window`` rounds (it sums each window from its own
+# start), so each test rejects only with a margin far above the rounding error (below
+# 1e-10 of the values: 300 additions), and a look near a threshold goes to
+# ``classify_window``: the events are those of ``classify_window`` on every look.
+
+#: Relative margin of the screen's tests over the rounding of the sums they compare.
+_SCREEN_MARGIN = 1e-8
+
+
+def _gait_blocks(
+    blocks: NDArray[np.float64], frame_s: float, tuning: RecognitionTuning
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Whether each block of frames is surely gait and whether it may be (``is_gait``'s test of one block).
+
+    Args:
+        blocks: Count, sum |a| and sum |a|^2 of each frame (all with samples), shape (b, block, 3).
+        frame_s: Frame length, s.
+        tuning: Thresholds.
+
+    Returns:
+        ``(sure, maybe)``, each shape (b,): a block near the shake threshold, or whose
+        frame |a| lies at its mean, is not sure but maybe.
+    """
+    sums = blocks.sum(axis=1)
+    mean = sums[:, 1] / sums[:, 0]
+    second = sums[:, 2] / sums[:, 0]
+    var = second - mean * mean
+    slack = _SCREEN_MARGIN * second + 1e-15
+    mag = blocks[:, :, 1] / blocks[:, :, 0]
+    centre = mag.mean(axis=1, keepdims=True)
+    off = mag - centre
+    unsure = np.any(np.abs(off) <= _SCREEN_MARGIN * np.abs(centre) + 1e-15, axis=1)
+    above = off > 0
+    crossings = np.count_nonzero(above[:, 1:] != above[:, :-1], axis=1)
+    cadence = crossings >= 2 * 1.4 * blocks.shape[1] * frame_s
+    limit = tuning.max_shake_g**2
+    return (var > limit + slack) & cadence & ~unsure, (var > limit - slack) & (cadence | unsure)
+
+
+class AxisAt:
+    """The long axis as it stood at a look: its running sum and weight, read when needed.
+
+    Args:
+        total: Running sum of gait directions, shape (3,) (not changed afterwards: learning replaces it).
+        weight: Its weight.
+    """
+
+    __slots__ = ("_axis", "total", "weight")
+
+    def __init__(self, total: NDArray[np.float64], weight: float) -> None:
+        self.total = total
+        self.weight = weight
+        self._axis: tuple[NDArray[np.float64] | None, tuple[float, float, float] | None] | None = None
+
+    def _read(self) -> tuple[NDArray[np.float64] | None, tuple[float, float, float] | None]:
+        if self._axis is None:
+            axis = None
+            if self.weight >= 3.0:  # three looks ending in 2 s of gait
+                norm = float(np.linalg.norm(self.total))
+                axis = None if norm == 0 else self.total / norm
+            self._axis = (axis, None if axis is None else (float(axis[0]), float(axis[1]), float(axis[2])))
+        return self._axis
+
+    @property
+    def axis(self) -> NDArray[np.float64] | None:
+        """The unit long axis, shape (3,), or None before it is learned."""
+        return self._read()[0]
+
+    @property
+    def floats(self) -> tuple[float, float, float] | None:
+        """The same as floats."""
+        return self._read()[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What the screen found for the looks of an update.
+
+    Attributes:
+        empty: Per look, whether it surely gets no label (a gap, still, gait).
+        boxes: For the other looks (by position), a box ``(high, low)`` holding every
+            smoothed gravity direction of the window, so its resting direction.
+        learn: Per look, what its last block teaches about the long axis: 0 nothing, 1
+            gait (``units`` holds its direction), 2 unsure (``_learn_gait`` decides).
+        units: Unit mean acceleration of the last block of each look that learns, by position.
+        box_array: The boxes of all looks in rows ``(high, low)``, shape (h, 6), when
+            many looks were screened at once (then ``boxes`` is empty).
+        gappy: Positions of the looks not empty whose windows have frames without samples
+            (gait is not screened there: ``is_gait`` reads its blocks from the first frame with samples).
+    """
+
+    empty: list[bool]
+    boxes: dict[int, tuple[list[float], list[float]]]
+    learn: list[int]
+    units: dict[int, NDArray[np.float64]]
+    gappy: set[int]
+    box_array: NDArray[np.float64] | None = None
+
+
+class BlockScreen:
+    """Summaries of the hop-long blocks of frames that the looks of a window read.
+
+    A window is ``per_window`` consecutive blocks (or fewer at the start of a segment).
+    Each block is summarised once, when it closes, in one row of :data:`_COLUMNS`: the
+    extremes of the smoothed means (5 consecutive frames with samples, as
+    ``classify_window`` smooths) that end in it, the largest |component| of their
+    frames, its frames with samples, whether it is surely or maybe gait, and its sums.
+    A window's smoothed means all end in its blocks, so the extremes over its blocks
+    bound them (those that begin before the window widen the bounds a little: the
+    screen stays sound). Many blocks at once (batch) go through numpy, one or two (a
+    live packet) through plain floats, whose cost does not grow with the window.
+    Nothing here goes into a snapshot: it is found again from the buffer after ``load``.
+
+    Args:
+        hop: Frames per block (the hop, also ``is_gait``'s block).
+        per_window: Blocks per window.
+        frame_s: Frame length, s.
+        tuning: Thresholds.
+    """
+
+    def __init__(self, hop: int, per_window: int, frame_s: float, tuning: RecognitionTuning) -> None:
+        self.hop = hop
+        self.per_window = per_window
+        self.frame_s = frame_s
+        self.tuning = tuning
+        self.next_i: int | None = None  # index of the next block to summarise (from the segment start)
+        self.last: list[list[float]] = []  # the latest blocks, up to a window of them
+        self.lines: NDArray[np.float64] | None = None  # all blocks of the last update, if many
+
+    def extend(self, rows: NDArray[np.float64], k_first: int, k_start: int) -> None:
+        """Summarise the blocks closed in ``rows`` (frame sums from frame ``k_first``; segment from ``k_start``)."""
+        hop = self.hop
+        self.lines = None
+        if self.next_i is None:  # a fresh segment, or after load: from the first whole block in the buffer
+            self.next_i = -(-(k_first - k_start) // hop)
+            self.last = [_NEUTRAL] * (self.per_window - 1)
+        first_row = k_start + self.next_i * hop - k_first
+        nb = (rows.shape[0] - first_row) // hop
+        if nb <= 0:
+            return
+        del self.last[: len(self.last) - (self.per_window - 1)]  # the blocks earlier than the next window's
+        line = self._one(rows, first_row) if nb == 1 else None
+        if line is not None:
+            self.last.append(line)
+        else:
+            new = _summarise(rows, first_row, nb, hop, frame_s=self.frame_s, tuning=self.tuning)
+            self.lines = np.concatenate((np.array(self.last).reshape(-1, _COLUMNS), new))
+            self.last.extend(new[-self.per_window :].tolist())
+            del self.last[: len(self.last) - self.per_window]
+        self.next_i += nb
+
+    def _one(self, rows: NDArray[np.float64], first_row: int) -> list[float] | None:
+        """The summary of the block at ``rows[first_row:]`` in plain floats, or None to leave it to numpy."""
+        hop = self.hop
+        before = min(first_row, SMOOTH_FRAMES - 1)
+        cols = list(zip(*rows[first_row - before : first_row + hop].tolist(), strict=True))
+        counts = cols[0]
+        count = sum(1 for c in counts[before:] if c > 0)
+        if min(counts) <= 0:  # frames without samples: keep the others
+            keep = [i for i, c in enumerate(counts) if c > 0]
+            if first_row > before and len(keep) - count < SMOOTH_FRAMES - 1:
+                return None  # the smoothed means may reach further back
+            cols = [tuple(col[i] for i in keep) for col in cols]
+            counts = cols[0]
+        # Sums of 5 consecutive sampled frames (within the margin of classify_window's),
+        # of those that end in the block.
+        ending = min(count, len(counts) - SMOOTH_FRAMES + 1)
+        high, low, amax = [-math.inf] * 3, [math.inf] * 3, 0.0
+        if ending > 0:
+            for c in range(3):
+                v = [x / n for x, n in zip(cols[c + 1], counts, strict=True)]
+                tail = [
+                    f0 + f1 + f2 + f3 + f4 for f0, f1, f2, f3, f4 in zip(v, v[1:], v[2:], v[3:], v[4:], strict=False)
+                ][-ending:]
+                high[c], low[c] = max(tail) / SMOOTH_FRAMES, min(tail) / SMOOTH_FRAMES
+            # A frame's mean |a| bounds each component of its mean.
+            amax = max([x / n for x, n in zip(cols[4], counts, strict=True)])
+        sure = maybe = False
+        sums = [0.0] * N_ACC_STATS
+        if count == hop:
+            s0, s4, s5 = sum(counts[-hop:]), sum(cols[4][-hop:]), sum(cols[5][-hop:])
+            mean, second = s4 / s0, s5 / s0
+            slack = _SCREEN_MARGIN * second + 1e-15
+            mag = [x / n for x, n in zip(cols[4][-hop:], counts[-hop:], strict=True)]
+            centre = sum(mag) / hop
+            unsure = min([abs(v - centre) for v in mag]) <= _SCREEN_MARGIN * abs(centre) + 1e-15
+            above = [v > centre for v in mag]
+            crossings = sum([u != v for u, v in itertools.pairwise(above)])
+            cadence = crossings >= 2 * 1.4 * hop * self.frame_s
+            limit = self.tuning.max_shake_g**2
+            var = second - mean * mean
+            sure = var > limit + slack and cadence and not unsure
+            maybe = var > limit - slack and (cadence or unsure)
+            if sure:  # the sums _learn_gait would take
+                sums = rows[first_row : first_row + hop].sum(axis=0).tolist()
+        return [*high, *low, amax, float(count), float(sure), float(maybe), *sums]
+
+    def looks(self, ends_k: list[int], lengths: list[int], k_start: int) -> Screen:
+        """Screen the looks whose windows end at frames ``ends_k`` and hold ``lengths`` frames."""
+        size = len(self.last) if self.lines is None else self.lines.shape[0]
+        first_i = (self.next_i or 0) - size
+        last = [(k - k_start) // self.hop - 1 - first_i for k in ends_k]  # each window's last block
+        if self.lines is None and len(last) == 1 and last[0] == size - 1:
+            return self._look_one(lengths[0])
+        lines = np.array(self.last) if self.lines is None else self.lines
+        t = self.tuning
+        at = np.asarray(last)[:, None] - np.arange(self.per_window)
+        length = np.asarray(lengths)
+        have = lines[at, _C_COUNT].sum(axis=1)
+        empty = have < np.maximum(t.min_valid * length, 2 * SMOOTH_FRAMES)
+        # Every smoothed mean of a window lies in its blocks' extremes, each within err of classify_window's.
+        err = _SCREEN_MARGIN * (1.0 + lines[at, _C_AMAX].max(axis=1))
+        high = lines[at, :3].max(axis=1) + err[:, None]
+        low = lines[at, 3:6].min(axis=1) - err[:, None]
+        span = np.sqrt(np.square(high - low).sum(axis=1))
+        empty |= span < math.radians(t.tilt_min_deg) - 4 * err
+        walked = np.count_nonzero(lines[at, _C_SURE] > 0, axis=1)
+        empty |= (have == length) & (walked >= np.minimum(2, length // self.hop))
+        tail = lines[last]
+        full = tail[:, _C_COUNT] == self.hop
+        learn = np.where(full & (tail[:, _C_SURE] > 0), 1, np.where(full & (tail[:, _C_MAYBE] > 0), 2, 0))
+        walk = np.flatnonzero(learn == 1)
+        units = dict(zip(walk.tolist(), unit(tail[walk, _C_SUMS + 1 : _C_SUMS + 4]), strict=True)) if walk.size else {}
+        keep = np.flatnonzero(~empty)
+        gappy = set(keep[have[keep] < length[keep]].tolist())
+        return Screen(empty.tolist(), {}, learn.tolist(), units, gappy, np.hstack(_direction_boxes(high, low)))
+
+    def _look_one(self, length: int) -> Screen:
+        """``looks`` for one look whose last block is the latest, in plain floats."""
+        t = self.tuning
+        cols = list(zip(*self.last, strict=True))
+        have = sum(cols[_C_COUNT])
+        sure = sum(cols[_C_SURE])
+        err = _SCREEN_MARGIN * (1.0 + max(cols[_C_AMAX]))
+        high = [max(cols[c]) + err for c in range(3)]
+        low = [min(cols[c]) - err for c in range(3, 6)]
+        span = math.sqrt(sum((h - lo) ** 2 for h, lo in zip(high, low, strict=True)))
+        empty = (
+            have < max(t.min_valid * length, 2 * SMOOTH_FRAMES)
+            or span < math.radians(t.tilt_min_deg) - 4 * err
+            or (have == length and sure >= min(2, length // self.hop))
+        )
+        tail = self.last[-1]
+        learn = 0
+        if tail[_C_COUNT] == self.hop:
+            learn = 1 if tail[_C_SURE] > 0 else 2 if tail[_C_MAYBE] > 0 else 0
+        units = {0: unit(np.array(tail[_C_SUMS + 1 : _C_SUMS + 4]))} if learn == 1 else {}
+        boxes = {} if empty else {0: _direction_box(high, low)}
+        gappy = {0} if not empty and have < length else set()
+        return Screen([empty], boxes, [learn], units, gappy)
+
+
+#: Columns of a block summary: smoothed-mean maxima (3) and minima (3), largest
+#: |component|, frames with samples, surely gait, maybe gait, sums (N_ACC_STATS).
+_COLUMNS = 10 + N_ACC_STATS
+_C_AMAX, _C_COUNT, _C_SURE, _C_MAYBE, _C_SUMS = 6, 7, 8, 9, 10
+#: The summary of a block before the segment: no frames, bounds that widen nothing.
+_NEUTRAL = [-math.inf] * 3 + [math.inf] * 3 + [0.0] * (_COLUMNS - 6)
+
+
+def _summarise(
+    rows: NDArray[np.float64], first_row: int, nb: int, hop: int, *, frame_s: float, tuning: RecognitionTuning
+) -> NDArray[np.float64]:
+    """Summaries of the ``nb`` blocks of ``hop`` rows from ``first_row``, shape (nb, _COLUMNS)."""
+    end = first_row + nb * hop
+    blocks = rows[first_row:end].reshape(nb, hop, N_ACC_STATS)
+    out = np.zeros((nb, _COLUMNS))
+    out[:, :3], out[:, 3:6] = -np.inf, np.inf
+    count = np.count_nonzero(blocks[:, :, 0] > 0, axis=1)
+    out[:, _C_COUNT] = count
+    out[:, _C_SUMS:] = blocks.sum(axis=1)
+    full = np.flatnonzero(count == hop)
+    if full.size:
+        sure, maybe = _gait_blocks(blocks[full][:, :, [0, 4, 5]], frame_s, tuning)
+        out[full, _C_SURE], out[full, _C_MAYBE] = sure, maybe
+    # Smoothed means ending in the blocks, from the frames with samples before them.
+    sampled = np.flatnonzero(rows[:end, 0] > 0)
+    p0 = max(int(np.searchsorted(sampled, first_row)), SMOOTH_FRAMES - 1)
+    if p0 >= sampled.size:
+        return out
+    take = sampled[p0 - SMOOTH_FRAMES + 1 :]
+    acc = rows[take, 1:4] / rows[take, :1]
+    n = acc.shape[0] - SMOOTH_FRAMES + 1
+    smooth = acc[:n].copy()
+    for k in range(1, SMOOTH_FRAMES):
+        smooth += acc[k : k + n]
+    smooth /= SMOOTH_FRAMES
+    size = np.maximum(np.maximum(np.abs(acc[:, 0]), np.abs(acc[:, 1])), np.abs(acc[:, 2]))
+    group = size[:n].copy()  # largest |component| over each smoothed mean's frames
+    for k in range(1, SMOOTH_FRAMES):
+        np.maximum(group, size[k : k + n], out=group)
+    owner = (sampled[p0:] - first_row) // hop
+    cuts = np.searchsorted(owner, np.arange(nb))
+    has = np.flatnonzero(cuts < np.append(cuts[1:], n))
+    out[has, :3] = np.maximum.reduceat(smooth, cuts[has], axis=0)
+    out[has, 3:6] = np.minimum.reduceat(smooth, cuts[has], axis=0)
+    out[has, _C_AMAX] = np.maximum.reduceat(group, cuts[has])
+    return out
+
+
+def _direction_boxes(
+    high: NDArray[np.float64], low: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_direction_box` of many boxes, rows of ``high`` and ``low``, shape (h, 3) each."""
+    inside = (low <= 0) & (high >= 0)
+    near = np.sqrt(np.square(np.where(inside, 0.0, np.minimum(np.abs(low), np.abs(high)))).sum(axis=1))[:, None]
+    far = np.sqrt(np.square(np.maximum(np.abs(low), np.abs(high))).sum(axis=1))[:, None]
+    known = (near > 0) & np.isfinite(far)
+    near, far = np.where(known, near, 1.0), np.where(known, far, 1.0)
+    slack = 1e-12
+    up = np.where(known, high / np.where(high < 0, far, near) + slack, np.inf)
+    down = np.where(known, low / np.where(low < 0, near, far) - slack, -np.inf)
+    return up, down
+
+
+def off_postures(
+    high: NDArray[np.float64],
+    low: NDArray[np.float64],
+    axis: NDArray[np.float64],
+    thigh: bool,
+    tuning: RecognitionTuning,
+) -> list[bool]:
+    """:func:`off_posture` of many boxes and axes, rows of shape (h, 3) each."""
+    with np.errstate(invalid="ignore"):  # inf * 0 in an unbounded box: not known
+        top = np.maximum(axis * low, axis * high).sum(axis=1)
+        bottom = np.minimum(axis * low, axis * high).sum(axis=1)
+    inside = (low <= 0) & (high >= 0)
+    near = np.sqrt(np.square(np.where(inside, 0.0, np.minimum(np.abs(low), np.abs(high)))).sum(axis=1))
+    far = np.sqrt(np.square(np.maximum(np.abs(low), np.abs(high))).sum(axis=1))
+    known = np.isfinite(high).all(axis=1) & np.isfinite(low).all(axis=1) & (near > 0)
+    near, far = np.where(known, near, 1.0), np.where(known, far, 1.0)
+    hi = np.where(top < 0, top / far, top / near)  # bounds of rest @ axis
+    lo = np.where(bottom < 0, bottom / near, bottom / far)
+    slack = 1e-9
+    chord = np.sqrt(np.square(np.where(known[:, None], high - low, 0.0)).sum(axis=1))
+    widest = 2.0 * np.degrees(np.arcsin(np.minimum(1.0, chord / 2.0)))
+    squat_min_deg = tuning.squat_min_deg if thigh else tuning.squat_min_deg / 2
+    upright = (hi >= math.cos(math.radians(tuning.upright_max_deg)) - slack) & (widest >= squat_min_deg - slack)
+    if thigh:
+        lying = lo <= math.cos(math.radians(tuning.hook_min_deg)) + slack
+    else:
+        band = math.radians(tuning.lying_band_deg)
+        lying = (lo <= math.cos(math.pi / 2 - band) + slack) & (hi >= math.cos(math.pi / 2 + band) - slack)
+    away: list[bool] = (known & ~upright & ~lying).tolist()
+    return away
+
+
+def _direction_box(high: list[float], low: list[float]) -> tuple[list[float], list[float]]:
+    """A box ``(high, low)`` holding ``v / |v|`` for every ``v`` of the box ``low..high`` (3 each).
+
+    Unbounded when the box holds 0.
+    """
+    near = math.sqrt(sum(0.0 if lo <= 0 <= hi else min(lo * lo, hi * hi) for lo, hi in zip(low, high, strict=True)))
+    far = math.sqrt(sum(max(lo * lo, hi * hi) for lo, hi in zip(low, high, strict=True)))
+    if not (near > 0 and math.isfinite(far)):
+        return [math.inf] * 3, [-math.inf] * 3
+    slack = 1e-12
+    return (
+        [hi / (far if hi < 0 else near) + slack for hi in high],
+        [lo / (near if lo < 0 else far) - slack for lo in low],
+    )
+
+
+def off_posture(
+    box: tuple[list[float], list[float]], axis: tuple[float, float, float], thigh: bool, tuning: RecognitionTuning
+) -> bool:
+    """Whether a window whose smoothed directions lie in ``box`` (high, low) is surely in no labelled posture.
+
+    Every label needs the window lying (thigh: hook lying) or upright (``analysis.looks``), both
+    read from its resting direction, which lies in the box; upright, it also needs a
+    pitch (the range of the inclination) of ``squat_min_deg``, which two directions in
+    the box can differ by only if its diagonal (a chord) spans that angle.
+
+    Args:
+        box: Upper and lower corners, 3 each.
+        axis: Long axis, unit.
+        thigh: Whether the sensor is on the thigh (else the trunk).
+        tuning: Thresholds.
+    """
+    high, low = box
+    if not all(math.isfinite(v) for v in (*high, *low)):
+        return False
+    (a, b, c), (h0, h1, h2), (l0, l1, l2) = axis, high, low
+    top = max(a * l0, a * h0) + max(b * l1, b * h1) + max(c * l2, c * h2)
+    bottom = min(a * l0, a * h0) + min(b * l1, b * h1) + min(c * l2, c * h2)
+    near = math.sqrt(sum(0.0 if lo <= 0 <= hi else min(lo * lo, hi * hi) for lo, hi in ((l0, h0), (l1, h1), (l2, h2))))
+    far = math.sqrt(max(l0 * l0, h0 * h0) + max(l1 * l1, h1 * h1) + max(l2 * l2, h2 * h2))
+    if not near > 0:
+        return False
+    hi = top / (far if top < 0 else near)  # bounds of rest @ axis
+    lo = bottom / (near if bottom < 0 else far)
+    slack = 1e-9
+    chord = math.sqrt((h0 - l0) ** 2 + (h1 - l1) ** 2 + (h2 - l2) ** 2)
+    widest = 2.0 * math.degrees(math.asin(min(1.0, chord / 2.0)))
+    squat_min_deg = tuning.squat_min_deg if thigh else tuning.squat_min_deg / 2
+    upright = hi >= math.cos(math.radians(tuning.upright_max_deg)) - slack and widest >= squat_min_deg - slack
+    if thigh:
+        lying = lo <= math.cos(math.radians(tuning.hook_min_deg)) + slack
+    else:
+        band = math.radians(tuning.lying_band_deg)
+        lying = lo <= math.cos(math.pi / 2 - band) + slack and hi >= math.cos(math.pi / 2 + band) - slack
+    return not (upright or lying)
