@@ -48,7 +48,8 @@ from analysis.detector import Detector
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
 from analysis.frames import N_STATS, FrameBatch, Framer, checked_samples
 from analysis.posture_detector import PostureDetector
-from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, followed
+from analysis.reps import RepCounted
+from analysis.sets import STANDING_EXERCISES, ExerciseEnded, ExerciseStarted, exercise_detectors, followed
 from analysis.settings import AnalysisSettings, UserAction
 
 __all__ = ["Analyzer"]
@@ -127,6 +128,7 @@ class Analyzer:
         self._closed_span_s = 0.0  # time spanned by the segments before the current one
         self._exercise: str | None = None  # the guided exercise followed now
         self._exercise_names: tuple[str, ...] = ()  # its detectors
+        self._exercise_reps_s: tuple[float, float] | None = None  # its first repetition's start, last one's end
 
     @property
     def exercise(self) -> str | None:
@@ -267,7 +269,15 @@ class Analyzer:
         events: list[Event] = []
         for detector in self._detectors:
             events += detector.flush(frames) if end else detector.update(frames)
+        self._note_reps(events)
         return events
+
+    def _note_reps(self, events: list[Event]) -> None:
+        """Widen the span of the guided exercise's repetitions by those among ``events``."""
+        for e in events:
+            if isinstance(e, RepCounted) and self._exercise is not None:
+                first, last = self._exercise_reps_s or (e.start_s, e.t_s)
+                self._exercise_reps_s = (min(first, e.start_s), max(last, e.t_s))
 
     def _new_segment(self, t_s: float) -> list[Event]:
         """Close the current segment and start fresh detectors whose frames begin at ``t_s``.
@@ -302,7 +312,9 @@ class Analyzer:
         the detectors that follow ``exercise`` (``analysis.sets.exercise_detectors``)
         on the frames from now on; ``EXERCISE_END`` stops them, closing the open set.
         A guided exercise answers the open alert, and no alert is raised while it runs
-        (``AlertScheduler.exercise``).
+        (``AlertScheduler.exercise``). A guided set of squats (``STANDING_EXERCISES``)
+        with a repetition counted is a break, however short, from its first repetition
+        to its last (``BoutTracker.exercise_break``).
 
         Args:
             action: What the wearer did.
@@ -331,6 +343,7 @@ class Analyzer:
             for detector in fresh:
                 self.add_detector(detector)
             self._exercise, self._exercise_names = exercise, tuple(d.name for d in fresh)
+            self._exercise_reps_s = None
             self._posture.bouts.alerts.exercise(t_s, running=True)
             reps, holds = followed(exercise, self.settings.placement)
             return [*events, ActionApplied(t_s, action, None), ExerciseStarted(t_s, exercise, reps, holds)]
@@ -347,8 +360,12 @@ class Analyzer:
         for name in self._exercise_names:
             events += self.remove_detector(name)
         self._posture.bouts.alerts.exercise(t_s, running=False)
+        self._note_reps(events)
+        if self._exercise in STANDING_EXERCISES and self._exercise_reps_s is not None:
+            events += self._posture.bouts.exercise_break(*self._exercise_reps_s)  # a set of squats is a break
         events.append(ExerciseEnded(t_s, self._exercise))
         self._exercise, self._exercise_names = None, ()
+        self._exercise_reps_s = None
         return events
 
     def status(self) -> LiveStatus:
@@ -375,6 +392,7 @@ class Analyzer:
             "last_raw_t_s": self._last_raw_t_s,
             "closed_span_s": self._closed_span_s,
             "exercise": self._exercise,
+            "exercise_reps_s": None if self._exercise_reps_s is None else list(self._exercise_reps_s),
             "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self._detectors},
         }
 
@@ -416,6 +434,8 @@ class Analyzer:
             for detector in fresh:
                 analyzer.add_detector(detector)
             analyzer._exercise, analyzer._exercise_names = str(exercise), tuple(d.name for d in fresh)
+            span = snapshot.get("exercise_reps_s")
+            analyzer._exercise_reps_s = None if span is None else (float(span[0]), float(span[1]))
         analyzer._flushed = bool(snapshot["flushed"])
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
         saved = _detector_parts(snapshot)

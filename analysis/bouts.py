@@ -344,6 +344,34 @@ class BoutTracker:
                 break
             events.append(self.alerts.fire(t0_s + (k_fire + 1) * self.frame_s))
 
+    def exercise_break(self, start_s: float, end_s: float) -> list[Event]:
+        """A set of standing exercise (squats) from ``start_s`` to ``end_s`` breaks the sitting bout, however short.
+
+        Called when a guided set of squats ends (``Analyzer.act``), with its first
+        repetition's start and last one's end: the set is known only once it is over, so
+        the running bout is cut where the set began. It is reported
+        up to ``start_s``, the set is the break, and a wearer already seated again after
+        it starts a new bout at ``end_s`` (its alerts counted afresh from there); else
+        the next sitting starts one. A set that does not fall inside a running bout
+        changes nothing.
+        """
+        events: list[Event] = []
+        bout_start = self.bout_start_s
+        if bout_start is None or not bout_start < start_s < end_s:
+            return events
+        self.last_sit_end_s, last_sit_end = start_s, self.last_sit_end_s
+        self._close_bout(events)
+        events.append(BreakTaken(start_s, end_s))
+        self.after_bout = False
+        if self.nonsit_start_s is None and last_sit_end > end_s:  # sitting again: a new bout since the set
+            self.bout_start_s = end_s
+            self.last_sit_end_s = last_sit_end
+            self.alerts.start_bout(end_s)
+            events.append(SittingStarted(end_s))
+        else:
+            self._end_bout()
+        return events
+
     def _end_bout(self) -> None:
         self.bout_start_s = None
         self.nonsit_start_s = None

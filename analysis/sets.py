@@ -34,6 +34,7 @@ from analysis.settings import Placement
 
 __all__ = [
     "HOLD_RUN_GAP_S",
+    "STANDING_EXERCISES",
     "ExerciseEnded",
     "ExerciseSet",
     "ExerciseStarted",
@@ -45,6 +46,9 @@ __all__ = [
 
 #: Holds further apart than this belong to separate sets, s (a rest between sets).
 HOLD_RUN_GAP_S = 60.0
+#: Exercises done standing: a guided one with a repetition counted breaks the sitting
+#: bout, however short (``Analyzer.act``).
+STANDING_EXERCISES = frozenset({"squat"})
 
 
 @dataclass(frozen=True, slots=True)

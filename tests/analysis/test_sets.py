@@ -14,6 +14,8 @@ from analysis.holds import HoldEnded, HoldTimer
 from analysis.recognition import ExerciseFound
 from analysis.reps import RepCounter, RepSet
 from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, exercise_sets, followed
+from firmware_sim.motion import generate
+from firmware_sim.scenarios import Activity, Script, Step
 
 QUICK = AlertPolicy(max_sitting_s=60.0, min_break_s=10.0, repeat_s=20.0)
 
@@ -132,3 +134,50 @@ def test_a_restored_analyser_goes_on_with_the_guided_exercise(make_signal: Any) 
     with pytest.raises(ValueError, match="crunch"):
         again.act(UserAction.EXERCISE_START, exercise="crunch")
     assert again.exercise == "knee_roll"
+
+
+@pytest.mark.parametrize("placement", [Placement.THIGH, Placement.LOWER_BACK])
+def test_a_guided_set_of_squats_is_a_break_however_short(placement: Placement) -> None:
+    """Thirty seconds of squats between two sittings: two sitting bouts and the set as the break, in any chunks."""
+    steps = (
+        Step(Activity.WALKING, 60),
+        Step(Activity.SITTING, 300),
+        Step(Activity.SQUAT, 30),
+        Step(Activity.SITTING, 300),
+    )
+    rec = generate(Script("squat_break", steps), placement, seed=3, rate_hz=25.0)
+    t, acc = rec.t_s, rec.acc_g
+    cfg = AnalysisSettings(placement)
+    a, b = int(np.searchsorted(t, 358.0)), int(np.searchsorted(t, 392.0))
+    runs = []
+    for size in (t.size, 250):
+        analyzer = Analyzer(cfg)
+        events = []
+        for lo, hi in ((0, a), (a, b), (b, t.size)):
+            if lo == b:
+                events += analyzer.act(UserAction.EXERCISE_END)
+            for i in range(lo, hi, size):
+                events += analyzer.update(t[i : min(hi, i + size)], acc[i : min(hi, i + size)])
+            if hi == a:
+                events += analyzer.act(UserAction.EXERCISE_START, exercise="squat")
+        events += analyzer.flush()
+        runs.append(events)
+    assert runs[0] == runs[1]
+    bouts = [(round(e.start_s), round(e.end_s)) for e in runs[0] if e.kind == "sitting_bout"]
+    breaks = [(round(e.start_s), round(e.end_s)) for e in runs[0] if e.kind == "break"]
+    assert len(bouts) == 2
+    (brk,) = breaks
+    assert bouts[0][1] == brk[0]
+    assert 357 <= brk[0] <= 363  # the first squat (the set begins at 360 s)
+    assert 385 <= brk[1] <= bouts[1][0] + 4  # the last squat back at rest: up to seconds into the sitting after
+
+
+def test_a_guided_squat_exercise_without_a_repetition_breaks_nothing(make_signal: Any) -> None:
+    """Pressing start and end while still sitting is no break."""
+    t, acc = make_signal([("walking", 60.0), ("sitting", 400.0)], rate_hz=25.0)
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    a, b = int(np.searchsorted(t, 200.0)), int(np.searchsorted(t, 240.0))
+    events = analyzer.update(t[:a], acc[:a]) + analyzer.act(UserAction.EXERCISE_START, exercise="squat")
+    events += analyzer.update(t[a:b], acc[a:b]) + analyzer.act(UserAction.EXERCISE_END)
+    events += analyzer.update(t[b:], acc[b:]) + analyzer.flush()
+    assert [e.kind for e in events if e.kind in ("sitting_bout", "break")] == ["sitting_bout"]
