@@ -274,8 +274,10 @@ class Analyzer:
 
     def _note_reps(self, events: list[Event]) -> None:
         """Widen the span of the guided exercise's repetitions by those among ``events``."""
+        if self._exercise is None:
+            return
         for e in events:
-            if isinstance(e, RepCounted) and self._exercise is not None:
+            if isinstance(e, RepCounted):
                 first, last = self._exercise_reps_s or (e.start_s, e.t_s)
                 self._exercise_reps_s = (min(first, e.start_s), max(last, e.t_s))
 
@@ -340,10 +342,7 @@ class Analyzer:
                 raise ValueError("exercise_start needs the exercise")
             fresh = exercise_detectors(exercise, self.settings.placement, self.settings.tuning.frame_s)
             events = self._end_exercise(t_s)
-            for detector in fresh:
-                self.add_detector(detector)
-            self._exercise, self._exercise_names = exercise, tuple(d.name for d in fresh)
-            self._exercise_reps_s = None
+            self._follow(exercise, fresh)
             self._posture.bouts.alerts.exercise(t_s, running=True)
             reps, holds = followed(exercise, self.settings.placement)
             return [*events, ActionApplied(t_s, action, None), ExerciseStarted(t_s, exercise, reps, holds)]
@@ -351,6 +350,13 @@ class Analyzer:
             return [*self._end_exercise(t_s), ActionApplied(t_s, action, None)]
         until = self._posture.act(action, t_s, self._framer.t0_s)
         return [ActionApplied(t_s, action, until)]
+
+    def _follow(self, exercise: str, detectors: list[Detector]) -> None:
+        """Start following a guided exercise with its (fresh) detectors."""
+        for detector in detectors:
+            self.add_detector(detector)
+        self._exercise, self._exercise_names = exercise, tuple(d.name for d in detectors)
+        self._exercise_reps_s = None
 
     def _end_exercise(self, t_s: float) -> list[Event]:
         """Stop the guided exercise's detectors; their last events, then ``ExerciseEnded``."""
@@ -428,12 +434,9 @@ class Analyzer:
                 f"snapshot is for placement {snapshot.get('placement')!r}, settings are for {settings.placement!s}"
             )
         analyzer = cls(settings, detectors)
-        exercise = snapshot.get("exercise")
-        if exercise is not None:  # a guided exercise was followed: its detectors resume
-            fresh = exercise_detectors(str(exercise), settings.placement, settings.tuning.frame_s)
-            for detector in fresh:
-                analyzer.add_detector(detector)
-            analyzer._exercise, analyzer._exercise_names = str(exercise), tuple(d.name for d in fresh)
+        if (saved_exercise := snapshot.get("exercise")) is not None:  # a guided exercise was followed: it resumes
+            exercise = str(saved_exercise)
+            analyzer._follow(exercise, exercise_detectors(exercise, settings.placement, settings.tuning.frame_s))
             span = snapshot.get("exercise_reps_s")
             analyzer._exercise_reps_s = None if span is None else (float(span[0]), float(span[1]))
         analyzer._flushed = bool(snapshot["flushed"])

@@ -13,8 +13,8 @@ that stands still, its samples held at one time) costs no more memory than any o
 Angular rate, where the sensor has a gyroscope, is summed the same way in columns of
 its own with their own count, so frames whose samples came partly without gyro still
 give the right mean rate. The closed frames reach every detector as a
-:class:`FrameBatch`, the shared per-frame features (mean acceleration, its magnitude
-and spread, mean angular rate) of ``analysis.analyzer``.
+:class:`FrameBatch`, the shared per-frame features (sample count, mean acceleration,
+mean |a|, mean angular rate) of ``analysis.analyzer``.
 """
 
 from __future__ import annotations

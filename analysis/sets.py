@@ -95,7 +95,8 @@ def followed(exercise: str, placement: Placement) -> tuple[bool, bool]:
     """Whether the exercise's repetitions, and its holds, can be followed from the placement.
 
     Raises:
-        ValueError: ``exercise`` is neither ``any`` nor a programme exercise id.
+        ValueError: ``exercise`` is neither ``any`` nor a programme exercise id, or
+            neither can be followed from the placement (the message names both).
     """
     if exercise == ANY:
         return True, False
@@ -103,7 +104,10 @@ def followed(exercise: str, placement: Placement) -> tuple[bool, bool]:
         exercise_by_id(exercise)
     except KeyError as err:
         raise ValueError(str(err).strip("'\"")) from err
-    return (exercise, placement) in SUPPORTED, (exercise, placement) in HOLD_RULES
+    reps, holds = (exercise, placement) in SUPPORTED, (exercise, placement) in HOLD_RULES
+    if not (reps or holds):
+        raise ValueError(f"{exercise} cannot be followed from a sensor on the {placement}")
+    return reps, holds
 
 
 def exercise_detectors(exercise: str, placement: Placement, frame_s: float) -> list[Detector]:
@@ -127,8 +131,6 @@ def exercise_detectors(exercise: str, placement: Placement, frame_s: float) -> l
         detectors.append(RepCounter(exercise, placement, frame_s))
     if holds:
         detectors.append(HoldTimer(exercise, placement, frame_s))
-    if not detectors:
-        raise ValueError(f"{exercise} cannot be followed from a sensor on the {placement}")
     return detectors
 
 

@@ -31,7 +31,7 @@ from analysis import (
     ResultBuilder,
     UserAction,
 )
-from analysis.sets import exercise_detectors
+from analysis.sets import followed
 from ingest.errors import RecordingError
 from ingest.policy_args import add_policy_arguments, alert_policy, float_option, slouch_policy
 from ingest.recording import DEFAULT_CHUNK_ROWS, RecordingClock, read_ahead, read_chunks
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
     settings = AnalysisSettings(placement=Placement(args.placement), policy=policy, slouch=slouch)
     if args.exercise is not None:
         try:
-            exercise_detectors(args.exercise, settings.placement, settings.tuning.frame_s)
+            followed(args.exercise, settings.placement)
         except ValueError as err:
             print(f"sitless analyze: --exercise: {err}", file=sys.stderr)
             return 2

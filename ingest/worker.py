@@ -368,9 +368,8 @@ class Worker(MqttService):
             return
         if exercise is not None:
             try:
-                if not any(followed(exercise, wearer.placement)):
-                    raise ValueError(f"{exercise} cannot be followed from a sensor on the {wearer.placement}")
-            except (ValueError, KeyError) as err:
+                followed(exercise, wearer.placement)
+            except ValueError as err:
                 self._bad_action(device_id, m, err)
                 return
         if self._action_seen(device_id, wearer, action_id):
