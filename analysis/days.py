@@ -47,6 +47,7 @@ __all__ = [
     "Labelled",
     "Span",
     "day_summaries",
+    "local_date",
     "noon_boundaries",
     "split_at",
 ]
@@ -181,12 +182,12 @@ def noon_boundaries(
         # start_s is midnight of day 1: the noon before it opens the first window.
         last = max(math.ceil((end_s - start_s - _NOON_S) / _DAY_S), 0)
         return tuple(start_s + _NOON_S + k * _DAY_S for k in range(-1, last + 1))
-    day = _local_date(start_s, epoch_s, tz)
+    day = local_date(start_s, epoch_s, tz)
     noons = [_local_time(day, 12, epoch_s, tz)]
     if noons[0] > start_s:
         noons.insert(0, _local_time(day - dt.timedelta(days=1), 12, epoch_s, tz))
     while noons[-1] < end_s or len(noons) < 2:
-        day = _local_date(noons[-1], epoch_s, tz) + dt.timedelta(days=1)
+        day = local_date(noons[-1], epoch_s, tz) + dt.timedelta(days=1)
         noons.append(_local_time(day, 12, epoch_s, tz))
     return tuple(noons)
 
@@ -297,7 +298,7 @@ class _Calendar:
         self.origin_s = origin_s
         self.epoch_s = epoch_s
         self.tz = tz
-        self.first: dt.date | None = None if epoch_s is None else _local_date(origin_s, epoch_s, tz)
+        self.first: dt.date | None = None if epoch_s is None else local_date(origin_s, epoch_s, tz)
 
     def days(self, start_s: float, end_s: float, events: Sequence[float]) -> tuple[list[float], list[str | None]]:
         """Midnight edges (one more than days) and dates of the days touched.
@@ -312,9 +313,9 @@ class _Calendar:
                 count = max(count, math.ceil((end_s - self.origin_s) / _DAY_S))
             return [self.origin_s + k * _DAY_S for k in range(count + 1)], [None] * count
         assert self.first is not None
-        last = _local_date(last_event, self.epoch_s, self.tz)
+        last = local_date(last_event, self.epoch_s, self.tz)
         if end_s > start_s:
-            end_day = _local_date(end_s, self.epoch_s, self.tz)
+            end_day = local_date(end_s, self.epoch_s, self.tz)
             if _local_time(end_day, 0, self.epoch_s, self.tz) >= end_s:
                 end_day -= dt.timedelta(days=1)
             last = max(last, end_day)
@@ -356,7 +357,8 @@ def _check_range(start_s: float, end_s: float) -> None:
         raise ValueError(f"need finite start_s <= end_s, got {start_s!r} and {end_s!r}")
 
 
-def _local_date(t_s: float, epoch_s: float, tz: dt.tzinfo) -> dt.date:
+def local_date(t_s: float, epoch_s: float, tz: dt.tzinfo) -> dt.date:
+    """The local calendar date of ``t_s`` (s in a time base whose 0 is Unix time ``epoch_s``)."""
     return dt.datetime.fromtimestamp(epoch_s + t_s, tz).date()
 
 

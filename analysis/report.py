@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.adherence import Adherence, Done, adherence
-from analysis.days import DaySummary, Instant, Labelled, Span, day_summaries
+from analysis.days import DaySummary, Instant, Labelled, Span, day_summaries, local_date
 from analysis.plan import Plan
 from analysis.programme import exercise_by_id
 from analysis.sets import ExerciseSet
@@ -187,7 +187,7 @@ def done_records(
     totals: dict[tuple[str, dt.date], list[float]] = {}
 
     def add(exercise: str, t_s: float, reps: float, held_s: float, duration_s: float) -> None:
-        day = dt.datetime.fromtimestamp(epoch_s + t_s, tz).date()
+        day = local_date(t_s, epoch_s, tz)
         total = totals.setdefault((exercise, day), [0.0, 0.0, 0.0])
         total[0] += reps
         total[1] += held_s
@@ -224,21 +224,18 @@ def _weeks(
     tz: dt.tzinfo,
 ) -> list[WeekActivity]:
     weeks = []
+    # Each bout's local start date and each summary's date, found once for all the weeks.
+    bout_days = [(local_date(b.start_s, epoch_s, tz), b.end_s - b.start_s) for b in sitting_bouts]
+    summary_days = [(dt.date.fromisoformat(d.date), d) for d in days if d.date is not None]
     for k in range(n_weeks, 0, -1):
         last = end - dt.timedelta(days=7 * (k - 1))
         first = last - dt.timedelta(days=6)
-        mine = [d for d in days if d.date is not None and first <= dt.date.fromisoformat(d.date) <= last]
-        longest = [
-            b.end_s - b.start_s
-            for b in sitting_bouts
-            if first <= dt.datetime.fromtimestamp(epoch_s + b.start_s, tz).date() <= last
-        ]
+        mine = [d for day, d in summary_days if first <= day <= last]
+        longest = max((length for day, length in bout_days if first <= day <= last), default=0.0)
         sitting = sum(d.seconds_of("sitting") for d in mine)
         breaks = sum(d.breaks for d in mine)
         per_hour = breaks / (sitting / 3600.0) if sitting > 0 else None
-        weeks.append(
-            WeekActivity(first, last, sitting, max(longest, default=0.0), breaks, sum(d.alerts for d in mine), per_hour)
-        )
+        weeks.append(WeekActivity(first, last, sitting, longest, breaks, sum(d.alerts for d in mine), per_hour))
     return weeks
 
 
