@@ -137,6 +137,12 @@ def test_locked_database_is_waited_out_and_loses_nothing(
         wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
         blocker = sqlite3.connect(parse_store_url(store_url), isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")  # a long migration, a backup, another process...
+        # Counted once the recorder has met the lock: a write that committed just before it
+        # is counted only after its commit returns.
+        wait_until(
+            lambda: any("e2e-recorder" in r.getMessage() and "retrying" in r.getMessage() for r in caplog.records),
+            what="the recorder to meet the lock",
+        )
         stored_when_locked = recorder.stats.stored
         time.sleep(2.0)
         assert recorder.stats.stored == stored_when_locked  # nothing could be written...
