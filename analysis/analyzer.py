@@ -2,10 +2,17 @@
 
 The framer (``analysis.frames``) turns samples, with angular rate where the sensor has
 a gyroscope, into closed frames once; each ``FrameBatch`` goes to every detector in the
-analyser's list (``analysis.detector``): first the posture detector
-(``analysis.posture_detector``: postures, sitting bouts, breaks, alerts), then any
+analyser's list (``analysis.detector``): the posture detector
+(``analysis.posture_detector``: postures, sitting bouts, breaks, alerts) and any
 exercise detectors it was given. Batch analysis is the same analyser fed one chunk and
 flushed, so live and batch give the same events.
+
+A set of squats is a break, however short, whether guided (``act``) or found by the
+recogniser (``analysis.recognition``). A found set is known only some seconds after it
+ends, at a frame the recogniser decides; the exercise detectors therefore take each
+batch first, and the posture detector takes its frames up to each such frame, the
+break, then the rest. Its state at that frame is the same however the stream was
+chunked, so live and batch credit the same break.
 
 Sample times come from the wearable's clock, which can jump. Each sample is compared
 with the one before it and with the latest time seen:
@@ -48,6 +55,7 @@ from analysis.detector import Detector
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
 from analysis.frames import N_STATS, FrameBatch, Framer, checked_samples
 from analysis.posture_detector import PostureDetector
+from analysis.recognition import ExerciseFound
 from analysis.reps import RepCounted
 from analysis.sets import STANDING_EXERCISES, ExerciseEnded, ExerciseStarted, exercise_detectors, followed
 from analysis.settings import AnalysisSettings, UserAction
@@ -261,16 +269,42 @@ class Analyzer:
         return self._to_detectors(*self._framer.flush(), end=True)
 
     def _to_detectors(self, k: int, stats: NDArray[np.float64], *, end: bool) -> list[Event]:
-        """Hand closed frames to every detector (``flush`` them at the ``end``); their events in turn."""
+        """Hand closed frames to every detector (``flush`` them at the ``end``); their events in turn.
+
+        The exercise detectors go first, so that the posture detector can take a set of
+        squats they found as a break at the frame it was found (module docstring).
+        """
         t0 = self._framer.t0_s
         if t0 is None:
             return []
-        frames = FrameBatch(t0, self.settings.tuning.frame_s, k, stats)
+        frame_s = self.settings.tuning.frame_s
+        frames = FrameBatch(t0, frame_s, k, stats)
+        later: list[Event] = []
+        for detector in self._detectors[1:]:
+            later += detector.flush(frames) if end else detector.update(frames)
+        self._note_reps(later)
         events: list[Event] = []
-        for detector in self._detectors:
-            events += detector.flush(frames) if end else detector.update(frames)
-        self._note_reps(events)
-        return events
+        for decided_s, (first_s, last_s) in self._found_squats(later):
+            cut = min(max(round((decided_s - t0) / frame_s), frames.k_first), frames.k_end)
+            i = cut - frames.k_first
+            events += self._posture.update(FrameBatch(t0, frame_s, frames.k_first, frames.stats[:i]))
+            frames = FrameBatch(t0, frame_s, cut, frames.stats[i:])
+            events += self._posture.bouts.exercise_break(first_s, last_s)
+        events += self._posture.flush(frames) if end else self._posture.update(frames)
+        return events + later
+
+    def _found_squats(self, events: list[Event]) -> list[tuple[float, tuple[float, float]]]:
+        """When each set of squats with a repetition among ``events`` was found, and its repetitions' span.
+
+        None while a guided exercise runs: its own set is the break (``act``).
+        """
+        if self._exercise is not None:
+            return []
+        return [
+            (e.decided_s, e.reps_span_s)
+            for e in events
+            if isinstance(e, ExerciseFound) and e.exercise in STANDING_EXERCISES and e.reps_span_s is not None
+        ]
 
     def _note_reps(self, events: list[Event]) -> None:
         """Widen the span of the guided exercise's repetitions by those among ``events``."""
@@ -316,7 +350,8 @@ class Analyzer:
         A guided exercise answers the open alert, and no alert is raised while it runs
         (``AlertScheduler.exercise``). A guided set of squats (``STANDING_EXERCISES``)
         with a repetition counted is a break, however short, from its first repetition
-        to its last (``BoutTracker.exercise_break``).
+        to its last (``BoutTracker.exercise_break``), as is a set the recogniser finds
+        outside a guided exercise (module docstring).
 
         Args:
             action: What the wearer did.

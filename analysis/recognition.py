@@ -61,6 +61,15 @@ bout has ``MIN_WINDOWS`` labelled looks. A bout starts at the start of its first
 labelled window (not before the end of the previous bout), so it may begin up to a
 window early.
 
+**Repetitions and holds of a found bout.** Given ``follow`` (``analysis.sets``
+passes the counters of a guided exercise: ``exercise_detectors``), the first look
+that gives a bout a label starts that label's followers on the frames of the look's
+window, and they take every frame after it until the bout closes. The closed bout
+then carries the repetitions its own label's followers counted (those that started
+within the bout), the span from the first one's start to the last one's end, and its
+holds: the same counters as a guided set, counting from up to a window before the
+bout was recognised.
+
 The wrist, chest and upper back are not served: a watch follows the hand, not the
 segment whose posture defines each exercise, and there are no thorax recordings to
 check against; the constructor raises ``ValueError`` for them.
@@ -85,16 +94,20 @@ and the events are those of classifying every look (``docs/recognition.md``, cos
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.detector import Detector
 from analysis.events import Event
-from analysis.frames import N_ACC_STATS, FrameBatch
+from analysis.frames import N_ACC_STATS, N_STATS, FrameBatch
+from analysis.holds import HoldEnded
 from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
 from analysis.packing import packed, unpacked
+from analysis.reps import RepCounted
 from analysis.screen import AxisAt, BlockScreen, Screen, off_posture, off_postures
 from analysis.settings import Placement
 
@@ -108,7 +121,11 @@ __all__ = [
     "ExerciseFound",
     "ExerciseRecognised",
     "ExerciseRecognizer",
+    "Follow",
 ]
+
+#: Makes the detectors that follow one exercise (no detector: it is not followed).
+Follow = Callable[[str], list[Detector]]
 
 #: Length of each look, s: it holds at least one repetition of every programme
 #: exercise (a knee roll with its 10-s hold is ~15 s per side).
@@ -138,6 +155,13 @@ class ExerciseFound:
         end_s: End time in s (the end of its last labelled look).
         exercise: Programme id (``analysis.programme``).
         confidence: Share, 0..1, of the bout's once-a-second looks labelled with it.
+        reps: Repetitions counted in it (0 when the exercise's repetitions are not
+            followed from the placement, or no ``follow`` was given).
+        reps_span_s: The first repetition's start and the last one's end, s, or
+            ``None`` without a repetition.
+        holds: The holds timed in it.
+        decided_s: When the bout was known to be over: the end of the look that closed
+            it, s (not part of the JSON form).
     """
 
     kind: ClassVar[str] = "exercise_found"
@@ -145,6 +169,10 @@ class ExerciseFound:
     end_s: float
     exercise: str
     confidence: float
+    reps: int = 0
+    reps_span_s: tuple[float, float] | None = None
+    holds: tuple[HoldEnded, ...] = ()
+    decided_s: float = math.nan
 
     @property
     def duration_s(self) -> float:
@@ -159,6 +187,8 @@ class ExerciseFound:
             "end_s": self.end_s,
             "exercise": self.exercise,
             "confidence": self.confidence,
+            "reps": self.reps,
+            "holds_s": [round(h.duration_s, 3) for h in self.holds],
         }
 
 
@@ -234,6 +264,71 @@ class _Bout:
         )
 
 
+@dataclass(slots=True)
+class _Follower:
+    """The detectors following one label of the bout under way, and what they found.
+
+    Attributes:
+        detectors: The repetition counter and/or hold timer of the label.
+        next_k: The first frame not given to them yet.
+        reps: ``(start_s, t_s)`` of each repetition counted.
+        holds: The holds closed.
+    """
+
+    detectors: list[Detector]
+    next_k: int
+    reps: list[tuple[float, float]] = field(default_factory=list)
+    holds: list[HoldEnded] = field(default_factory=list)
+
+    def feed(self, rows: NDArray[np.float64], k_first: int, k_end: int, t0_s: float, frame_s: float) -> None:
+        """Give the detectors the frames from ``next_k`` to ``k_end`` of ``rows`` (whose first is ``k_first``)."""
+        if k_end <= self.next_k:
+            return
+        stats = np.zeros((k_end - self.next_k, N_STATS))  # no gyro: the recogniser keeps none
+        stats[:, :N_ACC_STATS] = rows[self.next_k - k_first : k_end - k_first]
+        frames = FrameBatch(t0_s, frame_s, self.next_k, stats)
+        for detector in self.detectors:
+            self._take(detector.update(frames))
+        self.next_k = k_end
+
+    def close(self, t0_s: float, frame_s: float) -> None:
+        """Flush the detectors: the set or hold under way closes."""
+        frames = FrameBatch(t0_s, frame_s, self.next_k, np.empty((0, N_STATS)))
+        for detector in self.detectors:
+            self._take(detector.flush(frames))
+
+    def _take(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, RepCounted):
+                self.reps.append((e.start_s, e.t_s))
+            elif isinstance(e, HoldEnded):
+                self.holds.append(e)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "next_k": self.next_k,
+            "reps": [list(r) for r in self.reps],
+            "holds": [asdict(h) for h in self.holds],
+            "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self.detectors},
+        }
+
+    @staticmethod
+    def from_json(state: dict[str, Any], detectors: list[Detector]) -> _Follower:
+        """Restore onto fresh ``detectors``; ``ValueError`` when a part is missing or of another version."""
+        parts = state["detectors"]
+        for detector in detectors:
+            part = parts.get(detector.name)
+            if not (isinstance(part, dict) and part.get("version") == detector.version):
+                raise ValueError(f"no saved state for the follower {detector.name!r}")
+            detector.load(part["state"])
+        return _Follower(
+            detectors,
+            int(state["next_k"]),
+            [(float(a), float(b)) for a, b in state["reps"]],
+            [HoldEnded(**h) for h in state["holds"]],
+        )
+
+
 class ExerciseRecognizer:
     """Finds programme exercises in a stream of frames (see the module docstring).
 
@@ -241,6 +336,8 @@ class ExerciseRecognizer:
         placement: Where the sensor is worn (:data:`SERVED`).
         frame_s: Frame length, s (> 0).
         tuning: Thresholds (defaults when None).
+        follow: Makes the detectors that count a found bout's repetitions and time its
+            holds (module docstring); ``None``: found bouts carry none.
 
     Raises:
         ValueError: A placement that is not served, or a bad frame length.
@@ -249,7 +346,14 @@ class ExerciseRecognizer:
     name: ClassVar[str] = "recognition"
     version: ClassVar[int] = 1
 
-    def __init__(self, placement: Placement, frame_s: float, tuning: RecognitionTuning | None = None) -> None:
+    def __init__(
+        self,
+        placement: Placement,
+        frame_s: float,
+        tuning: RecognitionTuning | None = None,
+        *,
+        follow: Follow | None = None,
+    ) -> None:
         placement = Placement(placement)
         if placement not in SERVED:
             raise ValueError(
@@ -276,6 +380,9 @@ class ExerciseRecognizer:
         self._axis_weight = 0.0
         self._bout: _Bout | None = None
         self._last_end_k = -(2**62)  # end of the last reported bout: the next starts after it
+        self._follow = follow
+        self._followers: dict[str, _Follower] = {}  # by label, for the bout under way
+        self._rows: tuple[NDArray[np.float64], int] = (np.zeros((0, N_ACC_STATS)), 0)  # this update's rows, first k
 
     def _block_screen(self) -> BlockScreen | None:
         """The screen, when windows are whole blocks of one hop that are also ``is_gait``'s blocks."""
@@ -340,6 +447,7 @@ class ExerciseRecognizer:
             return []
         rows = self._append(frames.stats[:, :N_ACC_STATS])
         k_first = self._k_end + m - rows.shape[0]  # frame index of rows[0]
+        self._rows = (rows, k_first)
         # Looks end at every hop-th frame of the segment; rows[0] is the segment's first
         # frame or a full window before the old end.
         done = self._k_end - k_first
@@ -358,6 +466,7 @@ class ExerciseRecognizer:
             if len(ends) == 1 and screen.empty[0] and not screen.learn[0]:  # a live look ruled out
                 events.extend(self._closed(k_first + ends[0]))
                 self._k_end = k_first + rows.shape[0]
+                self._feed_followers(self._k_end)
                 return events
             # The long axis changes only with gait, whatever the looks find: learn it first.
             axes = self._learn(rows, starts, ends, screen)
@@ -366,7 +475,14 @@ class ExerciseRecognizer:
                 events.extend(self._look(rows, start, end, k_first + end, axes[j].axis, gappy=j in screen.gappy))
             events.extend(self._closed(k_first + ends[-1]))
         self._k_end = k_first + rows.shape[0]
+        self._feed_followers(self._k_end)
         return events
+
+    def _feed_followers(self, k_end: int) -> None:
+        """Give the followers the frames of this update's rows up to ``k_end``."""
+        rows, k_first = self._rows
+        for follower in self._followers.values():
+            follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
 
     def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
         """Learn the long axis from each look's last block in turn; return the axis each look sees."""
@@ -428,18 +544,32 @@ class ExerciseRecognizer:
             self._bout = _Bout(first_k=window_k, last_k=k_end, looks_first_k=k_end)
         bout = self._bout
         bout.add(look.label, window_k, k_end)
+        self._start_follower(look.label, window_k, k_end)
         label, run_len, run_k, run_end = bout.run
         if run_len >= SWITCH_LOOKS and label != bout.best():
             # Another exercise has taken over: close the old one at its last look.
             bout.votes[label] -= run_len
             bout.last_k = bout.last_k_of[bout.best()]
-            events.extend(self._close())
+            taking_over = self._followers.pop(label, None)
+            events.extend(self._close(k_end))
+            if taking_over is not None:
+                self._followers[label] = taking_over
             first_k = max(run_k, self._last_end_k)
             self._bout = bout = _Bout(first_k, k_end, run_end, {label: run_len}, {label: k_end}, bout.run)
         if not bout.started and sum(bout.votes.values()) >= MIN_WINDOWS:
             bout.started = True
             events.append(ExerciseRecognised(self._time(bout.first_k), bout.best()))
         return events
+
+    def _start_follower(self, label: str, window_k: int, k_end: int) -> None:
+        """Start following ``label`` (its first look in the bout) on its look's frames ``window_k`` to ``k_end``."""
+        if self._follow is None or label in self._followers:
+            return
+        detectors = self._follow(label)
+        if detectors:
+            follower = self._followers[label] = _Follower(detectors, window_k)
+            rows, k_first = self._rows
+            follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
 
     def _closed(self, k_end: int) -> list[Event]:
         """Close the bout under way if a look ending at ``k_end`` (or one before it) comes over ``GAP_S`` after it.
@@ -449,28 +579,44 @@ class ExerciseRecognizer:
         and the last of each update.
         """
         if self._bout is not None and k_end - self._bout.last_k > self._gap:
-            return self._close()
+            return self._close(k_end)
         return []
 
-    def _close(self) -> list[Event]:
+    def _close(self, k_end: int) -> list[Event]:
+        """Close the bout under way, decided at frame ``k_end``: its followers take the frames up to it."""
         bout, self._bout = self._bout, None
+        self._feed_followers(k_end)
+        followers, self._followers = self._followers, {}
         if bout is None or sum(bout.votes.values()) < MIN_WINDOWS:
             return []
         self._last_end_k = bout.last_k
         best = bout.best()
         looks = (bout.last_k - bout.looks_first_k) // self._hop + 1
         confidence = min(1.0, bout.votes[best] / looks)
-        return [ExerciseFound(self._time(bout.first_k), self._time(bout.last_k), best, round(confidence, 3))]
+        start_s, end_s = self._time(bout.first_k), self._time(bout.last_k)
+        reps: list[tuple[float, float]] = []
+        holds: tuple[HoldEnded, ...] = ()
+        if (follower := followers.get(best)) is not None:
+            follower.close(self._t0_s, self.frame_s)
+            reps = [r for r in follower.reps if start_s <= r[0] < end_s]
+            holds = tuple(h for h in follower.holds if start_s <= h.start_s < end_s)
+        span = (min(r[0] for r in reps), max(r[1] for r in reps)) if reps else None
+        found = ExerciseFound(start_s, end_s, best, round(confidence, 3), len(reps), span, holds, self._time(k_end))
+        return [found]
 
     def flush(self, frames: FrameBatch) -> list[Event]:
         """Take the last frames of the stream or segment (maybe none) and close the bout under way."""
         events = self.update(frames)
-        events.extend(self._close())
+        if self._k_end is None:
+            return events
+        buf = self._buf  # the frames since the last look that fed the followers are in it
+        self._rows = (buf, self._k_end - buf.shape[0])
+        events.extend(self._close(self._k_end))
         return events
 
     def next_segment(self, forward: bool) -> ExerciseRecognizer:
         """Return a fresh recogniser for the segment after a time jump, keeping the learned long axis."""
-        fresh = ExerciseRecognizer(self.placement, self.frame_s, self.tuning)
+        fresh = ExerciseRecognizer(self.placement, self.frame_s, self.tuning, follow=self._follow)
         fresh._axis_sum = self._axis_sum.copy()
         fresh._axis_weight = self._axis_weight
         return fresh
@@ -487,6 +633,7 @@ class ExerciseRecognizer:
             "axis_weight": self._axis_weight,
             "last_end_k": self._last_end_k,
             "bout": None if bout is None else bout.to_json(),
+            "followers": {label: f.to_json() for label, f in self._followers.items()},
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -501,3 +648,8 @@ class ExerciseRecognizer:
         self._axis_weight = float(state["axis_weight"])
         self._last_end_k = int(state["last_end_k"])
         self._bout = None if state["bout"] is None else _Bout.from_json(state["bout"])
+        self._followers = {}
+        for label, saved in state.get("followers", {}).items():  # none in the first snapshots
+            detectors = [] if self._follow is None else self._follow(str(label))
+            if detectors:
+                self._followers[str(label)] = _Follower.from_json(saved, detectors)

@@ -12,9 +12,9 @@ done unprompted. :func:`exercise_sets` turns the events of those detectors into 
 - holds outside any counted set (the plank and the other hold-only exercises) are
   grouped into one entry per run of holds less than ``HOLD_RUN_GAP_S`` apart, their
   repetitions being the holds;
-- each bout the recogniser found is an entry (``found``), unless a guided set overlaps
-  it (the wearer said what was done then). Its repetitions are not counted (0): the counters run only in
-  a guided exercise, where the wearer said what is being done.
+- each bout the recogniser found is an entry (``found``) with the repetitions and
+  holds its followers counted (``analysis.recognition``), unless a guided set overlaps
+  it (the wearer said what was done then).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from analysis.events import Event
 from analysis.holds import RULES as HOLD_RULES
 from analysis.holds import HoldEnded, HoldTimer
 from analysis.programme import exercise_by_id
-from analysis.recognition import SERVED, ExerciseFound, ExerciseRecognizer
+from analysis.recognition import SERVED, ExerciseFound, ExerciseRecognizer, Follow
 from analysis.reps import ANY, SUPPORTED, RepCounter, RepSet
 from analysis.settings import Placement
 
@@ -41,6 +41,7 @@ __all__ = [
     "exercise_detectors",
     "exercise_sets",
     "followed",
+    "follower",
     "recognition_detectors",
 ]
 
@@ -135,8 +136,24 @@ def exercise_detectors(exercise: str, placement: Placement, frame_s: float) -> l
 
 
 def recognition_detectors(placement: Placement, frame_s: float) -> list[Detector]:
-    """The detectors that look for exercise done unprompted: the recogniser where the placement allows it."""
-    return [ExerciseRecognizer(placement, frame_s)] if placement in SERVED else []
+    """The detectors that look for exercise done unprompted: the recogniser where the placement allows it.
+
+    Each bout it finds is followed by the detectors of a guided set of that exercise
+    (:func:`follower`), so a found bout carries its repetitions and holds.
+    """
+    return [ExerciseRecognizer(placement, frame_s, follow=follower(placement, frame_s))] if placement in SERVED else []
+
+
+def follower(placement: Placement, frame_s: float) -> Follow:
+    """What follows a found bout of an exercise: :func:`exercise_detectors`, none where it cannot be followed."""
+
+    def follow(exercise: str) -> list[Detector]:
+        try:
+            return exercise_detectors(exercise, placement, frame_s)
+        except ValueError:  # neither its repetitions nor its holds are followed from here
+            return []
+
+    return follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +210,7 @@ def exercise_sets(events: Iterable[Event]) -> tuple[ExerciseSet, ...]:
     sets += _hold_runs(loose)
     for bout in (e for e in events if isinstance(e, ExerciseFound)):
         if not any(s.start_s < bout.end_s and bout.start_s < s.end_s for s in sets):
-            sets.append(ExerciseSet(bout.exercise, bout.start_s, bout.end_s, 0, found=True))
+            sets.append(ExerciseSet(bout.exercise, bout.start_s, bout.end_s, bout.reps, bout.holds, found=True))
     return tuple(sorted(sets, key=lambda s: (s.start_s, s.exercise)))
 
 

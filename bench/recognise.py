@@ -45,9 +45,10 @@ from analysis.events import Event
 from analysis.frames import FrameBatch, Framer
 from analysis.looks import RecognitionTuning
 from analysis.recognition import ExerciseFound, ExerciseRecognizer
+from analysis.sets import follower
 from analysis.settings import Placement
 from firmware_sim.days import office_day
-from firmware_sim.exercises import programme_session
+from firmware_sim.exercises import plan, programme_session
 from firmware_sim.motion import generate
 from firmware_sim.scenarios import Activity, Script
 from ingest.recording import read_chunks
@@ -69,10 +70,15 @@ def recognise(
     acc_g: NDArray[np.float64],
     tuning: RecognitionTuning | None = None,
     chunk_s: float = CHUNK_S,
+    *,
+    follow: bool = False,
 ) -> tuple[list[Event], list[float]]:
-    """Feed samples in ``chunk_s`` chunks; return the events and the cost of each ``update`` with frames, s."""
+    """Feed samples in ``chunk_s`` chunks; return the events and the cost of each ``update`` with frames, s.
+
+    With ``follow``, found bouts carry their repetitions and holds (``analysis.sets.follower``).
+    """
     framer = Framer(FRAME_S)
-    rec = ExerciseRecognizer(placement, FRAME_S, tuning)
+    rec = ExerciseRecognizer(placement, FRAME_S, tuning, follow=follower(placement, FRAME_S) if follow else None)
     bounds = np.searchsorted(t_s, np.arange(t_s[0], t_s[-1] + chunk_s, chunk_s))
     events: list[Event] = []
     costs: list[float] = []
@@ -188,26 +194,34 @@ def _sessions(placement: Placement, seeds: int) -> list[float]:
     sets: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     costs: list[float] = []
+    counted: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)  # (counted, true) of found sets
     for seed in range(seeds):
         script = programme_session(seed)
         rec = generate(script, placement, seed=seed)
-        events, cost = recognise(placement, rec.t_s, rec.acc_g)
-        costs += cost
+        costs += recognise(placement, rec.t_s, rec.acc_g)[1]  # the recogniser alone
+        events = recognise(placement, rec.t_s, rec.acc_g, follow=True)[0]
         found = [e for e in events if isinstance(e, ExerciseFound)]
         spans = []
         t0 = 0.0
         for step in script.steps:
             if step.exercise is not None and str(step.exercise.exercise) != "walk":
-                spans.append((str(step.exercise.exercise), t0, t0 + step.duration_s))
+                spans.append((str(step.exercise.exercise), t0, t0 + step.duration_s, len(plan(step.exercise).reps)))
             t0 += step.duration_s
-        for exercise, start, end in spans:
+        for exercise, start, end, true_reps in spans:
             sets[exercise] += 1
             over = [e for e in found if e.start_s < end and e.end_s > start]
             hits[exercise] += any(e.exercise == exercise for e in over)
             wrong.update(f"{exercise}->{e.exercise}" for e in over if e.exercise != exercise)
-    print(f"simulated programme sessions, {placement}, {seeds} seeds: recall per exercise")
+            if mine := [e for e in over if e.exercise == exercise]:
+                counted[exercise].append((sum(e.reps for e in mine), true_reps))
+    print(f"simulated programme sessions, {placement}, {seeds} seeds: recall per exercise, and the")
+    print("  repetitions counted in the sets found (counted/true, summed; within +-1: sets)")
     for exercise in sets:
-        print(f"  {exercise:16s} {hits[exercise]}/{sets[exercise]}")
+        pairs = counted[exercise]
+        got, true = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        close = sum(abs(p[0] - p[1]) <= 1 for p in pairs)
+        reps = f"reps {got}/{true}, within +-1: {close}/{len(pairs)}" if pairs else ""
+        print(f"  {exercise:16s} {hits[exercise]}/{sets[exercise]}  {reps}")
     print(f"  other bouts over a set: {dict(wrong)}")
     return costs
 

@@ -102,6 +102,8 @@ def test_events_are_json_ready() -> None:
         "end_s": 31.0,
         "exercise": "knee_roll",
         "confidence": 0.9,
+        "reps": 0,
+        "holds_s": [],
     }
     assert ExerciseRecognised(2.0, "squat").to_dict() == {
         "kind": "exercise_recognised",

@@ -13,7 +13,14 @@ from analysis.events import Alert
 from analysis.holds import HoldEnded, HoldTimer
 from analysis.recognition import ExerciseFound
 from analysis.reps import RepCounter, RepSet
-from analysis.sets import ExerciseEnded, ExerciseStarted, exercise_detectors, exercise_sets, followed
+from analysis.sets import (
+    ExerciseEnded,
+    ExerciseStarted,
+    exercise_detectors,
+    exercise_sets,
+    followed,
+    recognition_detectors,
+)
 from firmware_sim.motion import generate
 from firmware_sim.scenarios import Activity, Script, Step
 
@@ -170,6 +177,67 @@ def test_a_guided_set_of_squats_is_a_break_however_short(placement: Placement) -
     assert bouts[0][1] == brk[0]
     assert 357 <= brk[0] <= 363  # the first squat (the set begins at 360 s)
     assert 385 <= brk[1] <= bouts[1][0] + 4  # the last squat back at rest: up to seconds into the sitting after
+
+
+def _squats_between_sittings(placement: Placement) -> tuple[Any, Any]:
+    """Up from the chair for 40 s: 5 s standing, 30 s of squats (from 365 s), 5 s standing."""
+    steps = (
+        Step(Activity.WALKING, 60),
+        Step(Activity.SITTING, 300),
+        Step(Activity.STANDING, 5),
+        Step(Activity.SQUAT, 30),
+        Step(Activity.STANDING, 5),
+        Step(Activity.SITTING, 300),
+    )
+    rec = generate(Script("squat_break", steps), placement, seed=3, rate_hz=25.0)
+    return rec.t_s, rec.acc_g
+
+
+def _keyed(events: list[Any]) -> list[str]:
+    """Events in a form that does not depend on how detectors interleave within one update."""
+    return sorted(json.dumps(e.to_dict(), sort_keys=True) for e in events)
+
+
+def test_squats_found_unprompted_are_a_break_in_any_chunks_and_across_a_restart() -> None:
+    """The recogniser finds the set, counts it, and the posture detector takes it as the break, live as in batch."""
+    t, acc = _squats_between_sittings(Placement.THIGH)
+    cfg = AnalysisSettings(Placement.THIGH)
+
+    def fresh() -> list[Any]:
+        return recognition_detectors(Placement.THIGH, cfg.tuning.frame_s)
+
+    runs, followed_labels = [], set()
+    for size in (t.size, 12, 250):
+        analyzer = Analyzer(cfg, fresh())
+        events = []
+        for i in range(0, t.size, size):
+            events += analyzer.update(t[i : i + size], acc[i : i + size])
+            if size == 250 and i // size in (37, 38, 39):  # restarts while the set is found
+                state = json.loads(json.dumps(analyzer.snapshot()))
+                followed_labels |= set(state["detectors"]["recognition"]["state"]["followers"])
+                analyzer = Analyzer.restore(cfg, state, fresh())
+                assert analyzer.snapshot() == state
+        runs.append(_keyed(events + analyzer.flush()))
+    assert runs[0] == runs[1] == runs[2]
+    assert "squat" in followed_labels  # the restarts came while the squats were being counted
+    events = [json.loads(e) for e in runs[0]]
+    (found,) = [e for e in events if e["kind"] == "exercise_found"]
+    assert found["exercise"] == "squat"
+    assert 12 <= found["reps"] <= 18  # 30 s of squats at the simulator's 1.7-2.3 s each
+    bouts = sorted((round(e["start_s"]), round(e["end_s"])) for e in events if e["kind"] == "sitting_bout")
+    (brk,) = [(round(e["start_s"]), round(e["end_s"])) for e in events if e["kind"] == "break"]
+    assert len(bouts) == 2
+    assert bouts[0][1] == brk[0]
+    assert 360 <= brk[0] <= 367  # up from the chair at 360 s, the first squat at 365 s
+    assert 393 <= brk[1] <= bouts[1][0] <= 402  # the last squat ends at 395 s, seated at 400 s
+
+
+def test_without_the_recogniser_unprompted_squats_between_sittings_are_no_break() -> None:
+    """The same 40 s off the chair, under the minimum break, is one sitting bout when nothing finds the squats."""
+    t, acc = _squats_between_sittings(Placement.THIGH)
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    events = analyzer.update(t, acc) + analyzer.flush()
+    assert [e.kind for e in events if e.kind in ("sitting_bout", "break")] == ["sitting_bout"]
 
 
 def test_a_guided_squat_exercise_without_a_repetition_breaks_nothing(make_signal: Any) -> None:
