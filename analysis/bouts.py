@@ -2,8 +2,8 @@
 
 What a sitting bout is (DESIGN.md, "Alert policy"):
 
-1. Whether the wearer is seated changes only when a run of the other kind lasts
-   ``MIN_RUN_S`` (or the policy's ``min_break_s`` if that is shorter). A
+1. Whether the wearer is seated changes only when a run of the other kind lasts the
+   policy's ``min_run_s`` (or its ``min_break_s`` if that is shorter). A
    sitting run shorter than that which follows other postures is a blip of the posture
    at a change (the low point of a squat, a sensor being clipped on) and is passed over
    as if it were not there: it neither starts a bout nor ends a break. Likewise a
@@ -24,9 +24,9 @@ What a sitting bout is (DESIGN.md, "Alert policy"):
    ``min_break_s`` ends it where that began, as does the end of the stream. It is
    emitted when it ends.
 
-``MIN_RUN_S`` is activPAL's default minimum sitting/upright period of 10 s (Alghaeed et
-al. 2013, PLoS ONE 8(8):e71854, doi:10.1371/journal.pone.0071854: it changes the number
-of breaks, not sitting time). Measured with ``analysis.analyze``: on the ``firmware_sim``
+The default ``min_run_s`` is activPAL's default minimum sitting/upright period of 10 s
+(Alghaeed et al. 2013, PLoS ONE 8(8):e71854, doi:10.1371/journal.pone.0071854: it
+changes the number of breaks, not sitting time). Measured with ``analysis.analyze``: on the ``firmware_sim``
 office morning (``generate(scenario("office_morning"), placement, seed)``, seeds 0-3,
 every placement, 25 and 50 Hz) the sitting blips at posture changes last 0.2-1.4 s, and
 on the thigh they made 5-6 sitting bouts of the script's 4; in the ``uci_hapt``
@@ -61,11 +61,7 @@ from analysis.alerts import AlertScheduler
 from analysis.events import BreakTaken, DataGap, Event, PostureBout, SittingBout, SittingStarted, SlouchNudge
 from analysis.settings import POSTURE_CODES, UPRIGHT, AlertPolicy, Posture, SlouchPolicy
 
-__all__ = ["MIN_RUN_S", "BoutTracker"]
-
-#: Shortest run of sitting that seats the wearer, and of anything else that unseats them,
-#: s (module docstring; capped at the policy's ``min_break_s``).
-MIN_RUN_S = 10.0
+__all__ = ["BoutTracker"]
 
 _SIT = POSTURE_CODES.index(Posture.SITTING)
 _OTHER = POSTURE_CODES.index(Posture.OTHER)
@@ -104,7 +100,7 @@ class BoutTracker:
         self.policy = policy
         self.frame_s = frame_s
         self.slouch = SlouchPolicy() if slouch is None else slouch
-        self.min_run = max(1, round(min(MIN_RUN_S, policy.min_break_s) / frame_s))
+        self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / frame_s))
         self.gap_half = gap_half_frames
         self.slouch_frames = 0
         self.slouch_run_start_k: int | None = None

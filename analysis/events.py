@@ -78,7 +78,7 @@ class PostureBout:
 class SittingStarted:
     """A sitting bout began at ``t_s`` (emitted once that sitting seated the wearer and is final).
 
-    Sitting seats the wearer once it lasts ``analysis.bouts.MIN_RUN_S`` (10 s), so the
+    Sitting seats the wearer once it lasts ``AlertPolicy.min_run_s`` (10 s by default), so the
     event comes that much after ``t_s`` besides the look-ahead.
     """
 
@@ -260,7 +260,7 @@ class LiveStatus:
         posture: Current posture (the newest frames are provisional), or ``None``.
         posture_since_s: Start of the current posture.
         sitting_since_s: Start of the running sitting bout, or ``None`` (also during the
-            first ``analysis.bouts.MIN_RUN_S`` of sitting, before it makes a bout).
+            first ``AlertPolicy.min_run_s`` of sitting, before it makes a bout).
         sitting_s: Length of the running sitting bout so far (0 without one).
         open_alert: The last alert if it is still unanswered.
         snoozed_until_s: End of a running snooze.

@@ -65,6 +65,7 @@ class AnalysisResult:
         detects: What the placement can report (``analysis.posture.capabilities``).
         min_sitting_bout_s: The minimum sitting bout the bouts and breaks were counted with.
         min_break_s: The minimum break (fidget tolerance) they were counted with.
+        min_run_s: The minimum posture run (``AlertPolicy.min_run_s``) they were counted with.
         time_jumps: Jumps of the sample clock, each starting a new segment of the analysis.
         gaps: Stretches without data (``DataGap``): no posture, no sitting, no break.
         slouch_measured: Whether the placement measures slouch (chest and upper back).
@@ -91,6 +92,7 @@ class AnalysisResult:
     detects: tuple[str, ...] = ()
     min_sitting_bout_s: float = 0.0
     min_break_s: float = 60.0
+    min_run_s: float = 10.0
     time_jumps: tuple[TimeJump, ...] = ()
     gaps: tuple[DataGap, ...] = ()
     slouch_measured: bool = False
@@ -121,8 +123,8 @@ class AnalysisResult:
         """Return time per posture and without data (s), bouts and breaks, the longest sitting bout and slouch time.
 
         ``sitting_s`` is all time classified as sitting, whatever the bout settings;
-        ``sitting_bouts`` and ``breaks`` are counted with ``min_sitting_bout_s`` and
-        ``min_break_s`` (reported beside them), which change these counts but not the
+        ``sitting_bouts`` and ``breaks`` are counted with ``min_sitting_bout_s``,
+        ``min_break_s`` and ``min_run_s`` (reported beside them), which change these counts but not the
         sitting time. ``gap_s`` is the time without data, in no posture (time in bed:
         ``bed_summary``). A posture the
         placement cannot report (not in ``detects``) is 0 here; ``detects`` tells it
@@ -138,6 +140,7 @@ class AnalysisResult:
         out["longest_sitting_s"] = max((b.end_s - b.start_s for b in self.sitting_bouts), default=0.0)
         out["min_sitting_bout_s"] = self.min_sitting_bout_s
         out["min_break_s"] = self.min_break_s
+        out["min_run_s"] = self.min_run_s
         out["slouch_s"] = self.slouch_s
         return out
 
@@ -364,6 +367,7 @@ class ResultBuilder:
             detects=capabilities(settings.placement),
             min_sitting_bout_s=settings.policy.min_sitting_bout_s,
             min_break_s=settings.policy.min_break_s,
+            min_run_s=settings.policy.min_run_s,
             time_jumps=tuple(e for e in ev if isinstance(e, TimeJump)),
             gaps=tuple(e for e in ev if isinstance(e, DataGap)),
             slouch_measured=settings.placement in THORAX,

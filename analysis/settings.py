@@ -93,6 +93,12 @@ class AlertPolicy:
         min_break_s: Shortest standing/walking run that counts as a break; shorter
             non-sitting stretches (fidgets) do not end a sitting bout (the fidget
             tolerance).
+        min_run_s: Whether the wearer is seated changes only when a run of the other
+            kind (sitting, or not sitting) lasts this long, or ``min_break_s`` if that is
+            shorter (``analysis.bouts``): shorter sitting runs are blips of the posture at a
+            change, the low point of a squat. activPAL's default minimum sitting/upright
+            period is 10 s (Alghaeed et al. 2013, PLoS ONE 8(8):e71854,
+            doi:10.1371/journal.pone.0071854); it changes break counts, not sitting time.
         min_sitting_bout_s: Sitting bouts shorter than this are not reported as bouts,
             and the upright run after them is no break. Sitting time does not depend
             on it, break counts do (Chastin & Granat 2010, Gait Posture 31(1):82-86,
@@ -109,6 +115,7 @@ class AlertPolicy:
 
     max_sitting_s: float = 1800.0
     min_break_s: float = 60.0
+    min_run_s: float = 10.0
     min_sitting_bout_s: float = 0.0
     repeat_s: float = 600.0
     snooze_s: float = 600.0
@@ -117,7 +124,7 @@ class AlertPolicy:
     utc_offset_h: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("max_sitting_s", "min_break_s", "repeat_s", "snooze_s", "meeting_s"):
+        for name in ("max_sitting_s", "min_break_s", "min_run_s", "repeat_s", "snooze_s", "meeting_s"):
             _check_positive(name, getattr(self, name))
         if self.repeat_s < 1.0:  # a reminder a second is already absurd; below float resolution the loop never ends
             raise ValueError(f"repeat_s must be at least 1 s, got {self.repeat_s!r}")

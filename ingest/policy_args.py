@@ -32,12 +32,18 @@ def float_option(
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the policy options to a command.
 
-    They are ``--max-sitting-min``, ``--min-break-s``, ``--min-sitting-bout-s``,
+    They are ``--max-sitting-min``, ``--min-break-s``, ``--min-run-s``, ``--min-sitting-bout-s``,
     ``--slouch-deg`` and ``--slouch-nudge-s``.
     """
     policy, slouch = AlertPolicy(), SlouchPolicy()
     float_option(parser, "--max-sitting-min", "alert after this many minutes of sitting", policy.max_sitting_s / 60.0)
     float_option(parser, "--min-break-s", "shortest standing/walking run that counts as a break", policy.min_break_s)
+    float_option(
+        parser,
+        "--min-run-s",
+        "shortest sitting or non-sitting run that changes whether the wearer is seated",
+        policy.min_run_s,
+    )
     float_option(
         parser,
         "--min-sitting-bout-s",
@@ -71,6 +77,7 @@ def alert_policy(
     return AlertPolicy(
         max_sitting_s=args.max_sitting_min * 60.0,
         min_break_s=args.min_break_s,
+        min_run_s=args.min_run_s,
         min_sitting_bout_s=args.min_sitting_bout_s,
         working_hours=working_hours,
         utc_offset_h=utc_offset_h,

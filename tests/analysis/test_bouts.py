@@ -29,7 +29,7 @@ from analysis import (
     SittingStarted,
     UserAction,
 )
-from analysis.bouts import MIN_RUN_S, BoutTracker
+from analysis.bouts import BoutTracker
 from analysis.settings import POSTURE_CODES
 
 MIN = 60.0
@@ -198,12 +198,24 @@ def test_a_sub_second_sitting_blip_is_no_bout() -> None:
     assert (120.0, 120.6) in of(PostureBout, events)
 
 
-@pytest.mark.parametrize(("sitting_s", "bouts"), [(9.9, 0), (MIN_RUN_S, 1)])
+@pytest.mark.parametrize(("sitting_s", "bouts"), [(9.9, 0), (AlertPolicy().min_run_s, 1)])
 def test_sitting_makes_a_bout_once_it_lasts_the_minimum_run(sitting_s: float, bouts: int) -> None:
-    """A sitting run seats the wearer from its start once it lasts MIN_RUN_S (10 s)."""
+    """A sitting run seats the wearer from its start once it lasts the policy's min_run_s (10 s by default)."""
     events = track([("walking", 60.0), ("sitting", sitting_s), ("walking", 90.0)])
     assert of(SittingBout, events) == [(60.0, round(60.0 + sitting_s, 1))] * bouts
     assert [e.t_s for e in events if isinstance(e, SittingStarted)] == [60.0] * bouts
+
+
+@pytest.mark.parametrize(("min_run_s", "bouts"), [(2.0, 1), (5.0, 0)])
+def test_the_minimum_run_is_a_policy_option(min_run_s: float, bouts: int) -> None:
+    """4 s of sitting seats the wearer with a 2-s minimum run, not with a 5-s one."""
+    events = track([("walking", 60.0), ("sitting", 4.0), ("walking", 90.0)], AlertPolicy(min_run_s=min_run_s))
+    assert of(SittingBout, events) == [(60.0, 64.0)] * bouts
+
+
+def test_a_bad_minimum_run_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_run_s"):
+        AlertPolicy(min_run_s=0.0)
 
 
 def test_the_minimum_run_is_never_longer_than_the_minimum_break() -> None:

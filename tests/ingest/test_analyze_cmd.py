@@ -116,3 +116,12 @@ def test_min_sitting_bout_is_reported(tmp_path: Path) -> None:
     assert data["summary"]["min_sitting_bout_s"] == 60.0
     assert data["summary"]["sitting_s"] > 35.0
     assert data["detects"][:2] == ["sitting", "standing"]
+
+
+def test_min_run_is_taken_and_reported(tmp_path: Path) -> None:
+    """--min-run-s is the policy's minimum posture run, echoed in the summary."""
+    out = tmp_path / "x.json"
+    path = recording(tmp_path, "x.csv", sitting_s=40.0)
+    assert main(["analyze", str(path), "--placement", "thigh", "--json", str(out), "--min-run-s", "4"]) == 0
+    assert json.loads(out.read_text())["summary"]["min_run_s"] == 4.0
+    assert main(["analyze", str(path), "--placement", "thigh", "--min-run-s", "0"]) == 2
