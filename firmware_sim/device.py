@@ -3,9 +3,10 @@
 A thin loop around :func:`firmware_sim.motion.iter_chunks`: samples are cut into
 packets, quantised and encoded with the real codec (:mod:`ingest.codec`) and published
 on ``sitless/v1/<device>/imu`` with QoS 1 in *simulated* time, ``speed`` times faster
-than real time. A retained JSON status (``.../status``) says the device is online, with a
-last will that turns it offline if the device vanishes; buzz commands on ``.../cmd`` are
-logged and counted. A lost packet (``MotionParams.drop_prob``) still consumes its
+than real time, through the device side of MQTT that the BLE gateway uses too
+(:class:`ingest.device_link.DeviceLink`): a retained JSON status (``.../status``) says
+the device is online, with a last will that turns it offline if the device vanishes;
+buzz commands on ``.../cmd`` are logged and counted. A lost packet (``MotionParams.drop_prob``) still consumes its
 sequence number, like a missed BLE notification.
 
 If publishing falls behind the clock (a slow machine at high speed) the loop stops
@@ -15,7 +16,6 @@ it is.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -23,19 +23,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import paho.mqtt.client as paho
 
 from analysis.settings import Placement
 from firmware_sim.motion import iter_chunks
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Script
 from ingest.codec import Batch, encode, to_counts
-from ingest.errors import PayloadError
-from ingest.mqtt import BrokerAddress, connect, make_client
-from ingest.payloads import parse_object
-from ingest.topics import Kind, topic, validate_device_id
+from ingest.device_link import SEQ_MODULO, DeviceLink, SequenceMemory
+from ingest.mqtt import BrokerAddress
+from ingest.payloads import Command, DeviceStatus
+from ingest.topics import validate_device_id
 
 __all__ = ["Device", "DeviceSettings", "DeviceStats", "Packet", "iter_packets"]
 
@@ -45,7 +42,6 @@ FIRMWARE = "sim-0.1.0"
 # Warn when this far behind the simulated clock, at most once per _LAG_WARN_EVERY_S.
 _LAG_WARN_S = 2.0
 _LAG_WARN_EVERY_S = 10.0
-_SEQ_MODULO = 2**32
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +103,7 @@ class DeviceStats:
         packets_sent: Packets handed to the MQTT client.
         packets_dropped: Packets lost on purpose (their sequence numbers are skipped).
         buzzes: Buzz commands received.
-        bad_commands: Command messages that were not valid JSON objects.
+        bad_commands: Command messages that were not valid commands (``ingest.payloads.Command``).
         unacked: QoS 1 messages not yet acknowledged by the broker.
         max_lag_s: Largest delay behind the simulated clock, wall seconds.
         laps: Complete plays of the script.
@@ -188,7 +184,7 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float, first
                 payload = None
                 if not dropped:
                     batch = Batch(
-                        seq=(first_seq + first // per_packet) % _SEQ_MODULO,
+                        seq=(first_seq + first // per_packet) % SEQ_MODULO,
                         t0_s=start_s + first / rate_hz,
                         rate_hz=rate_hz,
                         acc_scale_g=settings.acc_scale_g,
@@ -197,7 +193,7 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float, first
                     payload = encode(batch)
                 if last is not None:
                     yield last
-                last = Packet((first_seq + first // per_packet) % _SEQ_MODULO, (first + end - begin) / rate_hz, payload)
+                last = Packet((first_seq + first // per_packet) % SEQ_MODULO, (first + end - begin) / rate_hz, payload)
             lap_samples = chunk.first_sample + n
         if last is not None:
             yield Packet(last.seq, last.sim_end_s, last.payload, lap_end=True)
@@ -205,53 +201,6 @@ def iter_packets(script: Script, settings: DeviceSettings, start_s: float, first
         lap += 1
         if not settings.loop:
             return
-
-
-class SequenceMemory:
-    """The packet counter a device keeps in non-volatile memory, in a small JSON file.
-
-    Like firmware that reserves blocks of sequence numbers in flash (one write per
-    block, not per packet), it records ``next_seq`` a block ahead before using the
-    numbers below it, and the exact next number at a clean stop. After a crash the
-    device starts at the reserved mark: some numbers go unused (the recorder sees a
-    gap), none is used twice (which the store would drop as a duplicate).
-
-    Args:
-        path: The file (created with its folder).
-        block: How many sequence numbers one write reserves.
-    """
-
-    def __init__(self, path: Path, block: int = 1000) -> None:
-        self.path = path
-        self.block = block
-        self.reserved = 0
-
-    def start(self) -> int:
-        """The first sequence number to use now; reserves the block that follows it."""
-        try:
-            first = int(json.loads(self.path.read_text())["next_seq"]) % _SEQ_MODULO
-        except FileNotFoundError:
-            first = 0
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
-        self.reserve(first)
-        return first
-
-    def reserve(self, seq: int) -> None:
-        """Make sure numbers up to ``seq`` are reserved before ``seq`` goes out."""
-        if seq >= self.reserved or seq < self.reserved - self.block:  # past the block, or wrapped
-            self.reserved = seq + self.block
-            self._write(self.reserved)
-
-    def finish(self, next_seq: int) -> None:
-        """At a clean stop, remember exactly where to go on."""
-        self._write(next_seq % _SEQ_MODULO)
-
-    def _write(self, next_seq: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"next_seq": next_seq}))
-        tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
 
 
 class Device:
@@ -270,17 +219,19 @@ class Device:
         self._script = script
         self._settings = settings
         self._stop = threading.Event()
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._counts = _Counts()
-        self._pending: set[int] = set()
-        self._acked_early: set[int] = set()
         self._start_s = time.time() if settings.start_s is None else settings.start_s
         self._sim_s = 0.0  # simulated seconds played so far
         self._memory = None if settings.seq_memory is None else SequenceMemory(settings.seq_memory)
         self._next_seq = 0
-        self._imu_topic = topic(settings.device_id, Kind.IMU)
-        self._status_topic = topic(settings.device_id, Kind.STATUS)
-        self._cmd_topic = topic(settings.device_id, Kind.CMD)
+        self._link = DeviceLink(
+            settings.device_id,
+            settings.broker,
+            client_id=f"sitless-sim-{settings.device_id}",
+            on_command=self._on_command,
+            drain_timeout_s=settings.drain_timeout_s,
+        )
 
     @property
     def stats(self) -> DeviceStats:
@@ -291,8 +242,8 @@ class Device:
                 packets_sent=counts.packets_sent,
                 packets_dropped=counts.packets_dropped,
                 buzzes=counts.buzzes,
-                bad_commands=counts.bad_commands,
-                unacked=len(self._pending),
+                bad_commands=self._link.bad_commands,
+                unacked=self._link.unacked,
                 max_lag_s=counts.max_lag_s,
                 laps=counts.laps,
             )
@@ -311,26 +262,16 @@ class Device:
             ConnectionError: The broker did not answer the first connection.
         """
         settings = self._settings
-        will = json.dumps({"online": False})
-        client = make_client(
-            f"sitless-sim-{settings.device_id}", clean_session=False, will=(self._status_topic, will, 1, True)
-        )
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
         first_seq = 0 if self._memory is None else self._memory.start()
         self._next_seq = first_seq
-        connect(client, settings.broker)
+        self._link.connect()
         try:
-            self._publish_status(client, online=True)
-            self._play(client, first_seq)
+            self._link.publish_status(self._status(online=True))
+            self._play(first_seq)
         finally:
             if self._memory is not None:
                 self._memory.finish(self._next_seq)
-            self._publish_status(client, online=False)
-            self._drain()
-            client.disconnect()
-            client.loop_stop()
+            self._link.close(self._status(online=False))
         stats = self.stats
         log.info(
             "%s done: %d packets sent, %d dropped, %d buzzes, %d unacknowledged",
@@ -342,7 +283,7 @@ class Device:
         )
         return stats
 
-    def _play(self, client: paho.Client, first_seq: int) -> None:
+    def _play(self, first_seq: int) -> None:
         """Publish every packet in simulated time, until the end or ``stop()``."""
         settings = self._settings
         wall0 = time.monotonic()
@@ -359,95 +300,40 @@ class Device:
             if self._memory is not None:
                 self._memory.reserve(packet.seq)
             self._next_seq = packet.seq + 1
-            if packet.payload is None:
-                with self._lock:
+            if packet.payload is not None:
+                self._link.publish_packet(packet.payload)
+            with self._lock:
+                if packet.payload is None:
                     self._counts.packets_dropped += 1
-                    self._counts.max_lag_s = max(self._counts.max_lag_s, lag_s)
-            else:
-                self._publish(client, self._imu_topic, packet.payload, retain=False)
-                with self._lock:
+                else:
                     self._counts.packets_sent += 1
-                    self._counts.max_lag_s = max(self._counts.max_lag_s, lag_s)
-            if packet.lap_end:
-                with self._lock:
-                    self._counts.laps += 1
+                self._counts.max_lag_s = max(self._counts.max_lag_s, lag_s)
+                self._counts.laps += packet.lap_end
             if sim_s >= next_status_s:
                 next_status_s += settings.status_every_s
-                self._publish_status(client, online=True)
+                self._link.publish_status(self._status(online=True))
 
-    def _publish(self, client: paho.Client, topic_name: str, payload: bytes | str, *, retain: bool) -> None:
-        # Published while disconnected, a QoS 1 message waits in paho's queue (rc NO_CONN)
-        # and its PUBACK arrives after the reconnection: track it by mid either way.
-        info = client.publish(topic_name, payload, qos=1, retain=retain)
-        with self._lock:
-            if info.mid in self._acked_early:
-                self._acked_early.discard(info.mid)
-            else:
-                self._pending.add(info.mid)
-
-    def _publish_status(self, client: paho.Client, *, online: bool) -> None:
+    def _status(self, *, online: bool) -> DeviceStatus:
         settings = self._settings
         sim_s = self._sim_s
-        battery = max(0.0, 100.0 - settings.battery_drain_pct_per_h * sim_s / 3600.0)
-        status: dict[str, Any] = {
-            "online": online,
-            "battery_pct": round(battery),
-            "rate_hz": int(settings.rate_hz) if settings.rate_hz.is_integer() else settings.rate_hz,
-            "placement": str(settings.placement),
-            "firmware": FIRMWARE,
-            "t_s": round(self._start_s + sim_s, 3),
-        }
-        self._publish(client, self._status_topic, json.dumps(status), retain=True)
+        return DeviceStatus(
+            online=online,
+            battery_pct=round(max(0.0, 100.0 - settings.battery_drain_pct_per_h * sim_s / 3600.0)),
+            rate_hz=settings.rate_hz,
+            placement=settings.placement,
+            firmware=FIRMWARE,
+            t_s=round(self._start_s + sim_s, 3),
+        )
 
-    def _drain(self) -> None:
-        deadline = time.monotonic() + self._settings.drain_timeout_s
-        with self._lock:
-            while self._pending and time.monotonic() < deadline:
-                self._lock.wait(min(0.1, max(0.0, deadline - time.monotonic())))
-            if self._pending:
-                log.warning(
-                    "%d QoS 1 messages still unacknowledged after %.0f s",
-                    len(self._pending),
-                    self._settings.drain_timeout_s,
-                )
-
-    def _on_connect(
-        self, client: paho.Client, _userdata: object, _flags: object, reason: object, _props: object
-    ) -> None:
-        if not getattr(reason, "is_failure", False):
-            client.subscribe(self._cmd_topic, qos=1)
-
-    def _on_publish(self, _client: paho.Client, _userdata: object, mid: int, _reason: object, _props: object) -> None:
-        with self._lock:
-            if mid in self._pending:
-                self._pending.discard(mid)
-            else:
-                self._acked_early.add(mid)
-            self._lock.notify_all()
-
-    def _on_message(self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
-        try:
-            command: dict[str, Any] | None = parse_object(bytes(message.payload))
-            problem = ""
-        except PayloadError as err:
-            command, problem = None, str(err)
-        if command is None:
-            with self._lock:
-                self._counts.bad_commands += 1
-            log.warning("bad command on %s: %s", message.topic, problem)
+    def _on_command(self, command: Command) -> None:
+        if command.cmd != "buzz":
+            log.info("%s: ignoring command %r (the simulator only buzzes)", self._settings.device_id, command.cmd)
             return
-        if command.get("cmd") == "buzz":
-            with self._lock:
-                self._counts.buzzes += 1
-            log.info(
-                "%s: buzz %s (reason: %s)",
-                self._settings.device_id,
-                command.get("pattern", "short"),
-                command.get("reason", "none"),
-            )
-        else:
-            log.info(
-                "%s: ignoring command %r (the simulator only buzzes)",
-                self._settings.device_id,
-                command.get("cmd"),
-            )
+        with self._lock:
+            self._counts.buzzes += 1
+        log.info(
+            "%s: buzz %s (reason: %s)",
+            self._settings.device_id,
+            command.pattern or "short",
+            command.reason or "none",
+        )

@@ -16,14 +16,14 @@ calibration action from a terminal.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import uuid
 
 from analysis import UserAction
-from ingest.errors import TopicError
+from ingest.errors import PayloadError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
+from ingest.payloads import Action
 from ingest.topics import Kind, topic
 
 __all__ = ["ACTIONS", "register", "run", "send_action"]
@@ -72,17 +72,16 @@ def send_action(
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: use one of {', '.join(sorted(ACTIONS))}")
-    if (exercise is None) == (action == UserAction.EXERCISE_START):
-        raise ValueError(f"an exercise goes with {UserAction.EXERCISE_START!s} and only with it")
-    body: dict[str, str] = {"action": action}
-    if exercise is not None:
-        body["exercise"] = exercise
-    action_topic = topic(device_id, Kind.ACTION)
     action_id = uuid.uuid4().hex
+    try:
+        request = Action(UserAction(action), action_id, exercise)
+    except PayloadError as err:
+        raise ValueError(str(err)) from None
+    action_topic = topic(device_id, Kind.ACTION)
     client = make_client(f"sitless-action-{action_id[:12]}")
     connect(client, broker, timeout_s=connect_timeout_s)
     try:
-        info = client.publish(action_topic, json.dumps({**body, "id": action_id}), qos=1)
+        info = client.publish(action_topic, request.to_json(), qos=1)
         try:
             info.wait_for_publish(timeout=publish_timeout_s)
         except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full

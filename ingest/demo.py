@@ -30,7 +30,7 @@ from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_po
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
 from ingest.errors import IngestError
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
-from ingest.payloads import parse_object
+from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.topics import Kind, parse, subscription
 from ingest.worker import Worker, WorkerSettings
@@ -127,7 +127,7 @@ def _watch_alerts(broker: BrokerAddress) -> paho.Client:
 
     def on_message(c: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         try:
-            body = parse_object(bytes(msg.payload))
+            body = parse_event(bytes(msg.payload))
             if body.get("kind") == "alert":
                 device_id, _ = parse(msg.topic)
                 _say(_alert_line(device_id, body))

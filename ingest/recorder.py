@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ingest.codec import decode
 from ingest.errors import PacketError, PayloadError
 from ingest.mqtt import BrokerAddress
-from ingest.payloads import parse_object
+from ingest.payloads import DeviceStatus
 from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
 from ingest.topics import Kind, subscription
@@ -112,7 +112,7 @@ class Recorder(MqttService):
         if not payload:
             return  # a cleared retained message
         try:
-            status = parse_object(payload)
+            status = DeviceStatus.parse(payload).to_dict()
         except PayloadError as err:
             self._count(device_id, "bad_status")
             self.troubles.warning(f"status:{device_id}", "bad status from %s: %s", device_id, err)

@@ -28,7 +28,7 @@ from analysis.programme import RED_FLAGS_TEXT
 from ingest.actions import send_action
 from ingest.errors import PayloadError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
-from ingest.payloads import parse_object
+from ingest.payloads import parse_event
 from ingest.topics import Kind, topic, validate_device_id
 
 __all__ = ["SessionResult", "follow_exercise", "register", "run"]
@@ -127,7 +127,7 @@ def follow_exercise(
 
     def on_message(c: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         with contextlib.suppress(PayloadError):  # not an event of ours
-            inbox.put(parse_object(bytes(msg.payload)))
+            inbox.put(parse_event(bytes(msg.payload)))
 
     def on_subscribe(c: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
         subscribed.set()

@@ -42,13 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy, UserAction
+from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy
 from analysis.detector import Detector
 from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
-from ingest.payloads import parse_object
+from ingest.payloads import Action, Command, DeviceStatus
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
@@ -59,8 +59,6 @@ __all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", 
 log = logging.getLogger(__name__)
 
 SERVICE = "worker"
-#: Longest action id taken from a message (``ingest.actions.send_action`` sends 32 hex digits).
-MAX_ACTION_ID_LEN = 64
 #: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
 #: so that a backlog is analysed in bounded chunks.
 MAX_QUEUED_SAMPLES = 6000
@@ -343,9 +341,11 @@ class Worker(MqttService):
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
         try:
-            placement = Placement(parse_object(payload)["placement"])
-        except (PayloadError, ValueError, KeyError, TypeError):
-            return  # statuses without a (known) placement leave the default in force
+            placement = DeviceStatus.parse(payload).placement
+        except PayloadError:
+            return  # the recorder counts bad statuses
+        if placement is None:
+            return  # statuses without a placement leave the default in force
         self._placements[device_id] = placement
         self._placements.move_to_end(device_id)
         while len(self._placements) > self.settings.max_wearers:  # ids come from any client: bounded
@@ -354,13 +354,11 @@ class Worker(MqttService):
     def _on_action(self, device_id: str, m: Message) -> None:
         """Apply a user action once: its event is keyed on the action's id (:func:`_action_id`)."""
         try:
-            body = parse_object(m.payload)
-            action = UserAction(body["action"])
-            action_id = _action_id(body, m)
-            exercise = _exercise_of(body) if action is UserAction.EXERCISE_START else None
-        except (PayloadError, ValueError, KeyError, TypeError) as err:
+            request = Action.parse(m.payload)
+        except PayloadError as err:
             self._bad_action(device_id, m, err)
             return
+        action, exercise, action_id = request.action, request.exercise, _action_id(request, m)
         wearer = self._wearer(device_id)
         wearer.heard_s = self._clock()
         if wearer.quarantined:
@@ -483,7 +481,7 @@ class Worker(MqttService):
             if wearer is not None:
                 wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
         elif body["kind"] == "slouch_nudge":
-            self._buzz(device_id, pattern="short", reason="slouch")
+            self._buzz(device_id, Command("buzz", pattern="short", reason="slouch"))
             self.counts[(device_id, "slouch_nudges")] += 1
 
     def _on_publish(self, client: object, userdata: object, mid: int, reason: object, props: object) -> None:
@@ -531,7 +529,8 @@ class Worker(MqttService):
             self.counts[(device_id, "stale_buzzes")] += 1
             log.info("%s: no buzz for the alert at %.0f: %s", device_id, alert["t_s"], stale)
             return
-        self._buzz(device_id, pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
+        buzz = Command("buzz", pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
+        self._buzz(device_id, buzz)
 
     def _buzz_stale(self, alert: dict[str, Any], wearer: _Wearer | None) -> str:
         """Why an alert's buzz would come too late (empty when it is still due)."""
@@ -549,9 +548,9 @@ class Worker(MqttService):
             return f"more than {self.settings.buzz_max_age_s:.0f} s old"
         return ""
 
-    def _buzz(self, device_id: str, **fields: Any) -> None:
-        """Send the wearable a buzz command (docs/protocol.md, ``cmd``) with these fields."""
-        self.client.publish(topic(device_id, Kind.CMD), json.dumps({"cmd": "buzz", **fields}), qos=1)
+    def _buzz(self, device_id: str, command: Command) -> None:
+        """Send the wearable a buzz command (docs/protocol.md, ``cmd``)."""
+        self.client.publish(topic(device_id, Kind.CMD), command.to_json(), qos=1)
 
     def _save(self, *, force: bool = False, due: frozenset[str] = frozenset()) -> None:
         """Save, in one transaction, the status and snapshots that are due (all with ``force``).
@@ -715,19 +714,7 @@ def _fresh_analyzer(settings: AnalysisSettings) -> Analyzer:
     return Analyzer(settings, _recognition(settings))
 
 
-def _exercise_of(body: dict[str, Any]) -> str:
-    """The exercise an ``exercise_start`` action names (checked against the placement later).
-
-    >>> _exercise_of({"action": "exercise_start", "exercise": "squat"})
-    'squat'
-    """
-    exercise = body.get("exercise")
-    if not isinstance(exercise, str) or not 0 < len(exercise) <= MAX_ACTION_ID_LEN:
-        raise ValueError(f"exercise_start needs an exercise id, got {exercise!r:.80}")
-    return exercise
-
-
-def _action_id(body: dict[str, Any], m: Message) -> str:
+def _action_id(action: Action, m: Message) -> str:
     """The id of an action message: the ``id`` its sender gave it, else one made from its arrival.
 
     An id from the sender (:func:`ingest.actions.send_action` gives each action one)
@@ -736,21 +723,14 @@ def _action_id(body: dict[str, Any], m: Message) -> str:
     after the other, and the same message taken in again after a store failure, but
     not a message the broker delivers a second time.
 
+    >>> from analysis import UserAction
     >>> from ingest.service import Message
-    >>> _action_id({"action": "done", "id": "7f3a"}, Message("t", b"", 5, 1, 1700000000.25))
+    >>> _action_id(Action(UserAction.DONE, "7f3a"), Message("t", b"", 5, 1, 1700000000.25))
     '7f3a'
-    >>> _action_id({"action": "done"}, Message("t", b"", 5, 1, 1700000000.25))
+    >>> _action_id(Action(UserAction.DONE), Message("t", b"", 5, 1, 1700000000.25))
     'done@1700000000.25#5'
-
-    Raises:
-        ValueError: The ``id`` is not a string of 1 to :data:`MAX_ACTION_ID_LEN` characters.
     """
-    given = body.get("id")
-    if given is None:
-        return f"{body['action']}@{m.received_s!r}#{m.mid}"
-    if not isinstance(given, str) or not 0 < len(given) <= MAX_ACTION_ID_LEN:
-        raise ValueError(f"an action id is a string of 1 to {MAX_ACTION_ID_LEN} characters, got {given!r:.80}")
-    return given
+    return action.id if action.id is not None else f"{action.action}@{m.received_s!r}#{m.mid}"
 
 
 def working_hours(text: str) -> tuple[float, float]:

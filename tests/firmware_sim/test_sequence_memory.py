@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.device import DeviceSettings, SequenceMemory, iter_packets
+from firmware_sim.device import DeviceSettings, iter_packets
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import ALL_POSTURES
+from ingest.device_link import SequenceMemory
 
 
 def test_first_run_starts_at_zero_and_reserves_a_block(tmp_path: Path) -> None:

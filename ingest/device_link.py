@@ -1,0 +1,231 @@
+"""A wearable's side of MQTT: its packets and status out, its commands in (docs/protocol.md).
+
+The simulated device (``firmware_sim.device``) and the BLE gateway publish through the
+same :class:`DeviceLink`, so that every source of packets behaves alike on the wire:
+
+- it connects with a persistent session and a **last will** that sets the retained
+  status to ``{"online": false}`` if it vanishes;
+- packets go out on ``.../imu`` with QoS 1, and statuses retained on ``.../status``;
+  every QoS 1 message is tracked until the broker acknowledges it (a message published
+  while the connection is down waits in paho's queue and is acknowledged after the
+  reconnection), and :meth:`DeviceLink.close` publishes the offline status and waits,
+  up to ``drain_timeout_s``, for every acknowledgement before it disconnects;
+- commands on ``.../cmd`` are parsed (:class:`~ingest.payloads.Command`) and handed to
+  ``on_command``; a malformed one is counted and logged, never raised.
+
+:class:`SequenceMemory` keeps a device's packet sequence numbers going across restarts,
+as firmware keeps them in flash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+from ingest.errors import PayloadError
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.payloads import Command, DeviceStatus
+from ingest.topics import Kind, topic, validate_device_id
+
+__all__ = ["SEQ_MODULO", "DeviceLink", "SequenceMemory"]
+
+log = logging.getLogger(__name__)
+
+#: Sequence numbers wrap here (the packet header's 32-bit field, ``ingest.codec``).
+SEQ_MODULO = 2**32
+
+
+class DeviceLink:
+    """One device's MQTT connection (see the module docstring).
+
+    Args:
+        device_id: The device id in the topics (validated).
+        broker: Where the MQTT broker listens.
+        client_id: MQTT client id; default ``sitless-dev-<device_id>``. Keep it stable:
+            the persistent session (and the commands queued in it) goes with it.
+        on_command: Called, on paho's network thread, with each valid command.
+        drain_timeout_s: How long :meth:`close` waits for outstanding acknowledgements, s.
+
+    Raises:
+        TopicError: The device id is not valid in a topic.
+    """
+
+    def __init__(
+        self,
+        device_id: str,
+        broker: BrokerAddress,
+        *,
+        client_id: str | None = None,
+        on_command: Callable[[Command], None] | None = None,
+        drain_timeout_s: float = 30.0,
+    ) -> None:
+        validate_device_id(device_id)
+        self.device_id = device_id
+        self._broker = broker
+        self._on_command = on_command
+        self._drain_timeout_s = drain_timeout_s
+        self._imu_topic = topic(device_id, Kind.IMU)
+        self._status_topic = topic(device_id, Kind.STATUS)
+        self._cmd_topic = topic(device_id, Kind.CMD)
+        self._lock = threading.Condition()
+        self._pending: set[int] = set()  # published, not acknowledged yet
+        self._acked_early: set[int] = set()  # acknowledged before publish() returned its mid
+        self._bad_commands = 0
+        self._client = make_client(
+            client_id or f"sitless-dev-{device_id}",
+            clean_session=False,
+            will=(self._status_topic, DeviceStatus(online=False).to_json(), 1, True),
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+
+    @property
+    def connected(self) -> bool:
+        """Whether the MQTT connection is up now."""
+        return bool(self._client.is_connected())
+
+    @property
+    def unacked(self) -> int:
+        """QoS 1 messages the broker has not acknowledged yet."""
+        with self._lock:
+            return len(self._pending)
+
+    @property
+    def bad_commands(self) -> int:
+        """Command messages that were not valid commands."""
+        with self._lock:
+            return self._bad_commands
+
+    def connect(self) -> None:
+        """Connect (paho then reconnects by itself after a drop).
+
+        Raises:
+            ConnectionError: The broker did not answer the first connection.
+        """
+        connect(self._client, self._broker)
+
+    def publish_packet(self, payload: bytes) -> None:
+        """Publish an encoded packet (``ingest.codec.encode``) on the device's ``imu`` topic, QoS 1."""
+        self._publish(self._imu_topic, payload, retain=False)
+
+    def publish_status(self, status: DeviceStatus) -> None:
+        """Publish the device's status, retained, QoS 1."""
+        self._publish(self._status_topic, status.to_json(), retain=True)
+
+    def close(self, status: DeviceStatus | None = None) -> None:
+        """Go offline: publish ``status`` (default ``{"online": false}``), drain and disconnect.
+
+        A clean disconnect does not fire the last will, hence the explicit offline status.
+        """
+        self.publish_status(status or DeviceStatus(online=False))
+        self.drain()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def drain(self) -> bool:
+        """Wait up to ``drain_timeout_s`` for every outstanding acknowledgement; whether all came."""
+        deadline = time.monotonic() + self._drain_timeout_s
+        with self._lock:
+            while self._pending and time.monotonic() < deadline:
+                self._lock.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            if self._pending:
+                log.warning(
+                    "%s: %d QoS 1 messages still unacknowledged after %.0f s",
+                    self.device_id,
+                    len(self._pending),
+                    self._drain_timeout_s,
+                )
+            return not self._pending
+
+    def _publish(self, topic_name: str, payload: bytes | str, *, retain: bool) -> None:
+        # Published while disconnected, a QoS 1 message waits in paho's queue (rc NO_CONN)
+        # and its PUBACK arrives after the reconnection: track it by mid either way.
+        info = self._client.publish(topic_name, payload, qos=1, retain=retain)
+        with self._lock:
+            if info.mid in self._acked_early:
+                self._acked_early.discard(info.mid)
+            else:
+                self._pending.add(info.mid)
+
+    def _on_connect(
+        self, client: paho.Client, _userdata: object, _flags: object, reason: object, _props: object
+    ) -> None:
+        if not getattr(reason, "is_failure", False):
+            client.subscribe(self._cmd_topic, qos=1)
+
+    def _on_publish(self, _client: paho.Client, _userdata: object, mid: int, _reason: object, _props: object) -> None:
+        with self._lock:
+            if mid in self._pending:
+                self._pending.discard(mid)
+            else:
+                self._acked_early.add(mid)
+            self._lock.notify_all()
+
+    def _on_message(self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        try:
+            command = Command.parse(bytes(message.payload))
+        except PayloadError as err:
+            with self._lock:
+                self._bad_commands += 1
+            log.warning("bad command on %s: %s", message.topic, err)
+            return
+        if self._on_command is not None:
+            self._on_command(command)
+
+
+class SequenceMemory:
+    """The packet counter a device keeps in non-volatile memory, in a small JSON file.
+
+    Like firmware that reserves blocks of sequence numbers in flash (one write per
+    block, not per packet), it records ``next_seq`` a block ahead before using the
+    numbers below it, and the exact next number at a clean stop. After a crash the
+    device starts at the reserved mark: some numbers go unused (the recorder sees a
+    gap), none is used twice (which the store would drop as a duplicate).
+
+    Args:
+        path: The file (created with its folder).
+        block: How many sequence numbers one write reserves.
+    """
+
+    def __init__(self, path: Path, block: int = 1000) -> None:
+        self.path = path
+        self.block = block
+        self.reserved = 0
+
+    def start(self) -> int:
+        """The first sequence number to use now; reserves the block that follows it.
+
+        Raises:
+            ValueError: The file exists but does not hold a sequence number.
+        """
+        try:
+            first = int(json.loads(self.path.read_text())["next_seq"]) % SEQ_MODULO
+        except FileNotFoundError:
+            first = 0
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
+        self.reserve(first)
+        return first
+
+    def reserve(self, seq: int) -> None:
+        """Make sure numbers up to ``seq`` are reserved before ``seq`` goes out."""
+        if seq >= self.reserved or seq < self.reserved - self.block:  # past the block, or wrapped
+            self.reserved = seq + self.block
+            self._write(self.reserved)
+
+    def finish(self, next_seq: int) -> None:
+        """At a clean stop, remember exactly where to go on."""
+        self._write(next_seq % SEQ_MODULO)
+
+    def _write(self, next_seq: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"next_seq": next_seq}))
+        tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
