@@ -11,7 +11,10 @@ the exercise (``docs/reps.md`` has the details and the measured figures):
   still second) is the segment's movement, whatever the mounting. A repetition leaves
   rest and comes back (within 30% of the depth threshold), deep enough, lasting at least
   0.6 s (a squat) or 1 s (the lying exercises, done slowly) and, except for squats,
-  smooth (walking steps are not). An excursion still in a new orientation for longer
+  smooth (walking steps are not). Squats may run together without a pause at the top,
+  where the pelvis need not come back that near rest: a squat is also complete once it
+  has turned back, fallen by 70% of its rise, and the next rises from the low point
+  between them (a Schmitt trigger whose release follows the peak). An excursion still in a new orientation for longer
   than twice the exercise's longest programme hold (at least 15 s), or away for
   :data:`MAX_EXCURSION_S`, is a change of position: its orientation becomes the rest.
 * **Cycles** (``any``): :class:`analysis.cycles.CycleCounter`, the period from YIN with
@@ -76,6 +79,13 @@ _SHAKY_G = 0.04  # SD of |a| in a frame: simulated walking ~0.07 g, exercises < 
 _MIN_REP_S = 0.6  # the shortest squat: down and up in 0.6 s (a quick one takes ~1 s)
 _MIN_SLOW_REP_S = 1.0  # the shortest repetition of the lying exercises (programme: "slowly")
 _TYPICAL_OF = 5  # the set's depth: median peak of its last 5 counted repetitions
+# A squat has turned back once it has fallen by 70% of its rise from where it started: every
+# simulated set back to back falls further (the pelvis of 1-s squats at 60% depth to ~24% of its
+# 21° rise; 80% misses those), a bounce in a hold (15-30% of the depth) does not (bench.reps).
+_TURN = 0.7
+# Only a squat's depth turns, up to 1.5 times the full range (min_deg is 40% of it): a deep squat
+# tilts the pelvis ~50°, the thigh ~110°. Larger is a change of position (uci_hapt lying: ~90°).
+_TURN_MAX_RANGE = 1.5 / 0.4
 # An ``any`` counter's state before the cycle counter had its own, and what of it that one keeps.
 _OLD_CYCLE_STATE = (
     "t0_s axis center period mid half periodic active count intervals interval_s state rest_side away_s last_count_k"
@@ -85,6 +95,8 @@ _STATE = (
     "t0_s k_next last count set_start_s last_rep_s intervals interval_s gap_s peaks bases base side_dir "
     "ref in_exc exc_shaky exc_start_s exc_peak exc_peak_u still_since_s unset_n"
 )
+# Added to ``_STATE`` after version 1 was first saved: a snapshot without them loads with these.
+_TURN_STATE: Mapping[str, Any] = MappingProxyType({"valley": 0.0, "valley_s": None, "exc_from": 0.0})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +110,15 @@ class _Rule:
             ``_MIN_SLOW_REP_S`` or with mostly shaky frames (|a| spread over ``_SHAKY_G``
             within the frame, as in walking) is no repetition. Not for the squat, whose
             hip drop shakes the frames as much as a step.
+        turns: Repetitions may run together without a pause at rest (squats): an
+            excursion is also complete once it has turned back, fallen by ``_TURN`` of
+            its rise, and the next one rises from the low point between them.
     """
 
     min_deg: float
     per_side: bool = False
     steady: bool = True
+    turns: bool = False
 
 
 # Full ranges (firmware_sim.poses.MOVES and MotionParams, from the cited joint ranges and
@@ -113,8 +129,8 @@ class _Rule:
 _PELVIS = (Placement.LOWER_BACK, Placement.WAIST)
 SUPPORTED: Mapping[tuple[str, Placement], _Rule] = MappingProxyType(
     {
-        ("squat", Placement.THIGH): _Rule(30.0, steady=False),
-        **{("squat", p): _Rule(14.0, steady=False) for p in _PELVIS},
+        ("squat", Placement.THIGH): _Rule(30.0, steady=False, turns=True),
+        **{("squat", p): _Rule(14.0, steady=False, turns=True) for p in _PELVIS},
         ("knee_hug", Placement.THIGH): _Rule(30.0),
         **{("knee_hug", p): _Rule(8.0) for p in _PELVIS},
         ("knee_roll", Placement.THIGH): _Rule(18.0, per_side=True),
@@ -254,6 +270,11 @@ class RepCounter:
         self._exc_peak_u = [0.0, 0.0, 0.0]
         self._still_since_s: float | None = None
         self._unset_n = 0  # frames without a resting orientation
+        # Between repetitions that turned back before reaching rest: the lowest angle since
+        # the turn (deg) and when (None: back near rest); the excursion's starting level.
+        self._valley = 0.0
+        self._valley_s: float | None = None
+        self._exc_from = 0.0
         self._cycles = CycleCounter(self.frame_s) if self._rule is None else None
 
     def _reset_set(self) -> None:
@@ -269,7 +290,7 @@ class RepCounter:
         self._base = self._rule.min_deg if self._rule is not None else 0.0  # the smallest of the sides'
         self._side_dir: list[float] | None = None
 
-    _SCALARS = tuple(f"_{name}" for name in _STATE.split())
+    _SCALARS = tuple(f"_{name}" for name in (*_STATE.split(), *_TURN_STATE))
 
     def snapshot(self) -> dict[str, Any]:
         """Return the state as JSON-serialisable data (the buffer is at most ``BUFFER_S`` long)."""
@@ -296,7 +317,8 @@ class RepCounter:
         if self._cycles is not None:
             self._cycles.load(state["cycles"] if "cycles" in state else _cycles_of_old(state, self.frame_s))
         for name in self._SCALARS:
-            setattr(self, name, state[name.lstrip("_")])
+            key = name.lstrip("_")
+            setattr(self, name, state[key] if key in state or key not in _TURN_STATE else _TURN_STATE[key])
         self._buf = np.asarray(state["buf"], dtype=np.float64).reshape(-1, 3)
 
     def next_segment(self, forward: bool) -> RepCounter:
@@ -442,6 +464,7 @@ class RepCounter:
 
     def _step_excursion(self, u: list[float], still: bool, rest: list[float], events: list[Event]) -> None:
         """One frame: ``u`` the 0.3-s gravity direction, ``rest`` the 1-s one, ``still`` at rest."""
+        assert self._rule is not None
         t_s = self._t(self._k_next)
         if not still:
             self._still_since_s = None
@@ -454,22 +477,22 @@ class RepCounter:
         cos = u[0] * ref[0] + u[1] * ref[1] + u[2] * ref[2]
         angle = math.degrees(math.acos(min(1.0, max(-1.0, cos))))
         if not self._in_exc:
-            if self._set_over(t_s):
-                events.append(self._close_set())
-            if angle > 0.5 * self._base:
-                self._in_exc = True
-                self._exc_shaky = 0
-                self._exc_start_s = t_s - self.frame_s
-                self._exc_peak = angle
-                self._exc_peak_u = u
-            elif still:
-                self._ref = rest  # follow small shifts of the resting position
+            self._between(angle, u, rest if still else None, events)
             return
         if angle > self._exc_peak:
             self._exc_peak = angle
             self._exc_peak_u = u
         if angle < 0.3 * self._base:
             self._in_exc = False
+            self._valley, self._valley_s = 0.0, None
+            self._end_excursion(t_s, events)
+            return
+        turned = angle < self._exc_peak - _TURN * (self._exc_peak - self._exc_from)
+        if self._rule.turns and turned and self._exc_peak <= _TURN_MAX_RANGE * self._rule.min_deg:
+            # Turned back before reaching rest (squats run together): complete, and the
+            # next one rises from the low point that follows.
+            self._in_exc = False
+            self._valley, self._valley_s = angle, t_s
             self._end_excursion(t_s, events)
             return
         stuck_s = t_s - self._still_since_s if self._still_since_s is not None else 0.0
@@ -477,6 +500,30 @@ class RepCounter:
             # Not a repetition: the wearer settled in another position, the new rest.
             self._in_exc = False
             self._ref = rest if still else None
+            self._valley, self._valley_s = 0.0, None
+
+    def _between(self, angle: float, u: list[float], rest: list[float] | None, events: list[Event]) -> None:
+        """One frame outside an excursion: ``angle`` from rest (deg), ``rest`` the 1-s direction if still."""
+        t_s = self._t(self._k_next)
+        stuck_s = t_s - self._still_since_s if self._still_since_s is not None else 0.0
+        if self._set_over(t_s):
+            events.append(self._close_set())
+        if self._valley_s is not None:
+            if angle < 0.3 * self._base:
+                self._valley, self._valley_s = 0.0, None  # back near rest
+            elif angle < self._valley:
+                self._valley, self._valley_s = angle, t_s
+        if angle > self._valley + 0.5 * self._base:
+            self._in_exc = True
+            self._exc_shaky = 0
+            # From rest, it starts where it passed the threshold; after a turn, at the low point.
+            self._exc_start_s = t_s - self.frame_s if self._valley_s is None else self._valley_s
+            self._exc_from = self._valley
+            self._exc_peak = angle
+            self._exc_peak_u = u
+        elif rest is not None and (self._valley_s is None or stuck_s > self._max_still_s):
+            self._ref = rest  # follow small shifts of the resting position
+            self._valley, self._valley_s = 0.0, None
 
     def _find_rest(self, still: bool, rest: list[float]) -> None:
         """Take the resting orientation: the first still second (or, rolling without pause, the middle)."""
@@ -494,7 +541,7 @@ class RepCounter:
             self._unset_n = 0
 
     def _end_excursion(self, t_s: float, events: list[Event]) -> None:
-        """Back near rest at ``t_s``: count the excursion if it is a repetition."""
+        """Back near rest (or turned back) at ``t_s``: count the excursion if it is a repetition."""
         assert self._rule is not None
         side = self._side()
         key = side or ""
