@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["IngestError", "PacketError", "PayloadError", "RecordingError", "StoreError", "TopicError"]
+__all__ = [
+    "IngestError",
+    "PacketError",
+    "PayloadError",
+    "ProfileError",
+    "RecordingError",
+    "StoreError",
+    "TopicError",
+]
 
 
 class IngestError(Exception):
@@ -15,6 +23,10 @@ class PacketError(IngestError):
 
 class PayloadError(IngestError):
     """A JSON payload (status, action, cmd) is malformed, too large or nested too deeply."""
+
+
+class ProfileError(IngestError):
+    """A BLE notification of a sensor does not decode: wrong length, header or values."""
 
 
 class TopicError(IngestError):
