@@ -1,0 +1,105 @@
+"""The ``sitless`` profile: a do-it-yourself sensor whose notifications carry the sitless packet.
+
+A maker's board (an nRF52 or ESP32 with an accelerometer) implements one GATT service,
+specified in ``docs/firmware.md``:
+
+==========  ========================================  ===================  =================================
+short name  UUID                                      properties           content
+==========  ========================================  ===================  =================================
+service     ``48f03676-acb9-421a-8dad-d029ba2cd92c``
+packet      ``48f03677-acb9-421a-8dad-d029ba2cd92c``  notify               one IMU packet (``ingest.codec``)
+command     ``48f03678-acb9-421a-8dad-d029ba2cd92c``  write                a command (``ingest.payloads.Command``)
+clock       ``48f03679-acb9-421a-8dad-d029ba2cd92c``  write                float64 LE Unix epoch seconds
+==========  ========================================  ===================  =================================
+
+Each notification is one packet exactly as a wearable publishes it over MQTT
+(docs/protocol.md, "IMU packet layout"), so a board can talk to the broker directly or
+through the gateway with the same code. The gateway sets the board's clock when it
+connects (``clock``), asks for the sample rate with the ``rate`` command and passes
+buzz commands on unchanged. The decoder takes the samples and their device times from
+the packet; the gateway publishes them under its own sequence numbers and aligns the
+device clock to the host's.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ingest.codec import decode, from_counts
+from ingest.errors import PacketError, ProfileError
+from ingest.payloads import Command
+from ingest.profiles.base import Samples, Write
+
+__all__ = ["CLOCK_UUID", "COMMAND_UUID", "PACKET_UUID", "PROFILE", "SERVICE_UUID", "SitlessDecoder", "SitlessProfile"]
+
+SERVICE_UUID = "48f03676-acb9-421a-8dad-d029ba2cd92c"
+PACKET_UUID = "48f03677-acb9-421a-8dad-d029ba2cd92c"
+COMMAND_UUID = "48f03678-acb9-421a-8dad-d029ba2cd92c"
+CLOCK_UUID = "48f03679-acb9-421a-8dad-d029ba2cd92c"
+#: Local names a board may advertise instead of the service UUID (which takes 18 of the 31 bytes).
+NAME_PREFIX = "sitless"
+_CLOCK = struct.Struct("<d")
+
+
+class SitlessDecoder:
+    """Decodes notifications of the ``sitless`` profile: one IMU packet each."""
+
+    def decode(self, data: bytes) -> Samples:
+        """The packet's samples in g (and deg/s), with their device times.
+
+        Raises:
+            ProfileError: Not a valid packet (the codec's message says why).
+        """
+        try:
+            batch = decode(bytes(data))
+        except PacketError as err:
+            raise ProfileError(f"not a sitless packet: {err}") from None
+        n = batch.acc.shape[0]
+        t_s = batch.t0_s + np.arange(n, dtype=np.float64) / float(batch.rate_hz)
+        gyro = None if batch.gyro is None else from_counts(batch.gyro, batch.gyro_scale_dps)
+        return Samples(from_counts(batch.acc, batch.acc_scale_g), gyro, t_s)
+
+
+class SitlessProfile:
+    """The do-it-yourself sensor of ``docs/firmware.md`` (module docstring)."""
+
+    name = "sitless"
+    service_uuid = SERVICE_UUID
+    notify_uuid = PACKET_UUID
+    #: The rates a board must offer (docs/firmware.md): 25 Hz is enough for posture, 50 Hz for repetitions.
+    rates_hz = (25.0, 50.0)
+
+    def matches(self, local_name: str | None, service_uuids: Sequence[str]) -> bool:
+        """The service advertised, or a local name starting ``sitless``."""
+        if any(u.lower() == SERVICE_UUID for u in service_uuids):
+            return True
+        return local_name is not None and local_name.lower().startswith(NAME_PREFIX)
+
+    def start(self, rate_hz: float) -> list[Write]:
+        """Set the board's clock to the host's, then ask for ``rate_hz``.
+
+        The notifications start when the gateway subscribes to the packet characteristic.
+        """
+        return [
+            Write(CLOCK_UUID, _CLOCK.pack(time.time())),
+            Write(COMMAND_UUID, Command("rate", rate_hz=rate_hz).to_json().encode()),
+        ]
+
+    def stop(self) -> list[Write]:
+        """Nothing: unsubscribing stops the notifications."""
+        return []
+
+    def decoder(self, rate_hz: float) -> SitlessDecoder:
+        """A decoder (packets carry their own rate and times)."""
+        return SitlessDecoder()
+
+    def buzz(self, command: Command) -> list[Write]:
+        """The command as it came over MQTT: the board buzzes, lights or beeps as it can."""
+        return [Write(COMMAND_UUID, command.to_json().encode())]
+
+
+PROFILE = SitlessProfile()
