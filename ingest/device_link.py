@@ -76,6 +76,7 @@ class DeviceLink:
         self._lock = threading.Condition()
         self._pending: set[int] = set()  # published, not acknowledged yet
         self._acked_early: set[int] = set()  # acknowledged before publish() returned its mid
+        self._callbacks: dict[int, Callable[[], None]] = {}  # by mid, for publish_packet's on_acked
         self._bad_commands = 0
         self._client = make_client(
             client_id or f"sitless-dev-{device_id}",
@@ -111,9 +112,24 @@ class DeviceLink:
         """
         connect(self._client, self._broker)
 
-    def publish_packet(self, payload: bytes) -> None:
-        """Publish an encoded packet (``ingest.codec.encode``) on the device's ``imu`` topic, QoS 1."""
-        self._publish(self._imu_topic, payload, retain=False)
+    def start(self) -> None:
+        """Start connecting without waiting: the client keeps trying until the broker answers.
+
+        What is published meanwhile waits in the client (a gateway keeps its packets on
+        disk as well, ``ingest.outbox``).
+        """
+        self._client.connect_async(self._broker.host, self._broker.port, keepalive=15)
+        self._client.loop_start()
+
+    def publish_packet(self, payload: bytes, on_acked: Callable[[], None] | None = None) -> None:
+        """Publish an encoded packet (``ingest.codec.encode``) on the device's ``imu`` topic, QoS 1.
+
+        Args:
+            payload: The packet.
+            on_acked: Called once the broker has acknowledged it (on paho's network
+                thread, or at once if the acknowledgement came first).
+        """
+        self._publish(self._imu_topic, payload, retain=False, on_acked=on_acked)
 
     def publish_status(self, status: DeviceStatus) -> None:
         """Publish the device's status, retained, QoS 1."""
@@ -144,15 +160,22 @@ class DeviceLink:
                 )
             return not self._pending
 
-    def _publish(self, topic_name: str, payload: bytes | str, *, retain: bool) -> None:
+    def _publish(
+        self, topic_name: str, payload: bytes | str, *, retain: bool, on_acked: Callable[[], None] | None = None
+    ) -> None:
         # Published while disconnected, a QoS 1 message waits in paho's queue (rc NO_CONN)
         # and its PUBACK arrives after the reconnection: track it by mid either way.
         info = self._client.publish(topic_name, payload, qos=1, retain=retain)
         with self._lock:
-            if info.mid in self._acked_early:
+            acked = info.mid in self._acked_early
+            if acked:
                 self._acked_early.discard(info.mid)
             else:
                 self._pending.add(info.mid)
+                if on_acked is not None:
+                    self._callbacks[info.mid] = on_acked
+        if acked and on_acked is not None:
+            on_acked()
 
     def _on_connect(
         self, client: paho.Client, _userdata: object, _flags: object, reason: object, _props: object
@@ -166,7 +189,10 @@ class DeviceLink:
                 self._pending.discard(mid)
             else:
                 self._acked_early.add(mid)
+            callback = self._callbacks.pop(mid, None)
             self._lock.notify_all()
+        if callback is not None:
+            callback()
 
     def _on_message(self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
         try:

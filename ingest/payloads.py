@@ -142,6 +142,9 @@ class DeviceStatus:
         placement: Where the sensor is worn.
         firmware: Firmware version.
         t_s: Device time of this status, Unix epoch seconds.
+        rssi_dbm: Signal strength of a BLE sensor as its gateway last heard it, dBm.
+        clock_drift_ppm: How fast the sensor's clock falls behind the gateway's, parts
+            per million (sensors that time-stamp their samples).
 
     >>> DeviceStatus.parse(b'{"online": true, "placement": "thigh", "rate_hz": 50}').to_json()
     '{"online": true, "rate_hz": 50, "placement": "thigh"}'
@@ -157,6 +160,8 @@ class DeviceStatus:
     placement: Placement | None = None
     firmware: str | None = None
     t_s: float | None = None
+    rssi_dbm: float | None = None
+    clock_drift_ppm: float | None = None
 
     def __post_init__(self) -> None:
         self._check(self.to_dict())
@@ -171,6 +176,8 @@ class DeviceStatus:
         if rate == 0.0:
             raise PayloadError("rate_hz must be > 0, got 0")
         _number(body, "t_s", -1e13, 1e13)
+        _number(body, "rssi_dbm", -200.0, 50.0)
+        _number(body, "clock_drift_ppm", -1e6, 1e6)
         _text(body, "firmware")
 
     @classmethod
@@ -195,6 +202,8 @@ class DeviceStatus:
             placement=placement,
             firmware=_text(body, "firmware"),
             t_s=_number(body, "t_s"),
+            rssi_dbm=_number(body, "rssi_dbm"),
+            clock_drift_ppm=_number(body, "clock_drift_ppm"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,6 +221,10 @@ class DeviceStatus:
             out["firmware"] = self.firmware
         if self.t_s is not None:
             out["t_s"] = self.t_s
+        if self.rssi_dbm is not None:
+            out["rssi_dbm"] = _compact(self.rssi_dbm)
+        if self.clock_drift_ppm is not None:
+            out["clock_drift_ppm"] = self.clock_drift_ppm
         return out
 
     def to_json(self) -> str:

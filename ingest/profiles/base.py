@@ -88,17 +88,27 @@ class Decoder(Protocol):
 class Profile(Protocol):
     """One family of BLE sensors (module docstring).
 
+    The gateway subscribes to ``indicate_uuids`` and ``notify_uuid`` first, then
+    performs the ``start`` writes (a Polar sensor takes no command before both are on).
+
     Attributes:
         name: The profile's name on the command line (``--profile``).
         service_uuid: The GATT service that identifies the sensor, lower case.
         notify_uuid: The characteristic whose notifications carry the samples.
+        indicate_uuids: Characteristics whose indications must be on before the start
+            writes (a control point's replies), lower case; usually none.
         rates_hz: The sample rates the sensor can be set to, ascending (one: fixed).
     """
 
     name: str
     service_uuid: str
     notify_uuid: str
+    indicate_uuids: tuple[str, ...]
     rates_hz: tuple[float, ...]
+
+    def for_name(self, local_name: str | None) -> Profile:
+        """The profile of the model a device's name shows (itself, for a one-model family)."""
+        ...
 
     def matches(self, local_name: str | None, service_uuids: Sequence[str]) -> bool:
         """Whether a scanned device (its advertised name and service UUIDs) is one of these sensors."""

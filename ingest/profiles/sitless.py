@@ -71,7 +71,12 @@ class SitlessProfile:
     service_uuid = SERVICE_UUID
     notify_uuid = PACKET_UUID
     #: The rates a board must offer (docs/firmware.md): 25 Hz is enough for posture, 50 Hz for repetitions.
-    rates_hz = (25.0, 50.0)
+    rates_hz: tuple[float, ...] = (25.0, 50.0)
+    indicate_uuids: tuple[str, ...] = ()
+
+    def for_name(self, local_name: str | None) -> SitlessProfile:
+        """Itself: one model."""
+        return self
 
     def matches(self, local_name: str | None, service_uuids: Sequence[str]) -> bool:
         """The service advertised, or a local name starting ``sitless``."""

@@ -30,7 +30,7 @@ def test_a_full_status_round_trips() -> None:
 def test_the_last_will_and_unknown_fields() -> None:
     """The will is only ``online``; fields a newer sender adds are ignored, not refused."""
     assert DeviceStatus(online=False).to_json() == '{"online": false}'
-    assert DeviceStatus.parse(b'{"placement": "wrist", "rssi_dbm": -60}') == DeviceStatus(placement=Placement.WRIST)
+    assert DeviceStatus.parse(b'{"placement": "wrist", "link": "ok"}') == DeviceStatus(placement=Placement.WRIST)
 
 
 @pytest.mark.parametrize(

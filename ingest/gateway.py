@@ -1,0 +1,495 @@
+"""The BLE gateway: real sensors in over Bluetooth (bleak), sitless packets out over MQTT.
+
+``sitless gateway --scan`` lists the sensors nearby that a profile recognises
+(``ingest.profiles``). ``sitless gateway --device ADDRESS [--profile NAME]
+[--device-id ID] [--placement P] [--rate HZ]`` (repeatable) streams each sensor:
+
+1. **Connect** (bleak) and pick the profile: the one named, else the first whose service
+   the sensor offers. Set the sample rate where the sensor allows it and start its
+   stream (the profile's writes), then subscribe to its notifications.
+2. **Decode** each notification (a malformed one is counted and skipped), time the
+   samples on the host clock and cut them into packets (``ingest.packetizer``) under
+   the gateway's own sequence numbers, which go on across restarts
+   (``ingest.device_link.SequenceMemory``).
+3. **Keep, then publish**: every packet is written to the on-disk outbox
+   (``ingest.outbox``) before it is published with QoS 1, and deleted when the broker
+   acknowledges it. While the broker is away packets pile up on disk; a gateway that
+   starts again publishes what is left first. The recorder stores a packet once per
+   sequence number, so nothing is lost and nothing doubled.
+4. **Reconnect** with backoff (1 s doubling to 60 s) when the sensor drops or cannot be
+   reached; the packet being filled goes out first, and the next starts at its true
+   time.
+5. **Status** (retained, ``ingest.payloads.DeviceStatus``): online while the sensor is
+   connected, its rate, placement, battery where the sensor offers the Battery Service,
+   RSSI from the scan, and the drift of its clock where it time-stamps its samples.
+6. **Buzz**: a ``buzz`` command on the device's ``cmd`` topic becomes the profile's
+   writes (a motor, LED or buzzer where the sensor has one).
+
+Device ids must be valid topic levels: a sensor without ``--device-id`` is named from
+its address (``AA:BB:CC:DD:EE:FF`` becomes ``ble-aabbccddeeff``).
+
+Without a Bluetooth adapter bleak cannot scan or connect; the gateway says what is
+missing and keeps retrying a sensor. Tests and the simulator use bleak's own backend
+seam (``BleakClient(..., backend=...)``): ``firmware_sim.ble`` is a simulated sensor
+that speaks the ``sitless`` profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.scanner import BaseBleakScanner
+from bleak.exc import BleakError
+
+from analysis.settings import Placement
+from ingest.device_link import DeviceLink, SequenceMemory
+from ingest.errors import IngestError, ProfileError, StoreError
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
+from ingest.outbox import Outbox
+from ingest.packetizer import Packet, Packetizer
+from ingest.payloads import Command, DeviceStatus
+from ingest.profiles import PROFILES, Profile, identify, nearest_rate
+from ingest.topics import validate_device_id
+
+__all__ = [
+    "BATTERY_LEVEL_UUID",
+    "Gateway",
+    "GatewaySettings",
+    "SensorSpec",
+    "register",
+    "run",
+    "safe_device_id",
+    "scan",
+]
+
+log = logging.getLogger(__name__)
+
+#: The Battery Service's level characteristic (Bluetooth SIG assigned number 0x2A19): uint8 percent.
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+#: Seconds of samples per packet.
+PACKET_S = 0.5
+
+
+def safe_device_id(address: str) -> str:
+    """A topic-safe device id from a Bluetooth address (a MAC, or the UUID macOS gives).
+
+    >>> safe_device_id("AA:BB:CC:DD:EE:FF")
+    'ble-aabbccddeeff'
+    >>> safe_device_id("7E2B9A4C-1D2E-4F3A-8B9C-0D1E2F3A4B5C")
+    'ble-7e2b9a4c1d2e4f3a8b9c0d1e2f3a4b5c'
+    """
+    return "ble-" + re.sub(r"[^0-9a-z]", "", address.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """One sensor to stream.
+
+    Attributes:
+        address: Its Bluetooth address.
+        profile: The profile's name, or None to pick one from its services.
+        device_id: Its device id in the topics; None to name it from the address.
+        placement: Where it is worn (published in its status); None to say nothing.
+        rate_hz: The sample rate wanted (the nearest the sensor offers); None for the profile's choice.
+    """
+
+    address: str
+    profile: str | None = None
+    device_id: str | None = None
+    placement: Placement | None = None
+    rate_hz: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile is not None and self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}: use one of {', '.join(sorted(PROFILES))}")
+        if self.device_id is not None:
+            validate_device_id(self.device_id)
+
+    @property
+    def id(self) -> str:
+        """The device id in the topics."""
+        return self.device_id or safe_device_id(self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """How the gateway runs.
+
+    Attributes:
+        broker: The MQTT broker.
+        sensors: The sensors to stream.
+        data_dir: Where the outbox and the sequence numbers are kept.
+        status_every_s: Seconds between statuses while a sensor streams.
+        backoff_s: First and longest wait before connecting again, s.
+        connect_timeout_s: How long one connection attempt may take, s.
+        drain_timeout_s: At the end, how long to wait for the broker to acknowledge what
+            was published (what it did not stays in the outbox for the next run), s.
+        backend: A bleak client backend class (tests and the simulator); None for the platform's.
+    """
+
+    broker: BrokerAddress
+    sensors: tuple[SensorSpec, ...]
+    data_dir: Path = Path("var/gateway")
+    status_every_s: float = 60.0
+    backoff_s: tuple[float, float] = (1.0, 60.0)
+    connect_timeout_s: float = 20.0
+    drain_timeout_s: float = 10.0
+    backend: type[Any] | None = field(default=None, compare=False)
+
+
+class _Sensor:
+    """One sensor's stream: its connection loop, packets and status (module docstring)."""
+
+    def __init__(self, spec: SensorSpec, settings: GatewaySettings, outbox: Outbox, counts: Counter[str]) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.outbox = outbox
+        self.counts = counts
+        self.device_id = spec.id
+        self.memory = SequenceMemory(settings.data_dir / "seq" / f"{self.device_id}.json")
+        self.link = DeviceLink(
+            self.device_id,
+            settings.broker,
+            client_id=f"sitless-gw-{self.device_id}",
+            on_command=self._on_command,
+            drain_timeout_s=settings.drain_timeout_s,
+        )
+        self.next_seq = 0
+        self.rate_hz: float | None = None
+        self.battery_pct: float | None = None
+        self.rssi_dbm: float | None = None
+        self.packetizer: Packetizer | None = None
+        self._last_t_s = -math.inf  # the last sample sent, so that times never go back across connections
+        self._client: BleakClient | None = None
+        self._profile: Profile | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until ``stop`` is set, reconnecting after every drop."""
+        self._loop = asyncio.get_running_loop()
+        self.next_seq = self.memory.start()
+        self.link.start()  # the broker may be away: packets wait on disk meanwhile
+        self._replay()
+        first, longest = self.settings.backoff_s
+        wait_s = first
+        try:
+            while not stop.is_set():
+                try:
+                    streamed = await self._stream(stop)
+                except (BleakError, OSError, TimeoutError, ProfileError) as err:
+                    streamed = False
+                    self.counts["connect_failures"] += 1
+                    log.warning("%s (%s): %s", self.device_id, self.spec.address, _why(err))
+                self._flush()
+                self._publish_status(online=False)
+                if stop.is_set():
+                    break
+                wait_s = first if streamed else min(longest, wait_s * 2)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait_s)
+        finally:
+            self.memory.finish(self.next_seq)
+            await asyncio.to_thread(self.link.close, self._status(online=False))
+
+    def _replay(self) -> None:
+        """Publish the packets an earlier run kept but the broker never acknowledged."""
+        left = self.outbox.pending(self.device_id)
+        for seq, payload in left:
+            self._publish(seq, payload)
+        if left:
+            log.info("%s: publishing %d packets kept from before", self.device_id, len(left))
+            self.next_seq = max(self.next_seq, left[-1][0] + 1)
+
+    async def _stream(self, stop: asyncio.Event) -> bool:
+        """One connection: set up, stream until it drops or ``stop``; whether it streamed."""
+        dropped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_disconnect(_client: BleakClient) -> None:
+            loop.call_soon_threadsafe(dropped.set)
+
+        client = BleakClient(
+            self.spec.address,
+            disconnected_callback=on_disconnect,
+            timeout=self.settings.connect_timeout_s,
+            backend=self.settings.backend,
+        )
+        await client.connect()
+        try:
+            profile = self._pick_profile(client)
+            rate = nearest_rate(profile.rates_hz, self.spec.rate_hz)
+            self._profile, self._client, self.rate_hz = profile, client, rate
+            self.packetizer = Packetizer(rate, max(1, round(rate * PACKET_S)), self.next_seq, self._last_t_s)
+            decoder = profile.decoder(rate)
+
+            def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+                try:
+                    samples = decoder.decode(bytes(data))
+                except ProfileError as err:
+                    self.counts["bad_notifications"] += 1
+                    log.debug("%s: %s", self.device_id, err)
+                    return
+                assert self.packetizer is not None
+                self._send(self.packetizer.add(samples, time.time()))
+
+            for uuid in profile.indicate_uuids:  # a control point's replies, logged
+                await client.start_notify(uuid, self._on_reply)
+            await client.start_notify(profile.notify_uuid, on_notify)
+            for write in profile.start(rate):  # with every subscription on, as a Polar sensor needs
+                await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+            self.battery_pct = await self._battery(client)
+            log.info("%s: streaming from %s (%s) at %g Hz", self.device_id, self.spec.address, profile.name, rate)
+            while not (stop.is_set() or dropped.is_set()):
+                self._publish_status(online=True)
+                waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(dropped.wait())]
+                await asyncio.wait(waits, timeout=self.settings.status_every_s, return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
+            if dropped.is_set():
+                log.warning("%s: the sensor dropped the connection", self.device_id)
+            return True
+        finally:
+            self._client = None
+            if client.is_connected:
+                with contextlib.suppress(BleakError, OSError, TimeoutError):
+                    for write in self._profile.stop() if self._profile else []:
+                        await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+                    await client.disconnect()
+
+    def _pick_profile(self, client: BleakClient) -> Profile:
+        """The profile named, or the one the sensor's services show; the model its name shows."""
+        try:
+            name: str | None = client.name
+        except NotImplementedError:  # a backend that does not know names
+            name = None
+        if self.spec.profile is not None:
+            return PROFILES[self.spec.profile].for_name(name)
+        offered = [str(s.uuid) for s in client.services]
+        profile = identify(name, offered)
+        if profile is None:
+            raise ProfileError(f"no profile knows the services of {self.spec.address}: {', '.join(offered)}")
+        return profile
+
+    def _on_reply(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        log.info("%s: control point replied %s", self.device_id, bytes(data).hex(" "))
+
+    async def _battery(self, client: BleakClient) -> float | None:
+        try:
+            data = await client.read_gatt_char(BATTERY_LEVEL_UUID)
+        except (BleakError, OSError, TimeoutError):
+            return None  # no Battery Service
+        return float(min(100, data[0])) if data else None
+
+    def _send(self, packets: list[Packet]) -> None:
+        for packet in packets:
+            try:
+                self.outbox.put(self.device_id, packet.seq, packet.payload)
+            except StoreError as err:  # a full disk: the packet still goes out, unkept
+                self.counts["outbox_failures"] += 1
+                log.warning("%s: %s", self.device_id, err)
+            self.memory.reserve(packet.seq)
+            self.next_seq = packet.seq + 1
+            self._publish(packet.seq, packet.payload)
+
+    def _publish(self, seq: int, payload: bytes) -> None:
+        device_id, outbox = self.device_id, self.outbox
+
+        def acked() -> None:
+            try:
+                outbox.ack(device_id, seq)
+            except StoreError as err:  # published again after a restart; the recorder stores it once
+                log.warning("%s: %s", device_id, err)
+
+        self.link.publish_packet(payload, on_acked=acked)
+        self.counts["packets"] += 1
+
+    def _flush(self) -> None:
+        if self.packetizer is not None:
+            self._send(self.packetizer.flush())
+            self._last_t_s = self.packetizer.last_t_s
+            self.packetizer = None
+
+    def _status(self, *, online: bool) -> DeviceStatus:
+        drift = None if self.packetizer is None else self.packetizer.clock.drift_ppm
+        return DeviceStatus(
+            online=online,
+            battery_pct=self.battery_pct,
+            rate_hz=self.rate_hz,
+            placement=self.spec.placement,
+            t_s=round(time.time(), 3),
+            rssi_dbm=self.rssi_dbm,
+            clock_drift_ppm=None if drift is None else round(drift, 1),
+        )
+
+    def _publish_status(self, *, online: bool) -> None:
+        self.link.publish_status(self._status(online=online))
+
+    def _on_command(self, command: Command) -> None:
+        """A command from the broker (paho's thread): a buzz becomes the profile's writes."""
+        if command.cmd != "buzz" or self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._buzz(command), self._loop)
+
+    async def _buzz(self, command: Command) -> None:
+        client, profile = self._client, self._profile
+        if client is None or profile is None:
+            log.info("%s: buzz while the sensor is not connected: dropped", self.device_id)
+            return
+        writes = profile.buzz(command)
+        if not writes:
+            log.info("%s: the %s sensor cannot buzz", self.device_id, profile.name)
+        try:
+            for write in writes:
+                await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+            self.counts["buzzes"] += bool(writes)
+        except (BleakError, OSError, TimeoutError) as err:
+            log.warning("%s: buzz failed: %s", self.device_id, _why(err))
+
+
+class Gateway:
+    """Streams every sensor of the settings until :meth:`stop` (module docstring).
+
+    Raises:
+        StoreError: The outbox cannot be opened.
+    """
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        if not settings.sensors:
+            raise ValueError("the gateway needs at least one sensor (--device ADDRESS)")
+        ids = [s.id for s in settings.sensors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"two sensors share a device id: {ids}")
+        self.settings = settings
+        self.counts: Counter[str] = Counter()
+        self.outbox = Outbox(settings.data_dir / "outbox.sqlite")
+        self.sensors = [_Sensor(spec, settings, self.outbox, self.counts) for spec in settings.sensors]
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self) -> None:
+        """Stream until :meth:`stop`; then flush, go offline and close the outbox."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            await asyncio.gather(*(sensor.run(self._stop) for sensor in self.sensors))
+        finally:
+            self.outbox.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish (from any thread)."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+
+async def scan(
+    timeout_s: float = 10.0, backend: type[BaseBleakScanner] | None = None
+) -> list[tuple[str, str | None, int, str]]:
+    """The sensors nearby that a profile recognises: ``(address, name, rssi_dbm, profile)``, strongest first.
+
+    Raises:
+        BleakError, OSError: No Bluetooth adapter, or the system's Bluetooth service is missing.
+    """
+    if backend is None:
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True)
+    else:
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, backend=backend)
+    rows = []
+    for device, adv in found.values():
+        profile = identify(adv.local_name, adv.service_uuids)
+        if profile is not None:
+            rows.append((device.address, adv.local_name or device.name, adv.rssi, profile.name))
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def _why(err: BaseException) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "no Bluetooth here: the system's D-Bus/BlueZ service is missing (is this a machine with a radio?)"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _sensor(text: str) -> SensorSpec:
+    """One ``--device`` value: ``ADDRESS[,profile=NAME][,id=ID][,placement=P][,rate=HZ]``."""
+    address, *options = text.split(",")
+    fields: dict[str, Any] = {}
+    for option in options:
+        key, _, value = option.partition("=")
+        if key == "profile":
+            fields["profile"] = value
+        elif key == "id":
+            fields["device_id"] = value
+        elif key == "placement":
+            fields["placement"] = Placement(value)
+        elif key == "rate":
+            fields["rate_hz"] = float(value)
+        else:
+            raise argparse.ArgumentTypeError(f"unknown option {key!r} in --device {text!r}")
+    try:
+        return SensorSpec(address.strip(), **fields)
+    except (ValueError, IngestError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``gateway`` subcommand."""
+    p = sub.add_parser(
+        "gateway",
+        help="stream real BLE sensors to the broker",
+        description="List the BLE sensors sitless knows nearby (--scan), or stream them to the MQTT broker. "
+        f"Profiles: {', '.join(sorted(PROFILES))}. docs/sensors.md says how to wear and set up each.",
+    )
+    p.add_argument("--scan", action="store_true", help="list the sensors nearby that a profile recognises, then exit")
+    p.add_argument("--scan-s", type=float, default=10.0, help="how long to scan, s (default 10)")
+    p.add_argument(
+        "--device",
+        type=_sensor,
+        action="append",
+        default=[],
+        metavar="ADDRESS[,profile=NAME][,id=ID][,placement=P][,rate=HZ]",
+        help="a sensor to stream (repeatable)",
+    )
+    p.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
+    p.add_argument("--data-dir", type=Path, default=Path("var/gateway"), help="outbox and sequence numbers")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan, or stream until SIGINT or SIGTERM."""
+    if args.scan:
+        try:
+            rows = asyncio.run(scan(args.scan_s))
+        except (BleakError, OSError) as err:
+            print(f"sitless gateway: cannot scan: {_why(err)}", file=sys.stderr)
+            return 1
+        for address, name, rssi, profile in rows:
+            print(f"{address}  {rssi:4d} dBm  {profile:10s}  {name or ''}")
+        if not rows:
+            print("no sensor sitless knows was found", file=sys.stderr)
+        return 0
+    try:
+        gateway = Gateway(GatewaySettings(BrokerAddress.parse(args.broker), tuple(args.device), args.data_dir))
+    except (ValueError, IngestError) as err:
+        print(f"sitless gateway: {err}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, gateway.stop)
+        await gateway.run()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,168 @@
+"""The BLE gateway with a simulated sitless sensor behind bleak's backend seam, through each real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+
+from analysis import Placement
+from firmware_sim.ble import SimClient, SimScanner, SimSensor, new_address, register, unregister
+from firmware_sim.device import DeviceSettings
+from firmware_sim.scenarios import scenario
+from ingest.codec import decode
+from ingest.gateway import Gateway, GatewaySettings, SensorSpec, safe_device_id, scan
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.payloads import Command, DeviceStatus
+from ingest.topics import Kind, topic
+from tests.support import TcpProxy, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+class Heard:
+    """Everything published about one device: packets by seq, statuses in order."""
+
+    def __init__(self, broker: BrokerAddress, device_id: str) -> None:
+        self.device_id = device_id
+        self.packets: dict[int, float] = {}  # seq -> t0_s
+        self.duplicates = 0
+        self.statuses: queue.Queue[DeviceStatus] = queue.Queue()
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        self.client = make_client(f"test-heard-{device_id}")
+        self.client.on_connect = lambda c, *_: c.subscribe(f"sitless/v1/{device_id}/#", qos=1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.on_message = self._on_message
+        connect(self.client, broker)
+        assert subscribed.wait(60)
+
+    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        if msg.topic == topic(self.device_id, Kind.IMU):
+            batch = decode(bytes(msg.payload))
+            with self._lock:
+                self.duplicates += batch.seq in self.packets
+                self.packets[batch.seq] = batch.t0_s
+        elif msg.topic == topic(self.device_id, Kind.STATUS) and msg.payload:
+            self.statuses.put(DeviceStatus.parse(bytes(msg.payload)))
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.packets)
+
+    def status(self, predicate: Callable[[DeviceStatus], bool]) -> DeviceStatus:
+        """The next status that matches (earlier ones are skipped)."""
+        while True:
+            status = self.statuses.get(timeout=120)
+            if predicate(status):
+                return status
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def sensor() -> Iterator[SimSensor]:
+    """A thigh sensor playing the quick scenario in real time (a 25-sample packet every 0.5 s)."""
+    sim = SimSensor(new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True))
+    register(sim)
+    yield sim
+    unregister(sim)
+
+
+@contextmanager
+def running(settings: GatewaySettings) -> Iterator[Gateway]:
+    gateway = Gateway(settings)
+    thread = threading.Thread(target=lambda: asyncio.run(gateway.run()), daemon=True)
+    thread.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        thread.join(120)
+        assert not thread.is_alive()
+
+
+def gateway_settings(broker: BrokerAddress, sensor: SimSensor, data_dir: Path) -> GatewaySettings:
+    spec = SensorSpec(sensor.address, placement=Placement.THIGH)
+    return GatewaySettings(
+        broker, (spec,), data_dir, status_every_s=0.5, backoff_s=(0.1, 0.5), drain_timeout_s=2.0, backend=SimClient
+    )
+
+
+def test_scan_lists_the_sensor_with_its_profile(sensor: SimSensor) -> None:
+    rows = asyncio.run(scan(0.1, backend=SimScanner))
+    assert (sensor.address, "sitless-sim", -60, "sitless") in rows
+
+
+def test_a_sensor_streams_drops_out_comes_back_and_buzzes(
+    broker: BrokerAddress, sensor: SimSensor, tmp_path: Path
+) -> None:
+    """Packets with contiguous sequence numbers and rising times; offline while out of range; the buzz reaches it."""
+    device_id = safe_device_id(sensor.address)
+    heard = Heard(broker, device_id)
+    try:
+        with running(gateway_settings(broker, sensor, tmp_path)) as gateway:
+            online = heard.status(lambda s: bool(s.online))
+            assert (online.placement, online.rate_hz, online.battery_pct) == (Placement.THIGH, 50.0, 97)
+            wait_until(lambda: heard.count() >= 6, what="6 packets")
+            sensor.power(False)
+            heard.status(lambda s: s.online is False)
+            before = heard.count()
+            sensor.power(True)
+            heard.status(lambda s: bool(s.online))
+            wait_until(lambda: heard.count() >= before + 6, what="6 more packets after the reconnection")
+            sender = make_client("test-gateway-worker")
+            connect(sender, broker)
+            sender.publish(topic(device_id, Kind.CMD), Command("buzz", pattern="long").to_json(), qos=1)
+            wait_until(lambda: Command("buzz", pattern="long") in sensor.commands, what="the buzz")
+            sender.disconnect()
+            sender.loop_stop()
+        assert gateway.counts["bad_notifications"] == 0
+        assert sensor.commands[0] == Command("rate", rate_hz=50.0)
+        seqs = sorted(heard.packets)
+        assert seqs == list(range(len(seqs)))
+        times = [heard.packets[s] for s in seqs]
+        assert all(b > a for a, b in itertools.pairwise(times)), [
+            (i, round(b - a, 3)) for i, (a, b) in enumerate(itertools.pairwise(times)) if b <= a
+        ]
+        assert heard.duplicates == 0
+    finally:
+        heard.close()
+
+
+def test_packets_wait_on_disk_while_the_broker_is_away_and_across_a_restart(
+    broker: BrokerAddress, sensor: SimSensor, tmp_path: Path, proxy_factory: Callable[[BrokerAddress], TcpProxy]
+) -> None:
+    """Broker unreachable: the outbox fills; the gateway is restarted; every packet arrives once the broker is back."""
+    proxy = proxy_factory(broker)
+    device_id = safe_device_id(sensor.address)
+    heard = Heard(broker, device_id)
+    try:
+        settings = gateway_settings(proxy.address, sensor, tmp_path)
+        with running(settings) as first:
+            wait_until(lambda: heard.count() >= 4, what="4 packets")
+            proxy.cut()
+            wait_until(lambda: first.outbox.count() >= 6, what="6 packets kept while the broker is away")
+        sent_first = first.counts["packets"]
+        kept = sensor.packets_sent
+        assert first.outbox.path.exists()
+        with running(settings) as second:  # still no broker: replayed into the client, kept on disk
+            wait_until(lambda: sensor.packets_sent >= kept + 4, what="the second run streaming")
+            proxy.restore()
+            wait_until(lambda: heard.count() >= 14, what="the kept packets published")
+            sensor.power(False)  # no new packets: the outbox empties as the broker acknowledges
+            wait_until(lambda: second.outbox.count() == 0, what="the outbox emptied")
+        seqs = sorted(heard.packets)
+        assert seqs == list(range(len(seqs))), "no sequence number lost or reused across the restart"
+        assert len(seqs) >= sent_first
+    finally:
+        heard.close()
