@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "firmware_sim.cli",
     "ingest.recorder",
     "ingest.worker",
+    "ingest.gateway",
     "ingest.dashboard_cmd",
     "ingest.actions",
     "ingest.session_cmd",
