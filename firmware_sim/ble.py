@@ -59,10 +59,24 @@ class SimSensor:
             and times it).
         name: The local name it advertises.
         rssi_dbm: The signal strength a scan reports.
+        duplicate_every: Send every n-th notification twice (0: never), as a radio
+            stack that repeats a notification does.
+        swap_every: Send every n-th notification after the one that follows it (0: never).
+        burst_every: Hold every n notifications and send them at once (0: never), as
+            after a stall of the link.
     """
 
     def __init__(
-        self, address: str, script: Script, settings: DeviceSettings, name: str = "sitless-sim", rssi_dbm: int = -60
+        self,
+        address: str,
+        script: Script,
+        settings: DeviceSettings,
+        name: str = "sitless-sim",
+        rssi_dbm: int = -60,
+        *,
+        duplicate_every: int = 0,
+        swap_every: int = 0,
+        burst_every: int = 0,
     ) -> None:
         self.address = address
         self.script = script
@@ -72,7 +86,8 @@ class SimSensor:
         self.battery_pct = 97
         self.commands: list[Command] = []
         self.clock_s: float | None = None  # host time written at the last connection
-        self.packets_sent = 0
+        self.packets_sent = 0  # distinct packets notified (repeats not counted)
+        self.duplicate_every, self.swap_every, self.burst_every = duplicate_every, swap_every, burst_every
         self._on = True
         self._next_seq = 0
         self._sim_s = 0.0  # simulated seconds played so far, across connections
@@ -262,15 +277,28 @@ class SimClient(BaseBleakClient):
         start_s = sensor.clock_s if sensor.clock_s is not None else time.time()
         wall0, sim0 = time.monotonic(), sensor._sim_s
         speed = sensor.settings.speed
-        for packet in sensor._stream(start_s + sim0):
+        held: list[tuple[bytes, bool]] = []  # swapped or bursting notifications (and whether a copy) waiting
+        for k, packet in enumerate(sensor._stream(start_s + sim0), start=1):
             due = wall0 + packet.sim_end_s / speed
             if (wait := due - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
             sensor._next_seq = packet.seq + 1
             sensor._sim_s = sim0 + packet.sim_end_s
-            if packet.payload is not None:
-                callback(bytearray(packet.payload))
-                sensor.packets_sent += 1
+            if packet.payload is None:
+                continue
+            out = [(packet.payload, False)]
+            if sensor.duplicate_every and k % sensor.duplicate_every == 0:
+                out.append((packet.payload, True))
+            if sensor.swap_every and k % sensor.swap_every == 0:
+                held += out  # goes out after the next one
+                continue
+            if sensor.burst_every and k % sensor.burst_every:
+                held += out
+                continue
+            for payload, copy in out + held if held and not sensor.burst_every else held + out:
+                callback(bytearray(payload))
+                sensor.packets_sent += not copy
+            held = []
 
 
 class SimScanner(BaseBleakScanner):

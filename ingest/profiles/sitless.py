@@ -46,18 +46,33 @@ _CLOCK = struct.Struct("<d")
 
 
 class SitlessDecoder:
-    """Decodes notifications of the ``sitless`` profile: one IMU packet each."""
+    """Decodes notifications of the ``sitless`` profile: one IMU packet each.
+
+    A packet whose sequence number is not past the last one taken (a notification the
+    board sent twice, or one that arrived after a later one) is refused: its samples
+    are already in, or would go back in time (notifications of one connection arrive in
+    order, so only faulty firmware sends them out of order). One decoder serves one
+    connection: a board that restarts is connected to again, with a fresh decoder.
+    """
+
+    def __init__(self) -> None:
+        self._last_seq: int | None = None
 
     def decode(self, data: bytes) -> Samples:
         """The packet's samples in g (and deg/s), with their device times.
 
         Raises:
-            ProfileError: Not a valid packet (the codec's message says why).
+            ProfileError: Not a valid packet (the codec's message says why), or a packet
+                repeated or out of order.
         """
         try:
             batch = decode(bytes(data))
         except PacketError as err:
             raise ProfileError(f"not a sitless packet: {err}") from None
+        last = self._last_seq
+        if last is not None and not 0 < (batch.seq - last) % 2**32 < 2**31:
+            raise ProfileError(f"packet {batch.seq} repeated or out of order (the last was {last})")
+        self._last_seq = batch.seq
         n = batch.acc.shape[0]
         t_s = batch.t0_s + np.arange(n, dtype=np.float64) / float(batch.rate_hz)
         gyro = None if batch.gyro is None else from_counts(batch.gyro, batch.gyro_scale_dps)

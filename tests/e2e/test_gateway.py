@@ -166,3 +166,39 @@ def test_packets_wait_on_disk_while_the_broker_is_away_and_across_a_restart(
         assert len(seqs) >= sent_first
     finally:
         heard.close()
+
+
+def test_repeated_bursting_and_late_notifications(broker: BrokerAddress, tmp_path: Path) -> None:
+    """Repeats are refused and counted, bursts lose nothing, a late packet is refused: times never go back."""
+    settings = DeviceSettings(placement=Placement.THIGH, loop=True)
+    sim = SimSensor(new_address(), scenario("quick"), settings, duplicate_every=3, burst_every=4)
+    late = SimSensor(new_address(), scenario("quick"), settings, swap_every=5)
+    for s in (sim, late):
+        register(s)
+    heard = [Heard(broker, safe_device_id(s.address)) for s in (sim, late)]
+    specs = tuple(SensorSpec(s.address) for s in (sim, late))
+    try:
+        gw = GatewaySettings(broker, specs, tmp_path, status_every_s=0.5, drain_timeout_s=2.0, backend=SimClient)
+        with running(gw) as gateway:
+            wait_until(lambda: sim.packets_sent >= 16 and late.packets_sent >= 16, what="16 packets from each")
+            for s in (sim, late):
+                s.power(False)
+            for h in heard:
+                h.status(lambda s: s.online is False)
+        samples = [sum(25 for _ in h.packets) for h in heard]
+        repeats = len([k for k in range(1, sim.packets_sent + 1) if k % 3 == 0])
+        late_ones = late.packets_sent // 5
+        assert gateway.counts["bad_notifications"] == repeats + late_ones
+        assert samples[0] == 25 * sim.packets_sent  # every distinct packet of the bursts, once
+        assert samples[1] == 25 * (late.packets_sent - late_ones)
+        for h in heard:
+            seqs = sorted(h.packets)
+            assert seqs == list(range(len(seqs)))
+            times = [h.packets[s] for s in seqs]
+            assert all(b > a for a, b in itertools.pairwise(times))
+            assert h.duplicates == 0
+    finally:
+        for s in (sim, late):
+            unregister(s)
+        for h in heard:
+            h.close()

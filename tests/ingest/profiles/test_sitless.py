@@ -68,3 +68,16 @@ def test_matches_by_service_or_name() -> None:
     assert PROFILE.matches(None, [SERVICE_UUID.upper()])
     assert PROFILE.matches("sitless-thigh", [])
     assert not PROFILE.matches("Polar H10 1234", ["0000180d-0000-1000-8000-00805f9b34fb"])
+
+
+def test_a_repeated_or_late_packet_is_refused() -> None:
+    def packet(seq: int) -> bytes:
+        return encode(Batch(seq, 100.0 + seq, 50.0, 1 / 4096, to_counts(np.zeros((2, 3)), 1 / 4096)))
+
+    decoder = PROFILE.decoder(50.0)
+    decoder.decode(packet(4))
+    decoder.decode(packet(6))  # 5 was lost: a gap, not an error
+    for seq in (6, 5, 2**32 - 1):
+        with pytest.raises(ProfileError, match="repeated or out of order"):
+            decoder.decode(packet(seq))
+    assert decoder.decode(packet(7)).n == 2
