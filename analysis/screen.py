@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from analysis.frames import N_ACC_STATS
 from analysis.looks import SMOOTH_FRAMES, RecognitionTuning, unit
 
-__all__ = ["AxisAt", "BlockScreen", "Screen", "off_posture", "off_postures"]
+__all__ = ["AxisAt", "BlockScreen", "Screen", "off_hook_without_axis", "off_posture", "off_postures"]
 
 # -- screening: the looks that surely get no label, found for many looks at once ----------
 #
@@ -429,3 +429,44 @@ def off_posture(
         band = math.radians(tuning.lying_band_deg)
         lying = lo <= math.cos(math.pi / 2 - band) + slack and hi >= math.cos(math.pi / 2 + band) - slack
     return not (upright or lying)
+
+
+def _abs_range(lo: float, hi: float) -> tuple[float, float]:
+    """Smallest and largest ``|x|`` for ``x`` in ``lo..hi``."""
+    return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
+
+
+def off_hook_without_axis(box: tuple[list[float], list[float]], tuning: RecognitionTuning) -> bool:
+    """Whether a thigh window whose smoothed directions lie in ``box`` (high, low) is surely not hook lying.
+
+    Before the long axis is learned, a thigh window gets a label only in hook lying as
+    ``analysis.looks`` finds it without an axis: its resting direction within 30 deg of
+    the sensor's face plane (``|z| < sin 30 deg``) and at an azimuth of
+    ``hook_axis_deg`` .. ``90 - hook_axis_deg`` from its x axis. The resting direction
+    is ``v / |v|`` for some ``v`` in the box, so ``|z|`` is at least the box's least
+    ``|v_z|`` over its largest ``|v|``, and the azimuth (``atan2(|v_y|, |v_x|)``, the
+    same for ``v`` and ``v / |v|``) lies between those of the box's corners.
+
+    Args:
+        box: Upper and lower corners, 3 each.
+        tuning: Thresholds.
+
+    >>> tuning = RecognitionTuning()
+    >>> off_hook_without_axis(([0.02, 1.01, 0.11], [-0.02, 0.99, 0.09]), tuning)  # along y: a face axis
+    True
+    >>> off_hook_without_axis(([0.72, 0.72, 0.01], [0.70, 0.70, -0.01]), tuning)  # between x and y
+    False
+    """
+    high, low = box
+    if not all(math.isfinite(v) for v in (*high, *low)):
+        return False
+    (x_lo, x_hi), (y_lo, y_hi), (z_lo, _) = (_abs_range(lo, hi) for lo, hi in zip(low, high, strict=True))
+    far = math.sqrt(x_hi * x_hi + y_hi * y_hi + max(low[2] * low[2], high[2] * high[2]))
+    if not far > 0:
+        return False
+    slack = 1e-9  # far above the rounding of the resting direction's components and angles
+    if z_lo / far >= math.sin(math.radians(30.0)) + slack:
+        return True  # 30 deg or more out of the face plane
+    widest = math.degrees(math.atan2(y_hi, x_lo))  # the azimuth's bounds
+    narrowest = math.degrees(math.atan2(y_lo, x_hi))
+    return widest < tuning.hook_axis_deg - slack or narrowest > 90.0 - tuning.hook_axis_deg + slack

@@ -326,3 +326,15 @@ def test_pocket_sit_stand_walk_gives_no_exercise(recordings: Path) -> None:
     """The spsw timed-up-and-go recordings (thigh pocket) give no exercise bout at all."""
     for _, t, acc in _load_dir(_need(recordings, "spsw_pocket_tug")):
         assert _found(_run(Placement.THIGH, _frames(t, acc))) == []
+
+
+@pytest.mark.data
+def test_mex_events_are_the_same_without_the_screen_in_packets(
+    monkeypatch: pytest.MonkeyPatch, recordings: Path
+) -> None:
+    """Fed in live packets before any walk (no long axis), screening hides no labelled look of a MEx file."""
+    for _, t, acc in _load_dir(_need(recordings, "mex_thigh")):
+        frames = _frames(t, acc)
+        cuts = list(range(5, frames.m, 5))
+        screened = _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=True)
+        assert screened == _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=False)
