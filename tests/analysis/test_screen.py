@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.looks import RecognitionTuning, _hook_without_axis, unit
-from analysis.screen import off_hook_without_axis
+from analysis.screen import BlockScreen, _summarise, off_hook_without_axis
 
 TUNING = RecognitionTuning()
 _COMPONENT = st.floats(-1.2, 1.2, allow_nan=False)
@@ -39,3 +39,37 @@ def test_hook_lying_between_the_face_axes_is_not_ruled_out() -> None:
     """A box around a direction between x and y, in the face plane, may be hook lying."""
     assert _hook_without_axis(unit(np.array([0.71, 0.71, 0.0])), TUNING)
     assert not off_hook_without_axis(([0.72, 0.72, 0.01], [0.70, 0.70, -0.01]), TUNING)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 8),
+    st.lists(st.integers(0, 3), min_size=40, max_size=40),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 0.6),
+)
+def test_one_block_in_floats_is_the_numpy_summary(first_row: int, counts: list[int], seed: int, shake_g: float) -> None:
+    """A block summarised in plain floats (a live packet) is the one the numpy path finds.
+
+    Frames without samples come and go; the bounds of the smoothed means are the same
+    sums in the same order; ``amax`` (both bound each component) and the gait sums
+    (taken only when surely gait) differ by design and are left out.
+    """
+    hop = 20
+    rng = np.random.default_rng(seed)
+    n = np.array(counts[: first_row + hop], dtype=np.float64)
+    if rng.random() < 0.5:
+        n = np.maximum(n, 1.0)  # most live blocks have every frame
+    acc = np.array([0.1, 0.98, 0.05]) + rng.normal(0.0, shake_g, size=(n.size, 3))
+    rows = np.zeros((n.size, 6))
+    rows[:, 0] = n
+    rows[:, 1:4] = acc * n[:, None]
+    mag = np.linalg.norm(acc, axis=1)
+    rows[:, 4], rows[:, 5] = mag * n, mag * mag * n
+    screen = BlockScreen(hop, 15, 0.1, TUNING)
+    one = screen._one(rows, first_row)
+    if one is None:
+        return
+    batch = _summarise(rows, first_row, 1, hop, frame_s=0.1, tuning=TUNING)[0]
+    np.testing.assert_allclose(one[:6], batch[:6], rtol=1e-12)  # the same sums: rounding at most
+    assert one[7:10] == batch[7:10].tolist()
