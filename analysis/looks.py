@@ -252,7 +252,9 @@ def _posture(
     if axis is None:
         # Flat on the side of the thigh: the face normal (z) is the lateral axis, and
         # pitch turns gravity within the face plane.
-        towards = unit(np.cross(np.array([0.0, 0.0, 1.0]), rest))
+        # z x rest, np.cross's products written out (np.cross costs more than the rest of this).
+        r0, r1, r2 = (float(x) for x in rest)
+        towards = unit(np.array([0.0 * r2 - 1.0 * r1, 1.0 * r0 - 0.0 * r2, 0.0 * r1 - 0.0 * r0]))
         return math.nan, _hook_without_axis(rest, tuning), False, towards
     towards = unit(axis - float(rest @ axis) * rest)  # along the sphere from rest to the axis
     incl = math.degrees(math.acos(max(-1.0, min(1.0, float(rest @ axis)))))
