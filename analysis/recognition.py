@@ -125,6 +125,8 @@ MIN_WINDOWS = 2
 SWITCH_LOOKS = 5
 #: Placements the recogniser serves.
 SERVED: frozenset[Placement] = frozenset({Placement.THIGH, Placement.LOWER_BACK, Placement.WAIST})
+#: Frames the store holds beyond a window, s: the buffer moves once they are filled.
+_SPARE_S = 10.0
 #: Order of the labels when two have as many looks in a bout.
 _ORDER = ("knee_roll", "pelvic_tilt", "knee_hug", "squat", "back_stabiliser")
 
@@ -266,6 +268,7 @@ class ExerciseRecognizer:
         self._hop = max(1, round(HOP_S / frame_s))
         self._gap = max(1, round(GAP_S / frame_s))
         self._gait = max(2, round(2.0 / frame_s))
+        self._spare = max(1, round(_SPARE_S / frame_s))
         self._blocks = self._block_screen()
         self._store = np.zeros((0, N_ACC_STATS))  # the buffer is its last rows, up to a window
         self._n = 0  # rows of the store in use
@@ -316,8 +319,10 @@ class ExerciseRecognizer:
         keep = min(self._n, self._window)
         m = stats.shape[0]
         if self._n + m > self._store.shape[0]:
-            # Room for ~100 s of packets beyond the window: the buffer moves once every ~1000 frames.
-            store = np.empty((keep + max(m, 1024) + self._window, N_ACC_STATS))
+            # Room for _SPARE_S of packets beyond the window: the buffer (one window, 14 kB
+            # at 0.1-s frames) moves once every ~20 live packets, and each wearer's store
+            # is ~19 kB (it was ~64 kB with room for 100 s).
+            store = np.empty((self._window + max(m, self._spare), N_ACC_STATS))
             store[:keep] = self._store[self._n - keep : self._n]
             self._store, self._n = store, keep
         self._store[self._n : self._n + m] = stats

@@ -338,3 +338,17 @@ def test_mex_events_are_the_same_without_the_screen_in_packets(
         cuts = list(range(5, frames.m, 5))
         screened = _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=True)
         assert screened == _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=False)
+
+
+def test_live_packets_keep_a_small_store_and_the_same_events() -> None:
+    """Fed 0.5-s packets, the store stays within a window and 10 s of frames; events are those of one chunk."""
+    _, frames = _session(Placement.THIGH)
+    rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+    events: list[Event] = []
+    sizes = set()
+    for a in range(0, frames.m, 5):
+        events += rec.update(_part(frames, a, a + 5))
+        sizes.add(rec._store.shape[0])
+    events += rec.flush(_part(frames, frames.m, frames.m))
+    assert events == _run(Placement.THIGH, frames)
+    assert max(sizes) <= 300 + 100  # a window and 10 s of 0.1-s frames
