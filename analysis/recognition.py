@@ -94,7 +94,7 @@ from numpy.typing import NDArray
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch
 from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
-from analysis.packing import packed, unpacked
+from analysis.packing import packed_columns, unpacked
 from analysis.screen import AxisAt, BlockScreen, Screen, off_hook_without_axis, off_posture, off_postures
 from analysis.settings import Placement
 
@@ -496,7 +496,7 @@ class ExerciseRecognizer:
         """Return the state as JSON-serialisable data."""
         bout = self._bout
         return {
-            "buf": packed(self._buf),
+            "buf": packed_columns(self._buf),
             "k_end": self._k_end,
             "k_start": self._k_start,
             "t0_s": self._t0_s,
@@ -508,7 +508,7 @@ class ExerciseRecognizer:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot``."""
-        self._store = unpacked(state["buf"], N_ACC_STATS)  # packed, or a list of rows as first saved
+        self._store = unpacked(state["buf"], N_ACC_STATS)  # packed columns, packed rows or a list of rows
         self._n = self._store.shape[0]
         self._blocks = self._block_screen()  # found again from the buffer
         self._k_end = None if state["k_end"] is None else int(state["k_end"])

@@ -19,7 +19,7 @@ from analysis.detector import Detector
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch, Framer
 from analysis.looks import WindowLook, classify_window
-from analysis.packing import unpacked
+from analysis.packing import packed, unpacked
 from analysis.recognition import ExerciseFound, ExerciseRecognised, ExerciseRecognizer
 from analysis.settings import Placement
 from firmware_sim.exercises import ExerciseId, ExerciseSet, guided_session
@@ -255,15 +255,16 @@ def test_buffer_stays_bounded() -> None:
 
 
 def test_a_buffer_saved_as_a_list_of_rows_still_loads() -> None:
-    """The packed buffer, or the list of rows snapshots first held, restore the same state."""
+    """The packed columns, the packed rows or the list of rows that snapshots held before restore the same state."""
     _, frames = _session(Placement.THIGH)
     rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
     rec.update(frames)
     state = json.loads(json.dumps(rec.snapshot()))
-    listed = {**state, "buf": unpacked(state["buf"], N_ACC_STATS).tolist()}
-    again = ExerciseRecognizer(Placement.THIGH, FRAME_S)
-    again.load(listed)
-    assert again.snapshot() == state
+    buf = unpacked(state["buf"], N_ACC_STATS)
+    for old in (buf.tolist(), packed(buf)):
+        again = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+        again.load({**state, "buf": old})
+        assert again.snapshot() == state
 
 
 def test_a_gap_is_no_exercise() -> None:
