@@ -93,7 +93,7 @@ from numpy.typing import NDArray
 
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch
-from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
+from analysis.looks import RecognitionTuning, classify_window, is_gait, unit, unlabelled_without_axis
 from analysis.packing import packed_columns, unpacked
 from analysis.screen import AxisAt, BlockScreen, Screen, off_hook_without_axis, off_posture, off_postures
 from analysis.settings import Placement
@@ -360,8 +360,11 @@ class ExerciseRecognizer:
                 screen = self._blocks.looks([k_first + end for end in ends], lengths, self._k_start)
             else:
                 screen = Screen([False] * len(ends), {}, [2] * len(ends), {}, set())
-            if len(ends) == 1 and not screen.learn[0] and (screen.empty[0] or self._off_without_axis(screen)):
-                # A live look ruled out.
+            if (
+                len(ends) == 1
+                and not screen.learn[0]
+                and (screen.empty[0] or self._off_without_axis(screen, rows[starts[0] : ends[0]]))
+            ):  # a live look ruled out
                 events.extend(self._closed(k_first + ends[0]))
                 self._k_end = k_first + rows.shape[0]
                 return events
@@ -374,16 +377,20 @@ class ExerciseRecognizer:
         self._k_end = k_first + rows.shape[0]
         return events
 
-    def _off_without_axis(self, screen: Screen) -> bool:
+    def _off_without_axis(self, screen: Screen, window: NDArray[np.float64]) -> bool:
         """Whether the one look of ``screen``, which learns nothing, surely gets no label for want of a long axis.
 
         Without the axis the trunk gets no label, and the thigh one only in hook lying as
-        seen without an axis (:func:`analysis.screen.off_hook_without_axis`).
+        seen without an axis: ruled out from the box of the window's directions
+        (:func:`analysis.screen.off_hook_without_axis`), else from its resting direction,
+        found as ``classify_window`` finds it (:func:`analysis.looks.unlabelled_without_axis`).
         """
         box = screen.boxes.get(0)
         if box is None or AxisAt(self._axis_sum, self._axis_weight).floats is not None:
             return False
-        return self.placement is not Placement.THIGH or off_hook_without_axis(box, self.tuning)
+        if self.placement is not Placement.THIGH:
+            return True
+        return off_hook_without_axis(box, self.tuning) or unlabelled_without_axis(window, self.tuning)
 
     def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
         """Learn the long axis from each look's last block in turn; return the axis each look sees."""

@@ -18,7 +18,7 @@ from analysis import recognition
 from analysis.detector import Detector
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch, Framer
-from analysis.looks import WindowLook, classify_window
+from analysis.looks import RecognitionTuning, WindowLook, classify_window, unlabelled_without_axis
 from analysis.packing import packed, unpacked
 from analysis.recognition import ExerciseFound, ExerciseRecognised, ExerciseRecognizer
 from analysis.settings import Placement
@@ -353,3 +353,19 @@ def test_live_packets_keep_a_small_store_and_the_same_events() -> None:
     events += rec.flush(_part(frames, frames.m, frames.m))
     assert events == _run(Placement.THIGH, frames)
     assert max(sizes) <= 300 + 100  # a window and 10 s of 0.1-s frames
+
+
+@pytest.mark.data
+def test_a_window_unlabelled_without_axis_gets_no_label(recordings: Path) -> None:
+    """On MEx windows (no walk, so no long axis), a window said unlabelled without the axis is labelled nothing."""
+    seen: dict[tuple[bool, bool], int] = defaultdict(int)
+    for _, t, acc in _load_dir(_need(recordings, "mex_thigh"))[::3]:
+        stats = _frames(t, acc).stats
+        for end in range(120, stats.shape[0] + 1, 40):
+            window = stats[max(0, end - 300) : end]
+            label = classify_window(window, None, Placement.THIGH).label
+            ruled_out = unlabelled_without_axis(window, RecognitionTuning())
+            assert not (ruled_out and label)
+            seen[ruled_out, bool(label)] += 1
+    assert seen[True, False]  # windows were ruled out
+    assert seen[False, True]  # and labelled windows met
