@@ -16,7 +16,16 @@ from numpy.typing import NDArray
 
 from analysis.settings import Placement
 
-__all__ = ["SMOOTH_FRAMES", "RecognitionTuning", "WindowLook", "_label", "classify_window", "is_gait", "unit"]
+__all__ = [
+    "SMOOTH_FRAMES",
+    "RecognitionTuning",
+    "WindowLook",
+    "_label",
+    "classify_window",
+    "is_gait",
+    "unit",
+    "unlabelled_without_axis",
+]
 
 #: How far below the hook-lying (or lying) inclination a lying window's frames may dip
 #: (the thigh sinks towards the floor as the knees drop to the side), deg.
@@ -252,7 +261,9 @@ def _posture(
     if axis is None:
         # Flat on the side of the thigh: the face normal (z) is the lateral axis, and
         # pitch turns gravity within the face plane.
-        towards = unit(np.cross(np.array([0.0, 0.0, 1.0]), rest))
+        # z x rest, np.cross's products written out (np.cross costs more than the rest of this).
+        r0, r1, r2 = (float(x) for x in rest)
+        towards = unit(np.array([0.0 * r2 - 1.0 * r1, 1.0 * r0 - 0.0 * r2, 0.0 * r1 - 0.0 * r0]))
         return math.nan, _hook_without_axis(rest, tuning), False, towards
     towards = unit(axis - float(rest @ axis) * rest)  # along the sphere from rest to the axis
     incl = math.degrees(math.acos(max(-1.0, min(1.0, float(rest @ axis)))))
@@ -266,6 +277,45 @@ def _posture(
         band = tuning.lying_band_deg
         lying = abs(incl - 90.0) <= band and 90.0 - band - _HOOK_SLACK_DEG <= incl_lo <= incl_hi <= 90.0 + band
     return incl, lying, incl <= tuning.upright_max_deg, towards
+
+
+def _sampled(stats: NDArray[np.float64], tuning: RecognitionTuning) -> NDArray[np.bool_] | None:
+    """Which frames of a window (m, >= 1) have samples, or None when too few do (a gap)."""
+    counts = stats[:, 0]
+    valid = counts > 0
+    if np.count_nonzero(valid) < max(tuning.min_valid * counts.size, 2 * SMOOTH_FRAMES):
+        return None
+    return valid
+
+
+def _smoothed(stats: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Moving means over :data:`SMOOTH_FRAMES` frames with samples of their mean acceleration, shape (k, 3)."""
+    acc = stats[valid, 1:4] / stats[valid, :1]
+    csum = np.cumsum(acc, axis=0)
+    smooth = csum[SMOOTH_FRAMES - 1 :].copy()
+    smooth[1:] -= csum[:-SMOOTH_FRAMES]
+    smooth /= SMOOTH_FRAMES
+    return smooth
+
+
+def _rest(u: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Resting direction of the unit directions ``u`` (k, 3): their median per component, as a unit vector."""
+    return unit(np.sort(u, axis=0)[u.shape[0] // 2])
+
+
+def unlabelled_without_axis(stats: NDArray[np.float64], tuning: RecognitionTuning) -> bool:
+    """Whether :func:`classify_window` surely labels a thigh window nothing without a long axis.
+
+    Without the axis only hook lying gets a label, read from the resting direction
+    (:func:`_hook_without_axis`): this finds that direction as ``classify_window`` does,
+    to the bit, without the travel, crossings and gait it measures first.
+
+    Args:
+        stats: Frame sums, shape (m, >= N_ACC_STATS).
+        tuning: Thresholds.
+    """
+    valid = _sampled(stats, tuning)
+    return valid is None or not _hook_without_axis(_rest(unit(_smoothed(stats, valid))), tuning)
 
 
 def classify_window(
@@ -289,16 +339,10 @@ def classify_window(
         The look: label (``""`` for none), the reason and the measurements.
     """
     tuning = tuning or RecognitionTuning()
-    counts = stats[:, 0]
-    valid = counts > 0
-    if np.count_nonzero(valid) < max(tuning.min_valid * counts.size, 2 * SMOOTH_FRAMES):
+    valid = _sampled(stats, tuning)
+    if valid is None:
         return WindowLook("", "gap")
-    n = counts[valid]
-    acc = stats[valid, 1:4] / n[:, None]
-    csum = np.cumsum(acc, axis=0)
-    smooth = csum[SMOOTH_FRAMES - 1 :].copy()
-    smooth[1:] -= csum[:-SMOOTH_FRAMES]
-    smooth /= SMOOTH_FRAMES
+    smooth = _smoothed(stats, valid)
     # Every label needs at least tilt_min_deg of travel: a window whose smoothed means
     # span less (in g, about radians) is still, whatever else it holds.
     if float(np.linalg.norm(smooth.max(axis=0) - smooth.min(axis=0))) < math.radians(tuning.tilt_min_deg):
@@ -306,7 +350,7 @@ def classify_window(
     if is_gait(stats[valid], frame_s, tuning):
         return WindowLook("", "gait")
     u = unit(smooth)
-    rest = unit(np.sort(u, axis=0)[u.shape[0] // 2])
+    rest = _rest(u)
     direction, motion, along = _travel(u, rest)
     moves = _crossings(along)
     # A large movement from one end to the other (a knee roll with 10-s holds on each

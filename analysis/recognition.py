@@ -105,10 +105,10 @@ from analysis.detector import Detector
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, N_STATS, FrameBatch
 from analysis.holds import HoldEnded
-from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
-from analysis.packing import packed, unpacked
+from analysis.looks import RecognitionTuning, classify_window, is_gait, unit, unlabelled_without_axis
+from analysis.packing import packed_columns, unpacked
 from analysis.reps import RepCounted
-from analysis.screen import AxisAt, BlockScreen, Screen, off_posture, off_postures
+from analysis.screen import AxisAt, BlockScreen, Screen, off_hook_without_axis, off_posture, off_postures
 from analysis.settings import Placement
 
 __all__ = [
@@ -142,6 +142,8 @@ MIN_WINDOWS = 2
 SWITCH_LOOKS = 5
 #: Placements the recogniser serves.
 SERVED: frozenset[Placement] = frozenset({Placement.THIGH, Placement.LOWER_BACK, Placement.WAIST})
+#: Frames the store holds beyond a window, s: the buffer moves once they are filled.
+_SPARE_S = 10.0
 #: Order of the labels when two have as many looks in a bout.
 _ORDER = ("knee_roll", "pelvic_tilt", "knee_hug", "squat", "back_stabiliser")
 
@@ -370,6 +372,7 @@ class ExerciseRecognizer:
         self._hop = max(1, round(HOP_S / frame_s))
         self._gap = max(1, round(GAP_S / frame_s))
         self._gait = max(2, round(2.0 / frame_s))
+        self._spare = max(1, round(_SPARE_S / frame_s))
         self._blocks = self._block_screen()
         self._store = np.zeros((0, N_ACC_STATS))  # the buffer is its last rows, up to a window
         self._n = 0  # rows of the store in use
@@ -423,8 +426,10 @@ class ExerciseRecognizer:
         keep = min(self._n, self._window)
         m = stats.shape[0]
         if self._n + m > self._store.shape[0]:
-            # Room for ~100 s of packets beyond the window: the buffer moves once every ~1000 frames.
-            store = np.empty((keep + max(m, 1024) + self._window, N_ACC_STATS))
+            # Room for _SPARE_S of packets beyond the window: the buffer (one window, 14 kB
+            # at 0.1-s frames) moves once every ~20 live packets, and each wearer's store
+            # is ~19 kB (it was ~64 kB with room for 100 s).
+            store = np.empty((self._window + max(m, self._spare), N_ACC_STATS))
             store[:keep] = self._store[self._n - keep : self._n]
             self._store, self._n = store, keep
         self._store[self._n : self._n + m] = stats
@@ -463,7 +468,11 @@ class ExerciseRecognizer:
                 screen = self._blocks.looks([k_first + end for end in ends], lengths, self._k_start)
             else:
                 screen = Screen([False] * len(ends), {}, [2] * len(ends), {}, set())
-            if len(ends) == 1 and screen.empty[0] and not screen.learn[0]:  # a live look ruled out
+            if (
+                len(ends) == 1
+                and not screen.learn[0]
+                and (screen.empty[0] or self._off_without_axis(screen, rows[starts[0] : ends[0]]))
+            ):  # a live look ruled out
                 events.extend(self._closed(k_first + ends[0]))
                 self._k_end = k_first + rows.shape[0]
                 self._feed_followers(self._k_end)
@@ -483,6 +492,21 @@ class ExerciseRecognizer:
         rows, k_first = self._rows
         for follower in self._followers.values():
             follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
+
+    def _off_without_axis(self, screen: Screen, window: NDArray[np.float64]) -> bool:
+        """Whether the one look of ``screen``, which learns nothing, surely gets no label for want of a long axis.
+
+        Without the axis the trunk gets no label, and the thigh one only in hook lying as
+        seen without an axis: ruled out from the box of the window's directions
+        (:func:`analysis.screen.off_hook_without_axis`), else from its resting direction,
+        found as ``classify_window`` finds it (:func:`analysis.looks.unlabelled_without_axis`).
+        """
+        box = screen.boxes.get(0)
+        if box is None or AxisAt(self._axis_sum, self._axis_weight).floats is not None:
+            return False
+        if self.placement is not Placement.THIGH:
+            return True
+        return off_hook_without_axis(box, self.tuning) or unlabelled_without_axis(window, self.tuning)
 
     def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
         """Learn the long axis from each look's last block in turn; return the axis each look sees."""
@@ -625,7 +649,7 @@ class ExerciseRecognizer:
         """Return the state as JSON-serialisable data."""
         bout = self._bout
         return {
-            "buf": packed(self._buf),
+            "buf": packed_columns(self._buf),
             "k_end": self._k_end,
             "k_start": self._k_start,
             "t0_s": self._t0_s,
@@ -638,7 +662,7 @@ class ExerciseRecognizer:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot``."""
-        self._store = unpacked(state["buf"], N_ACC_STATS)  # packed, or a list of rows as first saved
+        self._store = unpacked(state["buf"], N_ACC_STATS)  # packed columns, packed rows or a list of rows
         self._n = self._store.shape[0]
         self._blocks = self._block_screen()  # found again from the buffer
         self._k_end = None if state["k_end"] is None else int(state["k_end"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ from numpy.typing import NDArray
 from analysis.frames import N_ACC_STATS
 from analysis.looks import SMOOTH_FRAMES, RecognitionTuning, unit
 
-__all__ = ["AxisAt", "BlockScreen", "Screen", "off_posture", "off_postures"]
+__all__ = ["AxisAt", "BlockScreen", "Screen", "off_hook_without_axis", "off_posture", "off_postures"]
 
 # -- screening: the looks that surely get no label, found for many looks at once ----------
 #
@@ -179,42 +181,48 @@ class BlockScreen:
         self.next_i += nb
 
     def _one(self, rows: NDArray[np.float64], first_row: int) -> list[float] | None:
-        """The summary of the block at ``rows[first_row:]`` in plain floats, or None to leave it to numpy."""
+        """The summary of the block at ``rows[first_row:]`` in plain floats, or None to leave it to numpy.
+
+        The loops run in ``map`` (a few hundred floats: numpy's overhead per call is more
+        than their arithmetic), adding in the order of :func:`_summarise`'s smoothing.
+        """
         hop = self.hop
         before = min(first_row, SMOOTH_FRAMES - 1)
-        cols = list(zip(*rows[first_row - before : first_row + hop].tolist(), strict=True))
+        cols = rows[first_row - before : first_row + hop].T.tolist()
         counts = cols[0]
-        count = sum(1 for c in counts[before:] if c > 0)
+        count = hop
         if min(counts) <= 0:  # frames without samples: keep the others
+            count = len([c for c in counts[before:] if c > 0])
             keep = [i for i, c in enumerate(counts) if c > 0]
             if first_row > before and len(keep) - count < SMOOTH_FRAMES - 1:
                 return None  # the smoothed means may reach further back
-            cols = [tuple(col[i] for i in keep) for col in cols]
+            cols = [[col[i] for i in keep] for col in cols]
             counts = cols[0]
         # Sums of 5 consecutive sampled frames (within the margin of classify_window's),
         # of those that end in the block.
         ending = min(count, len(counts) - SMOOTH_FRAMES + 1)
         high, low, amax = [-math.inf] * 3, [math.inf] * 3, 0.0
+        mag = list(map(operator.truediv, cols[4], counts))  # each frame's mean |a|
         if ending > 0:
             for c in range(3):
-                v = [x / n for x, n in zip(cols[c + 1], counts, strict=True)]
-                tail = [
-                    f0 + f1 + f2 + f3 + f4 for f0, f1, f2, f3, f4 in zip(v, v[1:], v[2:], v[3:], v[4:], strict=False)
-                ][-ending:]
+                v = list(map(operator.truediv, cols[c + 1], counts))
+                five: Iterable[float] = v
+                for k in range(1, SMOOTH_FRAMES):
+                    five = map(operator.add, five, v[k:])
+                tail = list(five)[-ending:]
                 high[c], low[c] = max(tail) / SMOOTH_FRAMES, min(tail) / SMOOTH_FRAMES
-            # A frame's mean |a| bounds each component of its mean.
-            amax = max([x / n for x, n in zip(cols[4], counts, strict=True)])
+            amax = max(mag)  # a frame's mean |a| bounds each component of its mean
         sure = maybe = False
         sums = [0.0] * N_ACC_STATS
         if count == hop:
             s0, s4, s5 = sum(counts[-hop:]), sum(cols[4][-hop:]), sum(cols[5][-hop:])
             mean, second = s4 / s0, s5 / s0
             slack = _SCREEN_MARGIN * second + 1e-15
-            mag = [x / n for x, n in zip(cols[4][-hop:], counts[-hop:], strict=True)]
+            mag = mag[-hop:]
             centre = sum(mag) / hop
             unsure = min([abs(v - centre) for v in mag]) <= _SCREEN_MARGIN * abs(centre) + 1e-15
             above = [v > centre for v in mag]
-            crossings = sum([u != v for u, v in itertools.pairwise(above)])
+            crossings = sum(map(operator.ne, above, above[1:]))
             cadence = crossings >= 2 * 1.4 * hop * self.frame_s
             limit = self.tuning.max_shake_g**2
             var = second - mean * mean
@@ -257,13 +265,13 @@ class BlockScreen:
     def _look_one(self, length: int) -> Screen:
         """``looks`` for one look whose last block is the latest, in plain floats."""
         t = self.tuning
-        cols = list(zip(*self.last, strict=True))
+        cols = list(itertools.islice(zip(*self.last, strict=True), _C_SURE + 1))  # the columns read here
         have = sum(cols[_C_COUNT])
         sure = sum(cols[_C_SURE])
         err = _SCREEN_MARGIN * (1.0 + max(cols[_C_AMAX]))
-        high = [max(cols[c]) + err for c in range(3)]
-        low = [min(cols[c]) - err for c in range(3, 6)]
-        span = math.sqrt(sum((h - lo) ** 2 for h, lo in zip(high, low, strict=True)))
+        high = [max(cols[0]) + err, max(cols[1]) + err, max(cols[2]) + err]
+        low = [min(cols[3]) - err, min(cols[4]) - err, min(cols[5]) - err]
+        span = math.sqrt((high[0] - low[0]) ** 2 + (high[1] - low[1]) ** 2 + (high[2] - low[2]) ** 2)
         empty = (
             have < max(t.min_valid * length, 2 * SMOOTH_FRAMES)
             or span < math.radians(t.tilt_min_deg) - 4 * err
@@ -379,8 +387,13 @@ def _direction_box(high: list[float], low: list[float]) -> tuple[list[float], li
 
     Unbounded when the box holds 0.
     """
-    near = math.sqrt(sum(0.0 if lo <= 0 <= hi else min(lo * lo, hi * hi) for lo, hi in zip(low, high, strict=True)))
-    far = math.sqrt(sum(max(lo * lo, hi * hi) for lo, hi in zip(low, high, strict=True)))
+    (h0, h1, h2), (l0, l1, l2) = high, low  # written out: one is found for most live looks
+    near = math.sqrt(
+        (0.0 if l0 <= 0 <= h0 else min(l0 * l0, h0 * h0))
+        + (0.0 if l1 <= 0 <= h1 else min(l1 * l1, h1 * h1))
+        + (0.0 if l2 <= 0 <= h2 else min(l2 * l2, h2 * h2))
+    )
+    far = math.sqrt(max(l0 * l0, h0 * h0) + max(l1 * l1, h1 * h1) + max(l2 * l2, h2 * h2))
     if not (near > 0 and math.isfinite(far)):
         return [math.inf] * 3, [-math.inf] * 3
     slack = 1e-12
@@ -429,3 +442,44 @@ def off_posture(
         band = math.radians(tuning.lying_band_deg)
         lying = lo <= math.cos(math.pi / 2 - band) + slack and hi >= math.cos(math.pi / 2 + band) - slack
     return not (upright or lying)
+
+
+def _abs_range(lo: float, hi: float) -> tuple[float, float]:
+    """Smallest and largest ``|x|`` for ``x`` in ``lo..hi``."""
+    return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
+
+
+def off_hook_without_axis(box: tuple[list[float], list[float]], tuning: RecognitionTuning) -> bool:
+    """Whether a thigh window whose smoothed directions lie in ``box`` (high, low) is surely not hook lying.
+
+    Before the long axis is learned, a thigh window gets a label only in hook lying as
+    ``analysis.looks`` finds it without an axis: its resting direction within 30 deg of
+    the sensor's face plane (``|z| < sin 30 deg``) and at an azimuth of
+    ``hook_axis_deg`` .. ``90 - hook_axis_deg`` from its x axis. The resting direction
+    is ``v / |v|`` for some ``v`` in the box, so ``|z|`` is at least the box's least
+    ``|v_z|`` over its largest ``|v|``, and the azimuth (``atan2(|v_y|, |v_x|)``, the
+    same for ``v`` and ``v / |v|``) lies between those of the box's corners.
+
+    Args:
+        box: Upper and lower corners, 3 each.
+        tuning: Thresholds.
+
+    >>> tuning = RecognitionTuning()
+    >>> off_hook_without_axis(([0.02, 1.01, 0.11], [-0.02, 0.99, 0.09]), tuning)  # along y: a face axis
+    True
+    >>> off_hook_without_axis(([0.72, 0.72, 0.01], [0.70, 0.70, -0.01]), tuning)  # between x and y
+    False
+    """
+    high, low = box
+    if not all(math.isfinite(v) for v in (*high, *low)):
+        return False
+    (x_lo, x_hi), (y_lo, y_hi), (z_lo, _) = (_abs_range(lo, hi) for lo, hi in zip(low, high, strict=True))
+    far = math.sqrt(x_hi * x_hi + y_hi * y_hi + max(low[2] * low[2], high[2] * high[2]))
+    if not far > 0:
+        return False
+    slack = 1e-9  # far above the rounding of the resting direction's components and angles
+    if z_lo / far >= math.sin(math.radians(30.0)) + slack:
+        return True  # 30 deg or more out of the face plane
+    widest = math.degrees(math.atan2(y_hi, x_lo))  # the azimuth's bounds
+    narrowest = math.degrees(math.atan2(y_lo, x_hi))
+    return widest < tuning.hook_axis_deg - slack or narrowest > 90.0 - tuning.hook_axis_deg + slack

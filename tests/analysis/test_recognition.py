@@ -18,8 +18,8 @@ from analysis import recognition
 from analysis.detector import Detector
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, FrameBatch, Framer
-from analysis.looks import WindowLook, classify_window
-from analysis.packing import unpacked
+from analysis.looks import RecognitionTuning, WindowLook, classify_window, unlabelled_without_axis
+from analysis.packing import packed, unpacked
 from analysis.recognition import ExerciseFound, ExerciseRecognised, ExerciseRecognizer
 from analysis.settings import Placement
 from firmware_sim.exercises import ExerciseId, ExerciseSet, guided_session
@@ -257,15 +257,16 @@ def test_buffer_stays_bounded() -> None:
 
 
 def test_a_buffer_saved_as_a_list_of_rows_still_loads() -> None:
-    """The packed buffer, or the list of rows snapshots first held, restore the same state."""
+    """The packed columns, the packed rows or the list of rows that snapshots held before restore the same state."""
     _, frames = _session(Placement.THIGH)
     rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
     rec.update(frames)
     state = json.loads(json.dumps(rec.snapshot()))
-    listed = {**state, "buf": unpacked(state["buf"], N_ACC_STATS).tolist()}
-    again = ExerciseRecognizer(Placement.THIGH, FRAME_S)
-    again.load(listed)
-    assert again.snapshot() == state
+    buf = unpacked(state["buf"], N_ACC_STATS)
+    for old in (buf.tolist(), packed(buf)):
+        again = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+        again.load({**state, "buf": old})
+        assert again.snapshot() == state
 
 
 def test_a_gap_is_no_exercise() -> None:
@@ -328,3 +329,45 @@ def test_pocket_sit_stand_walk_gives_no_exercise(recordings: Path) -> None:
     """The spsw timed-up-and-go recordings (thigh pocket) give no exercise bout at all."""
     for _, t, acc in _load_dir(_need(recordings, "spsw_pocket_tug")):
         assert _found(_run(Placement.THIGH, _frames(t, acc))) == []
+
+
+@pytest.mark.data
+def test_mex_events_are_the_same_without_the_screen_in_packets(
+    monkeypatch: pytest.MonkeyPatch, recordings: Path
+) -> None:
+    """Fed in live packets before any walk (no long axis), screening hides no labelled look of a MEx file."""
+    for _, t, acc in _load_dir(_need(recordings, "mex_thigh")):
+        frames = _frames(t, acc)
+        cuts = list(range(5, frames.m, 5))
+        screened = _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=True)
+        assert screened == _labelled_windows(monkeypatch, Placement.THIGH, frames, cuts, screen=False)
+
+
+def test_live_packets_keep_a_small_store_and_the_same_events() -> None:
+    """Fed 0.5-s packets, the store stays within a window and 10 s of frames; events are those of one chunk."""
+    _, frames = _session(Placement.THIGH)
+    rec = ExerciseRecognizer(Placement.THIGH, FRAME_S)
+    events: list[Event] = []
+    sizes = set()
+    for a in range(0, frames.m, 5):
+        events += rec.update(_part(frames, a, a + 5))
+        sizes.add(rec._store.shape[0])
+    events += rec.flush(_part(frames, frames.m, frames.m))
+    assert events == _run(Placement.THIGH, frames)
+    assert max(sizes) <= 300 + 100  # a window and 10 s of 0.1-s frames
+
+
+@pytest.mark.data
+def test_a_window_unlabelled_without_axis_gets_no_label(recordings: Path) -> None:
+    """On MEx windows (no walk, so no long axis), a window said unlabelled without the axis is labelled nothing."""
+    seen: dict[tuple[bool, bool], int] = defaultdict(int)
+    for _, t, acc in _load_dir(_need(recordings, "mex_thigh"))[::3]:
+        stats = _frames(t, acc).stats
+        for end in range(120, stats.shape[0] + 1, 40):
+            window = stats[max(0, end - 300) : end]
+            label = classify_window(window, None, Placement.THIGH).label
+            ruled_out = unlabelled_without_axis(window, RecognitionTuning())
+            assert not (ruled_out and label)
+            seen[ruled_out, bool(label)] += 1
+    assert seen[True, False]  # windows were ruled out
+    assert seen[False, True]  # and labelled windows met
