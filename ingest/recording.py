@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,9 +195,11 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
 def read_chunks(
     path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, clock: RecordingClock | None = None
 ) -> Iterator[Chunk]:
-    """Stream a recording CSV in chunks.
+    """Stream a recording in chunks: a sitless CSV, or a research-logger file (``ingest.loggers``).
 
-    Rows with a missing value (gyro included, when the file has gyro columns) are dropped.
+    The format is told by content (``ingest.loggers.detect_format``). In a sitless CSV, rows
+    with a missing value (gyro included, when the file has gyro columns) are dropped; a
+    ``.gz`` one is decompressed.
 
     Args:
         path: The CSV file.
@@ -208,14 +211,20 @@ def read_chunks(
         ``Chunk`` values ``(t_s, acc_g, gyro_dps)``; chunks may be empty after dropping rows.
 
     Raises:
-        RecordingError: Missing or unreadable file, missing columns (or only some gyro
-            columns), non-numeric values,
+        RecordingError: Missing, unreadable or truncated file, missing columns (or only
+            some gyro columns), non-numeric values,
             times going backwards (the message names the row), or no usable sample.
         ValueError: ``chunk_rows`` is not positive.
     """
+    from ingest.loggers import LoggerFormat, detect_format, read_logger_chunks  # it imports this module
+
     path = Path(path)
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be > 0, got {chunk_rows}")
+    fmt = detect_format(path)
+    if fmt is not LoggerFormat.SITLESS_CSV:
+        yield from read_logger_chunks(path, fmt, chunk_rows, clock)
+        return
     try:
         first = _first_time(path)
         iso = first is not None and pd.isna(pd.to_numeric(first, errors="coerce"))
@@ -228,7 +237,7 @@ def read_chunks(
             raise RecordingError(f"{path}: no usable samples")
     except FileNotFoundError as err:
         raise RecordingError(f"{path}: no such file") from err
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise RecordingError(f"{path}: cannot read: {err}") from err
 
 

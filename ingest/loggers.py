@@ -1,0 +1,385 @@
+"""Reading research-logger files: Axivity ``.cwa``, GENEActiv ``.bin``, ActiGraph ``.gt3x`` and RAW CSV.
+
+``read_logger_chunks`` yields the same ``Chunk`` values as ``ingest.recording.read_chunks``
+(times in s from the first sample, acceleration in g) and fills in the same
+``RecordingClock`` (Unix time of the first sample). The format is told by content
+(``detect_format``); the file name's extension is only a hint, used when the content says
+nothing. Readers, licences and memory are in docs/loggers.md.
+
+- Axivity ``.cwa`` and GENEActiv ``.bin``: scikit-digital-health (``skdh``, MIT), which
+  loads the whole file, so these are cut into chunks after reading.
+- ActiGraph ``.gt3x`` with ``activity.bin`` (GT3X+ "NEO"/ActiSleep+ "MRA", firmware up to
+  2.5.0): the 12-bit packed stream documented by ActiGraph (github.com/actigraph/
+  NHANES-GT3X-File-Format, ``fileformats/activity.bin.md``), streamed from the zip.
+  ``.gt3x`` files with ``log.bin`` (firmware 3 and later) are refused with a message that
+  says how to export them; the maintained reader, ActiGraph's ``pygt3x``, is GPL-3.0.
+- ActiLife RAW CSV exports, plain or gzip-compressed: streamed with pandas.
+
+skdh is imported only when a ``.cwa`` or ``.bin`` file is read: it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ingest.errors import RecordingError
+from ingest.recording import Chunk, RecordingClock
+
+__all__ = [
+    "ACTILIFE_HEADER_LINES",
+    "GT3X_SCALE_G",
+    "LoggerFormat",
+    "detect_format",
+    "read_logger_chunks",
+    "unpack_gt3x_activity",
+]
+
+
+class LoggerFormat(StrEnum):
+    """The recording file formats ``sitless analyze`` reads."""
+
+    SITLESS_CSV = "sitless CSV"
+    ACTILIFE_CSV = "ActiLife RAW CSV"
+    AXIVITY_CWA = "Axivity .cwa"
+    GENEACTIV_BIN = "GENEActiv .bin"
+    ACTIGRAPH_GT3X = "ActiGraph .gt3x"
+
+
+#: Lines before the column names in an ActiLife RAW CSV export.
+ACTILIFE_HEADER_LINES = 10
+#: Counts per g of ``activity.bin`` samples (activity.bin.md, "Scaling Activity Values").
+GT3X_SCALE_G = 341.0
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+#: A .cwa file opens with the "MD" metadata packet, whose length field is always 1020
+#: (Open Movement cwa.h, ``cwa_header_t``: ``packetHeader`` 0x444D, ``packetLength`` 0x3FC).
+_CWA_MAGIC = b"MD\xfc\x03"
+_CWA_HEADER_BYTES = 1024
+_CWA_SECTOR_BYTES = 512
+_GENEACTIV_MAGIC = b"Device Identity"
+_ACTILIFE_MAGIC = b"Data File Created By ActiGraph"
+_HEAD_BYTES = 4096
+_EXTENSION_HINTS = {
+    ".cwa": LoggerFormat.AXIVITY_CWA,
+    ".bin": LoggerFormat.GENEACTIV_BIN,
+    ".gt3x": LoggerFormat.ACTIGRAPH_GT3X,
+}
+#: .NET ticks (100 ns since 0001-01-01) at the Unix epoch.
+_TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000
+_TICKS_PER_S = 10_000_000
+#: Bytes of two packed activity.bin samples (2 x 3 axes x 12 bits).
+_GT3X_PAIR_BYTES = 9
+_EXPORT_HINT = "export it with ActiLife's RAW data CSV export and analyse that CSV"
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file, decompressed when it is gzip (a truncated gzip gives what it has)."""
+    with path.open("rb") as f:
+        raw = f.read(_HEAD_BYTES)
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return zlib.decompressobj(wbits=31).decompress(raw, _HEAD_BYTES)
+    except zlib.error as err:
+        raise RecordingError(f"{path}: broken gzip data: {err}") from err
+
+
+def _is_gzip(path: Path) -> bool:
+    """Whether a file starts with the gzip magic bytes."""
+    with path.open("rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
+def detect_format(path: str | Path) -> LoggerFormat:
+    """Tell a recording's format from its first bytes, the extension being a hint.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The format. A file whose content matches no logger format is a sitless CSV
+        unless its extension names a logger format.
+
+    Raises:
+        RecordingError: The file is missing or unreadable, or its extension names a
+            logger format its content does not have.
+    """
+    path = Path(path)
+    try:
+        head = _head(path)
+    except FileNotFoundError as err:
+        raise RecordingError(f"{path}: no such file") from err
+    except OSError as err:
+        raise RecordingError(f"{path}: cannot read: {err}") from err
+    first_line = head.split(b"\n", 1)[0]
+    if head.startswith(_CWA_MAGIC):
+        return LoggerFormat.AXIVITY_CWA
+    if head.startswith(_GENEACTIV_MAGIC):
+        return LoggerFormat.GENEACTIV_BIN
+    if head.startswith(_ZIP_MAGIC):
+        return LoggerFormat.ACTIGRAPH_GT3X
+    if _ACTILIFE_MAGIC in first_line:
+        return LoggerFormat.ACTILIFE_CSV
+    hint = _EXTENSION_HINTS.get(path.suffix.lower())
+    if hint is not None:
+        raise RecordingError(f"{path}: not an {hint} file (its first bytes are {head[:16]!r})")
+    return LoggerFormat.SITLESS_CSV
+
+
+def read_logger_chunks(
+    path: str | Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock | None = None
+) -> Iterator[Chunk]:
+    """Stream a research-logger file as ``Chunk`` values.
+
+    Args:
+        path: The file.
+        fmt: Its format (``detect_format``), not ``SITLESS_CSV``.
+        chunk_rows: Samples per chunk (> 0).
+        clock: Filled in with the Unix time of the first sample (device wall-clock
+            time read as UTC, except .gt3x, whose info.txt states the UTC offset) before
+            the first chunk is yielded.
+
+    Yields:
+        ``Chunk`` values ``(t_s, acc_g, gyro_dps)``, times in s from the first sample.
+
+    Raises:
+        RecordingError: The file is unreadable, truncated or holds no samples; or it
+            is a .gt3x whose layout sitless does not read (the message says how to
+            export it).
+        ValueError: ``chunk_rows`` is not positive, or ``fmt`` is ``SITLESS_CSV``.
+    """
+    path = Path(path)
+    if chunk_rows <= 0:
+        raise ValueError(f"chunk_rows must be > 0, got {chunk_rows}")
+    clock = clock if clock is not None else RecordingClock()
+    readers = {
+        LoggerFormat.AXIVITY_CWA: _read_skdh,
+        LoggerFormat.GENEACTIV_BIN: _read_skdh,
+        LoggerFormat.ACTIGRAPH_GT3X: _read_gt3x,
+        LoggerFormat.ACTILIFE_CSV: _read_actilife_csv,
+    }
+    if fmt not in readers:
+        raise ValueError(f"not a logger format: {fmt}")
+    samples = 0
+    try:
+        for epoch_s, acc_g, gyro_dps in readers[fmt](path, fmt, chunk_rows, clock):
+            if epoch_s.size == 0:
+                continue
+            if clock.start_epoch_s is None:
+                clock.start_epoch_s = float(epoch_s[0])
+            samples += epoch_s.size
+            yield Chunk(epoch_s - clock.start_epoch_s, acc_g, gyro_dps)
+    except FileNotFoundError as err:
+        raise RecordingError(f"{path}: no such file") from err
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise RecordingError(f"{path}: cannot read {fmt} file (truncated or damaged?): {err}") from err
+    if samples == 0:
+        raise RecordingError(f"{path}: no usable samples")
+
+
+_Samples = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]
+
+
+def _split(
+    epoch_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None, rows: int
+) -> Iterator[_Samples]:
+    for i in range(0, epoch_s.size, rows):
+        yield epoch_s[i : i + rows], acc_g[i : i + rows], None if gyro_dps is None else gyro_dps[i : i + rows]
+
+
+def _read_skdh(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:
+    """Axivity and GENEActiv through scikit-digital-health, which reads the whole file at once."""
+    from skdh.io import ReadBin, ReadCwa
+    from skdh.io.axivity import UnexpectedAxesError
+    from skdh.utility.exceptions import FileSizeError
+
+    if fmt is LoggerFormat.AXIVITY_CWA:
+        # skdh reads whole sectors and silently drops a partial one: refuse a cut file here.
+        size = path.stat().st_size
+        if size < _CWA_HEADER_BYTES or (size - _CWA_HEADER_BYTES) % _CWA_SECTOR_BYTES:
+            raise RecordingError(
+                f"{path}: truncated .cwa file: {size} bytes is not a {_CWA_HEADER_BYTES}-byte header "
+                f"and whole {_CWA_SECTOR_BYTES}-byte sectors"
+            )
+    reader: Any = ReadCwa() if fmt is LoggerFormat.AXIVITY_CWA else ReadBin()
+    try:
+        with warnings.catch_warnings():
+            # Content decides the format, so a different extension is fine; device clocks are
+            # local wall-clock time without a zone, read as UTC (docs/loggers.md).
+            warnings.filterwarnings("ignore", message="File extension", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Timestamps are local but naive", category=UserWarning)
+            data: dict[str, Any] = reader.predict(file=str(path))
+    except (RuntimeError, ValueError, FileSizeError, UnexpectedAxesError) as err:
+        raise RecordingError(f"{path}: cannot read {fmt} file (truncated or damaged?): {err}") from err
+    epoch_s = np.asarray(data["time"], dtype=np.float64)
+    acc_g = np.asarray(data["accel"], dtype=np.float64)
+    gyro = data.get("gyro")
+    gyro_dps = None if gyro is None else np.asarray(gyro, dtype=np.float64)
+    back = np.flatnonzero(np.diff(epoch_s) < 0)
+    if back.size:
+        raise RecordingError(f"{path}: sample {int(back[0]) + 1}: time goes backwards")
+    yield from _split(epoch_s, acc_g, gyro_dps, chunk_rows)
+
+
+def unpack_gt3x_activity(packed: bytes) -> NDArray[np.float64]:
+    """Unpack ``activity.bin`` bytes: 12-bit two's complement samples in Y, X, Z order.
+
+    Follows ActiGraph's activity.bin.md: 4.5 bytes a sample, big-endian nibbles, values
+    over 2047 negative, divided by 341 and rounded to 3 decimals as ActiLife does. A
+    trailing half byte (odd sample count) is ignored.
+
+    Args:
+        packed: Whole samples' bytes from the start of a sample (an even sample, i.e. a
+            multiple of 9 bytes, except at the end of the file).
+
+    Returns:
+        Accelerations in g in X, Y, Z order, shape (n, 3).
+
+    >>> unpack_gt3x_activity(bytes.fromhex("006008EBD007009EBF007008EBF0")).tolist()
+    [[0.023, 0.018, -0.947], [0.026, 0.021, -0.941], [0.023, 0.021, -0.941]]
+    """
+    whole = len(packed) // _GT3X_PAIR_BYTES * _GT3X_PAIR_BYTES
+    tail = packed[whole:]
+    odd = len(tail) >= 5  # one more sample needs 4.5 bytes
+    buf = np.frombuffer(packed[:whole] + (tail[:5] + b"\x00" * 4 if odd else b""), dtype=np.uint8)
+    b = buf.reshape(-1, _GT3X_PAIR_BYTES).astype(np.int32)
+    values = np.empty((b.shape[0], 6), dtype=np.int32)
+    for k in range(3):  # three byte triples, each two 12-bit values
+        b0, b1, b2 = b[:, 3 * k], b[:, 3 * k + 1], b[:, 3 * k + 2]
+        values[:, 2 * k] = (b0 << 4) | (b1 >> 4)
+        values[:, 2 * k + 1] = ((b1 & 0x0F) << 8) | b2
+    values = np.where(values > 2047, values - 4096, values)  # 12-bit two's complement
+    yxz = values.reshape(-1, 3)
+    if odd:
+        yxz = yxz[:-1]
+    return np.round(yxz[:, [1, 0, 2]] / GT3X_SCALE_G, 3)
+
+
+def _gt3x_info(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
+    try:
+        text = zf.read("info.txt").decode("utf-8", errors="replace")
+    except KeyError as err:
+        raise RecordingError(f"{path}: not a .gt3x file: the zip has no info.txt") from err
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _utc_offset_s(text: str) -> float | None:
+    """A .gt3x info.txt ``TimeZone`` (``-06:00:00``) in s, or ``None`` when unreadable.
+
+    >>> _utc_offset_s("-06:00:00"), _utc_offset_s("05:30:00"), _utc_offset_s("?")
+    (-21600.0, 19800.0, None)
+    """
+    match = re.fullmatch(r"([+-]?)(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
+    if match is None:
+        return None
+    sign = -1.0 if match[1] == "-" else 1.0
+    return sign * (int(match[2]) * 3600 + int(match[3]) * 60 + int(match[4] or 0))
+
+
+def _read_gt3x(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:
+    """ActiGraph .gt3x with activity.bin, streamed from the zip ``chunk_rows`` samples at a time."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        info = _gt3x_info(zf, path)
+        if "activity.bin" not in names:
+            if "log.bin" in names:
+                raise RecordingError(
+                    f"{path}: this .gt3x stores log.bin records (firmware 3.0 and later), which sitless "
+                    f"does not read; {_EXPORT_HINT}"
+                )
+            raise RecordingError(f"{path}: not a .gt3x file: the zip has no activity.bin")
+        try:
+            rate_hz = float(info["Sample Rate"])
+            start_ticks = int(info["Start Date"])
+        except (KeyError, ValueError) as err:
+            raise RecordingError(f"{path}: info.txt has no usable Sample Rate and Start Date: {err}") from err
+        if not rate_hz > 0:
+            raise RecordingError(f"{path}: info.txt: Sample Rate must be > 0, got {rate_hz}")
+        # Start Date is the device's local time; TimeZone (when given) is its UTC offset.
+        offset_s = _utc_offset_s(info.get("TimeZone", ""))
+        clock.utc_offset_s = offset_s
+        start_s = (start_ticks - _TICKS_AT_UNIX_EPOCH) / _TICKS_PER_S - (offset_s or 0.0)
+        pair_rows = max(1, chunk_rows // 2)
+        done = 0
+        with zf.open("activity.bin") as f:
+            while packed := f.read(pair_rows * _GT3X_PAIR_BYTES):
+                acc_g = unpack_gt3x_activity(packed)
+                epoch_s = start_s + (done + np.arange(acc_g.shape[0])) / rate_hz
+                done += acc_g.shape[0]
+                yield epoch_s, acc_g, None
+
+
+def _actilife_header(lines: list[str], path: Path) -> tuple[float, float]:
+    """The start (wall-clock time read as UTC, Unix s) and rate (Hz) of an ActiLife RAW CSV header.
+
+    >>> lines = ["--- ActiLife v6.13.4 Firmware v2.5.0 date format M/d/yyyy at 30 Hz  Filter Normal ---",
+    ...          "Serial Number: NEO1", "Start Time 11:55:00", "Start Date 12/20/2021"]
+    >>> _actilife_header(lines, Path("x.csv"))
+    (1640001300.0, 30.0)
+    """
+    top = lines[0]
+    rate = re.search(r"at (\d+(?:\.\d+)?) Hz", top)
+    date_format = re.search(r"date format (\S+)", top)
+    fields = {}
+    for line in lines[1:]:
+        for key in ("Start Time", "Start Date"):
+            if line.startswith(key):
+                fields[key] = line[len(key) :].strip()
+    if rate is None or date_format is None or len(fields) < 2:
+        raise RecordingError(
+            f"{path}: ActiLife CSV header lacks the sample rate, date format, Start Time or Start Date"
+        )
+    # .NET date format (M/d/yyyy, dd.MM.yyyy, yyyy-MM-dd, ...) to strptime's.
+    py_format = re.sub(r"y+", "%Y", re.sub(r"M+", "%m", re.sub(r"d+", "%d", date_format[1])))
+    try:
+        start = dt.datetime.strptime(f"{fields['Start Date']} {fields['Start Time']}", f"{py_format} %H:%M:%S")
+    except ValueError as err:
+        raise RecordingError(f"{path}: ActiLife CSV start date/time does not read: {err}") from err
+    return start.replace(tzinfo=dt.UTC).timestamp(), float(rate[1])
+
+
+def _read_actilife_csv(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:
+    """ActiLife RAW CSV (plain or gzip): 10 header lines, then ``Accelerometer X,Y,Z`` in g."""
+    gz = _is_gzip(path)
+    compression: Literal["gzip"] | None = "gzip" if gz else None
+    with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as f:
+        lines = [f.readline().strip() for _ in range(ACTILIFE_HEADER_LINES)]
+    start_s, rate_hz = _actilife_header(lines, path)
+    columns = [f"Accelerometer {axis}" for axis in "XYZ"]
+    done = 0
+    try:
+        with pd.read_csv(
+            path,
+            skiprows=ACTILIFE_HEADER_LINES,
+            chunksize=chunk_rows,
+            usecols=columns,
+            dtype=dict.fromkeys(columns, np.float64),
+            compression=compression,
+        ) as reader:
+            for frame in reader:
+                acc_g = frame[columns].to_numpy(dtype=np.float64)
+                epoch_s = start_s + (done + np.arange(len(frame))) / rate_hz
+                done += len(frame)
+                ok = np.all(np.isfinite(acc_g), axis=1)  # a cut last row: drop it, the others keep their times
+                yield epoch_s[ok], acc_g[ok], None
+    except ValueError as err:  # missing columns, text where a number should be
+        raise RecordingError(f"{path}: not an ActiLife RAW CSV with {', '.join(columns)} in g: {err}") from err
