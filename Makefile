@@ -22,10 +22,10 @@ demo: $(STAMP) demo-deps
 # no session across a broker restart), and mosquitto and Chromium for the end-to-end and
 # browser tests (which otherwise say why they skip).
 demo-deps:
-	@bash scripts/system-deps.sh mosquitto
+	@bash scripts/system-deps.sh mosquitto libgomp1
 
 system-deps:
-	@bash scripts/system-deps.sh mosquitto chromium
+	@bash scripts/system-deps.sh mosquitto chromium libgomp1
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages sitless uses when they are missing: mosquitto (the embedded
 # broker that keeps sessions across restarts; the demo falls back to amqtt without it) and
-# Chromium (the browser test). Usage: system-deps.sh [mosquitto] [chromium] (default: both).
+# Chromium (the browser test), and libgomp1 (the OpenMP runtime a dependency of the logger
+# readers, LightGBM, loads). Usage: system-deps.sh [mosquitto] [chromium] [libgomp1]
+# (default: mosquitto and chromium).
 # Needs root and apt-get; elsewhere it says what to install.
 set -euo pipefail
 wanted=("$@")
@@ -11,6 +13,7 @@ for package in "${wanted[@]}"; do
     case "$package" in
         mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto) ;;
         chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+        libgomp1) ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1' || missing+=(libgomp1) ;;
         *) echo "system-deps.sh: unknown package $package" >&2; exit 2 ;;
     esac
 done
@@ -26,6 +29,7 @@ else
             mosquitto) echo "      without mosquitto the embedded broker is amqtt (no sessions kept across restarts)" \
                 "and the mosquitto tests skip" >&2 ;;
             chromium) echo "      without chromium the browser test skips" >&2 ;;
+            libgomp1) echo "      without libgomp1 .cwa and .bin files cannot be read" >&2 ;;
         esac
     done
 fi
