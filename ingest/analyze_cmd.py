@@ -6,6 +6,12 @@ read, or whose samples are too few or too short to judge (one row, every row at 
 time, less data than a posture needs: ``AnalysisResult.problem``), gets a one-line
 error naming it and no result; the others are still analysed and the exit status is 1.
 
+What reading assumed about a CSV's units (m/s², Unix milliseconds: ``ingest.recording``)
+and the rows it dropped for missing or non-finite values are said on stderr, one line
+each, and kept in the JSON with the input's path and the recording's absolute start.
+``--json-dir`` never writes two inputs' results, or this run's and another input's
+earlier one, to one file (``_json_dir_target``).
+
 The summary on stdout says "not measured" for what the placement cannot report
 (``analysis.posture.capabilities``; slouch only on the chest and upper back), where
 a number would read as a measured 0.
@@ -34,7 +40,7 @@ from analysis import (
 from analysis.sets import followed
 from ingest.errors import RecordingError
 from ingest.policy_args import add_policy_arguments, alert_policy, float_option, slouch_policy
-from ingest.recording import DEFAULT_CHUNK_ROWS, RecordingClock, read_ahead, read_chunks
+from ingest.recording import DEFAULT_CHUNK_ROWS, AccUnit, RecordingClock, TimeUnit, read_ahead, read_chunks
 
 __all__ = ["analyze_file", "register", "run"]
 
@@ -44,7 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "analyze",
         help="analyse recording files (postures, sitting bouts, alerts)",
-        description="Analyse CSV recordings with columns t (s or ISO-8601), ax, ay, az (g).",
+        description="Analyse CSV recordings with columns t (s or ISO-8601), ax, ay, az (g), and research-logger "
+        "files. Acceleration in m/s2 and times in Unix milliseconds are detected from a CSV's first rows and "
+        "said on stderr; --units and --time-unit say them instead.",
     )
     parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING", help="CSV file(s)")
     parser.add_argument(
@@ -52,7 +60,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", type=Path, metavar="OUT", help="write one file's result as JSON")
-    out.add_argument("--json-dir", type=Path, metavar="DIR", help="write DIR/<stem>.json for each input")
+    out.add_argument(
+        "--json-dir",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/<stem>.json for each input; inputs sharing a stem, and a file an earlier run wrote for "
+        'another input (its "source" names another file), get <stem>-2.json, <stem>-3.json, ... in argument '
+        "order; one line per input says where its result went",
+    )
     add_policy_arguments(parser)
     float_option(
         parser,
@@ -72,6 +87,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the recording is a guided set of this programme exercise (e.g. squat, knee_roll), or 'any' for the "
         "generic repetition counter: count its repetitions and time its holds",
     )
+    parser.add_argument(
+        "--units",
+        choices=[str(u) for u in AccUnit],
+        help="unit of a CSV's ax, ay, az (default: m/s2 when the median |a| of the first rows is 7-12, else g)",
+    )
+    parser.add_argument(
+        "--time-unit",
+        choices=[str(u) for u in TimeUnit],
+        help="unit of a CSV's numeric t (default: ms when the times are Unix milliseconds, above 1e11 and "
+        "stepping like ms, else s)",
+    )
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -84,6 +110,9 @@ def analyze_file(
     calibrate_at_s: float | None = None,
     tz: dt.tzinfo | None = None,
     exercise: str | None = None,
+    clock: RecordingClock | None = None,
+    acc_unit: AccUnit | None = None,
+    time_unit: TimeUnit | None = None,
 ) -> AnalysisResult:
     """Analyse one CSV recording chunk by chunk.
 
@@ -97,6 +126,10 @@ def analyze_file(
             ISO-8601 timestamps state, else UTC. Days have dates only when the times
             are calendar times (ISO-8601, or Unix seconds: ``RecordingClock``).
         exercise: The guided exercise of the recording (``ResultBuilder``), or ``None``.
+        clock: Filled in with what reading the file found: its start, the units assumed
+            and the rows dropped (``RecordingClock``).
+        acc_unit: The unit of a CSV's acceleration; ``None``: decided from its first rows.
+        time_unit: The unit of a CSV's numeric times; ``None``: decided from its first rows.
 
     Returns:
         The result, times relative to the first sample.
@@ -107,8 +140,10 @@ def analyze_file(
     """
     builder = ResultBuilder(settings, exercise)
     pending = calibrate_at_s
-    clock = RecordingClock()
-    for t_s, acc_g, gyro_dps in read_ahead(read_chunks(path, chunk_rows=chunk_rows, clock=clock)):
+    clock = clock if clock is not None else RecordingClock()
+    for t_s, acc_g, gyro_dps in read_ahead(
+        read_chunks(path, chunk_rows=chunk_rows, clock=clock, acc_unit=acc_unit, time_unit=time_unit)
+    ):
         i = 0
         if pending is not None and t_s.size and t_s[-1] >= pending:
             # Split the chunk at the calibration time, as the live worker would see it.
@@ -119,13 +154,63 @@ def analyze_file(
         builder.feed(t_s[i:], acc_g[i:], None if gyro_dps is None else gyro_dps[i:])
     if pending is not None:
         builder.act(UserAction.CALIBRATE, pending)
-    if tz is None:
-        offset = clock.utc_offset_s
-        tz = dt.UTC if offset is None else dt.timezone(dt.timedelta(seconds=offset))
-    result = builder.finish(epoch_s=clock.start_epoch_s, tz=tz)
+    result = builder.finish(epoch_s=clock.start_epoch_s, tz=_days_tz(tz, clock))
     if result.problem is not None:
         raise RecordingError(f"{path}: {result.problem}")
     return result
+
+
+def _days_tz(tz: dt.tzinfo | None, clock: RecordingClock) -> dt.tzinfo:
+    """The time zone of calendar days: ``tz``, else the offset of the file's ISO-8601 timestamps, else UTC."""
+    if tz is not None:
+        return tz
+    offset = clock.utc_offset_s
+    return dt.UTC if offset is None else dt.timezone(dt.timedelta(seconds=offset))
+
+
+def _start(clock: RecordingClock, tz: dt.tzinfo | None) -> dict[str, Any]:
+    """The recording's absolute start for the JSON: Unix time and ISO-8601 with its UTC offset, or nulls.
+
+    >>> _start(RecordingClock(1764000000.25, 3600.0), None)
+    {'start_unix_s': 1764000000.25, 'start_iso': '2025-11-24T17:00:00.250+01:00'}
+    >>> _start(RecordingClock(), None)
+    {'start_unix_s': None, 'start_iso': None}
+    """
+    if clock.start_epoch_s is None:
+        return {"start_unix_s": None, "start_iso": None}
+    start = dt.datetime.fromtimestamp(clock.start_epoch_s, _days_tz(tz, clock))
+    return {"start_unix_s": clock.start_epoch_s, "start_iso": start.isoformat(timespec="milliseconds")}
+
+
+_ASSUMED_WORDS = {
+    "units": "acceleration in m/s2 (divided by 9.80665; --units g to override)",
+    "time": "times in Unix milliseconds (--time-unit s to override)",
+}
+
+
+def _assumed_line(path: Path, clock: RecordingClock) -> str | None:
+    """The stderr line saying what was assumed about a file's units, or ``None`` when nothing was.
+
+    >>> _assumed_line(Path("d.csv"), RecordingClock(assumed={"units": "m/s2"}))
+    'sitless analyze: d.csv: assumed acceleration in m/s2 (divided by 9.80665; --units g to override)'
+    """
+    if not clock.assumed:
+        return None
+    return f"sitless analyze: {path}: assumed " + " and ".join(_ASSUMED_WORDS[k] for k in clock.assumed)
+
+
+def _dropped_line(path: Path, clock: RecordingClock) -> str | None:
+    """The stderr line counting the rows dropped for missing or non-finite values, or ``None`` when none were.
+
+    >>> _dropped_line(Path("d.csv"), RecordingClock(rows=1835, dropped_rows=123))
+    'sitless analyze: d.csv: dropped 123 rows (6.7%) with missing or non-finite values'
+    """
+    if not clock.dropped_rows:
+        return None
+    share = 100.0 * clock.dropped_rows / clock.rows
+    rows = "row" if clock.dropped_rows == 1 else "rows"
+    what = f"{clock.dropped_rows} {rows} ({share:.1f}%)"
+    return f"sitless analyze: {path}: dropped {what} with missing or non-finite values"
 
 
 #: Postures of the summary line, with the words it uses for them.
@@ -235,6 +320,45 @@ sitting bouts <30 min 5, 30-60 min 2, >60 min 1; breaks 7; alerts 3']
     return lines
 
 
+#: Suffixes ``--json-dir`` drops from a recording's name (before ``.gz``) to name its result.
+_RECORDING_SUFFIXES = (".csv", ".cwa", ".bin", ".gt3x")
+
+
+def _same_source(existing: Path, recording: Path) -> bool:
+    """Whether the JSON file ``existing`` holds a result of ``recording``: its ``"source"`` names the same file.
+
+    ``"source"`` is the path as it was given; it is resolved from the current folder. A file
+    that is not a sitless result (unreadable, not JSON, no ``"source"``) is never taken for one.
+    """
+    try:
+        source = json.loads(existing.read_text(encoding="utf-8")).get("source")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+    return isinstance(source, str) and Path(source).resolve() == recording.resolve()
+
+
+def _json_dir_target(folder: Path, recording: Path, taken: set[Path]) -> Path:
+    """Where ``--json-dir`` writes the result of ``recording``: ``<stem>.json``, else ``<stem>-2.json``, ...
+
+    A name is free when this run has not written it (``taken``) and no file holds it, or
+    the file holding it is an earlier result of the same recording (``_same_source``).
+
+    >>> folder = Path("/nonexistent/out")  # an empty folder: nothing on disk to keep
+    >>> taken = set()
+    >>> [_json_dir_target(folder, Path(p), taken).name for p in ("a/day.csv", "b/day.csv", "c/week.csv.gz")]
+    ['day.json', 'day-2.json', 'week.json']
+    """
+    stem = recording.name.removesuffix(".gz")
+    stem = Path(stem).stem if Path(stem).suffix.lower() in _RECORDING_SUFFIXES else stem
+    n = 1
+    while True:
+        target = folder / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        if target not in taken and (not target.exists() or _same_source(target, recording)):
+            taken.add(target)
+            return target
+        n += 1
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -266,7 +390,9 @@ def run(args: argparse.Namespace) -> int:
         print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
         return 2
     status = 0
+    taken: set[Path] = set()
     for path in paths:
+        clock = RecordingClock()
         try:
             result = analyze_file(
                 path,
@@ -275,15 +401,43 @@ def run(args: argparse.Namespace) -> int:
                 calibrate_at_s=args.calibrate_at,
                 tz=tz,
                 exercise=args.exercise,
+                clock=clock,
+                acc_unit=None if args.units is None else AccUnit(args.units),
+                time_unit=None if args.time_unit is None else TimeUnit(args.time_unit),
             )
         except RecordingError as err:
             print(f"sitless analyze: {err}", file=sys.stderr)
             status = 1
             continue
-        if args.json is not None:
-            _write_json(args.json, result.to_json())
-        elif args.json_dir is not None:
-            _write_json(args.json_dir / f"{path.stem}.json", result.to_json())
-        else:
-            print(_summary_text(path, result))
+        _report(args, path, result, clock, tz=tz, taken=taken)
     return status
+
+
+def _report(
+    args: argparse.Namespace,
+    path: Path,
+    result: AnalysisResult,
+    clock: RecordingClock,
+    *,
+    tz: dt.tzinfo | None,
+    taken: set[Path],
+) -> None:
+    """Say what was assumed and dropped on stderr, then write the JSON or print the summary."""
+    for line in (_assumed_line(path, clock), _dropped_line(path, clock)):
+        if line is not None:
+            print(line, file=sys.stderr)
+    data = {
+        "source": str(path),
+        **_start(clock, tz),
+        "assumed": clock.assumed,
+        "dropped_rows": clock.dropped_rows,
+        **result.to_json(),
+    }
+    if args.json is not None:
+        _write_json(args.json, data)
+    elif args.json_dir is not None:
+        target = _json_dir_target(args.json_dir, path, taken)
+        _write_json(target, data)
+        print(f"{path}: result in {target}")
+    else:
+        print(_summary_text(path, result))

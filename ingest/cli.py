@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import cast
+
+from ingest.errors import IngestError
 
 __all__ = ["main"]
 
@@ -32,12 +35,25 @@ _COMMAND_MODULES = (
     "ingest.analyze_cmd",
 )
 
+#: Commands that talk to the broker once and exit: they check it is there before they start, so
+#: that nothing listening fails at once. Services (recorder, worker, gateway) wait for it instead.
+_BROKER_CHECKED = ("calibrate", "session")
+
+
+def _version() -> str:
+    """The installed sitless version (the ``sitless`` distribution), or ``unknown`` when it is not installed."""
+    try:
+        return importlib.metadata.version("sitless")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sitless",
         description="Wearable posture and activity monitor: prolonged-sitting alerts and back exercises.",
     )
+    parser.add_argument("--version", action="version", version=f"sitless {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
@@ -52,7 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     func = cast(Callable[[argparse.Namespace], int], args.func)
     try:
+        if args.command in _BROKER_CHECKED:
+            from ingest.mqtt import BrokerAddress, check_broker
+
+            check_broker(BrokerAddress.parse(args.broker))
         return func(args)
+    except (IngestError, ConnectionError) as err:  # a bad --store or --broker, an absent broker: one line
+        print(f"sitless {args.command}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -10,6 +10,7 @@ has the broker keep its subscriptions and queue its QoS 1 messages while it is a
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -17,7 +18,17 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-__all__ = ["DEFAULT_BROKER_URL", "DEFAULT_PORT", "BrokerAddress", "connect", "make_client"]
+from ingest.errors import IngestError
+
+__all__ = [
+    "DEFAULT_BROKER_URL",
+    "DEFAULT_PORT",
+    "BrokerAddress",
+    "BrokerUrlError",
+    "check_broker",
+    "connect",
+    "make_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +37,10 @@ DEFAULT_BROKER_URL = f"mqtt://127.0.0.1:{DEFAULT_PORT}"
 # Reconnect backoff, seconds: quick enough for a broker restart, gentle on a dead one.
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 10
+
+
+class BrokerUrlError(IngestError, ValueError):
+    """A broker URL is not ``mqtt://host[:port]``; a ``ValueError`` too, as it always was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +65,15 @@ class BrokerAddress:
         """Parse ``mqtt://host[:port]`` (or bare ``host[:port]``).
 
         Raises:
-            ValueError: The URL has another scheme or a bad port.
+            BrokerUrlError: The URL has another scheme or a bad port.
         """
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme != "mqtt":
-            raise ValueError(f"broker URL must start with mqtt://, got {url!r}")
+            raise BrokerUrlError(f"broker URL must start with mqtt://, got {url!r}")
         try:
             port = parts.port or DEFAULT_PORT
         except ValueError as err:
-            raise ValueError(f"bad port in broker URL {url!r}") from err
+            raise BrokerUrlError(f"bad port in broker URL {url!r}") from err
         return cls(parts.hostname or "127.0.0.1", port)
 
     @property
@@ -108,16 +123,34 @@ def make_client(
     return client
 
 
-def connect(client: paho.Client, address: BrokerAddress, *, timeout_s: float = 10.0, keepalive_s: int = 15) -> None:
+def connect(
+    client: paho.Client,
+    address: BrokerAddress,
+    *,
+    timeout_s: float = 10.0,
+    keepalive_s: int = 15,
+    fail_if_refused: bool = False,
+) -> None:
     """Start the client's network thread and wait for the first connection.
 
     The client keeps reconnecting by itself afterwards. ``on_connect`` callbacks set
-    before this call run on every (re)connection, so subscribe there.
+    before this call run on every (re)connection, so subscribe there. By default a
+    refused connection is tried again until ``timeout_s``, as a broker that is still
+    starting refuses (``ingest.broker.wait_for_broker`` relies on it); with
+    ``fail_if_refused`` the first attempt is made in this thread and a refusal, an
+    unknown host or an unreachable network fails at once.
 
     Raises:
-        ConnectionError: No connection within ``timeout_s``.
+        ConnectionError: No connection within ``timeout_s``, or (``fail_if_refused``)
+            the first attempt failed.
     """
-    client.connect_async(address.host, address.port, keepalive=keepalive_s)
+    if fail_if_refused:
+        try:  # paho's connect_async would retry a refusal quietly in its thread until the timeout
+            client.connect(address.host, address.port, keepalive=keepalive_s)
+        except OSError as err:
+            raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
+    else:
+        client.connect_async(address.host, address.port, keepalive=keepalive_s)
     client.loop_start()
     deadline = time.monotonic() + timeout_s
     while not client.is_connected():
@@ -126,3 +159,18 @@ def connect(client: paho.Client, address: BrokerAddress, *, timeout_s: float = 1
             raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
         time.sleep(0.02)
     log.info("connected to %s", address.url)
+
+
+def check_broker(address: BrokerAddress, *, timeout_s: float = 10.0) -> None:
+    """Connect to the broker once and leave: a command that needs it says at once when it is not there.
+
+    A real MQTT handshake rather than a bare TCP probe, which amqtt logs as an error.
+
+    Raises:
+        ConnectionError: Nothing listens at the address (at once), or no broker answered
+            within ``timeout_s``.
+    """
+    client = make_client(f"sitless-check-{os.getpid()}")
+    connect(client, address, timeout_s=timeout_s, fail_if_refused=True)
+    client.disconnect()
+    client.loop_stop()

@@ -4,6 +4,11 @@
 ``gx, gy, gz`` are angular rate in deg/s, all three or none. Files are streamed in chunks
 so that a week at 50 Hz never sits in memory at once; ``read_ahead`` reads the next
 chunks on a second core while the caller works on this one.
+
+Files as people have them may hold acceleration in m/s² or times in Unix milliseconds.
+Unless told (``AccUnit``, ``TimeUnit``), the first chunk decides for the whole file
+(``detect_acc_unit``, ``detect_time_unit``), and ``RecordingClock.assumed`` says what was
+assumed. Rows with an empty, NaN or infinite cell are dropped and counted.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import queue
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -27,9 +33,14 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_READ_AHEAD",
     "GYRO_COLUMNS",
+    "STANDARD_GRAVITY_MS2",
     "UNIX_TIME_FROM_S",
+    "AccUnit",
     "Chunk",
     "RecordingClock",
+    "TimeUnit",
+    "detect_acc_unit",
+    "detect_time_unit",
     "read_ahead",
     "read_chunks",
 ]
@@ -45,21 +56,99 @@ DEFAULT_READ_AHEAD = 2
 #: Numeric times from this on (2001-09-09) are Unix times, as sitless's own exports
 #: write them; smaller ones are seconds from the recording's start (no calendar date).
 UNIX_TIME_FROM_S = 1e9
+#: Numeric times from this on are Unix milliseconds (1e11 s would be the year 5138; 1e11 ms
+#: is 1973), when they also step like milliseconds (``detect_time_unit``).
+UNIX_TIME_MS_FROM = 1e11
+#: Numeric times in seconds from this on are past the year 9999: not a time, most likely milliseconds.
+UNIX_TIME_BEFORE_S = 253_402_300_800.0
+#: Standard gravity, m/s² per g (CGPM 1901; ISO 80000-3).
+STANDARD_GRAVITY_MS2 = 9.80665
+#: A first chunk whose median |a| lies in this range is in m/s²: a worn or resting sensor
+#: reads about 1 g, so in g the median stays far below 7 (sustained 7 g is a fighter
+#: pilot's), while in m/s² it is 9.8 give or take movement and calibration error.
+MS2_MEDIAN_RANGE = (7.0, 12.0)
+#: Steps between samples, in ms, of a sensor sampling at 2000 Hz down to 0.1 Hz.
+MS_STEP_RANGE = (0.5, 10_000.0)
+
+
+class AccUnit(StrEnum):
+    """The unit of a CSV's ``ax, ay, az`` columns."""
+
+    G = "g"
+    MS2 = "m/s2"
+
+
+class TimeUnit(StrEnum):
+    """The unit of a CSV's numeric ``t`` column (ISO-8601 timestamps carry their own)."""
+
+    S = "s"
+    MS = "ms"
 
 
 @dataclass(slots=True)
 class RecordingClock:
-    """What a recording's times say about the calendar, filled in by ``read_chunks``.
+    """What reading a recording found out about it, filled in by ``read_chunks``.
 
     Attributes:
         start_epoch_s: Unix time of the first usable sample, s; ``None`` when the
             times are only relative (seconds from the start).
         utc_offset_s: UTC offset of the first ISO-8601 timestamp, s; ``None`` when it
             had none (or the times are numbers).
+        assumed: What was inferred from the first chunk rather than told, and differs
+            from the documented format: ``{"units": "m/s2"}`` and ``{"time": "epoch_ms"}``;
+            empty when the file is in g and seconds (or the caller said what it is).
+        rows: Data rows read (sitless CSVs; 0 for research-logger files).
+        dropped_rows: Rows dropped for an empty, NaN or infinite cell (sitless CSVs).
     """
 
     start_epoch_s: float | None = None
     utc_offset_s: float | None = None
+    assumed: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    dropped_rows: int = 0
+
+
+def detect_acc_unit(acc: NDArray[np.float64]) -> AccUnit:
+    """The unit of accelerations: m/s² when their median magnitude is about 9.8, else g.
+
+    Args:
+        acc: Accelerations of the first rows, shape (n, 3), finite.
+
+    Returns:
+        ``AccUnit.MS2`` when the median |a| lies in ``MS2_MEDIAN_RANGE``, else ``AccUnit.G``.
+
+    >>> detect_acc_unit(np.array([[0.0, 0.0, 9.81], [0.3, 0.0, 9.7]])), detect_acc_unit(np.array([[0.0, 0.0, 1.0]]))
+    (<AccUnit.MS2: 'm/s2'>, <AccUnit.G: 'g'>)
+    """
+    if acc.shape[0] == 0:
+        return AccUnit.G
+    median = float(np.median(np.linalg.norm(acc, axis=1)))
+    low, high = MS2_MEDIAN_RANGE
+    return AccUnit.MS2 if low <= median <= high else AccUnit.G
+
+
+def detect_time_unit(t: NDArray[np.float64]) -> TimeUnit:
+    """The unit of numeric times: Unix milliseconds when they are that large and step like it, else seconds.
+
+    Args:
+        t: Times of the first rows, shape (n,), finite.
+
+    Returns:
+        ``TimeUnit.MS`` when the first time is at least ``UNIX_TIME_MS_FROM`` and the median
+        step lies in ``MS_STEP_RANGE`` (one row: the size alone decides), else ``TimeUnit.S``.
+
+    >>> detect_time_unit(np.array([1764057600000.0, 1764057600020.0, 1764057600040.0]))
+    <TimeUnit.MS: 'ms'>
+    >>> detect_time_unit(np.array([1764057600.0, 1764057600.02]))
+    <TimeUnit.S: 's'>
+    """
+    if t.size == 0 or not t[0] >= UNIX_TIME_MS_FROM:
+        return TimeUnit.S
+    if t.size == 1:
+        return TimeUnit.MS
+    low, high = MS_STEP_RANGE
+    step = float(np.median(np.diff(t)))
+    return TimeUnit.MS if low <= step <= high else TimeUnit.S
 
 
 class Chunk(NamedTuple):
@@ -100,10 +189,14 @@ def _times(column: pd.Series, path: Path, first_row: int, *, iso: bool) -> NDArr
 class _Parser:
     """Checks and converts chunks in file order, keeping the state that spans chunks."""
 
-    def __init__(self, path: Path, *, iso: bool, clock: RecordingClock) -> None:
+    def __init__(
+        self, path: Path, *, iso: bool, clock: RecordingClock, acc_unit: AccUnit | None, time_unit: TimeUnit | None
+    ) -> None:
         self.path = path
         self.iso = iso
         self.clock = clock
+        self.acc_unit = acc_unit  # None: decided from the first usable rows
+        self.time_unit = TimeUnit.S if iso else time_unit
         self.t_first: float | None = None
         self.t_last = -np.inf
         self.first_row = 1  # 1-based data row number of the next chunk (the header is row 0)
@@ -129,8 +222,13 @@ class _Parser:
         t, acc = t[ok], acc[ok]
         gyro = None if gyro is None else gyro[ok]
         self.first_row += len(frame)
+        self.clock.rows += len(frame)
+        self.clock.dropped_rows += len(frame) - t.size
         if t.size == 0:
             return None
+        self._decide_units(t, acc)
+        if self.acc_unit is AccUnit.MS2:
+            acc = acc / STANDARD_GRAVITY_MS2
         prev = np.concatenate([[self.t_last], t[:-1]])
         back = np.flatnonzero(t < prev)
         if back.size:
@@ -139,11 +237,32 @@ class _Parser:
                 f"({t[back[0]]!r} after {prev[back[0]]!r}); sort the file by t"
             )
         self.t_last = float(t[-1])
+        # Times are made relative in the file's own unit first: Unix milliseconds are
+        # exact integers, which dividing before subtracting would round to 0.2 µs.
+        per_s = 1000.0 if self.time_unit is TimeUnit.MS else 1.0
         if self.t_first is None:
             self.t_first = float(t[0])
-            if self.iso or self.t_first >= UNIX_TIME_FROM_S:
-                self.clock.start_epoch_s = self.t_first
-        return Chunk(t - self.t_first, acc, gyro)
+            first_s = self.t_first / per_s
+            if first_s >= UNIX_TIME_BEFORE_S:
+                unit = "s" if per_s == 1 else "ms"
+                raise RecordingError(
+                    f"{path}: row {int(rows[0])}: time {self.t_first:.17g} {unit} is after the year 9999 as Unix time;"
+                    " are the times in another unit? (sitless analyze --time-unit)"
+                )
+            if self.iso or first_s >= UNIX_TIME_FROM_S:
+                self.clock.start_epoch_s = first_s
+        return Chunk((t - self.t_first) / per_s, acc, gyro)
+
+    def _decide_units(self, t: NDArray[np.float64], acc: NDArray[np.float64]) -> None:
+        """Decide from the first usable rows what the caller left open, and note what differs from g and s."""
+        if self.acc_unit is None:
+            self.acc_unit = detect_acc_unit(acc)
+            if self.acc_unit is AccUnit.MS2:
+                self.clock.assumed["units"] = str(AccUnit.MS2)
+        if self.time_unit is None:
+            self.time_unit = detect_time_unit(t)
+            if self.time_unit is TimeUnit.MS:
+                self.clock.assumed["time"] = "epoch_ms"
 
 
 def _first_time(path: Path) -> str | None:
@@ -193,19 +312,28 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
 
 
 def read_chunks(
-    path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, clock: RecordingClock | None = None
+    path: str | Path,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    clock: RecordingClock | None = None,
+    *,
+    acc_unit: AccUnit | None = None,
+    time_unit: TimeUnit | None = None,
 ) -> Iterator[Chunk]:
     """Stream a recording in chunks: a sitless CSV, or a research-logger file (``ingest.loggers``).
 
     The format is told by content (``ingest.loggers.detect_format``). In a sitless CSV, rows
-    with a missing value (gyro included, when the file has gyro columns) are dropped; a
-    ``.gz`` one is decompressed.
+    with an empty, NaN or infinite value (gyro included, when the file has gyro columns)
+    are dropped and counted; a ``.gz`` one is decompressed.
 
     Args:
         path: The CSV file.
         chunk_rows: Rows per chunk read (> 0).
-        clock: Filled in with the recording's calendar time (``RecordingClock``) as
-            soon as the first chunk is read.
+        clock: Filled in with the recording's calendar time, the units assumed and the
+            rows dropped (``RecordingClock``) as the chunks are read.
+        acc_unit: The unit of a sitless CSV's acceleration; ``None``: decided from the
+            first chunk (``detect_acc_unit``). Research-logger readers give g already.
+        time_unit: The unit of a sitless CSV's numeric times; ``None``: decided from the
+            first chunk (``detect_time_unit``). ISO-8601 times and logger files ignore it.
 
     Yields:
         ``Chunk`` values ``(t_s, acc_g, gyro_dps)``; chunks may be empty after dropping rows.
@@ -231,10 +359,11 @@ def read_chunks(
         clock = clock if clock is not None else RecordingClock()
         if iso:
             clock.utc_offset_s = _utc_offset_s(str(first))
-        parser = _Parser(path, iso=iso, clock=clock)
+        parser = _Parser(path, iso=iso, clock=clock, acc_unit=acc_unit, time_unit=time_unit)
         yield from _chunks(path, chunk_rows, parser)
         if parser.t_first is None:
-            raise RecordingError(f"{path}: no usable samples")
+            why = f" (all {clock.rows} rows have missing or non-finite values)" if clock.rows else ""
+            raise RecordingError(f"{path}: no usable samples{why}")
     except FileNotFoundError as err:
         raise RecordingError(f"{path}: no such file") from err
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:

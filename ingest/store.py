@@ -257,7 +257,7 @@ class Store:
                 log.info("store %s busy while opening (%s); trying again", self.path, err)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-            except sqlite3.Error as err:
+            except (sqlite3.Error, OSError) as err:  # OSError: its folder cannot be made
                 raise StoreError(f"cannot open store {self.path}: {err}") from err
 
     def _open(self, *, read_only: bool) -> sqlite3.Connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -125,3 +126,194 @@ def test_min_run_is_taken_and_reported(tmp_path: Path) -> None:
     assert main(["analyze", str(path), "--placement", "thigh", "--json", str(out), "--min-run-s", "4"]) == 0
     assert json.loads(out.read_text())["summary"]["min_run_s"] == 4.0
     assert main(["analyze", str(path), "--placement", "thigh", "--min-run-s", "0"]) == 2
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """sitless --version prints the distribution's version and exits 0."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"sitless {version('sitless')}\n"
+
+
+def test_json_dir_keeps_inputs_with_one_name_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """a/day.csv and b/day.csv give day.json and day-2.json, in argument order, and say which went where."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = recording(tmp_path / "a", "day.csv", sitting_s=100.0)
+    second = recording(tmp_path / "b", "day.csv", sitting_s=200.0)
+    out = tmp_path / "out"
+    argv = ["analyze", str(first), str(second), "--placement", "thigh", "--json-dir", str(out)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{first}: result in {out / 'day.json'}", f"{second}: result in {out / 'day-2.json'}"]
+    assert json.loads((out / "day.json").read_text())["source"] == str(first)
+    assert json.loads((out / "day-2.json").read_text())["source"] == str(second)
+    assert json.loads((out / "day-2.json").read_text())["recording"]["samples"] == 4600
+    # Run again in the other order: each input finds its own earlier result and replaces it.
+    assert main(["analyze", str(second), str(first), "--placement", "thigh", "--json-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["day-2.json", "day.json"]
+    assert json.loads((out / "day-2.json").read_text())["source"] == str(second)
+
+
+def test_json_dir_does_not_replace_another_inputs_earlier_result(tmp_path: Path) -> None:
+    """A day.json an earlier run wrote for another file, or not written by sitless, is kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "day.json").write_text('{"source": "elsewhere/day.csv"}\n')
+    (out / "day-2.json").write_text("notes, not JSON\n")
+    path = recording(tmp_path, "day.csv")
+    assert main(["analyze", str(path), "--placement", "thigh", "--json-dir", str(out)]) == 0
+    assert (out / "day.json").read_text() == '{"source": "elsewhere/day.csv"}\n'
+    assert (out / "day-2.json").read_text() == "notes, not JSON\n"
+    assert json.loads((out / "day-3.json").read_text())["source"] == str(path)
+
+
+def retimed(tmp_path: Path, name: str, times: list[str]) -> Path:
+    """The thigh recording of ``recording`` with its t column replaced by ``times``."""
+    rows = recording(tmp_path, "plain.csv").read_text().splitlines()
+    path = tmp_path / name
+    path.write_text("\n".join([rows[0]] + [f"{t},{r.split(',', 1)[1]}" for t, r in zip(times, rows[1:], strict=False)]))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("first", "start_unix_s", "start_iso"),
+    [
+        ("iso", 1764057600.0, "2025-11-25T09:00:00.000+01:00"),
+        ("epoch", 1764057600.0, "2025-11-25T08:00:00.000+00:00"),
+        ("relative", None, None),
+    ],
+)
+def test_json_keeps_the_source_and_the_absolute_start(
+    tmp_path: Path, first: str, start_unix_s: float | None, start_iso: str | None
+) -> None:
+    """The JSON names its input as given and the recording's start: Unix time and ISO-8601 with the offset."""
+    n = 3000  # rows of recording(): 150 s at 20 Hz
+    if first == "iso":
+        nine = dt.datetime(2025, 11, 25, 9, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        times = [(nine + dt.timedelta(seconds=i / 20)).isoformat() for i in range(n)]
+    elif first == "epoch":
+        times = [f"{1764057600 + i / 20:.3f}" for i in range(n)]
+    else:
+        times = [f"{5 + i / 20:.3f}" for i in range(n)]
+    path = retimed(tmp_path, "day.csv", times)
+    out = tmp_path / "day.json"
+    assert main(["analyze", str(path), "--placement", "thigh", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["source"] == str(path)
+    assert data["start_unix_s"] == start_unix_s
+    assert data["start_iso"] == start_iso
+    assert data["recording"]["samples"] == n
+
+
+def test_m_s2_and_epoch_ms_are_detected_said_and_overridable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file in m/s² with Unix-ms times reads like the same file in g and s, says so, and the flags override."""
+    plain = recording(tmp_path, "plain.csv")
+    rows = [r.split(",") for r in plain.read_text().splitlines()[1:]]
+    phone = tmp_path / "phone.csv"
+    phone.write_text(
+        "t,ax,ay,az\n"
+        + "\n".join(
+            f"{1764057600000 + round(float(t) * 1000)},{float(x) * 9.80665:.5f},{float(y) * 9.80665:.5f},"
+            f"{float(z) * 9.80665:.5f}"
+            for t, x, y, z in rows
+        )
+        + "\n"
+    )
+    out, ref = tmp_path / "phone.json", tmp_path / "plain.json"
+    assert main(["analyze", str(plain), "--placement", "thigh", "--json", str(ref)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["analyze", str(phone), "--placement", "thigh", "--json", str(out)]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert str(phone) in line
+    assert "m/s2" in line
+    assert "milliseconds" in line
+    data, expected = json.loads(out.read_text()), json.loads(ref.read_text())
+    assert data["assumed"] == {"units": "m/s2", "time": "epoch_ms"}
+    assert expected["assumed"] == {}
+    assert data["start_unix_s"] == 1764057600.0
+    assert data["bouts"] == expected["bouts"]
+    assert data["summary"] == expected["summary"]
+    # Told the units, sitless believes the flag and assumes only what it was not told.
+    assert main(["analyze", str(phone), "--placement", "thigh", "--json", str(out), "--units", "g"]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "m/s2" not in line
+    assert json.loads(out.read_text())["assumed"] == {"time": "epoch_ms"}
+    # Unix milliseconds told to be seconds are past the year 9999: an error that names the flag.
+    assert main(["analyze", str(phone), "--placement", "thigh", "--time-unit", "s"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "phone.csv" in line
+    assert "--time-unit" in line
+
+
+def test_dropped_rows_are_counted_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rows with an empty, NaN or infinite cell are dropped, counted in the JSON and noted in one stderr line."""
+    rows = recording(tmp_path, "plain.csv").read_text().splitlines()
+    holes = {10: "", 20: "nan", 30: "inf", 40: "-inf"}  # 4 of 3000 rows
+    lines = [rows[0]]
+    for i, row in enumerate(rows[1:]):
+        t, _, rest = row.partition(",")
+        lines.append(f"{t},{holes[i]},{rest.split(',', 1)[1]}" if i in holes else row)
+    path = tmp_path / "holey.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "holey.json"
+    assert main(["analyze", str(path), "--placement", "thigh", "--json", str(out), "--chunk-rows", "25"]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"sitless analyze: {path}: dropped 4 rows (0.1%) with missing or non-finite values"
+    data = json.loads(out.read_text())
+    assert data["dropped_rows"] == 4
+    assert data["recording"]["samples"] == 2996
+    assert main(["analyze", str(tmp_path / "plain.csv"), "--placement", "thigh", "--json", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads(out.read_text())["dropped_rows"] == 0
+
+
+def test_nothing_listening_on_the_broker_port_fails_at_once_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """calibrate and session against a port nobody listens on: a refusal, said in one line, exit 1."""
+    from ingest.broker import free_port
+
+    url = f"mqtt://127.0.0.1:{free_port()}"
+    for argv in (["calibrate", "--device", "desk-07"], ["session", "--device", "desk-07", "--exercise", "any"]):
+        assert main([*argv, "--broker", url]) == 1
+        captured = capsys.readouterr()
+        (line,) = captured.err.splitlines()
+        # "refused" comes from the first attempt; waiting out the timeout would say "within 10 s".
+        assert line.startswith(f"sitless {argv[0]}: no MQTT broker at {url}: Connection refused")
+        assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["recorder", "--store", "postgres://db/sitless"],
+            "sitless recorder: unsupported store URL 'postgres://db/sitless'",
+        ),
+        (["worker", "--broker", "http://127.0.0.1:1883"], "sitless worker: broker URL must start with mqtt://"),
+        (["recorder", "--broker", "mqtt://127.0.0.1:99999"], "sitless recorder: bad port in broker URL"),
+        (["calibrate", "--device", "d", "--broker", "ws://x"], "sitless calibrate: broker URL must start with mqtt://"),
+    ],
+)
+def test_a_bad_store_or_broker_url_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """A bad --store or --broker URL is said in one line, without a traceback, before anything connects."""
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(message)
+
+
+def test_a_store_whose_folder_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store path under a file is a StoreError, said in one line."""
+    (tmp_path / "file").write_text("")
+    assert main(["recorder", "--store", f"sqlite:///{tmp_path}/file/sitless.sqlite"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("sitless recorder: cannot open store")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ingest.errors import RecordingError
-from ingest.recording import read_ahead, read_chunks
+from ingest.recording import AccUnit, RecordingClock, TimeUnit, read_ahead, read_chunks
 
 
 def write(tmp_path: Path, text: str, name: str = "rec.csv") -> Path:
@@ -161,3 +161,68 @@ def test_read_ahead_stops_its_thread_and_the_source_when_closed_early() -> None:
 def test_read_ahead_needs_a_positive_depth() -> None:
     with pytest.raises(ValueError, match="depth must be > 0"):
         next(read_ahead(iter([1]), depth=0))
+
+
+def test_units_are_decided_from_the_first_chunk_and_applied_to_all(tmp_path: Path) -> None:
+    """m/s² and Unix milliseconds seen in the first chunk are converted in every chunk, and noted."""
+    lines = [f"{1764057600000 + 20 * i},0,0,{9.80665 * (1 + 0.5 * (i >= 4)):.5f}" for i in range(8)]
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(lines) + "\n")
+    clock = RecordingClock()
+    chunks = list(read_chunks(path, chunk_rows=4, clock=clock))
+    t = np.concatenate([c.t_s for c in chunks])
+    acc = np.concatenate([c.acc_g for c in chunks])
+    np.testing.assert_allclose(t, np.arange(8) * 0.02, atol=1e-9)
+    np.testing.assert_allclose(acc[:, 2], [1.0] * 4 + [1.5] * 4, atol=1e-6)
+    assert clock.assumed == {"units": "m/s2", "time": "epoch_ms"}
+    assert clock.start_epoch_s == 1764057600.0
+
+
+def test_units_told_are_not_second_guessed(tmp_path: Path) -> None:
+    """With the units given, no detection runs: relative milliseconds, and m/s² forced."""
+    path = write(tmp_path, "t,ax,ay,az\n0,0,0,9.80665\n20,0,0,9.80665\n40,0,0,9.80665\n")
+    clock = RecordingClock()
+    (chunk,) = read_chunks(path, clock=clock, acc_unit=AccUnit.G, time_unit=TimeUnit.MS)
+    assert chunk.t_s.tolist() == pytest.approx([0.0, 0.02, 0.04])
+    assert chunk.acc_g[:, 2].tolist() == [9.80665] * 3
+    assert clock.assumed == {}
+    assert clock.start_epoch_s is None
+    (chunk,) = read_chunks(write(tmp_path, "t,ax,ay,az\n0,0,0,1\n", "g.csv"), acc_unit=AccUnit.MS2)
+    assert chunk.acc_g[0, 2] == pytest.approx(1 / 9.80665)
+
+
+@pytest.mark.parametrize(
+    ("t", "acc", "expected"),
+    [
+        ("1764057600.00,1764057600.02", "0,0,1", {}),  # Unix seconds, g
+        ("0,0.02", "0,0,9.81", {"units": "m/s2"}),
+        ("0,0.02", "0,0,3.0", {}),  # hard movement in g stays g
+    ],
+)
+def test_unit_detection_edges(tmp_path: Path, t: str, acc: str, expected: dict[str, str]) -> None:
+    """Only a median |a| near 9.8 is m/s², and only times that look like Unix ms are ms."""
+    times = t.split(",")
+    path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(f"{x},{acc}" for x in times) + "\n")
+    clock = RecordingClock()
+    list(read_chunks(path, clock=clock))
+    assert clock.assumed == expected
+
+
+def test_times_past_the_year_9999_are_an_error(tmp_path: Path) -> None:
+    """Huge times that do not step like milliseconds are refused, naming the row and the way out."""
+    path = write(tmp_path, "t,ax,ay,az\n1764057600000,0,0,1\n1764057600000.001,0,0,1\n")
+    with pytest.raises(RecordingError, match=r"row 1: time 1764057600000 s is after the year 9999.*--time-unit"):
+        list(read_chunks(path))
+
+
+def test_dropped_rows_are_counted_on_both_reading_paths(tmp_path: Path) -> None:
+    """Empty, NaN and infinite cells are counted whether the chunk was read as floats or as text."""
+    text = "t,ax,ay,az\n0,0,0,1\n0.1,,0,1\n0.2,0,NaN,1\n0.3,0,0,inf\n0.4,0,0,1\n0.5,0,x,1\n"
+    clock = RecordingClock()
+    chunks = read_chunks(write(tmp_path, text), chunk_rows=5, clock=clock)
+    assert [c.t_s.tolist() for c in [next(chunks)]] == [[0.0, 0.4]]  # the first chunk, read as floats
+    assert (clock.rows, clock.dropped_rows) == (5, 3)
+    with pytest.raises(RecordingError, match="row 6"):
+        next(chunks)
+    clock = RecordingClock()
+    with pytest.raises(RecordingError, match=r"no usable samples \(all 2 rows have missing or non-finite values\)"):
+        list(read_chunks(write(tmp_path, "t,ax,ay,az\n0,,0,1\n1,0,nan,1\n", "empty.csv"), clock=clock))
