@@ -4,7 +4,9 @@ Starts the embedded broker (unless ``--broker`` names one: mosquitto when it is
 installed, keeping its sessions in ``var/broker/``, amqtt otherwise), the recorder and the
 analysis worker, the dashboard, and a simulated wearable playing an office day; prints
 the dashboard's address and a line for each sit-too-long alert; stops everything on
-Ctrl-C. The demo keeps its store in ``var/demo.sqlite`` and starts it afresh each time.
+Ctrl-C. The demo keeps its own store in ``var/demo.sqlite`` and starts it afresh each
+time; a store named with ``--store`` (a URL, as every command takes) is used as it is and
+never emptied.
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ from ingest.errors import IngestError
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
+from ingest.store import parse_store_url
 from ingest.topics import Kind, parse, subscription
 from ingest.worker import Worker, WorkerSettings
 
 __all__ = ["DemoSettings", "register", "run"]
 
 log = logging.getLogger(__name__)
+
+
+#: The demo's own store, started afresh each time.
+DEMO_STORE_URL = "sqlite:///var/demo.sqlite"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,8 @@ class DemoSettings:
         broker: An external broker to use instead of starting the embedded one.
         broker_port: Port of the embedded broker (a free one is taken if it is busy).
         broker_dir: The embedded broker's data folder (mosquitto's sessions file).
-        store_path: The demo's SQLite store, emptied at start.
+        store_url: The store; the demo's own (:data:`DEMO_STORE_URL`) is emptied at start,
+            any other is used as it is.
         open_browser: Open the dashboard in a browser once it answers.
     """
 
@@ -67,7 +75,7 @@ class DemoSettings:
     broker: BrokerAddress | None = None
     broker_port: int = DEFAULT_PORT
     broker_dir: Path = DEFAULT_DATA_DIR
-    store_path: Path = Path("var/demo.sqlite")
+    store_url: str = DEMO_STORE_URL
     open_browser: bool = True
 
     def __post_init__(self) -> None:
@@ -79,11 +87,14 @@ def _say(message: str) -> None:
     print(f"[sitless demo] {message}", flush=True)
 
 
-def _fresh_store(path: Path) -> str:
+def _store(url: str) -> str:
+    """The store to use: the demo's own starts afresh, a store the user named is kept as it is."""
+    path = parse_store_url(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+    if url == DEMO_STORE_URL:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return url
 
 
 @contextlib.contextmanager
@@ -145,7 +156,7 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
     from firmware_sim.device import Device, DeviceSettings
     from firmware_sim.scenarios import scenario
 
-    store_url = _fresh_store(settings.store_path)
+    store_url = _store(settings.store_url)
     with _broker(settings) as broker:
         recorder = Recorder(RecorderSettings(broker, store_url, client_id="sitless-demo-recorder"))
         worker = Worker(
@@ -167,7 +178,7 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
                 speed=settings.speed,
                 seed=settings.seed,
                 loop=True,
-                seq_memory=settings.store_path.parent / f"{settings.device_id}.seq.json",
+                seq_memory=parse_store_url(store_url).parent / f"{settings.device_id}.seq.json",
             ),
         )
         wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)
@@ -217,7 +228,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--broker-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"embedded broker's data folder ({DEFAULT_DATA_DIR})"
     )
-    p.add_argument("--store", type=Path, default=Path("var/demo.sqlite"), help="demo store file (emptied)")
+    p.add_argument(
+        "--store",
+        default=DEMO_STORE_URL,
+        help=f"store URL (default {DEMO_STORE_URL}, the demo's own, emptied at start; another is kept as it is)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=run)
 
@@ -234,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
         broker=BrokerAddress.parse(args.broker) if args.broker else None,
         broker_port=args.broker_port,
         broker_dir=args.broker_dir,
-        store_path=args.store,
+        store_url=args.store,
         open_browser=not args.no_browser,
     )
     stop = threading.Event()

@@ -23,7 +23,7 @@ def test_demo_serves_the_dashboard_logs_an_alert_and_stops_cleanly(tmp_path: Pat
     """At 600x the first sit-too-long alert comes within seconds; Ctrl-C stops every part."""
     port = free_port()
     cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--speed", "600", "--port", str(port)]
-    cmd += ["--broker-port", str(free_port()), "--store", str(tmp_path / "demo.sqlite")]
+    cmd += ["--broker-port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path) as proc:
         status = _run_until_alert(proc, port)
     assert status == 0
