@@ -20,10 +20,14 @@ a number would read as a measured 0.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import json
+import multiprocessing
 import sys
 import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +102,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="unit of a CSV's numeric t (default: ms when the times are Unix milliseconds, above 1e11 and "
         "stepping like ms, else s)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="analyse up to N files at once, in separate processes (same results as one at a time)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line on a terminal")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -113,6 +125,7 @@ def analyze_file(
     clock: RecordingClock | None = None,
     acc_unit: AccUnit | None = None,
     time_unit: TimeUnit | None = None,
+    on_chunk: Callable[[float], None] | None = None,
 ) -> AnalysisResult:
     """Analyse one CSV recording chunk by chunk.
 
@@ -130,6 +143,7 @@ def analyze_file(
             and the rows dropped (``RecordingClock``).
         acc_unit: The unit of a CSV's acceleration; ``None``: decided from its first rows.
         time_unit: The unit of a CSV's numeric times; ``None``: decided from its first rows.
+        on_chunk: Called after each chunk with the seconds of recording read so far.
 
     Returns:
         The result, times relative to the first sample.
@@ -141,6 +155,7 @@ def analyze_file(
     builder = ResultBuilder(settings, exercise)
     pending = calibrate_at_s
     clock = clock if clock is not None else RecordingClock()
+    first_s: float | None = None
     for t_s, acc_g, gyro_dps in read_ahead(
         read_chunks(path, chunk_rows=chunk_rows, clock=clock, acc_unit=acc_unit, time_unit=time_unit)
     ):
@@ -152,6 +167,9 @@ def analyze_file(
             builder.act(UserAction.CALIBRATE, pending)
             pending = None
         builder.feed(t_s[i:], acc_g[i:], None if gyro_dps is None else gyro_dps[i:])
+        if on_chunk is not None and t_s.size:
+            first_s = float(t_s[0]) if first_s is None else first_s
+            on_chunk(float(t_s[-1]) - first_s)
     if pending is not None:
         builder.act(UserAction.CALIBRATE, pending)
     result = builder.finish(epoch_s=clock.start_epoch_s, tz=_days_tz(tz, clock))
@@ -389,28 +407,130 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and len(paths) > 1:
         print("sitless analyze: --json takes one recording; use --json-dir for several", file=sys.stderr)
         return 2
+    if args.jobs < 1:
+        print(f"sitless analyze: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    options = _Options(
+        settings,
+        args.chunk_rows,
+        args.calibrate_at,
+        tz,
+        args.exercise,
+        None if args.units is None else AccUnit(args.units),
+        None if args.time_unit is None else TimeUnit(args.time_unit),
+    )
+    progress = _Progress(len(paths), enabled=not args.quiet and sys.stderr.isatty())
     status = 0
     taken: set[Path] = set()
-    for path in paths:
-        clock = RecordingClock()
-        try:
-            result = analyze_file(
-                path,
-                settings,
-                chunk_rows=args.chunk_rows,
-                calibrate_at_s=args.calibrate_at,
-                tz=tz,
-                exercise=args.exercise,
-                clock=clock,
-                acc_unit=None if args.units is None else AccUnit(args.units),
-                time_unit=None if args.time_unit is None else TimeUnit(args.time_unit),
-            )
-        except RecordingError as err:
-            print(f"sitless analyze: {err}", file=sys.stderr)
-            status = 1
-            continue
-        _report(args, path, result, clock, tz=tz, taken=taken)
+    try:
+        for k, (path, (result, clock, error)) in enumerate(
+            zip(paths, _outcomes(paths, options, args.jobs, progress), strict=True)
+        ):
+            progress.clear()  # the results and errors go on lines of their own
+            if result is None:
+                print(f"sitless analyze: {error}", file=sys.stderr)
+                status = 1
+            else:
+                _report(args, path, result, clock, tz=tz, taken=taken)
+            progress.done(k + 1)
+    finally:
+        progress.clear()
     return status
+
+
+def _outcomes(paths: list[Path], options: _Options, jobs: int, progress: _Progress) -> Iterator[_Outcome]:
+    """Each file's outcome in the order given: one at a time, or ``jobs`` processes at once."""
+    if jobs == 1 or len(paths) == 1:
+        for k, path in enumerate(paths):
+            yield _analyse(path, options, progress.reading(k, path))
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+        yield from pool.map(_analyse, paths, [options] * len(paths))
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What every file of one ``sitless analyze`` run is analysed with (sent to the worker processes)."""
+
+    settings: AnalysisSettings
+    chunk_rows: int
+    calibrate_at_s: float | None
+    tz: dt.tzinfo | None
+    exercise: str | None
+    acc_unit: AccUnit | None
+    time_unit: TimeUnit | None
+
+
+#: One file's result (or ``None`` and the error message) and what reading it found.
+_Outcome = tuple[AnalysisResult | None, RecordingClock, str | None]
+
+
+def _analyse(path: Path, options: _Options, on_chunk: Callable[[float], None] | None = None) -> _Outcome:
+    """Analyse one file; a file that cannot be analysed gives its one-line error instead."""
+    clock = RecordingClock()
+    try:
+        result = analyze_file(
+            path,
+            options.settings,
+            chunk_rows=options.chunk_rows,
+            calibrate_at_s=options.calibrate_at_s,
+            tz=options.tz,
+            exercise=options.exercise,
+            clock=clock,
+            acc_unit=options.acc_unit,
+            time_unit=options.time_unit,
+            on_chunk=on_chunk,
+        )
+    except RecordingError as err:
+        return None, clock, str(err)
+    return result, clock, None
+
+
+class _Progress:
+    """One progress line on stderr, redrawn in place: files done, and the recording read of the current one.
+
+    Silent unless ``enabled`` (stderr is a terminal and ``--quiet`` was not given), so
+    that logs and pipes get only the results and the errors.
+    """
+
+    _WIDTH = 24
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self._done = 0
+        self._shown = False
+
+    def reading(self, index: int, path: Path) -> Callable[[float], None] | None:
+        """The ``on_chunk`` callback of the ``index``-th file, or None when silent."""
+        if not self.enabled:
+            return None
+
+        def show(read_s: float) -> None:
+            self._draw(f"{path.name}: {read_s / 3600:.1f} h read")
+
+        return show
+
+    def done(self, count: int) -> None:
+        """``count`` files are done."""
+        self._done = count
+        if self.enabled:
+            self._draw("")
+
+    def clear(self) -> None:
+        """Take the line away (before the last results, or at the end)."""
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._shown = False
+
+    def _draw(self, detail: str) -> None:
+        filled = self._WIDTH * self._done // max(1, self.total)
+        bar = "#" * filled + "-" * (self._WIDTH - filled)
+        sys.stderr.write(f"\r\033[K[{bar}] {self._done}/{self.total} files  {detail}")
+        sys.stderr.flush()
+        self._shown = True
 
 
 def _report(

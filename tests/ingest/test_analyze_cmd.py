@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -317,3 +319,43 @@ def test_a_store_whose_folder_cannot_be_made_is_one_line(tmp_path: Path, capsys:
     assert main(["recorder", "--store", f"sqlite:///{tmp_path}/file/sitless.sqlite"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("sitless recorder: cannot open store")
+
+
+def test_jobs_give_the_same_results_as_one_at_a_time(tmp_path: Path) -> None:
+    """--jobs 2 writes the same JSON files, a bad file among them still reported, as --jobs 1."""
+    files = [recording(tmp_path, f"r{k}.csv", sitting_s=60.0 + 30 * k) for k in range(3)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,ax,ay,az\n")
+    results = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        argv = ["analyze", *map(str, files[:2]), str(bad), str(files[2]), "--placement", "thigh"]
+        assert main([*argv, "--json-dir", str(out), "--jobs", str(jobs)]) == 1
+        results[jobs] = {p.name: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    assert sorted(results[1]) == ["r0.json", "r1.json", "r2.json"]
+    assert results[1] == results[2]
+    assert main(["analyze", str(files[0]), "--placement", "thigh", "--jobs", "0"]) == 2
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_line_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal a progress line is drawn and cleared; --quiet, or a pipe, draws none."""
+    files = [str(recording(tmp_path, f"r{k}.csv")) for k in range(2)]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["analyze", *files, "--placement", "thigh"]) == 0
+    assert "2/2 files" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(["analyze", *files, "--placement", "thigh", "--quiet"]) == 0
+    assert "files" not in quiet.getvalue()
+    monkeypatch.undo()
+    assert main(["analyze", *files, "--placement", "thigh"]) == 0
+    assert "files" not in capsys.readouterr().err
