@@ -79,7 +79,7 @@ def send_action(
         raise ValueError(str(err)) from None
     action_topic = topic(device_id, Kind.ACTION)
     client = make_client(f"sitless-action-{action_id[:12]}")
-    connect(client, broker, timeout_s=connect_timeout_s)
+    connect(client, broker, timeout_s=connect_timeout_s, fail_if_refused=True)
     try:
         info = client.publish(action_topic, request.to_json(), qos=1)
         try:

@@ -35,11 +35,6 @@ _COMMAND_MODULES = (
     "ingest.analyze_cmd",
 )
 
-#: Commands that talk to the broker once and exit: they check it is there before they start, so
-#: that nothing listening fails at once. Services (recorder, worker, gateway) wait for it instead.
-_BROKER_CHECKED = ("calibrate", "session")
-
-
 def _version() -> str:
     """The installed sitless version (the ``sitless`` distribution), or ``unknown`` when it is not installed."""
     try:
@@ -68,10 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     func = cast(Callable[[argparse.Namespace], int], args.func)
     try:
-        if args.command in _BROKER_CHECKED:
-            from ingest.mqtt import BrokerAddress, check_broker
-
-            check_broker(BrokerAddress.parse(args.broker))
         return func(args)
     except (IngestError, ConnectionError) as err:  # a bad --store or --broker, an absent broker: one line
         print(f"sitless {args.command}: {err}", file=sys.stderr)

@@ -10,7 +10,6 @@ has the broker keep its subscriptions and queue its QoS 1 messages while it is a
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,7 +24,6 @@ __all__ = [
     "DEFAULT_PORT",
     "BrokerAddress",
     "BrokerUrlError",
-    "check_broker",
     "connect",
     "make_client",
 ]
@@ -159,18 +157,3 @@ def connect(
             raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
         time.sleep(0.02)
     log.info("connected to %s", address.url)
-
-
-def check_broker(address: BrokerAddress, *, timeout_s: float = 10.0) -> None:
-    """Connect to the broker once and leave: a command that needs it says at once when it is not there.
-
-    A real MQTT handshake rather than a bare TCP probe, which amqtt logs as an error.
-
-    Raises:
-        ConnectionError: Nothing listens at the address (at once), or no broker answered
-            within ``timeout_s``.
-    """
-    client = make_client(f"sitless-check-{os.getpid()}")
-    connect(client, address, timeout_s=timeout_s, fail_if_refused=True)
-    client.disconnect()
-    client.loop_stop()

@@ -134,7 +134,7 @@ def follow_exercise(
 
     client.on_message = on_message
     client.on_subscribe = on_subscribe
-    connect(client, broker)
+    connect(client, broker, fail_if_refused=True)
     result = SessionResult(exercise)
     try:
         client.subscribe(topic(device_id, Kind.EVENT), qos=1)
