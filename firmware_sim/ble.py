@@ -36,12 +36,11 @@ from bleak.exc import BleakError
 from firmware_sim.device import DeviceSettings, iter_packets
 from firmware_sim.scenarios import Script
 from ingest.payloads import Command
+from ingest.profiles.base import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from ingest.profiles.sitless import CLOCK_UUID, COMMAND_UUID, PACKET_UUID, SERVICE_UUID
 
 __all__ = ["SimClient", "SimScanner", "SimSensor", "new_address", "register", "unregister"]
 
-BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 _MTU = 247
 
 _sensors: dict[str, SimSensor] = {}

@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "ingest.analyze_cmd",
 )
 
+
 def _version() -> str:
     """The installed sitless version (the ``sitless`` distribution), or ``unknown`` when it is not installed."""
     try:

@@ -63,10 +63,10 @@ from ingest.outbox import Outbox
 from ingest.packetizer import Packet, Packetizer
 from ingest.payloads import Command, DeviceStatus
 from ingest.profiles import PROFILES, Profile, identify, nearest_rate
+from ingest.profiles.base import BATTERY_LEVEL_UUID
 from ingest.topics import validate_device_id
 
 __all__ = [
-    "BATTERY_LEVEL_UUID",
     "Gateway",
     "GatewaySettings",
     "SensorSpec",
@@ -78,8 +78,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The Battery Service's level characteristic (Bluetooth SIG assigned number 0x2A19): uint8 percent.
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 #: Seconds of samples per packet.
 PACKET_S = 0.5
 

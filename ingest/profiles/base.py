@@ -23,7 +23,12 @@ from numpy.typing import NDArray
 from ingest.errors import ProfileError
 from ingest.payloads import Command
 
-__all__ = ["Decoder", "Profile", "Samples", "Write", "nearest_rate"]
+__all__ = ["BATTERY_LEVEL_UUID", "BATTERY_SERVICE_UUID", "Decoder", "Profile", "Samples", "Write", "nearest_rate"]
+
+#: The Battery Service and its level characteristic (uint8 percent), Bluetooth SIG
+#: assigned numbers 0x180F and 0x2A19, which any sensor may offer beside its profile.
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 
 
 @dataclass(frozen=True, slots=True)
