@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.detector import Detector
+from analysis.detector import Detector, saved_part, saved_parts
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
 from analysis.frames import N_STATS, FrameBatch, Framer, checked_samples
 from analysis.posture_detector import PostureDetector
@@ -434,7 +434,7 @@ class Analyzer:
             "closed_span_s": self._closed_span_s,
             "exercise": self._exercise,
             "exercise_reps_s": None if self._exercise_reps_s is None else list(self._exercise_reps_s),
-            "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self._detectors},
+            "detectors": saved_parts(self._detectors),
         }
 
     @classmethod
@@ -478,15 +478,15 @@ class Analyzer:
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
         saved = _detector_parts(snapshot)
         for i, detector in enumerate(analyzer._detectors):
-            part = saved.get(detector.name)
-            if not (isinstance(part, dict) and part.get("version") == detector.version):
+            state = saved_part(saved, detector)
+            if state is None:
                 continue
             if detector is analyzer._posture:
-                detector.load(part["state"])  # without its posture part the snapshot is of no use
+                detector.load(state)  # without its posture part the snapshot is of no use
                 continue
             spare = copy.deepcopy(detector)
             try:
-                detector.load(part["state"])
+                detector.load(state)
             except (ValueError, KeyError, TypeError, IndexError):
                 analyzer._detectors[i] = spare  # a part that does not load: this detector starts afresh
         # Saved before time jumps were handled: no sample was held, and no segment closed.

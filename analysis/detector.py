@@ -11,12 +11,13 @@ state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from analysis.events import Event
 from analysis.frames import FrameBatch
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "saved_part", "saved_parts"]
 
 
 class Detector(Protocol):
@@ -55,3 +56,17 @@ class Detector(Protocol):
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot`` (same ``version``)."""
         ...
+
+
+def saved_parts(detectors: Iterable[Detector]) -> dict[str, dict[str, Any]]:
+    """The detectors' states for a snapshot: ``{name: {"version": v, "state": ...}}``."""
+    return {d.name: {"version": d.version, "state": d.snapshot()} for d in detectors}
+
+
+def saved_part(parts: Mapping[str, Any], detector: Detector) -> dict[str, Any] | None:
+    """The state ``saved_parts`` kept for ``detector``; None when there is none of its name and version."""
+    part = parts.get(detector.name)
+    if not (isinstance(part, dict) and part.get("version") == detector.version):
+        return None
+    state: dict[str, Any] = part["state"]
+    return state

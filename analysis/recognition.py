@@ -101,7 +101,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.detector import Detector
+from analysis.detector import Detector, saved_part, saved_parts
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, N_STATS, FrameBatch
 from analysis.holds import HoldEnded
@@ -311,18 +311,17 @@ class _Follower:
             "next_k": self.next_k,
             "reps": [list(r) for r in self.reps],
             "holds": [asdict(h) for h in self.holds],
-            "detectors": {d.name: {"version": d.version, "state": d.snapshot()} for d in self.detectors},
+            "detectors": saved_parts(self.detectors),
         }
 
     @staticmethod
     def from_json(state: dict[str, Any], detectors: list[Detector]) -> _Follower:
         """Restore onto fresh ``detectors``; ``ValueError`` when a part is missing or of another version."""
-        parts = state["detectors"]
         for detector in detectors:
-            part = parts.get(detector.name)
-            if not (isinstance(part, dict) and part.get("version") == detector.version):
+            saved = saved_part(state["detectors"], detector)
+            if saved is None:
                 raise ValueError(f"no saved state for the follower {detector.name!r}")
-            detector.load(part["state"])
+            detector.load(saved)
         return _Follower(
             detectors,
             int(state["next_k"]),
