@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import AnalysisSettings, Analyzer, Placement, ResultBuilder
+from analysis.sets import recognition_detectors
 from bench.data import recording
 from bench.worker import PACKETS_PER_S, packet_streams
 from ingest.codec import decode
@@ -89,14 +90,19 @@ def batch(chunk_rows: list[int], repeat: int, top: int) -> None:
     print(_profile_table(profile, 1.0, "s", top))
 
 
-def live(wearers: int, minutes: float, streams: int, repeat: int, top: int) -> None:
-    """Print Analyzer.update's CPU per packet, its profile per packet and the snapshot size."""
+def live(wearers: int, minutes: float, streams: int, repeat: int, top: int, *, recognition: bool = True) -> None:
+    """Print Analyzer.update's CPU per packet, its profile per packet and the snapshot size.
+
+    Each wearer's analysis is built as the worker builds it: with the recogniser of
+    exercise done unprompted, unless ``recognition`` is false.
+    """
     rounds = max(2, round(minutes * 60 * PACKETS_PER_S))
     inputs = [[(b.times_s(), b.acc_g()) for b in map(decode, payloads)] for payloads in packet_streams(streams, rounds)]
     settings = AnalysisSettings(Placement.THIGH)
 
     def run(profile: cProfile.Profile | None = None) -> list[Analyzer]:
-        analyzers = [Analyzer(settings) for _ in range(wearers)]
+        extra = (lambda: recognition_detectors(settings.placement, settings.tuning.frame_s)) if recognition else list
+        analyzers = [Analyzer(settings, extra()) for _ in range(wearers)]
         feeds = [inputs[w % streams] for w in range(wearers)]
         if profile is not None:
             profile.enable()
@@ -110,7 +116,9 @@ def live(wearers: int, minutes: float, streams: int, repeat: int, top: int) -> N
     packets = wearers * rounds
     cpu = _best_cpu_s(run, repeat)
     per_packet_us = 1e6 * cpu / packets
-    print(f"Analyzer.update, {wearers} wearers x {minutes:g} min: {per_packet_us:.0f} µs CPU per packet", end="")
+    what = "with" if recognition else "without"
+    print(f"Analyzer.update {what} the recogniser, {wearers} wearers x {minutes:g} min:", end="")
+    print(f" {per_packet_us:.0f} µs CPU per packet", end="")
     print(f" (best of {repeat})")
     profile = cProfile.Profile()
     analyzers = run(profile)
@@ -132,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     lv.add_argument("--wearers", type=int, default=100)
     lv.add_argument("--minutes", type=float, default=1.0)
     lv.add_argument("--streams", type=int, default=25, help="distinct simulated wearers behind them")
+    lv.add_argument(
+        "--no-recognition", action="store_true", help="leave out the recogniser of exercise done unprompted"
+    )
     args = parser.parse_args(argv)
     if args.what == "batch":
         batch(args.chunk_rows, args.repeat, args.top)
     else:
-        live(args.wearers, args.minutes, args.streams, args.repeat, args.top)
+        live(args.wearers, args.minutes, args.streams, args.repeat, args.top, recognition=not args.no_recognition)
     return 0
 
 

@@ -69,26 +69,30 @@ class Batch:
     gyro: NDArray[np.int16] | None = None
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.seq, int) and not isinstance(self.seq, bool), f"seq must be an int, got {self.seq!r}")
+        # Every check raises only when it fails, so no message is formatted for a good
+        # packet (formatting a dtype or shape costs more than the checks themselves).
+        if not isinstance(self.seq, int) or isinstance(self.seq, bool):
+            raise PacketError(f"seq must be an int, got {self.seq!r}")
         for name in ("rate_hz", "acc_scale_g", "gyro_scale_dps"):
             object.__setattr__(self, name, _as_float32(name, getattr(self, name)))
-        _check(0 <= self.seq < 2**32, f"seq out of range: {self.seq}")
-        _check(math.isfinite(self.t0_s), f"t0_s must be finite, got {self.t0_s}")
-        _check(math.isfinite(self.rate_hz) and self.rate_hz > 0, f"rate_hz must be > 0, got {self.rate_hz}")
-        _check(
-            math.isfinite(self.acc_scale_g) and self.acc_scale_g > 0,
-            f"acc_scale_g must be > 0, got {self.acc_scale_g}",
-        )
+        if not 0 <= self.seq < 2**32:
+            raise PacketError(f"seq out of range: {self.seq}")
+        if not math.isfinite(self.t0_s):
+            raise PacketError(f"t0_s must be finite, got {self.t0_s}")
+        if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise PacketError(f"rate_hz must be > 0, got {self.rate_hz}")
+        if not (math.isfinite(self.acc_scale_g) and self.acc_scale_g > 0):
+            raise PacketError(f"acc_scale_g must be > 0, got {self.acc_scale_g}")
         _check_counts("acc", self.acc)
         if self.gyro is None:
-            _check(self.gyro_scale_dps == 0.0, f"gyro_scale_dps must be 0 without gyro, got {self.gyro_scale_dps}")
+            if self.gyro_scale_dps != 0.0:
+                raise PacketError(f"gyro_scale_dps must be 0 without gyro, got {self.gyro_scale_dps}")
         else:
             _check_counts("gyro", self.gyro)
-            _check(self.gyro.shape == self.acc.shape, f"gyro shape {self.gyro.shape} != acc {self.acc.shape}")
-            _check(
-                math.isfinite(self.gyro_scale_dps) and self.gyro_scale_dps > 0,
-                f"gyro_scale_dps must be > 0 with gyro, got {self.gyro_scale_dps}",
-            )
+            if self.gyro.shape != self.acc.shape:
+                raise PacketError(f"gyro shape {self.gyro.shape} != acc {self.acc.shape}")
+            if not (math.isfinite(self.gyro_scale_dps) and self.gyro_scale_dps > 0):
+                raise PacketError(f"gyro_scale_dps must be > 0 with gyro, got {self.gyro_scale_dps}")
 
     @property
     def n(self) -> int:
@@ -126,25 +130,37 @@ class Batch:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise PacketError(message)
+_FLOAT32 = struct.Struct("<f")
 
 
 def _as_float32(name: str, value: float) -> float:
-    """The value as the wire stores it (float32), refusing overflow and underflow to 0."""
-    with np.errstate(over="ignore"):
-        narrow = float(np.float32(value))
-    _check(not math.isinf(narrow) or math.isinf(value), f"{name} does not fit in float32, got {value}")
-    _check(narrow != 0.0 or value == 0.0, f"{name} underflows float32 to 0, got {value}")
-    return narrow
+    """The value as the wire stores it (float32), refusing overflow and underflow to 0.
+
+    >>> _as_float32("rate_hz", 0.1)
+    0.10000000149011612
+    >>> _as_float32("rate_hz", 1e39)
+    Traceback (most recent call last):
+    ...
+    ingest.errors.PacketError: rate_hz does not fit in float32, got 1e+39
+    """
+    try:
+        (narrow,) = _FLOAT32.unpack(_FLOAT32.pack(value))
+    except OverflowError:  # finite but beyond float32's range
+        raise PacketError(f"{name} does not fit in float32, got {value}") from None
+    if narrow == 0.0 and value != 0.0:
+        raise PacketError(f"{name} underflows float32 to 0, got {value}")
+    return float(narrow)
 
 
 def _check_counts(name: str, counts: NDArray[np.int16]) -> None:
-    _check(isinstance(counts, np.ndarray), f"{name} must be a numpy array, got {type(counts).__name__}")
-    _check(counts.dtype == np.int16, f"{name} must be int16 counts, got {counts.dtype}")
-    _check(counts.ndim == 2 and counts.shape[1] == 3, f"{name} must have shape (n, 3), got {counts.shape}")
-    _check(1 <= counts.shape[0] <= MAX_SAMPLES, f"{name} must hold 1..{MAX_SAMPLES} samples, got {counts.shape[0]}")
+    if not isinstance(counts, np.ndarray):
+        raise PacketError(f"{name} must be a numpy array, got {type(counts).__name__}")
+    if counts.dtype != np.int16:
+        raise PacketError(f"{name} must be int16 counts, got {counts.dtype}")
+    if counts.ndim != 2 or counts.shape[1] != 3:
+        raise PacketError(f"{name} must have shape (n, 3), got {counts.shape}")
+    if not 1 <= counts.shape[0] <= MAX_SAMPLES:
+        raise PacketError(f"{name} must hold 1..{MAX_SAMPLES} samples, got {counts.shape[0]}")
 
 
 def to_counts(values: NDArray[np.float64], scale: float) -> NDArray[np.int16]:
