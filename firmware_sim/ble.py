@@ -11,12 +11,22 @@ notifications of the profile's packet characteristic (``ingest.profiles.sitless`
 on the clock the gateway writes when it connects, ``speed`` times faster than real
 time. It takes the ``rate`` and ``buzz`` commands, offers the Battery Service, and can
 be switched off and on (:meth:`SimSensor.power`) to drop the connection as a sensor
-that goes out of range does.
+that goes out of range does. It records when each write reached it
+(:attr:`SimSensor.writes`), so that tests can check the pauses a profile asks for.
+
+The backends follow bleak's so that helpers built on bleak work on them too (the
+gateway connects through bleak-retry-connector's ``establish_connection``): the
+scanner keeps reporting each sensor that is on every :data:`ADVERTISING_INTERVAL_S`
+while it scans, as a radio hears repeated advertisements (``BleakScanner.find_device_by_address``
+listens for them only once scanning has started); connecting to a sensor that is off
+raises ``BleakDeviceNotFoundError``, as bleak's BlueZ backend does when the device is
+not found.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import threading
 import time
@@ -31,7 +41,7 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from firmware_sim.device import DeviceSettings, iter_packets
 from firmware_sim.scenarios import Script
@@ -39,9 +49,13 @@ from ingest.payloads import Command
 from ingest.profiles.base import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from ingest.profiles.sitless import CLOCK_UUID, COMMAND_UUID, PACKET_UUID, SERVICE_UUID
 
-__all__ = ["SimClient", "SimScanner", "SimSensor", "new_address", "register", "unregister"]
+__all__ = ["ADVERTISING_INTERVAL_S", "SimClient", "SimScanner", "SimSensor", "new_address", "register", "unregister"]
 
 _MTU = 247
+#: How often a simulated sensor advertises, s: within the 20 ms to 10.24 s advertising
+#: interval of the Bluetooth Core Specification (Vol 6, Part B, 4.4.2.2.1, advInterval),
+#: and short so that a test's scan finds a sensor at once.
+ADVERTISING_INTERVAL_S = 0.05
 
 _sensors: dict[str, SimSensor] = {}
 _sensors_lock = threading.Lock()
@@ -63,6 +77,9 @@ class SimSensor:
         swap_every: Send every n-th notification after the one that follows it (0: never).
         burst_every: Hold every n notifications and send them at once (0: never), as
             after a stall of the link.
+        failed_connects: Refuse this many connections first with ``connect_error``, as
+            BlueZ refuses one now and then with ``le-connection-abort-by-local``.
+        connect_error: The ``BleakError`` message of a refused connection.
     """
 
     def __init__(
@@ -76,6 +93,8 @@ class SimSensor:
         duplicate_every: int = 0,
         swap_every: int = 0,
         burst_every: int = 0,
+        failed_connects: int = 0,
+        connect_error: str = "[org.bluez.Error.Failed] le-connection-abort-by-local",
     ) -> None:
         self.address = address
         self.script = script
@@ -84,9 +103,13 @@ class SimSensor:
         self.rssi_dbm = rssi_dbm
         self.battery_pct = 97
         self.commands: list[Command] = []
+        #: Every write that reached it: (``time.monotonic()`` s, characteristic UUID, bytes).
+        self.writes: list[tuple[float, str, bytes]] = []
         self.clock_s: float | None = None  # host time written at the last connection
         self.packets_sent = 0  # distinct packets notified (repeats not counted)
         self.duplicate_every, self.swap_every, self.burst_every = duplicate_every, swap_every, burst_every
+        self.failed_connects, self.connect_error = failed_connects, connect_error
+        self.connect_calls = 0  # connections tried, refused ones included
         self._on = True
         self._next_seq = 0
         self._sim_s = 0.0  # simulated seconds played so far, across connections
@@ -182,7 +205,11 @@ class SimClient(BaseBleakClient):
         """Connect, if the sensor is registered and on."""
         sensor = _sensor(self.address)
         if sensor is None or not sensor.on:
-            raise BleakError(f"Device with address {self.address} was not found.")
+            raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.")
+        sensor.connect_calls += 1
+        if sensor.failed_connects > 0:
+            sensor.failed_connects -= 1
+            raise BleakError(sensor.connect_error)
         self._sensor = sensor
         self.services = _services()
         self._connected = True
@@ -243,8 +270,9 @@ class SimClient(BaseBleakClient):
         raise BleakError("no descriptors")
 
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any, response: bool) -> None:
-        """The clock (float64 LE epoch seconds) or a command (JSON)."""
+        """The clock (float64 LE epoch seconds) or a command (JSON); every write is recorded with its time."""
         sensor = self._live()
+        sensor.writes.append((time.monotonic(), characteristic.uuid, bytes(data)))
         if characteristic.uuid == CLOCK_UUID:
             (sensor.clock_s,) = struct.unpack("<d", bytes(data))
         elif characteristic.uuid == COMMAND_UUID:
@@ -311,9 +339,19 @@ class SimScanner(BaseBleakScanner):
         **kwargs: Any,
     ) -> None:
         super().__init__(detection_callback, service_uuids)
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Report each sensor's advertisement."""
+        """Start hearing the sensors' advertisements, every :data:`ADVERTISING_INTERVAL_S` until :meth:`stop`."""
+        self._task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            self._hear()
+            await asyncio.sleep(ADVERTISING_INTERVAL_S)
+
+    def _hear(self) -> None:
+        """Report the advertisement of each sensor that is on."""
         with _sensors_lock:
             sensors = list(_sensors.values())
         for sensor in sensors:
@@ -332,7 +370,12 @@ class SimScanner(BaseBleakScanner):
             self.call_detection_callbacks(device, adv)
 
     async def stop(self) -> None:
-        """Nothing to stop."""
+        """Stop hearing advertisements."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     def set_scanning_filter(self, **kwargs: Any) -> None:
         """Filters are not simulated."""

@@ -4,9 +4,14 @@
 (``ingest.profiles``). ``sitless gateway --device ADDRESS [--profile NAME]
 [--device-id ID] [--placement P] [--rate HZ]`` (repeatable) streams each sensor:
 
-1. **Connect** (bleak) and pick the profile: the one named, else the first whose service
-   the sensor offers. Set the sample rate where the sensor allows it and start its
-   stream (the profile's writes), then subscribe to its notifications.
+1. **Connect**: find the sensor's advertisement (``BleakScanner``), then connect with
+   bleak-retry-connector's ``establish_connection``, which retries the errors a BlueZ,
+   CoreBluetooth or ESPHome-proxy connection is known to throw once or twice before it
+   holds; pick the profile: the one named, else the first whose service the sensor
+   offers. Subscribe to its notifications, then set the sample rate where the sensor
+   allows it and start its stream (the profile's writes, with the pauses a profile asks
+   for between them); where the sensor reports the rate it settled on, read it and time
+   the samples at that rate. A control point's answers go to the decoder (Polar's factor).
 2. **Decode** each notification (a malformed one is counted and skipped), time the
    samples on the host clock and cut them into packets (``ingest.packetizer``) under
    the gateway's own sequence numbers, which go on across restarts
@@ -17,8 +22,8 @@
    starts again publishes what is left first. The recorder stores a packet once per
    sequence number, so nothing is lost and nothing doubled.
 4. **Reconnect** with backoff (1 s doubling to 60 s) when the sensor drops or cannot be
-   reached; the packet being filled goes out first, and the next starts at its true
-   time.
+   reached (``establish_connection``'s own few retries happen within one attempt); the
+   packet being filled goes out first, and the next starts at its true time.
 5. **Status** (retained, ``ingest.payloads.DeviceStatus``): online while the sensor is
    connected, its rate, placement, battery where the sensor offers the Battery Service,
    RSSI from the scan, and the drift of its clock where it time-stamps its samples.
@@ -30,8 +35,8 @@ its address (``AA:BB:CC:DD:EE:FF`` becomes ``ble-aabbccddeeff``).
 
 Without a Bluetooth adapter bleak cannot scan or connect; the gateway says what is
 missing and keeps retrying a sensor. Tests and the simulator use bleak's own backend
-seam (``BleakClient(..., backend=...)``): ``firmware_sim.ble`` is a simulated sensor
-that speaks the ``sitless`` profile.
+seam (``BleakClient(..., backend=...)``, ``BleakScanner(..., backend=...)``):
+``firmware_sim.ble`` is a simulated sensor that speaks the ``sitless`` profile.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +59,8 @@ from typing import Any
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.scanner import BaseBleakScanner
-from bleak.exc import BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak_retry_connector import establish_connection
 
 from analysis.settings import Placement
 from ingest.device_link import DeviceLink, SequenceMemory
@@ -62,7 +69,7 @@ from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.outbox import Outbox
 from ingest.packetizer import Packet, Packetizer
 from ingest.payloads import Command, DeviceStatus
-from ingest.profiles import PROFILES, Profile, identify, nearest_rate
+from ingest.profiles import PROFILES, Decoder, Profile, Write, identify, nearest_rate
 from ingest.profiles.base import BATTERY_LEVEL_UUID
 from ingest.topics import validate_device_id
 
@@ -74,6 +81,7 @@ __all__ = [
     "run",
     "safe_device_id",
     "scan",
+    "write_all",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,10 +141,19 @@ class GatewaySettings:
         data_dir: Where the outbox and the sequence numbers are kept.
         status_every_s: Seconds between statuses while a sensor streams.
         backoff_s: First and longest wait before connecting again, s.
-        connect_timeout_s: How long one connection attempt may take, s.
+        scan_timeout_s: How long to listen for the sensor's advertisement before an
+            attempt gives up, s.
+        connect_timeout_s: How long one connection attempt may take, ``establish_connection``'s
+            tries included (each of which it gives 20 s), s; it aims to finish within 60 s
+            (``bleak_retry_connector``, comment on ``MAX_CONNECT_ATTEMPTS``).
+        connect_attempts: Tries per connection attempt that ``establish_connection`` makes
+            on errors it does not know to be transient (it retries those known ones up to
+            9 times, waiting 0.1-4 s between; ``bleak_retry_connector.establish_connection``).
         drain_timeout_s: At the end, how long to wait for the broker to acknowledge what
             was published (what it did not stays in the outbox for the next run), s.
         backend: A bleak client backend class (tests and the simulator); None for the platform's.
+        scanner_backend: A bleak scanner backend class to find the sensor with; None for
+            the platform's.
     """
 
     broker: BrokerAddress
@@ -144,9 +161,20 @@ class GatewaySettings:
     data_dir: Path = Path("var/gateway")
     status_every_s: float = 60.0
     backoff_s: tuple[float, float] = (1.0, 60.0)
-    connect_timeout_s: float = 20.0
+    scan_timeout_s: float = 10.0
+    connect_timeout_s: float = 60.0
+    connect_attempts: int = 2
     drain_timeout_s: float = 10.0
     backend: type[Any] | None = field(default=None, compare=False)
+    scanner_backend: type[BaseBleakScanner] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.connect_attempts < 1:
+            raise ValueError(f"connect_attempts must be >= 1, got {self.connect_attempts}")
+        for name in ("status_every_s", "scan_timeout_s", "connect_timeout_s", "drain_timeout_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 class _Sensor:
@@ -174,6 +202,7 @@ class _Sensor:
         self._last_t_s = -math.inf  # the last sample sent, so that times never go back across connections
         self._client: BleakClient | None = None
         self._profile: Profile | None = None
+        self._decoder: Decoder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -220,19 +249,15 @@ class _Sensor:
         def on_disconnect(_client: BleakClient) -> None:
             loop.call_soon_threadsafe(dropped.set)
 
-        client = BleakClient(
-            self.spec.address,
-            disconnected_callback=on_disconnect,
-            timeout=self.settings.connect_timeout_s,
-            backend=self.settings.backend,
-        )
-        await client.connect()
+        client = await _unless_stopped(self._connect(on_disconnect), stop)
+        if client is None:
+            return False
         try:
             profile = self._pick_profile(client)
             rate = nearest_rate(profile.rates_hz, self.spec.rate_hz)
             self._profile, self._client, self.rate_hz = profile, client, rate
             self.packetizer = Packetizer(rate, max(1, round(rate * PACKET_S)), self.next_seq, self._last_t_s)
-            decoder = profile.decoder(rate)
+            decoder = self._decoder = profile.decoder(rate)
 
             def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
                 try:
@@ -247,10 +272,13 @@ class _Sensor:
             for uuid in profile.indicate_uuids:  # a control point's replies, logged
                 await client.start_notify(uuid, self._on_reply)
             await client.start_notify(profile.notify_uuid, on_notify)
-            for write in profile.start(rate):  # with every subscription on, as a Polar sensor needs
-                await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+            await write_all(client, profile.start(rate))  # with every subscription on, as a Polar sensor needs
+            if profile.rate_uuid is not None:
+                self._settle(profile.settled_rate(bytes(await client.read_gatt_char(profile.rate_uuid))))
             self.battery_pct = await self._battery(client)
-            log.info("%s: streaming from %s (%s) at %g Hz", self.device_id, self.spec.address, profile.name, rate)
+            log.info(
+                "%s: streaming from %s (%s) at %g Hz", self.device_id, self.spec.address, profile.name, self.rate_hz
+            )
             while not (stop.is_set() or dropped.is_set()):
                 self._publish_status(online=True)
                 waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(dropped.wait())]
@@ -261,12 +289,53 @@ class _Sensor:
                 log.warning("%s: the sensor dropped the connection", self.device_id)
             return True
         finally:
-            self._client = None
+            self._client = self._decoder = None
             if client.is_connected:
                 with contextlib.suppress(BleakError, OSError, TimeoutError):
-                    for write in self._profile.stop() if self._profile else []:
-                        await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+                    await write_all(client, self._profile.stop() if self._profile else [])
                     await client.disconnect()
+
+    async def _connect(self, on_disconnect: Callable[[BleakClient], None]) -> BleakClient:
+        """Find the sensor's advertisement, then connect with ``establish_connection`` (module docstring).
+
+        bleak-retry-connector connects a ``BLEDevice`` from a scan (as BlueZ and
+        CoreBluetooth need: an address alone makes bleak scan inside ``connect``), so the
+        scan is done here, where its timeout is the gateway's.
+
+        Raises:
+            BleakDeviceNotFoundError: The sensor is not advertising (off, out of range, or
+                connected to another host).
+            BleakError, TimeoutError: ``establish_connection`` gave up.
+        """
+        scanner: dict[str, Any] = (
+            {} if self.settings.scanner_backend is None else {"backend": self.settings.scanner_backend}
+        )
+        device = await BleakScanner.find_device_by_address(
+            self.spec.address, timeout=self.settings.scan_timeout_s, **scanner
+        )
+        if device is None:
+            raise BleakDeviceNotFoundError(
+                self.spec.address, f"{self.spec.address} is not advertising (off, out of range or connected elsewhere)"
+            )
+        async with asyncio.timeout(self.settings.connect_timeout_s):
+            return await establish_connection(
+                BleakClient,
+                device,
+                self.device_id,
+                disconnected_callback=on_disconnect,
+                max_attempts=self.settings.connect_attempts,
+                backend=self.settings.backend,
+            )
+
+    def _settle(self, rate_hz: float) -> None:
+        """The sensor settled on ``rate_hz`` rather than the rate asked: time the samples at that rate."""
+        if self.packetizer is None or math.isclose(rate_hz, self.packetizer.rate_hz, rel_tol=1e-9):
+            return
+        log.info("%s: the sensor settled on %g Hz (asked %g Hz)", self.device_id, rate_hz, self.packetizer.rate_hz)
+        self._send(self.packetizer.flush())  # the few samples before the read, timed at the rate asked
+        after_s = self.packetizer.last_t_s
+        self.packetizer = Packetizer(rate_hz, max(1, round(rate_hz * PACKET_S)), self.next_seq, after_s)
+        self.rate_hz = rate_hz
 
     def _pick_profile(self, client: BleakClient) -> Profile:
         """The profile named, or the one the sensor's services show; the model its name shows."""
@@ -283,7 +352,15 @@ class _Sensor:
         return profile
 
     def _on_reply(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        """A control point's answer: logged, and handed to the decoder (Polar's factor)."""
         log.info("%s: control point replied %s", self.device_id, bytes(data).hex(" "))
+        if self._decoder is None:
+            return
+        try:
+            self._decoder.reply(bytes(data))
+        except ProfileError as err:
+            self.counts["refused_commands"] += 1
+            log.warning("%s: %s", self.device_id, err)
 
     async def _battery(self, client: BleakClient) -> float | None:
         try:
@@ -351,8 +428,7 @@ class _Sensor:
         if not writes:
             log.info("%s: the %s sensor cannot buzz", self.device_id, profile.name)
         try:
-            for write in writes:
-                await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+            await write_all(client, writes)
             self.counts["buzzes"] += bool(writes)
         except (BleakError, OSError, TimeoutError) as err:
             log.warning("%s: buzz failed: %s", self.device_id, _why(err))
@@ -411,6 +487,34 @@ async def scan(
         if profile is not None:
             rows.append((device.address, adv.local_name or device.name, adv.rssi, profile.name))
     return sorted(rows, key=lambda r: -r[2])
+
+
+async def write_all(client: BleakClient, writes: list[Write]) -> None:
+    """Perform a profile's writes in order, waiting each one's ``pause_s`` after it.
+
+    Raises:
+        BleakError, OSError, TimeoutError: A write failed (the ones after it are not made).
+    """
+    for write in writes:
+        await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
+        if write.pause_s:
+            await asyncio.sleep(write.pause_s)
+
+
+async def _unless_stopped(connecting: Any, stop: asyncio.Event) -> BleakClient | None:
+    """Await a connection, unless ``stop`` is set first: then cancel it and return None."""
+    task: asyncio.Task[BleakClient] = asyncio.ensure_future(connecting)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, BleakError, OSError, TimeoutError):
+        await task
+    return None
 
 
 def _why(err: BaseException) -> str:

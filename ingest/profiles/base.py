@@ -39,11 +39,18 @@ class Write:
         char_uuid: The characteristic, 128-bit UUID in lower case.
         data: The bytes to write.
         response: Write with response (a request the device acknowledges).
+        pause_s: How long the gateway waits after this write before the next one, s
+            (a sensor that needs time to take a command in).
     """
 
     char_uuid: str
     data: bytes
     response: bool = True
+    pause_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.pause_s) and self.pause_s >= 0):
+            raise ValueError(f"pause_s must be a finite number >= 0, got {self.pause_s!r}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,6 +96,16 @@ class Decoder(Protocol):
         """
         ...
 
+    def reply(self, data: bytes) -> None:
+        """Take an indication of one of the profile's ``indicate_uuids`` (a control point's answer).
+
+        A decoder whose scaling the answer sets (Polar's factor) keeps it; the others ignore it.
+
+        Raises:
+            ProfileError: The answer refuses the command or does not read; the message says why.
+        """
+        ...
+
 
 class Profile(Protocol):
     """One family of BLE sensors (module docstring).
@@ -103,6 +120,8 @@ class Profile(Protocol):
         indicate_uuids: Characteristics whose indications must be on before the start
             writes (a control point's replies), lower case; usually none.
         rates_hz: The sample rates the sensor can be set to, ascending (one: fixed).
+        rate_uuid: A characteristic the gateway reads after the ``start`` writes to learn
+            the rate the sensor settled on (:meth:`settled_rate`); None when it cannot tell.
     """
 
     name: str
@@ -110,6 +129,7 @@ class Profile(Protocol):
     notify_uuid: str
     indicate_uuids: tuple[str, ...]
     rates_hz: tuple[float, ...]
+    rate_uuid: str | None
 
     def for_name(self, local_name: str | None) -> Profile:
         """The profile of the model a device's name shows (itself, for a one-model family)."""
@@ -133,6 +153,14 @@ class Profile(Protocol):
 
     def buzz(self, command: Command) -> list[Write]:
         """The writes that make the sensor buzz, light or beep for ``command``; none where it cannot."""
+        ...
+
+    def settled_rate(self, data: bytes) -> float:
+        """The sample rate, Hz, that a read of ``rate_uuid`` shows the sensor settled on.
+
+        Raises:
+            ProfileError: The bytes do not read as a rate, or the profile has no ``rate_uuid``.
+        """
         ...
 
 

@@ -3,7 +3,9 @@ r"""BBC micro:bit (v1 DAL, v2 CODAL): the Bluetooth accelerometer service.
 The accelerometer data characteristic notifies one sample per accelerometer update:
 three 16-bit little-endian integers X, Y, Z in milli-g. The period characteristic
 (uint16 ms, read and write) sets the update period; the firmware snaps a written
-period to the nearest one its accelerometer supports and writes the actual one back.
+period to the nearest one its accelerometer supports and writes the actual one back,
+so the gateway reads it after writing (``rate_uuid``, :meth:`MicrobitProfile.settled_rate`)
+and times the samples at the rate the board settled on.
 The service is off by default: the program on the micro:bit must start it (MakeCode
 ``bluetooth.startAccelerometerService()``), and its characteristics need the pairing
 the program was built with.
@@ -40,7 +42,7 @@ Sources, checked against the vendor code:
   code above does not show the crash; the rule is kept as documented.
 
 >>> PROFILE.start(50.0)
-[Write(char_uuid='e95dfb24-251d-470a-a062-fa1922dfa9a8', data=b'\x14\x00', response=True)]
+[Write(char_uuid='e95dfb24-251d-470a-a062-fa1922dfa9a8', data=b'\x14\x00', response=True, pause_s=0.0)]
 >>> PROFILE.decoder(50.0).decode(b"\xe8\x03\x00\x00\x18\xfc").acc_g
 array([[ 1.,  0., -1.]])
 """
@@ -86,6 +88,7 @@ BUZZ_TEXT = "MOVE"
 
 _NAME_PREFIX = "BBC micro:bit"
 _SAMPLE = struct.Struct("<3h")
+_PERIOD = struct.Struct("<H")
 _MILLI_G_PER_G = 1000.0
 
 
@@ -111,6 +114,9 @@ class MicrobitDecoder:
         milli_g = np.array(_SAMPLE.unpack(data), dtype=np.float64)
         return Samples(acc_g=(milli_g / _MILLI_G_PER_G).reshape(1, 3))
 
+    def reply(self, data: bytes) -> None:
+        """Nothing to take: this sensor has no control point whose answers change decoding."""
+
 
 class MicrobitProfile:
     """The micro:bit accelerometer service (module docstring)."""
@@ -120,6 +126,7 @@ class MicrobitProfile:
     notify_uuid = ACCELEROMETER_DATA_UUID
     rates_hz: tuple[float, ...] = tuple(1000.0 / period_ms for period_ms in PERIODS_MS)
     indicate_uuids: tuple[str, ...] = ()
+    rate_uuid: str | None = ACCELEROMETER_PERIOD_UUID
 
     def for_name(self, local_name: str | None) -> MicrobitProfile:
         """Itself: one model."""
@@ -175,6 +182,28 @@ class MicrobitProfile:
             return []
         text = BUZZ_TEXT.encode("utf-8")[:MAX_TEXT_BYTES]
         return [Write(LED_TEXT_UUID, text)]
+
+    def settled_rate(self, data: bytes) -> float:
+        """The rate of the period the micro:bit wrote back after snapping the one asked (module docstring).
+
+        Args:
+            data: A read of the period characteristic: uint16 little-endian ms.
+
+        Returns:
+            ``1000 / period`` Hz; a v1.5 board may settle on a period outside :data:`PERIODS_MS`.
+
+        Raises:
+            ProfileError: Not 2 bytes, or a period of 0.
+
+        >>> PROFILE.settled_rate(bytes.fromhex("1400")), PROFILE.settled_rate(bytes.fromhex("0a00"))
+        (50.0, 100.0)
+        """
+        if len(data) != _PERIOD.size:
+            raise ProfileError(f"micro:bit period of {len(data)} bytes, expected {_PERIOD.size}")
+        period_ms: int = _PERIOD.unpack(data)[0]
+        if period_ms == 0:
+            raise ProfileError("micro:bit reports an accelerometer period of 0 ms")
+        return 1000.0 / period_ms
 
 
 #: The profile instance the gateway registers.

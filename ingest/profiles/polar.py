@@ -16,7 +16,8 @@ resolution 16 bits (2 bytes), range 8 g (2 bytes) and, on the Verity Sense, 3 ch
 (1 byte). The gateway must subscribe to the control point's indications and to the data
 notifications before it writes (the SDK's ``sendControlPointCommand`` refuses to send a
 command otherwise); the answer to start may carry the factor of compressed frames
-(:func:`start_response_factor`).
+(:func:`start_response_factor`), which the gateway hands to the decoder
+(:meth:`PmdAccDecoder.reply`) before the first frame.
 
 A data frame is a 10-byte header and samples: byte 0 the measurement type (low 6 bits),
 bytes 1-8 the time of the frame's last sample (uint64 LE, ns since 2000-01-01T00:00:00
@@ -185,6 +186,7 @@ class PolarProfile:
     notify_uuid = PMD_DATA_UUID
     control_uuid = PMD_CONTROL_UUID
     indicate_uuids: tuple[str, ...] = (PMD_CONTROL_UUID,)
+    rate_uuid: str | None = None
 
     def __init__(self, model: PolarModel = PolarModel.H10) -> None:
         self.model = model
@@ -234,6 +236,10 @@ class PolarProfile:
         """Nothing: the PMD service has no motor, LED or buzzer to drive."""
         return []
 
+    def settled_rate(self, data: bytes) -> float:
+        """Never called: the rate is the one started or the start is refused (``rate_uuid`` is None)."""
+        raise ProfileError("the polar profile has no rate to read back")
+
 
 class PmdAccDecoder:
     """Decodes the ACC frames of one PMD stream; remembers the last time stamp of each frame type.
@@ -256,6 +262,30 @@ class PmdAccDecoder:
         self.rate_hz = float(rate_hz)
         self._factor = np.float32(factor)
         self._previous_ns: dict[int, int] = {}
+
+    @property
+    def factor(self) -> float:
+        """The factor compressed frames are scaled by (``AccData.kt``)."""
+        return float(self._factor)
+
+    def reply(self, data: bytes) -> None:
+        """Take the control point's answer: the answer to an ACC start sets the factor of compressed frames.
+
+        The SDK keeps the factor of the answer to start (``BlePMDClient.startMeasurement``,
+        ``PmdSetting.updateSelectedFromStartResponse``) and scales compressed frames by it
+        (``AccData.kt``); raw frames are in mG whatever the factor. Other answers (to stop,
+        to a settings query) leave it.
+
+        >>> decoder = PmdAccDecoder(52.0)
+        >>> decoder.reply(bytes.fromhex("f0 02 02 00 00 05 01 0000003f"))
+        >>> decoder.factor
+        0.5
+
+        Raises:
+            ProfileError: The sensor refused to start ACC (the status named), or the answer does not read.
+        """
+        if len(data) >= 3 and data[0] == _RESPONSE and data[1] == _OP_START and data[2] & _MEASUREMENT_MASK == _ACC:
+            self._factor = np.float32(start_response_factor(data))
 
     def decode(self, data: bytes) -> Samples:
         """The samples of one ACC frame in g, shape (n, 3), with their device times in Unix seconds.

@@ -78,6 +78,9 @@ class SitlessDecoder:
         gyro = None if batch.gyro is None else from_counts(batch.gyro, batch.gyro_scale_dps)
         return Samples(from_counts(batch.acc, batch.acc_scale_g), gyro, t_s)
 
+    def reply(self, data: bytes) -> None:
+        """Nothing to take: this sensor has no control point whose answers change decoding."""
+
 
 class SitlessProfile:
     """The do-it-yourself sensor of ``docs/firmware.md`` (module docstring)."""
@@ -88,6 +91,7 @@ class SitlessProfile:
     #: The rates a board must offer (docs/firmware.md): 25 Hz is enough for posture, 50 Hz for repetitions.
     rates_hz: tuple[float, ...] = (25.0, 50.0)
     indicate_uuids: tuple[str, ...] = ()
+    rate_uuid: str | None = None
 
     def for_name(self, local_name: str | None) -> SitlessProfile:
         """Itself: one model."""
@@ -120,6 +124,10 @@ class SitlessProfile:
     def buzz(self, command: Command) -> list[Write]:
         """The command as it came over MQTT: the board buzzes, lights or beeps as it can."""
         return [Write(COMMAND_UUID, command.to_json().encode())]
+
+    def settled_rate(self, data: bytes) -> float:
+        """Never called: the sensor does not report the rate it settled on (``rate_uuid`` is None)."""
+        raise ProfileError(f"the {self.name} profile has no rate to read back")
 
 
 PROFILE = SitlessProfile()

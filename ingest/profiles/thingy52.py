@@ -153,6 +153,9 @@ class Thingy52Decoder:
             gyro_dps=(raw[3:6] / _GYRO_LSB_PER_DPS).reshape(1, 3),
         )
 
+    def reply(self, data: bytes) -> None:
+        """Nothing to take: this sensor has no control point whose answers change decoding."""
+
 
 class Thingy52Profile:
     """The Thingy:52 motion service's raw stream and its speaker (module docstring)."""
@@ -163,6 +166,7 @@ class Thingy52Profile:
     #: Motion frequencies that divide the DMP's 200 Hz exactly (module docstring), Hz.
     rates_hz: tuple[float, ...] = (5.0, 10.0, 20.0, 25.0, 40.0, 50.0, 100.0, 200.0)
     indicate_uuids: tuple[str, ...] = ()
+    rate_uuid: str | None = None
 
     def for_name(self, local_name: str | None) -> Thingy52Profile:
         """Itself: one model."""
@@ -228,6 +232,10 @@ class Thingy52Profile:
             # The speaker characteristic only takes writes without response (ble_tss.c).
             Write(SPEAKER_DATA_UUID, tone, response=False),
         ]
+
+    def settled_rate(self, data: bytes) -> float:
+        """Never called: the sensor does not report the rate it settled on (``rate_uuid`` is None)."""
+        raise ProfileError(f"the {self.name} profile has no rate to read back")
 
 
 #: The profile instance the gateway registers.

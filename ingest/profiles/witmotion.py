@@ -42,8 +42,8 @@ commit 9efaab0):
 - ``Android_Java/wit-example-ble5/app/src/main/java/com/wit/example/MainActivity.java``:
   the vendor app lists devices whose name starts ``WT``.
 
->>> [w.data.hex(" ") for w in PROFILE.start(50.0)]
-['ff aa 69 88 b5', 'ff aa 03 08 00', 'ff aa 00 00 00']
+>>> [(w.data.hex(" "), w.pause_s) for w in PROFILE.start(50.0)]
+[('ff aa 69 88 b5', 0.1), ('ff aa 03 08 00', 0.1), ('ff aa 00 00 00', 0.0)]
 >>> packet = bytes.fromhex("5561 0008 0000 0000 0000 0000 0000 0000 0000 0000")
 >>> PROFILE.decoder(50.0).decode(packet).acc_g
 array([[1., 0., 0.]])
@@ -60,6 +60,7 @@ from ingest.payloads import Command
 from ingest.profiles.base import Decoder, Profile, Samples, Write, nearest_rate
 
 __all__ = [
+    "COMMAND_PAUSE_S",
     "NOTIFY_UUID",
     "PACKET_BYTES",
     "PROFILE",
@@ -80,6 +81,9 @@ WRITE_UUID = "0000ffe9-0000-1000-8000-00805f9a34fb"
 UNLOCK = bytes.fromhex("ffaa6988b5")
 #: Stores the registers in flash.
 SAVE = bytes.fromhex("ffaa000000")
+#: Wait after the unlock and after a register write, s: ``device_model.py`` ``writeReg``
+#: sleeps 0.1 s between unlock, write and save.
+COMMAND_PAUSE_S = 0.1
 #: Output rate, Hz -> code of register 0x03, as the vendor's Android SDK sets them.
 RATE_CODES: dict[float, int] = {1.0: 0x03, 5.0: 0x05, 10.0: 0x06, 50.0: 0x08, 100.0: 0x09, 200.0: 0x0B}
 _RATE_REGISTER = 0x03
@@ -164,6 +168,9 @@ class WitMotionDecoder:
         raw = np.frombuffer(b"".join(samples), dtype="<i2").reshape(-1, PACKET_BYTES // 2).astype(np.float64)
         return Samples(acc_g=raw[:, 1:4] * _ACC_G_PER_LSB, gyro_dps=raw[:, 4:7] * _GYRO_DPS_PER_LSB)
 
+    def reply(self, data: bytes) -> None:
+        """Nothing to take: this sensor has no control point whose answers change decoding."""
+
 
 class WitMotionProfile:
     """The WT901BLE serial-over-BLE stream (module docstring)."""
@@ -173,6 +180,7 @@ class WitMotionProfile:
     notify_uuid = NOTIFY_UUID
     rates_hz: tuple[float, ...] = tuple(sorted(RATE_CODES))
     indicate_uuids: tuple[str, ...] = ()
+    rate_uuid: str | None = None
 
     def for_name(self, local_name: str | None) -> WitMotionProfile:
         """Itself: one model."""
@@ -196,7 +204,8 @@ class WitMotionProfile:
     def start(self, rate_hz: float) -> list[Write]:
         """Unlock, set the output rate nearest ``rate_hz`` and save; the sensor streams by itself.
 
-        The vendor SDKs wait about 100 ms between these writes; the gateway writes them in order.
+        The vendor's Python SDK waits 100 ms after the unlock and after the register write
+        (``writeReg``): each of those writes carries that pause (:data:`COMMAND_PAUSE_S`).
 
         Args:
             rate_hz: The wanted sample rate, Hz; snapped to the nearest of ``rates_hz``.
@@ -208,8 +217,11 @@ class WitMotionProfile:
             ValueError: ``rate_hz`` is not a finite number > 0.
         """
         code = RATE_CODES[nearest_rate(self.rates_hz, rate_hz)]
-        commands = (UNLOCK, _command(_RATE_REGISTER, code), SAVE)
-        return [Write(WRITE_UUID, command, response=False) for command in commands]
+        return [
+            Write(WRITE_UUID, UNLOCK, response=False, pause_s=COMMAND_PAUSE_S),
+            Write(WRITE_UUID, _command(_RATE_REGISTER, code), response=False, pause_s=COMMAND_PAUSE_S),
+            Write(WRITE_UUID, SAVE, response=False),
+        ]
 
     def stop(self) -> list[Write]:
         """No writes: the sensor streams whenever it is on; unsubscribing is enough."""
@@ -222,6 +234,10 @@ class WitMotionProfile:
     def buzz(self, command: Command) -> list[Write]:
         """No writes: the sensor has no motor, LED or buzzer a client can drive."""
         return []
+
+    def settled_rate(self, data: bytes) -> float:
+        """Never called: the sensor does not report the rate it settled on (``rate_uuid`` is None)."""
+        raise ProfileError(f"the {self.name} profile has no rate to read back")
 
 
 #: The profile instance the gateway registers.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import queue
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,15 +13,18 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
+from bleak import BleakClient
 
 from analysis import Placement
 from firmware_sim.ble import SimClient, SimScanner, SimSensor, new_address, register, unregister
 from firmware_sim.device import DeviceSettings
 from firmware_sim.scenarios import scenario
 from ingest.codec import decode
-from ingest.gateway import Gateway, GatewaySettings, SensorSpec, safe_device_id, scan
+from ingest.gateway import Gateway, GatewaySettings, SensorSpec, safe_device_id, scan, write_all
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.payloads import Command, DeviceStatus
+from ingest.profiles import Write, witmotion
+from ingest.profiles.sitless import CLOCK_UUID
 from ingest.topics import Kind, topic
 from tests.support import TcpProxy, wait_until
 
@@ -94,7 +98,15 @@ def running(settings: GatewaySettings) -> Iterator[Gateway]:
 def gateway_settings(broker: BrokerAddress, sensor: SimSensor, data_dir: Path) -> GatewaySettings:
     spec = SensorSpec(sensor.address, placement=Placement.THIGH)
     return GatewaySettings(
-        broker, (spec,), data_dir, status_every_s=0.5, backoff_s=(0.1, 0.5), drain_timeout_s=2.0, backend=SimClient
+        broker,
+        (spec,),
+        data_dir,
+        status_every_s=0.5,
+        backoff_s=(0.1, 0.5),
+        scan_timeout_s=0.3,
+        drain_timeout_s=2.0,
+        backend=SimClient,
+        scanner_backend=SimScanner,
     )
 
 
@@ -178,7 +190,16 @@ def test_repeated_bursting_and_late_notifications(broker: BrokerAddress, tmp_pat
     heard = [Heard(broker, safe_device_id(s.address)) for s in (sim, late)]
     specs = tuple(SensorSpec(s.address) for s in (sim, late))
     try:
-        gw = GatewaySettings(broker, specs, tmp_path, status_every_s=0.5, drain_timeout_s=2.0, backend=SimClient)
+        gw = GatewaySettings(
+            broker,
+            specs,
+            tmp_path,
+            status_every_s=0.5,
+            scan_timeout_s=0.3,
+            drain_timeout_s=2.0,
+            backend=SimClient,
+            scanner_backend=SimScanner,
+        )
         with running(gw) as gateway:
             wait_until(lambda: sim.packets_sent >= 16 and late.packets_sent >= 16, what="16 packets from each")
             for s in (sim, late):
@@ -202,3 +223,40 @@ def test_repeated_bursting_and_late_notifications(broker: BrokerAddress, tmp_pat
             unregister(s)
         for h in heard:
             h.close()
+
+
+def test_a_refused_connection_is_retried_within_one_attempt(broker: BrokerAddress, tmp_path: Path) -> None:
+    """BlueZ's le-connection-abort-by-local twice: establish_connection tries again; no failed attempt, packets flow."""
+    sim = SimSensor(
+        new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True), failed_connects=2
+    )
+    register(sim)
+    heard = Heard(broker, safe_device_id(sim.address))
+    try:
+        with running(gateway_settings(broker, sim, tmp_path)) as gateway:
+            heard.status(lambda s: bool(s.online))
+            wait_until(lambda: heard.count() >= 2, what="2 packets")
+        assert sim.connect_calls == 3
+        assert gateway.counts["connect_failures"] == 0
+    finally:
+        unregister(sim)
+        heard.close()
+
+
+def test_writes_wait_the_pause_each_asks_for(sensor: SimSensor) -> None:
+    """WitMotion's unlock, rate and save pauses: each write reaches the sensor at least 0.1 s after the one before."""
+    pauses = [w.pause_s for w in witmotion.PROFILE.start(50.0)]
+    assert pauses == [0.1, 0.1, 0.0]
+    # The same pauses on writes the simulated sensor takes (it speaks the sitless profile).
+    writes = [Write(CLOCK_UUID, struct.pack("<d", k), pause_s=pause) for k, pause in enumerate(pauses)]
+
+    async def perform() -> None:
+        async with BleakClient(sensor.address, backend=SimClient) as client:
+            await write_all(client, writes)
+
+    asyncio.run(perform())
+    times = [t for t, uuid, _ in sensor.writes if uuid == CLOCK_UUID]
+    assert [data for _, _, data in sensor.writes] == [w.data for w in writes]  # in order
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # A lower bound only; 1 ms below 0.1 s because asyncio may run a timer up to its clock's resolution early.
+    assert all(gap >= 0.099 for gap in gaps), gaps

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -175,16 +174,6 @@ def test_a_truncated_file_is_an_error_and_the_next_file_is_analysed(
     assert str(bad) in error
     assert message in error
     assert "neo.gt3x: 18004 samples" in captured.out
-
-
-def test_a_gt3x_with_log_bin_says_how_to_export_it(tmp_path: Path) -> None:
-    """Firmware 3+ .gt3x files (log.bin) are refused with the ActiLife export to use instead."""
-    path = tmp_path / "new.gt3x"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("info.txt", "Serial Number: MOS2\nSample Rate: 30\nStart Date: 637755981000000000\n")
-        zf.writestr("log.bin", b"\x1e\x00")
-    with pytest.raises(RecordingError, match=r"log\.bin .* ActiLife's RAW data CSV export"):
-        list(read_chunks(path))
 
 
 def test_content_that_contradicts_the_extension_is_an_error(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ingest.errors import ProfileError
 from ingest.payloads import Command
 from ingest.profiles.base import Samples, Write
-from ingest.profiles.microbit import PROFILE, MicrobitDecoder
+from ingest.profiles.microbit import ACCELEROMETER_PERIOD_UUID, PROFILE, MicrobitDecoder
 
 # Derandomised and without the example database, so every run tries the same inputs.
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=None)
@@ -195,3 +195,24 @@ def test_buzz_ignores_other_commands() -> None:
 def test_decoder_is_fresh_for_each_stream() -> None:
     """Two decoders are two objects."""
     assert PROFILE.decoder(50.0) is not PROFILE.decoder(50.0)
+
+
+def test_the_gateway_reads_back_the_period_the_board_settled_on() -> None:
+    """The period characteristic is read and write; the firmware writes back the period it snapped to.
+
+    ``MicroBitAccelerometerService.cpp`` (microbit-dal) sets the period written, then writes
+    ``getPeriod()`` back into the characteristic; a v1.5 board (``FXOS8700.cpp``,
+    ``LSM303Accelerometer.cpp``) snaps to other tables than the v1's, so a read may show
+    a period outside ``PERIODS_MS`` (40 ms here, made up for the test).
+    """
+    assert PROFILE.rate_uuid == ACCELEROMETER_PERIOD_UUID
+    assert PROFILE.settled_rate(struct.pack("<H", 20)) == 50.0
+    assert PROFILE.settled_rate(struct.pack("<H", 40)) == 25.0
+    assert PROFILE.settled_rate(struct.pack("<H", 640)) == pytest.approx(1.5625)
+
+
+@pytest.mark.parametrize(("data", "message"), [(b"", "0 bytes"), (b"\x14", "1 bytes"), (b"\x00\x00", "0 ms")])
+def test_a_period_read_that_does_not_read_is_a_profile_error(data: bytes, message: str) -> None:
+    """A period read of the wrong length or of 0 ms (which the firmware never settles on) raises ProfileError."""
+    with pytest.raises(ProfileError, match=message):
+        PROFILE.settled_rate(data)

@@ -387,3 +387,30 @@ def test_a_delta_frame_round_trips(case: tuple[list[int], list[tuple[int, list[i
     all_deltas = np.array([d for _, deltas in blocks for d in deltas], dtype=np.int64).reshape(-1, 3)
     expected = np.cumsum(np.vstack([np.array([ref]), all_deltas]), axis=0)
     np.testing.assert_array_equal(PmdAccDecoder(52.0).decode(frame).acc_g, _g(expected))
+
+
+def test_the_start_answer_sets_the_factor_of_the_frames_after_it() -> None:
+    """The gateway hands the control point's answer to the decoder: compressed frames after it are scaled.
+
+    ``BlePMDClient.startMeasurement`` keeps the factor of the answer to start
+    (``PmdSetting.updateSelectedFromStartResponse``) and ``AccData.kt`` multiplies
+    compressed samples by it; raw frames stay in mG (``dataFromRawType1`` reads no factor).
+    """
+    type_1 = bytes.fromhex("02" + T_BYTES.hex() + "81 e903 17fc 0300")  # (1001, -1001, 3) counts
+    decoder = PmdAccDecoder(52.0)
+    decoder.reply(bytes.fromhex("f0 02 02 00 00 05 01 0000003f"))  # setting 5 x1: float32 0x3F000000 = 0.5
+    assert decoder.factor == 0.5
+    np.testing.assert_array_equal(decoder.decode(type_1).acc_g, _g([[500, -500, 1]]))
+    raw = bytes.fromhex("02" + (T_NS + 20_000_000).to_bytes(8, "little").hex() + "01 e803 0000 18fc")
+    np.testing.assert_array_equal(decoder.decode(raw).acc_g, _g([[1000, 0, -1000]]))
+
+
+def test_answers_to_other_commands_leave_the_factor_and_a_refusal_is_an_error() -> None:
+    """An answer to stop changes nothing; an answer refusing the start raises ProfileError naming the status."""
+    decoder = PmdAccDecoder(52.0, factor=0.25)
+    decoder.reply(bytes.fromhex("f0 03 02 00 00"))  # the answer to stop ACC
+    decoder.reply(bytes.fromhex("f0 02 02 00 00"))  # a start answer without a factor: 1.0, as getFactor gives
+    assert decoder.factor == 1.0
+    with pytest.raises(ProfileError, match=r"status 6 \(already in state\)"):
+        decoder.reply(bytes.fromhex("f0 02 02 06 00"))
+    assert decoder.factor == 1.0

@@ -225,10 +225,14 @@ def test_any_split_of_a_stream_gives_the_samples_of_the_whole(packets: list[byte
     ],
 )
 def test_start_unlocks_sets_the_rate_and_saves(rate_hz: float, command: bytes) -> None:
-    """start writes unlock, FF AA 03 <code> 00, save, without response, as the SDKs do."""
+    """start writes unlock, FF AA 03 <code> 00, save, without response, as the SDKs do.
+
+    ``device_model.py`` ``writeReg`` sleeps 0.1 s after the unlock and after the register
+    write, so those two writes ask the gateway for a 0.1-s pause after them.
+    """
     assert PROFILE.start(rate_hz) == [
-        Write(WRITE_UUID, UNLOCK, response=False),
-        Write(WRITE_UUID, command, response=False),
+        Write(WRITE_UUID, UNLOCK, response=False, pause_s=0.1),
+        Write(WRITE_UUID, command, response=False, pause_s=0.1),
         Write(WRITE_UUID, SAVE, response=False),
     ]
 
