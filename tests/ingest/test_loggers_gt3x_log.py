@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 
 from ingest.cli import main
 from ingest.errors import RecordingError
-from ingest.loggers import LoggerFormat, detect_format, gt3x_checksum, iter_gt3x_records
+from ingest.gt3x import gt3x_checksum, iter_gt3x_records
+from ingest.loggers import LoggerFormat, detect_format
 from ingest.recording import RecordingClock, read_chunks
 
 #: Parameters.md, "Example": a whole PARAMETERS record, checksum 0x9B included.
