@@ -14,7 +14,11 @@ dashboard's progress page:
   seconds held; a bout the recogniser found, whose repetitions are not counted, ticks
   its exercise off for the day; and walks: walking bouts of at least
   ``WALK_MIN_BOUT_S`` make the plan's daily walk) and the adherence to the plan (``analysis.adherence``): per day and
-  plan week, streaks, and the weekly trend over the report.
+  plan week, streaks, and the weekly trend over the report;
+- **summary** (``summarize``): the headline figures of the whole report: days with
+  data (a day with any worn time), average waking sitting per such day, the longest
+  sitting bout, breaks per hour of sitting, reminders answered, plan kept; and per
+  exercise, the days it was due against the days its dose was met (``exercise_totals``).
 """
 
 from __future__ import annotations
@@ -34,11 +38,18 @@ __all__ = [
     "ANSWER_WINDOW_S",
     "WALK_MIN_BOUT_S",
     "Answer",
+    "ExerciseTotal",
     "Report",
+    "Summary",
     "WeekActivity",
     "answers",
+    "bout_profile",
     "build_report",
+    "days_between",
     "done_records",
+    "exercise_totals",
+    "summarize",
+    "worn_s",
 ]
 
 #: An alert is answered by what the wearer does within this time, s (the default repeat).
@@ -291,3 +302,130 @@ def build_report(
         done=tuple(done),
         adherence=adherence(plan, done, first, last) if first <= last else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The headline figures of a report (``summarize``).
+
+    Attributes:
+        days_with_data: Days with any worn time (``worn_s`` > 0).
+        sitting_per_day_s: Mean waking sitting time over those days, s (None without any).
+        longest_sitting_s: Longest sitting bout starting in the report, s (0 without one).
+        sitting_s: Waking sitting time in all, s.
+        breaks: Breaks that ended sitting bouts.
+        breaks_per_sitting_hour: Breaks per hour of waking sitting (None without sitting).
+        reminders: Sit-too-long alerts.
+        reminders_answered: Alerts answered any way but ``ignored``.
+        plan_kept: Share of the plan kept over the report (``Adherence.fraction``), or None
+            when nothing was due or the plan does not overlap the report.
+    """
+
+    days_with_data: int
+    sitting_per_day_s: float | None
+    longest_sitting_s: float
+    sitting_s: float
+    breaks: int
+    breaks_per_sitting_hour: float | None
+    reminders: int
+    reminders_answered: int
+    plan_kept: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseTotal:
+    """One exercise of the plan over the report: days due, days done, amounts done.
+
+    Attributes:
+        exercise_id: The exercise.
+        due_days: Days it was due.
+        done_days: Days due on which its dose was met.
+        reps: Repetitions done over the report (all days), or 0.
+        held_s: Seconds held over the report, s.
+        duration_s: Seconds of timed activity (walks) over the report, s.
+    """
+
+    exercise_id: str
+    due_days: int
+    done_days: int
+    reps: int
+    held_s: float
+    duration_s: float
+
+
+def worn_s(day: DaySummary) -> float:
+    """Time the sensor was worn on ``day``, s: the time with data less non-wear."""
+    return max(day.covered_s - day.seconds_of("nonwear"), 0.0)
+
+
+def days_between(days: Iterable[DaySummary], first: dt.date, last: dt.date) -> list[DaySummary]:
+    """The days dated from ``first`` to ``last`` (both included), in the given order."""
+    return [d for d in days if d.date is not None and first <= dt.date.fromisoformat(d.date) <= last]
+
+
+def bout_profile(days: Iterable[DaySummary]) -> tuple[int, int, int]:
+    """Sitting bouts starting on ``days``: under 30 min, 30 to 60 min, 60 min or more.
+
+    >>> from analysis.days import day_summaries
+    >>> class Sit:
+    ...     def __init__(self, start_s: float, end_s: float) -> None:
+    ...         self.start_s, self.end_s, self.posture = start_s, end_s, "sitting"
+    >>> sits = [Sit(0.0, 600.0), Sit(1000.0, 3000.0), Sit(4000.0, 8000.0), Sit(90000.0, 90600.0)]
+    >>> bout_profile(day_summaries(sits, sits, epoch_s=None))
+    (2, 1, 1)
+    """
+    totals = [0, 0, 0]
+    for day in days:
+        for i, count in enumerate(day.sitting_bouts):
+            totals[i] += count
+    return totals[0], totals[1], totals[2]
+
+
+def summarize(report: Report) -> Summary:
+    """The headline figures of ``report`` (see ``Summary``)."""
+    worn = [d for d in report.days if worn_s(d) > 0]
+    sitting = sum(d.seconds_of("sitting") for d in report.days)
+    breaks = sum(d.breaks for d in report.days)
+    counts = report.answer_counts()
+    return Summary(
+        days_with_data=len(worn),
+        sitting_per_day_s=sum(d.seconds_of("sitting") for d in worn) / len(worn) if worn else None,
+        longest_sitting_s=max((w.longest_sitting_s for w in report.weeks), default=0.0),
+        sitting_s=sitting,
+        breaks=breaks,
+        breaks_per_sitting_hour=breaks / (sitting / 3600.0) if sitting > 0 else None,
+        reminders=len(report.answers),
+        reminders_answered=len(report.answers) - counts["ignored"],
+        plan_kept=None if report.adherence is None else report.adherence.fraction,
+    )
+
+
+def exercise_totals(report: Report) -> tuple[ExerciseTotal, ...]:
+    """Per exercise of the plan: days due and days done over the report, and amounts done.
+
+    Exercises appear in the order they are first due; an exercise done but never due in
+    the report is left out (it is in ``Report.done``).
+    """
+    if report.adherence is None:
+        return ()
+    due: dict[str, list[int]] = {}
+    for day in report.adherence.days:
+        for item in day.items:
+            counts = due.setdefault(item.exercise_id, [0, 0])
+            counts[0] += 1
+            counts[1] += item.done
+    first, last = report.adherence.start, report.adherence.end
+    out = []
+    for exercise_id, (due_days, done_days) in due.items():
+        mine = [d for d in report.done if d.exercise_id == exercise_id and first <= d.day <= last]
+        out.append(
+            ExerciseTotal(
+                exercise_id,
+                due_days,
+                done_days,
+                reps=sum(d.reps or 0 for d in mine),
+                held_s=sum(d.held_s or 0.0 for d in mine),
+                duration_s=sum(d.duration_s or 0.0 for d in mine),
+            )
+        )
+    return tuple(out)

@@ -3,9 +3,11 @@
 It reads one wearable's stored events (posture and sitting bouts, breaks, alerts, the
 wearer's actions, exercise sets and holds) and prints the weeks' sitting and breaks,
 how reminders were answered, what exercise was done and how well the plan was kept;
-``--json`` prints ``Report.to_dict()``. The plan is read from ``--plan FILE`` (the JSON
-of ``analysis.plan.Plan.to_dict``), else it is the default plan from the first day
-with data.
+``--json`` prints ``Report.to_dict()``, and ``--html OUT`` writes the report as one
+self-contained HTML page (``ingest.report_html``) instead. An existing OUT is kept unless
+``--force`` is given. The plan is read from ``--plan FILE`` (the JSON of
+``analysis.plan.Plan.to_dict``), else it is the default plan from the first day with
+data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from analysis import Plan
 from analysis.report import Report
 from ingest.errors import StoreError
 from ingest.progress import load_report
+from ingest.report_html import render_html
 from ingest.store import DEFAULT_STORE_URL, Store
 
 __all__ = ["register", "run"]
@@ -28,6 +31,19 @@ __all__ = ["register", "run"]
 
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600.0:.1f} h"
+
+
+def _write_html(path: Path, page: str, *, replace: bool) -> None:
+    """Write ``page`` to ``path``; without ``replace``, fail if the file appeared meanwhile.
+
+    Raises:
+        OSError: The file cannot be written, or exists and ``replace`` is false.
+    """
+    try:
+        with path.open("w" if replace else "x", encoding="utf-8") as f:
+            f.write(page)
+    except FileExistsError:
+        raise OSError(f"{path} exists; add --force to replace it") from None
 
 
 def _text(device_id: str, report: Report) -> str:
@@ -75,12 +91,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--end", type=dt.date.fromisoformat, help="last day of the report, YYYY-MM-DD (default today)")
     p.add_argument("--tz", metavar="ZONE", help="time zone of the days (IANA name; default this machine's)")
     p.add_argument("--plan", type=Path, metavar="FILE", help="the exercise plan (JSON); default the default plan")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--html", type=Path, metavar="OUT", help="write the report as a self-contained HTML page")
+    p.add_argument("--force", action="store_true", help="with --html, replace OUT if it exists")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``sitless report``."""
+    if args.html is not None and args.html.exists() and not args.force:
+        print(f"sitless report: {args.html} exists; add --force to replace it", file=sys.stderr)
+        return 1
     try:
         tz: dt.tzinfo = zoneinfo.ZoneInfo(args.tz) if args.tz else (dt.datetime.now().astimezone().tzinfo or dt.UTC)
         end = args.end if args.end is not None else dt.datetime.now(tz).date()
@@ -93,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"name the device with --device (the store has: {', '.join(known) or 'none'})")
             device = known[0]
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
+        if args.html is not None:
+            _write_html(args.html, render_html(report, device), replace=args.force)
+            print(f"wrote {args.html}")
+            return 0
     except (StoreError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError) as err:
         print(f"sitless report: {err}", file=sys.stderr)
         return 1

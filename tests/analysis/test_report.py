@@ -8,7 +8,16 @@ import pytest
 
 from analysis import BreakTaken, Posture, PostureBout, SittingBout, default_plan
 from analysis.holds import HoldEnded
-from analysis.report import ANSWER_WINDOW_S, WALK_MIN_BOUT_S, answers, build_report, done_records
+from analysis.report import (
+    ANSWER_WINDOW_S,
+    WALK_MIN_BOUT_S,
+    answers,
+    bout_profile,
+    build_report,
+    done_records,
+    exercise_totals,
+    summarize,
+)
 from analysis.sets import ExerciseSet
 
 MONDAY = dt.date(2026, 11, 2)
@@ -97,3 +106,43 @@ def test_a_plan_that_starts_later_gives_no_adherence() -> None:
     assert report.to_dict()["trend"] == []
     with pytest.raises(ValueError, match="weeks"):
         build_report(default_plan(MONDAY), end=MONDAY, weeks=0)
+
+
+def test_the_summary_of_a_report() -> None:
+    """Days worn, sitting per worn day, the longest bout, breaks per hour, reminders answered, plan kept."""
+    sitting = [(1, 9.0, 10.5), (1, 11.0, 11.5), (2, 9.0, 9.25)]
+    bouts = [PostureBout(day_s(d, a), day_s(d, b), Posture.SITTING) for d, a, b in sitting]
+    bouts.append(PostureBout(day_s(3, 9.0), day_s(3, 12.0), Posture.NONWEAR))  # a day on the desk
+    sitting_bouts = [SittingBout(day_s(d, a), day_s(d, b)) for d, a, b in sitting]
+    breaks = [BreakTaken(day_s(1, 10.5), day_s(1, 11.0))]
+    alerts = [At(day_s(1, 9.5)), At(day_s(1, 10.0))]
+    sets = [ExerciseSet("squat", day_s(2, 12.0), day_s(2, 12.01), 10)]
+    report = build_report(
+        default_plan(MONDAY),
+        end=MONDAY + dt.timedelta(days=6),
+        weeks=1,
+        bouts=bouts,
+        sitting_bouts=sitting_bouts,
+        breaks=breaks,
+        alerts=alerts,
+        actions=[(day_s(1, 9.5) + 60.0, "snooze")],
+        sets=sets,
+    )
+    s = summarize(report)
+    assert s.days_with_data == 2  # the day the sensor lay on the desk has no worn time
+    assert s.sitting_per_day_s == pytest.approx((2.0 + 0.25) * 3600.0 / 2)
+    assert s.longest_sitting_s == pytest.approx(1.5 * 3600.0)
+    assert s.breaks == 1
+    assert s.breaks_per_sitting_hour == pytest.approx(1 / 2.25)
+    assert (s.reminders, s.reminders_answered) == (2, 1)
+    assert report.adherence is not None
+    assert s.plan_kept == report.adherence.fraction
+    assert bout_profile(report.days) == (1, 1, 1)  # 15 min; 30 min is in 30 to 60; 90 min
+    squat = next(t for t in exercise_totals(report) if t.exercise_id == "squat")
+    assert (squat.due_days, squat.done_days, squat.reps) == (4, 1, 10)  # every other day from Monday
+
+
+def test_an_empty_report_sums_to_nothing() -> None:
+    report = build_report(default_plan(MONDAY), end=MONDAY, weeks=1)
+    s = summarize(report)
+    assert (s.days_with_data, s.sitting_per_day_s, s.breaks_per_sitting_hour, s.reminders) == (0, None, None, 0)
