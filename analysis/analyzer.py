@@ -45,6 +45,7 @@ is ``max_step_back_s`` behind, instead of holding every later sample in one fram
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,7 +59,7 @@ from analysis.posture_detector import PostureDetector
 from analysis.recognition import ExerciseFound
 from analysis.reps import RepCounted
 from analysis.sets import STANDING_EXERCISES, ExerciseEnded, ExerciseStarted, exercise_detectors, followed
-from analysis.settings import AnalysisSettings, UserAction
+from analysis.settings import AlertPolicy, AnalysisSettings, SlouchPolicy, UserAction
 
 __all__ = ["Analyzer"]
 
@@ -408,6 +409,17 @@ class Analyzer:
         self._exercise, self._exercise_names = None, ()
         self._exercise_reps_s = None
         return events
+
+    def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy | None = None) -> None:
+        """Follow the wearer's new alert (and slouch) policy from the next sample on, keeping every running state.
+
+        A sitting bout under way that has had no alert yet is due ``policy.max_sitting_s``
+        after its start: lowering the limit below the time already sat raises the alert
+        at the next update.
+        """
+        slouch = self.settings.slouch if slouch is None else slouch
+        self.settings = dataclasses.replace(self.settings, policy=policy, slouch=slouch)
+        self._posture.set_policy(policy, slouch)
 
     def status(self) -> LiveStatus:
         """Return what the wearer is doing now (the newest posture is provisional)."""

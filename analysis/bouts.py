@@ -126,6 +126,17 @@ class BoutTracker:
         self.empty_runs: list[list[int]] = []
         self.known_k = 0  # frames noted so far (the last run may go on after them)
 
+    def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy) -> None:
+        """Take a new alert and slouch policy from the next frame on.
+
+        The running bout, posture run and break carry on; the next alert follows the new
+        policy (``AlertScheduler.set_policy``), and so does the next slouch nudge.
+        """
+        self.policy = policy
+        self.slouch = slouch
+        self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / self.frame_s))
+        self.alerts.set_policy(policy)
+
     def frames_closed(self, k_first: int, counts: NDArray[np.float64]) -> None:
         """Note the sample count of closed frames, before their postures are final.
 

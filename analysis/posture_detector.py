@@ -8,6 +8,7 @@ actions (done, snooze, meeting, calibrate) and the live status are its business.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, ClassVar
 
@@ -15,7 +16,7 @@ from analysis.bouts import BoutTracker
 from analysis.events import Event, LiveStatus
 from analysis.frames import FrameBatch
 from analysis.posture import PostureTracker, capabilities
-from analysis.settings import POSTURE_CODES, AnalysisSettings, UserAction
+from analysis.settings import POSTURE_CODES, AlertPolicy, AnalysisSettings, SlouchPolicy, UserAction
 
 __all__ = ["PostureDetector"]
 
@@ -62,6 +63,11 @@ class PostureDetector:
         self.bouts.frames_closed(frames.k_first, frames.counts)
         k, codes, slouch = self.tracker.flush(frames.k_first, frames.stats)
         return self.bouts.update(frames.t0_s, k, codes, slouch) + self.bouts.flush(frames.t0_s)
+
+    def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy) -> None:
+        """Take the wearer's new alert and slouch policy from now on (``BoutTracker.set_policy``)."""
+        self.settings = dataclasses.replace(self.settings, policy=policy, slouch=slouch)
+        self.bouts.set_policy(policy, slouch)
 
     def next_segment(self, forward: bool) -> PostureDetector:
         """A fresh detector keeping the upright reference, the slouch time and, forward, snooze and meeting."""

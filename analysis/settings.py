@@ -13,6 +13,7 @@ from enum import StrEnum
 
 __all__ = [
     "THORAX",
+    "WEEKDAYS",
     "AlertPolicy",
     "AnalysisSettings",
     "InBedSettings",
@@ -64,6 +65,10 @@ UPRIGHT: frozenset[Posture] = frozenset({Posture.STANDING, Posture.WALKING})
 class UserAction(StrEnum):
     """What the wearer can do: answer an alert, calibrate the upright, or do an exercise.
 
+    ``DONE``, ``SNOOZE``, ``MEETING`` and ``DISMISS`` answer an open sit-too-long alert:
+    the break was taken; ask again after ``AlertPolicy.snooze_s``; no alerts for
+    ``AlertPolicy.meeting_s``; or the reminder is put away without a break or a snooze
+    (the next one follows ``AlertPolicy.repeat_s`` later, as after ``DONE``).
     ``CALIBRATE`` means the wearer now stands still and upright for
     ``PostureTuning.calibration_s``; that posture becomes the upright reference.
     ``EXERCISE_START`` (with the exercise's id) begins a guided exercise, whose
@@ -77,6 +82,7 @@ class UserAction(StrEnum):
     CALIBRATE = "calibrate"
     EXERCISE_START = "exercise_start"
     EXERCISE_END = "exercise_end"
+    DISMISS = "dismiss"
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -111,6 +117,12 @@ class AlertPolicy:
             ``start <= hour < end``; ``None`` means always. ``start > end`` spans midnight.
         utc_offset_h: Local time offset from UTC in hours, used with working hours when
             times are Unix epoch seconds.
+        weekly_hours: Working hours per weekday, Monday first (7 entries): each
+            ``(start, end)`` as ``working_hours``, or ``None`` for a day without alerts.
+            When given it replaces ``working_hours``.
+        quiet_hours: Local spans ``(start, end)`` without alerts on every day (a lunch
+            break, the evening), on top of the working hours; ``start > end`` spans
+            midnight.
     """
 
     max_sitting_s: float = 1800.0
@@ -122,6 +134,8 @@ class AlertPolicy:
     meeting_s: float = 3600.0
     working_hours: tuple[float, float] | None = None
     utc_offset_h: float = 0.0
+    weekly_hours: tuple[tuple[float, float] | None, ...] | None = None
+    quiet_hours: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_sitting_s", "min_break_s", "min_run_s", "repeat_s", "snooze_s", "meeting_s"):
@@ -133,11 +147,31 @@ class AlertPolicy:
         if not (math.isfinite(self.utc_offset_h) and -24.0 < self.utc_offset_h < 24.0):
             raise ValueError(f"utc_offset_h must be within (-24, 24), got {self.utc_offset_h!r}")
         if self.working_hours is not None:
-            start, end = self.working_hours
-            if not (0.0 <= start < 24.0 and 0.0 <= end <= 24.0 and start != end):
-                raise ValueError(
-                    f"working_hours must be (start, end) within [0, 24], start != end, got {self.working_hours!r}"
-                )
+            _check_hours("working_hours", self.working_hours)
+        if self.weekly_hours is not None:
+            if len(self.weekly_hours) != 7:
+                raise ValueError(f"weekly_hours must have 7 entries, Monday first, got {len(self.weekly_hours)}")
+            for day, hours in zip(WEEKDAYS, self.weekly_hours, strict=True):
+                if hours is not None:
+                    _check_hours(f"weekly_hours ({day})", hours)
+        for hours in self.quiet_hours:
+            _check_hours("quiet_hours", hours)
+
+    def hours_of(self, weekday: int) -> tuple[float, float] | None:
+        """The working hours of a weekday (0 Monday): ``(start, end)``, ``(0, 24)`` for all day, None for none."""
+        if self.weekly_hours is not None:
+            return self.weekly_hours[weekday]
+        return (0.0, 24.0) if self.working_hours is None else self.working_hours
+
+
+#: Weekday names, Monday first (``datetime.date.weekday()`` order).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _check_hours(name: str, hours: tuple[float, float]) -> None:
+    start, end = hours
+    if not (0.0 <= start < 24.0 and 0.0 <= end <= 24.0 and start != end):
+        raise ValueError(f"{name} must be (start, end) within [0, 24], start != end, got {hours!r}")
 
 
 @dataclass(frozen=True, slots=True)

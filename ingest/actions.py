@@ -1,4 +1,4 @@
-"""User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate, exercises.
+"""User actions to the analysis worker: done, snooze, meeting, meeting over, calibrate, exercises; and settings.
 
 An action is a small JSON object (``{"action": "snooze", "id": "5d0c..."}``) published
 with QoS 1 on the device's ``action`` topic (:mod:`ingest.topics`). Its ``id``, new
@@ -10,7 +10,8 @@ short-lived MQTT connection: actions are rare, and a page must not keep a networ
 thread per browser session.
 
 The dashboard's buttons call :func:`send_action`; ``sitless calibrate`` sends the
-calibration action from a terminal.
+calibration action from a terminal. The Settings page calls :func:`send_settings`: the
+wearer's settings, retained on the broker so that a worker started later has them too.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import uuid
 from analysis import UserAction
 from ingest.errors import PayloadError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
-from ingest.payloads import Action
+from ingest.payloads import Action, WearerSettings
 from ingest.topics import Kind, topic
 
-__all__ = ["ACTIONS", "register", "run", "send_action"]
+__all__ = ["ACTIONS", "register", "run", "send_action", "send_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,11 @@ def send_action(
     Args:
         broker: Where the MQTT broker listens.
         device_id: The wearable the action is for.
-        action: One of :data:`ACTIONS`: ``done`` (the break was taken), ``snooze``
-            (ask again in 10 minutes), ``meeting`` (no alerts during a meeting),
-            ``meeting_end``, ``calibrate`` (the wearer now stands still for
-            :data:`CALIBRATION_S` seconds), ``exercise_start`` (with ``exercise``),
-            ``exercise_end``.
+        action: One of :data:`ACTIONS`: ``done`` (the break was taken), ``dismiss``
+            (the reminder is put away without a break), ``snooze`` (ask again in 10
+            minutes), ``meeting`` (no alerts during a meeting), ``meeting_end``,
+            ``calibrate`` (the wearer now stands still for :data:`CALIBRATION_S`
+            seconds), ``exercise_start`` (with ``exercise``), ``exercise_end``.
         exercise: The programme exercise id (or ``any``) of ``exercise_start``.
         connect_timeout_s: How long to wait for the broker to accept the connection, s.
         publish_timeout_s: How long to wait for the broker to acknowledge the message, s.
@@ -77,24 +78,77 @@ def send_action(
         request = Action(UserAction(action), action_id, exercise)
     except PayloadError as err:
         raise ValueError(str(err)) from None
-    action_topic = topic(device_id, Kind.ACTION)
-    client = make_client(f"sitless-action-{action_id[:12]}")
+    _publish_once(
+        broker,
+        topic(device_id, Kind.ACTION),
+        request.to_json(),
+        f"sitless-action-{action_id[:12]}",
+        what=repr(action),
+        retain=False,
+        connect_timeout_s=connect_timeout_s,
+        publish_timeout_s=publish_timeout_s,
+    )
+    log.info("sent %s (id %s) for %s", action, action_id, device_id)
+    return action_id
+
+
+def send_settings(
+    broker: BrokerAddress,
+    device_id: str,
+    settings: WearerSettings,
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+) -> None:
+    """Publish the wearer's settings, retained, and wait until the broker has them.
+
+    The worker stores them and follows them from the next sample on (docs/protocol.md,
+    ``settings``); being retained, they reach a worker that starts later too.
+
+    Raises:
+        TopicError: The device id is not valid in a topic.
+        ConnectionError: The broker is unreachable or did not acknowledge the message in time.
+    """
+    _publish_once(
+        broker,
+        topic(device_id, Kind.SETTINGS),
+        settings.to_json(),
+        f"sitless-settings-{uuid.uuid4().hex[:12]}",
+        what="the settings",
+        retain=True,
+        connect_timeout_s=connect_timeout_s,
+        publish_timeout_s=publish_timeout_s,
+    )
+    log.info("sent settings for %s: %s", device_id, settings.to_json())
+
+
+def _publish_once(
+    broker: BrokerAddress,
+    to_topic: str,
+    payload: str,
+    client_id: str,
+    *,
+    what: str,
+    retain: bool,
+    connect_timeout_s: float,
+    publish_timeout_s: float,
+) -> None:
+    """Publish one QoS 1 message on a short-lived connection and wait for the broker's acknowledgement."""
+    client = make_client(client_id)
     connect(client, broker, timeout_s=connect_timeout_s, fail_if_refused=True)
     try:
-        info = client.publish(action_topic, request.to_json(), qos=1)
+        info = client.publish(to_topic, payload, qos=1, retain=retain)
         try:
             info.wait_for_publish(timeout=publish_timeout_s)
         except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full
-            raise ConnectionError(f"could not send {action!r} to the MQTT broker at {broker.url}: {err}") from err
+            raise ConnectionError(f"could not send {what} to the MQTT broker at {broker.url}: {err}") from err
         if not info.is_published():
             raise ConnectionError(
-                f"the MQTT broker at {broker.url} did not confirm {action!r} within {publish_timeout_s:.0f} s"
+                f"the MQTT broker at {broker.url} did not confirm {what} within {publish_timeout_s:.0f} s"
             )
-        log.info("sent %s (id %s) for %s on %s", action, action_id, device_id, action_topic)
     finally:
         client.disconnect()
         client.loop_stop()
-    return action_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,9 +1,9 @@
-"""JSON payloads of the status, action, cmd and event topics: built and parsed in one place.
+"""JSON payloads of the status, action, settings, cmd and event topics: built and parsed in one place.
 
 Every JSON payload on the wire (docs/protocol.md) has one typed home here: a device's
-:class:`DeviceStatus`, a wearer's :class:`Action`, a :class:`Command` to the device, and
-an analysis event (:func:`parse_event`). Each type checks its fields where it is built,
-``parse`` reads it from the bytes of a message, and ``to_json`` writes it, so every
+:class:`DeviceStatus`, a wearer's :class:`Action` and :class:`WearerSettings`, a
+:class:`Command` to the device, and an analysis event (:func:`parse_event`). Each type
+checks its fields where it is built, ``parse`` reads it from the bytes of a message, and ``to_json`` writes it, so every
 publisher and subscriber (simulator, gateway, recorder, worker, dashboard, CLI) agrees.
 
 A payload comes from any client on the broker, so it is parsed as hostile: bounded in
@@ -17,12 +17,13 @@ a newer sender.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from analysis.settings import Placement, UserAction
+from analysis.settings import WEEKDAYS, AlertPolicy, Placement, SlouchPolicy, UserAction
 from ingest.errors import PayloadError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Action",
     "Command",
     "DeviceStatus",
+    "WearerSettings",
     "parse_event",
     "parse_object",
 ]
@@ -285,6 +287,139 @@ class Action:
         if self.id is not None:
             out["id"] = self.id
         return out
+
+    def to_json(self) -> str:
+        """The payload."""
+        return json.dumps(self.to_dict())
+
+
+Hours = tuple[float, float]
+
+
+def _hours(value: Any, name: str) -> Hours:
+    """A ``[start, end]`` pair of local clock hours within [0, 24], start != end."""
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(h, int | float) and not isinstance(h, bool) for h in value)
+        or not (0 <= value[0] < 24 and 0 <= value[1] <= 24 and value[0] != value[1])
+    ):
+        raise PayloadError(f"{name} must be [start, end] hours within [0, 24], start != end, got {value!r:.80}")
+    return float(value[0]), float(value[1])
+
+
+@dataclass(frozen=True, slots=True)
+class WearerSettings:
+    """What the wearer chose on the dashboard's Settings page (docs/protocol.md, ``settings``).
+
+    Attributes:
+        max_sitting_min: Sitting this long without a break raises a reminder, min (5 to 240).
+        weekly_hours: Hours with reminders per weekday, Monday first (7 entries, each
+            ``(start, end)`` in local hours or None for a day without reminders); None:
+            every hour of every day.
+        quiet_hours: Local spans without reminders on every day (at most 4).
+        slouch_nudge: Whether a chest or upper-back sensor nudges a slouch.
+        slouch_deg: Inclination from upright counted as slouching, deg (5 to 60).
+
+    >>> s = WearerSettings.parse(b'{"max_sitting_min": 45, "quiet_hours": [[12, 13]]}')
+    >>> s.max_sitting_min, s.quiet_hours, s.policy(AlertPolicy()).max_sitting_s
+    (45.0, ((12.0, 13.0),), 2700.0)
+    >>> WearerSettings.parse(b'{"weekly_hours": {"monday": [9, 17]}}')
+    Traceback (most recent call last):
+    ...
+    ingest.errors.PayloadError: weekly_hours needs all 7 days, monday to sunday (null for a day off)
+    """
+
+    max_sitting_min: float = 30.0
+    weekly_hours: tuple[Hours | None, ...] | None = None
+    quiet_hours: tuple[Hours, ...] = ()
+    slouch_nudge: bool = False
+    slouch_deg: float = 20.0
+
+    MAX_QUIET: ClassVar[int] = 4
+
+    def __post_init__(self) -> None:
+        body = self.to_dict()
+        _number(body, "max_sitting_min", 5.0, 240.0)
+        _number(body, "slouch_deg", 5.0, 60.0)
+        if not isinstance(self.slouch_nudge, bool):
+            raise PayloadError(f"slouch_nudge must be true or false, got {self.slouch_nudge!r:.80}")
+        if len(self.quiet_hours) > self.MAX_QUIET:
+            raise PayloadError(f"at most {self.MAX_QUIET} quiet spans, got {len(self.quiet_hours)}")
+        for quiet in self.quiet_hours:
+            _hours(quiet, "quiet_hours")
+        if self.weekly_hours is not None:
+            if len(self.weekly_hours) != len(WEEKDAYS):
+                raise PayloadError("weekly_hours needs all 7 days, monday to sunday (null for a day off)")
+            for day, hours in zip(WEEKDAYS, self.weekly_hours, strict=True):
+                if hours is not None:
+                    _hours(hours, f"weekly_hours.{day}")
+
+    @classmethod
+    def parse(cls, payload: bytes) -> WearerSettings:
+        """Read a settings payload; absent fields take their defaults.
+
+        Raises:
+            PayloadError: Not a small JSON object, or a field of the wrong type or out of range.
+        """
+        return cls.from_dict(parse_object(payload))
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> WearerSettings:
+        """Read the JSON object of :meth:`to_dict` (as stored).
+
+        Raises:
+            PayloadError: A field of the wrong type or out of range.
+        """
+        weekly = body.get("weekly_hours")
+        if weekly is not None:
+            if not isinstance(weekly, dict) or set(weekly) != set(WEEKDAYS):
+                raise PayloadError("weekly_hours needs all 7 days, monday to sunday (null for a day off)")
+            weekly = tuple(None if weekly[d] is None else _hours(weekly[d], f"weekly_hours.{d}") for d in WEEKDAYS)
+        quiet = body.get("quiet_hours", [])
+        if not isinstance(quiet, list):
+            raise PayloadError(f"quiet_hours must be a list of [start, end] hours, got {quiet!r:.80}")
+        nudge = body.get("slouch_nudge", False)
+        max_sitting = _number(body, "max_sitting_min", 5.0, 240.0)
+        slouch_deg = _number(body, "slouch_deg", 5.0, 60.0)
+        return cls(
+            max_sitting_min=30.0 if max_sitting is None else max_sitting,
+            weekly_hours=weekly,
+            quiet_hours=tuple(_hours(q, "quiet_hours") for q in quiet[: cls.MAX_QUIET + 1]),
+            slouch_nudge=nudge,
+            slouch_deg=20.0 if slouch_deg is None else slouch_deg,
+        )
+
+    def policy(self, base: AlertPolicy) -> AlertPolicy:
+        """``base`` with the wearer's limit, hours and quiet spans (its own working hours give way to them)."""
+        return dataclasses.replace(
+            base,
+            max_sitting_s=self.max_sitting_min * 60.0,
+            weekly_hours=self.weekly_hours,
+            working_hours=None if self.weekly_hours is not None else base.working_hours,
+            quiet_hours=self.quiet_hours,
+        )
+
+    def slouch(self, base: SlouchPolicy) -> SlouchPolicy:
+        """``base`` with the wearer's slouch angle and nudge."""
+        return dataclasses.replace(base, slouch_deg=self.slouch_deg, nudge=self.slouch_nudge)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, every field given."""
+
+        def pair(hours: Hours) -> list[int | float]:
+            return [_compact(hours[0]), _compact(hours[1])]
+
+        weekly = self.weekly_hours
+        return {
+            "max_sitting_min": _compact(self.max_sitting_min),
+            "weekly_hours": None
+            if weekly is None
+            else {d: None if h is None else pair(h) for d, h in zip(WEEKDAYS, weekly, strict=True)},
+            "quiet_hours": [pair(q) for q in self.quiet_hours],
+            "slouch_nudge": self.slouch_nudge,
+            "slouch_deg": _compact(self.slouch_deg),
+        }
 
     def to_json(self) -> str:
         """The payload."""

@@ -84,6 +84,11 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (device_id, kind, event_id, t_s)
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s);
+CREATE TABLE IF NOT EXISTS wearer_settings (
+    device_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_s REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS worker_state (
     device_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -439,6 +444,21 @@ class Store:
         for device_id, status in self._read("SELECT device_id, status FROM devices ORDER BY device_id"):
             out[device_id] = json.loads(status)
         return dict(sorted(out.items()))
+
+    def set_wearer_settings(self, device_id: str, body: dict[str, Any]) -> None:
+        """Keep the settings the wearer chose last (``ingest.payloads.WearerSettings.to_dict``)."""
+        self._write(
+            "INSERT INTO wearer_settings (device_id, body, updated_s) VALUES (?, ?, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET body = excluded.body, updated_s = excluded.updated_s",
+            [(device_id, json.dumps(body), time.time())],
+        )
+
+    def wearer_settings(self, device_id: str) -> dict[str, Any] | None:
+        """The settings the wearer chose last, or None (none chosen, or a store older than settings)."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wearer_settings'"):
+            return None  # a read-only view of a store no writer has opened since settings came in
+        rows = self._read("SELECT body FROM wearer_settings WHERE device_id = ?", (device_id,))
+        return json.loads(rows[0][0]) if rows else None
 
     # --- analysis events and state (worker) --------------------------------------------
 

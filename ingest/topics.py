@@ -7,6 +7,8 @@ Kinds (DESIGN.md, Topics; payloads in docs/protocol.md):
 * ``event``: JSON from the analysis worker (posture changes, bouts, alerts).
 * ``cmd``: JSON to the device (buzz pattern, sample rate).
 * ``action``: JSON from the user (dashboard) to the worker: done, snooze, meeting.
+* ``settings``: retained JSON from the user (dashboard) to the worker: the wearer's
+  reminder limit, hours and slouch nudge.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Kind(StrEnum):
     EVENT = "event"
     CMD = "cmd"
     ACTION = "action"
+    SETTINGS = "settings"
 
 
 def validate_device_id(device_id: str) -> str:

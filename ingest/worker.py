@@ -48,7 +48,7 @@ from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
-from ingest.payloads import Action, Command, DeviceStatus
+from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
@@ -156,6 +156,7 @@ class _Wearer:
     # Packets taken in order and not yet analysed: analysed together (``Worker._analyse``).
     queued: list[Batch] = field(default_factory=list)
     queued_samples: int = 0
+    chosen: WearerSettings | None = None  # what the wearer chose on the Settings page
 
 
 class Worker(MqttService):
@@ -175,6 +176,7 @@ class Worker(MqttService):
                 (subscription(Kind.IMU, share_group=settings.share_group), 1),
                 (subscription(Kind.STATUS), 1),
                 (subscription(Kind.ACTION), 1),
+                (subscription(Kind.SETTINGS), 1),
             ],
         )
         self.settings = settings
@@ -215,6 +217,8 @@ class Worker(MqttService):
             self._on_status(device_id, m.payload)
         elif kind is Kind.ACTION:
             self._on_action(device_id, m)
+        elif kind is Kind.SETTINGS:
+            self._on_settings(device_id, m)
 
     def count(self, device_id: str, name: str) -> None:
         """Add one to a device's counter (:meth:`MqttService.count`)."""
@@ -325,7 +329,7 @@ class Worker(MqttService):
         wearer.errors += 1
         self.counts[(device_id, "analysis_errors")] += 1
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
-        wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement))
+        wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement, wearer.chosen))
         wearer.snapshot_saved_s = -math.inf
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
@@ -336,8 +340,39 @@ class Worker(MqttService):
                 wearer.errors,
             )
 
-    def _analysis_settings(self, placement: Placement) -> AnalysisSettings:
-        return AnalysisSettings(placement=placement, policy=self.settings.policy, slouch=self.settings.slouch)
+    def _analysis_settings(self, placement: Placement, chosen: WearerSettings | None) -> AnalysisSettings:
+        """The analysis settings of a wearer: the worker's policy, with what the wearer chose in its place."""
+        policy, slouch = self.settings.policy, self.settings.slouch
+        if chosen is not None:
+            policy, slouch = chosen.policy(policy), chosen.slouch(slouch)
+        return AnalysisSettings(placement=placement, policy=policy, slouch=slouch)
+
+    def _on_settings(self, device_id: str, m: Message) -> None:
+        """Take the wearer's new settings: stored, and followed by the running analysis from its next sample."""
+        if not m.payload:
+            return  # retained settings cleared on the broker: the stored ones stay in force
+        try:
+            chosen = WearerSettings.parse(m.payload)
+        except PayloadError as err:
+            self.counts[(device_id, "bad_settings")] += 1
+            self.troubles.warning(
+                f"settings:{device_id}", "bad settings for %s: %r (%s)", device_id, m.payload[:100], err
+            )
+            return
+        self.store.set_wearer_settings(device_id, chosen.to_dict())  # a StoreError takes the batch in again
+        wearer = self._wearer(device_id)
+        wearer.heard_s = self._clock()
+        if wearer.chosen == chosen:
+            return  # the retained settings again, after a reconnection
+        log.info("%s: new settings %s", device_id, chosen.to_json())
+        wearer.chosen = chosen
+        if wearer.quarantined:
+            return
+        self._analyse(device_id, wearer)  # the samples before the change under the old settings
+        analysis = self._analysis_settings(wearer.placement, chosen)
+        wearer.analyzer.set_policy(analysis.policy, analysis.slouch)
+        wearer.dirty = True
+        wearer.status_saved_s = -math.inf  # the status shows the new limit and hours right away
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
         try:
@@ -436,16 +471,28 @@ class Worker(MqttService):
         placement = self._placements.get(device_id) or (
             Placement(saved_placement) if saved_placement in {str(p) for p in Placement} else self.settings.placement
         )
-        analysis_settings = self._analysis_settings(placement)
+        chosen = self._chosen(device_id)
+        analysis_settings = self._analysis_settings(placement, chosen)
         if saved is None or not saved.snapshot:
-            return _Wearer(_fresh_analyzer(analysis_settings), placement)
+            return _Wearer(_fresh_analyzer(analysis_settings), placement, chosen=chosen)
         try:
             analyzer = Analyzer.restore(analysis_settings, saved.snapshot, _recognition(analysis_settings))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
-            return _Wearer(_fresh_analyzer(analysis_settings), placement, seq=saved.seq)
+            return _Wearer(_fresh_analyzer(analysis_settings), placement, seq=saved.seq, chosen=chosen)
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
-        return _Wearer(analyzer, placement, seq=saved.seq)
+        return _Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
+
+    def _chosen(self, device_id: str) -> WearerSettings | None:
+        """The settings the wearer chose, as stored (None: none, or unreadable)."""
+        body = self.store.wearer_settings(device_id)
+        if body is None:
+            return None
+        try:
+            return WearerSettings.from_dict(body)
+        except PayloadError as err:
+            log.warning("%s: stored settings not usable (%s); the worker's own apply", device_id, err)
+            return None
 
     def _emit(self, device_id: str, wearer: _Wearer, events: list[Event], *, action_id: str | None = None) -> None:
         """Hold new events for :meth:`flush`, noting how late the analysis raised each alert.
@@ -579,11 +626,14 @@ class Worker(MqttService):
             except Exception:
                 self._analysis_failed(device_id, wearer, "its saved state")
                 continue
-            policy = self.settings.policy
+            analysis = wearer.analyzer.settings
+            policy = analysis.policy
             status.update(
                 max_sitting_s=policy.max_sitting_s,
-                slouch_deg=self.settings.slouch.slouch_deg,
+                slouch_deg=analysis.slouch.slouch_deg,
                 working_hours=None if policy.working_hours is None else list(policy.working_hours),
+                weekly_hours=None if policy.weekly_hours is None else [h and list(h) for h in policy.weekly_hours],
+                quiet_hours=[list(q) for q in policy.quiet_hours],
                 utc_offset_h=policy.utc_offset_h,
                 placement=str(wearer.placement),
                 exercise=wearer.analyzer.exercise,

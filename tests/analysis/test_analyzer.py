@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from analysis import (
+    Alert,
     AlertPolicy,
     AnalysisSettings,
     Analyzer,
@@ -211,3 +212,26 @@ def test_events_serialise_to_json(irregular: Signal) -> None:
     kinds = {json.loads(json.dumps(e.to_dict()))["kind"] for e in events}
     assert kinds == {"posture_bout", "sitting_started", "sitting_bout", "break", "alert", "action"}
     assert isinstance(events[0], PostureBout)
+
+
+def test_a_new_policy_takes_effect_in_the_running_bout(make_signal: Any) -> None:
+    """Lowering the limit mid-bout alerts at the next update; quiet hours then hold the repeat back."""
+    t, acc = make_signal([("walking", 20.0), ("sitting", 40 * 60.0)], rate_hz=10.0)
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    cut = int(np.searchsorted(t, 20 * 60.0))
+    assert not [e for e in analyzer.update(t[:cut], acc[:cut]) if e.kind == "alert"]
+    since = analyzer.status().sitting_since_s
+    assert since is not None
+    analyzer.set_policy(AlertPolicy(max_sitting_s=15 * 60.0, repeat_s=300.0))
+    cut2 = int(np.searchsorted(t, 21 * 60.0))
+    alerts = [e for e in analyzer.update(t[cut:cut2], acc[cut:cut2]) if isinstance(e, Alert)]
+    assert len(alerts) == 1
+    # At once (the first frame whose posture is final after the change), not 15 min later.
+    assert t[cut] - analyzer.lookahead_s - 1.0 <= alerts[0].t_s <= t[cut] + 1.0
+    assert alerts[0].sitting_since_s == since
+    # Quiet from 22 to 30 min past midnight (the signal's clock starts at midnight): the
+    # repeat due at 25 min waits until 30 min, then the 5-min repeats go on.
+    quiet = AlertPolicy(max_sitting_s=15 * 60.0, repeat_s=300.0, quiet_hours=((22 / 60, 30 / 60),))
+    analyzer.set_policy(quiet)
+    rest = [e for e in analyzer.update(t[cut2:], acc[cut2:]) + analyzer.flush() if isinstance(e, Alert)]
+    assert [a.t_s for a in rest][:2] == [pytest.approx(30 * 60.0, abs=0.2), pytest.approx(35 * 60.0, abs=0.2)]

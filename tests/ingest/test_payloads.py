@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import Placement, UserAction
+from analysis import AlertPolicy, Placement, SlouchPolicy, UserAction
+from analysis.settings import WEEKDAYS
 from ingest.errors import PayloadError
-from ingest.payloads import MAX_ID_LEN, Action, Command, DeviceStatus, parse_event
+from ingest.payloads import MAX_ID_LEN, Action, Command, DeviceStatus, WearerSettings, parse_event
 
 
 def test_a_full_status_round_trips() -> None:
@@ -93,7 +94,8 @@ json_values = st.recursive(
 )
 fields = st.sampled_from(
     ["online", "battery_pct", "rate_hz", "placement", "firmware", "t_s", "action", "id", "exercise", "cmd",
-     "pattern", "reason", "stretch_id", "kind"]
+     "pattern", "reason", "stretch_id", "kind", "max_sitting_min", "weekly_hours", "quiet_hours",
+     "slouch_nudge", "slouch_deg"]
 )  # fmt: skip
 
 
@@ -102,10 +104,56 @@ fields = st.sampled_from(
 def test_any_json_object_parses_or_raises_payload_error(body: dict[str, Any]) -> None:
     """Whatever a hostile client sends, parsing gives a valid value or a PayloadError, nothing else."""
     payload = json.dumps(body).encode()
-    for parse in (DeviceStatus.parse, Action.parse, Command.parse, parse_event):
+    for parse in (DeviceStatus.parse, Action.parse, Command.parse, WearerSettings.parse, parse_event):
         try:
             value = parse(payload)
         except PayloadError:
             continue
         if not isinstance(value, dict):
             assert type(value).parse(value.to_json().encode()) == value
+
+
+def test_settings_round_trip_and_become_the_policy() -> None:
+    """The wearer's settings read back the same and replace the worker's limit, hours and slouch nudge."""
+    weekly = {d: [9, 17.5] for d in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+    body = {
+        "max_sitting_min": 45,
+        "weekly_hours": {**weekly, "saturday": None, "sunday": [22, 2]},
+        "quiet_hours": [[12, 13]],
+        "slouch_nudge": True,
+        "slouch_deg": 25,
+    }
+    chosen = WearerSettings.parse(json.dumps(body).encode())
+    assert chosen.to_dict() == body
+    assert WearerSettings.from_dict(chosen.to_dict()) == chosen
+    policy = chosen.policy(AlertPolicy(working_hours=(8.0, 18.0), min_break_s=30.0))
+    assert policy.max_sitting_s == 2700.0
+    assert policy.weekly_hours is not None
+    assert policy.weekly_hours[5] is None
+    assert policy.weekly_hours[6] == (22.0, 2.0)
+    assert policy.working_hours is None  # the wearer's week replaces the worker's daily hours
+    assert policy.quiet_hours == ((12.0, 13.0),)
+    assert policy.min_break_s == 30.0  # the analysis knobs stay the worker's
+    assert chosen.slouch(SlouchPolicy()) == SlouchPolicy(slouch_deg=25.0, nudge=True)
+    assert WearerSettings.parse(b"{}") == WearerSettings()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"max_sitting_min": 2}, "max_sitting_min"),
+        ({"max_sitting_min": True}, "max_sitting_min"),
+        ({"slouch_deg": 90}, "slouch_deg"),
+        ({"slouch_nudge": "yes"}, "slouch_nudge"),
+        ({"quiet_hours": [[12, 12]]}, "quiet_hours"),
+        ({"quiet_hours": [[12, 13, 14]]}, "quiet_hours"),
+        ({"quiet_hours": [[1, 2]] * 5}, "quiet spans"),
+        ({"quiet_hours": {"a": 1}}, "quiet_hours"),
+        ({"weekly_hours": {"monday": [9, 17]}}, "all 7 days"),
+        ({"weekly_hours": [[9, 17]] * 7}, "all 7 days"),
+        ({"weekly_hours": {d: [9, 25] for d in WEEKDAYS}}, "weekly_hours.monday"),
+    ],
+)
+def test_bad_settings_are_refused_with_their_field(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(PayloadError, match=message):
+        WearerSettings.parse(json.dumps(body).encode())

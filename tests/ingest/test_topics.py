@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,9 +26,12 @@ def test_module_doctests_pass() -> None:
     assert result.failed == 0
 
 
-def test_kinds_are_the_documented_five() -> None:
-    """The kinds are exactly those docs/protocol.md describes."""
-    assert {kind.value for kind in Kind} == {"imu", "status", "event", "cmd", "action"}
+def test_kinds_are_the_documented_six() -> None:
+    """The kinds are exactly those docs/protocol.md describes, each with its own section."""
+    assert {kind.value for kind in Kind} == {"imu", "status", "event", "cmd", "action", "settings"}
+    protocol = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    for kind in Kind:
+        assert f"## `{kind.value}`" in protocol
 
 
 @pytest.mark.parametrize(
