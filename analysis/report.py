@@ -7,9 +7,11 @@ dashboard's progress page:
 - **days**: ``analysis.days.day_summaries`` per local calendar day;
 - **weeks**: 7-day weeks ending on the report's last day: waking sitting time, the
   longest sitting bout, breaks, breaks per hour of sitting, alerts;
-- **reminders**: how each alert was answered: ``done``, ``snooze`` or ``meeting`` (the
-  first such action within ``ANSWER_WINDOW_S``), else ``break`` when the wearer took a
-  break in that time without a button, else ``ignored``;
+- **reminders**: how each alert was answered: ``done``, ``snooze``, ``meeting`` or
+  ``dismiss`` (the first such action within ``ANSWER_WINDOW_S``), else ``break`` when the
+  wearer took a break in that time without a button, else ``ignored``. The sensor
+  judges *Done* too: a ``done`` after which no break began within ``ANSWER_WINDOW_S``
+  (the wearer pressed it and stayed seated) is ``done_still_sitting``;
 - **exercise**: what was done (``Done`` records: each exercise set's repetitions and
   seconds held; a bout the recogniser found, whose repetitions are not counted, ticks
   its exercise off for the day; and walks: walking bouts of at least
@@ -35,6 +37,7 @@ from analysis.programme import exercise_by_id
 from analysis.sets import ExerciseSet
 
 __all__ = [
+    "ANSWER_KINDS",
     "ANSWER_WINDOW_S",
     "WALK_MIN_BOUT_S",
     "Answer",
@@ -58,7 +61,9 @@ ANSWER_WINDOW_S = 600.0
 #: trip to the printer (the programme's walk is 10 minutes a day, ``analysis.programme``).
 WALK_MIN_BOUT_S = 300.0
 #: Actions that answer a reminder.
-_ANSWERS = ("done", "snooze", "meeting")
+_ANSWERS = ("done", "snooze", "meeting", "dismiss")
+#: Every way a reminder can be answered (``Answer.answer``), in the order reports list them.
+ANSWER_KINDS = ("done", "done_still_sitting", "snooze", "meeting", "dismiss", "break", "ignored")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,9 @@ class Answer:
 
     Attributes:
         t_s: The alert's time, s.
-        answer: ``done``, ``snooze``, ``meeting``, ``break`` or ``ignored``.
+        answer: One of :data:`ANSWER_KINDS`: ``done`` (and a break followed),
+            ``done_still_sitting`` (no break followed), ``snooze``, ``meeting``,
+            ``dismiss``, ``break`` (taken without a button) or ``ignored``.
         after_s: Seconds from the alert to the answer (None when ignored).
     """
 
@@ -136,7 +143,7 @@ class Report:
 
     def answer_counts(self) -> dict[str, int]:
         """How many alerts were answered each way."""
-        counts = dict.fromkeys((*_ANSWERS, "break", "ignored"), 0)
+        counts = dict.fromkeys(ANSWER_KINDS, 0)
         for a in self.answers:
             counts[a.answer] += 1
         return counts
@@ -158,6 +165,21 @@ class Report:
 def answers(alerts: Iterable[Instant], actions: Iterable[tuple[float, str]], breaks: Iterable[Span]) -> list[Answer]:
     """How each alert was answered (see the module docstring).
 
+    The first answering action (``done``, ``snooze``, ``meeting``, ``dismiss``) within
+    ``ANSWER_WINDOW_S`` of the alert answers it. A ``done`` counts as such only when a
+    break began between the alert and ``ANSWER_WINDOW_S`` after the press (the sitting
+    bout ended: before the press, when the wearer stood up first, or after it); else
+    it is ``done_still_sitting``. Without an action, a break begun in the window
+    answers it (``break``); else it was ``ignored``.
+
+    Args:
+        alerts: The sit-too-long alerts (their ``t_s``).
+        actions: The wearer's actions, ``(t_s, action)``; other actions are left out.
+        breaks: The breaks (their ``start_s``, where the sitting bout ended).
+
+    Returns:
+        One answer per alert, in time order.
+
     >>> class At:
     ...     def __init__(self, t_s: float) -> None:
     ...         self.t_s = t_s
@@ -165,6 +187,8 @@ def answers(alerts: Iterable[Instant], actions: Iterable[tuple[float, str]], bre
     ...     start_s, end_s = 950.0, 1100.0
     >>> [a.answer for a in answers([At(0.0), At(900.0), At(2000.0)], [(120.0, "snooze")], [Break()])]
     ['snooze', 'break', 'ignored']
+    >>> [a.answer for a in answers([At(0.0), At(900.0)], [(60.0, "done"), (930.0, "done")], [Break()])]
+    ['done_still_sitting', 'done']
     """
     acts = sorted((t, a) for t, a in actions if a in _ANSWERS)
     starts = sorted(b.start_s for b in breaks)
@@ -174,7 +198,10 @@ def answers(alerts: Iterable[Instant], actions: Iterable[tuple[float, str]], bre
         act = next(((at, a) for at, a in acts if t <= at < t + ANSWER_WINDOW_S), None)
         brk = next((s for s in starts if t <= s < t + ANSWER_WINDOW_S), None)
         if act is not None:
-            out.append(Answer(t, act[1], act[0] - t))
+            at, answer = act
+            if answer == "done" and not any(t <= s < at + ANSWER_WINDOW_S for s in starts):
+                answer = "done_still_sitting"
+            out.append(Answer(t, answer, at - t))
         elif brk is not None:
             out.append(Answer(t, "break", brk - t))
         else:

@@ -146,7 +146,8 @@ def responses(
     """How each alert was answered (``analysis.report.answers``), or ``open`` while it still waits.
 
     Returns:
-        One of ``done``, ``snooze``, ``meeting``, ``break``, ``open`` or ``ignored`` per
+        One of ``analysis.report.ANSWER_KINDS`` (``done``, ``done_still_sitting``,
+        ``snooze``, ``meeting``, ``dismiss``, ``break``, ``ignored``) or ``open`` per
         alert, in the order given.
     """
     found = {a.t_s: a.answer for a in answers(alerts, actions, breaks)}

@@ -18,7 +18,7 @@ import sys
 
 import streamlit as st
 
-from dashboard import data, display
+from dashboard import data, display, prompt
 from dashboard.settings import DEVICE_KEY, SETTINGS_KEY, DashboardSettings, parse_args
 from ingest.errors import StoreError
 from ingest.store import parse_store_url
@@ -34,6 +34,10 @@ page = st.navigation(
         st.Page("app_pages/now.py", title="Now", icon=":material/sensors:", default=True),
         st.Page("app_pages/today.py", title="Today", icon=":material/today:"),
         st.Page("app_pages/programme.py", title="Programme", icon=":material/self_improvement:"),
+        st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("app_pages/progress.py", title="Progress", icon=":material/trending_up:"),
+        st.Page("app_pages/day.py", title="Day", icon=":material/view_timeline:"),
+        st.Page("app_pages/about.py", title="About", icon=":material/info:"),
     ]
 )
 
@@ -56,6 +60,8 @@ with st.sidebar:
     with st.expander("Connection", expanded=False):
         st.caption(f"Store: `{parse_store_url(settings.store_url)}`")
         st.caption(f"Broker: `{settings.broker_url}`")
+    prompt.notify_toggle()
     st.caption(display.DISCLAIMER_SHORT)
 
+prompt.break_prompt()  # the break prompt above every page
 page.run()

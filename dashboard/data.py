@@ -14,6 +14,8 @@ the local calendar day of that time.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,23 +25,43 @@ from typing import Any, NamedTuple
 import pandas as pd
 import streamlit as st
 
-from analysis import Posture
-from analysis.report import Report
+from analysis import AlertPolicy, Posture
+from analysis.days import DaySummary, day_summaries
+from analysis.programme import exercise_by_id
+from analysis.report import Report, Summary, exercise_totals, summarize
 from analysis.today import ClippedBout, DaySoFar, RunningBout, StoredBout, clipped_bouts, day_so_far, responses
+from dashboard import display
+from ingest.errors import PayloadError
+from ingest.payloads import WearerSettings
 from ingest.progress import load_report
+from ingest.report_html import render_html
 from ingest.store import EventRow, Store, parse_store_url
 
 __all__ = [
+    "ANSWER_LABELS",
     "POSTURES",
+    "DayView",
+    "adherence_calendar",
     "alerts_today",
     "bouts_today",
     "day_bounds",
+    "day_view",
     "device_info",
     "devices",
+    "events_export",
+    "exercise_table",
+    "latest_day",
     "live_status",
     "plan_progress",
+    "plan_weeks",
     "posture_today",
+    "progress_summary",
+    "reminder_answers",
+    "report_html",
+    "status_policy",
     "summary_today",
+    "wearer_settings",
+    "weekly_activity",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,6 +157,64 @@ def device_info(store_url: str, device_id: str) -> dict[str, Any]:
         StoreError: The store cannot be read.
     """
     return devices(store_url).get(device_id, {})
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def wearer_settings(store_url: str, device_id: str) -> WearerSettings | None:
+    """The settings the wearer chose last, as the worker stored them; None before any (or unreadable).
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    if not parse_store_url(store_url).exists():
+        return None
+    with _store(store_url) as store:
+        body = store.wearer_settings(device_id)
+    try:
+        return None if body is None else WearerSettings.from_dict(body)
+    except PayloadError:
+        log.warning("%s: stored settings not readable; showing the defaults", device_id)
+        return None
+
+
+def status_policy(status: dict[str, Any]) -> AlertPolicy | None:
+    """The reminder hours in force, from the worker's live status; None when it reports none to honour.
+
+    >>> status_policy({"weekly_hours": [[9, 17]] * 5 + [None, None], "quiet_hours": [[12, 13]]}).quiet_hours
+    ((12.0, 13.0),)
+    >>> status_policy({"max_sitting_s": 1800.0}) is None
+    True
+    """
+    hours, weekly, quiet = status.get("working_hours"), status.get("weekly_hours"), status.get("quiet_hours") or []
+    if not hours and weekly is None and not quiet:
+        return None
+    try:
+        return AlertPolicy(
+            working_hours=None if not hours else (float(hours[0]), float(hours[1])),
+            weekly_hours=None
+            if weekly is None
+            else tuple(None if h is None else (float(h[0]), float(h[1])) for h in weekly),
+            quiet_hours=tuple((float(a), float(b)) for a, b in quiet),
+            utc_offset_h=float(status.get("utc_offset_h") or 0.0),
+        )
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def events_export(store_url: str, device_id: str) -> bytes:
+    """Every stored event of a wearable as JSON Lines, oldest first.
+
+    Each line is the event's JSON object with its ``kind`` and the time it is stored
+    under, ``t_s`` (a bout's start).
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    if not parse_store_url(store_url).exists():
+        return b""
+    with _store(store_url) as store:
+        rows = store.events(device_id)
+    return "".join(json.dumps({"kind": e.kind, "t_s": e.t_s, **e.body}) + "\n" for e in rows).encode()
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
@@ -263,8 +343,10 @@ def summary_today(store_url: str, device_id: str) -> DaySoFar:
 
 _RESPONSES = {
     "done": "Done",
+    "done_still_sitting": "Done, still sitting",
     "snooze": "Snoozed",
     "meeting": "In a meeting",
+    "dismiss": "Dismissed",
     "break": "Break taken",
     "open": "Open",
     "ignored": "No response",
@@ -309,18 +391,316 @@ def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
     )
 
 
-@st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
-def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | None:
-    """The wearable's last ``weeks`` weeks (``analysis.report``), up to its "today"; None before any data.
+# --- Progress and Day pages -------------------------------------------------------------
 
-    The plan is the default one from the first day with data. Days are local to the server.
+
+def _local_tz() -> dt.tzinfo:
+    """The server's local time zone, as the dashboard's days use it."""
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+def _last_seen_s(store_url: str, device_id: str) -> float | None:
+    """Time of the wearable's latest analysed sample: the worker's live status, else its published status.
+
+    A store filled with events alone (an import, ``bench.office_weeks``) has no live
+    status; the time in the wearable's status then stands for "now".
+    """
+    status = live_status(store_url, device_id)
+    if status is not None and status.get("t_s") is not None:
+        return float(status["t_s"])
+    published = device_info(store_url, device_id).get("t_s")
+    return None if published is None else float(published)
+
+
+def latest_day(store_url: str, device_id: str) -> dt.date | None:
+    """The local calendar day of the wearable's latest data ("today" for it); None before any.
 
     Raises:
         StoreError: The store cannot be read.
     """
-    status = live_status(store_url, device_id)
-    if status is None or status.get("t_s") is None:
+    now_s = _last_seen_s(store_url, device_id)
+    return None if now_s is None else datetime.fromtimestamp(now_s, _local_tz()).date()
+
+
+@st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
+@st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
+def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | None:
+    """The wearable's last ``weeks`` weeks (``analysis.report``) up to its latest day; None before any data.
+
+    "Today" is the day of the wearable's latest analysed sample, or of its published
+    status when no worker has analysed it live (events imported or generated). The plan
+    is the default one from the first day with data; days are local to the server.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    today = latest_day(store_url, device_id)
+    if today is None:
         return None
-    tz = datetime.now().astimezone().tzinfo or UTC
-    today = datetime.fromtimestamp(float(status["t_s"]), tz).date()
-    return load_report(store_url, device_id, end=today, weeks=weeks, tz=tz)
+    return load_report(store_url, device_id, end=today, weeks=weeks, tz=_local_tz())
+
+
+@st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
+def report_html(store_url: str, device_id: str, weeks: int = 12) -> str | None:
+    """The HTML report of ``sitless report --html`` for the same weeks (``ingest.report_html``).
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    report = plan_progress(store_url, device_id, weeks)
+    return None if report is None else render_html(report, device_id)
+
+
+def adherence_calendar(report: Report) -> pd.DataFrame:
+    """One row per day of the report: how much of the plan was kept, for a calendar.
+
+    Returns:
+        Columns ``date`` (naive datetime, midnight), ``week`` (the Monday of its calendar
+        week, "24 Nov"), ``weekday`` ("Mon" ... "Sun"), ``level`` (a label of
+        :data:`dashboard.display.ADHERENCE_LEVELS`), ``text`` (``"done/due"``, "-" when
+        nothing was due, "" outside the plan), ``done`` and ``due`` (int) and ``kept``
+        (share of the plan that day, float, NaN when nothing was due).
+    """
+    plan = {} if report.adherence is None else {d.day: d for d in report.adherence.days}
+    rows = []
+    for k in range((report.end - report.start).days + 1):
+        day = report.start + dt.timedelta(days=k)
+        kept = plan.get(day)
+        rows.append(
+            {
+                "date": datetime.combine(day, dt.time()),
+                "week": f"{day - dt.timedelta(days=day.weekday()):%d %b}",
+                "weekday": day.strftime("%a"),
+                "level": display.adherence_level(None if kept is None else kept.fraction, in_plan=kept is not None),
+                "text": "" if kept is None else (f"{kept.done}/{kept.prescribed}" if kept.prescribed else "-"),
+                "done": 0 if kept is None else kept.done,
+                "due": 0 if kept is None else kept.prescribed,
+                "kept": float("nan") if kept is None or kept.fraction is None else kept.fraction,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def weekly_activity(report: Report) -> pd.DataFrame:
+    """The report's weeks: sitting, the longest bout and breaks per hour of sitting.
+
+    Returns:
+        One row per week, oldest first: ``end`` (naive datetime of its last day),
+        ``label`` ("to 29 Nov"), ``sitting_h`` (hours of waking sitting), ``longest_min``
+        (the longest sitting bout, minutes), ``breaks`` (int), ``breaks_per_h`` (breaks per
+        sitting hour, NaN without sitting) and ``alerts`` (int).
+    """
+    weeks = report.weeks
+    return pd.DataFrame(
+        {
+            "end": pd.Series([datetime.combine(w.end, dt.time()) for w in weeks], dtype="datetime64[us]"),
+            "label": pd.Series([f"to {w.end:%d %b}" for w in weeks], dtype="object"),
+            "sitting_h": pd.Series([w.sitting_s / 3600.0 for w in weeks], dtype="float64"),
+            "longest_min": pd.Series([w.longest_sitting_s / 60.0 for w in weeks], dtype="float64"),
+            "breaks": pd.Series([w.breaks for w in weeks], dtype="int64"),
+            "breaks_per_h": pd.Series(
+                [float("nan") if w.breaks_per_sitting_hour is None else w.breaks_per_sitting_hour for w in weeks],
+                dtype="float64",
+            ),
+            "alerts": pd.Series([w.alerts for w in weeks], dtype="int64"),
+        }
+    )
+
+
+def plan_weeks(report: Report) -> pd.DataFrame:
+    """Exercises done against prescribed, per plan week (``analysis.adherence``).
+
+    Returns:
+        One row per plan week within the report: ``week`` (int, 1 for the plan's first),
+        ``label`` ("Week 3"), ``start`` and ``end`` (naive datetimes), ``prescribed`` and
+        ``done`` (items due and items whose dose was met, int) and ``kept`` (share of the
+        plan kept, NaN when nothing was due).
+    """
+    weeks = () if report.adherence is None else report.adherence.weeks
+    return pd.DataFrame(
+        {
+            "week": pd.Series([w.week for w in weeks], dtype="int64"),
+            "label": pd.Series([f"Week {w.week}" for w in weeks], dtype="object"),
+            "start": pd.Series([datetime.combine(w.start, dt.time()) for w in weeks], dtype="datetime64[us]"),
+            "end": pd.Series([datetime.combine(w.end, dt.time()) for w in weeks], dtype="datetime64[us]"),
+            "prescribed": pd.Series([w.prescribed for w in weeks], dtype="int64"),
+            "done": pd.Series([w.done for w in weeks], dtype="int64"),
+            "kept": pd.Series([float("nan") if w.fraction is None else w.fraction for w in weeks], dtype="float64"),
+        }
+    )
+
+
+def exercise_table(report: Report) -> pd.DataFrame:
+    """Per exercise of the plan over the report: days due and done, and amounts (``exercise_totals``).
+
+    Returns:
+        Columns ``Exercise`` (name), ``Days due``, ``Days done``, ``Repetitions`` (int),
+        ``Held (min)`` and ``Walked (min)`` (float), in the order first due.
+    """
+    totals = exercise_totals(report)
+    return pd.DataFrame(
+        {
+            "Exercise": pd.Series([_exercise_name(t.exercise_id) for t in totals], dtype="object"),
+            "Days due": pd.Series([t.due_days for t in totals], dtype="int64"),
+            "Days done": pd.Series([t.done_days for t in totals], dtype="int64"),
+            "Repetitions": pd.Series([t.reps for t in totals], dtype="int64"),
+            "Held (min)": pd.Series([t.held_s / 60.0 for t in totals], dtype="float64"),
+            "Walked (min)": pd.Series([t.duration_s / 60.0 for t in totals], dtype="float64"),
+        }
+    )
+
+
+def progress_summary(report: Report) -> Summary:
+    """The report's headline figures (``analysis.report.summarize``)."""
+    return summarize(report)
+
+
+#: How the Progress page names the report's answers (``Report.answer_counts``), in order.
+ANSWER_LABELS = {
+    "done": _RESPONSES["done"],
+    "snooze": _RESPONSES["snooze"],
+    "meeting": _RESPONSES["meeting"],
+    "break": _RESPONSES["break"],
+    "ignored": _RESPONSES["ignored"],
+}
+
+
+def reminder_answers(report: Report) -> pd.DataFrame:
+    """How the report's reminders were answered (``Report.answer_counts``).
+
+    Returns:
+        One row per answer in :data:`ANSWER_LABELS` order: ``answer`` (key), ``label`` and
+        ``count`` (int).
+    """
+    counts = report.answer_counts()
+    return pd.DataFrame(
+        {
+            "answer": list(ANSWER_LABELS),
+            "label": list(ANSWER_LABELS.values()),
+            "count": pd.Series([counts[k] for k in ANSWER_LABELS], dtype="int64"),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    """One local calendar day of a wearable, for the Day page.
+
+    Attributes:
+        day: The date.
+        start: Local midnight starting it (naive local datetime).
+        end: The next midnight.
+        bouts: Posture bouts clipped to the day (the running one last): columns
+            ``posture`` (str), ``start`` and ``end`` (naive local datetimes), ``minutes``
+            (float) and ``running`` (bool).
+        alerts: Sit-too-long alerts: ``time`` (naive local datetime), ``repeat`` (int) and
+            ``response`` (str, as on the Today page).
+        exercises: Exercise sets, holds and exercises found: ``exercise`` (name), ``what``
+            (``"10 reps"``, ``"hold"``, ``"found"``), ``start`` and ``end``.
+        summary: The day's totals (``analysis.days.day_summaries``), None without data.
+    """
+
+    day: dt.date
+    start: datetime
+    end: datetime
+    bouts: pd.DataFrame
+    alerts: pd.DataFrame
+    exercises: pd.DataFrame
+    summary: DaySummary | None
+
+
+_DAY_KINDS = ("posture_bout", "sitting_bout", "break", "alert", "action", "exercise", "hold", "exercise_found")
+_EXERCISE_KINDS = {"exercise": "set", "hold": "hold", "exercise_found": "found"}
+
+
+def _exercise_name(exercise_id: object) -> str:
+    try:
+        return exercise_by_id(str(exercise_id)).name
+    except KeyError:
+        return str(exercise_id)
+
+
+def _exercises(bodies: Sequence[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
+    """Exercise events as rows for the timeline (``DayView.exercises``)."""
+    rows = []
+    for kind, body in bodies:
+        try:
+            start_s, end_s = float(body["start_s"]), float(body["end_s"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        what = f"{int(body.get('reps') or 0)} reps" if kind == "exercise" else _EXERCISE_KINDS[kind]
+        rows.append((_exercise_name(body.get("exercise")), what, start_s, end_s))
+    return pd.DataFrame(
+        {
+            "exercise": pd.Series([r[0] for r in rows], dtype="object"),
+            "what": pd.Series([r[1] for r in rows], dtype="object"),
+            "start": _local_times([r[2] for r in rows]),
+            "end": _local_times([r[3] for r in rows]),
+        }
+    )
+
+
+@st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
+def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
+    """A wearable's posture bouts, alerts and exercise on one local calendar day, and the day's totals.
+
+    The running bout of the live status counts up to the wearable's latest sample; a
+    day after that has nothing. Bouts are clipped to the day (``analysis.today``), and
+    the totals are that day's ``analysis.days.DaySummary`` (in-bed time is not stored by
+    the live worker, so it is absent, not zero).
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    start_s, end_s = day_bounds(datetime.combine(day, dt.time(12)).timestamp())
+    status = live_status(store_url, device_id) or {}
+    seen_s = _last_seen_s(store_url, device_id)
+    now_s = end_s if seen_s is None else max(start_s, min(end_s, seen_s))
+    events: list[EventRow] = []
+    if parse_store_url(store_url).exists():
+        with _store(store_url) as store:
+            events = store.events(device_id, since_s=start_s - _LOOKBACK_S, until_s=now_s, kinds=_DAY_KINDS)
+    today = _Day(status, start_s, now_s, events)
+    bouts = _bouts(today) if status.get("t_s") is not None else _closed_bouts(today)
+    sitting, breaks = today.spans("sitting_bout"), today.spans("break")
+    alerts = [a for a in today.bodies("alert") if start_s <= float(a["t_s"]) < now_s]
+    open_alert = status.get("open_alert")
+    open_t_s = float(open_alert["t_s"]) if open_alert and open_alert.get("t_s") is not None else None
+    actions = [(float(a["t_s"]), str(a["action"])) for a in today.bodies("action")]
+    instants = [_At(float(a["t_s"])) for a in alerts]
+    answered = responses(instants, actions, breaks, open_t_s=open_t_s)
+    summaries = day_summaries(bouts, sitting, breaks, instants, epoch_s=0.0, tz=_local_tz())
+    summary = next((s for s in summaries if s.date == day.isoformat()), None)
+    exercise = [(e.kind, e.body) for e in events if e.kind in _EXERCISE_KINDS and start_s <= e.t_s < end_s]
+    return DayView(
+        day=day,
+        start=datetime.fromtimestamp(start_s),
+        end=datetime.fromtimestamp(end_s),
+        bouts=pd.DataFrame(
+            {
+                "posture": pd.Series([b.posture for b in bouts], dtype="object"),
+                "start": _local_times([b.start_s for b in bouts]),
+                "end": _local_times([b.end_s for b in bouts]),
+                "minutes": pd.Series([b.duration_s / 60.0 for b in bouts], dtype="float64"),
+                "running": pd.Series([b.running for b in bouts], dtype="bool"),
+            }
+        ),
+        alerts=pd.DataFrame(
+            {
+                "time": _local_times([float(a["t_s"]) for a in alerts]),
+                "repeat": pd.Series([int(a.get("repeat", 0)) for a in alerts], dtype="int64"),
+                "response": pd.Series([_RESPONSES[r] for r in answered], dtype="object"),
+            }
+        ),
+        exercises=_exercises(exercise),
+        summary=summary,
+    )
+
+
+def _closed_bouts(day: _Day) -> list[ClippedBout]:
+    """The day's stored posture bouts clipped to it, with no running bout (no live status)."""
+    closed = [
+        StoredBout(str(b["posture"]), float(b["start_s"]), float(b["end_s"]), float(b.get("slouch_s") or 0.0))
+        for b in day.bodies("posture_bout")
+    ]
+    return clipped_bouts(closed, None, start_s=day.start_s, now_s=day.now_s)

@@ -6,22 +6,35 @@
 '27 min'
 >>> dose_text(Dose(hold_s=(10.0, 15.0), reps=10, per_side=True))
 'Hold 10-15 s, 10 times each side'
+>>> sitting_progress(51 * 60, 30 * 60).text
+'21 min over your 30 min limit'
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+import altair as alt
+
 from analysis.programme import Dose, exercise_by_id
+from analysis.settings import Placement
 
 __all__ = [
+    "ADHERENCE_LEVELS",
     "DISCLAIMER_SHORT",
+    "FIT_WIDTH",
+    "NO_DATA_YET",
     "POSTURE_COLOURS",
+    "WEAR_GUIDE",
+    "adherence_level",
     "clock",
     "dose_text",
     "hour_text",
     "minutes_text",
+    "placement_label",
     "posture_label",
+    "sitting_progress",
     "stretch_howto",
 ]
 
@@ -39,6 +52,13 @@ _LABELS = {
     "nonwear": "Not worn",
 }
 
+#: Said by a page with nothing to show yet (an empty store, or a wearable with no data).
+NO_DATA_YET = "No data yet: start the simulator or connect a sensor."
+
+#: Charts stretch to the page's width while their height stays the plot's own (axes and
+#: legends come on top), so a bottom legend does not squeeze the plot on a narrow screen.
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
+
 #: One colour per posture, shared by every chart (sitting stands out in orange).
 POSTURE_COLOURS = {
     "sitting": "#e4572e",
@@ -48,6 +68,17 @@ POSTURE_COLOURS = {
     "other": "#9aa0a6",
     "nonwear": "#d5d8dc",
 }
+
+
+#: The colour of sitting past the limit (the sitting colour of the charts).
+OVERDUE_COLOUR = POSTURE_COLOURS["sitting"]
+#: CSS giving the sitting bar in a ``st.container(key="sitting_overdue")`` the overdue colour.
+OVERDUE_BAR_STYLE = (
+    "<style>.st-key-sitting_overdue [data-testid='stProgressBarTrack'] > div "
+    f"{{ background-color: {OVERDUE_COLOUR} !important; }}</style>"
+)
+#: The browser tab's title while a break reminder waits for an answer.
+ALERT_TITLE = "⚠ Time for a break · sitless"
 
 
 def posture_label(posture: str | None) -> str:
@@ -128,3 +159,164 @@ def stretch_howto(stretch_id: object) -> tuple[str, str] | None:
     except KeyError:
         return None
     return exercise.name, f"{exercise.position} {exercise.movement} {dose_text(exercise.dose)}."
+
+
+#: The shades of the adherence calendar, least kept first, with their labels: each level
+#: is also told by the cell's text (``done/due``), so the calendar does not rely on colour.
+ADHERENCE_LEVELS: dict[str, str] = {
+    "Not in the plan": "#f2f3f4",
+    "Nothing due": "#e5e8e8",
+    "None done": "#fdebd0",
+    "Some done": "#abdda4",
+    "Half or more": "#4daf7c",
+    "All done": "#1a7a4c",
+}
+
+
+def adherence_level(kept: float | None, *, in_plan: bool = True) -> str:
+    """The calendar label of a day's share of the plan kept (``DayAdherence.fraction``).
+
+    >>> [adherence_level(f) for f in (None, 0.0, 0.2, 0.5, 1.0)]
+    ['Nothing due', 'None done', 'Some done', 'Half or more', 'All done']
+    >>> adherence_level(None, in_plan=False)
+    'Not in the plan'
+    """
+    if not in_plan:
+        return "Not in the plan"
+    if kept is None:
+        return "Nothing due"
+    if kept >= 1.0:
+        return "All done"
+    if kept >= 0.5:
+        return "Half or more"
+    return "Some done" if kept > 0 else "None done"
+
+
+#: How to wear the sensor at each placement: ``(where, which way up)``. The analysis
+#: learns the wearer's upright from walking and reads the long axis either way up
+#: (``analysis.posture``; docs/validation.md, "How sitting is told from standing"); the
+#: axis it expects along the body is ``analysis.posture.default_long_axis``.
+WEAR_GUIDE: dict[Placement, tuple[str, str]] = {
+    Placement.THIGH: (
+        "On the front of the thigh, halfway between hip and knee, or a phone upright in a trouser pocket.",
+        "Its long side (y axis) along the thigh; either end up.",
+    ),
+    Placement.WAIST: (
+        "On the belt at the side of the hip, like a phone in a belt clip.",
+        "Its long side (x axis) upright, along the body; either end up.",
+    ),
+    Placement.LOWER_BACK: (
+        "Clipped to the waistband at the back, over the lower spine.",
+        "Upright, its y axis along the spine; either end up.",
+    ),
+    Placement.CHEST: (
+        "On the breastbone, on a chest strap or clipped to the shirt.",
+        "Upright, its y axis along the body; either end up.",
+    ),
+    Placement.UPPER_BACK: (
+        "Between the shoulder blades, taped or on a harness.",
+        "Upright, its y axis along the spine; either end up.",
+    ),
+    Placement.WRIST: (
+        "On the wrist, like a watch.",
+        "Any way round. A wrist tells walking from not walking, but not sitting from standing.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SittingProgress:
+    """The running sitting bout against the limit, as the sitting bar shows it.
+
+    Attributes:
+        fraction: How full the bar is, 0 to 1 (full once the limit is reached).
+        text: The words over the bar.
+        overdue: The limit is reached: the bar shows the overdue colour.
+    """
+
+    fraction: float
+    text: str
+    overdue: bool
+
+
+def sitting_progress(sitting_s: float, max_sitting_s: float) -> SittingProgress:
+    """How far a sitting bout has come towards the limit, and how far past it.
+
+    Args:
+        sitting_s: Length of the running sitting bout, s.
+        max_sitting_s: The reminder limit, s (> 0).
+
+    >>> sitting_progress(27 * 60, 30 * 60)
+    SittingProgress(fraction=0.9, text='27 min of 30 min before a break is due', overdue=False)
+    >>> sitting_progress(30 * 60 + 20, 30 * 60).text
+    'Your 30 min limit is reached: time for a break'
+    >>> sitting_progress(95 * 60, 30 * 60).text
+    '1 h 05 min over your 30 min limit'
+    """
+    limit = minutes_text(max_sitting_s)
+    over_s = sitting_s - max_sitting_s
+    if over_s < 0:
+        return SittingProgress(
+            sitting_s / max_sitting_s, f"{minutes_text(sitting_s)} of {limit} before a break is due", False
+        )
+    if over_s < 60:
+        return SittingProgress(1.0, f"Your {limit} limit is reached: time for a break", True)
+    return SittingProgress(1.0, f"{minutes_text(over_s)} over your {limit} limit", True)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptWording:
+    """What the break prompt says, growing more insistent with each repeat of the reminder.
+
+    Attributes:
+        level: 0 the first reminder (a calm warning), 1 the first repeat (stronger),
+            2 the second repeat and later (the most insistent).
+        text: The message, in Markdown.
+    """
+
+    level: int
+    text: str
+
+
+def break_prompt_wording(repeat: int, sitting_s: float, max_sitting_s: float) -> PromptWording:
+    """The words of the break prompt for a reminder's ``repeat`` (0 the first one).
+
+    Args:
+        repeat: How many reminders came before this one in the same sitting bout.
+        sitting_s: Length of the sitting bout so far, s.
+        max_sitting_s: The reminder limit, s.
+
+    >>> break_prompt_wording(0, 33 * 60, 1800).text
+    '**Time for a break:** you have been sitting for 33 min. Stand up, walk a little, and try the stretch below.'
+    >>> w = break_prompt_wording(2, 53 * 60, 1800)
+    >>> w.level, "23 min over your 30 min limit" in w.text
+    (2, True)
+    """
+    sat = minutes_text(sitting_s)
+    if repeat <= 0:
+        return PromptWording(
+            0,
+            f"**Time for a break:** you have been sitting for {sat}. "
+            "Stand up, walk a little, and try the stretch below.",
+        )
+    if repeat == 1:
+        return PromptWording(
+            1,
+            f"**Time for a break, please stand up now:** you have been sitting for {sat} and the first "
+            "reminder has gone by. A minute or two on your feet is enough; try the stretch below.",
+        )
+    over = f" ({sitting_progress(sitting_s, max_sitting_s).text})" if sitting_s - max_sitting_s >= 60 else ""
+    return PromptWording(
+        2,
+        f"**Time for a break, it is overdue: you have sat for {sat} without one{over}.** "
+        f"This is reminder {repeat + 1}. Stand up now and walk for a minute or two; your back will thank you.",
+    )
+
+
+def placement_label(placement: str) -> str:
+    """A placement as the wearer reads it.
+
+    >>> placement_label("lower_back")
+    'Lower back'
+    """
+    return placement.replace("_", " ").capitalize()

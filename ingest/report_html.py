@@ -106,8 +106,10 @@ _BOUTS = (
 _KEPT = _Series("kept", "Plan kept", "#009E73", "dots")
 _ANSWER_LABELS = {
     "done": "Done (stretch or exercise)",
+    "done_still_sitting": "Done, but the sensor saw no break",
     "snooze": "Snoozed",
     "meeting": "In a meeting",
+    "dismiss": "Dismissed",
     "break": "Break taken without a button",
     "ignored": "Ignored",
 }
@@ -480,7 +482,9 @@ def _reminders(report: Report) -> str:
     )
     caption = (
         f"A reminder is answered by the first button within {ANSWER_WINDOW_S / 60:.0f} min (done, snooze, "
-        "in a meeting); without one, a break started in that time counts as a break taken; otherwise it was ignored."
+        "in a meeting, dismiss); without one, a break started in that time counts as a break taken; otherwise it "
+        "was ignored. Done counts as done when a break began by the same time after the press, else as done "
+        "without a break seen."
     )
     return _figure("answers", chart, caption) + table
 

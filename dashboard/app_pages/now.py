@@ -1,18 +1,18 @@
-"""Now: the wearer's posture this minute, the sitting clock, the sensor, and the break prompt.
+"""Now: the wearer's posture this minute, the sitting clock, the sensor, and quiet times.
 
 The live part is a fragment that redraws itself every :data:`REFRESH_S` seconds from the
-store, without reloading the page. When the worker has an open sit-too-long alert, a
-prompt asks for a break, suggests a stretch from the programme and offers "Done" and
-"Snooze 10 min", which go to the worker over MQTT.
+store, without reloading the page. The break prompt for an open sit-too-long alert is
+drawn above every page, this one included, by :mod:`dashboard.prompt`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
 
-from analysis import AlertPolicy, next_working_time
+from analysis import next_working_time
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
 from ingest.actions import CALIBRATION_S, send_action
@@ -45,25 +45,15 @@ def no_wearable() -> None:
     )
 
 
-def break_prompt(device_id: str, status: dict[str, Any], alert: dict[str, Any]) -> None:
-    """The prompt for an open sit-too-long alert, with the suggested stretch and the answers."""
-    alert_t_s = float(alert["t_s"])
-    sitting_s = float(status.get("sitting_s") or alert_t_s - float(alert.get("sitting_since_s", alert_t_s)))
-    with st.container(border=True, key="break_prompt"):
-        st.error(
-            f"**Time for a break:** you have been sitting for {display.minutes_text(sitting_s)}. "
-            "Stand up, walk a little, and try the stretch below.",
-            icon=":material/directions_walk:",
-        )
-        howto = display.stretch_howto(alert.get("stretch_id"))
-        if howto is not None:
-            name, text = howto
-            st.markdown(f"**Suggested exercise: {name}**  \n{text}")
-        done, snooze, _ = st.columns([1, 1, 3])
-        if done.button("Done", type="primary", icon=":material/check:", key="alert_done", width="stretch"):
-            send(device_id, "done", "Break logged. Well done!")
-        if snooze.button("Snooze 10 min", icon=":material/snooze:", key="alert_snooze", width="stretch"):
-            send(device_id, "snooze", "Snoozed: the reminder comes back in 10 minutes.")
+def sitting_bar(sitting_s: float, max_sitting_s: float) -> None:
+    """The sitting bout against the limit: blue on the way, the overdue colour past it."""
+    progress = display.sitting_progress(sitting_s, max_sitting_s)
+    if not progress.overdue:
+        st.progress(progress.fraction, text=progress.text)
+        return
+    st.html(display.OVERDUE_BAR_STYLE)
+    with st.container(key="sitting_overdue"):
+        st.progress(1.0, text=f":red[**{progress.text}**]")
 
 
 def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
@@ -95,11 +85,10 @@ def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
         if sensor.get("rate_hz"):
             st.caption(f"{float(sensor['rate_hz']):.0f} Hz")
 
-    limit = display.minutes_text(max_sitting_s)
     if sitting:
-        text = f"{display.minutes_text(sitting_s)} of {limit} before a break is due"
-        st.progress(min(sitting_s / max_sitting_s, 1.0), text=text)
+        sitting_bar(sitting_s, max_sitting_s)
     else:
+        limit = display.minutes_text(max_sitting_s)
         st.progress(0.0, text=f"Not sitting. A break is due after {limit} of sitting.")
     latest = display.clock(now_s, seconds=True)
     st.caption(f"Latest sample {latest} (device time). Updates every {REFRESH_S} s.")
@@ -144,20 +133,15 @@ def calibration(device_id: str, status: dict[str, Any]) -> None:
 
 
 def working_hours_note(status: dict[str, Any]) -> None:
-    """Outside the worker's working hours, say that reminders wait until they begin."""
-    hours = status.get("working_hours")
-    if not hours:
+    """Outside the hours with reminders (working hours, quiet hours), say when reminders begin again."""
+    policy = data.status_policy(status)
+    if policy is None:
         return
     now_s = float(status["t_s"])
-    start, end = float(hours[0]), float(hours[1])
-    policy = AlertPolicy(working_hours=(start, end), utc_offset_h=float(status.get("utc_offset_h") or 0.0))
     resume_s = next_working_time(now_s, policy)
     if resume_s > now_s:
-        span = f"{display.hour_text(start)}-{display.hour_text(end)}"
-        st.info(
-            f"Outside working hours ({span}): no break reminders until {display.clock(resume_s)}.",
-            icon=":material/bedtime:",
-        )
+        until = "until you set hours in Settings" if math.isinf(resume_s) else f"until {display.clock(resume_s)}"
+        st.info(f"Outside your reminder hours: no break reminders {until}.", icon=":material/bedtime:")
 
 
 def quiet_times(device_id: str, status: dict[str, Any]) -> None:
@@ -198,9 +182,6 @@ def live() -> None:
             icon=":material/hourglass_top:",
         )
         return
-    alert = status.get("open_alert")
-    if alert:
-        break_prompt(device_id, status, alert)
     sensing_notes(status, sensor)
     tiles(status, sensor)
     quiet_times(device_id, status)

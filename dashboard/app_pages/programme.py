@@ -6,8 +6,6 @@ information, not medical advice, and says so first.
 
 from __future__ import annotations
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from analysis.programme import (
@@ -31,7 +29,7 @@ st.warning(DISCLAIMER, icon=":material/medical_information:")
 
 
 def your_plan() -> None:
-    """Today's items of the plan, done or not, the streak and the weekly trend."""
+    """Today's items of the plan, done or not, and the streak; the weeks are on the Progress page."""
     device = selected_device()
     report = None if device is None else data.plan_progress(current_settings().store_url, device)
     if report is None or report.adherence is None or not report.adherence.days:
@@ -51,20 +49,7 @@ def your_plan() -> None:
             for i in today.items
         )
     )
-    trend = pd.DataFrame(
-        {"week": [w.week for w in plan.weeks], "done": [0.0 if w.fraction is None else w.fraction for w in plan.weeks]}
-    )
-    if len(trend) > 1:
-        chart = (
-            alt.Chart(trend)
-            .mark_bar()
-            .encode(
-                x=alt.X("week:O", title="Plan week"),
-                y=alt.Y("done:Q", title="Plan kept", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            )
-            .properties(height=160)
-        )
-        st.altair_chart(chart, width="stretch")
+    st.page_link("app_pages/progress.py", label="Your weeks: the plan kept day by day", icon=":material/trending_up:")
 
 
 st.subheader("Your plan")

@@ -82,6 +82,29 @@ def test_done_postpones_the_reminder_by_repeat_time(make_signal: Any) -> None:
     assert [a.t_s for a in got] == pytest.approx([30 * MIN, 42 * MIN], abs=GRID_S)
 
 
+def test_dismiss_settles_the_alert_like_done(make_signal: Any) -> None:
+    """'Dismiss' closes the open alert with no quiet time; still seated, the next one comes 10 min later."""
+    t, acc = make_signal([("sitting", 45 * MIN)], rate_hz=10.0)
+    events = run(t, acc, actions=((32 * MIN, UserAction.DISMISS),))
+    assert [a.t_s for a in alerts(events)] == pytest.approx([30 * MIN, 42 * MIN], abs=GRID_S)
+    applied = [e for e in events if isinstance(e, ActionApplied)]
+    assert [(str(e.action), e.until_s) for e in applied] == [("dismiss", None)]
+
+
+def test_a_break_taken_without_a_button_closes_the_open_alert(make_signal: Any) -> None:
+    """The alert stays open while the wearer sits on, and closes once a one-minute walk ends the bout."""
+    t, acc = make_signal([("sitting", 33 * MIN), ("walking", 2 * MIN)], rate_hz=10.0)
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    sitting = int(np.searchsorted(t, 33 * MIN))
+    analyzer.update(t[:sitting], acc[:sitting])
+    alert = analyzer.status().open_alert
+    assert alert is not None
+    assert alert.t_s == pytest.approx(30 * MIN, abs=GRID_S)
+    analyzer.update(t[sitting:], acc[sitting:])
+    assert analyzer.status().open_alert is None
+    assert analyzer.status().sitting_since_s is None
+
+
 def test_snooze_silences_for_snooze_time(make_signal: Any) -> None:
     """A snooze at 30.5 min moves the reminder to 40.5 min."""
     t, acc = make_signal([("sitting", 45 * MIN)], rate_hz=10.0)

@@ -9,6 +9,7 @@ import pytest
 from analysis import BreakTaken, Posture, PostureBout, SittingBout, default_plan
 from analysis.holds import HoldEnded
 from analysis.report import (
+    ANSWER_KINDS,
     ANSWER_WINDOW_S,
     WALK_MIN_BOUT_S,
     answers,
@@ -38,9 +39,45 @@ def test_each_alert_takes_the_first_answer_in_its_window() -> None:
     """A button within the window answers; a break without a button too; else it was ignored."""
     alerts = [At(0.0), At(1000.0), At(5000.0), At(9000.0)]
     actions = [(30.0, "done"), (1000.0 + ANSWER_WINDOW_S + 1, "snooze"), (5100.0, "calibrate"), (5200.0, "meeting")]
-    breaks = [BreakTaken(1200.0, 1400.0), BreakTaken(9000.0 + ANSWER_WINDOW_S, 9900.0)]
+    breaks = [BreakTaken(90.0, 500.0), BreakTaken(1200.0, 1400.0), BreakTaken(9000.0 + ANSWER_WINDOW_S, 9900.0)]
     got = [(a.answer, a.after_s) for a in answers(alerts, actions, breaks)]
     assert got == [("done", 30.0), ("break", 200.0), ("meeting", 200.0), ("ignored", None)]
+
+
+def test_done_without_a_break_is_done_still_sitting() -> None:
+    """Done counts as done only when the sensor saw the sitting bout end by 10 min after the press."""
+    alerts = [At(0.0), At(2000.0), At(4000.0), At(6000.0)]
+    actions = [(60.0, "done"), (2060.0, "done"), (4060.0, "done"), (6300.0, "done")]
+    breaks = [
+        BreakTaken(2100.0, 2400.0),  # stood up 40 s after pressing
+        BreakTaken(4030.0, 4300.0),  # stood up first, pressed Done while walking
+        BreakTaken(6300.0 + ANSWER_WINDOW_S - 1, 7000.0),  # stood up just within 10 min of the press
+    ]
+    got = [(a.answer, a.after_s) for a in answers(alerts, actions, breaks)]
+    assert got == [("done_still_sitting", 60.0), ("done", 60.0), ("done", 60.0), ("done", 300.0)]
+
+
+def test_dismiss_answers_a_reminder_and_every_answer_is_counted() -> None:
+    """Dismiss is an answer of its own; the report counts each kind, ignored and break included."""
+    alerts = [At(t) for t in (0.0, 2000.0, 4000.0, 6000.0, 8000.0, 10000.0, 12000.0)]
+    actions = [(10.0, "dismiss"), (2010.0, "done"), (4010.0, "snooze"), (6010.0, "meeting"), (8010.0, "done")]
+    breaks = [BreakTaken(2100.0, 2400.0), BreakTaken(10100.0, 10400.0)]
+    got = [a.answer for a in answers(alerts, actions, breaks)]
+    assert got == ["dismiss", "done", "snooze", "meeting", "done_still_sitting", "break", "ignored"]
+    report = build_report(
+        default_plan(MONDAY), end=MONDAY, weeks=1, alerts=alerts, actions=actions, breaks=breaks, epoch_s=EPOCH
+    )
+    assert report.answer_counts() == {
+        "done": 1,
+        "done_still_sitting": 1,
+        "snooze": 1,
+        "meeting": 1,
+        "dismiss": 1,
+        "break": 1,
+        "ignored": 1,
+    }
+    assert tuple(report.answer_counts()) == ANSWER_KINDS
+    assert summarize(report).reminders_answered == 6
 
 
 def test_sets_and_long_walks_are_done_per_local_day() -> None:

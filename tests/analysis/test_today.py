@@ -49,5 +49,5 @@ def test_the_day_counts_bouts_ending_today_and_the_running_one() -> None:
 def test_responses_take_buttons_then_breaks_and_say_open_while_the_alert_waits() -> None:
     alerts = [At(0.0), At(1000.0), At(5000.0), At(9000.0)]
     got = responses(alerts, [(60.0, "done"), (5030.0, "snooze")], [BreakTaken(1100.0, 1400.0)], open_t_s=9000.0)
-    assert got == ["done", "break", "snooze", "open"]
+    assert got == ["done_still_sitting", "break", "snooze", "open"]  # no break followed the done
     assert responses(alerts[-1:], [], [], open_t_s=None) == ["ignored"]

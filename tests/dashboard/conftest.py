@@ -7,6 +7,7 @@ alert) unless a test saves another live status.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ def _fresh_cache() -> Iterator[None]:
     st.cache_data.clear()
     yield
     st.cache_data.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_main() -> Iterator[None]:
+    """Give ``__main__`` back after a test: Streamlit's script runner makes the app script ``__main__``.
+
+    Left so, a process that later spawns workers (``sitless analyze --jobs``) would have
+    each of them run the dashboard script with pytest's arguments.
+    """
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture

@@ -76,19 +76,32 @@ def test_unreachable_broker_raises_connection_error() -> None:
         send_action(BrokerAddress("127.0.0.1", 9), DEVICE, "snooze", connect_timeout_s=0.5)
 
 
-def test_clicking_snooze_publishes_snooze_and_confirms(
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("alert_snooze", "snooze", "Snoozed"),
+        ("alert_done", "done", "Logged"),
+        ("alert_meeting", "meeting", "In a meeting"),
+        ("alert_dismiss", "dismiss", "dismissed"),
+    ],
+)
+def test_each_answer_of_the_prompt_publishes_its_action_and_confirms(
     make_app: Callable[..., AppTest],
     morning_store: Callable[..., str],
     embedded_broker: BrokerAddress,
     action_messages: queue.Queue[tuple[str, dict[str, object]]],
+    answer: tuple[str, str, str],
 ) -> None:
-    """The prompt's "Snooze 10 min" button sends {"action": "snooze"} for the device and shows a toast."""
+    """Each button of the prompt sends its action for the device and shows a toast; the prompt goes at once."""
+    key, action, confirmation = answer
     open_alert = {"t_s": at(10, 33), "alert": "sit_too_long", "sitting_since_s": at(10, 3), "repeat": 0}
     app = make_app(morning_store(at(10, 36), open_alert=open_alert), broker_url=embedded_broker.url)
-    app.button(key="alert_snooze").click().run()
+    app.button(key=key).click().run()
     assert not app.exception
-    assert_action(action_messages.get(timeout=RECEIVE_TIMEOUT_S), "snooze")
-    assert any("Snoozed" in t.value for t in app.toast)
+    assert_action(action_messages.get(timeout=RECEIVE_TIMEOUT_S), action)
+    assert any(confirmation in t.value for t in app.toast)
+    assert "Dismiss" not in {b.label for b in app.button}
+    assert action_messages.empty()  # one click, one action
 
 
 def test_sitless_calibrate_sends_calibrate(

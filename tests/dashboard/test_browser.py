@@ -1,4 +1,4 @@
-"""The real dashboard in headless Chromium: live tiles, the break prompt, snooze, a screenshot.
+"""The real dashboard in headless Chromium: live tiles, the break prompt on every page, snooze and done, screenshots.
 
 Starts ``sitless dashboard --no-browser`` as a child process against a prepared store
 and the embedded broker, and drives it with Playwright and Debian's Chromium (never a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
+from dashboard import display
 from ingest.dashboard_cmd import dashboard_url, wait_for_health
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
@@ -139,4 +141,83 @@ def test_live_page_prompts_updates_and_snoozes(
             browser.close()
     assert shot.stat().st_size > 10_000
     if keep := os.environ.get("SITLESS_SCREENSHOT"):
+        shutil.copyfile(shot, keep)
+
+
+# Records what the page asks of the browser's Notification API and audio playback, in place
+# of the desktop's notification centre and speakers, which a headless browser lacks.
+NOTIFICATION_PROBE = """
+window.__notes = [];
+window.__chimes = 0;
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notes.push({title, body: options && options.body}); }
+};
+HTMLMediaElement.prototype.play = function () { window.__chimes += 1; return Promise.resolve(); };
+"""
+
+
+def test_the_prompt_on_another_page_titles_the_tab_notifies_once_and_sends_done(
+    chromium: Path,
+    morning_store: Callable[..., str],
+    dashboard: str,
+    snoozes: queue.Queue[dict[str, object]],
+    tmp_path: Path,
+) -> None:
+    """On Today: the prompt shows, the tab title and icon change, a new alert notifies once, Done sends and clears."""
+    from playwright.sync_api import expect, sync_playwright  # the browser tests alone need Playwright
+
+    def alert(minute: int, repeat: int) -> dict[str, object]:
+        return {
+            "t_s": at(10, minute),
+            "alert": "sit_too_long",
+            "sitting_since_s": at(10, 3),
+            "repeat": repeat,
+            "stretch_id": "squat",
+        }
+
+    morning_store(at(10, 36), open_alert=alert(33, 0))
+    expect.set_options(timeout=WAIT_MS)  # expect has its own 5 s default, apart from the page's
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(WAIT_MS)
+            page.add_init_script(NOTIFICATION_PROBE)
+            page.goto(dashboard + "/today")
+            expect(page.get_by_text("Sitting today")).to_be_visible()
+            expect(page.get_by_text("Time for a break").first).to_be_visible()
+            expect(page.get_by_text("Suggested exercise: Squat")).to_be_visible()
+            expect(page).to_have_title(display.ALERT_TITLE)
+            icon = page.locator("link[rel~='icon']").first
+            expect(icon).to_have_attribute("href", re.compile(r"/media/.+\.png$"))
+
+            # Notify on: the alert already seen stays quiet; the next one chimes and notifies once.
+            page.get_by_text("Notify me (sound and desktop notification)").click()
+            morning_store(at(10, 44), seq=2, open_alert=alert(43, 2))
+            expect(page.get_by_text("it is overdue")).to_be_visible()
+            page.wait_for_function("window.__notes.length > 0")
+            morning_store(at(10, 45), seq=3, open_alert=alert(43, 2))
+            expect(page.get_by_text("you have sat for 42 min")).to_be_visible()  # refreshed
+            assert page.evaluate("window.__notes") == [
+                {"title": display.ALERT_TITLE, "body": "You have been sitting for 41 min. Stand up and stretch."}
+            ]
+            assert page.evaluate("window.__chimes") == 1
+
+            page.locator('[data-stale="true"]').first.wait_for(state="detached")
+            shot = tmp_path / "prompt.png"
+            page.screenshot(path=str(shot), full_page=True)
+
+            page.get_by_role("button", name="Done").click()
+            expect(page.get_by_test_id("stToast").filter(has_text="Logged")).to_be_visible()
+            done = snoozes.get(timeout=10)
+            assert done["action"] == "done"
+            expect(page.get_by_text("Time for a break")).to_have_count(0)
+            expect(page.get_by_text("The sensor still sees you sitting").first).to_be_visible()
+            expect(page).to_have_title("sitless")
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    if keep := os.environ.get("SITLESS_PROMPT_SCREENSHOT"):
         shutil.copyfile(shot, keep)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from analysis.today import DaySoFar
 from dashboard import data
 from ingest.store import Store
-from tests.dashboard.office_morning import DEVICE, at
+from tests.dashboard.office_morning import DEVICE, MORNING_EVENTS, at
 
 
 def test_a_missing_store_file_means_no_devices(store_url: str) -> None:
@@ -126,3 +127,14 @@ def test_no_status_yet_gives_empty_frames(store_url: str) -> None:
     assert data.alerts_today(store_url, DEVICE).empty
     assert data.posture_today(store_url, DEVICE)["seconds"].sum() == 0
     assert data.summary_today(store_url, DEVICE) == DaySoFar()
+
+
+def test_events_export_gives_every_stored_event_as_json_lines(morning_store: Callable[..., str]) -> None:
+    """The export holds each stored event once, oldest first, each a JSON object with its kind."""
+    store_url = morning_store()
+    lines = data.events_export(store_url, DEVICE).decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == len(MORNING_EVENTS)
+    assert sorted(r["kind"] for r in rows) == sorted(e["kind"] for e in MORNING_EVENTS)
+    assert [r["t_s"] for r in rows] == sorted(r["t_s"] for r in rows)
+    assert data.events_export(store_url, "nobody") == b""

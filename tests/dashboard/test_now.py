@@ -7,6 +7,7 @@ from datetime import datetime
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard import display
 from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 from tests.dashboard.office_morning import at
@@ -66,11 +67,28 @@ def test_open_alert_shows_the_break_prompt_with_the_stretch(
     """An open alert at 10:36 asks for a break after 33 min and suggests the squat with how-to."""
     app = make_app(morning_store(at(10, 36), open_alert=OPEN_ALERT))
     assert not app.exception
-    assert "Time for a break:** you have been sitting for 33 min" in app.error[0].value
+    assert "Time for a break:** you have been sitting for 33 min" in app.warning[0].value
     page = texts(app)
     assert "Suggested exercise: Squat" in page
     assert "bend the knees" in page
-    assert {"Done", "Snooze 10 min"} <= {b.label for b in app.button}
+    assert {"Done", "Snooze 10 min", "In a meeting (1 h)", "Dismiss"} <= {b.label for b in app.button}
+
+
+def test_sitting_past_the_limit_shows_as_overdue(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """At 51 min of a 30 min limit the bar is full and says 21 min over, in the overdue colour, not 51 of 30."""
+    app = make_app(morning_store(at(10, 54)))
+    assert not app.exception
+    progress = app.get("progress")[0]
+    assert "21 min over your 30 min limit" in progress.proto.text
+    assert ":red[" in progress.proto.text
+    assert "51 min of 30 min" not in progress.proto.text
+    assert progress.proto.value == 100
+    assert any(h.proto.body == display.OVERDUE_BAR_STYLE for h in app.get("html"))
+    # Within the limit the bar keeps its plain look.
+    within = make_app(morning_store(at(10, 30)))
+    assert not any(h.proto.body == display.OVERDUE_BAR_STYLE for h in within.get("html"))
 
 
 def test_not_sitting_has_no_sitting_clock(make_app: Callable[..., AppTest], morning_store: Callable[..., str]) -> None:
@@ -103,8 +121,14 @@ def test_outside_working_hours_says_when_reminders_resume(
     assert offset is not None
     local = {"utc_offset_h": offset.total_seconds() / 3600}
     page = texts(make_app(morning_store(working_hours=[11.0, 17.5], **local)))
-    assert "Outside working hours (11:00-17:30): no break reminders until 11:00." in page
-    assert "Outside working hours" not in texts(make_app(morning_store(working_hours=[9.0, 17.5], **local)))
+    assert "Outside your reminder hours: no break reminders until 11:00." in page
+    assert "Outside your reminder" not in texts(make_app(morning_store(working_hours=[9.0, 17.5], **local)))
+    # The wearer's own hours (Settings): quiet from 10:00 to 10:45 on every day.
+    quiet = texts(make_app(morning_store(quiet_hours=[[10.0, 10.75]], **local)))
+    assert "Outside your reminder hours: no break reminders until 10:45." in quiet
+    # No hours on any day: reminders are off until the wearer sets some.
+    off = texts(make_app(morning_store(weekly_hours=[None] * 7, **local)))
+    assert "no break reminders until you set hours in Settings" in off
 
 
 def test_device_without_analysis_asks_for_the_worker(make_app: Callable[..., AppTest], store_url: str) -> None:

@@ -100,7 +100,9 @@ def test_the_page_shows_the_reports_figures(weeks_store: str, tmp_path: Path) ->
     # The reminder table's counts are the report's.
     reminders = page.by_id["table-reminders"]
     for label, count in zip(
-        ("Done", "Snoozed", "In a meeting", "Break taken", "Ignored"), report.answer_counts().values(), strict=True
+        ("Done", "saw no break", "Snoozed", "In a meeting", "Dismissed", "Break taken", "Ignored"),
+        report.answer_counts().values(),
+        strict=True,
     ):
         assert label in reminders
         assert f"{count}{count / len(report.answers):.0%}" in reminders.replace(" ", "").replace("\n", "")

@@ -1,0 +1,195 @@
+"""Settings: the wearer's reminder limit and hours, the slouch nudge, calibration, devices and data.
+
+The reminder settings go to the analysis worker over MQTT (``ingest.actions.send_settings``,
+retained), which stores them and follows them from the next sample on: no restart. The
+form shows what the store holds, so it reads back what the worker took in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+
+from analysis.settings import WEEKDAYS
+from dashboard import data, display
+from dashboard.settings import current_settings, selected_device
+from ingest.actions import CALIBRATION_S, send_action, send_settings
+from ingest.errors import PayloadError, TopicError
+from ingest.payloads import WearerSettings
+
+#: Hours a new week starts from when the wearer turns working hours on.
+DEFAULT_HOURS = (9.0, 17.5)
+#: Quiet spans the form offers (the wire takes up to ``WearerSettings.MAX_QUIET``).
+QUIET_ROWS = 2
+SENT_KEY = "settings_sent"
+
+settings = current_settings()
+st.title("Settings")
+
+
+def as_time(hour: float) -> dt.time:
+    """Local clock hours as a time of day (24 is midnight)."""
+    minutes = round(hour * 60) % (24 * 60)
+    return dt.time(minutes // 60, minutes % 60)
+
+
+def as_hour(value: dt.time, *, end: bool = False) -> float:
+    """A time of day as hours; midnight as the end of a span is 24."""
+    hour = value.hour + value.minute / 60
+    return 24.0 if end and hour == 0 else hour
+
+
+def reminder_form(device_id: str, chosen: WearerSettings) -> None:
+    """The reminder limit, the hours with reminders, quiet hours and the slouch nudge; Save sends them."""
+    with st.form("reminders", border=True):
+        st.subheader("Break reminders")
+        limit = st.number_input(
+            "Remind me after sitting for (minutes)",
+            min_value=5,
+            max_value=240,
+            value=round(chosen.max_sitting_min),
+            step=5,
+            help="Sitting this long without a break of a minute or more brings a reminder.",
+        )
+        by_day = st.toggle("Only in my working hours", value=chosen.weekly_hours is not None, key="by_day")
+        st.caption("Days left unticked have no reminders. Working hours apply when the toggle above is on.")
+        week = chosen.weekly_hours or (DEFAULT_HOURS,) * 5 + (None, None)
+        days: list[tuple[float, float] | None] = []
+        for day, hours in zip(WEEKDAYS, week, strict=True):
+            tick, start_col, end_col = st.columns([2, 1, 1], vertical_alignment="center")
+            on = tick.checkbox(day.capitalize(), value=hours is not None, key=f"day_{day}")
+            start, end = hours or DEFAULT_HOURS
+            begin = start_col.time_input(f"{day} from", as_time(start), key=f"from_{day}", step=900)
+            finish = end_col.time_input(f"{day} to", as_time(end), key=f"to_{day}", step=900)
+            days.append((as_hour(begin), as_hour(finish, end=True)) if on else None)
+        st.markdown("**Quiet hours** (every day, e.g. lunch)")
+        quiet: list[tuple[float, float]] = []
+        for i in range(QUIET_ROWS):
+            tick, start_col, end_col = st.columns([2, 1, 1], vertical_alignment="center")
+            given = chosen.quiet_hours[i] if i < len(chosen.quiet_hours) else None
+            on = tick.checkbox(f"Quiet span {i + 1}", value=given is not None, key=f"quiet_{i}")
+            start, end = given or (12.0, 13.0)
+            begin = start_col.time_input(f"quiet {i + 1} from", as_time(start), key=f"quiet_from_{i}", step=900)
+            finish = end_col.time_input(f"quiet {i + 1} to", as_time(end), key=f"quiet_to_{i}", step=900)
+            if on:
+                quiet.append((as_hour(begin), as_hour(finish, end=True)))
+        st.subheader("Slouch nudge")
+        st.caption("Chest and upper-back sensors only: a nudge when you lean forward for 2 minutes.")
+        nudge = st.toggle("Nudge me when I slouch", value=chosen.slouch_nudge, key="nudge")
+        slouch_deg = st.slider("Leaning forward by more than (degrees)", 5, 60, round(chosen.slouch_deg), key="deg")
+        if not st.form_submit_button("Save", icon=":material/save:", type="primary"):
+            return
+    try:
+        wanted = WearerSettings(
+            max_sitting_min=float(limit),
+            weekly_hours=tuple(days) if by_day else None,
+            quiet_hours=tuple(quiet),
+            slouch_nudge=nudge,
+            slouch_deg=float(slouch_deg),
+        )
+    except PayloadError as err:
+        st.error(f"Not saved: {err}", icon=":material/error:")
+        return
+    try:
+        send_settings(settings.broker, device_id, wanted)
+    except (ConnectionError, TopicError) as err:
+        st.error(f"Could not reach the sitless hub: {err}", icon=":material/cloud_off:")
+        return
+    st.session_state[SENT_KEY] = (device_id, wanted)
+    st.toast("Settings sent: the worker follows them from now on.", icon=":material/check_circle:")
+
+
+@st.fragment(run_every=2)
+def in_force(device_id: str) -> None:
+    """Whether the worker has taken in what was last sent from here (it stores what it follows)."""
+    sent = st.session_state.get(SENT_KEY)
+    if sent is None or sent[0] != device_id:
+        return
+    if data.wearer_settings(settings.store_url, device_id) == sent[1]:
+        st.success("Saved and in force.", icon=":material/check_circle:")
+    else:
+        st.info("Sent; waiting for the analysis worker to take them in.", icon=":material/hourglass_top:")
+
+
+def calibration(device_id: str, status: dict[str, Any]) -> None:
+    """A short calibration wizard: the upright reference from a still stand."""
+    with st.container(border=True):
+        st.subheader("Calibrate the sensor")
+        st.markdown(
+            "1. Wear the sensor where and how you will wear it every day.\n"
+            "2. Stand up straight, arms relaxed, feet apart, looking ahead.\n"
+            f"3. Press **Calibrate** and keep still for {CALIBRATION_S} seconds."
+        )
+        st.caption(
+            "Without a calibration sitless learns your upright from your first walk; calibrating "
+            "makes the first minutes right and helps when the sensor sits at an angle."
+        )
+        if status.get("calibrated"):
+            st.success("This sensor has been calibrated.", icon=":material/straighten:")
+        if st.button("Calibrate", icon=":material/straighten:", key="settings_calibrate"):
+            try:
+                send_action(settings.broker, device_id, "calibrate")
+            except (ConnectionError, TopicError) as err:
+                st.error(f"Could not reach the sitless hub: {err}", icon=":material/cloud_off:")
+            else:
+                st.info(f"Calibrating: stand upright and still for {CALIBRATION_S} seconds.", icon=":material/timer:")
+
+
+def devices() -> None:
+    """Every wearable the store knows, with its link, battery and last word."""
+    st.subheader("Devices")
+    rows = []
+    for device_id, s in data.devices(settings.store_url).items():
+        last = s.get("t_s")
+        online = s.get("online")
+        rows.append(
+            {
+                "device": device_id,
+                "link": "-" if online is None else ("online" if online else "offline"),
+                "battery %": s.get("battery_pct"),
+                "rate (Hz)": s.get("rate_hz"),
+                "placement": s.get("placement") or "-",
+                "signal (dBm)": s.get("rssi_dbm"),
+                "last seen": "-" if last is None else display.clock(float(last)),
+                "firmware": s.get("firmware") or "-",
+            }
+        )
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        "The placement is set where the sensor is started: `sitless sim --placement`, or "
+        "`sitless gateway --device ADDRESS,placement=thigh`."
+    )
+
+
+def your_data(device_id: str) -> None:
+    """Export a wearable's events; how to delete them."""
+    st.subheader("Your data")
+    st.download_button(
+        "Export events (JSON Lines)",
+        data=data.events_export(settings.store_url, device_id),
+        file_name=f"sitless-{device_id}-events.jsonl",
+        mime="application/jsonl",
+        icon=":material/download:",
+    )
+    st.caption(
+        "Everything sitless knows stays on this computer, in the store "
+        f"`{settings.store_url}`. Deleting that file (with sitless stopped) deletes it all."
+    )
+
+
+device = selected_device()
+if device is None:
+    st.info(
+        "No wearable yet: start the simulator (`sitless demo`) or connect a sensor, and its settings appear here.",
+        icon=":material/sensors_off:",
+    )
+    devices()
+    st.stop()
+chosen = data.wearer_settings(settings.store_url, device) or WearerSettings()
+reminder_form(device, chosen)
+in_force(device)
+calibration(device, data.live_status(settings.store_url, device) or {})
+devices()
+your_data(device)
