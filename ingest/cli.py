@@ -26,7 +26,7 @@ _COMMAND_MODULES = (
     "ingest.broker",
     "firmware_sim.cli",
     "ingest.recorder",
-    "ingest.worker",
+    "ingest.worker_cmd",
     "ingest.gateway",
     "ingest.dashboard_cmd",
     "ingest.actions",

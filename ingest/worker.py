@@ -22,22 +22,21 @@ store whether the broker acknowledged it, and a restarted worker publishes those
 not. The buzz of an alert goes out only while it is fresh
 (``WorkerSettings.buzz_max_age_s``). Devices not heard from for a while are saved and
 let go of, and there are at most ``max_wearers`` in memory.
+
+``sitless worker`` (:mod:`ingest.worker_cmd`) runs it from the command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
 import math
 import queue
-import sys
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -49,12 +48,11 @@ from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
-from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
-from ingest.service import Message, MqttService, add_service_arguments, serve
+from ingest.service import Message, MqttService
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
 from ingest.topics import Kind, subscription, topic
 
-__all__ = ["Worker", "WorkerSettings", "local_utc_offset_h", "register", "run", "working_hours"]
+__all__ = ["Worker", "WorkerSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -713,47 +711,6 @@ class Worker(MqttService):
         self.store.close()
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``worker`` subcommand."""
-    p = sub.add_parser("worker", help="analyse every wearer live: postures, sitting bouts, alerts")
-    add_service_arguments(p, client_id="sitless-worker")
-    p.add_argument(
-        "--placement",
-        choices=[str(p) for p in Placement],
-        default="thigh",
-        help="placement assumed until a device's status names one (default thigh)",
-    )
-    add_policy_arguments(p)
-    p.add_argument(
-        "--working-hours",
-        type=working_hours,
-        metavar="START-END",
-        help="raise alerts only between these local clock hours, e.g. 9-17 or 8:30-17:30 (default: any time)",
-    )
-    p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the worker until SIGINT or SIGTERM; 2 for option values out of range."""
-    try:
-        policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
-        slouch = slouch_policy(args)
-    except ValueError as err:
-        print(f"sitless worker: {err}", file=sys.stderr)
-        return 2
-    settings = WorkerSettings(
-        broker=BrokerAddress.parse(args.broker),
-        store_url=args.store,
-        client_id=args.client_id,
-        placement=Placement(args.placement),
-        policy=policy,
-        slouch=slouch,
-        share_group=args.share_group,
-    )
-    return serve(Worker(settings))  # the worker saves every device's state as it closes
-
-
 def _recognition(settings: AnalysisSettings) -> list[Detector]:
     """The detectors every wearer's analysis runs besides posture: exercise done unprompted."""
     return recognition_detectors(settings.placement, settings.tuning.frame_s)
@@ -781,39 +738,3 @@ def _action_id(action: Action, m: Message) -> str:
     'done@1700000000.25#5'
     """
     return action.id if action.id is not None else f"{action.action}@{m.received_s!r}#{m.mid}"
-
-
-def working_hours(text: str) -> tuple[float, float]:
-    """Parse ``START-END`` local clock hours (``9-17``, ``8:30-17:30``) into hours as floats.
-
-    >>> working_hours("8:30-17")
-    (8.5, 17.0)
-
-    Raises:
-        argparse.ArgumentTypeError: Not two clock times, or the same time twice.
-    """
-
-    def hour(part: str) -> float:
-        hh, _, mm = part.strip().partition(":")
-        h, m = int(hh), int(mm or 0)
-        if not (0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60):
-            raise ValueError(part)
-        return h + m / 60.0
-
-    try:
-        start, end = (hour(part) for part in text.split("-"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected START-END clock hours such as 9-17 or 8:30-17:30, got {text!r}"
-        ) from None
-    if start == end or start >= 24.0:
-        raise argparse.ArgumentTypeError(
-            f"working hours must start before 24:00 and end at another hour, e.g. 9-17, got {text!r}"
-        )
-    return start, end
-
-
-def local_utc_offset_h() -> float:
-    """This machine's current offset from UTC in hours (its local time zone, now)."""
-    offset = datetime.now().astimezone().utcoffset()
-    return 0.0 if offset is None else offset.total_seconds() / 3600.0

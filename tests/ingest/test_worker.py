@@ -16,7 +16,8 @@ from ingest.policy_args import alert_policy, slouch_policy
 from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
-from ingest.worker import Worker, WorkerSettings, register, working_hours
+from ingest.worker import Worker, WorkerSettings
+from ingest.worker_cmd import register, working_hours
 from tests.analysis.conftest import synth
 
 DEVICE = "w-01"

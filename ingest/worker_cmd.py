@@ -1,0 +1,98 @@
+"""``sitless worker``: the analysis worker (:mod:`ingest.worker`) from the command line.
+
+Its options: the service's (broker, store, client id), the placement assumed until a
+device names one, the alert policy (``ingest.policy_args``), daily working hours and an
+MQTT 5 shared-subscription group. The wearer's own settings, chosen on the dashboard,
+replace the policy's limit and hours for that wearer (``docs/protocol.md``, ``settings``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from analysis import Placement
+from ingest.mqtt import BrokerAddress
+from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
+from ingest.service import add_service_arguments, serve
+from ingest.worker import Worker, WorkerSettings
+
+__all__ = ["local_utc_offset_h", "register", "run", "working_hours"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``worker`` subcommand."""
+    p = sub.add_parser("worker", help="analyse every wearer live: postures, sitting bouts, alerts")
+    add_service_arguments(p, client_id="sitless-worker")
+    p.add_argument(
+        "--placement",
+        choices=[str(p) for p in Placement],
+        default="thigh",
+        help="placement assumed until a device's status names one (default thigh)",
+    )
+    add_policy_arguments(p)
+    p.add_argument(
+        "--working-hours",
+        type=working_hours,
+        metavar="START-END",
+        help="raise alerts only between these local clock hours, e.g. 9-17 or 8:30-17:30 (default: any time)",
+    )
+    p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until SIGINT or SIGTERM; 2 for option values out of range."""
+    try:
+        policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
+        slouch = slouch_policy(args)
+    except ValueError as err:
+        print(f"sitless worker: {err}", file=sys.stderr)
+        return 2
+    settings = WorkerSettings(
+        broker=BrokerAddress.parse(args.broker),
+        store_url=args.store,
+        client_id=args.client_id,
+        placement=Placement(args.placement),
+        policy=policy,
+        slouch=slouch,
+        share_group=args.share_group,
+    )
+    return serve(Worker(settings))  # the worker saves every device's state as it closes
+
+
+def working_hours(text: str) -> tuple[float, float]:
+    """Parse ``START-END`` local clock hours (``9-17``, ``8:30-17:30``) into hours as floats.
+
+    >>> working_hours("8:30-17")
+    (8.5, 17.0)
+
+    Raises:
+        argparse.ArgumentTypeError: Not two clock times, or the same time twice.
+    """
+
+    def hour(part: str) -> float:
+        hh, _, mm = part.strip().partition(":")
+        h, m = int(hh), int(mm or 0)
+        if not (0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60):
+            raise ValueError(part)
+        return h + m / 60.0
+
+    try:
+        start, end = (hour(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected START-END clock hours such as 9-17 or 8:30-17:30, got {text!r}"
+        ) from None
+    if start == end or start >= 24.0:
+        raise argparse.ArgumentTypeError(
+            f"working hours must start before 24:00 and end at another hour, e.g. 9-17, got {text!r}"
+        )
+    return start, end
+
+
+def local_utc_offset_h() -> float:
+    """This machine's current offset from UTC in hours (its local time zone, now)."""
+    offset = datetime.now().astimezone().utcoffset()
+    return 0.0 if offset is None else offset.total_seconds() / 3600.0
