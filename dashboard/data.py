@@ -46,6 +46,7 @@ __all__ = [
     "bouts_today",
     "day_bounds",
     "day_view",
+    "delete_wearer",
     "device_info",
     "devices",
     "events_export",
@@ -704,3 +705,18 @@ def _closed_bouts(day: _Day) -> list[ClippedBout]:
         for b in day.bodies("posture_bout")
     ]
     return clipped_bouts(closed, None, start_s=day.start_s, now_s=day.now_s)
+
+
+def delete_wearer(store_url: str, device_id: str) -> int:
+    """Delete everything the store holds about a wearable (``Store.delete_device``); the rows deleted.
+
+    The one write the dashboard makes to the store, asked for on the Settings page.
+    Every cached read is cleared, so that the pages show the deletion at once.
+
+    Raises:
+        StoreError: The store cannot be written.
+    """
+    with Store(store_url) as store:
+        deleted = store.delete_device(device_id)
+    st.cache_data.clear()
+    return deleted

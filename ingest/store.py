@@ -460,6 +460,19 @@ class Store:
         rows = self._read("SELECT body FROM wearer_settings WHERE device_id = ?", (device_id,))
         return json.loads(rows[0][0]) if rows else None
 
+    def delete_device(self, device_id: str) -> int:
+        """Delete everything stored about one device, in one transaction; return the rows deleted.
+
+        Raw packets, events, the analysis state and live status, the device's status,
+        the wearer's settings and the services' counters all go. A worker still
+        analysing the device saves a fresh status and state again with its next packet.
+        """
+        tables = ("batches", "events", "worker_state", "devices", "wearer_settings", "counters")
+        with self._transaction() as db:
+            return sum(
+                db.execute(f"DELETE FROM {table} WHERE device_id = ?", (device_id,)).rowcount for table in tables
+            )
+
     # --- analysis events and state (worker) --------------------------------------------
 
     def add_events(self, device_id: str, events: Sequence[dict[str, Any]]) -> list[bool]:

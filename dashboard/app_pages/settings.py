@@ -16,7 +16,7 @@ from analysis.settings import WEEKDAYS
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
 from ingest.actions import CALIBRATION_S, send_action, send_settings
-from ingest.errors import PayloadError, TopicError
+from ingest.errors import PayloadError, StoreError, TopicError
 from ingest.payloads import WearerSettings
 
 #: Hours a new week starts from when the wearer turns working hours on.
@@ -164,8 +164,9 @@ def devices() -> None:
 
 
 def your_data(device_id: str) -> None:
-    """Export a wearable's events; how to delete them."""
+    """Export a wearable's events, or delete everything stored about it."""
     st.subheader("Your data")
+    st.caption(f"Everything sitless knows stays on this computer, in the store `{settings.store_url}`.")
     st.download_button(
         "Export events (JSON Lines)",
         data=data.events_export(settings.store_url, device_id),
@@ -173,10 +174,22 @@ def your_data(device_id: str) -> None:
         mime="application/jsonl",
         icon=":material/download:",
     )
-    st.caption(
-        "Everything sitless knows stays on this computer, in the store "
-        f"`{settings.store_url}`. Deleting that file (with sitless stopped) deletes it all."
-    )
+    with st.expander("Delete this wearable's data"):
+        st.warning(
+            "This deletes every stored packet, event, setting and status of "
+            f"**{device_id}**. It cannot be undone. If the sensor is still streaming, new data "
+            "is stored again from now on: stop the sensor first to keep nothing.",
+            icon=":material/delete_forever:",
+        )
+        typed = st.text_input(f"Type {device_id} to confirm", key="delete_confirm")
+        if st.button("Delete", icon=":material/delete:", disabled=typed != device_id, key="delete"):
+            try:
+                deleted = data.delete_wearer(settings.store_url, device_id)
+            except StoreError as err:
+                st.error(f"Nothing deleted: {err}", icon=":material/error:")
+            else:
+                st.session_state.pop(SENT_KEY, None)
+                st.success(f"Deleted {deleted} stored rows of {device_id}.", icon=":material/check_circle:")
 
 
 device = selected_device()

@@ -98,3 +98,22 @@ def test_an_unreachable_hub_is_reported_not_raised(
     app.button[0].click().run()
     assert not app.exception
     assert "Could not reach the sitless hub" in texts(app)
+
+
+def test_delete_asks_for_the_id_then_deletes_everything_stored(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    store_url = morning_store()
+    app = make_app(store_url, page=PAGE)
+    delete = app.button(key="delete")
+    assert delete.disabled  # not before the id is typed
+    app.text_input(key="delete_confirm").input("desk-0").run()
+    assert app.button(key="delete").disabled
+    app.text_input(key="delete_confirm").input(DEVICE).run()
+    app.button(key="delete").click().run()
+    assert not app.exception
+    assert any("Deleted" in s.value for s in app.success)
+    with Store(store_url) as store:
+        assert store.events(DEVICE) == []
+        assert store.load_state(DEVICE) is None
+        assert DEVICE not in store.devices()
