@@ -320,6 +320,8 @@ class WearerSettings:
         quiet_hours: Local spans without reminders on every day (at most 4).
         slouch_nudge: Whether a chest or upper-back sensor nudges a slouch.
         slouch_deg: Inclination from upright counted as slouching, deg (5 to 60).
+        placement: Where the wearer wears the sensor, in place of what its status says
+            (a sensor that does not know); None: as the status says.
 
     >>> s = WearerSettings.parse(b'{"max_sitting_min": 45, "quiet_hours": [[12, 13]]}')
     >>> s.max_sitting_min, s.quiet_hours, s.policy(AlertPolicy()).max_sitting_s
@@ -335,6 +337,7 @@ class WearerSettings:
     quiet_hours: tuple[Hours, ...] = ()
     slouch_nudge: bool = False
     slouch_deg: float = 20.0
+    placement: Placement | None = None
 
     MAX_QUIET: ClassVar[int] = 4
 
@@ -342,6 +345,8 @@ class WearerSettings:
         body = self.to_dict()
         _number(body, "max_sitting_min", 5.0, 240.0)
         _number(body, "slouch_deg", 5.0, 60.0)
+        if self.placement is not None and not isinstance(self.placement, Placement):
+            raise PayloadError(f"unknown placement {self.placement!r:.80}")
         if not isinstance(self.slouch_nudge, bool):
             raise PayloadError(f"slouch_nudge must be true or false, got {self.slouch_nudge!r:.80}")
         if len(self.quiet_hours) > self.MAX_QUIET:
@@ -382,12 +387,19 @@ class WearerSettings:
         nudge = body.get("slouch_nudge", False)
         max_sitting = _number(body, "max_sitting_min", 5.0, 240.0)
         slouch_deg = _number(body, "slouch_deg", 5.0, 60.0)
+        placement = body.get("placement")
+        if placement is not None:
+            try:
+                placement = Placement(placement)
+            except (ValueError, TypeError):
+                raise PayloadError(f"unknown placement {placement!r:.80}") from None
         return cls(
             max_sitting_min=30.0 if max_sitting is None else max_sitting,
             weekly_hours=weekly,
             quiet_hours=tuple(_hours(q, "quiet_hours") for q in quiet[: cls.MAX_QUIET + 1]),
             slouch_nudge=nudge,
             slouch_deg=20.0 if slouch_deg is None else slouch_deg,
+            placement=placement,
         )
 
     def policy(self, base: AlertPolicy) -> AlertPolicy:
@@ -419,6 +431,7 @@ class WearerSettings:
             "quiet_hours": [pair(q) for q in self.quiet_hours],
             "slouch_nudge": self.slouch_nudge,
             "slouch_deg": _compact(self.slouch_deg),
+            "placement": None if self.placement is None else str(self.placement),
         }
 
     def to_json(self) -> str:

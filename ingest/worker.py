@@ -367,8 +367,20 @@ class Worker(MqttService):
         if wearer.quarantined:
             return
         self._analyse(device_id, wearer)  # the samples before the change under the old settings
-        analysis = self._analysis_settings(wearer.placement, chosen)
-        wearer.analyzer.set_policy(analysis.policy, analysis.slouch)
+        analysis = self._analysis_settings(chosen.placement or wearer.placement, chosen)
+        if analysis.placement is wearer.placement:
+            wearer.analyzer.set_policy(analysis.policy, analysis.slouch)
+        else:  # worn elsewhere: the running bouts close, and the analysis starts afresh for the new place
+            log.info(
+                "%s: placement %s -> %s; the analysis starts afresh", device_id, wearer.placement, analysis.placement
+            )
+            try:
+                self._emit(device_id, wearer, wearer.analyzer.flush())
+            except Exception:
+                self._analysis_failed(device_id, wearer, "the change of placement")
+            wearer.placement = analysis.placement
+            wearer.analyzer = _fresh_analyzer(analysis)
+            wearer.snapshot_saved_s = -math.inf
         wearer.dirty = True
         wearer.status_saved_s = -math.inf  # the status shows the new limit and hours right away
 
@@ -459,17 +471,23 @@ class Worker(MqttService):
     def _restored(self, device_id: str) -> _Wearer:
         """The device's saved analysis, or a fresh one when there is none or it cannot be used.
 
-        The placement is the one the device's status names, else the one the saved state
-        was for, else the default. A snapshot of an older analysis version (after an
-        upgrade) or of another placement cannot be resumed: the analysis starts afresh
-        with the packets stored after it.
+        The placement is the one the wearer chose (settings), else the one the device's
+        status names, else the one the saved state was for, else the default. A snapshot
+        of an older analysis version (after an upgrade) or of another placement cannot be
+        resumed: the analysis starts afresh with the packets stored after it.
         """
         saved = self.store.load_state(device_id)
         saved_placement = None if saved is None else saved.status.get("placement")
-        placement = self._placements.get(device_id) or (
-            Placement(saved_placement) if saved_placement in {str(p) for p in Placement} else self.settings.placement
-        )
         chosen = self._chosen(device_id)
+        placement = (
+            (chosen and chosen.placement)
+            or self._placements.get(device_id)
+            or (
+                Placement(saved_placement)
+                if saved_placement in {str(p) for p in Placement}
+                else self.settings.placement
+            )
+        )
         analysis_settings = self._analysis_settings(placement, chosen)
         if saved is None or not saved.snapshot:
             return _Wearer(_fresh_analyzer(analysis_settings), placement, chosen=chosen)

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from analysis.settings import WEEKDAYS
+from analysis.settings import WEEKDAYS, Placement
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
 from ingest.actions import CALIBRATION_S, send_action, send_settings
@@ -41,9 +41,20 @@ def as_hour(value: dt.time, *, end: bool = False) -> float:
     return 24.0 if end and hour == 0 else hour
 
 
-def reminder_form(device_id: str, chosen: WearerSettings) -> None:
-    """The reminder limit, the hours with reminders, quiet hours and the slouch nudge; Save sends them."""
+def reminder_form(device_id: str, chosen: WearerSettings, reported: str | None) -> None:
+    """Where the sensor is worn, the reminder limit and hours, quiet hours and the slouch nudge; Save sends them."""
     with st.form("reminders", border=True):
+        st.subheader("The sensor")
+        as_reported = f"As the sensor says ({display.placement_label(reported)})" if reported else "As the sensor says"
+        options: list[Placement | None] = [None, *Placement]
+        placement = st.selectbox(
+            "Where you wear it",
+            options,
+            index=options.index(chosen.placement),
+            format_func=lambda p: as_reported if p is None else display.placement_label(str(p)),
+            key="placement",
+            help="Changing it starts the analysis afresh: the running sitting bout closes.",
+        )
         st.subheader("Break reminders")
         limit = st.number_input(
             "Remind me after sitting for (minutes)",
@@ -88,6 +99,7 @@ def reminder_form(device_id: str, chosen: WearerSettings) -> None:
             quiet_hours=tuple(quiet),
             slouch_nudge=nudge,
             slouch_deg=float(slouch_deg),
+            placement=placement,
         )
     except PayloadError as err:
         st.error(f"Not saved: {err}", icon=":material/error:")
@@ -201,7 +213,7 @@ if device is None:
     devices()
     st.stop()
 chosen = data.wearer_settings(settings.store_url, device) or WearerSettings()
-reminder_form(device, chosen)
+reminder_form(device, chosen, data.device_info(settings.store_url, device).get("placement"))
 in_force(device)
 calibration(device, data.live_status(settings.store_url, device) or {})
 devices()

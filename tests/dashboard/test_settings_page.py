@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from analysis import Placement
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.payloads import WearerSettings
 from ingest.store import Store
@@ -55,6 +56,7 @@ def test_saved_settings_reach_the_worker_and_read_back(
     app.checkbox(key="day_friday").uncheck()
     app.checkbox(key="quiet_0").check()
     app.toggle(key="nudge").set_value(True)
+    app.selectbox(key="placement").set_value(Placement.WAIST)
     app.button[0].click().run()  # the form's Save
     assert not app.exception
     assert not app.error
@@ -65,6 +67,7 @@ def test_saved_settings_reach_the_worker_and_read_back(
     assert chosen.weekly_hours == ((9.0, 17.5),) * 4 + (None, None, None)
     assert chosen.quiet_hours == ((12.0, 13.0),)
     assert chosen.slouch_nudge
+    assert chosen.placement is Placement.WAIST
     st.cache_data.clear()  # the page's store reads are cached for a second
     app.run()
     assert "Saved and in force." in texts(app)
@@ -72,6 +75,7 @@ def test_saved_settings_reach_the_worker_and_read_back(
     assert again.number_input[0].value == 45
     assert again.checkbox(key="day_friday").value is False
     assert again.toggle(key="nudge").value is True
+    assert again.selectbox(key="placement").value is Placement.WAIST
 
 
 def test_settings_without_a_wearable_say_how_to_start(make_app: Callable[..., AppTest], store_url: str) -> None:

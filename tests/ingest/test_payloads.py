@@ -122,6 +122,7 @@ def test_settings_round_trip_and_become_the_policy() -> None:
         "quiet_hours": [[12, 13]],
         "slouch_nudge": True,
         "slouch_deg": 25,
+        "placement": "waist",
     }
     chosen = WearerSettings.parse(json.dumps(body).encode())
     assert chosen.to_dict() == body
@@ -145,6 +146,7 @@ def test_settings_round_trip_and_become_the_policy() -> None:
         ({"max_sitting_min": True}, "max_sitting_min"),
         ({"slouch_deg": 90}, "slouch_deg"),
         ({"slouch_nudge": "yes"}, "slouch_nudge"),
+        ({"placement": "ankle"}, "placement"),
         ({"quiet_hours": [[12, 12]]}, "quiet_hours"),
         ({"quiet_hours": [[12, 13, 14]]}, "quiet_hours"),
         ({"quiet_hours": [[1, 2]] * 5}, "quiet spans"),

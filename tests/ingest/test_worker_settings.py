@@ -9,6 +9,7 @@ import numpy as np
 import paho.mqtt.client as paho
 import pytest
 
+from analysis import Placement
 from ingest.actions import send_settings
 from ingest.codec import Batch, encode
 from ingest.mqtt import BrokerAddress, connect, make_client
@@ -121,5 +122,24 @@ def test_bad_settings_are_counted_and_change_nothing(
                 return store.counters("worker").get(("worker", DEVICE, "bad_settings"), 0) == 3
 
         wait_until(bad_counted, what="the three bad settings counted")
+    finally:
+        worker.close()
+
+
+def test_a_chosen_placement_starts_the_analysis_afresh_there(
+    broker: BrokerAddress, store_url: str, publisher: paho.Client
+) -> None:
+    """A sensor whose status names no placement is analysed where the wearer says they wear it."""
+    worker = start_worker(broker, store_url)
+    try:
+        send_packet(publisher, 0)
+        wait_until(lambda: analysed(store_url, 0), what="the first packet analysed")
+        assert status(store_url)["placement"] == "thigh"  # the worker's default
+        send_settings(broker, DEVICE, WearerSettings(placement=Placement.LOWER_BACK))
+        send_packet(publisher, 1)
+        wait_until(
+            lambda: analysed(store_url, 1) and status(store_url).get("placement") == "lower_back",
+            what="the analysis at the lower back",
+        )
     finally:
         worker.close()
