@@ -144,7 +144,8 @@ class Exercise:
         position: Starting position.
         movement: What to do (the instructions).
         dose: How much.
-        at_desk: Whether it can be done standing at or next to a desk (no floor needed).
+        desk: How to do it standing at or next to the desk, as a break from sitting, with
+            its amount (``""``: it needs the floor, a pool or more time than a break).
         cautions: What to watch for while doing it, in the order to show.
 
     Raises:
@@ -157,7 +158,7 @@ class Exercise:
     position: str
     movement: str
     dose: Dose
-    at_desk: bool = False
+    desk: str = ""
     cautions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -170,10 +171,17 @@ class Exercise:
         if self.category not in tuple(Category):
             raise ValueError(f"category of {self.id!r} must be one of {', '.join(Category)}, got {self.category!r}")
         object.__setattr__(self, "category", Category(self.category))
+        if not isinstance(self.desk, str):
+            raise ValueError(f"desk of {self.id!r} must be text, got {self.desk!r}")
         if not isinstance(self.dose, Dose):
             raise ValueError(f"dose of {self.id!r} must be a Dose, got {self.dose!r}")
         if not (isinstance(self.cautions, tuple) and all(isinstance(c, str) and c.strip() for c in self.cautions)):
             raise ValueError(f"cautions of {self.id!r} must be a tuple of non-empty texts, got {self.cautions!r}")
+
+    @property
+    def at_desk(self) -> bool:
+        """Whether it can be done as a break at the desk (no floor needed)."""
+        return bool(self.desk)
 
 
 # Cautions every exercise of a category carries, restated from programme.md.
@@ -206,6 +214,8 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Lie on your back.",
         "Draw one or both knees towards your chest, hold, then let go slowly.",
         Dose(hold_s=(3.0, 5.0), reps=5),
+        desk="Stand next to your desk with one hand on it. Lift one knee and draw it towards your "
+        "chest with the other hand, hold 3-5 s, then lower it slowly; 5 times each leg.",
         cautions=(*_STRETCH_CAUTIONS, "Let the knees go slowly at the end of each hold."),
     ),
     Exercise(
@@ -261,7 +271,8 @@ PROGRAMME: tuple[Exercise, ...] = (
         "Brace your stomach, hinge at the hips and bend the knees as if sitting down, then come "
         "back up leading with the legs, then the glutes; harder with weights.",
         Dose(hold_s=None, reps=10),
-        at_desk=True,
+        desk="Stand in front of your chair, feet shoulder width apart. Brace your stomach and sit "
+        "back until you just touch the seat, then stand up tall; 10 times.",
         cautions=(
             *_STRENGTH_CAUTIONS,
             "Brace your stomach before you bend.",
@@ -287,6 +298,7 @@ AEROBIC: tuple[Exercise, ...] = (
         "Upright, in comfortable shoes.",
         "Walk at a brisk pace that stays comfortable for your back.",
         _AEROBIC_DOSE,
+        desk="Walk for 3-5 minutes: fetch water, take the stairs up a floor and back, or walk round the office.",
         cautions=_AEROBIC_CAUTIONS,
     ),
     Exercise(
@@ -374,9 +386,10 @@ RED_FLAGS_TEXT = (
 
 _BY_ID = {exercise.id: exercise for exercise in EXERCISES}
 # Alerts suggest what can be done right next to the desk, without lying down: the squat
-# (the programme's standing exercise) and the knee hug, whose single-knee form can be
-# done standing with one hand on the desk (sitless's adaptation of the lying version).
-_ALERT_ROTATION: tuple[str, ...] = ("squat", "knee_hug")
+# (the programme's standing exercise), a short walk (its aerobic exercise, as a break)
+# and the knee hug, whose single-knee form can be done standing with one hand on the
+# desk (sitless's adaptation of the lying version): each exercise's ``desk`` text.
+_ALERT_ROTATION: tuple[str, ...] = ("squat", "walk", "knee_hug")
 
 
 def exercise_by_id(exercise_id: str) -> Exercise:
@@ -415,10 +428,10 @@ def exercises_in(category: Category) -> tuple[Exercise, ...]:
 def suggest_stretch(repeat: int, sitting_since_s: float) -> Exercise:
     """Choose the exercise an alert suggests, deterministically.
 
-    Alerts alternate between the squat and the standing single-knee hug so that a long
-    day does not repeat one movement; both are done standing, so doing them also starts
-    the break. The hour of the bout start shifts the rotation, so successive bouts of a
-    day do not all open with the same exercise.
+    Alerts rotate through the squat, a short walk and the standing single-knee hug so
+    that a long day does not repeat one movement; each is done standing next to the desk
+    (its ``desk`` text), so doing it also starts the break. The hour of the bout start
+    shifts the rotation, so successive bouts of a day do not all open with the same one.
 
     Args:
         repeat: 0 for the first alert of a bout, 1, 2, ... for reminders.
@@ -430,8 +443,8 @@ def suggest_stretch(repeat: int, sitting_since_s: float) -> Exercise:
     Raises:
         ValueError: ``repeat`` is negative.
 
-    >>> [suggest_stretch(r, 0.0).id for r in range(3)]
-    ['squat', 'knee_hug', 'squat']
+    >>> [suggest_stretch(r, 0.0).id for r in range(4)]
+    ['squat', 'walk', 'knee_hug', 'squat']
     """
     if repeat < 0:
         raise ValueError(f"repeat must be >= 0, got {repeat}")

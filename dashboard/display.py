@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import altair as alt
 
+from analysis.holds import HoldEnded
 from analysis.programme import Dose, exercise_by_id
 from analysis.settings import Placement
 
@@ -30,10 +32,12 @@ __all__ = [
     "adherence_level",
     "clock",
     "dose_text",
+    "holds_text",
     "hour_text",
     "minutes_text",
     "placement_label",
     "posture_label",
+    "side_label",
     "sitting_progress",
     "stretch_howto",
 ]
@@ -141,16 +145,17 @@ def dose_text(dose: Dose) -> str:
 
 
 def stretch_howto(stretch_id: object) -> tuple[str, str] | None:
-    """The name of a suggested exercise and how to do it, or None for an unknown id.
+    """The name of a suggested exercise and how to do it as a break at the desk, or None for an unknown id.
 
     Args:
         stretch_id: The ``stretch_id`` of an alert (an id of the programme, or missing).
 
     Returns:
-        ``(name, "position movement dose.")``.
+        ``(name, instructions)``: the exercise's desk version (``Exercise.desk``), else its
+        position, movement and dose.
 
-    >>> stretch_howto("squat")[0]
-    'Squat'
+    >>> stretch_howto("knee_hug")[1].startswith("Stand next to your desk")
+    True
     """
     if not isinstance(stretch_id, str):
         return None
@@ -158,7 +163,7 @@ def stretch_howto(stretch_id: object) -> tuple[str, str] | None:
         exercise = exercise_by_id(stretch_id)
     except KeyError:
         return None
-    return exercise.name, f"{exercise.position} {exercise.movement} {dose_text(exercise.dose)}."
+    return exercise.name, exercise.desk or f"{exercise.position} {exercise.movement} {dose_text(exercise.dose)}."
 
 
 #: The shades of the adherence calendar, least kept first, with their labels: each level
@@ -320,3 +325,24 @@ def placement_label(placement: str) -> str:
     'Lower back'
     """
     return placement.replace("_", " ").capitalize()
+
+
+def side_label(side: str | None) -> str:
+    """A side of a per-side exercise as the wearer reads it: ``"Left side"``; ``"Both sides"`` for None."""
+    return "Both sides" if side is None else f"{side.capitalize()} side"
+
+
+def holds_text(holds: Sequence[HoldEnded]) -> str:
+    """Each hold's length, with those broken early or bounced marked; ``"none"`` without holds.
+
+    >>> good, short = HoldEnded(0.0, 10.4, "plank", None, 10.0, False, 0, 1), (20.0, 23.0, "plank", None, 10.0)
+    >>> holds_text([good, HoldEnded(*short, broken=True, bounces=2, hold=2)])
+    '10 s, 3 s (broken early, bounced)'
+    """
+    if not holds:
+        return "none"
+    parts = []
+    for hold in holds:
+        flags = [w for w, on in (("broken early", hold.broken), ("bounced", hold.bounces > 0)) if on]
+        parts.append(f"{hold.duration_s:.0f} s" + (f" ({', '.join(flags)})" if flags else ""))
+    return ", ".join(parts)

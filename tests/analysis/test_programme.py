@@ -50,10 +50,14 @@ def test_unknown_id_names_the_known_ones() -> None:
 
 
 def test_suggestion_is_deterministic_and_doable_at_a_desk() -> None:
-    """Alerts suggest the squat and the standing knee hug, alternating."""
+    """Alerts rotate through the squat, a short walk and the standing knee hug, each with desk instructions."""
     picks = [suggest_stretch(r, 0.0).id for r in range(4)]
-    assert picks == ["squat", "knee_hug", "squat", "knee_hug"]
-    assert suggest_stretch(0, 3600.0).id == "knee_hug"  # the next hour's bout starts the other way
+    assert picks == ["squat", "walk", "knee_hug", "squat"]
+    assert suggest_stretch(0, 3600.0).id == "walk"  # the next hour's bout starts further on
+    for repeat in range(3):
+        suggestion = suggest_stretch(repeat, 0.0)
+        assert suggestion.at_desk
+        assert "lie" not in suggestion.desk.lower()
     assert suggest_stretch(2, 123.0) == suggest_stretch(2, 123.0)
     with pytest.raises(ValueError, match="repeat"):
         suggest_stretch(-1, 0.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analysis.programme import PROGRAMME, Dose
+from analysis.programme import PROGRAMME, Dose, exercise_by_id
 from dashboard import display
 from tests.dashboard.office_morning import at
 
@@ -32,10 +32,13 @@ def test_every_programme_dose_reads_as_words() -> None:
 
 
 def test_stretch_howto_names_the_exercise_and_unknown_ids_give_none() -> None:
-    """A known id gives its name and instructions; an unknown or missing id gives None."""
+    """A known id gives its name and its desk instructions; an unknown or missing id gives None."""
     name, text = display.stretch_howto("knee_hug") or ("", "")
     assert name == "Single or double knee hug"
-    assert "knees towards your chest" in text
+    assert "desk" in text
+    assert "Lie" not in text  # a break prompt at the office never asks to lie down
+    _, floor_only = display.stretch_howto("plank") or ("", "")
+    assert floor_only.startswith(exercise_by_id("plank").position)
     assert display.stretch_howto("handstand") is None
     assert display.stretch_howto(None) is None
 
