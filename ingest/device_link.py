@@ -29,7 +29,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from ingest.errors import PayloadError
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress, connect, log_in, make_client
 from ingest.payloads import Command, DeviceStatus
 from ingest.topics import Kind, topic, validate_device_id
 
@@ -118,6 +118,7 @@ class DeviceLink:
         What is published meanwhile waits in the client (a gateway keeps its packets on
         disk as well, ``ingest.outbox``).
         """
+        log_in(self._client, self._broker)
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=15)
         self._client.loop_start()
 

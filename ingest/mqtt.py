@@ -5,14 +5,25 @@ mosquitto, and the amqtt fallback (3.1.1 only, see STACK.md). Clients reconnect 
 backoff; QoS 1 messages published while disconnected stay in paho's queue and go out
 on reconnect, and a service that sets ``clean_session=False`` with a stable client id
 has the broker keep its subscriptions and queue its QoS 1 messages while it is away.
+
+A broker that asks for a login and TLS is named ``mqtts://USER@host[:port]`` (port 8883
+by default; ``mqtt://USER@host`` logs in without TLS). The password is never part of
+the URL or the command line: it is read from the file named by
+``SITLESS_MQTT_PASSWORD_FILE``, else from ``SITLESS_MQTT_PASSWORD``; a private CA that
+signed the broker's certificate is named by ``SITLESS_MQTT_CA_FILE`` (default: the
+system's CAs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -20,17 +31,28 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from ingest.errors import IngestError
 
 __all__ = [
+    "CA_FILE_ENV",
     "DEFAULT_BROKER_URL",
     "DEFAULT_PORT",
+    "DEFAULT_TLS_PORT",
+    "PASSWORD_ENV",
+    "PASSWORD_FILE_ENV",
     "BrokerAddress",
     "BrokerUrlError",
     "connect",
+    "log_in",
     "make_client",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 1883
+DEFAULT_TLS_PORT = 8883
+#: Where a service finds the broker password: a file (preferred) or the variable itself.
+PASSWORD_FILE_ENV = "SITLESS_MQTT_PASSWORD_FILE"
+PASSWORD_ENV = "SITLESS_MQTT_PASSWORD"
+#: A CA certificate (PEM) to verify the broker's TLS certificate with.
+CA_FILE_ENV = "SITLESS_MQTT_CA_FILE"
 DEFAULT_BROKER_URL = f"mqtt://127.0.0.1:{DEFAULT_PORT}"
 # Reconnect backoff, seconds: quick enough for a broker restart, gentle on a dead one.
 RECONNECT_MIN_S = 1
@@ -38,19 +60,34 @@ RECONNECT_MAX_S = 10
 
 
 class BrokerUrlError(IngestError, ValueError):
-    """A broker URL is not ``mqtt://host[:port]``; a ``ValueError`` too, as it always was."""
+    """A broker URL is not ``mqtt[s]://[USER@]host[:port]``; a ``ValueError`` too, as it always was."""
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the MQTT broker listens.
+    """Where the MQTT broker listens, and how to log in to it.
+
+    Attributes:
+        host: Host name or address.
+        port: TCP port.
+        username: User name to log in with; None: the client id stands in (a broker
+            without passwords, such as the embedded one).
+        password: Its password (never shown in ``repr`` or ``url``).
+        tls: Whether to speak TLS and verify the broker's certificate.
+        ca_file: CA certificate (PEM) to verify it with; None: the system's CAs.
 
     >>> BrokerAddress.parse("mqtt://broker.local:1884")
-    BrokerAddress(host='broker.local', port=1884)
+    BrokerAddress(host='broker.local', port=1884, username=None, tls=False, ca_file=None)
+    >>> BrokerAddress.parse("mqtts://worker@broker.local").url
+    'mqtts://worker@broker.local:8883'
     """
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = field(default=None, repr=False, compare=False)
+    tls: bool = False
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -59,25 +96,73 @@ class BrokerAddress:
             raise ValueError(f"broker port must be 1..65535, got {self.port}")
 
     @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """Parse ``mqtt://host[:port]`` (or bare ``host[:port]``).
+    def parse(cls, url: str, environ: dict[str, str] | None = None) -> BrokerAddress:
+        """Parse ``mqtt[s]://[USER@]host[:port]`` (or bare ``host[:port]``).
+
+        With a user name the password comes from ``environ`` (default ``os.environ``):
+        the file named by :data:`PASSWORD_FILE_ENV`, else :data:`PASSWORD_ENV`.
 
         Raises:
-            BrokerUrlError: The URL has another scheme or a bad port.
+            BrokerUrlError: Another scheme, a bad port, a password in the URL, or a
+                password file that cannot be read.
         """
+        env = os.environ if environ is None else environ
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme != "mqtt":
-            raise BrokerUrlError(f"broker URL must start with mqtt://, got {url!r}")
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise BrokerUrlError(f"broker URL must start with mqtt:// or mqtts://, got {_shown(url)!r}")
+        if parts.password is not None:
+            raise BrokerUrlError(
+                f"no password in the broker URL, please: put it in a file named by {PASSWORD_FILE_ENV} "
+                f"(or in {PASSWORD_ENV}), where other users of this machine cannot read it"
+            )
+        tls = parts.scheme == "mqtts"
         try:
-            port = parts.port or DEFAULT_PORT
+            port = parts.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
         except ValueError as err:
             raise BrokerUrlError(f"bad port in broker URL {url!r}") from err
-        return cls(parts.hostname or "127.0.0.1", port)
+        username = unquote(parts.username) if parts.username else None
+        password = None if username is None else _password(env)
+        ca_file = env.get(CA_FILE_ENV) or None
+        return cls(parts.hostname or "127.0.0.1", port, username, password, tls, ca_file)
 
     @property
     def url(self) -> str:
-        """The address as an ``mqtt://`` URL."""
-        return f"mqtt://{self.host}:{self.port}"
+        """The address as a URL, with the user name and without the password."""
+        user = "" if self.username is None else f"{self.username}@"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def _password(env: os._Environ[str] | dict[str, str]) -> str | None:
+    """The broker password from the environment's file or variable (None: neither is set)."""
+    path = env.get(PASSWORD_FILE_ENV)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise BrokerUrlError(f"cannot read the broker password file {path} ({PASSWORD_FILE_ENV}): {err}") from err
+    return env.get(PASSWORD_ENV) or None
+
+
+def _shown(url: str) -> str:
+    """A URL as it may be shown in a message: any password in it replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def log_in(client: paho.Client, address: BrokerAddress) -> None:
+    """Set the address's user name, password and TLS on a client, before it connects.
+
+    Without a user name in the address the client keeps the one it was made with.
+    TLS verifies the broker's certificate and host name against ``ca_file`` or the
+    system's CAs. Setting TLS on a client that has it already changes nothing.
+    """
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        with contextlib.suppress(ValueError):  # paho: TLS is set already (a reconnection through connect())
+            client.tls_set(ca_certs=address.ca_file)
 
 
 def make_client(
@@ -129,31 +214,65 @@ def connect(
     keepalive_s: int = 15,
     fail_if_refused: bool = False,
 ) -> None:
-    """Start the client's network thread and wait for the first connection.
+    """Log in (:func:`log_in`), start the client's network thread and wait for the first connection.
 
     The client keeps reconnecting by itself afterwards. ``on_connect`` callbacks set
     before this call run on every (re)connection, so subscribe there. By default a
     refused connection is tried again until ``timeout_s``, as a broker that is still
     starting refuses (``ingest.broker.wait_for_broker`` relies on it); with
     ``fail_if_refused`` the first attempt is made in this thread and a refusal, an
-    unknown host or an unreachable network fails at once.
+    unknown host or an unreachable network fails at once. A broker that turns the login
+    down (bad user name or password, not authorised) fails at once either way: trying
+    again would not change its answer.
 
     Raises:
-        ConnectionError: No connection within ``timeout_s``, or (``fail_if_refused``)
-            the first attempt failed.
+        ConnectionError: No connection within ``timeout_s``, the login was refused, or
+            (``fail_if_refused``) the first attempt failed.
     """
-    if fail_if_refused:
-        try:  # paho's connect_async would retry a refusal quietly in its thread until the timeout
-            client.connect(address.host, address.port, keepalive=keepalive_s)
-        except OSError as err:
-            raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
-    else:
-        client.connect_async(address.host, address.port, keepalive=keepalive_s)
-    client.loop_start()
-    deadline = time.monotonic() + timeout_s
-    while not client.is_connected():
-        if time.monotonic() > deadline:
-            client.loop_stop()
-            raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
-        time.sleep(0.02)
+    log_in(client, address)
+    refusals: list[str] = []
+    previous = client.on_connect
+
+    def watch(c: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            refusals.append(str(reason))
+        if previous is not None:
+            previous(c, userdata, flags, reason, props)  # type: ignore[call-arg]
+
+    client.on_connect = watch
+    try:
+        if fail_if_refused:
+            try:  # paho's connect_async would retry a refusal quietly in its thread until the timeout
+                client.connect(address.host, address.port, keepalive=keepalive_s)
+            except OSError as err:
+                _give_up(client)
+                raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
+        else:
+            client.connect_async(address.host, address.port, keepalive=keepalive_s)
+        client.loop_start()
+        deadline = time.monotonic() + timeout_s
+        while not client.is_connected():
+            if refusals and refusals[-1] in _LOGIN_REFUSED:
+                _give_up(client)
+                raise ConnectionError(f"the MQTT broker at {address.url} refused the login: {refusals[-1]}")
+            if time.monotonic() > deadline:
+                _give_up(client)
+                raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
+            time.sleep(0.02)
+    finally:
+        client.on_connect = previous
     log.info("connected to %s", address.url)
+
+
+#: CONNACK answers that mean the login itself is wrong (MQTT 3.1.1 return codes 4 and 5
+#: as paho names them, and their MQTT 5 counterparts).
+_LOGIN_REFUSED = frozenset({"Bad user name or password", "Not authorized"})
+
+
+def _give_up(client: paho.Client) -> None:
+    """Stop a client that never connected, closing its socket."""
+    client.disconnect()
+    client.loop_stop()
+    sock = client.socket()
+    if sock is not None:
+        sock.close()
