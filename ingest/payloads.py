@@ -127,6 +127,17 @@ def _number(body: dict[str, Any], name: str, lo: float = -math.inf, hi: float = 
     return float(value)
 
 
+def _placement(body: dict[str, Any]) -> Placement | None:
+    """The ``placement`` field: a known placement, or None when absent."""
+    value = body.get("placement")
+    if value is None:
+        return None
+    try:
+        return Placement(value)
+    except (ValueError, TypeError):
+        raise PayloadError(f"unknown placement {value!r:.80}") from None
+
+
 def _compact(number: float) -> int | float:
     """A whole number as an int in JSON (``50`` rather than ``50.0``)."""
     value = float(number)
@@ -191,12 +202,7 @@ class DeviceStatus:
         """
         body = parse_object(payload)
         cls._check(body)
-        placement = body.get("placement")
-        if placement is not None:
-            try:
-                placement = Placement(placement)
-            except (ValueError, TypeError):
-                raise PayloadError(f"unknown placement {placement!r:.80}") from None
+        placement = _placement(body)
         return cls(
             online=body.get("online"),
             battery_pct=_number(body, "battery_pct", 0.0, 100.0),
@@ -387,12 +393,7 @@ class WearerSettings:
         nudge = body.get("slouch_nudge", False)
         max_sitting = _number(body, "max_sitting_min", 5.0, 240.0)
         slouch_deg = _number(body, "slouch_deg", 5.0, 60.0)
-        placement = body.get("placement")
-        if placement is not None:
-            try:
-                placement = Placement(placement)
-            except (ValueError, TypeError):
-                raise PayloadError(f"unknown placement {placement!r:.80}") from None
+        placement = _placement(body)
         return cls(
             max_sitting_min=30.0 if max_sitting is None else max_sitting,
             weekly_hours=weekly,

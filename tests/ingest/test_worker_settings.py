@@ -105,41 +105,43 @@ def test_settings_are_stored_followed_and_kept_across_a_restart(
         restarted.close()
 
 
-def test_bad_settings_are_counted_and_change_nothing(
-    broker: BrokerAddress, store_url: str, publisher: paho.Client
-) -> None:
+@pytest.fixture
+def worker_after_a_packet(broker: BrokerAddress, store_url: str, publisher: paho.Client) -> Iterator[Worker]:
+    """A running worker that has analysed the device's first packet."""
     worker = start_worker(broker, store_url)
     try:
         send_packet(publisher, 0)
         wait_until(lambda: analysed(store_url, 0), what="the first packet analysed")
-        for bad in (b'{"max_sitting_min": 1}', b'{"weekly_hours": ' + b"[" * 50 + b"]" * 50 + b"}", b"\xff"):
-            publisher.publish(topic(DEVICE, Kind.SETTINGS), bad, qos=1).wait_for_publish(timeout=30)
-        send_settings(broker, DEVICE, CHOSEN)  # after the bad ones: the worker is still there
-        wait_until(lambda: in_force(store_url), what="the good settings after the bad ones")
-
-        def bad_counted() -> bool:
-            with Store(store_url) as store:
-                return store.counters("worker").get(("worker", DEVICE, "bad_settings"), 0) == 3
-
-        wait_until(bad_counted, what="the three bad settings counted")
+        yield worker
     finally:
         worker.close()
 
 
+@pytest.mark.usefixtures("worker_after_a_packet")
+def test_bad_settings_are_counted_and_change_nothing(
+    broker: BrokerAddress, store_url: str, publisher: paho.Client
+) -> None:
+    for bad in (b'{"max_sitting_min": 1}', b'{"weekly_hours": ' + b"[" * 50 + b"]" * 50 + b"}", b"\xff"):
+        publisher.publish(topic(DEVICE, Kind.SETTINGS), bad, qos=1).wait_for_publish(timeout=30)
+    send_settings(broker, DEVICE, CHOSEN)  # after the bad ones: the worker is still there
+    wait_until(lambda: in_force(store_url), what="the good settings after the bad ones")
+
+    def bad_counted() -> bool:
+        with Store(store_url) as store:
+            return store.counters("worker").get(("worker", DEVICE, "bad_settings"), 0) == 3
+
+    wait_until(bad_counted, what="the three bad settings counted")
+
+
+@pytest.mark.usefixtures("worker_after_a_packet")
 def test_a_chosen_placement_starts_the_analysis_afresh_there(
     broker: BrokerAddress, store_url: str, publisher: paho.Client
 ) -> None:
     """A sensor whose status names no placement is analysed where the wearer says they wear it."""
-    worker = start_worker(broker, store_url)
-    try:
-        send_packet(publisher, 0)
-        wait_until(lambda: analysed(store_url, 0), what="the first packet analysed")
-        assert status(store_url)["placement"] == "thigh"  # the worker's default
-        send_settings(broker, DEVICE, WearerSettings(placement=Placement.LOWER_BACK))
-        send_packet(publisher, 1)
-        wait_until(
-            lambda: analysed(store_url, 1) and status(store_url).get("placement") == "lower_back",
-            what="the analysis at the lower back",
-        )
-    finally:
-        worker.close()
+    assert status(store_url)["placement"] == "thigh"  # the worker's default
+    send_settings(broker, DEVICE, WearerSettings(placement=Placement.LOWER_BACK))
+    send_packet(publisher, 1)
+    wait_until(
+        lambda: analysed(store_url, 1) and status(store_url).get("placement") == "lower_back",
+        what="the analysis at the lower back",
+    )
