@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format bench score demo-deps system-deps clean
+.PHONY: demo test check lint format bench score screenshots demo-deps system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ score: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png, one per dashboard page, from the running demo (bench/screenshots.py).
+screenshots: $(STAMP) system-deps
+	$(BIN)/python -m bench.screenshots
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -34,6 +34,7 @@ page = st.navigation(
         st.Page("app_pages/now.py", title="Now", icon=":material/sensors:", default=True),
         st.Page("app_pages/today.py", title="Today", icon=":material/today:"),
         st.Page("app_pages/programme.py", title="Programme", icon=":material/self_improvement:"),
+        st.Page("app_pages/session.py", title="Session", icon=":material/fitness_center:"),
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
         st.Page("app_pages/progress.py", title="Progress", icon=":material/trending_up:"),
         st.Page("app_pages/day.py", title="Day", icon=":material/view_timeline:"),

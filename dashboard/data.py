@@ -27,8 +27,11 @@ import streamlit as st
 
 from analysis import AlertPolicy, Posture
 from analysis.days import DaySummary, day_summaries
-from analysis.programme import exercise_by_id
+from analysis.guided import GuidedProgress, guided_progress
+from analysis.holds import HoldEnded, HoldStarted
+from analysis.programme import Category, Dose, exercise_by_id
 from analysis.report import Report, Summary, exercise_totals, summarize
+from analysis.reps import RepCounted
 from analysis.today import ClippedBout, DaySoFar, RunningBout, StoredBout, clipped_bouts, day_so_far, responses
 from dashboard import display
 from ingest.errors import PayloadError
@@ -41,6 +44,7 @@ __all__ = [
     "ANSWER_LABELS",
     "POSTURES",
     "DayView",
+    "SessionItem",
     "adherence_calendar",
     "alerts_today",
     "bouts_today",
@@ -51,6 +55,8 @@ __all__ = [
     "devices",
     "events_export",
     "exercise_table",
+    "guided_set",
+    "guided_start",
     "latest_day",
     "live_status",
     "plan_progress",
@@ -59,6 +65,7 @@ __all__ = [
     "progress_summary",
     "reminder_answers",
     "report_html",
+    "session_plan",
     "status_policy",
     "summary_today",
     "wearer_settings",
@@ -226,7 +233,8 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     ``sitting_since_s``, ``sitting_s``, ``open_alert``, ``snoozed_until_s``,
     ``meeting_until_s``, ``reference_ready``, ``calibrated``, ``worn``, ``detects``,
     ``slouch_s``, ``posture_slouch_s`` (``analysis.LiveStatus``), and the worker's
-    ``max_sitting_s``, ``slouch_deg``, ``working_hours``, ``utc_offset_h`` and ``placement``.
+    ``max_sitting_s``, ``slouch_deg``, ``working_hours``, ``weekly_hours``,
+    ``quiet_hours``, ``utc_offset_h`` and ``placement`` (the wearer's settings in force).
 
     Raises:
         StoreError: The store cannot be read.
@@ -720,3 +728,146 @@ def delete_wearer(store_url: str, device_id: str) -> int:
         deleted = store.delete_device(device_id)
     st.cache_data.clear()
     return deleted
+
+
+# --- Session page -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionItem:
+    """One exercise of today's plan, for a guided session.
+
+    Attributes:
+        exercise_id: The programme exercise.
+        dose: The dose asked for (the default plan's: the programme dose).
+        done: Its dose was already met today (``analysis.adherence``).
+    """
+
+    exercise_id: str
+    dose: Dose
+    done: bool
+
+
+def session_plan(store_url: str, device_id: str) -> tuple[SessionItem, ...]:
+    """The stretches and strengthening exercises of the plan due on the wearable's latest day, in plan order.
+
+    The aerobic items (the daily walk) are left out: they are no guided set, and the
+    day's walks count by themselves. The plan is the default one (:func:`plan_progress`).
+
+    Returns:
+        The items; none before any data, or when the plan has nothing due that day.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    report = plan_progress(store_url, device_id)
+    today = latest_day(store_url, device_id)
+    if report is None or report.adherence is None or not report.adherence.days:
+        return ()
+    day = report.adherence.days[-1]
+    if day.day != today:
+        return ()
+    items = [(exercise_by_id(i.exercise_id), i.done) for i in day.items]
+    return tuple(SessionItem(e.id, e.dose, done) for e, done in items if e.category != Category.AEROBIC)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def guided_start(store_url: str, device_id: str, exercise: str, action_id: str | None = None) -> float | None:
+    """When the worker began following a guided exercise (its ``exercise_started`` event), device time.
+
+    Args:
+        store_url: ``sqlite:///PATH``.
+        device_id: The wearable.
+        exercise: The programme exercise id.
+        action_id: The id of the ``exercise_start`` action that asked for it (its events
+            carry it); None for the latest start of that exercise.
+
+    Returns:
+        The start's ``t_s``, epoch seconds; None before the worker has confirmed it.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    if not parse_store_url(store_url).exists():
+        return None
+    with _store(store_url) as store:
+        rows = store.events(device_id, kinds=["exercise_started"])
+    starts = [
+        e.t_s
+        for e in rows
+        if e.body.get("exercise") == exercise and (action_id is None or e.body.get("id") == action_id)
+    ]
+    return max(starts, default=None)
+
+
+_HOLD_KEYS = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bounces", "hold")
+_GUIDED_KINDS = ("rep", "hold_started", "hold")
+
+
+def _guided_event(kind: str, body: dict[str, Any]) -> RepCounted | HoldStarted | HoldEnded:
+    """A stored ``rep``, ``hold_started`` or ``hold`` event as its analysis value.
+
+    Raises:
+        KeyError, ValueError, TypeError: The row does not parse.
+    """
+    if kind == "rep":
+        return RepCounted(
+            float(body["t_s"]), float(body["start_s"]), str(body["exercise"]), int(body["rep"]), body.get("side")
+        )
+    if kind == "hold_started":
+        return HoldStarted(float(body["t_s"]), str(body["exercise"]), body.get("side"), float(body["target_s"]))
+    return HoldEnded(*(body[k] for k in _HOLD_KEYS))
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def guided_set(
+    store_url: str,
+    device_id: str,
+    exercise: str,
+    *,
+    per_side: bool,
+    since_s: float,
+    until_s: float | None = None,
+    switch_s: float | None = None,
+) -> GuidedProgress:
+    """One set of a guided exercise so far: repetitions and holds per side, the hold under way.
+
+    The worker's stored ``rep``, ``hold_started`` and ``hold`` events of the exercise,
+    counted by :func:`analysis.guided.guided_progress` (sides, and what counts: there).
+
+    Args:
+        store_url: ``sqlite:///PATH``.
+        device_id: The wearable.
+        exercise: The programme exercise id.
+        per_side: The dose is per side.
+        since_s: Start of the set (device time, epoch seconds).
+        until_s: End of the set; None while it runs.
+        switch_s: When the wearer was told to change to the second side; None before.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    rows: list[EventRow] = []
+    if parse_store_url(store_url).exists():
+        with _store(store_url) as store:
+            rows = store.events(
+                device_id,
+                since_s=since_s,
+                until_s=float("inf") if until_s is None else until_s,
+                kinds=_GUIDED_KINDS,
+            )
+    events: list[RepCounted | HoldStarted | HoldEnded] = []
+    for row in rows:
+        if row.body.get("exercise") != exercise:
+            continue
+        try:
+            events.append(_guided_event(row.kind, row.body))
+        except (KeyError, ValueError, TypeError):
+            continue  # a row that does not parse is left out, as the reports do
+    return guided_progress(
+        events,
+        per_side=per_side,
+        since_s=since_s,
+        until_s=float("inf") if until_s is None else until_s,
+        switch_s=switch_s,
+    )

@@ -32,6 +32,7 @@ __all__ = [
     "adherence_level",
     "clock",
     "dose_text",
+    "hold_flags_text",
     "holds_text",
     "hour_text",
     "minutes_text",
@@ -345,4 +346,20 @@ def holds_text(holds: Sequence[HoldEnded]) -> str:
     for hold in holds:
         flags = [w for w, on in (("broken early", hold.broken), ("bounced", hold.bounces > 0)) if on]
         parts.append(f"{hold.duration_s:.0f} s" + (f" ({', '.join(flags)})" if flags else ""))
+    return ", ".join(parts)
+
+
+def hold_flags_text(broken: int, bounced: int) -> str:
+    """How many holds were broken early or bounced, in words; ``""`` when none.
+
+    >>> hold_flags_text(1, 0), hold_flags_text(2, 1)
+    ('1 hold broken early', '2 holds broken early, 1 bounced')
+    """
+    parts = [
+        f"{n} {'hold' if n == 1 else 'holds'} {what}"
+        for n, what in ((broken, "broken early"), (bounced, "bounced"))
+        if n
+    ]
+    if len(parts) == 2:
+        parts[1] = parts[1].replace(" holds ", " ").replace(" hold ", " ")
     return ", ".join(parts)

@@ -22,6 +22,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
+from bench.screenshots import CHROMIUM_ARGS, find_chromium
 from dashboard import display
 from ingest.dashboard_cmd import dashboard_url, wait_for_health
 from ingest.mqtt import BrokerAddress, connect, make_client
@@ -31,16 +32,6 @@ from tests.support import free_port, missing
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Upper bounds for waits on a slow, loaded machine; typical times are a few seconds.
 STARTUP_TIMEOUT_S = 60.0
 WAIT_MS = 30_000
@@ -48,10 +39,12 @@ WAIT_MS = 30_000
 
 @pytest.fixture
 def chromium() -> Path:
-    """Debian's Chromium; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
-    if not CHROMIUM.exists():
-        missing(str(CHROMIUM), "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
-    return CHROMIUM
+    """The system's Chromium, found on PATH; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
+    found = find_chromium()
+    if found is None:
+        missing("chromium on PATH", "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
+    assert found is not None
+    return found
 
 
 @pytest.fixture
@@ -107,6 +100,7 @@ def test_live_page_prompts_updates_and_snoozes(
     """The prompt shows, the sitting tile follows the store without a reload, Snooze sends and toasts."""
     from playwright.sync_api import expect, sync_playwright  # the browser tests alone need Playwright
 
+    expect.set_options(timeout=WAIT_MS)  # a first render on a loaded machine takes longer than the 5-s default
     open_alert = {"t_s": at(10, 33), "alert": "sit_too_long", "sitting_since_s": at(10, 3), "repeat": 0}
     morning_store(at(10, 36), open_alert={**open_alert, "stretch_id": "squat"})
 
