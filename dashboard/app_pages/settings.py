@@ -72,8 +72,8 @@ def reminder_form(device_id: str, chosen: WearerSettings, reported: str | None) 
             tick, start_col, end_col = st.columns([2, 1, 1], vertical_alignment="center")
             on = tick.checkbox(day.capitalize(), value=hours is not None, key=f"day_{day}")
             start, end = hours or DEFAULT_HOURS
-            begin = start_col.time_input(f"{day} from", as_time(start), key=f"from_{day}", step=900)
-            finish = end_col.time_input(f"{day} to", as_time(end), key=f"to_{day}", step=900)
+            begin = start_col.time_input(f"{day.capitalize()}: from", as_time(start), key=f"from_{day}", step=900)
+            finish = end_col.time_input(f"{day.capitalize()}: to", as_time(end), key=f"to_{day}", step=900)
             days.append((as_hour(begin), as_hour(finish, end=True)) if on else None)
         st.markdown("**Quiet hours** (every day, e.g. lunch)")
         quiet: list[tuple[float, float]] = []
@@ -82,8 +82,8 @@ def reminder_form(device_id: str, chosen: WearerSettings, reported: str | None) 
             given = chosen.quiet_hours[i] if i < len(chosen.quiet_hours) else None
             on = tick.checkbox(f"Quiet span {i + 1}", value=given is not None, key=f"quiet_{i}")
             start, end = given or (12.0, 13.0)
-            begin = start_col.time_input(f"quiet {i + 1} from", as_time(start), key=f"quiet_from_{i}", step=900)
-            finish = end_col.time_input(f"quiet {i + 1} to", as_time(end), key=f"quiet_to_{i}", step=900)
+            begin = start_col.time_input(f"Quiet {i + 1}: from", as_time(start), key=f"quiet_from_{i}", step=900)
+            finish = end_col.time_input(f"Quiet {i + 1}: to", as_time(end), key=f"quiet_to_{i}", step=900)
             if on:
                 quiet.append((as_hour(begin), as_hour(finish, end=True)))
         st.subheader("Slouch nudge")
