@@ -32,6 +32,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from ingest.broker_setup import TlsFiles, write_broker_setup
 from ingest.mosquitto import config_path, find_mosquitto, log_path, mosquitto_config
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 
@@ -329,11 +330,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEFAULT_DATA_DIR,
         help=f"folder where mosquitto keeps its sessions across restarts (default {DEFAULT_DATA_DIR})",
     )
+    setup = p.add_argument_group(
+        "a mosquitto of your own",
+        "Write a mosquitto configuration with logins, per-device ACLs and TLS into DIR, "
+        "print how to use it, and exit (ingest/broker_setup.py).",
+    )
+    setup.add_argument("--mosquitto-config", type=Path, metavar="DIR", help="write the configuration into DIR")
+    setup.add_argument("--tls-cert", type=Path, metavar="PEM", help="the broker's certificate (with --tls-key)")
+    setup.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key")
+    setup.add_argument("--tls-ca", type=Path, metavar="PEM", help="the CA that signed it (clients verify with it)")
+    setup.add_argument("--force", action="store_true", help="replace a configuration already in DIR")
     p.set_defaults(func=run)
 
 
+def _write_setup(args: argparse.Namespace) -> int:
+    """``--mosquitto-config DIR``: write the secured configuration and say how to use it."""
+    given = [args.tls_cert, args.tls_key, args.tls_ca]
+    if any(given) and not all(given):
+        print("sitless broker: TLS needs all three of --tls-cert, --tls-key and --tls-ca", file=sys.stderr)
+        return 2
+    tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_ca) if all(given) else None
+    port = args.port if args.port != DEFAULT_PORT or tls is None else None
+    try:
+        setup = write_broker_setup(args.mosquitto_config, host=args.host, port=port, tls=tls, force=args.force)
+    except (FileExistsError, OSError) as err:
+        print(f"sitless broker: {err}", file=sys.stderr)
+        return 1
+    scheme, port_used = ("mqtts", port or 8883) if tls else ("mqtt", port or DEFAULT_PORT)
+    folder = args.mosquitto_config.resolve()
+    ca = f" SITLESS_MQTT_CA_FILE={args.tls_ca.resolve()}" if tls else ""
+    print(f"sitless broker: wrote {setup.config}, {setup.acl} and {setup.passwd}")
+    print(f"  start it:     mosquitto -c {setup.config}")
+    print(
+        f"  each service: SITLESS_MQTT_PASSWORD_FILE={folder}/secrets/worker.password{ca} "
+        f"sitless worker --broker {scheme}://worker@{args.host}:{port_used}   (likewise recorder, gateway, dashboard)"
+    )
+    print(f"  a wearable:   mosquitto_passwd {setup.passwd} DEVICE_ID   (it logs in with its device id)")
+    cafile = f" --cafile {args.tls_ca.resolve()}" if tls else ""
+    print(
+        f"  read events:  mosquitto_sub -h {args.host} -p {port_used}{cafile} -u reader "
+        f"-P \"$(cat {folder}/secrets/reader.password)\" -t 'sitless/v1/+/event'"
+    )
+    if tls is None:
+        print("  (no TLS: passwords travel in clear text; give --tls-cert, --tls-key and --tls-ca beyond this machine)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the broker until SIGINT or SIGTERM; return the exit status."""
+    """Run the broker until SIGINT or SIGTERM (or write a configuration); return the exit status."""
+    if args.mosquitto_config is not None:
+        return _write_setup(args)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import queue
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import numpy as np
 import paho.mqtt.client as paho
 import pytest
 
+from ingest.broker_setup import SERVICE_USERS, TlsFiles, acl_rules, password_line, write_broker_setup
 from ingest.codec import Batch, encode
 from ingest.device_link import DeviceLink
 from ingest.mqtt import (
@@ -29,21 +29,10 @@ from ingest.mqtt import (
 from ingest.topics import Kind, topic
 from tests.support import free_port, missing
 
-PASSWORDS = {"worker": "w0rker-secret", "desk-07": "desk-secret", "desk-08": "other-secret"}
-# The per-device rules a broker for sitless needs (docs/protocol.md): a device writes
-# only its own samples and status and reads only its own commands; the worker reads
-# every device and writes events and commands.
-ACL = """\
-user worker
-topic read sitless/v1/+/imu
-topic read sitless/v1/+/status
-topic write sitless/v1/+/event
-topic write sitless/v1/+/cmd
-
-pattern write sitless/v1/%u/imu
-pattern write sitless/v1/%u/status
-pattern read sitless/v1/%u/cmd
-"""
+#: The wearables' logins, added to the generated password file as an administrator would.
+DEVICES = {"desk-07": "desk-secret", "desk-08": "other-secret"}
+#: Every login's password: the devices', and the services' once the broker set-up wrote them.
+PASSWORDS = dict(DEVICES)
 
 
 # --- URLs and secrets ------------------------------------------------------------------
@@ -87,8 +76,8 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 @pytest.fixture
 def secure_mosquitto(tmp_path: Path) -> Iterator[tuple[BrokerAddress, Path]]:
-    """mosquitto with TLS (a test CA), a password file and per-device ACLs; yields its address and CA file."""
-    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+    """mosquitto as ``sitless broker --mosquitto-config`` sets it up, with TLS from a test CA; address and CA file."""
+    if shutil.which("mosquitto") is None:
         missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
     if shutil.which("openssl") is None:
         missing("openssl", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install openssl")
@@ -101,30 +90,14 @@ def secure_mosquitto(tmp_path: Path) -> Iterator[tuple[BrokerAddress, Path]]:
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
              "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)  # fmt: skip
-    passwd = d / "passwd"
-    passwd.touch()
-    for user, password in PASSWORDS.items():
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True)
-    (d / "acl").write_text(ACL, encoding="utf-8")
     port = free_port()
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous false",
-        f"password_file {passwd}",
-        f"acl_file {d / 'acl'}",
-        f"cafile {d / 'ca.pem'}",
-        f"certfile {d / 'server.pem'}",
-        f"keyfile {d / 'server.key'}",
-        "persistence false",
-        "log_dest stderr",
-        "log_type error",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    conf = d / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    setup = write_broker_setup(d / "broker", port=port, tls=TlsFiles(d / "server.pem", d / "server.key", d / "ca.pem"))
+    with setup.passwd.open("a", encoding="utf-8") as f:
+        f.writelines(password_line(device, password) + "\n" for device, password in DEVICES.items())
+    for user, path in setup.secrets.items():
+        PASSWORDS[user] = path.read_text(encoding="utf-8").strip()
     log = (d / "mosquitto.log").open("wb")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=log)
+    proc = subprocess.Popen(["mosquitto", "-c", str(setup.config)], stderr=log)
     address = BrokerAddress("127.0.0.1", port, tls=True, ca_file=str(d / "ca.pem"))
     try:
         # Up once a logged-in client connects (a bare TCP probe would not say TLS works).
@@ -223,3 +196,37 @@ def test_services_take_the_login_from_the_url_and_the_environment(
     assert client.is_connected()
     client.disconnect()
     client.loop_stop()
+
+
+def test_the_setup_keeps_its_secrets_private_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    setup = write_broker_setup(tmp_path / "b")
+    assert set(setup.secrets) == set(SERVICE_USERS)
+    for path in [*setup.secrets.values(), setup.passwd]:
+        assert path.stat().st_mode & 0o077 == 0  # the owner's alone
+    config = setup.config.read_text(encoding="utf-8")
+    assert "allow_anonymous false" in config
+    assert "listener 1883 127.0.0.1" in config
+    assert "max_queued_messages 1000000" in config  # not mosquitto's 1,000
+    assert setup.acl.read_text(encoding="utf-8") == acl_rules()
+    secret = setup.secrets["worker"].read_text(encoding="utf-8").strip()
+    assert secret not in setup.passwd.read_text(encoding="utf-8")  # hashed
+    with pytest.raises(FileExistsError, match="--force"):
+        write_broker_setup(tmp_path / "b")
+    again = write_broker_setup(tmp_path / "b", force=True)
+    assert again.secrets["worker"].read_text(encoding="utf-8").strip() != secret
+
+
+def test_sitless_broker_writes_the_setup_and_says_how_to_use_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.cli import main
+
+    folder = tmp_path / "mine"
+    assert main(["broker", "--mosquitto-config", str(folder), "--port", "1884"]) == 0
+    out = capsys.readouterr().out
+    assert f"mosquitto -c {folder.resolve() / 'mosquitto.conf'}" in out
+    assert "--broker mqtt://worker@127.0.0.1:1884" in out
+    assert "no TLS" in out
+    assert main(["broker", "--mosquitto-config", str(folder)]) == 1  # not over the one just written
+    assert "--force" in capsys.readouterr().err
+    assert main(["broker", "--mosquitto-config", str(folder), "--tls-cert", "c.pem"]) == 2
