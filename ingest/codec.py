@@ -222,7 +222,8 @@ def decode(payload: bytes) -> Batch:
         raise PacketError(f"unknown flag bits 0x{flags:02x}")
     if not 1 <= n <= MAX_SAMPLES:
         raise PacketError(f"sample count {n} outside 1..{MAX_SAMPLES}")
-    if not flags & FLAG_GYRO and gyro_scale != 0.0:
+    # -0.0 too: encode writes +0.0, so a batch re-encodes to the bytes it came from.
+    if not flags & FLAG_GYRO and (gyro_scale != 0.0 or math.copysign(1.0, gyro_scale) < 0):
         raise PacketError(f"gyro_scale_dps must be 0 without gyro, got {gyro_scale}")
     channels = 6 if flags & FLAG_GYRO else 3
     expected = HEADER.size + n * channels * _SAMPLE.itemsize

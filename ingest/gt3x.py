@@ -20,6 +20,7 @@ docs/loggers.md.
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 import zipfile
@@ -31,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.errors import RecordingError
-from ingest.recording import RecordingClock
+from ingest.recording import HEADER_RATE_RANGE_HZ, RecordingClock
 
 __all__ = [
     "GT3X_SCALE_G",
@@ -48,6 +49,8 @@ GT3X_SCALE_G = 341.0
 #: .NET ticks (100 ns since 0001-01-01) at the Unix epoch.
 _TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000
 _TICKS_PER_S = 10_000_000
+#: .NET ticks of DateTime.MaxValue (9999-12-31T23:59:59.9999999), the latest Start Date.
+_MAX_TICKS = 3_155_378_975_999_999_999
 #: Bytes of two packed activity.bin samples (2 x 3 axes x 12 bits).
 _GT3X_PAIR_BYTES = 9
 #: log.bin (GT3X-File-Format README.md, "Log Record Format"): separator 0x1E, type,
@@ -170,8 +173,13 @@ def read_gt3x(path: Path, chunk_rows: int, clock: RecordingClock) -> Iterator[_S
             start_ticks = int(info["Start Date"])
         except (KeyError, ValueError) as err:
             raise RecordingError(f"{path}: info.txt has no usable Sample Rate and Start Date: {err}") from err
-        if not rate_hz > 0:
-            raise RecordingError(f"{path}: info.txt: Sample Rate must be > 0, got {rate_hz}")
+        low_hz, high_hz = HEADER_RATE_RANGE_HZ
+        if not low_hz <= rate_hz <= high_hz:
+            raise RecordingError(f"{path}: info.txt: Sample Rate must be {low_hz:g} to {high_hz:g} Hz, got {rate_hz}")
+        if not 0 <= start_ticks <= _MAX_TICKS:
+            raise RecordingError(
+                f"{path}: info.txt: Start Date must be .NET ticks 0 to {_MAX_TICKS}, got {start_ticks}"
+            )
         # Start Date is the device's local time; TimeZone (when given) is its UTC offset.
         offset_s = _utc_offset_s(info.get("TimeZone", ""))
         clock.utc_offset_s = offset_s
@@ -316,7 +324,7 @@ def _gt3x_log_scale(info: dict[str, str], path: Path) -> float | None:
             scale = float(text)
         except ValueError as err:
             raise RecordingError(f"{path}: info.txt: Acceleration Scale {text!r} is not a number") from err
-        if scale > 0:
+        if math.isfinite(scale) and scale >= 1:  # under 1 count per g (1e-320) would overflow the samples
             return scale
     serial = info.get("Serial Number", "")
     return _GT3X_SCALE_BY_SERIAL.get(serial[:3].upper())
@@ -334,9 +342,16 @@ def _read_gt3x_log(
     times: list[NDArray[np.float64]] = []
     accs: list[NDArray[np.float64]] = []
     held = 0
+    last_s = -np.inf  # time of the last sample so far
     with zf.open("log.bin") as f:
         for start_s, acc in _gt3x_log_seconds(f, path, info, clock):
+            if start_s <= last_s:  # a record of more than a second of samples runs into the next
+                raise RecordingError(
+                    f"{path}: log.bin: a record at {start_s} s starts before the last sample of the one before, "
+                    f"at {last_s} s: more samples than its Sample Rate of {rate_hz:g} Hz gives a second"
+                )
             times.append(start_s + np.arange(acc.shape[0]) / rate_hz)
+            last_s = float(times[-1][-1]) if acc.shape[0] else last_s
             accs.append(acc)
             held += acc.shape[0]
             if held >= chunk_rows:

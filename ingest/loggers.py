@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from ingest.errors import RecordingError
 from ingest.gt3x import GT3X_SCALE_G, GT3xRecord, gt3x_checksum, iter_gt3x_records, read_gt3x, unpack_gt3x_activity
-from ingest.recording import Chunk, RecordingClock
+from ingest.recording import HEADER_RATE_RANGE_HZ, Chunk, RecordingClock
 
 __all__ = [
     "ACTILIFE_HEADER_LINES",
@@ -261,7 +261,10 @@ def _actilife_header(lines: list[str], path: Path) -> tuple[float, float]:
         start = dt.datetime.strptime(f"{fields['Start Date']} {fields['Start Time']}", f"{py_format} %H:%M:%S")
     except ValueError as err:
         raise RecordingError(f"{path}: ActiLife CSV start date/time does not read: {err}") from err
-    return start.replace(tzinfo=dt.UTC).timestamp(), float(rate[1])
+    rate_hz, (low_hz, high_hz) = float(rate[1]), HEADER_RATE_RANGE_HZ
+    if not low_hz <= rate_hz <= high_hz:  # "at 0 Hz" would make every time infinite
+        raise RecordingError(f"{path}: ActiLife CSV sample rate must be {low_hz:g} to {high_hz:g} Hz, got {rate[1]}")
+    return start.replace(tzinfo=dt.UTC).timestamp(), rate_hz
 
 
 def _read_actilife_csv(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:

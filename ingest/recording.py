@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_READ_AHEAD",
     "GYRO_COLUMNS",
+    "HEADER_RATE_RANGE_HZ",
     "STANDARD_GRAVITY_MS2",
     "UNIX_TIME_FROM_S",
     "AccUnit",
@@ -61,6 +62,10 @@ UNIX_TIME_FROM_S = 1e9
 UNIX_TIME_MS_FROM = 1e11
 #: Numeric times in seconds from this on are past the year 9999: not a time, most likely milliseconds.
 UNIX_TIME_BEFORE_S = 253_402_300_800.0
+#: Sample rates a logger file's header may state, Hz: far past any wearable logger's on
+#: both sides (they sample at 1-3200 Hz), and narrow enough that every sample's time,
+#: start plus index over rate, is a finite number.
+HEADER_RATE_RANGE_HZ = (0.01, 100_000.0)
 #: Standard gravity, m/s² per g (CGPM 1901; ISO 80000-3).
 STANDARD_GRAVITY_MS2 = 9.80665
 #: A first chunk whose median |a| lies in this range is in m/s²: a worn or resting sensor
@@ -122,7 +127,8 @@ def detect_acc_unit(acc: NDArray[np.float64]) -> AccUnit:
     """
     if acc.shape[0] == 0:
         return AccUnit.G
-    median = float(np.median(np.linalg.norm(acc, axis=1)))
+    with np.errstate(over="ignore"):  # |a| of values near float64's limit is inf: not m/s² either
+        median = float(np.median(np.linalg.norm(acc, axis=1)))
     low, high = MS2_MEDIAN_RANGE
     return AccUnit.MS2 if low <= median <= high else AccUnit.G
 
@@ -179,10 +185,11 @@ def _times(column: pd.Series, path: Path, first_row: int, *, iso: bool) -> NDArr
         return _numeric(column, "t", path, first_row)
     try:
         stamps = pd.to_datetime(column, format="ISO8601", utc=True)
+        # Inside the try: stamps of mixed resolutions that span more than nanoseconds can
+        # (year 1 after 2026) overflow here with OutOfBoundsDatetime, a ValueError.
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     except (ValueError, TypeError) as err:
         raise RecordingError(f"{path}: column 't' is neither seconds nor ISO-8601 timestamps: {err}") from err
-    epoch = pd.Timestamp(0, tz="UTC")
-    seconds = (stamps - epoch).dt.total_seconds()
     return np.asarray(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
@@ -251,7 +258,14 @@ class _Parser:
                 )
             if self.iso or first_s >= UNIX_TIME_FROM_S:
                 self.clock.start_epoch_s = first_s
-        return Chunk((t - self.t_first) / per_s, acc, gyro)
+        with np.errstate(over="ignore"):
+            t_s = (t - self.t_first) / per_s
+        far = np.flatnonzero(~np.isfinite(t_s))
+        if far.size:  # e.g. -1e308 then 1e308: the span is beyond float64
+            raise RecordingError(
+                f"{path}: row {int(rows[far[0]])}: time {t[far[0]]!r} is too far from the first, {self.t_first!r}"
+            )
+        return Chunk(t_s, acc, gyro)
 
     def _decide_units(self, t: NDArray[np.float64], acc: NDArray[np.float64]) -> None:
         """Decide from the first usable rows what the caller left open, and note what differs from g and s."""

@@ -296,8 +296,9 @@ class PmdAccDecoder:
         Raises:
             ProfileError: Empty, shorter than the header, not ACC, an unknown frame type,
                 a truncated sample or delta block, a delta block of 0 samples or with a
-                width outside 1-32 bits, no samples, or a time stamp that is not after
-                the previous frame's (or too early for the first frame's samples).
+                width outside 1-32 bits, no samples, compressed samples that overflow
+                float32 times the factor, or a time stamp that is not after the
+                previous frame's (or too early for the first frame's samples).
         """
         if not data:
             raise ProfileError("empty PMD frame")
@@ -322,7 +323,9 @@ class PmdAccDecoder:
             deltas = _delta_samples(body)
             acc_mg = deltas if self._factor == 1 else _truncate(deltas, self._factor)
         else:
-            acc_mg = _truncate(_delta_samples(body), self._factor * np.float32(1000))
+            with np.errstate(over="ignore"):  # an infinite factor: _truncate refuses its products
+                factor_mg = self._factor * np.float32(1000)
+            acc_mg = _truncate(_delta_samples(body), factor_mg)
         t_ns = _sample_times_ns(previous_ns, frame_ns, acc_mg.shape[0], self.rate_hz)
         return Samples(acc_mg / 1000.0, t_s=t_ns / 1e9 + POLAR_EPOCH_UNIX_S)
 
@@ -385,8 +388,16 @@ def _delta_samples(body: bytes) -> NDArray[np.float64]:
 
 
 def _truncate(samples: NDArray[np.float64], factor: np.float32) -> NDArray[np.float64]:
-    """``samples x factor`` in float32 truncated toward zero, as the SDK scales compressed frames."""
-    scaled: NDArray[np.float32] = np.trunc(samples.astype(np.float32) * factor)
+    """``samples x factor`` in float32 truncated toward zero, as the SDK scales compressed frames.
+
+    Raises:
+        ProfileError: A product beyond float32's range (a factor no sensor sends, or deltas
+            that ran away): the samples would be infinite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled: NDArray[np.float32] = np.trunc(samples.astype(np.float32) * factor)
+    if not np.all(np.isfinite(scaled)):
+        raise ProfileError(f"compressed samples times the factor {float(factor):g} overflow float32")
     return scaled.astype(np.float64)
 
 
