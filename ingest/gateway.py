@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -65,6 +66,7 @@ from bleak_retry_connector import establish_connection
 from analysis.settings import Placement
 from ingest.device_link import DeviceLink, SequenceMemory
 from ingest.errors import IngestError, ProfileError, StoreError
+from ingest.metrics import Health, MetricsServer, ServiceMetrics, add_metrics_arguments, metrics_endpoint
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.outbox import Outbox
 from ingest.packetizer import Packet, Packetizer
@@ -213,8 +215,11 @@ class _Sensor:
         self._replay()
         first, longest = self.settings.backoff_s
         wait_s = first
+        attempts = 0
         try:
             while not stop.is_set():
+                self.counts["reconnects"] += attempts > 0  # every attempt after the first
+                attempts += 1
                 try:
                     streamed = await self._stream(stop)
                 except (BleakError, OSError, TimeoutError, ProfileError) as err:
@@ -260,6 +265,7 @@ class _Sensor:
             decoder = self._decoder = profile.decoder(rate)
 
             def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+                self.counts["notifications"] += 1
                 try:
                     samples = decoder.decode(bytes(data))
                 except ProfileError as err:
@@ -453,6 +459,22 @@ class Gateway:
         self.sensors = [_Sensor(spec, settings, self.outbox, self.counts) for spec in settings.sensors]
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.metrics = ServiceMetrics("gateway", self.health)
+        for name, count in (
+            ("sitless_ble_notifications", "notifications"),
+            ("sitless_bad_notifications", "bad_notifications"),
+            ("sitless_packets_published", "packets"),
+            ("sitless_sensor_reconnects", "reconnects"),
+            ("sitless_sensor_connect_failures", "connect_failures"),
+        ):
+            self.metrics.read(name, functools.partial(self.counts.__getitem__, count))
+        self.metrics.read("sitless_outbox_packets", self.outbox.count)
+        self.metrics.read("sitless_mqtt_connected", lambda: self.health().connected)
+
+    def health(self) -> Health:
+        """Whether every sensor's MQTT link is up and the gateway runs (``/healthz``)."""
+        running = self._loop is not None and self._loop.is_running() and not (self._stop and self._stop.is_set())
+        return Health(all(sensor.link.connected for sensor in self.sensors), running)
 
     async def run(self) -> None:
         """Stream until :meth:`stop`; then flush, go offline and close the outbox."""
@@ -565,6 +587,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
     p.add_argument("--data-dir", type=Path, default=Path("var/gateway"), help="outbox and sequence numbers")
+    add_metrics_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -593,5 +616,9 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, gateway.stop)
         await gateway.run()
 
-    asyncio.run(main())
+    endpoint = metrics_endpoint(args)
+    with contextlib.ExitStack() as stack:
+        if endpoint is not None:
+            stack.enter_context(MetricsServer(gateway.metrics, endpoint))
+        asyncio.run(main())
     return 0

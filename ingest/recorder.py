@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ingest.codec import decode
 from ingest.errors import PacketError, PayloadError
+from ingest.metrics import metrics_endpoint
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import DeviceStatus
 from ingest.service import Message, MqttService, add_service_arguments, serve
@@ -66,6 +67,7 @@ class Recorder(MqttService):
             settings.client_id,
             [(subscription(Kind.IMU), 1), (subscription(Kind.STATUS), 1)],
             manual_ack=True,
+            service=SERVICE,
         )
         self.settings = settings
         self.store = Store(settings.store_url)
@@ -80,6 +82,7 @@ class Recorder(MqttService):
     def _count(self, device_id: str, name: str, n: int = 1) -> None:
         self._unsaved[(device_id, name)] += n
         self.stats.per_device[(device_id, name)] += n
+        self.metrics.add(name, n)
 
     def count(self, device_id: str, name: str) -> None:
         """Add one to a device's counter (:meth:`MqttService.count`)."""
@@ -99,6 +102,7 @@ class Recorder(MqttService):
             self._take_packet(device_id, m)
 
     def _take_packet(self, device_id: str, m: Message) -> None:
+        self.metrics.add("sitless_packets_received")
         try:
             batch = decode(m.payload)
         except PacketError as err:
@@ -135,6 +139,7 @@ class Recorder(MqttService):
                 if new:
                     self.stats.stored += 1
                     self._count(row.device_id, "stored")
+                    self.metrics.add("sitless_samples_received", row.n)
                     self._note_seq(row.device_id, row.seq)
                 else:
                     self.stats.duplicates += 1
@@ -180,4 +185,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the recorder until SIGINT or SIGTERM."""
-    return serve(Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id)))
+    recorder = Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id))
+    return serve(recorder, metrics_endpoint(args))

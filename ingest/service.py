@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 
 from ingest.errors import StoreError, TopicError
+from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, add_metrics_arguments
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
@@ -109,12 +110,13 @@ class RateLimitedLog:
 
 
 def add_service_arguments(parser: argparse.ArgumentParser, client_id: str) -> None:
-    """Add the options every MQTT service takes: ``--broker``, ``--store``, ``--client-id``."""
+    """Add the options every MQTT service takes: ``--broker``, ``--store``, ``--client-id``, ``--metrics-port``."""
     parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
     parser.add_argument("--store", default=DEFAULT_STORE_URL, help=f"store URL (default {DEFAULT_STORE_URL})")
     parser.add_argument(
         "--client-id", default=client_id, help=f"MQTT client id; the broker keeps the session under it ({client_id})"
     )
+    add_metrics_arguments(parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,7 @@ class MqttService(ABC):
         tick_s: How often :meth:`tick` runs when no message arrives.
         inbox_max: Most messages received and not yet handled (back-pressure past it).
         probe_every_s: Seconds between two probes of the service's own connection.
+        service: The ``service`` label of its metrics (:mod:`ingest.metrics`).
     """
 
     def __init__(
@@ -173,6 +176,7 @@ class MqttService(ABC):
         tick_s: float = 0.5,
         inbox_max: int = INBOX_MAX,
         probe_every_s: float = PROBE_EVERY_S,
+        service: str = "mqtt",
     ) -> None:
         self.broker = broker
         self.client_id = client_id
@@ -203,6 +207,16 @@ class MqttService(ABC):
         self._probe_sent_s = -math.inf
         self._probes_unheard = 0
         self._probe_n = 0
+        self._looping = False
+        #: Store reads or writes that failed and were retried.
+        self.store_failures = 0
+        self.metrics = ServiceMetrics(service, self.health)
+        self.metrics.read("sitless_mqtt_reconnects", lambda: self.disconnects + self.takeovers)
+        self.metrics.read("sitless_client_id_conflicts", lambda: self.conflicts)
+        self.metrics.read("sitless_store_write_failures", lambda: self.store_failures)
+        self.metrics.read("sitless_mqtt_connected", lambda: bool(self.client.is_connected()))
+        self.metrics.read("sitless_lag_seconds", lambda: self.lag_s)
+        self.metrics.read("sitless_inbox_messages", self._inbox.qsize)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -359,12 +373,23 @@ class MqttService(ABC):
                 break
         return items
 
+    def health(self) -> Health:
+        """Whether the service works: connected to the broker, and its loop running (``/healthz``)."""
+        return Health(bool(self.client.is_connected()), self._looping and not self._stop.is_set(), self.lag_s)
+
     @property
     def running(self) -> bool:
         """Whether the handler thread started by :meth:`start` is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
+        self._looping = True
+        try:
+            self._loop_batches()
+        finally:
+            self._looping = False
+
+    def _loop_batches(self) -> None:
         while not (self._stop.is_set() and self._inbox.empty()):
             items = self._drain()
             if items:
@@ -439,6 +464,7 @@ class MqttService(ABC):
                 self._guarded(step, what)
                 return True
             except StoreError:
+                self.store_failures += 1
                 if self._stop.is_set():
                     log.exception("%s: %s failed; giving up at shutdown", self.client_id, what)
                     return False
@@ -474,16 +500,20 @@ class MqttService(ABC):
         """Periodic work in memory between batches (give up waiting for late packets); default nothing."""
 
 
-def serve(service: MqttService) -> int:
+def serve(service: MqttService, metrics: MetricsEndpoint | None = None) -> int:
     """Run a service in this thread until SIGINT or SIGTERM; it closes itself on the way out.
 
     Args:
         service: The service to run.
+        metrics: Where to serve its metrics and health check (:mod:`ingest.metrics`); None for nowhere.
 
     Returns:
         The exit status, 0.
     """
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
-    with contextlib.suppress(KeyboardInterrupt):
-        service.run()
+    with contextlib.ExitStack() as stack:
+        if metrics is not None:
+            stack.enter_context(MetricsServer(service.metrics, metrics))
+        with contextlib.suppress(KeyboardInterrupt):
+            service.run()
     return 0

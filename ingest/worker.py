@@ -176,6 +176,7 @@ class Worker(MqttService):
                 (subscription(Kind.ACTION), 1),
                 (subscription(Kind.SETTINGS), 1),
             ],
+            service=SERVICE,
         )
         self.settings = settings
         self.store = Store(settings.store_url)
@@ -191,6 +192,8 @@ class Worker(MqttService):
         self._republished = False
         self._closed = False
         self.client.on_publish = self._on_publish
+        self.metrics.read("sitless_held_packets", self._held_packets)
+        self.metrics.read("sitless_wearers", lambda: len(self._wearers))
 
     # --- message handling -----------------------------------------------------------
 
@@ -223,6 +226,7 @@ class Worker(MqttService):
         self.counts[(device_id, name)] += 1
 
     def _on_packet(self, device_id: str, m: Message) -> None:
+        self.metrics.add("sitless_packets_received")
         try:
             batch = decode(m.payload)
         except PacketError as err:
@@ -284,6 +288,7 @@ class Worker(MqttService):
         """Take the next packet in order: it is queued for the analysis (``_analyse``)."""
         wearer.queued.append(batch)
         wearer.queued_samples += batch.n
+        self.metrics.add("sitless_samples_received", batch.n)
         wearer.seq = batch.seq
         wearer.dirty = True
         wearer.unsaved_packets += 1
@@ -538,6 +543,7 @@ class Worker(MqttService):
     def _publish_event(self, device_id: str, body: dict[str, Any], wearer: _Wearer | None) -> None:
         """Publish one stored event (its acknowledgement is recorded in the store), and buzz if due."""
         info = self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
+        self.metrics.add("sitless_events_published")
         self._inflight[info.mid] = event_key(device_id, body)
         if body["kind"] == "alert":
             self._alert(device_id, body, wearer)
@@ -712,7 +718,12 @@ class Worker(MqttService):
                 self.counts[("*", "evicted")] += 1
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
+            self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice
             self.counts.clear()
+
+    def _held_packets(self) -> int:
+        """Packets held after a gap or queued for the analysis, over every wearer (read when scraped)."""
+        return sum(len(w.pending) + len(w.queued) for w in list(self._wearers.values()))
 
     def close(self) -> None:
         """Analyse held packets, save every device's state, disconnect and close the store (once)."""

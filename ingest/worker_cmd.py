@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 
 from analysis import Placement
+from ingest.metrics import metrics_endpoint
 from ingest.mqtt import BrokerAddress
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import add_service_arguments, serve
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         slouch=slouch,
         share_group=args.share_group,
     )
-    return serve(Worker(settings))  # the worker saves every device's state as it closes
+    return serve(Worker(settings), metrics_endpoint(args))  # the worker saves every device's state as it closes
 
 
 def working_hours(text: str) -> tuple[float, float]:
