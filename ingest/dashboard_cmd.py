@@ -47,8 +47,12 @@ def _app_path() -> Path:
 
 
 def _absolute_store_url(store_url: str) -> str:
-    """The store URL with an absolute path, so that the child finds it from any directory."""
-    return f"sqlite:///{parse_store_url(store_url).resolve()}"
+    """The store URL with an absolute path, so that the child finds it from any directory.
+
+    A PostgreSQL URL is passed on as it is.
+    """
+    path = parse_store_url(store_url).path
+    return store_url if path is None else f"sqlite:///{path.resolve()}"
 
 
 def dashboard_url(port: int) -> str:
