@@ -7,12 +7,14 @@ where ``SITLESS_REQUIRE_POSTGRES=1``).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from ingest.errors import StoreError
 from ingest.store import SCHEMA_VERSION, Backend, BatchRow, StateRow, Store, event_key, parse_store_url
+from tests.postgres import PostgresServer
 
 
 def batch(seq: int, device_id: str = "d1") -> BatchRow:
@@ -250,3 +252,27 @@ def test_a_dropped_postgresql_connection_fails_one_call_and_the_next_reconnects(
             store.add_batches([batch(1)])
         assert store.add_batches([batch(1)]) == [True]
         assert store.seqs("d1") == [0, 1]
+
+
+def test_services_opening_a_fresh_postgresql_store_together_all_succeed(postgres_server: PostgresServer) -> None:
+    """Four services create the same new database's tables at once, ten times over: they
+    take turns (an advisory lock) and none fails on a table another is creating."""
+    for _ in range(10):
+        url = postgres_server.new_database()
+        start = threading.Barrier(4)
+        outcomes: list[str] = []
+
+        def open_store(url: str = url, start: threading.Barrier = start, outcomes: list[str] = outcomes) -> None:
+            start.wait()
+            try:
+                Store(url).close()
+                outcomes.append("ok")
+            except StoreError as err:
+                outcomes.append(str(err))
+
+        threads = [threading.Thread(target=open_store) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert outcomes == ["ok"] * 4
