@@ -185,7 +185,8 @@ def _is_busy(err: BaseException) -> bool:
 def _engine(where: StoreUrl, *, read_only: bool) -> sa.Engine:
     """An engine of one connection in autocommit mode: the store opens its own transactions."""
     if where.backend is Backend.POSTGRESQL:
-        options = "-c default_transaction_read_only=on" if read_only else ""
+        # A write waiting on another's row locks gives up after the busy timeout, as on SQLite.
+        options = f"-c lock_timeout={BUSY_TIMEOUT_MS}" + (" -c default_transaction_read_only=on" if read_only else "")
         return sa.create_engine(
             where.url,
             poolclass=sa.NullPool,

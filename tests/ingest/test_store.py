@@ -276,3 +276,23 @@ def test_services_opening_a_fresh_postgresql_store_together_all_succeed(postgres
         for t in threads:
             t.join(60)
         assert outcomes == ["ok"] * 4
+
+
+def test_a_postgresql_write_blocked_by_another_gives_up_after_the_busy_timeout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session holding the counters' rows (a long transaction, a migration) makes a
+    write fail as a locked SQLite file does, with nothing half written; once free, it goes through."""
+    import psycopg
+
+    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 200)
+    with Store(postgres_url) as store:
+        store.add_counts("worker", {("d1", "packets"): 1})
+        with psycopg.connect(postgres_url) as other:
+            other.execute("LOCK TABLE counters IN EXCLUSIVE MODE")
+            with pytest.raises(StoreError, match="lock timeout"):
+                store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+            other.rollback()
+        assert store.load_state("d1") is None
+        store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+        assert store.counters() == {("worker", "d1", "packets"): 2}
