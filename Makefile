@@ -19,13 +19,13 @@ demo: $(STAMP) demo-deps
 
 # Debian packages, installed when missing and the machine allows it (root and apt-get):
 # mosquitto for the demo's broker (without it the demo falls back to amqtt, which keeps
-# no session across a broker restart), and mosquitto and Chromium for the end-to-end and
-# browser tests (which otherwise say why they skip).
+# no session across a broker restart), and mosquitto, Chromium and PostgreSQL for the
+# end-to-end, browser and PostgreSQL store tests (which otherwise say why they skip).
 demo-deps:
 	@bash scripts/system-deps.sh mosquitto libgomp1
 
 system-deps:
-	@bash scripts/system-deps.sh mosquitto chromium libgomp1
+	@bash scripts/system-deps.sh mosquitto chromium libgomp1 postgresql
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

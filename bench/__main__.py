@@ -3,7 +3,8 @@
 - ``python -m bench`` runs everything: ``sitless analyze`` on 1 and 7 days, then the
   worker's cost per wearer. ``--doc docs/performance.md`` also writes the tables there.
 - ``python -m bench analyze --days 7`` runs one recording size.
-- ``python -m bench worker --wearers 1000 --minutes 1`` runs the per-wearer benchmarks.
+- ``python -m bench worker --wearers 1000 --minutes 1`` runs the per-wearer benchmarks;
+  ``--store postgresql://USER@HOST/DB`` also times the whole worker path on that store.
 """
 
 from __future__ import annotations
@@ -31,13 +32,19 @@ def _analyze(days: list[int], repeat: int) -> list[AnalyzeResult]:
     return results
 
 
-def _worker(wearers: int, minutes: float, repeat: int) -> list[WorkerResult]:
+def _worker(wearers: int, minutes: float, repeat: int, store_url: str | None = None) -> list[WorkerResult]:
     _say(f"per-wearer cost: {wearers} wearers x {minutes:g} min, {repeat} repetitions...")
-    return [
+    results = [
         bench_analyzer(wearers, minutes, repeat),
         bench_worker(wearers, minutes, repeat, periodic_saves=True),
         bench_worker(wearers, minutes, repeat, periodic_saves=False),
     ]
+    if store_url is not None:
+        results += [
+            bench_worker(wearers, minutes, repeat, periodic_saves=True, store_url=store_url),
+            bench_worker(wearers, minutes, repeat, periodic_saves=False, store_url=store_url),
+        ]
+    return results
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="the live worker's cost per wearer")
     worker.add_argument("--wearers", type=int, default=1000)
     worker.add_argument("--minutes", type=float, default=1.0, help="minutes of data per wearer")
+    worker.add_argument(
+        "--store", metavar="URL", help="also time the worker on this store (postgresql://USER@HOST/DB; PGPASSWORD)"
+    )
     return parser
 
 
@@ -67,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.what in (None, "worker"):
         wearers = args.wearers if args.what == "worker" else 1000
         minutes = args.minutes if args.what == "worker" else 1.0
-        table = worker_table(_worker(wearers, minutes, args.repeat))
+        store_url = args.store if args.what == "worker" else None
+        table = worker_table(_worker(wearers, minutes, args.repeat, store_url))
         _say(table)
         parts.append(table)
     if args.doc is not None:

@@ -9,7 +9,8 @@ interleaved one packet per wearer per round, as live traffic arrives.
 
 - :func:`bench_analyzer` times ``Analyzer.update`` alone on decoded packets.
 - :func:`bench_worker` times ``Worker.handle`` on ``Message`` objects in batches of
-  500 (the service's ``max_batch``) with a SQLite store in a temporary folder: decode,
+  500 (the service's ``max_batch``) with a SQLite store in a temporary folder (or the
+  store a URL names, PostgreSQL for instance, emptied of the bench's wearers): decode,
   sequence checks, analysis, events stored and published, counters and state saves.
   The MQTT client is never connected: paho queues what the worker publishes (a few
   hundred bytes per event), which the result reports.
@@ -37,7 +38,7 @@ from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import scenario
 from ingest.codec import decode
 from ingest.service import Message
-from ingest.store import StateRow, Store
+from ingest.store import StateRow, Store, parse_store_url
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 
@@ -187,6 +188,7 @@ def bench_worker(
     streams: int = 25,
     *,
     periodic_saves: bool = True,
+    store_url: str | None = None,
 ) -> WorkerResult:
     """Time ``Worker.handle`` on encoded packets of many wearers, without a broker.
 
@@ -203,6 +205,9 @@ def bench_worker(
             (``WorkerSettings.status_every_s``, ``snapshot_every_s``) on a clock that
             advances 0.5 s per packet of each wearer, as live; False leaves periodic
             saves out (alerts and actions still save at once).
+        store_url: The store to use (``postgresql://...``); the bench's wearers
+            (``bench-NNNNN``) are deleted from it before each repetition. None: a fresh
+            SQLite file in a temporary folder.
 
     Returns:
         The medians over repetitions.
@@ -218,7 +223,11 @@ def bench_worker(
     clock = [0.0]  # live seconds of the traffic handled so far
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
+            url = f"sqlite:///{Path(tmp) / 'store.sqlite'}" if store_url is None else store_url
+            if store_url is not None:
+                with Store(url) as store:
+                    for w in range(wearers):
+                        store.delete_device(f"bench-{w:05d}")
             clock[0] = 0.0
             settings = WorkerSettings(store_url=url)
             if not periodic_saves:
@@ -240,6 +249,8 @@ def bench_worker(
             with Store(url) as store:
                 events = sum(len(store.events(f"bench-{w:05d}")) for w in range(wearers))
     label = "live save cadence" if periodic_saves else "no periodic saves"
+    if store_url is not None:
+        label += f", {parse_store_url(store_url).backend}"
     return WorkerResult.from_runs(
         f"Worker.handle ({label})", wearers, len(timed), cpu, wall, events=events, saves=saves, queued_publishes=queued
     )

@@ -38,7 +38,7 @@ from ingest.errors import PayloadError
 from ingest.payloads import WearerSettings
 from ingest.progress import load_report
 from ingest.report_html import render_html
-from ingest.store import EventRow, Store, parse_store_url
+from ingest.store import EventRow, Store
 
 __all__ = [
     "ANSWER_LABELS",
@@ -152,7 +152,7 @@ def devices(store_url: str) -> dict[str, dict[str, Any]]:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not parse_store_url(store_url).exists():
+    if not Store.exists(store_url):
         return {}
     with _store(store_url) as store:
         return store.devices()
@@ -174,7 +174,7 @@ def wearer_settings(store_url: str, device_id: str) -> WearerSettings | None:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not parse_store_url(store_url).exists():
+    if not Store.exists(store_url):
         return None
     with _store(store_url) as store:
         body = store.wearer_settings(device_id)
@@ -218,7 +218,7 @@ def events_export(store_url: str, device_id: str) -> bytes:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not parse_store_url(store_url).exists():
+    if not Store.exists(store_url):
         return b""
     with _store(store_url) as store:
         rows = store.events(device_id)
@@ -239,7 +239,7 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not parse_store_url(store_url).exists():
+    if not Store.exists(store_url):
         return None
     with _store(store_url) as store:
         state = store.load_state(device_id)
@@ -666,7 +666,7 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
     seen_s = _last_seen_s(store_url, device_id)
     now_s = end_s if seen_s is None else max(start_s, min(end_s, seen_s))
     events: list[EventRow] = []
-    if parse_store_url(store_url).exists():
+    if Store.exists(store_url):
         with _store(store_url) as store:
             events = store.events(device_id, since_s=start_s - _LOOKBACK_S, until_s=now_s, kinds=_DAY_KINDS)
     today = _Day(status, start_s, now_s, events)
@@ -788,7 +788,7 @@ def guided_start(store_url: str, device_id: str, exercise: str, action_id: str |
     Raises:
         StoreError: The store cannot be read.
     """
-    if not parse_store_url(store_url).exists():
+    if not Store.exists(store_url):
         return None
     with _store(store_url) as store:
         rows = store.events(device_id, kinds=["exercise_started"])
@@ -848,7 +848,7 @@ def guided_set(
         StoreError: The store cannot be read.
     """
     rows: list[EventRow] = []
-    if parse_store_url(store_url).exists():
+    if Store.exists(store_url):
         with _store(store_url) as store:
             rows = store.events(
                 device_id,

@@ -46,7 +46,7 @@ class DashboardSettings:
 
     Raises:
         ValueError: The broker URL or the device id is malformed.
-        StoreError: The store URL names an unsupported database.
+        StoreError: The store URL names an unsupported database or carries a password.
     """
 
     store_url: str = DEFAULT_STORE_URL

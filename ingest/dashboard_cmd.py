@@ -47,8 +47,12 @@ def _app_path() -> Path:
 
 
 def _absolute_store_url(store_url: str) -> str:
-    """The store URL with an absolute path, so that the child finds it from any directory."""
-    return f"sqlite:///{parse_store_url(store_url).resolve()}"
+    """The store URL with an absolute path, so that the child finds it from any directory.
+
+    A PostgreSQL URL is passed on as it is.
+    """
+    path = parse_store_url(store_url).path
+    return store_url if path is None else f"sqlite:///{path.resolve()}"
 
 
 def dashboard_url(port: int) -> str:
@@ -132,7 +136,11 @@ def _open_browser_when_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``dashboard`` subcommand."""
     p = sub.add_parser("dashboard", help="run the Streamlit dashboard (live status, today, exercise programme)")
-    p.add_argument("--store", default=DEFAULT_STORE_URL, help=f"store URL (default {DEFAULT_STORE_URL})")
+    p.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
     p.add_argument(
         "--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker for actions (default {DEFAULT_BROKER_URL})"
     )

@@ -89,12 +89,21 @@ def _say(message: str) -> None:
 
 def _store(url: str) -> str:
     """The store to use: the demo's own starts afresh, a store the user named is kept as it is."""
-    path = parse_store_url(url)
+    path = parse_store_url(url).path
+    if path is None:  # PostgreSQL: the services make the tables
+        return url
     path.parent.mkdir(parents=True, exist_ok=True)
     if url == DEMO_STORE_URL:
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
     return url
+
+
+def _seq_memory(store_url: str, settings: DemoSettings) -> Path:
+    """Where the simulated wearer keeps its next sequence number: beside a SQLite store, else in the broker's folder."""
+    path = parse_store_url(store_url).path
+    folder = settings.broker_dir if path is None else path.parent
+    return folder / f"{settings.device_id}.seq.json"
 
 
 @contextlib.contextmanager
@@ -178,7 +187,7 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
                 speed=settings.speed,
                 seed=settings.seed,
                 loop=True,
-                seq_memory=parse_store_url(store_url).parent / f"{settings.device_id}.seq.json",
+                seq_memory=_seq_memory(store_url, settings),
             ),
         )
         wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)

@@ -85,7 +85,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="progress over the last weeks: sitting, breaks, reminders, exercise and the plan kept",
         description="Report one wearable's last weeks from the store.",
     )
-    p.add_argument("--store", default=DEFAULT_STORE_URL, help=f"store URL (default {DEFAULT_STORE_URL})")
+    p.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
     p.add_argument("--device", help="the wearable (default: the only one in the store)")
     p.add_argument("--weeks", type=int, default=12, help="how many weeks, ending today (default 12)")
     p.add_argument("--end", type=dt.date.fromisoformat, help="last day of the report, YYYY-MM-DD (default today)")

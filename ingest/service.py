@@ -112,7 +112,11 @@ class RateLimitedLog:
 def add_service_arguments(parser: argparse.ArgumentParser, client_id: str) -> None:
     """Add the options every MQTT service takes: ``--broker``, ``--store``, ``--client-id``, ``--metrics-port``."""
     parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
-    parser.add_argument("--store", default=DEFAULT_STORE_URL, help=f"store URL (default {DEFAULT_STORE_URL})")
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
     parser.add_argument(
         "--client-id", default=client_id, help=f"MQTT client id; the broker keeps the session under it ({client_id})"
     )

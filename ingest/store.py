@@ -1,13 +1,17 @@
 """The store: raw batches, ingest counters, analysis events and worker state.
 
-SQLite in WAL mode is the default (one writer per table family, readers in other
-processes; STACK.md measured ~290k rows/s with batched writes). Every write is
-idempotent: raw batches on ``(device_id, seq)``, events on ``(device_id, kind,
-event_id, t_s)``, so a redelivered packet or a replayed event changes nothing. An
-event's ``event_id`` is its ``id`` field, which only user actions carry (the id of the
-action message, so that two actions at the same time are two events, and the same
-action delivered twice is one); it is ``''`` for every other event. The class keeps its
-SQL to portable statements so that a PostgreSQL backend can offer the same methods.
+One interface, two backends chosen by URL (``ingest.store_schema``): a SQLite file in
+WAL mode by default (one writer per table family, readers in other processes; STACK.md
+measured ~290k rows/s with batched writes), or PostgreSQL for an office or a clinic
+(``postgresql://USER@HOST:PORT/DB``, the password from ``PGPASSWORD``/``PGPASSFILE``).
+Statements are SQLAlchemy Core, with each dialect's own ``INSERT ... ON CONFLICT``.
+
+Every write is one transaction and idempotent: raw batches on ``(device_id, seq)``,
+events on ``(device_id, kind, event_id, t_s)``, so a redelivered packet or a replayed
+event changes nothing. An event's ``event_id`` is its ``id`` field, which only user
+actions carry (the id of the action message, so that two actions at the same time are
+two events, and the same action delivered twice is one); it is ``''`` for every other
+event.
 
 A ``Store`` is used by one thread at a time (a service builds it, its handler thread
 uses it, and it is closed after that thread has ended); each service opens its own.
@@ -20,21 +24,43 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from ingest.errors import StoreError
+from ingest.store_schema import (
+    DEVICE_TABLES,
+    SCHEMA_VERSION,
+    Backend,
+    StoreUrl,
+    batches,
+    counters,
+    create_schema,
+    devices,
+    events,
+    parse_store_url,
+    stored_order,
+    wearer_settings,
+    worker_state,
+)
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "SCHEMA_VERSION",
+    "Backend",
     "BatchRow",
     "DeviceState",
     "EventKey",
     "EventRow",
     "StateRow",
     "Store",
+    "StoreUrl",
     "event_id",
     "event_key",
     "event_time",
@@ -43,85 +69,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 # Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
 BATCH_PAGE = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    device_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    t0_s REAL NOT NULL,
-    n INTEGER NOT NULL,
-    rate_hz REAL NOT NULL,
-    payload BLOB NOT NULL,
-    received_s REAL NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
-CREATE INDEX IF NOT EXISTS batches_time ON batches (device_id, t0_s);
-CREATE TABLE IF NOT EXISTS counters (
-    service TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    PRIMARY KEY (service, device_id, name)
-);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    updated_s REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    device_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    event_id TEXT NOT NULL DEFAULT '',
-    t_s REAL NOT NULL,
-    body TEXT NOT NULL,
-    published INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (device_id, kind, event_id, t_s)
-);
-CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s);
-CREATE TABLE IF NOT EXISTS wearer_settings (
-    device_id TEXT PRIMARY KEY,
-    body TEXT NOT NULL,
-    updated_s REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS worker_state (
-    device_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    snapshot TEXT NOT NULL,
-    status TEXT NOT NULL,
-    updated_s REAL NOT NULL
-);
-"""
-# Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
-# (events stored by schema 1 were published as they were stored).
-# Schema 3: an event's key includes its id (``event_id``), so that two user actions at
-# the same time are both kept. SQLite cannot change a primary key in place: the table
-# is rebuilt, in its order, and the events stored before have no id ('').
-_MIGRATIONS = {
-    2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
-    3: (
-        "CREATE TABLE events_v3 (device_id TEXT NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL DEFAULT '',"
-        " t_s REAL NOT NULL, body TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 1,"
-        " PRIMARY KEY (device_id, kind, event_id, t_s))",
-        "INSERT INTO events_v3 (device_id, kind, event_id, t_s, body, published)"
-        " SELECT device_id, kind, '', t_s, body, published FROM events ORDER BY rowid",
-        "DROP TABLE events",
-        "ALTER TABLE events_v3 RENAME TO events",
-        "CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s)",
-    ),
-}
-# The column each migration adds: a table that has it already was made by _SCHEMA.
-_MIGRATION_COLUMNS = {2: "published", 3: "event_id"}
-_ADD_COUNT = (
-    "INSERT INTO counters (service, device_id, name, value) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (service, device_id, name) DO UPDATE SET value = value + excluded.value"
-)
-_UNPUBLISHED_INDEX = "CREATE INDEX IF NOT EXISTS events_unpublished ON events (device_id) WHERE published = 0"
+# How long a PostgreSQL connection attempt may take before the store reports it down.
+CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,107 +169,162 @@ def event_key(device_id: str, event: dict[str, Any]) -> EventKey:
     return (device_id, str(event["kind"]), event_time(event), event_id(event))
 
 
-def parse_store_url(url: str) -> Path:
-    """The SQLite file of a store URL: ``sqlite:///relative.db``, ``sqlite:////abs.db`` or a path.
+def _reason(err: BaseException) -> str:
+    """A database error's own message, without SQLAlchemy's statement echo."""
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        return str(err.orig).strip()
+    return str(err)
 
-    Raises:
-        StoreError: The URL names another database; only SQLite is built in so far.
 
-    >>> parse_store_url("sqlite:///var/sitless.sqlite")
-    PosixPath('var/sitless.sqlite')
-    """
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///"))
-    if "://" in url:
-        raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH")
-    return Path(url)
+def _is_busy(err: BaseException) -> bool:
+    """Whether a SQLite error is another connection holding the database (worth a retry)."""
+    text = _reason(err)
+    return isinstance(err, sa.exc.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _engine(where: StoreUrl, *, read_only: bool) -> sa.Engine:
+    """An engine of one connection in autocommit mode: the store opens its own transactions."""
+    if where.backend is Backend.POSTGRESQL:
+        # A write waiting on another's row locks gives up after the busy timeout, as on SQLite.
+        options = f"-c lock_timeout={BUSY_TIMEOUT_MS}" + (" -c default_transaction_read_only=on" if read_only else "")
+        return sa.create_engine(
+            where.url,
+            poolclass=sa.NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "options": options},
+        )
+    path = where.path
+    assert path is not None
+
+    def connect() -> sqlite3.Connection:
+        if read_only:
+            db = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db.isolation_level = None
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if not read_only:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    return sa.create_engine("sqlite://", creator=connect, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
 
 
 class Store:
     """A connection to the sitless store.
 
     Args:
-        url: ``sqlite:///PATH`` or a plain file path; the file and its folder are created.
-        read_only: Open for reading only (the dashboard); the file must exist.
+        url: ``sqlite:///PATH`` (or a plain file path; the file and its folder are
+            created) or ``postgresql://USER@HOST:PORT/DB`` (the database must exist; the
+            tables are created).
+        read_only: Open for reading only (the dashboard); the store must exist.
 
-    Services opening a fresh store together (a recorder and a worker started at once) wait
-    for each other: a store that is busy or locked while it is set up is tried again for
-    up to the busy timeout, and only then does the open fail.
+    Services opening a fresh SQLite store together (a recorder and a worker started at
+    once) wait for each other: a store that is busy or locked while it is set up is tried
+    again for up to the busy timeout, and only then does the open fail. On PostgreSQL
+    they take turns on an advisory lock.
 
     Raises:
-        StoreError: The database cannot be opened or its schema created.
+        StoreError: The URL is not a store's, or the database cannot be opened or its
+            schema created.
     """
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        self.path = parse_store_url(url)
+        self.where = parse_store_url(url)
+        self.backend = self.where.backend
+        self.read_only = read_only
+        self._engine = _engine(self.where, read_only=read_only)
+        self._insert: Callable[[sa.Table], Any] = (
+            postgresql.insert if self.backend is Backend.POSTGRESQL else sqlite.insert
+        )
+        self._order = stored_order(self.backend)
+        self._conn: Connection | None = None
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.01
         while True:
             try:
-                self._db = self._open(read_only=read_only)
+                self._connect()
                 return
-            except sqlite3.OperationalError as err:
-                busy = "locked" in str(err) or "busy" in str(err)
-                if not busy or time.monotonic() + delay > deadline:
-                    raise StoreError(f"cannot open store {self.path}: {err}") from err
-                log.info("store %s busy while opening (%s); trying again", self.path, err)
+            except SQLAlchemyError as err:
+                if not _is_busy(err) or time.monotonic() + delay > deadline:
+                    self._engine.dispose()
+                    raise StoreError(f"cannot open store {self.where}: {_reason(err)}") from err
+                log.info("store %s busy while opening (%s); trying again", self.where, _reason(err))
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-            except (sqlite3.Error, OSError) as err:  # OSError: its folder cannot be made
-                raise StoreError(f"cannot open store {self.path}: {err}") from err
-
-    def _open(self, *, read_only: bool) -> sqlite3.Connection:
-        """Connect and, for writing, set WAL mode and create or migrate the schema."""
-        if read_only:
-            db = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            return db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("BEGIN IMMEDIATE")  # one writer sets up the schema; the others wait their turn
-            try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                self._migrate(db)
-                db.execute(_UNPUBLISHED_INDEX)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except BaseException:
-            db.close()
-            raise
-        return db
+            except (StoreError, OSError) as err:  # OSError: its folder cannot be made
+                self._engine.dispose()
+                raise StoreError(f"cannot open store {self.where}: {err}") from err
 
     @staticmethod
-    def _migrate(db: sqlite3.Connection) -> None:
-        """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the set-up transaction)."""
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:  # a new store: _SCHEMA is already the current one
-            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            return
-        version = int(row[0])
-        if version > SCHEMA_VERSION:
-            raise sqlite3.OperationalError(f"store schema {version} is newer than this sitless ({SCHEMA_VERSION})")
-        columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            if _MIGRATION_COLUMNS.get(target) in columns:
-                continue  # made by this version's _SCHEMA already
-            for statement in _MIGRATIONS.get(target, ()):
-                db.execute(statement)
-            log.info("store migrated to schema %d", target)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    def exists(url: str) -> bool:
+        """Whether a store is there to read: its SQLite file, or its tables in PostgreSQL.
+
+        Lets a reader (the dashboard) show "no data yet" before any service has made
+        the store, without assuming a file.
+
+        Raises:
+            StoreError: The URL is not a store's, or the PostgreSQL server cannot be reached.
+        """
+        where = parse_store_url(url)
+        if where.path is not None:
+            return where.path.exists()
+        engine = _engine(where, read_only=True)
+        try:
+            with engine.connect() as conn:
+                return sa.inspect(conn).has_table("meta")
+        except SQLAlchemyError as err:
+            raise StoreError(f"cannot reach store {where}: {_reason(err)}") from err
+        finally:
+            engine.dispose()
+
+    def _connect(self) -> None:
+        """Connect and, for writing, create or migrate the schema in one set-up transaction."""
+        conn = self._engine.connect()
+        try:
+            if not self.read_only:
+                with self._begun(conn):
+                    create_schema(conn, self.backend)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    @contextlib.contextmanager
+    def _begun(self, conn: Connection) -> Iterator[Connection]:
+        """A transaction on ``conn``: on SQLite ``BEGIN IMMEDIATE``, so writers queue up front."""
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if self.backend is Backend.SQLITE else "BEGIN")
+        try:
+            yield conn
+            conn.exec_driver_sql("COMMIT")
+        except BaseException:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+
+    def _connection(self) -> Connection:
+        """The open connection, made again after a database restart dropped the last one."""
+        if self._conn is None or self._conn.invalidated or self._conn.closed:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            try:
+                self._connect()
+            except SQLAlchemyError as err:
+                raise StoreError(f"cannot reach store {self.where}: {_reason(err)}") from err
+        assert self._conn is not None
+        return self._conn
 
     def close(self) -> None:
         """Close the connection."""
-        self._db.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -325,38 +333,63 @@ class Store:
         self.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error.
 
         Raises:
-            StoreError: The database failed (locked past the busy timeout, disk full...).
+            StoreError: The database failed (locked past the busy timeout, disk full,
+                server gone...).
         """
+        conn = self._connection()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as err:
-            raise StoreError(f"write to {self.path} failed: {err}") from err
+            with self._begun(conn):
+                yield conn
+        except SQLAlchemyError as err:
+            raise StoreError(f"write to {self.where} failed: {_reason(err)}") from err
 
-    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement over many rows in one transaction."""
-        with self._transaction() as db:
-            db.executemany(sql, rows)
+    def _insert_new(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        """Insert rows in one transaction, skipping keys already stored; return which rows were new.
 
-    def _insert_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[bool]:
-        """Run an ``INSERT OR IGNORE`` per row in one transaction; return which rows were new."""
-        with self._transaction() as db:
-            return [db.execute(sql, row).rowcount == 1 for row in rows]
+        One ``INSERT ... ON CONFLICT DO NOTHING RETURNING key`` over all rows: a row is new
+        when its key came back and no earlier row of the call had that key.
+        """
+        if not rows:
+            return []
+        key = [c.name for c in table.primary_key.columns]
+        statement = self._insert(table).on_conflict_do_nothing(index_elements=key).returning(*table.primary_key)
+        with self._transaction() as conn:
+            added = {tuple(r) for r in conn.execute(statement, list(rows))}
+        seen: set[tuple[Any, ...]] = set()
+        new = []
+        for row in rows:
+            k = tuple(row[c] for c in key)
+            new.append(k in added and k not in seen)
+            seen.add(k)
+        return new
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _read(self, statement: sa.Executable) -> list[tuple[Any, ...]]:
         try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as err:
-            raise StoreError(f"read from {self.path} failed: {err}") from err
+            return [tuple(row) for row in self._connection().execute(statement)]
+        except SQLAlchemyError as err:
+            raise StoreError(f"read from {self.where} failed: {_reason(err)}") from err
+
+    def _add_counts_in(self, conn: Connection, service: str, counts: dict[tuple[str, str], int]) -> None:
+        insert = self._insert(counters)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["service", "device_id", "name"],
+                set_={"value": counters.c.value + insert.excluded.value},
+            ),
+            [{"service": service, "device_id": dev, "name": name, "value": n} for (dev, name), n in counts.items()],
+        )
+
+    def _upsert(self, table: sa.Table, row: dict[str, Any], update: Sequence[str]) -> Any:
+        """An insert of ``row`` that, where its key is stored, updates the ``update`` columns."""
+        insert = self._insert(table).values(row)
+        return insert.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={name: insert.excluded[name] for name in update},
+        )
 
     # --- raw batches (recorder) -------------------------------------------------
 
@@ -367,24 +400,36 @@ class Store:
             For each row, True if it was new, False if ``(device_id, seq)`` was stored before.
         """
         received_s = time.time()
-        return self._insert_each(
-            "INSERT OR IGNORE INTO batches (device_id, seq, t0_s, n, rate_hz, payload, received_s)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((r.device_id, r.seq, r.t0_s, r.n, r.rate_hz, r.payload, received_s) for r in rows),
+        return self._insert_new(
+            batches,
+            [
+                {
+                    "device_id": r.device_id,
+                    "seq": r.seq,
+                    "t0_s": r.t0_s,
+                    "n": r.n,
+                    "rate_hz": r.rate_hz,
+                    "payload": r.payload,
+                    "received_s": received_s,
+                }
+                for r in rows
+            ],
         )
 
     def batches(self, device_id: str, *, after_seq: int = -1, limit: int | None = None) -> Iterator[BatchRow]:
         """Stored batches of one device with ``seq > after_seq``, in seq order, read page by page."""
+        b = batches.c
         left = limit
         while left is None or left > 0:
             page = BATCH_PAGE if left is None else min(BATCH_PAGE, left)
             rows = self._read(
-                "SELECT device_id, seq, t0_s, n, rate_hz, payload FROM batches"
-                " WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (device_id, after_seq, page),
+                sa.select(b.device_id, b.seq, b.t0_s, b.n, b.rate_hz, b.payload)
+                .where(b.device_id == device_id, b.seq > after_seq)
+                .order_by(b.seq)
+                .limit(page)
             )
             for row in rows:
-                yield BatchRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]))
+                yield BatchRow(row[0], int(row[1]), float(row[2]), int(row[3]), float(row[4]), bytes(row[5]))
             if len(rows) < page:
                 return
             after_seq = rows[-1][1]
@@ -393,11 +438,13 @@ class Store:
 
     def seqs(self, device_id: str) -> list[int]:
         """All stored sequence numbers of one device, ascending."""
-        return [r[0] for r in self._read("SELECT seq FROM batches WHERE device_id = ? ORDER BY seq", (device_id,))]
+        b = batches.c
+        return [int(r[0]) for r in self._read(sa.select(b.seq).where(b.device_id == device_id).order_by(b.seq))]
 
     def max_seq(self, device_id: str, *, below: int = 2**63 - 1) -> int | None:
         """The highest stored sequence number of a device under ``below``, or None."""
-        row = self._read("SELECT MAX(seq) FROM batches WHERE device_id = ? AND seq < ?", (device_id, below))
+        b = batches.c
+        row = self._read(sa.select(sa.func.max(b.seq)).where(b.device_id == device_id, b.seq < below))
         return None if row[0][0] is None else int(row[0][0])
 
     def gaps(self, device_id: str) -> list[tuple[int, int]]:
@@ -405,12 +452,18 @@ class Store:
 
         Computed from what is stored, so a packet that arrives late closes its gap.
         """
-        rows = self._read(
-            "SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev"
-            " FROM batches WHERE device_id = ?) WHERE seq - prev > 1 ORDER BY seq",
-            (device_id,),
+        b = batches.c
+        stream = (
+            sa.select(b.seq, sa.func.lag(b.seq).over(order_by=b.seq).label("prev"))
+            .where(b.device_id == device_id)
+            .subquery()
         )
-        return [(int(a), int(b)) for a, b in rows]
+        rows = self._read(
+            sa.select(stream.c.prev + 1, stream.c.seq - 1)
+            .where(stream.c.seq - stream.c.prev > 1)
+            .order_by(stream.c.seq)
+        )
+        return [(int(a), int(z)) for a, z in rows]
 
     # --- counters ---------------------------------------------------------------
 
@@ -418,46 +471,48 @@ class Store:
         """Add to named counters, keyed ``(device_id, name)``; ``device_id`` may be ``"*"``."""
         if not counts:
             return
-        self._write(_ADD_COUNT, [(service, dev, name, n) for (dev, name), n in counts.items()])
+        with self._transaction() as conn:
+            self._add_counts_in(conn, service, counts)
 
     def counters(self, service: str | None = None) -> dict[tuple[str, str, str], int]:
         """All counters as ``{(service, device_id, name): value}``."""
-        sql = "SELECT service, device_id, name, value FROM counters"
-        rows = self._read(sql + " WHERE service = ?", (service,)) if service else self._read(sql)
-        return {(s, d, n): int(v) for s, d, n, v in rows}
+        c = counters.c
+        statement = sa.select(c.service, c.device_id, c.name, c.value)
+        if service:
+            statement = statement.where(c.service == service)
+        return {(s, d, n): int(v) for s, d, n, v in self._read(statement)}
 
     # --- devices ------------------------------------------------------------------
 
     def set_device_status(self, device_id: str, status: dict[str, Any]) -> None:
         """Keep the latest retained status a device published."""
-        self._write(
-            "INSERT INTO devices (device_id, status, updated_s) VALUES (?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, updated_s = excluded.updated_s",
-            [(device_id, json.dumps(status), time.time())],
-        )
+        row = {"device_id": device_id, "status": json.dumps(status), "updated_s": time.time()}
+        with self._transaction() as conn:
+            conn.execute(self._upsert(devices, row, ["status", "updated_s"]))
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """Every known device (from its status or its analysis state) with its last status."""
-        out: dict[str, dict[str, Any]] = {
-            d: {} for (d,) in self._read("SELECT device_id FROM worker_state ORDER BY device_id")
-        }
-        for device_id, status in self._read("SELECT device_id, status FROM devices ORDER BY device_id"):
+        w, d = worker_state.c, devices.c
+        out: dict[str, dict[str, Any]] = {r[0]: {} for r in self._read(sa.select(w.device_id).order_by(w.device_id))}
+        for device_id, status in self._read(sa.select(d.device_id, d.status).order_by(d.device_id)):
             out[device_id] = json.loads(status)
         return dict(sorted(out.items()))
 
     def set_wearer_settings(self, device_id: str, body: dict[str, Any]) -> None:
         """Keep the settings the wearer chose last (``ingest.payloads.WearerSettings.to_dict``)."""
-        self._write(
-            "INSERT INTO wearer_settings (device_id, body, updated_s) VALUES (?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET body = excluded.body, updated_s = excluded.updated_s",
-            [(device_id, json.dumps(body), time.time())],
-        )
+        row = {"device_id": device_id, "body": json.dumps(body), "updated_s": time.time()}
+        with self._transaction() as conn:
+            conn.execute(self._upsert(wearer_settings, row, ["body", "updated_s"]))
 
     def wearer_settings(self, device_id: str) -> dict[str, Any] | None:
         """The settings the wearer chose last, or None (none chosen, or a store older than settings)."""
-        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wearer_settings'"):
-            return None  # a read-only view of a store no writer has opened since settings came in
-        rows = self._read("SELECT body FROM wearer_settings WHERE device_id = ?", (device_id,))
+        try:
+            if not sa.inspect(self._connection()).has_table("wearer_settings"):
+                return None  # a read-only view of a store no writer has opened since settings came in
+        except SQLAlchemyError as err:
+            raise StoreError(f"read from {self.where} failed: {_reason(err)}") from err
+        s = wearer_settings.c
+        rows = self._read(sa.select(s.body).where(s.device_id == device_id))
         return json.loads(rows[0][0]) if rows else None
 
     def delete_device(self, device_id: str) -> int:
@@ -467,10 +522,9 @@ class Store:
         the wearer's settings and the services' counters all go. A worker still
         analysing the device saves a fresh status and state again with its next packet.
         """
-        tables = ("batches", "events", "worker_state", "devices", "wearer_settings", "counters")
-        with self._transaction() as db:
+        with self._transaction() as conn:
             return sum(
-                db.execute(f"DELETE FROM {table} WHERE device_id = ?", (device_id,)).rowcount for table in tables
+                conn.execute(sa.delete(table).where(table.c.device_id == device_id)).rowcount for table in DEVICE_TABLES
             )
 
     # --- analysis events and state (worker) --------------------------------------------
@@ -483,31 +537,58 @@ class Store:
             time and id (:func:`event_key`) is kept once, so replaying a stream after a
             restart stores nothing twice.
         """
-        return self._insert_each(
-            "INSERT OR IGNORE INTO events (device_id, kind, event_id, t_s, body, published) VALUES (?, ?, ?, ?, ?, 0)",
-            ((device_id, e["kind"], event_id(e), event_time(e), json.dumps(e)) for e in events),
+        return self._insert_new(
+            _events,
+            [
+                {
+                    "device_id": device_id,
+                    "kind": e["kind"],
+                    "event_id": event_id(e),
+                    "t_s": event_time(e),
+                    "body": json.dumps(e),
+                    "published": 0,
+                }
+                for e in events
+            ],
         )
 
     def has_event(self, device_id: str, kind: str, event_id: str) -> bool:
         """Whether an event of this device, kind and id is stored (at any time)."""
+        e = _events.c
         return bool(
             self._read(
-                "SELECT 1 FROM events WHERE device_id = ? AND kind = ? AND event_id = ? LIMIT 1",
-                (device_id, kind, event_id),
+                sa.select(sa.literal(1))
+                .where(e.device_id == device_id, e.kind == kind, e.event_id == event_id)
+                .limit(1)
             )
         )
 
     def mark_published(self, keys: Sequence[EventKey]) -> None:
         """Record that the broker acknowledged these events, keyed as :func:`event_key` gives."""
-        if keys:
-            self._write(
-                "UPDATE events SET published = 1 WHERE device_id = ? AND kind = ? AND t_s = ? AND event_id = ?", keys
+        if not keys:
+            return
+        e = _events.c
+        statement = (
+            sa.update(_events)
+            .where(
+                e.device_id == sa.bindparam("k_device"),
+                e.kind == sa.bindparam("k_kind"),
+                e.t_s == sa.bindparam("k_t"),
+                e.event_id == sa.bindparam("k_id"),
             )
+            .values(published=1)
+        )
+        with self._transaction() as conn:
+            conn.execute(statement, [{"k_device": d, "k_kind": k, "k_t": t, "k_id": i} for d, k, t, i in keys])
 
     def unpublished_events(self, *, limit: int = 10_000) -> list[EventRow]:
         """Stored events whose publish was never acknowledged (the worker stopped in between), oldest first."""
+        e = _events.c
         rows = self._read(
-            "SELECT device_id, kind, t_s, body FROM events WHERE published = 0 ORDER BY t_s, rowid LIMIT ?", (limit,)
+            sa.select(e.device_id, e.kind, e.t_s, e.body)
+            .where(e.published == 0)
+            .order_by(e.t_s, self._order)
+            .limit(limit)
         )
         return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
 
@@ -520,12 +601,13 @@ class Store:
         kinds: Sequence[str] | None = None,
     ) -> list[EventRow]:
         """Events of one device with ``since_s <= t_s < until_s``, in time order (then as stored)."""
-        sql = "SELECT device_id, kind, t_s, body FROM events WHERE device_id = ? AND t_s >= ? AND t_s < ?"
-        params: list[Any] = [device_id, since_s, until_s]
+        e = _events.c
+        statement = sa.select(e.device_id, e.kind, e.t_s, e.body).where(
+            e.device_id == device_id, e.t_s >= since_s, e.t_s < until_s
+        )
         if kinds is not None:
-            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
-            params.extend(kinds)
-        rows = self._read(sql + " ORDER BY t_s, kind, rowid", params)
+            statement = statement.where(e.kind.in_(list(kinds)))
+        rows = self._read(statement.order_by(e.t_s, e.kind, self._order))
         return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
 
     def save_state(self, device_id: str, seq: int, snapshot: dict[str, Any], status: dict[str, Any]) -> None:
@@ -547,30 +629,32 @@ class Store:
                 that the packets a restarted worker replays are counted once.
         """
         now = time.time()
-        with self._transaction() as db:
+        with self._transaction() as conn:
             if counts is not None and counts[1]:
-                service, by_key = counts
-                db.executemany(_ADD_COUNT, [(service, dev, name, n) for (dev, name), n in by_key.items()])
+                self._add_counts_in(conn, *counts)
             for r in rows:
+                row = {"device_id": r.device_id, "status": json.dumps(r.status), "updated_s": now}
                 if r.snapshot is None:
-                    db.execute(
-                        "INSERT INTO worker_state (device_id, seq, snapshot, status, updated_s)"
-                        " VALUES (?, -1, '{}', ?, ?) ON CONFLICT (device_id)"
-                        " DO UPDATE SET status = excluded.status, updated_s = excluded.updated_s",
-                        (r.device_id, json.dumps(r.status), now),
+                    statement = self._upsert(
+                        worker_state, {**row, "seq": -1, "snapshot": "{}"}, ["status", "updated_s"]
                     )
                 else:
-                    db.execute(
-                        "INSERT INTO worker_state (device_id, seq, snapshot, status, updated_s) VALUES (?, ?, ?, ?, ?)"
-                        " ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, snapshot = excluded.snapshot,"
-                        " status = excluded.status, updated_s = excluded.updated_s",
-                        (r.device_id, r.seq, json.dumps(r.snapshot), json.dumps(r.status), now),
+                    statement = self._upsert(
+                        worker_state,
+                        {**row, "seq": r.seq, "snapshot": json.dumps(r.snapshot)},
+                        ["seq", "snapshot", "status", "updated_s"],
                     )
+                conn.execute(statement)
 
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved state for a device, or None."""
-        rows = self._read("SELECT seq, snapshot, status, updated_s FROM worker_state WHERE device_id = ?", (device_id,))
+        w = worker_state.c
+        rows = self._read(sa.select(w.seq, w.snapshot, w.status, w.updated_s).where(w.device_id == device_id))
         if not rows:
             return None
         seq, snapshot, status, updated_s = rows[0]
         return DeviceState(int(seq), json.loads(snapshot), json.loads(status), float(updated_s))
+
+
+# ``Store.add_events`` takes an ``events`` argument; the table goes by another name there.
+_events = events

@@ -2,8 +2,9 @@
 # Install the Debian packages sitless uses when they are missing: mosquitto (the embedded
 # broker that keeps sessions across restarts; the demo falls back to amqtt without it) and
 # Chromium (the browser test), and libgomp1 (the OpenMP runtime a dependency of the logger
-# readers, LightGBM, loads). Usage: system-deps.sh [mosquitto] [chromium] [libgomp1]
-# (default: mosquitto and chromium).
+# readers, LightGBM, loads), and PostgreSQL (the tests start their own throwaway server
+# with its initdb and pg_ctl). Usage: system-deps.sh [mosquitto] [chromium] [libgomp1]
+# [postgresql] (default: mosquitto and chromium).
 # Needs root and apt-get; elsewhere it says what to install.
 set -euo pipefail
 wanted=("$@")
@@ -14,6 +15,8 @@ for package in "${wanted[@]}"; do
         mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto) ;;
         chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
         libgomp1) ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1' || missing+=(libgomp1) ;;
+        postgresql) command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
+            || missing+=(postgresql) ;;
         *) echo "system-deps.sh: unknown package $package" >&2; exit 2 ;;
     esac
 done
@@ -30,6 +33,7 @@ else
                 "and the mosquitto tests skip" >&2 ;;
             chromium) echo "      without chromium the browser test skips" >&2 ;;
             libgomp1) echo "      without libgomp1 .cwa and .bin files cannot be read" >&2 ;;
+            postgresql) echo "      without postgresql the PostgreSQL store tests skip" >&2 ;;
         esac
     done
 fi

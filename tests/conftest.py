@@ -19,6 +19,7 @@ from ingest.broker import BrokerEngine, BrokerProcess
 from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.topics import Kind
+from tests.postgres import PostgresServer, find_pg_bin
 from tests.support import EventLog, TcpProxy, free_port, missing
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +99,37 @@ def proxy_factory() -> Iterator[Callable[[BrokerAddress], TcpProxy]]:
 def store_url(tmp_path: Path) -> str:
     """A SQLite store in ``tmp_path``."""
     return f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (initdb and pg_ctl, a free port).
+
+    Skipped where PostgreSQL is not installed, unless ``SITLESS_REQUIRE_POSTGRES=1``
+    (set by ``.ci/run``) turns the skip into a failure.
+    """
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        missing("PostgreSQL (initdb, pg_ctl)", "SITLESS_REQUIRE_POSTGRES", "apt-get install postgresql")
+    assert bin_dir is not None
+    server = PostgresServer(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database of the session's server."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store backend in turn: a SQLite file in ``tmp_path`` and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def test_arguments_after_the_double_dash_are_parsed() -> None:
     [
         ({"broker_url": "http://h:1"}, ValueError),
         ({"device_id": "desk/07"}, ValueError),
-        ({"store_url": "postgresql://db/sitless"}, StoreError),
+        ({"store_url": "mysql://db/sitless"}, StoreError),
+        ({"store_url": "postgresql://sitless:secret@db/sitless"}, StoreError),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, str], error: type[Exception]) -> None:

@@ -135,7 +135,7 @@ def test_locked_database_is_waited_out_and_loses_nothing(
         runner = threading.Thread(target=wearable.run)
         runner.start()
         wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
-        blocker = sqlite3.connect(parse_store_url(store_url), isolation_level=None)
+        blocker = sqlite3.connect(str(parse_store_url(store_url).path), isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")  # a long migration, a backup, another process...
         # Counted once the recorder has met the lock: a write that committed just before it
         # is counted only after its commit returns.

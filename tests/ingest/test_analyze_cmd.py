@@ -295,8 +295,12 @@ def test_nothing_listening_on_the_broker_port_fails_at_once_in_one_line(
     ("argv", "message"),
     [
         (
-            ["recorder", "--store", "postgres://db/sitless"],
-            "sitless recorder: unsupported store URL 'postgres://db/sitless'",
+            ["recorder", "--store", "mysql://db/sitless"],
+            "sitless recorder: unsupported store URL scheme 'mysql'",
+        ),
+        (
+            ["worker", "--store", "postgresql://sitless:secret@db/sitless"],
+            "sitless worker: a store URL must not carry a password",
         ),
         (["worker", "--broker", "http://127.0.0.1:1883"], "sitless worker: broker URL must start with mqtt://"),
         (["recorder", "--broker", "mqtt://127.0.0.1:99999"], "sitless recorder: bad port in broker URL"),

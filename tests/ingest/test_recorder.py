@@ -55,9 +55,11 @@ def stored_seqs(store_url: str) -> list[int]:
 
 
 def test_stores_each_packet_once_and_counts_duplicates_gaps_and_bad_packets(
-    broker: BrokerAddress, store_url: str, publisher: Callable[[BrokerAddress], paho.Client]
+    broker: BrokerAddress, any_store_url: str, publisher: Callable[[BrokerAddress], paho.Client]
 ) -> None:
-    """A redelivered packet is stored once, a skipped seq is a gap, garbage is counted and skipped."""
+    """A redelivered packet is stored once, a skipped seq is a gap, garbage is counted and skipped
+    (through each broker into each store backend)."""
+    store_url = any_store_url
     recorder = start_recorder(broker, store_url)
     pub = publisher(broker)
     imu = topic(DEVICE, Kind.IMU)

@@ -42,7 +42,7 @@ class Lock:
     """A second connection holding the write lock of a store."""
 
     def __init__(self, store_url: str) -> None:
-        self.db = sqlite3.connect(parse_store_url(store_url), isolation_level=None)
+        self.db = sqlite3.connect(str(parse_store_url(store_url).path), isolation_level=None)
         self.db.execute("BEGIN EXCLUSIVE")
 
     def release(self) -> None:

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ingest.store import SCHEMA_VERSION, Store
+from ingest.store import SCHEMA_VERSION, BatchRow, Store
 
 
 def _open(path: str, start: threading.Barrier, results: multiprocessing.SimpleQueue[str]) -> None:
@@ -117,3 +117,63 @@ def test_a_store_of_schema_2_is_migrated_and_keeps_two_actions_of_one_instant(tm
     assert {"events_time", "events_unpublished"} <= indexes
     with Store(f"sqlite:///{path}") as store:  # opening a migrated store changes nothing
         assert len(store.events("d1")) == 5
+
+
+_SCHEMA_3 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE batches (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, t0_s REAL NOT NULL, n INTEGER NOT NULL,
+    rate_hz REAL NOT NULL, payload BLOB NOT NULL, received_s REAL NOT NULL, PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX batches_time ON batches (device_id, t0_s);
+CREATE TABLE counters (
+    service TEXT NOT NULL, device_id TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (service, device_id, name)
+);
+CREATE TABLE devices (device_id TEXT PRIMARY KEY, status TEXT NOT NULL, updated_s REAL NOT NULL);
+CREATE TABLE events (
+    device_id TEXT NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL DEFAULT '', t_s REAL NOT NULL,
+    body TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (device_id, kind, event_id, t_s)
+);
+CREATE INDEX events_time ON events (device_id, t_s);
+CREATE INDEX events_unpublished ON events (device_id) WHERE published = 0;
+CREATE TABLE wearer_settings (device_id TEXT PRIMARY KEY, body TEXT NOT NULL, updated_s REAL NOT NULL);
+CREATE TABLE worker_state (
+    device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, snapshot TEXT NOT NULL, status TEXT NOT NULL,
+    updated_s REAL NOT NULL
+);
+INSERT INTO meta VALUES ('schema_version', '3');
+INSERT INTO batches VALUES ('d1', 0, 1.7e9, 25, 50.0, x'0102', 1.7e9), ('d1', 2, 1.7e9, 25, 50.0, x'0304', 1.7e9);
+INSERT INTO counters VALUES ('recorder', 'd1', 'packets', 2);
+INSERT INTO devices VALUES ('d1', '{"battery": 0.8}', 1.7e9);
+INSERT INTO events VALUES ('d1', 'action', 'a', 5.0, '{"kind": "action", "t_s": 5.0, "id": "a"}', 0);
+INSERT INTO events VALUES ('d1', 'alert', '', 4.0, '{"kind": "alert", "t_s": 4.0}', 1);
+INSERT INTO wearer_settings VALUES ('d1', '{"max_sitting_min": 40}', 1.7e9);
+INSERT INTO worker_state VALUES ('d1', 2, '{"version": 1}', '{"posture": "sitting"}', 1.7e9);
+"""
+
+
+def test_a_store_of_schema_3_written_by_the_sqlite_only_store_opens_with_all_its_data(tmp_path: Path) -> None:
+    """A sitless store file from before the PostgreSQL backend (schema 3, its own DDL) is read
+    and written by today's store, with every table's rows as they were."""
+    path = tmp_path / "v3.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(_SCHEMA_3)
+    with Store(f"sqlite:///{path}") as store:
+        assert [(b.seq, b.payload) for b in store.batches("d1")] == [(0, b"\x01\x02"), (2, b"\x03\x04")]
+        assert store.gaps("d1") == [(1, 1)]
+        assert store.counters() == {("recorder", "d1", "packets"): 2}
+        assert store.devices() == {"d1": {"battery": 0.8}}
+        assert [e.body["kind"] for e in store.events("d1")] == ["alert", "action"]
+        assert [e.body["id"] for e in store.unpublished_events()] == ["a"]
+        assert store.wearer_settings("d1") == {"max_sitting_min": 40}
+        state = store.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.snapshot, state.status) == (2, {"version": 1}, {"posture": "sitting"})
+        assert store.add_events("d1", [{"kind": "action", "t_s": 5.0, "id": "a"}]) == [False]
+        assert store.add_batches([BatchRow("d1", 1, 1.7e9, 25, 50.0, b"\x05")]) == [True]
+        store.add_counts("recorder", {("d1", "packets"): 1})
+        assert store.counters() == {("recorder", "d1", "packets"): 3}
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert int(version) == SCHEMA_VERSION

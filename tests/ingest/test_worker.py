@@ -41,8 +41,9 @@ def packet_messages(t: NDArray[np.float64], acc: NDArray[np.float64]) -> list[Me
 
 
 @pytest.fixture
-def worker(tmp_path: Path) -> Worker:
-    return Worker(WorkerSettings(store_url=f"sqlite:///{tmp_path / 'store.sqlite'}", reorder_wait_s=3600))
+def worker(any_store_url: str) -> Worker:
+    """A worker on each store backend in turn."""
+    return Worker(WorkerSettings(store_url=any_store_url, reorder_wait_s=3600))
 
 
 def test_packets_after_a_gap_wait_for_the_late_ones(worker: Worker) -> None:

@@ -1,0 +1,298 @@
+"""The store's contract, run on each backend: a SQLite file and a PostgreSQL database.
+
+Every test takes ``any_store_url`` (tests/conftest.py), so the same statements are
+checked on both; the PostgreSQL runs skip where PostgreSQL is not installed (and fail
+where ``SITLESS_REQUIRE_POSTGRES=1``).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import StoreError
+from ingest.store import SCHEMA_VERSION, Backend, BatchRow, StateRow, Store, event_key, parse_store_url
+from tests.postgres import PostgresServer
+
+
+def batch(seq: int, device_id: str = "d1") -> BatchRow:
+    return BatchRow(device_id, seq, 1.7e9 + seq / 2, 25, 50.0, bytes([seq % 256]) * 8)
+
+
+def test_a_batch_is_stored_once_and_the_call_says_which_were_new(any_store_url: str) -> None:
+    """A redelivered packet, in the same call or a later one, is not stored again."""
+    with Store(any_store_url) as store:
+        assert store.add_batches([batch(0), batch(1), batch(1)]) == [True, True, False]
+        assert store.add_batches([batch(1), batch(2), batch(0, "d2")]) == [False, True, True]
+        assert store.add_batches([]) == []
+        assert store.seqs("d1") == [0, 1, 2]
+        assert list(store.batches("d1")) == [batch(0), batch(1), batch(2)]
+
+
+def test_batches_are_read_in_order_page_by_page(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading after a seq and up to a limit crosses pages without losing or repeating one."""
+    monkeypatch.setattr("ingest.store.BATCH_PAGE", 3)
+    with Store(any_store_url) as store:
+        store.add_batches([batch(s) for s in (7, 0, 3, 1, 2, 9, 4, 5)])
+        assert [b.seq for b in store.batches("d1")] == [0, 1, 2, 3, 4, 5, 7, 9]
+        assert [b.seq for b in store.batches("d1", after_seq=2, limit=4)] == [3, 4, 5, 7]
+        assert list(store.batches("nobody")) == []
+
+
+def test_gaps_and_the_highest_seq_come_from_what_is_stored(any_store_url: str) -> None:
+    """0-2, 5, 9: two gaps; a late packet closes its gap."""
+    with Store(any_store_url) as store:
+        assert store.max_seq("d1") is None
+        store.add_batches([batch(s) for s in (0, 1, 2, 5, 9)])
+        assert store.gaps("d1") == [(3, 4), (6, 8)]
+        assert store.max_seq("d1") == 9
+        assert store.max_seq("d1", below=9) == 5
+        store.add_batches([batch(3), batch(4)])
+        assert store.gaps("d1") == [(6, 8)]
+        assert store.max_seq("d1", below=2**63 - 1) == 9
+
+
+def test_counters_add_up(any_store_url: str) -> None:
+    """Counts are added to what is stored, per service, device and name."""
+    with Store(any_store_url) as store:
+        store.add_counts("recorder", {("d1", "packets"): 3, ("*", "bad"): 1})
+        store.add_counts("recorder", {("d1", "packets"): 2})
+        store.add_counts("worker", {("d1", "packets"): 7})
+        store.add_counts("worker", {})
+        assert store.counters("recorder") == {("recorder", "d1", "packets"): 5, ("recorder", "*", "bad"): 1}
+        assert store.counters()[("worker", "d1", "packets")] == 7
+        assert len(store.counters()) == 3
+
+
+def test_a_device_s_status_and_settings_keep_the_latest(any_store_url: str) -> None:
+    with Store(any_store_url) as store:
+        assert store.devices() == {}
+        store.set_device_status("d2", {"battery": 0.5})
+        store.set_device_status("d2", {"battery": 0.4})
+        store.save_state("d1", 3, {"version": 1}, {"posture": "sitting"})
+        assert store.devices() == {"d1": {}, "d2": {"battery": 0.4}}
+        assert store.wearer_settings("d1") is None
+        store.set_wearer_settings("d1", {"max_sitting_min": 30})
+        store.set_wearer_settings("d1", {"max_sitting_min": 45})
+        assert store.wearer_settings("d1") == {"max_sitting_min": 45}
+
+
+def test_events_are_kept_once_on_their_key_in_time_then_stored_order(any_store_url: str) -> None:
+    """Same device, kind, time and id is one event; two actions of one instant with ids are two."""
+    first = {"kind": "alert", "t_s": 5.0, "n": 1}
+    bout = {"kind": "posture_bout", "start_s": 1.0, "end_s": 5.0}
+    done = {"kind": "action", "t_s": 5.0, "action": "done", "id": "b"}
+    snooze = {"kind": "action", "t_s": 5.0, "action": "snooze", "id": "a"}
+    with Store(any_store_url) as store:
+        assert store.add_events("d1", [first, bout, {**first, "n": 2}]) == [True, True, False]
+        assert store.add_events("d1", [done, snooze, done]) == [True, True, False]
+        assert store.add_events("d1", []) == []
+        assert [e.body for e in store.events("d1")] == [bout, done, snooze, first]  # time, kind, then as stored
+        assert [e.body for e in store.events("d1", kinds=["alert", "posture_bout"])] == [bout, first]
+        assert [e.t_s for e in store.events("d1", since_s=1.0, until_s=5.0)] == [1.0]
+        assert store.events("d1", kinds=[]) == []
+        assert store.events("d2") == []
+        assert store.has_event("d1", "action", "a")
+        assert not store.has_event("d1", "action", "c")
+
+
+def test_unpublished_events_are_found_until_marked(any_store_url: str) -> None:
+    """Events are stored unpublished; the ones whose publish was acknowledged stop showing."""
+    events = [{"kind": "alert", "t_s": 9.0}, {"kind": "break", "start_s": 2.0, "end_s": 70.0}]
+    with Store(any_store_url) as store:
+        store.add_events("d1", events)
+        store.add_events("d2", [{"kind": "alert", "t_s": 1.0, "id": "x"}])
+        assert [(e.device_id, e.t_s) for e in store.unpublished_events()] == [("d2", 1.0), ("d1", 2.0), ("d1", 9.0)]
+        assert len(store.unpublished_events(limit=1)) == 1
+        store.mark_published([event_key("d1", events[1]), ("d2", "alert", 1.0, "x")])
+        store.mark_published([])
+        assert [e.body for e in store.unpublished_events()] == [events[0]]
+
+
+def test_a_status_only_save_keeps_the_last_snapshot(any_store_url: str) -> None:
+    """A restart resumes from a consistent snapshot and seq, whatever status came after."""
+    with Store(any_store_url) as store:
+        assert store.load_state("d1") is None
+        store.save_states(
+            [StateRow("d1", 10, {"version": 1, "x": [1, 2]}, {"posture": "sitting"})],
+            counts=("worker", {("d1", "packets"): 11}),
+        )
+        store.save_states([StateRow("d1", 12, None, {"posture": "standing"})], counts=("worker", {}))
+        state = store.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.snapshot, state.status) == (10, {"version": 1, "x": [1, 2]}, {"posture": "standing"})
+        store.save_states([StateRow("d2", 4, None, {"posture": "lying"})])
+        fresh = store.load_state("d2")
+        assert fresh is not None
+        assert (fresh.seq, fresh.snapshot) == (-1, {})
+        assert store.counters("worker") == {("worker", "d1", "packets"): 11}
+
+
+def test_deleting_a_device_removes_all_it_left_and_nothing_else(any_store_url: str) -> None:
+    with Store(any_store_url) as store:
+        for device in ("d1", "d2"):
+            store.add_batches([batch(0, device), batch(1, device)])
+            store.add_events(device, [{"kind": "alert", "t_s": 1.0}])
+            store.save_state(device, 1, {"version": 1}, {})
+            store.set_device_status(device, {"battery": 1.0})
+            store.set_wearer_settings(device, {"max_sitting_min": 30})
+            store.add_counts("recorder", {(device, "packets"): 2})
+        assert store.delete_device("d1") == 7
+        assert store.delete_device("d1") == 0
+        assert store.seqs("d1") == []
+        assert store.load_state("d1") is None
+        assert list(store.devices()) == ["d2"]
+        assert store.seqs("d2") == [0, 1]
+        assert len(store.events("d2")) == 1
+
+
+def test_a_reader_sees_the_writer_s_data_and_cannot_write(any_store_url: str) -> None:
+    """The dashboard opens the store read-only: it reads everything and writes nothing."""
+    assert not Store.exists(any_store_url)
+    with Store(any_store_url) as writer:
+        writer.add_batches([batch(0)])
+        assert Store.exists(any_store_url)
+        with Store(any_store_url, read_only=True) as reader:
+            assert reader.seqs("d1") == [0]
+            writer.add_batches([batch(1)])
+            assert reader.seqs("d1") == [0, 1]  # a reader sees each commit
+            with pytest.raises(StoreError, match="write to"):
+                reader.add_batches([batch(2)])
+            with pytest.raises(StoreError, match="write to"):
+                reader.add_counts("dashboard", {("d1", "views"): 1})
+    with Store(any_store_url) as store:
+        assert store.seqs("d1") == [0, 1]
+
+
+def test_opening_again_keeps_everything_and_the_schema_version(any_store_url: str) -> None:
+    with Store(any_store_url) as store:
+        store.add_batches([batch(0)])
+        store.add_events("d1", [{"kind": "alert", "t_s": 1.0}])
+    with Store(any_store_url) as store:
+        assert store.seqs("d1") == [0]
+        assert store.add_events("d1", [{"kind": "alert", "t_s": 1.0}]) == [False]
+
+
+def test_a_missing_store_cannot_be_read(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none' / 'store.sqlite'}"
+    assert not Store.exists(url)
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store(url, read_only=True)
+
+
+def test_an_unreachable_postgresql_server_is_a_store_error() -> None:
+    """Nothing listens on port 1: opening fails at once with the reason, as a StoreError."""
+    with pytest.raises(StoreError, match=r"cannot open store postgresql://nobody@127\.0\.0\.1:1/sitless"):
+        Store("postgresql://nobody@127.0.0.1:1/sitless")
+    with pytest.raises(StoreError, match="cannot reach store"):
+        Store.exists("postgresql://nobody@127.0.0.1:1/sitless")
+
+
+def test_a_postgresql_store_of_a_newer_sitless_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    Store(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StoreError, match="newer than this sitless"):
+        Store(postgres_url)
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "shown"),
+    [
+        ("sqlite:///var/s.sqlite", Backend.SQLITE, "var/s.sqlite"),
+        ("sqlite:////srv/s.sqlite", Backend.SQLITE, "/srv/s.sqlite"),
+        ("plain/s.sqlite", Backend.SQLITE, "plain/s.sqlite"),
+        ("postgresql://sitless@db:5432/office", Backend.POSTGRESQL, "postgresql://sitless@db:5432/office"),
+        ("postgresql+psycopg://sitless@db/office", Backend.POSTGRESQL, "postgresql://sitless@db/office"),
+        (
+            "postgres://sitless@db/office?sslmode=require",
+            Backend.POSTGRESQL,
+            "postgresql://sitless@db/office?sslmode=require",
+        ),
+    ],
+)
+def test_store_urls_name_their_backend(url: str, backend: Backend, shown: str) -> None:
+    where = parse_store_url(url)
+    assert where.backend is backend
+    assert str(where) == shown
+    if backend is Backend.POSTGRESQL:
+        assert where.url.drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://sitless:secret@db/office", "must not carry a password"),
+        ("postgresql://sitless@db", "names no database"),
+        ("mysql://sitless@db/office", "unsupported store URL scheme"),
+    ],
+)
+def test_bad_store_urls_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(StoreError, match=reason):
+        parse_store_url(url)
+
+
+def test_a_dropped_postgresql_connection_fails_one_call_and_the_next_reconnects(postgres_url: str) -> None:
+    """A database restart or failover cuts the connection: that write is a StoreError (the
+    service holds its data and tries again), and the store connects afresh for the next."""
+    import psycopg
+
+    with Store(postgres_url) as store:
+        store.add_batches([batch(0)])
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StoreError, match="write to"):
+            store.add_batches([batch(1)])
+        assert store.add_batches([batch(1)]) == [True]
+        assert store.seqs("d1") == [0, 1]
+
+
+def test_services_opening_a_fresh_postgresql_store_together_all_succeed(postgres_server: PostgresServer) -> None:
+    """Four services create the same new database's tables at once, ten times over: they
+    take turns (an advisory lock) and none fails on a table another is creating."""
+    for _ in range(10):
+        url = postgres_server.new_database()
+        start = threading.Barrier(4)
+        outcomes: list[str] = []
+
+        def open_store(url: str = url, start: threading.Barrier = start, outcomes: list[str] = outcomes) -> None:
+            start.wait()
+            try:
+                Store(url).close()
+                outcomes.append("ok")
+            except StoreError as err:
+                outcomes.append(str(err))
+
+        threads = [threading.Thread(target=open_store) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert outcomes == ["ok"] * 4
+
+
+def test_a_postgresql_write_blocked_by_another_gives_up_after_the_busy_timeout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session holding the counters' rows (a long transaction, a migration) makes a
+    write fail as a locked SQLite file does, with nothing half written; once free, it goes through."""
+    import psycopg
+
+    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 200)
+    with Store(postgres_url) as store:
+        store.add_counts("worker", {("d1", "packets"): 1})
+        with psycopg.connect(postgres_url) as other:
+            other.execute("LOCK TABLE counters IN EXCLUSIVE MODE")
+            with pytest.raises(StoreError, match="lock timeout"):
+                store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+            other.rollback()
+        assert store.load_state("d1") is None
+        store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+        assert store.counters() == {("worker", "d1", "packets"): 2}
