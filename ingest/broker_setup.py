@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.mosquitto import MAX_INFLIGHT_MESSAGES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES
+from ingest.mosquitto import queue_and_log_lines
 from ingest.topics import PREFIX
 
 __all__ = ["SERVICE_USERS", "BrokerSetup", "TlsFiles", "acl_rules", "password_line", "write_broker_setup"]
@@ -174,12 +174,7 @@ def write_broker_setup(
     lines += [
         "persistence true",
         f"persistence_location {folder / 'data'}/",
-        f"max_queued_messages {MAX_QUEUED_MESSAGES}",
-        f"max_queued_bytes {MAX_QUEUED_BYTES}",
-        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
+        *queue_and_log_lines(),
     ]
     if run_as_root if run_as_root is not None else os.geteuid() == 0:
         lines.append("user root")

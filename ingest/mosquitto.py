@@ -29,6 +29,7 @@ __all__ = [
     "log_path",
     "mosquitto_config",
     "persistence_path",
+    "queue_and_log_lines",
 ]
 
 # Seconds between two saves of the sessions: the most a broker killed outright can lose.
@@ -116,6 +117,16 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
         f"persistence_location {data_dir}/",
         f"persistence_file {persistence_path(data_dir, address.port).name}",
         f"autosave_interval {AUTOSAVE_INTERVAL_S}",
+        *queue_and_log_lines(),
+    ]
+    if run_as_root:
+        lines.append("user root")
+    return "\n".join(lines) + "\n"
+
+
+def queue_and_log_lines() -> list[str]:
+    """The queue limits above and logging of errors and warnings to stderr: every sitless mosquitto has them."""
+    return [
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
@@ -123,6 +134,3 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
         "log_type error",
         "log_type warning",
     ]
-    if run_as_root:
-        lines.append("user root")
-    return "\n".join(lines) + "\n"
