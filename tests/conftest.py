@@ -96,6 +96,18 @@ def proxy_factory() -> Iterator[Callable[[BrokerAddress], TcpProxy]]:
 
 
 @pytest.fixture
+def chromium() -> Path:
+    """The system's Chromium, found on PATH: skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
+    from bench.screenshots import find_chromium  # only the browser tests need it
+
+    found = find_chromium()
+    if found is None:
+        missing("chromium on PATH", "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
+    assert found is not None
+    return found
+
+
+@pytest.fixture
 def store_url(tmp_path: Path) -> str:
     """A SQLite store in ``tmp_path``."""
     return f"sqlite:///{tmp_path / 'store.sqlite'}"

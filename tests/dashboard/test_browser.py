@@ -22,29 +22,19 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from bench.screenshots import CHROMIUM_ARGS, find_chromium
+from bench.screenshots import CHROMIUM_ARGS
 from dashboard import display
 from ingest.dashboard_cmd import dashboard_url, wait_for_health
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 from tests.dashboard.office_morning import DEVICE, at
-from tests.support import free_port, missing
+from tests.support import free_port
 
 pytestmark = pytest.mark.browser
 
 # Upper bounds for waits on a slow, loaded machine; typical times are a few seconds.
 STARTUP_TIMEOUT_S = 60.0
 WAIT_MS = 30_000
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium, found on PATH; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
-    found = find_chromium()
-    if found is None:
-        missing("chromium on PATH", "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
-    assert found is not None
-    return found
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.screenshots import CHROMIUM_ARGS, find_chromium, nav_links, open_page, running_demo
+from bench.screenshots import CHROMIUM_ARGS, nav_links, open_page, running_demo
 from ingest.store import Store
-from tests.support import missing, wait_until
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -26,16 +26,6 @@ WAIT_MS = 240_000
 STORE_WAIT_S = 60.0
 #: Error messages, except in the break prompt (which shows its later reminders as errors).
 ERRORS = '[data-testid="stAlertContentError"]:not([class*="st-key-break_prompt"] *)'
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium; skipped when absent unless SITLESS_REQUIRE_BROWSER=1."""
-    found = find_chromium()
-    if found is None:
-        missing("chromium on PATH", "SITLESS_REQUIRE_BROWSER", "apt-get install chromium")
-    assert found is not None
-    return found
 
 
 def _done_stored(store_url: str) -> bool:
