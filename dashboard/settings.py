@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard import data
 from ingest.errors import TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.store import DEFAULT_STORE_URL, parse_store_url
@@ -27,6 +28,7 @@ __all__ = [
     "SETTINGS_KEY",
     "DashboardSettings",
     "current_settings",
+    "live_device",
     "parse_args",
     "selected_device",
 ]
@@ -110,3 +112,15 @@ def selected_device() -> str | None:
     """The wearable picked in the sidebar, or None when the store has none yet."""
     device = st.session_state.get(DEVICE_KEY)
     return device if isinstance(device, str) else None
+
+
+def live_device(store_url: str) -> str | None:
+    """:func:`selected_device`, for a live fragment.
+
+    With none picked, the whole app redraws as soon as the store knows a wearable, so
+    that the sidebar lists it.
+    """
+    device = selected_device()
+    if device is None and data.devices(store_url):
+        st.rerun()
+    return device

@@ -14,7 +14,7 @@ import streamlit as st
 
 from analysis import next_working_time
 from dashboard import data, display
-from dashboard.settings import current_settings, selected_device
+from dashboard.settings import current_settings, live_device
 from ingest.actions import CALIBRATION_S, send_action
 from ingest.errors import TopicError
 
@@ -168,10 +168,8 @@ def quiet_times(device_id: str, status: dict[str, Any]) -> None:
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     """The live part of the page, redrawn every few seconds."""
-    device_id = selected_device()
+    device_id = live_device(settings.store_url)
     if device_id is None:
-        if data.devices(settings.store_url):
-            st.rerun()  # a wearable appeared: redraw the whole app so the sidebar lists it
         no_wearable()
         return
     status = data.live_status(settings.store_url, device_id)

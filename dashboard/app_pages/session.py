@@ -44,7 +44,7 @@ from analysis.programme import (
 from analysis.sets import followed
 from analysis.settings import Placement
 from dashboard import data, display
-from dashboard.settings import current_settings, selected_device
+from dashboard.settings import current_settings, live_device, selected_device
 from ingest.actions import send_action
 from ingest.errors import TopicError
 
@@ -487,10 +487,8 @@ def adopt(status: dict[str, Any] | None) -> dict[str, Any] | None:
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     """The session, redrawn every second."""
-    device_id = selected_device()
+    device_id = live_device(settings.store_url)
     if device_id is None:
-        if data.devices(settings.store_url):
-            st.rerun()  # a wearable appeared: redraw the whole app so the sidebar lists it
         no_wearable()
         return
     if (failed := st.session_state.get(_FAILED_KEY)) is not None:  # until an action goes through
