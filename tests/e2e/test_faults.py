@@ -131,7 +131,7 @@ def test_a_client_taking_the_recorders_session_over_is_noticed_and_recovered(
         wait_until(lambda: recorder.stats.stored > 50, what="the stream to start")
         intruder = make_client("e2e-recorder", clean_session=False)
         intruder.reconnect_delay_set(30, 60)  # it does not fight back once kicked out
-        connect(intruder, broker)
+        connect(intruder, broker, timeout_s=60.0)  # amqtt on a loaded machine can take a while
         wait_until(lambda: recorder.disconnects > 0, what="the intruder to take the session over")
         intruder.disconnect()
         intruder.loop_stop()
