@@ -56,6 +56,7 @@ __all__ = [
     "check_password",
     "may",
     "password_line",
+    "reader_command",
     "write_broker_setup",
     "write_logins",
 ]
@@ -299,6 +300,19 @@ def add_login(logins: Logins, user: str, *, fresh: bool = False) -> Path:
     others = [f"{u}:{h}" for u, h in logins.users().items() if u != user]
     _private(logins.passwd, "\n".join([*others, password_line(user, password)]) + "\n")
     return secret
+
+
+def reader_command(host: str, port: int, secret: Path, *, cafile: Path | None = None) -> str:
+    """A ``mosquitto_sub`` line that reads every wearable's events with the read-only login.
+
+    The password is read from its file by the shell when the line runs, so it is not
+    written into the line (it is on that ``mosquitto_sub``'s command line while it runs).
+
+    >>> print(reader_command("127.0.0.1", 1883, Path("/b/secrets/reader.password")))
+    mosquitto_sub -h 127.0.0.1 -p 1883 -u reader -P "$(cat /b/secrets/reader.password)" -t 'sitless/v1/+/event' -v
+    """
+    ca = f" --cafile {cafile.resolve()}" if cafile is not None else ""
+    return f"mosquitto_sub -h {host} -p {port}{ca} -u reader -P \"$(cat {secret})\" -t '{PREFIX}/+/event' -v"
 
 
 def check_password(hashed: str, password: str) -> bool:
