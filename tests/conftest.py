@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.broker_setup import add_login
 from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.topics import Kind
@@ -75,6 +76,26 @@ def demo_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     _require_mosquitto()
     address = BrokerAddress("127.0.0.1", free_port())
     with BrokerProcess(address, data_dir=tmp_path / "broker", open_access=True) as broker:
+        yield broker
+
+
+#: The wearables that have a login on ``secure_broker``.
+SECURE_DEVICES = ("desk-07", "desk-08")
+
+
+@pytest.fixture(params=[BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def secure_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerProcess]:
+    """The embedded broker as ``sitless broker`` runs it, on each engine, with logins for :data:`SECURE_DEVICES`.
+
+    ``secure_broker.login(user)`` is the address with a service's or a device's login.
+    """
+    if request.param is BrokerEngine.MOSQUITTO:
+        _require_mosquitto()
+    broker = BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=request.param, data_dir=tmp_path / "secure")
+    assert broker.logins is not None  # secure unless asked otherwise
+    for device in SECURE_DEVICES:
+        add_login(broker.logins, device)  # before the start: mosquitto reads its logins then
+    with broker:
         yield broker
 
 

@@ -1,4 +1,4 @@
-"""The embedded broker's logins and per-device ACLs, on both engines (amqtt and mosquitto).
+"""The embedded broker's logins and per-device ACLs, on both engines (amqtt and mosquitto: ``secure_broker``).
 
 Each test waits for a marker message sent after the ones that must not arrive: the
 broker hands a subscriber its messages in order, so once the marker is in, a forbidden
@@ -8,35 +8,17 @@ message that got through would be in too.
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest.broker import BrokerEngine, BrokerProcess, register
-from ingest.broker_setup import add_login
-from ingest.mosquitto import find_mosquitto
+from ingest.broker import BrokerProcess, register
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
-from tests.support import free_port, missing
 
 WAIT_S = 30.0  # only ends a test that would otherwise hang
-DEVICES = ("desk-07", "desk-08")
-
-
-@pytest.fixture(params=[BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
-def secure_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerProcess]:
-    """The embedded broker as ``sitless broker`` runs it, with two wearables' logins added."""
-    if request.param is BrokerEngine.MOSQUITTO and find_mosquitto() is None:
-        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
-    broker = BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=request.param, data_dir=tmp_path / "b")
-    assert broker.logins is not None  # secure unless asked otherwise
-    for device in DEVICES:
-        add_login(broker.logins, device)
-    with broker:
-        yield broker
 
 
 class Client:
