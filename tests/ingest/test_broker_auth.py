@@ -8,15 +8,18 @@ message that got through would be in too.
 from __future__ import annotations
 
 import queue
+import shutil
+import subprocess
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest.broker import BrokerProcess, register
+from ingest.broker import BrokerEngine, BrokerProcess, register
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
+from tests.support import free_port, missing
 
 WAIT_S = 30.0  # only ends a test that would otherwise hang
 
@@ -183,3 +186,19 @@ def test_the_broker_listens_on_localhost_only_by_default(secure_broker: BrokerPr
     if not Path("/proc/net/tcp").exists():
         pytest.skip("no /proc/net/tcp to read the listening sockets from")
     assert _listening_addresses(secure_broker.address.port) == {"0100007F"}  # 127.0.0.1, little-endian hex
+
+
+def test_a_wearable_added_with_mosquitto_passwd_logs_in(tmp_path: Path) -> None:
+    """A login added with ``mosquitto_passwd -b`` works on the amqtt engine at once, without a restart."""
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        missing("mosquitto_passwd", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    assert tool is not None
+    address = BrokerAddress("127.0.0.1", free_port())
+    with BrokerProcess(address, engine=BrokerEngine.AMQTT, data_dir=tmp_path / "b") as broker:
+        assert broker.logins is not None
+        wearable = BrokerAddress(address.host, address.port, "desk-11", "its password")
+        assert _refused(wearable)
+        # -b takes the password on the command line: fine for a test, not for a real one.
+        subprocess.run([tool, "-b", str(broker.logins.passwd), "desk-11", "its password"], check=True)
+        assert not _refused(wearable)
