@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from ingest.broker import BrokerEngine, BrokerProcess, register
+from ingest.broker_setup import SERVICE_USERS, add_login, write_logins
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 from tests.support import free_port, missing
@@ -202,3 +203,18 @@ def test_a_wearable_added_with_mosquitto_passwd_logs_in(tmp_path: Path) -> None:
         # -b takes the password on the command line: fine for a test, not for a real one.
         subprocess.run([tool, "-b", str(broker.logins.passwd), "desk-11", "its password"], check=True)
         assert not _refused(wearable)
+
+
+def test_the_logins_are_kept_across_starts_and_private(tmp_path: Path) -> None:
+    """A second start keeps every password (services started earlier go on); ``fresh`` replaces them."""
+    first = write_logins(tmp_path / "logins")
+    worker = first.secret("worker").read_text(encoding="utf-8")
+    device = add_login(first, "desk-07").read_text(encoding="utf-8")
+    again = write_logins(tmp_path / "logins")
+    assert again.secret("worker").read_text(encoding="utf-8") == worker
+    assert add_login(again, "desk-07").read_text(encoding="utf-8") == device
+    assert set(again.users()) == {*SERVICE_USERS, "desk-07"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [again.passwd, again.folder, *again.folder.glob("secrets/*")])
+    fresh = write_logins(tmp_path / "logins", fresh=True)
+    assert fresh.secret("worker").read_text(encoding="utf-8") != worker
+    assert "desk-07" not in fresh.users()
