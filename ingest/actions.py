@@ -11,7 +11,9 @@ thread per browser session.
 
 The dashboard's buttons call :func:`send_action`; ``sitless calibrate`` sends the
 calibration action from a terminal. The Settings page calls :func:`send_settings`: the
-wearer's settings, retained on the broker so that a worker started later has them too.
+wearer's settings, retained on the broker so that a worker started later has them too;
+and, when it deletes a wearable, :func:`clear_retained`, so that the broker forgets the
+wearable's retained status and settings as the store forgets the rest.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import uuid
 
 from analysis import UserAction
 from ingest.errors import PayloadError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.payloads import Action, WearerSettings
-from ingest.topics import Kind, topic
+from ingest.topics import RETAINED_KINDS, Kind, topic
 
-__all__ = ["ACTIONS", "register", "run", "send_action", "send_settings"]
+__all__ = ["ACTIONS", "clear_retained", "register", "run", "send_action", "send_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,7 @@ def send_action(
         raise ValueError(str(err)) from None
     _publish_once(
         broker,
-        topic(device_id, Kind.ACTION),
-        request.to_json(),
+        [(topic(device_id, Kind.ACTION), request.to_json())],
         f"sitless-action-{action_id[:12]}",
         what=repr(action),
         retain=False,
@@ -111,8 +113,7 @@ def send_settings(
     """
     _publish_once(
         broker,
-        topic(device_id, Kind.SETTINGS),
-        settings.to_json(),
+        [(topic(device_id, Kind.SETTINGS), settings.to_json())],
         f"sitless-settings-{uuid.uuid4().hex[:12]}",
         what="the settings",
         retain=True,
@@ -122,10 +123,39 @@ def send_settings(
     log.info("sent settings for %s: %s", device_id, settings.to_json())
 
 
+def clear_retained(
+    broker: BrokerAddress,
+    device_id: str,
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+) -> None:
+    """Make the broker forget a device's retained messages (:data:`ingest.topics.RETAINED_KINDS`).
+
+    An empty retained message on a topic removes the one the broker kept (MQTT 3.1.1,
+    section 3.3.1.3, [MQTT-3.3.1-10] and [MQTT-3.3.1-11]); subscribers hear the empty
+    message, which the recorder and the worker pass over. On the embedded broker this
+    takes the ``dashboard`` login (:mod:`ingest.broker_setup`).
+
+    Raises:
+        TopicError: The device id is not valid in a topic.
+        ConnectionError: The broker is unreachable, refused, or did not acknowledge in time.
+    """
+    _publish_once(
+        broker,
+        [(topic(device_id, kind), b"") for kind in RETAINED_KINDS],
+        f"sitless-clear-{uuid.uuid4().hex[:12]}",
+        what=f"the clearing of {device_id}'s retained messages",
+        retain=True,
+        connect_timeout_s=connect_timeout_s,
+        publish_timeout_s=publish_timeout_s,
+    )
+    log.info("cleared the retained messages of %s", device_id)
+
+
 def _publish_once(
     broker: BrokerAddress,
-    to_topic: str,
-    payload: str,
+    messages: list[tuple[str, str | bytes]],
     client_id: str,
     *,
     what: str,
@@ -133,19 +163,21 @@ def _publish_once(
     connect_timeout_s: float,
     publish_timeout_s: float,
 ) -> None:
-    """Publish one QoS 1 message on a short-lived connection and wait for the broker's acknowledgement."""
+    """Publish QoS 1 messages on a short-lived connection and wait for the broker's acknowledgement of each."""
     client = make_client(client_id)
     connect(client, broker, timeout_s=connect_timeout_s, fail_if_refused=True)
     try:
-        info = client.publish(to_topic, payload, qos=1, retain=retain)
-        try:
-            info.wait_for_publish(timeout=publish_timeout_s)
-        except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full
-            raise ConnectionError(f"could not send {what} to the MQTT broker at {broker.url}: {err}") from err
-        if not info.is_published():
-            raise ConnectionError(
-                f"the MQTT broker at {broker.url} did not confirm {what} within {publish_timeout_s:.0f} s"
-            )
+        infos = [client.publish(to_topic, payload, qos=1, retain=retain) for to_topic, payload in messages]
+        deadline = time.monotonic() + publish_timeout_s
+        for info in infos:
+            try:
+                info.wait_for_publish(timeout=max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as err:  # paho: message not queued / queue full
+                raise ConnectionError(f"could not send {what} to the MQTT broker at {broker.url}: {err}") from err
+            if not info.is_published():
+                raise ConnectionError(
+                    f"the MQTT broker at {broker.url} did not confirm {what} within {publish_timeout_s:.0f} s"
+                )
     finally:
         client.disconnect()
         client.loop_stop()

@@ -12,6 +12,13 @@ only, so they do not survive a broker restart, and it forgets QoS 1 messages in 
 to a client whose connection drops; the fallback says so once, as a warning. For many
 wearers and shared subscriptions point the services at mosquitto or another MQTT 5
 broker with ``--broker mqtt://host:port`` instead.
+
+Either engine lets in only the logins kept in ``<data folder>/logins``
+(:class:`ingest.broker_setup.Logins`, made at the first start and kept afterwards) and
+holds each to its topics: mosquitto through its password and ACL files, amqtt through
+the plugins of :mod:`ingest.amqtt_auth`. A wearable logs in with its device id. Only
+tests that need an open broker ask for one (``open_access=True``, or ``sitless broker
+--anonymous``).
 """
 
 from __future__ import annotations
@@ -32,12 +39,13 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from ingest.broker_setup import TlsFiles, write_broker_setup
+from ingest.broker_setup import SERVICE_USERS, Logins, TlsFiles, reader_command, write_broker_setup, write_logins
 from ingest.mosquitto import config_path, find_mosquitto, log_path, mosquitto_config
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "LOGINS_DIR",
     "BrokerEngine",
     "BrokerProcess",
     "broker_config",
@@ -54,6 +62,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path("var/broker")
+#: The folder of the embedded broker's logins, inside its data folder.
+LOGINS_DIR = "logins"
+#: The login the embedded broker is probed with: the one that may do least.
+_PROBE_USER = "reader"
 
 
 class BrokerEngine(StrEnum):
@@ -101,31 +113,40 @@ def resolve_engine(engine: BrokerEngine | str) -> BrokerEngine:
     return engine
 
 
-def broker_config(host: str, port: int) -> dict[str, Any]:
-    """Amqtt configuration: one TCP listener, no logging or $SYS plugins.
+def broker_config(host: str, port: int, logins: Path | None = None) -> dict[str, Any]:
+    """Amqtt configuration: one TCP listener, logins and ACLs, no logging or $SYS plugins.
 
-    Clients must give a user name (any, no password). amqtt keeps the session of a
+    With ``logins`` (a :class:`ingest.broker_setup.Logins` folder) only its logins get in,
+    each held to its topics (:mod:`ingest.amqtt_auth`). Without, any client that gives a
+    user name (and any password) gets in: amqtt keeps the session of a
     ``clean_session=False`` client across reconnects, with its subscriptions and queued
     QoS 1 messages, only when the client is not anonymous (amqtt 0.12.1,
     ``Broker._session_monitor``), and that session is what lets a recorder or worker
-    restart without losing a packet. Password-less access suits a broker bound to
-    localhost; one reachable by other machines should be mosquitto with passwords and ACLs.
+    restart without losing a packet.
     """
+    plugins: dict[str, dict[str, Any]] = (
+        {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
+        if logins is None
+        else {
+            "ingest.amqtt_auth.PasswordFilePlugin": {"logins": str(logins)},
+            "ingest.amqtt_auth.AclPlugin": {},
+        }
+    )
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 1000}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}},
+        "plugins": plugins,
     }
 
 
-def serve(address: BrokerAddress) -> None:
-    """Run amqtt in this process until SIGINT or SIGTERM."""
+def serve(address: BrokerAddress, logins: Path | None = None) -> None:
+    """Run amqtt in this process until SIGINT or SIGTERM (with ``logins``: :func:`broker_config`)."""
     from amqtt.broker import Broker  # imported here: only the broker process needs it
 
     for noisy in ("transitions", "amqtt"):  # per-connection chatter at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def _main() -> None:
-        broker = Broker(broker_config(address.host, address.port))
+        broker = Broker(broker_config(address.host, address.port, logins))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,11 +213,14 @@ class BrokerProcess:
         address: Where it listens.
         engine: Which broker runs (:func:`resolve_engine`; the resolved one is in
             :attr:`engine`).
-        data_dir: mosquitto's folder: its configuration, log and sessions file, one of
-            each per port (:mod:`ingest.mosquitto`). amqtt keeps nothing there.
+        data_dir: The broker's folder: its logins (:data:`LOGINS_DIR`), and mosquitto's
+            configuration, log and sessions file, one of each per port
+            (:mod:`ingest.mosquitto`). amqtt keeps nothing else there.
         startup_timeout_s: How long to wait for the broker to answer.
         stop_timeout_s: How long :meth:`stop` waits for the broker to save and exit
             before killing it.
+        open_access: Let any client in, with no ACLs (tests that need an open broker);
+            by default only the logins of :attr:`logins` get in.
 
     Raises:
         RuntimeError: mosquitto was asked for and is not installed.
@@ -210,10 +234,13 @@ class BrokerProcess:
         data_dir: Path = DEFAULT_DATA_DIR,
         startup_timeout_s: float = 15.0,
         stop_timeout_s: float = 30.0,
+        open_access: bool = False,
     ) -> None:
         self.address = address
         self.engine = resolve_engine(engine)
         self.data_dir = data_dir
+        #: The logins it lets in (made in the data folder if missing); None: anyone.
+        self.logins: Logins | None = None if open_access else write_logins(data_dir / LOGINS_DIR)
         self._timeout_s = startup_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
@@ -232,12 +259,15 @@ class BrokerProcess:
             with log_path(self.data_dir, self.address.port).open("wb") as out:
                 self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
         else:
-            cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host]
-            self._proc = subprocess.Popen([*cmd, "--port", str(self.address.port)], start_new_session=True)
+            cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host, "--port", str(self.address.port)]
+            if self.logins is not None:
+                cmd += ["--logins", str(self.logins.folder)]
+            self._proc = subprocess.Popen(cmd, start_new_session=True)
         deadline = time.monotonic() + self._timeout_s
         # A bare TCP probe first spares paho's 1-s reconnect delay; amqtt would log it as an error.
         port_open = self.engine is BrokerEngine.AMQTT or wait_for_port(self.address, self._timeout_s)
-        answered = port_open and wait_for_broker(self.address, max(1.0, deadline - time.monotonic()))
+        probe = self.login(_PROBE_USER)
+        answered = port_open and wait_for_broker(probe, max(1.0, deadline - time.monotonic()))
         if not answered or self._proc.poll() is not None:
             self.stop()
             raise RuntimeError(
@@ -253,8 +283,16 @@ class BrokerProcess:
         data_dir = self.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         conf = config_path(data_dir, self.address.port)
-        conf.write_text(mosquitto_config(self.address, data_dir, run_as_root=os.geteuid() == 0))
+        conf.write_text(mosquitto_config(self.address, data_dir, run_as_root=os.geteuid() == 0, logins=self.logins))
         return [str(mosquitto), "-c", str(conf)]
+
+    def login(self, user: str) -> BrokerAddress:
+        """The broker's address with ``user``'s login; an open broker's address as it is.
+
+        ``user`` is a service (:data:`ingest.broker_setup.SERVICE_USERS`) or a device id
+        given a login with :func:`ingest.broker_setup.add_login`.
+        """
+        return self.address if self.logins is None else self.logins.address(self.address, user)
 
     def _log_tail(self, lines: int = 5) -> str:
         if self.engine is not BrokerEngine.MOSQUITTO:
@@ -328,7 +366,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--data-dir",
         type=Path,
         default=DEFAULT_DATA_DIR,
-        help=f"folder where mosquitto keeps its sessions across restarts (default {DEFAULT_DATA_DIR})",
+        help=f"folder of the broker's logins ({LOGINS_DIR}/) and of mosquitto's sessions (default {DEFAULT_DATA_DIR})",
+    )
+    p.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="let any client in, with no logins or ACLs (only on a machine no one else uses)",
     )
     setup = p.add_argument_group(
         "a mosquitto of your own",
@@ -366,14 +409,23 @@ def _write_setup(args: argparse.Namespace) -> int:
         f"sitless worker --broker {scheme}://worker@{args.host}:{port_used}   (likewise recorder, gateway, dashboard)"
     )
     print(f"  a wearable:   mosquitto_passwd {setup.passwd} DEVICE_ID   (it logs in with its device id)")
-    cafile = f" --cafile {args.tls_ca.resolve()}" if tls else ""
-    print(
-        f"  read events:  mosquitto_sub -h {args.host} -p {port_used}{cafile} -u reader "
-        f"-P \"$(cat {folder}/secrets/reader.password)\" -t 'sitless/v1/+/event'"
-    )
+    print(f"  read events:  {reader_command(args.host, port_used, setup.secrets['reader'], cafile=args.tls_ca)}")
     if tls is None:
         print("  (no TLS: passwords travel in clear text; give --tls-cert, --tls-key and --tls-ca beyond this machine)")
     return 0
+
+
+def _print_logins(broker: BrokerProcess) -> None:
+    """Say where the services, the wearables and a user's own MQTT client find their logins."""
+    assert broker.logins is not None
+    secrets, host, port = broker.logins.folder / "secrets", broker.address.host, broker.address.port
+    print(f"  logins:       {broker.logins.folder} (no anonymous clients; {', '.join(SERVICE_USERS)})")
+    print(
+        f"  each service: SITLESS_MQTT_PASSWORD_FILE={secrets}/worker.password "
+        f"sitless worker --broker mqtt://worker@{host}:{port}   (likewise recorder, gateway, dashboard)"
+    )
+    print(f"  a wearable:   mosquitto_passwd {broker.logins.passwd} DEVICE_ID, then restart the broker")
+    print(f"  read events:  {reader_command(host, port, broker.logins.secret('reader'))}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -388,7 +440,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        broker = BrokerProcess(BrokerAddress(args.host, args.port), engine=args.engine, data_dir=args.data_dir)
+        broker = BrokerProcess(
+            BrokerAddress(args.host, args.port), engine=args.engine, data_dir=args.data_dir, open_access=args.anonymous
+        )
         with broker:
             kept = (
                 f", sessions kept in {broker.data_dir}"
@@ -396,6 +450,10 @@ def run(args: argparse.Namespace) -> int:
                 else ", sessions in memory only (lost when it stops)"
             )
             print(f"sitless broker: {broker.engine} on {broker.address.url}{kept}; Ctrl-C stops", flush=True)
+            if broker.logins is None:
+                print("sitless broker: anyone may log in and publish anything (--anonymous)", flush=True)
+            else:
+                _print_logins(broker)
             while not stop.wait(0.5):
                 if not broker.running:
                     print("sitless broker: the broker exited", file=sys.stderr)  # stop() logs why
@@ -410,6 +468,7 @@ if __name__ == "__main__":  # `python -m ingest.broker --host H --port P`: how B
     _parser = argparse.ArgumentParser(prog="python -m ingest.broker", description="run amqtt in this process")
     _parser.add_argument("--host", default="127.0.0.1")
     _parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    _parser.add_argument("--logins", type=Path, help="the Logins folder to enforce (default: anyone gets in)")
     _args = _parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serve(BrokerAddress(_args.host, _args.port))
+    serve(BrokerAddress(_args.host, _args.port), _args.logins)

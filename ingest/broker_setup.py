@@ -16,22 +16,50 @@
 A wearable logs in with its device id as user name (add one with ``mosquitto_passwd
 DIR/passwd DEVICE_ID``): it may publish only its own ``imu`` and ``status`` and read
 only its own ``cmd``. mosquitto drops a publish the ACL does not allow (MQTT 3.1.1 has
-no way to refuse one), so a device posing as another reaches nobody.
+no way to refuse one), so a device posing as another reaches nobody. The service names
+(:data:`SERVICE_USERS`) are therefore no device ids.
+
+The rules live here once, as data (:data:`SERVICE_GRANTS`, :data:`DEVICE_GRANTS`):
+:func:`acl_rules` writes them as mosquitto's ACL file (``topic`` and ``pattern``
+lines, ``%u`` standing for the user name; mosquitto.conf(5), *acl_file*), and
+:func:`may` applies them for the embedded broker's amqtt engine (:mod:`ingest.amqtt_auth`).
+The embedded broker (``sitless broker``, ``sitless demo``) keeps its logins in a
+:class:`Logins` folder written by :func:`write_logins`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
+from ingest.errors import TopicError
 from ingest.mosquitto import queue_and_log_lines
-from ingest.topics import PREFIX
+from ingest.mqtt import PASSWORD_FILE_ENV, BrokerAddress
+from ingest.topics import PREFIX, validate_device_id
 
-__all__ = ["SERVICE_USERS", "BrokerSetup", "TlsFiles", "acl_rules", "password_line", "write_broker_setup"]
+__all__ = [
+    "DEVICE_GRANTS",
+    "SERVICE_GRANTS",
+    "SERVICE_USERS",
+    "Access",
+    "BrokerSetup",
+    "Logins",
+    "TlsFiles",
+    "acl_rules",
+    "add_login",
+    "check_password",
+    "may",
+    "password_line",
+    "reader_command",
+    "write_broker_setup",
+    "write_logins",
+]
 
 #: mosquitto 2's password hash: PBKDF2-HMAC-SHA512 with a 12-byte salt and 101 rounds, as
 #: ``mosquitto_passwd`` writes it (``user:$7$101$<salt>$<hash>``, both base64).
@@ -60,38 +88,114 @@ def password_line(user: str, password: str, salt: bytes | None = None) -> str:
     return f"{user}:$7${_PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+class Access(StrEnum):
+    """What a login may do on a topic, as mosquitto's ACL file names it."""
+
+    READ = "read"
+    WRITE = "write"
+    READWRITE = "readwrite"
+
+    def allows(self, wanted: Access) -> bool:
+        """Whether this grant allows ``wanted`` (READ or WRITE)."""
+        return self is Access.READWRITE or self is wanted
+
+
+_P = PREFIX
+_SVC = (Access.READWRITE, "sitless/svc/#")  # every service's liveness probe (ingest.service)
+#: Each service's topics (mosquitto ``topic`` lines under ``user``).
+SERVICE_GRANTS: dict[str, tuple[tuple[Access, str], ...]] = {
+    "worker": (
+        (Access.READ, f"{_P}/+/imu"),
+        (Access.READ, f"{_P}/+/status"),
+        (Access.READ, f"{_P}/+/action"),
+        (Access.READ, f"{_P}/+/settings"),
+        (Access.WRITE, f"{_P}/+/event"),
+        (Access.WRITE, f"{_P}/+/cmd"),
+        _SVC,
+    ),
+    "recorder": ((Access.READ, f"{_P}/+/imu"), (Access.READ, f"{_P}/+/status"), _SVC),
+    "gateway": (
+        (Access.WRITE, f"{_P}/+/imu"),
+        (Access.READWRITE, f"{_P}/+/status"),
+        (Access.READ, f"{_P}/+/cmd"),
+        _SVC,
+    ),
+    # Writing status lets a deletion clear a wearable's retained status (ingest.actions.clear_retained).
+    "dashboard": (
+        (Access.WRITE, f"{_P}/+/action"),
+        (Access.WRITE, f"{_P}/+/settings"),
+        (Access.WRITE, f"{_P}/+/status"),
+        (Access.READ, f"{_P}/+/event"),
+    ),
+    "reader": ((Access.READ, f"{_P}/+/event"),),
+}
+#: What every wearable may, ``%u`` being its user name, which is its device id (mosquitto ``pattern`` lines).
+DEVICE_GRANTS: tuple[tuple[Access, str], ...] = (
+    (Access.WRITE, f"{_P}/%u/imu"),
+    (Access.READWRITE, f"{_P}/%u/status"),
+    (Access.READ, f"{_P}/%u/cmd"),
+)
+
+
 def acl_rules() -> str:
     """The ACL file: each service's topics, then the pattern every device (user = device id) follows.
 
     >>> print(acl_rules().splitlines()[-1])
     pattern read sitless/v1/%u/cmd
     """
-    p, svc = PREFIX, "topic readwrite sitless/svc/#"  # every service's liveness probe (ingest.service)
-    rules = {
-        "worker": [
-            f"topic read {p}/+/imu",
-            f"topic read {p}/+/status",
-            f"topic read {p}/+/action",
-            f"topic read {p}/+/settings",
-            f"topic write {p}/+/event",
-            f"topic write {p}/+/cmd",
-            svc,
-        ],
-        "recorder": [f"topic read {p}/+/imu", f"topic read {p}/+/status", svc],
-        "gateway": [f"topic write {p}/+/imu", f"topic readwrite {p}/+/status", f"topic read {p}/+/cmd", svc],
-        "dashboard": [f"topic write {p}/+/action", f"topic write {p}/+/settings", f"topic read {p}/+/event"],
-        "reader": [f"topic read {p}/+/event"],
-    }
-    lines = ["# Written by sitless broker --mosquitto-config; see ingest/broker_setup.py.", ""]
-    for user, topics in rules.items():
-        lines += [f"# {SERVICE_USERS[user]}", f"user {user}", *topics, ""]
+    lines = ["# Written by sitless; see ingest/broker_setup.py.", ""]
+    for user, grants in SERVICE_GRANTS.items():
+        lines += [f"# {SERVICE_USERS[user]}", f"user {user}", *(f"topic {a} {t}" for a, t in grants), ""]
     lines += [
         "# Every wearable logs in with its device id: its own samples and status, its own commands.",
-        f"pattern write {p}/%u/imu",
-        f"pattern readwrite {p}/%u/status",
-        f"pattern read {p}/%u/cmd",
+        *(f"pattern {a} {t}" for a, t in DEVICE_GRANTS),
     ]
     return "\n".join(lines) + "\n"
+
+
+def may(user: str, topic_filter: str, wanted: Access) -> bool:
+    """Whether a login may publish to a topic (WRITE) or subscribe to a filter (READ).
+
+    The same rules as :func:`acl_rules` gives mosquitto, for the amqtt engine
+    (:mod:`ingest.amqtt_auth`). A filter is allowed only when every topic it matches is:
+    a device may subscribe to its own ``cmd`` but not to ``sitless/v1/+/cmd``. A user
+    name that is no valid device id (it holds a wildcard or a slash) gets no device
+    rules, as mosquitto does for ``%u`` patterns.
+
+    >>> may("desk-07", "sitless/v1/desk-07/imu", Access.WRITE)
+    True
+    >>> may("desk-07", "sitless/v1/desk-08/imu", Access.WRITE)
+    False
+    >>> may("reader", "sitless/v1/+/event", Access.READ), may("reader", "sitless/v1/#", Access.READ)
+    (True, False)
+    """
+    grants = list(SERVICE_GRANTS.get(user, ()))
+    if _is_device_id(user):
+        grants += [(a, t.replace("%u", user)) for a, t in DEVICE_GRANTS]
+    return any(access.allows(wanted) and _covers(pattern, topic_filter) for access, pattern in grants)
+
+
+def _is_device_id(user: str) -> bool:
+    try:
+        validate_device_id(user)
+    except TopicError:
+        return False
+    return True
+
+
+def _covers(pattern: str, topic_filter: str) -> bool:
+    """Whether every topic that ``topic_filter`` matches also matches ``pattern`` (both may hold + and #).
+
+    >>> _covers("a/+/c", "a/b/c"), _covers("a/+/c", "a/+/c"), _covers("a/b/c", "a/+/c"), _covers("a/#", "a/+/c")
+    (True, True, False, True)
+    """
+    want = topic_filter.split("/")
+    for i, level in enumerate(pattern.split("/")):
+        if level == "#":
+            return True
+        if i >= len(want) or want[i] == "#" or (level != "+" and level != want[i]):
+            return False
+    return len(want) == len(pattern.split("/"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +215,123 @@ class BrokerSetup:
     acl: Path
     passwd: Path
     secrets: dict[str, Path]
+
+
+@dataclass(frozen=True, slots=True)
+class Logins:
+    """A folder of broker logins: ``passwd`` (mosquitto's format), ``acl`` and ``secrets/USER.password``.
+
+    Both engines of the embedded broker read the same files: mosquitto through its
+    ``password_file`` and ``acl_file``, amqtt through :mod:`ingest.amqtt_auth`.
+    """
+
+    folder: Path
+
+    @property
+    def passwd(self) -> Path:
+        """The password file, one ``user:$7$...`` line per login."""
+        return self.folder / "passwd"
+
+    @property
+    def acl(self) -> Path:
+        """The ACL file (:func:`acl_rules`)."""
+        return self.folder / "acl"
+
+    def secret(self, user: str) -> Path:
+        """The file holding a login's password (mode 0600), for ``SITLESS_MQTT_PASSWORD_FILE``."""
+        return self.folder / "secrets" / f"{user}.password"
+
+    def users(self) -> dict[str, str]:
+        """Each login's password hash, from :attr:`passwd` (empty when there is none)."""
+        try:
+            text = self.passwd.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        pairs = (line.strip().split(":", 1) for line in text.splitlines() if line.strip() and line[0] != "#")
+        return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}  # user and hash
+
+    def address(self, broker: BrokerAddress, user: str) -> BrokerAddress:
+        """``broker`` with ``user``'s login, its password read from its secret file as a service reads it."""
+        url = BrokerAddress(broker.host, broker.port, user, tls=broker.tls, ca_file=broker.ca_file).url
+        return BrokerAddress.parse(url, {PASSWORD_FILE_ENV: str(self.secret(user))})
+
+
+def write_logins(folder: Path, *, fresh: bool = False) -> Logins:
+    """Make sure ``folder`` has a login for every service, and the ACL file; return them.
+
+    Logins already there are kept (a service started earlier goes on with its password),
+    unless ``fresh``, which gives every service a new password and drops every other
+    login. The ACL file is written afresh each time.
+
+    Args:
+        folder: Where the logins live; made if missing (0700).
+        fresh: Start from no logins at all.
+
+    Returns:
+        The logins.
+    """
+    logins = Logins(folder.resolve())
+    logins.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if fresh:
+        logins.passwd.unlink(missing_ok=True)
+    for user in SERVICE_USERS:
+        add_login(logins, user, fresh=fresh)
+    logins.acl.write_text(acl_rules(), encoding="utf-8")
+    return logins
+
+
+def add_login(logins: Logins, user: str, *, fresh: bool = False) -> Path:
+    """Give ``user`` a login with a random password, unless it has one; return its secret file.
+
+    A wearable's user name is its device id (:data:`DEVICE_GRANTS`). mosquitto reads the
+    password file when it starts (or on SIGHUP); amqtt at each login.
+
+    Raises:
+        TopicError: ``user`` is neither a service nor a valid device id.
+    """
+    if user not in SERVICE_USERS:
+        validate_device_id(user)
+    secret = logins.secret(user)
+    if not fresh and user in logins.users() and secret.exists():
+        return secret
+    secret.parent.mkdir(mode=0o700, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    _private(secret, password + "\n")
+    others = [f"{u}:{h}" for u, h in logins.users().items() if u != user]
+    _private(logins.passwd, "\n".join([*others, password_line(user, password)]) + "\n")
+    return secret
+
+
+def reader_command(host: str, port: int, secret: Path, *, cafile: Path | None = None) -> str:
+    """A ``mosquitto_sub`` line that reads every wearable's events with the read-only login.
+
+    The password is read from its file by the shell when the line runs, so it is not
+    written into the line (it is on that ``mosquitto_sub``'s command line while it runs).
+
+    >>> print(reader_command("127.0.0.1", 1883, Path("/b/secrets/reader.password")))
+    mosquitto_sub -h 127.0.0.1 -p 1883 -u reader -P "$(cat /b/secrets/reader.password)" -t 'sitless/v1/+/event' -v
+    """
+    ca = f" --cafile {cafile.resolve()}" if cafile is not None else ""
+    return f"mosquitto_sub -h {host} -p {port}{ca} -u reader -P \"$(cat {secret})\" -t '{PREFIX}/+/event' -v"
+
+
+def check_password(hashed: str, password: str) -> bool:
+    """Whether ``password`` matches a mosquitto 2 hash (``$7$ROUNDS$SALT$HASH``, :func:`password_line`).
+
+    Other formats (mosquitto 1.x's ``$6$``) never match.
+
+    >>> check_password(password_line("a", "secret").split(":", 1)[1], "secret")
+    True
+    """
+    parts = hashed.split("$")
+    if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
+        return False
+    try:
+        salt, digest = base64.b64decode(parts[3]), base64.b64decode(parts[4])
+    except ValueError:
+        return False
+    mine = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]), len(digest))
+    return hmac.compare_digest(mine, digest)
 
 
 def write_broker_setup(
@@ -146,17 +367,9 @@ def write_broker_setup(
     if config.exists() and not force:
         raise FileExistsError(f"{config} exists; --force replaces it (and gives every service a new password)")
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    keys = folder / "secrets"
-    keys.mkdir(mode=0o700, exist_ok=True)
-    written: dict[str, Path] = {}
-    hashed: list[str] = []
-    for user in SERVICE_USERS:
-        password = secrets.token_urlsafe(24)
-        hashed.append(password_line(user, password))
-        written[user] = _private(keys / f"{user}.password", password + "\n")
-    passwd = _private(folder / "passwd", "\n".join(hashed) + "\n")
-    acl = folder / "acl"
-    acl.write_text(acl_rules(), encoding="utf-8")
+    logins = write_logins(folder, fresh=True)
+    passwd, acl = logins.passwd, logins.acl
+    written = {user: logins.secret(user) for user in SERVICE_USERS}
     port = port or (8883 if tls else 1883)
     lines = [
         "# Written by sitless broker --mosquitto-config; see ingest/broker_setup.py.",

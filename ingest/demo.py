@@ -7,6 +7,14 @@ the dashboard's address and a line for each sit-too-long alert; stops everything
 Ctrl-C. The demo keeps its own store in ``var/demo.sqlite`` and starts it afresh each
 time; a store named with ``--store`` (a URL, as every command takes) is used as it is and
 never emptied.
+
+The embedded broker lets in only its logins (:mod:`ingest.broker`): each part of the
+demo logs in as itself, the recorder as ``recorder``, the worker as ``worker``, the
+dashboard as ``dashboard`` (its password through ``SITLESS_MQTT_PASSWORD_FILE``, never on
+its command line) and the simulated wearable with its device id, each with a random
+password kept in ``var/broker/logins/secrets/`` (mode 0600) and reused at the next start.
+The demo prints the ``mosquitto_sub`` line that reads the events with the read-only
+login ``reader``; a client without a login cannot publish into the demo.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -29,9 +38,10 @@ import paho.mqtt.client as paho
 
 from analysis import Placement
 from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_port, port_in_use
+from ingest.broker_setup import Logins, add_login, reader_command
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
 from ingest.errors import IngestError
-from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
+from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import parse_store_url
@@ -106,23 +116,49 @@ def _seq_memory(store_url: str, settings: DemoSettings) -> Path:
     return folder / f"{settings.device_id}.seq.json"
 
 
+@dataclass(frozen=True, slots=True)
+class _Broker:
+    """The broker the demo's parts use, and the login of each: the embedded broker's, or none for a given one."""
+
+    address: BrokerAddress
+    logins: Logins | None = None
+
+    def login(self, user: str) -> BrokerAddress:
+        """Where ``user`` (a service or the wearable's device id) connects, with its login."""
+        return self.address if self.logins is None else self.logins.address(self.address, user)
+
+    def environment(self, user: str) -> dict[str, str]:
+        """The environment of a child process that logs in as ``user``: its password file."""
+        return (
+            dict(os.environ)
+            if self.logins is None
+            else {**os.environ, PASSWORD_FILE_ENV: str(self.logins.secret(user))}
+        )
+
+
 @contextlib.contextmanager
-def _broker(settings: DemoSettings) -> Iterator[BrokerAddress]:
+def _broker(settings: DemoSettings) -> Iterator[_Broker]:
     if settings.broker is not None:
         _say(f"MQTT broker: {settings.broker.url}")
-        yield settings.broker
+        yield _Broker(settings.broker)
         return
     port = settings.broker_port
     if port_in_use(BrokerAddress("127.0.0.1", port)):
         port = free_port()
         _say(f"port {settings.broker_port} is busy; the embedded broker uses {port}")
-    with BrokerProcess(BrokerAddress("127.0.0.1", port), data_dir=settings.broker_dir) as broker:
+    broker = BrokerProcess(BrokerAddress("127.0.0.1", port), data_dir=settings.broker_dir)
+    assert broker.logins is not None  # the embedded broker is never open here
+    add_login(broker.logins, settings.device_id)  # before the start: mosquitto reads the logins once
+    with broker:
         if broker.engine is BrokerEngine.MOSQUITTO:
             kept = f"mosquitto, sessions kept in {broker.data_dir}"
         else:
             kept = "amqtt, sessions in memory only: mosquitto is not installed"
         _say(f"MQTT broker: {broker.address.url} (embedded {kept})")
-        yield broker.address
+        _say(f"logins: {broker.logins.folder}, one per part of the demo; no anonymous clients")
+        secret = broker.logins.secret("reader")
+        _say(f"read the events with your own MQTT client: {reader_command('127.0.0.1', port, secret)}")
+        yield _Broker(broker.address, broker.logins)
 
 
 def _alert_line(device_id: str, body: dict[str, object]) -> str:
@@ -167,22 +203,26 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
 
     store_url = _store(settings.store_url)
     with _broker(settings) as broker:
-        recorder = Recorder(RecorderSettings(broker, store_url, client_id="sitless-demo-recorder"))
+        recorder = Recorder(RecorderSettings(broker.login("recorder"), store_url, client_id="sitless-demo-recorder"))
         worker = Worker(
-            WorkerSettings(broker, store_url, client_id="sitless-demo-worker", placement=settings.placement)
+            WorkerSettings(
+                broker.login("worker"), store_url, client_id="sitless-demo-worker", placement=settings.placement
+            )
         )
         recorder.start()
         worker.start()
-        console = _watch_alerts(broker)
+        console = _watch_alerts(broker.login("reader"))
         # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
         dashboard = subprocess.Popen(
-            dashboard_command(store_url, broker.url, settings.port, settings.device_id), start_new_session=True
+            dashboard_command(store_url, broker.login("dashboard").url, settings.port, settings.device_id),
+            start_new_session=True,
+            env=broker.environment("dashboard"),
         )
         device = Device(
             scenario(settings.scenario),
             DeviceSettings(
                 device_id=settings.device_id,
-                broker=broker,
+                broker=broker.login(settings.device_id),
                 placement=settings.placement,
                 speed=settings.speed,
                 seed=settings.seed,

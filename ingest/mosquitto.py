@@ -16,8 +16,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.mqtt import BrokerAddress
+
+if TYPE_CHECKING:  # ingest.broker_setup imports this module
+    from ingest.broker_setup import Logins
 
 __all__ = [
     "AUTOSAVE_INTERVAL_S",
@@ -73,13 +77,13 @@ def log_path(data_dir: Path, port: int) -> Path:
     return data_dir / f"mosquitto-{port}.log"
 
 
-def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: bool) -> str:
+def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: bool, logins: Logins | None = None) -> str:
     """The mosquitto configuration of the embedded broker.
 
-    One TCP listener on the address, anonymous access (the services log in with a user
-    name but no password; a broker reachable by other machines needs passwords and
-    ACLs), persistence in ``data_dir`` with an autosave every
-    :data:`AUTOSAVE_INTERVAL_S`, and the queue limits above.
+    One TCP listener on the address; with ``logins``, no anonymous clients, their
+    password file and their ACL file (:mod:`ingest.broker_setup`), else anonymous access
+    with no ACLs (tests that need an open broker); persistence in ``data_dir`` with an
+    autosave every :data:`AUTOSAVE_INTERVAL_S`, and the queue limits above.
 
     Args:
         address: Where the broker listens.
@@ -87,6 +91,7 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
             reads it relative to wherever it was started.
         run_as_root: Add ``user root``: run as root, mosquitto otherwise drops to user
             ``mosquitto``, which cannot write a folder root made (STACK.md).
+        logins: The logins and ACLs to enforce; None: let anyone in.
 
     Returns:
         The configuration file's text.
@@ -112,7 +117,11 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
     lines = [
         "# Written by sitless at each start of its embedded broker; edits are overwritten.",
         f"listener {address.port} {address.host}",
-        "allow_anonymous true",
+        *(
+            ["allow_anonymous true"]
+            if logins is None
+            else ["allow_anonymous false", f"password_file {logins.passwd}", f"acl_file {logins.acl}"]
+        ),
         "persistence true",
         f"persistence_location {data_dir}/",
         f"persistence_file {persistence_path(data_dir, address.port).name}",

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from ingest.errors import TopicError
 
-__all__ = ["PREFIX", "Kind", "parse", "subscription", "topic", "validate_device_id"]
+__all__ = ["PREFIX", "RETAINED_KINDS", "Kind", "parse", "subscription", "topic", "validate_device_id"]
 
 PREFIX = "sitless/v1"
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -33,6 +33,10 @@ class Kind(StrEnum):
     CMD = "cmd"
     ACTION = "action"
     SETTINGS = "settings"
+
+
+#: The kinds the broker keeps the last message of (retained), and so holds about a device until cleared.
+RETAINED_KINDS = (Kind.STATUS, Kind.SETTINGS)
 
 
 def validate_device_id(device_id: str) -> str:

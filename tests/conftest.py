@@ -5,6 +5,8 @@
 where it is not installed unless ``SITLESS_REQUIRE_MOSQUITTO=1`` (set by ``.ci/run``)
 turns the skip into a failure. ``broker`` runs a test against each of them.
 ``demo_broker`` is the embedded broker as ``sitless demo`` starts it (mosquitto).
+All three let any client in (``open_access``), for tests about other things than logins;
+``tests/ingest/test_broker_auth.py`` tests the logins and ACLs of both engines.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.broker_setup import add_login
 from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.topics import Kind
@@ -42,7 +45,7 @@ def recordings() -> Path:
 @pytest.fixture
 def embedded_broker() -> Iterator[BrokerAddress]:
     """The embedded broker's amqtt fallback in its own process."""
-    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.AMQTT) as broker:
+    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.AMQTT, open_access=True) as broker:
         yield broker.address
 
 
@@ -56,7 +59,9 @@ def mosquitto_broker(tmp_path: Path) -> Iterator[BrokerAddress]:
     """mosquitto as the embedded broker runs it: queue limits set for QoS 1 bursts (STACK.md)."""
     _require_mosquitto()
     address = BrokerAddress("127.0.0.1", free_port())
-    with BrokerProcess(address, engine=BrokerEngine.MOSQUITTO, data_dir=tmp_path / "mosquitto") as broker:
+    with BrokerProcess(
+        address, engine=BrokerEngine.MOSQUITTO, data_dir=tmp_path / "mosquitto", open_access=True
+    ) as broker:
         yield broker.address
 
 
@@ -69,7 +74,28 @@ def demo_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     ``SITLESS_REQUIRE_MOSQUITTO=1``.
     """
     _require_mosquitto()
-    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), data_dir=tmp_path / "broker") as broker:
+    address = BrokerAddress("127.0.0.1", free_port())
+    with BrokerProcess(address, data_dir=tmp_path / "broker", open_access=True) as broker:
+        yield broker
+
+
+#: The wearables that have a login on ``secure_broker``.
+SECURE_DEVICES = ("desk-07", "desk-08")
+
+
+@pytest.fixture(params=[BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def secure_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerProcess]:
+    """The embedded broker as ``sitless broker`` runs it, on each engine, with logins for :data:`SECURE_DEVICES`.
+
+    ``secure_broker.login(user)`` is the address with a service's or a device's login.
+    """
+    if request.param is BrokerEngine.MOSQUITTO:
+        _require_mosquitto()
+    broker = BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=request.param, data_dir=tmp_path / "secure")
+    assert broker.logins is not None  # secure unless asked otherwise
+    for device in SECURE_DEVICES:
+        add_login(broker.logins, device)  # before the start: mosquitto reads its logins then
+    with broker:
         yield broker
 
 

@@ -15,7 +15,7 @@ import streamlit as st
 from analysis.settings import WEEKDAYS, Placement
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
-from ingest.actions import CALIBRATION_S, send_action, send_settings
+from ingest.actions import CALIBRATION_S, clear_retained, send_action, send_settings
 from ingest.errors import PayloadError, StoreError, TopicError
 from ingest.payloads import WearerSettings
 
@@ -189,7 +189,8 @@ def your_data(device_id: str) -> None:
     with st.expander("Delete this wearable's data"):
         st.warning(
             "This deletes every stored packet, event, setting and status of "
-            f"**{device_id}**. It cannot be undone. If the sensor is still streaming, new data "
+            f"**{device_id}**, and the status and settings the MQTT broker keeps for it. It cannot be "
+            "undone. If the sensor is still streaming, new data "
             "is stored again from now on: stop the sensor first to keep nothing.",
             icon=":material/delete_forever:",
         )
@@ -202,6 +203,10 @@ def your_data(device_id: str) -> None:
             else:
                 st.session_state.pop(SENT_KEY, None)
                 st.success(f"Deleted {deleted} stored rows of {device_id}.", icon=":material/check_circle:")
+                try:
+                    clear_retained(settings.broker, device_id)
+                except (ConnectionError, TopicError) as err:
+                    st.warning(f"The broker still keeps its status and settings: {err}", icon=":material/warning:")
 
 
 device = selected_device()

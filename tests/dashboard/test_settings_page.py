@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 
+import paho.mqtt.client as paho
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis import Placement
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.actions import send_settings
+from ingest.broker import BrokerProcess
+from ingest.mqtt import PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.payloads import WearerSettings
 from ingest.store import Store
 from ingest.topics import Kind, topic
@@ -121,3 +127,53 @@ def test_delete_asks_for_the_id_then_deletes_everything_stored(
         assert store.events(DEVICE) == []
         assert store.load_state(DEVICE) is None
         assert DEVICE not in store.devices()
+
+
+def test_delete_makes_the_broker_forget_the_wearables_status_and_settings(
+    make_app: Callable[..., AppTest],
+    morning_store: Callable[..., str],
+    secure_broker: BrokerProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a delete, a fresh subscriber gets no retained status or settings of the wearable."""
+    assert secure_broker.logins is not None
+    device = make_client("test-delete-device")
+    connect(device, secure_broker.login(DEVICE))
+    device.publish(topic(DEVICE, Kind.STATUS), b'{"online": true}', qos=1, retain=True).wait_for_publish(30)
+    dashboard = secure_broker.login("dashboard")
+    send_settings(dashboard, DEVICE, WearerSettings(max_sitting_min=45))
+    assert retained(secure_broker, device) == [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
+
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
+    app = make_app(morning_store(), broker_url=dashboard.url, page=PAGE)
+    app.text_input(key="delete_confirm").input(DEVICE).run()
+    app.button(key="delete").click().run()
+    assert not app.exception
+    assert not app.warning or "still keeps" not in app.warning[-1].value
+    assert retained(secure_broker, device) == []
+    device.disconnect()
+    device.loop_stop()
+
+
+def retained(broker: BrokerProcess, device: paho.Client) -> list[str]:
+    """The topics of DEVICE's retained messages a fresh subscriber gets.
+
+    The wearable then publishes a status that is not retained: it comes after the
+    retained ones, so once it is in every retained message is too.
+    """
+    got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    subscribed = threading.Event()
+    fresh = make_client(f"test-fresh-{uuid.uuid4().hex[:8]}")
+    fresh.on_message = lambda _c, _u, msg: got.put((msg.topic, bytes(msg.payload)))
+    fresh.on_subscribe = lambda *_: subscribed.set()
+    connect(fresh, broker.login("worker"))
+    fresh.subscribe([(topic(DEVICE, Kind.STATUS), 1), (topic(DEVICE, Kind.SETTINGS), 1)])
+    assert subscribed.wait(30)
+    marker = (topic(DEVICE, Kind.STATUS), f"marker {uuid.uuid4().hex}".encode())
+    device.publish(*marker, qos=1, retain=False).wait_for_publish(30)
+    seen = [got.get(timeout=30)]
+    while seen[-1] != marker:
+        seen.append(got.get(timeout=30))
+    fresh.disconnect()
+    fresh.loop_stop()
+    return sorted((t for t, _ in seen[:-1]), key=lambda t: t.endswith("settings"))

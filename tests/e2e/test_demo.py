@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
@@ -9,31 +10,74 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ingest.broker import free_port
+from ingest.broker_setup import Logins
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.topics import Kind, subscription, topic
 
 pytestmark = pytest.mark.e2e
 ALERT_WAIT_S = 300.0
 
 
 def test_demo_serves_the_dashboard_logs_an_alert_and_stops_cleanly(tmp_path: Path) -> None:
-    """At 600x the first sit-too-long alert comes within seconds; Ctrl-C stops every part."""
-    port = free_port()
+    """At 600x the first sit-too-long alert comes within seconds; Ctrl-C stops every part.
+
+    Every part logs in with its own login: a client without one is refused, and the
+    read-only login the demo points to reads the events and can publish nothing.
+    """
+    port, broker = free_port(), BrokerAddress("127.0.0.1", free_port())
     cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--speed", "600", "--port", str(port)]
-    cmd += ["--broker-port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
+    cmd += ["--broker-port", str(broker.port), "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path) as proc:
-        status = _run_until_alert(proc, port)
+        status = _run_until_alert(proc, port, lambda lines: _logins_hold(broker, tmp_path, lines))
     assert status == 0
     time.sleep(0.5)
     with pytest.raises(urllib.error.URLError):  # the dashboard went away with the demo
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
 
 
-def _run_until_alert(proc: subprocess.Popen[str], port: int) -> int:
-    """Wait for the alert line and the dashboard, then press Ctrl-C; return the exit status."""
+def _logins_hold(broker: BrokerAddress, cwd: Path, lines: list[str]) -> None:
+    """The demo's broker refuses a client without a login; its reader login reads events and publishes nothing."""
+    logins = Logins(cwd / "var" / "broker" / "logins")
+    reader_line = next(line for line in lines if "mosquitto_sub" in line)
+    assert f'-u reader -P "$(cat {logins.secret("reader")})"' in reader_line
+    assert all(path.stat().st_mode & 0o077 == 0 for path in [logins.passwd, *logins.folder.glob("secrets/*")])
+    intruder = make_client("intruder")  # its client id as user name, no password
+    with pytest.raises(ConnectionError, match="refused the login"):
+        connect(intruder, broker, timeout_s=10, fail_if_refused=True)
+    got: queue.Queue[bytes] = queue.Queue()
+    subscribed = threading.Event()
+    reader = make_client("test-reader")
+    reader.on_subscribe = lambda *_: subscribed.set()
+    reader.on_message = lambda _c, _u, msg: got.put(bytes(msg.payload))
+    connect(reader, logins.address(broker, "reader"), timeout_s=10, fail_if_refused=True)
+    worker = make_client("test-worker")
+    connect(worker, logins.address(broker, "worker"), timeout_s=10, fail_if_refused=True)
+    try:
+        reader.subscribe(subscription(Kind.EVENT), qos=1)
+        assert subscribed.wait(10)
+        reader.publish(topic("sim-01", Kind.EVENT), b"forged", qos=1).wait_for_publish(timeout=10)
+        # A later event from the worker's login marks the point by which a forged one would have come.
+        worker.publish(topic("test-marker", Kind.EVENT), b"marker", qos=1).wait_for_publish(timeout=10)
+        seen = [got.get(timeout=10)]
+        while seen[-1] != b"marker":
+            seen.append(got.get(timeout=10))
+        assert b"forged" not in seen
+    finally:
+        for client in (reader, worker):
+            client.disconnect()
+            client.loop_stop()
+
+
+def _run_until_alert(
+    proc: subprocess.Popen[str], port: int, while_running: Callable[[list[str]], None] | None = None
+) -> int:
+    """Wait for the alert line and the dashboard, check ``while_running``, then press Ctrl-C; return the exit status."""
     lines: list[str] = []
     alert = threading.Event()
 
@@ -54,6 +98,8 @@ def _run_until_alert(proc: subprocess.Popen[str], port: int) -> int:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
             assert response.read() == b"ok"
         assert any(f"http://127.0.0.1:{port}" in line for line in lines)
+        if while_running is not None:
+            while_running(lines)
     finally:
         proc.send_signal(signal.SIGINT)
         status = proc.wait(60)

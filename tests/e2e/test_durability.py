@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.device import Device
-from ingest.broker import BrokerEngine, BrokerProcess, free_port, wait_for_broker
+from ingest.broker import LOGINS_DIR, BrokerEngine, BrokerProcess, free_port, wait_for_broker
+from ingest.broker_setup import Logins
 from ingest.mosquitto import find_mosquitto, persistence_path
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
@@ -137,7 +138,8 @@ def test_broker_restart_keeps_the_absent_recorders_session_and_queue(
             demo_broker.stop()  # SIGTERM: mosquitto saves its sessions and exits
             wait_until(lambda: wearable.stats.unacked > 20, what="the wearable to queue while the broker is down")
             down_at = wearable.stats.packets_sent
-            cleanup.enter_context(BrokerProcess(address, engine=demo_broker.engine, data_dir=demo_broker.data_dir))
+            again = BrokerProcess(address, engine=demo_broker.engine, data_dir=demo_broker.data_dir, open_access=True)
+            cleanup.enter_context(again)
             wait_until(lambda: acked(wearable) > down_at + 200, what="the wearable to publish into the restart")
             back = Recorder(settings)
             back.start()
@@ -168,7 +170,7 @@ def test_broker_killed_outright_comes_back_with_the_sessions_it_saved(
     sessions = persistence_path(demo_broker.data_dir, address.port)
     wait_until(lambda: saved_since(sessions, subscribed_ns), what="an autosave")
     demo_broker.kill()
-    with BrokerProcess(address, engine=demo_broker.engine, data_dir=demo_broker.data_dir):
+    with BrokerProcess(address, engine=demo_broker.engine, data_dir=demo_broker.data_dir, open_access=True):
         wearable = device(address, minutes=3.0, speed=300.0)
         stats = wearable.run()  # returns once the broker acknowledged every packet
         assert stats.unacked == 0
@@ -191,7 +193,7 @@ def test_sitless_broker_saves_its_sessions_when_stopped_with_ctrl_c(tmp_path: Pa
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         assert f"mosquitto on {address.url}" in proc.stdout.readline()
-        assert wait_for_broker(address)
+        assert wait_for_broker(Logins(tmp_path / LOGINS_DIR).address(address, "reader"))
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     assert persistence_path(tmp_path, address.port).exists()
@@ -205,9 +207,9 @@ def test_without_mosquitto_the_embedded_broker_is_amqtt_and_says_what_it_does_no
     monkeypatch.setattr("ingest.broker.find_mosquitto", lambda: None)
     with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), data_dir=tmp_path / "broker") as broker:
         assert broker.engine is BrokerEngine.AMQTT
-        assert wait_for_broker(broker.address)
+        assert wait_for_broker(broker.login("reader"))
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "do not survive a broker restart" in warning
-    assert not (tmp_path / "broker").exists()  # amqtt keeps nothing on disk
+    assert [p.name for p in (tmp_path / "broker").iterdir()] == [LOGINS_DIR]  # amqtt keeps no sessions on disk
     with pytest.raises(RuntimeError, match="mosquitto is not installed"):
         BrokerProcess(broker.address, engine=BrokerEngine.MOSQUITTO)

@@ -63,7 +63,7 @@ def health(server: MetricsServer) -> tuple[int, dict[str, object]]:
 @pytest.fixture
 def broker() -> Iterator[BrokerProcess]:
     """The embedded broker, stoppable within a test."""
-    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.AMQTT) as process:
+    with BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.AMQTT, open_access=True) as process:
         yield process
 
 

@@ -1,0 +1,220 @@
+"""The embedded broker's logins and per-device ACLs, on both engines (amqtt and mosquitto: ``secure_broker``).
+
+Each test waits for a marker message sent after the ones that must not arrive: the
+broker hands a subscriber its messages in order, so once the marker is in, a forbidden
+message that got through would be in too.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from ingest.broker import BrokerEngine, BrokerProcess, register
+from ingest.broker_setup import SERVICE_USERS, add_login, write_logins
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.topics import Kind, topic
+from tests.support import free_port, missing
+
+WAIT_S = 30.0  # only ends a test that would otherwise hang
+
+
+class Client:
+    """A logged-in paho client that records what it receives, in order."""
+
+    def __init__(self, address: BrokerAddress, client_id: str, *subscriptions: str) -> None:
+        self.got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._acked: queue.Queue[list[bool]] = queue.Queue()
+        self.client = make_client(client_id)
+        self.client.on_message = lambda _c, _u, msg: self.got.put((msg.topic, bytes(msg.payload)))
+        self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self._acked.put([c.is_failure for c in codes])
+        connect(self.client, address, timeout_s=WAIT_S, fail_if_refused=True)
+        self.refused: list[bool] = []
+        for sub in subscriptions:
+            self.client.subscribe(sub, qos=1)
+            self.refused += self._acked.get(timeout=WAIT_S)
+
+    def publish(self, to_topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish with QoS 1 and wait for the broker's acknowledgement."""
+        self.client.publish(to_topic, payload, qos=1, retain=retain).wait_for_publish(timeout=WAIT_S)
+
+    def until(self, marker: tuple[str, bytes]) -> list[tuple[str, bytes]]:
+        """Everything received up to and including ``marker``."""
+        seen = []
+        while not seen or seen[-1] != marker:
+            seen.append(self.got.get(timeout=WAIT_S))
+        return seen
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _refused(address: BrokerAddress, client: paho.Client | None = None) -> bool:
+    client = make_client("refused-probe") if client is None else client
+    try:
+        connect(client, address, timeout_s=5, fail_if_refused=True)
+    except ConnectionError:
+        return True
+    client.disconnect()
+    client.loop_stop()
+    return False
+
+
+def test_anonymous_clients_and_wrong_passwords_are_refused(secure_broker: BrokerProcess) -> None:
+    """No user name, a user name alone, a wrong password or an unknown user: no connection."""
+    address = secure_broker.address
+    nameless = paho.Client(CallbackAPIVersion.VERSION2, client_id="nameless", protocol=MQTTProtocolVersion.MQTTv311)
+    assert _refused(address, nameless)
+    assert _refused(address)  # the client id as user name, no password
+    assert _refused(BrokerAddress(address.host, address.port, "worker", "wrong"))
+    assert _refused(BrokerAddress(address.host, address.port, "desk-09", "any"))
+    assert not _refused(secure_broker.login("worker"))
+
+
+def test_a_device_publishes_only_its_own_samples_and_status(secure_broker: BrokerProcess) -> None:
+    """desk-08 cannot post samples as desk-07, nor events, actions, settings or commands."""
+    b = secure_broker
+    worker = Client(b.login("worker"), "t-worker", "sitless/v1/+/imu", "sitless/v1/+/action", "sitless/v1/+/status")
+    reader = Client(b.login("reader"), "t-reader", "sitless/v1/+/event")
+    desk07 = Client(b.login("desk-07"), "t-desk-07", topic("desk-07", Kind.CMD))
+    desk08 = Client(b.login("desk-08"), "t-desk-08")
+    try:
+        for kind in (Kind.IMU, Kind.STATUS, Kind.CMD):
+            desk08.publish(topic("desk-07", kind), b"forged")
+        for kind in (Kind.EVENT, Kind.ACTION, Kind.SETTINGS, Kind.CMD):
+            desk08.publish(topic("desk-08", kind), b"forged")
+        desk08.publish(topic("desk-08", Kind.STATUS), b"own")
+        desk08.publish(topic("desk-08", Kind.IMU), b"own")
+        assert worker.until((topic("desk-08", Kind.IMU), b"own")) == [
+            (topic("desk-08", Kind.STATUS), b"own"),
+            (topic("desk-08", Kind.IMU), b"own"),
+        ]
+        worker.publish(topic("desk-08", Kind.EVENT), b"marker")
+        assert reader.until((topic("desk-08", Kind.EVENT), b"marker")) == [(topic("desk-08", Kind.EVENT), b"marker")]
+        worker.publish(topic("desk-07", Kind.CMD), b"marker")
+        assert desk07.until((topic("desk-07", Kind.CMD), b"marker")) == [(topic("desk-07", Kind.CMD), b"marker")]
+    finally:
+        for c in (worker, reader, desk07, desk08):
+            c.close()
+
+
+def test_a_device_reads_only_its_own_commands(secure_broker: BrokerProcess) -> None:
+    """desk-07 never gets desk-08's commands, whether it asks for them by name or by wildcard."""
+    b = secure_broker
+    snoop = ("sitless/v1/+/cmd", topic("desk-08", Kind.CMD), "sitless/v1/#", topic("desk-07", Kind.CMD))
+    desk07 = Client(b.login("desk-07"), "t-desk-07", *snoop)
+    worker = Client(b.login("worker"), "t-worker")
+    try:
+        assert desk07.refused[-1] is False  # its own commands
+        worker.publish(topic("desk-08", Kind.CMD), b"buzz desk-08")
+        worker.publish(topic("desk-07", Kind.CMD), b"buzz desk-07")
+        assert desk07.until((topic("desk-07", Kind.CMD), b"buzz desk-07")) == [
+            (topic("desk-07", Kind.CMD), b"buzz desk-07")
+        ]
+    finally:
+        desk07.close()
+        worker.close()
+
+
+def test_the_read_only_login_reads_events_and_publishes_nothing(secure_broker: BrokerProcess) -> None:
+    """``reader`` subscribes to every wearable's events; what it publishes reaches no one."""
+    b = secure_broker
+    reader = Client(b.login("reader"), "t-reader", "sitless/v1/+/event")
+    worker = Client(b.login("worker"), "t-worker", "sitless/v1/+/imu", "sitless/v1/+/action")
+    desk07 = Client(b.login("desk-07"), "t-desk-07", topic("desk-07", Kind.CMD))
+    try:
+        assert reader.refused == [False]
+        for kind in Kind:
+            reader.publish(topic("desk-07", kind), b"forged")
+        desk07.publish(topic("desk-07", Kind.IMU), b"marker")
+        assert worker.until((topic("desk-07", Kind.IMU), b"marker")) == [(topic("desk-07", Kind.IMU), b"marker")]
+        worker.publish(topic("desk-07", Kind.CMD), b"marker")
+        assert desk07.until((topic("desk-07", Kind.CMD), b"marker")) == [(topic("desk-07", Kind.CMD), b"marker")]
+        worker.publish(topic("desk-07", Kind.EVENT), b"marker")
+        assert reader.until((topic("desk-07", Kind.EVENT), b"marker")) == [(topic("desk-07", Kind.EVENT), b"marker")]
+    finally:
+        for c in (reader, worker, desk07):
+            c.close()
+
+
+def test_only_the_dashboard_sends_actions_and_settings(secure_broker: BrokerProcess) -> None:
+    """The worker hears the dashboard's actions and settings; the same from the worker or a device reach nobody."""
+    b = secure_broker
+    worker = Client(b.login("worker"), "t-worker", "sitless/v1/+/action", "sitless/v1/+/settings")
+    dashboard = Client(b.login("dashboard"), "t-dashboard")
+    desk07 = Client(b.login("desk-07"), "t-desk-07")
+    try:
+        for sender in (worker, desk07):
+            sender.publish(topic("desk-07", Kind.ACTION), b"forged")
+            sender.publish(topic("desk-07", Kind.SETTINGS), b"forged")
+        dashboard.publish(topic("desk-07", Kind.SETTINGS), b"settings")
+        dashboard.publish(topic("desk-07", Kind.ACTION), b"done")
+        assert worker.until((topic("desk-07", Kind.ACTION), b"done")) == [
+            (topic("desk-07", Kind.SETTINGS), b"settings"),
+            (topic("desk-07", Kind.ACTION), b"done"),
+        ]
+    finally:
+        for c in (worker, dashboard, desk07):
+            c.close()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on ``port`` (Linux's /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text(encoding="ascii").splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_the_broker_listens_on_localhost_only_by_default(secure_broker: BrokerProcess) -> None:
+    """``sitless broker`` binds 127.0.0.1 unless told otherwise, and so does the broker it starts."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["broker"]).host == "127.0.0.1"
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("no /proc/net/tcp to read the listening sockets from")
+    assert _listening_addresses(secure_broker.address.port) == {"0100007F"}  # 127.0.0.1, little-endian hex
+
+
+def test_a_wearable_added_with_mosquitto_passwd_logs_in(tmp_path: Path) -> None:
+    """A login added with ``mosquitto_passwd -b`` works on the amqtt engine at once, without a restart."""
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        missing("mosquitto_passwd", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    assert tool is not None
+    address = BrokerAddress("127.0.0.1", free_port())
+    with BrokerProcess(address, engine=BrokerEngine.AMQTT, data_dir=tmp_path / "b") as broker:
+        assert broker.logins is not None
+        wearable = BrokerAddress(address.host, address.port, "desk-11", "its password")
+        assert _refused(wearable)
+        # -b takes the password on the command line: fine for a test, not for a real one.
+        subprocess.run([tool, "-b", str(broker.logins.passwd), "desk-11", "its password"], check=True)
+        assert not _refused(wearable)
+
+
+def test_the_logins_are_kept_across_starts_and_private(tmp_path: Path) -> None:
+    """A second start keeps every password (services started earlier go on); ``fresh`` replaces them."""
+    first = write_logins(tmp_path / "logins")
+    worker = first.secret("worker").read_text(encoding="utf-8")
+    device = add_login(first, "desk-07").read_text(encoding="utf-8")
+    again = write_logins(tmp_path / "logins")
+    assert again.secret("worker").read_text(encoding="utf-8") == worker
+    assert add_login(again, "desk-07").read_text(encoding="utf-8") == device
+    assert set(again.users()) == {*SERVICE_USERS, "desk-07"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [again.passwd, again.folder, *again.folder.glob("secrets/*")])
+    fresh = write_logins(tmp_path / "logins", fresh=True)
+    assert fresh.secret("worker").read_text(encoding="utf-8") != worker
+    assert "desk-07" not in fresh.users()
