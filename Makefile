@@ -27,8 +27,10 @@ demo-deps:
 system-deps:
 	@bash scripts/system-deps.sh mosquitto chromium libgomp1 postgresql
 
+# Two test processes, one per core of a small CI machine; tests that wait on a broker or
+# a browser share the machine with the rest, as they must on any loaded machine.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 check: $(STAMP)
 	$(BIN)/ruff check .
