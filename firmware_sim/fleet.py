@@ -97,7 +97,9 @@ class FleetSettings:
         connections: MQTT connections the wearers share (wearer ``w`` uses ``w % connections``).
         streams: Distinct simulated wearers (motion model seeds) behind the fleet.
         seed: Seed of the first stream.
-        start_s: Device time at the start, Unix epoch seconds; None for now.
+        start_s: Device time at the start, Unix epoch seconds; None for the moment the
+            first packet period starts (at speed 1 a packet goes out as its last sample
+            is taken).
         first_seq: Sequence number of every wearer's first packet; None for the packet
             periods since the epoch at ``start_s`` (see the module docstring).
         id_prefix: Device ids are this prefix and a 5-digit number from 1.
@@ -320,6 +322,8 @@ class Fleet:
         topics = [topic(d, Kind.IMU) for d in self.ids]
         offsets = [packet_s * w / n for w in range(n)]  # each wearer's clock phase
         wall0 = time.monotonic()
+        if settings.start_s is None:  # the device clocks start now, not before the connections
+            self._start_s = time.time()
         last_warn = -math.inf
         k = 0
         while settings.duration_s is None or (k + 1) * packet_s <= settings.duration_s + 1e-9:
