@@ -23,9 +23,12 @@ seconds, and measures:
   stored packet, lost is samples sent minus samples stored after the recorder has
   caught up (or given up after ``--settle`` seconds), duplicated is the recorder's
   duplicates count times 25.
-- **CPU and memory** of each process (from ``/proc``): CPU seconds over the measured
+- **CPU and memory** of each service (from ``/proc``): CPU seconds over the measured
   window (warm-up to the fleet's end), peak resident memory, and the workers' memory
-  growth over their idle start, per wearer.
+  growth over their idle start, per wearer; the fleet's over its whole life
+  (``os.wait4``: start-up and encoding its streams included).
+- ``--store-rate URL`` instead times the recorder's inserts alone
+  (:func:`store_write_rate`), for sizing a PostgreSQL store.
 
 A step is *sustained* when the p99 latency is under ``--max-p99`` (1 s), nothing was
 lost and the fleet itself kept up with its clock (else the load generator, not the
@@ -36,6 +39,7 @@ object; with ``--ramp`` it is the highest sustained step with every step in ``ra
     python -m bench.fleet --wearers 200 --duration 60
     python -m bench.fleet --wearers 200 --duration 60 --ramp --ramp-factor 1.25
     python -m bench.fleet --wearers 400 --duration 60 --workers 2
+    python -m bench.fleet --store-rate postgresql://USER@HOST/DB --wearers 1000
 
 Devices are spread over K workers by MQTT 5 shared subscriptions, which spread
 *messages*: until device leases land, one wearer's packets can be analysed by several
@@ -81,14 +85,15 @@ class ProcCost:
         cpu_s: User plus system CPU seconds over the window.
         cpu_share: ``cpu_s`` over the window's wall seconds (1.0 is one core).
         peak_rss_mib: Peak resident memory, MiB.
-        start_rss_mib: Resident memory at the start of the fleet, MiB.
+        start_rss_mib: Resident memory at the start of the window, MiB (None for the
+            fleet, measured over its whole life).
     """
 
     name: str
     cpu_s: float
     cpu_share: float
     peak_rss_mib: float
-    start_rss_mib: float
+    start_rss_mib: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +210,7 @@ def _reap(proc: subprocess.Popen[bytes], wall_s: float) -> ProcCost:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     cpu_s = usage.ru_utime + usage.ru_stime
-    return ProcCost("fleet", cpu_s, cpu_s / wall_s, usage.ru_maxrss / 1024, float("nan"))
+    return ProcCost("fleet", cpu_s, cpu_s / wall_s, usage.ru_maxrss / 1024, None)
 
 
 # -- services -----------------------------------------------------------------------
@@ -451,7 +456,7 @@ def _result(
         why.append(f"the fleet fell {stats['max_lag_s']:.1f} s behind its clock")
     worker_costs = [c for c in costs if c.name.startswith("worker")]
     worker_cpu_s = sum(c.cpu_s for c in worker_costs)
-    growth_kib = sum(c.peak_rss_mib - c.start_rss_mib for c in worker_costs) * 1024
+    growth_kib = sum(c.peak_rss_mib - (c.start_rss_mib or 0.0) for c in worker_costs) * 1024
     return FleetRun(
         wearers=wearers,
         workers=workers,
@@ -479,6 +484,57 @@ def _result(
     )
 
 
+# -- the store's write rate -----------------------------------------------------------
+
+
+def store_write_rate(store_url: str, wearers: int = 1000, rounds: int = 20, batch: int = 500) -> dict[str, Any]:
+    """How fast a store takes raw packets as the recorder writes them, for sizing the database.
+
+    ``wearers * rounds`` real 25-sample packets (ids ``storebench-NNNNN``, deleted first)
+    go to :meth:`ingest.store.Store.add_batches` in transactions of ``batch`` (the
+    recorder's most per flush), interleaved one packet per wearer per round as live.
+
+    Returns:
+        ``packets_per_s`` and ``wearers_at_50hz`` (packets per second over 2), with the
+        sizes, the CPU seconds of this process and the load average.
+    """
+    import numpy as np
+
+    from ingest.codec import Batch, encode
+    from ingest.store import BatchRow
+
+    acc = np.zeros((PACKET_SAMPLES, 3), np.int16)
+    payload = encode(Batch(0, 0.0, RATE_HZ, 1 / 4096, acc))
+    ids = [f"storebench-{w:05d}" for w in range(wearers)]
+    rows = [
+        BatchRow(ids[w], r, 1.7e9 + r * PACKET_SAMPLES / RATE_HZ, PACKET_SAMPLES, RATE_HZ, payload)
+        for r in range(rounds)
+        for w in range(wearers)
+    ]
+    load_avg = os.getloadavg()
+    with Store(store_url) as store:
+        for device_id in ids:
+            store.delete_device(device_id)
+        c0, w0 = time.process_time(), time.perf_counter()
+        for i in range(0, len(rows), batch):
+            store.add_batches(rows[i : i + batch])
+        wall_s = time.perf_counter() - w0
+        cpu_s = time.process_time() - c0
+        for device_id in ids:
+            store.delete_device(device_id)
+    rate = len(rows) / wall_s
+    return {
+        "store": store_url.split(":", 1)[0],
+        "packets": len(rows),
+        "batch": batch,
+        "wall_s": round(wall_s, 3),
+        "client_cpu_s": round(cpu_s, 3),
+        "packets_per_s": round(rate),
+        "wearers_at_50hz": round(rate / 2),
+        "load_avg": [round(x, 2) for x in load_avg],
+    }
+
+
 # -- command line -------------------------------------------------------------------
 
 
@@ -497,7 +553,9 @@ def _line(r: FleetRun) -> str:
 
 def _summary(r: FleetRun) -> dict[str, Any]:
     out = asdict(r)
-    out["procs"] = {c["name"]: {k: round(v, 3) for k, v in c.items() if k != "name"} for c in out["procs"]}
+    out["procs"] = {
+        c["name"]: {k: None if v is None else round(v, 3) for k, v in c.items() if k != "name"} for c in out["procs"]
+    }
     for key, value in out.items():
         if isinstance(value, float):
             out[key] = round(value, 4)
@@ -519,7 +577,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp-factor", type=float, default=1.25, help="wearers of a step over the last (1.25)")
     parser.add_argument("--max-wearers", type=int, default=20_000, help="stop the ramp here")
     parser.add_argument("--keep", type=Path, help="keep the broker, store and logs of the (last) run here")
+    parser.add_argument(
+        "--store-rate",
+        metavar="URL",
+        help="instead, time the recorder's packet inserts into this store (postgresql://...) for --wearers",
+    )
     args = parser.parse_args(argv)
+    if args.store_rate is not None:
+        print(json.dumps(store_write_rate(args.store_rate, args.wearers)), flush=True)
+        return 0
     if args.wearers < 1 or args.workers < 1 or args.duration <= 0 or args.ramp_factor <= 1:
         parser.error("--wearers, --workers and --duration must be > 0, --ramp-factor > 1")
     if args.workers > 1:
