@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
+
 import numpy as np
+import paho.mqtt.client as paho
 import pytest
 
-from firmware_sim.fleet import FleetSettings, StreamBank, device_ids
+from firmware_sim.fleet import Fleet, FleetSettings, StreamBank, device_ids
 from firmware_sim.scenarios import scenario
 from ingest.codec import decode
+from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.payloads import DeviceStatus
+from ingest.topics import Kind, parse, subscription
+from tests.support import wait_until
 
 T0_S = 1.7e9
 
@@ -46,3 +54,41 @@ def test_settings_refuse_an_empty_fleet() -> None:
     """A fleet needs at least one wearer."""
     with pytest.raises(ValueError, match="wearers"):
         FleetSettings(wearers=0)
+
+
+def test_a_fleet_publishes_each_wearers_packets_in_order_and_retains_its_status(
+    mosquitto_broker: BrokerAddress,
+) -> None:
+    """3 wearers x 5 s at 50x: 10 packets each with consecutive seqs, and a retained offline status each."""
+    received: dict[str, list[int]] = defaultdict(list)
+    lock = threading.Lock()
+
+    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        device_id, kind = parse(msg.topic)
+        if kind is Kind.IMU:
+            with lock:
+                received[device_id].append(decode(msg.payload).seq)
+
+    subscribed = threading.Event()
+    listener = make_client("fleet-listener")
+    listener.on_message = on_message
+    listener.on_connect = lambda c, *_: c.subscribe(subscription(Kind.IMU), qos=1)
+    listener.on_subscribe = lambda *_: subscribed.set()
+    connect(listener, mosquitto_broker)
+    wait_until(subscribed.is_set, 10, "the listener's subscription")
+    settings = FleetSettings(wearers=3, broker=mosquitto_broker, speed=50, duration_s=5.0, streams=2)
+    stats = Fleet(scenario("all_postures"), settings).run()
+    assert (stats.packets_sent, stats.samples_sent, stats.unacked) == (30, 750, 0)
+    wait_until(lambda: sum(map(len, received.values())) == 30, 10, "30 packets")
+    listener.disconnect()
+    listener.loop_stop()
+    assert dict(received) == {d: list(range(stats.first_seq, stats.first_seq + 10)) for d in device_ids(3)}
+    statuses: dict[str, bytes] = {}
+    reader = make_client("fleet-status-reader")
+    reader.on_message = lambda _c, _u, msg: statuses.__setitem__(parse(msg.topic)[0], msg.payload)
+    reader.on_connect = lambda c, *_: c.subscribe(subscription(Kind.STATUS), qos=1)
+    connect(reader, mosquitto_broker)
+    wait_until(lambda: len(statuses) == 3, 10, "3 retained statuses")
+    reader.disconnect()
+    reader.loop_stop()
+    assert all(DeviceStatus.parse(body).online is False for body in statuses.values())
