@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         metavar="N",
         help="run N simulated wearers fleet-00001... sharing a few distinct motion streams, "
-        "each from its own point of the scenario, on a loop (--device, --loop, --drop-prob, --jitter, "
+        "each from its own point of the scenario, on a loop (--device, --loop, --drop-prob, "
         "--seq-memory and --csv do not apply)",
     )
     fleet.add_argument(
