@@ -1,8 +1,10 @@
-"""The ``sitless sim`` command: run the simulated wearable, or write its samples to CSV."""
+"""The ``sitless sim`` command: run the simulated wearable (or a fleet of them), or write its samples to CSV."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import signal
 import sys
@@ -22,6 +24,7 @@ from ingest.mqtt import DEFAULT_BROKER_URL
 
 if TYPE_CHECKING:
     from firmware_sim.device import Device
+    from firmware_sim.fleet import Fleet
 
 __all__ = ["register", "run"]
 
@@ -35,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a simulated wearable that publishes a scripted office day",
         description=(
             "Play a scripted day of a simulated accelerometer wearable and publish its packets over "
-            "MQTT like a real device (or write the samples to a CSV file with --csv)."
+            "MQTT like a real device (or write the samples to a CSV file with --csv). With --fleet N, "
+            "N simulated wearers (fleet-00001...) publish from this one process over a few MQTT connections, "
+            "for load tests (bench/fleet.py)."
         ),
     )
     parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help="MQTT broker URL (default: %(default)s)")
@@ -59,6 +64,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="vary each step's duration by up to this fraction, from the seed (default: none)",
     )
     parser.add_argument("--loop", action="store_true", help="repeat the scenario until stopped")
+    fleet = parser.add_argument_group("fleet (load tests)")
+    fleet.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="run N simulated wearers fleet-00001... sharing a few distinct motion streams, "
+        "each from its own point of the scenario, on a loop (--device, --loop, --drop-prob, "
+        "--seq-memory and --csv do not apply)",
+    )
+    fleet.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="with --fleet: simulated seconds to play (default: until stopped)",
+    )
+    fleet.add_argument(
+        "--connections", type=int, default=4, help="with --fleet: MQTT connections shared by the wearers (default 4)"
+    )
+    fleet.add_argument(
+        "--streams", type=int, default=8, help="with --fleet: distinct simulated wearers behind the fleet (default 8)"
+    )
+    fleet.add_argument("--json", action="store_true", help="with --fleet: end with the counters as one JSON line")
     parser.add_argument(
         "--drop-prob",
         type=float,
@@ -94,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sitless sim: {err}", file=sys.stderr)
         return 2
     placement = Placement(args.placement)
+    if args.fleet is not None:
+        return _publish_fleet(args, script, placement, start_s)
     if args.csv is not None:
         return _write_csv(script, placement, args.seed, params, args.csv)
     return _publish(args, script, placement, params, start_s)
@@ -121,7 +150,7 @@ def _write_csv(script: Script, placement: Placement, seed: int, params: MotionPa
 
 
 @contextmanager
-def _stop_on_signals(device: Device) -> Iterator[None]:
+def _stop_on_signals(device: Device | Fleet) -> Iterator[None]:
     """Ctrl-C or a service manager's SIGTERM stop the device cleanly (offline status, acks)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -183,4 +212,42 @@ def _publish(
         f"{args.device}: {stats.packets_sent} packets sent, {stats.packets_dropped} dropped, "
         f"{stats.buzzes} buzzes received, {stats.unacked} unacknowledged"
     )
+    return 0 if stats.unacked == 0 else 1
+
+
+def _publish_fleet(args: argparse.Namespace, script: Script, placement: Placement, start_s: float | None) -> int:
+    from firmware_sim.fleet import Fleet, FleetSettings  # paho and numpy only when publishing
+    from ingest.errors import TopicError
+    from ingest.mqtt import BrokerAddress
+
+    try:
+        settings = FleetSettings(
+            wearers=args.fleet,
+            broker=BrokerAddress.parse(args.broker),
+            placement=placement,
+            speed=args.speed,
+            duration_s=args.duration,
+            connections=args.connections,
+            streams=args.streams,
+            seed=args.seed,
+            start_s=start_s,
+        )
+    except (ValueError, TopicError) as err:
+        print(f"sitless sim: {err}", file=sys.stderr)
+        return 2
+    fleet = Fleet(script, settings)
+    log.info("fleet of %d wearers playing %s on %s at speed %g", args.fleet, script.name, args.broker, args.speed)
+    try:
+        with _stop_on_signals(fleet):
+            stats = fleet.run()
+    except (ConnectionError, ValueError) as err:
+        print(f"sitless sim: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(dataclasses.asdict(stats)), flush=True)
+    else:
+        print(
+            f"fleet of {stats.wearers}: {stats.packets_sent} packets ({stats.samples_sent} samples) sent, "
+            f"{stats.unacked} unacknowledged, at most {stats.max_lag_s:.2f} s behind the clock"
+        )
     return 0 if stats.unacked == 0 else 1
