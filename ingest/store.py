@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ingest.errors import StoreError
+from ingest.leases import claim_statements, database_now, release_statement
 from ingest.store_schema import (
     DEVICE_TABLES,
     SCHEMA_VERSION,
@@ -42,6 +43,7 @@ from ingest.store_schema import (
     batches,
     counters,
     create_schema,
+    device_leases,
     devices,
     events,
     parse_store_url,
@@ -58,6 +60,7 @@ __all__ = [
     "DeviceState",
     "EventKey",
     "EventRow",
+    "Lease",
     "StateRow",
     "Store",
     "StoreUrl",
@@ -118,6 +121,19 @@ class StateRow:
     seq: int
     snapshot: dict[str, Any] | None
     status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who analyses a device (:mod:`ingest.leases`).
+
+    Attributes:
+        owner: The worker id holding it.
+        expires_in_s: Seconds until it expires, by the database's clock (negative: expired).
+    """
+
+    owner: str
+    expires_in_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +542,40 @@ class Store:
             return sum(
                 conn.execute(sa.delete(table).where(table.c.device_id == device_id)).rowcount for table in DEVICE_TABLES
             )
+
+    # --- device leases (workers) ---------------------------------------------------------
+
+    def claim_leases(self, owner: str, device_ids: Sequence[str], lease_s: float) -> set[str]:
+        """Take or renew ``owner``'s leases of devices, for ``lease_s`` from now, in one transaction.
+
+        A device is taken when it has no lease, or its lease expired, or ``owner`` holds
+        it already; a device another worker holds is left to it (:mod:`ingest.leases`).
+
+        Returns:
+            The devices of ``device_ids`` that ``owner`` holds now.
+        """
+        wanted = sorted(set(device_ids))  # one order for every worker: PostgreSQL row locks never deadlock
+        if not wanted:
+            return set()
+        with self._transaction() as conn:
+            return {
+                str(row[0])
+                for statement in claim_statements(self.backend, self._insert, owner, wanted, lease_s)
+                for row in conn.execute(statement)
+            }
+
+    def release_leases(self, owner: str, device_ids: Sequence[str] | None = None) -> None:
+        """Let go of ``owner``'s leases of ``device_ids`` (None: all), so that another worker takes them at once."""
+        if device_ids is not None and not device_ids:
+            return
+        with self._transaction() as conn:
+            conn.execute(release_statement(owner, device_ids))
+
+    def leases(self) -> dict[str, Lease]:
+        """Every device's lease, by device id."""
+        c = device_leases.c
+        rows = self._read(sa.select(c.device_id, c.owner, c.expires_s - database_now(self.backend)))
+        return {str(d): Lease(str(o), float(left)) for d, o, left in rows}
 
     # --- analysis events and state (worker) --------------------------------------------
 
