@@ -141,6 +141,15 @@ class DeviceOwnership:
         self.held = held
         return handover
 
+    def lost(self, device_ids: Iterable[str]) -> Handover:
+        """Devices found held by another worker (a save refused): no longer this worker's."""
+        gone = set(device_ids) & self.held
+        for device_id in gone:
+            log.warning("%s: %s is another worker's now; letting it go", self.worker_id, device_id)
+            self._standby_of(device_id)
+        self.held -= gone
+        return Handover(lost=gone)
+
     def release(self, device_ids: Iterable[str] | None = None) -> None:
         """Let go of some leases (None: all), so that another worker takes them at once.
 

@@ -665,8 +665,12 @@ class Store:
         self.save_states([StateRow(device_id, seq, snapshot, status)])
 
     def save_states(
-        self, rows: Sequence[StateRow], *, counts: tuple[str, dict[tuple[str, str], int]] | None = None
-    ) -> None:
+        self,
+        rows: Sequence[StateRow],
+        *,
+        counts: tuple[str, dict[tuple[str, str], int]] | None = None,
+        owner: str | None = None,
+    ) -> set[str]:
         """Save several devices' states in one transaction.
 
         A row without a snapshot updates only the live status and keeps the last snapshot
@@ -677,9 +681,23 @@ class Store:
             counts: ``(service, {(device_id, name): n})`` added to the counters in the same
                 transaction: counts of what the snapshots include (packets analysed), so
                 that the packets a restarted worker replays are counted once.
+            owner: A worker id: save only the devices whose lease it holds (with their
+                counts), so that a worker that stalled past its lease and lost a device
+                cannot write over the state of the worker that took it over. The lease
+                rows are locked until the commit, so a take-over waits for this save and
+                then reads it.
+
+        Returns:
+            The devices not saved: their lease is not ``owner``'s (none without ``owner``).
         """
         now = time.time()
         with self._transaction() as conn:
+            lost: set[str] = set()
+            if owner is not None and rows:
+                lost = {r.device_id for r in rows} - self._held_in(conn, owner, [r.device_id for r in rows])
+                rows = [r for r in rows if r.device_id not in lost]
+                if counts is not None:
+                    counts = (counts[0], {k: n for k, n in counts[1].items() if k[0] not in lost})
             if counts is not None and counts[1]:
                 self._add_counts_in(conn, *counts)
             for r in rows:
@@ -695,6 +713,18 @@ class Store:
                         ["seq", "snapshot", "status", "updated_s"],
                     )
                 conn.execute(statement)
+        return lost
+
+    def _held_in(self, conn: Connection, owner: str, device_ids: Sequence[str]) -> set[str]:
+        """The devices of ``device_ids`` whose lease ``owner`` holds, their lease rows locked until the commit."""
+        c = device_leases.c
+        statement = (
+            sa.select(c.device_id)
+            .where(c.owner == owner, c.device_id.in_(sorted(set(device_ids))))
+            .order_by(c.device_id)  # locked in one order by everyone, as claims do
+            .with_for_update(read=True)  # FOR SHARE on PostgreSQL; SQLite's writers queue anyway
+        )
+        return {str(d) for (d,) in conn.execute(statement)}
 
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved state for a device, or None."""

@@ -713,7 +713,9 @@ class Worker(MqttService):
         if not rows:
             return
         # a StoreError leaves every wearer due, to be saved next time
-        self.store.save_states(rows, counts=(SERVICE, counts))
+        lost = self.store.save_states(rows, counts=(SERVICE, counts), owner=self.worker_id)
+        if lost:
+            self._take_over(self.ownership.lost(lost))
         for wearer, snapshot_saved in saved:
             wearer.status_saved_s = now
             if snapshot_saved:

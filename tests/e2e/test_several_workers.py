@@ -102,6 +102,12 @@ def analysed_by(store_url: str) -> dict[str, str]:
         return {d: str(s.status["worker"]) for d in WEARERS if (s := store.load_state(d)) is not None}
 
 
+def saved_seq(store_url: str, device_id: str) -> int:
+    with Store(store_url) as store:
+        state = store.load_state(device_id)
+    return -1 if state is None else state.seq
+
+
 def events(store_url: str, device_id: str, kind: str) -> list[dict[str, object]]:
     with Store(store_url) as store:
         return [e.body for e in store.events(device_id, kinds=[kind])]
@@ -147,6 +153,8 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
             runner.join(180)
         sent = {d: w.stats.packets_sent for d, w in zip(WEARERS, wearables, strict=True)}
         wait_until(lambda: recorder.stats.stored == sum(sent.values()), what="every packet stored")
+        for device_id, n in sent.items():  # snapshots are saved every 10 s of wall clock
+            wait_until(lambda d=device_id, n=n: saved_seq(store_url, d) == n - 1, what=f"{device_id} analysed")
         workers[survivor].send_signal(signal.SIGTERM)  # a clean stop saves every device's state
         assert workers[survivor].wait(60) == 0
     finally:

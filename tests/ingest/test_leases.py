@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from ingest.store import Store
+from ingest.store import StateRow, Store
 
 
 def test_a_free_device_is_taken_and_renewed(any_store_url: str) -> None:
@@ -90,3 +90,21 @@ def test_workers_racing_for_free_devices_get_each_device_once(any_store_url: str
     with Store(any_store_url) as store:
         owners = {d: lease.owner for d, lease in store.leases().items()}
     assert all(d in won[owner] for d, owner in owners.items())
+
+
+def test_a_save_is_refused_for_the_devices_another_worker_took(any_store_url: str) -> None:
+    """A worker that stalled past its lease cannot write over the state (or the counts) of the
+    worker that took its device over; it learns which devices it lost."""
+    rows = [StateRow("d1", 9, {"v": 1}, {"worker": "w1"}), StateRow("d2", 9, {"v": 1}, {"worker": "w1"})]
+    counts = ("worker", {("d1", "packets"): 5, ("d2", "packets"): 5})
+    with Store(any_store_url) as store:
+        store.claim_leases("w1", ["d1", "d2"], 0.0)
+        store.claim_leases("w2", ["d1"], 60.0)  # w1's lease of d1 expired and w2 took it
+        assert store.save_states(rows, counts=counts, owner="w1") == {"d1"}
+        assert store.load_state("d1") is None
+        state = store.load_state("d2")
+        assert state is not None
+        assert state.seq == 9
+        assert store.counters("worker") == {("worker", "d2", "packets"): 5}
+        assert store.save_states(rows[:1], owner="w2") == set()
+        assert store.save_states(rows[:1]) == set()  # no owner named: saved as before
