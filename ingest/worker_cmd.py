@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seconds a device lease lasts unless renewed; a dead worker's devices move to another"
         " within about 4/3 of it (default 10)",
     )
+    p.add_argument(
+        "--standby-messages",
+        type=int,
+        default=240,
+        help="most messages kept per device another worker holds, to take it over from: enough for"
+        " 10 s of snapshots and 4/3 of a lease at the wearers' packet rate (default 240: 2 min at 50 Hz)",
+    )
     p.set_defaults(func=run)
 
 
@@ -65,8 +72,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
         slouch = slouch_policy(args)
-        if not args.lease_s > 0:
-            raise ValueError(f"--lease-s must be > 0, got {args.lease_s}")
+        if not args.lease_s > 0 or args.standby_messages < 0:
+            raise ValueError(
+                f"--lease-s must be > 0 and --standby-messages >= 0, got {args.lease_s}, {args.standby_messages}"
+            )
     except ValueError as err:
         print(f"sitless worker: {err}", file=sys.stderr)
         return 2
@@ -80,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         share_group=args.share_group,
         worker_id=args.worker_id,
         lease_s=args.lease_s,
+        standby_messages=args.standby_messages,
     )
     return serve(Worker(settings), metrics_endpoint(args))  # the worker saves every device's state as it closes
 
