@@ -211,8 +211,9 @@ class BrokerProcess:
         startup_timeout_s: float = 15.0,
         stop_timeout_s: float = 30.0,
     ) -> None:
-        self.address = address
         self.engine = resolve_engine(engine)
+        # amqtt refuses MQTT 5: its address tells the services to speak 3.1.1 to it.
+        self.address = address if self.engine is BrokerEngine.MOSQUITTO else address.speaking_3_1_1()
         self.data_dir = data_dir
         self._timeout_s = startup_timeout_s
         self._stop_timeout_s = stop_timeout_s
