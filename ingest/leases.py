@@ -30,10 +30,22 @@ import sqlalchemy as sa
 
 from ingest.store_schema import Backend, device_leases
 
-__all__ = ["CLAIM_CHUNK", "claim_statements", "database_now", "release_statement"]
+__all__ = ["CLAIM_CHUNK", "PRESENCE_PREFIX", "claim_statements", "database_now", "presence_key", "release_statement"]
 
 #: Devices claimed per statement (three bound values each: far below SQLite's limit).
 CLAIM_CHUNK = 500
+#: Each worker also holds a lease on its own presence, ``worker/<worker id>``, so that the
+#: workers alive can be counted; a device id never holds a slash (``ingest.topics``).
+PRESENCE_PREFIX = "worker/"
+
+
+def presence_key(worker_id: str) -> str:
+    """The lease key of a worker's presence.
+
+    >>> presence_key("w1")
+    'worker/w1'
+    """
+    return PRESENCE_PREFIX + worker_id
 
 
 def database_now(backend: Backend) -> sa.ColumnElement[float]:

@@ -8,20 +8,26 @@ has the stream since that worker's last snapshot at hand, even if the recorder h
 not stored all of it yet; what the buffer lost, the store has (docs/operations.md,
 *Several workers*).
 
-A worker claims a device the first time it hears of it, and renews all its leases,
-and claims the devices it keeps messages of, every third of a lease: a device whose
-owner stopped renewing is taken over within about ``lease_s * 4 / 3`` seconds of that
-owner's last renewal.
+Every third of a lease a worker renews its leases, and claims free devices it keeps
+messages of: a device whose owner stopped renewing is taken over within about
+``lease_s * 4 / 3`` seconds of that owner's last renewal. Each worker also holds a
+lease on its own presence, so the workers alive are counted, and it claims devices
+only up to its fair share, the devices leased divided by the workers alive (rounded
+up): workers that start together split a fleet between them, each preferring the
+devices a hash of its id and the device's ranks first, so that they seldom race for
+the same ones. A worker alone claims every device the first time it hears of it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ingest.leases import presence_key
 from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind
@@ -75,6 +81,7 @@ class DeviceOwnership:
         self._max_standby_devices = max_standby_devices
         self._clock = clock
         self._renewed_s = -math.inf
+        self._presence = presence_key(worker_id)
 
     def holds(self, device_id: str) -> bool:
         """Whether this worker analyses the device."""
@@ -92,11 +99,27 @@ class DeviceOwnership:
         new = {d for d in device_ids if d not in self.held and d not in self._standby}
         if not new:
             return set()
-        got = self.store.claim_leases(self.worker_id, sorted(new), self.lease_s)
+        workers, leased = self.store.lease_census()
+        if self._renewed_s == -math.inf:
+            workers += 1  # this worker, not yet present in the store
+        wanted = self._preferred(new, self._share(workers, leased + len(new)))
+        got = self.store.claim_leases(self.worker_id, [*wanted, self._presence], self.lease_s) - {self._presence}
         self.held |= got
         for device_id in new - got:
             self._standby_of(device_id)
         return got
+
+    def _share(self, workers: int, devices: int) -> int:
+        """How many more devices this worker may claim: its fair share of ``devices`` less those it holds."""
+        return max(0, math.ceil(devices / max(workers, 1)) - len(self.held))
+
+    def _preferred(self, device_ids: Iterable[str], n: int) -> list[str]:
+        """The ``n`` devices this worker prefers (a hash of its id and theirs: each worker its own order)."""
+
+        def rank(device_id: str) -> bytes:
+            return hashlib.blake2b(f"{self.worker_id}\0{device_id}".encode(), digest_size=8).digest()
+
+        return sorted(device_ids, key=rank)[:n]
 
     def keep(self, device_id: str, kind: Kind, message: Message) -> None:
         """Keep a message of a device another worker holds, for the day this worker takes it over."""
@@ -128,7 +151,12 @@ class DeviceOwnership:
         now = self._clock()
         if now - self._renewed_s < self.lease_s / 3:
             return Handover()
-        held = self.store.claim_leases(self.worker_id, sorted(self.held | set(self._standby)), self.lease_s)
+        workers, leased = self.store.lease_census()
+        if self._renewed_s == -math.inf:
+            workers += 1
+        free = self.store.claimable(sorted(set(self._standby) - self.held))
+        wanted = [*self.held, *self._preferred(free, self._share(workers, leased + len(free))), self._presence]
+        held = self.store.claim_leases(self.worker_id, wanted, self.lease_s) - {self._presence}
         self._renewed_s = now
         handover = Handover(lost=self.held - held)
         for device_id in sorted(held - self.held):

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ingest.errors import StoreError
-from ingest.leases import claim_statements, database_now, release_statement
+from ingest.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement
 from ingest.store_schema import (
     DEVICE_TABLES,
     SCHEMA_VERSION,
@@ -572,10 +572,38 @@ class Store:
             conn.execute(release_statement(owner, device_ids))
 
     def leases(self) -> dict[str, Lease]:
-        """Every device's lease, by device id."""
+        """Every device's lease, by device id (the workers' own presence leases left out)."""
         c = device_leases.c
-        rows = self._read(sa.select(c.device_id, c.owner, c.expires_s - database_now(self.backend)))
+        rows = self._read(
+            sa.select(c.device_id, c.owner, c.expires_s - database_now(self.backend)).where(
+                sa.not_(c.device_id.startswith(PRESENCE_PREFIX))
+            )
+        )
         return {str(d): Lease(str(o), float(left)) for d, o, left in rows}
+
+    def lease_census(self) -> tuple[int, int]:
+        """How many workers are alive (their presence lease unexpired) and how many devices are leased."""
+        c = device_leases.c
+        presence = c.device_id.startswith(PRESENCE_PREFIX)
+        alive = sa.and_(presence, c.expires_s > database_now(self.backend))
+        row = self._read(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((alive, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((presence, 0), else_=1)), 0),
+            )
+        )
+        return int(row[0][0]), int(row[0][1])
+
+    def claimable(self, device_ids: Sequence[str]) -> set[str]:
+        """The devices of ``device_ids`` nobody holds: no lease, or an expired one."""
+        wanted = set(device_ids)
+        if not wanted:
+            return set()
+        c = device_leases.c
+        held = self._read(
+            sa.select(c.device_id).where(c.device_id.in_(sorted(wanted)), c.expires_s > database_now(self.backend))
+        )
+        return wanted - {str(d) for (d,) in held}
 
     # --- analysis events and state (worker) --------------------------------------------
 

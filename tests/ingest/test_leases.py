@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from ingest.leases import presence_key
 from ingest.store import StateRow, Store
 
 
@@ -108,3 +109,15 @@ def test_a_save_is_refused_for_the_devices_another_worker_took(any_store_url: st
         assert store.counters("worker") == {("worker", "d2", "packets"): 5}
         assert store.save_states(rows[:1], owner="w2") == set()
         assert store.save_states(rows[:1]) == set()  # no owner named: saved as before
+
+
+def test_the_census_counts_live_workers_and_leased_devices(any_store_url: str) -> None:
+    """Presence leases count the workers alive and are no device's; an expired presence is a dead worker."""
+    with Store(any_store_url) as store:
+        assert store.lease_census() == (0, 0)
+        store.claim_leases("w1", ["d1", "d2", presence_key("w1")], 60.0)
+        store.claim_leases("w2", ["d3", presence_key("w2")], 0.0)  # w2 died
+        assert store.lease_census() == (1, 3)
+        assert set(store.leases()) == {"d1", "d2", "d3"}
+        assert store.claimable(["d1", "d3", "d9"]) == {"d3", "d9"}
+        assert store.claimable([]) == set()

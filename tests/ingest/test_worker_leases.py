@@ -6,10 +6,13 @@ to expire by claiming it again for 0 s, never by waiting.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ingest.service import Message
 from ingest.store import Store
+from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from tests.ingest.test_worker import DEVICE, packet_message
 
@@ -27,8 +30,8 @@ def worker(store_url: str, name: str, clock: Clock) -> Worker:
     return Worker(settings, clock=clock)
 
 
-def packets(seqs: range) -> list[Message]:
-    return [packet_message(s) for s in seqs]
+def packets(seqs: range, device_id: str = DEVICE) -> list[Message]:
+    return [dataclasses.replace(packet_message(s), topic=topic(device_id, Kind.IMU)) for s in seqs]
 
 
 def packets_counted(store_url: str) -> int:
@@ -100,3 +103,29 @@ def test_a_worker_that_lost_its_lease_stops_analysing_and_saves_nothing(
     assert state is not None
     assert state.status["worker"] == "b"
     assert packets_counted(any_store_url) == 30
+
+
+def test_workers_starting_together_split_the_fleet(any_store_url: str) -> None:
+    """Two workers present before the wearers come each take a fair share, and a third
+    worker's share is taken over when it dies; a worker alone takes them all."""
+    clock = Clock()
+    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
+    a.flush()  # both present (their first renewal)
+    b.flush()
+    fleet = [f"d{i}" for i in range(6)]
+    burst = [m for d in fleet for m in packets(range(0, 2), d)]
+    a.handle(burst)
+    b.handle(burst)
+    for _ in range(3):  # devices refused in a race are claimed at the next renewals
+        clock.now_s += 10.0
+        a.flush()
+        b.flush()
+    assert a.ownership.held | b.ownership.held == set(fleet)
+    assert len(a.ownership.held) == len(b.ownership.held) == 3
+    with Store(any_store_url) as store:
+        store.claim_leases("b", [*b.ownership.held, "worker/b"], 0.0)  # b dies
+    clock.now_s += 10.0
+    a.flush()
+    assert a.ownership.held == set(fleet)
+    a.close()
+    b.close()
