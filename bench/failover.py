@@ -107,10 +107,11 @@ def bench_failover(wearers: int, lease_s: float, speed: float) -> FailoverResult
         ]
         runners = [threading.Thread(target=d.run) for d in devices]
         try:
-            time.sleep(1.0)  # both workers subscribed (their sessions keep what comes later anyway)
-            for runner in runners:
-                runner.start()
-            with Store(store_url, read_only=False) as store:
+            with Store(store_url) as store:
+                # Both workers present before the wearers come, so that they share them.
+                _wait(lambda: store.lease_census()[0] == 2, "both workers present")
+                for runner in runners:
+                    runner.start()
                 _wait(lambda: len(store.leases()) == wearers, "every device leased")
                 _wait(lambda: len(_statuses(store)) == wearers, "every device analysed")
                 held = {d: lease.owner for d, lease in store.leases().items()}
