@@ -87,6 +87,10 @@ class DeviceOwnership:
         """Whether this worker analyses the device."""
         return device_id in self.held
 
+    def knows(self, device_id: str) -> bool:
+        """Whether this worker has claimed the device before: it holds it, or keeps its messages."""
+        return device_id in self.held or device_id in self._standby
+
     def claim_new(self, device_ids: Iterable[str]) -> set[str]:
         """Claim the devices never heard of before; those another worker holds are kept in standby.
 

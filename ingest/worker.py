@@ -52,13 +52,13 @@ from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Plac
 from analysis.detector import Detector
 from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
-from ingest.errors import PacketError, PayloadError, StoreError, TopicError
+from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
 from ingest.ownership import DeviceOwnership, Handover
 from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
-from ingest.topics import Kind, parse, subscription, topic
+from ingest.topics import Kind, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings"]
 
@@ -228,6 +228,8 @@ class Worker(MqttService):
             max_standby_devices=settings.max_wearers,
             clock=clock,
         )
+        # Messages of devices heard of for the first time, until flush claims them.
+        self._unclaimed: dict[str, list[Message]] = {}
         self.metrics.read("sitless_leases", lambda: len(self.ownership.held))
         self.metrics.read("sitless_standby_messages", self.ownership.standby_messages)
 
@@ -240,11 +242,11 @@ class Worker(MqttService):
         (:class:`StoreError`) leaves the batch, to be taken in again. A device's packets
         that follow on are analysed together, in one call of the analysis per device and
         batch (the analysis gives the same events however the samples are chunked), which
-        makes a backlog cheaper to catch up on than a live trickle. Devices heard of for
-        the first time are claimed first (:mod:`ingest.ownership`); the messages of
-        devices another worker holds are kept for a take-over, not analysed.
+        makes a backlog cheaper to catch up on than a live trickle. The messages of
+        devices another worker holds are kept for a take-over, not analysed; those of
+        devices heard of for the first time wait for :meth:`flush` to claim them
+        (:mod:`ingest.ownership`), so that taking a batch in never writes to the store.
         """
-        self.ownership.claim_new(_devices(messages))
         try:
             self.handle_each(messages, self._take)
         finally:
@@ -252,7 +254,10 @@ class Worker(MqttService):
 
     def _take(self, device_id: str, kind: Kind, m: Message) -> None:
         if kind is not Kind.STATUS and not self.ownership.holds(device_id):
-            self.ownership.keep(device_id, kind, m)
+            if self.ownership.knows(device_id):
+                self.ownership.keep(device_id, kind, m)
+            else:
+                self._unclaimed.setdefault(device_id, []).append(m)
             return
         if kind is Kind.IMU:
             self._on_packet(device_id, m)
@@ -751,6 +756,7 @@ class Worker(MqttService):
         leases are renewed first, with the devices taken over caught up from their saved
         snapshot (:meth:`_take_over`).
         """
+        self._claim_heard()
         self._take_over(self.ownership.renew())
         if not self._republished:
             self._republish()
@@ -774,6 +780,19 @@ class Worker(MqttService):
             self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice
             self.counts.clear()
 
+    def _claim_heard(self) -> None:
+        """Claim the devices heard of for the first time, then take their messages in again.
+
+        Those claimed are analysed; the others are kept for a take-over. A store failure
+        keeps the messages for the next attempt (a message taken twice is a duplicate).
+        """
+        if not self._unclaimed:
+            return
+        self.ownership.claim_new(self._unclaimed)
+        heard = [m for kept in self._unclaimed.values() for m in kept]
+        self.handle_each(heard, self._take)
+        self._unclaimed.clear()
+
     def _take_over(self, handover: Handover) -> None:
         """Let go of the devices another worker holds now, and catch up on those taken over.
 
@@ -784,8 +803,7 @@ class Worker(MqttService):
         for device_id in handover.lost:
             self._wearers.pop(device_id, None)  # its new owner goes on from the saved snapshot
         for device_id, kept in handover.gained.items():
-            for kind, m in kept:
-                self._take(device_id, kind, m)
+            self.handle_each([m for _, m in kept], self._take)
             if not kept:
                 self._wearer(device_id)  # caught up on what the store has, at once
         if handover.gained:
@@ -809,19 +827,6 @@ class Worker(MqttService):
         except StoreError:
             log.exception("the final save failed; a restarted worker replays the stored packets instead")
         self.store.close()
-
-
-def _devices(messages: list[Message]) -> set[str]:
-    """The devices that messages other than statuses are about (other topics are skipped later)."""
-    found = set()
-    for m in messages:
-        try:
-            device_id, kind = parse(m.topic)
-        except TopicError:
-            continue
-        if kind is not Kind.STATUS:
-            found.add(device_id)
-    return found
 
 
 def _recognition(settings: AnalysisSettings) -> list[Detector]:
