@@ -5,6 +5,8 @@
 - ``python -m bench analyze --days 7`` runs one recording size.
 - ``python -m bench worker --wearers 1000 --minutes 1`` runs the per-wearer benchmarks;
   ``--store postgresql://USER@HOST/DB`` also times the whole worker path on that store.
+- ``python -m bench failover --wearers 8 --lease-s 10 --runs 3`` kills one of two workers
+  sharing a fleet and times how fast its devices move (``bench/failover.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--store", metavar="URL", help="also time the worker on this store (postgresql://USER@HOST/DB; PGPASSWORD)"
     )
+    failover = sub.add_parser("failover", help="two workers share a fleet; one is killed")
+    failover.add_argument("--wearers", type=int, default=8)
+    failover.add_argument("--lease-s", type=float, default=10.0, help="the workers' --lease-s")
+    failover.add_argument("--speed", type=float, default=10.0, help="device seconds per wall-clock second")
+    failover.add_argument("--runs", type=int, default=3)
     return parser
 
 
@@ -68,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     header = machine()
     _say(header)
+    if args.what == "failover":  # on demand only: it takes a minute per run
+        from bench.failover import main as failover
+
+        _say(failover(args.wearers, args.lease_s, args.speed, args.runs))
+        return 0
     parts = [f"Measured {header}."]
     if args.what in (None, "analyze"):
         days = args.days if args.what == "analyze" else [1, 7]

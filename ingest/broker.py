@@ -243,8 +243,9 @@ class BrokerProcess:
         stop_timeout_s: float = 30.0,
         open_access: bool = False,
     ) -> None:
-        self.address = address
         self.engine = resolve_engine(engine)
+        # amqtt refuses MQTT 5: its address tells the services to speak 3.1.1 to it.
+        self.address = address if self.engine is BrokerEngine.MOSQUITTO else address.speaking_3_1_1()
         self.data_dir = data_dir
         #: The logins it lets in (made in the data folder if missing); None: anyone.
         self.logins: Logins | None = None if open_access else write_logins(data_dir / LOGINS_DIR)

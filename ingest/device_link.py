@@ -82,6 +82,7 @@ class DeviceLink:
             client_id or f"sitless-dev-{device_id}",
             clean_session=False,
             will=(self._status_topic, DeviceStatus(online=False).to_json(), 1, True),
+            mqtt5=broker.mqtt5,
         )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message

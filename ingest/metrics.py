@@ -149,6 +149,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sitless_inbox_messages", _G, "Messages received and waiting to be handled (bounded queue).", _WR),
     MetricSpec("sitless_held_packets", _G, "Packets the worker holds: after a gap, or queued for the analysis.", _W),
     MetricSpec("sitless_wearers", _G, "Wearers analysed in memory.", _W),
+    MetricSpec("sitless_leases", _G, "Devices whose lease this worker holds (it analyses them).", _W),
+    MetricSpec("sitless_standby_messages", _G, "Messages kept of devices other workers hold, for a take-over.", _W),
     MetricSpec("sitless_ble_notifications", _C, "BLE notifications received from sensors.", _GW),
     MetricSpec("sitless_bad_notifications", _C, "BLE notifications the sensor's profile could not decode.", _GW),
     MetricSpec("sitless_packets_published", _C, "Packets published to the broker (QoS 1).", _GW),

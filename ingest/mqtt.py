@@ -1,10 +1,14 @@
 """MQTT plumbing shared by every service: broker addresses and paho clients.
 
-All services speak MQTT 3.1.1 so that both engines of the embedded broker work:
-mosquitto, and the amqtt fallback (3.1.1 only, see STACK.md). Clients reconnect by themselves with a capped
-backoff; QoS 1 messages published while disconnected stay in paho's queue and go out
-on reconnect, and a service that sets ``clean_session=False`` with a stable client id
-has the broker keep its subscriptions and queue its QoS 1 messages while it is away.
+The services (recorder, worker, and the device side of simulated and BLE wearables)
+speak MQTT 5, except to a broker whose address says ``?protocol=3.1.1``: the embedded
+broker's amqtt fallback refuses MQTT 5 (STACK.md), and its address says so. Other clients
+(command-line tools, tests) speak 3.1.1, which every broker takes. Clients reconnect by
+themselves with a capped backoff; QoS 1 messages published while disconnected stay in
+paho's queue and go out on reconnect, and a service that sets ``clean_session=False``
+with a stable client id has the broker keep its subscriptions and queue its QoS 1
+messages while it is away (in MQTT 5: ``clean_start`` off and a session that never
+expires, as a 3.1.1 persistent session).
 
 A broker that asks for a login and TLS is named ``mqtts://USER@host[:port]`` (port 8883
 by default; ``mqtt://USER@host`` logs in without TLS). The password is never part of
@@ -17,6 +21,7 @@ system's CAs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -27,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ingest.errors import IngestError
 
@@ -57,6 +64,8 @@ DEFAULT_BROKER_URL = f"mqtt://127.0.0.1:{DEFAULT_PORT}"
 # Reconnect backoff, seconds: quick enough for a broker restart, gentle on a dead one.
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 10
+#: MQTT 5 session expiry of a persistent session: the largest value, which never expires.
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 
 
 class BrokerUrlError(IngestError, ValueError):
@@ -75,11 +84,15 @@ class BrokerAddress:
         password: Its password (never shown in ``repr`` or ``url``).
         tls: Whether to speak TLS and verify the broker's certificate.
         ca_file: CA certificate (PEM) to verify it with; None: the system's CAs.
+        mqtt5: Whether the services speak MQTT 5 to it (``?protocol=3.1.1`` in the URL:
+            not, for a broker that refuses it, such as amqtt).
 
     >>> BrokerAddress.parse("mqtt://broker.local:1884")
-    BrokerAddress(host='broker.local', port=1884, username=None, tls=False, ca_file=None)
+    BrokerAddress(host='broker.local', port=1884, username=None, tls=False, ca_file=None, mqtt5=True)
     >>> BrokerAddress.parse("mqtts://worker@broker.local").url
     'mqtts://worker@broker.local:8883'
+    >>> BrokerAddress.parse("mqtt://127.0.0.1:1883?protocol=3.1.1").url
+    'mqtt://127.0.0.1:1883?protocol=3.1.1'
     """
 
     host: str = "127.0.0.1"
@@ -88,6 +101,7 @@ class BrokerAddress:
     password: str | None = field(default=None, repr=False, compare=False)
     tls: bool = False
     ca_file: str | None = None
+    mqtt5: bool = True
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -97,7 +111,7 @@ class BrokerAddress:
 
     @classmethod
     def parse(cls, url: str, environ: dict[str, str] | None = None) -> BrokerAddress:
-        """Parse ``mqtt[s]://[USER@]host[:port]`` (or bare ``host[:port]``).
+        """Parse ``mqtt[s]://[USER@]host[:port][?protocol=3.1.1|5]`` (or bare ``host[:port]``).
 
         With a user name the password comes from ``environ`` (default ``os.environ``):
         the file named by :data:`PASSWORD_FILE_ENV`, else :data:`PASSWORD_ENV`.
@@ -123,13 +137,22 @@ class BrokerAddress:
         username = unquote(parts.username) if parts.username else None
         password = None if username is None else _password(env)
         ca_file = env.get(CA_FILE_ENV) or None
-        return cls(parts.hostname or "127.0.0.1", port, username, password, tls, ca_file)
+        query = dict(q.partition("=")[::2] for q in parts.query.split("&") if q)
+        protocol = query.pop("protocol", "5")
+        if protocol not in ("5", "3.1.1") or query:
+            raise BrokerUrlError(f"broker URL {_shown(url)!r}: the only option is ?protocol=3.1.1 or ?protocol=5")
+        return cls(parts.hostname or "127.0.0.1", port, username, password, tls, ca_file, protocol == "5")
 
     @property
     def url(self) -> str:
         """The address as a URL, with the user name and without the password."""
         user = "" if self.username is None else f"{self.username}@"
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+        query = "" if self.mqtt5 else "?protocol=3.1.1"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}{query}"
+
+    def speaking_3_1_1(self) -> BrokerAddress:
+        """The same broker, spoken to in MQTT 3.1.1 (a broker that refuses MQTT 5)."""
+        return dataclasses.replace(self, mqtt5=False)
 
 
 def _password(env: os._Environ[str] | dict[str, str]) -> str | None:
@@ -172,8 +195,9 @@ def make_client(
     will: tuple[str, bytes | str, int, bool] | None = None,
     manual_ack: bool = False,
     username: str | None = None,
+    mqtt5: bool = False,
 ) -> paho.Client:
-    """A paho client set up the sitless way (MQTT 3.1.1, callback API 2, unlimited queue).
+    """A paho client set up the sitless way (MQTT 3.1.1 or 5, callback API 2, unlimited queue).
 
     Args:
         client_id: Stable id; with ``clean_session=False`` the broker keeps the session
@@ -185,17 +209,26 @@ def make_client(
         username: User name to log in with (default: the client id). The embedded
             broker's amqtt fallback keeps sessions only for named clients (see
             :func:`ingest.broker.broker_config`).
+        mqtt5: Speak MQTT 5 (the services, to a broker whose address allows it:
+            ``BrokerAddress.mqtt5``); else 3.1.1.
 
     Returns:
         The client, not yet connected.
     """
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_session,
-        protocol=MQTTProtocolVersion.MQTTv311,
-        manual_ack=manual_ack,
-    )
+    client: paho.Client
+    if mqtt5:
+        client = _Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=manual_ack
+        )
+        client.session_expiry_s = 0 if clean_session else SESSION_NEVER_EXPIRES
+    else:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=MQTTProtocolVersion.MQTTv311,
+            manual_ack=manual_ack,
+        )
     client.username_pw_set(username or client_id)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     client.max_queued_messages_set(0)  # 0 = unlimited: never drop QoS 1 messages while offline
@@ -204,6 +237,21 @@ def make_client(
         topic, payload, qos, retain = will
         client.will_set(topic, payload, qos=qos, retain=retain)
     return client
+
+
+class _Client(paho.Client):
+    """A paho MQTT 5 client that remembers how long the broker is to keep its session."""
+
+    session_expiry_s: int = 0
+
+
+def _connect_options(client: paho.Client) -> dict[str, Any]:
+    """The MQTT 5 session options of a connection (none in 3.1.1, where the client has them)."""
+    if not isinstance(client, _Client):
+        return {}
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
+    properties.SessionExpiryInterval = client.session_expiry_s
+    return {"clean_start": client.session_expiry_s == 0, "properties": properties}
 
 
 def connect(
@@ -243,12 +291,12 @@ def connect(
     try:
         if fail_if_refused:
             try:  # paho's connect_async would retry a refusal quietly in its thread until the timeout
-                client.connect(address.host, address.port, keepalive=keepalive_s)
+                client.connect(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
             except OSError as err:
                 _give_up(client)
                 raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
         else:
-            client.connect_async(address.host, address.port, keepalive=keepalive_s)
+            client.connect_async(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
         client.loop_start()
         deadline = time.monotonic() + timeout_s
         while not client.is_connected():

@@ -191,7 +191,9 @@ class MqttService(ABC):
         self.tick_s = tick_s
         self.probe_every_s = probe_every_s
         self.instance = uuid.uuid4().hex[:12]
-        self.client: paho.Client = make_client(client_id, clean_session=False, manual_ack=manual_ack)
+        self.client: paho.Client = make_client(
+            client_id, clean_session=False, manual_ack=manual_ack, mqtt5=broker.mqtt5
+        )
         self._inbox: queue.Queue[Message] = queue.Queue(maxsize=inbox_max)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

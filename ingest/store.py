@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ingest.errors import StoreError
+from ingest.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement
 from ingest.store_schema import (
     DEVICE_TABLES,
     SCHEMA_VERSION,
@@ -42,6 +43,7 @@ from ingest.store_schema import (
     batches,
     counters,
     create_schema,
+    device_leases,
     devices,
     events,
     parse_store_url,
@@ -58,6 +60,7 @@ __all__ = [
     "DeviceState",
     "EventKey",
     "EventRow",
+    "Lease",
     "StateRow",
     "Store",
     "StoreUrl",
@@ -118,6 +121,19 @@ class StateRow:
     seq: int
     snapshot: dict[str, Any] | None
     status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who analyses a device (:mod:`ingest.leases`).
+
+    Attributes:
+        owner: The worker id holding it.
+        expires_in_s: Seconds until it expires, by the database's clock (negative: expired).
+    """
+
+    owner: str
+    expires_in_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,6 +543,68 @@ class Store:
                 conn.execute(sa.delete(table).where(table.c.device_id == device_id)).rowcount for table in DEVICE_TABLES
             )
 
+    # --- device leases (workers) ---------------------------------------------------------
+
+    def claim_leases(self, owner: str, device_ids: Sequence[str], lease_s: float) -> set[str]:
+        """Take or renew ``owner``'s leases of devices, for ``lease_s`` from now, in one transaction.
+
+        A device is taken when it has no lease, or its lease expired, or ``owner`` holds
+        it already; a device another worker holds is left to it (:mod:`ingest.leases`).
+
+        Returns:
+            The devices of ``device_ids`` that ``owner`` holds now.
+        """
+        wanted = sorted(set(device_ids))  # one order for every worker: PostgreSQL row locks never deadlock
+        if not wanted:
+            return set()
+        with self._transaction() as conn:
+            return {
+                str(row[0])
+                for statement in claim_statements(self.backend, self._insert, owner, wanted, lease_s)
+                for row in conn.execute(statement)
+            }
+
+    def release_leases(self, owner: str, device_ids: Sequence[str] | None = None) -> None:
+        """Let go of ``owner``'s leases of ``device_ids`` (None: all), so that another worker takes them at once."""
+        if device_ids is not None and not device_ids:
+            return
+        with self._transaction() as conn:
+            conn.execute(release_statement(owner, device_ids))
+
+    def leases(self) -> dict[str, Lease]:
+        """Every device's lease, by device id (the workers' own presence leases left out)."""
+        c = device_leases.c
+        rows = self._read(
+            sa.select(c.device_id, c.owner, c.expires_s - database_now(self.backend)).where(
+                sa.not_(c.device_id.startswith(PRESENCE_PREFIX))
+            )
+        )
+        return {str(d): Lease(str(o), float(left)) for d, o, left in rows}
+
+    def lease_census(self) -> tuple[int, int]:
+        """How many workers are alive (their presence lease unexpired) and how many devices are leased."""
+        c = device_leases.c
+        presence = c.device_id.startswith(PRESENCE_PREFIX)
+        alive = sa.and_(presence, c.expires_s > database_now(self.backend))
+        row = self._read(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((alive, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((presence, 0), else_=1)), 0),
+            )
+        )
+        return int(row[0][0]), int(row[0][1])
+
+    def claimable(self, device_ids: Sequence[str]) -> set[str]:
+        """The devices of ``device_ids`` nobody holds: no lease, or an expired one."""
+        wanted = set(device_ids)
+        if not wanted:
+            return set()
+        c = device_leases.c
+        held = self._read(
+            sa.select(c.device_id).where(c.device_id.in_(sorted(wanted)), c.expires_s > database_now(self.backend))
+        )
+        return wanted - {str(d) for (d,) in held}
+
     # --- analysis events and state (worker) --------------------------------------------
 
     def add_events(self, device_id: str, events: Sequence[dict[str, Any]]) -> list[bool]:
@@ -615,8 +693,12 @@ class Store:
         self.save_states([StateRow(device_id, seq, snapshot, status)])
 
     def save_states(
-        self, rows: Sequence[StateRow], *, counts: tuple[str, dict[tuple[str, str], int]] | None = None
-    ) -> None:
+        self,
+        rows: Sequence[StateRow],
+        *,
+        counts: tuple[str, dict[tuple[str, str], int]] | None = None,
+        owner: str | None = None,
+    ) -> set[str]:
         """Save several devices' states in one transaction.
 
         A row without a snapshot updates only the live status and keeps the last snapshot
@@ -627,9 +709,23 @@ class Store:
             counts: ``(service, {(device_id, name): n})`` added to the counters in the same
                 transaction: counts of what the snapshots include (packets analysed), so
                 that the packets a restarted worker replays are counted once.
+            owner: A worker id: save only the devices whose lease it holds (with their
+                counts), so that a worker that stalled past its lease and lost a device
+                cannot write over the state of the worker that took it over. The lease
+                rows are locked until the commit, so a take-over waits for this save and
+                then reads it.
+
+        Returns:
+            The devices not saved: their lease is not ``owner``'s (none without ``owner``).
         """
         now = time.time()
         with self._transaction() as conn:
+            lost: set[str] = set()
+            if owner is not None and rows:
+                lost = {r.device_id for r in rows} - self._held_in(conn, owner, [r.device_id for r in rows])
+                rows = [r for r in rows if r.device_id not in lost]
+                if counts is not None:
+                    counts = (counts[0], {k: n for k, n in counts[1].items() if k[0] not in lost})
             if counts is not None and counts[1]:
                 self._add_counts_in(conn, *counts)
             for r in rows:
@@ -645,6 +741,18 @@ class Store:
                         ["seq", "snapshot", "status", "updated_s"],
                     )
                 conn.execute(statement)
+        return lost
+
+    def _held_in(self, conn: Connection, owner: str, device_ids: Sequence[str]) -> set[str]:
+        """The devices of ``device_ids`` whose lease ``owner`` holds, their lease rows locked until the commit."""
+        c = device_leases.c
+        statement = (
+            sa.select(c.device_id)
+            .where(c.owner == owner, c.device_id.in_(sorted(set(device_ids))))
+            .order_by(c.device_id)  # locked in one order by everyone, as claims do
+            .with_for_update(read=True)  # FOR SHARE on PostgreSQL; SQLite's writers queue anyway
+        )
+        return {str(d) for (d,) in conn.execute(statement)}
 
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved state for a device, or None."""

@@ -34,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Any constant: the key of the PostgreSQL advisory lock that lets one service set up the
 # schema while the others starting at the same moment wait their turn.
 _SETUP_LOCK = 0x517_1E55
@@ -163,8 +163,15 @@ worker_state = sa.Table(
     sa.Column("status", sa.Text),
     sa.Column("updated_s", sa.Float),
 )
+device_leases = sa.Table(
+    "device_leases",
+    metadata,
+    sa.Column("device_id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text),
+    sa.Column("expires_s", sa.Float),
+)
 #: Every table that holds something about one device (``device_id``).
-DEVICE_TABLES = (batches, events, worker_state, devices, wearer_settings, counters)
+DEVICE_TABLES = (batches, events, worker_state, devices, wearer_settings, counters, device_leases)
 
 
 def stored_order(backend: Backend) -> sa.ColumnElement[int]:
@@ -174,7 +181,14 @@ def stored_order(backend: Backend) -> sa.ColumnElement[int]:
 
 # --- SQLite ----------------------------------------------------------------------------
 
-_SQLITE_SCHEMA = """
+_SQLITE_LEASES = """CREATE TABLE IF NOT EXISTS device_leases (
+    device_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_s REAL NOT NULL
+)"""
+
+_SQLITE_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     device_id TEXT NOT NULL,
@@ -221,12 +235,17 @@ CREATE TABLE IF NOT EXISTS worker_state (
     status TEXT NOT NULL,
     updated_s REAL NOT NULL
 )
+;
 """
+    + _SQLITE_LEASES
+)
 # Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
 # (events stored by schema 1 were published as they were stored).
 # Schema 3: an event's key includes its id (``event_id``), so that two user actions at
 # the same time are both kept. SQLite cannot change a primary key in place: the table
 # is rebuilt, in its order, and the events stored before have no id ('').
+# Schema 4: device leases, so that several workers share a fleet with each device
+# analysed by one of them at a time (docs/operations.md, *Several workers*).
 _SQLITE_MIGRATIONS = {
     2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
     3: (
@@ -239,15 +258,23 @@ _SQLITE_MIGRATIONS = {
         "ALTER TABLE events_v3 RENAME TO events",
         "CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s)",
     ),
+    4: (_SQLITE_LEASES,),
 }
 # The column each migration adds: a table that has it already was made by _SQLITE_SCHEMA.
 _SQLITE_MIGRATION_COLUMNS = {2: "published", 3: "event_id"}
 
 # --- PostgreSQL --------------------------------------------------------------------------
 
-# The same tables at schema 3 (PostgreSQL stores start there). Times are float8 like
+_POSTGRESQL_LEASES = """CREATE TABLE IF NOT EXISTS device_leases (
+    device_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_s DOUBLE PRECISION NOT NULL
+)"""
+
+# The same tables at schema 4 (PostgreSQL stores start at 3). Times are float8 like
 # SQLite's REAL, sequence numbers and counts bigint; ``stored`` keeps the events' order.
-_POSTGRESQL_SCHEMA = """
+_POSTGRESQL_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     device_id TEXT NOT NULL,
@@ -295,9 +322,12 @@ CREATE TABLE IF NOT EXISTS worker_state (
     status TEXT NOT NULL,
     updated_s DOUBLE PRECISION NOT NULL
 )
+;
 """
-# None yet: a PostgreSQL store starts at schema 3. A later schema adds its statements here.
-_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+    + _POSTGRESQL_LEASES
+)
+# A PostgreSQL store starts at schema 3; schema 4 adds the device leases.
+_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {4: (_POSTGRESQL_LEASES,)}
 
 _UNPUBLISHED_INDEX = "CREATE INDEX IF NOT EXISTS events_unpublished ON events (device_id) WHERE published = 0"
 

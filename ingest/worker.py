@@ -12,6 +12,12 @@ The analyzer's snapshot is saved with the last packet it includes, so a restarte
 restores it and replays the packets the recorder stored since, and the running sitting
 bout goes on from where it was instead of starting again from zero.
 
+Several workers share a fleet through device leases in the store
+(:mod:`ingest.ownership`): each analyses only the devices it holds, keeps the messages
+of the others for a while, and takes over the devices of a worker that stopped renewing
+its leases, from that device's saved snapshot on (docs/operations.md, *Several
+workers*). A worker alone holds every device, and works as it always did.
+
 No message can stop the worker for every wearer. A packet whose analysis fails (a bug
 the analysis did not foresee) is skipped, with the packets analysed in the same call:
 that device's analysis starts afresh after them, and a device that fails again and again
@@ -33,6 +39,7 @@ import json
 import logging
 import math
 import queue
+import socket
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -47,6 +54,7 @@ from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.mqtt import BrokerAddress
+from ingest.ownership import DeviceOwnership, Handover
 from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
@@ -73,8 +81,17 @@ class WorkerSettings:
         placement: Placement assumed for a device until its status names one.
         policy: The sit-too-long alert policy.
         slouch: Slouch time and nudges of chest and upper-back sensors.
-        share_group: MQTT 5 shared-subscription group spreading devices over workers
-            (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
+        share_group: MQTT 5 shared-subscription group spreading the packets over
+            workers (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
+            It spreads messages, not devices: not for several workers sharing a fleet,
+            which leases do (``lease_s``).
+        worker_id: The owner named in this worker's device leases; empty: the client
+            id and the host name, so that a restarted worker takes its leases back at once.
+        lease_s: Seconds a device lease lasts unless renewed (renewed every third of
+            it): a device whose worker died moves to another within about 4/3 of it.
+        standby_messages: Most messages kept per device another worker holds, to take
+            it over from (the rest come from the store); 240 is 2 min at 50 Hz in
+            25-sample packets, far more than a snapshot interval and a lease.
         status_every_s: Most wall-clock seconds between two saves of a device's live
             status (what the dashboard shows).
         snapshot_every_s: Most wall-clock seconds between two saves of a device's
@@ -111,6 +128,9 @@ class WorkerSettings:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
     share_group: str | None = None
+    worker_id: str = ""
+    lease_s: float = 10.0
+    standby_messages: int = 240
     status_every_s: float = 1.0
     snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
@@ -130,6 +150,10 @@ class WorkerSettings:
             raise ValueError("seq_restart_gap, max_wearers and max_errors must be >= 1")
         if self.buzz_max_age_s < 0 or self.evict_idle_s < 0:
             raise ValueError("buzz_max_age_s and evict_idle_s must be >= 0")
+        if not self.lease_s > 0 or self.standby_messages < 0:
+            raise ValueError(
+                f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"
+            )
 
 
 @dataclass(slots=True)
@@ -194,6 +218,20 @@ class Worker(MqttService):
         self.client.on_publish = self._on_publish
         self.metrics.read("sitless_held_packets", self._held_packets)
         self.metrics.read("sitless_wearers", lambda: len(self._wearers))
+        #: The owner named in this worker's device leases.
+        self.worker_id = settings.worker_id or f"{settings.client_id}@{socket.gethostname()}"
+        self.ownership = DeviceOwnership(
+            self.store,
+            self.worker_id,
+            lease_s=settings.lease_s,
+            standby_messages=settings.standby_messages,
+            max_standby_devices=settings.max_wearers,
+            clock=clock,
+        )
+        # Messages of devices heard of for the first time, until flush claims them.
+        self._unclaimed: dict[str, list[Message]] = {}
+        self.metrics.read("sitless_leases", lambda: len(self.ownership.held))
+        self.metrics.read("sitless_standby_messages", self.ownership.standby_messages)
 
     # --- message handling -----------------------------------------------------------
 
@@ -204,7 +242,10 @@ class Worker(MqttService):
         (:class:`StoreError`) leaves the batch, to be taken in again. A device's packets
         that follow on are analysed together, in one call of the analysis per device and
         batch (the analysis gives the same events however the samples are chunked), which
-        makes a backlog cheaper to catch up on than a live trickle.
+        makes a backlog cheaper to catch up on than a live trickle. The messages of
+        devices another worker holds are kept for a take-over, not analysed; those of
+        devices heard of for the first time wait for :meth:`flush` to claim them
+        (:mod:`ingest.ownership`), so that taking a batch in never writes to the store.
         """
         try:
             self.handle_each(messages, self._take)
@@ -212,6 +253,12 @@ class Worker(MqttService):
             self._analyse_all()
 
     def _take(self, device_id: str, kind: Kind, m: Message) -> None:
+        if kind is not Kind.STATUS and not self.ownership.holds(device_id):
+            if self.ownership.knows(device_id):
+                self.ownership.keep(device_id, kind, m)
+            else:
+                self._unclaimed.setdefault(device_id, []).append(m)
+            return
         if kind is Kind.IMU:
             self._on_packet(device_id, m)
         elif kind is Kind.STATUS:
@@ -572,6 +619,8 @@ class Worker(MqttService):
     def _republish(self) -> None:
         """Publish the events a previous run stored but the broker never acknowledged."""
         rows = self.store.unpublished_events()
+        self.ownership.claim_new(row.device_id for row in rows)
+        rows = [row for row in rows if self.ownership.holds(row.device_id)]  # the others' owners publish them
         sent = set(self._inflight.values())  # published by an earlier attempt of this flush
         for row in rows:
             if event_key(row.device_id, row.body) in sent:
@@ -660,6 +709,7 @@ class Worker(MqttService):
                 placement=str(wearer.placement),
                 exercise=wearer.analyzer.exercise,
                 worker_lag_s=round(self.lag_s, 3),
+                worker=self.worker_id,
             )
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
             if snapshot is not None and wearer.unsaved_packets:
@@ -668,7 +718,9 @@ class Worker(MqttService):
         if not rows:
             return
         # a StoreError leaves every wearer due, to be saved next time
-        self.store.save_states(rows, counts=(SERVICE, counts))
+        lost = self.store.save_states(rows, counts=(SERVICE, counts), owner=self.worker_id)
+        if lost:
+            self._take_over(self.ownership.lost(lost))
         for wearer, snapshot_saved in saved:
             wearer.status_saved_s = now
             if snapshot_saved:
@@ -700,8 +752,12 @@ class Worker(MqttService):
 
         Events go first, so a saved snapshot never includes events that were not stored:
         after a crash the replay of stored packets makes them again. Devices let go of
-        are saved first, and dropped only once saved.
+        are saved first, and dropped only once saved, and their leases let go of. The
+        leases are renewed first, with the devices taken over caught up from their saved
+        snapshot (:meth:`_take_over`).
         """
+        self._claim_heard()
+        self._take_over(self.ownership.renew())
         if not self._republished:
             self._republish()
         self._record_published()
@@ -711,15 +767,47 @@ class Worker(MqttService):
         self._analyse_all()
         self._send_events()
         self._save(force=force, due=frozenset(leaving))
+        let_go = []
         for device_id in leaving:
             wearer = self._wearers[device_id]
             if not wearer.dirty or wearer.quarantined:
                 del self._wearers[device_id]
                 self.counts[("*", "evicted")] += 1
+                let_go.append(device_id)
+        self.ownership.release(let_go)
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
             self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice
             self.counts.clear()
+
+    def _claim_heard(self) -> None:
+        """Claim the devices heard of for the first time, then take their messages in again.
+
+        Those claimed are analysed; the others are kept for a take-over. A store failure
+        keeps the messages for the next attempt (a message taken twice is a duplicate).
+        """
+        if not self._unclaimed:
+            return
+        self.ownership.claim_new(self._unclaimed)
+        heard = [m for kept in self._unclaimed.values() for m in kept]
+        self.handle_each(heard, self._take)
+        self._unclaimed.clear()
+
+    def _take_over(self, handover: Handover) -> None:
+        """Let go of the devices another worker holds now, and catch up on those taken over.
+
+        A device taken over is restored from its saved snapshot and the packets the
+        recorder stored since (:meth:`_wearer`), then fed the messages kept for it:
+        those the store had already are duplicates and change nothing.
+        """
+        for device_id in handover.lost:
+            self._wearers.pop(device_id, None)  # its new owner goes on from the saved snapshot
+        for device_id, kept in handover.gained.items():
+            self.handle_each([m for _, m in kept], self._take)
+            if not kept:
+                self._wearer(device_id)  # caught up on what the store has, at once
+        if handover.gained:
+            self._republished = False  # their events a dead worker stored and did not publish
 
     def _held_packets(self) -> int:
         """Packets held after a gap or queued for the analysis, over every wearer (read when scraped)."""
@@ -735,6 +823,7 @@ class Worker(MqttService):
             self._feed_pending(device_id, wearer, skip_gaps=True)
         try:
             self.flush(force=True)  # analyses what is queued first
+            self.ownership.release()  # another worker takes them over at once
         except StoreError:
             log.exception("the final save failed; a restarted worker replays the stored packets instead")
         self.store.close()

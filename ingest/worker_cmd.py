@@ -2,7 +2,8 @@
 
 Its options: the service's (broker, store, client id), the placement assumed until a
 device names one, the alert policy (``ingest.policy_args``), daily working hours and an
-MQTT 5 shared-subscription group. The wearer's own settings, chosen on the dashboard,
+MQTT 5 shared-subscription group, and the worker's id and lease time for several workers
+sharing a fleet (:mod:`ingest.ownership`). The wearer's own settings, chosen on the dashboard,
 replace the policy's limit and hours for that wearer (``docs/protocol.md``, ``settings``).
 """
 
@@ -39,7 +40,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="START-END",
         help="raise alerts only between these local clock hours, e.g. 9-17 or 8:30-17:30 (default: any time)",
     )
-    p.add_argument("--share-group", help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ)")
+    p.add_argument(
+        "--share-group",
+        help="MQTT 5 shared-subscription group (mosquitto, EMQX, HiveMQ); spreads packets, not devices:"
+        " several workers share a fleet through leases instead (--lease-s)",
+    )
+    p.add_argument(
+        "--worker-id",
+        default="",
+        help="the owner named in this worker's device leases (default: the client id and the host name)",
+    )
+    p.add_argument(
+        "--lease-s",
+        type=float,
+        default=10.0,
+        help="seconds a device lease lasts unless renewed; a dead worker's devices move to another"
+        " within about 4/3 of it (default 10)",
+    )
+    p.add_argument(
+        "--standby-messages",
+        type=int,
+        default=240,
+        help="most messages kept per device another worker holds, to take it over from: enough for"
+        " 10 s of snapshots and 4/3 of a lease at the wearers' packet rate (default 240: 2 min at 50 Hz)",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
         slouch = slouch_policy(args)
+        if not args.lease_s > 0 or args.standby_messages < 0:
+            raise ValueError(
+                f"--lease-s must be > 0 and --standby-messages >= 0, got {args.lease_s}, {args.standby_messages}"
+            )
     except ValueError as err:
         print(f"sitless worker: {err}", file=sys.stderr)
         return 2
@@ -59,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         slouch=slouch,
         share_group=args.share_group,
+        worker_id=args.worker_id,
+        lease_s=args.lease_s,
+        standby_messages=args.standby_messages,
     )
     return serve(Worker(settings), metrics_endpoint(args))  # the worker saves every device's state as it closes
 

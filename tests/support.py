@@ -29,7 +29,7 @@ class TcpProxy:
 
     def __init__(self, target: BrokerAddress) -> None:
         self.target = target
-        self.address = BrokerAddress("127.0.0.1", free_port())
+        self.address = BrokerAddress("127.0.0.1", free_port(), mqtt5=target.mqtt5)
         self._server = socket.create_server((self.address.host, self.address.port))
         self._server.settimeout(0.2)
         self._lock = threading.Lock()

@@ -296,3 +296,21 @@ def test_a_postgresql_write_blocked_by_another_gives_up_after_the_busy_timeout(
         assert store.load_state("d1") is None
         store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
         assert store.counters() == {("worker", "d1", "packets"): 2}
+
+
+def test_a_postgresql_store_of_schema_3_gains_the_device_leases(postgres_url: str) -> None:
+    """A PostgreSQL store from before device leases is migrated to schema 4 and keeps its data."""
+    import psycopg
+
+    with Store(postgres_url) as store:
+        store.add_batches([batch(0)])
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("DROP TABLE device_leases")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with Store(postgres_url) as store:
+        assert store.seqs("d1") == [0]
+        assert store.claim_leases("w1", ["d1"], 10.0) == {"d1"}
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert row is not None
+    assert int(row[0]) == SCHEMA_VERSION == 4

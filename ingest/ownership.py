@@ -1,0 +1,197 @@
+"""Which devices one analysis worker owns, through leases in the store (:mod:`ingest.leases`).
+
+Every worker subscribes to every device's messages, each with its own persistent
+session, and analyses only those of the devices it holds a lease on. The messages of
+the other devices it keeps for a while, in a bounded buffer per device (the
+*standby* messages), so that when it takes a device over from a worker that died it
+has the stream since that worker's last snapshot at hand, even if the recorder has
+not stored all of it yet; what the buffer lost, the store has (docs/operations.md,
+*Several workers*).
+
+Every third of a lease a worker renews its leases, and claims free devices it keeps
+messages of: a device whose owner stopped renewing is taken over within about
+``lease_s * 4 / 3`` seconds of that owner's last renewal. Each worker also holds a
+lease on its own presence, so the workers alive are counted, and it claims devices
+only up to its fair share, the devices leased divided by the workers alive (rounded
+up): workers that start together split a fleet between them, each preferring the
+devices a hash of its id and the device's ranks first, so that they seldom race for
+the same ones. A worker alone claims every device the first time it hears of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ingest.leases import presence_key
+from ingest.service import Message
+from ingest.store import Store
+from ingest.topics import Kind
+
+__all__ = ["DeviceOwnership", "Handover"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Handover:
+    """What a renewal of the leases changed.
+
+    Attributes:
+        gained: Devices taken over, each with the messages kept for it, oldest first.
+        lost: Devices this worker held and another holds now (it stopped renewing in time).
+    """
+
+    gained: dict[str, list[tuple[Kind, Message]]] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)
+
+
+class DeviceOwnership:
+    """One worker's leases and the messages it keeps of devices other workers hold.
+
+    Args:
+        store: The store holding the leases.
+        worker_id: This worker's id, the owner named in its leases.
+        lease_s: How long a lease lasts without being renewed.
+        standby_messages: Most messages kept per device held by another worker.
+        max_standby_devices: Most such devices (device ids come from any client: bounded).
+        clock: Monotonic wall-clock seconds, for the renewal cadence.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        *,
+        lease_s: float,
+        standby_messages: int,
+        max_standby_devices: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.lease_s = lease_s
+        self.held: set[str] = set()
+        self._standby: OrderedDict[str, deque[tuple[Kind, Message]]] = OrderedDict()
+        self._standby_messages = standby_messages
+        self._max_standby_devices = max_standby_devices
+        self._clock = clock
+        self._renewed_s = -math.inf
+        self._presence = presence_key(worker_id)
+
+    def holds(self, device_id: str) -> bool:
+        """Whether this worker analyses the device."""
+        return device_id in self.held
+
+    def knows(self, device_id: str) -> bool:
+        """Whether this worker has claimed the device before: it holds it, or keeps its messages."""
+        return device_id in self.held or device_id in self._standby
+
+    def claim_new(self, device_ids: Iterable[str]) -> set[str]:
+        """Claim the devices never heard of before; those another worker holds are kept in standby.
+
+        Returns:
+            The devices claimed now.
+
+        Raises:
+            StoreError: The store failed (nothing changed).
+        """
+        new = {d for d in device_ids if d not in self.held and d not in self._standby}
+        if not new:
+            return set()
+        workers, leased = self.store.lease_census()
+        if self._renewed_s == -math.inf:
+            workers += 1  # this worker, not yet present in the store
+        wanted = self._preferred(new, self._share(workers, leased + len(new)))
+        got = self.store.claim_leases(self.worker_id, [*wanted, self._presence], self.lease_s) - {self._presence}
+        self.held |= got
+        for device_id in new - got:
+            self._standby_of(device_id)
+        return got
+
+    def _share(self, workers: int, devices: int) -> int:
+        """How many more devices this worker may claim: its fair share of ``devices`` less those it holds."""
+        return max(0, math.ceil(devices / max(workers, 1)) - len(self.held))
+
+    def _preferred(self, device_ids: Iterable[str], n: int) -> list[str]:
+        """The ``n`` devices this worker prefers (a hash of its id and theirs: each worker its own order)."""
+
+        def rank(device_id: str) -> bytes:
+            return hashlib.blake2b(f"{self.worker_id}\0{device_id}".encode(), digest_size=8).digest()
+
+        return sorted(device_ids, key=rank)[:n]
+
+    def keep(self, device_id: str, kind: Kind, message: Message) -> None:
+        """Keep a message of a device another worker holds, for the day this worker takes it over."""
+        self._standby_of(device_id).append((kind, message))
+
+    def standby_messages(self) -> int:
+        """Messages kept for devices other workers hold (read when metrics are scraped)."""
+        return sum(len(q) for q in list(self._standby.values()))
+
+    def _standby_of(self, device_id: str) -> deque[tuple[Kind, Message]]:
+        kept = self._standby.get(device_id)
+        if kept is None:
+            kept = self._standby[device_id] = deque(maxlen=self._standby_messages)
+            while len(self._standby) > self._max_standby_devices:
+                self._standby.popitem(last=False)
+        else:
+            self._standby.move_to_end(device_id)
+        return kept
+
+    def renew(self) -> Handover:
+        """Every third of a lease: renew the leases held, and take over the standby devices that are free.
+
+        Returns:
+            What changed (nothing between two renewals).
+
+        Raises:
+            StoreError: The store failed (nothing changed; the next call tries again).
+        """
+        now = self._clock()
+        if now - self._renewed_s < self.lease_s / 3:
+            return Handover()
+        workers, leased = self.store.lease_census()
+        if self._renewed_s == -math.inf:
+            workers += 1
+        free = self.store.claimable(sorted(set(self._standby) - self.held))
+        wanted = [*self.held, *self._preferred(free, self._share(workers, leased + len(free))), self._presence]
+        held = self.store.claim_leases(self.worker_id, wanted, self.lease_s) - {self._presence}
+        self._renewed_s = now
+        handover = Handover(lost=self.held - held)
+        for device_id in sorted(held - self.held):
+            handover.gained[device_id] = list(self._standby.pop(device_id, ()))
+        for device_id in handover.lost:
+            log.warning("%s: lost the lease of %s to another worker; letting it go", self.worker_id, device_id)
+            self._standby_of(device_id)
+        if handover.gained:
+            log.info("%s: took over %d devices: %s", self.worker_id, len(handover.gained), ", ".join(handover.gained))
+        self.held = held
+        return handover
+
+    def lost(self, device_ids: Iterable[str]) -> Handover:
+        """Devices found held by another worker (a save refused): no longer this worker's."""
+        gone = set(device_ids) & self.held
+        for device_id in gone:
+            log.warning("%s: %s is another worker's now; letting it go", self.worker_id, device_id)
+            self._standby_of(device_id)
+        self.held -= gone
+        return Handover(lost=gone)
+
+    def release(self, device_ids: Iterable[str] | None = None) -> None:
+        """Let go of some leases (None: all), so that another worker takes them at once.
+
+        Raises:
+            StoreError: The store failed.
+        """
+        if device_ids is None:
+            self.store.release_leases(self.worker_id)
+            self.held.clear()
+            return
+        gone = sorted(set(device_ids) & self.held)
+        self.store.release_leases(self.worker_id, gone)
+        self.held -= set(gone)
