@@ -35,7 +35,9 @@ recordings of ``../shared/data`` every sitting run that overlaps labelled sittin
 labelled sitting last under 10 s.
 
 Alerts are raised on sitting frames only, at the end of the first frame at or after the
-due time, so they fall on the frame grid and do not depend on chunking. Non-wear is never
+due time, so they fall on the frame grid and do not depend on chunking. At the thigh, an
+alert due while the wearer has been as still as a sleeper is held back until they move
+and sit on (``analysis.stillness``, the tracker's ``hold``). Non-wear is never
 sitting: it ends a bout like lying does and raises nothing.
 
 Frames whose gravity window (``PostureTuning.gravity_window_s``) holds no sample and
