@@ -35,7 +35,9 @@ recordings of ``../shared/data`` every sitting run that overlaps labelled sittin
 labelled sitting last under 10 s.
 
 Alerts are raised on sitting frames only, at the end of the first frame at or after the
-due time, so they fall on the frame grid and do not depend on chunking. Non-wear is never
+due time, so they fall on the frame grid and do not depend on chunking. At the thigh, an
+alert due while the wearer has been as still as a sleeper is held back until they move
+and sit on (``analysis.stillness``, the tracker's ``hold``). Non-wear is never
 sitting: it ends a bout like lying does and raises nothing.
 
 Frames whose gravity window (``PostureTuning.gravity_window_s``) holds no sample and
@@ -60,6 +62,7 @@ from numpy.typing import NDArray
 from analysis.alerts import AlertScheduler
 from analysis.events import BreakTaken, DataGap, Event, PostureBout, SittingBout, SittingStarted, SlouchNudge
 from analysis.settings import POSTURE_CODES, UPRIGHT, AlertPolicy, Posture, SlouchPolicy
+from analysis.stillness import AlertHold
 
 __all__ = ["BoutTracker"]
 
@@ -92,12 +95,20 @@ class BoutTracker:
         slouch: The slouch policy.
         gap_half_frames: Half-width in frames of the gravity window; frames whose
             window holds no sample (``frames_closed``) may be a ``DataGap``.
+        hold: Holds alerts back while the wearer is as still as a sleeper
+            (``analysis.stillness``; the thigh); ``None``: alerts fire when due.
     """
 
     def __init__(
-        self, policy: AlertPolicy, frame_s: float, slouch: SlouchPolicy | None = None, gap_half_frames: int = 0
+        self,
+        policy: AlertPolicy,
+        frame_s: float,
+        slouch: SlouchPolicy | None = None,
+        gap_half_frames: int = 0,
+        hold: AlertHold | None = None,
     ) -> None:
         self.policy = policy
+        self.hold = hold
         self.frame_s = frame_s
         self.slouch = SlouchPolicy() if slouch is None else slouch
         self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / frame_s))
@@ -216,6 +227,8 @@ class BoutTracker:
             if slouched is not None:
                 self.run_slouch_frames += slouched[b] - slouched[a]
         self.next_k = k_first + codes.size
+        if self.hold is not None:
+            self.hold.forget_before(self.next_k)
         return events
 
     def flush(self, t0_s: float) -> list[Event]:
@@ -346,10 +359,14 @@ class BoutTracker:
         self.after_bout = False
         self.last_sit_end_s = t0_s + kb * self.frame_s
         while (due := self.alerts.next_due_s()) is not None:
-            k_fire = max(ka, math.ceil((due - t0_s) / self.frame_s) - 1)
-            if k_fire >= kb:
+            k_fire: int | None = max(ka, math.ceil((due - t0_s) / self.frame_s) - 1)
+            if self.hold is not None and k_fire is not None and k_fire < kb:
+                k_fire = self.hold.fire_k(k_fire, kb)  # later, or not yet, while the wearer is as still as a sleeper
+            if k_fire is None or k_fire >= kb:
                 break
             events.append(self.alerts.fire(t0_s + (k_fire + 1) * self.frame_s))
+            if self.hold is not None:
+                self.hold.settle()
 
     def exercise_break(self, start_s: float, end_s: float) -> list[Event]:
         """A set of standing exercise (squats) from ``start_s`` to ``end_s`` breaks the sitting bout, however short.
@@ -383,6 +400,8 @@ class BoutTracker:
         self.bout_start_s = None
         self.nonsit_start_s = None
         self.alerts.end_bout()
+        if self.hold is not None:
+            self.hold.settle()
 
     def posture_since_s(self, t0_s: float) -> float | None:
         """Start of the current final posture run (or gap), or ``None`` before any."""
@@ -412,6 +431,7 @@ class BoutTracker:
             "break_end_s": self.break_end_s,
             "empty_runs": [list(run) for run in self.empty_runs],
             "known_k": self.known_k,
+            "hold": None if self.hold is None else self.hold.snapshot(),
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -440,3 +460,6 @@ class BoutTracker:
         self.break_end_s = float(state.get("break_end_s", 0.0))
         self.empty_runs = [[int(a), int(b)] for a, b in state.get("empty_runs", [])]
         self.known_k = int(state.get("known_k", 0))
+        hold = state.get("hold")  # absent before alerts were held: nothing is held, no move known
+        if self.hold is not None and hold is not None:
+            self.hold.load(hold)

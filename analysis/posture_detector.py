@@ -16,7 +16,8 @@ from analysis.bouts import BoutTracker
 from analysis.events import Event, LiveStatus
 from analysis.frames import FrameBatch
 from analysis.posture import PostureTracker, capabilities
-from analysis.settings import POSTURE_CODES, AlertPolicy, AnalysisSettings, SlouchPolicy, UserAction
+from analysis.settings import POSTURE_CODES, AlertPolicy, AnalysisSettings, Placement, SlouchPolicy, UserAction
+from analysis.stillness import AlertHold
 
 __all__ = ["PostureDetector"]
 
@@ -35,11 +36,15 @@ class PostureDetector:
         self.settings = settings
         tuning = settings.tuning
         self.tracker = PostureTracker(settings)
+        thigh = settings.thigh
         self.bouts = BoutTracker(
             settings.policy,
             tuning.frame_s,
             settings.slouch,
             gap_half_frames=tuning.frames(tuning.gravity_window_s),
+            hold=AlertHold(tuning.frame_s, thigh.epoch_s, thigh.move_deg, thigh.hold_s, thigh.release_s)
+            if settings.placement is Placement.THIGH
+            else None,
         )
 
     @property
@@ -54,15 +59,21 @@ class PostureDetector:
 
     def update(self, frames: FrameBatch) -> list[Event]:
         """Take closed frames; return the posture, bout, break and alert events they complete."""
-        self.bouts.frames_closed(frames.k_first, frames.counts)
+        self._note(frames)
         k, codes, slouch = self.tracker.update(frames.k_first, frames.stats)
         return self.bouts.update(frames.t0_s, k, codes, slouch)
 
     def flush(self, frames: FrameBatch) -> list[Event]:
         """Take the last frames and close the posture run, sitting bout and break."""
-        self.bouts.frames_closed(frames.k_first, frames.counts)
+        self._note(frames)
         k, codes, slouch = self.tracker.flush(frames.k_first, frames.stats)
         return self.bouts.update(frames.t0_s, k, codes, slouch) + self.bouts.flush(frames.t0_s)
+
+    def _note(self, frames: FrameBatch) -> None:
+        """Note the frames' sample counts and, on the thigh, their moves, before their postures are final."""
+        self.bouts.frames_closed(frames.k_first, frames.counts)
+        if self.bouts.hold is not None:
+            self.bouts.hold.stillness.update(frames.k_first, frames.stats)
 
     def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy) -> None:
         """Take the wearer's new alert and slouch policy from now on (``BoutTracker.set_policy``)."""

@@ -413,6 +413,12 @@ class ThighTuning:
         seat_weight: Weight of the seat learned so far against one new bout start.
         ref_moved_deg: The upright reference turned this far since the seat was
             learned (the sensor was re-clipped): the seat is learned again.
+        epoch_s: Epoch of the angle whose changes are moves, s (``analysis.stillness``).
+        move_deg: Change of that angle between successive epochs that is a move, deg.
+        hold_s: A sit-too-long alert that falls due after this long without a move is
+            held back.
+        release_s: A held alert is released this long after the next move, if the
+            wearer still sits.
     """
 
     knee_up_deg: float = 110.0
@@ -420,6 +426,10 @@ class ThighTuning:
     seat_follow_deg: float = 30.0
     seat_weight: float = 3.0
     ref_moved_deg: float = 20.0
+    epoch_s: float = 5.0
+    move_deg: float = 5.0
+    hold_s: float = 20 * 60.0
+    release_s: float = 120.0
 
     def __post_init__(self) -> None:
         for knob in fields(self):

@@ -40,7 +40,8 @@ calibration) nothing here is known: the thigh reports sitting or standing only.
 
 Known limits, documented in ``docs/validation.md``: supine with straight legs before
 any turn looks seated (the relaxed leg rolls outward by less than the rotation
-threshold); a first horizontal posture that is already lying on the side teaches a
+threshold; its sit-too-long alerts are held back while the wearer lies as still as a
+sleeper, ``analysis.stillness``); a first horizontal posture that is already lying on the side teaches a
 wrong seat until the reference changes; kneeling on all fours keeps the thigh
 vertical and reads as standing.
 """

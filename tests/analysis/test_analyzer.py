@@ -24,10 +24,14 @@ from analysis import (
     SittingBout,
     analyze,
 )
+from analysis.settings import ThighTuning
 
 Signal = tuple[NDArray[np.float64], NDArray[np.float64]]
 # Short policy so that a few minutes of signal exercise bouts, breaks and repeats.
 QUICK = AlertPolicy(max_sitting_s=60.0, min_break_s=10.0, repeat_s=20.0)
+#: The synthetic seat has no move at all, as still as a sleeper (``analysis.stillness``):
+#: the tests of the alert policy itself hold no alert back for it.
+AWAKE = ThighTuning(hold_s=48 * 3600.0)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +121,7 @@ def test_restore_continues_the_running_bout(irregular: Signal, split: int) -> No
 def test_restore_mid_sitting_keeps_bout_start(make_signal: Any) -> None:
     """A restart 10 min into sitting keeps the bout start and the alert at 30 min."""
     t, acc = make_signal([("walking", 20.0), ("sitting", 35 * 60.0)], rate_hz=10.0)
-    cfg = AnalysisSettings(Placement.THIGH)
+    cfg = AnalysisSettings(Placement.THIGH, thigh=AWAKE)
     first = Analyzer(cfg)
     half = int(np.searchsorted(t, 620.0))
     first.update(t[:half], acc[:half])
@@ -217,7 +221,7 @@ def test_events_serialise_to_json(irregular: Signal) -> None:
 def test_a_new_policy_takes_effect_in_the_running_bout(make_signal: Any) -> None:
     """Lowering the limit mid-bout alerts at the next update; quiet hours then hold the repeat back."""
     t, acc = make_signal([("walking", 20.0), ("sitting", 40 * 60.0)], rate_hz=10.0)
-    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH, thigh=AWAKE))
     cut = int(np.searchsorted(t, 20 * 60.0))
     assert not [e for e in analyzer.update(t[:cut], acc[:cut]) if e.kind == "alert"]
     since = analyzer.status().sitting_since_s

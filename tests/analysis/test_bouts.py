@@ -30,9 +30,12 @@ from analysis import (
     UserAction,
 )
 from analysis.bouts import BoutTracker
-from analysis.settings import POSTURE_CODES
+from analysis.settings import POSTURE_CODES, ThighTuning
 
 MIN = 60.0
+#: The synthetic seat has no move at all, as still as a sleeper (``analysis.stillness``):
+#: the tests of the alert policy itself hold no alert back for it.
+AWAKE = ThighTuning(hold_s=48 * 3600.0)
 # Alerts fall on the 0.1-s frame grid at or after the due time.
 GRID_S = 0.1 + 1e-6
 # An action applies at once, but postures become final only after the analyser's
@@ -48,7 +51,7 @@ def run(
     actions: tuple[tuple[float, UserAction], ...] = (),
 ) -> list[Event]:
     """Feed samples, applying each action once the samples reach its time."""
-    analyzer = Analyzer(AnalysisSettings(Placement.THIGH, policy=policy or AlertPolicy()))
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH, policy=policy or AlertPolicy(), thigh=AWAKE))
     events: list[Event] = []
     done = 0
     for at, action in actions:
@@ -94,7 +97,7 @@ def test_dismiss_settles_the_alert_like_done(make_signal: Any) -> None:
 def test_a_break_taken_without_a_button_closes_the_open_alert(make_signal: Any) -> None:
     """The alert stays open while the wearer sits on, and closes once a one-minute walk ends the bout."""
     t, acc = make_signal([("sitting", 33 * MIN), ("walking", 2 * MIN)], rate_hz=10.0)
-    analyzer = Analyzer(AnalysisSettings(Placement.THIGH))
+    analyzer = Analyzer(AnalysisSettings(Placement.THIGH, thigh=AWAKE))
     sitting = int(np.searchsorted(t, 33 * MIN))
     analyzer.update(t[:sitting], acc[:sitting])
     alert = analyzer.status().open_alert
