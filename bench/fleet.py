@@ -2,7 +2,7 @@
 
 Each run starts, in a temporary folder, an open mosquitto on a free localhost port
 (``ingest.broker.BrokerProcess``), a SQLite store, a recorder and ``--workers`` K
-``sitless worker`` processes (with an MQTT 5 shared-subscription group when K > 1), then
+``sitless worker`` processes (sharing the fleet through device leases when K > 1), then
 plays ``sitless sim --fleet N`` (:mod:`firmware_sim.fleet`) for ``--duration`` simulated
 seconds, and measures:
 
@@ -41,9 +41,9 @@ object; with ``--ramp`` it is the highest sustained step with every step in ``ra
     python -m bench.fleet --wearers 400 --duration 60 --workers 2
     python -m bench.fleet --store-rate postgresql://USER@HOST/DB --wearers 1000
 
-Devices are spread over K workers by MQTT 5 shared subscriptions, which spread
-*messages*: until device leases land, one wearer's packets can be analysed by several
-workers (each with a partial stream), so K > 1 measures throughput, not correctness.
+With K > 1 the workers share the fleet through device leases in the store (each device
+analysed by one worker, every worker receiving every packet: docs/operations.md,
+*Several workers*).
 """
 
 from __future__ import annotations
@@ -249,8 +249,8 @@ def _services(
             cmd = name.split("-")[0]
             argv = _sitless(cmd, "--broker", broker.url, "--store", store_url, "--client-id", f"bench-{name}")
             argv += ["--metrics-port", str(port)]
-            if cmd == "worker" and workers > 1:
-                argv += ["--share-group", "bench"]
+            if cmd == "worker":
+                argv += ["--worker-id", f"bench-{name}"]
             with (folder / f"{name}.log").open("wb") as log:
                 procs[name] = subprocess.Popen(argv, stdout=log, stderr=log)
         for name in names:
@@ -343,7 +343,7 @@ def run_fleet(
     Args:
         wearers: Simulated wearers.
         duration_s: Simulated seconds the fleet plays.
-        workers: Worker processes (a shared-subscription group when more than one).
+        workers: Worker processes (sharing the fleet through device leases when more than one).
         speed: Simulated seconds per wall second (latency is measured at 1 only).
         warmup_s: Wall seconds from the fleet's start left out of the measurements.
         settle_s: Most wall seconds to wait after the fleet for the recorder to catch up.
@@ -588,8 +588,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.wearers < 1 or args.workers < 1 or args.duration <= 0 or args.ramp_factor <= 1:
         parser.error("--wearers, --workers and --duration must be > 0, --ramp-factor > 1")
-    if args.workers > 1:
-        print("note: workers share devices by MQTT 5 shared subscriptions: device stickiness is not guaranteed")
     runs: list[FleetRun] = []
     wearers = args.wearers
     while True:
