@@ -195,6 +195,103 @@ def _split(
         yield epoch_s[i : i + rows], acc_g[i : i + rows], None if gyro_dps is None else gyro_dps[i : i + rows]
 
 
+#: The GENEActiv .bin header: its 59 lines end with the page count, and the lines that
+#: must hold these labels (GENEActiv "Data File Format" as the sample file has it; the
+#: reader after this check takes every line at its place).
+_GENEACTIV_HEADER_LINES = 59
+_GENEACTIV_HEADER_LABELS = {
+    0: "Device Identity",
+    7: "Device Capabilities",
+    18: "Configuration Info",
+    19: "Measurement Frequency:",
+    24: "Trial Info",
+    36: "Subject Info",
+    46: "Calibration Data",
+    47: "x gain:",
+    48: "x offset:",
+    49: "y gain:",
+    50: "y offset:",
+    51: "z gain:",
+    52: "z offset:",
+    53: "Volts:",
+    54: "Lux:",
+    56: "Memory Status",
+    57: "Number of Pages:",
+}
+#: The 9 lines before each page's line of samples, by label; the samples follow as hex,
+#: 12 digits (48 bits) per sample.
+_GENEACTIV_PAGE_LABELS = (
+    "Recorded Data",
+    "Device Unique Serial Code:",
+    "Sequence Number:",
+    "Page Time:",
+    "Unassigned:",
+    "Temperature:",
+    "Battery voltage:",
+    "Device Status:",
+    "Measurement Frequency:",
+)
+_HEX_SAMPLES = re.compile(rb"(?:[0-9A-Fa-f]{12})+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def check_geneactiv(path: Path) -> None:
+    """Refuse a GENEActiv .bin file whose lines are not where the format puts them.
+
+    scikit-digital-health's reader takes each line at its place, and on a file cut short
+    or with a line added or damaged it crashes the whole process or never returns (found
+    by fuzzing: ``tests/ingest/test_fuzz_readers.py``). So every line is checked first, in
+    one pass: the 59-line header with its numeric calibration and page count, then each
+    page's 9 labelled lines and its line of hex samples, and as many pages as the header
+    says.
+
+    Raises:
+        RecordingError: The file does not follow the format; the message says where.
+    """
+
+    def bad(line: int, why: str) -> RecordingError:
+        return RecordingError(f"{path}: line {line + 1}: {why}: not a whole, undamaged GENEActiv .bin file")
+
+    def value(line: int, text: str, label: str, number: bool) -> str:
+        if not text.startswith(label):
+            raise bad(line, f"{label!r} expected")
+        rest = text[len(label) :]
+        if number and _NUMBER.fullmatch(rest.removesuffix(" Hz").strip()) is None:
+            raise bad(line, f"{label!r} is not a number")
+        return rest
+
+    pages = 0
+    declared = -1
+    with path.open("rb") as f:
+        for i, raw in enumerate(f):
+            line = raw.rstrip(b"\r\n")
+            if i < _GENEACTIV_HEADER_LINES:
+                label = _GENEACTIV_HEADER_LABELS.get(i)
+                if label is not None:
+                    text = line.decode("latin-1")
+                    rest = value(i, text, label, number=label.endswith(":"))
+                    if i == _GENEACTIV_HEADER_LINES - 2:
+                        declared = int(float(rest))
+                continue
+            at = (i - _GENEACTIV_HEADER_LINES) % 10
+            if at < len(_GENEACTIV_PAGE_LABELS):
+                if pages == declared and at == 0 and not line.strip():
+                    continue  # blank lines after the last page
+                label = _GENEACTIV_PAGE_LABELS[at]
+                number = label in ("Sequence Number:", "Temperature:", "Battery voltage:", "Measurement Frequency:")
+                value(i, line.decode("latin-1"), label, number)
+            elif _HEX_SAMPLES.fullmatch(line) is None:
+                raise bad(i, "a page's samples are not 12-digit hex numbers")
+            else:
+                pages += 1
+    if declared < 1:
+        raise RecordingError(f"{path}: the header ends early: not a whole GENEActiv .bin file")
+    if pages != declared:
+        raise RecordingError(
+            f"{path}: {pages} whole pages where the header says {declared}: a truncated or damaged GENEActiv .bin file"
+        )
+
+
 def _read_skdh(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:
     """Axivity and GENEActiv through scikit-digital-health, which reads the whole file at once."""
     from skdh.io import ReadBin, ReadCwa
@@ -209,6 +306,8 @@ def _read_skdh(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingC
                 f"{path}: truncated .cwa file: {size} bytes is not a {_CWA_HEADER_BYTES}-byte header "
                 f"and whole {_CWA_SECTOR_BYTES}-byte sectors"
             )
+    else:
+        check_geneactiv(path)
     reader: Any = ReadCwa() if fmt is LoggerFormat.AXIVITY_CWA else ReadBin()
     try:
         with warnings.catch_warnings():

@@ -435,6 +435,28 @@ def test_damaged_real_files_read_or_raise_recording_error(loggers: Path, name: s
         read_or_refuse(path, chunk_rows=4096)
 
 
+def _geneactiv_cases(content: bytes) -> dict[str, bytes]:
+    lines = content.split(b"\n")
+    return {
+        # Each of these crashed (a segmentation fault) or hung the whole process in
+        # scikit-digital-health's reader before ingest.loggers.check_geneactiv.
+        "cut in the header": content[:962],
+        "cut after the calibration": content[:1252],
+        "a line break added to the header": content[:308] + b"\n" + content[309:],
+        "a page missing": b"\n".join(lines[:-11]),
+        "a damaged sample": content.replace(b"F2202700B000", b"F22027\x0000B000", 1),
+        "a page label damaged": content.replace(b"Page Time:", b"Page Tine:", 1),
+    }
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("case", list(_geneactiv_cases(b"")))
+def test_a_damaged_geneactiv_file_is_refused_before_its_reader_runs(loggers: Path, case: str) -> None:
+    content = _geneactiv_cases((loggers / "gnactv_sample.bin").read_bytes())[case]
+    with written("gnactv_sample.bin", content) as path, pytest.raises(RecordingError, match=r"GENEActiv \.bin file"):
+        list(read_chunks(path))
+
+
 # sitless analyze on a folder of fuzzed files
 
 

@@ -150,7 +150,7 @@ def cut(source: Path, dest: Path, fraction: float = 0.5, extra: int = 0) -> Path
     ("name", "message"),
     [
         ("ax3_sample.cwa", "truncated .cwa file"),
-        ("gnactv_sample.bin", "cannot read GENEActiv .bin file"),
+        ("gnactv_sample.bin", "GENEActiv .bin file"),
         ("neo.gt3x", "cannot read ActiGraph .gt3x file"),
         ("neo.csv.gz", "cannot read ActiLife RAW CSV file"),
     ],
