@@ -18,7 +18,9 @@ Either engine lets in only the logins kept in ``<data folder>/logins``
 holds each to its topics: mosquitto through its password and ACL files, amqtt through
 the plugins of :mod:`ingest.amqtt_auth`. A wearable logs in with its device id. Only
 tests that need an open broker ask for one (``open_access=True``, or ``sitless broker
---anonymous``).
+--anonymous``). Given a certificate, its key and their CA (``tls=TlsFiles(...)``, or
+``sitless broker --tls-cert --tls-key --tls-ca``) either engine speaks TLS on its
+listener, and the clients connect with ``mqtts://`` and the CA file.
 """
 
 from __future__ import annotations
@@ -113,8 +115,8 @@ def resolve_engine(engine: BrokerEngine | str) -> BrokerEngine:
     return engine
 
 
-def broker_config(host: str, port: int, logins: Path | None = None) -> dict[str, Any]:
-    """Amqtt configuration: one TCP listener, logins and ACLs, no logging or $SYS plugins.
+def broker_config(host: str, port: int, logins: Path | None = None, tls: TlsFiles | None = None) -> dict[str, Any]:
+    """Amqtt configuration: one TCP listener (TLS with ``tls``), logins and ACLs, no logging or $SYS plugins.
 
     With ``logins`` (a :class:`ingest.broker_setup.Logins` folder) only its logins get in,
     each held to its topics (:mod:`ingest.amqtt_auth`). Without, any client that gives a
@@ -132,21 +134,21 @@ def broker_config(host: str, port: int, logins: Path | None = None) -> dict[str,
             "ingest.amqtt_auth.AclPlugin": {},
         }
     )
-    return {
-        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 1000}},
-        "plugins": plugins,
-    }
+    listener: dict[str, Any] = {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 1000}
+    if tls is not None:  # amqtt 0.12.1: ListenerConfig's ssl, certfile, keyfile and cafile
+        listener |= {"ssl": True, "certfile": str(tls.certfile), "keyfile": str(tls.keyfile), "cafile": str(tls.cafile)}
+    return {"listeners": {"default": listener}, "plugins": plugins}
 
 
-def serve(address: BrokerAddress, logins: Path | None = None) -> None:
-    """Run amqtt in this process until SIGINT or SIGTERM (with ``logins``: :func:`broker_config`)."""
+def serve(address: BrokerAddress, logins: Path | None = None, tls: TlsFiles | None = None) -> None:
+    """Run amqtt in this process until SIGINT or SIGTERM (``logins`` and ``tls``: :func:`broker_config`)."""
     from amqtt.broker import Broker  # imported here: only the broker process needs it
 
     for noisy in ("transitions", "amqtt"):  # per-connection chatter at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def _main() -> None:
-        broker = Broker(broker_config(address.host, address.port, logins))
+        broker = Broker(broker_config(address.host, address.port, logins, tls))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -228,6 +230,8 @@ class BrokerProcess:
             before killing it.
         open_access: Let any client in, with no ACLs (tests that need an open broker);
             by default only the logins of :attr:`logins` get in.
+        tls: The listener's certificate, key and CA: the broker then speaks only TLS,
+            and :attr:`address` (and every :meth:`login`) says ``mqtts`` with that CA.
 
     Raises:
         RuntimeError: mosquitto was asked for and is not installed.
@@ -242,7 +246,11 @@ class BrokerProcess:
         startup_timeout_s: float = 15.0,
         stop_timeout_s: float = 30.0,
         open_access: bool = False,
+        tls: TlsFiles | None = None,
     ) -> None:
+        if tls is not None:
+            address = BrokerAddress(address.host, address.port, tls=True, ca_file=str(tls.cafile.resolve()))
+        self.tls = tls
         self.engine = resolve_engine(engine)
         # amqtt refuses MQTT 5: its address tells the services to speak 3.1.1 to it.
         self.address = address if self.engine is BrokerEngine.MOSQUITTO else address.speaking_3_1_1()
@@ -270,6 +278,9 @@ class BrokerProcess:
             cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host, "--port", str(self.address.port)]
             if self.logins is not None:
                 cmd += ["--logins", str(self.logins.folder)]
+            if self.tls is not None:
+                cmd += ["--tls-cert", str(self.tls.certfile), "--tls-key", str(self.tls.keyfile)]
+                cmd += ["--tls-ca", str(self.tls.cafile)]
             self._proc = subprocess.Popen(cmd, start_new_session=True)
         deadline = time.monotonic() + self._timeout_s
         # A bare TCP probe first spares paho's 1-s reconnect delay; amqtt would log it as an error.
@@ -291,7 +302,8 @@ class BrokerProcess:
         data_dir = self.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         conf = config_path(data_dir, self.address.port)
-        conf.write_text(mosquitto_config(self.address, data_dir, run_as_root=os.geteuid() == 0, logins=self.logins))
+        text = mosquitto_config(self.address, data_dir, run_as_root=os.geteuid() == 0, logins=self.logins, tls=self.tls)
+        conf.write_text(text)
         return [str(mosquitto), "-c", str(conf)]
 
     def login(self, user: str) -> BrokerAddress:
@@ -381,26 +393,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="let any client in, with no logins or ACLs (only on a machine no one else uses)",
     )
+    tls = p.add_argument_group(
+        "TLS", "Speak TLS (mqtts://) with this certificate: all three are needed, here and with --mosquitto-config."
+    )
+    tls.add_argument("--tls-cert", type=Path, metavar="PEM", help="the broker's certificate (with --tls-key)")
+    tls.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key")
+    tls.add_argument("--tls-ca", type=Path, metavar="PEM", help="the CA that signed it (clients verify with it)")
     setup = p.add_argument_group(
         "a mosquitto of your own",
         "Write a mosquitto configuration with logins, per-device ACLs and TLS into DIR, "
         "print how to use it, and exit (ingest/broker_setup.py).",
     )
     setup.add_argument("--mosquitto-config", type=Path, metavar="DIR", help="write the configuration into DIR")
-    setup.add_argument("--tls-cert", type=Path, metavar="PEM", help="the broker's certificate (with --tls-key)")
-    setup.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key")
-    setup.add_argument("--tls-ca", type=Path, metavar="PEM", help="the CA that signed it (clients verify with it)")
     setup.add_argument("--force", action="store_true", help="replace a configuration already in DIR")
     p.set_defaults(func=run)
 
 
-def _write_setup(args: argparse.Namespace) -> int:
-    """``--mosquitto-config DIR``: write the secured configuration and say how to use it."""
+def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    """The TLS files given on the command line; None when none is.
+
+    Raises:
+        ValueError: Only some of the three are given.
+    """
     given = [args.tls_cert, args.tls_key, args.tls_ca]
     if any(given) and not all(given):
-        print("sitless broker: TLS needs all three of --tls-cert, --tls-key and --tls-ca", file=sys.stderr)
-        return 2
-    tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_ca) if all(given) else None
+        raise ValueError("TLS needs all three of --tls-cert, --tls-key and --tls-ca")
+    return TlsFiles(args.tls_cert, args.tls_key, args.tls_ca) if all(given) else None
+
+
+def _write_setup(args: argparse.Namespace, tls: TlsFiles | None) -> int:
+    """``--mosquitto-config DIR``: write the secured configuration and say how to use it."""
     port = args.port if args.port != DEFAULT_PORT or tls is None else None
     try:
         setup = write_broker_setup(args.mosquitto_config, host=args.host, port=port, tls=tls, force=args.force)
@@ -427,19 +449,26 @@ def _print_logins(broker: BrokerProcess) -> None:
     """Say where the services, the wearables and a user's own MQTT client find their logins."""
     assert broker.logins is not None
     secrets, host, port = broker.logins.folder / "secrets", broker.address.host, broker.address.port
+    scheme, cafile = ("mqtts", broker.tls.cafile) if broker.tls is not None else ("mqtt", None)
+    ca = "" if cafile is None else f" SITLESS_MQTT_CA_FILE={cafile.resolve()}"
     print(f"  logins:       {broker.logins.folder} (no anonymous clients; {', '.join(SERVICE_USERS)})")
     print(
-        f"  each service: SITLESS_MQTT_PASSWORD_FILE={secrets}/worker.password "
-        f"sitless worker --broker mqtt://worker@{host}:{port}   (likewise recorder, gateway, dashboard)"
+        f"  each service: SITLESS_MQTT_PASSWORD_FILE={secrets}/worker.password{ca} "
+        f"sitless worker --broker {scheme}://worker@{host}:{port}   (likewise recorder, gateway, dashboard)"
     )
     print(f"  a wearable:   mosquitto_passwd {broker.logins.passwd} DEVICE_ID, then restart the broker")
-    print(f"  read events:  {reader_command(host, port, broker.logins.secret('reader'))}", flush=True)
+    print(f"  read events:  {reader_command(host, port, broker.logins.secret('reader'), cafile=cafile)}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the broker until SIGINT or SIGTERM (or write a configuration); return the exit status."""
+    try:
+        tls = _tls_files(args)
+    except ValueError as err:
+        print(f"sitless broker: {err}", file=sys.stderr)
+        return 2
     if args.mosquitto_config is not None:
-        return _write_setup(args)
+        return _write_setup(args, tls)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -449,7 +478,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         broker = BrokerProcess(
-            BrokerAddress(args.host, args.port), engine=args.engine, data_dir=args.data_dir, open_access=args.anonymous
+            BrokerAddress(args.host, args.port),
+            engine=args.engine,
+            data_dir=args.data_dir,
+            open_access=args.anonymous,
+            tls=tls,
         )
         with broker:
             kept = (
@@ -477,6 +510,9 @@ if __name__ == "__main__":  # `python -m ingest.broker --host H --port P`: how B
     _parser.add_argument("--host", default="127.0.0.1")
     _parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     _parser.add_argument("--logins", type=Path, help="the Logins folder to enforce (default: anyone gets in)")
+    _parser.add_argument("--tls-cert", type=Path, help="speak TLS with this certificate (with --tls-key, --tls-ca)")
+    _parser.add_argument("--tls-key", type=Path)
+    _parser.add_argument("--tls-ca", type=Path)
     _args = _parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serve(BrokerAddress(_args.host, _args.port), _args.logins)
+    serve(BrokerAddress(_args.host, _args.port), _args.logins, _tls_files(_args))

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from ingest.errors import TopicError
 from ingest.mosquitto import queue_and_log_lines
-from ingest.mqtt import PASSWORD_FILE_ENV, BrokerAddress
+from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
 from ingest.topics import PREFIX, validate_device_id
 
 __all__ = [
@@ -252,8 +252,9 @@ class Logins:
 
     def address(self, broker: BrokerAddress, user: str) -> BrokerAddress:
         """``broker`` with ``user``'s login, its password read from its secret file as a service reads it."""
-        url = BrokerAddress(broker.host, broker.port, user, tls=broker.tls, ca_file=broker.ca_file).url
-        return BrokerAddress.parse(url, {PASSWORD_FILE_ENV: str(self.secret(user))})
+        url = BrokerAddress(broker.host, broker.port, user, tls=broker.tls, mqtt5=broker.mqtt5).url
+        env = {PASSWORD_FILE_ENV: str(self.secret(user))} | ({CA_FILE_ENV: broker.ca_file} if broker.ca_file else {})
+        return BrokerAddress.parse(url, env)
 
 
 def write_logins(folder: Path, *, fresh: bool = False) -> Logins:

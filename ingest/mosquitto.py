@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ingest.mqtt import BrokerAddress
 
 if TYPE_CHECKING:  # ingest.broker_setup imports this module
-    from ingest.broker_setup import Logins
+    from ingest.broker_setup import Logins, TlsFiles
 
 __all__ = [
     "AUTOSAVE_INTERVAL_S",
@@ -77,13 +77,21 @@ def log_path(data_dir: Path, port: int) -> Path:
     return data_dir / f"mosquitto-{port}.log"
 
 
-def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: bool, logins: Logins | None = None) -> str:
+def mosquitto_config(
+    address: BrokerAddress,
+    data_dir: Path,
+    *,
+    run_as_root: bool,
+    logins: Logins | None = None,
+    tls: TlsFiles | None = None,
+) -> str:
     """The mosquitto configuration of the embedded broker.
 
-    One TCP listener on the address; with ``logins``, no anonymous clients, their
-    password file and their ACL file (:mod:`ingest.broker_setup`), else anonymous access
-    with no ACLs (tests that need an open broker); persistence in ``data_dir`` with an
-    autosave every :data:`AUTOSAVE_INTERVAL_S`, and the queue limits above.
+    One TCP listener on the address, speaking TLS with ``tls``; with ``logins``, no
+    anonymous clients, their password file and their ACL file (:mod:`ingest.broker_setup`),
+    else anonymous access with no ACLs (tests that need an open broker); persistence in
+    ``data_dir`` with an autosave every :data:`AUTOSAVE_INTERVAL_S`, and the queue limits
+    above.
 
     Args:
         address: Where the broker listens.
@@ -92,6 +100,7 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
         run_as_root: Add ``user root``: run as root, mosquitto otherwise drops to user
             ``mosquitto``, which cannot write a folder root made (STACK.md).
         logins: The logins and ACLs to enforce; None: let anyone in.
+        tls: The listener's certificate, key and CA; None: plain TCP.
 
     Returns:
         The configuration file's text.
@@ -121,6 +130,15 @@ def mosquitto_config(address: BrokerAddress, data_dir: Path, *, run_as_root: boo
             ["allow_anonymous true"]
             if logins is None
             else ["allow_anonymous false", f"password_file {logins.passwd}", f"acl_file {logins.acl}"]
+        ),
+        *(
+            []
+            if tls is None
+            else [
+                f"certfile {tls.certfile.resolve()}",
+                f"keyfile {tls.keyfile.resolve()}",
+                f"cafile {tls.cafile.resolve()}",
+            ]
         ),
         "persistence true",
         f"persistence_location {data_dir}/",

@@ -1,23 +1,27 @@
-"""Helpers for tests in every folder: polling, a cuttable TCP proxy, an MQTT listener."""
+"""Helpers for tests in every folder: polling, a cuttable TCP proxy, an MQTT listener, a test CA."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 
 from ingest.broker import free_port
+from ingest.broker_setup import TlsFiles
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, subscription
 
-__all__ = ["EventLog", "TcpProxy", "free_port", "missing", "wait_until"]
+__all__ = ["EventLog", "TcpProxy", "free_port", "make_test_ca", "missing", "wait_until"]
 
 
 class TcpProxy:
@@ -144,3 +148,30 @@ def missing(what: str, require_env: str, hint: str) -> None:
     if os.environ.get(require_env) == "1":
         pytest.fail(f"{what} is required here ({require_env}=1) but missing: {hint}")
     pytest.skip(f"{what} not available: {hint}")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_test_ca(folder: Path) -> TlsFiles:
+    """A throwaway CA and a certificate it signed for 127.0.0.1 (valid 2 days), made with openssl in ``folder``.
+
+    Skips where openssl is absent, unless ``SITLESS_REQUIRE_MOSQUITTO=1`` (which needs it
+    for the TLS tests) turns the skip into a failure.
+
+    Returns:
+        The certificate, its key and the CA, as a broker's listener takes them.
+    """
+    if shutil.which("openssl") is None:
+        missing("openssl", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install openssl")
+    d = folder
+    d.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "2", "-subj", "/CN=sitless test CA", cwd=d)  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+             "-subj", "/CN=127.0.0.1", cwd=d)  # fmt: skip
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)  # fmt: skip
+    return TlsFiles(d / "server.pem", d / "server.key", d / "ca.pem")

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from analysis import Placement
+from firmware_sim.ble import SimSensor, new_address, register, unregister
+from firmware_sim.device import DeviceSettings
+from firmware_sim.scenarios import scenario
+from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.broker_setup import TlsFiles, add_login
+from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.worker import Worker, WorkerSettings
+from tests.e2e.helpers import DEVICE
+from tests.support import free_port, make_test_ca, missing
 
 
 @pytest.fixture
@@ -20,3 +30,36 @@ def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, 
     yield recorder, worker
     worker.close()
     recorder.close()
+
+
+@pytest.fixture(scope="session")
+def test_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A test CA and a certificate it signed for 127.0.0.1, made once per session."""
+    return make_test_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(params=[BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def tls_broker(request: pytest.FixtureRequest, tmp_path: Path, test_tls: TlsFiles) -> Iterator[BrokerProcess]:
+    """The embedded broker as ``sitless broker --tls-cert --tls-key --tls-ca`` runs it, on each engine.
+
+    Logins and per-device ACLs on, TLS only, and a login for the simulated wearable
+    :data:`DEVICE`; ``tls_broker.login(user)`` is an ``mqtts://`` address with a
+    service's or the wearable's login and the test CA.
+    """
+    if request.param is BrokerEngine.MOSQUITTO and find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    address = BrokerAddress("127.0.0.1", free_port())
+    broker = BrokerProcess(address, engine=request.param, data_dir=tmp_path / "secure", tls=test_tls)
+    assert broker.logins is not None
+    add_login(broker.logins, DEVICE)  # before the start: mosquitto reads its logins then
+    with broker:
+        yield broker
+
+
+@pytest.fixture
+def sensor() -> Iterator[SimSensor]:
+    """A thigh sensor playing the quick scenario in real time (a 25-sample packet every 0.5 s)."""
+    sim = SimSensor(new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True))
+    register(sim)
+    yield sim
+    unregister(sim)

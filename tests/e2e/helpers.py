@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from analysis import Placement
 from firmware_sim.device import Device, DeviceSettings
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Activity, Script, Step, scenario
-from ingest.mqtt import BrokerAddress
+from ingest.broker import BrokerProcess
+from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
 from ingest.store import Store
 
 DEVICE = "e2e-01"
@@ -52,3 +54,17 @@ def device(
 def events(store_url: str, kind: str) -> list[dict[str, object]]:
     with Store(store_url) as store:
         return [e.body for e in store.events(DEVICE, kinds=[kind])]
+
+
+def service_env(broker: BrokerProcess, user: str) -> dict[str, str]:
+    """The environment a service process logs in to ``broker`` with: its password file and the broker's CA."""
+    assert broker.logins is not None
+    env = dict(os.environ) | {PASSWORD_FILE_ENV: str(broker.logins.secret(user))}
+    return env if broker.address.ca_file is None else env | {CA_FILE_ENV: broker.address.ca_file}
+
+
+def via(broker: BrokerProcess, proxy: BrokerAddress, user: str) -> BrokerAddress:
+    """``user``'s login to ``broker`` through a TCP proxy in front of it (TLS and CA as the broker's)."""
+    assert broker.logins is not None
+    target = BrokerAddress(proxy.host, proxy.port, tls=broker.address.tls, ca_file=broker.address.ca_file)
+    return broker.logins.address(target, user)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import queue
 import struct
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 from bleak import BleakClient
 
@@ -19,95 +15,16 @@ from analysis import Placement
 from firmware_sim.ble import SimClient, SimScanner, SimSensor, new_address, register, unregister
 from firmware_sim.device import DeviceSettings
 from firmware_sim.scenarios import scenario
-from ingest.codec import decode
-from ingest.gateway import Gateway, GatewaySettings, SensorSpec, safe_device_id, scan, write_all
+from ingest.gateway import GatewaySettings, SensorSpec, safe_device_id, scan, write_all
 from ingest.mqtt import BrokerAddress, connect, make_client
-from ingest.payloads import Command, DeviceStatus
+from ingest.payloads import Command
 from ingest.profiles import Write, witmotion
 from ingest.profiles.sitless import CLOCK_UUID
 from ingest.topics import Kind, topic
+from tests.e2e.gateway_helpers import Heard, gateway_settings, running
 from tests.support import TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-class Heard:
-    """Everything published about one device: packets by seq, statuses in order."""
-
-    def __init__(self, broker: BrokerAddress, device_id: str) -> None:
-        self.device_id = device_id
-        self.packets: dict[int, float] = {}  # seq -> t0_s
-        self.duplicates = 0
-        self.statuses: queue.Queue[DeviceStatus] = queue.Queue()
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self.client = make_client(f"test-heard-{device_id}")
-        self.client.on_connect = lambda c, *_: c.subscribe(f"sitless/v1/{device_id}/#", qos=1)
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.on_message = self._on_message
-        connect(self.client, broker)
-        assert subscribed.wait(60)
-
-    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
-        if msg.topic == topic(self.device_id, Kind.IMU):
-            batch = decode(bytes(msg.payload))
-            with self._lock:
-                self.duplicates += batch.seq in self.packets
-                self.packets[batch.seq] = batch.t0_s
-        elif msg.topic == topic(self.device_id, Kind.STATUS) and msg.payload:
-            self.statuses.put(DeviceStatus.parse(bytes(msg.payload)))
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.packets)
-
-    def status(self, predicate: Callable[[DeviceStatus], bool]) -> DeviceStatus:
-        """The next status that matches (earlier ones are skipped)."""
-        while True:
-            status = self.statuses.get(timeout=120)
-            if predicate(status):
-                return status
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def sensor() -> Iterator[SimSensor]:
-    """A thigh sensor playing the quick scenario in real time (a 25-sample packet every 0.5 s)."""
-    sim = SimSensor(new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True))
-    register(sim)
-    yield sim
-    unregister(sim)
-
-
-@contextmanager
-def running(settings: GatewaySettings) -> Iterator[Gateway]:
-    gateway = Gateway(settings)
-    thread = threading.Thread(target=lambda: asyncio.run(gateway.run()), daemon=True)
-    thread.start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
-        thread.join(120)
-        assert not thread.is_alive()
-
-
-def gateway_settings(broker: BrokerAddress, sensor: SimSensor, data_dir: Path) -> GatewaySettings:
-    spec = SensorSpec(sensor.address, placement=Placement.THIGH)
-    return GatewaySettings(
-        broker,
-        (spec,),
-        data_dir,
-        status_every_s=0.5,
-        backoff_s=(0.1, 0.5),
-        scan_timeout_s=0.3,
-        drain_timeout_s=2.0,
-        backend=SimClient,
-        scanner_backend=SimScanner,
-    )
 
 
 def test_scan_lists_the_sensor_with_its_profile(sensor: SimSensor) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import paho.mqtt.client as paho
 import pytest
 
-from ingest.broker_setup import SERVICE_USERS, TlsFiles, acl_rules, password_line, write_broker_setup
+from ingest.broker_setup import SERVICE_USERS, acl_rules, password_line, write_broker_setup
 from ingest.codec import Batch, encode
 from ingest.device_link import DeviceLink
 from ingest.mqtt import (
@@ -27,7 +27,7 @@ from ingest.mqtt import (
     make_client,
 )
 from ingest.topics import Kind, topic
-from tests.support import free_port, missing
+from tests.support import free_port, make_test_ca, missing
 
 #: The wearables' logins, added to the generated password file as an administrator would.
 DEVICES = {"desk-07": "desk-secret", "desk-08": "other-secret"}
@@ -70,28 +70,15 @@ def test_an_unreadable_password_file_is_a_clear_error(tmp_path: Path) -> None:
 # --- a mosquitto with passwords, ACLs and TLS ------------------------------------------------
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def secure_mosquitto(tmp_path: Path) -> Iterator[tuple[BrokerAddress, Path]]:
     """mosquitto as ``sitless broker --mosquitto-config`` sets it up, with TLS from a test CA; address and CA file."""
     if shutil.which("mosquitto") is None:
         missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
-    if shutil.which("openssl") is None:
-        missing("openssl", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install openssl")
     d = tmp_path / "secure"
-    d.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-             "-days", "2", "-subj", "/CN=sitless test CA", cwd=d)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-             "-subj", "/CN=127.0.0.1", cwd=d)  # fmt: skip
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)  # fmt: skip
+    tls = make_test_ca(d)
     port = free_port()
-    setup = write_broker_setup(d / "broker", port=port, tls=TlsFiles(d / "server.pem", d / "server.key", d / "ca.pem"))
+    setup = write_broker_setup(d / "broker", port=port, tls=tls)
     with setup.passwd.open("a", encoding="utf-8") as f:
         f.writelines(password_line(device, password) + "\n" for device, password in DEVICES.items())
     for user, path in setup.secrets.items():
