@@ -22,7 +22,15 @@ ALERT_DUE_S = 120.0 + 30 * 60.0
 SPEED = 600.0
 #: Walk 2 min, then sit until the wearable is stopped (4 h at most): the sitting bout
 #: runs on, and so its alert stays due, however far behind a busy machine leaves the worker.
-SIT_ON = Script("sit_on", (Step(Activity.WALKING, 120.0), Step(Activity.SITTING, 4 * 3600.0)))
+#: The wearer shifts in the chair every 5 min, as people awake do: a thigh perfectly
+#: still for 20 min reads as asleep and its alert is held (``analysis.stillness``).
+SIT_ON = Script(
+    "sit_on",
+    (
+        Step(Activity.WALKING, 120.0),
+        *(step for _ in range(48) for step in (Step(Activity.SITTING, 296.0), Step(Activity.FIDGET, 4.0))),
+    ),
+)
 
 
 def device(
@@ -66,5 +74,7 @@ def service_env(broker: BrokerProcess, user: str) -> dict[str, str]:
 def via(broker: BrokerProcess, proxy: BrokerAddress, user: str) -> BrokerAddress:
     """``user``'s login to ``broker`` through a TCP proxy in front of it (TLS and CA as the broker's)."""
     assert broker.logins is not None
-    target = BrokerAddress(proxy.host, proxy.port, tls=broker.address.tls, ca_file=broker.address.ca_file)
+    target = BrokerAddress(
+        proxy.host, proxy.port, tls=broker.address.tls, ca_file=broker.address.ca_file, mqtt5=broker.address.mqtt5
+    )
     return broker.logins.address(target, user)
