@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from analysis import Placement
 from firmware_sim.device import Device, DeviceSettings
@@ -78,3 +81,15 @@ def via(broker: BrokerProcess, proxy: BrokerAddress, user: str) -> BrokerAddress
         proxy.host, proxy.port, tls=broker.address.tls, ca_file=broker.address.ca_file, mqtt5=broker.address.mqtt5
     )
     return broker.logins.address(target, user)
+
+
+@contextmanager
+def streaming(wearable: Device) -> Iterator[threading.Thread]:
+    """The wearable sampling and publishing in a thread; stopped (and drained) on the way out."""
+    runner = threading.Thread(target=wearable.run, name="wearable")
+    runner.start()
+    try:
+        yield runner
+    finally:
+        wearable.stop()
+        runner.join(60)

@@ -13,10 +13,8 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -29,7 +27,7 @@ from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import Store
 from ingest.topics import Kind, topic
-from tests.e2e.helpers import DEVICE, device
+from tests.e2e.helpers import DEVICE, device, streaming
 from tests.support import missing, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -72,18 +70,6 @@ def announce_probe(broker: BrokerAddress) -> None:
 def probe_stored(store_url: str) -> bool:
     with Store(store_url) as store:
         return PROBE in store.devices()
-
-
-@contextmanager
-def streaming(wearable: Device) -> Iterator[threading.Thread]:
-    """The wearable sampling and publishing in a thread; stopped (and drained) on the way out."""
-    runner = threading.Thread(target=wearable.run, name="wearable")
-    runner.start()
-    try:
-        yield runner
-    finally:
-        wearable.stop()
-        runner.join(60)
 
 
 def test_recorder_killed_mid_stream_again_and_again_loses_and_doubles_nothing(

@@ -32,7 +32,7 @@ from ingest.store import Store, parse_store_url
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from tests.e2e.gateway_helpers import Heard, gateway_settings, running
-from tests.e2e.helpers import DEVICE, device, events, service_env, via
+from tests.e2e.helpers import DEVICE, device, events, service_env, streaming, via
 from tests.support import TcpProxy, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -54,18 +54,6 @@ def saved_seq(store_url: str) -> int:
 def acked(wearable: Device) -> int:
     """Packets the broker has acknowledged to the wearable (at least)."""
     return wearable.stats.packets_sent - wearable.stats.unacked
-
-
-@contextmanager
-def streaming(wearable: Device) -> Iterator[threading.Thread]:
-    """The wearable sampling and publishing in a thread; stopped (and drained) on the way out."""
-    runner = threading.Thread(target=wearable.run, name="wearable")
-    runner.start()
-    try:
-        yield runner
-    finally:
-        wearable.stop()
-        runner.join(60)
 
 
 @contextmanager
