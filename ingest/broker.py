@@ -449,12 +449,13 @@ def _print_logins(broker: BrokerProcess) -> None:
     """Say where the services, the wearables and a user's own MQTT client find their logins."""
     assert broker.logins is not None
     secrets, host, port = broker.logins.folder / "secrets", broker.address.host, broker.address.port
-    scheme, cafile = ("mqtts", broker.tls.cafile) if broker.tls is not None else ("mqtt", None)
+    cafile = None if broker.tls is None else broker.tls.cafile
+    worker = BrokerAddress(host, port, "worker", tls=broker.address.tls, mqtt5=broker.address.mqtt5)
     ca = "" if cafile is None else f" SITLESS_MQTT_CA_FILE={cafile.resolve()}"
     print(f"  logins:       {broker.logins.folder} (no anonymous clients; {', '.join(SERVICE_USERS)})")
     print(
         f"  each service: SITLESS_MQTT_PASSWORD_FILE={secrets}/worker.password{ca} "
-        f"sitless worker --broker {scheme}://worker@{host}:{port}   (likewise recorder, gateway, dashboard)"
+        f"sitless worker --broker {worker.url}   (likewise recorder, gateway, dashboard)"
     )
     print(f"  a wearable:   mosquitto_passwd {broker.logins.passwd} DEVICE_ID, then restart the broker")
     print(f"  read events:  {reader_command(host, port, broker.logins.secret('reader'), cafile=cafile)}", flush=True)
