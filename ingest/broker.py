@@ -142,13 +142,13 @@ def broker_config(host: str, port: int, logins: Path | None = None, tls: TlsFile
 
 def serve(address: BrokerAddress, logins: Path | None = None, tls: TlsFiles | None = None) -> None:
     """Run amqtt in this process until SIGINT or SIGTERM (``logins`` and ``tls``: :func:`broker_config`)."""
-    from amqtt.broker import Broker  # imported here: only the broker process needs it
+    from ingest.amqtt_auth import SitlessBroker  # imported here: only the broker process needs amqtt
 
     for noisy in ("transitions", "amqtt"):  # per-connection chatter at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def _main() -> None:
-        broker = Broker(broker_config(address.host, address.port, logins, tls))
+        broker = SitlessBroker(broker_config(address.host, address.port, logins, tls))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -219,19 +219,6 @@ def test_recorder_killed_with_sigkill_loses_and_doubles_nothing_with_tls_and_log
     assert stored(store_url) == list(range(sent))
 
 
-AMQTT_LOSES_HELD_PACKETS = pytest.mark.xfail(
-    strict=False,
-    reason="on amqtt with logins and ACLs not every packet held while the store is locked arrives "
-    "(failed 2 of 4 runs); suspected: amqtt 0.12.1 drops a message it is delivering while a "
-    "subscription changes (Broker._run_broadcast)",
-)
-
-
-@pytest.mark.parametrize(
-    "tls_broker",
-    [pytest.param(BrokerEngine.AMQTT, marks=AMQTT_LOSES_HELD_PACKETS), BrokerEngine.MOSQUITTO],
-    indirect=True,
-)
 def test_locked_store_is_waited_out_with_tls_and_logins(
     tls_broker: BrokerProcess, store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
