@@ -129,14 +129,21 @@ def _gt3x_info(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
 def _utc_offset_s(text: str) -> float | None:
     """A .gt3x info.txt ``TimeZone`` (``-06:00:00``) in s, or ``None`` when unreadable.
 
-    >>> _utc_offset_s("-06:00:00"), _utc_offset_s("05:30:00"), _utc_offset_s("?")
-    (-21600.0, 19800.0, None)
+    An offset no time zone has (beyond UTC-12 to UTC+14, or minutes or seconds past 59)
+    is unreadable too: a damaged file's ``99:99:99`` must not become a four-day offset.
+
+    >>> _utc_offset_s("-06:00:00"), _utc_offset_s("05:30:00"), _utc_offset_s("?"), _utc_offset_s("99:99:99")
+    (-21600.0, 19800.0, None, None)
     """
     match = re.fullmatch(r"([+-]?)(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
     if match is None:
         return None
+    hours, minutes, seconds = int(match[2]), int(match[3]), int(match[4] or 0)
     sign = -1.0 if match[1] == "-" else 1.0
-    return sign * (int(match[2]) * 3600 + int(match[3]) * 60 + int(match[4] or 0))
+    offset_s = sign * (hours * 3600 + minutes * 60 + seconds)
+    if minutes > 59 or seconds > 59 or not -12 * 3600 <= offset_s <= 14 * 3600:
+        return None
+    return offset_s
 
 
 def read_gt3x(path: Path, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:

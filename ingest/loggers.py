@@ -179,7 +179,8 @@ def read_logger_chunks(
             yield Chunk(epoch_s - clock.start_epoch_s, acc_g, gyro_dps)
     except FileNotFoundError as err:
         raise RecordingError(f"{path}: no such file") from err
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError, NotImplementedError) as err:
+        # zipfile raises NotImplementedError for a damaged zip's "version" or compression method.
         raise RecordingError(f"{path}: cannot read {fmt} file (truncated or damaged?): {err}") from err
     if samples == 0:
         raise RecordingError(f"{path}: no usable samples")
