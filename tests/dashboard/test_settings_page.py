@@ -142,7 +142,9 @@ def test_delete_makes_the_broker_forget_the_wearables_status_and_settings(
     device.publish(topic(DEVICE, Kind.STATUS), b'{"online": true}', qos=1, retain=True).wait_for_publish(30)
     dashboard = secure_broker.login("dashboard")
     send_settings(dashboard, DEVICE, WearerSettings(max_sitting_min=45))
-    assert retained(secure_broker, device) == [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
+    both = [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
+    # amqtt acknowledges a publish before it keeps it as retained: wait for both.
+    wait_until(lambda: retained(secure_broker, device) == both, what="the status and settings retained")
 
     monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
     app = make_app(morning_store(), broker_url=dashboard.url, page=PAGE)
