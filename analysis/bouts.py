@@ -109,6 +109,11 @@ class BoutTracker:
     ) -> None:
         self.policy = policy
         self.hold = hold
+        #: Local hours in which the hold may keep an alert back; None: at any hour (no night known yet).
+        self.hold_hours: tuple[float, float] | None = None
+        #: The wearer's usual in-bed hours (local), or None: a bout that begins in them raises no alert.
+        self.bed_hours: tuple[float, float] | None = None
+        self.bed_bout = False  # the running bout began in the usual in-bed hours
         self.frame_s = frame_s
         self.slouch = SlouchPolicy() if slouch is None else slouch
         self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / frame_s))
@@ -351,6 +356,7 @@ class BoutTracker:
         self._end_break(events)
         if self.bout_start_s is None:
             self.bout_start_s = ta
+            self.bed_bout = self.bed_hours is not None and self._within(ta, self.bed_hours)
             self.alerts.start_bout(ta)
             events.append(SittingStarted(ta))
         self.nonsit_start_s = None
@@ -358,15 +364,30 @@ class BoutTracker:
         self.idle_start_s = None
         self.after_bout = False
         self.last_sit_end_s = t0_s + kb * self.frame_s
-        while (due := self.alerts.next_due_s()) is not None:
+        while not self.bed_bout and (due := self.alerts.next_due_s()) is not None:
             k_fire: int | None = max(ka, math.ceil((due - t0_s) / self.frame_s) - 1)
-            if self.hold is not None and k_fire is not None and k_fire < kb:
+            if self.hold is not None and k_fire is not None and k_fire < kb and self._may_hold(due):
                 k_fire = self.hold.fire_k(k_fire, kb)  # later, or not yet, while the wearer is as still as a sleeper
             if k_fire is None or k_fire >= kb:
                 break
             events.append(self.alerts.fire(t0_s + (k_fire + 1) * self.frame_s))
             if self.hold is not None:
                 self.hold.settle()
+
+    def _may_hold(self, due_s: float) -> bool:
+        """Whether the hold may keep back an alert due at ``due_s``: at any hour, or within ``hold_hours``."""
+        return self.hold_hours is None or self._within(due_s, self.hold_hours)
+
+    def _within(self, t_s: float, hours: tuple[float, float]) -> bool:
+        """Whether ``t_s`` falls in the local ``(start, end)`` hours (``start > end`` spans midnight).
+
+        >>> b = BoutTracker(AlertPolicy(), 0.1)
+        >>> [b._within(h * 3600.0, (21.0, 9.0)) for h in (22, 12, 8)]
+        [True, False, True]
+        """
+        hour = (t_s / 3600.0 + self.policy.utc_offset_h) % 24.0
+        start, end = hours
+        return start <= hour < end if start < end else hour >= start or hour < end
 
     def exercise_break(self, start_s: float, end_s: float) -> list[Event]:
         """A set of standing exercise (squats) from ``start_s`` to ``end_s`` breaks the sitting bout, however short.
@@ -398,6 +419,7 @@ class BoutTracker:
 
     def _end_bout(self) -> None:
         self.bout_start_s = None
+        self.bed_bout = False
         self.nonsit_start_s = None
         self.alerts.end_bout()
         if self.hold is not None:
@@ -431,6 +453,7 @@ class BoutTracker:
             "break_end_s": self.break_end_s,
             "empty_runs": [list(run) for run in self.empty_runs],
             "known_k": self.known_k,
+            "bed_bout": self.bed_bout,
             "hold": None if self.hold is None else self.hold.snapshot(),
         }
 
@@ -460,6 +483,7 @@ class BoutTracker:
         self.break_end_s = float(state.get("break_end_s", 0.0))
         self.empty_runs = [[int(a), int(b)] for a, b in state.get("empty_runs", [])]
         self.known_k = int(state.get("known_k", 0))
+        self.bed_bout = bool(state.get("bed_bout", False))  # absent before nights were learned live
         hold = state.get("hold")  # absent before alerts were held: nothing is held, no move known
         if self.hold is not None and hold is not None:
             self.hold.load(hold)

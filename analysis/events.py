@@ -19,6 +19,7 @@ __all__ = [
     "BreakTaken",
     "DataGap",
     "Event",
+    "InBedFound",
     "LiveStatus",
     "PostureBout",
     "SittingBout",
@@ -214,6 +215,23 @@ class SlouchNudge:
 
 
 @dataclass(frozen=True, slots=True)
+class InBedFound(_Span):
+    """The in-bed window of the local noon-to-noon day that just ended, found live (``analysis.nights``).
+
+    Raised at the noon that ends the window; ``sitless analyze`` reports the nights of
+    the whole recording instead (``AnalysisResult.nights``).
+
+    Attributes:
+        start_s: When the wearer went to bed, s.
+        end_s: When they got up, s.
+    """
+
+    kind: ClassVar[str] = "in_bed"
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class TimeJump:
     """The sample times jumped; the analysis started a new segment at ``t_s``.
 
@@ -273,6 +291,8 @@ class LiveStatus:
         slouch_s: Time spent slouching so far (chest and upper back), s.
         posture_slouch_s: Of which in the current posture (final frames), s: the part
             not yet in a closed ``PostureBout``.
+        in_bed_hours: The wearer's usual in-bed hours learned from their nights, local
+            ``(start, end)`` hours, quiet for alerts (``analysis.nights``), or None.
     """
 
     t_s: float | None
@@ -288,6 +308,7 @@ class LiveStatus:
     detects: tuple[str, ...] = ()
     slouch_s: float = 0.0
     posture_slouch_s: float = 0.0
+    in_bed_hours: tuple[float, float] | None = None
 
     @property
     def worn(self) -> bool:
@@ -311,4 +332,5 @@ class LiveStatus:
             "detects": list(self.detects),
             "slouch_s": self.slouch_s,
             "posture_slouch_s": self.posture_slouch_s,
+            "in_bed_hours": None if self.in_bed_hours is None else list(self.in_bed_hours),
         }

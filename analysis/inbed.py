@@ -78,6 +78,7 @@ __all__ = [
     "InBedWindow",
     "NightWindow",
     "find_in_bed",
+    "longest_rest_block",
 ]
 
 #: Rows of the rolling median computed at a time (bounds the memory of the sort).
@@ -126,6 +127,15 @@ class NightWindow:
     worn_s: float
     threshold_deg: float | None = None
     in_bed: InBedWindow | None = None
+
+    @classmethod
+    def of_bed(cls, start_s: float, end_s: float) -> NightWindow:
+        """The window of an in-bed time found live (``analysis.nights``): judged over that time only.
+
+        >>> NightWindow.of_bed(0.0, 60.0).in_bed
+        InBedWindow(start_s=0.0, end_s=60.0)
+        """
+        return cls(start_s, end_s, judged=True, worn_s=end_s - start_s, in_bed=InBedWindow(start_s, end_s))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
@@ -241,29 +251,73 @@ def _night(
     threshold = min(max(level, cfg.min_threshold_deg), cfg.max_threshold_deg)
     with np.errstate(invalid="ignore"):
         still = known & ~up[span] & (w_change < threshold)
-    starts, ends = _runs(still)
-    long_enough = (ends - starts) * cfg.epoch_s > cfg.min_block_s
-    if lie is not None:
-        cum = np.concatenate([[0], np.cumsum(lie[span])])
-        share = (cum[ends] - cum[starts]) / np.maximum(ends - starts, 1)
-        long_enough &= share >= cfg.min_lying_share
-    blocks = _join(
-        starts[long_enough],
-        ends[long_enough],
-        w_off,
-        cfg.max_join_gap_s / cfg.epoch_s,
-        upright=up[span],
-        max_upright_epochs=cfg.max_join_upright_s / cfg.epoch_s,
+    block = longest_rest_block(
+        still,
+        off=w_off,
+        lying=None if lie is None else lie[span].astype(np.float64),
+        upright=up[span].astype(np.float64),
+        epoch_s=cfg.epoch_s,
+        settings=cfg,
     )
-    if not blocks:
+    if block is None:
         return NightWindow(start_s, end_s, judged=True, worn_s=worn_s, threshold_deg=threshold)
-    first, last = max(blocks, key=lambda b: b[1] - b[0])  # max() keeps the first of equals
+    first, last = block
     base = span.start if span.start is not None else 0
     found = InBedWindow(
         start_s=max(start_s, epochs.start_s + (base + first) * cfg.epoch_s),
         end_s=min(end_s, epochs.start_s + (base + last) * cfg.epoch_s),
     )
     return NightWindow(start_s, end_s, judged=True, worn_s=worn_s, threshold_deg=threshold, in_bed=found)
+
+
+def longest_rest_block(
+    still: NDArray[np.bool_],
+    *,
+    off: NDArray[np.bool_],
+    lying: NDArray[np.float64] | None,
+    upright: NDArray[np.float64],
+    epoch_s: float,
+    settings: InBedSettings,
+) -> tuple[int, int] | None:
+    """HDCZA steps 5-7 on one window's epochs: the longest joined rest block, or None.
+
+    Args:
+        still: Per-epoch: below the threshold (and not upright), shape (n,).
+        off: Per-epoch non-wear, shape (n,): blocks are never joined across it.
+        lying: Per-epoch share of lying, 0-1, shape (n,), or None where the placement
+            does not report lying: a block needs ``min_lying_share`` of it.
+        upright: Per-epoch share of standing and walking, 0-1, shape (n,): blocks are not
+            joined across more than ``max_join_upright_s`` of it.
+        epoch_s: Length of an epoch, s (5 s here; the live learner uses minutes,
+            ``analysis.nights``).
+        settings: The in-bed settings.
+
+    Returns:
+        ``(first, end)`` epoch indices of the block (end exclusive), the first of equally long ones.
+
+    >>> cfg = InBedSettings(min_block_s=1800.0)
+    >>> still = np.array([True] * 40 + [False] * 10 + [True] * 31)
+    >>> z = np.zeros(81)
+    >>> longest_rest_block(still, off=z.astype(bool), lying=None, upright=z, epoch_s=60.0, settings=cfg)
+    (0, 81)
+    """
+    starts, ends = _runs(still)
+    long_enough = (ends - starts) * epoch_s > settings.min_block_s
+    if lying is not None:
+        cum = np.concatenate([[0.0], np.cumsum(lying)])
+        share = (cum[ends] - cum[starts]) / np.maximum(ends - starts, 1)
+        long_enough &= share >= settings.min_lying_share
+    blocks = _join(
+        starts[long_enough],
+        ends[long_enough],
+        off,
+        settings.max_join_gap_s / epoch_s,
+        upright=upright,
+        max_upright_epochs=settings.max_join_upright_s / epoch_s,
+    )
+    if not blocks:
+        return None
+    return max(blocks, key=lambda b: b[1] - b[0])  # max() keeps the first of equals
 
 
 def _abs_changes(angle_deg: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -314,7 +368,7 @@ def _join(
     off: NDArray[np.bool_],
     max_gap_epochs: float,
     *,
-    upright: NDArray[np.bool_] | None = None,
+    upright: NDArray[np.bool_] | NDArray[np.float64] | None = None,
     max_upright_epochs: float = np.inf,
 ) -> list[tuple[int, int]]:
     """Join blocks less than ``max_gap_epochs`` apart, no non-wear and at most ``max_upright_epochs`` upright between.
@@ -328,7 +382,7 @@ def _join(
     out: list[tuple[int, int]] = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         if out and a - out[-1][1] < max_gap_epochs and not np.any(off[out[-1][1] : a]):
-            stood = 0 if upright is None else int(np.count_nonzero(upright[out[-1][1] : a]))
+            stood = 0.0 if upright is None else float(np.sum(upright[out[-1][1] : a]))
             if stood <= max_upright_epochs:
                 out[-1] = (out[-1][0], b)
                 continue

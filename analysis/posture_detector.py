@@ -4,6 +4,16 @@ It chains the posture tracker (``analysis.posture``: frames -> final per-frame p
 and the bout/alert tracker (``analysis.bouts``: postures -> bouts, breaks, alerts) as one
 ``Detector`` of the ``Analyzer``. It is the detector every analyser has; the wearer's
 actions (done, snooze, meeting, calibrate) and the live status are its business.
+
+It also learns the wearer's nights (``analysis.nights``): each in-bed window found at a
+local noon is reported (``InBedFound``), and from then on a sitting bout that begins in
+the usual in-bed hours (widened by ``BED_MARGIN_S``) raises no alert: at the thigh,
+turning onto the back in bed reads as sitting down. A bout that began before them (the
+evening on the sofa) keeps its reminders. At the thigh the stillness hold keeps alerts
+back while the wearer is as still as a sleeper: at any hour until a night is known, then
+only within ``HOLD_AROUND_NIGHT_S`` of the usual in-bed hours (a night that starts
+earlier than usual), so that still sitting with the feet up in the afternoon gets its
+reminder.
 """
 
 from __future__ import annotations
@@ -15,11 +25,25 @@ from typing import Any, ClassVar
 from analysis.bouts import BoutTracker
 from analysis.events import Event, LiveStatus
 from analysis.frames import FrameBatch
+from analysis.nights import NightLearner
 from analysis.posture import PostureTracker, capabilities
-from analysis.settings import POSTURE_CODES, AlertPolicy, AnalysisSettings, Placement, SlouchPolicy, UserAction
+from analysis.settings import (
+    POSTURE_CODES,
+    AlertPolicy,
+    AnalysisSettings,
+    Placement,
+    Posture,
+    SlouchPolicy,
+    UserAction,
+)
 from analysis.stillness import AlertHold
 
-__all__ = ["PostureDetector"]
+__all__ = ["BED_MARGIN_S", "HOLD_AROUND_NIGHT_S", "PostureDetector"]
+
+#: The usual in-bed hours, for bouts that begin in them, are widened by this at each end, s.
+BED_MARGIN_S = 900.0
+#: Once a night is known, the thigh's stillness hold applies this far around the usual in-bed hours, s.
+HOLD_AROUND_NIGHT_S = 3600.0
 
 
 class PostureDetector:
@@ -46,6 +70,12 @@ class PostureDetector:
             if settings.placement is Placement.THIGH
             else None,
         )
+        self.nights = NightLearner(
+            settings.in_bed,
+            tuning.frame_s,
+            reports_lying=str(Posture.LYING) in capabilities(settings.placement),
+            utc_offset_h=settings.policy.utc_offset_h,
+        )
 
     @property
     def lookahead_s(self) -> float:
@@ -61,24 +91,45 @@ class PostureDetector:
         """Take closed frames; return the posture, bout, break and alert events they complete."""
         self._note(frames)
         k, codes, slouch = self.tracker.update(frames.k_first, frames.stats)
-        return self.bouts.update(frames.t0_s, k, codes, slouch)
+        events = self.bouts.update(frames.t0_s, k, codes, slouch)
+        found = self.nights.postures(frames.t0_s, k, codes)
+        if found:
+            self._follow_nights()
+        return events + found
 
     def flush(self, frames: FrameBatch) -> list[Event]:
         """Take the last frames and close the posture run, sitting bout and break."""
         self._note(frames)
         k, codes, slouch = self.tracker.flush(frames.k_first, frames.stats)
-        return self.bouts.update(frames.t0_s, k, codes, slouch) + self.bouts.flush(frames.t0_s)
+        events = self.bouts.update(frames.t0_s, k, codes, slouch)
+        found = self.nights.postures(frames.t0_s, k, codes)
+        if found:
+            self._follow_nights()
+        return events + self.bouts.flush(frames.t0_s) + found
 
     def _note(self, frames: FrameBatch) -> None:
         """Note the frames' sample counts and, on the thigh, their moves, before their postures are final."""
         self.bouts.frames_closed(frames.k_first, frames.counts)
         if self.bouts.hold is not None:
             self.bouts.hold.stillness.update(frames.k_first, frames.stats)
+        self.nights.frames(frames)
 
     def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy) -> None:
         """Take the wearer's new alert and slouch policy from now on (``BoutTracker.set_policy``)."""
         self.settings = dataclasses.replace(self.settings, policy=policy, slouch=slouch)
-        self.bouts.set_policy(policy, slouch)
+        self.nights.offset_s = policy.utc_offset_h * 3600.0
+        self._follow_nights()
+
+    def _follow_nights(self) -> None:
+        """Give the bout tracker the policy, the usual in-bed hours and the hold's hours."""
+        self.bouts.set_policy(self.settings.policy, self.settings.slouch)
+        self.bouts.bed_hours = self.usual_in_bed_hours
+        self.bouts.hold_hours = self.nights.usual_hours(margin_s=HOLD_AROUND_NIGHT_S)
+
+    @property
+    def usual_in_bed_hours(self) -> tuple[float, float] | None:
+        """The wearer's usual in-bed hours learned so far (local hours, widened by ``BED_MARGIN_S``), or None."""
+        return self.nights.usual_hours(margin_s=BED_MARGIN_S)
 
     def next_segment(self, forward: bool) -> PostureDetector:
         """A fresh detector keeping the upright reference, the slouch time and, forward, snooze and meeting."""
@@ -87,6 +138,9 @@ class PostureDetector:
         reference.load(self.tracker.decider.reference.snapshot())
         reference.end_bout()
         fresh.bouts.slouch_frames = self.bouts.slouch_frames
+        self.nights.new_segment(forward)
+        fresh.nights = self.nights
+        fresh._follow_nights()
         if forward:
             old = self.bouts.alerts
             fresh.bouts.alerts.snoozed_until_s, fresh.bouts.alerts.meeting_until_s = (
@@ -139,13 +193,17 @@ class PostureDetector:
             detects=capabilities(self.settings.placement),
             slouch_s=self.slouch_s,
             posture_slouch_s=bouts.run_slouch_frames * self.settings.tuning.frame_s,
+            in_bed_hours=self.usual_in_bed_hours,
         )
 
     def snapshot(self) -> dict[str, Any]:
         """Return the JSON-serialisable state."""
-        return {"posture": self.tracker.snapshot(), "bouts": self.bouts.snapshot()}
+        return {"posture": self.tracker.snapshot(), "bouts": self.bouts.snapshot(), "nights": self.nights.snapshot()}
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
         self.tracker.load(state["posture"])
         self.bouts.load(state["bouts"])
+        if "nights" in state:  # absent before nights were learned live: none known
+            self.nights.load(state["nights"])
+        self._follow_nights()

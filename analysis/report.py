@@ -32,6 +32,7 @@ from typing import Any
 
 from analysis.adherence import Adherence, Done, adherence
 from analysis.days import DaySummary, Instant, Labelled, Span, day_summaries, local_date
+from analysis.inbed import NightWindow
 from analysis.plan import Plan
 from analysis.programme import exercise_by_id
 from analysis.sets import ExerciseSet
@@ -288,6 +289,7 @@ def build_report(
     alerts: Iterable[Instant] = (),
     actions: Iterable[tuple[float, str]] = (),
     sets: Iterable[ExerciseSet] = (),
+    nights: Iterable[NightWindow] | None = None,
     epoch_s: float = 0.0,
     tz: dt.tzinfo = dt.UTC,
 ) -> Report:
@@ -303,6 +305,8 @@ def build_report(
         alerts: Sit-too-long alerts.
         actions: The wearer's actions, ``(t_s, action)``.
         sets: Exercise sets (``analysis.sets.exercise_sets``).
+        nights: The in-bed windows known (``NightWindow``): the days' in-bed time, with
+            sitting and lying outside them; None: in-bed time not measured.
         epoch_s: Unix time of the time base's 0, s (0 when times are Unix times).
         tz: The local time zone of the days.
 
@@ -315,7 +319,7 @@ def build_report(
     bouts, sitting_bouts, breaks, alerts = list(bouts), list(sitting_bouts), list(breaks), list(alerts)
     days = [
         d
-        for d in day_summaries(bouts, sitting_bouts, breaks, alerts, epoch_s=epoch_s, tz=tz)
+        for d in day_summaries(bouts, sitting_bouts, breaks, alerts, nights=nights, epoch_s=epoch_s, tz=tz)
         if d.date is not None and start <= dt.date.fromisoformat(d.date) <= end
     ]
     done = done_records(sets, bouts, epoch_s=epoch_s, tz=tz)

@@ -15,6 +15,7 @@ Alongside the analyser, the builder keeps the sensor's z-angle in 5-s epochs
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -312,6 +313,25 @@ class ResultBuilder:
         """
         return self._analyzer.lookahead_s
 
+    def set_clock(self, epoch_s: float, tz: dt.tzinfo = dt.UTC) -> None:
+        """Tell the analysis the clock time of the time base's 0, before the first sample.
+
+        The analyser's clock-time rules (the noons at which it learns the wearer's nights,
+        the in-bed hours and working hours of the alert policy) read ``t +
+        AlertPolicy.utc_offset_h`` as local time; for times relative to a start at Unix
+        time ``epoch_s`` that offset is the start's local time of day (a change of
+        daylight saving time during the recording is not followed).
+
+        Args:
+            epoch_s: Unix time of the time base's 0, s.
+            tz: The local time zone.
+        """
+        start = dt.datetime.fromtimestamp(epoch_s, tz)
+        local_s = epoch_s + (start.utcoffset() or dt.timedelta(0)).total_seconds()
+        policy = dataclasses.replace(self._settings.policy, utc_offset_h=(local_s % 86400.0) / 3600.0)
+        self._settings = dataclasses.replace(self._settings, policy=policy)
+        self._analyzer.set_policy(policy)
+
     def feed(
         self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None = None
     ) -> None:
@@ -435,6 +455,8 @@ def analyze(
         The result (identical to feeding the same samples in any chunks).
     """
     builder = ResultBuilder(settings, exercise)
+    if epoch_s is not None:
+        builder.set_clock(epoch_s, tz)
     if calibrate_at_s is None:
         builder.feed(t_s, acc_g)
     else:

@@ -115,8 +115,10 @@ class AlertPolicy:
         meeting_s: How long "in a meeting" silences alerts unless ended earlier.
         working_hours: Local hours ``(start, end)``, alerts only when
             ``start <= hour < end``; ``None`` means always. ``start > end`` spans midnight.
-        utc_offset_h: Local time offset from UTC in hours, used with working hours when
-            times are Unix epoch seconds.
+        utc_offset_h: Hours to add to the analyser's times to get local clock time: the
+            UTC offset when times are Unix epoch seconds (live), the start's time of day
+            when they are relative to it (``ResultBuilder.set_clock``). Working and quiet
+            hours and the nights learned (``analysis.nights``) go by it.
         weekly_hours: Working hours per weekday, Monday first (7 entries): each
             ``(start, end)`` as ``working_hours``, or ``None`` for a day without alerts.
             When given it replaces ``working_hours``.

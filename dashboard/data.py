@@ -29,6 +29,7 @@ from analysis import AlertPolicy, Posture
 from analysis.days import DaySummary, day_summaries
 from analysis.guided import GuidedProgress, guided_progress
 from analysis.holds import HoldEnded, HoldStarted
+from analysis.inbed import NightWindow
 from analysis.programme import Category, Dose, exercise_by_id
 from analysis.report import Report, Summary, exercise_totals, summarize
 from analysis.reps import RepCounted
@@ -232,7 +233,7 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     The keys are those the worker saves: ``t_s``, ``posture``, ``posture_since_s``,
     ``sitting_since_s``, ``sitting_s``, ``open_alert``, ``snoozed_until_s``,
     ``meeting_until_s``, ``reference_ready``, ``calibrated``, ``worn``, ``detects``,
-    ``slouch_s``, ``posture_slouch_s`` (``analysis.LiveStatus``), and the worker's
+    ``slouch_s``, ``posture_slouch_s``, ``in_bed_hours`` (``analysis.LiveStatus``), and the worker's
     ``max_sitting_s``, ``slouch_deg``, ``working_hours``, ``weekly_hours``,
     ``quiet_hours``, ``utc_offset_h`` and ``placement`` (the wearer's settings in force).
 
@@ -607,6 +608,8 @@ class DayView:
         exercises: Exercise sets, holds and exercises found: ``exercise`` (name), ``what``
             (``"10 reps"``, ``"hold"``, ``"found"``), ``start`` and ``end``.
         summary: The day's totals (``analysis.days.day_summaries``), None without data.
+        in_bed: The in-bed windows the worker found (``analysis.nights``) clipped to the
+            day: ``start`` and ``end`` (naive local datetimes).
     """
 
     day: dt.date
@@ -616,9 +619,20 @@ class DayView:
     alerts: pd.DataFrame
     exercises: pd.DataFrame
     summary: DaySummary | None
+    in_bed: pd.DataFrame
 
 
-_DAY_KINDS = ("posture_bout", "sitting_bout", "break", "alert", "action", "exercise", "hold", "exercise_found")
+_DAY_KINDS = (
+    "posture_bout",
+    "sitting_bout",
+    "break",
+    "alert",
+    "action",
+    "exercise",
+    "hold",
+    "exercise_found",
+    "in_bed",
+)
 _EXERCISE_KINDS = {"exercise": "set", "hold": "hold", "exercise_found": "found"}
 
 
@@ -655,8 +669,9 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
 
     The running bout of the live status counts up to the wearable's latest sample; a
     day after that has nothing. Bouts are clipped to the day (``analysis.today``), and
-    the totals are that day's ``analysis.days.DaySummary`` (in-bed time is not stored by
-    the live worker, so it is absent, not zero).
+    the totals are that day's ``analysis.days.DaySummary``. The worker finds each night's
+    in-bed window at the next local noon (``analysis.nights``): until then, and on a day
+    no night touches, in-bed time is absent ("not measured"), not zero.
 
     Raises:
         StoreError: The store cannot be read.
@@ -678,7 +693,9 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
     actions = [(float(a["t_s"]), str(a["action"])) for a in today.bodies("action")]
     instants = [_At(float(a["t_s"])) for a in alerts]
     answered = responses(instants, actions, breaks, open_t_s=open_t_s)
-    summaries = day_summaries(bouts, sitting, breaks, instants, epoch_s=0.0, tz=_local_tz())
+    beds = [(s, e) for s, e in today.spans("in_bed") if e > start_s and s < end_s]
+    nights = [NightWindow.of_bed(s, e) for s, e in beds]
+    summaries = day_summaries(bouts, sitting, breaks, instants, nights=nights, epoch_s=0.0, tz=_local_tz())
     summary = next((s for s in summaries if s.date == day.isoformat()), None)
     exercise = [(e.kind, e.body) for e in events if e.kind in _EXERCISE_KINDS and start_s <= e.t_s < end_s]
     return DayView(
@@ -703,6 +720,12 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
         ),
         exercises=_exercises(exercise),
         summary=summary,
+        in_bed=pd.DataFrame(
+            {
+                "start": _local_times([max(s, start_s) for s, _ in beds]),
+                "end": _local_times([min(e, end_s) for _, e in beds]),
+            }
+        ),
     )
 
 

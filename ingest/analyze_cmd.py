@@ -156,9 +156,13 @@ def analyze_file(
     pending = calibrate_at_s
     clock = clock if clock is not None else RecordingClock()
     first_s: float | None = None
+    clocked = False
     for t_s, acc_g, gyro_dps in read_ahead(
         read_chunks(path, chunk_rows=chunk_rows, clock=clock, acc_unit=acc_unit, time_unit=time_unit)
     ):
+        if not clocked and clock.start_epoch_s is not None:
+            builder.set_clock(clock.start_epoch_s, _days_tz(tz, clock))  # known from the first chunk on
+            clocked = True
         i = 0
         if pending is not None and t_s.size and t_s[-1] >= pending:
             # Split the chunk at the calibration time, as the live worker would see it.

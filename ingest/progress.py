@@ -15,6 +15,7 @@ from typing import Any
 from analysis import Plan, Posture, default_plan
 from analysis.events import BreakTaken, PostureBout, SittingBout
 from analysis.holds import HoldEnded
+from analysis.inbed import NightWindow
 from analysis.recognition import ExerciseFound
 from analysis.report import Report, build_report
 from analysis.reps import RepSet
@@ -41,6 +42,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "exercise": lambda b: RepSet(b["start_s"], b["end_s"], str(b["exercise"]), int(b["reps"])),
     "hold": lambda b: HoldEnded(*(b[f] for f in _HOLD_FIELDS)),
     "exercise_found": lambda b: ExerciseFound(b["start_s"], b["end_s"], str(b["exercise"]), b["confidence"]),
+    "in_bed": lambda b: NightWindow.of_bed(float(b["start_s"]), float(b["end_s"])),
 }
 
 
@@ -91,5 +93,6 @@ def load_report(
         alerts=ev["alert"],
         actions=ev["action"],
         sets=exercise_sets([*ev["exercise"], *ev["hold"], *ev["exercise_found"]]),
+        nights=ev["in_bed"],
         tz=tz,
     )

@@ -2,8 +2,9 @@
 
 The day is a local calendar day picked with the date input, the wearable's latest day
 first. Bouts, alerts and exercise come from :func:`dashboard.data.day_view`; the totals
-are the day's ``analysis.days.DaySummary``. In-bed time is not stored by the live
-worker, so the ribbon has no in-bed band.
+are the day's ``analysis.days.DaySummary``. The in-bed windows the worker found
+(``analysis.nights``, each at the local noon after the night) are a band of their own
+above the postures; the day's sitting and lying are then waking time.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from dashboard.settings import current_settings, selected_device
 st.title("Day")
 
 
+#: The ribbon's rows, top to bottom.
+ROWS = ("In bed", "Posture", "Reminders", "Exercise")
+
+
 def ribbon(view: data.DayView) -> alt.LayerChart:
-    """Posture bouts as one band over the day's clock, reminders as ticks and exercise as bars below."""
+    """Posture bouts as one band over the day's clock, in bed above, reminders as ticks and exercise as bars below."""
     # The worn span, widened to whole hours, reads better than 24 h of mostly nothing.
     first = max(view.bouts["start"].min().floor("h"), pd.Timestamp(view.start))
     last = min(view.bouts["end"].max().ceil("h"), pd.Timestamp(view.end))
@@ -34,7 +39,7 @@ def ribbon(view: data.DayView) -> alt.LayerChart:
         .encode(
             x=alt.X("start:T", scale=clock, axis=axis),
             x2="end:T",
-            y=alt.Y("row:N", title=None, sort=["Posture", "Reminders", "Exercise"]),
+            y=alt.Y("row:N", title=None, sort=list(ROWS)),
             color=alt.Color(
                 "posture:N",
                 title="Posture",
@@ -50,6 +55,22 @@ def ribbon(view: data.DayView) -> alt.LayerChart:
         )
     )
     layers: list[alt.Chart] = [band]
+    if not view.in_bed.empty:
+        beds = view.in_bed.assign(row="In bed")
+        layers.insert(
+            0,
+            alt.Chart(beds)
+            .mark_bar(color="#2c3e6b", height={"band": 0.6})
+            .encode(
+                x=alt.X("start:T", scale=clock),
+                x2="end:T",
+                y=alt.Y("row:N", title=None, sort=list(ROWS)),
+                tooltip=[
+                    alt.Tooltip("start:T", format="%H:%M", title="In bed from"),
+                    alt.Tooltip("end:T", format="%H:%M", title="Up at"),
+                ],
+            ),
+        )
     if not view.alerts.empty:
         alerts = view.alerts.assign(row="Reminders")
         layers.append(
@@ -96,6 +117,9 @@ def totals(summary: DaySummary | None) -> None:
         "Standing": display.minutes_text(0.0 if summary is None else summary.seconds_of("standing")),
         "Walking": display.minutes_text(0.0 if summary is None else summary.seconds_of("walking")),
         "Lying": display.minutes_text(0.0 if summary is None else summary.seconds_of("lying")),
+        "In bed": "not measured"
+        if summary is None or summary.in_bed_s is None
+        else display.minutes_text(summary.in_bed_s),
         "Not worn": display.minutes_text(0.0 if summary is None else summary.seconds_of("nonwear")),
         "Breaks": str(0 if summary is None else summary.breaks),
         "Reminders": str(0 if summary is None else summary.alerts),
@@ -132,7 +156,10 @@ def day() -> None:
         return
     st.caption(f"`{device}`, {chosen:%A %d %B %Y}")
     st.altair_chart(ribbon(view), width="stretch")
-    st.caption("Red ticks: break reminders. Green bars: exercise sets and holds. Hover for details.")
+    st.caption(
+        "Dark blue bar: in bed (found the noon after each night). Red ticks: break reminders. "
+        "Green bars: exercise sets and holds. Hover for details."
+    )
     totals(view.summary)
     if not view.alerts.empty:
         st.subheader("Break reminders")

@@ -41,8 +41,13 @@ def as_hour(value: dt.time, *, end: bool = False) -> float:
     return 24.0 if end and hour == 0 else hour
 
 
-def reminder_form(device_id: str, chosen: WearerSettings, reported: str | None) -> None:
-    """Where the sensor is worn, the reminder limit and hours, quiet hours and the slouch nudge; Save sends them."""
+def reminder_form(
+    device_id: str, chosen: WearerSettings, reported: str | None, in_bed: tuple[float, float] | None = None
+) -> None:
+    """Where the sensor is worn, the reminder limit and hours, quiet hours and the slouch nudge; Save sends them.
+
+    ``in_bed`` is the wearer's usual in-bed hours the analysis learned (``LiveStatus.in_bed_hours``), if any.
+    """
     with st.form("reminders", border=True):
         st.subheader("The sensor")
         as_reported = f"As the sensor says ({display.placement_label(reported)})" if reported else "As the sensor says"
@@ -86,6 +91,14 @@ def reminder_form(device_id: str, chosen: WearerSettings, reported: str | None) 
             finish = end_col.time_input(f"Quiet {i + 1}: to", as_time(end), key=f"quiet_to_{i}", step=900)
             if on:
                 quiet.append((as_hour(begin), as_hour(finish, end=True)))
+        st.caption(
+            "No reminders in bed either: sitless learns your usual in-bed hours from your nights "
+            + (
+                f"(so far {as_time(in_bed[0]):%H:%M} to {as_time(in_bed[1] % 24):%H:%M})."
+                if in_bed is not None
+                else "(from the first night it sees; until then a thigh sensor holds reminders while you lie still)."
+            )
+        )
         st.subheader("Slouch nudge")
         st.caption("Chest and upper-back sensors only: a nudge when you lean forward for 2 minutes.")
         nudge = st.toggle("Nudge me when I slouch", value=chosen.slouch_nudge, key="nudge")
@@ -218,7 +231,13 @@ if device is None:
     devices()
     st.stop()
 chosen = data.wearer_settings(settings.store_url, device) or WearerSettings()
-reminder_form(device, chosen, data.device_info(settings.store_url, device).get("placement"))
+learned = (data.live_status(settings.store_url, device) or {}).get("in_bed_hours")
+reminder_form(
+    device,
+    chosen,
+    data.device_info(settings.store_url, device).get("placement"),
+    None if not learned else (float(learned[0]), float(learned[1])),
+)
 in_force(device)
 calibration(device, data.live_status(settings.store_url, device) or {})
 devices()

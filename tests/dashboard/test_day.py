@@ -43,6 +43,7 @@ def test_day_shows_the_morning_up_to_now(make_app: Callable[..., AppTest], morni
         "Standing": "23 min",
         "Walking": "5 min",
         "Lying": "0 min",
+        "In bed": "not measured",  # no night found before this morning
         "Not worn": "0 min",
         "Breaks": "1",
         "Reminders": "1",
@@ -67,6 +68,27 @@ def test_the_ribbon_marks_exercise(
     assert "Exercise" in app.get("vega_lite_chart")[0].proto.spec
 
 
+def test_the_night_found_is_a_band_and_counts_as_in_bed(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str], store_url: str
+) -> None:
+    """The in-bed window the worker found at noon is the ribbon's top row, and its lying is in bed, not waking lying."""
+    url = morning_store()
+    night = {"start_s": at(0, 0) - 50 * 60, "end_s": at(7, 5)}  # 23:10 the evening before to 07:05
+    with Store(store_url) as store:
+        store.add_events(
+            DEVICE_MORNING,
+            [{"kind": "posture_bout", "posture": "lying", "slouch_s": 0.0, **night}, {"kind": "in_bed", **night}],
+        )
+    app = make_app(url, page=PAGE)
+    assert not app.exception
+    shown = metrics(app)
+    assert shown["In bed"] == "7 h 05 min"  # from midnight: the evening before is the day before's
+    assert shown["Lying"] == "0 min"
+    spec = app.get("vega_lite_chart")[0].proto.spec
+    assert "In bed" in spec
+    assert "In bed from" in spec
+
+
 def test_picking_a_day_shows_that_days_totals_from_the_report(
     make_app: Callable[..., AppTest], weeks_file: Path
 ) -> None:
@@ -86,6 +108,7 @@ def test_picking_a_day_shows_that_days_totals_from_the_report(
         "Standing": display.minutes_text(day.seconds_of("standing")),
         "Walking": display.minutes_text(day.seconds_of("walking")),
         "Lying": display.minutes_text(day.seconds_of("lying")),
+        "In bed": "not measured",
         "Not worn": display.minutes_text(day.seconds_of("nonwear")),
         "Breaks": str(day.breaks),
         "Reminders": str(day.alerts),

@@ -65,3 +65,24 @@ def test_a_store_with_several_devices_needs_one_named(tmp_path: Path, capsys: py
     Worker(WorkerSettings(store_url=url)).close()
     assert main(["report", "--store", url]) == 1
     assert "name the device with --device" in capsys.readouterr().err
+
+
+def test_a_night_found_live_is_in_bed_time_in_the_report(
+    store_with_a_set: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stored ``in_bed`` event makes that lying in-bed time, not waking lying; a malformed one is skipped."""
+    night = {"start_s": T0_S - 3 * 3600.0, "end_s": T0_S - 3600.0}
+    with Store(store_with_a_set) as store:
+        store.add_events(
+            DEVICE,
+            [
+                {"kind": "posture_bout", "posture": "lying", "slouch_s": 0.0, **night},
+                {"kind": "in_bed", **night},
+                {"kind": "in_bed", "t_s": T0_S},
+            ],
+        )
+    args = ["report", "--store", store_with_a_set, "--end", "2023-11-14", "--weeks", "1", "--tz", "UTC", "--json"]
+    assert main(args) == 0
+    (day,) = json.loads(capsys.readouterr().out)["days"]
+    assert day["in_bed_s"] == pytest.approx(7200.0)
+    assert day["lying_s"] == 0.0
