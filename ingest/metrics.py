@@ -136,6 +136,13 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("sitless_wearers_evicted", _C, "Idle wearers saved and let go of from memory.", _W, ("evicted",)),
     MetricSpec(
+        "sitless_devices_handed_over",
+        _C,
+        "Devices saved and handed over to a worker below its fair share (several workers).",
+        _W,
+        ("handed_over",),
+    ),
+    MetricSpec(
         "sitless_store_write_failures", _C, "Failed attempts to read or write the store (each is retried).", _WR
     ),
     MetricSpec(

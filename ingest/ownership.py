@@ -16,6 +16,17 @@ only up to its fair share, the devices leased divided by the workers alive (roun
 up): workers that start together split a fleet between them, each preferring the
 devices a hash of its id and the device's ranks first, so that they seldom race for
 the same ones. A worker alone claims every device the first time it hears of it.
+
+A worker that finds itself above its fair share at :data:`HANDOVER_AFTER` renewals in a
+row (a worker joined) hands over the excess, at most :data:`HANDOVER_STEP` devices per
+renewal, those it ranks last: the worker saves each one's snapshot, then lets go of its
+lease (:meth:`DeviceOwnership.hand_over`) and keeps its messages again, and the newcomer
+claims it at its next renewal and goes on from the snapshot, as after a take-over.
+Requiring the excess twice in a row rides out a census taken while a worker restarts,
+the share rounded up leaves an uneven split as it is (5 devices on 2 workers stay 3 and
+2), and a worker does not claim back a device it handed over for
+:data:`HANDOVER_COOLDOWN_LEASES` leases, even when the newcomer misses a renewal while it
+catches up: devices do not flap between workers.
 """
 
 from __future__ import annotations
@@ -32,9 +43,20 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind
 
-__all__ = ["DeviceOwnership", "Handover"]
+__all__ = ["HANDOVER_AFTER", "HANDOVER_COOLDOWN_LEASES", "HANDOVER_STEP", "DeviceOwnership", "Handover"]
 
 log = logging.getLogger(__name__)
+
+#: Renewals in a row a worker must find itself above its fair share before it hands devices over.
+HANDOVER_AFTER = 2
+#: Most devices a worker hands over per renewal (a few at a time: each is a snapshot to
+#: save and a catch-up from the store for the newcomer).
+HANDOVER_STEP = 8
+#: Leases a worker waits before it claims again a device it handed over: a newcomer that
+#: misses a renewal while it catches up (its presence lapses, the census shrinks for a
+#: moment) does not get the device taken back from under it. Should the newcomer die,
+#: its devices come back after this instead of after ``lease_s * 4 / 3``.
+HANDOVER_COOLDOWN_LEASES = 3.0
 
 
 @dataclass(slots=True)
@@ -82,6 +104,11 @@ class DeviceOwnership:
         self._clock = clock
         self._renewed_s = -math.inf
         self._presence = presence_key(worker_id)
+        self._present = False  # whether its presence lease was taken (then the census counts it)
+        #: Devices above this worker's fair share, to save and hand over (:meth:`hand_over`).
+        self.handing_over: set[str] = set()
+        self._over_renewals = 0
+        self._handed_s: dict[str, float] = {}  # when each device was handed over, for the cool-down
 
     def holds(self, device_id: str) -> bool:
         """Whether this worker analyses the device."""
@@ -104,10 +131,11 @@ class DeviceOwnership:
         if not new:
             return set()
         workers, leased = self.store.lease_census()
-        if self._renewed_s == -math.inf:
+        if not self._present:
             workers += 1  # this worker, not yet present in the store
         wanted = self._preferred(new, self._share(workers, leased + len(new)))
         got = self.store.claim_leases(self.worker_id, [*wanted, self._presence], self.lease_s) - {self._presence}
+        self._present = True
         self.held |= got
         for device_id in new - got:
             self._standby_of(device_id)
@@ -156,12 +184,17 @@ class DeviceOwnership:
         if now - self._renewed_s < self.lease_s / 3:
             return Handover()
         workers, leased = self.store.lease_census()
-        if self._renewed_s == -math.inf:
+        if not self._present:
             workers += 1
+        cooled = now - HANDOVER_COOLDOWN_LEASES * self.lease_s
+        self._handed_s = {d: t for d, t in self._handed_s.items() if t > cooled}
         free = self.store.claimable(sorted(set(self._standby) - self.held))
-        wanted = [*self.held, *self._preferred(free, self._share(workers, leased + len(free))), self._presence]
+        devices = leased + len(free)
+        free -= set(self._handed_s)
+        wanted = [*self.held, *self._preferred(free, self._share(workers, devices)), self._presence]
         held = self.store.claim_leases(self.worker_id, wanted, self.lease_s) - {self._presence}
         self._renewed_s = now
+        self._present = True
         handover = Handover(lost=self.held - held)
         for device_id in sorted(held - self.held):
             handover.gained[device_id] = list(self._standby.pop(device_id, ()))
@@ -171,7 +204,43 @@ class DeviceOwnership:
         if handover.gained:
             log.info("%s: took over %d devices: %s", self.worker_id, len(handover.gained), ", ".join(handover.gained))
         self.held = held
+        self._rebalance(math.ceil(devices / max(workers, 1)))
         return handover
+
+    def _rebalance(self, share: int) -> None:
+        """Choose the devices to hand over when this worker holds more than ``share`` at renewals in a row."""
+        self.handing_over &= self.held
+        over = len(self.held) - share
+        self._over_renewals = self._over_renewals + 1 if over > 0 else 0
+        if self._over_renewals < HANDOVER_AFTER or self.handing_over:
+            return
+        self._over_renewals = 0
+        ranked = self._preferred(self.held, len(self.held))
+        self.handing_over = set(ranked[len(ranked) - min(over, HANDOVER_STEP) :])
+        log.info(
+            "%s: %d devices above a fair share of %d; handing over %s",
+            self.worker_id,
+            over,
+            share,
+            ", ".join(sorted(self.handing_over)),
+        )
+
+    def hand_over(self, device_ids: Iterable[str]) -> None:
+        """Let go of devices whose state is saved, for another worker to claim; keep their messages again.
+
+        Raises:
+            StoreError: The store failed (nothing changed).
+        """
+        gone = sorted(set(device_ids) & self.held)
+        if not gone:
+            return
+        self.store.release_leases(self.worker_id, gone)
+        self.held -= set(gone)
+        self.handing_over -= set(gone)
+        now = self._clock()
+        for device_id in gone:
+            self._standby_of(device_id)
+            self._handed_s[device_id] = now
 
     def lost(self, device_ids: Iterable[str]) -> Handover:
         """Devices found held by another worker (a save refused): no longer this worker's."""
@@ -191,6 +260,8 @@ class DeviceOwnership:
         if device_ids is None:
             self.store.release_leases(self.worker_id)
             self.held.clear()
+            self.handing_over.clear()
+            self._present = False
             return
         gone = sorted(set(device_ids) & self.held)
         self.store.release_leases(self.worker_id, gone)

@@ -752,7 +752,8 @@ class Worker(MqttService):
 
         Events go first, so a saved snapshot never includes events that were not stored:
         after a crash the replay of stored packets makes them again. Devices let go of
-        are saved first, and dropped only once saved, and their leases let go of. The
+        (idle, or handed over to a worker with fewer) are saved first, and dropped only
+        once saved, and their leases let go of. The
         leases are renewed first, with the devices taken over caught up from their saved
         snapshot (:meth:`_take_over`).
         """
@@ -762,11 +763,14 @@ class Worker(MqttService):
             self._republish()
         self._record_published()
         leaving = self._to_let_go()
-        for device_id in leaving:
-            self._feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
+        handing = sorted(self.ownership.handing_over - set(leaving))  # to another worker (ingest.ownership)
+        for device_id in [*leaving, *handing]:
+            if device_id in self._wearers:
+                self._feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
         self._analyse_all()
         self._send_events()
-        self._save(force=force, due=frozenset(leaving))
+        self._save(force=force, due=frozenset([*leaving, *handing]))
+        self._hand_over(handing)
         let_go = []
         for device_id in leaving:
             wearer = self._wearers[device_id]
@@ -779,6 +783,16 @@ class Worker(MqttService):
             self.store.add_counts(SERVICE, dict(self.counts))
             self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice
             self.counts.clear()
+
+    def _hand_over(self, device_ids: list[str]) -> None:
+        """Let go of the devices handed over whose snapshot is saved; the others wait for the next flush."""
+        wearers = self._wearers
+        saved = [d for d in device_ids if d not in wearers or not wearers[d].dirty or wearers[d].quarantined]
+        self.ownership.hand_over(saved)  # a StoreError keeps them, to be handed over next time
+        for device_id in saved:
+            self._wearers.pop(device_id, None)
+        if saved:
+            self.counts[("*", "handed_over")] += len(saved)
 
     def _claim_heard(self) -> None:
         """Claim the devices heard of for the first time, then take their messages in again.

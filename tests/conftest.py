@@ -23,7 +23,7 @@ from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.topics import Kind
 from tests.postgres import PostgresServer, find_pg_bin
-from tests.support import EventLog, TcpProxy, free_port, missing
+from tests.support import EventLog, FullDisk, TcpProxy, free_port, missing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,6 +137,14 @@ def chromium() -> Path:
 def store_url(tmp_path: Path) -> str:
     """A SQLite store in ``tmp_path``."""
     return f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+
+@pytest.fixture
+def full_disk() -> Iterator[FullDisk]:
+    """A switch that makes the SQLite stores of this test report a full disk (:class:`FullDisk`)."""
+    disk = FullDisk()
+    yield disk
+    disk.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
+import sqlalchemy as sa
 
 from ingest.broker import free_port
 from ingest.broker_setup import TlsFiles
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, subscription
 
-__all__ = ["EventLog", "TcpProxy", "free_port", "make_test_ca", "missing", "wait_until"]
+__all__ = ["EventLog", "FullDisk", "TcpProxy", "free_port", "make_test_ca", "missing", "wait_until"]
 
 
 class TcpProxy:
@@ -175,3 +176,40 @@ def make_test_ca(folder: Path) -> TlsFiles:
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
              "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)  # fmt: skip
     return TlsFiles(d / "server.pem", d / "server.key", d / "ca.pem")
+
+
+class FullDisk:
+    """Makes every SQLite store this process writes report "database or disk is full", as a full disk does.
+
+    While :attr:`full`, each statement on a SQLite connection first sets the connection's
+    ``PRAGMA max_page_count`` to the pages the database has (SQLite does not let it go
+    lower): a write that needs no new page succeeds, as it does on a real full disk, and
+    one that needs a page fails with SQLITE_FULL. :meth:`free` gives the space back; each
+    connection's limit is raised again before its next statement. No root and no small
+    file system needed, and the services run their real code on their own connections.
+    """
+
+    #: SQLite's largest page count (the limit with space to spare).
+    ROOMY = 4294967294
+
+    def __init__(self) -> None:
+        self.full = False
+        sa.event.listen(sa.Engine, "before_cursor_execute", self._limit)
+
+    def _limit(self, conn: sa.Connection, *_: object) -> None:
+        if conn.dialect.name != "sqlite":
+            return
+        pages = 1 if self.full else self.ROOMY
+        conn.connection.driver_connection.execute(f"PRAGMA max_page_count = {pages}")  # type: ignore[union-attr]
+
+    def fill(self) -> None:
+        """The disk is full from the next statement on."""
+        self.full = True
+
+    def free(self) -> None:
+        """Space is back from the next statement on."""
+        self.full = False
+
+    def close(self) -> None:
+        """Stop limiting the stores."""
+        sa.event.remove(sa.Engine, "before_cursor_execute", self._limit)

@@ -17,8 +17,8 @@ from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import DEVICE
-from tests.support import free_port, make_test_ca, missing
+from tests.e2e.helpers import DEVICE, StoreOutage
+from tests.support import FullDisk, free_port, make_test_ca, missing
 
 
 @pytest.fixture
@@ -30,6 +30,18 @@ def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, 
     yield recorder, worker
     worker.close()
     recorder.close()
+
+
+@pytest.fixture(params=["locked", "full"])
+def store_outage(
+    request: pytest.FixtureRequest, store_url: str, full_disk: FullDisk, monkeypatch: pytest.MonkeyPatch
+) -> StoreOutage:
+    """The store failing writes when the test says: locked by another writer, or its disk full.
+
+    The services give up on a locked store after 100 ms instead of 10 s.
+    """
+    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 100)
+    return StoreOutage(request.param, store_url, full_disk)
 
 
 @pytest.fixture(scope="session")

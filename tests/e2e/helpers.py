@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +16,10 @@ from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Activity, Script, Step, scenario
 from ingest.broker import BrokerProcess
 from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
-from ingest.store import Store
+from ingest.recorder import Recorder
+from ingest.store import Store, parse_store_url
+from ingest.worker import Worker
+from tests.support import FullDisk, wait_until
 
 DEVICE = "e2e-01"
 # The quick scenario: 2 min walking, then 35 min seated with fidgets; the alert is due
@@ -93,3 +98,80 @@ def streaming(wearable: Device) -> Iterator[threading.Thread]:
     finally:
         wearable.stop()
         runner.join(60)
+
+
+class StoreOutage:
+    """The store failing writes mid-stream: ``locked`` by another writer past the busy
+    timeout (a migration, a backup), or its disk ``full`` (:class:`tests.support.FullDisk`).
+
+    Args:
+        kind: ``locked`` or ``full``.
+        store_url: The SQLite store.
+        disk: The test's full-disk switch.
+    """
+
+    def __init__(self, kind: str, store_url: str, disk: FullDisk) -> None:
+        if kind not in ("locked", "full"):
+            raise ValueError(f"no such store outage: {kind!r}")
+        self.kind = kind
+        self.path = str(parse_store_url(store_url).path)
+        self.disk = disk
+        self._blocker: sqlite3.Connection | None = None
+
+    def begin(self) -> None:
+        """From now on, writes fail (those that need no new page still succeed on a full disk)."""
+        if self.kind == "full":
+            self.disk.fill()
+            return
+        self._blocker = sqlite3.connect(self.path, isolation_level=None)
+        self._blocker.execute("BEGIN EXCLUSIVE")
+
+    def end(self) -> None:
+        """The store takes writes again."""
+        if self._blocker is None:
+            self.disk.free()
+            return
+        self._blocker.execute("ROLLBACK")
+        self._blocker.close()
+        self._blocker = None
+
+
+def retries(records: list[logging.LogRecord], client_id: str) -> int:
+    """How many times the service ``client_id`` logged a failed store step it retries (``ingest.service``)."""
+    return sum(1 for r in records if r.getMessage().startswith(f"{client_id}:") and "retrying" in r.getMessage())
+
+
+#: amqtt 0.12.1 gives up on a QoS 1 delivery that is not acknowledged within 5 s and
+#: drops it (``ProtocolHandler._handle_qos1_message_flow``: ``wait_for(..., timeout=5)``);
+#: the recorder acknowledges a packet only once stored, so on amqtt a store outage
+#: longer than that loses packets. 4 retries of the services' backoff (0.5 + 1 + 2 + 4 s)
+#: outlast it.
+RETRIES_PAST_AMQTT_PUBACK_TIMEOUT = 4
+
+
+def ride_out(
+    outage: StoreOutage, records: list[logging.LogRecord], recorder: Recorder, worker: Worker, *, long: bool
+) -> None:
+    """Begin a store outage mid-stream, check that nothing is stored meanwhile, end it once the services met it.
+
+    Args:
+        outage: The outage.
+        records: The test's captured log records.
+        recorder: The recorder (in this process).
+        worker: The worker (in this process).
+        long: Hold it until the worker has met it too and the recorder has retried past
+            amqtt's 5-s acknowledgement timeout (:data:`RETRIES_PAST_AMQTT_PUBACK_TIMEOUT`:
+            on mosquitto); else end it after the recorder's second retry.
+    """
+    outage.begin()
+    # Counted once the recorder has met the outage: a write that committed just before
+    # it is counted only after its commit returns.
+    wait_until(lambda: retries(records, recorder.client_id) >= 1, what="the recorder to meet the outage")
+    stored = recorder.stats.stored
+    if long:
+        wait_until(lambda: retries(records, worker.client_id) >= 1, what="the worker to meet the outage")
+    wanted = RETRIES_PAST_AMQTT_PUBACK_TIMEOUT if long else 2
+    wait_until(lambda: retries(records, recorder.client_id) >= wanted, what="the recorder to retry")
+    assert recorder.stats.stored == stored, "nothing can be stored during the outage"
+    assert recorder.store_failures >= wanted
+    outage.end()

@@ -1,8 +1,10 @@
 """Several analysis workers sharing a fleet through device leases, on mosquitto and a SQLite
-store: each device analysed by one worker, and moved to the other when its worker is killed."""
+store: each device analysed by one worker, moved to the other when its worker is killed, and
+handed over in part to a worker that starts later."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import signal
@@ -73,7 +75,8 @@ class ProbeLog:
 
 def worker_process(broker: BrokerAddress, store_url: str, name: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "ingest.cli", "worker", "--broker", broker.url, "--store", store_url]
-    return subprocess.Popen([*cmd, "--client-id", f"e2e-worker-{name}", "--worker-id", name, "--lease-s", str(LEASE_S)])
+    options = ["--worker-id", name, "--lease-s", str(LEASE_S), "--standby-messages", str(STANDBY_MESSAGES)]
+    return subprocess.Popen([*cmd, "--client-id", f"e2e-worker-{name}", *options])
 
 
 @pytest.fixture
@@ -185,3 +188,63 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
         bouts = events(store_url, device_id, "posture_bout")
         for before, after in itertools.pairwise(bouts):
             assert after["start_s"] == before["end_s"], device_id  # no sample lost or doubled between bouts
+
+
+def test_a_worker_that_starts_later_is_handed_half_the_fleet(mosquitto_broker: BrokerAddress, store_url: str) -> None:
+    """Worker a alone analyses four wearers; worker b starts mid-stream. Within seconds each
+    holds two (a saves the state of the two it hands over, b goes on from it), each running
+    sitting bout goes on, and every packet is analysed exactly once."""
+    recorder = Recorder(RecorderSettings(mosquitto_broker, store_url, client_id="e2e-recorder"))
+    recorder.start()
+    probes = ProbeLog(mosquitto_broker)
+    procs = {"a": worker_process(mosquitto_broker, store_url, "a")}
+    wearables = [wearer(mosquitto_broker, d, seed=7 + i) for i, d in enumerate(WEARERS)]
+    runners = [threading.Thread(target=w.run) for w in wearables]
+    try:
+        wait_until(lambda: probe_topic("e2e-worker-a") in probes.heard, what="worker a subscribed")
+        for runner in runners:
+            runner.start()
+        wait_until(lambda: set(owners(store_url).values()) == {"a"} and len(owners(store_url)) == 4, what="a has all")
+        procs["b"] = worker_process(mosquitto_broker, store_url, "b")
+        wait_until(lambda: probe_topic("e2e-worker-b") in probes.heard, what="worker b subscribed")
+        started_s = time.monotonic()
+        wait_until(lambda: sorted(collections.Counter(owners(store_url).values()).items()) == [("a", 2), ("b", 2)],
+                   what="two devices each")  # fmt: skip
+        rebalanced_s = time.monotonic() - started_s
+        wait_until(lambda: sorted(collections.Counter(analysed_by(store_url).values()).values()) == [2, 2],
+                   what="each device's status saved by its new owner")  # fmt: skip
+        print(f"rebalanced 4 devices to 2 + 2: {rebalanced_s:.2f} s after worker b subscribed (lease {LEASE_S:.0f} s)")
+        for runner in runners:
+            runner.join(180)
+        sent = {d: w.stats.packets_sent for d, w in zip(WEARERS, wearables, strict=True)}
+        wait_until(lambda: recorder.stats.stored == sum(sent.values()), what="every packet stored")
+        for device_id, n in sent.items():  # snapshots are saved every 10 s of wall clock
+            wait_until(lambda d=device_id, n=n: saved_seq(store_url, d) == n - 1, what=f"{device_id} analysed")
+        held = owners(store_url)
+        assert sorted(collections.Counter(held.values()).values()) == [2, 2]  # and it stayed so
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)  # a clean stop saves every device's state
+        for proc in procs.values():
+            assert proc.wait(60) == 0
+    finally:
+        probes.close()
+        for w in wearables:
+            w.stop()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        recorder.close()
+    with Store(store_url) as store:
+        counted = store.counters("worker")
+    for device_id, n in sent.items():
+        # Each packet analysed exactly once in the chain of saved snapshots, across the hand-over.
+        assert ("worker", device_id, "gaps_skipped") not in counted
+        assert counted[("worker", device_id, "packets")] == n, device_id
+        (started,) = events(store_url, device_id, "sitting_started")
+        (alert,) = events(store_url, device_id, "alert")
+        assert alert["sitting_since_s"] == started["t_s"], device_id  # the same bout, handed over
+        bouts = events(store_url, device_id, "posture_bout")
+        for before, after in itertools.pairwise(bouts):
+            assert after["start_s"] == before["end_s"], device_id
+    assert counted[("worker", "*", "handed_over")] == 2

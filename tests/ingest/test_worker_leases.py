@@ -129,3 +129,118 @@ def test_workers_starting_together_split_the_fleet(any_store_url: str) -> None:
     assert a.ownership.held == set(fleet)
     a.close()
     b.close()
+
+
+def counted(store_url: str) -> dict[str, int]:
+    """Packets counted in saved snapshots, per device."""
+    with Store(store_url) as store:
+        return {d: n for (_, d, name), n in store.counters("worker").items() if name == "packets"}
+
+
+def test_a_worker_that_joins_is_handed_its_fair_share(any_store_url: str) -> None:
+    """A worker alone holds four wearers; a second one starts and hears them. At the second
+    renewal in a row above its share the first saves and hands over two, the newcomer goes
+    on from their snapshots with the messages it kept, and every packet is counted once."""
+    clock = Clock()
+    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
+    fleet = [f"d{i}" for i in range(4)]
+
+    def burst(seqs: range) -> list[Message]:
+        return [m for d in fleet for m in packets(seqs, d)]
+
+    a.handle(burst(range(0, 20)))
+    assert a.ownership.held == set(fleet)
+    b.handle(burst(range(0, 20)))  # b present from here on; it keeps the messages of a's devices
+    assert b.ownership.held == set()
+    clock.now_s += 10.0
+    a.handle(burst(range(20, 40)))
+    b.handle(burst(range(20, 40)))
+    assert a.ownership.held == set(fleet)  # above its share once: not yet
+    assert a.ownership.handing_over == set()
+    clock.now_s += 10.0
+    a.handle(burst(range(40, 60)))  # the second time: two saved and handed over
+    assert len(a.ownership.held) == 2
+    handed = set(fleet) - a.ownership.held
+    assert not handed & set(a._wearers)
+    b.handle(burst(range(40, 60)))  # b's renewal: it claims them and catches up
+    assert b.ownership.held == handed
+    clock.now_s += 10.0
+    for _ in range(3):  # nothing moves any more
+        a.handle(burst(range(60, 80)))
+        b.handle(burst(range(60, 80)))
+        clock.now_s += 10.0
+    assert a.ownership.held == set(fleet) - handed
+    assert b.ownership.held == handed
+    for device_id in handed:
+        assert b._wearers[device_id].seq == 79
+    a.close()
+    b.close()
+    assert counted(any_store_url) == dict.fromkeys(fleet, 80)
+
+
+def test_an_uneven_split_stays_as_it_is(any_store_url: str) -> None:
+    """Five wearers on two workers: three and two, and no device moves at later renewals."""
+    clock = Clock()
+    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
+    fleet = [f"d{i}" for i in range(5)]
+    burst = [m for d in fleet for m in packets(range(0, 2), d)]
+    a.handle(burst)
+    b.handle(burst)
+    splits = []
+    for _ in range(6):
+        clock.now_s += 10.0
+        a.flush()
+        b.flush()
+        splits.append((len(a.ownership.held), len(b.ownership.held)))
+    assert splits[2:] == [(3, 2)] * 4
+    assert a.ownership.held | b.ownership.held == set(fleet)
+    a.close()
+    b.close()
+
+
+def test_a_few_devices_are_handed_over_at_a_time(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one device per hand-over, a worker above its share by two hands them over one at
+    a time, each after two renewals above its share."""
+    monkeypatch.setattr("ingest.ownership.HANDOVER_STEP", 1)
+    clock = Clock()
+    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
+    fleet = [f"d{i}" for i in range(4)]
+    burst = [m for d in fleet for m in packets(range(0, 2), d)]
+    a.handle(burst)
+    b.handle(burst)
+    held = []
+    for _ in range(6):
+        clock.now_s += 10.0
+        a.flush()
+        b.flush()
+        held.append(len(a.ownership.held))
+    assert held == [4, 3, 3, 2, 2, 2]
+    assert len(b.ownership.held) == 2
+    a.close()
+    b.close()
+
+
+def test_a_device_handed_over_is_not_claimed_back_while_the_newcomer_catches_up(any_store_url: str) -> None:
+    """The newcomer misses its renewals for a while (its presence lapses, so the census
+    counts one worker): the worker that handed devices over does not take them back for
+    a few leases, and takes them over as usual once they stay unowned past that."""
+    clock_a, clock_b = Clock(), Clock()
+    a, b = worker(any_store_url, "a", clock_a), worker(any_store_url, "b", clock_b)
+    fleet = [f"d{i}" for i in range(4)]
+    burst = [m for d in fleet for m in packets(range(0, 2), d)]
+    a.handle(burst)
+    b.handle(burst)
+    for _ in range(2):
+        clock_a.now_s += 10.0
+        a.flush()
+    assert len(a.ownership.held) == 2  # two handed over, not yet claimed by b
+    with Store(any_store_url) as store:
+        store.claim_leases("b", ["worker/b"], 0.0)  # b stalls: its presence lapses
+    clock_a.now_s += 10.0
+    a.flush()
+    assert len(a.ownership.held) == 2  # within the cool-down of 3 leases
+    clock_a.now_s += 30.0
+    a.flush()
+    assert a.ownership.held == set(fleet)  # b never came back for them: a takes them over
+    a.close()
+    b.close()
