@@ -80,23 +80,27 @@ def _frame_stats(
     Returns:
         Frame statistics, shape (n_frames, N_STATS).
     """
+    # One row of weights per sample after a first row of the open frame's sums (zeros
+    # without one), added into the frames in sample order by one ``np.add.at``: the
+    # additions of ``np.bincount`` column by column, from 0.0, in one call.
+    cols = N_ACC_STATS if gyro_dps is None else N_STATS
+    weights = np.empty((idx.size + 1, cols))
+    if open_row is None:
+        weights[0] = 0.0
+    else:
+        weights[0] = open_row[:cols]
+    weights[1:, 0] = 1.0
+    weights[1:, 1:4] = acc_g
     mag = np.sqrt(np.einsum("ij,ij->i", acc_g, acc_g))
-    out = np.zeros((n_frames, N_STATS))
-    out[:, 0] = np.bincount(idx, minlength=n_frames)[:n_frames]
-    columns = dict(enumerate([acc_g[:, 0], acc_g[:, 1], acc_g[:, 2], mag, mag * mag], 1))
+    weights[1:, 4] = mag
+    weights[1:, 5] = mag * mag
     if gyro_dps is not None:
-        out[:, N_ACC_STATS] = out[:, 0]
-        columns |= {N_ACC_STATS + 1 + axis: gyro_dps[:, axis] for axis in range(3)}
-    if open_row is not None:
-        # The earlier sums go first into frame 0: bincount adds in order, from 0.0.
-        out[0, 0] += open_row[0]
-        out[0, N_ACC_STATS] += open_row[N_ACC_STATS]
-        idx = np.concatenate(([0], idx))
-        columns = {col: np.concatenate(([open_row[col]], values)) for col, values in columns.items()}
-        if gyro_dps is None:  # the open frame's earlier gyro sums stay in frame 0
-            out[0, N_ACC_STATS + 1 :] = open_row[N_ACC_STATS + 1 :]
-    for col, values in columns.items():
-        out[:, col] = np.bincount(idx, weights=values, minlength=n_frames)[:n_frames]
+        weights[1:, N_ACC_STATS] = 1.0
+        weights[1:, N_ACC_STATS + 1 :] = gyro_dps
+    out = np.zeros((n_frames, N_STATS))
+    if open_row is not None and gyro_dps is None:  # the open frame's earlier gyro sums stay in frame 0
+        out[0, N_ACC_STATS:] = open_row[N_ACC_STATS:]
+    np.add.at(out[:, :cols], np.concatenate(([0], idx)), weights)
     return out
 
 
@@ -198,10 +202,16 @@ class Framer:
             ValueError: Wrong shapes, non-finite values or times going backwards.
         """
         t_s, acc_g, gyro_dps = checked_samples(t_s, acc_g, gyro_dps)
+        if t_s.size and (np.any(np.diff(t_s) < 0) or (self.last_t_s is not None and t_s[0] < self.last_t_s)):
+            raise ValueError("sample times must not decrease")
+        return self.add(t_s, acc_g, gyro_dps)
+
+    def add(
+        self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None = None
+    ) -> tuple[int, NDArray[np.float64]]:
+        """``update`` for samples known to be valid (``checked_samples``) and in time order: no checks."""
         if t_s.size == 0:
             return self.next_k, np.empty((0, N_STATS))
-        if np.any(np.diff(t_s) < 0) or (self.last_t_s is not None and t_s[0] < self.last_t_s):
-            raise ValueError("sample times must not decrease")
         if self.t0_s is None:
             self.t0_s = float(t_s[0])
         self.last_t_s = float(t_s[-1])
