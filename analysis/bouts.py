@@ -189,9 +189,10 @@ class BoutTracker:
             counts: Samples per frame, shape (m,), frames ``k_first`` on.
         """
         self.known_k = k_first + counts.size
-        empty = np.flatnonzero(counts <= 0)
-        if empty.size == 0:  # as almost always: one array operation
+        missing = counts <= 0
+        if not missing.any():  # as almost always: two array operations
             return
+        empty = np.flatnonzero(missing)
         cuts = np.flatnonzero(np.diff(empty) > 1)
         starts = (k_first + empty[np.concatenate([[0], cuts + 1])]).tolist()
         ends = (k_first + 1 + empty[np.concatenate([cuts, [empty.size - 1]])]).tolist()
