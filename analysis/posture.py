@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from analysis.decision import PostureDecider
 from analysis.frames import N_ACC_STATS
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
-from analysis.windows import TrailingRange, centred_sums_by_column, majority
+from analysis.windows import TrailingRange, centred_sums, majority
 
 __all__ = ["PlacementRule", "PostureTracker", "capabilities", "default_long_axis", "rule_for"]
 
@@ -143,11 +143,6 @@ class PostureTracker:
         self._h_int = tuning.frames(tuning.intensity_window_s)
         self._h_ctx = max(self._h_grav, self._h_int)
         self._h_smooth = tuning.frames(tuning.smooth_s)
-        # Columns of the centred sums (``_decide``), the wider window's first.
-        self._grav_first = self._h_grav >= self._h_int
-        grav_cols, int_cols = [0, 1, 2, 3], [0, 4, 5]
-        self._columns = grav_cols + int_cols if self._grav_first else int_cols + grav_cols
-        self._halves = sorted([self._h_grav] * 4 + [self._h_int] * 3, reverse=True)
         # Range of the gravity estimate (1-s means) over the non-wear and calm windows.
         self._nonwear_range = TrailingRange(math.ceil(tuning.nonwear_window_s / tuning.frame_s), 3)
         self._calm_range = TrailingRange(math.ceil(tuning.calm_window_s / tuning.frame_s), 3)
@@ -235,10 +230,9 @@ class PostureTracker:
 
     def _decide(self, k_feat: int, buf: NDArray[np.float64]) -> None:
         # Only the columns needed (gravity: count, sums of a; intensity: count, sums of
-        # |a| and |a|^2), in one contiguous copy, the wider window's first: each row is
-        # added to both windows at once where both hold it.
-        sums = centred_sums_by_column(buf[:, self._columns], self._halves, self._h_ctx)
-        grav, inten = (sums[:, :4], sums[:, 4:]) if self._grav_first else (sums[:, 3:], sums[:, :3])
+        # |a| and |a|^2), as contiguous copies: vector additions run several times faster.
+        grav = centred_sums(np.ascontiguousarray(buf[:, :4]), self._h_grav, self._h_ctx)
+        inten = centred_sums(np.ascontiguousarray(buf[:, [0, 4, 5]]), self._h_int, self._h_ctx)
         n_grav = grav[:, 0]
         has_data = n_grav > 0
         mean = grav[:, 1:4] / np.where(has_data, n_grav, 1.0)[:, None]

@@ -6,14 +6,13 @@ started, so the streaming posture tracker gives the same values live and in batc
 
 from __future__ import annotations
 
-import bisect
 import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TrailingRange", "centred_sums", "centred_sums_by_column", "majority"]
+__all__ = ["TrailingRange", "centred_sums", "majority"]
 
 
 def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
@@ -40,40 +39,6 @@ def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np
     total = rows[start : start + n].copy()
     for k in range(start + 1, start + 2 * half + 1):
         total += rows[k : k + n]
-    return total
-
-
-def centred_sums_by_column(rows: NDArray[np.float64], halves: list[int], outer: int) -> NDArray[np.float64]:
-    """``centred_sums`` of each column over its own window, ``2*halves[j]+1`` rows.
-
-    Args:
-        rows: Shape (m, c); outputs are for rows ``outer .. m-outer-1``.
-        halves: Half-width of each column's window, not increasing, each <= outer.
-        outer: Context kept on each side.
-
-    Returns:
-        Shape (m - 2*outer, c): each column's sums exactly as ``centred_sums`` adds them,
-        with one vector addition per row of the widest window for all the columns whose
-        window holds that row (a prefix of the columns).
-
-    >>> centred_sums_by_column(np.arange(10.0).reshape(5, 2), [2, 1], 2).tolist()
-    [[20.0, 15.0]]
-    """
-    n = rows.shape[0] - 2 * outer
-    if n <= 0:
-        return np.zeros((0, rows.shape[1]))
-    rising = halves[::-1]
-    total = np.empty((n, rows.shape[1]))
-    active = 0  # columns whose window started
-    for d in range(-halves[0], halves[0] + 1):
-        k = outer + d
-        held = len(halves) - bisect.bisect_left(rising, abs(d))  # columns whose window holds row k
-        adding = min(held, active)
-        if held > active:  # windows that start at this row: their first row
-            total[:, active:held] = rows[k : k + n, active:held]
-            active = held
-        if adding:
-            total[:, :adding] += rows[k : k + n, :adding]
     return total
 
 
