@@ -220,6 +220,10 @@ class Analyzer:
             raise RuntimeError("the analyser was flushed; create a new one for a new stream")
         t_s, acc_g, gyro_dps = checked_samples(t_s, acc_g, gyro_dps)
         tuning = self.settings.tuning
+        if self._in_order(t_s):  # as almost always live: no jitter, no jump, nothing out of range
+            fed = self._feed(t_s, acc_g, gyro_dps)
+            self._last_raw_t_s = float(t_s[-1])
+            return fed
         usable = np.abs(t_s) <= _MAX_T_FRAMES * tuning.frame_s
         if not usable.all():
             t_s, acc_g = t_s[usable], acc_g[usable]
@@ -252,6 +256,31 @@ class Analyzer:
                 width *= 2
         return events
 
+    def _in_order(self, t_s: NDArray[np.float64]) -> bool:
+        """Whether the samples go on the current segment as they are: none held, ignored or starting a new one.
+
+        That is when they are usable, do not decrease, start no earlier than the latest
+        time seen and step forward by at most ``max_gap_s``: ``_next_jump`` would find
+        no jump and hold nothing.
+        """
+        n = t_s.size
+        if n == 0:
+            return False
+        tuning = self.settings.tuning
+        first, last = float(t_s[0]), float(t_s[-1])
+        limit = _MAX_T_FRAMES * tuning.frame_s
+        if not (abs(first) <= limit and abs(last) <= limit):
+            return False
+        prev, top = self._last_raw_t_s, self._framer.last_t_s
+        if prev is not None and first - prev > tuning.max_gap_s:
+            return False
+        if top is not None and first < top:
+            return False
+        if n == 1:
+            return True
+        steps = np.diff(t_s)
+        return bool(steps.min() >= 0.0 and steps.max() <= tuning.max_gap_s)
+
     def flush(self) -> list[Event]:
         """End the stream: close every open frame, window, posture run, sitting bout and set."""
         if self._flushed:
@@ -263,7 +292,7 @@ class Analyzer:
         self, t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyro_dps: NDArray[np.float64] | None
     ) -> list[Event]:
         """Run non-decreasing samples of the current segment through the framer and the detectors."""
-        return self._to_detectors(*self._framer.update(t_s, acc_g, gyro_dps), end=False)
+        return self._to_detectors(*self._framer.add(t_s, acc_g, gyro_dps), end=False)
 
     def _close_detectors(self) -> list[Event]:
         """Flush the framer and the detectors as at the end of the stream."""

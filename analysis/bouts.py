@@ -73,6 +73,39 @@ _UPRIGHT_CODES = frozenset(POSTURE_CODES.index(p) for p in UPRIGHT)
 _GAP = -1
 
 
+#: Frames up to which plain loops are quicker than array calls (a live packet's few frames).
+_SHORT = 32
+
+
+def _slouching(slouch_deg: NDArray[np.float64], slouch_deg_min: float) -> NDArray[np.bool_]:
+    """Which frames slouch: an inclination of at least ``slouch_deg_min`` (NaN: not measured, no)."""
+    if slouch_deg.size <= _SHORT and np.isnan(slouch_deg).all():  # nothing measured, as on most placements
+        return np.full(slouch_deg.size, slouch_deg_min <= 0.0)
+    bad: NDArray[np.bool_] = np.nan_to_num(slouch_deg, nan=0.0) >= slouch_deg_min
+    return bad
+
+
+def _code_runs(codes: NDArray[np.int64]) -> list[tuple[int, int, int]]:
+    """Runs of equal codes as ``(code, start, end)``, end exclusive.
+
+    >>> _code_runs(np.array([3, 3, 1]))
+    [(3, 0, 2), (1, 2, 3)]
+    """
+    if codes.size <= _SHORT:
+        values = codes.tolist()
+        runs, a = [], 0
+        for i in range(1, len(values)):
+            if values[i] != values[i - 1]:
+                runs.append((values[a], a, i))
+                a = i
+        runs.append((values[a], a, len(values)))
+        return runs
+    cuts = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.concatenate([[0], cuts]).tolist()
+    ends = np.concatenate([cuts, [codes.size]]).tolist()
+    return [(int(codes[a]), a, b) for a, b in zip(starts, ends, strict=True)]
+
+
 class BoutTracker:
     """Streaming bout and alert logic over final posture codes.
 
@@ -161,9 +194,10 @@ class BoutTracker:
             counts: Samples per frame, shape (m,), frames ``k_first`` on.
         """
         self.known_k = k_first + counts.size
-        empty = np.flatnonzero(counts <= 0)
-        if empty.size == 0:  # as almost always: one array operation
+        missing = counts <= 0
+        if not missing.any():  # as almost always: two array operations
             return
+        empty = np.flatnonzero(missing)
         cuts = np.flatnonzero(np.diff(empty) > 1)
         starts = (k_first + empty[np.concatenate([[0], cuts + 1])]).tolist()
         ends = (k_first + 1 + empty[np.concatenate([cuts, [empty.size - 1]])]).tolist()
@@ -215,7 +249,7 @@ class BoutTracker:
         gap = self._gaps(k_first, codes.size)
         if gap is not None:
             codes = np.where(gap & (codes == _OTHER), _GAP, codes)
-        bad = None if slouch_deg is None else np.nan_to_num(slouch_deg, nan=0.0) >= self.slouch.slouch_deg
+        bad = None if slouch_deg is None else _slouching(slouch_deg, self.slouch.slouch_deg)
         slouched = None  # running count of slouching frames, to split among the posture runs
         if bad is not None:
             events += self._slouch(t0_s, k_first, bad)
@@ -224,11 +258,8 @@ class BoutTracker:
         if self.run_code is None:
             self.run_code = int(codes[0])
             self.run_start_k = k_first
-        cuts = np.flatnonzero(np.diff(codes)) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [codes.size]])
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            self._run(t0_s, int(codes[a]), k_first + a, k_first + b, events)
+        for code, a, b in _code_runs(codes):
+            self._run(t0_s, code, k_first + a, k_first + b, events)
             if slouched is not None:
                 self.run_slouch_frames += slouched[b] - slouched[a]
         self.next_k = k_first + codes.size

@@ -61,6 +61,8 @@ from analysis.steady import GAP, QUIET, STILL, WALKLIKE, ChunkFrames, first_true
 
 __all__ = ["PostureDecider"]
 
+_SHORT = 32  # runs up to this many frames take plain loops
+
 
 class PostureDecider:
     """Streaming per-frame posture codes with a fixed look-ahead (module docstring).
@@ -174,8 +176,11 @@ class PostureDecider:
                     i += 1
         self.ring_m = c.seq_m[-HISTORY_FRAMES:].copy()
         self.ring_u = c.seq_u[-HISTORY_FRAMES:].copy()
-        restless = np.flatnonzero(~calm)
-        self.calm_run = self.calm_run + calm.size if restless.size == 0 else calm.size - 1 - int(restless[-1])
+        flags = calm.tolist()
+        if all(flags):
+            self.calm_run += len(flags)
+        else:  # frames since the last restless one
+            self.calm_run = flags[::-1].index(False)
 
     def flush(self) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
         """Return every pending frame (end of stream)."""
@@ -264,8 +269,15 @@ class PostureDecider:
         last = codes[-1]
         self.last_code = last
         # still_run counts the frames labelled like the last one, across runs.
-        other = np.flatnonzero(np.asarray(codes) != last)
-        same = n - 1 - int(other[-1]) if other.size else n
+        if n > _SHORT:
+            other = np.flatnonzero(np.asarray(codes) != last)
+            same = n - 1 - int(other[-1]) if other.size else n
+        else:  # a live packet's few frames: a loop is quicker than array calls
+            same = n
+            for j in range(n - 2, -1, -1):
+                if codes[j] != last:
+                    same = n - 1 - j
+                    break
         self.still_run = self.still_run + same if same == len(codes) and self.last_still == last else same
         self.last_still = last
 

@@ -236,7 +236,7 @@ class PostureTracker:
         n_grav = grav[:, 0]
         has_data = n_grav > 0
         mean = grav[:, 1:4] / np.where(has_data, n_grav, 1.0)[:, None]
-        norm = np.linalg.norm(mean, axis=1)
+        norm = np.sqrt(np.add.reduce(mean * mean, axis=1))  # np.linalg.norm's sums, without its checks
         unit = mean / np.where(norm > 0, norm, 1.0)[:, None]
         n_int = np.maximum(inten[:, 0], 1.0)
         var = inten[:, 2] / n_int - (inten[:, 1] / n_int) ** 2

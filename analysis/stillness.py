@@ -89,6 +89,9 @@ class SleepStillness:
         if m == 0:
             return
         e = self.epoch_frames
+        if k_first + m < (self.epoch + 1) * e:  # all in the open epoch, which goes on: as for most packets
+            self._extend_open(stats)
+            return
         rel = (k_first + np.arange(m)) // e - self.epoch
         n = int(rel[-1]) + 1
         # The open epoch's sums first, then each frame in order: the same additions, and
@@ -127,6 +130,25 @@ class SleepStillness:
             self.open_sum, self.open_count = sums[-1].copy(), float(counts[-1])
         else:
             self.open_sum, self.open_count = np.zeros(3), 0.0
+
+    def _extend_open(self, stats: NDArray[np.float64]) -> None:
+        """Add frames to the open epoch: the sums and least cosine ``update`` gives them, bit for bit."""
+        count, sx, sy, sz = 0.0 + self.open_count, *(0.0 + x for x in self.open_sum.tolist())
+        for c, x, y, z in stats[:, :4].tolist():  # in frame order, as np.bincount adds
+            count, sx, sy, sz = count + c, sx + x, sy + y, sz + z
+        self.open_count, self.open_sum = count, np.array([sx, sy, sz])
+        if self.last_dir is None:
+            return
+        acc = stats[:, 1:4]
+        norms = np.sqrt(np.add.reduce(acc * acc, axis=1))  # np.linalg.norm's sums, without its checks
+        held = norms > 0  # frames with samples
+        if held.all():
+            dots = (acc / norms[:, None]) @ self.last_dir
+        elif held.any():
+            dots = (acc[held] / norms[held][:, None]) @ self.last_dir
+        else:
+            return
+        self.open_min_dot = min(self.open_min_dot, float(dots.min()))
 
     def last_move_k(self, k: int) -> int | None:
         """Frame of the last move known by frame ``k`` (at or before it), or None."""

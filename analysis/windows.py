@@ -101,33 +101,44 @@ class TrailingRange:
 
     def __init__(self, width: int, columns: int) -> None:
         self.width = width
-        self.high = np.full((columns, width - 1), np.nan)
-        self.low = self.high.copy()
+        self.columns = columns
+        # The suffix maxima, then the negated suffix minima: max(-a, -b) is -min(a, b)
+        # exactly, NaN included, so one set of maximum operations keeps both.
+        self._ext = np.full((2 * columns, width - 1), np.nan)
+
+    @property
+    def high(self) -> NDArray[np.float64]:
+        """Suffix maxima of the last ``width - 1`` rows, shape (c, width - 1)."""
+        return self._ext[: self.columns]
+
+    @property
+    def low(self) -> NDArray[np.float64]:
+        """Suffix minima of the last ``width - 1`` rows, shape (c, width - 1)."""
+        low: NDArray[np.float64] = -self._ext[self.columns :]
+        return low
 
     def push(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """Add rows shape (m, c); return the range of the window ending at each, shape (m,)."""
         if rows.shape[0] == 0:
             return np.zeros(0)
-        new = np.ascontiguousarray(rows.T)
+        new = np.concatenate((rows.T, -rows.T))
         m = new.shape[1]
+        c = self.columns
         if m < self.width:
-            high = np.maximum(self.high[:, :m], np.maximum.accumulate(new, axis=1))
-            low = np.minimum(self.low[:, :m], np.minimum.accumulate(new, axis=1))
+            ext = np.maximum(self._ext[:, :m], np.maximum.accumulate(new, axis=1))
         else:
-            high = _window_extremes(np.concatenate([self.high, new], axis=1), self.width, np.maximum)
-            low = _window_extremes(np.concatenate([self.low, new], axis=1), self.width, np.minimum)
-        spread: NDArray[np.float64] = (high - low).max(axis=0)
-        self.high = self._kept(self.high, new, np.maximum)
-        self.low = self._kept(self.low, new, np.minimum)
+            ext = _window_extremes(np.concatenate([self._ext, new], axis=1), self.width, np.maximum)
+        spread: NDArray[np.float64] = (ext[:c] + ext[c:]).max(axis=0)  # high - low
+        self._ext = self._kept(self._ext, new)
         return spread
 
-    def _kept(self, kept: NDArray[np.float64], new: NDArray[np.float64], pick: np.ufunc) -> NDArray[np.float64]:
-        """The suffix extremes of the last ``width - 1`` rows once ``new`` (c, m) came after ``kept``."""
+    def _kept(self, kept: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The suffix extremes of the last ``width - 1`` rows once ``new`` (2c, m) came after ``kept``."""
         m = new.shape[1]
-        ahead = pick.accumulate(new[:, ::-1], axis=1)[:, ::-1]  # of each new row and the ones after it
+        ahead = np.maximum.accumulate(new[:, ::-1], axis=1)[:, ::-1]  # of each new row and the ones after it
         if m >= self.width - 1:
             return np.ascontiguousarray(ahead[:, m - (self.width - 1) :])
-        return np.concatenate([pick(kept[:, m:], ahead[:, :1]), ahead], axis=1)
+        return np.concatenate([np.maximum(kept[:, m:], ahead[:, :1]), ahead], axis=1)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the JSON-serialisable state: per column, ``[value or None, count]`` runs."""
@@ -135,8 +146,10 @@ class TrailingRange:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
-        self.high = np.array([_unruns(col) for col in state["high"]], dtype=np.float64).reshape(self.high.shape)
-        self.low = np.array([_unruns(col) for col in state["low"]], dtype=np.float64).reshape(self.low.shape)
+        shape = (self.columns, self.width - 1)
+        high = np.array([_unruns(col) for col in state["high"]], dtype=np.float64).reshape(shape)
+        low = np.array([_unruns(col) for col in state["low"]], dtype=np.float64).reshape(shape)
+        self._ext = np.concatenate((high, -low))
 
 
 def _runs(values: NDArray[np.float64]) -> list[list[Any]]:

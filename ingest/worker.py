@@ -41,6 +41,7 @@ import math
 import queue
 import socket
 import time
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,8 +98,11 @@ class WorkerSettings:
         snapshot_every_s: Most wall-clock seconds between two saves of a device's
             analysis snapshot, and so the most analysis a crash can cost; the packets of
             that time are replayed from the store on restart. A snapshot is also saved
-            at once after an alert or a user action. Snapshots cost about half of the
-            worker's time when saved with every packet (docs/performance.md).
+            at once after an alert or a user action. After a device's first snapshot
+            (or one saved at once) the next comes at the device's own point of the
+            interval, so the snapshots of many wearers spread over it rather than all
+            falling due together. Snapshots cost about half of the worker's time when
+            saved with every packet (docs/performance.md).
         reorder_wait_s: How long (wall clock) packets after a gap wait for the missing
             ones, which a wearable resending its queue after a reconnect may deliver late.
         reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
@@ -683,7 +687,7 @@ class Worker(MqttService):
         now = self._clock()
         rows: list[StateRow] = []
         counts: dict[tuple[str, str], int] = {}
-        saved: list[tuple[_Wearer, bool]] = []
+        saved: list[tuple[str, _Wearer, bool]] = []
         for device_id, wearer in self._wearers.items():
             if wearer.quarantined:
                 continue
@@ -714,17 +718,22 @@ class Worker(MqttService):
             rows.append(StateRow(device_id, wearer.seq, snapshot, status))
             if snapshot is not None and wearer.unsaved_packets:
                 counts[(device_id, "packets")] = wearer.unsaved_packets
-            saved.append((wearer, snapshot is not None))
+            saved.append((device_id, wearer, snapshot is not None))
         if not rows:
             return
         # a StoreError leaves every wearer due, to be saved next time
         lost = self.store.save_states(rows, counts=(SERVICE, counts), owner=self.worker_id)
         if lost:
             self._take_over(self.ownership.lost(lost))
-        for wearer, snapshot_saved in saved:
+        every = self.settings.snapshot_every_s
+        for device_id, wearer, snapshot_saved in saved:
             wearer.status_saved_s = now
             if snapshot_saved:
-                wearer.snapshot_saved_s = now
+                # A first snapshot (or one asked for at once) is followed by the next one at
+                # the device's own point of the interval, so that the periodic snapshots of
+                # wearers that started together spread over it instead of falling due at once.
+                first = wearer.snapshot_saved_s == -math.inf and math.isfinite(every)
+                wearer.snapshot_saved_s = now - every * _phase(device_id) if first else now
                 wearer.dirty = False
                 wearer.unsaved_packets = 0
 
@@ -846,6 +855,11 @@ class Worker(MqttService):
 def _recognition(settings: AnalysisSettings) -> list[Detector]:
     """The detectors every wearer's analysis runs besides posture: exercise done unprompted."""
     return recognition_detectors(settings.placement, settings.tuning.frame_s)
+
+
+def _phase(device_id: str) -> float:
+    """A fixed fraction of the snapshot interval for each device, in [0, 1), spread evenly over devices."""
+    return zlib.crc32(device_id.encode()) / 2**32
 
 
 def _fresh_analyzer(settings: AnalysisSettings) -> Analyzer:

@@ -336,3 +336,29 @@ def test_gyro_reaches_the_analysis_and_packets_without_it_go_in_a_call_of_their_
     worker.handle([with_gyro(0), with_gyro(1), good(2), with_gyro(3)])
     worker.close()
     assert calls == [(50, [12.5, 0.0, -6.25]), (25, None), (25, [12.5, 0.0, -6.25])]
+
+
+def test_periodic_snapshots_of_wearers_that_started_together_spread_over_the_interval(tmp_path: Path) -> None:
+    """The first snapshot of each wearer is saved at once; the next ones fall due at each
+    device's own point of the interval, never later than ``snapshot_every_s`` after the last,
+    rather than all together."""
+    url = store_url(tmp_path)
+    now = [100.0]
+    worker = Worker(WorkerSettings(store_url=url, snapshot_every_s=10.0), clock=lambda: now[0])
+    devices = [f"id-{i}" for i in range(200)]
+    worker.handle([imu(d, 0, T0) for d in devices])
+    worker.flush()
+    due = np.array([worker._wearers[d].snapshot_saved_s + 10.0 for d in devices])
+    assert np.all((due > 100.0) & (due <= 110.0))
+    per_second = np.bincount(np.floor(due - 100.0).astype(int), minlength=10)
+    assert per_second.max() <= 40  # about 20 a second, not 200 at once
+    saves = []
+    for step in range(1, 41):  # 20 s, a packet per wearer every 0.5 s
+        now[0] = 100.0 + step * 0.5
+        before = {d: worker._wearers[d].snapshot_saved_s for d in devices}
+        worker.handle([imu(d, step, T0 + step * 0.5) for d in devices])
+        worker.flush()
+        saves.append(sum(worker._wearers[d].snapshot_saved_s != before[d] for d in devices))
+    assert max(saves) <= 40
+    assert sum(saves[-20:]) == 200  # each wearer once in the last 10 s
+    worker.close()
