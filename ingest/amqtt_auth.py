@@ -20,24 +20,43 @@ the broker configuration) and read the same files and rules as the mosquitto eng
   refused one is answered with failure 0x80).
 * :class:`SitlessBroker` is amqtt's broker answering the check before each delivery
   at once: every subscription was checked against every topic its filter matches when
-  it was granted, and amqtt's own check there loses messages (below).
+  it was granted, and amqtt's own check there loses messages (below). It also keeps a
+  QoS 1 message it delivers until the subscriber acknowledges it, however long that
+  takes (:class:`PatientProtocolHandler`).
 
 Only the broker process imports this module (amqtt is loaded by it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
-from amqtt.session import Session
+from amqtt.session import OUTGOING, ApplicationMessage, Session
 
 from ingest.broker_setup import Access, Logins, check_password, may
 
-__all__ = ["AclPlugin", "PasswordFilePlugin", "SitlessBroker"]
+__all__ = ["AMQTT_VERSION", "AclPlugin", "PasswordFilePlugin", "PatientProtocolHandler", "SitlessBroker"]
+
+log = logging.getLogger(__name__)
+
+#: The amqtt whose private delivery methods :class:`PatientProtocolHandler` and
+#: :class:`SitlessBroker` override (pyproject.toml pins it). Another version may have
+#: changed them: check them again before changing the pin.
+AMQTT_VERSION = "0.12.1"
+
+if version("amqtt") != AMQTT_VERSION:
+    raise ImportError(
+        f"ingest.amqtt_auth overrides amqtt {AMQTT_VERSION}'s delivery internals; amqtt {version('amqtt')} is installed"
+    )
 
 
 class PasswordFilePlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt has no type hints
@@ -79,6 +98,66 @@ class AclPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt has no type hin
         return may(user, topic, Access.WRITE if action == Action.PUBLISH else Access.READ)
 
 
+class PatientProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt has no type hints
+    """amqtt's handler of one client connection, waiting for each QoS 1 acknowledgement as long as it takes.
+
+    amqtt 0.12.1 gives a subscriber 5 s to acknowledge a QoS 1 message it delivers
+    (``ProtocolHandler._handle_qos1_message_flow``, a fixed ``timeout=5``), then forgets
+    it, and it forgets it as well when the connection ends before the acknowledgement
+    (the flow's ``finally`` removes it from the session's in-flight messages): either
+    way it is never delivered again. The recorder acknowledges a packet only once it is
+    stored, so a store outage longer than 5 s, or a recorder that dies, lost packets.
+    MQTT 3.1.1 (section 4.4) has no such timeout: an unacknowledged QoS 1 PUBLISH is sent
+    again, with DUP set, when the client reconnects with its session, as mosquitto does.
+
+    So here an outgoing QoS 1 message leaves the session's in-flight messages only when
+    its PUBACK arrives. When the connection ends first, amqtt cancels the waiter
+    (``ProtocolHandler.stop``) and the message stays in the session, which amqtt keeps
+    for a client with ``clean_session`` off: the next connection's handler sends it again
+    (:meth:`_retry_deliveries`). Incoming messages and QoS 2 keep amqtt's own flows.
+    These are private methods of amqtt 0.12.1 (:data:`AMQTT_VERSION`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redeliveries: set[asyncio.Task[None]] = set()
+
+    async def _handle_qos1_message_flow(self, app_message: ApplicationMessage) -> None:
+        if app_message.direction != OUTGOING or self.session is None or app_message.packet_id is None:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        packet_id: int = app_message.packet_id
+        self.session.inflight_out[packet_id] = app_message
+        packet = app_message.build_publish_packet(dup=app_message.publish_packet is not None)
+        await self._send_packet(packet)
+        app_message.publish_packet = packet
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._puback_waiters[packet_id] = waiter
+        try:
+            app_message.puback_packet = await waiter  # cancelled when the connection ends
+        finally:
+            self._puback_waiters.pop(packet_id, None)
+        del self.session.inflight_out[packet_id]
+
+    async def _retry_deliveries(self) -> None:
+        """Send the session's unacknowledged messages again, each waiting for its acknowledgement in the background.
+
+        amqtt 0.12.1 waits here, before the connection's other traffic is handled, for
+        every acknowledgement, and gives each up after 10 s.
+        """
+        if self.session is None:
+            return
+        for message in [*self.session.inflight_in.values(), *self.session.inflight_out.values()]:
+            task = asyncio.create_task(self._handle_message_flow(message))
+            self._redeliveries.add(task)
+            task.add_done_callback(self._redelivered)
+
+    def _redelivered(self, task: asyncio.Task[None]) -> None:
+        self._redeliveries.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            log.warning("redelivery to %s failed: %s", self.session.client_id if self.session else "?", err)
+
+
 class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
     """amqtt's broker, with no plugin call between a message and its subscribers.
 
@@ -91,6 +170,12 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
     (``tests/e2e/test_secure_faults.py``). :class:`AclPlugin` has already checked every
     subscription against every topic its filter matches (:func:`ingest.broker_setup.may`),
     so a delivery is allowed here without a second check, and without yielding.
+
+    Each connection is handled by a :class:`PatientProtocolHandler`, and the messages
+    kept for a session while its client was away are handed to it without waiting for
+    their acknowledgements (amqtt 0.12.1 waits for them all before it reads the client's
+    next request, which with no time limit would stall a client that is slow to
+    acknowledge). These too are private methods of amqtt 0.12.1 (:data:`AMQTT_VERSION`).
     """
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
@@ -98,3 +183,18 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
             return True
         result: bool = await super()._topic_filtering(session, topic, action)
         return result
+
+    async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> tuple[BrokerProtocolHandler, Session]:
+        handler, session = await super()._initialize_client_session(*args, **kwargs)
+        if type(handler) is BrokerProtocolHandler:  # fresh from the CONNECT: not attached, no state yet
+            handler = PatientProtocolHandler(self.plugins_manager, loop=self._loop)
+        return handler, session
+
+    async def _publish_session_retained_messages(self, session: Session) -> None:
+        handler = self._get_handler(session)
+        while handler is not None and not session.retained_messages.empty():
+            kept = session.retained_messages.get_nowait()
+            # The broadcast loop's tasks: it logs and drops each once it is done.
+            self._tasks_queue.append(
+                asyncio.ensure_future(handler.mqtt_publish(kept.topic, kept.data, kept.qos, retain=True))
+            )

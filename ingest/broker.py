@@ -8,8 +8,10 @@ broker restart, and messages in flight to a client whose connection drops are
 delivered again when it comes back. Without mosquitto it falls back to amqtt 0.12, in
 a process of its own with a minimal plugin list (STACK.md: ~4.5k QoS 1 messages/s,
 a third of that in the same process as its clients). amqtt keeps sessions in memory
-only, so they do not survive a broker restart, and it forgets QoS 1 messages in flight
-to a client whose connection drops; the fallback says so once, as a warning. For many
+only, so they do not survive a broker restart; the fallback says so once, as a warning.
+Within a broker's run it keeps a QoS 1 message in flight until the client acknowledges
+it, and sends it again when the client comes back with its session
+(:class:`ingest.amqtt_auth.PatientProtocolHandler`). For many
 wearers and shared subscriptions point the services at mosquitto or another MQTT 5
 broker with ``--broker mqtt://host:port`` instead.
 
@@ -108,8 +110,7 @@ def resolve_engine(engine: BrokerEngine | str) -> BrokerEngine:
             return BrokerEngine.MOSQUITTO
         log.warning(
             "mosquitto is not installed: the embedded broker falls back to amqtt, whose sessions do not"
-            " survive a broker restart and which may lose QoS 1 messages in flight to a client whose"
-            " connection drops; install mosquitto (apt-get install mosquitto) to keep them"
+            " survive a broker restart; install mosquitto (apt-get install mosquitto) to keep them"
         )
         return BrokerEngine.AMQTT
     return engine

@@ -141,17 +141,15 @@ def retries(records: list[logging.LogRecord], client_id: str) -> int:
     return sum(1 for r in records if r.getMessage().startswith(f"{client_id}:") and "retrying" in r.getMessage())
 
 
-#: amqtt 0.12.1 gives up on a QoS 1 delivery that is not acknowledged within 5 s and
-#: drops it (``ProtocolHandler._handle_qos1_message_flow``: ``wait_for(..., timeout=5)``);
-#: the recorder acknowledges a packet only once stored, so on amqtt a store outage
-#: longer than that loses packets. 4 retries of the services' backoff (0.5 + 1 + 2 + 4 s)
-#: outlast it.
+#: amqtt 0.12.1 on its own gives up on a QoS 1 delivery that is not acknowledged within
+#: 5 s (``ProtocolHandler._handle_qos1_message_flow``), which the embedded broker no
+#: longer does (:class:`ingest.amqtt_auth.PatientProtocolHandler`); the recorder
+#: acknowledges a packet only once stored, so the outage is held past that on both
+#: engines: 4 retries of the services' backoff (0.5 + 1 + 2 + 4 s).
 RETRIES_PAST_AMQTT_PUBACK_TIMEOUT = 4
 
 
-def ride_out(
-    outage: StoreOutage, records: list[logging.LogRecord], recorder: Recorder, worker: Worker, *, long: bool
-) -> None:
+def ride_out(outage: StoreOutage, records: list[logging.LogRecord], recorder: Recorder, worker: Worker) -> None:
     """Begin a store outage mid-stream, check that nothing is stored meanwhile, end it once the services met it.
 
     Args:
@@ -159,18 +157,14 @@ def ride_out(
         records: The test's captured log records.
         recorder: The recorder (in this process).
         worker: The worker (in this process).
-        long: Hold it until the worker has met it too and the recorder has retried past
-            amqtt's 5-s acknowledgement timeout (:data:`RETRIES_PAST_AMQTT_PUBACK_TIMEOUT`:
-            on mosquitto); else end it after the recorder's second retry.
     """
     outage.begin()
     # Counted once the recorder has met the outage: a write that committed just before
     # it is counted only after its commit returns.
     wait_until(lambda: retries(records, recorder.client_id) >= 1, what="the recorder to meet the outage")
     stored = recorder.stats.stored
-    if long:
-        wait_until(lambda: retries(records, worker.client_id) >= 1, what="the worker to meet the outage")
-    wanted = RETRIES_PAST_AMQTT_PUBACK_TIMEOUT if long else 2
+    wait_until(lambda: retries(records, worker.client_id) >= 1, what="the worker to meet the outage")
+    wanted = RETRIES_PAST_AMQTT_PUBACK_TIMEOUT
     wait_until(lambda: retries(records, recorder.client_id) >= wanted, what="the recorder to retry")
     assert recorder.stats.stored == stored, "nothing can be stored during the outage"
     assert recorder.store_failures >= wanted

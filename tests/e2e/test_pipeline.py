@@ -121,25 +121,22 @@ def test_store_outage_is_waited_out_and_loses_nothing(
     broker: BrokerAddress,
     store_url: str,
     store_outage: StoreOutage,
-    request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Another writer holds the database past the busy timeout, or its disk is full,
     mid-stream: both services retry the same messages, keep running, and once the store
     takes writes again every packet is stored once and analysed once, with the worker's
-    counts and state saved. On mosquitto the outage outlasts the worker's first failure
-    too; amqtt drops deliveries unacknowledged for 5 s, so there it is kept shorter."""
-    mosquitto = request.node.callspec.params["broker"] == "mosquitto"
+    counts and state saved. On both engines the outage outlasts the worker's first
+    failure and 5 s of deliveries left unacknowledged."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
     worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
     recorder.start()
     worker.start()
     try:
-        # Short: amqtt drops a delivery the recorder catching up leaves unacknowledged for 5 s.
         wearable = device(broker, minutes=12.0, speed=60.0)
         with streaming(wearable) as runner:
             wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
-            ride_out(store_outage, caplog.records, recorder, worker, long=mosquitto)
+            ride_out(store_outage, caplog.records, recorder, worker)
             runner.join(60)
         sent = wearable.stats.packets_sent
         assert wearable.stats.unacked == 0

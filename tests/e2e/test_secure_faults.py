@@ -187,7 +187,7 @@ def status_stored(store_url: str) -> bool:
         return DEVICE in store.devices()
 
 
-@MOSQUITTO_ONLY  # amqtt forgets QoS 1 messages in flight to a recorder that dies (ingest/broker.py)
+@MOSQUITTO_ONLY  # not yet run on amqtt (its redelivery on reconnection: tests/ingest/test_amqtt_delivery.py)
 def test_recorder_killed_with_sigkill_loses_and_doubles_nothing_with_tls_and_logins(
     tls_broker: BrokerProcess, store_url: str
 ) -> None:
@@ -227,16 +227,14 @@ def test_store_outage_is_waited_out_with_tls_and_logins(
 ) -> None:
     """Another writer holds the store past the busy timeout, or its disk is full,
     mid-stream: both services keep their TLS sessions, retry, and once the store takes
-    writes again every packet is stored once and analysed once. On mosquitto the outage
-    outlasts the worker's first failure too; amqtt drops deliveries unacknowledged for
-    5 s (``tests.e2e.helpers.RETRIES_PAST_AMQTT_PUBACK_TIMEOUT``), so there it is shorter."""
+    writes again every packet is stored once and analysed once. On both engines the
+    outage outlasts the worker's first failure and 5 s of deliveries left unacknowledged
+    (``tests.e2e.helpers.RETRIES_PAST_AMQTT_PUBACK_TIMEOUT``)."""
     with services(tls_broker, store_url) as (recorder, worker):
-        # Short: amqtt drops a delivery the recorder catching up leaves unacknowledged for 5 s.
         wearable = device(tls_broker.login(DEVICE), minutes=12.0, speed=60.0)
         with streaming(wearable) as runner:
             wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
-            mosquitto = tls_broker.engine is BrokerEngine.MOSQUITTO
-            ride_out(store_outage, caplog.records, recorder, worker, long=mosquitto)
+            ride_out(store_outage, caplog.records, recorder, worker)
             runner.join(60)
         sent = wearable.stats.packets_sent
         assert wearable.stats.unacked == 0
