@@ -6,14 +6,15 @@ and the bout/alert tracker (``analysis.bouts``: postures -> bouts, breaks, alert
 actions (done, snooze, meeting, calibrate) and the live status are its business.
 
 It also learns the wearer's nights (``analysis.nights``): each in-bed window found at a
-local noon is reported (``InBedFound``), and from then on a sitting bout that begins in
-the usual in-bed hours (widened by ``BED_MARGIN_S``) raises no alert: at the thigh,
-turning onto the back in bed reads as sitting down. A bout that began before them (the
-evening on the sofa) keeps its reminders. At the thigh the stillness hold keeps alerts
-back while the wearer is as still as a sleeper: at any hour until a night is known, then
-only within ``HOLD_AROUND_NIGHT_S`` of the usual in-bed hours (a night that starts
-earlier than usual), so that still sitting with the feet up in the afternoon gets its
-reminder.
+local noon is reported (``InBedFound``), and from then on, at the thigh, a sitting bout
+that begins in the usual in-bed hours (widened by ``BED_MARGIN_S``) raises no alert:
+turning onto the back in bed reads as sitting down there. A bout that began before them
+(the evening on the sofa) keeps its reminders. The trunk placements see lying in bed as
+lying, so their sitting in those hours (up late at the desk) is reminded as always.
+At the thigh the stillness hold keeps alerts back while the wearer is as still as a
+sleeper: at any hour until a night is known, then only within ``HOLD_AROUND_NIGHT_S``
+of the usual in-bed hours (a night that starts earlier than usual), so that still
+sitting with the feet up in the afternoon gets its reminder.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class PostureDetector:
     def _follow_nights(self) -> None:
         """Give the bout tracker the policy, the usual in-bed hours and the hold's hours."""
         self.bouts.set_policy(self.settings.policy, self.settings.slouch)
-        self.bouts.bed_hours = self.usual_in_bed_hours
+        self.bouts.bed_hours = self.usual_in_bed_hours if self.settings.placement is Placement.THIGH else None
         self.bouts.hold_hours = self.nights.usual_hours(margin_s=HOLD_AROUND_NIGHT_S)
 
     @property

@@ -192,3 +192,13 @@ def test_a_bout_begun_in_the_usual_hours_raises_no_alert(sit_at_h: float, alerte
     assert bool(alerts) is alerted
     if sit_at_h == 21.0:
         assert max(alerts) > 23.0
+
+
+def test_trunk_placements_remind_sitting_in_the_usual_hours() -> None:
+    """A waist sensor sees lying in bed as lying: sitting late is real sitting, and is reminded."""
+    settings = AnalysisSettings(Placement.WAIST, policy=AlertPolicy(utc_offset_h=OFFSET_H))
+    detector = PostureDetector(settings)
+    detector.nights.nights = [(_local(23.0), _local(31.0))]
+    detector.set_policy(settings.policy, settings.slouch)
+    assert detector.usual_in_bed_hours == pytest.approx((22.75, 7.25))
+    assert detector.bouts.bed_hours is None
