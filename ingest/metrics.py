@@ -111,6 +111,13 @@ METRICS: tuple[MetricSpec, ...] = (
         ("gaps", "gaps_skipped"),
     ),
     MetricSpec(
+        "sitless_gaps_filled_from_store",
+        _C,
+        "Gaps the worker filled with packets the recorder had stored (before giving up on them).",
+        _W,
+        ("gaps_filled",),
+    ),
+    MetricSpec(
         "sitless_sequence_restarts", _C, "Devices that started a new sequence (a reset).", _W, ("seq_restarts",)
     ),
     MetricSpec("sitless_alerts", _C, "Sit-too-long alerts raised.", _W, ("alerts",)),

@@ -107,7 +107,11 @@ class WorkerSettings:
             ones, which a wearable resending its queue after a reconnect may deliver late.
         reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
             in 25-sample packets); past it, or past ``reorder_wait_s`` without a packet
-            that follows on, the gap is skipped.
+            that follows on, the gap is skipped, after a look in the store for the
+            missing packets.
+        recorder_wait_s: Longest wait (wall clock, from the gap) for a recorder that has
+            not yet stored as far as the gap's end: it may be about to store the missing
+            packets (it is behind, or this worker just took the device over).
         seq_restart_gap: A packet this many sequence numbers or more below the last one
             analysed starts a new sequence instead of counting as a duplicate (QoS 1
             redeliveries are at most a few hundred packets old; 10,000 packets are
@@ -138,6 +142,7 @@ class WorkerSettings:
     status_every_s: float = 1.0
     snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
+    recorder_wait_s: float = 30.0
     reorder_max_packets: int = 2400
     seq_restart_gap: int = 10_000
     buzz_max_age_s: float = 300.0
@@ -148,8 +153,8 @@ class WorkerSettings:
     def __post_init__(self) -> None:
         if self.status_every_s < 0 or self.snapshot_every_s < 0:
             raise ValueError("status_every_s and snapshot_every_s must be >= 0")
-        if self.reorder_wait_s < 0 or self.reorder_max_packets < 0:
-            raise ValueError("reorder_wait_s and reorder_max_packets must be >= 0")
+        if self.reorder_wait_s < 0 or self.reorder_max_packets < 0 or self.recorder_wait_s < 0:
+            raise ValueError("reorder_wait_s, reorder_max_packets and recorder_wait_s must be >= 0")
         if self.seq_restart_gap < 1 or self.max_wearers < 1 or self.max_errors < 1:
             raise ValueError("seq_restart_gap, max_wearers and max_errors must be >= 1")
         if self.buzz_max_age_s < 0 or self.evict_idle_s < 0:
@@ -323,17 +328,64 @@ class Worker(MqttService):
         wearer.pending.clear()  # held packets belong to the old numbering
         wearer.seq = seq - 1
 
-    def _feed_pending(self, device_id: str, wearer: _Wearer, *, skip_gaps: bool) -> None:
-        """Feed held packets in order: those that follow on, or all of them past a gap."""
+    def _feed_pending(self, device_id: str, wearer: _Wearer, *, skip_gaps: bool, patient: bool = False) -> None:
+        """Feed held packets in order: those that follow on, or all of them past a gap.
+
+        Before a gap is skipped, the packets missing are looked for in the store: the
+        recorder may have them when this worker did not (its queue at the broker
+        overflowed, or it took the device over from another worker). ``patient``: while
+        the recorder has not yet stored as far as the gap's end, wait for it (up to
+        ``WorkerSettings.recorder_wait_s``) rather than skip what it is about to store.
+        """
         while wearer.pending and not wearer.quarantined:
             nxt = min(wearer.pending)
             if nxt != wearer.seq + 1:
                 if not skip_gaps:
                     return
+                if self._fill_from_store(device_id, wearer, nxt):
+                    continue
+                if patient and self._recorder_behind(device_id, wearer, nxt):
+                    return
                 self.counts[(device_id, "gaps_skipped")] += 1
                 log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
             self._feed(device_id, wearer, wearer.pending.pop(nxt))
             wearer.pending_since_s = self._clock()
+
+    def _recorder_behind(self, device_id: str, wearer: _Wearer, before_seq: int) -> bool:
+        """Whether the recorder has not yet stored up to ``before_seq - 1`` and may still bring the gap's packets.
+
+        A gap waits for it at most ``recorder_wait_s`` (a recorder that is down brings nothing).
+        """
+        if self._clock() - wearer.pending_since_s >= self.settings.recorder_wait_s:
+            return False
+        try:
+            top = self.store.max_seq(device_id)
+        except StoreError:
+            return True  # the recorder cannot store either: wait for both
+        return top is None or top < before_seq - 1
+
+    def _fill_from_store(self, device_id: str, wearer: _Wearer, before_seq: int) -> bool:
+        """Feed the stored packets after the last one analysed and before ``before_seq``; whether there were any."""
+        start = wearer.seq
+        try:
+            rows = list(self.store.batches(device_id, after_seq=start, limit=max(0, before_seq - start - 1)))
+        except StoreError as err:
+            self.troubles.warning(
+                f"fill:{device_id}", "%s: cannot look for missing packets in the store: %s", device_id, err
+            )
+            return False
+        for row in rows:
+            if row.seq >= before_seq or wearer.quarantined:
+                break
+            try:
+                self._feed(device_id, wearer, decode(row.payload))
+            except PacketError:
+                continue  # the recorder stores only packets that decoded
+        filled = wearer.seq - start
+        if filled > 0:
+            self.counts[(device_id, "gaps_filled")] += 1
+            log.info("%s: packets %d..%d came from the store", device_id, start + 1, wearer.seq)
+        return filled > 0
 
     def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
         """Take the next packet in order: it is queued for the analysis (``_analyse``)."""
@@ -742,7 +794,7 @@ class Worker(MqttService):
         now = self._clock()
         for device_id, wearer in self._wearers.items():
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
-                self._feed_pending(device_id, wearer, skip_gaps=True)
+                self._feed_pending(device_id, wearer, skip_gaps=True, patient=True)
                 self._analyse(device_id, wearer)
 
     def _to_let_go(self) -> list[str]:

@@ -120,6 +120,19 @@ def events(store_url: str, device_id: str, kind: str) -> list[dict[str, object]]
         return [e.body for e in store.events(device_id, kinds=[kind])]
 
 
+def _all_analysed(
+    runners: list[threading.Thread], wearables: list[Device], recorder: Recorder, store_url: str
+) -> dict[str, int]:
+    """Wait until the wearers have sent everything and each packet is stored and analysed; the packets sent."""
+    for runner in runners:
+        runner.join(180)
+    sent = {d: w.stats.packets_sent for d, w in zip(WEARERS, wearables, strict=True)}
+    wait_until(lambda: recorder.stats.stored == sum(sent.values()), what="every packet stored")
+    for device_id, n in sent.items():  # snapshots are saved every 10 s of wall clock
+        wait_until(lambda d=device_id, n=n: saved_seq(store_url, d) == n - 1, what=f"{device_id} analysed")
+    return sent
+
+
 def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
     mosquitto_broker: BrokerAddress,
     store_url: str,
@@ -156,12 +169,7 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
         failover_s = time.monotonic() - killed_s
         wait_until(lambda: set(analysed_by(store_url).values()) == {survivor}, what="the survivor to analyse all")
         print(f"failover of {len(moved)} devices: {failover_s:.2f} s after the kill (lease {LEASE_S:.0f} s)")
-        for runner in runners:
-            runner.join(180)
-        sent = {d: w.stats.packets_sent for d, w in zip(WEARERS, wearables, strict=True)}
-        wait_until(lambda: recorder.stats.stored == sum(sent.values()), what="every packet stored")
-        for device_id, n in sent.items():  # snapshots are saved every 10 s of wall clock
-            wait_until(lambda d=device_id, n=n: saved_seq(store_url, d) == n - 1, what=f"{device_id} analysed")
+        sent = _all_analysed(runners, wearables, recorder, store_url)
         workers[survivor].send_signal(signal.SIGTERM)  # a clean stop saves every device's state
         assert workers[survivor].wait(60) == 0
     finally:
@@ -214,12 +222,7 @@ def test_a_worker_that_starts_later_is_handed_half_the_fleet(mosquitto_broker: B
         wait_until(lambda: sorted(collections.Counter(analysed_by(store_url).values()).values()) == [2, 2],
                    what="each device's status saved by its new owner")  # fmt: skip
         print(f"rebalanced 4 devices to 2 + 2: {rebalanced_s:.2f} s after worker b subscribed (lease {LEASE_S:.0f} s)")
-        for runner in runners:
-            runner.join(180)
-        sent = {d: w.stats.packets_sent for d, w in zip(WEARERS, wearables, strict=True)}
-        wait_until(lambda: recorder.stats.stored == sum(sent.values()), what="every packet stored")
-        for device_id, n in sent.items():  # snapshots are saved every 10 s of wall clock
-            wait_until(lambda d=device_id, n=n: saved_seq(store_url, d) == n - 1, what=f"{device_id} analysed")
+        sent = _all_analysed(runners, wearables, recorder, store_url)
         held = owners(store_url)
         assert sorted(collections.Counter(held.values()).values()) == [2, 2]  # and it stayed so
         for proc in procs.values():

@@ -14,7 +14,7 @@ from analysis import AlertPolicy, Placement, SlouchPolicy
 from ingest.codec import Batch, encode
 from ingest.policy_args import alert_policy, slouch_policy
 from ingest.service import Message
-from ingest.store import Store
+from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from ingest.worker_cmd import register, working_hours
@@ -56,6 +56,60 @@ def test_packets_after_a_gap_wait_for_the_late_ones(worker: Worker) -> None:
     assert wearer.seq == 4
     assert not wearer.pending
     assert worker.counts[(DEVICE, "gaps_skipped")] == 0
+
+
+def test_a_gap_the_recorder_has_is_filled_from_the_store(any_store_url: str) -> None:
+    """0, 1, 4, 5 reach the worker, 2 and 3 only the recorder: past the wait they come from the store, not skipped."""
+    with Store(any_store_url) as store:
+        stored = [packet_message(s).payload for s in (2, 3)]
+        store.add_batches(
+            [BatchRow(DEVICE, s, 1.7e9 + s * 0.5, 25, 50.0, p) for s, p in zip((2, 3), stored, strict=True)]
+        )
+    worker = Worker(WorkerSettings(store_url=any_store_url, reorder_wait_s=0.0))
+    worker.handle([packet_message(s) for s in (0, 1, 4, 5)])
+    wearer = worker._wearers[DEVICE]
+    assert wearer.seq == 1  # 4 and 5 wait for 2 and 3
+    worker.tick()
+    assert wearer.seq == 5
+    assert worker.counts[(DEVICE, "gaps_filled")] == 1
+    assert worker.counts[(DEVICE, "gaps_skipped")] == 0
+    worker.close()
+
+
+def _stored(url: str, seqs: tuple[int, ...]) -> None:
+    """Store packets as the recorder would."""
+    with Store(url) as store:
+        store.add_batches([BatchRow(DEVICE, q, 1.7e9 + q * 0.5, 25, 50.0, packet_message(q).payload) for q in seqs])
+
+
+def test_a_gap_nobody_has_is_skipped(any_store_url: str) -> None:
+    """0, 1, 4, and the recorder stored the same: 2 and 3 are lost, so past the wait 4 is analysed, a gap counted."""
+    _stored(any_store_url, (0, 1, 4))
+    worker = Worker(WorkerSettings(store_url=any_store_url, reorder_wait_s=0.0))
+    worker.handle([packet_message(s) for s in (0, 1, 4)])
+    worker.tick()
+    assert worker._wearers[DEVICE].seq == 4
+    assert worker.counts[(DEVICE, "gaps_skipped")] == 1
+    assert worker.counts[(DEVICE, "gaps_filled")] == 0
+    worker.close()
+
+
+@pytest.mark.parametrize(("recorder_wait_s", "waits"), [(3600.0, True), (0.0, False)])
+def test_a_gap_waits_for_a_recorder_that_is_behind(any_store_url: str, recorder_wait_s: float, waits: bool) -> None:
+    """The recorder stored only 0 and 1: the gap before 4 waits for it (up to ``recorder_wait_s``), then is skipped."""
+    _stored(any_store_url, (0, 1))
+    settings = WorkerSettings(store_url=any_store_url, reorder_wait_s=0.0, recorder_wait_s=recorder_wait_s)
+    worker = Worker(settings)
+    worker.handle([packet_message(s) for s in (0, 1, 4)])
+    worker.tick()
+    assert worker._wearers[DEVICE].seq == (1 if waits else 4)
+    if waits:  # then it stores them: the gap is filled, nothing skipped
+        _stored(any_store_url, (2, 3, 4))
+        worker.tick()
+        assert worker._wearers[DEVICE].seq == 4
+        assert worker.counts[(DEVICE, "gaps_filled")] == 1
+    assert worker.counts[(DEVICE, "gaps_skipped")] == (0 if waits else 1)
+    worker.close()
 
 
 def test_duplicates_and_bad_input_are_counted_and_skipped(worker: Worker) -> None:

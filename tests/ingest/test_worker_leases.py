@@ -178,20 +178,28 @@ def test_a_worker_that_joins_is_handed_its_fair_share(any_store_url: str) -> Non
     assert counted(any_store_url) == dict.fromkeys(fleet, 80)
 
 
-def test_an_uneven_split_stays_as_it_is(any_store_url: str) -> None:
-    """Five wearers on two workers: three and two, and no device moves at later renewals."""
+def _two_workers_renewing(
+    url: str, devices: int, renewals: int = 6
+) -> tuple[Worker, Worker, list[str], list[tuple[int, int]]]:
+    """Workers a and b hear ``devices`` wearers, then renew every 10 s: how many each holds after each renewal."""
     clock = Clock()
-    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
-    fleet = [f"d{i}" for i in range(5)]
+    a, b = worker(url, "a", clock), worker(url, "b", clock)
+    fleet = [f"d{i}" for i in range(devices)]
     burst = [m for d in fleet for m in packets(range(0, 2), d)]
     a.handle(burst)
     b.handle(burst)
     splits = []
-    for _ in range(6):
+    for _ in range(renewals):
         clock.now_s += 10.0
         a.flush()
         b.flush()
         splits.append((len(a.ownership.held), len(b.ownership.held)))
+    return a, b, fleet, splits
+
+
+def test_an_uneven_split_stays_as_it_is(any_store_url: str) -> None:
+    """Five wearers on two workers: three and two, and no device moves at later renewals."""
+    a, b, fleet, splits = _two_workers_renewing(any_store_url, 5)
     assert splits[2:] == [(3, 2)] * 4
     assert a.ownership.held | b.ownership.held == set(fleet)
     a.close()
@@ -202,19 +210,8 @@ def test_a_few_devices_are_handed_over_at_a_time(any_store_url: str, monkeypatch
     """With one device per hand-over, a worker above its share by two hands them over one at
     a time, each after two renewals above its share."""
     monkeypatch.setattr("ingest.ownership.HANDOVER_STEP", 1)
-    clock = Clock()
-    a, b = worker(any_store_url, "a", clock), worker(any_store_url, "b", clock)
-    fleet = [f"d{i}" for i in range(4)]
-    burst = [m for d in fleet for m in packets(range(0, 2), d)]
-    a.handle(burst)
-    b.handle(burst)
-    held = []
-    for _ in range(6):
-        clock.now_s += 10.0
-        a.flush()
-        b.flush()
-        held.append(len(a.ownership.held))
-    assert held == [4, 3, 3, 2, 2, 2]
+    a, b, _, splits = _two_workers_renewing(any_store_url, 4)
+    assert [held_a for held_a, _ in splits] == [4, 3, 3, 2, 2, 2]
     assert len(b.ownership.held) == 2
     a.close()
     b.close()
