@@ -36,8 +36,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action
+from amqtt.events import BrokerEvents
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, Session
@@ -169,7 +170,11 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
     one. With the logins' ACL on, held packets were lost this way under reconnections
     (``tests/e2e/test_secure_faults.py``). :class:`AclPlugin` has already checked every
     subscription against every topic its filter matches (:func:`ingest.broker_setup.may`),
-    so a delivery is allowed here without a second check, and without yielding.
+    so a delivery is allowed here without a second check, and without yielding. The
+    loop's one other wait is for a session whose client is away (killed, reconnecting):
+    amqtt keeps the message for it, then awaits the plugins' ``RETAINED_MESSAGE`` event;
+    here the event is fired without waiting for it, so that a worker or recorder killed
+    and subscribing again cannot make the broker drop a message for everyone else.
 
     Each connection is handled by a :class:`PatientProtocolHandler`, and the messages
     kept for a session while its client was away are handed to it without waiting for
@@ -183,6 +188,14 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
             return True
         result: bool = await super()._topic_filtering(session, topic, action)
         return result
+
+    async def _retain_broadcast_message(self, broadcast: dict[str, Any], qos: int, target_session: Session) -> None:
+        kept = RetainedApplicationMessage(broadcast["session"], broadcast["topic"], broadcast["data"], qos)
+        target_session.retained_messages.put_nowait(kept)  # an unbounded queue: never full
+        event = self.plugins_manager.fire_event(
+            BrokerEvents.RETAINED_MESSAGE, client_id=target_session.client_id, retained_message=kept
+        )
+        self._tasks_queue.append(asyncio.ensure_future(event))  # the broadcast loop logs and drops it once done
 
     async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> tuple[BrokerProtocolHandler, Session]:
         handler, session = await super()._initialize_client_session(*args, **kwargs)
