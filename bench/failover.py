@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from analysis import Placement
 from firmware_sim.device import Device, DeviceSettings
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Activity, Script, Step
-from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.codec import Batch, encode
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
@@ -44,7 +43,7 @@ from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 
-__all__ = ["FailoverResult", "bench_failover", "standby_cost"]
+__all__ = ["FailoverResult", "bench_failover", "lossless_wearer", "standby_cost"]
 
 #: Walk 2 min, then sit: the wearers stream until the benchmark stops them.
 _SCRIPT = Script("sit_on", (Step(Activity.WALKING, 120.0), Step(Activity.SITTING, 8 * 3600.0)))
@@ -57,6 +56,24 @@ class FailoverResult:
     devices: int
     moved_s: float
     resumed_s: float
+
+
+def lossless_wearer(script: Script, broker: BrokerAddress, device_id: str, *, speed: float, seed: int) -> Device:
+    """A simulated thigh wearable playing ``script`` over a link that drops nothing, its clock from 1.7e9 s.
+
+    Every packet it sends must then reach the store and the analysis once: what the
+    fail-over benchmark and the several-workers tests count.
+    """
+    settings = DeviceSettings(
+        device_id=device_id,
+        broker=broker,
+        placement=Placement.THIGH,
+        speed=speed,
+        seed=seed,
+        params=dataclasses.replace(MotionParams(), drop_prob=0.0),
+        start_s=1.7e9,
+    )
+    return Device(script, settings)
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 300.0) -> None:
@@ -82,7 +99,10 @@ def bench_failover(wearers: int, lease_s: float, speed: float) -> FailoverResult
     with (
         tempfile.TemporaryDirectory() as tmp,
         BrokerProcess(
-            BrokerAddress("127.0.0.1", _free_port()), engine=BrokerEngine.MOSQUITTO, data_dir=Path(tmp) / "broker"
+            BrokerAddress("127.0.0.1", free_port()),
+            engine=BrokerEngine.MOSQUITTO,
+            data_dir=Path(tmp) / "broker",
+            open_access=True,
         ) as broker,
     ):
         store_url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
@@ -90,21 +110,7 @@ def bench_failover(wearers: int, lease_s: float, speed: float) -> FailoverResult
         recorder = Recorder(RecorderSettings(address, store_url, client_id="bench-recorder"))
         recorder.start()
         workers = {n: _worker(address, store_url, n, lease_s) for n in ("a", "b")}
-        devices = [
-            Device(
-                _SCRIPT,
-                DeviceSettings(
-                    device_id=f"bench-{i:03d}",
-                    broker=address,
-                    placement=Placement.THIGH,
-                    speed=speed,
-                    seed=i,
-                    params=dataclasses.replace(MotionParams(), drop_prob=0.0),
-                    start_s=1.7e9,
-                ),
-            )
-            for i in range(wearers)
-        ]
+        devices = [lossless_wearer(_SCRIPT, address, f"bench-{i:03d}", speed=speed, seed=i) for i in range(wearers)]
         runners = [threading.Thread(target=d.run) for d in devices]
         try:
             with Store(store_url) as store:
@@ -151,12 +157,6 @@ def _statuses(store: Store) -> dict[str, tuple[str, float]]:
         if state is not None:
             found[device_id] = (str(state.status.get("worker")), state.updated_s)
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def standby_cost(wearers: int = 100, packets: int = 200) -> float:
