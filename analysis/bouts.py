@@ -396,10 +396,13 @@ class BoutTracker:
         self.after_bout = False
         self.last_sit_end_s = t0_s + kb * self.frame_s
         while not self.bed_bout and (due := self.alerts.next_due_s()) is not None:
-            k_fire: int | None = max(ka, math.ceil((due - t0_s) / self.frame_s) - 1)
-            if self.hold is not None and k_fire is not None and k_fire < kb and self._may_hold(due):
-                k_fire = self.hold.fire_k(k_fire, kb)  # later, or not yet, while the wearer is as still as a sleeper
-            if k_fire is None or k_fire >= kb:
+            k_fire = max(ka, math.ceil((due - t0_s) / self.frame_s) - 1)
+            if self.hold is not None and k_fire < kb and self._may_hold(due):
+                held = self.hold.fire_k(k_fire, kb)  # later, or not yet, while the wearer is as still as a sleeper
+                if held is None:
+                    break
+                k_fire = held
+            if k_fire >= kb:
                 break
             events.append(self.alerts.fire(t0_s + (k_fire + 1) * self.frame_s))
             if self.hold is not None:

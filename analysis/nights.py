@@ -98,7 +98,6 @@ class NightLearner:
         utc_offset_h: Local time offset from UTC, hours (where local noons fall).
         min_night_s: Shortest in-bed window learned from, s.
         memory_s: Nights ending this long before the latest are forgotten, s.
-        margin_s: The usual hours are widened by this at each end unless asked otherwise, s.
     """
 
     def __init__(
@@ -110,7 +109,6 @@ class NightLearner:
         utc_offset_h: float = 0.0,
         min_night_s: float = 3 * 3600.0,
         memory_s: float = 14 * _DAY_S,
-        margin_s: float = 0.0,
     ) -> None:
         self.settings = settings
         self._frame_s = frame_s
@@ -118,7 +116,6 @@ class NightLearner:
         self.offset_s = utc_offset_h * 3600.0
         self.min_night_s = min_night_s
         self.memory_s = memory_s
-        self.margin_s = margin_s
         self._epoch_s = settings.epoch_s
         self._per_minute = max(1, round(_MINUTE_S / settings.epoch_s))
         self._width = settings.median_epochs
@@ -324,14 +321,14 @@ class NightLearner:
 
     # -- what was learned -------------------------------------------------------------
 
-    def usual_hours(self, margin_s: float | None = None) -> tuple[float, float] | None:
+    def usual_hours(self, margin_s: float = 0.0) -> tuple[float, float] | None:
         """The wearer's usual in-bed hours, local ``(start, end)`` hours widened by a margin, or None.
 
         The median bedtime and getting-up time, each counted in hours after noon so that
-        a night across midnight averages right, widened by ``margin_s`` (default: the
-        learner's ``margin_s``) at each end, within noon to noon.
+        a night across midnight averages right, widened by ``margin_s`` at each end, within
+        noon to noon.
         """
-        margin_h = (self.margin_s if margin_s is None else margin_s) / 3600.0
+        margin_h = margin_s / 3600.0
         if not self.nights:
             return None
         after_noon = np.array(

@@ -23,6 +23,9 @@ import dataclasses
 import math
 from typing import Any, ClassVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from analysis.bouts import BoutTracker
 from analysis.events import Event, LiveStatus
 from analysis.frames import FrameBatch
@@ -92,21 +95,22 @@ class PostureDetector:
         """Take closed frames; return the posture, bout, break and alert events they complete."""
         self._note(frames)
         k, codes, slouch = self.tracker.update(frames.k_first, frames.stats)
-        events = self.bouts.update(frames.t0_s, k, codes, slouch)
-        found = self.nights.postures(frames.t0_s, k, codes)
-        if found:
-            self._follow_nights()
-        return events + found
+        return self.bouts.update(frames.t0_s, k, codes, slouch) + self._learn_nights(frames.t0_s, k, codes)
 
     def flush(self, frames: FrameBatch) -> list[Event]:
         """Take the last frames and close the posture run, sitting bout and break."""
         self._note(frames)
         k, codes, slouch = self.tracker.flush(frames.k_first, frames.stats)
         events = self.bouts.update(frames.t0_s, k, codes, slouch)
-        found = self.nights.postures(frames.t0_s, k, codes)
+        found = self._learn_nights(frames.t0_s, k, codes)
+        return events + self.bouts.flush(frames.t0_s) + found
+
+    def _learn_nights(self, t0_s: float, k: int, codes: NDArray[np.int64]) -> list[Event]:
+        """Give the night learner the final postures; follow a night it found (``_follow_nights``)."""
+        found = self.nights.postures(t0_s, k, codes)
         if found:
             self._follow_nights()
-        return events + self.bouts.flush(frames.t0_s) + found
+        return list(found)
 
     def _note(self, frames: FrameBatch) -> None:
         """Note the frames' sample counts and, on the thigh, their moves, before their postures are final."""

@@ -368,24 +368,35 @@ class Worker(MqttService):
         """Feed the stored packets after the last one analysed and before ``before_seq``; whether there were any."""
         start = wearer.seq
         try:
-            rows = list(self.store.batches(device_id, after_seq=start, limit=max(0, before_seq - start - 1)))
+            self._replay_stored(device_id, wearer, before_seq=before_seq, limit=max(0, before_seq - start - 1))
         except StoreError as err:
             self.troubles.warning(
                 f"fill:{device_id}", "%s: cannot look for missing packets in the store: %s", device_id, err
             )
+        if wearer.seq == start:
             return False
-        for row in rows:
-            if row.seq >= before_seq or wearer.quarantined:
+        self.counts[(device_id, "gaps_filled")] += 1
+        log.info("%s: packets %d..%d came from the store", device_id, start + 1, wearer.seq)
+        return True
+
+    def _replay_stored(
+        self, device_id: str, wearer: _Wearer, *, before_seq: int | None = None, limit: int | None = None
+    ) -> int:
+        """Feed the packets the recorder stored after the last one analysed (and before ``before_seq``); how many.
+
+        Raises:
+            StoreError: The store cannot be read (the packets fed before stay fed).
+        """
+        fed = 0
+        for row in self.store.batches(device_id, after_seq=wearer.seq, limit=limit):
+            if (before_seq is not None and row.seq >= before_seq) or wearer.quarantined:
                 break
             try:
                 self._feed(device_id, wearer, decode(row.payload))
             except PacketError:
                 continue  # the recorder stores only packets that decoded
-        filled = wearer.seq - start
-        if filled > 0:
-            self.counts[(device_id, "gaps_filled")] += 1
-            log.info("%s: packets %d..%d came from the store", device_id, start + 1, wearer.seq)
-        return filled > 0
+            fed += 1
+        return fed
 
     def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
         """Take the next packet in order: it is queued for the analysis (``_analyse``)."""
@@ -563,15 +574,7 @@ class Worker(MqttService):
         wearer = self._restored(device_id)
         wearer.heard_s = self._clock()
         self._wearers[device_id] = wearer
-        replayed = 0
-        for row in self.store.batches(device_id, after_seq=wearer.seq):
-            if (upto_seq is not None and row.seq >= upto_seq) or wearer.quarantined:
-                break
-            try:
-                self._feed(device_id, wearer, decode(row.payload))
-            except PacketError:
-                continue  # the recorder stores only packets that decoded
-            replayed += 1
+        replayed = self._replay_stored(device_id, wearer, before_seq=upto_seq)
         if replayed:
             log.info("%s: replayed %d stored packets", device_id, replayed)
         return wearer

@@ -5,7 +5,6 @@ handed over in part to a worker that starts later."""
 from __future__ import annotations
 
 import collections
-import dataclasses
 import itertools
 import signal
 import subprocess
@@ -18,9 +17,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from analysis import Placement
-from firmware_sim.device import Device, DeviceSettings
-from firmware_sim.params import MotionParams
+from bench.failover import lossless_wearer
+from firmware_sim.device import Device
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import probe_topic
@@ -43,16 +41,7 @@ STANDBY_MESSAGES = 4000
 
 def wearer(broker: BrokerAddress, device_id: str, seed: int) -> Device:
     """A simulated wearable that walks 2 min, then sits on for the rest of 34 min."""
-    settings = DeviceSettings(
-        device_id=device_id,
-        broker=broker,
-        placement=Placement.THIGH,
-        speed=SPEED,
-        seed=seed,
-        params=dataclasses.replace(MotionParams(), drop_prob=0.0),
-        start_s=1.7e9,
-    )
-    return Device(SIT_ON.truncated(34 * 60.0), settings)
+    return lossless_wearer(SIT_ON.truncated(34 * 60.0), broker, device_id, speed=SPEED, seed=seed)
 
 
 class ProbeLog:
