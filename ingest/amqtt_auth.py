@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 #: changed them: check them again before changing the pin.
 AMQTT_VERSION = "0.12.1"
 
+#: How often a departing client's loop looks whether its last messages have been passed on.
+_DRAIN_POLL_S = 0.01
+
 if version("amqtt") != AMQTT_VERSION:
     raise ImportError(
         f"ingest.amqtt_auth overrides amqtt {AMQTT_VERSION}'s delivery internals; amqtt {version('amqtt')} is installed"
@@ -130,11 +133,13 @@ class PatientProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]  # am
         packet_id: int = app_message.packet_id
         self.session.inflight_out[packet_id] = app_message
         packet = app_message.build_publish_packet(dup=app_message.publish_packet is not None)
-        await self._send_packet(packet)
-        app_message.publish_packet = packet
+        # Waiting before sending: amqtt yields after the write (its PACKET_SENT event), and a
+        # quick PUBACK read meanwhile found no waiter, was dropped, and the delivery never ended.
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._puback_waiters[packet_id] = waiter
         try:
+            await self._send_packet(packet)
+            app_message.publish_packet = packet
             app_message.puback_packet = await waiter  # cancelled when the connection ends
         finally:
             self._puback_waiters.pop(packet_id, None)
@@ -152,6 +157,21 @@ class PatientProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]  # am
             task = asyncio.create_task(self._handle_message_flow(message))
             self._redeliveries.add(task)
             task.add_done_callback(self._redelivered)
+
+    async def wait_disconnect(self) -> Any:
+        """The client's DISCONNECT or closed connection, once every message it published has been passed on.
+
+        amqtt 0.12.1 acknowledges a QoS 1 PUBLISH as soon as it has read it into the
+        session's delivered-message queue, which the broker's loop for this client then
+        passes to the subscribers one message at a time. When the client left, that loop
+        ended at once and dropped what was still queued, though the publisher had been
+        told it arrived: a wearable ending a burst lost its tail. Here the loop learns of
+        the departure only when the queue is empty, so it passes on the rest first, in order.
+        """
+        result = await super().wait_disconnect()
+        while self.session is not None and not self.session.delivered_message_queue.empty():
+            await asyncio.sleep(_DRAIN_POLL_S)
+        return result
 
     def _redelivered(self, task: asyncio.Task[None]) -> None:
         self._redeliveries.discard(task)

@@ -1,4 +1,5 @@
-"""A QoS 1 delivery waits for its acknowledgement as long as it takes, on both engines.
+"""QoS 1 on both engines: a delivery waits for its acknowledgement as long as it takes, and
+a message the broker has acknowledged reaches its subscribers even when its publisher leaves at once.
 
 The recorder acknowledges a packet only once it is stored, so during a store outage it
 holds its acknowledgements for as long as the outage lasts. amqtt 0.12.1 on its own
@@ -12,7 +13,10 @@ import queue
 import time
 from dataclasses import dataclass
 
+from ingest.broker import BrokerProcess
 from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.topics import Kind, topic
+from tests.conftest import SECURE_DEVICES
 from tests.support import wait_until
 
 WAIT_S = 30.0  # only ends a test that would otherwise hang
@@ -101,3 +105,39 @@ def _drain(got: queue.Queue[Got], into: list[Got]) -> bool:
     while not got.empty():
         into.append(got.get_nowait())
     return True
+
+
+#: A burst long enough that the broker acknowledges the last packets before it has passed them on.
+BURST = 1500
+
+
+def test_a_publisher_that_leaves_after_its_last_acknowledgement_loses_nothing(secure_broker: BrokerProcess) -> None:
+    """A wearable sends a burst of QoS 1 packets, has every one acknowledged, and disconnects
+    at once (a gateway ending its upload, a wearable out of range): the recorder gets every
+    packet, in order. amqtt 0.12.1 acknowledges a packet when it reads it, and passes it on later
+    from a per-client queue that it dropped when the client left, losing the burst's tail
+    (:meth:`ingest.amqtt_auth.PatientProtocolHandler.wait_disconnect`)."""
+    device = SECURE_DEVICES[0]
+    imu = topic(device, Kind.IMU)
+    got: queue.Queue[bytes] = queue.Queue()
+    subscribed: queue.Queue[int] = queue.Queue()
+    recorder = make_client("burst-recorder")
+    recorder.on_message = lambda _c, _u, m: got.put(bytes(m.payload))
+    recorder.on_subscribe = lambda _c, _u, mid, _codes, _p: subscribed.put(mid)
+    connect(recorder, secure_broker.login("recorder"), timeout_s=WAIT_S, fail_if_refused=True)
+    try:
+        _, mid = recorder.subscribe(imu, qos=1)
+        assert subscribed.get(timeout=WAIT_S) == mid
+        wearable = make_client(f"burst-{device}")
+        wearable.max_inflight_messages_set(BURST)  # the whole burst on the wire at once
+        connect(wearable, secure_broker.login(device), timeout_s=WAIT_S, fail_if_refused=True)
+        sent = [wearable.publish(imu, b"%d" % i, qos=1) for i in range(BURST)]
+        for info in sent:
+            info.wait_for_publish(timeout=WAIT_S)
+        wearable.disconnect()  # at once: the broker has acknowledged every packet
+        wearable.loop_stop()
+        received = [got.get(timeout=WAIT_S) for _ in range(BURST)]
+    finally:
+        recorder.disconnect()
+        recorder.loop_stop()
+    assert [int(p) for p in received] == list(range(BURST)), "every packet, in order"
