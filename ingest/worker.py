@@ -93,6 +93,15 @@ class WorkerSettings:
         standby_messages: Most messages kept per device another worker holds, to take
             it over from (the rest come from the store); 240 is 2 min at 50 Hz in
             25-sample packets, far more than a snapshot interval and a lease.
+        handover_after: Lease renewals in a row a worker must find itself above its fair
+            share of the fleet before it hands devices over to the others (2 rides out a
+            census taken while a worker restarts; :mod:`ingest.ownership`).
+        handover_step: Most devices a worker hands over per renewal: each is a snapshot
+            to save, and a catch-up from the store for the worker taking it.
+        handover_cooldown_leases: Leases a worker waits before it claims again a device
+            it handed over, so that a newcomer busy catching up that misses a renewal
+            does not have it taken back (should the newcomer die, its devices come back
+            after this rather than after 4/3 of a lease).
         status_every_s: Most wall-clock seconds between two saves of a device's live
             status (what the dashboard shows).
         snapshot_every_s: Most wall-clock seconds between two saves of a device's
@@ -139,6 +148,9 @@ class WorkerSettings:
     worker_id: str = ""
     lease_s: float = 10.0
     standby_messages: int = 240
+    handover_after: int = 2
+    handover_step: int = 8
+    handover_cooldown_leases: float = 3.0
     status_every_s: float = 1.0
     snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
@@ -162,6 +174,11 @@ class WorkerSettings:
         if not self.lease_s > 0 or self.standby_messages < 0:
             raise ValueError(
                 f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"
+            )
+        if self.handover_after < 1 or self.handover_step < 1 or self.handover_cooldown_leases < 0:
+            raise ValueError(
+                "handover_after and handover_step must be >= 1 and handover_cooldown_leases >= 0, got"
+                f" {self.handover_after}, {self.handover_step} and {self.handover_cooldown_leases}"
             )
 
 
@@ -235,6 +252,9 @@ class Worker(MqttService):
             lease_s=settings.lease_s,
             standby_messages=settings.standby_messages,
             max_standby_devices=settings.max_wearers,
+            handover_after=settings.handover_after,
+            handover_step=settings.handover_step,
+            handover_cooldown_leases=settings.handover_cooldown_leases,
             clock=clock,
         )
         # Messages of devices heard of for the first time, until flush claims them.
