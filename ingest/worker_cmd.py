@@ -90,6 +90,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGINT or SIGTERM; 2 for option values out of range."""
+    broker = BrokerAddress.parse(args.broker)  # a bad URL is the CLI's one-line error (status 1)
     try:
         policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
         slouch = slouch_policy(args)
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--lease-s must be > 0 and --standby-messages >= 0, got {args.lease_s}, {args.standby_messages}"
             )
         settings = WorkerSettings(
-            broker=BrokerAddress.parse(args.broker),
+            broker=broker,
             store_url=args.store,
             client_id=args.client_id,
             placement=Placement(args.placement),
