@@ -2,9 +2,11 @@
 
 Its options: the service's (broker, store, client id), the placement assumed until a
 device names one, the alert policy (``ingest.policy_args``), daily working hours and an
-MQTT 5 shared-subscription group, and the worker's id, lease time and hand-over pace for
-several workers sharing a fleet (:mod:`ingest.ownership`). The wearer's own settings, chosen on the dashboard,
-replace the policy's limit and hours for that wearer (``docs/protocol.md``, ``settings``).
+MQTT 5 shared-subscription group, the worker's id, lease time and hand-over pace for
+several workers sharing a fleet (:mod:`ingest.ownership`), and each device's analysis
+budget, which keeps a flooding device from starving the others (:mod:`ingest.worker`).
+The wearer's own settings, chosen on the dashboard, replace the policy's limit and hours
+for that wearer (``docs/protocol.md``, ``settings``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="leases a worker waits before it claims back a device it handed over"
         f" (default {defaults.handover_cooldown_leases:g})",
     )
+    p.add_argument(
+        "--flood-samples-per-s",
+        type=float,
+        default=defaults.flood_samples_per_s,
+        help="each device's analysis budget in samples per second; a device sending faster, once its burst"
+        " is spent, waits behind the others ('inf': no limit;"
+        f" default {defaults.flood_samples_per_s:g}, 1,000x real time at 50 Hz)",
+    )
+    p.add_argument(
+        "--flood-burst-samples",
+        type=int,
+        default=defaults.flood_burst_samples,
+        help="samples a device may have analysed beyond that rate before it waits, e.g. a gateway catching up"
+        f" (default {defaults.flood_burst_samples}: an hour at 50 Hz)",
+    )
+    p.add_argument(
+        "--flood-max-deferred-samples",
+        type=int,
+        default=defaults.flood_max_deferred_samples,
+        help="most samples of a device kept in memory while it waits; later ones are analysed from the store"
+        f" (default {defaults.flood_max_deferred_samples}: 20 min at 50 Hz)",
+    )
     p.set_defaults(func=run)
 
 
@@ -112,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
             handover_after=args.handover_after,
             handover_step=args.handover_step,
             handover_cooldown_leases=args.handover_cooldown_leases,
+            flood_samples_per_s=args.flood_samples_per_s,
+            flood_burst_samples=args.flood_burst_samples,
+            flood_max_deferred_samples=args.flood_max_deferred_samples,
         )
     except ValueError as err:
         print(f"sitless worker: {err}", file=sys.stderr)
