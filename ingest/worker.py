@@ -591,12 +591,16 @@ class Worker(MqttService):
         )
 
     def _end_episode(self, device_id: str, wearer: _Wearer) -> None:
-        """Close the device's episode of deferral once nothing of it is left to analyse."""
-        if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None:
+        """Close the device's episode of deferral once nothing of it is left to analyse and it is within budget again.
+
+        Spare time may clear its deferred packets between two bursts of a flood that goes
+        on: the episode lasts until its budget has grown back, so that it is logged once.
+        """
+        if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None or self._budget(wearer) <= 0:
             return
         wearer.flooding = False
         log.info(
-            "%s: caught up: %d packets were deferred, %d of them taken back from the store",
+            "%s: back within its analysis budget: %d packets were deferred, %d of them taken back from the store",
             device_id,
             wearer.episode_deferred,
             wearer.episode_stored,
