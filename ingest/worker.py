@@ -709,7 +709,7 @@ class Worker(MqttService):
                 self._spare_samples = 0
             self._end_episode(device_id, wearer)
             worked = worked or (wearer.seq, len(wearer.deferred)) != before
-            left = left or wearer.flooding
+            left = left or bool(wearer.deferred) or wearer.behind_seq is not None
         return worked and left
 
     def _idle(self) -> bool:
