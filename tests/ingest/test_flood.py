@@ -262,3 +262,18 @@ def test_without_a_recorder_the_packets_left_to_the_store_are_a_gap(tmp_path: Pa
         counters = store.counters("worker")
     assert counters[("worker", FLOOD, "gaps_skipped")] == 1
     assert counters[("worker", FLOOD, "packets")] == (3000 + 6000) // N + 4
+
+
+def test_an_action_applies_after_the_packets_deferred_before_it(tmp_path: Path) -> None:
+    """A user action arriving while a device's packets wait: those packets are analysed first, as queued ones are."""
+    worker = Worker(WorkerSettings(store_url=f"sqlite:///{tmp_path / 'store.sqlite'}", **TIGHT), clock=Clock())  # type: ignore[arg-type]
+    flood = still(FLOOD, 200)  # 3,000 samples within the burst, 2,000 deferred
+    worker.handle(flood)
+    assert worker._wearers[FLOOD].deferred
+    meeting = Message(topic(FLOOD, Kind.ACTION), b'{"action": "meeting", "id": "m-1"}', 0, 1, T0_S)
+    worker.handle([meeting])
+    assert not worker._wearers[FLOOD].deferred
+    assert analysed_samples(worker, FLOOD) == len(flood) * N
+    worker.close()
+    with Store(worker.settings.store_url) as store:
+        assert [e.body["id"] for e in store.events(FLOOD, kinds=["action"])] == ["m-1"]
