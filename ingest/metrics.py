@@ -150,6 +150,20 @@ METRICS: tuple[MetricSpec, ...] = (
         ("handed_over",),
     ),
     MetricSpec(
+        "sitless_flood_deferred_packets",
+        _C,
+        "Packets of a device past its analysis budget, analysed later than received (held, or left to the store).",
+        _W,
+        ("flood_deferred",),
+    ),
+    MetricSpec(
+        "sitless_flood_left_to_store_packets",
+        _C,
+        "Deferred packets past the bound held in memory, analysed from the store when their device catches up.",
+        _W,
+        ("flood_left_to_store",),
+    ),
+    MetricSpec(
         "sitless_store_write_failures", _C, "Failed attempts to read or write the store (each is retried).", _WR
     ),
     MetricSpec(
@@ -161,7 +175,9 @@ METRICS: tuple[MetricSpec, ...] = (
         "sitless_lag_seconds", _G, "Seconds the newest handled message waited between arrival and handling.", _WR
     ),
     MetricSpec("sitless_inbox_messages", _G, "Messages received and waiting to be handled (bounded queue).", _WR),
-    MetricSpec("sitless_held_packets", _G, "Packets the worker holds: after a gap, or queued for the analysis.", _W),
+    MetricSpec(
+        "sitless_held_packets", _G, "Packets the worker holds: after a gap, queued for the analysis, or deferred.", _W
+    ),
     MetricSpec("sitless_wearers", _G, "Wearers analysed in memory.", _W),
     MetricSpec("sitless_leases", _G, "Devices whose lease this worker holds (it analyses them).", _W),
     MetricSpec("sitless_standby_messages", _G, "Messages kept of devices other workers hold, for a take-over.", _W),

@@ -17,16 +17,17 @@ up): workers that start together split a fleet between them, each preferring the
 devices a hash of its id and the device's ranks first, so that they seldom race for
 the same ones. A worker alone claims every device the first time it hears of it.
 
-A worker that finds itself above its fair share at :data:`HANDOVER_AFTER` renewals in a
-row (a worker joined) hands over the excess, at most :data:`HANDOVER_STEP` devices per
-renewal, those it ranks last: the worker saves each one's snapshot, then lets go of its
-lease (:meth:`DeviceOwnership.hand_over`) and keeps its messages again, and the newcomer
-claims it at its next renewal and goes on from the snapshot, as after a take-over.
-Requiring the excess twice in a row rides out a census taken while a worker restarts,
-the share rounded up leaves an uneven split as it is (5 devices on 2 workers stay 3 and
-2), and a worker does not claim back a device it handed over for
-:data:`HANDOVER_COOLDOWN_LEASES` leases, even when the newcomer misses a renewal while it
-catches up: devices do not flap between workers.
+A worker that finds itself above its fair share at ``handover_after`` renewals in a
+row (a worker joined; 2 by default) hands over the excess, at most ``handover_step``
+devices per renewal (8 by default), those it ranks last: the worker saves each one's
+snapshot, then lets go of its lease (:meth:`DeviceOwnership.hand_over`) and keeps its
+messages again, and the newcomer claims it at its next renewal and goes on from the
+snapshot, as after a take-over. Requiring the excess twice in a row rides out a census
+taken while a worker restarts, the share rounded up leaves an uneven split as it is (5
+devices on 2 workers stay 3 and 2), and a worker does not claim back a device it handed
+over for ``handover_cooldown_leases`` leases (3 by default), even when the newcomer
+misses a renewal while it catches up: devices do not flap between workers. The three
+are the worker's settings (``WorkerSettings``, ``sitless worker --handover-*``).
 """
 
 from __future__ import annotations
@@ -43,20 +44,9 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind
 
-__all__ = ["HANDOVER_AFTER", "HANDOVER_COOLDOWN_LEASES", "HANDOVER_STEP", "DeviceOwnership", "Handover"]
+__all__ = ["DeviceOwnership", "Handover"]
 
 log = logging.getLogger(__name__)
-
-#: Renewals in a row a worker must find itself above its fair share before it hands devices over.
-HANDOVER_AFTER = 2
-#: Most devices a worker hands over per renewal (a few at a time: each is a snapshot to
-#: save and a catch-up from the store for the newcomer).
-HANDOVER_STEP = 8
-#: Leases a worker waits before it claims again a device it handed over: a newcomer that
-#: misses a renewal while it catches up (its presence lapses, the census shrinks for a
-#: moment) does not get the device taken back from under it. Should the newcomer die,
-#: its devices come back after this instead of after ``lease_s * 4 / 3``.
-HANDOVER_COOLDOWN_LEASES = 3.0
 
 
 @dataclass(slots=True)
@@ -81,6 +71,15 @@ class DeviceOwnership:
         lease_s: How long a lease lasts without being renewed.
         standby_messages: Most messages kept per device held by another worker.
         max_standby_devices: Most such devices (device ids come from any client: bounded).
+        handover_after: Renewals in a row this worker must find itself above its fair
+            share before it hands devices over.
+        handover_step: Most devices it hands over per renewal (a few at a time: each is
+            a snapshot to save and a catch-up from the store for the newcomer).
+        handover_cooldown_leases: Leases it waits before it claims again a device it
+            handed over: a newcomer that misses a renewal while it catches up (its
+            presence lapses, the census shrinks for a moment) does not get the device
+            taken back from under it. Should the newcomer die, its devices come back
+            after this instead of after ``lease_s * 4 / 3``.
         clock: Monotonic wall-clock seconds, for the renewal cadence.
     """
 
@@ -92,6 +91,9 @@ class DeviceOwnership:
         lease_s: float,
         standby_messages: int,
         max_standby_devices: int,
+        handover_after: int,
+        handover_step: int,
+        handover_cooldown_leases: float,
         clock: Callable[[], float],
     ) -> None:
         self.store = store
@@ -101,6 +103,9 @@ class DeviceOwnership:
         self._standby: OrderedDict[str, deque[tuple[Kind, Message]]] = OrderedDict()
         self._standby_messages = standby_messages
         self._max_standby_devices = max_standby_devices
+        self._handover_after = handover_after
+        self._handover_step = handover_step
+        self._handover_cooldown_leases = handover_cooldown_leases
         self._clock = clock
         self._renewed_s = -math.inf
         self._presence = presence_key(worker_id)
@@ -186,7 +191,7 @@ class DeviceOwnership:
         workers, leased = self.store.lease_census()
         if not self._present:
             workers += 1
-        cooled = now - HANDOVER_COOLDOWN_LEASES * self.lease_s
+        cooled = now - self._handover_cooldown_leases * self.lease_s
         self._handed_s = {d: t for d, t in self._handed_s.items() if t > cooled}
         free = self.store.claimable(sorted(set(self._standby) - self.held))
         devices = leased + len(free)
@@ -212,11 +217,11 @@ class DeviceOwnership:
         self.handing_over &= self.held
         over = len(self.held) - share
         self._over_renewals = self._over_renewals + 1 if over > 0 else 0
-        if self._over_renewals < HANDOVER_AFTER or self.handing_over:
+        if self._over_renewals < self._handover_after or self.handing_over:
             return
         self._over_renewals = 0
         ranked = self._preferred(self.held, len(self.held))
-        self.handing_over = set(ranked[len(ranked) - min(over, HANDOVER_STEP) :])
+        self.handing_over = set(ranked[len(ranked) - min(over, self._handover_step) :])
         log.info(
             "%s: %d devices above a fair share of %d; handing over %s",
             self.worker_id,

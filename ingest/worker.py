@@ -29,6 +29,15 @@ not. The buzz of an alert goes out only while it is fresh
 (``WorkerSettings.buzz_max_age_s``). Devices not heard from for a while are saved and
 let go of, and there are at most ``max_wearers`` in memory.
 
+A device that sends far faster than real time (a forged client, a gateway replaying at
+full speed) cannot starve the others: each device has an analysis budget in samples,
+topped up with wall time (``WorkerSettings.flood_samples_per_s``, with a burst of
+``flood_burst_samples``). Past it, the device's packets are deferred behind the other
+devices' and analysed as its budget grows again, or in spare time (when no message
+waits); past ``flood_max_deferred_samples`` of them its later packets are left to the
+store, where the recorder keeps them, and its stream resumes from there. Nothing is
+lost, and a saved snapshot never claims packets it does not include.
+
 ``sitless worker`` (:mod:`ingest.worker_cmd`) runs it from the command line.
 """
 
@@ -42,7 +51,7 @@ import queue
 import socket
 import time
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +78,8 @@ SERVICE = "worker"
 #: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
 #: so that a backlog is analysed in bounded chunks.
 MAX_QUEUED_SAMPLES = 6000
+#: Most packets a device past its deferral bound takes back from the store at a time.
+RESUME_PACKETS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +104,15 @@ class WorkerSettings:
         standby_messages: Most messages kept per device another worker holds, to take
             it over from (the rest come from the store); 240 is 2 min at 50 Hz in
             25-sample packets, far more than a snapshot interval and a lease.
+        handover_after: Lease renewals in a row a worker must find itself above its fair
+            share of the fleet before it hands devices over to the others (2 rides out a
+            census taken while a worker restarts; :mod:`ingest.ownership`).
+        handover_step: Most devices a worker hands over per renewal: each is a snapshot
+            to save, and a catch-up from the store for the worker taking it.
+        handover_cooldown_leases: Leases a worker waits before it claims again a device
+            it handed over, so that a newcomer busy catching up that misses a renewal
+            does not have it taken back (should the newcomer die, its devices come back
+            after this rather than after 4/3 of a lease).
         status_every_s: Most wall-clock seconds between two saves of a device's live
             status (what the dashboard shows).
         snapshot_every_s: Most wall-clock seconds between two saves of a device's
@@ -127,6 +147,24 @@ class WorkerSettings:
             saved and let go of (about 38 KiB each, docs/performance.md).
         max_errors: Analysis failures of one device before it is quarantined for the
             rest of the worker's run.
+        flood_samples_per_s: Each device's analysis budget, in samples per wall-clock
+            second (its *sustained* rate; ``math.inf``: no limit). A device that sends
+            faster than it, once its burst is spent, has its further packets deferred:
+            they wait behind the other devices' and are analysed as its budget grows
+            again, or sooner whenever the worker has nothing else to do (docs/operations.md,
+            *A flooding device*). A live wearer needs its own rate (50 at 50 Hz); the
+            default, 1,000 times that, leaves alone the demo and the end-to-end tests,
+            which play wearers at up to 600 times real time, and gives a flooding device
+            about 8 % of a core at most while other messages wait (about 1.6 µs of CPU
+            per sample analysed in chunks).
+        flood_burst_samples: Samples a device may have analysed beyond its sustained
+            rate before its packets are deferred (the budget's depth, full for a device
+            first heard): 180,000 is an hour at 50 Hz, so that a gateway catching up
+            after an outage goes straight through.
+        flood_max_deferred_samples: Most samples of deferred packets a device may have
+            waiting in memory (60,000: 20 min at 50 Hz, under 1 MB); past it its later
+            packets are left to the store (the recorder keeps every packet) and its
+            stream resumes from there once the deferred ones are analysed.
     """
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
@@ -139,6 +177,9 @@ class WorkerSettings:
     worker_id: str = ""
     lease_s: float = 10.0
     standby_messages: int = 240
+    handover_after: int = 2
+    handover_step: int = 8
+    handover_cooldown_leases: float = 3.0
     status_every_s: float = 1.0
     snapshot_every_s: float = 10.0
     reorder_wait_s: float = 1.0
@@ -149,6 +190,9 @@ class WorkerSettings:
     evict_idle_s: float = 600.0
     max_wearers: int = 2000
     max_errors: int = 3
+    flood_samples_per_s: float = 50_000.0
+    flood_burst_samples: int = 180_000
+    flood_max_deferred_samples: int = 60_000
 
     def __post_init__(self) -> None:
         if self.status_every_s < 0 or self.snapshot_every_s < 0:
@@ -162,6 +206,16 @@ class WorkerSettings:
         if not self.lease_s > 0 or self.standby_messages < 0:
             raise ValueError(
                 f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"
+            )
+        if not self.flood_samples_per_s > 0 or self.flood_burst_samples < 1 or self.flood_max_deferred_samples < 0:
+            raise ValueError(
+                "flood_samples_per_s must be > 0, flood_burst_samples >= 1 and flood_max_deferred_samples >= 0, got"
+                f" {self.flood_samples_per_s}, {self.flood_burst_samples} and {self.flood_max_deferred_samples}"
+            )
+        if self.handover_after < 1 or self.handover_step < 1 or self.handover_cooldown_leases < 0:
+            raise ValueError(
+                "handover_after and handover_step must be >= 1 and handover_cooldown_leases >= 0, got"
+                f" {self.handover_after}, {self.handover_step} and {self.handover_cooldown_leases}"
             )
 
 
@@ -188,6 +242,21 @@ class _Wearer:
     queued: list[Batch] = field(default_factory=list)
     queued_samples: int = 0
     chosen: WearerSettings | None = None  # what the wearer chose on the Settings page
+    # Flood control (``WorkerSettings.flood_*``): the samples the device may still have
+    # analysed, and when that was last topped up (wall clock).
+    budget_samples: float = math.inf
+    budget_s: float = 0.0
+    # Packets taken in order past the budget, oldest first, waiting behind the other devices'.
+    deferred: deque[Batch] = field(default_factory=deque)
+    deferred_samples: int = 0
+    # Past the deferral bound: the newest packet left to the store (None: the stream is live),
+    # and since when the store has had nothing newer for it (the recorder is behind).
+    behind_seq: int | None = None
+    behind_short_s: float | None = None
+    # An episode of deferral is under way (logged as it starts and ends), with its counts.
+    flooding: bool = False
+    episode_deferred: int = 0
+    episode_stored: int = 0
 
 
 class Worker(MqttService):
@@ -224,6 +293,10 @@ class Worker(MqttService):
         self._published: list[EventKey] = []  # acknowledged, not yet marked in the store
         self._republished = False
         self._closed = False
+        # Samples that may be analysed beyond their device's budget now (spare time, :meth:`_catch_up`).
+        self._spare_samples = 0
+        self._turn = 0  # which deferred device is served first at the next catch-up
+        self._idle_tick_s = self.tick_s
         self.client.on_publish = self._on_publish
         self.metrics.read("sitless_held_packets", self._held_packets)
         self.metrics.read("sitless_wearers", lambda: len(self._wearers))
@@ -235,6 +308,9 @@ class Worker(MqttService):
             lease_s=settings.lease_s,
             standby_messages=settings.standby_messages,
             max_standby_devices=settings.max_wearers,
+            handover_after=settings.handover_after,
+            handover_step=settings.handover_step,
+            handover_cooldown_leases=settings.handover_cooldown_leases,
             clock=clock,
         )
         # Messages of devices heard of for the first time, until flush claims them.
@@ -299,8 +375,16 @@ class Worker(MqttService):
         if batch.seq <= wearer.seq or batch.seq in wearer.pending:
             self.counts[(device_id, "duplicates")] += 1
             return
+        if wearer.behind_seq is not None:  # its stream resumes from the store, where this one is too
+            if batch.seq <= wearer.behind_seq:
+                self.counts[(device_id, "duplicates")] += 1
+            else:
+                self._leave_to_store(device_id, wearer, batch.seq)
+            return
         if batch.seq == wearer.seq + 1 or wearer.seq < 0:
-            self._feed(device_id, wearer, batch)
+            if not self._feed(device_id, wearer, batch):
+                self._leave_to_store(device_id, wearer, batch.seq)
+                return
             self._feed_pending(device_id, wearer, skip_gaps=False)
             wearer.pending_since_s = self._clock()  # the stream flows: held packets wait on
             return
@@ -324,6 +408,11 @@ class Worker(MqttService):
             seq,
             wearer.seq,
         )
+        self._analyse_now(device_id, wearer)  # deferred packets belong to the old numbering
+        if wearer.behind_seq is not None:  # so do those left to the store: not analysed
+            self.counts[(device_id, "gaps_skipped")] += 1
+            wearer.behind_seq = wearer.behind_short_s = None
+            self._end_episode(device_id, wearer)
         self.counts[(device_id, "gaps_skipped")] += len(wearer.pending)
         wearer.pending.clear()  # held packets belong to the old numbering
         wearer.seq = seq - 1
@@ -337,18 +426,20 @@ class Worker(MqttService):
         the recorder has not yet stored as far as the gap's end, wait for it (up to
         ``WorkerSettings.recorder_wait_s``) rather than skip what it is about to store.
         """
-        while wearer.pending and not wearer.quarantined:
+        while wearer.pending and not wearer.quarantined and wearer.behind_seq is None:
             nxt = min(wearer.pending)
             if nxt != wearer.seq + 1:
                 if not skip_gaps:
                     return
-                if self._fill_from_store(device_id, wearer, nxt):
+                if self._fill_from_store(device_id, wearer, nxt) or wearer.behind_seq is not None:
                     continue
                 if patient and self._recorder_behind(device_id, wearer, nxt):
                     return
                 self.counts[(device_id, "gaps_skipped")] += 1
                 log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
-            self._feed(device_id, wearer, wearer.pending.pop(nxt))
+            batch = wearer.pending.pop(nxt)
+            if not self._feed(device_id, wearer, batch):
+                self._leave_to_store(device_id, wearer, batch.seq)
             wearer.pending_since_s = self._clock()
 
     def _recorder_behind(self, device_id: str, wearer: _Wearer, before_seq: int) -> bool:
@@ -392,22 +483,238 @@ class Worker(MqttService):
             if (before_seq is not None and row.seq >= before_seq) or wearer.quarantined:
                 break
             try:
-                self._feed(device_id, wearer, decode(row.payload))
+                batch = decode(row.payload)
             except PacketError:
                 continue  # the recorder stores only packets that decoded
+            if not self._feed(device_id, wearer, batch):
+                break  # past the deferral bound: the rest stays in the store, resumed from there
             fed += 1
         return fed
 
-    def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
-        """Take the next packet in order: it is queued for the analysis (``_analyse``)."""
-        wearer.queued.append(batch)
-        wearer.queued_samples += batch.n
+    def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> bool:
+        """Take the next packet in order: queued for the analysis, or deferred past the device's budget.
+
+        Returns:
+            False when it is not taken: the device is past its deferral bound (or was
+            already), and its stream resumes from the store (:meth:`_resume_from_store`).
+        """
+        if wearer.behind_seq is not None:
+            return False
+        if wearer.deferred or not self._spend(wearer, batch.n):
+            if wearer.deferred_samples + batch.n > self.settings.flood_max_deferred_samples:
+                self._fall_behind(device_id, wearer)
+                return False
+            if not wearer.flooding:
+                self._start_episode(device_id, wearer)
+            wearer.deferred.append(batch)
+            wearer.deferred_samples += batch.n
+            self.counts[(device_id, "flood_deferred")] += 1
+            wearer.episode_deferred += 1
+        else:
+            self._queue(device_id, wearer, batch)
         self.metrics.add("sitless_samples_received", batch.n)
         wearer.seq = batch.seq
+        wearer.dirty = True
+        return True
+
+    def _queue(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
+        """Queue a packet for the analysis (``_analyse``), its cost already within the device's budget."""
+        wearer.queued.append(batch)
+        wearer.queued_samples += batch.n
         wearer.dirty = True
         wearer.unsaved_packets += 1
         if wearer.queued_samples >= MAX_QUEUED_SAMPLES:
             self._analyse(device_id, wearer)
+
+    # --- flood control --------------------------------------------------------------------
+
+    def _budget(self, wearer: _Wearer) -> float:
+        """The samples the device may still have analysed now: its budget, topped up with the time since."""
+        now = self._clock()
+        elapsed = now - wearer.budget_s
+        gained = elapsed * self.settings.flood_samples_per_s if elapsed > 0 else 0.0
+        wearer.budget_samples = min(float(self.settings.flood_burst_samples), wearer.budget_samples + gained)
+        wearer.budget_s = now
+        return wearer.budget_samples
+
+    def _spend(self, wearer: _Wearer, n: int, *, force: bool = False) -> bool:
+        """Whether ``n`` more samples of the device may be analysed now (then they are paid for).
+
+        They are paid from its budget while any is left (the budget may end a packet in
+        debt), else from the spare time of a catch-up; ``force`` pays from the budget
+        whatever is left (an action, or a device let go of, must see every sample before it).
+        """
+        if math.isinf(self.settings.flood_samples_per_s):
+            return True
+        if force or self._budget(wearer) > 0:
+            wearer.budget_samples -= n
+            return True
+        if self._spare_samples > 0:
+            self._spare_samples -= n
+            return True
+        return False
+
+    def _chunk(self) -> float:
+        """Samples worth one analysis call of deferred packets (the analysis costs least per sample in chunks)."""
+        return float(min(MAX_QUEUED_SAMPLES, self.settings.flood_burst_samples))
+
+    def _release(self, device_id: str, wearer: _Wearer, *, force: bool = False) -> None:
+        """Queue the device's deferred packets for the analysis: all (``force``), else what its budget allows.
+
+        Without ``force`` they wait for a chunk's worth of budget (or spare time), so that
+        a device held to its rate is analysed in a few large calls rather than many small ones.
+        """
+        if not wearer.deferred:
+            return
+        waits = not force and self._spare_samples <= 0 and math.isfinite(self.settings.flood_samples_per_s)
+        if waits and self._budget(wearer) < min(wearer.deferred_samples, self._chunk()):
+            return
+        while wearer.deferred and self._spend(wearer, wearer.deferred[0].n, force=force):
+            batch = wearer.deferred.popleft()
+            wearer.deferred_samples -= batch.n
+            self._queue(device_id, wearer, batch)
+
+    def _analyse_now(self, device_id: str, wearer: _Wearer) -> None:
+        """Analyse every packet of the device taken in, deferred ones too (an action or a save must see them)."""
+        self._release(device_id, wearer, force=True)
+        self._analyse(device_id, wearer)
+
+    def _start_episode(self, device_id: str, wearer: _Wearer) -> None:
+        wearer.flooding = True
+        wearer.episode_deferred = wearer.episode_stored = 0
+        log.warning(
+            "%s: sends faster than its analysis budget (%g samples/s after a burst of %d): its packets wait"
+            " behind the other devices' and are analysed when there is time",
+            device_id,
+            self.settings.flood_samples_per_s,
+            self.settings.flood_burst_samples,
+        )
+
+    def _end_episode(self, device_id: str, wearer: _Wearer) -> None:
+        """Close the device's episode of deferral once nothing of it is left to analyse and it is within budget again.
+
+        Spare time may clear its deferred packets between two bursts of a flood that goes
+        on: the episode lasts until its budget has grown back, so that it is logged once.
+        """
+        if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None or self._budget(wearer) <= 0:
+            return
+        wearer.flooding = False
+        log.info(
+            "%s: back within its analysis budget: %d packets were deferred, %d of them taken back from the store",
+            device_id,
+            wearer.episode_deferred,
+            wearer.episode_stored,
+        )
+
+    def _fall_behind(self, device_id: str, wearer: _Wearer) -> None:
+        """Past the deferral bound: the device's later packets are left to the store, and its stream resumes from there.
+
+        The packets held after a gap are let go of too: the recorder has them.
+        """
+        if not wearer.flooding:
+            self._start_episode(device_id, wearer)
+        if wearer.episode_stored == 0:
+            log.warning(
+                "%s: more than %d samples deferred; its later packets are analysed from the store",
+                device_id,
+                self.settings.flood_max_deferred_samples,
+            )
+        wearer.behind_seq = wearer.seq
+        held = sorted(wearer.pending)
+        wearer.pending.clear()
+        for seq in held:
+            self._leave_to_store(device_id, wearer, seq)
+
+    def _leave_to_store(self, device_id: str, wearer: _Wearer, seq: int) -> None:
+        """Count a packet the device's stream takes back from the store later (it is past its deferral bound)."""
+        wearer.behind_seq = seq if wearer.behind_seq is None else max(wearer.behind_seq, seq)
+        self.counts[(device_id, "flood_deferred")] += 1
+        self.counts[(device_id, "flood_left_to_store")] += 1
+        wearer.episode_deferred += 1
+        wearer.episode_stored += 1
+
+    def _resume_from_store(self, device_id: str, wearer: _Wearer) -> None:
+        """Take in the packets the device left to the store, as far as its budget and spare time allow.
+
+        Once the store has no more after the last one taken, the stream is live again: a
+        later packet the recorder has not stored yet is then a gap like any other, waited
+        for and filled from the store (:meth:`_feed_pending`). While the store lacks some
+        of the packets left to it, the recorder is waited for, up to ``recorder_wait_s``
+        without a new one; then the stream goes on without them (a gap skipped).
+        """
+        chunk = self._chunk()
+        if self._spare_samples <= 0 and self._budget(wearer) < chunk:
+            return
+        rows = 0
+        try:
+            for row in self.store.batches(device_id, after_seq=wearer.seq, limit=RESUME_PACKETS):
+                rows += 1
+                if wearer.quarantined or not self._spend(wearer, row.n):
+                    return
+                try:
+                    batch = decode(row.payload)
+                except PacketError:
+                    continue  # the recorder stores only packets that decoded
+                self.metrics.add("sitless_samples_received", batch.n)
+                wearer.seq = batch.seq
+                self._queue(device_id, wearer, batch)
+        except StoreError as err:
+            self.troubles.warning(
+                f"resume:{device_id}", "%s: cannot read its packets from the store: %s", device_id, err
+            )
+            return
+        if rows >= RESUME_PACKETS:
+            return
+        behind_seq = wearer.behind_seq
+        if behind_seq is not None and wearer.seq < behind_seq:
+            now = self._clock()
+            if rows or wearer.behind_short_s is None:
+                wearer.behind_short_s = now
+            if now - wearer.behind_short_s < self.settings.recorder_wait_s:
+                return  # the recorder has yet to store them
+            self.counts[(device_id, "gaps_skipped")] += 1
+            log.info(
+                "%s: packets %d..%d never reached the store; going on without them",
+                device_id,
+                wearer.seq + 1,
+                behind_seq,
+            )
+            wearer.seq = behind_seq  # the next packet follows on
+        wearer.behind_seq = wearer.behind_short_s = None
+
+    def _catch_up(self) -> bool:
+        """Analyse deferred packets: within each device's budget, and past it while no message waits.
+
+        Each device gets at most a chunk past its budget per call, in turn, so that a
+        message arriving meanwhile waits for one chunk at most.
+
+        Returns:
+            Whether anything was analysed and some is left, to be caught up on at once.
+        """
+        waiting = [d for d, w in self._wearers.items() if w.flooding]
+        if not waiting:
+            return False
+        self._turn = (self._turn + 1) % len(waiting)
+        worked = left = False
+        for device_id in waiting[self._turn :] + waiting[: self._turn]:
+            wearer = self._wearers[device_id]
+            before = wearer.seq, len(wearer.deferred)
+            self._spare_samples = int(self._chunk()) if self._idle() else 0
+            try:
+                self._release(device_id, wearer)
+                if not wearer.deferred and wearer.behind_seq is not None:
+                    self._resume_from_store(device_id, wearer)
+                self._analyse(device_id, wearer)
+            finally:
+                self._spare_samples = 0
+            self._end_episode(device_id, wearer)
+            worked = worked or (wearer.seq, len(wearer.deferred)) != before
+            left = left or bool(wearer.deferred) or wearer.behind_seq is not None
+        return worked and left
+
+    def _idle(self) -> bool:
+        """Whether no message waits to be handled: time to spare for deferred packets."""
+        return self._inbox.empty()
 
     def _analyse(self, device_id: str, wearer: _Wearer) -> None:
         """Analyse the queued packets in one call; a failure skips them and starts the analysis afresh."""
@@ -433,8 +740,9 @@ class Worker(MqttService):
             self._emit(device_id, wearer, events)
 
     def _analyse_all(self) -> None:
-        """Analyse every device's queued packets."""
+        """Analyse every device's queued packets, and its deferred ones as far as its budget allows."""
         for device_id, wearer in self._wearers.items():
+            self._release(device_id, wearer)
             self._analyse(device_id, wearer)
 
     def _analysis_failed(self, device_id: str, wearer: _Wearer, what: str) -> None:
@@ -451,6 +759,10 @@ class Worker(MqttService):
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
             wearer.pending.clear()
+            wearer.deferred.clear()
+            wearer.deferred_samples = 0
+            wearer.behind_seq = wearer.behind_short_s = None
+            wearer.flooding = False
             log.error(
                 "%s: quarantined after %d analysis failures; its packets are stored but not analysed until restart",
                 device_id,
@@ -485,7 +797,7 @@ class Worker(MqttService):
         wearer.chosen = chosen
         if wearer.quarantined:
             return
-        self._analyse(device_id, wearer)  # the samples before the change under the old settings
+        self._analyse_now(device_id, wearer)  # the samples before the change under the old settings
         analysis = self._analysis_settings(chosen.placement or wearer.placement, chosen)
         if analysis.placement is wearer.placement:
             wearer.analyzer.set_policy(analysis.policy, analysis.slouch)
@@ -539,7 +851,7 @@ class Worker(MqttService):
             log.info("action %s for %s (id %s) was applied before; ignored", action, device_id, action_id)
             return
         log.info("action %s for %s (id %s)", action, device_id, action_id)
-        self._analyse(device_id, wearer)  # the samples before the action first
+        self._analyse_now(device_id, wearer)  # the samples before the action first
         # Before any sample the analysis has no clock of its own: the action takes the time it arrived.
         at_s = m.received_s if wearer.analyzer.status().t_s is None else None
         try:
@@ -770,7 +1082,9 @@ class Worker(MqttService):
                 worker_lag_s=round(self.lag_s, 3),
                 worker=self.worker_id,
             )
-            rows.append(StateRow(device_id, wearer.seq, snapshot, status))
+            # Deferred packets are not in the snapshot: a restarted worker takes them from the store.
+            seq = wearer.deferred[0].seq - 1 if wearer.deferred else wearer.seq
+            rows.append(StateRow(device_id, seq, snapshot, status))
             if snapshot is not None and wearer.unsaved_packets:
                 counts[(device_id, "packets")] = wearer.unsaved_packets
             saved.append((device_id, wearer, snapshot is not None))
@@ -793,12 +1107,17 @@ class Worker(MqttService):
                 wearer.unsaved_packets = 0
 
     def tick(self) -> None:
-        """Give up on gaps that waited too long: analyse the packets held after them."""
+        """Give up on gaps that waited too long, and catch up on deferred packets (:meth:`_catch_up`).
+
+        While deferred packets are left and the worker has time to spare, the loop comes
+        back at once rather than waiting for a message.
+        """
         now = self._clock()
         for device_id, wearer in self._wearers.items():
             if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True, patient=True)
                 self._analyse(device_id, wearer)
+        self.tick_s = 0.0 if self._catch_up() else self._idle_tick_s
 
     def _to_let_go(self) -> list[str]:
         """Devices to save and drop from memory: idle ones, and the longest idle past ``max_wearers``."""
@@ -831,6 +1150,7 @@ class Worker(MqttService):
         for device_id in [*leaving, *handing]:
             if device_id in self._wearers:
                 self._feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
+                self._analyse_now(device_id, self._wearers[device_id])
         self._analyse_all()
         self._send_events()
         self._save(force=force, due=frozenset([*leaving, *handing]))
@@ -888,8 +1208,8 @@ class Worker(MqttService):
             self._republished = False  # their events a dead worker stored and did not publish
 
     def _held_packets(self) -> int:
-        """Packets held after a gap or queued for the analysis, over every wearer (read when scraped)."""
-        return sum(len(w.pending) + len(w.queued) for w in list(self._wearers.values()))
+        """Packets held after a gap, queued for the analysis or deferred, over every wearer (read when scraped)."""
+        return sum(len(w.pending) + len(w.queued) + len(w.deferred) for w in list(self._wearers.values()))
 
     def close(self) -> None:
         """Analyse held packets, save every device's state, disconnect and close the store (once)."""
@@ -899,6 +1219,7 @@ class Worker(MqttService):
         super().close()
         for device_id, wearer in self._wearers.items():
             self._feed_pending(device_id, wearer, skip_gaps=True)
+            self._analyse_now(device_id, wearer)  # those left to the store wait there for the next run
         try:
             self.flush(force=True)  # analyses what is queued first
             self.ownership.release()  # another worker takes them over at once

@@ -2,9 +2,11 @@
 
 Its options: the service's (broker, store, client id), the placement assumed until a
 device names one, the alert policy (``ingest.policy_args``), daily working hours and an
-MQTT 5 shared-subscription group, and the worker's id and lease time for several workers
-sharing a fleet (:mod:`ingest.ownership`). The wearer's own settings, chosen on the dashboard,
-replace the policy's limit and hours for that wearer (``docs/protocol.md``, ``settings``).
+MQTT 5 shared-subscription group, the worker's id, lease time and hand-over pace for
+several workers sharing a fleet (:mod:`ingest.ownership`), and each device's analysis
+budget, which keeps a flooding device from starving the others (:mod:`ingest.worker`).
+The wearer's own settings, chosen on the dashboard, replace the policy's limit and hours
+for that wearer (``docs/protocol.md``, ``settings``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = ["local_utc_offset_h", "register", "run", "working_hours"]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``worker`` subcommand."""
     p = sub.add_parser("worker", help="analyse every wearer live: postures, sitting bouts, alerts")
+    defaults = WorkerSettings()
     add_service_arguments(p, client_id="sitless-worker")
     p.add_argument(
         "--placement",
@@ -64,11 +67,54 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="most messages kept per device another worker holds, to take it over from: enough for"
         " 10 s of snapshots and 4/3 of a lease at the wearers' packet rate (default 240: 2 min at 50 Hz)",
     )
+    p.add_argument(
+        "--handover-after",
+        type=int,
+        default=defaults.handover_after,
+        help="lease renewals in a row above its fair share before a worker hands devices over to the others"
+        f" (default {defaults.handover_after})",
+    )
+    p.add_argument(
+        "--handover-step",
+        type=int,
+        default=defaults.handover_step,
+        help=f"most devices a worker hands over per lease renewal (default {defaults.handover_step})",
+    )
+    p.add_argument(
+        "--handover-cooldown-leases",
+        type=float,
+        default=defaults.handover_cooldown_leases,
+        help="leases a worker waits before it claims back a device it handed over"
+        f" (default {defaults.handover_cooldown_leases:g})",
+    )
+    p.add_argument(
+        "--flood-samples-per-s",
+        type=float,
+        default=defaults.flood_samples_per_s,
+        help="each device's analysis budget in samples per second; a device sending faster, once its burst"
+        " is spent, waits behind the others ('inf': no limit;"
+        f" default {defaults.flood_samples_per_s:g}, 1,000x real time at 50 Hz)",
+    )
+    p.add_argument(
+        "--flood-burst-samples",
+        type=int,
+        default=defaults.flood_burst_samples,
+        help="samples a device may have analysed beyond that rate before it waits, e.g. a gateway catching up"
+        f" (default {defaults.flood_burst_samples}: an hour at 50 Hz)",
+    )
+    p.add_argument(
+        "--flood-max-deferred-samples",
+        type=int,
+        default=defaults.flood_max_deferred_samples,
+        help="most samples of a device kept in memory while it waits; later ones are analysed from the store"
+        f" (default {defaults.flood_max_deferred_samples}: 20 min at 50 Hz)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGINT or SIGTERM; 2 for option values out of range."""
+    broker = BrokerAddress.parse(args.broker)  # a bad URL is the CLI's one-line error (status 1)
     try:
         policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
         slouch = slouch_policy(args)
@@ -76,21 +122,27 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--lease-s must be > 0 and --standby-messages >= 0, got {args.lease_s}, {args.standby_messages}"
             )
+        settings = WorkerSettings(
+            broker=broker,
+            store_url=args.store,
+            client_id=args.client_id,
+            placement=Placement(args.placement),
+            policy=policy,
+            slouch=slouch,
+            share_group=args.share_group,
+            worker_id=args.worker_id,
+            lease_s=args.lease_s,
+            standby_messages=args.standby_messages,
+            handover_after=args.handover_after,
+            handover_step=args.handover_step,
+            handover_cooldown_leases=args.handover_cooldown_leases,
+            flood_samples_per_s=args.flood_samples_per_s,
+            flood_burst_samples=args.flood_burst_samples,
+            flood_max_deferred_samples=args.flood_max_deferred_samples,
+        )
     except ValueError as err:
         print(f"sitless worker: {err}", file=sys.stderr)
         return 2
-    settings = WorkerSettings(
-        broker=BrokerAddress.parse(args.broker),
-        store_url=args.store,
-        client_id=args.client_id,
-        placement=Placement(args.placement),
-        policy=policy,
-        slouch=slouch,
-        share_group=args.share_group,
-        worker_id=args.worker_id,
-        lease_s=args.lease_s,
-        standby_messages=args.standby_messages,
-    )
     return serve(Worker(settings), metrics_endpoint(args))  # the worker saves every device's state as it closes
 
 

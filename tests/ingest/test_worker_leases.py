@@ -6,7 +6,9 @@ to expire by claiming it again for 0 s, never by waiting.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
+from ingest.worker_cmd import register, run
 from tests.ingest.test_worker import DEVICE, packet_message
 
 
@@ -25,8 +28,8 @@ class Clock:
         return self.now_s
 
 
-def worker(store_url: str, name: str, clock: Clock) -> Worker:
-    settings = WorkerSettings(store_url=store_url, client_id=f"w-{name}", worker_id=name, lease_s=10.0)
+def worker(store_url: str, name: str, clock: Clock, **options: Any) -> Worker:
+    settings = WorkerSettings(store_url=store_url, client_id=f"w-{name}", worker_id=name, lease_s=10.0, **options)
     return Worker(settings, clock=clock)
 
 
@@ -179,11 +182,11 @@ def test_a_worker_that_joins_is_handed_its_fair_share(any_store_url: str) -> Non
 
 
 def _two_workers_renewing(
-    url: str, devices: int, renewals: int = 6
+    url: str, devices: int, renewals: int = 6, **options: Any
 ) -> tuple[Worker, Worker, list[str], list[tuple[int, int]]]:
     """Workers a and b hear ``devices`` wearers, then renew every 10 s: how many each holds after each renewal."""
     clock = Clock()
-    a, b = worker(url, "a", clock), worker(url, "b", clock)
+    a, b = worker(url, "a", clock, **options), worker(url, "b", clock, **options)
     fleet = [f"d{i}" for i in range(devices)]
     burst = [m for d in fleet for m in packets(range(0, 2), d)]
     a.handle(burst)
@@ -206,15 +209,51 @@ def test_an_uneven_split_stays_as_it_is(any_store_url: str) -> None:
     b.close()
 
 
-def test_a_few_devices_are_handed_over_at_a_time(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With one device per hand-over, a worker above its share by two hands them over one at
-    a time, each after two renewals above its share."""
-    monkeypatch.setattr("ingest.ownership.HANDOVER_STEP", 1)
-    a, b, _, splits = _two_workers_renewing(any_store_url, 4)
+def test_a_few_devices_are_handed_over_at_a_time(any_store_url: str) -> None:
+    """With one device per hand-over (``handover_step``), a worker above its share by two
+    hands them over one at a time, each after two renewals above its share."""
+    a, b, _, splits = _two_workers_renewing(any_store_url, 4, handover_step=1)
     assert [held_a for held_a, _ in splits] == [4, 3, 3, 2, 2, 2]
     assert len(b.ownership.held) == 2
     a.close()
     b.close()
+
+
+def test_a_larger_step_hands_the_whole_excess_over_at_once(any_store_url: str) -> None:
+    """Eight wearers on two workers with two devices per hand-over: the excess of four goes
+    two at a time, the next two only after another two renewals above the share."""
+    a, b, _, splits = _two_workers_renewing(any_store_url, 8, handover_step=2)
+    assert [held_a for held_a, _ in splits] == [8, 6, 6, 4, 4, 4]
+    assert len(b.ownership.held) == 4
+    a.close()
+    b.close()
+
+
+def test_hand_over_waits_for_the_renewals_it_is_told_to(any_store_url: str) -> None:
+    """With ``handover_after=3`` the first hand-over comes at the third renewal above the share, not the second."""
+    a, b, _, splits = _two_workers_renewing(any_store_url, 4, handover_after=3)
+    assert [held_a for held_a, _ in splits] == [4, 4, 2, 2, 2, 2]
+    a.close()
+    b.close()
+
+
+def test_the_hand_over_options_reach_the_settings() -> None:
+    """``--handover-*`` default to the settings' defaults; values out of range are refused (status 2)."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["worker"])
+    defaults = WorkerSettings()
+    assert (args.handover_after, args.handover_step, args.handover_cooldown_leases) == (
+        defaults.handover_after,
+        defaults.handover_step,
+        defaults.handover_cooldown_leases,
+    )
+    assert (defaults.handover_after, defaults.handover_step, defaults.handover_cooldown_leases) == (2, 8, 3.0)
+    args = parser.parse_args(["worker", "--handover-step", "0"])
+    assert run(args) == 2
+    for bad in ({"handover_after": 0}, {"handover_step": 0}, {"handover_cooldown_leases": -1.0}):
+        with pytest.raises(ValueError, match="handover"):
+            WorkerSettings(**bad)  # type: ignore[arg-type]
 
 
 def test_a_device_handed_over_is_not_claimed_back_while_the_newcomer_catches_up(any_store_url: str) -> None:
