@@ -1,9 +1,13 @@
 """The whole live pipeline through real brokers: simulated wearable -> MQTT -> recorder,
-worker -> store and event topic, with the faults a deployment meets."""
+worker -> store and event topic, with the faults a deployment meets.
+
+The store is a SQLite file; the alert and the restarted worker also run on a PostgreSQL
+database behind mosquitto, and a PostgreSQL server crashing mid-stream is ridden out."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -18,12 +22,26 @@ from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SIT_ON, StoreOutage, device, events, ride_out, streaming
+from tests.e2e.helpers import (
+    ALERT_DUE_S,
+    DEVICE,
+    ON_EACH_BROKER_AND_POSTGRESQL,
+    SIT_ON,
+    Outage,
+    ServerDown,
+    StoreOutage,
+    device,
+    events,
+    ride_out,
+    streaming,
+)
+from tests.postgres import PostgresServer
 from tests.support import EventLog, TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
+@ON_EACH_BROKER_AND_POSTGRESQL
 def test_alert_reaches_store_event_topic_and_wearable(
     broker: BrokerAddress, store_url: str, services: tuple[Recorder, Worker], event_log: EventLog
 ) -> None:
@@ -128,6 +146,21 @@ def test_store_outage_is_waited_out_and_loses_nothing(
     takes writes again every packet is stored once and analysed once, with the worker's
     counts and state saved. On both engines the outage outlasts the worker's first
     failure and 5 s of deliveries left unacknowledged."""
+    wait_out(broker, store_url, store_outage, caplog.records)
+
+
+def test_a_postgresql_server_crash_is_waited_out_and_loses_nothing(
+    mosquitto_broker: BrokerAddress, own_postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's PostgreSQL server crashes mid-stream, every connection cut, and starts
+    again on the same address: the services retry until it is back, and every packet is
+    stored once and analysed once, with the worker's counts and state saved."""
+    store_url = own_postgres_server.new_database()
+    wait_out(mosquitto_broker, store_url, ServerDown(own_postgres_server), caplog.records)
+
+
+def wait_out(broker: BrokerAddress, store_url: str, outage: Outage, records: list[logging.LogRecord]) -> None:
+    """A recorder and a worker ride out ``outage`` mid-stream; check that nothing was lost or doubled."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
     worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
     recorder.start()
@@ -136,7 +169,7 @@ def test_store_outage_is_waited_out_and_loses_nothing(
         wearable = device(broker, minutes=12.0, speed=60.0)
         with streaming(wearable) as runner:
             wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
-            ride_out(store_outage, caplog.records, recorder, worker)
+            ride_out(outage, records, recorder, worker)
             runner.join(60)
         sent = wearable.stats.packets_sent
         assert wearable.stats.unacked == 0
@@ -170,6 +203,7 @@ def worker_process(broker: BrokerAddress, store_url: str, *options: str) -> subp
     return subprocess.Popen([*cmd, "--client-id", "e2e-worker-proc", *options])
 
 
+@ON_EACH_BROKER_AND_POSTGRESQL
 def test_restarted_worker_resumes_the_running_sitting_bout(
     broker: BrokerAddress, store_url: str, event_log: EventLog
 ) -> None:
@@ -203,6 +237,4 @@ def test_restarted_worker_resumes_the_running_sitting_bout(
 
 
 if os.environ.get("SITLESS_E2E_DEBUG"):  # pragma: no cover - a switch for investigating a failure by hand
-    import logging
-
     logging.basicConfig(level=logging.DEBUG)
