@@ -18,7 +18,7 @@ from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.worker import Worker, WorkerSettings
 from tests.conftest import require_pg_bin
-from tests.e2e.helpers import DEVICE, StoreOutage
+from tests.e2e.helpers import DEVICE, SNAPSHOT_EVERY_S, StoreOutage
 from tests.postgres import PostgresServer
 from tests.support import FullDisk, free_port, make_test_ca, missing
 
@@ -26,7 +26,7 @@ from tests.support import FullDisk, free_port, make_test_ca, missing
 @pytest.fixture
 def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     recorder.start()
     worker.start()
     yield recorder, worker

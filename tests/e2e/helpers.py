@@ -45,6 +45,11 @@ SIT_ON = Script(
 )
 
 
+#: The in-process workers save each device's snapshot at least this often (10 s in
+#: service): a test waits for the snapshot that records the last packet analysed and its
+#: count, which then comes within a second of the last packet.
+SNAPSHOT_EVERY_S = 1.0
+
 #: Each broker on a SQLite store, and mosquitto (what a deployment runs) on a PostgreSQL
 #: database: for the tests that matter on both stores, without running all four pairs.
 ON_EACH_BROKER_AND_POSTGRESQL = pytest.mark.parametrize(

@@ -22,12 +22,15 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, subscription, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import ALERT_DUE_S, DEVICE, device, events
+from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SNAPSHOT_EVERY_S, device, events
 from tests.support import EventLog, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 T0 = 1.7e9
+#: The device lease of the worker that is gone lapses after this (10 s in service): the
+#: next worker, not the same one restarted, takes the device over once it has.
+LEASE_S = 1.0
 
 
 def quick_packets(minutes: float) -> list[Message]:
@@ -57,7 +60,8 @@ def commands(broker: BrokerAddress) -> Iterator[queue.Queue[dict[str, object]]]:
 def worker_without_broker(store_url: str) -> Worker:
     """A worker whose broker never answers: what it publishes is never acknowledged,
     as for a worker killed right after storing its events."""
-    return Worker(WorkerSettings(BrokerAddress("127.0.0.1", free_port()), store_url, client_id="e2e-lost-worker"))
+    nowhere = BrokerAddress("127.0.0.1", free_port())
+    return Worker(WorkerSettings(nowhere, store_url, client_id="e2e-lost-worker", lease_s=LEASE_S))
 
 
 def test_events_stored_but_never_published_go_out_after_a_restart(
@@ -69,7 +73,7 @@ def test_events_stored_but_never_published_go_out_after_a_restart(
     first.handle(quick_packets(ALERT_DUE_S / 60 + 1.5))
     assert len(events(store_url, "alert")) == 1
     # killed here: never connected, nothing was acknowledged
-    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", lease_s=LEASE_S))
     second.start()
     try:
         wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the stored alert on the event topic")
@@ -97,7 +101,7 @@ def test_a_stale_alert_is_published_but_not_buzzed(
         again = Batch(n_sitting + i, t_end + i * 0.5, batch.rate_hz, batch.acc_scale_g, batch.acc)
         messages.append(Message(m.topic, encode(again), 0, 1, 0.0))
     first.handle(messages)
-    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", lease_s=LEASE_S))
     second.start()
     try:
         wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the stored alert on the event topic")
@@ -153,7 +157,7 @@ def test_a_flood_through_a_small_queue_loses_nothing(broker: BrokerAddress, stor
     """With a 20-message queue the services make the broker hold the backlog: a burst of
     one device's packets is stored and analysed once each, and the lag is reported."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     for service in (recorder, worker):
         service._inbox = queue.Queue(maxsize=20)
     recorder.start()

@@ -27,6 +27,7 @@ from tests.e2e.helpers import (
     DEVICE,
     ON_EACH_BROKER_AND_POSTGRESQL,
     SIT_ON,
+    SNAPSHOT_EVERY_S,
     Outage,
     ServerDown,
     StoreOutage,
@@ -162,7 +163,7 @@ def test_a_postgresql_server_crash_is_waited_out_and_loses_nothing(
 def wait_out(broker: BrokerAddress, store_url: str, outage: Outage, records: list[logging.LogRecord]) -> None:
     """A recorder and a worker ride out ``outage`` mid-stream; check that nothing was lost or doubled."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     recorder.start()
     worker.start()
     try:
