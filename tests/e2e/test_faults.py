@@ -22,7 +22,7 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, subscription, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SNAPSHOT_EVERY_S, device, events
+from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SNAPSHOT_EVERY_S, device, events, streaming
 from tests.support import EventLog, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -124,23 +124,23 @@ def test_a_client_taking_the_recorders_session_over_is_noticed_and_recovered(
 ) -> None:
     """Another client connects as the recorder for a few seconds: the recorder takes its
     session back (amqtt leaves it connected but silent, mosquitto drops it), and every
-    packet sent after the intruder left is stored."""
+    packet sent after the intruder left is stored (the wearable streams on for 2 min of
+    packets after that, however long the take-over took)."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
     recorder.probe_every_s = 0.5
     recorder.start()
     try:
-        wearable = device(broker, minutes=10.0, speed=60.0)
-        runner = threading.Thread(target=wearable.run)
-        runner.start()
-        wait_until(lambda: recorder.stats.stored > 50, what="the stream to start")
-        intruder = make_client("e2e-recorder", clean_session=False)
-        intruder.reconnect_delay_set(30, 60)  # it does not fight back once kicked out
-        connect(intruder, broker, timeout_s=60.0)  # amqtt on a loaded machine can take a while
-        wait_until(lambda: recorder.disconnects > 0, what="the intruder to take the session over")
-        intruder.disconnect()
-        intruder.loop_stop()
-        left_at = wearable.stats.packets_sent
-        runner.join(120)
+        wearable = device(broker, minutes=10.0, speed=60.0, loop=True)  # until stopped
+        with streaming(wearable):
+            wait_until(lambda: recorder.stats.stored > 50, what="the stream to start")
+            intruder = make_client("e2e-recorder", clean_session=False)
+            intruder.reconnect_delay_set(30, 60)  # it does not fight back once kicked out
+            connect(intruder, broker, timeout_s=60.0)  # amqtt on a loaded machine can take a while
+            wait_until(lambda: recorder.disconnects > 0, what="the intruder to take the session over")
+            intruder.disconnect()
+            intruder.loop_stop()
+            left_at = wearable.stats.packets_sent
+            wait_until(lambda: wearable.stats.packets_sent > left_at + 240, what="2 min of packets after it left")
         sent = wearable.stats.packets_sent
         wait_until(lambda: set(range(left_at + 1, sent)) <= stored_seqs(store_url), what="the packets after it left")
         assert recorder.running
