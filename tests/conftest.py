@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder: real MQTT brokers on free localhost ports.
+"""Fixtures shared by every test folder: real MQTT brokers on free localhost ports, stores.
 
 ``embedded_broker`` is the embedded broker's amqtt fallback (always available);
 ``mosquitto_broker`` is Debian's mosquitto as the embedded broker configures it, skipped
@@ -7,6 +7,11 @@ turns the skip into a failure. ``broker`` runs a test against each of them.
 ``demo_broker`` is the embedded broker as ``sitless demo`` starts it (mosquitto).
 All three let any client in (``open_access``), for tests about other things than logins;
 ``tests/ingest/test_broker_auth.py`` tests the logins and ACLs of both engines.
+
+``store_url`` is a SQLite file; a test module marked ``both_stores`` runs each of its
+tests that takes it on a SQLite file and on a fresh PostgreSQL database of the session's
+server, and a test may ask for one backend with ``parametrize("store_url", ["postgresql"],
+indirect=True)``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,19 @@ from tests.postgres import PostgresServer, find_pg_bin
 from tests.support import EventLog, FullDisk, TcpProxy, free_port, missing
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The store backends, by the name a ``store_url`` parameter takes.
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_stores: run the tests taking store_url on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give the tests of a ``both_stores`` module that take ``store_url`` each backend in turn."""
+    if "store_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores") is not None:
+        metafunc.parametrize("store_url", STORE_BACKENDS, indirect=True)
 
 
 def data_dir() -> Path:
@@ -133,10 +151,21 @@ def chromium() -> Path:
     return found
 
 
+def backend_url(request: pytest.FixtureRequest, sqlite_path: Path) -> str:
+    """The store URL of the backend a ``store_url`` fixture was given (SQLite if none)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        return f"sqlite:///{sqlite_path}"
+    if backend != "postgresql":
+        raise ValueError(f"no such store backend: {backend!r} (one of {STORE_BACKENDS})")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """A SQLite store in ``tmp_path``."""
-    return f"sqlite:///{tmp_path / 'store.sqlite'}"
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite store in ``tmp_path``, or a fresh PostgreSQL database where the test asks for one."""
+    return backend_url(request, tmp_path / "store.sqlite")
 
 
 @pytest.fixture
@@ -147,6 +176,15 @@ def full_disk() -> Iterator[FullDisk]:
     disk.close()
 
 
+def require_pg_bin() -> Path:
+    """PostgreSQL's binaries; skips where it is not installed, unless ``SITLESS_REQUIRE_POSTGRES=1``."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        missing("PostgreSQL (initdb, pg_ctl)", "SITLESS_REQUIRE_POSTGRES", "apt-get install postgresql")
+    assert bin_dir is not None
+    return bin_dir
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the whole session (initdb and pg_ctl, a free port).
@@ -154,11 +192,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     Skipped where PostgreSQL is not installed, unless ``SITLESS_REQUIRE_POSTGRES=1``
     (set by ``.ci/run``) turns the skip into a failure.
     """
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        missing("PostgreSQL (initdb, pg_ctl)", "SITLESS_REQUIRE_POSTGRES", "apt-get install postgresql")
-    assert bin_dir is not None
-    server = PostgresServer(bin_dir)
+    server = PostgresServer(require_pg_bin())
     yield server
     server.stop()
 
@@ -169,13 +203,10 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     return postgres_server.new_database()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=STORE_BACKENDS)
 def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store backend in turn: a SQLite file in ``tmp_path`` and a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    return backend_url(request, tmp_path / "store.sqlite")
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """A throwaway PostgreSQL server for tests: initdb into a temporary folder, pg_ctl start on a free port.
 
+A test may crash the server and start it again on the same port and data (a database
+restart or fail-over seen by the services).
+
 The binaries come from PATH, else from Debian's ``/usr/lib/postgresql/*/bin``. PostgreSQL
 refuses to run as root: there the server runs as the ``postgres`` user (made by Debian's
 package) through ``runuser``, with its folder handed over to that user.
@@ -51,6 +54,8 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="sitless-pg-"))
         self.data = self.root / "data"
         self._as: list[str] = []
+        #: Whether the server is up (between :meth:`start` and :meth:`crash` or :meth:`stop`).
+        self.running = False
         if os.geteuid() == 0:
             try:
                 owner = pwd.getpwnam("postgres")
@@ -59,9 +64,28 @@ class PostgresServer:
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
         self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "--no-sync", "-E", "UTF8")
+        self.start()
+        self._count = 0
+
+    def start(self) -> None:
+        """Start the server on its port and folder, and return once it takes connections.
+
+        Raises:
+            RuntimeError: pg_ctl failed, or the server is running already.
+        """
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-        self._count = 0
+        self.running = True
+
+    def crash(self) -> None:
+        """Stop the server as a crash or a fail-over does: every connection cut at once, nothing
+        flushed; its databases are kept, and :meth:`start` brings them back after recovery.
+
+        Raises:
+            RuntimeError: pg_ctl failed, or the server is not running.
+        """
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self.running = False
 
     def _run(self, program: str, *args: str) -> None:
         done = subprocess.run(
@@ -83,8 +107,9 @@ class PostgresServer:
         return self.url(name)
 
     def stop(self) -> None:
-        """Stop the server at once and delete its folder."""
+        """Stop the server at once (if it runs) and delete its folder."""
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            if self.running:
+                self.crash()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

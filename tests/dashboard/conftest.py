@@ -1,4 +1,7 @@
-"""Fixtures for the dashboard tests: a real SQLite store holding one morning at the desk.
+"""Fixtures for the dashboard tests: a real store holding one morning at the desk.
+
+The store is a SQLite file; the modules that read a filled store are marked
+``both_stores`` and run on a PostgreSQL database as well.
 
 The morning (``office_morning.py``) is written with the Store API the way the analysis
 worker and the recorder write it. "Now" is 10:30 (sitting for 27 min since 10:03, no
@@ -18,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import SETTINGS_KEY, DashboardSettings
 from ingest.store import Store
+from tests.conftest import backend_url
 from tests.dashboard.office_morning import APP, APP_TIMEOUT_S, DEVICE, MORNING_EVENTS, SENSOR_STATUS, at, live_status
 
 
@@ -42,9 +46,10 @@ def _own_main() -> Iterator[None]:
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """A store URL in ``tmp_path`` whose file does not exist yet."""
-    return f"sqlite:///{tmp_path / 'sitless.sqlite'}"
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL in ``tmp_path`` whose file does not exist yet, or an empty PostgreSQL
+    database (no tables yet) in the modules marked ``both_stores`` (tests/conftest.py)."""
+    return backend_url(request, tmp_path / "sitless.sqlite")
 
 
 @pytest.fixture

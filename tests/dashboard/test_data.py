@@ -13,6 +13,8 @@ from dashboard import data
 from ingest.store import Store
 from tests.dashboard.office_morning import DEVICE, MORNING_EVENTS, at
 
+pytestmark = pytest.mark.both_stores
+
 
 def test_a_missing_store_file_means_no_devices(store_url: str) -> None:
     """Before any service has created the store, the dashboard sees no wearable and no status."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,26 +12,34 @@ from bench.office_weeks import DEVICE, END, write
 from dashboard import display
 from ingest.progress import load_report
 from ingest.store import Store
+from tests.conftest import STORE_BACKENDS
 from tests.dashboard.office_morning import DEVICE as DEVICE_MORNING
 from tests.dashboard.office_morning import at
 from tests.dashboard.test_pages import all_text
+from tests.postgres import PostgresServer
 
 PAGE = "app_pages/day.py"
 WEEKS = 2
 
 
-@pytest.fixture(scope="module")
-def weeks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two weeks of office days (``bench.office_weeks``), written once for the module."""
-    path = tmp_path_factory.mktemp("weeks") / "store.sqlite"
-    write(f"sqlite:///{path}", END, WEEKS)
-    return path
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def weeks_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Two weeks of office days (``bench.office_weeks``), written once for the module
+    into a SQLite file and into a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('weeks') / 'store.sqlite'}"
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres_server")
+        url = postgres.new_database()
+    write(url, END, WEEKS)
+    return url
 
 
 def metrics(app: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in app.metric}
 
 
+@pytest.mark.both_stores
 def test_day_shows_the_morning_up_to_now(make_app: Callable[..., AppTest], morning_store: Callable[..., str]) -> None:
     """The latest day is shown first: sitting 1 h 02 min as on Today, one break, the 09:45 reminder done."""
     app = make_app(morning_store(), page=PAGE)
@@ -52,6 +59,7 @@ def test_day_shows_the_morning_up_to_now(make_app: Callable[..., AppTest], morni
     assert app.dataframe[0].value.to_dict("records") == [{"Time": "09:45", "Reminder": "first", "Answer": "Done"}]
 
 
+@pytest.mark.both_stores
 def test_the_ribbon_marks_exercise(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str], store_url: str
 ) -> None:
@@ -89,15 +97,12 @@ def test_the_night_found_is_a_band_and_counts_as_in_bed(
     assert "In bed from" in spec
 
 
-def test_picking_a_day_shows_that_days_totals_from_the_report(
-    make_app: Callable[..., AppTest], weeks_file: Path
-) -> None:
+def test_picking_a_day_shows_that_days_totals_from_the_report(make_app: Callable[..., AppTest], weeks_url: str) -> None:
     """Another date shows that day: its totals are the Report's day summary."""
-    url = f"sqlite:///{weeks_file}"
     tz = dt.datetime.now().astimezone().tzinfo or dt.UTC
-    app = make_app(url, page=PAGE)
+    app = make_app(weeks_url, page=PAGE)
     latest = app.date_input(key="day_shown").value
-    report = load_report(url, DEVICE, end=latest, weeks=WEEKS, tz=tz)
+    report = load_report(weeks_url, DEVICE, end=latest, weeks=WEEKS, tz=tz)
     worn = [d for d in report.days if d.seconds_of("sitting") > 0]
     day = worn[len(worn) // 2]
     app.date_input(key="day_shown").set_value(dt.date.fromisoformat(str(day.date))).run()
@@ -115,9 +120,9 @@ def test_picking_a_day_shows_that_days_totals_from_the_report(
     }
 
 
-def test_a_day_without_data_says_so(make_app: Callable[..., AppTest], weeks_file: Path) -> None:
+def test_a_day_without_data_says_so(make_app: Callable[..., AppTest], weeks_url: str) -> None:
     """A Saturday (never worn in these weeks) shows a message, not an empty ribbon."""
-    app = make_app(f"sqlite:///{weeks_file}", page=PAGE)
+    app = make_app(weeks_url, page=PAGE)
     latest = app.date_input(key="day_shown").value
     saturday = latest - dt.timedelta(days=(latest.weekday() - 5) % 7)
     app.date_input(key="day_shown").set_value(saturday).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import display
@@ -33,6 +34,7 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+@pytest.mark.both_stores
 def test_empty_store_says_how_to_start_a_wearable(make_app: Callable[..., AppTest], store_url: str) -> None:
     """With no store yet, the page explains that no wearable has sent data and names `sitless demo`."""
     app = make_app(store_url)
@@ -43,6 +45,7 @@ def test_empty_store_says_how_to_start_a_wearable(make_app: Callable[..., AppTes
     assert not app.metric
 
 
+@pytest.mark.both_stores
 def test_sitting_shows_posture_minutes_and_sensor(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:
@@ -131,6 +134,7 @@ def test_outside_working_hours_says_when_reminders_resume(
     assert "no break reminders until you set hours in Settings" in off
 
 
+@pytest.mark.both_stores
 def test_device_without_analysis_asks_for_the_worker(make_app: Callable[..., AppTest], store_url: str) -> None:
     """A wearable that has published its status but has no analysis yet is named, with a hint."""
     with Store(store_url) as store:

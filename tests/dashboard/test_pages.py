@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.programme import DISCLAIMER, PROGRAMME, SEE_A_DOCTOR_IF
@@ -18,6 +19,7 @@ def all_text(app: AppTest) -> str:
     return "\n".join(str(e.value) for kind in kinds for e in getattr(app, kind))
 
 
+@pytest.mark.both_stores
 def test_sidebar_lists_wearables_and_says_it_is_not_medical_advice(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str], store_url: str
 ) -> None:
@@ -32,6 +34,7 @@ def test_sidebar_lists_wearables_and_says_it_is_not_medical_advice(
     assert any("not medical advice" in c.value for c in app.sidebar.caption)
 
 
+@pytest.mark.both_stores
 def test_today_shows_counts_charts_and_alerts(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:
@@ -86,6 +89,7 @@ def test_programme_lists_exercises_safety_and_the_disclaimer(make_app: Callable[
         assert sign in text
 
 
+@pytest.mark.both_stores
 def test_programme_shows_todays_plan_with_the_squats_done(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str], store_url: str
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,18 +17,25 @@ from dashboard import data, display
 from ingest.progress import load_report
 from ingest.report_html import render_html
 from ingest.store import Store
+from tests.conftest import STORE_BACKENDS
 from tests.dashboard.test_pages import all_text
+from tests.postgres import PostgresServer
 
 PAGE = "app_pages/progress.py"
 WEEKS = 12
 
 
-@pytest.fixture(scope="module")
-def weeks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Twelve weeks of one wearer's office days (``bench.office_weeks``), written once for the module."""
-    path = tmp_path_factory.mktemp("weeks") / "store.sqlite"
-    write(f"sqlite:///{path}", END, WEEKS)
-    return path
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def weeks_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Twelve weeks of one wearer's office days (``bench.office_weeks``), written once for the module
+    into a SQLite file and into a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('weeks') / 'store.sqlite'}"
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres_server")
+        url = postgres.new_database()
+    write(url, END, WEEKS)
+    return url
 
 
 def expected(url: str, weeks: int) -> Report:
@@ -60,13 +66,12 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 
 def test_progress_shows_the_reports_figures(
-    make_app: Callable[..., AppTest], weeks_file: Path, downloads: list[bytes]
+    make_app: Callable[..., AppTest], weeks_url: str, downloads: list[bytes]
 ) -> None:
     """Plan kept, streaks, sitting, breaks and reminders are the 12-week Report's; six charts."""
-    url = f"sqlite:///{weeks_file}"
-    app = make_app(url, page=PAGE)
+    app = make_app(weeks_url, page=PAGE)
     assert not app.exception
-    report = expected(url, WEEKS)
+    report = expected(weeks_url, WEEKS)
     s = summarize(report)
     assert report.adherence is not None
     assert s.plan_kept is not None
@@ -85,10 +90,9 @@ def test_progress_shows_the_reports_figures(
     assert f"{report.start:%d %b %Y} to {report.end:%d %b %Y}" in all_text(app)
 
 
-def test_the_calendar_cells_are_the_plans_days(make_app: Callable[..., AppTest], weeks_file: Path) -> None:
+def test_the_calendar_cells_are_the_plans_days(make_app: Callable[..., AppTest], weeks_url: str) -> None:
     """Every day of the period has a cell; a plan day says done/due, and the legend's shades are in order."""
-    url = f"sqlite:///{weeks_file}"
-    report = expected(url, WEEKS)
+    report = expected(weeks_url, WEEKS)
     assert report.adherence is not None
     cells = data.adherence_calendar(report)
     assert len(cells) == 7 * WEEKS
@@ -100,24 +104,23 @@ def test_the_calendar_cells_are_the_plans_days(make_app: Callable[..., AppTest],
         else:
             assert row.text == f"{day.done}/{day.prescribed}"
             assert row.level == display.adherence_level(day.fraction)
-    app = make_app(url, page=PAGE)
+    app = make_app(weeks_url, page=PAGE)
     spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
     assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == list(display.ADHERENCE_LEVELS)
 
 
 def test_the_download_is_the_html_report_of_the_period_shown(
-    make_app: Callable[..., AppTest], weeks_file: Path, downloads: list[bytes]
+    make_app: Callable[..., AppTest], weeks_url: str, downloads: list[bytes]
 ) -> None:
     """The button gives render_html of the Report shown, for 12 weeks and, once picked, for 4."""
-    url = f"sqlite:///{weeks_file}"
-    app = make_app(url, page=PAGE)
+    app = make_app(weeks_url, page=PAGE)
     button = app.get("download_button")
     assert [b.label for b in button] == ["Download report"]
-    assert downloads[-1] == render_html(expected(url, WEEKS), DEVICE).encode()
+    assert downloads[-1] == render_html(expected(weeks_url, WEEKS), DEVICE).encode()
 
     app.radio(key="progress_weeks").set_value(4).run()
     assert not app.exception
-    four = expected(url, 4)
+    four = expected(weeks_url, 4)
     assert downloads[-1] == render_html(four, DEVICE).encode()
     assert f"{four.start:%d %b %Y} to {four.end:%d %b %Y}" in all_text(app)
     assert metrics(app)["Reminders answered"] == f"{summarize(four).reminders_answered} of {summarize(four).reminders}"
@@ -132,6 +135,7 @@ def test_progress_with_an_empty_store_says_how_to_start(make_app: Callable[..., 
     assert not app.get("download_button")
 
 
+@pytest.mark.both_stores
 def test_progress_on_the_first_morning(make_app: Callable[..., AppTest], morning_store: Callable[..., str]) -> None:
     """One morning of data: the page draws, its reminder answered "Done"."""
     app = make_app(morning_store(), page=PAGE)
@@ -140,9 +144,9 @@ def test_progress_on_the_first_morning(make_app: Callable[..., AppTest], morning
 
 
 def test_programme_keeps_today_and_leaves_the_weeks_to_progress(
-    make_app: Callable[..., AppTest], weeks_file: Path
+    make_app: Callable[..., AppTest], weeks_url: str
 ) -> None:
     """The weekly trend moved: Programme shows today's plan and no chart."""
-    app = make_app(f"sqlite:///{weeks_file}", page="app_pages/programme.py")
+    app = make_app(weeks_url, page="app_pages/programme.py")
     assert not app.exception
     assert not app.get("vega_lite_chart")

@@ -74,6 +74,7 @@ def test_the_wording_grows_more_insistent_with_each_repeat(
     assert "reminder 3" in text
 
 
+@pytest.mark.both_stores
 def test_the_prompt_goes_once_the_worker_closes_the_alert(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:

@@ -62,6 +62,7 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts) + "\n" + "\n".join(str(p.proto.text) for p in app.get("progress"))
 
 
+@pytest.mark.both_stores
 def test_the_page_counts_squats_against_the_dose(make_app: Callable[..., AppTest], store_url: str) -> None:
     """Four squats stored while the worker follows squats: "4 of 10 reps", with the instructions and cautions."""
     url = guided(store_url, "squat", [rep(n, START + 3.0 * n) for n in range(1, 5)], now_s=START + 14.0)
@@ -202,6 +203,7 @@ def wearable(embedded_broker: BrokerAddress) -> Iterator[paho.Client]:
 
 
 @pytest.mark.e2e
+@pytest.mark.both_stores
 def test_a_guided_set_of_squats_shows_live_on_the_page(
     make_app: Callable[..., AppTest],
     store_url: str,

@@ -47,6 +47,7 @@ def stored(store_url: str) -> WearerSettings | None:
     return None if body is None else WearerSettings.from_dict(body)
 
 
+@pytest.mark.both_stores
 def test_saved_settings_reach_the_worker_and_read_back(
     make_app: Callable[..., AppTest],
     morning_store: Callable[..., str],
@@ -90,6 +91,7 @@ def test_settings_without_a_wearable_say_how_to_start(make_app: Callable[..., Ap
     assert "No wearable yet" in texts(app)
 
 
+@pytest.mark.both_stores
 def test_settings_list_devices_and_export_events(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:
@@ -110,6 +112,7 @@ def test_an_unreachable_hub_is_reported_not_raised(
     assert "Could not reach the sitless hub" in texts(app)
 
 
+@pytest.mark.both_stores
 def test_delete_asks_for_the_id_then_deletes_everything_stored(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:

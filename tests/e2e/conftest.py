@@ -17,14 +17,16 @@ from ingest.mosquitto import find_mosquitto
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import DEVICE, StoreOutage
+from tests.conftest import require_pg_bin
+from tests.e2e.helpers import DEVICE, SNAPSHOT_EVERY_S, StoreOutage
+from tests.postgres import PostgresServer
 from tests.support import FullDisk, free_port, make_test_ca, missing
 
 
 @pytest.fixture
 def services(broker: BrokerAddress, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     recorder.start()
     worker.start()
     yield recorder, worker
@@ -42,6 +44,15 @@ def store_outage(
     """
     monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 100)
     return StoreOutage(request.param, store_url, full_disk)
+
+
+@pytest.fixture
+def own_postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, which it may crash and start again without
+    touching the session's (``postgres_server``); skipped as that one is."""
+    server = PostgresServer(require_pg_bin())
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
+
+import pytest
 
 from analysis import Placement
 from firmware_sim.device import Device, DeviceSettings
@@ -19,6 +22,7 @@ from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
 from ingest.recorder import Recorder
 from ingest.store import Store, parse_store_url
 from ingest.worker import Worker
+from tests.postgres import PostgresServer
 from tests.support import FullDisk, wait_until
 
 DEVICE = "e2e-01"
@@ -38,6 +42,20 @@ SIT_ON = Script(
         Step(Activity.WALKING, 120.0),
         *(step for _ in range(48) for step in (Step(Activity.SITTING, 296.0), Step(Activity.FIDGET, 4.0))),
     ),
+)
+
+
+#: The in-process workers save each device's snapshot at least this often (10 s in
+#: service): a test waits for the snapshot that records the last packet analysed and its
+#: count, which then comes within a second of the last packet.
+SNAPSHOT_EVERY_S = 1.0
+
+#: Each broker on a SQLite store, and mosquitto (what a deployment runs) on a PostgreSQL
+#: database: for the tests that matter on both stores, without running all four pairs.
+ON_EACH_BROKER_AND_POSTGRESQL = pytest.mark.parametrize(
+    ("broker", "store_url"),
+    [("embedded", "sqlite"), ("mosquitto", "sqlite"), ("mosquitto", "postgresql")],
+    indirect=True,
 )
 
 
@@ -100,6 +118,30 @@ def streaming(wearable: Device) -> Iterator[threading.Thread]:
         runner.join(60)
 
 
+class Outage(Protocol):
+    """The store failing writes from :meth:`begin` until :meth:`end`."""
+
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+
+
+class ServerDown:
+    """The PostgreSQL server of the store crashing mid-stream and, once :meth:`end` is
+    called, starting again on the same port with every database it had (a restart or a
+    fail-over to a standby at the same address)."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+
+    def begin(self) -> None:
+        """Crash the server: open connections are cut, new ones refused."""
+        self.server.crash()
+
+    def end(self) -> None:
+        """Start the server again; it returns once the server takes connections."""
+        self.server.start()
+
+
 class StoreOutage:
     """The store failing writes mid-stream: ``locked`` by another writer past the busy
     timeout (a migration, a backup), or its disk ``full`` (:class:`tests.support.FullDisk`).
@@ -149,7 +191,7 @@ def retries(records: list[logging.LogRecord], client_id: str) -> int:
 RETRIES_PAST_AMQTT_PUBACK_TIMEOUT = 4
 
 
-def ride_out(outage: StoreOutage, records: list[logging.LogRecord], recorder: Recorder, worker: Worker) -> None:
+def ride_out(outage: Outage, records: list[logging.LogRecord], recorder: Recorder, worker: Worker) -> None:
     """Begin a store outage mid-stream, check that nothing is stored meanwhile, end it once the services met it.
 
     Args:

@@ -22,12 +22,15 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, subscription, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.e2e.helpers import ALERT_DUE_S, DEVICE, device, events
+from tests.e2e.helpers import ALERT_DUE_S, DEVICE, SNAPSHOT_EVERY_S, device, events, streaming
 from tests.support import EventLog, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 T0 = 1.7e9
+#: The device lease of the worker that is gone lapses after this (10 s in service): the
+#: next worker, not the same one restarted, takes the device over once it has.
+LEASE_S = 1.0
 
 
 def quick_packets(minutes: float) -> list[Message]:
@@ -57,7 +60,8 @@ def commands(broker: BrokerAddress) -> Iterator[queue.Queue[dict[str, object]]]:
 def worker_without_broker(store_url: str) -> Worker:
     """A worker whose broker never answers: what it publishes is never acknowledged,
     as for a worker killed right after storing its events."""
-    return Worker(WorkerSettings(BrokerAddress("127.0.0.1", free_port()), store_url, client_id="e2e-lost-worker"))
+    nowhere = BrokerAddress("127.0.0.1", free_port())
+    return Worker(WorkerSettings(nowhere, store_url, client_id="e2e-lost-worker", lease_s=LEASE_S))
 
 
 def test_events_stored_but_never_published_go_out_after_a_restart(
@@ -69,7 +73,7 @@ def test_events_stored_but_never_published_go_out_after_a_restart(
     first.handle(quick_packets(ALERT_DUE_S / 60 + 1.5))
     assert len(events(store_url, "alert")) == 1
     # killed here: never connected, nothing was acknowledged
-    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", lease_s=LEASE_S))
     second.start()
     try:
         wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the stored alert on the event topic")
@@ -97,7 +101,7 @@ def test_a_stale_alert_is_published_but_not_buzzed(
         again = Batch(n_sitting + i, t_end + i * 0.5, batch.rate_hz, batch.acc_scale_g, batch.acc)
         messages.append(Message(m.topic, encode(again), 0, 1, 0.0))
     first.handle(messages)
-    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    second = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", lease_s=LEASE_S))
     second.start()
     try:
         wait_until(lambda: len(event_log.of_kind("alert")) == 1, what="the stored alert on the event topic")
@@ -120,23 +124,23 @@ def test_a_client_taking_the_recorders_session_over_is_noticed_and_recovered(
 ) -> None:
     """Another client connects as the recorder for a few seconds: the recorder takes its
     session back (amqtt leaves it connected but silent, mosquitto drops it), and every
-    packet sent after the intruder left is stored."""
+    packet sent after the intruder left is stored (the wearable streams on for 2 min of
+    packets after that, however long the take-over took)."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
     recorder.probe_every_s = 0.5
     recorder.start()
     try:
-        wearable = device(broker, minutes=10.0, speed=60.0)
-        runner = threading.Thread(target=wearable.run)
-        runner.start()
-        wait_until(lambda: recorder.stats.stored > 50, what="the stream to start")
-        intruder = make_client("e2e-recorder", clean_session=False)
-        intruder.reconnect_delay_set(30, 60)  # it does not fight back once kicked out
-        connect(intruder, broker, timeout_s=60.0)  # amqtt on a loaded machine can take a while
-        wait_until(lambda: recorder.disconnects > 0, what="the intruder to take the session over")
-        intruder.disconnect()
-        intruder.loop_stop()
-        left_at = wearable.stats.packets_sent
-        runner.join(120)
+        wearable = device(broker, minutes=10.0, speed=60.0, loop=True)  # until stopped
+        with streaming(wearable):
+            wait_until(lambda: recorder.stats.stored > 50, what="the stream to start")
+            intruder = make_client("e2e-recorder", clean_session=False)
+            intruder.reconnect_delay_set(30, 60)  # it does not fight back once kicked out
+            connect(intruder, broker, timeout_s=60.0)  # amqtt on a loaded machine can take a while
+            wait_until(lambda: recorder.disconnects > 0, what="the intruder to take the session over")
+            intruder.disconnect()
+            intruder.loop_stop()
+            left_at = wearable.stats.packets_sent
+            wait_until(lambda: wearable.stats.packets_sent > left_at + 240, what="2 min of packets after it left")
         sent = wearable.stats.packets_sent
         wait_until(lambda: set(range(left_at + 1, sent)) <= stored_seqs(store_url), what="the packets after it left")
         assert recorder.running
@@ -153,7 +157,7 @@ def test_a_flood_through_a_small_queue_loses_nothing(broker: BrokerAddress, stor
     """With a 20-message queue the services make the broker hold the backlog: a burst of
     one device's packets is stored and analysed once each, and the lag is reported."""
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker"))
+    worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     for service in (recorder, worker):
         service._inbox = queue.Queue(maxsize=20)
     recorder.start()
