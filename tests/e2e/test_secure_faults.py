@@ -32,7 +32,17 @@ from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from tests.e2e.gateway_helpers import Heard, gateway_settings, running
-from tests.e2e.helpers import DEVICE, StoreOutage, device, events, ride_out, service_env, streaming, via
+from tests.e2e.helpers import (
+    DEVICE,
+    SNAPSHOT_EVERY_S,
+    StoreOutage,
+    device,
+    events,
+    ride_out,
+    service_env,
+    streaming,
+    via,
+)
 from tests.support import TcpProxy, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +79,9 @@ def recording(broker: BrokerProcess, store_url: str) -> Iterator[Recorder]:
 def services(broker: BrokerProcess, store_url: str) -> Iterator[tuple[Recorder, Worker]]:
     """The recorder and the worker in this process, each with its own login."""
     recorder = Recorder(RecorderSettings(broker.login("recorder"), store_url, client_id="e2e-recorder"))
-    worker = Worker(WorkerSettings(broker.login("worker"), store_url, client_id="e2e-worker"))
+    worker = Worker(
+        WorkerSettings(broker.login("worker"), store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S)
+    )
     recorder.start()
     worker.start()
     try:
