@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.angles import angle_deg, angles_deg
+from analysis.angles import angle_deg, angles_deg, beyond_deg, dots
 from analysis.calibration import CalibrationWindow
 from analysis.gait import Gait
 from analysis.labels import LIE, NONWEAR, OTHER, SIT, STAND, WALK, StillLabels
@@ -301,7 +301,10 @@ class PostureDecider:
             n = min(n, max(0, self.calibration.from_k - k))
         units = c.seq_u[p : p + n]
         still_g = self.stance.still_g
-        if still_g is not None:
+        if still_g is not None and n <= _SHORT:  # a live packet's few frames: no arc cosine for most
+            fidgets = beyond_deg(dots(units, still_g), self.tuning.fidget_deg)
+            n = fidgets.index(True) if True in fidgets else n
+        elif still_g is not None:
             n = first_true(angles_deg(units, still_g) > self.tuning.fidget_deg, n)
         if self.trunk and self.stance.upright is None:
             # The first frame that is not lying decides the upright posture: not steady.

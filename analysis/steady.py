@@ -15,7 +15,6 @@ so a frame gets the same inputs live (a packet at a time) and in batch.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -23,20 +22,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from analysis.angles import angles_deg
+from analysis.angles import angles_deg, beyond_deg
 
 __all__ = ["GAP", "MOVING", "QUIET", "STILL", "WALKLIKE", "ChunkFrames", "first_true", "gait_windows"]
 
 _SHORT = 32  # chunks up to this many frames take plain loops
-#: How far (in cosine) a dot product must lie from a cut-point's cosine to be compared
-#: with the cosine instead of taking its angle (``ChunkFrames.build_few``).
-_NEAR_COS = 1e-9
-
-
-@functools.lru_cache(maxsize=16)
-def _cos_deg(angle_deg: float) -> float:
-    return math.cos(math.radians(angle_deg))
-
 
 # Frame kinds, in the order the decider tests them.
 GAP = 0  # no samples in the gravity window
@@ -157,9 +147,9 @@ class ChunkFrames:
         """``build`` for a live packet's few frames, all with data, given as plain lists.
 
         The same chunk as ``build``, frame by frame: the dot products of the turn are
-        summed left to right as ``angles_deg`` sums them and go through the same numpy
-        arc cosine, so every kind is the same. None (use ``build``) for more than a few
-        frames or when a frame has no |a| of its own to fill in.
+        summed left to right as ``angles_deg`` sums them, and ``beyond_deg`` decides the
+        turn as ``angles_deg`` would, so every kind is the same. None (use ``build``) for
+        more than a few frames or when a frame has no |a| of its own to fill in.
         """
         n = len(unit)
         if n > _SHORT or any(math.isnan(m) for m in mag):  # a frame without samples of its own
@@ -172,22 +162,11 @@ class ChunkFrames:
         first = max(0, h - move_lag)
         before: list[tuple[float, ...]] = [tuple(u) for u in history_u[first:].tolist()]
         before += unit
-        # A dot product clearly on one side of the cut-point's cosine decides at once: the
-        # arc cosine falls at least as steeply as the dot product rises, so _NEAR_COS keeps
-        # the angle over 1e-9 rad from the cut-point, millions of times any rounding of
-        # it; one nearer takes the angle as ``angles_deg`` computes it.
-        cos_move = _cos_deg(move_deg)
-        moved: list[bool] = []
+        cosines = []
         for j, (x, y, z) in enumerate(unit):
             bx, by, bz = before[max(h + j - move_lag, 0) - first]
-            dot = x * bx + y * by + z * bz
-            if dot > cos_move + _NEAR_COS:
-                moved.append(False)
-            elif dot < cos_move - _NEAR_COS:
-                moved.append(True)
-            else:
-                angle = np.degrees(np.arccos(np.minimum(np.maximum(np.array([dot]), -1.0), 1.0)))
-                moved.append(bool(angle[0] > move_deg))
+            cosines.append(x * bx + y * by + z * bz)
+        moved = beyond_deg(cosines, move_deg)
         if h == 0 and moved:
             moved[0] = False
         kinds = [
