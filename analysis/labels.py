@@ -130,18 +130,18 @@ class StillLabels:
     ) -> tuple[list[int], list[float]]:
         """``label`` of each row of ``units`` shape (n, 3): codes and slouch angles, n each."""
         n = units.shape[0]
-        nan = np.full(n, np.nan)
         if self.placement is Placement.WRIST:
-            return [OTHER] * n, nan.tolist()
+            return [OTHER] * n, [math.nan] * n
         if not self.trunk:
             if self.sit_deg is None:
-                return [STAND] * n, nan.tolist()
+                return [STAND] * n, [math.nan] * n
             if n <= _FEW:  # a live packet's few frames: no arc cosine for most
                 cosines = [abs(u) for u in units[:, self.long_axis].tolist()] if ref is None else dots(units, ref)
                 seated = beyond_deg(cosines, self.sit_deg, inclusive=True)
-                return [SIT if s else STAND for s in seated], nan.tolist()
+                return [SIT if s else STAND for s in seated], [math.nan] * n
             incl = axis_inclinations_deg(units, self.long_axis) if ref is None else angles_deg(units, ref)
-            return np.where(incl >= self.sit_deg, SIT, STAND).tolist(), nan.tolist()
+            return np.where(incl >= self.sit_deg, SIT, STAND).tolist(), [math.nan] * n
+        nan = np.full(n, np.nan)
         lying = self.lying_many(units, up)
         codes = np.where(lying, LIE, -1 if upright is None else upright)
         slouch = angles_deg(units, ref) if ref is not None and self.thorax else nan

@@ -74,10 +74,18 @@ def few_centred_sums(rows: NDArray[np.float64], halves: tuple[int, ...], outer: 
     n = m - 2 * outer
     if n <= 0:
         return np.zeros((len(halves), 0, c))
-    padded = np.concatenate((rows, np.full((1, c), -0.0)))
+    padded = np.concatenate((rows, _negative_zeros(c)))
     gathered = padded[_window_rows(n, halves, outer)]  # (len(halves), n, 2*outer+1, c)
     sums: NDArray[np.float64] = np.add.accumulate(gathered, axis=2)[:, :, -1]
     return sums
+
+
+@functools.lru_cache(maxsize=16)
+def _negative_zeros(columns: int) -> NDArray[np.float64]:
+    """One row of -0.0, shape (1, columns), read-only."""
+    row = np.full((1, columns), -0.0)
+    row.flags.writeable = False
+    return row
 
 
 @functools.lru_cache(maxsize=256)
