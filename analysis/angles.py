@@ -12,12 +12,18 @@ or position, unlike a BLAS dot product).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["angle_deg", "angles_deg", "axis_inclination_deg", "axis_inclinations_deg"]
+__all__ = ["angle_deg", "angles_deg", "axis_inclination_deg", "axis_inclinations_deg", "beyond_deg", "dots"]
+
+#: How far (in cosine) a dot product must lie from a cut-point's cosine for ``beyond_deg``
+#: to compare it with the cosine instead of taking its angle.
+_NEAR_COS = 1e-9
 
 
 def angle_deg(a: Sequence[float] | NDArray[np.float64], b: Sequence[float] | NDArray[np.float64]) -> float:
@@ -64,3 +70,56 @@ def axis_inclination_deg(u: Sequence[float] | NDArray[np.float64], axis: int) ->
 def axis_inclinations_deg(units: NDArray[np.float64], axis: int) -> NDArray[np.float64]:
     """Row-wise ``axis_inclination_deg`` of unit vectors shape (n, 3); returns shape (n,)."""
     return np.asarray(np.degrees(np.arccos(np.minimum(1.0, np.abs(units[:, axis])))), dtype=np.float64)
+
+
+def dots(units: NDArray[np.float64], other: NDArray[np.float64]) -> list[float]:
+    """Row-wise dot products with one unit vector, summed as ``angles_deg`` sums them.
+
+    Args:
+        units: Unit vectors, shape (n, 3).
+        other: One unit vector, shape (3,).
+
+    Returns:
+        n dot products.
+    """
+    ox, oy, oz = other.tolist()
+    return [x * ox + y * oy + z * oz for x, y, z in units.tolist()]
+
+
+def beyond_deg(cosines: Iterable[float], cut_deg: float, *, inclusive: bool = False) -> list[bool]:
+    """Whether the angle of each cosine lies beyond a cut-point, as ``angles_deg`` would decide it.
+
+    A cut-point compared with a few frames' angles, without an arc cosine for each: a
+    cosine (clipped to [-1, 1]) clearly on one side of the cut-point's decides at once (the arc cosine falls
+    at least as steeply as its argument rises, so ``_NEAR_COS`` keeps the angle more than
+    1e-9 rad from the cut-point, millions of times any rounding of it); one nearer takes
+    the angle as ``angles_deg`` computes it (numpy's arc cosine of the clipped cosine).
+
+    Args:
+        cosines: Dot products of unit vectors (``dots``), or ``|u[axis]|`` for an inclination.
+        cut_deg: The cut-point, deg.
+        inclusive: Compare with ``>=`` instead of ``>``.
+
+    Returns:
+        One flag per cosine: ``angle > cut_deg`` (``>=`` if inclusive).
+
+    >>> beyond_deg([1.0, 0.0, math.cos(math.radians(45.0))], 45.0, inclusive=True)
+    [False, True, True]
+    """
+    cos_cut = _cos_deg(cut_deg)
+    out: list[bool] = []
+    for c in cosines:
+        clipped = -1.0 if c < -1.0 else 1.0 if c > 1.0 else c  # as the arc cosine sees it (NaN stays)
+        if clipped > cos_cut + _NEAR_COS:
+            out.append(False)
+        elif clipped < cos_cut - _NEAR_COS:
+            out.append(True)
+        else:
+            angle = float(np.degrees(np.arccos(np.minimum(np.maximum(c, -1.0), 1.0))))
+            out.append(angle >= cut_deg if inclusive else angle > cut_deg)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _cos_deg(angle_deg: float) -> float:
+    return math.cos(math.radians(angle_deg))

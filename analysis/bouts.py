@@ -77,10 +77,13 @@ _GAP = -1
 _SHORT = 32
 
 
-def _slouching(slouch_deg: NDArray[np.float64], slouch_deg_min: float) -> NDArray[np.bool_]:
-    """Which frames slouch: an inclination of at least ``slouch_deg_min`` (NaN: not measured, no)."""
+def _slouching(slouch_deg: NDArray[np.float64], slouch_deg_min: float) -> NDArray[np.bool_] | None:
+    """Which frames slouch: an inclination of at least ``slouch_deg_min`` (NaN: not measured, no).
+
+    None when none does for want of a measure (a few frames, all NaN, as on most placements).
+    """
     if slouch_deg.size <= _SHORT and np.isnan(slouch_deg).all():  # nothing measured, as on most placements
-        return np.full(slouch_deg.size, slouch_deg_min <= 0.0)
+        return None if slouch_deg_min > 0.0 else np.full(slouch_deg.size, slouch_deg_min <= 0.0)
     bad: NDArray[np.bool_] = np.nan_to_num(slouch_deg, nan=0.0) >= slouch_deg_min
     return bad
 
@@ -251,7 +254,9 @@ class BoutTracker:
             codes = np.where(gap & (codes == _OTHER), _GAP, codes)
         bad = None if slouch_deg is None else _slouching(slouch_deg, self.slouch.slouch_deg)
         slouched = None  # running count of slouching frames, to split among the posture runs
-        if bad is not None:
+        if slouch_deg is not None and bad is None:  # no frame slouches: no run goes on (``_slouch``)
+            self.slouch_run_start_k = None
+        elif bad is not None:
             events += self._slouch(t0_s, k_first, bad)
             if bad.any():
                 slouched = np.concatenate([[0], np.cumsum(bad)]).tolist()

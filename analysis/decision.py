@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.angles import angle_deg, angles_deg
+from analysis.angles import angle_deg, angles_deg, beyond_deg, dots
 from analysis.calibration import CalibrationWindow
 from analysis.gait import Gait
 from analysis.labels import LIE, NONWEAR, OTHER, SIT, STAND, WALK, StillLabels
@@ -149,8 +149,58 @@ class PostureDecider:
             move_deg=t.move_deg,
             move_lag=PAD_FRAMES,
         )
-        kinds = c.kind.tolist()
-        pos = c.pos.tolist()
+        self._take(k0, c, c.kind.tolist(), c.pos.tolist(), calm.tolist())
+
+    def push_few(
+        self,
+        k0: int,
+        *,
+        has_data: list[bool],
+        unit: list[tuple[float, float, float]],
+        sd: list[float],
+        mag: list[float],
+        quiet: list[bool],
+        calm: list[bool],
+    ) -> None:
+        """``push`` for a live packet's few frames, given as plain lists (the same decisions).
+
+        Frames that all have data take ``ChunkFrames.build_few``; a chunk with a gap
+        goes the way of ``push``.
+        """
+        t = self.tuning
+        c = (
+            ChunkFrames.build_few(
+                self.ring_m,
+                self.ring_u,
+                unit=unit,
+                sd=sd,
+                mag=mag,
+                quiet=quiet,
+                walk_sd_g=t.walk_sd_g,
+                still_sd_g=t.still_sd_g,
+                move_deg=t.move_deg,
+                move_lag=PAD_FRAMES,
+            )
+            if all(has_data)
+            else None
+        )
+        if c is None:
+            self.push(
+                k0,
+                has_data=np.array(has_data, dtype=np.bool_),
+                unit=np.array(unit, dtype=np.float64).reshape(-1, 3),
+                sd=np.array(sd, dtype=np.float64),
+                mag=np.array(mag, dtype=np.float64),
+                quiet=np.array(quiet, dtype=np.bool_),
+                calm=np.array(calm, dtype=np.bool_),
+            )
+            return
+        if not self.pending:
+            self.pending.k0 = k0
+        self._take(k0, c, c.kind.tolist(), c.pos.tolist(), calm)
+
+    def _take(self, k0: int, c: ChunkFrames, kinds: list[int], pos: list[int], calm: list[bool]) -> None:
+        """Decide the frames of a prepared chunk, run by run (``push``)."""
         i = 0
         while i < len(kinds):
             kind, end, p = kinds[i], c.run_end[i], pos[i]
@@ -176,11 +226,10 @@ class PostureDecider:
                     i += 1
         self.ring_m = c.seq_m[-HISTORY_FRAMES:].copy()
         self.ring_u = c.seq_u[-HISTORY_FRAMES:].copy()
-        flags = calm.tolist()
-        if all(flags):
-            self.calm_run += len(flags)
+        if all(calm):
+            self.calm_run += len(calm)
         else:  # frames since the last restless one
-            self.calm_run = flags[::-1].index(False)
+            self.calm_run = calm[::-1].index(False)
 
     def flush(self) -> tuple[int, NDArray[np.int64], NDArray[np.float64]]:
         """Return every pending frame (end of stream)."""
@@ -252,7 +301,10 @@ class PostureDecider:
             n = min(n, max(0, self.calibration.from_k - k))
         units = c.seq_u[p : p + n]
         still_g = self.stance.still_g
-        if still_g is not None:
+        if still_g is not None and n <= _SHORT:  # a live packet's few frames: no arc cosine for most
+            fidgets = beyond_deg(dots(units, still_g), self.tuning.fidget_deg)
+            n = fidgets.index(True) if True in fidgets else n
+        elif still_g is not None:
             n = first_true(angles_deg(units, still_g) > self.tuning.fidget_deg, n)
         if self.trunk and self.stance.upright is None:
             # The first frame that is not lying decides the upright posture: not steady.

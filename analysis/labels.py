@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.angles import angle_deg, angles_deg, axis_inclination_deg, axis_inclinations_deg
+from analysis.angles import angle_deg, angles_deg, axis_inclination_deg, axis_inclinations_deg, beyond_deg, dots
 from analysis.settings import POSTURE_CODES, THORAX, Placement, Posture
 
 __all__ = ["LIE", "NONWEAR", "OTHER", "SIT", "STAND", "WALK", "StillLabels"]
@@ -38,6 +38,7 @@ WALK = POSTURE_CODES.index(Posture.WALKING)
 OTHER = POSTURE_CODES.index(Posture.OTHER)
 NONWEAR = POSTURE_CODES.index(Posture.NONWEAR)
 
+_FEW = 32  # frames up to which ``labels`` decides cut-points without an arc cosine for most
 _TRUNK = frozenset({Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK})
 
 
@@ -129,13 +130,18 @@ class StillLabels:
     ) -> tuple[list[int], list[float]]:
         """``label`` of each row of ``units`` shape (n, 3): codes and slouch angles, n each."""
         n = units.shape[0]
-        nan = np.full(n, np.nan)
         if self.placement is Placement.WRIST:
-            return [OTHER] * n, nan.tolist()
+            return [OTHER] * n, [math.nan] * n
         if not self.trunk:
+            if self.sit_deg is None:
+                return [STAND] * n, [math.nan] * n
+            if n <= _FEW:  # a live packet's few frames: no arc cosine for most
+                cosines = [abs(u) for u in units[:, self.long_axis].tolist()] if ref is None else dots(units, ref)
+                seated = beyond_deg(cosines, self.sit_deg, inclusive=True)
+                return [SIT if s else STAND for s in seated], [math.nan] * n
             incl = axis_inclinations_deg(units, self.long_axis) if ref is None else angles_deg(units, ref)
-            sitting = np.zeros(n, dtype=np.bool_) if self.sit_deg is None else incl >= self.sit_deg
-            return np.where(sitting, SIT, STAND).tolist(), nan.tolist()
+            return np.where(incl >= self.sit_deg, SIT, STAND).tolist(), [math.nan] * n
+        nan = np.full(n, np.nan)
         lying = self.lying_many(units, up)
         codes = np.where(lying, LIE, -1 if upright is None else upright)
         slouch = angles_deg(units, ref) if ref is not None and self.thorax else nan

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from analysis.decision import PostureDecider
 from analysis.frames import N_ACC_STATS
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
-from analysis.windows import TrailingRange, centred_sums, majority
+from analysis.windows import FEW_ROWS, TrailingRange, centred_sums, few_centred_sums, majority
 
 __all__ = ["PlacementRule", "PostureTracker", "capabilities", "default_long_axis", "rule_for"]
 
@@ -229,6 +229,9 @@ class PostureTracker:
         return self._smooth(k, codes, slouch, end=end)
 
     def _decide(self, k_feat: int, buf: NDArray[np.float64]) -> None:
+        if buf.shape[0] - 2 * self._h_ctx <= FEW_ROWS:
+            self._decide_few(k_feat, buf)
+            return
         # Only the columns needed (gravity: count, sums of a; intensity: count, sums of
         # |a| and |a|^2), as contiguous copies: vector additions run several times faster.
         grav = centred_sums(np.ascontiguousarray(buf[:, :4]), self._h_grav, self._h_ctx)
@@ -245,13 +248,56 @@ class PostureTracker:
         mag = np.where(own[:, 0] > 0, own[:, 4] / np.maximum(own[:, 0], 1.0), np.nan)
         # Non-wear: range of the gravity estimate over the trailing windows, per axis.
         means = np.where(has_data[:, None], mean, np.nan)
-        spread = self._nonwear_range.push(means)
-        calm_spread = self._calm_range.push(means)
+        spread, calm_spread = TrailingRange.push_all((self._nonwear_range, self._calm_range), means)
         # Scaled to the rate (PostureTuning.nonwear_rate_hz); NaN (a gap) is not quiet.
         scale = np.sqrt(np.minimum(1.0, self._nonwear_samples / np.maximum(n_grav, 1.0)))
         quiet = np.asarray(spread < self._nonwear_range_g * scale, dtype=np.bool_)
         calm = np.asarray(calm_spread < self._nonwear_range_g * scale, dtype=np.bool_)
         self.decider.push(k_feat, has_data=has_data, unit=unit, sd=sd, mag=mag, quiet=quiet, calm=calm)
+
+    def _decide_few(self, k_feat: int, buf: NDArray[np.float64]) -> None:
+        """``_decide`` for a live packet's few frames: the same values, frame by frame in plain floats.
+
+        Both windows are summed at once (``few_centred_sums``); then each frame takes the
+        operations ``_decide`` applies to whole columns, in the same order (a norm sums
+        its squares left to right, as ``np.add.reduce`` over a row of three does; a
+        square is ``x * x``, as numpy's ``** 2``), so every value has the same bits.
+        """
+        h = self._h_ctx
+        both = few_centred_sums(buf, (self._h_grav, self._h_int), h)
+        nan = math.nan
+        limit_g, samples = self._nonwear_range_g, self._nonwear_samples
+        has_data: list[bool] = []
+        units: list[tuple[float, float, float]] = []
+        sds: list[float] = []
+        mags: list[float] = []
+        means: list[tuple[float, float, float]] = []
+        limits: list[float] = []
+        rows = zip(both[0].tolist(), both[1].tolist(), buf[h : buf.shape[0] - h].tolist(), strict=True)
+        for grav, inten, own in rows:
+            count = grav[0]
+            held = count > 0
+            div = count if held else 1.0
+            mx, my, mz = grav[1] / div, grav[2] / div, grav[3] / div
+            norm = math.sqrt(mx * mx + my * my + mz * mz)
+            if not norm > 0:
+                norm = 1.0
+            units.append((mx / norm, my / norm, mz / norm))
+            has_data.append(held)
+            means.append((mx, my, mz) if held else (nan, nan, nan))
+            n_int = inten[0] if inten[0] >= 1.0 else 1.0
+            mean_mag = inten[4] / n_int
+            var = inten[5] / n_int - mean_mag * mean_mag
+            sds.append(math.sqrt(var) if var > 0.0 else 0.0)
+            mags.append(own[4] / (own[0] if own[0] >= 1.0 else 1.0) if own[0] > 0 else nan)
+            ratio = samples / (count if count >= 1.0 else 1.0)
+            limits.append(limit_g * math.sqrt(ratio if ratio < 1.0 else 1.0))
+        # Non-wear: range of the gravity estimate over the trailing windows, per axis.
+        spread, calm_spread = TrailingRange.push_all((self._nonwear_range, self._calm_range), np.array(means))
+        # Scaled to the rate (PostureTuning.nonwear_rate_hz); NaN (a gap) is not quiet.
+        quiet = [s < lim for s, lim in zip(spread.tolist(), limits, strict=True)]
+        calm = [s < lim for s, lim in zip(calm_spread.tolist(), limits, strict=True)]
+        self.decider.push_few(k_feat, has_data=has_data, unit=units, sd=sds, mag=mags, quiet=quiet, calm=calm)
 
     def _smooth(
         self, k_first: int, codes: NDArray[np.int64], slouch: NDArray[np.float64], *, end: bool

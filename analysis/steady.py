@@ -15,13 +15,14 @@ so a frame gets the same inputs live (a packet at a time) and in batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from analysis.angles import angles_deg
+from analysis.angles import angles_deg, beyond_deg
 
 __all__ = ["GAP", "MOVING", "QUIET", "STILL", "WALKLIKE", "ChunkFrames", "first_true", "gait_windows"]
 
@@ -127,6 +128,59 @@ class ChunkFrames:
         else:
             pos = np.arange(h, h + n)
         return cls(kind, _run_ends(kind), pos, seq_m, seq_u)
+
+    @classmethod
+    def build_few(
+        cls,
+        history_m: NDArray[np.float64],
+        history_u: NDArray[np.float64],
+        *,
+        unit: list[tuple[float, float, float]],
+        sd: list[float],
+        mag: list[float],
+        quiet: list[bool],
+        walk_sd_g: float,
+        still_sd_g: float,
+        move_deg: float,
+        move_lag: int,
+    ) -> ChunkFrames | None:
+        """``build`` for a live packet's few frames, all with data, given as plain lists.
+
+        The same chunk as ``build``, frame by frame: the dot products of the turn are
+        summed left to right as ``angles_deg`` sums them, and ``beyond_deg`` decides the
+        turn as ``angles_deg`` would, so every kind is the same. None (use ``build``) for
+        more than a few frames or when a frame has no |a| of its own to fill in.
+        """
+        n = len(unit)
+        if n > _SHORT or any(math.isnan(m) for m in mag):  # a frame without samples of its own
+            return None
+        h = history_m.shape[0]
+        seq_m = np.concatenate((history_m, mag))
+        seq_u = np.concatenate((history_u, np.array(unit, dtype=np.float64).reshape(n, 3)))
+        # Moved: turned by move_deg since move_lag frames with data before (seq index
+        # max(p - move_lag, 0)); the rows looked back at are those of ``before``.
+        first = max(0, h - move_lag)
+        before: list[tuple[float, ...]] = [tuple(u) for u in history_u[first:].tolist()]
+        before += unit
+        cosines = []
+        for j, (x, y, z) in enumerate(unit):
+            bx, by, bz = before[max(h + j - move_lag, 0) - first]
+            cosines.append(x * bx + y * by + z * bz)
+        moved = beyond_deg(cosines, move_deg)
+        if h == 0 and moved:
+            moved[0] = False
+        kinds = [
+            QUIET
+            if q and s <= still_sd_g
+            else WALKLIKE
+            if s > walk_sd_g
+            else STILL
+            if s <= still_sd_g and not mv
+            else MOVING
+            for s, q, mv in zip(sd, quiet, moved, strict=True)
+        ]
+        kind = np.array(kinds, dtype=np.int8)
+        return cls(kind, _run_ends(kind), np.arange(h, h + n), seq_m, seq_u)
 
     def history(self, p: int, length: int) -> list[tuple[float, tuple[float, ...]]]:
         """The ``length`` frames with data before sequence index ``p``, oldest first."""

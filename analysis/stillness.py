@@ -134,20 +134,16 @@ class SleepStillness:
     def _extend_open(self, stats: NDArray[np.float64]) -> None:
         """Add frames to the open epoch: the sums and least cosine ``update`` gives them, bit for bit."""
         count, sx, sy, sz = 0.0 + self.open_count, *(0.0 + x for x in self.open_sum.tolist())
+        dirs = []  # direction of each frame with samples, as np.linalg.norm's sums and a division give it
         for c, x, y, z in stats[:, :4].tolist():  # in frame order, as np.bincount adds
             count, sx, sy, sz = count + c, sx + x, sy + y, sz + z
+            norm = math.sqrt(x * x + y * y + z * z)
+            if norm > 0:
+                dirs.append((x / norm, y / norm, z / norm))
         self.open_count, self.open_sum = count, np.array([sx, sy, sz])
-        if self.last_dir is None:
+        if self.last_dir is None or not dirs:
             return
-        acc = stats[:, 1:4]
-        norms = np.sqrt(np.add.reduce(acc * acc, axis=1))  # np.linalg.norm's sums, without its checks
-        held = norms > 0  # frames with samples
-        if held.all():
-            dots = (acc / norms[:, None]) @ self.last_dir
-        elif held.any():
-            dots = (acc[held] / norms[held][:, None]) @ self.last_dir
-        else:
-            return
+        dots = np.array(dirs) @ self.last_dir  # the same product (n, 3) @ (3,) as update's
         self.open_min_dot = min(self.open_min_dot, float(dots.min()))
 
     def last_move_k(self, k: int) -> int | None:

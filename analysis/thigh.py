@@ -53,11 +53,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.angles import angle_deg, angles_deg
+from analysis.angles import angle_deg, angles_deg, beyond_deg, dots
 from analysis.labels import LIE, SIT, STAND
 from analysis.settings import ThighTuning
 
 __all__ = ["ThighLying"]
+
+
+_FEW = 32  # frames up to which ``label_many`` takes the knee-up cut-point without an arc cosine for most
 
 
 def _across(u: NDArray[np.float64], ref: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -163,7 +166,10 @@ class ThighLying:
             return list(codes)
         base = np.asarray(codes)
         out = base.copy()
-        incl = angles_deg(units, ref)
+        if n <= _FEW:  # a live packet's few frames: no arc cosine for most
+            knee_up = np.array(beyond_deg(dots(units, ref), self.tuning.knee_up_deg, inclusive=True))
+        else:
+            knee_up = angles_deg(units, ref) >= self.tuning.knee_up_deg
         i = 0
         while i < n:
             if base[i] != SIT:
@@ -177,7 +183,7 @@ class ThighLying:
                 continue
             stops = np.flatnonzero(base[i:] != SIT)
             j = i + int(stops[0]) if stops.size else n
-            lie = incl[i:j] >= self.tuning.knee_up_deg
+            lie = knee_up[i:j].copy()
             lie |= angles_deg(_across(units[i:j], ref), seat) >= self.tuning.roll_deg
             lie = np.logical_or.accumulate(lie | self.resting)
             out[i:j] = np.where(lie, LIE, SIT)

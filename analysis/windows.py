@@ -6,13 +6,18 @@ started, so the streaming posture tracker gives the same values live and in batc
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TrailingRange", "centred_sums", "majority"]
+__all__ = ["FEW_ROWS", "TrailingRange", "centred_sums", "few_centred_sums", "majority"]
+
+#: Outputs up to which ``few_centred_sums`` serves (a live packet's few frames).
+FEW_ROWS = 32
 
 
 def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np.float64]:
@@ -40,6 +45,66 @@ def centred_sums(rows: NDArray[np.float64], half: int, outer: int) -> NDArray[np
     for k in range(start + 1, start + 2 * half + 1):
         total += rows[k : k + n]
     return total
+
+
+def few_centred_sums(rows: NDArray[np.float64], halves: tuple[int, ...], outer: int) -> NDArray[np.float64]:
+    """``centred_sums`` of every column for several half-widths at once, for a few outputs.
+
+    The rows of each output's window are gathered by one index (a live packet's few
+    frames: one gather and one accumulation instead of an addition per row of each
+    window) and added by ``np.add.accumulate``, which adds strictly in order, oldest row
+    first, as ``centred_sums`` does. A window narrower than ``2*outer+1`` rows starts
+    with rows of -0.0, which leave the sum's first row as it is (``-0.0 + x == x`` for
+    every x, -0.0 included), so the sums have the same bits as ``centred_sums``.
+
+    Args:
+        rows: Shape (m, c), finite; outputs are for rows ``outer .. m-outer-1``.
+        halves: Half-width of each window (each <= outer).
+        outer: Context kept on each side.
+
+    Returns:
+        Shape (len(halves), m - 2*outer, c): the sums for each half-width in turn.
+
+    >>> rows = np.arange(10.0).reshape(5, 2)
+    >>> few = few_centred_sums(rows, (1, 2), 2)
+    >>> few[0].tolist() == centred_sums(rows, 1, 2).tolist(), few[1].tolist()
+    (True, [[20.0, 25.0]])
+    """
+    m, c = rows.shape
+    n = m - 2 * outer
+    if n <= 0:
+        return np.zeros((len(halves), 0, c))
+    padded = np.concatenate((rows, _negative_zeros(c)))
+    gathered = padded[_window_rows(n, halves, outer)]  # (len(halves), n, 2*outer+1, c)
+    sums: NDArray[np.float64] = np.add.accumulate(gathered, axis=2)[:, :, -1]
+    return sums
+
+
+@functools.lru_cache(maxsize=16)
+def _negative_zeros(columns: int) -> NDArray[np.float64]:
+    """One row of -0.0, shape (1, columns), read-only."""
+    row = np.full((1, columns), -0.0)
+    row.flags.writeable = False
+    return row
+
+
+@functools.lru_cache(maxsize=256)
+def _window_rows(n: int, halves: tuple[int, ...], outer: int) -> NDArray[np.intp]:
+    """Row indices of each output's window, leading -0.0 rows (index ``n + 2*outer``) first.
+
+    Returns:
+        Shape (len(halves), n, 2*outer+1), read-only.
+    """
+    width = 2 * outer + 1
+    pad = n + 2 * outer
+    idx = np.full((len(halves), n, width), pad, dtype=np.intp)
+    for w, half in enumerate(halves):
+        span = 2 * half + 1
+        for j in range(n):
+            first = j + outer - half
+            idx[w, j, width - span :] = np.arange(first, first + span)
+    idx.flags.writeable = False
+    return idx
 
 
 def _window_extremes(columns: NDArray[np.float64], width: int, pick: np.ufunc) -> NDArray[np.float64]:
@@ -131,6 +196,28 @@ class TrailingRange:
         spread: NDArray[np.float64] = (ext[:c] + ext[c:]).max(axis=0)  # high - low
         self._ext = self._kept(self._ext, new)
         return spread
+
+    @staticmethod
+    def push_all(ranges: Sequence[TrailingRange], rows: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+        """``push`` the same rows to several ranges of as many columns; their ranges in turn.
+
+        Fewer new rows than a range's ``width - 1`` (a live packet's) share the running
+        extremes forward and backward, found once for all the ranges; each range then
+        adds the same maximum operations as ``push``, so the values are the same.
+        """
+        m = rows.shape[0]
+        if m == 0 or any(m >= r.width - 1 for r in ranges):
+            return [r.push(rows) for r in ranges]
+        new = np.concatenate((rows.T, -rows.T))
+        running = np.maximum.accumulate(new, axis=1)
+        ahead = np.maximum.accumulate(new[:, ::-1], axis=1)[:, ::-1]
+        spreads = []
+        for r in ranges:
+            c = r.columns
+            ext = np.maximum(r._ext[:, :m], running)
+            spreads.append((ext[:c] + ext[c:]).max(axis=0))
+            r._ext = np.concatenate([np.maximum(r._ext[:, m:], ahead[:, :1]), ahead], axis=1)
+        return spreads
 
     def _kept(self, kept: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
         """The suffix extremes of the last ``width - 1`` rows once ``new`` (2c, m) came after ``kept``."""

@@ -14,20 +14,28 @@ interleaved one packet per wearer per round, as live traffic arrives.
   sequence checks, analysis, events stored and published, counters and state saves.
   The MQTT client is never connected: paho queues what the worker publishes (a few
   hundred bytes per event), which the result reports.
+
+``python -m bench.worker --wearers 100 --minutes 4 --no-recognition`` runs the two
+``Worker.handle`` rows alone (``--no-recognition``: with the worker's recogniser of
+exercise done unprompted left out, to show what it costs).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import itertools
 import math
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from numpy.typing import NDArray
@@ -189,6 +197,7 @@ def bench_worker(
     *,
     periodic_saves: bool = True,
     store_url: str | None = None,
+    recognition: bool = True,
 ) -> WorkerResult:
     """Time ``Worker.handle`` on encoded packets of many wearers, without a broker.
 
@@ -208,6 +217,9 @@ def bench_worker(
         store_url: The store to use (``postgresql://...``); the bench's wearers
             (``bench-NNNNN``) are deleted from it before each repetition. None: a fresh
             SQLite file in a temporary folder.
+        recognition: Run the worker's recogniser of exercise done unprompted (as the
+            worker does); False leaves it out (``ingest.worker._recognition`` gives no
+            detector during the run), to measure what it costs.
 
     Returns:
         The medians over repetitions.
@@ -222,7 +234,11 @@ def bench_worker(
     events = saves = queued = 0
     clock = [0.0]  # live seconds of the traffic handled so far
     for _ in range(repeat):
-        with tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp:
+        leave_out = nullcontext() if recognition else mock.patch("ingest.worker._recognition", return_value=[])
+        with (
+            tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp,
+            leave_out,
+        ):
             url = f"sqlite:///{Path(tmp) / 'store.sqlite'}" if store_url is None else store_url
             if store_url is not None:
                 with Store(url) as store:
@@ -249,6 +265,8 @@ def bench_worker(
             with Store(url) as store:
                 events = sum(len(store.events(f"bench-{w:05d}")) for w in range(wearers))
     label = "live save cadence" if periodic_saves else "no periodic saves"
+    if not recognition:
+        label += ", without the recogniser"
     if store_url is not None:
         label += f", {parse_store_url(store_url).backend}"
     return WorkerResult.from_runs(
@@ -267,3 +285,27 @@ def _count_saves(worker: Worker) -> list[int]:
 
     worker.store.save_states = counting_save  # type: ignore[method-assign]  # measuring only
     return calls
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the two ``Worker.handle`` rows (live save cadence, no periodic saves)."""
+    from bench.report import machine, worker_table  # bench.report imports this module
+
+    parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--wearers", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=1.0, help="minutes of data per wearer")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each row; medians are reported")
+    parser.add_argument("--no-recognition", action="store_true", help="leave out the recogniser of exercise")
+    args = parser.parse_args(argv)
+    print(f"Measured {machine()}.", flush=True)
+    recognition = not args.no_recognition
+    results = [
+        bench_worker(args.wearers, args.minutes, args.repeat, periodic_saves=saves, recognition=recognition)
+        for saves in (True, False)
+    ]
+    print(worker_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
