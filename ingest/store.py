@@ -401,7 +401,11 @@ class Store:
 
     def _upsert(self, table: sa.Table, row: dict[str, Any], update: Sequence[str]) -> Any:
         """An insert of ``row`` that, where its key is stored, updates the ``update`` columns."""
-        insert = self._insert(table).values(row)
+        return self._upsert_many(table, update).values(row)
+
+    def _upsert_many(self, table: sa.Table, update: Sequence[str]) -> Any:
+        """An insert that, where a row's key is stored, updates its ``update`` columns: run it over a list of rows."""
+        insert = self._insert(table)
         return insert.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],
             set_={name: insert.excluded[name] for name in update},
@@ -728,19 +732,34 @@ class Store:
                     counts = (counts[0], {k: n for k, n in counts[1].items() if k[0] not in lost})
             if counts is not None and counts[1]:
                 self._add_counts_in(conn, *counts)
-            for r in rows:
-                row = {"device_id": r.device_id, "status": json.dumps(r.status), "updated_s": now}
-                if r.snapshot is None:
-                    statement = self._upsert(
-                        worker_state, {**row, "seq": -1, "snapshot": "{}"}, ["status", "updated_s"]
-                    )
-                else:
-                    statement = self._upsert(
-                        worker_state,
-                        {**row, "seq": r.seq, "snapshot": json.dumps(r.snapshot)},
-                        ["seq", "snapshot", "status", "updated_s"],
-                    )
-                conn.execute(statement)
+            # One statement per kind of row, run over all its rows (a statement built per
+            # row cost about 2 ms a row, most of a worker's save of a thousand wearers).
+            statuses = [
+                {
+                    "device_id": r.device_id,
+                    "seq": -1,
+                    "snapshot": "{}",
+                    "status": json.dumps(r.status),
+                    "updated_s": now,
+                }
+                for r in rows
+                if r.snapshot is None
+            ]
+            snapshots = [
+                {
+                    "device_id": r.device_id,
+                    "seq": r.seq,
+                    "snapshot": json.dumps(r.snapshot),
+                    "status": json.dumps(r.status),
+                    "updated_s": now,
+                }
+                for r in rows
+                if r.snapshot is not None
+            ]
+            if statuses:
+                conn.execute(self._upsert_many(worker_state, ["status", "updated_s"]), statuses)
+            if snapshots:
+                conn.execute(self._upsert_many(worker_state, ["seq", "snapshot", "status", "updated_s"]), snapshots)
         return lost
 
     def _held_in(self, conn: Connection, owner: str, device_ids: Sequence[str]) -> set[str]:

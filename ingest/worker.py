@@ -78,6 +78,10 @@ SERVICE = "worker"
 #: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
 #: so that a backlog is analysed in bounded chunks.
 MAX_QUEUED_SAMPLES = 6000
+#: How often a flush looks over every wearer in memory for saves that fall due and for
+#: wearers to let go of. Between two looks a flush touches only the wearers with packets
+#: or events to handle, so that its cost follows the traffic, not the wearers held.
+SCAN_EVERY_S = 0.2
 #: Most packets a device past its deferral bound takes back from the store at a time.
 RESUME_PACKETS = 1000
 
@@ -315,6 +319,13 @@ class Worker(MqttService):
         )
         # Messages of devices heard of for the first time, until flush claims them.
         self._unclaimed: dict[str, list[Message]] = {}
+        #: Devices that may have packets queued or deferred, or events held (in order of work).
+        self._busy: dict[str, None] = {}
+        #: Devices in an episode of deferral (``_Wearer.flooding``), for :meth:`_catch_up`.
+        self._flooding: dict[str, None] = {}
+        #: Devices that may hold packets after a gap (``_Wearer.pending``), for :meth:`tick`.
+        self._gapped: dict[str, None] = {}
+        self._next_scan_s = -math.inf
         self.metrics.read("sitless_leases", lambda: len(self.ownership.held))
         self.metrics.read("sitless_standby_messages", self.ownership.standby_messages)
 
@@ -391,6 +402,7 @@ class Worker(MqttService):
         if not wearer.pending:
             wearer.pending_since_s = self._clock()
         wearer.pending[batch.seq] = batch
+        self._gapped[device_id] = None
         if len(wearer.pending) > self.settings.reorder_max_packets:
             self._feed_pending(device_id, wearer, skip_gaps=True)
 
@@ -508,6 +520,7 @@ class Worker(MqttService):
                 self._start_episode(device_id, wearer)
             wearer.deferred.append(batch)
             wearer.deferred_samples += batch.n
+            self._busy[device_id] = None
             self.counts[(device_id, "flood_deferred")] += 1
             wearer.episode_deferred += 1
         else:
@@ -521,6 +534,7 @@ class Worker(MqttService):
         """Queue a packet for the analysis (``_analyse``), its cost already within the device's budget."""
         wearer.queued.append(batch)
         wearer.queued_samples += batch.n
+        self._busy[device_id] = None
         wearer.dirty = True
         wearer.unsaved_packets += 1
         if wearer.queued_samples >= MAX_QUEUED_SAMPLES:
@@ -581,6 +595,7 @@ class Worker(MqttService):
 
     def _start_episode(self, device_id: str, wearer: _Wearer) -> None:
         wearer.flooding = True
+        self._flooding[device_id] = None
         wearer.episode_deferred = wearer.episode_stored = 0
         log.warning(
             "%s: sends faster than its analysis budget (%g samples/s after a burst of %d): its packets wait"
@@ -599,6 +614,7 @@ class Worker(MqttService):
         if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None or self._budget(wearer) <= 0:
             return
         wearer.flooding = False
+        self._flooding.pop(device_id, None)
         log.info(
             "%s: back within its analysis budget: %d packets were deferred, %d of them taken back from the store",
             device_id,
@@ -691,7 +707,9 @@ class Worker(MqttService):
         Returns:
             Whether anything was analysed and some is left, to be caught up on at once.
         """
-        waiting = [d for d, w in self._wearers.items() if w.flooding]
+        for gone in [d for d in self._flooding if d not in self._wearers or not self._wearers[d].flooding]:
+            del self._flooding[gone]  # let go of (saved with its deferred packets analysed)
+        waiting = list(self._flooding)
         if not waiting:
             return False
         self._turn = (self._turn + 1) % len(waiting)
@@ -741,9 +759,10 @@ class Worker(MqttService):
 
     def _analyse_all(self) -> None:
         """Analyse every device's queued packets, and its deferred ones as far as its budget allows."""
-        for device_id, wearer in self._wearers.items():
-            self._release(device_id, wearer)
-            self._analyse(device_id, wearer)
+        for device_id in list(self._busy):
+            if (wearer := self._wearers.get(device_id)) is not None:
+                self._release(device_id, wearer)
+                self._analyse(device_id, wearer)
 
     def _analysis_failed(self, device_id: str, wearer: _Wearer, what: str) -> None:
         """The analysis of a device raised: skip what it was given, start afresh, or quarantine.
@@ -756,6 +775,7 @@ class Worker(MqttService):
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
         wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement, wearer.chosen))
         wearer.snapshot_saved_s = -math.inf
+        self._next_scan_s = -math.inf  # saved at the next flush
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
             wearer.pending.clear()
@@ -763,6 +783,7 @@ class Worker(MqttService):
             wearer.deferred_samples = 0
             wearer.behind_seq = wearer.behind_short_s = None
             wearer.flooding = False
+            self._flooding.pop(device_id, None)
             log.error(
                 "%s: quarantined after %d analysis failures; its packets are stored but not analysed until restart",
                 device_id,
@@ -812,6 +833,7 @@ class Worker(MqttService):
             wearer.placement = analysis.placement
             wearer.analyzer = _fresh_analyzer(analysis)
             wearer.snapshot_saved_s = -math.inf
+            self._next_scan_s = -math.inf  # saved at the next flush
         wearer.dirty = True
         wearer.status_saved_s = -math.inf  # the status shows the new limit and hours right away
 
@@ -862,6 +884,7 @@ class Worker(MqttService):
         self._emit(device_id, wearer, events, action_id=action_id)
         wearer.dirty = True
         wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
+        self._next_scan_s = -math.inf  # saved at the next flush
 
     def _bad_action(self, device_id: str, m: Message, err: Exception) -> None:
         self.counts[(device_id, "bad_actions")] += 1
@@ -886,6 +909,7 @@ class Worker(MqttService):
         wearer = self._restored(device_id)
         wearer.heard_s = self._clock()
         self._wearers[device_id] = wearer
+        self._next_scan_s = -math.inf  # its first status saved at the next flush
         replayed = self._replay_stored(device_id, wearer, before_seq=upto_seq)
         if replayed:
             log.info("%s: replayed %d stored packets", device_id, replayed)
@@ -940,6 +964,8 @@ class Worker(MqttService):
         """
         extra = {} if action_id is None else {"id": action_id}
         wearer.outbox.extend({**e.to_dict(), **extra} for e in events)
+        if events:
+            self._busy[device_id] = None
         if any(isinstance(e, Alert) for e in events):
             seen_s = wearer.analyzer.status().t_s
             for e in events:
@@ -948,7 +974,11 @@ class Worker(MqttService):
 
     def _send_events(self) -> None:
         """Store held events, publish the new ones, and buzz the wearable on a fresh alert or a slouch nudge."""
-        for device_id, wearer in self._wearers.items():
+        for device_id in list(self._busy):
+            wearer = self._wearers.get(device_id)
+            if wearer is None or not (wearer.outbox or wearer.queued or wearer.deferred):
+                del self._busy[device_id]  # nothing left to do for it
+                continue
             if not wearer.outbox:
                 continue
             new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
@@ -967,6 +997,7 @@ class Worker(MqttService):
             self._alert(device_id, body, wearer)
             if wearer is not None:
                 wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
+                self._next_scan_s = -math.inf  # saved at the next flush
         elif body["kind"] == "slouch_nudge":
             self._buzz(device_id, Command("buzz", pattern="short", reason="slouch"))
             self.counts[(device_id, "slouch_nudges")] += 1
@@ -1113,8 +1144,11 @@ class Worker(MqttService):
         back at once rather than waiting for a message.
         """
         now = self._clock()
-        for device_id, wearer in self._wearers.items():
-            if wearer.pending and now - wearer.pending_since_s >= self.settings.reorder_wait_s:
+        for device_id in list(self._gapped):
+            wearer = self._wearers.get(device_id)
+            if wearer is None or not wearer.pending:
+                del self._gapped[device_id]
+            elif now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True, patient=True)
                 self._analyse(device_id, wearer)
         self.tick_s = 0.0 if self._catch_up() else self._idle_tick_s
@@ -1145,7 +1179,9 @@ class Worker(MqttService):
         if not self._republished:
             self._republish()
         self._record_published()
-        leaving = self._to_let_go()
+        now = self._clock()
+        scan = force or now >= self._next_scan_s
+        leaving = self._to_let_go() if scan else []
         handing = sorted(self.ownership.handing_over - set(leaving))  # to another worker (ingest.ownership)
         for device_id in [*leaving, *handing]:
             if device_id in self._wearers:
@@ -1153,7 +1189,8 @@ class Worker(MqttService):
                 self._analyse_now(device_id, self._wearers[device_id])
         self._analyse_all()
         self._send_events()
-        self._save(force=force, due=frozenset([*leaving, *handing]))
+        if scan or handing:
+            self._save(force=force, due=frozenset([*leaving, *handing]))
         self._hand_over(handing)
         let_go = []
         for device_id in leaving:
@@ -1163,6 +1200,8 @@ class Worker(MqttService):
                 self.counts[("*", "evicted")] += 1
                 let_go.append(device_id)
         self.ownership.release(let_go)
+        if scan:  # saved: the next look is due in a while (a failed save is tried again at the next flush)
+            self._next_scan_s = now + SCAN_EVERY_S
         if self.counts:
             self.store.add_counts(SERVICE, dict(self.counts))
             self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice

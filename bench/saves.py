@@ -1,0 +1,60 @@
+"""``python -m bench.saves``: the CPU cost of the worker's state saves per wearer.
+
+The worker saves every wearer's live status once a second and its snapshot (with the
+packets it includes counted) every 10 s, for all its wearers in one
+``Store.save_states`` transaction. This times that call for ``--wearers`` rows of each
+kind on a fresh store (``--store``: a SQLite file in a temporary folder by default, or
+a PostgreSQL URL), the least of ``--repeat`` runs, in CPU time of this process (a
+PostgreSQL server's own work is not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.store import StateRow, Store
+
+__all__ = ["main"]
+
+
+def _least_cpu_s(call: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        call()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the CPU time per row of a status save and of a snapshot save."""
+    parser = argparse.ArgumentParser(prog="python -m bench.saves", description=__doc__.splitlines()[0])
+    parser.add_argument("--wearers", type=int, default=1000, help="rows per save")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the least is reported")
+    parser.add_argument("--store", help="store URL (default: a SQLite file in a temporary folder)")
+    args = parser.parse_args(argv)
+    ids = [f"bench-{i:05d}" for i in range(args.wearers)]
+    status = {"posture": "sitting", "t_s": 1.0, "sitting_s": 600.0, "alerts": 0, "placement": "thigh"}
+    snapshot = {"seq": 10, "frames": list(range(200))}  # the size of a small analysis snapshot
+    statuses = [StateRow(d, -1, None, status) for d in ids]
+    snapshots = [StateRow(d, i, snapshot, status) for i, d in enumerate(ids)]
+    counts = ("worker", {(d, "packets"): 20 for d in ids})
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.store or f"sqlite:///{Path(folder) / 'saves.sqlite'}"
+        with Store(url) as store:
+            store.save_states(snapshots)  # the rows exist, as in a running worker
+            status_s = _least_cpu_s(lambda: store.save_states(statuses), args.repeat)
+            snapshot_s = _least_cpu_s(lambda: store.save_states(snapshots, counts=counts), args.repeat)
+    print(f"{args.wearers} wearers, {url.split(':', 1)[0]}, least of {args.repeat} runs:")
+    print(f"  live statuses: {status_s * 1e3:.1f} ms CPU per save, {status_s * 1e6 / args.wearers:.1f} us per wearer")
+    print(f"  snapshots with counts: {snapshot_s * 1e3:.1f} ms, {snapshot_s * 1e6 / args.wearers:.1f} us per wearer")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
