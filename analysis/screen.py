@@ -204,10 +204,12 @@ class BlockScreen:
         """
         hop = self.hop
         before = min(first_row, SMOOTH_FRAMES - 1)
-        cols = rows[first_row - before : first_row + hop].T.tolist()
+        part = rows[first_row - before : first_row + hop]
+        cols = part.T.tolist()
         counts = cols[0]
         count = hop
-        if min(counts) <= 0:  # frames without samples: keep the others
+        gaps = min(counts) <= 0
+        if gaps:  # frames without samples: keep the others
             count = len([c for c in counts[before:] if c > 0])
             keep = [i for i, c in enumerate(counts) if c > 0]
             if first_row > before and len(keep) - count < SMOOTH_FRAMES - 1:
@@ -219,7 +221,16 @@ class BlockScreen:
         ending = min(count, len(counts) - SMOOTH_FRAMES + 1)
         high, low, amax = [-math.inf] * 3, [math.inf] * 3, 0.0
         mag = list(map(operator.truediv, cols[4], counts))  # each frame's mean |a|
-        if ending > 0:
+        if ending > 0 and not gaps:  # the three components at once: the same sums, in the same order
+            means = part[:, 1:4] / part[:, :1]
+            n = means.shape[0] - SMOOTH_FRAMES + 1
+            sums5 = means[:n] + means[1 : n + 1]
+            for k in range(2, SMOOTH_FRAMES):
+                sums5 += means[k : k + n]
+            tail5 = sums5[-ending:]
+            high, low = (tail5.max(axis=0) / SMOOTH_FRAMES).tolist(), (tail5.min(axis=0) / SMOOTH_FRAMES).tolist()
+            amax = max(mag)  # a frame's mean |a| bounds each component of its mean
+        elif ending > 0:
             for c in range(3):
                 v = list(map(operator.truediv, cols[c + 1], counts))
                 five: Iterable[float] = v
@@ -227,7 +238,7 @@ class BlockScreen:
                     five = map(operator.add, five, v[k:])
                 tail = list(five)[-ending:]
                 high[c], low[c] = max(tail) / SMOOTH_FRAMES, min(tail) / SMOOTH_FRAMES
-            amax = max(mag)  # a frame's mean |a| bounds each component of its mean
+            amax = max(mag)
         sure = maybe = False
         sums = [0.0] * N_ACC_STATS
         if count == hop:
