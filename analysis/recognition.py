@@ -467,10 +467,10 @@ class ExerciseRecognizer:
                 screen = self._blocks.looks([k_first + end for end in ends], lengths, self._k_start)
             else:
                 screen = Screen([False] * len(ends), {}, [2] * len(ends), {}, set())
-            if (
-                len(ends) == 1 and not screen.learn[0] and (screen.empty[0] or self._off_without_axis(screen))
-            ):  # a live look ruled out
-                events.extend(self._closed(k_first + ends[0]))
+            if not any(screen.learn) and all(
+                empty or self._off_without_axis(screen, j) for j, empty in enumerate(screen.empty)
+            ):  # the live looks ruled out: as when no look is a candidate below
+                events.extend(self._closed(k_first + ends[-1]))
                 self._k_end = k_first + rows.shape[0]
                 self._feed_followers(self._k_end)
                 return events
@@ -490,15 +490,15 @@ class ExerciseRecognizer:
         for follower in self._followers.values():
             follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
 
-    def _off_without_axis(self, screen: Screen) -> bool:
-        """Whether the one look of ``screen``, which learns nothing, surely gets no label for want of a long axis.
+    def _off_without_axis(self, screen: Screen, j: int) -> bool:
+        """Whether the look ``j`` of ``screen`` (none of which learns) surely gets no label for want of a long axis.
 
         Without the axis the trunk gets no label, and the thigh one only in hook lying as
         seen without an axis: ruled out from the box of the window's directions
         (:func:`analysis.screen.off_hook_without_axis`; ``classify_window`` rules out the
         rest from its resting direction first, ``label_only``).
         """
-        box = screen.boxes.get(0)
+        box = screen.boxes.get(j)
         if box is None or AxisAt(self._axis_sum, self._axis_weight).floats is not None:
             return False
         return self.placement is not Placement.THIGH or off_hook_without_axis(box, self.tuning)
