@@ -24,7 +24,6 @@ __all__ = [
     "classify_window",
     "is_gait",
     "unit",
-    "unlabelled_without_axis",
 ]
 
 #: How far below the hook-lying (or lying) inclination a lying window's frames may dip
@@ -303,27 +302,14 @@ def _rest(u: NDArray[np.float64]) -> NDArray[np.float64]:
     return unit(np.sort(u, axis=0)[u.shape[0] // 2])
 
 
-def unlabelled_without_axis(stats: NDArray[np.float64], tuning: RecognitionTuning) -> bool:
-    """Whether :func:`classify_window` surely labels a thigh window nothing without a long axis.
-
-    Without the axis only hook lying gets a label, read from the resting direction
-    (:func:`_hook_without_axis`): this finds that direction as ``classify_window`` does,
-    to the bit, without the travel, crossings and gait it measures first.
-
-    Args:
-        stats: Frame sums, shape (m, >= N_ACC_STATS).
-        tuning: Thresholds.
-    """
-    valid = _sampled(stats, tuning)
-    return valid is None or not _hook_without_axis(_rest(unit(_smoothed(stats, valid))), tuning)
-
-
 def classify_window(
     stats: NDArray[np.float64],
     axis: NDArray[np.float64] | None,
     placement: Placement,
     tuning: RecognitionTuning | None = None,
     frame_s: float = 0.1,
+    *,
+    label_only: bool = False,
 ) -> WindowLook:
     """Label one window of frames with a programme exercise, or with nothing.
 
@@ -334,6 +320,10 @@ def classify_window(
         placement: A placement of :data:`SERVED`.
         tuning: Thresholds (defaults when None).
         frame_s: Frame length, s.
+        label_only: Only the label is wanted: a thigh window without a long axis whose
+            resting direction is not hook lying (the only posture that gets a label
+            then) is labelled nothing at once, with the reason ``posture`` rather than
+            the first test it fails (the live recogniser: most such looks end there).
 
     Returns:
         The look: label (``""`` for none), the reason and the measurements.
@@ -343,14 +333,20 @@ def classify_window(
     if valid is None:
         return WindowLook("", "gap")
     smooth = _smoothed(stats, valid)
+    u: NDArray[np.float64] | None = None
+    if label_only and axis is None and placement is Placement.THIGH:
+        u = unit(smooth)
+        rest = _rest(u)
+        if not _hook_without_axis(rest, tuning):
+            return WindowLook("", "posture")
     # Every label needs at least tilt_min_deg of travel: a window whose smoothed means
     # span less (in g, about radians) is still, whatever else it holds.
-    if float(np.linalg.norm(smooth.max(axis=0) - smooth.min(axis=0))) < math.radians(tuning.tilt_min_deg):
-        return WindowLook("", "still")
-    if is_gait(stats[valid], frame_s, tuning):
-        return WindowLook("", "gait")
-    u = unit(smooth)
-    rest = _rest(u)
+    still = float(np.linalg.norm(smooth.max(axis=0) - smooth.min(axis=0))) < math.radians(tuning.tilt_min_deg)
+    if still or is_gait(stats[valid], frame_s, tuning):
+        return WindowLook("", "still" if still else "gait")
+    if u is None:
+        u = unit(smooth)
+        rest = _rest(u)
     direction, motion, along = _travel(u, rest)
     moves = _crossings(along)
     # A large movement from one end to the other (a knee roll with 10-s holds on each

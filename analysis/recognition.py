@@ -105,7 +105,7 @@ from analysis.detector import Detector, saved_part, saved_parts
 from analysis.events import Event
 from analysis.frames import N_ACC_STATS, N_STATS, FrameBatch
 from analysis.holds import HoldEnded
-from analysis.looks import RecognitionTuning, classify_window, is_gait, unit, unlabelled_without_axis
+from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
 from analysis.packing import packed_columns, unpacked
 from analysis.reps import RepCounted
 from analysis.screen import AxisAt, BlockScreen, Screen, off_hook_without_axis, off_posture, off_postures
@@ -467,12 +467,10 @@ class ExerciseRecognizer:
                 screen = self._blocks.looks([k_first + end for end in ends], lengths, self._k_start)
             else:
                 screen = Screen([False] * len(ends), {}, [2] * len(ends), {}, set())
-            if (
-                len(ends) == 1
-                and not screen.learn[0]
-                and (screen.empty[0] or self._off_without_axis(screen, rows[starts[0] : ends[0]]))
-            ):  # a live look ruled out
-                events.extend(self._closed(k_first + ends[0]))
+            if not any(screen.learn) and all(
+                empty or self._off_without_axis(screen, j) for j, empty in enumerate(screen.empty)
+            ):  # the live looks ruled out: as when no look is a candidate below
+                events.extend(self._closed(k_first + ends[-1]))
                 self._k_end = k_first + rows.shape[0]
                 self._feed_followers(self._k_end)
                 return events
@@ -492,20 +490,18 @@ class ExerciseRecognizer:
         for follower in self._followers.values():
             follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
 
-    def _off_without_axis(self, screen: Screen, window: NDArray[np.float64]) -> bool:
-        """Whether the one look of ``screen``, which learns nothing, surely gets no label for want of a long axis.
+    def _off_without_axis(self, screen: Screen, j: int) -> bool:
+        """Whether the look ``j`` of ``screen`` (none of which learns) surely gets no label for want of a long axis.
 
         Without the axis the trunk gets no label, and the thigh one only in hook lying as
         seen without an axis: ruled out from the box of the window's directions
-        (:func:`analysis.screen.off_hook_without_axis`), else from its resting direction,
-        found as ``classify_window`` finds it (:func:`analysis.looks.unlabelled_without_axis`).
+        (:func:`analysis.screen.off_hook_without_axis`; ``classify_window`` rules out the
+        rest from its resting direction first, ``label_only``).
         """
-        box = screen.boxes.get(0)
+        box = screen.boxes.get(j)
         if box is None or AxisAt(self._axis_sum, self._axis_weight).floats is not None:
             return False
-        if self.placement is not Placement.THIGH:
-            return True
-        return off_hook_without_axis(box, self.tuning) or unlabelled_without_axis(window, self.tuning)
+        return self.placement is not Placement.THIGH or off_hook_without_axis(box, self.tuning)
 
     def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
         """Learn the long axis from each look's last block in turn; return the axis each look sees."""
@@ -536,11 +532,13 @@ class ExerciseRecognizer:
         else:
             for j in keep:
                 floats = axes[j].floats
-                if (
-                    floats is not None
-                    and j in screen.boxes
-                    and off_posture(screen.boxes[j], floats, thigh, self.tuning)
-                ):
+                box = screen.boxes.get(j)
+                if box is None:
+                    continue
+                if floats is None:
+                    if thigh and off_hook_without_axis(box, self.tuning):
+                        off.add(j)
+                elif off_posture(box, floats, thigh, self.tuning):
                     off.add(j)
         return [j for j in keep if j not in off]
 
@@ -559,7 +557,7 @@ class ExerciseRecognizer:
         window = rows[start:end]
         if gappy and is_gait(window[window[:, 0] > 0], self.frame_s, self.tuning):
             return events  # classify_window would find gait (or, before it, a still window)
-        look = classify_window(window, axis, self.placement, self.tuning, self.frame_s)
+        look = classify_window(window, axis, self.placement, self.tuning, self.frame_s, label_only=True)
         if not look.label:
             return events
         window_k = max(k_end - (end - start), self._last_end_k)

@@ -36,6 +36,10 @@ __all__ = ["AxisAt", "BlockScreen", "Screen", "off_hook_without_axis", "off_post
 
 #: Relative margin of the screen's tests over the rounding of the sums they compare.
 _SCREEN_MARGIN = 1e-8
+#: Most blocks an update summarises in plain floats, and so screens its looks in them:
+#: the worker often analyses a few packets of a wearer at once (two blocks closing in
+#: 25 frames), where numpy's fixed cost per call is more than the arithmetic.
+_FEW_BLOCKS = 3
 
 
 def _gait_blocks(
@@ -170,15 +174,27 @@ class BlockScreen:
         if nb <= 0:
             return
         del self.last[: len(self.last) - (self.per_window - 1)]  # the blocks earlier than the next window's
-        line = self._one(rows, first_row) if nb == 1 else None
-        if line is not None:
-            self.last.append(line)
+        few = self._few(rows, first_row, nb)
+        if few is not None:
+            self.last.extend(few)
         else:
             new = _summarise(rows, first_row, nb, hop, frame_s=self.frame_s, tuning=self.tuning)
             self.lines = np.concatenate((np.array(self.last).reshape(-1, _COLUMNS), new))
             self.last.extend(new[-self.per_window :].tolist())
             del self.last[: len(self.last) - self.per_window]
         self.next_i += nb
+
+    def _few(self, rows: NDArray[np.float64], first_row: int, nb: int) -> list[list[float]] | None:
+        """The summaries of the ``nb`` blocks from ``rows[first_row]`` in plain floats, or None (numpy's)."""
+        if nb > _FEW_BLOCKS:
+            return None
+        lines = []
+        for b in range(nb):
+            line = self._one(rows, first_row + b * self.hop)
+            if line is None:
+                return None
+            lines.append(line)
+        return lines
 
     def _one(self, rows: NDArray[np.float64], first_row: int) -> list[float] | None:
         """The summary of the block at ``rows[first_row:]`` in plain floats, or None to leave it to numpy.
@@ -188,10 +204,12 @@ class BlockScreen:
         """
         hop = self.hop
         before = min(first_row, SMOOTH_FRAMES - 1)
-        cols = rows[first_row - before : first_row + hop].T.tolist()
+        part = rows[first_row - before : first_row + hop]
+        cols = part.T.tolist()
         counts = cols[0]
         count = hop
-        if min(counts) <= 0:  # frames without samples: keep the others
+        gaps = min(counts) <= 0
+        if gaps:  # frames without samples: keep the others
             count = len([c for c in counts[before:] if c > 0])
             keep = [i for i, c in enumerate(counts) if c > 0]
             if first_row > before and len(keep) - count < SMOOTH_FRAMES - 1:
@@ -203,7 +221,16 @@ class BlockScreen:
         ending = min(count, len(counts) - SMOOTH_FRAMES + 1)
         high, low, amax = [-math.inf] * 3, [math.inf] * 3, 0.0
         mag = list(map(operator.truediv, cols[4], counts))  # each frame's mean |a|
-        if ending > 0:
+        if ending > 0 and not gaps:  # the three components at once: the same sums, in the same order
+            means = part[:, 1:4] / part[:, :1]
+            n = means.shape[0] - SMOOTH_FRAMES + 1
+            sums5 = means[:n] + means[1 : n + 1]
+            for k in range(2, SMOOTH_FRAMES):
+                sums5 += means[k : k + n]
+            tail5 = sums5[-ending:]
+            high, low = (tail5.max(axis=0) / SMOOTH_FRAMES).tolist(), (tail5.min(axis=0) / SMOOTH_FRAMES).tolist()
+            amax = max(mag)  # a frame's mean |a| bounds each component of its mean
+        elif ending > 0:
             for c in range(3):
                 v = list(map(operator.truediv, cols[c + 1], counts))
                 five: Iterable[float] = v
@@ -211,7 +238,7 @@ class BlockScreen:
                     five = map(operator.add, five, v[k:])
                 tail = list(five)[-ending:]
                 high[c], low[c] = max(tail) / SMOOTH_FRAMES, min(tail) / SMOOTH_FRAMES
-            amax = max(mag)  # a frame's mean |a| bounds each component of its mean
+            amax = max(mag)
         sure = maybe = False
         sums = [0.0] * N_ACC_STATS
         if count == hop:
@@ -237,8 +264,11 @@ class BlockScreen:
         size = len(self.last) if self.lines is None else self.lines.shape[0]
         first_i = (self.next_i or 0) - size
         last = [(k - k_start) // self.hop - 1 - first_i for k in ends_k]  # each window's last block
-        if self.lines is None and len(last) == 1 and last[0] == size - 1:
-            return self._look_one(lengths[0])
+        if self.lines is None:  # the blocks of a few looks: in plain floats
+            screen = Screen([], {}, [], {}, set())
+            for j, (i, frames) in enumerate(zip(last, lengths, strict=True)):
+                self._look_one(screen, j, i, frames)
+            return screen
         lines = np.array(self.last) if self.lines is None else self.lines
         t = self.tuning
         at = np.asarray(last)[:, None] - np.arange(self.per_window)
@@ -262,10 +292,11 @@ class BlockScreen:
         gappy = set(keep[have[keep] < length[keep]].tolist())
         return Screen(empty.tolist(), {}, learn.tolist(), units, gappy, np.hstack(_direction_boxes(high, low)))
 
-    def _look_one(self, length: int) -> Screen:
-        """``looks`` for one look whose last block is the latest, in plain floats."""
+    def _look_one(self, screen: Screen, j: int, i: int, length: int) -> None:
+        """Add to ``screen``, in plain floats, what ``looks`` finds for its look ``j`` (last block ``self.last[i]``)."""
         t = self.tuning
-        cols = list(itertools.islice(zip(*self.last, strict=True), _C_SURE + 1))  # the columns read here
+        blocks = self.last[i + 1 - self.per_window : i + 1]
+        cols = list(itertools.islice(zip(*blocks, strict=True), _C_SURE + 1))  # the columns read here
         have = sum(cols[_C_COUNT])
         sure = sum(cols[_C_SURE])
         err = _SCREEN_MARGIN * (1.0 + max(cols[_C_AMAX]))
@@ -277,14 +308,18 @@ class BlockScreen:
             or span < math.radians(t.tilt_min_deg) - 4 * err
             or (have == length and sure >= min(2, length // self.hop))
         )
-        tail = self.last[-1]
+        tail = blocks[-1]
         learn = 0
         if tail[_C_COUNT] == self.hop:
             learn = 1 if tail[_C_SURE] > 0 else 2 if tail[_C_MAYBE] > 0 else 0
-        units = {0: unit(np.array(tail[_C_SUMS + 1 : _C_SUMS + 4]))} if learn == 1 else {}
-        boxes = {} if empty else {0: _direction_box(high, low)}
-        gappy = {0} if not empty and have < length else set()
-        return Screen([empty], boxes, [learn], units, gappy)
+        screen.empty.append(empty)
+        screen.learn.append(learn)
+        if learn == 1:
+            screen.units[j] = unit(np.array(tail[_C_SUMS + 1 : _C_SUMS + 4]))
+        if not empty:
+            screen.boxes[j] = _direction_box(high, low)
+            if have < length:
+                screen.gappy.add(j)
 
 
 #: Columns of a block summary: smoothed-mean maxima (3) and minima (3), largest

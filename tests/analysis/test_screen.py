@@ -73,3 +73,24 @@ def test_one_block_in_floats_is_the_numpy_summary(first_row: int, counts: list[i
     batch = _summarise(rows, first_row, 1, hop, frame_s=0.1, tuning=TUNING)[0]
     np.testing.assert_allclose(one[:6], batch[:6], rtol=1e-12)  # the same sums: rounding at most
     assert one[7:10] == batch[7:10].tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, 3), st.integers(0, 2**32 - 1), st.floats(0.0, 0.6))
+def test_a_few_blocks_in_floats_are_the_numpy_summaries(nb: int, seed: int, shake_g: float) -> None:
+    """Two or three blocks closed in one update (a few packets at once) are summarised as numpy summarises them."""
+    hop = 20
+    rng = np.random.default_rng(seed)
+    n = np.full(4 + nb * hop, 5.0)
+    acc = np.array([0.1, 0.98, 0.05]) + rng.normal(0.0, shake_g, size=(n.size, 3))
+    rows = np.zeros((n.size, 6))
+    rows[:, 0] = n
+    rows[:, 1:4] = acc * n[:, None]
+    mag = np.linalg.norm(acc, axis=1)
+    rows[:, 4], rows[:, 5] = mag * n, mag * mag * n
+    few = BlockScreen(hop, 15, 0.1, TUNING)._few(rows, 4, nb)
+    assert few is not None
+    batch = _summarise(rows, 4, nb, hop, frame_s=0.1, tuning=TUNING)
+    for line, row in zip(few, batch, strict=True):
+        np.testing.assert_allclose(line[:6], row[:6], rtol=1e-12)  # the same sums: rounding at most
+        assert line[7:10] == row[7:10].tolist()
