@@ -597,14 +597,21 @@ class ExerciseRecognizer:
 
         A look without a label changes nothing but this, and the bout closes the same at
         whichever later look it is checked, so only looks that may get a label check it,
-        and the last of each update.
+        and the last of each update. It is decided at the first look past the gap, however
+        the stream was chunked: that is where the analysis takes a set of squats as a
+        break (``decided_s``), the same live and in batch.
         """
         if self._bout is not None and k_end - self._bout.last_k > self._gap:
-            return self._close(k_end)
+            assert self._k_start is not None
+            past = self._bout.last_k + self._gap + 1  # the first frame a look may end at to decide
+            return self._close(k_end, decided_k=past + (self._k_start - past) % self._hop)
         return []
 
-    def _close(self, k_end: int) -> list[Event]:
-        """Close the bout under way, decided at frame ``k_end``: its followers take the frames up to it."""
+    def _close(self, k_end: int, decided_k: int | None = None) -> list[Event]:
+        """Close the bout under way: its followers take the frames up to ``k_end``.
+
+        It was decided at frame ``decided_k`` (``k_end`` unless given).
+        """
         bout, self._bout = self._bout, None
         self._feed_followers(k_end)
         followers, self._followers = self._followers, {}
@@ -622,7 +629,8 @@ class ExerciseRecognizer:
             reps = [r for r in follower.reps if start_s <= r[0] < end_s]
             holds = tuple(h for h in follower.holds if start_s <= h.start_s < end_s)
         span = (min(r[0] for r in reps), max(r[1] for r in reps)) if reps else None
-        found = ExerciseFound(start_s, end_s, best, round(confidence, 3), len(reps), span, holds, self._time(k_end))
+        decided_s = self._time(k_end if decided_k is None else decided_k)
+        found = ExerciseFound(start_s, end_s, best, round(confidence, 3), len(reps), span, holds, decided_s)
         return [found]
 
     def flush(self, frames: FrameBatch) -> list[Event]:

@@ -381,3 +381,17 @@ def test_a_label_only_look_is_the_full_look_s_label(recordings: Path) -> None:
             seen[early, bool(full.label)] += 1
     assert seen[True, False]  # windows ended early
     assert seen[False, True]  # and labelled windows met
+
+
+def test_a_bout_is_decided_at_the_same_time_live_and_in_batch() -> None:
+    """Desk squats then work (an office morning), fed whole and in 5-frame packets:
+    the same bouts, decided at the same look. The analysis takes a set of squats as a
+    break where it was decided (``decided_s``), so a later decision in one chunk than
+    live would move the break."""
+    rec = generate(scenario("office_morning"), Placement.THIGH, seed=1, rate_hz=25.0)
+    frames = _frames(rec.t_s, rec.acc_g)
+    whole = _found(_run(Placement.THIGH, frames))
+    live = _found(_run(Placement.THIGH, frames, list(range(5, frames.m, 5))))
+    assert [e.exercise for e in whole] == ["squat"]
+    assert live == whole
+    assert all(e.end_s < e.decided_s for e in whole)
