@@ -34,13 +34,14 @@ from bench.worker import PACKETS_PER_S, packet_streams
 from ingest.codec import decode
 from ingest.recording import DEFAULT_CHUNK_ROWS, Chunk, read_chunks
 
-__all__ = ["main"]
+__all__ = ["best_cpu_s", "main"]
 
 Chunks = list[Chunk]
 ANALYSIS = str(Path(__file__).resolve().parents[1] / "analysis")
 
 
-def _best_cpu_s(run: Callable[[], object], repeat: int) -> float:
+def best_cpu_s(run: Callable[[], object], repeat: int) -> float:
+    """The least CPU time of this process over ``repeat`` calls of ``run`` (other work only ever adds to it)."""
     best = float("inf")
     for _ in range(repeat):
         c0 = time.process_time()
@@ -75,7 +76,7 @@ def batch(chunk_rows: list[int], repeat: int, top: int) -> None:
     for rows in chunk_rows:
         chunks = list(read_chunks(path, chunk_rows=rows))
         frames = round((chunks[-1][0][-1] - chunks[0][0][0]) / 0.1)
-        cpu = {p: _best_cpu_s(functools.partial(_feed, chunks, p), repeat) for p in (Placement.THIGH, Placement.WAIST)}
+        cpu = {p: best_cpu_s(functools.partial(_feed, chunks, p), repeat) for p in (Placement.THIGH, Placement.WAIST)}
         print(
             f"one day in memory ({frames:,} frames of 0.1 s), chunks of {rows:,} rows:"
             f" analysis CPU thigh {cpu[Placement.THIGH]:.2f} s, waist {cpu[Placement.WAIST]:.2f} s (best of {repeat})"
@@ -114,7 +115,7 @@ def live(wearers: int, minutes: float, streams: int, repeat: int, top: int, *, r
         return analyzers
 
     packets = wearers * rounds
-    cpu = _best_cpu_s(run, repeat)
+    cpu = best_cpu_s(run, repeat)
     per_packet_us = 1e6 * cpu / packets
     what = "with" if recognition else "without"
     print(f"Analyzer.update {what} the recogniser, {wearers} wearers x {minutes:g} min:", end="")

@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.hotspots import best_cpu_s
 from ingest.store import StateRow, Store
 
 __all__ = ["main"]
-
-
-def _least_cpu_s(call: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        call()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         url = args.store or f"sqlite:///{Path(folder) / 'saves.sqlite'}"
         with Store(url) as store:
             store.save_states(snapshots)  # the rows exist, as in a running worker
-            status_s = _least_cpu_s(lambda: store.save_states(statuses), args.repeat)
-            snapshot_s = _least_cpu_s(lambda: store.save_states(snapshots, counts=counts), args.repeat)
+            status_s = best_cpu_s(lambda: store.save_states(statuses), args.repeat)
+            snapshot_s = best_cpu_s(lambda: store.save_states(snapshots, counts=counts), args.repeat)
     print(f"{args.wearers} wearers, {url.split(':', 1)[0]}, least of {args.repeat} runs:")
     print(f"  live statuses: {status_s * 1e3:.1f} ms CPU per save, {status_s * 1e6 / args.wearers:.1f} us per wearer")
     print(f"  snapshots with counts: {snapshot_s * 1e3:.1f} ms, {snapshot_s * 1e6 / args.wearers:.1f} us per wearer")

@@ -19,10 +19,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from bench.office_weeks import END, write
 from dashboard.settings import SETTINGS_KEY, DashboardSettings
 from ingest.store import Store
 from tests.conftest import backend_url
 from tests.dashboard.office_morning import APP, APP_TIMEOUT_S, DEVICE, MORNING_EVENTS, SENSOR_STATUS, at, live_status
+from tests.postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +87,15 @@ def make_app() -> Callable[..., AppTest]:
         return app
 
     return make
+
+
+def office_weeks_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, weeks: int) -> str:
+    """``weeks`` of one wearer's office days (``bench.office_weeks``) in a new store of the
+    backend ``request.param`` names: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('weeks') / 'store.sqlite'}"
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres_server")
+        url = postgres.new_database()
+    write(url, END, weeks)
+    return url

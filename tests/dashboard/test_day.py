@@ -8,15 +8,15 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.office_weeks import DEVICE, END, write
+from bench.office_weeks import DEVICE
 from dashboard import display
 from ingest.progress import load_report
 from ingest.store import Store
 from tests.conftest import STORE_BACKENDS
+from tests.dashboard.conftest import office_weeks_store
 from tests.dashboard.office_morning import DEVICE as DEVICE_MORNING
 from tests.dashboard.office_morning import at
 from tests.dashboard.test_pages import all_text
-from tests.postgres import PostgresServer
 
 PAGE = "app_pages/day.py"
 WEEKS = 2
@@ -24,15 +24,8 @@ WEEKS = 2
 
 @pytest.fixture(scope="module", params=STORE_BACKENDS)
 def weeks_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Two weeks of office days (``bench.office_weeks``), written once for the module
-    into a SQLite file and into a PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('weeks') / 'store.sqlite'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres_server")
-        url = postgres.new_database()
-    write(url, END, WEEKS)
-    return url
+    """Two weeks of office days, written once for the module into each store backend."""
+    return office_weeks_store(request, tmp_path_factory, WEEKS)
 
 
 def metrics(app: AppTest) -> dict[str, str]:

@@ -12,14 +12,14 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from analysis.report import Report, summarize
-from bench.office_weeks import DEVICE, END, write
+from bench.office_weeks import DEVICE
 from dashboard import data, display
 from ingest.progress import load_report
 from ingest.report_html import render_html
 from ingest.store import Store
 from tests.conftest import STORE_BACKENDS
+from tests.dashboard.conftest import office_weeks_store
 from tests.dashboard.test_pages import all_text
-from tests.postgres import PostgresServer
 
 PAGE = "app_pages/progress.py"
 WEEKS = 12
@@ -27,15 +27,8 @@ WEEKS = 12
 
 @pytest.fixture(scope="module", params=STORE_BACKENDS)
 def weeks_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Twelve weeks of one wearer's office days (``bench.office_weeks``), written once for the module
-    into a SQLite file and into a PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('weeks') / 'store.sqlite'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres_server")
-        url = postgres.new_database()
-    write(url, END, WEEKS)
-    return url
+    """Twelve weeks of one wearer's office days, written once for the module into each store backend."""
+    return office_weeks_store(request, tmp_path_factory, WEEKS)
 
 
 def expected(url: str, weeks: int) -> Report:
