@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bench import mqtt_client, saves
 from bench.fleet import main
 from ingest.mosquitto import find_mosquitto
 from tests.support import missing
@@ -40,3 +41,19 @@ def test_a_small_fleet_is_stored_once_and_reported(capsys: pytest.CaptureFixture
     assert summary["p99_latency_s"] is None  # device time is not wall time at 20x: not measured
     assert summary["procs"]["worker-1"]["cpu_s"] >= 0
     assert status == 0
+
+
+def test_the_mqtt_client_benchmark_receives_every_message(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.mqtt_client`` on a few messages: it waits for every one and prints its figure."""
+    if find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    assert mqtt_client.main(["--messages", "300", "--repeat", "1"]) == 0
+    assert "us CPU per message" in capsys.readouterr().out
+
+
+def test_the_save_benchmark_prints_both_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.saves`` on a few wearers of a SQLite store prints both figures."""
+    assert saves.main(["--wearers", "20", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "live statuses" in out
+    assert "snapshots with counts" in out
