@@ -321,7 +321,8 @@ class Worker(MqttService):
         self._unclaimed: dict[str, list[Message]] = {}
         #: Devices that may have packets queued or deferred, or events held (in order of work).
         self._busy: dict[str, None] = {}
-        #: Devices in an episode of deferral (``_Wearer.flooding``), for :meth:`_catch_up`.
+        #: Devices in an episode of deferral (``_Wearer.flooding``), for :meth:`_catch_up`,
+        #: which drops those whose episode ended.
         self._flooding: dict[str, None] = {}
         #: Devices that may hold packets after a gap (``_Wearer.pending``), for :meth:`tick`.
         self._gapped: dict[str, None] = {}
@@ -614,7 +615,6 @@ class Worker(MqttService):
         if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None or self._budget(wearer) <= 0:
             return
         wearer.flooding = False
-        self._flooding.pop(device_id, None)
         log.info(
             "%s: back within its analysis budget: %d packets were deferred, %d of them taken back from the store",
             device_id,
@@ -774,8 +774,7 @@ class Worker(MqttService):
         self.counts[(device_id, "analysis_errors")] += 1
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
         wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement, wearer.chosen))
-        wearer.snapshot_saved_s = -math.inf
-        self._next_scan_s = -math.inf  # saved at the next flush
+        self._save_soon(wearer)  # the fresh analysis
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
             wearer.pending.clear()
@@ -783,12 +782,19 @@ class Worker(MqttService):
             wearer.deferred_samples = 0
             wearer.behind_seq = wearer.behind_short_s = None
             wearer.flooding = False
-            self._flooding.pop(device_id, None)
             log.error(
                 "%s: quarantined after %d analysis failures; its packets are stored but not analysed until restart",
                 device_id,
                 wearer.errors,
             )
+
+    def _save_soon(self, wearer: _Wearer, *, snapshot: bool = True) -> None:
+        """Have the next flush save the wearer's status, and its snapshot unless ``snapshot`` is off, due or not."""
+        if snapshot:
+            wearer.snapshot_saved_s = -math.inf
+        else:
+            wearer.status_saved_s = -math.inf
+        self._next_scan_s = -math.inf
 
     def _analysis_settings(self, placement: Placement, chosen: WearerSettings | None) -> AnalysisSettings:
         """The analysis settings of a wearer: the worker's policy, with what the wearer chose in its place."""
@@ -832,10 +838,9 @@ class Worker(MqttService):
                 self._analysis_failed(device_id, wearer, "the change of placement")
             wearer.placement = analysis.placement
             wearer.analyzer = _fresh_analyzer(analysis)
-            wearer.snapshot_saved_s = -math.inf
-            self._next_scan_s = -math.inf  # saved at the next flush
+            self._save_soon(wearer)  # the fresh analysis
         wearer.dirty = True
-        wearer.status_saved_s = -math.inf  # the status shows the new limit and hours right away
+        self._save_soon(wearer, snapshot=False)  # the status shows the new limit and hours right away
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
         try:
@@ -883,8 +888,7 @@ class Worker(MqttService):
             return
         self._emit(device_id, wearer, events, action_id=action_id)
         wearer.dirty = True
-        wearer.snapshot_saved_s = -math.inf  # save the state with the action in it right away
-        self._next_scan_s = -math.inf  # saved at the next flush
+        self._save_soon(wearer)  # the state with the action in it
 
     def _bad_action(self, device_id: str, m: Message, err: Exception) -> None:
         self.counts[(device_id, "bad_actions")] += 1
@@ -909,7 +913,7 @@ class Worker(MqttService):
         wearer = self._restored(device_id)
         wearer.heard_s = self._clock()
         self._wearers[device_id] = wearer
-        self._next_scan_s = -math.inf  # its first status saved at the next flush
+        self._save_soon(wearer, snapshot=False)  # its first status
         replayed = self._replay_stored(device_id, wearer, before_seq=upto_seq)
         if replayed:
             log.info("%s: replayed %d stored packets", device_id, replayed)
@@ -996,8 +1000,7 @@ class Worker(MqttService):
         if body["kind"] == "alert":
             self._alert(device_id, body, wearer)
             if wearer is not None:
-                wearer.snapshot_saved_s = -math.inf  # save the state with the alert in it right away
-                self._next_scan_s = -math.inf  # saved at the next flush
+                self._save_soon(wearer)  # the state with the alert in it
         elif body["kind"] == "slouch_nudge":
             self._buzz(device_id, Command("buzz", pattern="short", reason="slouch"))
             self.counts[(device_id, "slouch_nudges")] += 1

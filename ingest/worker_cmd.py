@@ -118,10 +118,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         policy = alert_policy(args, working_hours=args.working_hours, utc_offset_h=local_utc_offset_h())
         slouch = slouch_policy(args)
-        if not args.lease_s > 0 or args.standby_messages < 0:
-            raise ValueError(
-                f"--lease-s must be > 0 and --standby-messages >= 0, got {args.lease_s}, {args.standby_messages}"
-            )
         settings = WorkerSettings(
             broker=broker,
             store_url=args.store,
