@@ -238,6 +238,27 @@ def _label(m: _Moved, thigh: bool, tuning: RecognitionTuning) -> tuple[str, str]
     return "", "movement"
 
 
+def _inclination(rest: NDArray[np.float64], axis: NDArray[np.float64]) -> float:
+    """Angle between the resting direction and the long axis, deg."""
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(rest @ axis)))))
+
+
+def _may_be_labelled(
+    rest: NDArray[np.float64], axis: NDArray[np.float64] | None, thigh: bool, tuning: RecognitionTuning
+) -> bool:
+    """Whether a window resting in ``rest`` is in a posture some label allows (the first tests of :func:`_posture`).
+
+    With the long axis every label needs lying or upright; a thigh without it, hook
+    lying as seen without an axis.
+    """
+    if axis is None:
+        return _hook_without_axis(rest, tuning)
+    incl = _inclination(rest, axis)
+    if incl <= tuning.upright_max_deg:
+        return True
+    return incl >= tuning.hook_min_deg if thigh else abs(incl - 90.0) <= tuning.lying_band_deg
+
+
 def _posture(
     u: NDArray[np.float64],
     rest: NDArray[np.float64],
@@ -265,7 +286,7 @@ def _posture(
         towards = unit(np.array([0.0 * r2 - 1.0 * r1, 1.0 * r0 - 0.0 * r2, 0.0 * r1 - 0.0 * r0]))
         return math.nan, _hook_without_axis(rest, tuning), False, towards
     towards = unit(axis - float(rest @ axis) * rest)  # along the sphere from rest to the axis
-    incl = math.degrees(math.acos(max(-1.0, min(1.0, float(rest @ axis)))))
+    incl = _inclination(rest, axis)
     # Lying must hold through the window (every smoothed frame): a window with a
     # lying-down or getting-up in it is a posture change, not an exercise.
     incl_t = np.degrees(np.arccos(np.clip(u @ axis, -1.0, 1.0)))
@@ -320,10 +341,11 @@ def classify_window(
         placement: A placement of :data:`SERVED`.
         tuning: Thresholds (defaults when None).
         frame_s: Frame length, s.
-        label_only: Only the label is wanted: a thigh window without a long axis whose
-            resting direction is not hook lying (the only posture that gets a label
-            then) is labelled nothing at once, with the reason ``posture`` rather than
-            the first test it fails (the live recogniser: most such looks end there).
+        label_only: Only the label is wanted: a window whose resting direction allows
+            no labelled posture (with a long axis: neither lying nor upright; a thigh
+            without one: not hook lying) is labelled nothing at once, with the reason
+            ``posture`` rather than the first test it fails (the live recogniser: most
+            such looks end there).
 
     Returns:
         The look: label (``""`` for none), the reason and the measurements.
@@ -334,10 +356,11 @@ def classify_window(
         return WindowLook("", "gap")
     smooth = _smoothed(stats, valid)
     u: NDArray[np.float64] | None = None
-    if label_only and axis is None and placement is Placement.THIGH:
+    thigh = placement is Placement.THIGH
+    if label_only and (axis is not None or thigh):
         u = unit(smooth)
         rest = _rest(u)
-        if not _hook_without_axis(rest, tuning):
+        if not _may_be_labelled(rest, axis, thigh, tuning):
             return WindowLook("", "posture")
     # Every label needs at least tilt_min_deg of travel: a window whose smoothed means
     # span less (in g, about radians) is still, whatever else it holds.
@@ -353,9 +376,8 @@ def classify_window(
     # side) may pass only once in a window; a small one must come back.
     if moves < 1 or (moves < tuning.min_crossings and motion < tuning.roll_min_deg):
         return WindowLook("", "still", motion_deg=motion, excursions=moves)
-    if axis is None and placement is not Placement.THIGH:
+    if axis is None and not thigh:
         return WindowLook("", "posture", excursions=moves)
-    thigh = placement is Placement.THIGH
     incl, lying, upright, towards = _posture(u, rest, axis, thigh, tuning)
     share = min(1.0, abs(float(direction @ towards)))
     pitch = motion * share

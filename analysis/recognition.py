@@ -378,8 +378,7 @@ class ExerciseRecognizer:
         self._k_end: int | None = None  # index after the last frame taken
         self._k_start: int | None = None  # first frame of the segment
         self._t0_s = 0.0
-        self._axis_sum = np.zeros(3)
-        self._axis_weight = 0.0
+        self._axis = AxisAt(np.zeros(3), 0.0)  # the long axis learned so far (replaced, never changed)
         self._bout: _Bout | None = None
         self._last_end_k = -(2**62)  # end of the last reported bout: the next starts after it
         self._follow = follow
@@ -407,8 +406,8 @@ class ExerciseRecognizer:
 
     def _learn_axis(self, unit: NDArray[np.float64]) -> None:
         """Take a block of gait whose mean acceleration points along ``unit`` (3,) into the long axis."""
-        self._axis_sum = self._axis_sum * 0.9 + unit  # about 10 gait looks of memory: follows a re-clip
-        self._axis_weight = self._axis_weight * 0.9 + 1.0
+        # About 10 gait looks of memory: follows a re-clip.
+        self._axis = AxisAt(self._axis.total * 0.9 + unit, self._axis.weight * 0.9 + 1.0)
 
     # -- streaming ---------------------------------------------------------------------------
 
@@ -499,13 +498,13 @@ class ExerciseRecognizer:
         rest from its resting direction first, ``label_only``).
         """
         box = screen.boxes.get(j)
-        if box is None or AxisAt(self._axis_sum, self._axis_weight).floats is not None:
+        if box is None or self._axis.floats is not None:
             return False
         return self.placement is not Placement.THIGH or off_hook_without_axis(box, self.tuning)
 
     def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
         """Learn the long axis from each look's last block in turn; return the axis each look sees."""
-        at = AxisAt(self._axis_sum, self._axis_weight)
+        at = self._axis
         axes: list[AxisAt] = []
         for j in [j for j, learn in enumerate(screen.learn) if learn]:
             axes.extend([at] * (j - len(axes)))
@@ -513,7 +512,7 @@ class ExerciseRecognizer:
                 self._learn_axis(screen.units[j])
             else:
                 self._learn_gait(rows[max(starts[j], ends[j] - self._gait) : ends[j]])
-            at = AxisAt(self._axis_sum, self._axis_weight)
+            at = self._axis
             axes.append(at)
         axes.extend([at] * (len(screen.learn) - len(axes)))
         return axes
@@ -646,8 +645,7 @@ class ExerciseRecognizer:
     def next_segment(self, forward: bool) -> ExerciseRecognizer:
         """Return a fresh recogniser for the segment after a time jump, keeping the learned long axis."""
         fresh = ExerciseRecognizer(self.placement, self.frame_s, self.tuning, follow=self._follow)
-        fresh._axis_sum = self._axis_sum.copy()
-        fresh._axis_weight = self._axis_weight
+        fresh._axis = self._axis
         return fresh
 
     def snapshot(self) -> dict[str, Any]:
@@ -658,8 +656,8 @@ class ExerciseRecognizer:
             "k_end": self._k_end,
             "k_start": self._k_start,
             "t0_s": self._t0_s,
-            "axis_sum": self._axis_sum.tolist(),
-            "axis_weight": self._axis_weight,
+            "axis_sum": self._axis.total.tolist(),
+            "axis_weight": self._axis.weight,
             "last_end_k": self._last_end_k,
             "bout": None if bout is None else bout.to_json(),
             "followers": {label: f.to_json() for label, f in self._followers.items()},
@@ -673,8 +671,7 @@ class ExerciseRecognizer:
         self._k_end = None if state["k_end"] is None else int(state["k_end"])
         self._k_start = None if state["k_start"] is None else int(state["k_start"])
         self._t0_s = float(state["t0_s"])
-        self._axis_sum = np.asarray(state["axis_sum"], dtype=np.float64)
-        self._axis_weight = float(state["axis_weight"])
+        self._axis = AxisAt(np.asarray(state["axis_sum"], dtype=np.float64), float(state["axis_weight"]))
         self._last_end_k = int(state["last_end_k"])
         self._bout = None if state["bout"] is None else _Bout.from_json(state["bout"])
         self._followers = {}

@@ -242,22 +242,29 @@ class BlockScreen:
         sure = maybe = False
         sums = [0.0] * N_ACC_STATS
         if count == hop:
-            s0, s4, s5 = sum(counts[-hop:]), sum(cols[4][-hop:]), sum(cols[5][-hop:])
-            mean, second = s4 / s0, s5 / s0
-            slack = _SCREEN_MARGIN * second + 1e-15
-            mag = mag[-hop:]
-            centre = sum(mag) / hop
-            unsure = min([abs(v - centre) for v in mag]) <= _SCREEN_MARGIN * abs(centre) + 1e-15
-            above = [v > centre for v in mag]
-            crossings = sum(map(operator.ne, above, above[1:]))
-            cadence = crossings >= 2 * 1.4 * hop * self.frame_s
-            limit = self.tuning.max_shake_g**2
-            var = second - mean * mean
-            sure = var > limit + slack and cadence and not unsure
-            maybe = var > limit - slack and (cadence or unsure)
+            sure, maybe = self._gait_one(counts[-hop:], cols[4][-hop:], cols[5][-hop:], mag[-hop:])
             if sure:  # the sums _learn_gait would take
                 sums = rows[first_row : first_row + hop].sum(axis=0).tolist()
         return [*high, *low, amax, float(count), float(sure), float(maybe), *sums]
+
+    def _gait_one(self, counts: list[float], s4: list[float], s5: list[float], mag: list[float]) -> tuple[bool, bool]:
+        """:func:`_gait_blocks` of one whole block in plain floats.
+
+        Args: its frames' counts, sums of |a| and of |a|^2, and mean |a|.
+        """
+        s0 = sum(counts)
+        mean, second = sum(s4) / s0, sum(s5) / s0
+        slack = _SCREEN_MARGIN * second + 1e-15
+        limit = self.tuning.max_shake_g**2
+        var = second - mean * mean
+        if not var > limit - slack:  # not shaken enough to be gait, whatever the cadence
+            return False, False
+        centre = sum(mag) / len(mag)
+        unsure = min([abs(v - centre) for v in mag]) <= _SCREEN_MARGIN * abs(centre) + 1e-15
+        above = [v > centre for v in mag]
+        crossings = sum(map(operator.ne, above, above[1:]))
+        cadence = crossings >= 2 * 1.4 * len(mag) * self.frame_s
+        return var > limit + slack and cadence and not unsure, cadence or unsure
 
     def looks(self, ends_k: list[int], lengths: list[int], k_start: int) -> Screen:
         """Screen the looks whose windows end at frames ``ends_k`` and hold ``lengths`` frames."""

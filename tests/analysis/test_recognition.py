@@ -362,19 +362,33 @@ def test_live_packets_keep_a_small_store_and_the_same_events() -> None:
 
 
 @pytest.mark.data
-def test_a_label_only_look_is_the_full_look_s_label(recordings: Path) -> None:
-    """On MEx windows (no walk, so no long axis), ``label_only`` gives the label of the full look.
+@pytest.mark.parametrize(
+    ("placement", "axis"),
+    [
+        (Placement.THIGH, None),  # the MEx files hold no walk
+        (Placement.THIGH, (1.0, 0.0, 0.0)),  # and with each of these as the long axis
+        (Placement.THIGH, (0.0, -1.0, 0.0)),
+        (Placement.THIGH, (0.6, 0.0, 0.8)),
+        (Placement.LOWER_BACK, (1.0, 0.0, 0.0)),
+        (Placement.LOWER_BACK, (0.0, 0.0, -1.0)),
+    ],
+)
+def test_a_label_only_look_is_the_full_look_s_label(
+    recordings: Path, placement: Placement, axis: tuple[float, float, float] | None
+) -> None:
+    """On MEx windows, ``label_only`` gives the label of the full look.
 
-    A thigh window whose resting direction is not hook lying ends early (reason
+    A window whose resting direction allows no labelled posture ends early (reason
     ``posture``); every other window is looked at in full.
     """
+    long_axis = None if axis is None else np.array(axis)
     seen: dict[tuple[bool, bool], int] = defaultdict(int)
     for _, t, acc in _load_dir(_need(recordings, "mex_thigh"))[::3]:
         stats = _frames(t, acc).stats
         for end in range(120, stats.shape[0] + 1, 40):
             window = stats[max(0, end - 300) : end]
-            full = classify_window(window, None, Placement.THIGH)
-            quick = classify_window(window, None, Placement.THIGH, label_only=True)
+            full = classify_window(window, long_axis, placement)
+            quick = classify_window(window, long_axis, placement, label_only=True)
             early = quick != full
             assert quick.label == full.label
             assert not early or quick == WindowLook("", "posture")
