@@ -143,7 +143,7 @@ def devices(store_url: str) -> dict[str, dict[str, Any]]:
     """Every wearable the store knows, with the status it last published.
 
     Args:
-        store_url: ``sqlite:///PATH``.
+        store_url: The store, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
     Returns:
         ``{device_id: status}``, sorted by id; empty when the store file does not exist yet.
@@ -277,7 +277,7 @@ def posture_today(store_url: str, device_id: str) -> pd.DataFrame:
     """Time spent in each posture today.
 
     Args:
-        store_url: ``sqlite:///PATH``.
+        store_url: The store, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
         device_id: The wearable.
 
     Returns:
@@ -799,7 +799,7 @@ def guided_start(store_url: str, device_id: str, exercise: str, action_id: str |
     """When the worker began following a guided exercise (its ``exercise_started`` event), device time.
 
     Args:
-        store_url: ``sqlite:///PATH``.
+        store_url: The store, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
         device_id: The wearable.
         exercise: The programme exercise id.
         action_id: The id of the ``exercise_start`` action that asked for it (its events
@@ -859,7 +859,7 @@ def guided_set(
     counted by :func:`analysis.guided.guided_progress` (sides, and what counts: there).
 
     Args:
-        store_url: ``sqlite:///PATH``.
+        store_url: The store, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
         device_id: The wearable.
         exercise: The programme exercise id.
         per_side: The dose is per side.

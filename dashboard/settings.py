@@ -42,7 +42,7 @@ class DashboardSettings:
     """Everything the dashboard needs to know at start.
 
     Attributes:
-        store_url: The store to read, ``sqlite:///PATH``.
+        store_url: The store to read, ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
         broker_url: The MQTT broker that user actions go to, ``mqtt://host:port``.
         device_id: The wearable to show first; None shows the first one in the store.
 

@@ -70,7 +70,8 @@ def dashboard_command(
     """The command line that starts the dashboard server (for this command and the demo).
 
     Args:
-        store_url: The store to read, ``sqlite:///PATH`` (made absolute here).
+        store_url: The store to read, ``sqlite:///PATH`` (made absolute here) or
+            ``postgresql://USER@HOST/DB`` (passed on as it is).
         broker_url: The MQTT broker for user actions, ``mqtt://host:port``.
         port: The TCP port to serve on, on 127.0.0.1.
         device: The wearable to show first, or None for the first in the store.
@@ -79,7 +80,7 @@ def dashboard_command(
         The argument list for :class:`subprocess.Popen`, starting with this Python.
 
     Raises:
-        StoreError: The store URL is not a SQLite URL.
+        StoreError: The store URL is neither a SQLite nor a PostgreSQL URL, or carries a password.
         RuntimeError: The dashboard package cannot be found.
     """
     cmd = [

@@ -2,8 +2,10 @@
 
 Starts ``sitless dashboard --no-browser`` as a child process against a prepared store
 and the embedded broker, and drives it with Playwright and Debian's Chromium (never a
-downloaded browser; launch arguments from STACK.md). Set ``SITLESS_SCREENSHOT=PATH``
-to keep a copy of the screenshot for a look by eye.
+downloaded browser; launch arguments from STACK.md). Each test runs on a SQLite file
+and on a PostgreSQL database (``both_stores``); the page names the store it reads, and
+shows the morning written only there. Set ``SITLESS_SCREENSHOT=PATH`` to keep a copy of
+the screenshot for a look by eye.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as paho
 import pytest
@@ -26,11 +29,15 @@ from bench.screenshots import CHROMIUM_ARGS
 from dashboard import display
 from ingest.dashboard_cmd import dashboard_url, wait_for_health
 from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.store import parse_store_url
 from ingest.topics import Kind, topic
 from tests.dashboard.office_morning import DEVICE, at
 from tests.support import free_port
 
-pytestmark = pytest.mark.browser
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 # Upper bounds for waits on a slow, loaded machine; typical times are a few seconds.
 STARTUP_TIMEOUT_S = 60.0
@@ -38,8 +45,13 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def dashboard(store_url: str, embedded_broker: BrokerAddress, tmp_path: Path) -> Iterator[str]:
-    """``sitless dashboard --no-browser`` running; yields its URL."""
+def dashboard(
+    request: pytest.FixtureRequest, store_url: str, embedded_broker: BrokerAddress, tmp_path: Path
+) -> Iterator[str]:
+    """``sitless dashboard --no-browser`` running on the store of the test's backend; yields its URL."""
+    assert isinstance(request.node, pytest.Function)
+    backend = request.node.callspec.params["store_url"]
+    assert parse_store_url(store_url).backend == backend, f"the {backend} variant got the store {store_url}"
     port = free_port()
     cmd = [sys.executable, "-m", "ingest.cli", "dashboard", "--no-browser", "--port", str(port)]
     cmd += ["--store", store_url, "--broker", embedded_broker.url]
@@ -58,6 +70,14 @@ def dashboard(store_url: str, embedded_broker: BrokerAddress, tmp_path: Path) ->
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def expect_store(page: Page, store_url: str) -> None:
+    """The sidebar names the store the test writes to: the dashboard reads that one, not a default."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("Connection").click()
+    expect(page.get_by_text(f"Store: {parse_store_url(store_url)}")).to_be_visible()
 
 
 @pytest.fixture
@@ -92,7 +112,7 @@ def test_live_page_prompts_updates_and_snoozes(
 
     expect.set_options(timeout=WAIT_MS)  # a first render on a loaded machine takes longer than the 5-s default
     open_alert = {"t_s": at(10, 33), "alert": "sit_too_long", "sitting_since_s": at(10, 3), "repeat": 0}
-    morning_store(at(10, 36), open_alert={**open_alert, "stretch_id": "squat"})
+    store_url = morning_store(at(10, 36), open_alert={**open_alert, "stretch_id": "squat"})
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
@@ -105,6 +125,7 @@ def test_live_page_prompts_updates_and_snoozes(
             expect(values.filter(has_text="33 min")).to_be_visible()
             expect(page.get_by_text("Time for a break")).to_be_visible()
             expect(page.get_by_text("Suggested exercise: Squat")).to_be_visible()
+            expect_store(page, store_url)
 
             # The worker saves a newer status; the fragment redraws the tile by itself.
             page.evaluate("window.__sitless_marker = 1")  # lost on a reload
@@ -161,7 +182,7 @@ def test_the_prompt_on_another_page_titles_the_tab_notifies_once_and_sends_done(
             "stretch_id": "squat",
         }
 
-    morning_store(at(10, 36), open_alert=alert(33, 0))
+    store_url = morning_store(at(10, 36), open_alert=alert(33, 0))
     expect.set_options(timeout=WAIT_MS)  # expect has its own 5 s default, apart from the page's
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
@@ -176,6 +197,7 @@ def test_the_prompt_on_another_page_titles_the_tab_notifies_once_and_sends_done(
             expect(page).to_have_title(display.ALERT_TITLE)
             icon = page.locator("link[rel~='icon']").first
             expect(icon).to_have_attribute("href", re.compile(r"/media/.+\.png$"))
+            expect_store(page, store_url)
 
             # Notify on: the alert already seen stays quiet; the next one chimes and notifies once.
             page.get_by_text("Notify me (sound and desktop notification)").click()

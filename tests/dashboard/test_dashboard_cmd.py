@@ -61,6 +61,13 @@ def test_a_relative_store_path_is_made_absolute(tmp_path: Path, monkeypatch: pyt
     assert "--device" not in cmd
 
 
+def test_a_postgresql_store_url_is_passed_on_as_it_is() -> None:
+    """The server gets a PostgreSQL URL unchanged: there is no path to make absolute."""
+    url = "postgresql://sitless@127.0.0.1:5433/office?sslmode=require"
+    cmd = dashboard_cmd.dashboard_command(url, "mqtt://127.0.0.1:1883")
+    assert cmd[cmd.index("--store") + 1] == url
+
+
 def test_nothing_answering_is_not_healthy() -> None:
     """wait_for_health gives up after its timeout when no dashboard listens."""
     assert not dashboard_cmd.wait_for_health("http://127.0.0.1:9", timeout_s=0.3)
