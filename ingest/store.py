@@ -9,10 +9,10 @@ Statements are SQLAlchemy Core, with each dialect's own ``INSERT ... ON CONFLICT
 Every write is one transaction and idempotent: raw batches on ``(device_id, seq)``,
 events on ``(device_id, kind, event_id, t_s)``, counter additions on their save token
 (``ingest.tally``), so a redelivered packet, a replayed event or a write tried again
-after its answer was lost changes nothing. An event's ``event_id`` is its ``id`` field, which only user
-actions carry (the id of the action message, so that two actions at the same time are
-two events, and the same action delivered twice is one); it is ``''`` for every other
-event.
+after its answer was lost changes nothing. An event's ``event_id`` is its ``id``
+field, which only user actions carry (the id of the action message, so that two
+actions at the same time are two events, and the same action delivered twice is one);
+it is ``''`` for every other event.
 
 A ``Store`` is used by one thread at a time (a service builds it, its handler thread
 uses it, and it is closed after that thread has ended); each service opens its own.
