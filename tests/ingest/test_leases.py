@@ -108,6 +108,9 @@ def test_a_save_is_refused_for_the_devices_another_worker_took(any_store_url: st
         assert state is not None
         assert state.seq == 9
         assert store.counters("worker") == {("worker", "d2", "packets"): 5}
+        left = tally("worker", {("d1", "packets"): 3})  # held by w1 since d1 left its rows
+        assert store.save_states([], counts=left, owner="w1") == set()
+        assert store.counters("worker") == {("worker", "d2", "packets"): 5}
         assert store.save_states(rows[:1], owner="w2") == set()
         assert store.save_states(rows[:1]) == set()  # no owner named: saved as before
 

@@ -14,7 +14,16 @@ import pytest
 import sqlalchemy as sa
 
 from ingest.errors import StoreError
-from ingest.store import SCHEMA_VERSION, Backend, BatchRow, StateRow, Store, event_key, parse_store_url
+from ingest.store import (
+    SAVE_TOKEN_KEEP_S,
+    SCHEMA_VERSION,
+    Backend,
+    BatchRow,
+    StateRow,
+    Store,
+    event_key,
+    parse_store_url,
+)
 from ingest.tally import Tally, writer_id
 from tests.postgres import PostgresServer
 from tests.support import tally
@@ -100,6 +109,40 @@ def test_counts_under_different_tokens_are_all_added(any_store_url: str) -> None
         store.add_counts(other)
         store.save_states([], counts=tally("worker", {("d1", "packets"): 4}), owner=None)
         assert store.counters() == {("worker", "d1", "packets"): 16}
+
+
+def test_a_writer_s_first_write_deletes_the_tokens_of_writers_long_silent(any_store_url: str) -> None:
+    """Runs of the services that ended leave one token row each, deleted once silent for
+    SAVE_TOKEN_KEEP_S; a writer still writing keeps its own."""
+    with Store(any_store_url) as store:
+        for run in range(3):
+            store.add_counts(tally("recorder", {("d1", "packets"): run + 1}))
+        live = tally("worker", {("d1", "packets"): 1})
+        store.add_counts(live)
+        age(any_store_url, SAVE_TOKEN_KEEP_S + 60)  # a month later: three runs ended, one goes on
+        live.hold({("d1", "packets"): 1})
+        store.add_counts(live)  # not its first write: deletes nothing
+        assert len(tokens(any_store_url)) == 4
+        store.add_counts(tally("recorder", {("d1", "packets"): 4}))
+        assert sorted(t for _, t in tokens(any_store_url)) == [1, 2]
+        assert store.counters() == {("recorder", "d1", "packets"): 10, ("worker", "d1", "packets"): 2}
+
+
+def age(url: str, seconds: float) -> None:
+    """Make every row of ``save_tokens`` ``seconds`` older."""
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.begin() as db:
+        db.execute(sa.text("UPDATE save_tokens SET updated_s = updated_s - :s"), {"s": seconds})
+    engine.dispose()
+
+
+def tokens(url: str) -> list[tuple[str, int]]:
+    """The rows of ``save_tokens``: ``(writer, token)``."""
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.connect() as db:
+        rows = [(str(w), int(t)) for w, t in db.exec_driver_sql("SELECT writer, token FROM save_tokens")]
+    engine.dispose()
+    return rows
 
 
 def test_a_device_s_status_and_settings_keep_the_latest(any_store_url: str) -> None:
