@@ -24,6 +24,7 @@ from ingest.mqtt import BrokerAddress
 from ingest.payloads import DeviceStatus
 from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
+from ingest.tally import Tally, writer_id
 from ingest.topics import Kind, subscription
 
 __all__ = ["Recorder", "RecorderSettings", "RecorderStats", "register", "run"]
@@ -77,6 +78,8 @@ class Recorder(MqttService):
         self._rows: list[BatchRow] = []
         self._statuses: dict[str, dict[str, object]] = {}
         self._unsaved: Counter[tuple[str, str]] = Counter()
+        # Counts being written: each batch is added once, whatever the retries (ingest.tally).
+        self._tally = Tally(SERVICE, writer_id(settings.client_id))
         self._closed = False
 
     def _count(self, device_id: str, name: str, n: int = 1) -> None:
@@ -126,7 +129,8 @@ class Recorder(MqttService):
     def flush(self) -> None:
         """Store the held packets in one transaction, then the statuses, then the counts.
 
-        Each part is let go of once written, so a retry after a failure writes the rest.
+        Each part is let go of once written, so a retry after a failure writes the rest;
+        the counts of a write whose answer was lost are not added again (:mod:`ingest.tally`).
         """
         if self._rows:
             for row in self._rows:
@@ -151,9 +155,11 @@ class Recorder(MqttService):
             self.store.set_device_status(device_id, status)
             del self._statuses[device_id]
             self.stats.statuses += 1
-        if self._unsaved:
-            self.store.add_counts(SERVICE, dict(self._unsaved))
-            self._unsaved.clear()
+        self._tally.hold(self._unsaved)
+        self._unsaved.clear()
+        if self._tally.held:
+            self.store.add_counts(self._tally)
+            self._tally.written()
 
     def _note_seq(self, device_id: str, seq: int) -> None:
         """Count a gap when a packet skips sequence numbers, and a late packet that fills one."""

@@ -7,11 +7,12 @@ measured ~290k rows/s with batched writes), or PostgreSQL for an office or a cli
 Statements are SQLAlchemy Core, with each dialect's own ``INSERT ... ON CONFLICT``.
 
 Every write is one transaction and idempotent: raw batches on ``(device_id, seq)``,
-events on ``(device_id, kind, event_id, t_s)``, so a redelivered packet or a replayed
-event changes nothing. An event's ``event_id`` is its ``id`` field, which only user
-actions carry (the id of the action message, so that two actions at the same time are
-two events, and the same action delivered twice is one); it is ``''`` for every other
-event.
+events on ``(device_id, kind, event_id, t_s)``, counter additions on their save token
+(``ingest.tally``), so a redelivered packet, a replayed event or a write tried again
+after its answer was lost changes nothing. An event's ``event_id`` is its ``id``
+field, which only user actions carry (the id of the action message, so that two
+actions at the same time are two events, and the same action delivered twice is one);
+it is ``''`` for every other event.
 
 A ``Store`` is used by one thread at a time (a service builds it, its handler thread
 uses it, and it is closed after that thread has ended); each service opens its own.
@@ -24,7 +25,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +49,12 @@ from ingest.store_schema import (
     devices,
     events,
     parse_store_url,
+    save_tokens,
     stored_order,
     wearer_settings,
     worker_state,
 )
+from ingest.tally import Tally
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -78,6 +82,10 @@ BUSY_TIMEOUT_MS = 10_000
 BATCH_PAGE = 1000
 # How long a PostgreSQL connection attempt may take before the store reports it down.
 CONNECT_TIMEOUT_S = 10
+# How long a writer's last save token is kept after its last counts (``ingest.tally``).
+# Only a write tried again after a lost answer needs it, within the services' capped
+# retry backoff of the store coming back; a month covers any outage of the database.
+SAVE_TOKEN_KEEP_S = 30 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,15 +397,41 @@ class Store:
         except SQLAlchemyError as err:
             raise StoreError(f"read from {self.where} failed: {_reason(err)}") from err
 
-    def _add_counts_in(self, conn: Connection, service: str, counts: dict[tuple[str, str], int]) -> None:
-        insert = self._insert(counters)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["service", "device_id", "name"],
-                set_={"value": counters.c.value + insert.excluded.value},
-            ),
-            [{"service": service, "device_id": dev, "name": name, "value": n} for (dev, name), n in counts.items()],
-        )
+    def _add_counts_in(self, conn: Connection, tally: Tally, *, dropped: Set[str] = frozenset()) -> None:
+        """Add the batches of ``tally`` not added yet, and keep its last token as added.
+
+        The batches up to the writer's stored token were added by an earlier write whose
+        answer was lost; the others are added now (without the counts of the devices in
+        ``dropped``). A writer's first write also deletes the tokens of writers silent
+        for :data:`SAVE_TOKEN_KEEP_S` (runs of the services that ended).
+        """
+        held = tally.held
+        if not held:
+            return
+        t = save_tokens.c
+        added = conn.execute(sa.select(t.token).where(t.writer == tally.writer)).scalar()
+        now = time.time()
+        if added is None:
+            conn.execute(sa.delete(save_tokens).where(t.updated_s < now - SAVE_TOKEN_KEEP_S))
+        elif added >= held[-1].token:
+            return
+        new = [batch.counts for batch in held if added is None or batch.token > added]
+        total: Mapping[tuple[str, str], int] = new[0] if len(new) == 1 else sum(map(Counter, new), Counter())
+        if values := [
+            {"service": tally.service, "device_id": dev, "name": name, "value": n}
+            for (dev, name), n in total.items()
+            if dev not in dropped
+        ]:
+            insert = self._insert(counters)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["service", "device_id", "name"],
+                    set_={"value": counters.c.value + insert.excluded.value},
+                ),
+                values,
+            )
+        token = {"writer": tally.writer, "token": held[-1].token, "updated_s": now}
+        conn.execute(self._upsert(save_tokens, token, ["token", "updated_s"]))
 
     def _upsert(self, table: sa.Table, row: dict[str, Any], update: Sequence[str]) -> Any:
         """An insert of ``row`` that, where its key is stored, updates the ``update`` columns."""
@@ -487,12 +521,16 @@ class Store:
 
     # --- counters ---------------------------------------------------------------
 
-    def add_counts(self, service: str, counts: dict[tuple[str, str], int]) -> None:
-        """Add to named counters, keyed ``(device_id, name)``; ``device_id`` may be ``"*"``."""
-        if not counts:
+    def add_counts(self, tally: Tally) -> None:
+        """Add the counts a tally holds to its service's counters, each batch once (:mod:`ingest.tally`).
+
+        Counters are keyed ``(device_id, name)``; ``device_id`` may be ``"*"``. The tally's
+        batches that an earlier call added already (its answer lost) are not added again.
+        """
+        if not tally.held:
             return
         with self._transaction() as conn:
-            self._add_counts_in(conn, service, counts)
+            self._add_counts_in(conn, tally)
 
     def counters(self, service: str | None = None) -> dict[tuple[str, str, str], int]:
         """All counters as ``{(service, device_id, name): value}``."""
@@ -700,7 +738,7 @@ class Store:
         self,
         rows: Sequence[StateRow],
         *,
-        counts: tuple[str, dict[tuple[str, str], int]] | None = None,
+        counts: Tally | None = None,
         owner: str | None = None,
     ) -> set[str]:
         """Save several devices' states in one transaction.
@@ -710,9 +748,9 @@ class Store:
 
         Args:
             rows: The states.
-            counts: ``(service, {(device_id, name): n})`` added to the counters in the same
-                transaction: counts of what the snapshots include (packets analysed), so
-                that the packets a restarted worker replays are counted once.
+            counts: Counts added to the counters in the same transaction, each batch once
+                (:meth:`add_counts`): counts of what the snapshots include (packets
+                analysed), so that the packets a restarted worker replays are counted once.
             owner: A worker id: save only the devices whose lease it holds (with their
                 counts), so that a worker that stalled past its lease and lost a device
                 cannot write over the state of the worker that took it over. The lease
@@ -725,13 +763,16 @@ class Store:
         now = time.time()
         with self._transaction() as conn:
             lost: set[str] = set()
-            if owner is not None and rows:
-                lost = {r.device_id for r in rows} - self._held_in(conn, owner, [r.device_id for r in rows])
-                rows = [r for r in rows if r.device_id not in lost]
-                if counts is not None:
-                    counts = (counts[0], {k: n for k, n in counts[1].items() if k[0] not in lost})
-            if counts is not None and counts[1]:
-                self._add_counts_in(conn, *counts)
+            dropped: set[str] = set()  # devices whose counts are left out: not owner's
+            if owner is not None:
+                counted = {d for b in counts.held for d, _ in b.counts} - {"*"} if counts is not None else set()
+                wanted = {r.device_id for r in rows} | counted
+                if wanted:
+                    dropped = wanted - self._held_in(conn, owner, list(wanted))
+                    lost = {r.device_id for r in rows} & dropped
+                    rows = [r for r in rows if r.device_id not in lost]
+            if counts is not None:
+                self._add_counts_in(conn, counts, dropped=dropped)
             # One statement per kind of row, run over all its rows (a statement built per
             # row cost about 2 ms a row, most of a worker's save of a thousand wearers).
             values = [

@@ -34,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Any constant: the key of the PostgreSQL advisory lock that lets one service set up the
 # schema while the others starting at the same moment wait their turn.
 _SETUP_LOCK = 0x517_1E55
@@ -170,6 +170,14 @@ device_leases = sa.Table(
     sa.Column("owner", sa.Text),
     sa.Column("expires_s", sa.Float),
 )
+# Each writer's last save token whose counts are in ``counters`` (``ingest.tally``).
+save_tokens = sa.Table(
+    "save_tokens",
+    metadata,
+    sa.Column("writer", sa.Text, primary_key=True),
+    sa.Column("token", sa.BigInteger),
+    sa.Column("updated_s", sa.Float),
+)
 #: Every table that holds something about one device (``device_id``).
 DEVICE_TABLES = (batches, events, worker_state, devices, wearer_settings, counters, device_leases)
 
@@ -185,6 +193,12 @@ _SQLITE_LEASES = """CREATE TABLE IF NOT EXISTS device_leases (
     device_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     expires_s REAL NOT NULL
+)"""
+
+_SQLITE_SAVE_TOKENS = """CREATE TABLE IF NOT EXISTS save_tokens (
+    writer TEXT PRIMARY KEY,
+    token INTEGER NOT NULL,
+    updated_s REAL NOT NULL
 )"""
 
 _SQLITE_SCHEMA = (
@@ -238,6 +252,8 @@ CREATE TABLE IF NOT EXISTS worker_state (
 ;
 """
     + _SQLITE_LEASES
+    + ";"
+    + _SQLITE_SAVE_TOKENS
 )
 # Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
 # (events stored by schema 1 were published as they were stored).
@@ -246,6 +262,7 @@ CREATE TABLE IF NOT EXISTS worker_state (
 # is rebuilt, in its order, and the events stored before have no id ('').
 # Schema 4: device leases, so that several workers share a fleet with each device
 # analysed by one of them at a time (docs/operations.md, *Several workers*).
+# Schema 5: save tokens, so that counts written again after a lost answer are added once.
 _SQLITE_MIGRATIONS = {
     2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
     3: (
@@ -259,6 +276,7 @@ _SQLITE_MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS events_time ON events (device_id, t_s)",
     ),
     4: (_SQLITE_LEASES,),
+    5: (_SQLITE_SAVE_TOKENS,),
 }
 # The column each migration adds: a table that has it already was made by _SQLITE_SCHEMA.
 _SQLITE_MIGRATION_COLUMNS = {2: "published", 3: "event_id"}
@@ -271,7 +289,13 @@ _POSTGRESQL_LEASES = """CREATE TABLE IF NOT EXISTS device_leases (
     expires_s DOUBLE PRECISION NOT NULL
 )"""
 
-# The same tables at schema 4 (PostgreSQL stores start at 3). Times are float8 like
+_POSTGRESQL_SAVE_TOKENS = """CREATE TABLE IF NOT EXISTS save_tokens (
+    writer TEXT PRIMARY KEY,
+    token BIGINT NOT NULL,
+    updated_s DOUBLE PRECISION NOT NULL
+)"""
+
+# The same tables at schema 5 (PostgreSQL stores start at 3). Times are float8 like
 # SQLite's REAL, sequence numbers and counts bigint; ``stored`` keeps the events' order.
 _POSTGRESQL_SCHEMA = (
     """
@@ -325,9 +349,11 @@ CREATE TABLE IF NOT EXISTS worker_state (
 ;
 """
     + _POSTGRESQL_LEASES
+    + ";"
+    + _POSTGRESQL_SAVE_TOKENS
 )
-# A PostgreSQL store starts at schema 3; schema 4 adds the device leases.
-_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {4: (_POSTGRESQL_LEASES,)}
+# A PostgreSQL store starts at schema 3; schema 4 adds the device leases, schema 5 the save tokens.
+_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {4: (_POSTGRESQL_LEASES,), 5: (_POSTGRESQL_SAVE_TOKENS,)}
 
 _UNPUBLISHED_INDEX = "CREATE INDEX IF NOT EXISTS events_unpublished ON events (device_id) WHERE published = 0"
 

@@ -68,6 +68,7 @@ from ingest.ownership import DeviceOwnership, Handover
 from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
+from ingest.tally import Tally, writer_id
 from ingest.topics import Kind, subscription, topic
 
 __all__ = ["Worker", "WorkerSettings"]
@@ -306,6 +307,10 @@ class Worker(MqttService):
         self.metrics.read("sitless_wearers", lambda: len(self._wearers))
         #: The owner named in this worker's device leases.
         self.worker_id = settings.worker_id or f"{settings.client_id}@{socket.gethostname()}"
+        # Counts held until the store has them, each added once (ingest.tally): the packets
+        # the saved snapshots include, written with them, and the other counts.
+        self._snapshot_counts = Tally(SERVICE, writer_id(f"{self.worker_id}/snapshots"))
+        self._other_counts = Tally(SERVICE, writer_id(self.worker_id))
         self.ownership = DeviceOwnership(
             self.store,
             self.worker_id,
@@ -1121,11 +1126,15 @@ class Worker(MqttService):
             rows.append(StateRow(device_id, seq, snapshot, status))
             if snapshot is not None and wearer.unsaved_packets:
                 counts[(device_id, "packets")] = wearer.unsaved_packets
+                wearer.unsaved_packets = 0  # held by the tally from here
             saved.append((device_id, wearer, snapshot is not None))
-        if not rows:
+        self._snapshot_counts.hold(counts)
+        if not rows and not self._snapshot_counts.held:
             return
-        # a StoreError leaves every wearer due, to be saved next time
-        lost = self.store.save_states(rows, counts=(SERVICE, counts), owner=self.worker_id)
+        # A StoreError leaves every wearer due, to be saved next time, and the counts held:
+        # if this save was committed and only its answer lost, the next adds them no more.
+        lost = self.store.save_states(rows, counts=self._snapshot_counts, owner=self.worker_id)
+        self._snapshot_counts.written()
         if lost:
             self._take_over(self.ownership.lost(lost))
         every = self.settings.snapshot_every_s
@@ -1138,7 +1147,6 @@ class Worker(MqttService):
                 first = wearer.snapshot_saved_s == -math.inf and math.isfinite(every)
                 wearer.snapshot_saved_s = now - every * _phase(device_id) if first else now
                 wearer.dirty = False
-                wearer.unsaved_packets = 0
 
     def tick(self) -> None:
         """Give up on gaps that waited too long, and catch up on deferred packets (:meth:`_catch_up`).
@@ -1205,10 +1213,12 @@ class Worker(MqttService):
         self.ownership.release(let_go)
         if scan:  # saved: the next look is due in a while (a failed save is tried again at the next flush)
             self._next_scan_s = now + SCAN_EVERY_S
-        if self.counts:
-            self.store.add_counts(SERVICE, dict(self.counts))
-            self.metrics.add_counts(self.counts)  # once saved, so a failed save is not exported twice
-            self.counts.clear()
+        self._other_counts.hold(self.counts)
+        self.counts.clear()
+        if self._other_counts.held:
+            self.store.add_counts(self._other_counts)
+            # once saved, so a failed save is not exported twice
+            self.metrics.add_counts(self._other_counts.written())
 
     def _hand_over(self, device_ids: list[str]) -> None:
         """Let go of the devices handed over whose snapshot is saved; the others wait for the next flush."""

@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from ingest.broker import free_port
 from ingest.broker_setup import TlsFiles
 from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.tally import Tally, writer_id
 from ingest.topics import Kind, subscription
 
-__all__ = ["EventLog", "FullDisk", "TcpProxy", "free_port", "make_test_ca", "missing", "wait_until"]
+__all__ = ["EventLog", "FullDisk", "TcpProxy", "free_port", "make_test_ca", "missing", "tally", "wait_until"]
 
 
 class TcpProxy:
@@ -97,6 +98,13 @@ class TcpProxy:
         self.cut()
         self._server.close()
         self._thread.join(2)
+
+
+def tally(service: str, counts: dict[tuple[str, str], int]) -> Tally:
+    """Counts to add once, as one batch of a writer of their own."""
+    held = Tally(service, writer_id("test"))
+    held.hold(counts)
+    return held
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 120.0, what: str = "condition") -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from ingest.leases import presence_key
 from ingest.store import StateRow, Store
+from tests.support import tally
 
 
 def test_a_free_device_is_taken_and_renewed(any_store_url: str) -> None:
@@ -97,7 +98,7 @@ def test_a_save_is_refused_for_the_devices_another_worker_took(any_store_url: st
     """A worker that stalled past its lease cannot write over the state (or the counts) of the
     worker that took its device over; it learns which devices it lost."""
     rows = [StateRow("d1", 9, {"v": 1}, {"worker": "w1"}), StateRow("d2", 9, {"v": 1}, {"worker": "w1"})]
-    counts = ("worker", {("d1", "packets"): 5, ("d2", "packets"): 5})
+    counts = tally("worker", {("d1", "packets"): 5, ("d2", "packets"): 5})
     with Store(any_store_url) as store:
         store.claim_leases("w1", ["d1", "d2"], 0.0)
         store.claim_leases("w2", ["d1"], 60.0)  # w1's lease of d1 expired and w2 took it
@@ -106,6 +107,9 @@ def test_a_save_is_refused_for_the_devices_another_worker_took(any_store_url: st
         state = store.load_state("d2")
         assert state is not None
         assert state.seq == 9
+        assert store.counters("worker") == {("worker", "d2", "packets"): 5}
+        left = tally("worker", {("d1", "packets"): 3})  # held by w1 since d1 left its rows
+        assert store.save_states([], counts=left, owner="w1") == set()
         assert store.counters("worker") == {("worker", "d2", "packets"): 5}
         assert store.save_states(rows[:1], owner="w2") == set()
         assert store.save_states(rows[:1]) == set()  # no owner named: saved as before

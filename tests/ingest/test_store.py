@@ -11,10 +11,22 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from ingest.errors import StoreError
-from ingest.store import SCHEMA_VERSION, Backend, BatchRow, StateRow, Store, event_key, parse_store_url
+from ingest.store import (
+    SAVE_TOKEN_KEEP_S,
+    SCHEMA_VERSION,
+    Backend,
+    BatchRow,
+    StateRow,
+    Store,
+    event_key,
+    parse_store_url,
+)
+from ingest.tally import Tally, writer_id
 from tests.postgres import PostgresServer
+from tests.support import tally
 
 
 def batch(seq: int, device_id: str = "d1") -> BatchRow:
@@ -57,13 +69,80 @@ def test_gaps_and_the_highest_seq_come_from_what_is_stored(any_store_url: str) -
 def test_counters_add_up(any_store_url: str) -> None:
     """Counts are added to what is stored, per service, device and name."""
     with Store(any_store_url) as store:
-        store.add_counts("recorder", {("d1", "packets"): 3, ("*", "bad"): 1})
-        store.add_counts("recorder", {("d1", "packets"): 2})
-        store.add_counts("worker", {("d1", "packets"): 7})
-        store.add_counts("worker", {})
+        store.add_counts(tally("recorder", {("d1", "packets"): 3, ("*", "bad"): 1}))
+        store.add_counts(tally("recorder", {("d1", "packets"): 2}))
+        store.add_counts(tally("worker", {("d1", "packets"): 7}))
+        store.add_counts(tally("worker", {}))
         assert store.counters("recorder") == {("recorder", "d1", "packets"): 5, ("recorder", "*", "bad"): 1}
         assert store.counters()[("worker", "d1", "packets")] == 7
         assert len(store.counters()) == 3
+
+
+def test_counts_written_again_under_the_same_token_are_added_once(any_store_url: str) -> None:
+    """A write tried again after its answer was lost sends the same batches: they are not
+    added again, whether by ``add_counts`` or with a save, and the batches held since are."""
+    with Store(any_store_url) as store:
+        counts = tally("recorder", {("d1", "packets"): 3, ("*", "bad"): 1})
+        store.add_counts(counts)
+        store.add_counts(counts)  # committed, its answer lost: the service writes it again
+        assert store.counters() == {("recorder", "d1", "packets"): 3, ("recorder", "*", "bad"): 1}
+        counts.hold({("d1", "packets"): 2})  # held since: the retry carries both batches
+        store.add_counts(counts)
+        assert store.counters("recorder") == {("recorder", "d1", "packets"): 5, ("recorder", "*", "bad"): 1}
+        packets = tally("worker", {("d1", "packets"): 11})
+        for _ in range(3):
+            store.save_states([StateRow("d1", 10, {"v": 1}, {})], counts=packets, owner=None)
+        assert store.counters("worker") == {("worker", "d1", "packets"): 11}
+
+
+def test_counts_under_different_tokens_are_all_added(any_store_url: str) -> None:
+    """Each new batch is added, and so is each writer's: two runs of a service, or two
+    workers, number their batches from 1 and never take each other's for a repeat."""
+    with Store(any_store_url) as store:
+        counts = tally("worker", {("d1", "packets"): 4})
+        store.add_counts(counts)
+        counts.written()
+        counts.hold({("d1", "packets"): 4})
+        store.add_counts(counts)
+        other = Tally("worker", writer_id("another worker"))
+        other.hold({("d1", "packets"): 4})
+        store.add_counts(other)
+        store.save_states([], counts=tally("worker", {("d1", "packets"): 4}), owner=None)
+        assert store.counters() == {("worker", "d1", "packets"): 16}
+
+
+def test_a_writer_s_first_write_deletes_the_tokens_of_writers_long_silent(any_store_url: str) -> None:
+    """Runs of the services that ended leave one token row each, deleted once silent for
+    SAVE_TOKEN_KEEP_S; a writer still writing keeps its own."""
+    with Store(any_store_url) as store:
+        for run in range(3):
+            store.add_counts(tally("recorder", {("d1", "packets"): run + 1}))
+        live = tally("worker", {("d1", "packets"): 1})
+        store.add_counts(live)
+        age(any_store_url, SAVE_TOKEN_KEEP_S + 60)  # a month later: three runs ended, one goes on
+        live.hold({("d1", "packets"): 1})
+        store.add_counts(live)  # not its first write: deletes nothing
+        assert len(tokens(any_store_url)) == 4
+        store.add_counts(tally("recorder", {("d1", "packets"): 4}))
+        assert sorted(t for _, t in tokens(any_store_url)) == [1, 2]
+        assert store.counters() == {("recorder", "d1", "packets"): 10, ("worker", "d1", "packets"): 2}
+
+
+def age(url: str, seconds: float) -> None:
+    """Make every row of ``save_tokens`` ``seconds`` older."""
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.begin() as db:
+        db.execute(sa.text("UPDATE save_tokens SET updated_s = updated_s - :s"), {"s": seconds})
+    engine.dispose()
+
+
+def tokens(url: str) -> list[tuple[str, int]]:
+    """The rows of ``save_tokens``: ``(writer, token)``."""
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.connect() as db:
+        rows = [(str(w), int(t)) for w, t in db.exec_driver_sql("SELECT writer, token FROM save_tokens")]
+    engine.dispose()
+    return rows
 
 
 def test_a_device_s_status_and_settings_keep_the_latest(any_store_url: str) -> None:
@@ -117,9 +196,9 @@ def test_a_status_only_save_keeps_the_last_snapshot(any_store_url: str) -> None:
         assert store.load_state("d1") is None
         store.save_states(
             [StateRow("d1", 10, {"version": 1, "x": [1, 2]}, {"posture": "sitting"})],
-            counts=("worker", {("d1", "packets"): 11}),
+            counts=tally("worker", {("d1", "packets"): 11}),
         )
-        store.save_states([StateRow("d1", 12, None, {"posture": "standing"})], counts=("worker", {}))
+        store.save_states([StateRow("d1", 12, None, {"posture": "standing"})], counts=tally("worker", {}))
         state = store.load_state("d1")
         assert state is not None
         assert (state.seq, state.snapshot, state.status) == (10, {"version": 1, "x": [1, 2]}, {"posture": "standing"})
@@ -138,7 +217,7 @@ def test_deleting_a_device_removes_all_it_left_and_nothing_else(any_store_url: s
             store.save_state(device, 1, {"version": 1}, {})
             store.set_device_status(device, {"battery": 1.0})
             store.set_wearer_settings(device, {"max_sitting_min": 30})
-            store.add_counts("recorder", {(device, "packets"): 2})
+            store.add_counts(tally("recorder", {(device, "packets"): 2}))
         assert store.delete_device("d1") == 7
         assert store.delete_device("d1") == 0
         assert store.seqs("d1") == []
@@ -161,7 +240,7 @@ def test_a_reader_sees_the_writer_s_data_and_cannot_write(any_store_url: str) ->
             with pytest.raises(StoreError, match="write to"):
                 reader.add_batches([batch(2)])
             with pytest.raises(StoreError, match="write to"):
-                reader.add_counts("dashboard", {("d1", "views"): 1})
+                reader.add_counts(tally("dashboard", {("d1", "views"): 1}))
     with Store(any_store_url) as store:
         assert store.seqs("d1") == [0, 1]
 
@@ -173,6 +252,32 @@ def test_opening_again_keeps_everything_and_the_schema_version(any_store_url: st
     with Store(any_store_url) as store:
         assert store.seqs("d1") == [0]
         assert store.add_events("d1", [{"kind": "alert", "t_s": 1.0}]) == [False]
+
+
+def test_a_store_of_schema_4_gains_the_save_tokens_and_keeps_its_data(any_store_url: str) -> None:
+    """A store from before save tokens is migrated to schema 5: its packets, states and
+    counters are kept, and counts written again after a lost answer are added once."""
+    with Store(any_store_url) as store:
+        store.add_batches([batch(0)])
+        store.save_states([StateRow("d1", 0, {"v": 1}, {})], counts=tally("worker", {("d1", "packets"): 1}))
+    engine = sa.create_engine(parse_store_url(any_store_url).url)
+    with engine.begin() as db:
+        db.exec_driver_sql("DROP TABLE save_tokens")
+        db.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    with Store(any_store_url) as store:
+        assert store.seqs("d1") == [0]
+        state = store.load_state("d1")
+        assert state is not None
+        assert state.snapshot == {"v": 1}
+        counts = tally("worker", {("d1", "packets"): 2})
+        store.add_counts(counts)
+        store.add_counts(counts)
+        assert store.counters() == {("worker", "d1", "packets"): 3}
+    with engine.connect() as db:
+        version = db.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").scalar()
+        assert db.exec_driver_sql("SELECT count(*) FROM save_tokens").scalar() == 1
+    engine.dispose()
+    assert int(str(version)) == SCHEMA_VERSION == 5
 
 
 def test_a_missing_store_cannot_be_read(tmp_path: Path) -> None:
@@ -287,14 +392,14 @@ def test_a_postgresql_write_blocked_by_another_gives_up_after_the_busy_timeout(
 
     monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 200)
     with Store(postgres_url) as store:
-        store.add_counts("worker", {("d1", "packets"): 1})
+        store.add_counts(tally("worker", {("d1", "packets"): 1}))
         with psycopg.connect(postgres_url) as other:
             other.execute("LOCK TABLE counters IN EXCLUSIVE MODE")
             with pytest.raises(StoreError, match="lock timeout"):
-                store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+                store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=tally("worker", {("d1", "packets"): 1}))
             other.rollback()
         assert store.load_state("d1") is None
-        store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=("worker", {("d1", "packets"): 1}))
+        store.save_states([StateRow("d1", 1, {"v": 1}, {})], counts=tally("worker", {("d1", "packets"): 1}))
         assert store.counters() == {("worker", "d1", "packets"): 2}
 
 
@@ -313,4 +418,4 @@ def test_a_postgresql_store_of_schema_3_gains_the_device_leases(postgres_url: st
     with psycopg.connect(postgres_url, autocommit=True) as db:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert row is not None
-    assert int(row[0]) == SCHEMA_VERSION == 4
+    assert int(row[0]) == SCHEMA_VERSION
