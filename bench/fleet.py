@@ -60,7 +60,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 3
 
 @contextlib.contextmanager
 def _services(
-    folder: Path, broker: BrokerAddress, store_url: str, workers: int
+    folder: Path, broker: BrokerAddress, store_url: str, workers: int, worker_options: Sequence[str] = ()
 ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """A recorder and ``workers`` workers, healthy (connected and subscribed) on return."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -250,7 +250,7 @@ def _services(
             argv = _sitless(cmd, "--broker", broker.url, "--store", store_url, "--client-id", f"bench-{name}")
             argv += ["--metrics-port", str(port)]
             if cmd == "worker":
-                argv += ["--worker-id", f"bench-{name}"]
+                argv += ["--worker-id", f"bench-{name}", *worker_options]
             with (folder / f"{name}.log").open("wb") as log:
                 procs[name] = subprocess.Popen(argv, stdout=log, stderr=log)
         for name in names:
@@ -337,6 +337,7 @@ def run_fleet(
     connections: int = 4,
     scenario: str = "all_postures",
     keep: Path | None = None,
+    recognition: bool = True,
 ) -> FleetRun:
     """Run one fleet through mosquitto, ``workers`` workers and a recorder (module docstring).
 
@@ -351,6 +352,8 @@ def run_fleet(
         connections: MQTT connections of the fleet.
         scenario: What the fleet's wearers do.
         keep: Folder for the broker, store and logs (kept); None for a temporary one.
+        recognition: Whether the workers look for exercise done unprompted (False:
+            ``sitless worker --no-recognition``, to measure what the recogniser costs).
 
     Returns:
         The measurements.
@@ -369,7 +372,8 @@ def run_fleet(
         stack.enter_context(
             BrokerProcess(address, engine=BrokerEngine.MOSQUITTO, data_dir=folder / "broker", open_access=True)
         )
-        procs = stack.enter_context(_services(folder, address, store_url, workers))
+        options = () if recognition else ("--no-recognition",)
+        procs = stack.enter_context(_services(folder, address, store_url, workers, options))
         broker_pid = _child_pid("mosquitto")
         argv = _sitless(
             "sim",
@@ -578,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-wearers", type=int, default=20_000, help="stop the ramp here")
     parser.add_argument("--keep", type=Path, help="keep the broker, store and logs of the (last) run here")
     parser.add_argument(
+        "--no-recognition", action="store_true", help="workers leave out the recogniser of exercise done unprompted"
+    )
+    parser.add_argument(
         "--store-rate",
         metavar="URL",
         help="instead, time the recorder's packet inserts into this store (postgresql://...) for --wearers",
@@ -601,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
             max_p99_s=args.max_p99,
             connections=args.connections,
             keep=None if args.keep is None else args.keep / f"{wearers}-wearers",
+            recognition=not args.no_recognition,
         )
         runs.append(run)
         print(_line(run), flush=True)

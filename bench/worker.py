@@ -31,11 +31,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 from numpy.typing import NDArray
@@ -218,8 +216,8 @@ def bench_worker(
             (``bench-NNNNN``) are deleted from it before each repetition. None: a fresh
             SQLite file in a temporary folder.
         recognition: Run the worker's recogniser of exercise done unprompted (as the
-            worker does); False leaves it out (``ingest.worker._recognition`` gives no
-            detector during the run), to measure what it costs.
+            worker does); False leaves it out (``WorkerSettings.recognition``, ``sitless
+            worker --no-recognition``), to measure what it costs.
 
     Returns:
         The medians over repetitions.
@@ -234,18 +232,14 @@ def bench_worker(
     events = saves = queued = 0
     clock = [0.0]  # live seconds of the traffic handled so far
     for _ in range(repeat):
-        leave_out = nullcontext() if recognition else mock.patch("ingest.worker._recognition", return_value=[])
-        with (
-            tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp,
-            leave_out,
-        ):
+        with tempfile.TemporaryDirectory(prefix="sitless-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'store.sqlite'}" if store_url is None else store_url
             if store_url is not None:
                 with Store(url) as store:
                     for w in range(wearers):
                         store.delete_device(f"bench-{w:05d}")
             clock[0] = 0.0
-            settings = WorkerSettings(store_url=url)
+            settings = WorkerSettings(store_url=url, recognition=recognition)
             if not periodic_saves:
                 settings = dataclasses.replace(settings, status_every_s=math.inf, snapshot_every_s=math.inf)
             worker = Worker(settings, clock=lambda: clock[0])

@@ -166,6 +166,11 @@ class WorkerSettings:
             rate before its packets are deferred (the budget's depth, full for a device
             first heard): 180,000 is an hour at 50 Hz, so that a gateway catching up
             after an outage goes straight through.
+        recognition: Look in every wearer's stream for programme exercise done without
+            a guided session (``analysis.recognition``), which then counts as exercise
+            and as a break; False leaves the recogniser out (a guided session's counters
+            still run) and saves its CPU (docs/performance.md, *Cost of the exercise
+            detectors*).
         flood_max_deferred_samples: Most samples of deferred packets a device may have
             waiting in memory (60,000: 20 min at 50 Hz, under 1 MB); past it its later
             packets are left to the store (the recorder keeps every packet) and its
@@ -198,6 +203,7 @@ class WorkerSettings:
     flood_samples_per_s: float = 50_000.0
     flood_burst_samples: int = 180_000
     flood_max_deferred_samples: int = 60_000
+    recognition: bool = True
 
     def __post_init__(self) -> None:
         if self.status_every_s < 0 or self.snapshot_every_s < 0:
@@ -778,7 +784,7 @@ class Worker(MqttService):
         wearer.errors += 1
         self.counts[(device_id, "analysis_errors")] += 1
         log.exception("%s: analysis failed on %s (failure %d)", device_id, what, wearer.errors)
-        wearer.analyzer = _fresh_analyzer(self._analysis_settings(wearer.placement, wearer.chosen))
+        wearer.analyzer = self._fresh_analyzer(self._analysis_settings(wearer.placement, wearer.chosen))
         self._save_soon(wearer)  # the fresh analysis
         if wearer.errors >= self.settings.max_errors:
             wearer.quarantined = True
@@ -842,7 +848,7 @@ class Worker(MqttService):
             except Exception:
                 self._analysis_failed(device_id, wearer, "the change of placement")
             wearer.placement = analysis.placement
-            wearer.analyzer = _fresh_analyzer(analysis)
+            wearer.analyzer = self._fresh_analyzer(analysis)
             self._save_soon(wearer)  # the fresh analysis
         wearer.dirty = True
         self._save_soon(wearer, snapshot=False)  # the status shows the new limit and hours right away
@@ -946,14 +952,22 @@ class Worker(MqttService):
         )
         analysis_settings = self._analysis_settings(placement, chosen)
         if saved is None or not saved.snapshot:
-            return _Wearer(_fresh_analyzer(analysis_settings), placement, chosen=chosen)
+            return _Wearer(self._fresh_analyzer(analysis_settings), placement, chosen=chosen)
         try:
-            analyzer = Analyzer.restore(analysis_settings, saved.snapshot, _recognition(analysis_settings))
+            analyzer = Analyzer.restore(analysis_settings, saved.snapshot, self._recognition(analysis_settings))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
-            return _Wearer(_fresh_analyzer(analysis_settings), placement, seq=saved.seq, chosen=chosen)
+            return _Wearer(self._fresh_analyzer(analysis_settings), placement, seq=saved.seq, chosen=chosen)
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
         return _Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
+
+    def _recognition(self, settings: AnalysisSettings) -> list[Detector]:
+        """The detectors every wearer's analysis runs besides posture: exercise done unprompted, unless left out."""
+        return recognition_detectors(settings.placement, settings.tuning.frame_s) if self.settings.recognition else []
+
+    def _fresh_analyzer(self, settings: AnalysisSettings) -> Analyzer:
+        """A new analysis for a wearer."""
+        return Analyzer(settings, self._recognition(settings))
 
     def _chosen(self, device_id: str) -> WearerSettings | None:
         """The settings the wearer chose, as stored (None: none, or unreadable)."""
@@ -1280,19 +1294,9 @@ class Worker(MqttService):
         self.store.close()
 
 
-def _recognition(settings: AnalysisSettings) -> list[Detector]:
-    """The detectors every wearer's analysis runs besides posture: exercise done unprompted."""
-    return recognition_detectors(settings.placement, settings.tuning.frame_s)
-
-
 def _phase(device_id: str) -> float:
     """A fixed fraction of the snapshot interval for each device, in [0, 1), spread evenly over devices."""
     return zlib.crc32(device_id.encode()) / 2**32
-
-
-def _fresh_analyzer(settings: AnalysisSettings) -> Analyzer:
-    """A new analysis for a wearer."""
-    return Analyzer(settings, _recognition(settings))
 
 
 def _action_id(action: Action, m: Message) -> str:

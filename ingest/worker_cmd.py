@@ -109,6 +109,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="most samples of a device kept in memory while it waits; later ones are analysed from the store"
         f" (default {defaults.flood_max_deferred_samples}: 20 min at 50 Hz)",
     )
+    p.add_argument(
+        "--no-recognition",
+        action="store_true",
+        help="do not look for programme exercise done without a guided session (saves the recogniser's CPU)",
+    )
     p.set_defaults(func=run)
 
 
@@ -135,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             flood_samples_per_s=args.flood_samples_per_s,
             flood_burst_samples=args.flood_burst_samples,
             flood_max_deferred_samples=args.flood_max_deferred_samples,
+            recognition=not args.no_recognition,
         )
     except ValueError as err:
         print(f"sitless worker: {err}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from numpy.typing import NDArray
 
 from analysis import AlertPolicy, Placement, SlouchPolicy
+from firmware_sim.motion import generate
+from firmware_sim.scenarios import scenario
 from ingest.codec import Batch, encode
 from ingest.policy_args import alert_policy, slouch_policy
 from ingest.service import Message
@@ -246,3 +249,29 @@ def test_an_action_with_a_bad_id_is_counted_and_skipped(worker: Worker, bad_id: 
     assert stored_actions(worker.settings.store_url) == []
     with Store(worker.settings.store_url) as store:
         assert store.counters("worker")[("worker", DEVICE, "bad_actions")] == 1
+
+
+@pytest.mark.parametrize("recognition", [True, False])
+def test_desk_squats_done_unprompted_are_found_unless_recognition_is_left_out(
+    tmp_path: Path, recognition: bool
+) -> None:
+    """An office morning at the thigh holds a set of desk squats: the worker stores it as
+    exercise found; ``--no-recognition`` leaves the recogniser out, and nothing is found."""
+    rec = generate(scenario("office_morning"), Placement.THIGH, seed=1)
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    worker = Worker(WorkerSettings(store_url=url, recognition=recognition, flood_samples_per_s=math.inf))
+    messages = packet_messages(rec.t_s + 1.7e9, rec.acc_g)
+    for i in range(0, len(messages), 500):
+        worker.handle(messages[i : i + 500])
+    worker.close()
+    with Store(url) as store:
+        found = store.events(DEVICE, kinds=["exercise_found"])
+    assert [e.body["exercise"] for e in found] == (["squat"] if recognition else [])
+
+
+def test_the_worker_command_can_leave_recognition_out() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert WorkerSettings().recognition
+    assert parser.parse_args(["worker"]).no_recognition is False
+    assert parser.parse_args(["worker", "--no-recognition"]).no_recognition is True
