@@ -188,12 +188,41 @@ class BlockScreen:
         """The summaries of the ``nb`` blocks from ``rows[first_row]`` in plain floats, or None (numpy's)."""
         if nb > _FEW_BLOCKS:
             return None
+        if first_row >= SMOOTH_FRAMES - 1:
+            whole = self._whole(rows, first_row, nb)
+            if whole is not None:
+                return whole
         lines = []
         for b in range(nb):
             line = self._one(rows, first_row + b * self.hop)
             if line is None:
                 return None
             lines.append(line)
+        return lines
+
+    def _whole(self, rows: NDArray[np.float64], first_row: int, nb: int) -> list[list[float]] | None:
+        """:meth:`_few` of blocks whose frames, and the 4 before them, all have samples; None if some have none.
+
+        Their smoothed means are summed for all the blocks at once (as :meth:`_one` sums
+        one block's), the rest block by block in plain floats.
+        """
+        hop, before = self.hop, SMOOTH_FRAMES - 1
+        part = rows[first_row - before : first_row + nb * hop]
+        cols = part.T.tolist()
+        counts = cols[0]
+        if min(counts) <= 0:
+            return None
+        blocks = _sums5(part).reshape(nb, hop, 3)
+        highs = (blocks.max(axis=1) / SMOOTH_FRAMES).tolist()
+        lows = (blocks.min(axis=1) / SMOOTH_FRAMES).tolist()
+        mag = list(map(operator.truediv, cols[4], counts))  # each frame's mean |a|
+        lines = []
+        for b in range(nb):
+            a, z = before + b * hop, before + (b + 1) * hop  # the block's frames in part
+            amax = max(mag[a - before : z])  # a frame's mean |a| bounds each component of its mean
+            sure, maybe = self._gait_one(counts[a:z], cols[4][a:z], cols[5][a:z], mag[a:z])
+            sums = part[a:z].sum(axis=0).tolist() if sure else [0.0] * N_ACC_STATS  # those _learn_gait takes
+            lines.append([*highs[b], *lows[b], amax, float(hop), float(sure), float(maybe), *sums])
         return lines
 
     def _one(self, rows: NDArray[np.float64], first_row: int) -> list[float] | None:
@@ -222,12 +251,7 @@ class BlockScreen:
         high, low, amax = [-math.inf] * 3, [math.inf] * 3, 0.0
         mag = list(map(operator.truediv, cols[4], counts))  # each frame's mean |a|
         if ending > 0 and not gaps:  # the three components at once: the same sums, in the same order
-            means = part[:, 1:4] / part[:, :1]
-            n = means.shape[0] - SMOOTH_FRAMES + 1
-            sums5 = means[:n] + means[1 : n + 1]
-            for k in range(2, SMOOTH_FRAMES):
-                sums5 += means[k : k + n]
-            tail5 = sums5[-ending:]
+            tail5 = _sums5(part)[-ending:]
             high, low = (tail5.max(axis=0) / SMOOTH_FRAMES).tolist(), (tail5.min(axis=0) / SMOOTH_FRAMES).tolist()
             amax = max(mag)  # a frame's mean |a| bounds each component of its mean
         elif ending > 0:
@@ -327,6 +351,19 @@ class BlockScreen:
             screen.boxes[j] = _direction_box(high, low)
             if have < length:
                 screen.gappy.add(j)
+
+
+def _sums5(part: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Sums of the mean accelerations of 5 consecutive frames of ``part`` (all with samples), shape (m - 4, 3).
+
+    They are added in the order of :func:`_summarise`'s smoothing, so each is that sum to the bit.
+    """
+    means = part[:, 1:4] / part[:, :1]
+    n = means.shape[0] - SMOOTH_FRAMES + 1
+    sums5 = means[:n] + means[1 : n + 1]
+    for k in range(2, SMOOTH_FRAMES):
+        sums5 += means[k : k + n]
+    return sums5
 
 
 #: Columns of a block summary: smoothed-mean maxima (3) and minima (3), largest

@@ -1004,7 +1004,13 @@ class Worker(MqttService):
                 continue
             if not wearer.outbox:
                 continue
-            new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
+            try:
+                new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
+            except StoreError:
+                # Its commit may have landed with the answer lost: written again, the events
+                # are not new, so the next flush publishes the stored ones not yet published.
+                self._republished = False
+                raise
             bodies, wearer.outbox = wearer.outbox, []
             for body, is_new in zip(bodies, new, strict=True):
                 if is_new:  # else stored (and so published) before a restart

@@ -76,9 +76,9 @@ def test_one_block_in_floats_is_the_numpy_summary(first_row: int, counts: list[i
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(2, 3), st.integers(0, 2**32 - 1), st.floats(0.0, 0.6))
+@given(st.integers(1, 3), st.integers(0, 2**32 - 1), st.floats(0.0, 0.6))
 def test_a_few_blocks_in_floats_are_the_numpy_summaries(nb: int, seed: int, shake_g: float) -> None:
-    """Two or three blocks closed in one update (a few packets at once) are summarised as numpy summarises them."""
+    """One to three blocks closed in one update (a few packets at once) are summarised as numpy summarises them."""
     hop = 20
     rng = np.random.default_rng(seed)
     n = np.full(4 + nb * hop, 5.0)

@@ -27,24 +27,26 @@ pytestmark = pytest.mark.both_stores
 
 
 class LostAnswers:
-    """Cuts off the answer of the next commits of a store that add to the counters.
+    """Cuts off the answer of the next commits of a store that insert into a table.
 
     The ``COMMIT`` runs on the server; then the connection is closed and the driver's
     own ``OperationalError`` raised, as a server crashing before its answer leaves.
 
     Args:
         store: The store whose connections to cut.
+        table: The table (``counters``: the transactions that add to the counters).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, table: str = "counters") -> None:
         self.left = 0  # commits still to cut
         self.cut = 0  # commits cut so far
-        self._adding = False  # the transaction under way adds to the counters
+        self._insert = f"INSERT INTO {table} "
+        self._adding = False  # the transaction under way inserts into the table
         self._dbapi = store._engine.dialect.loaded_dbapi
         sa.event.listen(store._engine, "after_cursor_execute", self._after)
 
     def _after(self, conn: sa.Connection, cursor: Any, statement: str, *_: object) -> None:
-        if statement.startswith("INSERT INTO counters"):
+        if statement.startswith(self._insert):
             self._adding = True
         elif statement == "COMMIT":
             adding, self._adding = self._adding, False
@@ -116,3 +118,19 @@ def test_a_recorder_s_counts_are_added_once_when_the_answer_of_their_commit_was_
         ("recorder", DEVICE, "duplicates"): 1,
         ("recorder", DEVICE, "bad_packets"): 1,
     }
+
+
+def test_an_event_whose_commit_lost_its_answer_is_published_once(store_url: str) -> None:
+    """A user action's event is stored, and the answer lost: written again, the store
+    says it was there, and the worker publishes it from the store, once."""
+    worker = Worker(WorkerSettings(store_url=store_url, reorder_wait_s=3600))
+    lost = LostAnswers(worker.store, "events")
+    lost.left = 1
+    snooze = Message(topic(DEVICE, Kind.ACTION), b'{"action": "snooze", "id": "a7"}', 7, 1, 0.0)
+    worker.absorb([packet_message(0), snooze])
+    assert worker._until_done(worker.flush, "saving")
+    worker.flush()  # the loop's next turn
+    worker.store.close()
+    assert lost.cut == worker.store_failures == 1
+    published = list(worker._inflight.values())
+    assert [(key[0], key[1], key[3]) for key in published] == [(DEVICE, "action", "a7")]
