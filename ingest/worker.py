@@ -166,15 +166,15 @@ class WorkerSettings:
             rate before its packets are deferred (the budget's depth, full for a device
             first heard): 180,000 is an hour at 50 Hz, so that a gateway catching up
             after an outage goes straight through.
+        flood_max_deferred_samples: Most samples of deferred packets a device may have
+            waiting in memory (60,000: 20 min at 50 Hz, under 1 MB); past it its later
+            packets are left to the store (the recorder keeps every packet) and its
+            stream resumes from there once the deferred ones are analysed.
         recognition: Look in every wearer's stream for programme exercise done without
             a guided session (``analysis.recognition``), which then counts as exercise
             and as a break; False leaves the recogniser out (a guided session's counters
             still run) and saves its CPU (docs/performance.md, *Cost of the exercise
             detectors*).
-        flood_max_deferred_samples: Most samples of deferred packets a device may have
-            waiting in memory (60,000: 20 min at 50 Hz, under 1 MB); past it its later
-            packets are left to the store (the recorder keeps every packet) and its
-            stream resumes from there once the deferred ones are analysed.
     """
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
