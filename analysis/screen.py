@@ -272,9 +272,9 @@ class BlockScreen:
         return [*high, *low, amax, float(count), float(sure), float(maybe), *sums]
 
     def _gait_one(self, counts: list[float], s4: list[float], s5: list[float], mag: list[float]) -> tuple[bool, bool]:
-        """:func:`_gait_blocks` of one whole block in plain floats.
+        """:func:`_gait_blocks` of one whole block in plain floats: surely gait, maybe gait.
 
-        Args: its frames' counts, sums of |a| and of |a|^2, and mean |a|.
+        From its frames' counts, sums of |a| (``s4``) and of |a|^2 (``s5``) and mean |a| (``mag``).
         """
         s0 = sum(counts)
         mean, second = sum(s4) / s0, sum(s5) / s0
