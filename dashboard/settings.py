@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard import data
-from ingest.errors import TopicError
+from ingest.errors import StoreError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.store import DEFAULT_STORE_URL, parse_store_url
 from ingest.topics import validate_device_id
@@ -92,7 +92,7 @@ def parse_args(argv: Sequence[str]) -> DashboardSettings:
     args = parser.parse_args(list(argv))
     try:
         return DashboardSettings(store_url=args.store, broker_url=args.broker, device_id=args.device)
-    except ValueError as err:
+    except (ValueError, StoreError) as err:  # a malformed broker or device, a store URL refused
         parser.error(str(err))
 
 

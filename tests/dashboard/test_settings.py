@@ -39,7 +39,13 @@ def test_bad_settings_are_refused(kwargs: dict[str, str], error: type[Exception]
         DashboardSettings(**kwargs)
 
 
-def test_bad_arguments_exit_with_a_usage_error() -> None:
-    """A bad argument stops the app with argparse's usage message."""
-    with pytest.raises(SystemExit):
-        parse_args(["--device", "desk/07"])
+@pytest.mark.parametrize(
+    "argv",
+    [["--device", "desk/07"], ["--broker", "http://h:1"], ["--store", "postgresql://sitless:secret@db/sitless"]],
+)
+def test_bad_arguments_exit_with_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad argument stops the app with argparse's usage message and the reason, not a traceback."""
+    with pytest.raises(SystemExit) as stop:
+        parse_args(argv)
+    assert stop.value.code == 2
+    assert "sitless dashboard app: error:" in capsys.readouterr().err
