@@ -111,6 +111,23 @@ def test_a_detector_added_after_a_restart_starts_fresh_and_the_sitting_bout_carr
     assert seen == list(range(seen[0], seen[-1] + 1))
 
 
+def test_a_detector_left_out_after_a_restart_is_set_aside_and_the_sitting_bout_carries_on(day: Any) -> None:
+    """A worker restarted without a detector (``sitless worker --no-recognition``) loads the
+    snapshot that has its part, and the running sitting bout goes on as without a restart."""
+    t, acc, _ = day
+    whole = Analyzer(CFG)
+    expected = whole.update(t, acc) + whole.flush()
+    cut = int(np.searchsorted(t, t[0] + 120.0))  # mid-sitting
+    first = Analyzer(CFG, [Probe()])
+    events = [e for e in first.update(t[:cut], acc[:cut]) if not isinstance(e, Tally)]
+    state = json.loads(json.dumps(first.snapshot()))
+    assert "probe" in state["detectors"]
+    second = Analyzer.restore(CFG, state, [])
+    assert len(second.detectors) == 1
+    later = second.update(t[cut:], acc[cut:]) + second.flush()
+    assert _sitting(events + later) == _sitting(expected)
+
+
 def test_a_part_of_another_version_is_dropped_alone(day: Any) -> None:
     """The probe's saved part of an older version is not loaded; the posture part still is."""
     t, acc, _ = day

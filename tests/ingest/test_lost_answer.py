@@ -10,15 +10,20 @@ per save token (``ingest.tally``). Run on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ingest.errors import StoreError
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import Message, MqttService
 from ingest.store import Store
+from ingest.tally import Tally, writer_id
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from tests.ingest.test_worker import DEVICE, packet_message
@@ -134,3 +139,55 @@ def test_an_event_whose_commit_lost_its_answer_is_published_once(store_url: str)
     assert lost.cut == worker.store_failures == 1
     published = list(worker._inflight.values())
     assert [(key[0], key[1], key[3]) for key in published] == [(DEVICE, "action", "a7")]
+
+
+class FailedWrites(LostAnswers):
+    """:class:`LostAnswers`, and also writes that fail before their commit (rolled back)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.before = 0  # writes still to fail before their commit
+
+    def _after(self, conn: sa.Connection, cursor: Any, statement: str, *rest: object) -> None:
+        if statement.startswith(self._insert) and self.before:
+            self.before -= 1
+            raise self._dbapi.OperationalError("disk I/O error")
+        super()._after(conn, cursor, statement, *rest)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(["d1", "d2", "*"]), st.integers(0, 5), max_size=3),
+            st.sampled_from(["ok", "failed", "lost"]),
+        ),
+        max_size=12,
+    )
+)
+def test_counts_held_through_any_failures_are_added_exactly_once(
+    tmp_path_factory: pytest.TempPathFactory, writes: list[tuple[dict[str, int], str]]
+) -> None:
+    """Counts held, then written with each write ending well, failing before its commit
+    or losing its answer after it, and tried again at the next: once a write ends well,
+    the counters hold every count held so far, once."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('tally') / 'store.sqlite'}"
+    held: Counter[tuple[str, str]] = Counter()
+    with Store(url) as store:
+        faults = FailedWrites(store)
+        tally = Tally("worker", writer_id("w"))
+        for counts, outcome in writes:
+            batch = {(device, "packets"): n for device, n in counts.items()}
+            tally.hold(batch)
+            held.update(batch)
+            faults.before, faults.left = outcome == "failed", outcome == "lost"
+            try:
+                store.add_counts(tally)
+                tally.written()
+            except StoreError:
+                assert outcome != "ok"
+        faults.before = faults.left = 0
+        store.add_counts(tally)
+        tally.written()
+        stored = {(d, n): v for (_, d, n), v in store.counters("worker").items()}
+    assert stored == {key: n for key, n in held.items() if n}
