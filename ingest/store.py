@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ingest.errors import StoreError
-from ingest.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement
+from ingest.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement, renew_statements
 from ingest.store_schema import (
     DEVICE_TABLES,
     SCHEMA_VERSION,
@@ -600,9 +600,16 @@ class Store:
         if not wanted:
             return set()
         with self._transaction() as conn:
-            return {
+            # The leases held already are renewed by a plain update, the rest claimed (ingest.leases).
+            held = {
                 str(row[0])
-                for statement in claim_statements(self.backend, self._insert, owner, wanted, lease_s)
+                for statement in renew_statements(self.backend, owner, wanted, lease_s)
+                for row in conn.execute(statement)
+            }
+            rest = [d for d in wanted if d not in held]
+            return held | {
+                str(row[0])
+                for statement in claim_statements(self.backend, self._insert, owner, rest, lease_s)
                 for row in conn.execute(statement)
             }
 

@@ -70,6 +70,23 @@ def test_many_devices_are_claimed_in_one_call(any_store_url: str, monkeypatch: p
         assert store.claim_leases("w1", devices, 60.0) == set(devices) - set(devices[10:12])
 
 
+def test_a_renewal_keeps_the_held_and_takes_only_the_free(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renewal of many devices, some held (one of them expired, nobody took it), some
+    free, some another worker holds: the held are renewed, the free taken, the others left."""
+    monkeypatch.setattr("ingest.leases.CLAIM_CHUNK", 7)
+    devices = [f"d{i:03d}" for i in range(30)]
+    with Store(any_store_url) as store:
+        store.claim_leases("w1", devices[:20], 60.0)
+        store.claim_leases("w1", devices[:1], 0.0)  # expired, still w1's
+        store.claim_leases("w2", devices[25:], 60.0)
+        assert store.claim_leases("w1", devices, 30.0) == set(devices[:25])
+        leases = store.leases()
+        assert {leases[d].owner for d in devices[:25]} == {"w1"}
+        assert all(10.0 < leases[d].expires_in_s <= 30.0 for d in devices[:25])  # all renewed to 30 s
+        assert {leases[d].owner for d in devices[25:]} == {"w2"}
+        assert all(leases[d].expires_in_s > 30.0 for d in devices[25:])  # untouched
+
+
 def test_workers_racing_for_free_devices_get_each_device_once(any_store_url: str) -> None:
     """Four workers claiming the same free devices at once: each device goes to exactly one of them."""
     devices = [f"d{i}" for i in range(40)]
