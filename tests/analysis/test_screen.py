@@ -13,6 +13,18 @@ TUNING = RecognitionTuning()
 _COMPONENT = st.floats(-1.2, 1.2, allow_nan=False)
 
 
+def _frame_sums(n: np.ndarray, rng: np.random.Generator, shake_g: float) -> np.ndarray:
+    """Frame sums (``FrameBatch.stats`` columns) of frames holding ``n`` samples each, about
+    one direction with noise of ``shake_g``."""
+    acc = np.array([0.1, 0.98, 0.05]) + rng.normal(0.0, shake_g, size=(n.size, 3))
+    rows = np.zeros((n.size, 6))
+    rows[:, 0] = n
+    rows[:, 1:4] = acc * n[:, None]
+    mag = np.linalg.norm(acc, axis=1)
+    rows[:, 4], rows[:, 5] = mag * n, mag * mag * n
+    return rows
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(_COMPONENT, min_size=3, max_size=3),
@@ -60,12 +72,7 @@ def test_one_block_in_floats_is_the_numpy_summary(first_row: int, counts: list[i
     n = np.array(counts[: first_row + hop], dtype=np.float64)
     if rng.random() < 0.5:
         n = np.maximum(n, 1.0)  # most live blocks have every frame
-    acc = np.array([0.1, 0.98, 0.05]) + rng.normal(0.0, shake_g, size=(n.size, 3))
-    rows = np.zeros((n.size, 6))
-    rows[:, 0] = n
-    rows[:, 1:4] = acc * n[:, None]
-    mag = np.linalg.norm(acc, axis=1)
-    rows[:, 4], rows[:, 5] = mag * n, mag * mag * n
+    rows = _frame_sums(n, rng, shake_g)
     screen = BlockScreen(hop, 15, 0.1, TUNING)
     one = screen._one(rows, first_row)
     if one is None:
@@ -82,12 +89,7 @@ def test_a_few_blocks_in_floats_are_the_numpy_summaries(nb: int, seed: int, shak
     hop = 20
     rng = np.random.default_rng(seed)
     n = np.full(4 + nb * hop, 5.0)
-    acc = np.array([0.1, 0.98, 0.05]) + rng.normal(0.0, shake_g, size=(n.size, 3))
-    rows = np.zeros((n.size, 6))
-    rows[:, 0] = n
-    rows[:, 1:4] = acc * n[:, None]
-    mag = np.linalg.norm(acc, axis=1)
-    rows[:, 4], rows[:, 5] = mag * n, mag * mag * n
+    rows = _frame_sums(n, rng, shake_g)
     few = BlockScreen(hop, 15, 0.1, TUNING)._few(rows, 4, nb)
     assert few is not None
     batch = _summarise(rows, 4, nb, hop, frame_s=0.1, tuning=TUNING)
