@@ -254,8 +254,11 @@ def _may_be_labelled(
     if axis is None:
         return _hook_without_axis(rest, tuning)
     incl = _inclination(rest, axis)
-    if incl <= tuning.upright_max_deg:
-        return True
+    return incl <= tuning.upright_max_deg or _rests_lying(incl, thigh, tuning)
+
+
+def _rests_lying(incl: float, thigh: bool, tuning: RecognitionTuning) -> bool:
+    """Whether a resting inclination is lying (thigh: hook lying), before the window's other directions are read."""
     return incl >= tuning.hook_min_deg if thigh else abs(incl - 90.0) <= tuning.lying_band_deg
 
 
@@ -292,10 +295,11 @@ def _posture(
     incl_t = np.degrees(np.arccos(np.clip(u @ axis, -1.0, 1.0)))
     incl_lo, incl_hi = float(incl_t.min()), float(incl_t.max())
     if thigh:
-        lying = incl >= tuning.hook_min_deg and incl_lo >= tuning.hook_min_deg - _HOOK_SLACK_DEG
+        held = incl_lo >= tuning.hook_min_deg - _HOOK_SLACK_DEG
     else:
         band = tuning.lying_band_deg
-        lying = abs(incl - 90.0) <= band and 90.0 - band - _HOOK_SLACK_DEG <= incl_lo <= incl_hi <= 90.0 + band
+        held = 90.0 - band - _HOOK_SLACK_DEG <= incl_lo <= incl_hi <= 90.0 + band
+    lying = _rests_lying(incl, thigh, tuning) and held
     return incl, lying, incl <= tuning.upright_max_deg, towards
 
 
