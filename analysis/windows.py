@@ -247,7 +247,8 @@ def _runs(values: NDArray[np.float64]) -> list[list[Any]]:
     same = (values[1:] == values[:-1]) | (nan[1:] & nan[:-1])
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
     counts = np.diff(np.concatenate([starts, [values.size]]))
-    return [[None if nan[a] else float(values[a]), int(n)] for a, n in zip(starts, counts, strict=True)]
+    firsts = zip(values[starts].tolist(), nan[starts].tolist(), counts.tolist(), strict=True)
+    return [[None if gap else value, n] for value, gap, n in firsts]
 
 
 def _unruns(runs: list[list[Any]]) -> list[float]:

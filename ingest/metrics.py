@@ -39,11 +39,12 @@ from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, ProcessCollector, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = [
+    "AGE_BUCKETS_S",
     "METRICS",
     "Health",
     "MetricSpec",
@@ -65,6 +66,7 @@ class Kind(StrEnum):
 
     COUNTER = "counter"
     GAUGE = "gauge"
+    HISTOGRAM = "histogram"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,9 @@ class MetricSpec:
     """One metric: its name (without ``_total``), type, help text and the service counts that feed it.
 
     Attributes:
-        name: The Prometheus name; a counter's samples get ``_total`` appended.
-        kind: Counter or gauge.
+        name: The Prometheus name; a counter's samples get ``_total`` appended, a
+            histogram's ``_bucket``, ``_sum`` and ``_count``.
+        kind: Counter, gauge or histogram.
         help: What it measures, for the ``# HELP`` line.
         services: The services that export it.
         counts: The names the services count it under (``Worker.counts``, ``Recorder._count``).
@@ -86,7 +89,20 @@ class MetricSpec:
     counts: tuple[str, ...] = ()
 
 
-_C, _G = Kind.COUNTER, Kind.GAUGE
+_C, _G, _H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
+#: Buckets of the sample-age histogram, s: 50-ms steps up to the 1-s latency bound
+#: (docs/performance.md), then coarser ones for a worker catching up on a backlog.
+AGE_BUCKETS_S: tuple[float, ...] = (
+    *(round(0.05 * i, 2) for i in range(1, 21)),
+    1.5,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    3600.0,
+)
 _W, _R, _GW = ("worker",), ("recorder",), ("gateway",)
 _WR, _ALL = (*_W, *_R), (*_W, *_R, *_GW)
 
@@ -179,6 +195,12 @@ METRICS: tuple[MetricSpec, ...] = (
         "sitless_held_packets", _G, "Packets the worker holds: after a gap, queued for the analysis, or deferred.", _W
     ),
     MetricSpec("sitless_wearers", _G, "Wearers analysed in memory.", _W),
+    MetricSpec(
+        "sitless_sample_age_seconds",
+        _H,
+        "Seconds from each analysed packet's newest sample (device clock) to the end of its analysis (wall clock).",
+        _W,
+    ),
     MetricSpec("sitless_leases", _G, "Devices whose lease this worker holds (it analyses them).", _W),
     MetricSpec("sitless_standby_messages", _G, "Messages kept of devices other workers hold, for a take-over.", _W),
     MetricSpec("sitless_ble_notifications", _C, "BLE notifications received from sensors.", _GW),
@@ -237,14 +259,20 @@ class ServiceMetrics:
         # Every counter of this service exists from the start (at 0), so that rate() sees its first increase.
         self._families: dict[str, Counter] = {}
         self._counters: dict[str, Any] = {}  # by metric name and by the services' count names
+        self._histograms: dict[str, Any] = {}
         self._reads: dict[str, Callable[[], float]] = {}
         for spec in METRICS:
-            if spec.kind is Kind.COUNTER and service in spec.services:
+            if service not in spec.services:
+                continue
+            if spec.kind is Kind.COUNTER:
                 family = Counter(spec.name, spec.help, ["service"], registry=self.registry)
                 self._families[spec.name] = family
                 child = family.labels(service=service)
                 for key in (spec.name, *spec.counts):
                     self._counters[key] = child
+            elif spec.kind is Kind.HISTOGRAM:
+                histogram = Histogram(spec.name, spec.help, ["service"], registry=self.registry, buckets=AGE_BUCKETS_S)
+                self._histograms[spec.name] = histogram.labels(service=service)
         self.registry.register(_Readings(self))
         ProcessCollector(registry=self.registry)  # CPU, memory, open files (Linux only; empty elsewhere)
 
@@ -262,6 +290,14 @@ class ServiceMetrics:
         """Add a service's counts, keyed ``(device_id, name)``, summed over the devices."""
         for (_device_id, name), n in counts.items():
             self.add(name, n)
+
+    def histogram(self, name: str) -> Any:
+        """This service's histogram of a name from :data:`METRICS` (``observe(x)`` adds a value).
+
+        Raises:
+            KeyError: No histogram of this service has that name.
+        """
+        return self._histograms[name]
 
     def read(self, name: str, value: Callable[[], float]) -> None:
         """Export a value the service keeps anyway, read when scraped.

@@ -55,6 +55,8 @@ CONNECT_RETRY_MAX_S = 10.0
 #: Messages taken from the broker and not yet handled, at most (about 5 s of 400 wearers
 #: at 50 Hz in 25-sample packets); past it the network thread waits (back-pressure).
 INBOX_MAX = 10_000
+#: Seconds the first message of a batch may wait for more (``MqttService.linger_s``).
+LINGER_S = 0.02
 #: Seconds between two probes on the service's own topic.
 PROBE_EVERY_S = 5.0
 #: Probes sent without any message arriving before the service takes its session back.
@@ -164,6 +166,11 @@ class MqttService(ABC):
         manual_ack: Ack QoS 1 messages once their batch was written (:meth:`flush`).
         max_batch: Most messages handled in one call.
         tick_s: How often :meth:`tick` runs when no message arrives.
+        linger_s: How long the first message of a batch may wait for more to come with
+            it: a live fleet's messages arrive one at a time, and each batch costs the
+            loop a tick and a flush (a transaction or more) however few it holds, so a
+            short wait makes batches of many messages for a little latency. A message
+            that already waited as long is handled at once.
         inbox_max: Most messages received and not yet handled (back-pressure past it).
         probe_every_s: Seconds between two probes of the service's own connection.
         service: The ``service`` label of its metrics (:mod:`ingest.metrics`).
@@ -178,6 +185,7 @@ class MqttService(ABC):
         manual_ack: bool = False,
         max_batch: int = 500,
         tick_s: float = 0.5,
+        linger_s: float = LINGER_S,
         inbox_max: int = INBOX_MAX,
         probe_every_s: float = PROBE_EVERY_S,
         service: str = "mqtt",
@@ -189,6 +197,7 @@ class MqttService(ABC):
         self.manual_ack = manual_ack
         self.max_batch = max_batch
         self.tick_s = tick_s
+        self.linger_s = linger_s
         self.probe_every_s = probe_every_s
         self.instance = uuid.uuid4().hex[:12]
         self.client: paho.Client = make_client(
@@ -371,6 +380,9 @@ class MqttService(ABC):
             first = self._inbox.get(timeout=self.tick_s)
         except queue.Empty:
             return []
+        wait_s = first.received_s + self.linger_s - time.time()
+        if wait_s > 0 and self._inbox.qsize() < self.max_batch - 1:
+            self._stop.wait(wait_s)  # let the messages that follow come with it
         items = [first]
         while len(items) < self.max_batch:
             try:
@@ -382,6 +394,11 @@ class MqttService(ABC):
     def health(self) -> Health:
         """Whether the service works: connected to the broker, and its loop running (``/healthz``)."""
         return Health(bool(self.client.is_connected()), self._looping and not self._stop.is_set(), self.lag_s)
+
+    @property
+    def looping(self) -> bool:
+        """Whether the message loop runs (:meth:`run`, :meth:`start`), not a caller calling :meth:`handle`."""
+        return self._looping
 
     @property
     def running(self) -> bool:

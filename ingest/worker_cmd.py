@@ -110,6 +110,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f" (default {defaults.flood_max_deferred_samples}: 20 min at 50 Hz)",
     )
     p.add_argument(
+        "--gather-s",
+        type=float,
+        default=defaults.gather_s,
+        help="a device's packets are analysed together once they span this much of its stream: each packet's"
+        " newest sample is analysed up to this much later, and the worker spends about 40%% less per packet"
+        f" (0: every packet at once; default {defaults.gather_s:g})",
+    )
+    p.add_argument(
         "--no-recognition",
         action="store_true",
         help="do not look for programme exercise done without a guided session (saves the recogniser's CPU)",
@@ -140,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             flood_samples_per_s=args.flood_samples_per_s,
             flood_burst_samples=args.flood_burst_samples,
             flood_max_deferred_samples=args.flood_max_deferred_samples,
+            gather_s=args.gather_s,
             recognition=not args.no_recognition,
         )
     except ValueError as err:

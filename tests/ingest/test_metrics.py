@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -120,7 +121,7 @@ def test_counts_on_metrics_equal_what_was_sent(
 
         wait_until(counted, timeout_s=30, what=f"the {name}'s counters to reach {want}")
         got = scrape(server)
-        exported = {n.removesuffix("_total") for n in got if not n.endswith("_created")}
+        exported = {re.sub(r"_(total|bucket|count|sum)$", "", n) for n in got if not n.endswith("_created")}
         assert exported == {spec.name for spec in METRICS if name in spec.services}  # each its own, all from start
         assert got["sitless_mqtt_connected"] == 1.0
         assert got["sitless_store_write_failures_total"] == 0.0
@@ -130,6 +131,7 @@ def test_counts_on_metrics_equal_what_was_sent(
     worker = scrape(services["worker"][1])
     assert worker["sitless_wearers"] == 1.0
     assert worker["sitless_held_packets"] == 0.0  # the gap was given up on, the rest analysed
+    assert worker["sitless_sample_age_seconds_count"] == 3.0  # each packet analysed has its age observed
     with pytest.raises(urllib.error.HTTPError) as caught:  # only /metrics and /healthz are served
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=10)
     assert caught.value.code == 404

@@ -275,3 +275,13 @@ def test_the_worker_command_can_leave_recognition_out() -> None:
     assert WorkerSettings().recognition
     assert parser.parse_args(["worker"]).no_recognition is False
     assert parser.parse_args(["worker", "--no-recognition"]).no_recognition is True
+
+
+def test_the_worker_command_takes_the_gathering_time() -> None:
+    """``--gather-s`` reaches the settings; a value out of range is refused."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["worker"]).gather_s == WorkerSettings().gather_s == 0.5
+    assert parser.parse_args(["worker", "--gather-s", "0"]).gather_s == 0.0
+    with pytest.raises(ValueError, match="gather_s"):
+        WorkerSettings(gather_s=-1.0)
