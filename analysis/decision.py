@@ -52,6 +52,7 @@ from analysis.angles import angle_deg, angles_deg, beyond_deg, dots
 from analysis.calibration import CalibrationWindow
 from analysis.gait import Gait
 from analysis.labels import LIE, NONWEAR, OTHER, SIT, STAND, WALK, StillLabels
+from analysis.packing import packed_columns, unpacked
 from analysis.pending import Pending
 from analysis.reference import UprightReference
 from analysis.settings import AnalysisSettings, PostureTuning
@@ -415,7 +416,7 @@ class PostureDecider:
         """Return the JSON-serialisable state."""
         return {
             **self.pending.snapshot(),
-            "ring": [[m, u] for m, u in zip(self.ring_m.tolist(), self.ring_u.tolist(), strict=True)],
+            "ring": packed_columns(np.column_stack((self.ring_m, self.ring_u))),
             "nonwear": self.nonwear,
             **self.stance.snapshot(),
             "last_code": self.last_code,
@@ -431,8 +432,12 @@ class PostureDecider:
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
         self.pending.load(state)
-        self.ring_m = np.array([float(m) for m, _ in state["ring"]], dtype=np.float64)
-        self.ring_u = np.array([u for _, u in state["ring"]], dtype=np.float64).reshape(-1, 3)
+        ring = state["ring"]
+        if isinstance(ring, list):  # saved before the ring was packed: [magnitude, [x, y, z]] per frame
+            ring = [[m, *u] for m, u in ring]
+        rows = unpacked(ring, 4)
+        self.ring_m = rows[:, 0].copy()
+        self.ring_u = rows[:, 1:].copy()
         self.nonwear = bool(state["nonwear"])
         self.stance.load(state)
         self.last_code = state["last_code"]

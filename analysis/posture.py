@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from analysis.decision import PostureDecider
 from analysis.frames import N_ACC_STATS
+from analysis.packing import packed_columns, unpacked
 from analysis.settings import POSTURE_CODES, AnalysisSettings, Placement, Posture
 from analysis.windows import FEW_ROWS, TrailingRange, centred_sums, few_centred_sums, majority
 
@@ -332,7 +333,7 @@ class PostureTracker:
     def snapshot(self) -> dict[str, Any]:
         """Return the JSON-serialisable state (context buffers, decisions, reference)."""
         return {
-            "stats": self._stats.tolist(),
+            "stats": packed_columns(self._stats),
             "stats_k0": self._stats_k0,
             "nonwear_range": self._nonwear_range.snapshot(),
             "calm_range": self._calm_range.snapshot(),
@@ -344,7 +345,7 @@ class PostureTracker:
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore the state saved by ``snapshot()``."""
-        self._stats = np.asarray(state["stats"], dtype=np.float64).reshape(-1, N_ACC_STATS)
+        self._stats = unpacked(state["stats"], N_ACC_STATS)
         self._stats_k0 = state["stats_k0"]
         self._nonwear_range.load(state["nonwear_range"])
         self._calm_range.load(state["calm_range"])

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.packing import packed_columns, unpacked
+
 __all__ = ["FEW_ROWS", "TrailingRange", "centred_sums", "few_centred_sums", "majority"]
 
 #: Outputs up to which ``few_centred_sums`` serves (a live packet's few frames).
@@ -228,27 +230,53 @@ class TrailingRange:
         return np.concatenate([np.maximum(kept[:, m:], ahead[:, :1]), ahead], axis=1)
 
     def snapshot(self) -> dict[str, Any]:
-        """Return the JSON-serialisable state: per column, ``[value or None, count]`` runs."""
-        return {"high": [_runs(col) for col in self.high], "low": [_runs(col) for col in self.low]}
+        """Return the JSON-serialisable state: the runs of equal suffix extremes, packed.
+
+        ``{"runs": packed (value, length) pairs}``, row after row of the suffix maxima
+        and the negated suffix minima (:mod:`analysis.packing`).
+        """
+        values, lengths = _row_runs(self._ext)
+        return {"runs": packed_columns(np.column_stack((values, lengths)))}
 
     def load(self, state: dict[str, Any]) -> None:
-        """Restore the state saved by ``snapshot()``."""
-        shape = (self.columns, self.width - 1)
-        high = np.array([_unruns(col) for col in state["high"]], dtype=np.float64).reshape(shape)
-        low = np.array([_unruns(col) for col in state["low"]], dtype=np.float64).reshape(shape)
+        """Restore the state saved by ``snapshot()`` (or, from before, per column ``[value or None, count]`` runs).
+
+        Raises:
+            ValueError: The runs do not fill the rows.
+        """
+        shape = (2 * self.columns, self.width - 1)
+        if "runs" in state:
+            runs = unpacked(state["runs"], 2)
+            lengths = runs[:, 1]
+            if not (np.all(lengths >= 1) and np.all(lengths == np.round(lengths))) or lengths.sum() != math.prod(shape):
+                raise ValueError(
+                    f"runs of lengths summing to {lengths.sum():g} cannot fill {shape[0]} rows of {shape[1]}"
+                )
+            self._ext = np.repeat(runs[:, 0], lengths.astype(np.int64)).reshape(shape)
+            return
+        half = (self.columns, self.width - 1)
+        high = np.array([_unruns(col) for col in state["high"]], dtype=np.float64).reshape(half)
+        low = np.array([_unruns(col) for col in state["low"]], dtype=np.float64).reshape(half)
         self._ext = np.concatenate((high, -low))
 
 
-def _runs(values: NDArray[np.float64]) -> list[list[Any]]:
-    """Runs of equal values (NaN equal to NaN) as ``[value or None, count]``."""
-    if values.size == 0:
-        return []
+def _row_runs(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Each row's runs of equal values (NaN equal to NaN), row after row: their values and lengths.
+
+    >>> v, n = _row_runs(np.array([[1.0, 1.0, np.nan], [np.nan, np.nan, 2.0]]))
+    >>> v.tolist(), n.tolist()
+    ([1.0, nan, nan, 2.0], [2, 1, 2, 1])
+    """
+    width = values.shape[1]
+    if width == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     nan = np.isnan(values)
-    same = (values[1:] == values[:-1]) | (nan[1:] & nan[:-1])
-    starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
-    counts = np.diff(np.concatenate([starts, [values.size]]))
-    firsts = zip(values[starts].tolist(), nan[starts].tolist(), counts.tolist(), strict=True)
-    return [[None if gap else value, n] for value, gap, n in firsts]
+    starts = np.ones(values.shape, dtype=np.bool_)
+    starts[:, 1:] = (values[:, 1:] != values[:, :-1]) & ~(nan[:, 1:] & nan[:, :-1])
+    row, col = np.nonzero(starts)  # row by row, left to right
+    ends = np.append(col[1:], width)
+    ends[np.flatnonzero(row[1:] != row[:-1])] = width  # a row's last run ends with the row
+    return values[row, col], ends - col
 
 
 def _unruns(runs: list[list[Any]]) -> list[float]:

@@ -29,6 +29,9 @@ from analysis import (
     SlouchPolicy,
     analyze,
 )
+from analysis.frames import N_ACC_STATS
+from analysis.packing import unpacked
+from analysis.windows import TrailingRange
 from firmware_sim.motion import generate
 from firmware_sim.scenarios import Activity, Script, Step, scenario, truth
 from tests.analysis.test_real_data import UCI_FIRST, pooled, segment
@@ -315,6 +318,48 @@ def test_a_restored_analyser_keeps_timing_the_angle_hold(make_signal: Any) -> No
     events += second.update(t[cut:], acc[cut:]) + second.flush()
     assert [e for e in events if isinstance(e, SittingBout)] == list(whole.sitting_bouts)
     assert whole.summary()["sitting_s"] > 90.0
+
+
+def test_a_snapshot_saved_before_its_arrays_were_packed_still_restores(make_signal: Any) -> None:
+    """The frame context, the decider's ring and the non-wear ranges were lists of
+    numbers (and runs) before they were packed: such a snapshot restores the same
+    analyser, which gives the same events and the same state as one restored from now."""
+    t, acc = make_signal([("walking", 60.0), ("standing", 60.0), ("sitting", 120.0)], gravity=HELD, rate_hz=20.0)
+    settings = AnalysisSettings(Placement.WAIST)
+    cut = int(np.searchsorted(t, 125.0))
+    first = Analyzer(settings)
+    first.update(t[:cut], acc[:cut])
+    now = json.loads(json.dumps(first.snapshot()))
+    before = json.loads(json.dumps(now))
+    posture = before["detectors"]["posture"]["state"]["posture"]
+    stats = unpacked(posture["stats"], N_ACC_STATS)
+    posture["stats"] = stats.tolist()
+    ring = unpacked(posture["decider"]["ring"], 4)
+    posture["decider"]["ring"] = [[row[0], row[1:]] for row in ring.tolist()]
+    for name in ("nonwear_range", "calm_range"):
+        width = 1 + int(unpacked(posture[name]["runs"], 2)[:, 1].sum()) // 6  # runs fill 2 x 3 rows of width - 1
+        packed_range = TrailingRange(width, 3)
+        packed_range.load(posture[name])
+        posture[name] = {
+            "high": [_runs_as_lists(col) for col in packed_range.high.tolist()],
+            "low": [_runs_as_lists(col) for col in packed_range.low.tolist()],
+        }
+    assert before != now
+    restored = [Analyzer.restore(settings, state) for state in (now, before)]
+    events = [a.update(t[cut:], acc[cut:]) + a.flush() for a in restored]
+    assert events[0] == events[1]
+    assert restored[0].snapshot() == restored[1].snapshot()
+
+
+def _runs_as_lists(col: list[float]) -> list[list[Any]]:
+    runs: list[list[Any]] = []
+    for v in col:
+        key = None if np.isnan(v) else v
+        if runs and runs[-1][0] == key:
+            runs[-1][1] += 1
+        else:
+            runs.append([key, 1])
+    return runs
 
 
 # ------------------------------------------------------------------------ bouts

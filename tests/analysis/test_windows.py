@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from analysis.angles import angle_deg, angles_deg
-from analysis.windows import TrailingRange, centred_sums, majority
+from analysis.packing import packed_columns
+from analysis.windows import TrailingRange, _row_runs, centred_sums, majority
 
 
 def direct_ranges(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
@@ -106,3 +110,52 @@ def test_scalar_and_row_angles_agree() -> None:
     rows = angles_deg(u, v)
     assert all(angle_deg(u[i], v) == rows[i] for i in range(500))
     assert np.array_equal(angles_deg(u[3:4], v), rows[3:4])
+
+
+def _runs_one_by_one(row: list[float]) -> list[list[Any]]:
+    runs: list[list[Any]] = []
+    for v in row:
+        key = None if math.isnan(v) else v
+        if runs and runs[-1][0] == key:
+            runs[-1][1] += 1
+        else:
+            runs.append([key, 1])
+    return runs
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 6), width=st.integers(0, 40), seed=st.integers(0, 2**32 - 1))
+def test_row_runs_are_each_row_s_runs_of_equal_values(rows: int, width: int, seed: int) -> None:
+    """The snapshot's runs of all rows at once are each row's own in turn, NaN equal to NaN."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(rows, width)).astype(np.float64)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    values, lengths = _row_runs(x)
+    got = [[None if math.isnan(v) else v, n] for v, n in zip(values.tolist(), lengths.tolist(), strict=True)]
+    assert got == [run for row in x.tolist() for run in _runs_one_by_one(row)]
+
+
+def test_a_snapshot_of_runs_per_column_from_before_still_loads() -> None:
+    """Snapshots saved before the runs were packed (``[value or None, count]`` per column) restore the same state."""
+    x = np.round(np.random.default_rng(7).normal(size=(40, 3)), 1)
+    x[5] = np.nan
+    stream = TrailingRange(30, 3)
+    stream.push(x)
+    old = {
+        "high": [_runs_one_by_one(col) for col in stream.high.tolist()],
+        "low": [_runs_one_by_one(col) for col in stream.low.tolist()],
+    }
+    restored = TrailingRange(30, 3)
+    restored.load(json.loads(json.dumps(old)))
+    assert np.array_equal(restored._ext, stream._ext, equal_nan=True)
+    more = np.random.default_rng(8).normal(size=(4, 3))
+    assert np.array_equal(restored.push(more), stream.push(more), equal_nan=True)
+
+
+def test_a_snapshot_whose_runs_do_not_fill_the_window_is_refused() -> None:
+    stream = TrailingRange(30, 3)
+    state = stream.snapshot()
+    values, lengths = _row_runs(stream._ext)
+    state["runs"] = packed_columns(np.column_stack((values, lengths + 1)))
+    with pytest.raises(ValueError, match="cannot fill"):
+        TrailingRange(30, 3).load(state)
