@@ -18,7 +18,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from ingest.codec import decode
-from ingest.errors import PacketError, PayloadError
+from ingest.errors import PacketError, PayloadError, StoreError
 from ingest.metrics import metrics_endpoint
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import DeviceStatus
@@ -76,6 +76,9 @@ class Recorder(MqttService):
         self._last_seq: OrderedDict[str, int] = OrderedDict()
         # Taken in, not yet written: packets, the latest status per device, counts.
         self._rows: list[BatchRow] = []
+        # The packets of a write that failed: its commit may have landed with the answer
+        # lost, and then a packet found already stored on the next try was stored by it.
+        self._unsure: set[tuple[str, int]] = set()
         self._statuses: dict[str, dict[str, object]] = {}
         self._unsaved: Counter[tuple[str, str]] = Counter()
         # Counts being written: each batch is added once, whatever the retries (ingest.tally).
@@ -131,6 +134,9 @@ class Recorder(MqttService):
 
         Each part is let go of once written, so a retry after a failure writes the rest;
         the counts of a write whose answer was lost are not added again (:mod:`ingest.tally`).
+        A packet of a failed write that the next try finds already stored counts as
+        stored, once: the failed write's commit stored it and only its answer was lost
+        (docs/storage.md, *Lost answers*).
         """
         if self._rows:
             for row in self._rows:
@@ -138,9 +144,16 @@ class Recorder(MqttService):
                     before = self.store.max_seq(row.device_id, below=row.seq)
                     self._last_seq[row.device_id] = row.seq - 1 if before is None else before
                 self._last_seq.move_to_end(row.device_id)
-            added = self.store.add_batches(self._rows)
+            try:
+                added = self.store.add_batches(self._rows)
+            except StoreError:
+                self._unsure.update((row.device_id, row.seq) for row in self._rows)
+                raise
+            unsure, self._unsure = self._unsure, set()
             for row, new in zip(self._rows, added, strict=True):
-                if new:
+                key = (row.device_id, row.seq)
+                if new or key in unsure:  # stored now, or by the failed write
+                    unsure.discard(key)
                     self.stats.stored += 1
                     self._count(row.device_id, "stored")
                     self.metrics.add("sitless_samples_received", row.n)

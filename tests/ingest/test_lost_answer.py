@@ -125,6 +125,26 @@ def test_a_recorder_s_counts_are_added_once_when_the_answer_of_their_commit_was_
     }
 
 
+def test_packets_whose_commit_lost_its_answer_are_counted_stored_not_duplicated(store_url: str) -> None:
+    """The recorder's write of the packets commits and loses its answer: written again,
+    they are already there, and count as stored (with no gap), not as duplicates; the one
+    sent twice still counts as a duplicate."""
+    recorder = Recorder(RecorderSettings(store_url=store_url))
+    lost = LostAnswers(recorder.store, "batches")
+    lost.left = 1
+    take_in_and_save(recorder)
+    recorder.absorb([packet_message(40)])  # the stream goes on: no gap before it
+    recorder.flush()
+    recorder.store.close()
+    assert lost.cut == recorder.store_failures == 1
+    assert counters(store_url) == {
+        ("recorder", DEVICE, "stored"): 41,
+        ("recorder", DEVICE, "duplicates"): 1,
+        ("recorder", DEVICE, "bad_packets"): 1,
+    }
+    assert (recorder.stats.stored, recorder.stats.duplicates, recorder.stats.gaps) == (41, 1, 0)
+
+
 def test_an_event_whose_commit_lost_its_answer_is_published_once(store_url: str) -> None:
     """A user action's event is stored, and the answer lost: written again, the store
     says it was there, and the worker publishes it from the store, once."""
