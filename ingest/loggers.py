@@ -359,7 +359,7 @@ def _actilife_header(lines: list[str], path: Path) -> tuple[float, float]:
     py_format = re.sub(r"y+", "%Y", re.sub(r"M+", "%m", re.sub(r"d+", "%d", date_format[1])))
     try:
         start = dt.datetime.strptime(f"{fields['Start Date']} {fields['Start Time']}", f"{py_format} %H:%M:%S")
-    except ValueError as err:
+    except (ValueError, re.error) as err:  # re.error: a format naming a field twice (strptime builds a regex)
         raise RecordingError(f"{path}: ActiLife CSV start date/time does not read: {err}") from err
     rate_hz, (low_hz, high_hz) = float(rate[1]), HEADER_RATE_RANGE_HZ
     if not low_hz <= rate_hz <= high_hz:  # "at 0 Hz" would make every time infinite
