@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -163,10 +164,32 @@ def serve(address: BrokerAddress, logins: Path | None = None, tls: TlsFiles | No
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket() as s:
+    """A TCP port on ``host`` that nothing listens on right now, outside the system's ephemeral range.
+
+    Ports the system hands out itself (``bind`` to port 0, and every outgoing connection)
+    come from its ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``), so one of
+    those could be taken by a connection before the caller binds it; a random port below
+    that range is not, unless another caller picks the same one.
+    """
+    low, _high = _ephemeral_ports()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, low) if low > 10_000 else rng.randrange(1024, 65536)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind((host, port))
+            return port
+    with socket.socket() as s:  # every try taken: let the system choose
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The system's range of ports for outgoing connections (Linux; the IANA range elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535
 
 
 def wait_for_port(address: BrokerAddress, timeout_s: float = 10.0) -> bool:

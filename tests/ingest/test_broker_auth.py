@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest.broker import BrokerEngine, BrokerProcess, register
+from ingest.broker import BrokerEngine, BrokerProcess, _ephemeral_ports, register
 from ingest.broker_setup import SERVICE_USERS, add_login, write_logins
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
@@ -218,3 +219,12 @@ def test_the_logins_are_kept_across_starts_and_private(tmp_path: Path) -> None:
     fresh = write_logins(tmp_path / "logins", fresh=True)
     assert fresh.secret("worker").read_text(encoding="utf-8") != worker
     assert "desk-07" not in fresh.users()
+
+
+def test_a_free_port_lies_below_the_ports_outgoing_connections_take() -> None:
+    """A port the system could hand to an outgoing connection before the broker binds it is never chosen."""
+    low, _high = _ephemeral_ports()
+    for port in {free_port() for _ in range(20)}:
+        assert 10_000 <= port < low
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # free
