@@ -27,6 +27,7 @@ class Heard:
         self.device_id = device_id
         self.packets: dict[int, float] = {}  # seq -> t0_s
         self.duplicates = 0
+        self.redelivered: list[int] = []  # seqs heard again, in order
         self.statuses: queue.Queue[DeviceStatus] = queue.Queue()
         self._lock = threading.Lock()
         subscribed = threading.Event()
@@ -42,7 +43,9 @@ class Heard:
         if msg.topic == topic(self.device_id, Kind.IMU):
             batch = decode(bytes(msg.payload))
             with self._lock:
-                self.duplicates += batch.seq in self.packets
+                if batch.seq in self.packets:
+                    self.duplicates += 1
+                    self.redelivered.append(batch.seq)
                 self.packets[batch.seq] = batch.t0_s
         elif msg.topic == topic(self.device_id, Kind.STATUS) and msg.payload:
             self.statuses.put(DeviceStatus.parse(bytes(msg.payload)))

@@ -267,7 +267,9 @@ def test_gateway_without_its_broker_for_a_while_with_tls_and_logins(
 ) -> None:
     """The gateway, logged in as ``gateway`` over TLS, loses its broker: the simulated
     sensor's packets wait on disk, and once the broker is reachable again the gateway
-    reconnects by itself and publishes each of them once, in order."""
+    reconnects by itself and publishes each of them, in order. A packet whose
+    acknowledgement the cut lost is sent again, as QoS 1 must (the recorder stores it
+    once): only those, from before the broker came back, may be heard twice."""
     proxy = proxy_factory(tls_broker.address)
     heard = Heard(tls_broker.login("worker"), safe_device_id(sensor.address))  # the worker may read samples
     try:
@@ -284,6 +286,6 @@ def test_gateway_without_its_broker_for_a_while_with_tls_and_logins(
         seqs = sorted(heard.packets)
         assert seqs == list(range(len(seqs))), "no sequence number lost or reused"
         assert len(seqs) == gateway.counts["packets"]
-        assert heard.duplicates == 0
+        assert all(seq < kept for seq in heard.redelivered), heard.redelivered  # in flight at the cut
     finally:
         heard.close()
