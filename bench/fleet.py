@@ -110,6 +110,7 @@ class FleetRun:
         wearers: Simulated wearers.
         workers: Worker processes.
         rate_hz: Sample rate of every wearer.
+        packet_samples: Samples per packet.
         duration_s: Simulated seconds played.
         speed: Simulated seconds per wall second.
         p50_latency_s: Median sample-to-analysis latency (module docstring), s; None
@@ -140,6 +141,7 @@ class FleetRun:
     wearers: int
     workers: int
     rate_hz: float
+    packet_samples: int
     duration_s: float
     speed: float
     p50_latency_s: float | None
@@ -370,6 +372,7 @@ def run_fleet(
     keep: Path | None = None,
     recognition: bool = True,
     gather_s: float | None = None,
+    packet_samples: int = PACKET_SAMPLES,
 ) -> FleetRun:
     """Run one fleet through mosquitto, ``workers`` workers and a recorder (module docstring).
 
@@ -387,6 +390,7 @@ def run_fleet(
         recognition: Whether the workers look for exercise done unprompted (False:
             ``sitless worker --no-recognition``, to measure what the recogniser costs).
         gather_s: The workers' ``--gather-s`` (None: their default).
+        packet_samples: Samples per packet the fleet sends (25: 0.5 s at 50 Hz).
 
     Returns:
         The measurements.
@@ -425,6 +429,8 @@ def run_fleet(
             str(speed),
             "--connections",
             str(connections),
+            "--packet-samples",
+            str(packet_samples),
             "--json",
         )
         fleet_start_s = time.time()
@@ -467,6 +473,7 @@ def run_fleet(
         stats=stats,
         stored=stored,
         duplicates=duplicates,
+        packet_samples=packet_samples,
         ages=ages,
         status_ages=latencies.values,
         window_s=window_s,
@@ -485,6 +492,7 @@ def _result(
     stats: dict[str, Any],
     stored: int,
     duplicates: int,
+    packet_samples: int,
     ages: dict[float, float],
     status_ages: list[float],
     window_s: float,
@@ -508,6 +516,7 @@ def _result(
         wearers=wearers,
         workers=workers,
         rate_hz=RATE_HZ,
+        packet_samples=packet_samples,
         duration_s=duration_s,
         speed=speed,
         p50_latency_s=_bucket_percentile(ages, 0.5) if live else None,
@@ -518,7 +527,7 @@ def _result(
         samples_sent=stats["samples_sent"],
         samples_stored=stored,
         lost=lost,
-        duplicated=duplicates * PACKET_SAMPLES,
+        duplicated=duplicates * packet_samples,
         fleet_max_lag_s=stats["max_lag_s"],
         sustained=not why,
         why="; ".join(why),
@@ -632,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gather-s", type=float, help="the workers' --gather-s (default: theirs)")
     parser.add_argument(
+        "--packet-samples", type=int, default=PACKET_SAMPLES, help="samples per packet the fleet sends (default 25)"
+    )
+    parser.add_argument(
         "--store-rate",
         metavar="URL",
         help="instead, time the recorder's packet inserts into this store (postgresql://...) for --wearers",
@@ -657,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
             keep=None if args.keep is None else args.keep / f"{wearers}-wearers",
             recognition=not args.no_recognition,
             gather_s=args.gather_s,
+            packet_samples=args.packet_samples,
         )
         runs.append(run)
         print(_line(run), flush=True)

@@ -85,6 +85,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fleet.add_argument(
         "--streams", type=int, default=8, help="with --fleet: distinct simulated wearers behind the fleet (default 8)"
     )
+    fleet.add_argument(
+        "--packet-samples",
+        type=int,
+        default=25,
+        help="with --fleet: samples per packet (default 25: 0.5 s at 50 Hz, as the wearable sends)",
+    )
     fleet.add_argument("--json", action="store_true", help="with --fleet: end with the counters as one JSON line")
     parser.add_argument(
         "--drop-prob",
@@ -229,6 +235,7 @@ def _publish_fleet(args: argparse.Namespace, script: Script, placement: Placemen
             duration_s=args.duration,
             connections=args.connections,
             streams=args.streams,
+            packet_samples=args.packet_samples,
             seed=args.seed,
             start_s=start_s,
         )

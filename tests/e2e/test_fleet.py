@@ -28,13 +28,17 @@ REQUIRED_KEYS = (
 )
 
 
-def test_a_small_fleet_is_stored_once_and_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    """Every sample of 5 wearers x 20 s (at 20x) is stored exactly once, and the JSON line says so."""
+@pytest.mark.parametrize("packet_samples", [25, 50])
+def test_a_small_fleet_is_stored_once_and_reported(capsys: pytest.CaptureFixture[str], packet_samples: int) -> None:
+    """Every sample of 5 wearers x 20 s (at 20x), in packets of 0.5 s or 1 s, is stored
+    exactly once, and the JSON line says so."""
     if find_mosquitto() is None:
         missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
-    status = main(["--wearers", str(WEARERS), "--duration", str(DURATION_S), "--speed", "20", "--settle", "30"])
+    argv = ["--wearers", str(WEARERS), "--duration", str(DURATION_S), "--speed", "20", "--settle", "30"]
+    status = main([*argv, "--packet-samples", str(packet_samples)])
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(REQUIRED_KEYS) <= set(summary)
+    assert summary["packet_samples"] == packet_samples
     assert summary["samples_sent"] == WEARERS * PACKETS_PER_WEARER * 25
     assert summary["samples_stored"] == summary["samples_sent"]
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
@@ -52,8 +56,9 @@ def test_the_mqtt_client_benchmark_receives_every_message(capsys: pytest.Capture
 
 
 def test_the_save_benchmark_prints_both_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    """``python -m bench.saves`` on a few wearers of a SQLite store prints both figures."""
-    assert saves.main(["--wearers", "20", "--repeat", "1"]) == 0
+    """``python -m bench.saves`` on a few wearers of a SQLite store prints its figures."""
+    assert saves.main(["--wearers", "20", "--repeat", "1", "--minutes", "0.5"]) == 0
     out = capsys.readouterr().out
-    assert "live statuses" in out
-    assert "snapshots with counts" in out
+    assert "live statuses: built" in out
+    assert "snapshots: built" in out
+    assert "saved with counts" in out
