@@ -91,14 +91,28 @@ def batch(chunk_rows: list[int], repeat: int, top: int) -> None:
     print(_profile_table(profile, 1.0, "s", top))
 
 
-def live(wearers: int, minutes: float, streams: int, repeat: int, top: int, *, recognition: bool = True) -> None:
+def live(
+    wearers: int, minutes: float, streams: int, repeat: int, top: int, *, recognition: bool = True, per_call: int = 1
+) -> None:
     """Print Analyzer.update's CPU per packet, its profile per packet and the snapshot size.
 
     Each wearer's analysis is built as the worker builds it: with the recogniser of
-    exercise done unprompted, unless ``recognition`` is false.
+    exercise done unprompted, unless ``recognition`` is false; each call is fed
+    ``per_call`` packets of a wearer (2: as the worker gathers them live).
     """
-    rounds = max(2, round(minutes * 60 * PACKETS_PER_S))
-    inputs = [[(b.times_s(), b.acc_g()) for b in map(decode, payloads)] for payloads in packet_streams(streams, rounds)]
+    packets_each = max(2, round(minutes * 60 * PACKETS_PER_S)) // per_call * per_call
+    rounds = packets_each // per_call
+    decoded = [[(b.times_s(), b.acc_g()) for b in map(decode, p)] for p in packet_streams(streams, packets_each)]
+    inputs = [
+        [
+            (
+                np.concatenate([t for t, _ in feed[i : i + per_call]]),
+                np.concatenate([a for _, a in feed[i : i + per_call]]),
+            )
+            for i in range(0, packets_each, per_call)
+        ]
+        for feed in decoded
+    ]
     settings = AnalysisSettings(Placement.THIGH)
 
     def run(profile: cProfile.Profile | None = None) -> list[Analyzer]:
@@ -114,11 +128,14 @@ def live(wearers: int, minutes: float, streams: int, repeat: int, top: int, *, r
             profile.disable()
         return analyzers
 
-    packets = wearers * rounds
+    packets = wearers * packets_each
     cpu = best_cpu_s(run, repeat)
     per_packet_us = 1e6 * cpu / packets
     what = "with" if recognition else "without"
-    print(f"Analyzer.update {what} the recogniser, {wearers} wearers x {minutes:g} min:", end="")
+    print(
+        f"Analyzer.update {what} the recogniser, {wearers} wearers x {minutes:g} min, {per_call} packet(s) a call:",
+        end="",
+    )
     print(f" {per_packet_us:.0f} µs CPU per packet", end="")
     print(f" (best of {repeat})")
     profile = cProfile.Profile()
@@ -144,11 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     lv.add_argument(
         "--no-recognition", action="store_true", help="leave out the recogniser of exercise done unprompted"
     )
+    lv.add_argument("--per-call", type=int, default=1, help="packets of a wearer per call (2: as gathered live)")
     args = parser.parse_args(argv)
     if args.what == "batch":
         batch(args.chunk_rows, args.repeat, args.top)
     else:
-        live(args.wearers, args.minutes, args.streams, args.repeat, args.top, recognition=not args.no_recognition)
+        recognition = not args.no_recognition
+        live(
+            args.wearers,
+            args.minutes,
+            args.streams,
+            args.repeat,
+            args.top,
+            recognition=recognition,
+            per_call=args.per_call,
+        )
     return 0
 
 
