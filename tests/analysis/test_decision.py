@@ -35,6 +35,7 @@ from analysis.windows import TrailingRange
 from firmware_sim.motion import generate
 from firmware_sim.scenarios import Activity, Script, Step, scenario, truth
 from tests.analysis.test_real_data import UCI_FIRST, pooled, segment
+from tests.analysis.test_windows import runs_one_by_one
 
 MIN = 60.0
 TRUNK = (Placement.WAIST, Placement.LOWER_BACK, Placement.CHEST, Placement.UPPER_BACK)
@@ -341,25 +342,14 @@ def test_a_snapshot_saved_before_its_arrays_were_packed_still_restores(make_sign
         packed_range = TrailingRange(width, 3)
         packed_range.load(posture[name])
         posture[name] = {
-            "high": [_runs_as_lists(col) for col in packed_range.high.tolist()],
-            "low": [_runs_as_lists(col) for col in packed_range.low.tolist()],
+            "high": [runs_one_by_one(col) for col in packed_range.high.tolist()],
+            "low": [runs_one_by_one(col) for col in packed_range.low.tolist()],
         }
     assert before != now
     restored = [Analyzer.restore(settings, state) for state in (now, before)]
     events = [a.update(t[cut:], acc[cut:]) + a.flush() for a in restored]
     assert events[0] == events[1]
     assert restored[0].snapshot() == restored[1].snapshot()
-
-
-def _runs_as_lists(col: list[float]) -> list[list[Any]]:
-    runs: list[list[Any]] = []
-    for v in col:
-        key = None if np.isnan(v) else v
-        if runs and runs[-1][0] == key:
-            runs[-1][1] += 1
-        else:
-            runs.append([key, 1])
-    return runs
 
 
 # ------------------------------------------------------------------------ bouts

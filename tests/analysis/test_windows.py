@@ -112,7 +112,8 @@ def test_scalar_and_row_angles_agree() -> None:
     assert np.array_equal(angles_deg(u[3:4], v), rows[3:4])
 
 
-def _runs_one_by_one(row: list[float]) -> list[list[Any]]:
+def runs_one_by_one(row: list[float]) -> list[list[Any]]:
+    """Runs of equal values, NaN equal to NaN, as ``[value or None, count]``: the reference, one value at a time."""
     runs: list[list[Any]] = []
     for v in row:
         key = None if math.isnan(v) else v
@@ -132,7 +133,7 @@ def test_row_runs_are_each_row_s_runs_of_equal_values(rows: int, width: int, see
     x[rng.random(x.shape) < 0.2] = np.nan
     values, lengths = _row_runs(x)
     got = [[None if math.isnan(v) else v, n] for v, n in zip(values.tolist(), lengths.tolist(), strict=True)]
-    assert got == [run for row in x.tolist() for run in _runs_one_by_one(row)]
+    assert got == [run for row in x.tolist() for run in runs_one_by_one(row)]
 
 
 def test_a_snapshot_of_runs_per_column_from_before_still_loads() -> None:
@@ -142,8 +143,8 @@ def test_a_snapshot_of_runs_per_column_from_before_still_loads() -> None:
     stream = TrailingRange(30, 3)
     stream.push(x)
     old = {
-        "high": [_runs_one_by_one(col) for col in stream.high.tolist()],
-        "low": [_runs_one_by_one(col) for col in stream.low.tolist()],
+        "high": [runs_one_by_one(col) for col in stream.high.tolist()],
+        "low": [runs_one_by_one(col) for col in stream.low.tolist()],
     }
     restored = TrailingRange(30, 3)
     restored.load(json.loads(json.dumps(old)))

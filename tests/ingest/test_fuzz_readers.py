@@ -210,7 +210,8 @@ def test_sitless_csv_reads_or_raises_recording_error(case: tuple[str, bytes]) ->
 def actilife_csvs(draw: st.DrawFn) -> tuple[str, bytes]:
     """An ActiLife RAW CSV export with each header field kept, changed or dropped."""
     rate = draw(st.sampled_from(["30", "100", "0", "00", "0.5", "9" * 400, "1", ""]))
-    date_format = draw(st.sampled_from(["M/d/yyyy", "dd.MM.yyyy", "yyyy-MM-dd", "%Q", "y", "%", ""]))
+    # "M/d/y/yy" names the year twice: strptime's own regex fails on it (re.error)
+    date_format = draw(st.sampled_from(["M/d/yyyy", "dd.MM.yyyy", "yyyy-MM-dd", "%Q", "y", "%", "", "M/d/y/yy"]))
     start_time = draw(st.sampled_from(["11:55:00", "23:59:59", "25:00:00", "", "11:55"]) | st.text(max_size=8))
     start_date = draw(st.sampled_from(["12/20/2021", "20.12.2021", "2021-12-20", "1/1/0001", "12/31/9999", "0"]))
     lines = [

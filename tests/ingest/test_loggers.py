@@ -224,25 +224,3 @@ def test_an_actilife_csv_with_a_timestamp_column_reads_by_its_header(tmp_path: P
     t, acc, _ = read_all(path)
     assert t.tolist() == pytest.approx([1_704_067_199.0, 1_704_067_199.01, 1_704_067_199.02])
     assert acc.tolist() == [[0.0, 0.5, -1.0], [0.01, 0.5, -1.0], [0.02, 0.5, -1.0]]
-
-
-def test_an_actilife_csv_whose_date_format_names_a_field_twice_is_a_clear_error(tmp_path: Path) -> None:
-    """A damaged header's ``date format M/d/y/yy`` (the year twice) is a RecordingError, not a regex error."""
-    header = [
-        "------------ Data File Created By ActiGraph GT3X+ ActiLife v6.13.4 Firmware v2.5.0 date format M/d/y/yy "
-        "at 30 Hz  Filter Normal -----------",
-        "Serial Number: NEO1C04110003",
-        "Start Time 11:55:00",
-        "Start Date 12/20/2021",
-        "Epoch Period (hh:mm:ss) 00:00:00",
-        "Download Time 12:09:58",
-        "Download Date 12/20/2021",
-        "Current Memory Address: 0",
-        "Current Battery Voltage: 4.26     Mode = 12",
-        "--------------------------------------------------",
-        "Accelerometer X,Accelerometer Y,Accelerometer Z",
-    ]
-    path = tmp_path / "damaged.csv"
-    path.write_text("\n".join([*header, "0.0,0.0,-1.0"]) + "\n")
-    with pytest.raises(RecordingError, match="start date/time does not read"):
-        read_all(path)
