@@ -1,7 +1,9 @@
 """The loop every MQTT service shares: receive into a queue, handle in batches, ack.
 
 paho's network thread only enqueues; one handler thread drains the queue in batches
-so that a slow disk never stalls the MQTT keepalive. Each batch is taken in once
+so that a slow disk never stalls the MQTT keepalive. A batch's first message waits a
+moment (``LINGER_S``, 20 ms) for the ones that follow, so that a live fleet's messages,
+which arrive one at a time, are handled many to a batch. Each batch is taken in once
 (:meth:`MqttService.absorb`: decode, count, analyse, in memory) and then written
 (:meth:`MqttService.flush`). A store that fails (locked, unreachable, full) makes the
 loop wait and try the write again, with a capped backoff, until it succeeds: what was
