@@ -23,16 +23,7 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.worker import Worker, WorkerSettings
 from tests.ingest.test_worker import DEVICE, packet_message, packet_messages
-
-
-class Clock:
-    """A wall clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now_s = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
+from tests.ingest.test_worker_leases import Clock
 
 
 @pytest.fixture
