@@ -103,6 +103,11 @@ class Batch:
         """Device time of each sample, Unix epoch seconds, shape (n,)."""
         return self.t0_s + np.arange(self.n, dtype=np.float64) / self.rate_hz
 
+    @property
+    def last_s(self) -> float:
+        """Device time of the newest sample (the last of :meth:`times_s`), Unix epoch seconds."""
+        return self.t0_s + float(self.n - 1) / self.rate_hz
+
     def acc_g(self) -> NDArray[np.float64]:
         """Acceleration in g, shape (n, 3)."""
         return self.acc.astype(np.float64) * self.acc_scale_g

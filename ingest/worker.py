@@ -573,11 +573,10 @@ class Worker(MqttService):
         ``WorkerSettings.gather_s`` of its stream, from the oldest packet's newest sample
         to this packet's (:meth:`_analyse_all`).
         """
-        newest_s = batch.t0_s + (batch.n - 1) / batch.rate_hz
         if not wearer.queued:
             self._gathering[device_id] = self._clock()
-            wearer.gathered_from_s = newest_s
-        elif newest_s - wearer.gathered_from_s >= self.settings.gather_s - 0.5 / batch.rate_hz:  # half a sample's slack
+            wearer.gathered_from_s = batch.last_s
+        elif batch.last_s - wearer.gathered_from_s >= self.settings.gather_s - 0.5 / batch.rate_hz:  # 1/2 sample slack
             self._gathered[device_id] = None
         wearer.queued.append(batch)
         wearer.queued_samples += batch.n
@@ -794,19 +793,24 @@ class Worker(MqttService):
             # Packets with gyro and without (a device switched its gyro) go in separate calls.
             for has_gyro, run in itertools.groupby(batches, key=lambda b: b.gyro is not None):
                 group = list(run)
-                times = [b.times_s() for b in group]
+                t_s = np.concatenate([b.times_s() for b in group])
                 acc_g = np.concatenate([b.acc_g() for b in group])
                 rates = [g for b in group if (g := b.gyro_dps()) is not None]
                 gyro = np.concatenate(rates) if has_gyro else None
-                events += wearer.analyzer.update(np.concatenate(times), acc_g, gyro)
+                events += wearer.analyzer.update(t_s, acc_g, gyro)
                 now_s = time.time()
-                for t in times:
-                    self._sample_age.observe(now_s - float(t[-1]))
+                for b in group:
+                    self._sample_age.observe(now_s - b.last_s)
         except Exception:
             seqs = f"{batches[0].seq}" if len(batches) == 1 else f"{batches[0].seq}..{batches[-1].seq}"
             self._analysis_failed(device_id, wearer, f"packet {seqs}")
         else:
             self._emit(device_id, wearer, events)
+
+    @property
+    def _late_s(self) -> float:
+        """Longest wall-clock wait of gathered packets for their device's next one (late): twice ``gather_s``."""
+        return 2 * self.settings.gather_s
 
     def _gathers(self) -> bool:
         """Whether queued packets may wait to be analysed with their device's next ones.
@@ -832,7 +836,7 @@ class Worker(MqttService):
             if (wearer := self._wearers.get(device_id)) is not None:
                 self._analyse(device_id, wearer)
         self._gathered.clear()  # of devices let go of
-        newest = self._clock() - 2 * self.settings.gather_s if gather else math.inf
+        newest = self._clock() - self._late_s if gather else math.inf
         gathering = self._gathering
         while gathering:
             device_id = next(iter(gathering))
@@ -1305,7 +1309,7 @@ class Worker(MqttService):
             self._next_scan_s = now + SCAN_EVERY_S
         if self._gathering and self._gathers():  # the loop comes back when the oldest is due
             oldest_s = next(iter(self._gathering.values()))
-            self.tick_s = min(self.tick_s, max(0.0, oldest_s + 2 * self.settings.gather_s - self._clock()))
+            self.tick_s = min(self.tick_s, max(0.0, oldest_s + self._late_s - self._clock()))
         self._other_counts.hold(self.counts)
         self.counts.clear()
         if self._other_counts.held:
