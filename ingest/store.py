@@ -25,8 +25,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -415,8 +414,7 @@ class Store:
             conn.execute(sa.delete(save_tokens).where(t.updated_s < now - SAVE_TOKEN_KEEP_S))
         elif added >= held[-1].token:
             return
-        new = [batch.counts for batch in held if added is None or batch.token > added]
-        total: Mapping[tuple[str, str], int] = new[0] if len(new) == 1 else sum(map(Counter, new), Counter())
+        total = tally.counts_after(0 if added is None else added)
         if values := [
             {"service": tally.service, "device_id": dev, "name": name, "value": n}
             for (dev, name), n in total.items()

@@ -86,8 +86,13 @@ class Tally:
             self._held.append(CountBatch(self._next_token, kept))
             self._next_token += 1
 
+    def counts_after(self, token: int) -> Mapping[tuple[str, str], int]:
+        """The sum of the batches held whose token is above ``token`` (0: all of them)."""
+        new = [batch.counts for batch in self._held if batch.token > token]
+        return new[0] if len(new) == 1 else sum(map(Counter, new), Counter())
+
     def written(self) -> dict[tuple[str, str], int]:
         """Let go of the batches held, which the store has now; return their sum (for the metrics)."""
-        total = dict(sum((Counter(batch.counts) for batch in self._held), Counter()))
+        total = dict(self.counts_after(0))
         self._held.clear()
         return total
