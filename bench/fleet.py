@@ -129,6 +129,8 @@ class FleetRun:
             kept pace.
         why: What failed, if anything.
         worker_cpu_s: CPU seconds of all workers over the window.
+        worker_mqtt_cpu_s: The part of it their MQTT clients' network threads took
+            (``sitless_mqtt_thread_cpu_seconds``).
         worker_cpu_ms_per_wearer_s: Worker CPU milliseconds per wearer per second.
         wearers_per_worker_core: Wearers one worker core keeps up with, from that CPU
             time (``wearers * window / worker_cpu_s``).
@@ -157,6 +159,7 @@ class FleetRun:
     sustained: bool
     why: str
     worker_cpu_s: float
+    worker_mqtt_cpu_s: float
     worker_cpu_ms_per_wearer_s: float
     wearers_per_worker_core: float
     worker_mem_kib_per_wearer: float
@@ -320,17 +323,19 @@ class _Latencies:
             self._seen_s = max(self._seen_s, updated_s)
 
 
-def _age_buckets(port: int) -> dict[float, float]:
-    """The cumulative counts of a worker's ``sitless_sample_age_seconds`` histogram, by upper bound."""
+def _worker_readings(port: int) -> tuple[dict[float, float], float]:
+    """A worker's ``sitless_sample_age_seconds`` (cumulative counts by upper bound) and MQTT thread CPU seconds."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
         text = answer.read().decode()
-    return {
-        float(sample.labels["le"]): sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "sitless_sample_age_seconds"
-        for sample in family.samples
-        if sample.name.endswith("_bucket")
-    }
+    ages: dict[float, float] = {}
+    mqtt_cpu_s = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if family.name == "sitless_sample_age_seconds" and sample.name.endswith("_bucket"):
+                ages[float(sample.labels["le"])] = sample.value
+            elif sample.name == "sitless_mqtt_thread_cpu_seconds_total":
+                mqtt_cpu_s = sample.value
+    return ages, mqtt_cpu_s
 
 
 def _bucket_percentile(counts: dict[float, float], q: float) -> float | None:
@@ -444,15 +449,18 @@ def run_fleet(
         latencies.start()
         time.sleep(min(warmup_s, duration_s / speed / 2))
         meter.mark()
-        ages0 = [_age_buckets(port) for port in worker_ports]
+        readings0 = [_worker_readings(port) for port in worker_ports]
         assert fleet.stdout is not None
         with fleet.stdout:
             out = fleet.stdout.read()  # until the fleet ends
         window_s, costs = meter.read()
         ages: dict[float, float] = {}
-        for port, before in zip(worker_ports, ages0, strict=True):
-            for bound, n in _age_buckets(port).items():
-                ages[bound] = ages.get(bound, 0.0) + n - before.get(bound, 0.0)
+        mqtt_cpu_s = 0.0
+        for port, (ages_before, mqtt_before_s) in zip(worker_ports, readings0, strict=True):
+            ages_after, mqtt_after_s = _worker_readings(port)
+            for bound, n in ages_after.items():
+                ages[bound] = ages.get(bound, 0.0) + n - ages_before.get(bound, 0.0)
+            mqtt_cpu_s += mqtt_after_s - mqtt_before_s
         costs.append(_reap(fleet, time.time() - fleet_start_s))
         latencies.stop()
         if fleet.returncode not in (0, 1):
@@ -475,6 +483,7 @@ def run_fleet(
         duplicates=duplicates,
         packet_samples=packet_samples,
         ages=ages,
+        mqtt_cpu_s=mqtt_cpu_s,
         status_ages=latencies.values,
         window_s=window_s,
         costs=costs,
@@ -494,6 +503,7 @@ def _result(
     duplicates: int,
     packet_samples: int,
     ages: dict[float, float],
+    mqtt_cpu_s: float,
     status_ages: list[float],
     window_s: float,
     costs: list[ProcCost],
@@ -532,6 +542,7 @@ def _result(
         sustained=not why,
         why="; ".join(why),
         worker_cpu_s=worker_cpu_s,
+        worker_mqtt_cpu_s=mqtt_cpu_s,
         worker_cpu_ms_per_wearer_s=1000 * worker_cpu_s / window_s / wearers,
         wearers_per_worker_core=wearers * window_s / worker_cpu_s if worker_cpu_s > 0 else float("inf"),
         worker_mem_kib_per_wearer=growth_kib / wearers,
@@ -600,12 +611,13 @@ def _line(r: FleetRun) -> str:
     status_age = "n/a" if r.p99_status_age_s is None else f"p99 {r.p99_status_age_s:.3f} s"
     procs = ", ".join(f"{c.name} {c.cpu_share:.2f} core/{c.peak_rss_mib:.0f} MiB" for c in r.procs)
     verdict = "sustained" if r.sustained else f"NOT sustained ({r.why})"
+    mqtt_share = f"{r.worker_mqtt_cpu_s / r.worker_cpu_s:.0%}" if r.worker_cpu_s > 0 else "n/a"
     return (
         f"{r.wearers} wearers, {r.workers} worker(s): p99 {p99} over {r.latency_samples} packets"
         f" (status age {status_age}), "
         f"sent {r.samples_sent}, stored {r.samples_stored}, lost {r.lost}, duplicated {r.duplicated}; "
         f"worker {r.worker_cpu_ms_per_wearer_s:.3f} ms CPU per wearer-second "
-        f"({r.wearers_per_worker_core:.0f} wearers per worker core), "
+        f"({r.wearers_per_worker_core:.0f} wearers per worker core; MQTT thread {mqtt_share}), "
         f"{r.worker_mem_kib_per_wearer:.0f} KiB per wearer; {procs}; load {r.load_avg[0]:.2f}: {verdict}"
     )
 

@@ -30,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import Any
@@ -51,6 +53,7 @@ __all__ = [
     "MetricsEndpoint",
     "MetricsServer",
     "ServiceMetrics",
+    "ThreadCpu",
     "add_metrics_arguments",
     "metrics_endpoint",
 ]
@@ -192,6 +195,13 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("sitless_inbox_messages", _G, "Messages received and waiting to be handled (bounded queue).", _WR),
     MetricSpec(
+        "sitless_mqtt_thread_cpu_seconds",
+        _C,
+        "CPU seconds of the MQTT client's network thread (reading, acknowledging, the message callback);"
+        " the rest of process_cpu_seconds is the service's own work.",
+        _WR,
+    ),
+    MetricSpec(
         "sitless_held_packets", _G, "Packets the worker holds: after a gap, queued for the analysis, or deferred.", _W
     ),
     MetricSpec("sitless_wearers", _G, "Wearers analysed in memory.", _W),
@@ -316,6 +326,62 @@ class ServiceMetrics:
             self.registry.unregister(family)
             self._counters = {k: c for k, c in self._counters.items() if k != name}
         self._reads[name] = value
+
+
+class ThreadCpu:
+    """The CPU seconds of one thread's work, summed over the threads that did it in turn.
+
+    The MQTT client's network thread is started with each connection (paho's
+    ``loop_start``) and ends with its ``loop_stop``. The thread notes itself
+    (:meth:`enter`, from a callback it runs); before a thread is stopped, :meth:`retire`
+    banks its time. Read from ``/proc/self/task`` (Linux, as the process's own
+    ``process_cpu_seconds``); elsewhere it stays 0.
+
+    >>> cpu = ThreadCpu()
+    >>> cpu.enter()
+    >>> cpu.seconds() >= 0.0
+    True
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tid: int | None = None
+        self._banked_s = 0.0  # of the threads before
+        self._last_s = 0.0  # of the current thread, as last read
+
+    def enter(self) -> None:
+        """Measure the calling thread from now on; a thread measured before has ended (its time as last read)."""
+        tid = threading.get_native_id()
+        with self._lock:
+            if tid != self._tid:
+                self._banked_s += self._last_s
+                self._tid, self._last_s = tid, 0.0
+
+    def retire(self) -> None:
+        """Bank the measured thread's time, before it is stopped."""
+        with self._lock:
+            self._read()
+            self._banked_s += self._last_s
+            self._tid, self._last_s = None, 0.0
+
+    def seconds(self) -> float:
+        """CPU seconds of the threads measured so far."""
+        with self._lock:
+            self._read()
+            return self._banked_s + self._last_s
+
+    def _read(self) -> None:
+        if self._tid is None:
+            return
+        try:
+            stat = Path(f"/proc/self/task/{self._tid}/stat").read_text()
+        except OSError:
+            return  # not Linux, or the thread ended: its time as last read
+        fields = stat.rsplit(")", 1)[1].split()
+        self._last_s = (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class _Readings(Collector):

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 
 from ingest.errors import StoreError, TopicError
-from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, add_metrics_arguments
+from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, ThreadCpu, add_metrics_arguments
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
@@ -234,6 +234,9 @@ class MqttService(ABC):
         self.metrics.read("sitless_mqtt_connected", lambda: bool(self.client.is_connected()))
         self.metrics.read("sitless_lag_seconds", lambda: self.lag_s)
         self.metrics.read("sitless_inbox_messages", self._inbox.qsize)
+        #: CPU time of the MQTT client's network thread (its share of the service's).
+        self.mqtt_cpu = ThreadCpu()
+        self.metrics.read("sitless_mqtt_thread_cpu_seconds", self.mqtt_cpu.seconds)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -243,6 +246,7 @@ class MqttService(ABC):
         if getattr(reason, "is_failure", False):
             log.warning("%s: broker refused the connection: %s", self.client_id, reason)
             return
+        self.mqtt_cpu.enter()  # the network thread: a new one after a take-back (_probe)
         self._heard_s = time.monotonic()
         client.subscribe(self.subscriptions)
 
@@ -315,6 +319,7 @@ class MqttService(ABC):
             )
             self._reconnecting = True
             try:
+                self.mqtt_cpu.retire()
                 self.client.disconnect()
                 self.client.loop_stop()
                 self.subscribed.clear()
@@ -372,6 +377,7 @@ class MqttService(ABC):
         the store under a loop still writing crashed SQLite.
         """
         self._stop.set()
+        self.mqtt_cpu.retire()
         self.client.disconnect()
         self.client.loop_stop()
         if self._thread is not None and self._thread is not threading.current_thread():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from firmware_sim.scenarios import scenario
 from ingest.broker import BrokerEngine, BrokerProcess
 from ingest.codec import Batch, encode
 from ingest.gateway import Gateway, GatewaySettings, SensorSpec
-from ingest.metrics import METRICS, Health, MetricsEndpoint, MetricsServer, metrics_endpoint
+from ingest.metrics import METRICS, Health, MetricsEndpoint, MetricsServer, ThreadCpu, metrics_endpoint
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import MqttService
@@ -128,6 +130,7 @@ def test_counts_on_metrics_equal_what_was_sent(
         assert got["sitless_mqtt_reconnects_total"] == 0.0
         assert got["sitless_inbox_messages"] >= 0.0
         assert got["sitless_lag_seconds"] >= 0.0
+        assert got["sitless_mqtt_thread_cpu_seconds_total"] >= 0.0
     worker = scrape(services["worker"][1])
     assert worker["sitless_wearers"] == 1.0
     assert worker["sitless_held_packets"] == 0.0  # the gap was given up on, the rest analysed
@@ -227,3 +230,29 @@ def test_metrics_options_default_off_and_local() -> None:
 
 def test_health_body() -> None:
     assert Health(connected=False, running=True).to_dict()["status"] == "unavailable"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's CPU time is read from /proc (Linux)")
+def test_thread_cpu_sums_the_threads_that_did_the_work_in_turn() -> None:
+    """Two threads in turn, as the MQTT client's after a take-back: the first retired, the second read while alive."""
+    cpu = ThreadCpu()
+    spent: list[float] = []
+
+    def work(last: bool) -> None:
+        cpu.enter()
+        start = time.thread_time()
+        while time.thread_time() - start < 0.2:
+            pass
+        if last:
+            cpu.seconds()  # a scrape while the thread runs: its time stays after it ended
+        spent.append(time.thread_time())
+        if not last:
+            cpu.retire()
+
+    for last in (False, True):
+        thread = threading.Thread(target=work, args=(last,))
+        thread.start()
+        thread.join()
+    total = cpu.seconds()
+    assert sum(spent) - 0.05 <= total <= sum(spent) + 0.05  # /proc counts in 10-ms ticks
+    assert total <= time.process_time()
