@@ -129,8 +129,8 @@ class FleetRun:
             kept pace.
         why: What failed, if anything.
         worker_cpu_s: CPU seconds of all workers over the window.
-        worker_mqtt_cpu_s: The part of it their MQTT clients' network threads took
-            (``sitless_mqtt_thread_cpu_seconds``).
+        worker_mqtt_cpu_s: The part of it their MQTT clients took
+            (``sitless_mqtt_client_cpu_seconds``).
         worker_cpu_ms_per_wearer_s: Worker CPU milliseconds per wearer per second.
         wearers_per_worker_core: Wearers one worker core keeps up with, from that CPU
             time (``wearers * window / worker_cpu_s``).
@@ -324,7 +324,7 @@ class _Latencies:
 
 
 def _worker_readings(port: int) -> tuple[dict[float, float], float]:
-    """A worker's ``sitless_sample_age_seconds`` (cumulative counts by upper bound) and MQTT thread CPU seconds."""
+    """A worker's ``sitless_sample_age_seconds`` (cumulative counts by upper bound) and MQTT client CPU seconds."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
         text = answer.read().decode()
     ages: dict[float, float] = {}
@@ -333,7 +333,7 @@ def _worker_readings(port: int) -> tuple[dict[float, float], float]:
         for sample in family.samples:
             if family.name == "sitless_sample_age_seconds" and sample.name.endswith("_bucket"):
                 ages[float(sample.labels["le"])] = sample.value
-            elif sample.name == "sitless_mqtt_thread_cpu_seconds_total":
+            elif sample.name == "sitless_mqtt_client_cpu_seconds_total":
                 mqtt_cpu_s = sample.value
     return ages, mqtt_cpu_s
 
@@ -617,7 +617,7 @@ def _line(r: FleetRun) -> str:
         f" (status age {status_age}), "
         f"sent {r.samples_sent}, stored {r.samples_stored}, lost {r.lost}, duplicated {r.duplicated}; "
         f"worker {r.worker_cpu_ms_per_wearer_s:.3f} ms CPU per wearer-second "
-        f"({r.wearers_per_worker_core:.0f} wearers per worker core; MQTT thread {mqtt_share}), "
+        f"({r.wearers_per_worker_core:.0f} wearers per worker core; MQTT client {mqtt_share}), "
         f"{r.worker_mem_kib_per_wearer:.0f} KiB per wearer; {procs}; load {r.load_avg[0]:.2f}: {verdict}"
     )
 

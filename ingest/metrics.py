@@ -195,10 +195,10 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("sitless_inbox_messages", _G, "Messages received and waiting to be handled (bounded queue).", _WR),
     MetricSpec(
-        "sitless_mqtt_thread_cpu_seconds",
+        "sitless_mqtt_client_cpu_seconds",
         _C,
-        "CPU seconds of the MQTT client's network thread (reading, acknowledging, the message callback);"
-        " the rest of process_cpu_seconds is the service's own work.",
+        "CPU seconds of the MQTT client (reading, acknowledging, the message callback), in its network thread"
+        " or in the loop reading the connection; the rest of process_cpu_seconds is the service's own work.",
         _WR,
     ),
     MetricSpec(
@@ -334,8 +334,9 @@ class ThreadCpu:
     The MQTT client's network thread is started with each connection (paho's
     ``loop_start``) and ends with its ``loop_stop``. The thread notes itself
     (:meth:`enter`, from a callback it runs); before a thread is stopped, :meth:`retire`
-    banks its time. Read from ``/proc/self/task`` (Linux, as the process's own
-    ``process_cpu_seconds``); elsewhere it stays 0.
+    banks its time; the same work done in another thread is added (:meth:`add`). Read
+    from ``/proc/self/task`` (Linux, as the process's own ``process_cpu_seconds``);
+    elsewhere only what is added counts.
 
     >>> cpu = ThreadCpu()
     >>> cpu.enter()
@@ -352,6 +353,8 @@ class ThreadCpu:
     def enter(self) -> None:
         """Measure the calling thread from now on; a thread measured before has ended (its time as last read)."""
         tid = threading.get_native_id()
+        if tid == self._tid:  # as on every message: nothing to change (only this thread sets it to itself)
+            return
         with self._lock:
             if tid != self._tid:
                 self._banked_s += self._last_s
@@ -364,8 +367,13 @@ class ThreadCpu:
             self._banked_s += self._last_s
             self._tid, self._last_s = None, 0.0
 
+    def add(self, seconds: float) -> None:
+        """Count the CPU seconds of such work done in another thread."""
+        with self._lock:
+            self._banked_s += seconds
+
     def seconds(self) -> float:
-        """CPU seconds of the threads measured so far."""
+        """CPU seconds of the threads measured so far, and of the work added."""
         with self._lock:
             self._read()
             return self._banked_s + self._last_s

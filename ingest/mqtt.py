@@ -49,6 +49,7 @@ __all__ = [
     "connect",
     "log_in",
     "make_client",
+    "start_network_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def connect(
                 raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
         else:
             client.connect_async(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
-        client.loop_start()
+        start_network_thread(client)
         deadline = time.monotonic() + timeout_s
         while not client.is_connected():
             if refusals and refusals[-1] in _LOGIN_REFUSED:
@@ -315,6 +316,20 @@ def connect(
 #: CONNACK answers that mean the login itself is wrong (MQTT 3.1.1 return codes 4 and 5
 #: as paho names them, and their MQTT 5 counterparts).
 _LOGIN_REFUSED = frozenset({"Bad user name or password", "Not authorized"})
+
+
+def start_network_thread(client: paho.Client) -> None:
+    """Start paho's network thread (``loop_start``), closing the socket pair the last one left.
+
+    paho 2.2's ``loop_start`` opens a new socket pair, its thread's wake-up channel, and
+    never closes the one before (client.py, ``loop_start``): a client whose thread is
+    stopped and started again, as a service's is when its loop takes the connection
+    over and hands it back (``ingest.service``), would leak two descriptors each time.
+    A client whose thread runs is left as it is.
+    """
+    if client._thread is None:
+        client._reset_sockets(sockpair_only=True)  # the pair only: the connection stays
+    client.loop_start()
 
 
 def _give_up(client: paho.Client) -> None:

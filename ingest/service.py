@@ -1,9 +1,15 @@
 """The loop every MQTT service shares: receive into a queue, handle in batches, ack.
 
-paho's network thread only enqueues; one handler thread drains the queue in batches
-so that a slow disk never stalls the MQTT keepalive. A batch's first message waits a
-moment (``LINGER_S``, 20 ms) for the ones that follow, so that a live fleet's messages,
-which arrive one at a time, are handled many to a batch. Each batch is taken in once
+While the connection is up, the loop reads it itself: each batch, it takes from the
+connection what has arrived, through paho's own external-loop call (``Client.loop``).
+paho's network thread holds the connection while it is being made or made again, and
+while the loop waits out a failing store, so that a slow disk never stalls the MQTT
+keepalive: then the thread only enqueues, and the loop takes the connection back once
+it is up and the queue is empty. Reading in the loop's own thread spares a live fleet's
+messages, which arrive one at a time, a wake-up of another thread and a hand-over of
+Python's interpreter lock each (docs/performance.md, *One thread for the connection*).
+A batch's first message waits a moment (``LINGER_S``, 20 ms) for the ones that follow,
+so that they are handled many to a batch. Each batch is taken in once
 (:meth:`MqttService.absorb`: decode, count, analyse, in memory) and then written
 (:meth:`MqttService.flush`). A store that fails (locked, unreachable, full) makes the
 loop wait and try the write again, with a capped backoff, until it succeeds: what was
@@ -14,7 +20,8 @@ crash before the store commit makes the broker deliver it again.
 Nothing a message holds can end the loop: the services check each message where they
 handle it, and the loop itself counts, logs (rate-limited) and skips any other error.
 The queue is bounded: when the handler falls behind, paho's network thread waits for
-room, so the broker holds the backlog (back-pressure) instead of this process's memory.
+room, and the loop reads no more than a batch, so the broker holds the backlog
+(back-pressure) instead of this process's memory.
 
 A client that connects with the same client id takes the session over, and the broker
 either drops this service's connection or (amqtt) leaves it connected but sends it
@@ -43,11 +50,20 @@ import paho.mqtt.client as paho
 
 from ingest.errors import StoreError, TopicError
 from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, ThreadCpu, add_metrics_arguments
-from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client, start_network_thread
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
 
-__all__ = ["Message", "MqttService", "RateLimitedLog", "add_service_arguments", "by_device", "probe_topic", "serve"]
+__all__ = [
+    "Inbox",
+    "Message",
+    "MqttService",
+    "RateLimitedLog",
+    "add_service_arguments",
+    "by_device",
+    "probe_topic",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +94,20 @@ def probe_topic(client_id: str) -> str:
     """
     safe = "".join("_" if c in "+#/" else c for c in client_id)
     return f"sitless/svc/{safe}/probe"
+
+
+class Inbox(queue.Queue["Message"]):
+    """The messages received and not yet handled: bounded for paho's network thread, not for the loop's own reads."""
+
+    def put_past_bound(self, item: Message) -> None:
+        """Add a message whatever the bound: the loop, reading the connection itself, must never wait for itself.
+
+        It reads no more than a batch's worth while messages wait (``MqttService._read_batch``).
+        """
+        with self.mutex:  # the queue module's own lock and hooks, as its subclasses use them
+            self._put(item)
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
 
 
 class RateLimitedLog:
@@ -205,7 +235,8 @@ class MqttService(ABC):
         self.client: paho.Client = make_client(
             client_id, clean_session=False, manual_ack=manual_ack, mqtt5=broker.mqtt5
         )
-        self._inbox: queue.Queue[Message] = queue.Queue(maxsize=inbox_max)
+        self._inbox = Inbox(maxsize=inbox_max)
+        self._reading = False  # the loop reads the connection itself (module docstring)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.subscribed = threading.Event()
@@ -236,7 +267,7 @@ class MqttService(ABC):
         self.metrics.read("sitless_inbox_messages", self._inbox.qsize)
         #: CPU time of the MQTT client's network thread (its share of the service's).
         self.mqtt_cpu = ThreadCpu()
-        self.metrics.read("sitless_mqtt_thread_cpu_seconds", self.mqtt_cpu.seconds)
+        self.metrics.read("sitless_mqtt_client_cpu_seconds", self.mqtt_cpu.seconds)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -282,6 +313,10 @@ class MqttService(ABC):
             self._on_probe(bytes(msg.payload))
             return
         message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time())
+        if self._reading:  # in the loop's own thread (_read)
+            self._inbox.put_past_bound(message)
+            return
+        self.mqtt_cpu.enter()
         while True:  # a full inbox makes the network thread wait: the broker keeps the backlog
             try:
                 self._inbox.put(message, timeout=0.5)
@@ -320,6 +355,7 @@ class MqttService(ABC):
             self._reconnecting = True
             try:
                 self.mqtt_cpu.retire()
+                self._reading = False  # connect() starts paho's thread, which holds the new connection
                 self.client.disconnect()
                 self.client.loop_stop()
                 self.subscribed.clear()
@@ -377,20 +413,79 @@ class MqttService(ABC):
         the store under a loop still writing crashed SQLite.
         """
         self._stop.set()
+        elsewhere = self._thread is not None and self._thread is not threading.current_thread()
+        if self._reading and elsewhere:
+            assert self._thread is not None
+            self._thread.join()  # it reads no more once stopping; the connection is then this thread's
         self.mqtt_cpu.retire()
         self.client.disconnect()
         self.client.loop_stop()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if elsewhere:
+            assert self._thread is not None
             self._thread.join()
 
-    def _drain(self) -> list[Message]:
+    def _own_network(self) -> bool:
+        """Whether the loop reads the connection itself; it takes it from paho's thread when it can.
+
+        That is when the loop runs, is not stopping, the connection is up and every
+        message paho's thread took in was handled (so that thread waits for no room in
+        the queue as it ends).
+        """
+        if self._reading:
+            return True
+        if not self._looping or self._stop.is_set() or not self.client.is_connected() or not self._inbox.empty():
+            return False
+        self.mqtt_cpu.retire()
+        self.client.loop_stop()  # returns once paho's thread has finished its pass (at most a second)
+        self._reading = True
+        return True
+
+    def _lend_network(self) -> None:
+        """Hand the connection back to paho's thread: to make it again, or while the loop waits for the store."""
+        if self._reading:
+            self._reading = False
+            start_network_thread(self.client)
+
+    def _read(self, timeout_s: float) -> None:
+        """Take in what arrives on the connection within ``timeout_s`` (paho's ``loop``: a message or so a call).
+
+        A lost connection is handed to paho's thread, which makes it again.
+        """
+        start = time.thread_time()
         try:
-            first = self._inbox.get(timeout=self.tick_s)
+            rc = self.client.loop(timeout=max(0.0, timeout_s))
+        except Exception:
+            rc = paho.MQTT_ERR_UNKNOWN
+            self.on_error("reading the broker connection")
+        self.mqtt_cpu.add(time.thread_time() - start)
+        if rc != paho.MQTT_ERR_SUCCESS:
+            self._lend_network()
+
+    def _read_batch(self) -> list[Message]:
+        """``_drain`` while the loop reads the connection: wait up to ``tick_s`` for a message, linger, take a batch.
+
+        Once stopping it reads no more: what arrives later waits at the broker.
+        """
+        start = time.monotonic()
+        while self._inbox.empty() and self._reading and not self._stop.is_set():
+            left = start + self.tick_s - time.monotonic()
+            self._read(left)
+            if left <= 0:
+                break
+        try:
+            first = self._inbox.get_nowait()
         except queue.Empty:
             return []
-        wait_s = first.received_s + self.linger_s - time.time()
-        if wait_s > 0 and self._inbox.qsize() < self.max_batch - 1:
-            self._stop.wait(wait_s)  # let the messages that follow come with it
+        linger_until_s = first.received_s + self.linger_s
+        most = min(self.max_batch, self._inbox.maxsize or self.max_batch)  # a batch, within the queue's bound
+        while self._reading and not self._stop.is_set() and self._inbox.qsize() < most - 1:
+            left = linger_until_s - time.time()
+            if left <= 0:
+                break
+            self._read(left)
+        return self._batch(first)
+
+    def _batch(self, first: Message) -> list[Message]:
         items = [first]
         while len(items) < self.max_batch:
             try:
@@ -398,6 +493,18 @@ class MqttService(ABC):
             except queue.Empty:
                 break
         return items
+
+    def _drain(self) -> list[Message]:
+        if self._own_network():
+            return self._read_batch()
+        try:
+            first = self._inbox.get(timeout=self.tick_s)
+        except queue.Empty:
+            return []
+        wait_s = first.received_s + self.linger_s - time.time()
+        if wait_s > 0 and self._inbox.qsize() < self.max_batch - 1:
+            self._stop.wait(wait_s)  # let the messages that follow come with it
+        return self._batch(first)
 
     def health(self) -> Health:
         """Whether the service works: connected to the broker, and its loop running (``/healthz``)."""
@@ -500,6 +607,7 @@ class MqttService(ABC):
                     log.exception("%s: %s failed; giving up at shutdown", self.client_id, what)
                     return False
                 log.exception("%s: %s failed; retrying in %.1f s", self.client_id, what, delay)
+                self._lend_network()  # paho's thread keeps the connection alive meanwhile
                 self._stop.wait(delay)
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
 

@@ -18,7 +18,7 @@ from firmware_sim.scenarios import scenario
 from ingest.codec import Batch, decode, encode
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.recorder import Recorder, RecorderSettings
-from ingest.service import Message
+from ingest.service import Inbox, Message
 from ingest.store import Store
 from ingest.topics import Kind, subscription, topic
 from ingest.worker import Worker, WorkerSettings
@@ -159,7 +159,7 @@ def test_a_flood_through_a_small_queue_loses_nothing(broker: BrokerAddress, stor
     recorder = Recorder(RecorderSettings(broker, store_url, client_id="e2e-recorder"))
     worker = Worker(WorkerSettings(broker, store_url, client_id="e2e-worker", snapshot_every_s=SNAPSHOT_EVERY_S))
     for service in (recorder, worker):
-        service._inbox = queue.Queue(maxsize=20)
+        service._inbox = Inbox(maxsize=20)
     recorder.start()
     worker.start()
     try:
