@@ -50,6 +50,7 @@ __all__ = [
     "log_in",
     "make_client",
     "start_network_thread",
+    "stop_network_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -330,6 +331,18 @@ def start_network_thread(client: paho.Client) -> None:
     if client._thread is None:
         client._reset_sockets(sockpair_only=True)  # the pair only: the connection stays
     client.loop_start()
+
+
+def stop_network_thread(client: paho.Client) -> None:
+    """Stop paho's network thread (``loop_stop``) and close its wake-up socket pair: the caller reads the connection.
+
+    paho writes a byte to that pair for every packet it queues, to wake its thread; a
+    caller that reads the connection itself (``loop_read``, ``loop_write``,
+    ``loop_misc``) has no thread to wake, and without the pair paho sends what it
+    queues at once instead (client.py, ``_packet_queue``).
+    """
+    client.loop_stop()
+    client._reset_sockets(sockpair_only=True)  # the pair only: the connection stays
 
 
 def _give_up(client: paho.Client) -> None:

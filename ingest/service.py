@@ -1,7 +1,8 @@
 """The loop every MQTT service shares: receive into a queue, handle in batches, ack.
 
 While the connection is up, the loop reads it itself: each batch, it takes from the
-connection what has arrived, through paho's own external-loop call (``Client.loop``).
+connection what has arrived, through paho's calls for a program that runs its own loop
+(``loop_read``, ``loop_write``, ``loop_misc``).
 paho's network thread holds the connection while it is being made or made again, and
 while the loop waits out a failing store, so that a slow disk never stalls the MQTT
 keepalive: then the thread only enqueues, and the loop takes the connection back once
@@ -38,7 +39,9 @@ import functools
 import logging
 import math
 import queue
+import select
 import signal
+import ssl
 import threading
 import time
 import uuid
@@ -47,10 +50,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
 
 from ingest.errors import StoreError, TopicError
 from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, ThreadCpu, add_metrics_arguments
-from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client, start_network_thread
+from ingest.mqtt import (
+    DEFAULT_BROKER_URL,
+    BrokerAddress,
+    connect,
+    make_client,
+    start_network_thread,
+    stop_network_thread,
+)
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
 
@@ -436,7 +447,7 @@ class MqttService(ABC):
         if not self._looping or self._stop.is_set() or not self.client.is_connected() or not self._inbox.empty():
             return False
         self.mqtt_cpu.retire()
-        self.client.loop_stop()  # returns once paho's thread has finished its pass (at most a second)
+        stop_network_thread(self.client)  # returns once paho's thread has finished its pass (at most a second)
         self._reading = True
         return True
 
@@ -447,19 +458,38 @@ class MqttService(ABC):
             start_network_thread(self.client)
 
     def _read(self, timeout_s: float) -> None:
-        """Take in what arrives on the connection within ``timeout_s`` (paho's ``loop``: a message or so a call).
+        """Take in what arrives on the connection within ``timeout_s``: a message or so a call.
 
-        A lost connection is handed to paho's thread, which makes it again.
+        paho's calls for a program that runs its own loop (``loop_read``,
+        ``loop_write``, ``loop_misc``) on its socket, as its own ``loop`` makes them but
+        without the wake-up pair of a network thread. A lost connection is handed to
+        paho's thread, which makes it again.
         """
         start = time.thread_time()
         try:
-            rc = self.client.loop(timeout=max(0.0, timeout_s))
+            rc = self._read_once(max(0.0, timeout_s))
         except Exception:
             rc = paho.MQTT_ERR_UNKNOWN
             self.on_error("reading the broker connection")
         self.mqtt_cpu.add(time.thread_time() - start)
         if rc != paho.MQTT_ERR_SUCCESS:
             self._lend_network()
+
+    def _read_once(self, timeout_s: float) -> MQTTErrorCode:
+        client = self.client
+        sock = client.socket()
+        if sock is None:
+            return paho.MQTT_ERR_NO_CONN
+        # Bytes TLS has decrypted already are not seen by select (paho's own loop does the same).
+        pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        try:
+            readable, _, _ = select.select([sock], [], [], 0.0 if pending else timeout_s)
+        except (OSError, ValueError):  # the socket was closed under it
+            return paho.MQTT_ERR_CONN_LOST
+        rc = client.loop_read() if readable or pending else paho.MQTT_ERR_SUCCESS
+        if rc == paho.MQTT_ERR_SUCCESS and client.want_write():  # what could not all be sent at once
+            rc = client.loop_write()
+        return client.loop_misc() if rc == paho.MQTT_ERR_SUCCESS else rc
 
     def _read_batch(self) -> list[Message]:
         """``_drain`` while the loop reads the connection: wait up to ``tick_s`` for a message, linger, take a batch.
