@@ -276,7 +276,7 @@ class MqttService(ABC):
         self.metrics.read("sitless_mqtt_connected", lambda: bool(self.client.is_connected()))
         self.metrics.read("sitless_lag_seconds", lambda: self.lag_s)
         self.metrics.read("sitless_inbox_messages", self._inbox.qsize)
-        #: CPU time of the MQTT client's network thread (its share of the service's).
+        #: CPU time of the MQTT client: its network thread, and the loop's own reads (_read).
         self.mqtt_cpu = ThreadCpu()
         self.metrics.read("sitless_mqtt_client_cpu_seconds", self.mqtt_cpu.seconds)
         self.client.on_connect = self._on_connect
@@ -429,7 +429,8 @@ class MqttService(ABC):
             assert self._thread is not None
             self._thread.join()  # it reads no more once stopping; the connection is then this thread's
         self.mqtt_cpu.retire()
-        self.client.disconnect()
+        with contextlib.suppress(OSError):  # a socket pair closed by a take-over under way (_own_network)
+            self.client.disconnect()
         self.client.loop_stop()
         if elsewhere:
             assert self._thread is not None
