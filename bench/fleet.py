@@ -72,6 +72,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
+from ingest.metrics import stat_cpu_s
 from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 
@@ -79,7 +80,6 @@ __all__ = ["FleetRun", "ProcCost", "main", "run_fleet"]
 
 RATE_HZ = 50.0
 PACKET_SAMPLES = 25
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +172,7 @@ class FleetRun:
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+    return stat_cpu_s(Path(f"/proc/{pid}/stat"))
 
 
 def _status_kib(pid: int, key: str) -> float:

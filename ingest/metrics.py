@@ -28,6 +28,7 @@ negotiation, gzip) and adds the route.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ __all__ = [
     "ThreadCpu",
     "add_metrics_arguments",
     "metrics_endpoint",
+    "stat_cpu_s",
 ]
 
 log = logging.getLogger(__name__)
@@ -381,12 +383,18 @@ class ThreadCpu:
     def _read(self) -> None:
         if self._tid is None:
             return
-        try:
-            stat = Path(f"/proc/self/task/{self._tid}/stat").read_text()
-        except OSError:
-            return  # not Linux, or the thread ended: its time as last read
-        fields = stat.rsplit(")", 1)[1].split()
-        self._last_s = (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+        with contextlib.suppress(OSError):  # not Linux, or the thread ended: its time as last read
+            self._last_s = stat_cpu_s(Path(f"/proc/self/task/{self._tid}/stat"))
+
+
+def stat_cpu_s(path: Path) -> float:
+    """User plus system CPU seconds in a Linux ``/proc`` stat file, a process's or a thread's (proc(5)).
+
+    Raises:
+        OSError: No such file (not Linux, or the process or thread has ended).
+    """
+    fields = path.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold anything
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
 
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
