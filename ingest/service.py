@@ -424,17 +424,15 @@ class MqttService(ABC):
         the store under a loop still writing crashed SQLite.
         """
         self._stop.set()
-        elsewhere = self._thread is not None and self._thread is not threading.current_thread()
-        if self._reading and elsewhere:
-            assert self._thread is not None
-            self._thread.join()  # it reads no more once stopping; the connection is then this thread's
+        loop = self._thread if self._thread is not threading.current_thread() else None
+        if self._reading and loop is not None:
+            loop.join()  # it reads no more once stopping; the connection is then this thread's
         self.mqtt_cpu.retire()
         with contextlib.suppress(OSError):  # a socket pair closed by a take-over under way (_own_network)
             self.client.disconnect()
         self.client.loop_stop()
-        if elsewhere:
-            assert self._thread is not None
-            self._thread.join()
+        if loop is not None:
+            loop.join()
 
     def _own_network(self) -> bool:
         """Whether the loop reads the connection itself; it takes it from paho's thread when it can.
