@@ -153,9 +153,9 @@ def _statuses(store: Store) -> dict[str, tuple[str, float]]:
     """Each analysed device's worker and the wall-clock time of its last saved status."""
     found = {}
     for device_id in store.leases():
-        state = store.load_state(device_id)
-        if state is not None:
-            found[device_id] = (str(state.status.get("worker")), state.updated_s)
+        saved = store.load_status(device_id)
+        if saved is not None:
+            found[device_id] = (str(saved[0].get("worker")), saved[1])
     return found
 
 

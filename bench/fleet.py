@@ -19,7 +19,7 @@ seconds, and measures:
   pipeline: an event's time is that of the posture change it reports, seconds before
   the bounded look-ahead confirms it. Also reported, as ``p99_status_age_s``: how old
   the newest analysed sample is in the live statuses the worker saves every second
-  (``updated_s - t_s`` of ``worker_state``, read twice a second; this adds the time
+  (``updated_s - t_s`` of ``worker_status``, read twice a second; this adds the time
   since the last analysis, up to a packet's 0.5 s or the gathering's). At other speeds
   neither is measured (null).
 - **lost and duplicated samples**: the recorder stores every packet once on
@@ -311,7 +311,7 @@ class _Latencies:
 
     def _read(self) -> None:
         query = (
-            "SELECT updated_s, json_extract(status, '$.t_s') FROM worker_state "
+            "SELECT updated_s, json_extract(status, '$.t_s') FROM worker_status "
             "WHERE updated_s > ? AND device_id LIKE 'fleet-%'"
         )
         with contextlib.closing(sqlite3.connect(f"file:{self._db}?mode=ro", uri=True, timeout=5)) as conn:

@@ -243,8 +243,8 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     if not Store.exists(store_url):
         return None
     with _store(store_url) as store:
-        state = store.load_state(device_id)
-    return None if state is None else state.status
+        saved = store.load_status(device_id)
+    return None if saved is None else saved[0]
 
 
 def _load_day(store_url: str, device_id: str, kinds: Sequence[str]) -> _Day | None:

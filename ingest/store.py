@@ -52,6 +52,7 @@ from ingest.store_schema import (
     stored_order,
     wearer_settings,
     worker_state,
+    worker_status,
 )
 from ingest.tally import Tally
 
@@ -148,10 +149,10 @@ class DeviceState:
     """The analysis worker's saved state for one device.
 
     Attributes:
-        seq: The last packet sequence number the snapshot includes.
-        snapshot: The analyzer's JSON-ready snapshot.
-        status: The analyzer's live status (what the dashboard shows).
-        updated_s: Wall-clock time of the save, Unix epoch seconds.
+        seq: The last packet sequence number the snapshot includes (-1 without one).
+        snapshot: The analyzer's JSON-ready snapshot (empty: only a status was saved).
+        status: The analyzer's live status (what the dashboard shows; empty without one).
+        updated_s: Wall-clock time of the last save of the status, Unix epoch seconds.
     """
 
     seq: int
@@ -548,7 +549,7 @@ class Store:
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """Every known device (from its status or its analysis state) with its last status."""
-        w, d = worker_state.c, devices.c
+        w, d = worker_status.c, devices.c
         out: dict[str, dict[str, Any]] = {r[0]: {} for r in self._read(sa.select(w.device_id).order_by(w.device_id))}
         for device_id, status in self._read(sa.select(d.device_id, d.status).order_by(d.device_id)):
             out[device_id] = json.loads(status)
@@ -778,24 +779,18 @@ class Store:
                     rows = [r for r in rows if r.device_id not in lost]
             if counts is not None:
                 self._add_counts_in(conn, counts, dropped=dropped)
-            # One statement per kind of row, run over all its rows (a statement built per
-            # row cost about 2 ms a row, most of a worker's save of a thousand wearers).
-            values = [
-                {
-                    "device_id": r.device_id,
-                    "seq": -1 if r.snapshot is None else r.seq,
-                    "snapshot": "{}" if r.snapshot is None else json.dumps(r.snapshot),
-                    "status": json.dumps(r.status),
-                    "updated_s": now,
-                }
+            # One statement per table, run over all its rows (a statement built per row cost
+            # about 2 ms a row, most of a worker's save of a thousand wearers).
+            statuses = [{"device_id": r.device_id, "status": json.dumps(r.status), "updated_s": now} for r in rows]
+            snapshots = [
+                {"device_id": r.device_id, "seq": r.seq, "snapshot": json.dumps(r.snapshot), "updated_s": now}
                 for r in rows
+                if r.snapshot is not None
             ]
-            statuses = [v for v, r in zip(values, rows, strict=True) if r.snapshot is None]
-            snapshots = [v for v, r in zip(values, rows, strict=True) if r.snapshot is not None]
-            if statuses:  # a row without a snapshot keeps the stored one (and its seq)
-                conn.execute(self._upsert_many(worker_state, ["status", "updated_s"]), statuses)
+            if statuses:
+                conn.execute(self._upsert_many(worker_status, ["status", "updated_s"]), statuses)
             if snapshots:
-                conn.execute(self._upsert_many(worker_state, ["seq", "snapshot", "status", "updated_s"]), snapshots)
+                conn.execute(self._upsert_many(worker_state, ["seq", "snapshot", "updated_s"]), snapshots)
         return lost
 
     def _held_in(self, conn: Connection, owner: str, device_ids: Sequence[str]) -> set[str]:
@@ -810,13 +805,22 @@ class Store:
         return {str(d) for (d,) in conn.execute(statement)}
 
     def load_state(self, device_id: str) -> DeviceState | None:
-        """The worker's saved state for a device, or None."""
+        """The worker's saved snapshot and live status of a device (a status saved alone: an empty snapshot,
+        ``seq`` -1), or None when it has neither."""
         w = worker_state.c
-        rows = self._read(sa.select(w.seq, w.snapshot, w.status, w.updated_s).where(w.device_id == device_id))
-        if not rows:
+        snapshots = self._read(sa.select(w.seq, w.snapshot).where(w.device_id == device_id))
+        status = self.load_status(device_id)
+        if not snapshots and status is None:
             return None
-        seq, snapshot, status, updated_s = rows[0]
-        return DeviceState(int(seq), json.loads(snapshot), json.loads(status), float(updated_s))
+        seq, snapshot = (int(snapshots[0][0]), json.loads(snapshots[0][1])) if snapshots else (-1, {})
+        body, updated_s = status if status is not None else ({}, 0.0)
+        return DeviceState(seq, snapshot, body, updated_s)
+
+    def load_status(self, device_id: str) -> tuple[dict[str, Any], float] | None:
+        """The worker's last live status of a device and when it was saved (Unix epoch seconds), or None."""
+        s = worker_status.c
+        rows = self._read(sa.select(s.status, s.updated_s).where(s.device_id == device_id))
+        return (json.loads(rows[0][0]), float(rows[0][1])) if rows else None
 
 
 # ``Store.add_events`` takes an ``events`` argument; the table goes by another name there.

@@ -34,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Any constant: the key of the PostgreSQL advisory lock that lets one service set up the
 # schema while the others starting at the same moment wait their turn.
 _SETUP_LOCK = 0x517_1E55
@@ -154,12 +154,21 @@ wearer_settings = sa.Table(
     sa.Column("body", sa.Text),
     sa.Column("updated_s", sa.Float),
 )
+# The worker's analysis snapshot of each device (saved every ``snapshot_every_s``) and,
+# apart, its live status (saved every second): a status written into the snapshot's row
+# rewrote the whole row, some 22 kB, every second (docs/performance.md, *Saves*).
 worker_state = sa.Table(
     "worker_state",
     metadata,
     sa.Column("device_id", sa.Text, primary_key=True),
     sa.Column("seq", sa.BigInteger),
     sa.Column("snapshot", sa.Text),
+    sa.Column("updated_s", sa.Float),
+)
+worker_status = sa.Table(
+    "worker_status",
+    metadata,
+    sa.Column("device_id", sa.Text, primary_key=True),
     sa.Column("status", sa.Text),
     sa.Column("updated_s", sa.Float),
 )
@@ -179,7 +188,7 @@ save_tokens = sa.Table(
     sa.Column("updated_s", sa.Float),
 )
 #: Every table that holds something about one device (``device_id``).
-DEVICE_TABLES = (batches, events, worker_state, devices, wearer_settings, counters, device_leases)
+DEVICE_TABLES = (batches, events, worker_state, worker_status, devices, wearer_settings, counters, device_leases)
 
 
 def stored_order(backend: Backend) -> sa.ColumnElement[int]:
@@ -198,6 +207,12 @@ _SQLITE_LEASES = """CREATE TABLE IF NOT EXISTS device_leases (
 _SQLITE_SAVE_TOKENS = """CREATE TABLE IF NOT EXISTS save_tokens (
     writer TEXT PRIMARY KEY,
     token INTEGER NOT NULL,
+    updated_s REAL NOT NULL
+)"""
+
+_SQLITE_WORKER_STATUS = """CREATE TABLE IF NOT EXISTS worker_status (
+    device_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
     updated_s REAL NOT NULL
 )"""
 
@@ -246,14 +261,14 @@ CREATE TABLE IF NOT EXISTS worker_state (
     device_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
     snapshot TEXT NOT NULL,
-    status TEXT NOT NULL,
     updated_s REAL NOT NULL
-)
-;
+);
 """
     + _SQLITE_LEASES
     + ";"
     + _SQLITE_SAVE_TOKENS
+    + ";"
+    + _SQLITE_WORKER_STATUS
 )
 # Schema 2: events remember whether the worker's MQTT publish of them was acknowledged
 # (events stored by schema 1 were published as they were stored).
@@ -263,6 +278,11 @@ CREATE TABLE IF NOT EXISTS worker_state (
 # Schema 4: device leases, so that several workers share a fleet with each device
 # analysed by one of them at a time (docs/operations.md, *Several workers*).
 # Schema 5: save tokens, so that counts written again after a lost answer are added once.
+# Schema 6: the live status moves out of ``worker_state`` into ``worker_status``.
+_MOVE_STATUS = (
+    "INSERT INTO worker_status (device_id, status, updated_s) SELECT device_id, status, updated_s FROM worker_state",
+    "ALTER TABLE worker_state DROP COLUMN status",
+)
 _SQLITE_MIGRATIONS = {
     2: ("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1",),
     3: (
@@ -277,9 +297,16 @@ _SQLITE_MIGRATIONS = {
     ),
     4: (_SQLITE_LEASES,),
     5: (_SQLITE_SAVE_TOKENS,),
+    6: (_SQLITE_WORKER_STATUS, *_MOVE_STATUS),
 }
-# The column each migration adds: a table that has it already was made by _SQLITE_SCHEMA.
-_SQLITE_MIGRATION_COLUMNS = {2: "published", 3: "event_id"}
+# How to tell a migration's table was made by this version's DDL already (a store older
+# than the table): it has the column the migration adds, or lacks the one it drops.
+# (table, column, whether the column is there once migrated)
+_MIGRATED_WHEN = {
+    2: ("events", "published", True),
+    3: ("events", "event_id", True),
+    6: ("worker_state", "status", False),
+}
 
 # --- PostgreSQL --------------------------------------------------------------------------
 
@@ -295,8 +322,14 @@ _POSTGRESQL_SAVE_TOKENS = """CREATE TABLE IF NOT EXISTS save_tokens (
     updated_s DOUBLE PRECISION NOT NULL
 )"""
 
-# The same tables at schema 5 (PostgreSQL stores start at 3). Times are float8 like
+# The same tables at schema 6 (PostgreSQL stores start at 3). Times are float8 like
 # SQLite's REAL, sequence numbers and counts bigint; ``stored`` keeps the events' order.
+_POSTGRESQL_WORKER_STATUS = """CREATE TABLE IF NOT EXISTS worker_status (
+    device_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    updated_s DOUBLE PRECISION NOT NULL
+)"""
+
 _POSTGRESQL_SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -343,17 +376,22 @@ CREATE TABLE IF NOT EXISTS worker_state (
     device_id TEXT PRIMARY KEY,
     seq BIGINT NOT NULL,
     snapshot TEXT NOT NULL,
-    status TEXT NOT NULL,
     updated_s DOUBLE PRECISION NOT NULL
-)
-;
+);
 """
     + _POSTGRESQL_LEASES
     + ";"
     + _POSTGRESQL_SAVE_TOKENS
+    + ";"
+    + _POSTGRESQL_WORKER_STATUS
 )
-# A PostgreSQL store starts at schema 3; schema 4 adds the device leases, schema 5 the save tokens.
-_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {4: (_POSTGRESQL_LEASES,), 5: (_POSTGRESQL_SAVE_TOKENS,)}
+# A PostgreSQL store starts at schema 3; schema 4 adds the device leases, schema 5 the save tokens,
+# schema 6 the live status's own table.
+_POSTGRESQL_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    4: (_POSTGRESQL_LEASES,),
+    5: (_POSTGRESQL_SAVE_TOKENS,),
+    6: (_POSTGRESQL_WORKER_STATUS, *_MOVE_STATUS),
+}
 
 _UNPUBLISHED_INDEX = "CREATE INDEX IF NOT EXISTS events_unpublished ON events (device_id) WHERE published = 0"
 
@@ -380,12 +418,19 @@ def create_schema(conn: Connection, backend: Backend) -> None:
     elif int(version) > SCHEMA_VERSION:
         raise StoreError(f"store schema {version} is newer than this sitless ({SCHEMA_VERSION})")
     elif int(version) < SCHEMA_VERSION:
-        columns = {c["name"] for c in sa.inspect(conn).get_columns("events")}
         for target in range(int(version) + 1, SCHEMA_VERSION + 1):
-            if backend is Backend.SQLITE and _SQLITE_MIGRATION_COLUMNS.get(target) in columns:
-                continue  # made by this version's DDL already
+            if _migrated_already(conn, target):
+                continue  # made by this version's DDL
             for statement in migrations.get(target, ()):
                 conn.exec_driver_sql(statement)
             log.info("store migrated to schema %d", target)
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
     conn.exec_driver_sql(_UNPUBLISHED_INDEX)
+
+
+def _migrated_already(conn: Connection, target: int) -> bool:
+    """Whether migration ``target``'s table has its new shape already (:data:`_MIGRATED_WHEN`)."""
+    if target not in _MIGRATED_WHEN:
+        return False
+    table, column, present = _MIGRATED_WHEN[target]
+    return (column in {c["name"] for c in sa.inspect(conn).get_columns(table)}) is present

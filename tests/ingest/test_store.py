@@ -206,6 +206,11 @@ def test_a_status_only_save_keeps_the_last_snapshot(any_store_url: str) -> None:
         fresh = store.load_state("d2")
         assert fresh is not None
         assert (fresh.seq, fresh.snapshot) == (-1, {})
+        status = store.load_status("d2")
+        assert status is not None
+        assert status[0] == {"posture": "lying"}
+        assert status[1] == fresh.updated_s > 0
+        assert store.load_status("d3") is None
         assert store.counters("worker") == {("worker", "d1", "packets"): 11}
 
 
@@ -218,7 +223,7 @@ def test_deleting_a_device_removes_all_it_left_and_nothing_else(any_store_url: s
             store.set_device_status(device, {"battery": 1.0})
             store.set_wearer_settings(device, {"max_sitting_min": 30})
             store.add_counts(tally("recorder", {(device, "packets"): 2}))
-        assert store.delete_device("d1") == 7
+        assert store.delete_device("d1") == 8  # 2 packets, an event, a snapshot and a status, 3 more
         assert store.delete_device("d1") == 0
         assert store.seqs("d1") == []
         assert store.load_state("d1") is None
@@ -277,7 +282,35 @@ def test_a_store_of_schema_4_gains_the_save_tokens_and_keeps_its_data(any_store_
         version = db.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").scalar()
         assert db.exec_driver_sql("SELECT count(*) FROM save_tokens").scalar() == 1
     engine.dispose()
-    assert int(str(version)) == SCHEMA_VERSION == 5
+    assert int(str(version)) == SCHEMA_VERSION
+
+
+def test_a_store_of_schema_5_moves_the_live_statuses_to_their_own_table(any_store_url: str) -> None:
+    """Schema 6 keeps each device's live status apart from its snapshot: a store of schema 5,
+    with the status in the snapshot's row, is migrated with every state and status kept."""
+    with Store(any_store_url) as store:
+        store.save_states([StateRow("d1", 7, {"v": 1}, {"posture": "sitting"})])
+    engine = sa.create_engine(parse_store_url(any_store_url).url)
+    with engine.begin() as db:  # back to schema 5: the status in worker_state, no worker_status
+        db.exec_driver_sql("ALTER TABLE worker_state ADD COLUMN status TEXT NOT NULL DEFAULT ''")
+        db.exec_driver_sql("UPDATE worker_state SET status = (SELECT status FROM worker_status)")
+        db.exec_driver_sql("DROP TABLE worker_status")
+        db.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    with Store(any_store_url) as store:
+        state = store.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.snapshot, state.status) == (7, {"v": 1}, {"posture": "sitting"})
+        assert list(store.devices()) == ["d1"]
+        store.save_states([StateRow("d1", 9, None, {"posture": "standing"})])
+        state = store.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.status) == (7, {"posture": "standing"})
+    with engine.connect() as db:
+        version = db.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").scalar()
+        columns = {c["name"] for c in sa.inspect(db).get_columns("worker_state")}
+    engine.dispose()
+    assert int(str(version)) == SCHEMA_VERSION == 6
+    assert columns == {"device_id", "seq", "snapshot", "updated_s"}
 
 
 def test_a_missing_store_cannot_be_read(tmp_path: Path) -> None:
