@@ -248,6 +248,7 @@ class MqttService(ABC):
         )
         self._inbox = Inbox(maxsize=inbox_max)
         self._reading = False  # the loop reads the connection itself (module docstring)
+        self._read_in = 0  # messages its reads took in
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.subscribed = threading.Event()
@@ -326,6 +327,7 @@ class MqttService(ABC):
         message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time())
         if self._reading:  # in the loop's own thread (_read)
             self._inbox.put_past_bound(message)
+            self._read_in += 1
             return
         self.mqtt_cpu.enter()
         while True:  # a full inbox makes the network thread wait: the broker keeps the backlog
@@ -456,17 +458,18 @@ class MqttService(ABC):
             self._reading = False
             start_network_thread(self.client)
 
-    def _read(self, timeout_s: float) -> None:
-        """Take in what arrives on the connection within ``timeout_s``: a message or so a call.
+    def _read(self, timeout_s: float, most: int = 1) -> None:
+        """Take in what arrives on the connection within ``timeout_s``: up to ``most`` messages.
 
         paho's calls for a program that runs its own loop (``loop_read``,
         ``loop_write``, ``loop_misc``) on its socket, as its own ``loop`` makes them but
-        without the wake-up pair of a network thread. A lost connection is handed to
-        paho's thread, which makes it again.
+        without the wake-up pair of a network thread, and with the messages that arrived
+        together read one after the other without a ``select`` between them. A lost
+        connection is handed to paho's thread, which makes it again.
         """
         start = time.thread_time()
         try:
-            rc = self._read_once(max(0.0, timeout_s))
+            rc = self._read_once(max(0.0, timeout_s), most)
         except Exception:
             rc = paho.MQTT_ERR_UNKNOWN
             self.on_error("reading the broker connection")
@@ -474,7 +477,7 @@ class MqttService(ABC):
         if rc != paho.MQTT_ERR_SUCCESS:
             self._lend_network()
 
-    def _read_once(self, timeout_s: float) -> MQTTErrorCode:
+    def _read_once(self, timeout_s: float, most: int) -> MQTTErrorCode:
         client = self.client
         sock = client.socket()
         if sock is None:
@@ -485,7 +488,17 @@ class MqttService(ABC):
             readable, _, _ = select.select([sock], [], [], 0.0 if pending else timeout_s)
         except (OSError, ValueError):  # the socket was closed under it
             return paho.MQTT_ERR_CONN_LOST
-        rc = client.loop_read() if readable or pending else paho.MQTT_ERR_SUCCESS
+        rc = paho.MQTT_ERR_SUCCESS
+        if readable or pending:
+            # loop_read reads one MQTT packet a call, and a call with nothing to read
+            # returns at once (the socket does not block): read on while each call
+            # brings a message, as many as arrived together (a message costs a select less).
+            until = self._read_in + max(1, most)
+            while True:
+                before = self._read_in
+                rc = client.loop_read()
+                if rc != paho.MQTT_ERR_SUCCESS or self._read_in == before or self._read_in >= until:
+                    break
         if rc == paho.MQTT_ERR_SUCCESS and client.want_write():  # what could not all be sent at once
             rc = client.loop_write()
         return client.loop_misc() if rc == paho.MQTT_ERR_SUCCESS else rc
@@ -495,10 +508,11 @@ class MqttService(ABC):
 
         Once stopping it reads no more: what arrives later waits at the broker.
         """
+        most = min(self.max_batch, self._inbox.maxsize or self.max_batch)  # a batch, within the queue's bound
         start = time.monotonic()
         while self._inbox.empty() and self._reading and not self._stop.is_set():
             left = start + self.tick_s - time.monotonic()
-            self._read(left)
+            self._read(left, most)
             if left <= 0:
                 break
         try:
@@ -506,12 +520,11 @@ class MqttService(ABC):
         except queue.Empty:
             return []
         linger_until_s = first.received_s + self.linger_s
-        most = min(self.max_batch, self._inbox.maxsize or self.max_batch)  # a batch, within the queue's bound
-        while self._reading and not self._stop.is_set() and self._inbox.qsize() < most - 1:
+        while self._reading and not self._stop.is_set() and (room := most - 1 - self._inbox.qsize()) > 0:
             left = linger_until_s - time.time()
             if left <= 0:
                 break
-            self._read(left)
+            self._read(left, room)
         return self._batch(first)
 
     def _batch(self, first: Message) -> list[Message]:

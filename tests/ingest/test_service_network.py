@@ -8,13 +8,16 @@ again, with every message handled once and no descriptor left open on the way.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 
+from ingest import service as service_module
 from ingest.errors import StoreError
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.service import Message, MqttService
@@ -86,6 +89,51 @@ def test_the_loop_reads_the_connection_itself_once_it_is_up(
     finally:
         service.close()
     assert not _network_thread("test-net-own")
+
+
+def test_messages_that_arrived_together_are_read_without_a_select_each_and_within_a_batch(
+    broker: BrokerAddress, publisher: Callable[[range], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While its handler is held up, messages wait in the socket; the loop then reads them
+    one after the other without a select between them, and never more than a batch at once."""
+    selects = 0
+    real_select = select.select
+
+    def counted(*args: Any) -> Any:
+        nonlocal selects
+        selects += 1
+        return real_select(*args)
+
+    monkeypatch.setattr(service_module.select, "select", counted)
+    service = _Collector(broker, "test-net-ahead")
+    service.max_batch = 8
+    held = threading.Event()
+    release = threading.Event()
+    batches: list[int] = []
+    absorb = service.absorb
+
+    def slow_absorb(messages: list[Message]) -> None:
+        batches.append(len(messages))
+        if not held.is_set():
+            held.set()
+            release.wait(60)
+        absorb(messages)
+
+    service.absorb = slow_absorb  # type: ignore[method-assign]
+    service.start()
+    try:
+        wait_until(lambda: service._reading, what="the loop to take the connection over")
+        publisher(range(1))
+        wait_until(held.is_set, what="the first message to hold the handler up")
+        publisher(range(1, 201))  # the broker sends them on while the loop is held up
+        before = selects
+        release.set()
+        wait_until(_received(service, range(201)), what="every message, once")
+        assert max(batches) <= 8
+        assert selects - before < 100  # one select a message would be 200
+    finally:
+        release.set()
+        service.close()
 
 
 def test_a_cut_connection_is_made_again_by_paho_and_read_by_the_loop_again(
