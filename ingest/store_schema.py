@@ -156,7 +156,8 @@ wearer_settings = sa.Table(
 )
 # The worker's analysis snapshot of each device (saved every ``snapshot_every_s``) and,
 # apart, its live status (saved every second): a status written into the snapshot's row
-# rewrote the whole row, some 22 kB, every second (docs/performance.md, *Saves*).
+# rewrote the whole row, some 22 kB, every second (docs/performance.md, *Statuses apart
+# from snapshots, and messages read together*).
 worker_state = sa.Table(
     "worker_state",
     metadata,
