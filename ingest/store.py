@@ -47,6 +47,7 @@ from ingest.store_schema import (
     device_leases,
     devices,
     events,
+    meta,
     parse_store_url,
     save_tokens,
     stored_order,
@@ -267,6 +268,7 @@ class Store:
         )
         self._order = stored_order(self.backend)
         self._conn: Connection | None = None
+        self._statuses: sa.TableClause | None = None  # where the live statuses are (_status_table)
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.01
         while True:
@@ -549,7 +551,7 @@ class Store:
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """Every known device (from its status or its analysis state) with its last status."""
-        w, d = worker_status.c, devices.c
+        w, d = self._status_table().c, devices.c
         out: dict[str, dict[str, Any]] = {r[0]: {} for r in self._read(sa.select(w.device_id).order_by(w.device_id))}
         for device_id, status in self._read(sa.select(d.device_id, d.status).order_by(d.device_id)):
             out[device_id] = json.loads(status)
@@ -805,8 +807,10 @@ class Store:
         return {str(d) for (d,) in conn.execute(statement)}
 
     def load_state(self, device_id: str) -> DeviceState | None:
-        """The worker's saved snapshot and live status of a device (a status saved alone: an empty snapshot,
-        ``seq`` -1), or None when it has neither."""
+        """The worker's saved snapshot and live status of a device, or None when it has neither.
+
+        A status saved alone comes with an empty snapshot and ``seq`` -1.
+        """
         w = worker_state.c
         snapshots = self._read(sa.select(w.seq, w.snapshot).where(w.device_id == device_id))
         status = self.load_status(device_id)
@@ -818,10 +822,27 @@ class Store:
 
     def load_status(self, device_id: str) -> tuple[dict[str, Any], float] | None:
         """The worker's last live status of a device and when it was saved (Unix epoch seconds), or None."""
-        s = worker_status.c
+        s = self._status_table().c
         rows = self._read(sa.select(s.status, s.updated_s).where(s.device_id == device_id))
         return (json.loads(rows[0][0]), float(rows[0][1])) if rows else None
 
+    def _status_table(self) -> sa.TableClause:
+        """The table of the live statuses: ``worker_status``, or ``worker_state`` in a store of schema 5 or older.
+
+        A writer has migrated its store on opening it; a reader (the dashboard) may be
+        looking at a store no writer has opened since sitless was upgraded.
+        """
+        if self._statuses is None:
+            version = 0
+            if self.read_only:
+                rows = self._read(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
+                version = int(rows[0][0]) if rows else 0
+            self._statuses = worker_status if not self.read_only or version >= 6 else _WORKER_STATE_V5
+        return self._statuses
+
+
+# The live statuses' columns of ``worker_state`` up to schema 5 (``Store._status_table``).
+_WORKER_STATE_V5 = sa.table("worker_state", sa.column("device_id"), sa.column("status"), sa.column("updated_s"))
 
 # ``Store.add_events`` takes an ``events`` argument; the table goes by another name there.
 _events = events

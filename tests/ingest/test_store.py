@@ -285,17 +285,42 @@ def test_a_store_of_schema_4_gains_the_save_tokens_and_keeps_its_data(any_store_
     assert int(str(version)) == SCHEMA_VERSION
 
 
-def test_a_store_of_schema_5_moves_the_live_statuses_to_their_own_table(any_store_url: str) -> None:
-    """Schema 6 keeps each device's live status apart from its snapshot: a store of schema 5,
-    with the status in the snapshot's row, is migrated with every state and status kept."""
-    with Store(any_store_url) as store:
+def _schema_5_store(url: str) -> sa.Engine:
+    """A store of schema 5 (the live status in ``worker_state``, no ``worker_status``) of
+    device d1 (seq 7, snapshot ``{"v": 1}``, sitting); an engine on it."""
+    with Store(url) as store:
         store.save_states([StateRow("d1", 7, {"v": 1}, {"posture": "sitting"})])
-    engine = sa.create_engine(parse_store_url(any_store_url).url)
-    with engine.begin() as db:  # back to schema 5: the status in worker_state, no worker_status
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.begin() as db:
         db.exec_driver_sql("ALTER TABLE worker_state ADD COLUMN status TEXT NOT NULL DEFAULT ''")
         db.exec_driver_sql("UPDATE worker_state SET status = (SELECT status FROM worker_status)")
         db.exec_driver_sql("DROP TABLE worker_status")
         db.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    return engine
+
+
+def test_a_reader_of_a_store_of_schema_5_not_yet_migrated_finds_the_live_statuses(any_store_url: str) -> None:
+    """The dashboard may look at a store no writer has opened since sitless was upgraded."""
+    _schema_5_store(any_store_url).dispose()
+    with Store(any_store_url, read_only=True) as reader:
+        assert reader.load_status("d1") is not None
+        state = reader.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.snapshot, state.status) == (7, {"v": 1}, {"posture": "sitting"})
+        assert list(reader.devices()) == ["d1"]
+    with Store(any_store_url) as store:  # a writer migrates it
+        store.save_states([StateRow("d1", 9, None, {"posture": "standing"})])
+    with Store(any_store_url, read_only=True) as reader:
+        assert reader.load_status("d1") is not None
+        state = reader.load_state("d1")
+        assert state is not None
+        assert (state.seq, state.status) == (7, {"posture": "standing"})
+
+
+def test_a_store_of_schema_5_moves_the_live_statuses_to_their_own_table(any_store_url: str) -> None:
+    """Schema 6 keeps each device's live status apart from its snapshot: a store of schema 5,
+    with the status in the snapshot's row, is migrated with every state and status kept."""
+    engine = _schema_5_store(any_store_url)
     with Store(any_store_url) as store:
         state = store.load_state("d1")
         assert state is not None
