@@ -3,7 +3,8 @@
 Each run starts, in a temporary folder, an open mosquitto on a free localhost port
 (``ingest.broker.BrokerProcess``), a SQLite store, a recorder and ``--workers`` K
 ``sitless worker`` processes (sharing the fleet through device leases when K > 1), then
-plays ``sitless sim --fleet N`` (:mod:`firmware_sim.fleet`) for ``--duration`` simulated
+plays ``sitless sim --fleet N`` (:mod:`firmware_sim.fleet`; each wearer from its own
+point of ``--scenario``, ``all_postures`` by default) for ``--duration`` simulated
 seconds, and measures:
 
 - **latency**, from a sample to the worker's analysis of it: for every packet it
@@ -71,6 +72,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from firmware_sim.scenarios import scenario_names
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.metrics import stat_cpu_s
 from ingest.mqtt import BrokerAddress
@@ -113,6 +115,7 @@ class FleetRun:
         packet_samples: Samples per packet.
         duration_s: Simulated seconds played.
         speed: Simulated seconds per wall second.
+        scenario: What the wearers do (``firmware_sim.scenarios``), each from its own point.
         p50_latency_s: Median sample-to-analysis latency (module docstring), s; None
             when not measured.
         p99_latency_s: Its 99th percentile.
@@ -146,6 +149,7 @@ class FleetRun:
     packet_samples: int
     duration_s: float
     speed: float
+    scenario: str
     p50_latency_s: float | None
     p99_latency_s: float | None
     max_latency_s: float | None
@@ -476,6 +480,7 @@ def run_fleet(
         workers=workers,
         duration_s=duration_s,
         speed=speed,
+        scenario=scenario,
         max_p99_s=max_p99_s,
         stats=stats,
         stored=stored,
@@ -496,6 +501,7 @@ def _result(
     workers: int,
     duration_s: float,
     speed: float,
+    scenario: str,
     max_p99_s: float,
     stats: dict[str, Any],
     stored: int,
@@ -528,6 +534,7 @@ def _result(
         packet_samples=packet_samples,
         duration_s=duration_s,
         speed=speed,
+        scenario=scenario,
         p50_latency_s=_bucket_percentile(ages, 0.5) if live else None,
         p99_latency_s=p99,
         max_latency_s=_bucket_percentile(ages, 1.0) if live else None,
@@ -652,6 +659,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gather-s", type=float, help="the workers' --gather-s (default: theirs)")
     parser.add_argument(
+        "--scenario",
+        choices=scenario_names(),
+        default="all_postures",
+        help="what the wearers do, each from its own point (default all_postures: a posture or exercise a minute or"
+        " three; office_morning: mostly sitting)",
+    )
+    parser.add_argument(
         "--packet-samples", type=int, default=PACKET_SAMPLES, help="samples per packet the fleet sends (default 25)"
     )
     parser.add_argument(
@@ -677,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
             settle_s=args.settle,
             max_p99_s=args.max_p99,
             connections=args.connections,
+            scenario=args.scenario,
             keep=None if args.keep is None else args.keep / f"{wearers}-wearers",
             recognition=not args.no_recognition,
             gather_s=args.gather_s,
