@@ -323,14 +323,14 @@ _POSTGRESQL_SAVE_TOKENS = """CREATE TABLE IF NOT EXISTS save_tokens (
     updated_s DOUBLE PRECISION NOT NULL
 )"""
 
-# The same tables at schema 6 (PostgreSQL stores start at 3). Times are float8 like
-# SQLite's REAL, sequence numbers and counts bigint; ``stored`` keeps the events' order.
 _POSTGRESQL_WORKER_STATUS = """CREATE TABLE IF NOT EXISTS worker_status (
     device_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     updated_s DOUBLE PRECISION NOT NULL
 )"""
 
+# The same tables at schema 6 (PostgreSQL stores start at 3). Times are float8 like
+# SQLite's REAL, sequence numbers and counts bigint; ``stored`` keeps the events' order.
 _POSTGRESQL_SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
