@@ -8,6 +8,7 @@ again, with every message handled once and no descriptor left open on the way.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import threading
 from collections.abc import Callable, Iterator
@@ -74,20 +75,26 @@ def _received(service: _Collector, numbers: range) -> Callable[[], bool]:
     return lambda: sorted(int(p) for p in service.payloads) == list(numbers)
 
 
-def test_the_loop_reads_the_connection_itself_once_it_is_up(
-    broker: BrokerAddress, publisher: Callable[[range], None]
-) -> None:
-    service = _Collector(broker, "test-net-own")
+@contextlib.contextmanager
+def _looping(service: _Collector) -> Iterator[_Collector]:
+    """The service started, once its loop reads the connection itself; closed after."""
     service.start()
     try:
         wait_until(lambda: service._reading, what="the loop to take the connection over")
+        yield service
+    finally:
+        service.close()
+
+
+def test_the_loop_reads_the_connection_itself_once_it_is_up(
+    broker: BrokerAddress, publisher: Callable[[range], None]
+) -> None:
+    with _looping(_Collector(broker, "test-net-own")) as service:
         assert not _network_thread("test-net-own")
         publisher(range(50))
         wait_until(_received(service, range(50)), what="every message, once")
         assert service.health().ok
         assert service.mqtt_cpu.seconds() > 0.0  # reading in the loop is counted as the client's
-    finally:
-        service.close()
     assert not _network_thread("test-net-own")
 
 
@@ -120,30 +127,25 @@ def test_messages_that_arrived_together_are_read_without_a_select_each_and_withi
         absorb(messages)
 
     service.absorb = slow_absorb  # type: ignore[method-assign]
-    service.start()
-    try:
-        wait_until(lambda: service._reading, what="the loop to take the connection over")
-        publisher(range(1))
-        wait_until(held.is_set, what="the first message to hold the handler up")
-        publisher(range(1, 201))  # the broker sends them on while the loop is held up
-        before = selects
-        release.set()
-        wait_until(_received(service, range(201)), what="every message, once")
-        assert max(batches) <= 8
-        assert selects - before < 100  # one select a message would be 200
-    finally:
-        release.set()
-        service.close()
+    with _looping(service):
+        try:
+            publisher(range(1))
+            wait_until(held.is_set, what="the first message to hold the handler up")
+            publisher(range(1, 201))  # the broker sends them on while the loop is held up
+            before = selects
+            release.set()
+            wait_until(_received(service, range(201)), what="every message, once")
+            assert max(batches) <= 8
+            assert selects - before < 100  # one select a message would be 200
+        finally:
+            release.set()  # before the close, which waits for the loop
 
 
 def test_a_cut_connection_is_made_again_by_paho_and_read_by_the_loop_again(
     broker: BrokerAddress, proxy_factory: Callable[[BrokerAddress], TcpProxy], publisher: Callable[[range], None]
 ) -> None:
     proxy = proxy_factory(broker)
-    service = _Collector(proxy.address, "test-net-cut")
-    service.start()
-    try:
-        wait_until(lambda: service._reading, what="the loop to take the connection over")
+    with _looping(_Collector(proxy.address, "test-net-cut")) as service:
         publisher(range(10))
         wait_until(_received(service, range(10)), what="the messages before the cut")
         proxy.cut()
@@ -153,8 +155,6 @@ def test_a_cut_connection_is_made_again_by_paho_and_read_by_the_loop_again(
         wait_until(lambda: service._reading and service.client.is_connected(), what="the loop to read it again")
         wait_until(_received(service, range(20)), what="the messages sent while it was away")
         assert service.disconnects == 1
-    finally:
-        service.close()
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="open descriptors are counted in /proc (Linux)")
@@ -162,10 +162,7 @@ def test_paho_holds_the_connection_while_the_store_fails_and_no_descriptor_leaks
     broker: BrokerAddress, publisher: Callable[[range], None]
 ) -> None:
     """Each failing store hands the connection to paho's thread and back: the same descriptors after every round."""
-    service = _Collector(broker, "test-net-store")
-    service.start()
-    try:
-        wait_until(lambda: service._reading, what="the loop to take the connection over")
+    with _looping(_Collector(broker, "test-net-store")) as service:
         counts = []
         for round_ in range(3):
             service.failing.set()
@@ -183,8 +180,6 @@ def test_paho_holds_the_connection_while_the_store_fails_and_no_descriptor_leaks
             counts.append(_open_descriptors())
         assert counts[0] == counts[-1]
         assert service.disconnects == 0
-    finally:
-        service.close()
 
 
 def test_a_service_that_never_loops_leaves_the_connection_to_paho(broker: BrokerAddress) -> None:
