@@ -8,7 +8,7 @@ byte with a worked example. Version 1::
          1    1 uint8    flags (bit 0: gyro present; other bits must be 0)
          2    2 uint16   n, samples in this packet (1..MAX_SAMPLES)
          4    4 uint32   seq, packet sequence number (per device, +1 per packet)
-         8    8 float64  t0_s, device time of the first sample (Unix epoch seconds)
+         8    8 float64  t0_s, device time of the first sample (Unix epoch seconds, 0..2**32)
         16    4 float32  rate_hz, nominal sample rate (> 0)
         20    4 float32  acc_scale_g, g per accelerometer count (> 0)
         24    4 float32  gyro_scale_dps, deg/s per gyro count (> 0 with gyro, else 0)
@@ -31,6 +31,7 @@ __all__ = [
     "FLAG_GYRO",
     "HEADER",
     "MAX_SAMPLES",
+    "MAX_T_S",
     "VERSION",
     "Batch",
     "decode",
@@ -43,6 +44,11 @@ VERSION = 1
 FLAG_GYRO = 0x01
 HEADER = struct.Struct("<BBHIdfff")
 MAX_SAMPLES = 1024
+#: Samples are timed from 0 up to (not including) Unix time 2**32 s, 2106-02-07, where a
+#: 32-bit unsigned clock ends. A board counting milliseconds (1.7e12 "seconds"), a clock
+#: set thousands of years ahead or a rate so low that a packet's last sample lies beyond
+#: it is refused here, rather than analysed and dated where no calendar can show it.
+MAX_T_S = 2.0**32
 _SAMPLE = np.dtype("<i2")
 
 
@@ -52,7 +58,8 @@ class Batch:
 
     Attributes:
         seq: Packet sequence number, 0..2**32-1, one more for each packet a device sends.
-        t0_s: Device time of the first sample, Unix epoch seconds.
+        t0_s: Device time of the first sample, Unix epoch seconds, within [0, ``MAX_T_S``)
+            with the last sample too.
         rate_hz: Nominal sample rate; sample ``i`` was taken at ``t0_s + i / rate_hz``.
         acc_scale_g: g per accelerometer count.
         acc: Accelerometer counts, int16 array of shape (n, 3).
@@ -77,8 +84,8 @@ class Batch:
             object.__setattr__(self, name, _as_float32(name, getattr(self, name)))
         if not 0 <= self.seq < 2**32:
             raise PacketError(f"seq out of range: {self.seq}")
-        if not math.isfinite(self.t0_s):
-            raise PacketError(f"t0_s must be finite, got {self.t0_s}")
+        if not 0.0 <= self.t0_s < MAX_T_S:
+            raise PacketError(f"t0_s must be Unix epoch seconds within [0, 2**32), got {self.t0_s} (milliseconds?)")
         if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise PacketError(f"rate_hz must be > 0, got {self.rate_hz}")
         if not (math.isfinite(self.acc_scale_g) and self.acc_scale_g > 0):
@@ -93,6 +100,8 @@ class Batch:
                 raise PacketError(f"gyro shape {self.gyro.shape} != acc {self.acc.shape}")
             if not (math.isfinite(self.gyro_scale_dps) and self.gyro_scale_dps > 0):
                 raise PacketError(f"gyro_scale_dps must be > 0 with gyro, got {self.gyro_scale_dps}")
+        if not self.last_s < MAX_T_S:
+            raise PacketError(f"the last sample falls at {self.last_s} s, past 2**32 (rate_hz {self.rate_hz} too low?)")
 
     @property
     def n(self) -> int:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from analysis.settings import WEEKDAYS, AlertPolicy, Placement, SlouchPolicy, UserAction
+from ingest.codec import MAX_T_S
 from ingest.errors import PayloadError
 
 __all__ = [
@@ -154,7 +155,7 @@ class DeviceStatus:
         rate_hz: Current sample rate, Hz (> 0).
         placement: Where the sensor is worn.
         firmware: Firmware version.
-        t_s: Device time of this status, Unix epoch seconds.
+        t_s: Device time of this status, Unix epoch seconds (0 to ``codec.MAX_T_S``).
         rssi_dbm: Signal strength of a BLE sensor as its gateway last heard it, dBm.
         clock_drift_ppm: How fast the sensor's clock falls behind the gateway's, parts
             per million (sensors that time-stamp their samples).
@@ -188,7 +189,7 @@ class DeviceStatus:
         rate = _number(body, "rate_hz", 0.0, 1e6)
         if rate == 0.0:
             raise PayloadError("rate_hz must be > 0, got 0")
-        _number(body, "t_s", -1e13, 1e13)
+        _number(body, "t_s", 0.0, MAX_T_S)
         _number(body, "rssi_dbm", -200.0, 50.0)
         _number(body, "clock_drift_ppm", -1e6, 1e6)
         _text(body, "firmware")

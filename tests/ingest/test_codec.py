@@ -18,6 +18,7 @@ from ingest.codec import (
     FLAG_GYRO,
     HEADER,
     MAX_SAMPLES,
+    MAX_T_S,
     VERSION,
     Batch,
     decode,
@@ -83,14 +84,19 @@ positive_float32 = st.floats(
 )
 
 
+#: Rates from 2**-10 Hz up, so that MAX_SAMPLES samples from any of ``start_times`` end before MAX_T_S.
+batch_rates = st.floats(min_value=2.0**-10, max_value=float(np.finfo(np.float32).max), width=32)
+start_times = st.floats(0.0, MAX_T_S - MAX_SAMPLES * 2.0**10)
+
+
 @st.composite
 def batches(draw: st.DrawFn, gyro: bool | None = None) -> Batch:
     n = draw(st.integers(1, MAX_SAMPLES))
     has_gyro = draw(st.booleans()) if gyro is None else gyro
     return Batch(
         seq=draw(st.integers(0, 2**32 - 1)),
-        t0_s=draw(st.floats(allow_nan=False, allow_infinity=False)),
-        rate_hz=draw(positive_float32),
+        t0_s=draw(start_times),
+        rate_hz=draw(batch_rates),
         acc_scale_g=draw(positive_float32),
         acc=draw(hnp.arrays(np.int16, (n, 3))),
         gyro_scale_dps=draw(positive_float32) if has_gyro else 0.0,
@@ -262,6 +268,10 @@ def test_sample_count_out_of_range_is_rejected(n: int) -> None:
     [
         ({"t0_s": float("nan")}, "nan"),
         ({"t0_s": float("inf")}, "inf"),
+        ({"t0_s": 1_733_500_000_000.0}, "milliseconds"),
+        ({"t0_s": -1.0}, "-1.0"),
+        ({"t0_s": MAX_T_S}, "4294967296.0"),
+        ({"t0_s": MAX_T_S - 1.0, "rate_hz": 0.5}, "rate_hz 0.5 too low"),
         ({"rate_hz": 0.0}, "rate_hz"),
         ({"rate_hz": -50.0}, "-50.0"),
         ({"rate_hz": float("nan")}, "nan"),
@@ -339,6 +349,9 @@ def valid_fields() -> dict[str, Any]:
         ({"seq": 2**32}, str(2**32)),
         ({"t0_s": float("nan")}, "nan"),
         ({"t0_s": float("-inf")}, "-inf"),
+        ({"t0_s": 1_733_500_000_000.0}, "milliseconds"),
+        ({"t0_s": -0.5}, "-0.5"),
+        ({"t0_s": MAX_T_S - 1.0, "rate_hz": 1e-3}, "past 2**32"),
         ({"rate_hz": 0.0}, "0.0"),
         ({"rate_hz": -1.0}, "-1.0"),
         ({"rate_hz": float("nan")}, "nan"),

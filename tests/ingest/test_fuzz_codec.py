@@ -20,9 +20,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ingest.codec import FLAG_GYRO, HEADER, MAX_SAMPLES, VERSION, Batch, decode, encode
+from ingest.codec import FLAG_GYRO, HEADER, MAX_SAMPLES, MAX_T_S, VERSION, Batch, decode, encode
 from ingest.errors import PacketError
-from tests.ingest.test_codec import EXAMPLE_PACKET, positive_float32, with_header
+from tests.ingest.test_codec import EXAMPLE_PACKET, batch_rates, positive_float32, start_times, with_header
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 
@@ -57,7 +57,7 @@ def decodes_or_refuses(payload: bytes) -> Batch | None:
     except PacketError:
         return None
     assert encode(batch) == payload
-    assert math.isfinite(batch.t0_s)
+    assert 0.0 <= batch.t0_s <= batch.last_s < MAX_T_S
     for scale in (batch.rate_hz, batch.acc_scale_g):
         assert math.isfinite(scale)
         assert scale > 0
@@ -148,8 +148,8 @@ def mutated_packets(draw: st.DrawFn) -> bytes:
     has_gyro = draw(st.booleans())
     batch = Batch(
         seq=draw(st.integers(0, 2**32 - 1)),
-        t0_s=draw(st.floats(allow_nan=False, allow_infinity=False)),
-        rate_hz=draw(positive_float32),
+        t0_s=draw(start_times),
+        rate_hz=draw(batch_rates),
         acc_scale_g=draw(positive_float32),
         acc=draw(hnp.arrays(np.int16, (n, 3))),
         gyro_scale_dps=draw(positive_float32) if has_gyro else 0.0,

@@ -9,6 +9,7 @@ well-behaved device is still analysed: one device's bad data never stops the oth
 from __future__ import annotations
 
 import json
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,15 +60,17 @@ def packets(draw: st.DrawFn) -> bytes:
     acc = np.asarray(draw(st.lists(st.integers(-32768, 32767), min_size=3 * n, max_size=3 * n)), dtype=np.int16)
     batch = Batch(
         seq=draw(st.integers(0, 2**32 - 1) | st.integers(0, 50)),
-        t0_s=draw(
-            st.floats(-1e12, 1e12, allow_nan=False) | st.sampled_from([1.7e9, 1.7e9 - 86400.0, 1.7e9 + 1e10, 0.0])
-        ),
+        t0_s=draw(st.floats(0.0, 4e9) | st.sampled_from([1.7e9, 1.7e9 - 86400.0, 1.7e9 + 2e9, 0.0])),
         rate_hz=draw(st.sampled_from([50.0, 12.5, 100.0, 1.0, 1e-3, 1e4])),
         acc_scale_g=draw(st.sampled_from([1 / 4096, 1 / 16384, 0.01, 1.0])),
         acc=acc.reshape(n, 3),
     )
     payload = encode(batch)
     if draw(st.booleans()):
+        # A time the decoder refuses (milliseconds, negative, aeons ahead) half the time.
+        if draw(st.booleans()):
+            t0_s = draw(st.floats(-1e13, 1e13) | st.sampled_from([1.7e12, -1.0, 2.0**32]))
+            payload = payload[:8] + struct.pack("<d", t0_s) + payload[16:]
         return payload
     cut = draw(st.integers(0, len(payload)))
     return payload[:cut] + draw(st.binary(max_size=8))

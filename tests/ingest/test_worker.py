@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,24 @@ def test_duplicates_and_bad_input_are_counted_and_skipped(worker: Worker) -> Non
     assert saved[("worker", DEVICE, "duplicates")] == 1
     assert saved[("worker", DEVICE, "bad_packets")] == 1
     assert saved[("worker", DEVICE, "bad_actions")] == 1
+
+
+def test_a_board_counting_milliseconds_is_refused_and_counted(worker: Worker, caplog: pytest.LogCaptureFixture) -> None:
+    """Packets timed 1.7e12 "s" (a clock in ms) are bad packets: nothing of them reaches the status or the store."""
+    good = [packet_message(s) for s in range(3)]
+    in_ms = [
+        Message(m.topic, m.payload[:8] + struct.pack("<d", 1.7e12 + 500.0 * s) + m.payload[16:], 0, 1, 0.0)
+        for s, m in enumerate(packet_message(s) for s in range(3, 6))
+    ]
+    worker.handle(good + in_ms)
+    worker.flush(force=True)
+    assert worker._wearers[DEVICE].seq == 2
+    assert "milliseconds" in caplog.text
+    with Store(worker.settings.store_url) as store:
+        saved = store.load_status(DEVICE)
+        assert store.counters("worker")[("worker", DEVICE, "bad_packets")] == 3
+    assert saved is not None
+    assert saved[0]["t_s"] < 1.8e9
 
 
 def test_an_unusable_saved_state_starts_the_analysis_afresh(worker: Worker, caplog: pytest.LogCaptureFixture) -> None:

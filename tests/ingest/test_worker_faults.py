@@ -177,7 +177,7 @@ def test_a_forged_packet_ahead_waits_while_the_real_stream_flows(tmp_path: Path)
     worker.close()
 
 
-@pytest.mark.parametrize("jump_s", [-86400.0, -5.0, 86400.0, 7 * 86400.0, 1e10])
+@pytest.mark.parametrize("jump_s", [-86400.0, -5.0, 86400.0, 7 * 86400.0, 2e9])
 def test_a_time_jump_neither_kills_the_worker_nor_its_restart(tmp_path: Path, jump_s: float) -> None:
     """A wearable re-sending old data, a clock reset, or days of silence: the worker goes on,
     and a worker restarted on the same store replays the jump without failing."""
