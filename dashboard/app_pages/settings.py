@@ -21,7 +21,8 @@ from ingest.payloads import WearerSettings
 
 #: Hours a new week starts from when the wearer turns working hours on.
 DEFAULT_HOURS = (9.0, 17.5)
-#: Quiet spans the form offers (the wire takes up to ``WearerSettings.MAX_QUIET``).
+#: Quiet spans the form offers at least; it shows as many as the settings hold (up to
+#: ``WearerSettings.MAX_QUIET``), so that saving drops none unseen.
 QUIET_ROWS = 2
 SENT_KEY = "settings_sent"
 
@@ -82,7 +83,7 @@ def reminder_form(
             days.append((as_hour(begin), as_hour(finish, end=True)) if on else None)
         st.markdown("**Quiet hours** (every day, e.g. lunch)")
         quiet: list[tuple[float, float]] = []
-        for i in range(QUIET_ROWS):
+        for i in range(min(max(QUIET_ROWS, len(chosen.quiet_hours)), WearerSettings.MAX_QUIET)):
             tick, start_col, end_col = st.columns([2, 1, 1], vertical_alignment="center")
             given = chosen.quiet_hours[i] if i < len(chosen.quiet_hours) else None
             on = tick.checkbox(f"Quiet span {i + 1}", value=given is not None, key=f"quiet_{i}")

@@ -85,6 +85,29 @@ def test_saved_settings_reach_the_worker_and_read_back(
     assert again.selectbox(key="placement").value is Placement.WAIST
 
 
+def test_saving_keeps_every_quiet_span_the_settings_hold(
+    make_app: Callable[..., AppTest],
+    morning_store: Callable[..., str],
+    store_url: str,
+    embedded_broker: BrokerAddress,
+    worker: Worker,
+) -> None:
+    """Four quiet spans chosen (the most the wire takes): the form shows four rows, and Save sends all four."""
+    spans = ((7.0, 8.0), (12.0, 13.0), (15.0, 15.5), (18.0, 19.0))
+    morning_store()
+    with Store(store_url) as store:
+        store.set_wearer_settings(DEVICE, WearerSettings(max_sitting_min=30, quiet_hours=spans).to_dict())
+    app = make_app(store_url, broker_url=embedded_broker.url, page=PAGE)
+    assert [c.key for c in app.checkbox if str(c.key).startswith("quiet_")] == [f"quiet_{i}" for i in range(4)]
+    app.number_input[0].set_value(45)
+    app.button[0].click().run()  # the form's Save
+    assert not app.exception
+    wait_until(lambda: getattr(stored(store_url), "max_sitting_min", None) == 45.0, what="the worker to store them")
+    chosen = stored(store_url)
+    assert chosen is not None
+    assert chosen.quiet_hours == spans
+
+
 def test_settings_without_a_wearable_say_how_to_start(make_app: Callable[..., AppTest], store_url: str) -> None:
     app = make_app(store_url, page=PAGE)
     assert not app.exception
