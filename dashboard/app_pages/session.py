@@ -16,10 +16,12 @@ then on to the second side (``analysis.guided``). An exercise that the sensor ca
 follow from where it is worn (the worker refuses it: ``analysis.sets.followed``) is
 shown with its instructions but not counted.
 
-The page's own state (the exercises, the current one, side, set, rest end) lives in
-``st.session_state`` under :data:`STATE_KEY`; when the worker already follows an
-exercise that this browser did not start (``sitless session``, another tab, a reload),
-the page takes it up.
+The page's own state (the wearable, the exercises, the current one, side, set, rest
+end) lives in ``st.session_state`` under :data:`STATE_KEY`; when the worker already
+follows an exercise that this browser did not start (``sitless session``, another tab,
+a reload), the page takes it up. A session stays with the wearable it began on: its
+actions go there, and while the sidebar shows another wearable the page says so and
+offers to end it, rather than count the other wearable's movements.
 """
 
 from __future__ import annotations
@@ -63,9 +65,10 @@ st.warning(
 )
 
 
-def new_state(items: list[str], doses: dict[str, Dose]) -> dict[str, Any]:
-    """A fresh session over ``items`` (exercise ids), each with its dose."""
+def new_state(device_id: str, items: list[str], doses: dict[str, Dose]) -> dict[str, Any]:
+    """A fresh session on a wearable over ``items`` (exercise ids), each with its dose."""
     return {
+        "device_id": device_id,  # the wearable the session runs on, whichever the sidebar shows later
         "items": items,
         "doses": doses,
         "index": 0,
@@ -114,9 +117,9 @@ def _send(device_id: str, action: UserAction, exercise: str | None = None) -> st
     return action_id
 
 
-def _begin(device_id: str, state: dict[str, Any]) -> None:
+def _begin(state: dict[str, Any]) -> None:
     """Start following the current exercise (when the sensor can), from its first set and side."""
-    exercise_id = state["items"][state["index"]]
+    device_id, exercise_id = state["device_id"], state["items"][state["index"]]
     state.update(phase="active", side=0, set=1, set_start_s=None, switch_s=None, rest_until=None, sets=[])
     state["action_id"] = None
     if can_follow(exercise_id, placement_of(device_id)) is None:
@@ -124,14 +127,14 @@ def _begin(device_id: str, state: dict[str, Any]) -> None:
     state["following"] = state["action_id"] is not None
 
 
-def _progress(device_id: str, state: dict[str, Any], start_s: float) -> GuidedProgress:
+def _progress(state: dict[str, Any], start_s: float) -> GuidedProgress:
     """The current set of the current exercise so far."""
     exercise_id = state["items"][state["index"]]
     dose: Dose = state["doses"][exercise_id]
     since_s = state["set_start_s"] if state["set_start_s"] is not None else start_s
     return data.guided_set(
         settings.store_url,
-        device_id,
+        state["device_id"],
         exercise_id,
         per_side=dose.per_side,
         since_s=float(since_s),
@@ -139,16 +142,16 @@ def _progress(device_id: str, state: dict[str, Any], start_s: float) -> GuidedPr
     )
 
 
-def _finish_exercise(device_id: str, state: dict[str, Any], *, skipped: bool) -> None:
+def _finish_exercise(state: dict[str, Any], *, skipped: bool) -> None:
     """Close the current exercise: keep what was done for the summary."""
-    exercise_id = state["items"][state["index"]]
+    device_id, exercise_id = state["device_id"], state["items"][state["index"]]
     sets = list(state["sets"])
     started = bool(state["following"])
     start_s = data.guided_start(settings.store_url, device_id, exercise_id, state["action_id"]) if started else None
     if state["phase"] == "complete" and sets:
-        sets[-1] = _progress(device_id, state, start_s or 0.0)  # with the repetitions done since the dose was met
+        sets[-1] = _progress(state, start_s or 0.0)  # with the repetitions done since the dose was met
     elif state["phase"] == "active" and start_s is not None:
-        sets.append(_progress(device_id, state, start_s))  # the set under way
+        sets.append(_progress(state, start_s))  # the set under way
     state["results"].append(
         {
             "exercise": exercise_id,
@@ -161,33 +164,33 @@ def _finish_exercise(device_id: str, state: dict[str, Any], *, skipped: bool) ->
 
 
 def on_start(device_id: str, items: list[str], doses: dict[str, Dose]) -> None:
-    """*Start*: a new session over the picked exercises; the first one starts at once."""
-    state = new_state(items, doses)
+    """*Start*: a new session on the wearable over the picked exercises; the first one starts at once."""
+    state = new_state(device_id, items, doses)
     st.session_state[STATE_KEY] = state
-    _begin(device_id, state)
+    _begin(state)
 
 
-def on_next(device_id: str, *, skipped: bool) -> None:
+def on_next(*, skipped: bool) -> None:
     """*Next* or *Skip*: end this exercise and start the next one, or end the session after the last."""
     state: dict[str, Any] = st.session_state[STATE_KEY]
-    _finish_exercise(device_id, state, skipped=skipped)
+    _finish_exercise(state, skipped=skipped)
     if state["following"]:
-        _send(device_id, UserAction.EXERCISE_END)
+        _send(state["device_id"], UserAction.EXERCISE_END)
     if state["index"] + 1 >= len(state["items"]):
         state["phase"] = "summary"
         return
     state["index"] += 1
-    _begin(device_id, state)
+    _begin(state)
     st.session_state[_TOAST_KEY] = f"Next: {exercise_by_id(state['items'][state['index']]).name}"
 
 
-def on_end(device_id: str) -> None:
+def on_end() -> None:
     """*End*: end the exercise under way and show the summary."""
     state: dict[str, Any] = st.session_state[STATE_KEY]
     if state["phase"] != "summary":
-        _finish_exercise(device_id, state, skipped=False)
+        _finish_exercise(state, skipped=False)
         if state["following"]:
-            _send(device_id, UserAction.EXERCISE_END)
+            _send(state["device_id"], UserAction.EXERCISE_END)
     state["phase"] = "summary"
 
 
@@ -307,7 +310,7 @@ def hold_timer(progress: GuidedProgress, dose: Dose, now_s: float) -> None:
         st.warning(f"{flags}: hold still in position, and never bounce.", icon=":material/pan_tool:")
 
 
-def buttons(device_id: str, state: dict[str, Any], now_s: float | None) -> None:
+def buttons(state: dict[str, Any], now_s: float | None) -> None:
     """Next, Skip (and Skip rest while resting), End."""
     last = state["index"] + 1 >= len(state["items"])
     resting = state["phase"] == "rest"
@@ -318,7 +321,6 @@ def buttons(device_id: str, state: dict[str, Any], now_s: float | None) -> None:
         icon=":material/skip_next:",
         key="guided_next",
         on_click=on_next,
-        args=(device_id,),
         kwargs={"skipped": False},
         width="stretch",
     )
@@ -327,7 +329,6 @@ def buttons(device_id: str, state: dict[str, Any], now_s: float | None) -> None:
         icon=":material/redo:",
         key="guided_skip",
         on_click=on_next,
-        args=(device_id,),
         kwargs={"skipped": True},
         width="stretch",
     )
@@ -340,9 +341,7 @@ def buttons(device_id: str, state: dict[str, Any], now_s: float | None) -> None:
             args=(now_s,),
             width="stretch",
         )
-    columns[-1].button(
-        "End", icon=":material/stop:", key="guided_end", on_click=on_end, args=(device_id,), width="stretch"
-    )
+    columns[-1].button("End", icon=":material/stop:", key="guided_end", on_click=on_end, width="stretch")
 
 
 def advance(state: dict[str, Any], progress: GuidedProgress, dose: Dose, now_s: float) -> None:
@@ -360,13 +359,13 @@ def advance(state: dict[str, Any], progress: GuidedProgress, dose: Dose, now_s: 
             state["phase"] = "complete"
 
 
-def current(device_id: str, state: dict[str, Any], status: dict[str, Any] | None) -> None:
+def current(state: dict[str, Any], status: dict[str, Any] | None) -> None:
     """The exercise under way: instructions, counts, hold timer, side, set, rest and buttons."""
     exercise_id = state["items"][state["index"]]
     exercise, dose = exercise_by_id(exercise_id), state["doses"][exercise_id]
     of = f" ({state['index'] + 1} of {len(state['items'])})" if len(state["items"]) > 1 else ""
     st.subheader(exercise.name + of)
-    following(device_id, state, status, exercise, dose)
+    following(state, status, exercise, dose)
     with st.expander("How to do it, and what to watch", expanded=True):
         exercise_card(exercise, dose)
 
@@ -402,26 +401,24 @@ def set_view(state: dict[str, Any], progress: GuidedProgress, dose: Dose, now_s:
         hold_timer(progress, dose, now_s)
 
 
-def following(
-    device_id: str, state: dict[str, Any], status: dict[str, Any] | None, exercise: Exercise, dose: Dose
-) -> None:
+def following(state: dict[str, Any], status: dict[str, Any] | None, exercise: Exercise, dose: Dose) -> None:
     """The live part of the exercise under way: side, counts, hold timer, set and rest, and the buttons."""
-    exercise_id = exercise.id
+    device_id, exercise_id = state["device_id"], exercise.id
     now_s = None if status is None or status.get("t_s") is None else float(status["t_s"])
     if (reason := can_follow(exercise_id, placement_of(device_id))) is not None:
         st.info(
             f"Not counted: {reason} (the analysis refuses it). Do it by the instructions below, then press Next.",
             icon=":material/sensors_off:",
         )
-        buttons(device_id, state, now_s)
+        buttons(state, now_s)
         return
     if not state["following"]:
         st.warning(
             f"{exercise.name} is not being counted: the analysis could not be asked to follow it.",
             icon=":material/cloud_off:",
         )
-        st.button("Start again", icon=":material/replay:", key="guided_retry", on_click=_begin, args=(device_id, state))
-        buttons(device_id, state, now_s)
+        st.button("Start again", icon=":material/replay:", key="guided_retry", on_click=_begin, args=(state,))
+        buttons(state, now_s)
         return
     start_s = data.guided_start(settings.store_url, device_id, exercise_id, state["action_id"])
     if start_s is None or now_s is None:
@@ -429,15 +426,15 @@ def following(
             f"Waiting for the analysis to start counting {exercise.name.lower()}. Is `sitless worker` running?",
             icon=":material/hourglass_top:",
         )
-        buttons(device_id, state, now_s)
+        buttons(state, now_s)
         return
     if state["phase"] == "rest" and float(state["rest_until"]) <= time.time():
         _next_set(state, now_s)  # the rest is over: the next set counts from now
-    progress = _progress(device_id, state, start_s)
+    progress = _progress(state, start_s)
     advance(state, progress, dose, now_s)
     set_view(state, progress, dose, now_s)
     st.caption(f"Latest sample {display.clock(now_s, seconds=True)} (device time). Updates every {REFRESH_S} s.")
-    buttons(device_id, state, now_s)
+    buttons(state, now_s)
 
 
 def summary(state: dict[str, Any]) -> None:
@@ -472,8 +469,18 @@ def summary(state: dict[str, Any]) -> None:
     st.button("New session", icon=":material/restart_alt:", key="guided_new", on_click=on_new_session)
 
 
-def adopt(status: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A session for the exercise the worker already follows (started elsewhere), or None."""
+def elsewhere(state: dict[str, Any], device_id: str) -> None:
+    """The sidebar shows another wearable than the session's: say so, and offer to end the session."""
+    st.info(
+        f"This session runs on `{state['device_id']}`, not `{device_id}`: pick `{state['device_id']}` under "
+        "Wearable in the sidebar to follow it, or end it here.",
+        icon=":material/swap_horiz:",
+    )
+    st.button("End", icon=":material/stop:", key="guided_end", on_click=on_end)
+
+
+def adopt(device_id: str, status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A session for the exercise the worker already follows on the wearable (started elsewhere), or None."""
     exercise_id = None if status is None else status.get("exercise")
     try:
         exercise = exercise_by_id(str(exercise_id)) if exercise_id else None
@@ -481,7 +488,7 @@ def adopt(status: dict[str, Any] | None) -> dict[str, Any] | None:
         return None  # ``any``: the generic counter has no dose to show
     if exercise is None:
         return None
-    return new_state([exercise.id], {exercise.id: exercise.dose}) | {"following": True}
+    return new_state(device_id, [exercise.id], {exercise.id: exercise.dose}) | {"following": True}
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -497,18 +504,20 @@ def live() -> None:
         st.toast(toast, icon=":material/swap_horiz:")
     status = data.live_status(settings.store_url, device_id)
     state: dict[str, Any] | None = st.session_state.get(STATE_KEY)
-    if state is None and (state := adopt(status)) is not None:
+    if state is None and (state := adopt(device_id, status)) is not None:
         st.session_state[STATE_KEY] = state
     if state is None:
         st.rerun()  # the session ended here: the picker is drawn outside this fragment
     if state["phase"] == "summary":
         summary(state)
+    elif state["device_id"] != device_id:
+        elsewhere(state, device_id)
     else:
-        current(device_id, state, status)
+        current(state, status)
 
 
 device = selected_device()
-if device is None or STATE_KEY in st.session_state or adopt(data.live_status(settings.store_url, device)):
+if device is None or STATE_KEY in st.session_state or adopt(device, data.live_status(settings.store_url, device)):
     live()
 else:
     status = data.live_status(settings.store_url, device)

@@ -27,6 +27,7 @@ __all__ = ["action_messages"]  # the subscriber fixture, shared with test_action
 PAGE = "app_pages/session.py"
 STATE_KEY = "guided_session"  # the page's session state (dashboard/app_pages/session.py)
 START = at(10, 40)
+OTHER = "desk-08"
 
 
 def rep(n: int, t_s: float, exercise: str = "squat", side: str | None = None) -> dict[str, Any]:
@@ -246,3 +247,32 @@ def test_a_guided_set_of_squats_shows_live_on_the_page(
 def _started(store_url: str, action_id: str) -> bool:
     with Store(store_url) as store:
         return any(e.body.get("id") == action_id for e in store.events(SIM_DEVICE, kinds=["exercise_started"]))
+
+
+def test_a_session_stays_with_its_wearable_when_the_sidebar_shows_another(
+    make_app: Callable[..., AppTest],
+    store_url: str,
+    embedded_broker: BrokerAddress,
+    action_messages: queue.Queue[tuple[str, dict[str, object]]],
+) -> None:
+    """Squats started on desk-07; with desk-08 picked the page counts nothing of it, and End still ends desk-07's."""
+    with Store(store_url) as store:
+        for device in (DEVICE, OTHER):
+            store.set_device_status(device, {"online": True, "placement": "thigh"})
+            store.save_state(device, 1, snapshot={}, status={"t_s": START, "posture": "standing", "placement": "thigh"})
+    app = make_app(store_url, broker_url=embedded_broker.url, page=PAGE)
+    app.radio(key="guided_mode").set_value("One exercise").run()
+    app.selectbox(key="guided_exercise").set_value("squat").run()
+    app.button(key="guided_start").click().run()
+    got_topic, payload = action_messages.get(timeout=RECEIVE_TIMEOUT_S)
+    assert (got_topic, payload["action"]) == (topic(DEVICE, Kind.ACTION), "exercise_start")
+
+    app.sidebar.selectbox[0].select(OTHER).run()
+    assert not app.exception
+    assert any(f"This session runs on `{DEVICE}`" in i.value for i in app.info)
+    assert not app.metric  # no counts of desk-08's movements
+    app.button(key="guided_end").click().run()
+    got_topic, payload = action_messages.get(timeout=RECEIVE_TIMEOUT_S)
+    assert (got_topic, payload["action"]) == (topic(DEVICE, Kind.ACTION), "exercise_end")
+    assert "Session summary" in [h.value for h in app.subheader]
+    assert action_messages.empty()
