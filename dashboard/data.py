@@ -17,10 +17,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -60,6 +61,7 @@ __all__ = [
     "guided_start",
     "latest_day",
     "live_status",
+    "open_alert",
     "plan_progress",
     "plan_weeks",
     "posture_today",
@@ -85,6 +87,36 @@ PROGRESS_TTL_S = 30
 # bout that began yesterday and ran into today.
 _LOOKBACK_S = 24 * 3600.0
 
+_T = TypeVar("_T")
+_S = TypeVar("_S")
+
+
+def _parsed(items: Iterable[_S], parse: Callable[[_S], _T]) -> list[_T]:
+    """Each item parsed; one that does not parse (KeyError, ValueError, TypeError) is left out, as the reports do.
+
+    >>> _parsed([{"t_s": 5}, {"start_s": 6}, {"t_s": "soon"}, {"t_s": 1.7e12}], lambda b: _time(b["t_s"]))
+    [5.0]
+    """
+    out = []
+    for item in items:
+        try:
+            out.append(parse(item))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return out
+
+
+def _time(value: Any) -> float:
+    """A stored time as epoch seconds.
+
+    Raises:
+        ValueError, TypeError: It is no number, or a time no wearable sends (:func:`display.local_datetime`).
+    """
+    t_s = float(value)
+    if display.local_datetime(t_s) is None:
+        raise ValueError(f"time out of range: {value!r}")
+    return t_s
+
 
 @dataclass(frozen=True, slots=True)
 class _Day:
@@ -95,14 +127,15 @@ class _Day:
     now_s: float
     events: list[EventRow]
 
-    def bodies(self, kind: str) -> list[dict[str, Any]]:
-        return [e.body for e in self.events if e.kind == kind]
+    def parsed(self, kind: str, parse: Callable[[dict[str, Any]], _T]) -> list[_T]:
+        """The bodies of the events of one kind, parsed; those that do not parse are left out."""
+        return _parsed((e.body for e in self.events if e.kind == kind), parse)
 
     def spans(self, kind: str) -> list[_Span]:
-        return [_Span(float(b["start_s"]), float(b["end_s"])) for b in self.bodies(kind)]
+        return self.parsed(kind, lambda b: _Span(_time(b["start_s"]), _time(b["end_s"])))
 
     def instants(self, kind: str) -> list[_At]:
-        return [_At(float(b["t_s"])) for b in self.bodies(kind)]
+        return self.parsed(kind, lambda b: _At(_time(b["t_s"])))
 
 
 class _Span(NamedTuple):
@@ -114,6 +147,51 @@ class _At(NamedTuple):
     t_s: float
 
 
+class _Alert(NamedTuple):
+    """A stored sit-too-long alert (``alert`` event)."""
+
+    t_s: float
+    sitting_since_s: float
+    repeat: int
+    stretch_id: str
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> _Alert:
+        t_s = _time(body["t_s"])
+        since_s = body.get("sitting_since_s")
+        return cls(
+            t_s,
+            t_s if since_s is None else _time(since_s),
+            int(body.get("repeat") or 0),
+            str(body.get("stretch_id") or ""),
+        )
+
+
+def _action(body: dict[str, Any]) -> tuple[float, str]:
+    """A stored ``action`` event as ``(t_s, action)``."""
+    return _time(body["t_s"]), str(body["action"])
+
+
+def _stored_bout(body: dict[str, Any]) -> StoredBout:
+    """A stored ``posture_bout`` event."""
+    return StoredBout(
+        str(body["posture"]), _time(body["start_s"]), _time(body["end_s"]), float(body.get("slouch_s") or 0.0)
+    )
+
+
+def _running_bout(status: dict[str, Any]) -> RunningBout:
+    """The posture bout running in a live status.
+
+    Raises:
+        KeyError: No bout runs.
+    """
+    if status.get("posture") is None:
+        raise KeyError("posture")
+    return RunningBout(
+        str(status["posture"]), _time(status["posture_since_s"]), float(status.get("posture_slouch_s") or 0.0)
+    )
+
+
 @contextlib.contextmanager
 def _store(store_url: str) -> Iterator[Store]:
     store = Store(store_url, read_only=True)
@@ -123,19 +201,26 @@ def _store(store_url: str) -> Iterator[Store]:
         store.close()
 
 
-def day_bounds(t_s: float) -> tuple[float, float]:
-    """The local calendar day holding a time, as ``(midnight, next midnight)`` epoch seconds.
+def day_bounds(day: dt.date) -> tuple[float, float] | None:
+    """A local calendar day as ``(midnight, next midnight)`` epoch seconds.
 
     Args:
-        t_s: Unix epoch seconds.
+        day: The date, in the server's local time zone.
 
     Returns:
-        Start and end of the day in the server's local time zone (23 or 25 hours long on
-        a daylight-saving change).
+        Start and end of the day (23 or 25 hours long on a daylight-saving change); None
+        for a day no wearable's clock reaches (:func:`dashboard.display.local_datetime`).
+
+    >>> day_bounds(dt.date(1, 1, 1)) is None
+    True
     """
     # Naive local datetimes, made aware at the end, get each midnight's own UTC offset.
-    midnight = datetime.fromtimestamp(t_s).replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone().timestamp(), (midnight + timedelta(days=1)).astimezone().timestamp()
+    midnight = datetime.combine(day, dt.time())
+    try:
+        start_s, end_s = midnight.astimezone().timestamp(), (midnight + timedelta(days=1)).astimezone().timestamp()
+    except (ValueError, OverflowError):  # year 1 or 9999: no UTC offset, or no next day
+        return None
+    return None if display.local_datetime(end_s - 1.0) is None else (start_s, end_s)
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
@@ -236,6 +321,7 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     ``slouch_s``, ``posture_slouch_s``, ``in_bed_hours`` (``analysis.LiveStatus``), and the worker's
     ``max_sitting_s``, ``slouch_deg``, ``working_hours``, ``weekly_hours``,
     ``quiet_hours``, ``utc_offset_h`` and ``placement`` (the wearer's settings in force).
+    A NaN or infinite number is left out, as if the worker had not saved it.
 
     Raises:
         StoreError: The store cannot be read.
@@ -244,32 +330,77 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
         return None
     with _store(store_url) as store:
         saved = store.load_status(device_id)
-    return None if saved is None else saved[0]
+    return None if saved is None else _finite(saved[0])
+
+
+def _finite(status: dict[str, Any]) -> dict[str, Any]:
+    """A status without its non-finite numbers: left out of a dict (at any depth), None in a list.
+
+    >>> _finite({"t_s": float("nan"), "open_alert": {"t_s": float("inf")}, "weekly_hours": [[9, float("nan")]]})
+    {'open_alert': {}, 'weekly_hours': [[9, None]]}
+    """
+
+    def bad(value: Any) -> bool:
+        return isinstance(value, float) and not math.isfinite(value)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if not bad(v)}
+        if isinstance(value, list):
+            return [None if bad(v) else clean(v) for v in value]
+        return value
+
+    cleaned: dict[str, Any] = clean(status)
+    return cleaned
+
+
+def open_alert(status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The open sit-too-long alert of a live status; None without one.
+
+    An alert is open only when it is a dict with a finite numeric ``t_s`` (its key for
+    the answers); anything else the store holds there is no alert.
+
+    >>> open_alert({"open_alert": {"t_s": 5.0, "repeat": 1}})
+    {'t_s': 5.0, 'repeat': 1}
+    >>> [open_alert({"open_alert": a}) for a in (None, "yes", {"stretch_id": "squat"}, {"t_s": "soon"})]
+    [None, None, None, None]
+    """
+    alert = (status or {}).get("open_alert")
+    if not isinstance(alert, dict):
+        return None
+    t_s = alert.get("t_s")
+    if isinstance(t_s, bool) or not isinstance(t_s, int | float) or not math.isfinite(t_s):
+        return None
+    return alert
+
+
+def _open_t_s(status: dict[str, Any]) -> float | None:
+    """The ``t_s`` of the status's open alert, None without one."""
+    alert = open_alert(status)
+    return None if alert is None else float(alert["t_s"])
 
 
 def _load_day(store_url: str, device_id: str, kinds: Sequence[str]) -> _Day | None:
     """The device's current day and its events of some kinds (from the look-back on)."""
     status = live_status(store_url, device_id)
-    if status is None or status.get("t_s") is None:
-        return None
-    now_s = float(status["t_s"])
-    start_s, _ = day_bounds(now_s)
+    now = None if status is None or status.get("t_s") is None else display.local_datetime(float(status["t_s"]))
+    bounds = None if now is None else day_bounds(now.date())
+    if status is None or bounds is None:
+        return None  # no analysis yet, or a time no day holds
+    now_s, (start_s, _) = float(status["t_s"]), bounds
     with _store(store_url) as store:
         events = store.events(device_id, since_s=start_s - _LOOKBACK_S, until_s=now_s + 1.0, kinds=kinds)
     return _Day(status, start_s, now_s, events)
 
 
-def _bouts(day: _Day) -> list[ClippedBout]:
-    """Today's posture bouts, clipped to the day, the running one last (``analysis.today``)."""
-    closed = [
-        StoredBout(str(b["posture"]), float(b["start_s"]), float(b["end_s"]), float(b.get("slouch_s") or 0.0))
-        for b in day.bodies("posture_bout")
-    ]
-    posture, since_s = day.status.get("posture"), day.status.get("posture_since_s")
-    running = None
-    if posture is not None and since_s is not None:
-        running = RunningBout(str(posture), float(since_s), float(day.status.get("posture_slouch_s") or 0.0))
-    return clipped_bouts(closed, running, start_s=day.start_s, now_s=day.now_s)
+def _bouts(day: _Day, *, live: bool = True) -> list[ClippedBout]:
+    """The day's posture bouts, clipped to it, the running one of the live status last (``analysis.today``).
+
+    With ``live`` False, the stored bouts alone (a day without a live status).
+    """
+    running = _parsed([day.status], _running_bout) if live else []
+    closed = day.parsed("posture_bout", _stored_bout)
+    return clipped_bouts(closed, next(iter(running), None), start_s=day.start_s, now_s=day.now_s)
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
@@ -301,9 +432,10 @@ def posture_today(store_url: str, device_id: str) -> pd.DataFrame:
 def _local_times(t_s: Sequence[float]) -> pd.Series:
     """Epoch seconds as naive local wall-clock datetimes (each with its own DST offset).
 
-    Charts read naive datetimes as local time, which is what the wearer's clock shows.
+    Charts read naive datetimes as local time, which is what the wearer's clock shows. A
+    time no wearable sends (:func:`dashboard.display.local_datetime`) is NaT.
     """
-    return pd.Series([datetime.fromtimestamp(t) for t in t_s], dtype="datetime64[us]")
+    return pd.Series([display.local_datetime(t) for t in t_s], dtype="datetime64[us]")
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
@@ -380,22 +512,17 @@ def alerts_today(store_url: str, device_id: str) -> pd.DataFrame:
         StoreError: The store cannot be read.
     """
     day = _load_day(store_url, device_id, ["alert", "action", "break"])
-    alerts = [] if day is None else [a for a in day.bodies("alert") if float(a["t_s"]) >= day.start_s]
+    alerts = [] if day is None else [a for a in day.parsed("alert", _Alert.parse) if a.t_s >= day.start_s]
     answered: list[str] = []
     if day is not None:
-        open_alert = day.status.get("open_alert")
-        open_t_s = float(open_alert["t_s"]) if open_alert and open_alert.get("t_s") is not None else None
-        actions = [(float(a["t_s"]), str(a["action"])) for a in day.bodies("action")]
-        answered = responses([_At(float(a["t_s"])) for a in alerts], actions, day.spans("break"), open_t_s=open_t_s)
+        actions = day.parsed("action", _action)
+        answered = responses(alerts, actions, day.spans("break"), open_t_s=_open_t_s(day.status))
     return pd.DataFrame(
         {
-            "time": _local_times([float(a["t_s"]) for a in alerts]),
-            "sat_min": pd.Series(
-                [(float(a["t_s"]) - float(a.get("sitting_since_s", a["t_s"]))) / 60.0 for a in alerts],
-                dtype="float64",
-            ),
-            "repeat": pd.Series([int(a.get("repeat", 0)) for a in alerts], dtype="int64"),
-            "stretch_id": pd.Series([str(a.get("stretch_id") or "") for a in alerts], dtype="object"),
+            "time": _local_times([a.t_s for a in alerts]),
+            "sat_min": pd.Series([(a.t_s - a.sitting_since_s) / 60.0 for a in alerts], dtype="float64"),
+            "repeat": pd.Series([a.repeat for a in alerts], dtype="int64"),
+            "stretch_id": pd.Series([a.stretch_id for a in alerts], dtype="object"),
             "response": pd.Series([_RESPONSES[r] for r in answered], dtype="object"),
         }
     )
@@ -425,11 +552,14 @@ def _last_seen_s(store_url: str, device_id: str) -> float | None:
 def latest_day(store_url: str, device_id: str) -> dt.date | None:
     """The local calendar day of the wearable's latest data ("today" for it); None before any.
 
+    A latest time no wearable sends (a clock counting milliseconds) places no day: None.
+
     Raises:
         StoreError: The store cannot be read.
     """
     now_s = _last_seen_s(store_url, device_id)
-    return None if now_s is None else datetime.fromtimestamp(now_s, _local_tz()).date()
+    now = None if now_s is None else display.local_datetime(now_s, _local_tz())
+    return None if now is None else now.date()
 
 
 @st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
@@ -439,7 +569,9 @@ def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | N
 
     "Today" is the day of the wearable's latest analysed sample, or of its published
     status when no worker has analysed it live (events imported or generated). The plan
-    is the default one from the first day with data; days are local to the server.
+    is the default one from the first day with data; days are local to the server. A
+    stored event the report cannot place (a bout ending in the year 30 million) leaves no
+    report: None, as without data.
 
     Raises:
         StoreError: The store cannot be read.
@@ -447,7 +579,11 @@ def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | N
     today = latest_day(store_url, device_id)
     if today is None:
         return None
-    return load_report(store_url, device_id, end=today, weeks=weeks, tz=_local_tz())
+    try:
+        return load_report(store_url, device_id, end=today, weeks=weeks, tz=_local_tz())
+    except (ValueError, TypeError, OverflowError) as err:  # a stored row whose times no calendar holds
+        log.warning("%s: no progress report: %s", device_id, err)
+        return None
 
 
 @st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)
@@ -643,24 +779,10 @@ def _exercise_name(exercise_id: object) -> str:
         return str(exercise_id)
 
 
-def _exercises(bodies: Sequence[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
-    """Exercise events as rows for the timeline (``DayView.exercises``)."""
-    rows = []
-    for kind, body in bodies:
-        try:
-            start_s, end_s = float(body["start_s"]), float(body["end_s"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        what = f"{int(body.get('reps') or 0)} reps" if kind == "exercise" else _EXERCISE_KINDS[kind]
-        rows.append((_exercise_name(body.get("exercise")), what, start_s, end_s))
-    return pd.DataFrame(
-        {
-            "exercise": pd.Series([r[0] for r in rows], dtype="object"),
-            "what": pd.Series([r[1] for r in rows], dtype="object"),
-            "start": _local_times([r[2] for r in rows]),
-            "end": _local_times([r[3] for r in rows]),
-        }
-    )
+def _exercise_row(row: EventRow) -> tuple[str, str, float, float]:
+    """An exercise event as ``(exercise name, what, start_s, end_s)`` (``DayView.exercises``)."""
+    what = f"{int(row.body.get('reps') or 0)} reps" if row.kind == "exercise" else _EXERCISE_KINDS[row.kind]
+    return _exercise_name(row.body.get("exercise")), what, _time(row.body["start_s"]), _time(row.body["end_s"])
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
@@ -671,12 +793,16 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
     day after that has nothing. Bouts are clipped to the day (``analysis.today``), and
     the totals are that day's ``analysis.days.DaySummary``. The worker finds each night's
     in-bed window at the next local noon (``analysis.nights``): until then, and on a day
-    no night touches, in-bed time is absent ("not measured"), not zero.
+    no night touches, in-bed time is absent ("not measured"), not zero. A day no
+    wearable's clock reaches (:func:`day_bounds`) has nothing.
 
     Raises:
         StoreError: The store cannot be read.
     """
-    start_s, end_s = day_bounds(datetime.combine(day, dt.time(12)).timestamp())
+    bounds = day_bounds(day)
+    if bounds is None:
+        return _day_view(day)
+    start_s, end_s = bounds
     status = live_status(store_url, device_id) or {}
     seen_s = _last_seen_s(store_url, device_id)
     now_s = end_s if seen_s is None else max(start_s, min(end_s, seen_s))
@@ -685,23 +811,33 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
         with _store(store_url) as store:
             events = store.events(device_id, since_s=start_s - _LOOKBACK_S, until_s=now_s, kinds=_DAY_KINDS)
     today = _Day(status, start_s, now_s, events)
-    bouts = _bouts(today) if status.get("t_s") is not None else _closed_bouts(today)
+    bouts = _bouts(today, live=status.get("t_s") is not None)
     sitting, breaks = today.spans("sitting_bout"), today.spans("break")
-    alerts = [a for a in today.bodies("alert") if start_s <= float(a["t_s"]) < now_s]
-    open_alert = status.get("open_alert")
-    open_t_s = float(open_alert["t_s"]) if open_alert and open_alert.get("t_s") is not None else None
-    actions = [(float(a["t_s"]), str(a["action"])) for a in today.bodies("action")]
-    instants = [_At(float(a["t_s"])) for a in alerts]
-    answered = responses(instants, actions, breaks, open_t_s=open_t_s)
-    beds = [(s, e) for s, e in today.spans("in_bed") if e > start_s and s < end_s]
+    alerts = [a for a in today.parsed("alert", _Alert.parse) if start_s <= a.t_s < now_s]
+    answered = responses(alerts, today.parsed("action", _action), breaks, open_t_s=_open_t_s(status))
+    beds = [_Span(max(s, start_s), min(e, end_s)) for s, e in today.spans("in_bed") if e > start_s and s < end_s]
     nights = [NightWindow.of_bed(s, e) for s, e in beds]
-    summaries = day_summaries(bouts, sitting, breaks, instants, nights=nights, epoch_s=0.0, tz=_local_tz())
+    summaries = day_summaries(bouts, sitting, breaks, alerts, nights=nights, epoch_s=0.0, tz=_local_tz())
     summary = next((s for s in summaries if s.date == day.isoformat()), None)
-    exercise = [(e.kind, e.body) for e in events if e.kind in _EXERCISE_KINDS and start_s <= e.t_s < end_s]
+    exercise = _parsed((e for e in events if e.kind in _EXERCISE_KINDS and start_s <= e.t_s < end_s), _exercise_row)
+    return _day_view(day, bouts=bouts, alerts=alerts, answered=answered, exercises=exercise, summary=summary, beds=beds)
+
+
+def _day_view(
+    day: dt.date,
+    *,
+    bouts: Sequence[ClippedBout] = (),
+    alerts: Sequence[_Alert] = (),
+    answered: Sequence[str] = (),
+    exercises: Sequence[tuple[str, str, float, float]] = (),
+    summary: DaySummary | None = None,
+    beds: Sequence[_Span] = (),
+) -> DayView:
+    """The Day page's frames of one day's bouts, alerts (with their answers), exercise rows and in-bed spans."""
     return DayView(
         day=day,
-        start=datetime.fromtimestamp(start_s),
-        end=datetime.fromtimestamp(end_s),
+        start=datetime.combine(day, dt.time()),
+        end=datetime.combine(day + timedelta(days=1), dt.time()) if day < dt.date.max else datetime.max,
         bouts=pd.DataFrame(
             {
                 "posture": pd.Series([b.posture for b in bouts], dtype="object"),
@@ -713,29 +849,22 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
         ),
         alerts=pd.DataFrame(
             {
-                "time": _local_times([float(a["t_s"]) for a in alerts]),
-                "repeat": pd.Series([int(a.get("repeat", 0)) for a in alerts], dtype="int64"),
+                "time": _local_times([a.t_s for a in alerts]),
+                "repeat": pd.Series([a.repeat for a in alerts], dtype="int64"),
                 "response": pd.Series([_RESPONSES[r] for r in answered], dtype="object"),
             }
         ),
-        exercises=_exercises(exercise),
-        summary=summary,
-        in_bed=pd.DataFrame(
+        exercises=pd.DataFrame(
             {
-                "start": _local_times([max(s, start_s) for s, _ in beds]),
-                "end": _local_times([min(e, end_s) for _, e in beds]),
+                "exercise": pd.Series([r[0] for r in exercises], dtype="object"),
+                "what": pd.Series([r[1] for r in exercises], dtype="object"),
+                "start": _local_times([r[2] for r in exercises]),
+                "end": _local_times([r[3] for r in exercises]),
             }
         ),
+        summary=summary,
+        in_bed=pd.DataFrame({"start": _local_times([s for s, _ in beds]), "end": _local_times([e for _, e in beds])}),
     )
-
-
-def _closed_bouts(day: _Day) -> list[ClippedBout]:
-    """The day's stored posture bouts clipped to it, with no running bout (no live status)."""
-    closed = [
-        StoredBout(str(b["posture"]), float(b["start_s"]), float(b["end_s"]), float(b.get("slouch_s") or 0.0))
-        for b in day.bodies("posture_bout")
-    ]
-    return clipped_bouts(closed, None, start_s=day.start_s, now_s=day.now_s)
 
 
 def delete_wearer(store_url: str, device_id: str) -> int:
@@ -827,12 +956,13 @@ _HOLD_KEYS = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bou
 _GUIDED_KINDS = ("rep", "hold_started", "hold")
 
 
-def _guided_event(kind: str, body: dict[str, Any]) -> RepCounted | HoldStarted | HoldEnded:
+def _guided_event(row: EventRow) -> RepCounted | HoldStarted | HoldEnded:
     """A stored ``rep``, ``hold_started`` or ``hold`` event as its analysis value.
 
     Raises:
         KeyError, ValueError, TypeError: The row does not parse.
     """
+    kind, body = row.kind, row.body
     if kind == "rep":
         return RepCounted(
             float(body["t_s"]), float(body["start_s"]), str(body["exercise"]), int(body["rep"]), body.get("side")
@@ -879,14 +1009,7 @@ def guided_set(
                 until_s=float("inf") if until_s is None else until_s,
                 kinds=_GUIDED_KINDS,
             )
-    events: list[RepCounted | HoldStarted | HoldEnded] = []
-    for row in rows:
-        if row.body.get("exercise") != exercise:
-            continue
-        try:
-            events.append(_guided_event(row.kind, row.body))
-        except (KeyError, ValueError, TypeError):
-            continue  # a row that does not parse is left out, as the reports do
+    events = _parsed((r for r in rows if r.body.get("exercise") == exercise), _guided_event)
     return guided_progress(
         events,
         per_side=per_side,

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,7 @@ import altair as alt
 from analysis.holds import HoldEnded
 from analysis.programme import Dose, exercise_by_id
 from analysis.settings import Placement
+from ingest.codec import MAX_T_S
 
 __all__ = [
     "ADHERENCE_LEVELS",
@@ -28,6 +31,7 @@ __all__ = [
     "FIT_WIDTH",
     "NO_DATA_YET",
     "POSTURE_COLOURS",
+    "UNKNOWN",
     "WEAR_GUIDE",
     "adherence_level",
     "clock",
@@ -35,6 +39,7 @@ __all__ = [
     "hold_flags_text",
     "holds_text",
     "hour_text",
+    "local_datetime",
     "minutes_text",
     "placement_label",
     "posture_label",
@@ -56,6 +61,9 @@ _LABELS = {
     "other": "Other",
     "nonwear": "Not worn",
 }
+
+#: Shown for a time or a duration that cannot be shown (NaN, or a clock counting milliseconds).
+UNKNOWN = "—"
 
 #: Said by a page with nothing to show yet (an empty store, or a wearable with no data).
 NO_DATA_YET = "No data yet: start the simulator or connect a sensor."
@@ -93,9 +101,40 @@ def posture_label(posture: str | None) -> str:
     return _LABELS.get(posture, posture.replace("_", " ").capitalize())
 
 
+def local_datetime(t_s: float, tz: dt.tzinfo | None = None) -> datetime | None:
+    """Epoch seconds as a local datetime; None for a time no wearable sends.
+
+    The store may hold times that intake now refuses (``ingest.codec.MAX_T_S``): a clock
+    counting milliseconds, one before 1970, NaN. The dashboard shows those as unknown and
+    places no day by them, rather than fail on a date no calendar shows.
+
+    Args:
+        t_s: Unix epoch seconds.
+        tz: The time zone; None for a naive datetime in the server's local time.
+
+    Returns:
+        The datetime, or None when ``t_s`` is not within ``0 <= t_s < MAX_T_S``.
+
+    >>> local_datetime(1.7e12) is None, local_datetime(float("nan")) is None
+    (True, True)
+    >>> local_datetime(0.0, dt.UTC).isoformat()
+    '1970-01-01T00:00:00+00:00'
+    """
+    if not 0.0 <= t_s < MAX_T_S:  # also false for NaN
+        return None
+    return datetime.fromtimestamp(t_s, tz)
+
+
 def clock(t_s: float, *, seconds: bool = False) -> str:
-    """Epoch seconds as a local wall-clock time, ``HH:MM`` (``HH:MM:SS`` with ``seconds``)."""
-    return datetime.fromtimestamp(t_s).strftime("%H:%M:%S" if seconds else "%H:%M")
+    """Epoch seconds as a local wall-clock time, ``HH:MM`` (``HH:MM:SS`` with ``seconds``).
+
+    A time no wearable sends (:func:`local_datetime`) reads :data:`UNKNOWN`:
+
+    >>> clock(1.7e12)
+    '—'
+    """
+    local = local_datetime(t_s)
+    return UNKNOWN if local is None else local.strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
 def hour_text(hours: float) -> str:
@@ -107,8 +146,13 @@ def hour_text(hours: float) -> str:
 def minutes_text(seconds: float) -> str:
     """A duration in whole minutes (rounded down, as a running clock shows it): ``"27 min"``.
 
-    Durations of an hour or more read ``"1 h 05 min"``.
+    Durations of an hour or more read ``"1 h 05 min"``; NaN or infinity reads :data:`UNKNOWN`.
+
+    >>> minutes_text(float("nan"))
+    '—'
     """
+    if not math.isfinite(seconds):
+        return UNKNOWN
     total_min = max(0, int(seconds // 60))
     if total_min < 60:
         return f"{total_min} min"
@@ -235,7 +279,8 @@ class SittingProgress:
     """The running sitting bout against the limit, as the sitting bar shows it.
 
     Attributes:
-        fraction: How full the bar is, 0 to 1 (full once the limit is reached).
+        fraction: How full the bar is, 0 to 1 (full once the limit is reached, empty for a
+            negative or unknown sitting time).
         text: The words over the bar.
         overdue: The limit is reached: the bar shows the overdue colour.
     """
@@ -261,9 +306,10 @@ def sitting_progress(sitting_s: float, max_sitting_s: float) -> SittingProgress:
     """
     limit = minutes_text(max_sitting_s)
     over_s = sitting_s - max_sitting_s
-    if over_s < 0:
+    if not over_s >= 0:  # also for NaN: an unknown sitting time fills no bar
+        fraction = sitting_s / max_sitting_s if math.isfinite(sitting_s) else 0.0
         return SittingProgress(
-            sitting_s / max_sitting_s, f"{minutes_text(sitting_s)} of {limit} before a break is due", False
+            min(1.0, max(0.0, fraction)), f"{minutes_text(sitting_s)} of {limit} before a break is due", False
         )
     if over_s < 60:
         return SittingProgress(1.0, f"Your {limit} limit is reached: time for a break", True)

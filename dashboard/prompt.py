@@ -268,11 +268,11 @@ def break_prompt() -> None:
             status = data.live_status(current_settings().store_url, device_id)
         except StoreError:
             status = None  # the page says what is wrong with the store
-    alert = (status or {}).get("open_alert")
+    alert = data.open_alert(status)
     answered = st.session_state.get(ANSWERED_KEY)
-    if alert and isinstance(answered, dict) and answered.get("t_s") == float(alert["t_s"]):
+    if alert is not None and isinstance(answered, dict) and answered.get("t_s") == float(alert["t_s"]):
         alert = None  # answered here; the worker has not saved its next status yet
-    if device_id is None or status is None or not alert:
+    if device_id is None or status is None or alert is None:
         st.set_page_config(page_title=NORMAL_TITLE, page_icon=NORMAL_ICON)
         if status is not None and _still_sitting(status):
             st.info(STILL_SITTING, icon=":material/chair:")

@@ -159,7 +159,7 @@ def quiet_times(device_id: str, status: dict[str, Any]) -> None:
         )
         if st.button("Meeting over", icon=":material/event_available:", key="meeting_end"):
             send(device_id, "meeting_end", "Meeting over: break reminders are back on.")
-    elif not status.get("open_alert") and st.button(  # an open prompt offers its own "In a meeting (1 h)"
+    elif data.open_alert(status) is None and st.button(  # an open prompt offers its own "In a meeting (1 h)"
         "In a meeting", icon=":material/groups:", key="meeting", help="Pause break reminders"
     ):
         send(device_id, "meeting", "Break reminders paused for the meeting.")

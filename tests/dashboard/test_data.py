@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -35,9 +35,17 @@ def test_devices_and_live_status_come_from_the_store(morning_store: Callable[...
 
 def test_day_bounds_are_local_midnights() -> None:
     """Today runs from local midnight to the next one."""
-    start_s, end_s = data.day_bounds(at(10, 30))
-    assert start_s == datetime(2025, 3, 12).timestamp()
-    assert end_s == (datetime(2025, 3, 12) + timedelta(days=1)).timestamp()
+    assert data.day_bounds(date(2025, 3, 12)) == (
+        datetime(2025, 3, 12).timestamp(),
+        (datetime(2025, 3, 12) + timedelta(days=1)).timestamp(),
+    )
+
+
+def test_a_day_no_wearable_reaches_has_no_bounds() -> None:
+    """Year 1 and year 9999 are no days a wearable's clock reaches: None, not an error."""
+    assert data.day_bounds(date.min) is None
+    assert data.day_bounds(date.max) is None
+    assert data.day_bounds(date(3000, 1, 1)) is None
 
 
 def test_posture_today_adds_closed_bouts_and_the_running_one(morning_store: Callable[..., str]) -> None:
