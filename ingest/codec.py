@@ -30,6 +30,7 @@ from ingest.errors import PacketError
 __all__ = [
     "FLAG_GYRO",
     "HEADER",
+    "MAX_PACKET_BYTES",
     "MAX_SAMPLES",
     "MAX_T_S",
     "VERSION",
@@ -44,6 +45,8 @@ VERSION = 1
 FLAG_GYRO = 0x01
 HEADER = struct.Struct("<BBHIdfff")
 MAX_SAMPLES = 1024
+#: The largest packet: ``MAX_SAMPLES`` samples with gyro.
+MAX_PACKET_BYTES = HEADER.size + 12 * MAX_SAMPLES
 #: Samples are timed from 0 up to (not including) Unix time 2**32 s, 2106-02-07, where a
 #: 32-bit unsigned clock ends. A board counting milliseconds (1.7e12 "seconds"), a clock
 #: set thousands of years ahead or a rate so low that a packet's last sample lies beyond

@@ -147,9 +147,10 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "sitless_bad_messages",
         _C,
-        "Status, settings or action messages that were not valid (counted and skipped).",
+        "Status, settings or action messages that were not valid, and messages on a topic naming no valid device"
+        " (counted and skipped).",
         _WR,
-        ("bad_status", "bad_settings", "bad_actions"),
+        ("bad_status", "bad_settings", "bad_actions", "bad_topics"),
     ),
     MetricSpec("sitless_duplicate_actions", _C, "User actions received again.", _W, ("duplicate_actions",)),
     MetricSpec(

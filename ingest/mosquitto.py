@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # ingest.broker_setup imports this module
 __all__ = [
     "AUTOSAVE_INTERVAL_S",
     "MAX_INFLIGHT_MESSAGES",
+    "MAX_PACKET_SIZE",
     "MAX_QUEUED_BYTES",
     "MAX_QUEUED_MESSAGES",
     "config_path",
@@ -50,6 +51,12 @@ MAX_QUEUED_BYTES = 256 * 2**20
 # QoS 1 messages sent to one client and not yet acknowledged. The recorder acknowledges
 # a batch once it is stored, so this is also the most one of its store writes takes.
 MAX_INFLIGHT_MESSAGES = 100
+# The largest MQTT packet any client may send; a client that sends a larger one is
+# disconnected (mosquitto.conf(5), max_packet_size). sitless's largest messages are a
+# packet of 1,024 samples with gyro (12,316 bytes) and a JSON payload of 64 KiB, so a
+# quarter of a MiB leaves room for the topic and headers while a single message can no
+# longer take a queue's whole ``MAX_QUEUED_BYTES`` from the others.
+MAX_PACKET_SIZE = 256 * 2**10
 
 _SYSTEM_MOSQUITTO = Path("/usr/sbin/mosquitto")  # Debian's; /usr/sbin is not on every PATH
 
@@ -152,11 +159,12 @@ def mosquitto_config(
 
 
 def queue_and_log_lines() -> list[str]:
-    """The queue limits above and logging of errors and warnings to stderr: every sitless mosquitto has them."""
+    """The queue and packet limits above, and errors and warnings logged to stderr: every sitless mosquitto's."""
     return [
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
+        f"max_packet_size {MAX_PACKET_SIZE}",
         "log_dest stderr",
         "log_type error",
         "log_type warning",

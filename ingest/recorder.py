@@ -89,6 +89,8 @@ class Recorder(MqttService):
         self._unsaved[(device_id, name)] += n
         self.stats.per_device[(device_id, name)] += n
         self.metrics.add(name, n)
+        if name == "bad_packets":
+            self.stats.bad_packets += n
 
     def count(self, device_id: str, name: str) -> None:
         """Add one to a device's counter (:meth:`MqttService.count`)."""
@@ -112,7 +114,6 @@ class Recorder(MqttService):
         try:
             batch = decode(m.payload)
         except PacketError as err:
-            self.stats.bad_packets += 1
             self._count(device_id, "bad_packets")
             self.troubles.warning(f"bad:{device_id}", "bad packet on %s: %s", m.topic, err)
             return

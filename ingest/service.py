@@ -46,12 +46,13 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
+from ingest.codec import MAX_PACKET_BYTES
 from ingest.errors import StoreError, TopicError
 from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetrics, ThreadCpu, add_metrics_arguments
 from ingest.mqtt import (
@@ -62,6 +63,7 @@ from ingest.mqtt import (
     start_network_thread,
     stop_network_thread,
 )
+from ingest.payloads import MAX_PAYLOAD_BYTES
 from ingest.store import DEFAULT_STORE_URL
 from ingest.topics import Kind, parse
 
@@ -71,7 +73,6 @@ __all__ = [
     "MqttService",
     "RateLimitedLog",
     "add_service_arguments",
-    "by_device",
     "probe_topic",
     "serve",
 ]
@@ -179,24 +180,26 @@ class Message:
     received_s: float
 
 
-def by_device(messages: Iterable[Message]) -> Iterator[tuple[str, Kind, Message]]:
-    """Each message with the device id and kind its topic names.
+#: The largest payload a message of each kind can validly have: a packet of
+#: ``MAX_SAMPLES`` samples with gyro, or a JSON object the payload parser accepts.
+_MAX_BYTES = {Kind.IMU: MAX_PACKET_BYTES}
+#: The count a refused message of each kind goes under.
+#: (The services take no events or commands: such a message is on a topic they do not read.)
+_BAD_COUNT = {
+    Kind.IMU: "bad_packets",
+    Kind.STATUS: "bad_status",
+    Kind.SETTINGS: "bad_settings",
+    Kind.ACTION: "bad_actions",
+    Kind.EVENT: "bad_topics",
+    Kind.CMD: "bad_topics",
+}
 
-    A message whose topic is not a sitless device topic is logged and skipped.
 
-    Args:
-        messages: Received messages.
-
-    Yields:
-        ``(device_id, kind, message)`` in the order received.
-    """
-    for m in messages:
-        try:
-            device_id, kind = parse(m.topic)
-        except TopicError as err:
-            log.warning("ignoring message: %s", err)
-            continue
-        yield device_id, kind, m
+def _refused(kind: Kind, m: Message) -> str | None:
+    """Why a device message is refused before its handler sees it, or None: larger than any valid one of its kind."""
+    if len(m.payload) > _MAX_BYTES.get(kind, MAX_PAYLOAD_BYTES):
+        return f"{len(m.payload)} bytes, more than any valid {kind} message"
+    return None
 
 
 class MqttService(ABC):
@@ -612,9 +615,24 @@ class MqttService(ABC):
 
         A message that ``handle`` cannot take is counted (``errors``), logged
         (rate-limited) and skipped; only a store failure leaves the batch, so that the
-        loop takes it in again.
+        loop takes it in again. Before ``handle``, a message on a topic that names no
+        valid device is counted (``bad_topics``, the service's own), and one that no
+        handler could use (:func:`_refused`) under its kind's bad count: neither reaches
+        ``handle``, which a standby worker would otherwise keep undecoded.
         """
-        for device_id, kind, m in by_device(messages):
+        for m in messages:
+            try:
+                device_id, kind = parse(m.topic)
+            except TopicError as err:
+                self.count("*", "bad_topics")
+                self.troubles.warning("topic", "ignoring a message: %s", err)
+                continue
+            if refused := _refused(kind, m):
+                self.count(device_id, _BAD_COUNT[kind])
+                self.troubles.warning(
+                    f"refused:{device_id}", "%s: message on %s refused: %s", device_id, m.topic, refused
+                )
+                continue
             try:
                 handle(device_id, kind, m)
             except StoreError:

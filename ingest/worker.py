@@ -143,7 +143,8 @@ class WorkerSettings:
         seq_restart_gap: A packet this many sequence numbers or more below the last one
             analysed starts a new sequence instead of counting as a duplicate (QoS 1
             redeliveries are at most a few hundred packets old; 10,000 packets are
-            83 min at 50 Hz in 25-sample packets).
+            83 min at 50 Hz in 25-sample packets), unless the store holds that very
+            packet: then it is old data again, a duplicate.
         buzz_max_age_s: Most device-time seconds between an alert and the newest sample
             analysed for its buzz still to be sent (a worker catching up after a restart
             or a backlog does not buzz for a reminder the wearer can no longer act on;
@@ -417,7 +418,11 @@ class Worker(MqttService):
         if wearer.quarantined:
             self.counts[(device_id, "quarantined")] += 1
             return
-        if batch.seq <= wearer.seq and wearer.seq - batch.seq >= self.settings.seq_restart_gap:
+        if (
+            batch.seq <= wearer.seq
+            and wearer.seq - batch.seq >= self.settings.seq_restart_gap
+            and not self._stored_already(device_id, batch.seq, m.payload)  # then a duplicate, below
+        ):
             self._restart_sequence(device_id, wearer, batch.seq)
         if batch.seq <= wearer.seq or batch.seq in wearer.pending:
             self.counts[(device_id, "duplicates")] += 1
@@ -441,6 +446,15 @@ class Worker(MqttService):
         self._gapped[device_id] = None
         if len(wearer.pending) > self.settings.reorder_max_packets:
             self._feed_pending(device_id, wearer, skip_gaps=True)
+
+    def _stored_already(self, device_id: str, seq: int, payload: bytes) -> bool:
+        """Whether the store holds this very packet: replayed old data, whose analysis must not start again.
+
+        A device that lost its counter sends new samples under old numbers, which differ
+        from the stored ones; a replay (a packet resent, or kept by a broker) is the same.
+        """
+        stored = next(self.store.batches(device_id, after_seq=seq - 1, limit=1), None)
+        return stored is not None and stored.seq == seq and stored.payload == payload
 
     def _restart_sequence(self, device_id: str, wearer: _Wearer, seq: int) -> None:
         """Take a packet far below the last one analysed as the start of a new sequence.

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from ingest.broker import BrokerEngine, BrokerProcess, _ephemeral_ports, register
 from ingest.broker_setup import SERVICE_USERS, add_login, write_logins
+from ingest.mosquitto import MAX_PACKET_SIZE
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, topic
 from tests.support import free_port, missing
@@ -204,6 +205,31 @@ def test_a_wearable_added_with_mosquitto_passwd_logs_in(tmp_path: Path) -> None:
         # -b takes the password on the command line: fine for a test, not for a real one.
         subprocess.run([tool, "-b", str(broker.logins.passwd), "desk-11", "its password"], check=True)
         assert not _refused(wearable)
+
+
+def test_mosquitto_disconnects_a_client_sending_a_message_larger_than_any_sitless_one(tmp_path: Path) -> None:
+    """One message past ``MAX_PACKET_SIZE`` (it could fill a slow subscriber's whole queue
+    and push out the other wearers' packets) ends its sender's connection and reaches no one."""
+    if shutil.which("mosquitto") is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    broker = BrokerProcess(BrokerAddress("127.0.0.1", free_port()), engine=BrokerEngine.MOSQUITTO, data_dir=tmp_path)
+    assert broker.logins is not None
+    for device in ("desk-07", "desk-08"):
+        add_login(broker.logins, device)
+    with broker:
+        worker = Client(broker.login("worker"), "t-worker", "sitless/v1/+/imu")
+        gone: queue.Queue[object] = queue.Queue()
+        sender = Client(broker.login("desk-07"), "t-desk-07")
+        sender.client.on_disconnect = lambda *args: gone.put(args)
+        other = Client(broker.login("desk-08"), "t-desk-08")
+        try:
+            sender.client.publish(topic("desk-07", Kind.IMU), bytes(MAX_PACKET_SIZE), qos=1)
+            gone.get(timeout=WAIT_S)
+            other.publish(topic("desk-08", Kind.IMU), b"marker")
+            assert worker.until((topic("desk-08", Kind.IMU), b"marker")) == [(topic("desk-08", Kind.IMU), b"marker")]
+        finally:
+            for c in (worker, sender, other):
+                c.close()
 
 
 def test_the_logins_are_kept_across_starts_and_private(tmp_path: Path) -> None:

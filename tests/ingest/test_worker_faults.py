@@ -12,7 +12,7 @@ import pytest
 
 from ingest.codec import Batch, encode
 from ingest.service import Message
-from ingest.store import Store
+from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 
@@ -164,6 +164,57 @@ def test_a_forged_sequence_number_does_not_silence_the_real_stream(tmp_path: Pat
     saved = counters(url)
     assert saved[(GOOD, "packets")] == 26  # 25 real ones and the forged one, each once
     assert saved[(GOOD, "seq_restarts")] == 1
+
+
+def test_an_old_packet_again_is_a_duplicate_not_a_new_sequence(tmp_path: Path) -> None:
+    """A stored packet far below the last one analysed, sent again byte for byte (a replay,
+    or a retained copy a broker sends at each subscription), is a duplicate, not the start
+    of a new sequence whose gap the stored history would fill. A new packet under an old
+    number still starts one."""
+    url = store_url(tmp_path)
+    worker = make_worker(url, reorder_wait_s=0.0, seq_restart_gap=100)
+    stream = [good(s) for s in range(300)]
+    with Store(url) as store:
+        store.add_batches([BatchRow(GOOD, s, T0 + s * 0.5, 25, 50.0, m.payload) for s, m in enumerate(stream)])
+    worker.handle(stream)
+    worker.handle([good(0), good(1), good(300)])
+    assert worker._wearers[GOOD].seq == 300
+    worker.flush(force=True)
+    saved = counters(url)
+    assert saved[(GOOD, "duplicates")] == 2
+    assert saved.get((GOOD, "seq_restarts"), 0) == 0
+    assert saved[(GOOD, "packets")] == 301
+    reset = imu(GOOD, 0, T0 + 400.0)  # the same number, new samples: a device that lost its counter
+    worker.handle([reset])
+    worker.flush(force=True)
+    assert worker._wearers[GOOD].seq == 0
+    assert counters(url)[(GOOD, "seq_restarts")] == 1
+    worker.close()
+
+
+def test_a_standby_worker_keeps_no_message_larger_than_a_valid_one(tmp_path: Path) -> None:
+    """Messages of a device another worker holds are kept undecoded for a take-over: one
+    larger than any valid message of its kind is counted as bad instead of kept."""
+    url = store_url(tmp_path)
+    holder = make_worker(url, client_id="wa", worker_id="wa")
+    standby = make_worker(url, client_id="wb", worker_id="wb")
+    try:
+        holder.handle([imu(BAD, 0, T0)])
+        holder.flush(force=True)
+        standby.handle([imu(BAD, 0, T0)])
+        standby.flush(force=True)
+        assert not standby.ownership.holds(BAD)
+        big = Message(topic(BAD, Kind.IMU), b"\x01" * 2**20, 0, 1, 0.0)
+        standby.handle([big] * 20 + [json_message(BAD, Kind.ACTION, b"[" * 2**17)])
+        kept = sum(len(m.payload) for q in standby.ownership._standby.values() for _, m in q)
+        assert kept < 2**16
+        standby.flush(force=True)
+        saved = counters(url)
+        assert saved[(BAD, "bad_packets")] == 20
+        assert saved[(BAD, "bad_actions")] == 1
+    finally:
+        holder.close()
+        standby.close()
 
 
 def test_a_forged_packet_ahead_waits_while_the_real_stream_flows(tmp_path: Path) -> None:
