@@ -14,10 +14,10 @@ the page. While the status holds an open alert (``open_alert``), the prompt show
   change the page configuration" (Streamlit API reference, st.set_page_config,
   https://docs.streamlit.io/develop/api-reference/configuration/st.set_page_config),
   a fragment's run included; the alert icon is drawn here, so it needs no download;
-- with :func:`notify_toggle` on, once per alert (keyed on its ``t_s``), a short chime and
-  a desktop notification through the browser's Notification API, from a script that
-  ``st.html(..., unsafe_allow_javascript=True)`` runs in the page itself, not in an
-  iframe (Streamlit API reference, st.html).
+- with :func:`notify_toggle` on, once per alert (keyed on its wearable and ``t_s``), a
+  short chime and a desktop notification through the browser's Notification API, from a
+  script that ``st.html(..., unsafe_allow_javascript=True)`` runs in the page itself, not
+  in an iframe (Streamlit API reference, st.html).
 
 The worker closes the alert itself when the sitting bout ends (a real break, taken
 without pressing anything): the prompt then goes away on the next refresh. *Done*
@@ -62,9 +62,10 @@ REFRESH_S = 2
 DEFAULT_MAX_SITTING_S = 1800.0
 #: Session state: the wearer wants a chime and a desktop notification for each new alert.
 NOTIFY_KEY = "notify"
-#: Session state: the ``t_s`` of the last alert this browser session has seen.
-SEEN_KEY = "prompt_seen_alert_t_s"
-#: Session state: the answer given here, ``{"t_s", "action", "sitting_since_s"}``, until the worker applies it.
+#: Session state: ``(device_id, t_s)`` of the last alert this browser session has seen.
+SEEN_KEY = "prompt_seen_alert"
+#: Session state: the answer given here, ``{"device_id", "t_s", "action", "sitting_since_s"}``, until the
+#: worker applies it. Keyed on the wearable as well as ``t_s``: two wearables may raise alerts at the same instant.
 ANSWERED_KEY = "prompt_answered"
 _ASK_PERMISSION_KEY = "prompt_ask_permission"
 _TOAST_KEY = "prompt_toast"
@@ -179,15 +180,16 @@ def notify_toggle() -> None:
         )
 
 
-def _notify(alert_t_s: float, body: str) -> None:
+def _notify(device_id: str, alert_t_s: float, body: str) -> None:
     """Play the chime and show a desktop notification (if the browser allows it) for one alert."""
+    tag = f"sitless-{device_id}-{alert_t_s:.0f}"
     sound = "data:audio/wav;base64," + base64.b64encode(chime_wav()).decode()
     st.html(
         f"""<script>
 (() => {{
   new Audio({json.dumps(sound)}).play().catch(() => {{}});
   if ("Notification" in window && Notification.permission === "granted") {{
-    new Notification({json.dumps(display.ALERT_TITLE)}, {{body: {json.dumps(body)}, tag: "sitless-{alert_t_s:.0f}"}});
+    new Notification({json.dumps(display.ALERT_TITLE)}, {{body: {json.dumps(body)}, tag: {json.dumps(tag)}}});
   }}
 }})();
 </script>""",
@@ -208,7 +210,12 @@ def _on_answer(device_id: str, action: UserAction, alert_t_s: float, sitting_sin
     except (ConnectionError, TopicError) as err:
         st.session_state[_FAILED_KEY] = f"Could not reach the sitless hub: {err}"
         return
-    st.session_state[ANSWERED_KEY] = {"t_s": alert_t_s, "action": str(action), "sitting_since_s": sitting_since_s}
+    st.session_state[ANSWERED_KEY] = {
+        "device_id": device_id,
+        "t_s": alert_t_s,
+        "action": str(action),
+        "sitting_since_s": sitting_since_s,
+    }
     still_sitting = action is UserAction.DONE and sitting_since_s is not None
     st.session_state[_TOAST_KEY] = STILL_SITTING if still_sitting else _ANSWERS[action]
 
@@ -245,11 +252,17 @@ def _prompt(device_id: str, status: dict[str, Any], alert: dict[str, Any]) -> No
             )
 
 
-def _still_sitting(status: dict[str, Any]) -> bool:
-    """Done was pressed here while sitting, and the same sitting bout still runs."""
+def _answered_here(device_id: str) -> dict[str, Any] | None:
+    """The answer given here to an alert of this wearable, until the worker applies it; None without one."""
     answered = st.session_state.get(ANSWERED_KEY)
+    return answered if isinstance(answered, dict) and answered.get("device_id") == device_id else None
+
+
+def _still_sitting(device_id: str, status: dict[str, Any]) -> bool:
+    """Done was pressed here while this wearable sat, and the same sitting bout still runs."""
+    answered = _answered_here(device_id)
     return (
-        isinstance(answered, dict)
+        answered is not None
         and answered.get("action") == str(UserAction.DONE)
         and answered.get("sitting_since_s") is not None
         and answered.get("sitting_since_s") == status.get("sitting_since_s")
@@ -269,21 +282,22 @@ def break_prompt() -> None:
         except StoreError:
             status = None  # the page says what is wrong with the store
     alert = data.open_alert(status)
-    answered = st.session_state.get(ANSWERED_KEY)
-    if alert is not None and isinstance(answered, dict) and answered.get("t_s") == float(alert["t_s"]):
+    answered = None if device_id is None else _answered_here(device_id)
+    if alert is not None and answered is not None and answered.get("t_s") == float(alert["t_s"]):
         alert = None  # answered here; the worker has not saved its next status yet
     if device_id is None or status is None or alert is None:
         st.set_page_config(page_title=NORMAL_TITLE, page_icon=NORMAL_ICON)
-        if status is not None and _still_sitting(status):
+        if device_id is not None and status is not None and _still_sitting(device_id, status):
             st.info(STILL_SITTING, icon=":material/chair:")
         return
-    st.session_state.pop(ANSWERED_KEY, None)
+    if answered is not None:
+        st.session_state.pop(ANSWERED_KEY)  # a newer alert of this wearable: the answer is applied
     st.set_page_config(page_title=display.ALERT_TITLE, page_icon=alert_favicon())
     st.html(_STYLE)
     _prompt(device_id, status, alert)
     alert_t_s = float(alert["t_s"])
-    if st.session_state.get(SEEN_KEY) != alert_t_s:
-        st.session_state[SEEN_KEY] = alert_t_s
+    if st.session_state.get(SEEN_KEY) != (device_id, alert_t_s):
+        st.session_state[SEEN_KEY] = (device_id, alert_t_s)
         if st.session_state.get(NOTIFY_KEY):
             sat = display.minutes_text(float(status.get("sitting_s") or 0.0))
-            _notify(alert_t_s, f"You have been sitting for {sat}. Stand up and stretch.")
+            _notify(device_id, alert_t_s, f"You have been sitting for {sat}. Stand up and stretch.")

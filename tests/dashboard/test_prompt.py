@@ -10,7 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.prompt import ANSWERED_KEY, NOTIFY_KEY, SEEN_KEY, STILL_SITTING
 from ingest.mqtt import BrokerAddress
-from tests.dashboard.office_morning import at
+from ingest.store import Store
+from tests.dashboard.office_morning import DEVICE, at, live_status
+
+OTHER = "desk-08"
 
 
 def open_alert(minute: int, repeat: int = 0) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def test_the_chime_and_notification_fire_once_per_alert(
     fired = [s for s in scripts(app) if "new Notification" in s]
     assert len(fired) == 1
     assert "data:audio/wav;base64," in fired[0]
-    assert app.session_state[SEEN_KEY] == at(10, 33)
+    assert app.session_state[SEEN_KEY] == (DEVICE, at(10, 33))
     for minute in (35, 36):  # the same alert, refreshed: nothing more
         morning_store(at(10, minute), seq=minute, open_alert=open_alert(33))
         app.run()
@@ -154,3 +157,25 @@ def test_without_notify_nothing_plays(make_app: Callable[..., AppTest], morning_
     app.run()
     assert "Time for a break" in messages(app)
     assert not scripts(app)
+
+
+def test_answering_one_wearables_alert_leaves_anothers_raised_at_the_same_instant(
+    make_app: Callable[..., AppTest],
+    morning_store: Callable[..., str],
+    store_url: str,
+    embedded_broker: BrokerAddress,
+) -> None:
+    """Done on desk-07's 10:33 alert; desk-08's alert of 10:33 still asks for an answer, and chimes once."""
+    url = morning_store(at(10, 34), open_alert=open_alert(33))
+    with Store(store_url) as store:
+        store.set_device_status(OTHER, {"online": True})
+        store.save_state(OTHER, 1, snapshot={}, status=live_status(at(10, 34), open_alert=open_alert(33)))
+    app = make_app(url, broker_url=embedded_broker.url)
+    app.toggle(key=NOTIFY_KEY).set_value(True).run()
+    app.button(key="alert_done").click().run()
+    assert "alert_done" not in {b.key for b in app.button}
+    app.sidebar.selectbox[0].select(OTHER).run()
+    assert not app.exception
+    assert "alert_done" in {b.key for b in app.button}
+    assert app.session_state[SEEN_KEY] == (OTHER, at(10, 33))
+    assert len([s for s in scripts(app) if "new Notification" in s]) == 1
