@@ -62,6 +62,14 @@ class Handover:
     lost: set[str] = field(default_factory=set)
 
 
+#: Most payload bytes kept in all for devices other workers hold. A live wearer's packet
+#: is about 180 bytes, so the default 240 messages of 2,000 devices take some 85 MB; a
+#: client sending the largest messages allowed (12 kB packets, 64 kB JSON) for many
+#: device ids would take gigabytes without it. Past it, the devices heard from least
+#: recently lose their kept messages: a take-over finds those in the store.
+MAX_STANDBY_BYTES = 256 * 2**20
+
+
 class DeviceOwnership:
     """One worker's leases and the messages it keeps of devices other workers hold.
 
@@ -69,7 +77,8 @@ class DeviceOwnership:
         store: The store holding the leases.
         worker_id: This worker's id, the owner named in its leases.
         lease_s: How long a lease lasts without being renewed.
-        standby_messages: Most messages kept per device held by another worker.
+        standby_messages: Most messages kept per device held by another worker (and
+            ``max_standby_bytes`` of payload in all).
         max_standby_devices: Most such devices (device ids come from any client: bounded).
         handover_after: Renewals in a row this worker must find itself above its fair
             share before it hands devices over.
@@ -81,6 +90,8 @@ class DeviceOwnership:
             taken back from under it. Should the newcomer die, its devices come back
             after this instead of after ``lease_s * 4 / 3``.
         clock: Monotonic wall-clock seconds, for the renewal cadence.
+        max_standby_bytes: Most payload bytes kept for all such devices
+            (:data:`MAX_STANDBY_BYTES`).
     """
 
     def __init__(
@@ -95,6 +106,7 @@ class DeviceOwnership:
         handover_step: int,
         handover_cooldown_leases: float,
         clock: Callable[[], float],
+        max_standby_bytes: int = MAX_STANDBY_BYTES,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -103,6 +115,8 @@ class DeviceOwnership:
         self._standby: OrderedDict[str, deque[tuple[Kind, Message]]] = OrderedDict()
         self._standby_messages = standby_messages
         self._max_standby_devices = max_standby_devices
+        self._max_standby_bytes = max_standby_bytes
+        self._standby_bytes = 0
         self._handover_after = handover_after
         self._handover_step = handover_step
         self._handover_cooldown_leases = handover_cooldown_leases
@@ -160,7 +174,18 @@ class DeviceOwnership:
 
     def keep(self, device_id: str, kind: Kind, message: Message) -> None:
         """Keep a message of a device another worker holds, for the day this worker takes it over."""
-        self._standby_of(device_id).append((kind, message))
+        kept = self._standby_of(device_id)
+        if len(kept) == kept.maxlen:
+            if not kept:
+                return  # nothing is kept
+            self._standby_bytes -= len(kept[0][1].payload)  # the oldest, pushed out
+        kept.append((kind, message))
+        self._standby_bytes += len(message.payload)
+        for other, older in self._standby.items():  # the least recently heard first, this device last
+            if self._standby_bytes <= self._max_standby_bytes or other == device_id:
+                break
+            self._standby_bytes -= _payload_bytes(older)
+            older.clear()
 
     def standby_messages(self) -> int:
         """Messages kept for devices other workers hold (read when metrics are scraped)."""
@@ -171,7 +196,7 @@ class DeviceOwnership:
         if kept is None:
             kept = self._standby[device_id] = deque(maxlen=self._standby_messages)
             while len(self._standby) > self._max_standby_devices:
-                self._standby.popitem(last=False)
+                self._standby_bytes -= _payload_bytes(self._standby.popitem(last=False)[1])
         else:
             self._standby.move_to_end(device_id)
         return kept
@@ -202,7 +227,8 @@ class DeviceOwnership:
         self._present = True
         handover = Handover(lost=self.held - held)
         for device_id in sorted(held - self.held):
-            handover.gained[device_id] = list(self._standby.pop(device_id, ()))
+            gained = handover.gained[device_id] = list(self._standby.pop(device_id, ()))
+            self._standby_bytes -= _payload_bytes(gained)
         for device_id in handover.lost:
             log.warning("%s: lost the lease of %s to another worker; letting it go", self.worker_id, device_id)
             self._standby_of(device_id)
@@ -271,3 +297,8 @@ class DeviceOwnership:
         gone = sorted(set(device_ids) & self.held)
         self.store.release_leases(self.worker_id, gone)
         self.held -= set(gone)
+
+
+def _payload_bytes(kept: Iterable[tuple[Kind, Message]]) -> int:
+    """The payload bytes of kept messages."""
+    return sum(len(m.payload) for _, m in kept)

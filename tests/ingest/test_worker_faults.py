@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ingest.codec import Batch, encode
+from ingest.ownership import DeviceOwnership
 from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
@@ -215,6 +216,31 @@ def test_a_standby_worker_keeps_no_message_larger_than_a_valid_one(tmp_path: Pat
     finally:
         holder.close()
         standby.close()
+
+
+def test_messages_kept_for_a_take_over_are_bounded_in_bytes(tmp_path: Path) -> None:
+    """Past ``max_standby_bytes`` the devices heard from least recently lose their kept
+    messages (a take-over finds them in the store), though they stay known."""
+    with Store(store_url(tmp_path)) as store:
+        ownership = DeviceOwnership(
+            store,
+            "wb",
+            lease_s=10.0,
+            standby_messages=240,
+            max_standby_devices=10,
+            handover_after=2,
+            handover_step=1,
+            handover_cooldown_leases=1.0,
+            clock=lambda: 0.0,
+            max_standby_bytes=10_000,
+        )
+        for device in ("a", "b", "c", "a"):
+            for _ in range(2):
+                ownership.keep(device, Kind.IMU, Message(topic(device, Kind.IMU), bytes(2_000), 0, 1, 0.0))
+        kept = {d: len(q) for d, q in ownership._standby.items()}
+        assert kept == {"b": 0, "c": 2, "a": 2}  # a's first two went when c's came, b's when a's came again
+        assert sum(len(m.payload) for q in ownership._standby.values() for _, m in q) <= 10_000
+        assert all(ownership.knows(d) for d in ("a", "b", "c"))
 
 
 def test_a_forged_packet_ahead_waits_while_the_real_stream_flows(tmp_path: Path) -> None:
