@@ -569,9 +569,7 @@ def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | N
 
     "Today" is the day of the wearable's latest analysed sample, or of its published
     status when no worker has analysed it live (events imported or generated). The plan
-    is the default one from the first day with data; days are local to the server. A
-    stored event the report cannot place (a bout ending in the year 30 million) leaves no
-    report: None, as without data.
+    is the default one from the first day with data; days are local to the server.
 
     Raises:
         StoreError: The store cannot be read.
@@ -579,11 +577,7 @@ def plan_progress(store_url: str, device_id: str, weeks: int = 12) -> Report | N
     today = latest_day(store_url, device_id)
     if today is None:
         return None
-    try:
-        return load_report(store_url, device_id, end=today, weeks=weeks, tz=_local_tz())
-    except (ValueError, TypeError, OverflowError) as err:  # a stored row whose times no calendar holds
-        log.warning("%s: no progress report: %s", device_id, err)
-        return None
+    return load_report(store_url, device_id, end=today, weeks=weeks, tz=_local_tz())
 
 
 @st.cache_data(ttl=PROGRESS_TTL_S, show_spinner=False)

@@ -20,6 +20,7 @@ from analysis.recognition import ExerciseFound
 from analysis.report import Report, build_report
 from analysis.reps import RepSet
 from analysis.sets import exercise_sets
+from ingest.codec import MAX_T_S
 from ingest.store import EventRow, Store
 
 __all__ = ["load_report"]
@@ -31,18 +32,40 @@ class _At:
 
 
 _HOLD_FIELDS = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bounces", "hold")
+
+
+def _time(body: dict[str, Any], key: str) -> float:
+    """A stored time as float seconds, within the times intake accepts (``codec.MAX_T_S``).
+
+    Raises:
+        KeyError: It is missing.
+        ValueError: It is not a number, or no calendar shows it (a clock counting
+            milliseconds, in a store written before intake refused one).
+        TypeError: It is not a number.
+    """
+    t_s = float(body[key])
+    if not 0.0 <= t_s < MAX_T_S:
+        raise ValueError(f"{key} {t_s} is outside 0..2**32 s")
+    return t_s
+
+
+def _span(body: dict[str, Any]) -> tuple[float, float]:
+    """A stored row's ``start_s`` and ``end_s`` (:func:`_time`)."""
+    return _time(body, "start_s"), _time(body, "end_s")
+
+
 #: How each stored kind the report reads becomes an analysis value (KeyError, ValueError
 #: or TypeError: the row does not parse).
 _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "posture_bout": lambda b: PostureBout(b["start_s"], b["end_s"], Posture(b["posture"]), b.get("slouch_s", 0)),
-    "sitting_bout": lambda b: SittingBout(b["start_s"], b["end_s"]),
-    "break": lambda b: BreakTaken(b["start_s"], b["end_s"]),
-    "alert": lambda b: _At(float(b["t_s"])),
-    "action": lambda b: (float(b["t_s"]), str(b["action"])),
-    "exercise": lambda b: RepSet(b["start_s"], b["end_s"], str(b["exercise"]), int(b["reps"])),
-    "hold": lambda b: HoldEnded(*(b[f] for f in _HOLD_FIELDS)),
-    "exercise_found": lambda b: ExerciseFound(b["start_s"], b["end_s"], str(b["exercise"]), b["confidence"]),
-    "in_bed": lambda b: NightWindow.of_bed(float(b["start_s"]), float(b["end_s"])),
+    "posture_bout": lambda b: PostureBout(*_span(b), Posture(b["posture"]), float(b.get("slouch_s", 0))),
+    "sitting_bout": lambda b: SittingBout(*_span(b)),
+    "break": lambda b: BreakTaken(*_span(b)),
+    "alert": lambda b: _At(_time(b, "t_s")),
+    "action": lambda b: (_time(b, "t_s"), str(b["action"])),
+    "exercise": lambda b: RepSet(*_span(b), str(b["exercise"]), int(b["reps"])),
+    "hold": lambda b: HoldEnded(*_span(b), *(b[f] for f in _HOLD_FIELDS[2:])),
+    "exercise_found": lambda b: ExerciseFound(*_span(b), str(b["exercise"]), float(b["confidence"])),
+    "in_bed": lambda b: NightWindow.of_bed(*_span(b)),
 }
 
 

@@ -86,3 +86,26 @@ def test_a_night_found_live_is_in_bed_time_in_the_report(
     (day,) = json.loads(capsys.readouterr().out)["days"]
     assert day["in_bed_s"] == pytest.approx(7200.0)
     assert day["lying_s"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"kind": "posture_bout", "start_s": T0_S + 100.0, "end_s": 1e15, "posture": "sitting"},
+        {"kind": "sitting_bout", "start_s": T0_S + 100.0, "end_s": "later"},
+        {"kind": "break", "start_s": float("nan"), "end_s": T0_S + 120.0},
+        {"kind": "alert", "t_s": 1.7e12},
+        {"kind": "exercise", "start_s": T0_S, "end_s": T0_S + 9.0, "exercise": "squat", "reps": "ten"},
+    ],
+)
+def test_a_stored_row_no_calendar_can_place_is_skipped_not_the_report(
+    store_with_a_set: str, capsys: pytest.CaptureFixture[str], odd: dict[str, object]
+) -> None:
+    """A row with a time outside 0..2**32 s (a clock in milliseconds, in a store written
+    before intake refused one) or not a number is left out; the rest is reported."""
+    with Store(store_with_a_set) as store:
+        store.add_events(DEVICE, [{**odd, "t_s": odd.get("t_s", T0_S + 100.0)}])
+    args = ["report", "--store", store_with_a_set, "--end", "2023-11-14", "--weeks", "1", "--tz", "UTC", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [d["exercise"] for d in report["done"]] == ["squat"]
