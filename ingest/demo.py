@@ -40,7 +40,7 @@ from analysis import Placement
 from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_port, port_in_use
 from ingest.broker_setup import Logins, add_login, reader_command
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
-from ingest.errors import IngestError
+from ingest.errors import IngestError, StoreError
 from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
@@ -102,7 +102,10 @@ def _store(url: str) -> str:
     path = parse_store_url(url).path
     if path is None:  # PostgreSQL: the services make the tables
         return url
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot make the folder of store {url}: {err.strerror or err}") from err
     if url == DEMO_STORE_URL:
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -196,6 +199,31 @@ def _watch_alerts(broker: BrokerAddress) -> paho.Client:
     return client
 
 
+def _check_logins(broker: _Broker, users: list[str]) -> None:
+    """Log in once as each part of the demo, so that a login the broker refuses fails the demo at once.
+
+    The services themselves try again and again (a broker may be restarting), which
+    would leave the demo waiting for ever on a logins folder that no longer matches the
+    broker's (a password file edited or damaged).
+
+    Raises:
+        ConnectionError: The broker refused a login, saying which and what to do.
+    """
+    if broker.logins is None:
+        return
+    for user in users:
+        client = make_client(f"sitless-demo-check-{user}-{os.getpid()}")
+        try:
+            connect(client, broker.login(user), fail_if_refused=True)
+        except ConnectionError as err:
+            raise ConnectionError(
+                f"{err} (as {user!r}): the logins in {broker.logins.folder} do not work;"
+                " delete that folder and start the demo again, which makes new ones"
+            ) from err
+        client.disconnect()
+        client.loop_stop()
+
+
 def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
     """Run every part of the pipeline until ``stop`` is set; return the exit status."""
     from firmware_sim.device import Device, DeviceSettings
@@ -209,8 +237,20 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
                 broker.login("worker"), store_url, client_id="sitless-demo-worker", placement=settings.placement
             )
         )
+        _check_logins(broker, ["recorder", "worker", "dashboard", "reader", settings.device_id])
+
+        def stop_services() -> None:  # a stop asked while a service still connects ends its tries
+            stop.wait()
+            recorder.stop()
+            worker.stop()
+
+        threading.Thread(target=stop_services, name="demo-stop", daemon=True).start()
         recorder.start()
         worker.start()
+        if stop.is_set():
+            worker.close()
+            recorder.close()
+            return 0
         console = _watch_alerts(broker.login("reader"))
         # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
         dashboard = subprocess.Popen(

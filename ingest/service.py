@@ -398,10 +398,14 @@ class MqttService(ABC):
     def start(self, *, timeout_s: float = 10.0) -> None:
         """Connect, wait until subscribed and handle messages in a background thread.
 
+        A :meth:`stop` while it connects ends its tries, and it returns with nothing started.
+
         Raises:
             ConnectionError: The broker did not confirm the subscriptions in time.
         """
         self.connect()
+        if self._stop.is_set():
+            return  # stopped while it connected: nothing to start
         if not self.subscribed.wait(timeout_s):
             raise ConnectionError(f"{self.client_id}: subscriptions not confirmed within {timeout_s:.0f} s")
         self._thread = threading.Thread(target=self._loop, name=self.client_id, daemon=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ingest.broker import free_port
-from ingest.broker_setup import Logins
+from ingest.broker_setup import Logins, write_logins
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.topics import Kind, subscription, topic
 
@@ -106,3 +106,33 @@ def _run_until_alert(
         reader.join(5)
     assert status == 0, "".join(lines)
     return status
+
+
+def test_a_demo_whose_logins_no_longer_match_fails_at_once_with_what_to_do(tmp_path: Path) -> None:
+    """A logins folder whose worker password no longer matches the broker's (edited or
+    damaged) ends the demo at once with one line saying what to do, not endless retries."""
+    folder = tmp_path / "var" / "broker"
+    write_logins(folder / "logins")
+    Logins(folder / "logins").secret("worker").write_text("not the password\n", encoding="utf-8")
+    port, broker_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--port", str(port)]
+    cmd += ["--broker-port", str(broker_port), "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "refused the login" in done.stderr
+    assert "delete that folder" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_stop_while_a_service_still_connects_ends_the_demo(tmp_path: Path) -> None:
+    """Ctrl-C while the services try to reach a broker that does not answer stops the demo."""
+    silent = free_port()  # nothing listens there
+    cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--port", str(free_port())]
+    cmd += ["--broker", f"mqtt://127.0.0.1:{silent}", "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "retrying in" in line:  # the recorder is trying to connect
+                break
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
