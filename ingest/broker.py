@@ -33,20 +33,32 @@ import contextlib
 import logging
 import os
 import random
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from ingest.broker_setup import SERVICE_USERS, Logins, TlsFiles, reader_command, write_broker_setup, write_logins
+from ingest.broker_setup import (
+    SERVICE_USERS,
+    BrokerFolderError,
+    Logins,
+    TlsFiles,
+    folder_error,
+    reader_command,
+    write_broker_setup,
+    write_logins,
+)
+from ingest.errors import IngestError
 from ingest.mosquitto import config_path, find_mosquitto, log_path, mosquitto_config
-from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client
+from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client, url_host
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -155,7 +167,12 @@ def serve(address: BrokerAddress, logins: Path | None = None, tls: TlsFiles | No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await broker.start()
+        quiet_start = logging.getLogger("amqtt.broker")
+        quiet_start.setLevel(logging.CRITICAL)  # a failed start logs a traceback; its error is said once, by the caller
+        try:
+            await broker.start()
+        finally:
+            quiet_start.setLevel(logging.NOTSET)
         log.info("MQTT broker listening on %s", address.url)
         await stop.wait()
         await broker.shutdown()
@@ -175,12 +192,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randrange(10_000, low) if low > 10_000 else rng.randrange(1024, 65536)
-        with socket.socket() as s, contextlib.suppress(OSError):
+        with socket.socket(_family(host)) as s, contextlib.suppress(OSError):
             s.bind((host, port))
             return port
-    with socket.socket() as s:  # every try taken: let the system choose
+    with socket.socket(_family(host)) as s:  # every try taken: let the system choose
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _family(host: str) -> socket.AddressFamily:
+    """The socket family of a listening address: IPv6 for an IPv6 address, else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _ephemeral_ports() -> tuple[int, int]:
@@ -192,31 +214,43 @@ def _ephemeral_ports() -> tuple[int, int]:
         return 49152, 65535
 
 
-def wait_for_port(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
-    """Wait until a TCP port accepts connections; return whether it did in time."""
+def wait_for_port(address: BrokerAddress, timeout_s: float = 10.0, *, alive: Callable[[], bool] | None = None) -> bool:
+    """Wait until a TCP port accepts connections; return whether it did in time.
+
+    ``alive``, asked between tries, ends the wait at once (False) when it says the
+    broker is gone: a broker process that exited will never open the port.
+    """
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (alive is None or alive()):
         with contextlib.suppress(OSError), socket.create_connection((address.host, address.port), timeout=0.5):
             return True
         time.sleep(0.05)
     return False
 
 
-def wait_for_broker(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
+def wait_for_broker(
+    address: BrokerAddress, timeout_s: float = 10.0, *, alive: Callable[[], bool] | None = None
+) -> bool:
     """Wait until an MQTT broker accepts a connection; return whether it did in time.
 
     A real MQTT handshake rather than a bare TCP probe, which amqtt logs as an error. A
     refused TCP connection (nothing listens yet) is tried again every 50 ms here rather
     than after paho's reconnect delay of 1 s, then 2 s, which made every start take 3 s.
+    ``alive`` (:func:`wait_for_port`) is asked while waiting too: a broker that exited
+    because another program holds its port fails at once, not after the timeout that
+    program's silence would take.
     """
     deadline = time.monotonic() + timeout_s
+    gone = None if alive is None else (lambda: not alive())
     while True:
         client = make_client(f"sitless-probe-{os.getpid()}")
         try:
-            connect(client, address, timeout_s=max(0.1, deadline - time.monotonic()), fail_if_refused=True)
+            connect(
+                client, address, timeout_s=max(0.1, deadline - time.monotonic()), fail_if_refused=True, abandon=gone
+            )
         except ConnectionError as err:
-            if not isinstance(err.__cause__, OSError) or time.monotonic() >= deadline:
-                return False  # a login turned down, a broker that never answered, or out of time
+            if not isinstance(err.__cause__, OSError) or time.monotonic() >= deadline or (gone and gone()):
+                return False  # a login turned down, a broker that never answered or exited, or out of time
             time.sleep(0.05)
             continue
         client.disconnect()
@@ -226,7 +260,7 @@ def wait_for_broker(address: BrokerAddress, timeout_s: float = 10.0) -> bool:
 
 def port_in_use(address: BrokerAddress) -> bool:
     """Whether something already listens on the address's port."""
-    with socket.socket() as s:
+    with socket.socket(_family(address.host)) as s:
         try:
             s.bind((address.host, address.port))
         except OSError:
@@ -259,6 +293,7 @@ class BrokerProcess:
 
     Raises:
         RuntimeError: mosquitto was asked for and is not installed.
+        BrokerFolderError: ``data_dir`` is a file, or its logins cannot be read or written.
     """
 
     def __init__(
@@ -279,6 +314,8 @@ class BrokerProcess:
         # amqtt refuses MQTT 5: its address tells the services to speak 3.1.1 to it.
         self.address = address if self.engine is BrokerEngine.MOSQUITTO else address.speaking_3_1_1()
         self.data_dir = data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise BrokerFolderError(f"the broker's data folder {data_dir} is a file: name a folder (made if missing)")
         #: The logins it lets in (made in the data folder if missing); None: anyone.
         self.logins: Logins | None = None if open_access else write_logins(data_dir / LOGINS_DIR)
         self._timeout_s = startup_timeout_s
@@ -290,33 +327,64 @@ class BrokerProcess:
 
         Raises:
             RuntimeError: It is running already, or it exited or did not answer in time.
+            BrokerFolderError: Its data folder cannot be written.
         """
         if self.running:
             raise RuntimeError(f"the embedded MQTT broker on {self.address.url} is running already")
         # Its own session: a Ctrl-C meant for the parent must not stop the broker first.
-        if self.engine is BrokerEngine.MOSQUITTO:
-            cmd = self._write_mosquitto_config()
-            with log_path(self.data_dir, self.address.port).open("wb") as out:
-                self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
-        else:
-            cmd = [sys.executable, "-m", "ingest.broker", "--host", self.address.host, "--port", str(self.address.port)]
-            if self.logins is not None:
-                cmd += ["--logins", str(self.logins.folder)]
-            if self.tls is not None:
-                cmd += ["--tls-cert", str(self.tls.certfile), "--tls-key", str(self.tls.keyfile)]
-                cmd += ["--tls-ca", str(self.tls.cafile)]
-            self._proc = subprocess.Popen(cmd, start_new_session=True)
+        try:
+            if self.engine is BrokerEngine.MOSQUITTO:
+                cmd = self._write_mosquitto_config()
+                with log_path(self.data_dir, self.address.port).open("wb") as out:
+                    self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+            else:
+                host, port = self.address.host, str(self.address.port)
+                cmd = [sys.executable, "-m", "ingest.broker", "--host", host, "--port", port]
+                if self.logins is not None:
+                    cmd += ["--logins", str(self.logins.folder)]
+                if self.tls is not None:
+                    cmd += ["--tls-cert", str(self.tls.certfile), "--tls-key", str(self.tls.keyfile)]
+                    cmd += ["--tls-ca", str(self.tls.cafile)]
+                self._proc = subprocess.Popen(cmd, start_new_session=True)
+        except OSError as err:
+            raise folder_error(self.data_dir, err, "data folder") from err
+        try:  # whatever fails from here on, the broker must not outlive this call
+            self._wait_until_it_answers()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("%s listening on %s", self.engine, self.address.url)
+
+    def _wait_until_it_answers(self) -> None:
+        """Wait for the started broker to answer an MQTT connection; stop waiting as soon as it exits.
+
+        Raises:
+            RuntimeError: It exited, or did not answer within the start-up timeout.
+        """
+        proc = self._proc
+        assert proc is not None
+
+        def alive() -> bool:
+            return proc.poll() is None
+
         deadline = time.monotonic() + self._timeout_s
         # A bare TCP probe first spares paho's 1-s reconnect delay; amqtt would log it as an error.
-        port_open = self.engine is BrokerEngine.AMQTT or wait_for_port(self.address, self._timeout_s)
+        port_open = self.engine is BrokerEngine.AMQTT or wait_for_port(self.address, self._timeout_s, alive=alive)
         probe = self.login(_PROBE_USER)
-        answered = port_open and wait_for_broker(probe, max(1.0, deadline - time.monotonic()))
-        if not answered or self._proc.poll() is not None:
-            self.stop()
+        answered = port_open and wait_for_broker(probe, max(1.0, deadline - time.monotonic()), alive=alive)
+        if not answered or not alive():
+            status = proc.poll()
+            if status is None:
+                self.stop()
+                why = "did not answer in time"
+            else:
+                self._proc = None  # exited already: nothing to stop, and its log is quoted below
+                why = f"exited with status {status}"
+            said = self._log_errors()
             raise RuntimeError(
-                f"embedded MQTT broker ({self.engine}) did not start on {self.address.url}{self._log_tail()}"
+                f"embedded MQTT broker ({self.engine}) did not start on {self.address.url}: it {why}"
+                + (f": {said}" if said else self._log_tail())
             )
-        log.info("%s listening on %s", self.engine, self.address.url)
 
     def _write_mosquitto_config(self) -> list[str]:
         """Write mosquitto's configuration into the data folder; return its command line."""
@@ -337,6 +405,21 @@ class BrokerProcess:
         given a login with :func:`ingest.broker_setup.add_login`.
         """
         return self.address if self.logins is None else self.logins.address(self.address, user)
+
+    def _log_errors(self) -> str:
+        """The ``Error:`` lines of mosquitto's log, on one line with the log's path; empty when it has none.
+
+        ``Error: Address already in use`` says at once that another program holds the port.
+        """
+        if self.engine is not BrokerEngine.MOSQUITTO:
+            return ""  # amqtt logs to the parent's stderr
+        path = log_path(self.data_dir, self.address.port)
+        with contextlib.suppress(OSError):
+            lines = path.read_text(errors="replace").splitlines()
+            said = [line.partition("Error: ")[2].strip() for line in lines if "Error: " in line]
+            if said:
+                return f"{'; '.join(said[-3:])} (its log: {path})"
+        return ""
 
     def _log_tail(self, lines: int = 5) -> str:
         if self.engine is not BrokerEngine.MOSQUITTO:
@@ -450,8 +533,12 @@ def _write_setup(args: argparse.Namespace, tls: TlsFiles | None) -> int:
     port = args.port if args.port != DEFAULT_PORT or tls is None else None
     try:
         setup = write_broker_setup(args.mosquitto_config, host=args.host, port=port, tls=tls, force=args.force)
-    except (FileExistsError, OSError) as err:
+    except BrokerFolderError as err:
         print(f"sitless broker: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # FileExistsError: a configuration is there already, and its message says so
+        why = str(err) if err.strerror is None else f"{err.filename}: {err.strerror}"
+        print(f"sitless broker: cannot write the configuration into {args.mosquitto_config}: {why}", file=sys.stderr)
         return 1
     scheme, port_used = ("mqtts", port or 8883) if tls else ("mqtt", port or DEFAULT_PORT)
     folder = args.mosquitto_config.resolve()
@@ -460,7 +547,8 @@ def _write_setup(args: argparse.Namespace, tls: TlsFiles | None) -> int:
     print(f"  start it:     mosquitto -c {setup.config}")
     print(
         f"  each service: SITLESS_MQTT_PASSWORD_FILE={folder}/secrets/worker.password{ca} "
-        f"sitless worker --broker {scheme}://worker@{args.host}:{port_used}   (likewise recorder, gateway, dashboard)"
+        f"sitless worker --broker {scheme}://worker@{url_host(args.host)}:{port_used}"
+        "   (likewise recorder, gateway, dashboard)"
     )
     print(f"  a wearable:   mosquitto_passwd {setup.passwd} DEVICE_ID   (it logs in with its device id)")
     print(f"  read events:  {reader_command(args.host, port_used, setup.secrets['reader'], cafile=args.tls_ca)}")
@@ -479,7 +567,7 @@ def _print_logins(broker: BrokerProcess) -> None:
     print(f"  logins:       {broker.logins.folder} (no anonymous clients; {', '.join(SERVICE_USERS)})")
     print(
         f"  each service: SITLESS_MQTT_PASSWORD_FILE={secrets}/worker.password{ca} "
-        f"sitless worker --broker {worker.url}   (likewise recorder, gateway, dashboard)"
+        f"sitless worker --broker {shlex.quote(worker.url)}   (likewise recorder, gateway, dashboard)"
     )
     print(f"  a wearable:   mosquitto_passwd {broker.logins.passwd} DEVICE_ID, then restart the broker")
     print(f"  read events:  {reader_command(host, port, broker.logins.secret('reader'), cafile=cafile)}", flush=True)
@@ -492,6 +580,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"sitless broker: {err}", file=sys.stderr)
         return 2
+    args.host = args.host.removeprefix("[").removesuffix("]")  # [::1] as in a URL: the address ::1
     if args.mosquitto_config is not None:
         return _write_setup(args, tls)
     stop = threading.Event()
@@ -499,8 +588,7 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    before = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         broker = BrokerProcess(
             BrokerAddress(args.host, args.port),
@@ -524,9 +612,13 @@ def run(args: argparse.Namespace) -> int:
                 if not broker.running:
                     print("sitless broker: the broker exited", file=sys.stderr)  # stop() logs why
                     return 1
-    except RuntimeError as err:
+    except (RuntimeError, IngestError, ValueError) as err:  # no mosquitto, a broken data folder, a bad address
         print(f"sitless broker: {err}", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(sig, handler)
     return 0
 
 
@@ -540,4 +632,10 @@ if __name__ == "__main__":  # `python -m ingest.broker --host H --port P`: how B
     _parser.add_argument("--tls-ca", type=Path)
     _args = _parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serve(BrokerAddress(_args.host, _args.port), _args.logins, _tls_files(_args))
+    from amqtt.errors import BrokerError
+
+    try:
+        serve(BrokerAddress(_args.host, _args.port), _args.logins, _tls_files(_args))
+    except (BrokerError, OSError) as _err:  # its port taken, its certificate unreadable: said once, on one line
+        print(f"amqtt: {_err}", file=sys.stderr)
+        sys.exit(1)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from ingest.errors import TopicError
+from ingest.errors import IngestError, TopicError
 from ingest.mosquitto import queue_and_log_lines
 from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
 from ingest.topics import PREFIX, validate_device_id
@@ -48,6 +48,7 @@ __all__ = [
     "SERVICE_GRANTS",
     "SERVICE_USERS",
     "Access",
+    "BrokerFolderError",
     "BrokerSetup",
     "Logins",
     "TlsFiles",
@@ -75,6 +76,29 @@ SERVICE_USERS: dict[str, str] = {
     "dashboard": "the dashboard and sitless session or calibrate: write actions and settings, read events",
     "reader": "read-only: the events, for a user's own MQTT client (mosquitto_sub)",
 }
+
+
+class BrokerFolderError(IngestError):
+    """A broker's data folder or logins folder cannot be used: a file where a folder belongs, unreadable files."""
+
+
+def folder_error(folder: Path, err: OSError, what: str = "logins folder") -> BrokerFolderError:
+    """A :class:`BrokerFolderError` naming ``folder`` and, in one line, what is wrong in it.
+
+    >>> print(folder_error(Path("/b/logins"), IsADirectoryError(21, "Is a directory", "/b/logins/passwd")))
+    ... # doctest: +ELLIPSIS
+    the broker's logins folder /b/logins cannot be used: /b/logins/passwd is a folder where a file belongs; repair...
+    """
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        why = f"a file stands where a folder belongs ({err.filename})"
+    elif isinstance(err, IsADirectoryError):
+        why = f"{err.filename} is a folder where a file belongs"
+    else:
+        why = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+    return BrokerFolderError(
+        f"the broker's {what} {folder} cannot be used: {why}; repair or move it aside"
+        " (sitless then makes a new one, with new passwords)"
+    )
 
 
 def password_line(user: str, password: str, salt: bytes | None = None) -> str:
@@ -242,11 +266,22 @@ class Logins:
         return self.folder / "secrets" / f"{user}.password"
 
     def users(self) -> dict[str, str]:
-        """Each login's password hash, from :attr:`passwd` (empty when there is none)."""
+        """Each login's password hash, from :attr:`passwd` (empty when there is none).
+
+        Raises:
+            BrokerFolderError: :attr:`passwd` is a folder, unreadable or not UTF-8 text.
+        """
         try:
             text = self.passwd.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
+        except UnicodeDecodeError as err:
+            raise BrokerFolderError(
+                f"the broker's password file {self.passwd} is not UTF-8 text (one user:$7$... line per login);"
+                " repair it or move its folder aside (sitless then makes new logins)"
+            ) from err
+        except OSError as err:
+            raise folder_error(self.folder, err) from err
         pairs = (line.strip().split(":", 1) for line in text.splitlines() if line.strip() and line[0] != "#")
         return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}  # user and hash
 
@@ -270,14 +305,21 @@ def write_logins(folder: Path, *, fresh: bool = False) -> Logins:
 
     Returns:
         The logins.
+
+    Raises:
+        BrokerFolderError: ``folder`` or a file in it is not what it should be (a file
+            where a folder belongs, or the other way round), or cannot be read or written.
     """
     logins = Logins(folder.resolve())
-    logins.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if fresh:
-        logins.passwd.unlink(missing_ok=True)
-    for user in SERVICE_USERS:
-        add_login(logins, user, fresh=fresh)
-    logins.acl.write_text(acl_rules(), encoding="utf-8")
+    try:
+        logins.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fresh:
+            logins.passwd.unlink(missing_ok=True)
+        for user in SERVICE_USERS:
+            add_login(logins, user, fresh=fresh)
+        logins.acl.write_text(acl_rules(), encoding="utf-8")
+    except OSError as err:
+        raise folder_error(logins.folder, err) from err
     return logins
 
 
@@ -289,17 +331,21 @@ def add_login(logins: Logins, user: str, *, fresh: bool = False) -> Path:
 
     Raises:
         TopicError: ``user`` is neither a service nor a valid device id.
+        BrokerFolderError: The logins folder cannot be read or written (:func:`write_logins`).
     """
     if user not in SERVICE_USERS:
         validate_device_id(user)
     secret = logins.secret(user)
-    if not fresh and user in logins.users() and secret.exists():
+    if not fresh and user in logins.users() and secret.is_file():
         return secret
-    secret.parent.mkdir(mode=0o700, exist_ok=True)
-    password = secrets.token_urlsafe(24)
-    _private(secret, password + "\n")
-    others = [f"{u}:{h}" for u, h in logins.users().items() if u != user]
-    _private(logins.passwd, "\n".join([*others, password_line(user, password)]) + "\n")
+    try:
+        secret.parent.mkdir(mode=0o700, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        _private(secret, password + "\n")
+        others = [f"{u}:{h}" for u, h in logins.users().items() if u != user]
+        _private(logins.passwd, "\n".join([*others, password_line(user, password)]) + "\n")
+    except OSError as err:
+        raise folder_error(logins.folder, err) from err
     return secret
 
 

@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "make_client",
     "start_network_thread",
     "stop_network_thread",
+    "url_host",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,10 @@ class BrokerAddress:
                 password file that cannot be read.
         """
         env = os.environ if environ is None else environ
-        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        try:
+            parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        except ValueError as err:  # an unclosed [ of an IPv6 address
+            raise BrokerUrlError(f"broker URL {_shown_safely(url)!r}: {err} (write an IPv6 host as [::1])") from err
         if parts.scheme not in ("mqtt", "mqtts"):
             raise BrokerUrlError(f"broker URL must start with mqtt:// or mqtts://, got {_shown(url)!r}")
         if parts.password is not None:
@@ -131,11 +136,21 @@ class BrokerAddress:
                 f"no password in the broker URL, please: put it in a file named by {PASSWORD_FILE_ENV} "
                 f"(or in {PASSWORD_ENV}), where other users of this machine cannot read it"
             )
+        if not parts.hostname:
+            raise BrokerUrlError(
+                f"broker URL {_shown(url)!r} names no host: write mqtt://HOST[:PORT], e.g. {DEFAULT_BROKER_URL}"
+            )
+        if parts.path.strip("/") or parts.fragment:
+            raise BrokerUrlError(
+                f"broker URL {_shown(url)!r} has a path: write only mqtt[s]://[USER@]HOST[:PORT][?protocol=3.1.1]"
+            )
         tls = parts.scheme == "mqtts"
         try:
-            port = parts.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+            port = parts.port
         except ValueError as err:
-            raise BrokerUrlError(f"bad port in broker URL {url!r}") from err
+            raise BrokerUrlError(f"bad port in broker URL {_shown(url)!r}: use 1..65535") from err
+        if port == 0:
+            raise BrokerUrlError(f"bad port in broker URL {_shown(url)!r}: use 1..65535")
         username = unquote(parts.username) if parts.username else None
         password = None if username is None else _password(env)
         ca_file = env.get(CA_FILE_ENV) or None
@@ -143,37 +158,78 @@ class BrokerAddress:
         protocol = query.pop("protocol", "5")
         if protocol not in ("5", "3.1.1") or query:
             raise BrokerUrlError(f"broker URL {_shown(url)!r}: the only option is ?protocol=3.1.1 or ?protocol=5")
-        return cls(parts.hostname or "127.0.0.1", port, username, password, tls, ca_file, protocol == "5")
+        port = port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+        return cls(parts.hostname, port, username, password, tls, ca_file, protocol == "5")
 
     @property
     def url(self) -> str:
         """The address as a URL, with the user name and without the password."""
         user = "" if self.username is None else f"{self.username}@"
         query = "" if self.mqtt5 else "?protocol=3.1.1"
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}{query}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.netloc}{query}"
+
+    @property
+    def netloc(self) -> str:
+        """``host:port``, an IPv6 host in brackets as URLs write it.
+
+        >>> BrokerAddress("::1", 1884).netloc
+        '[::1]:1884'
+        """
+        return f"{url_host(self.host)}:{self.port}"
 
     def speaking_3_1_1(self) -> BrokerAddress:
         """The same broker, spoken to in MQTT 3.1.1 (a broker that refuses MQTT 5)."""
         return dataclasses.replace(self, mqtt5=False)
 
 
+def url_host(host: str) -> str:
+    """A host as a URL or ``host:port`` writes it: an IPv6 address in brackets.
+
+    >>> url_host("::1"), url_host("broker.local")
+    ('[::1]', 'broker.local')
+    """
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _password(env: os._Environ[str] | dict[str, str]) -> str | None:
     """The broker password from the environment's file or variable (None: neither is set)."""
     path = env.get(PASSWORD_FILE_ENV)
     if path:
+        where = f"the broker password file {path} ({PASSWORD_FILE_ENV})"
         try:
-            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise BrokerUrlError(f"{where} is not UTF-8 text: write the password in it as plain text") from err
         except OSError as err:
-            raise BrokerUrlError(f"cannot read the broker password file {path} ({PASSWORD_FILE_ENV}): {err}") from err
+            raise BrokerUrlError(f"cannot read {where}: {err.strerror or err}") from err
+        if not password:
+            raise BrokerUrlError(f"{where} is empty: write the login's password in it")
+        return password
     return env.get(PASSWORD_ENV) or None
 
 
 def _shown(url: str) -> str:
     """A URL as it may be shown in a message: any password in it replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not splittable (an unclosed [): :func:`_shown_safely`
+        return _shown_safely(url)
+    if password is None:
         return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return url.replace(f":{password}@", ":***@", 1)
+
+
+def _shown_safely(url: str) -> str:
+    """A URL that does not split, as it may be shown: a password before its ``@`` replaced.
+
+    >>> _shown_safely("mqtt://u:pw@[::1")
+    'mqtt://u:***@[::1'
+    """
+    scheme, sep, rest = url.rpartition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def log_in(client: paho.Client, address: BrokerAddress) -> None:
@@ -263,6 +319,7 @@ def connect(
     timeout_s: float = 10.0,
     keepalive_s: int = 15,
     fail_if_refused: bool = False,
+    abandon: Callable[[], bool] | None = None,
 ) -> None:
     """Log in (:func:`log_in`), start the client's network thread and wait for the first connection.
 
@@ -273,11 +330,12 @@ def connect(
     ``fail_if_refused`` the first attempt is made in this thread and a refusal, an
     unknown host or an unreachable network fails at once. A broker that turns the login
     down (bad user name or password, not authorised) fails at once either way: trying
-    again would not change its answer.
+    again would not change its answer. ``abandon``, asked every 20 ms while waiting,
+    stops the wait early when it returns true (a broker process that exited meanwhile).
 
     Raises:
-        ConnectionError: No connection within ``timeout_s``, the login was refused, or
-            (``fail_if_refused``) the first attempt failed.
+        ConnectionError: No connection within ``timeout_s``, the login was refused,
+            (``fail_if_refused``) the first attempt failed, or ``abandon`` said to stop.
     """
     log_in(client, address)
     refusals: list[str] = []
@@ -308,6 +366,9 @@ def connect(
             if time.monotonic() > deadline:
                 _give_up(client)
                 raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
+            if abandon is not None and abandon():
+                _give_up(client)
+                raise ConnectionError(f"stopped waiting for the MQTT broker at {address.url}")
             time.sleep(0.02)
     finally:
         client.on_connect = previous

@@ -137,3 +137,53 @@ def test_a_login_with_a_wrong_password_is_refused_over_mqtts(tls_command: Runnin
     with pytest.raises(ConnectionError):
         connect(client, address, fail_if_refused=True)
     assert not client.is_connected()
+
+
+def _command(port: int, data_dir: Path, *more: str) -> list[str]:
+    return [sys.executable, "-m", "ingest.cli", "broker", "--port", str(port), "--data-dir", str(data_dir), *more]
+
+
+@pytest.mark.parametrize("engine", [BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def test_the_command_on_ipv6_prints_urls_that_work(tmp_path: Path, engine: BrokerEngine) -> None:
+    """``sitless broker --host ::1`` prints ``[::1]`` URLs; the worker's, with its password file, logs in."""
+    if engine is BrokerEngine.MOSQUITTO and find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    with socket.socket(socket.AF_INET6) as s:
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            pytest.skip("this machine has no IPv6 loopback (::1)")
+    port = 21200 + (engine is BrokerEngine.MOSQUITTO)
+    cmd = _command(port, tmp_path / "broker", "--host", "::1", "--engine", str(engine))
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(3)]  # the address, the logins, a service's line
+            found = re.search(r"SITLESS_MQTT_PASSWORD_FILE=(\S+) sitless worker --broker '?(mqtt://\S+?)'?\s", lines[2])
+            assert found, f"no worker line in {lines!r}"
+            address = BrokerAddress.parse(found[2], {"SITLESS_MQTT_PASSWORD_FILE": found[1]})
+            assert (address.host, address.port, address.username) == ("::1", port, "worker")
+            client = make_client("e2e-worker-ipv6", mqtt5=address.mqtt5, username="worker")
+            connect(client, address, fail_if_refused=True)
+            client.disconnect()
+            client.loop_stop()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+
+
+def test_the_command_on_a_port_another_program_holds_fails_in_one_line(tmp_path: Path) -> None:
+    """The broker exits on the taken port; the command says so on one line, exits 1 and leaves no broker behind."""
+    port = 21202
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        command = _command(port, tmp_path / "broker")
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("sitless broker: embedded MQTT broker")
+    assert "exited with status" in done.stderr
+    with socket.socket() as again:  # no broker of this run holds the port now
+        again.bind(("127.0.0.1", port))

@@ -18,9 +18,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from ingest.broker import BrokerEngine, BrokerProcess, _ephemeral_ports, register
-from ingest.broker_setup import SERVICE_USERS, add_login, write_logins
-from ingest.mosquitto import MAX_PACKET_SIZE
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.broker_setup import SERVICE_USERS, BrokerFolderError, Logins, add_login, write_logins
+from ingest.cli import main
+from ingest.mosquitto import MAX_PACKET_SIZE, find_mosquitto
+from ingest.mqtt import BrokerAddress, BrokerUrlError, connect, make_client
 from ingest.topics import Kind, topic
 from tests.support import free_port, missing
 
@@ -254,3 +255,151 @@ def test_a_free_port_lies_below_the_ports_outgoing_connections_take() -> None:
         assert 10_000 <= port < low
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))  # free
+
+
+# --- a broker that cannot start: one clear line, nothing left running --------------------------
+
+#: Ports of this section's brokers, one per test (so that tests in parallel never share one).
+_PORTS = {"folder": 21097, "taken": 21098, "late": 21099, "ipv6": 21100}
+
+
+def _engine(engine: BrokerEngine) -> BrokerEngine:
+    """The engine, or a skip (or failure, where required) when it is mosquitto and that is not installed."""
+    if engine is BrokerEngine.MOSQUITTO and find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    return engine
+
+
+def _break_folder(data_dir: Path, how: str) -> None:
+    """Make a broker data folder unusable in one of the ways a user's mistake does."""
+    logins = data_dir / "logins"
+    if how == "data-dir-is-a-file":
+        data_dir.write_text("not a folder\n", encoding="utf-8")
+        return
+    if how == "logins-is-a-file":
+        data_dir.mkdir()
+        logins.write_text("not a folder\n", encoding="utf-8")
+        return
+    logins.mkdir(parents=True)
+    if how == "passwd-is-a-folder":
+        (logins / "passwd").mkdir()
+    elif how == "passwd-not-utf8":
+        (logins / "passwd").write_bytes(b"worker:\xff\xfe\n")
+    elif how == "secrets-is-a-file":
+        (logins / "secrets").write_text("not a folder\n", encoding="utf-8")
+    elif how == "acl-is-a-folder":
+        (logins / "acl").mkdir()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "data-dir-is-a-file",
+        "logins-is-a-file",
+        "passwd-is-a-folder",
+        "passwd-not-utf8",
+        "secrets-is-a-file",
+        "acl-is-a-folder",
+    ],
+)
+def test_a_broken_data_folder_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """``sitless broker --data-dir`` on a folder it cannot use says which, on one line, with status 1."""
+    data_dir = tmp_path / "broker"
+    _break_folder(data_dir, how)
+    assert main(["broker", "--port", str(_PORTS["folder"]), "--data-dir", str(data_dir)]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    (line,) = out.err.strip().splitlines()
+    assert line.startswith("sitless broker: the broker's")
+    assert str(data_dir) in line
+
+
+def test_a_broken_logins_folder_is_a_broker_folder_error(tmp_path: Path) -> None:
+    """The library names the folder too: ``write_logins``, ``Logins.users`` and ``add_login``."""
+    _break_folder(tmp_path / "a", "passwd-is-a-folder")
+    with pytest.raises(BrokerFolderError, match="is a folder where a file belongs"):
+        write_logins(tmp_path / "a" / "logins")
+    _break_folder(tmp_path / "b", "passwd-not-utf8")
+    with pytest.raises(BrokerFolderError, match="not UTF-8"):
+        Logins(tmp_path / "b" / "logins").users()
+    logins = write_logins(tmp_path / "c" / "logins")
+    shutil.rmtree(logins.folder / "secrets")
+    (logins.folder / "secrets").write_text("", encoding="utf-8")
+    with pytest.raises(BrokerFolderError, match="a file stands where a folder belongs"):
+        add_login(logins, "desk-07")
+
+
+@pytest.mark.parametrize("engine", [BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def test_a_broker_whose_port_another_program_holds_fails_with_its_own_error(
+    tmp_path: Path, engine: BrokerEngine
+) -> None:
+    """A program that listens on the port and never answers MQTT: the broker exits, and the start
+    fails on that at once (it says the broker exited, not that it did not answer in time)."""
+    port = _PORTS["taken"] + (engine is BrokerEngine.MOSQUITTO)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        broker = BrokerProcess(
+            BrokerAddress("127.0.0.1", port), engine=_engine(engine), data_dir=tmp_path, startup_timeout_s=120
+        )
+        with pytest.raises(RuntimeError, match="exited with status") as err:
+            broker.start()
+    if engine is BrokerEngine.MOSQUITTO:
+        assert "Address already in use" in str(err.value)
+    assert not broker.running
+
+
+@pytest.mark.parametrize("engine", [BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def test_a_start_that_fails_after_the_broker_process_began_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: BrokerEngine
+) -> None:
+    """Whatever fails while the start waits (here: the probe's login cannot be read), the broker does not outlive it."""
+    broker = BrokerProcess(
+        BrokerAddress("127.0.0.1", _PORTS["late"] + 2 * (engine is BrokerEngine.MOSQUITTO)),
+        engine=_engine(engine),
+        data_dir=tmp_path,
+    )
+    started: list[subprocess.Popen[bytes]] = []
+
+    def unreadable_login(user: str) -> BrokerAddress:
+        assert broker._proc is not None
+        started.append(broker._proc)
+        raise BrokerUrlError(f"cannot read the broker password file for {user}")
+
+    monkeypatch.setattr(broker, "login", unreadable_login)
+    with pytest.raises(BrokerUrlError):
+        broker.start()
+    (process,) = started
+    assert process.poll() is not None
+    assert not broker.running
+
+
+def _has_ipv6_loopback() -> bool:
+    with socket.socket(socket.AF_INET6) as s:
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("engine", [BrokerEngine.AMQTT, BrokerEngine.MOSQUITTO])
+def test_the_broker_serves_on_the_ipv6_loopback(tmp_path: Path, engine: BrokerEngine) -> None:
+    """``--host ::1``: the broker listens there, its URL says ``[::1]`` and parses back, and its logins work."""
+    if not _has_ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback (::1)")
+    port = _PORTS["ipv6"] + (engine is BrokerEngine.MOSQUITTO)
+    with BrokerProcess(BrokerAddress("::1", port), engine=_engine(engine), data_dir=tmp_path) as broker:
+        assert broker.address.url.startswith(f"mqtt://[::1]:{port}")
+        assert BrokerAddress.parse(broker.address.url).host == "::1"
+        reader = Client(broker.login("reader"), "t-reader-ipv6", "sitless/v1/+/event")
+        worker = Client(broker.login("worker"), "t-worker-ipv6")
+        try:
+            worker.publish(topic("desk-07", Kind.EVENT), b"over IPv6")
+            assert reader.until((topic("desk-07", Kind.EVENT), b"over IPv6"))
+        finally:
+            worker.close()
+            reader.close()

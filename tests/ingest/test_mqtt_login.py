@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from ingest.broker_setup import SERVICE_USERS, acl_rules, password_line, write_broker_setup
+from ingest.cli import main
 from ingest.codec import Batch, encode
 from ingest.device_link import DeviceLink
 from ingest.mqtt import (
@@ -65,6 +66,65 @@ def test_a_password_in_the_url_is_refused_without_repeating_it() -> None:
 def test_an_unreadable_password_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BrokerUrlError, match="cannot read the broker password file"):
         BrokerAddress.parse("mqtts://worker@h", {PASSWORD_FILE_ENV: str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(b"\xff\xfesecret\n", "is not UTF-8 text"), (b"", "is empty"), (b"\n", "is empty")],
+    ids=["not-utf8", "empty", "only-a-line-break"],
+)
+def test_a_password_file_that_is_not_a_password_is_named(tmp_path: Path, content: bytes, says: str) -> None:
+    """A password file in another encoding, or empty, is refused naming it; an empty password is never sent."""
+    secret = tmp_path / "worker.password"
+    secret.write_bytes(content)
+    with pytest.raises(BrokerUrlError, match=says) as err:
+        BrokerAddress.parse("mqtt://worker@h", {PASSWORD_FILE_ENV: str(secret)})
+    assert str(secret) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        BrokerAddress("::1", 21061),
+        BrokerAddress("fe80::1%eth0", 1883, "worker", tls=True),
+        BrokerAddress("::1", 21061, mqtt5=False),
+        BrokerAddress("broker.local", 1884),
+    ],
+    ids=["ipv6", "ipv6-login-tls", "ipv6-3.1.1", "name"],
+)
+def test_an_address_url_parses_back_to_the_same_address(address: BrokerAddress) -> None:
+    """An IPv6 host is written in brackets, so that the URL given to services and printed parses back."""
+    assert BrokerAddress.parse(address.url, {PASSWORD_ENV: "x"}) == address
+    assert ("[" in address.url) == (":" in address.host)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mqtt://[::1", "Invalid IPv6 URL"),
+        ("mqtt://worker:hunter2@[::1", "Invalid IPv6 URL"),
+        ("mqtt://broker.local/sitless", "has a path"),
+        ("mqtt://broker.local#x", "has a path"),
+        ("mqtt://", "names no host"),
+        ("mqtt://:1884", "names no host"),
+        ("mqtt://broker.local:0", "bad port"),
+        ("mqtt://broker.local:70000", "bad port"),
+    ],
+)
+def test_a_malformed_broker_url_is_refused_saying_why(url: str, says: str) -> None:
+    """Nothing is guessed: no host is not 127.0.0.1, a path is not ignored; a password is never repeated."""
+    with pytest.raises(BrokerUrlError, match=says) as err:
+        BrokerAddress.parse(url, {})
+    assert "hunter2" not in str(err.value)
+
+
+def test_a_malformed_broker_url_is_one_line_from_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--broker 'mqtt://[::1'`` ends the command with status 1 and one line, no traceback."""
+    assert main(["worker", "--broker", "mqtt://[::1", "--store", "sqlite:///:memory:"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [err.strip()]
+    assert "Invalid IPv6 URL" in err
 
 
 # --- a mosquitto with passwords, ACLs and TLS ------------------------------------------------
