@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -279,9 +279,26 @@ class _Parser:
                 self.clock.assumed["time"] = "epoch_ms"
 
 
+#: The first bytes of every gzip file (RFC 1952, section 2.3.1).
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _compression(path: Path) -> Literal["gzip", "infer"] | None:
+    """How pandas is to read a CSV: as gzip exactly when its first bytes say so, whatever its name.
+
+    A gzipped CSV saved without ``.gz`` (a browser's download, a renamed export) would
+    otherwise be read as text and fail on its first byte, and a plain one named ``.gz``
+    as gzip. Other names (``.bz2``, ``.xz``, ``.zip``) are left to pandas to infer.
+    """
+    with path.open("rb") as f:
+        if f.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
+            return "gzip"
+    return None if path.suffix.lower() == ".gz" else "infer"
+
+
 def _first_time(path: Path) -> str | None:
     """The ``t`` text of the first data row, to tell seconds from ISO-8601 timestamps."""
-    probe = pd.read_csv(path, nrows=1, dtype=str, skipinitialspace=True)
+    probe = pd.read_csv(path, nrows=1, dtype=str, skipinitialspace=True, compression=_compression(path))
     if "t" not in probe.columns or probe.empty:
         return None
     value = probe["t"].iloc[0]
@@ -309,10 +326,13 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
     text, which names the offending row and value.
     """
     fast = not parser.iso
+    compression = _compression(path)
     while True:
         skip = range(1, parser.first_row)  # data rows already done (row 0 is the header)
         dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS, *GYRO_COLUMNS), np.float64) if fast else str
-        with pd.read_csv(path, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip) as reader:
+        with pd.read_csv(
+            path, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip, compression=compression
+        ) as reader:
             try:
                 for frame in reader:
                     chunk = parser.feed(frame)
@@ -337,7 +357,7 @@ def read_chunks(
 
     The format is told by content (``ingest.loggers.detect_format``). In a sitless CSV, rows
     with an empty, NaN or infinite value (gyro included, when the file has gyro columns)
-    are dropped and counted; a ``.gz`` one is decompressed.
+    are dropped and counted; a gzipped one is decompressed (told by its first bytes, not its name).
 
     Args:
         path: The CSV file.

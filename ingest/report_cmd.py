@@ -21,12 +21,84 @@ from pathlib import Path
 
 from analysis import Plan
 from analysis.report import Report
-from ingest.errors import StoreError
+from ingest.codec import MAX_T_S
+from ingest.errors import IngestError
 from ingest.progress import load_report
 from ingest.report_html import render_html
 from ingest.store import DEFAULT_STORE_URL, Store
+from ingest.topics import validate_device_id
 
 __all__ = ["register", "run"]
+
+#: The days a report may cover: those of the times sitless stores (``codec.MAX_T_S``:
+#: Unix time 0 to 2**32 s), with a day to spare at each end for any time zone.
+FIRST_DAY = dt.date(1970, 1, 2)
+LAST_DAY = (dt.datetime.fromtimestamp(MAX_T_S, dt.UTC) - dt.timedelta(days=2)).date()
+
+
+def _first_day(end: dt.date, weeks: int) -> dt.date:
+    """The first day of a report of ``weeks`` weeks ending on ``end``.
+
+    Raises:
+        ValueError: ``weeks`` is below 1, or the weeks do not lie within
+            :data:`FIRST_DAY` .. :data:`LAST_DAY`; the message names the option to change.
+
+    >>> _first_day(dt.date(2026, 3, 13), 1)
+    datetime.date(2026, 3, 7)
+    """
+    if weeks < 1:
+        raise ValueError(f"--weeks must be 1 or more, got {weeks}")
+    earliest_end = FIRST_DAY + dt.timedelta(days=6)  # a week's report needs a week
+    if not earliest_end <= end <= LAST_DAY:
+        raise ValueError(
+            f"--end {end} is outside the days sitless stores: give a day from {earliest_end} to {LAST_DAY}"
+        )
+    span_days = (end - FIRST_DAY).days + 1
+    if 7 * weeks > span_days:
+        raise ValueError(
+            f"--weeks {weeks} ending on {end} starts before {FIRST_DAY}: give --weeks {span_days // 7} or fewer"
+        )
+    return end - dt.timedelta(days=7 * weeks - 1)
+
+
+def _read_plan(path: Path) -> Plan:
+    """The exercise plan in a JSON file (``Plan.to_dict``).
+
+    Raises:
+        ValueError: The file cannot be read, is not JSON, or is not a plan; the message names it.
+    """
+    try:
+        return Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise ValueError(f"cannot read the plan {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"the plan {path} is not UTF-8 text: give the JSON of a plan") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"the plan {path} is not JSON ({err}): give the JSON of a plan") from err
+    except ValueError as err:
+        raise ValueError(f"the plan {path} is not a valid plan: {err}") from err
+
+
+def _device(store_url: str, named: str | None) -> str:
+    """The wearable to report: the one named, which the store must know, else the store's only one.
+
+    Raises:
+        ValueError: The name is no valid device id, or the store does not know it, or
+            none is named and the store has not exactly one; the message lists the store's.
+        IngestError: The store cannot be read.
+    """
+    if named is not None:
+        validate_device_id(named)
+    with Store(store_url, read_only=True) as store:
+        known = sorted(store.devices())
+        if named is not None and (named in known or store.max_seq(named) is not None):
+            return named
+    has = f"the store has: {', '.join(known) or 'none'}"
+    if named is not None:
+        raise ValueError(f"no device {named!r} in the store ({has})")
+    if len(known) != 1:
+        raise ValueError(f"name the device with --device ({has})")
+    return known[0]
 
 
 def _hours(seconds: float) -> str:
@@ -110,20 +182,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         tz: dt.tzinfo = zoneinfo.ZoneInfo(args.tz) if args.tz else (dt.datetime.now().astimezone().tzinfo or dt.UTC)
         end = args.end if args.end is not None else dt.datetime.now(tz).date()
-        plan = None if args.plan is None else Plan.from_dict(json.loads(args.plan.read_text(encoding="utf-8")))
-        device = args.device
-        if device is None:
-            with Store(args.store, read_only=True) as store:
-                known = sorted(store.devices())
-            if len(known) != 1:
-                raise ValueError(f"name the device with --device (the store has: {', '.join(known) or 'none'})")
-            device = known[0]
+        _first_day(end, args.weeks)  # before load_report, whose date arithmetic would overflow
+        plan = None if args.plan is None else _read_plan(args.plan)
+        device = _device(args.store, args.device)
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
         if args.html is not None:
             _write_html(args.html, render_html(report, device), replace=args.force)
             print(f"wrote {args.html}")
             return 0
-    except (StoreError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError) as err:
+    except (IngestError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError) as err:
         print(f"sitless report: {err}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict(), indent=1) if args.json else _text(device, report))

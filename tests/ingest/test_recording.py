@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,3 +227,18 @@ def test_dropped_rows_are_counted_on_both_reading_paths(tmp_path: Path) -> None:
     clock = RecordingClock()
     with pytest.raises(RecordingError, match=r"no usable samples \(all 2 rows have missing or non-finite values\)"):
         list(read_chunks(write(tmp_path, "t,ax,ay,az\n0,,0,1\n1,0,nan,1\n", "empty.csv"), clock=clock))
+
+
+@pytest.mark.parametrize(
+    ("name", "packed"),
+    [("rec.csv", True), ("download", True), ("rec.csv.gz", True), ("rec.csv.gz", False)],
+    ids=["gzip-named-csv", "gzip-no-suffix", "gzip-named-gz", "plain-named-gz"],
+)
+def test_a_csv_is_read_gzipped_or_not_by_its_first_bytes_not_its_name(tmp_path: Path, name: str, packed: bool) -> None:
+    """A gzipped CSV saved without ``.gz`` (or a plain one named ``.gz``) reads like any other."""
+    text = b"t,ax,ay,az\n0,0,0,1\n0.5,0,1,0\n1,1,0,0\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if packed else text)
+    t, acc = read_all(path)
+    np.testing.assert_array_equal(t, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(acc, [[0, 0, 1], [0, 1, 0], [1, 0, 0]])

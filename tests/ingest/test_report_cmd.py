@@ -109,3 +109,61 @@ def test_a_stored_row_no_calendar_can_place_is_skipped_not_the_report(
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert [d["exercise"] for d in report["done"]] == ["squat"]
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    Store(url).close()
+    return url
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--end", "0001-01-01"], "--end 0001-01-01 is outside the days sitless stores"),
+        (["--end", "9999-12-31"], "--end 9999-12-31 is outside the days sitless stores"),
+        (["--end", "1970-01-03"], "--end 1970-01-03 is outside the days sitless stores"),
+        (["--weeks", "100000000", "--end", "2026-01-01"], "give --weeks 2922 or fewer"),
+        (["--weeks", "0"], "--weeks must be 1 or more"),
+        (["--weeks", "-3"], "--weeks must be 1 or more"),
+    ],
+)
+def test_days_no_store_can_hold_are_one_line(
+    empty_store: str, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    """A report before 1970 or past the times sitless stores is refused saying which days it takes."""
+    assert main(["report", "--store", empty_store, "--device", "d1", *args]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err == f"sitless report: {err.removeprefix('sitless report: ').strip()}\n"
+    assert says in err
+
+
+def test_a_device_the_store_does_not_know_is_refused_naming_those_it_does(
+    store_with_a_set: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped device gets no report of zeros: the line names the store's devices."""
+    assert main(["report", "--store", store_with_a_set, "--device", "nope"]) == 1
+    assert capsys.readouterr().err == f"sitless report: no device 'nope' in the store (the store has: {DEVICE})\n"
+    assert main(["report", "--store", store_with_a_set, "--device", "a/b"]) == 1
+    assert "invalid device id 'a/b'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"<html></html>", "is not JSON (Expecting value: line 1 column 1"),
+        (b"\xff\xfe{}", "is not UTF-8 text"),
+        (b'{"start": "2023-11-14"}', "is not a valid plan"),
+    ],
+)
+def test_a_plan_file_that_is_no_plan_is_named(
+    store_with_a_set: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(content)
+    assert main(["report", "--store", store_with_a_set, "--device", DEVICE, "--plan", str(plan)]) == 1
+    err = capsys.readouterr().err
+    assert says in err
+    assert f"the plan {plan} " in err
