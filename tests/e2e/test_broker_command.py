@@ -153,7 +153,7 @@ def test_the_command_on_ipv6_prints_urls_that_work(tmp_path: Path, engine: Broke
             s.bind(("::1", 0))
         except OSError:
             pytest.skip("this machine has no IPv6 loopback (::1)")
-    port = 21200 + (engine is BrokerEngine.MOSQUITTO)
+    port = free_port("::1")
     cmd = _command(port, tmp_path / "broker", "--host", "::1", "--engine", str(engine))
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as process:
         try:
@@ -174,7 +174,7 @@ def test_the_command_on_ipv6_prints_urls_that_work(tmp_path: Path, engine: Broke
 
 def test_the_command_on_a_port_another_program_holds_fails_in_one_line(tmp_path: Path) -> None:
     """The broker exits on the taken port; the command says so on one line, exits 1 and leaves no broker behind."""
-    port = 21202
+    port = free_port()
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))

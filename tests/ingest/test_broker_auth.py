@@ -259,10 +259,6 @@ def test_a_free_port_lies_below_the_ports_outgoing_connections_take() -> None:
 
 # --- a broker that cannot start: one clear line, nothing left running --------------------------
 
-#: Ports of this section's brokers, one per test (so that tests in parallel never share one).
-_PORTS = {"folder": 21097, "taken": 21098, "late": 21099, "ipv6": 21100}
-
-
 def _engine(engine: BrokerEngine) -> BrokerEngine:
     """The engine, or a skip (or failure, where required) when it is mosquitto and that is not installed."""
     if engine is BrokerEngine.MOSQUITTO and find_mosquitto() is None:
@@ -308,7 +304,7 @@ def test_a_broken_data_folder_is_one_line_naming_it(
     """``sitless broker --data-dir`` on a folder it cannot use says which, on one line, with status 1."""
     data_dir = tmp_path / "broker"
     _break_folder(data_dir, how)
-    assert main(["broker", "--port", str(_PORTS["folder"]), "--data-dir", str(data_dir)]) == 1
+    assert main(["broker", "--port", str(free_port()), "--data-dir", str(data_dir)]) == 1
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err
     (line,) = out.err.strip().splitlines()
@@ -337,7 +333,7 @@ def test_a_broker_whose_port_another_program_holds_fails_with_its_own_error(
 ) -> None:
     """A program that listens on the port and never answers MQTT: the broker exits, and the start
     fails on that at once (it says the broker exited, not that it did not answer in time)."""
-    port = _PORTS["taken"] + (engine is BrokerEngine.MOSQUITTO)
+    port = free_port()
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
@@ -358,7 +354,7 @@ def test_a_start_that_fails_after_the_broker_process_began_stops_it(
 ) -> None:
     """Whatever fails while the start waits (here: the probe's login cannot be read), the broker does not outlive it."""
     broker = BrokerProcess(
-        BrokerAddress("127.0.0.1", _PORTS["late"] + 2 * (engine is BrokerEngine.MOSQUITTO)),
+        BrokerAddress("127.0.0.1", free_port()),
         engine=_engine(engine),
         data_dir=tmp_path,
     )
@@ -391,7 +387,7 @@ def test_the_broker_serves_on_the_ipv6_loopback(tmp_path: Path, engine: BrokerEn
     """``--host ::1``: the broker listens there, its URL says ``[::1]`` and parses back, and its logins work."""
     if not _has_ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback (::1)")
-    port = _PORTS["ipv6"] + (engine is BrokerEngine.MOSQUITTO)
+    port = free_port("::1")
     with BrokerProcess(BrokerAddress("::1", port), engine=_engine(engine), data_dir=tmp_path) as broker:
         assert broker.address.url.startswith(f"mqtt://[::1]:{port}")
         assert BrokerAddress.parse(broker.address.url).host == "::1"
