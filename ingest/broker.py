@@ -48,7 +48,6 @@ from typing import Any
 
 from ingest.broker_setup import (
     SERVICE_USERS,
-    BrokerFolderError,
     Logins,
     TlsFiles,
     folder_error,
@@ -56,7 +55,7 @@ from ingest.broker_setup import (
     write_broker_setup,
     write_logins,
 )
-from ingest.errors import IngestError
+from ingest.errors import BrokerFolderError, IngestError
 from ingest.mosquitto import config_path, find_mosquitto, log_path, mosquitto_config
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, connect, make_client, url_host
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from ingest.errors import IngestError, TopicError
+from ingest.errors import BrokerFolderError, TopicError
 from ingest.mosquitto import queue_and_log_lines
 from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
 from ingest.topics import PREFIX, validate_device_id
@@ -48,7 +48,6 @@ __all__ = [
     "SERVICE_GRANTS",
     "SERVICE_USERS",
     "Access",
-    "BrokerFolderError",
     "BrokerSetup",
     "Logins",
     "TlsFiles",
@@ -76,10 +75,6 @@ SERVICE_USERS: dict[str, str] = {
     "dashboard": "the dashboard and sitless session or calibrate: write actions and settings, read events",
     "reader": "read-only: the events, for a user's own MQTT client (mosquitto_sub)",
 }
-
-
-class BrokerFolderError(IngestError):
-    """A broker's data folder or logins folder cannot be used: a file where a folder belongs, unreadable files."""
 
 
 def folder_error(folder: Path, err: OSError, what: str = "logins folder") -> BrokerFolderError:

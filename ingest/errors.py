@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BrokerFolderError",
     "IngestError",
     "PacketError",
     "PayloadError",
@@ -39,3 +40,7 @@ class StoreError(IngestError):
 
 class RecordingError(IngestError):
     """A recording file cannot be read or holds no usable samples."""
+
+
+class BrokerFolderError(IngestError):
+    """A broker's data folder or logins folder cannot be used: a file where a folder belongs, unreadable files."""

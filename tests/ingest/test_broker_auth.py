@@ -18,8 +18,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from ingest.broker import BrokerEngine, BrokerProcess, _ephemeral_ports, register
-from ingest.broker_setup import SERVICE_USERS, BrokerFolderError, Logins, add_login, write_logins
+from ingest.broker_setup import SERVICE_USERS, Logins, add_login, write_logins
 from ingest.cli import main
+from ingest.errors import BrokerFolderError
 from ingest.mosquitto import MAX_PACKET_SIZE, find_mosquitto
 from ingest.mqtt import BrokerAddress, BrokerUrlError, connect, make_client
 from ingest.topics import Kind, topic
@@ -258,6 +259,7 @@ def test_a_free_port_lies_below_the_ports_outgoing_connections_take() -> None:
 
 
 # --- a broker that cannot start: one clear line, nothing left running --------------------------
+
 
 def _engine(engine: BrokerEngine) -> BrokerEngine:
     """The engine, or a skip (or failure, where required) when it is mosquitto and that is not installed."""
