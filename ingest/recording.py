@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ingest.codec import MAX_T_S
 from ingest.errors import RecordingError
 
 __all__ = [
@@ -260,10 +261,13 @@ class _Parser:
                 self.clock.start_epoch_s = first_s
         with np.errstate(over="ignore"):
             t_s = (t - self.t_first) / per_s
-        far = np.flatnonzero(~np.isfinite(t_s))
-        if far.size:  # e.g. -1e308 then 1e308: the span is beyond float64
+        # A span past MAX_T_S (136 years; beyond float64 even, e.g. -1e308 then 1e308) is a
+        # broken row, not a recording: the days between would be summarised one by one.
+        far = np.flatnonzero(~(t_s < MAX_T_S))
+        if far.size:
             raise RecordingError(
-                f"{path}: row {int(rows[far[0]])}: time {t[far[0]]!r} is too far from the first, {self.t_first!r}"
+                f"{path}: row {int(rows[far[0]])}: time {float(t[far[0]])!r} is too far from the first,"
+                f" {self.t_first!r} (more than 2**32 s, 136 years, after it)"
             )
         return Chunk(t_s, acc, gyro)
 

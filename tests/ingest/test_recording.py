@@ -77,6 +77,7 @@ def test_rows_with_missing_values_are_dropped(tmp_path: Path) -> None:
         ("t,ax,ay\n0,0,0\n", "missing column"),
         ("t,ax,ay,az\n0,0,0,1\n0.1,abc,0,1\n", "row 2: column 'ax' is not a number"),
         ("t,ax,ay,az\n0,0,0,1\n1,0,0,1\n2,0,0,1\n0.5,0,0,1\n", "row 4: time goes backwards"),
+        ("t,ax,ay,az\n0,0,0,1\n1,0,0,1\n1e12,0,0,1\n", "row 3: time 1000000000000.0 is too far from the first"),
         ("t,ax,ay,az\n", "no usable samples"),
         ("", "cannot read"),
     ],
