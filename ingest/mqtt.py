@@ -47,6 +47,7 @@ __all__ = [
     "PASSWORD_FILE_ENV",
     "BrokerAddress",
     "BrokerUrlError",
+    "LoginRefusedError",
     "connect",
     "log_in",
     "make_client",
@@ -74,6 +75,10 @@ SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 
 class BrokerUrlError(IngestError, ValueError):
     """A broker URL is not ``mqtt[s]://[USER@]host[:port]``; a ``ValueError`` too, as it always was."""
+
+
+class LoginRefusedError(ConnectionError):
+    """The broker turned the login down (bad user name or password, not authorised): trying again changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +367,7 @@ def connect(
         while not client.is_connected():
             if refusals and refusals[-1] in _LOGIN_REFUSED:
                 _give_up(client)
-                raise ConnectionError(f"the MQTT broker at {address.url} refused the login: {refusals[-1]}")
+                raise LoginRefusedError(f"the MQTT broker at {address.url} refused the login: {refusals[-1]}")
             if time.monotonic() > deadline:
                 _give_up(client)
                 raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")

@@ -58,6 +58,7 @@ from ingest.metrics import Health, MetricsEndpoint, MetricsServer, ServiceMetric
 from ingest.mqtt import (
     DEFAULT_BROKER_URL,
     BrokerAddress,
+    LoginRefusedError,
     connect,
     make_client,
     start_network_thread,
@@ -384,12 +385,19 @@ class MqttService(ABC):
         self.client.publish(self._probe_topic, f"{self.instance} {self._probe_n}", qos=0)
 
     def connect(self) -> None:
-        """Connect, retrying with a capped backoff until the broker answers or :meth:`stop`."""
+        """Connect, retrying with a capped backoff until the broker answers or :meth:`stop`.
+
+        Raises:
+            LoginRefusedError: The broker turned the login down: a wrong password file or a
+                login missing from the broker's, which no retry mends.
+        """
         delay = CONNECT_RETRY_MIN_S
         while not self._stop.is_set():
             try:
                 connect(self.client, self.broker)
                 return
+            except LoginRefusedError:
+                raise
             except ConnectionError as err:
                 log.warning("%s; retrying in %.1f s", err, delay)
                 self._stop.wait(delay)
@@ -401,7 +409,8 @@ class MqttService(ABC):
         A :meth:`stop` while it connects ends its tries, and it returns with nothing started.
 
         Raises:
-            ConnectionError: The broker did not confirm the subscriptions in time.
+            ConnectionError: The broker did not confirm the subscriptions in time, or
+                turned the login down (:class:`LoginRefusedError`, at once).
         """
         self.connect()
         if self._stop.is_set():

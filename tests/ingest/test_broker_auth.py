@@ -22,7 +22,8 @@ from ingest.broker_setup import SERVICE_USERS, Logins, add_login, write_logins
 from ingest.cli import main
 from ingest.errors import BrokerFolderError
 from ingest.mosquitto import MAX_PACKET_SIZE, find_mosquitto
-from ingest.mqtt import BrokerAddress, BrokerUrlError, connect, make_client
+from ingest.mqtt import BrokerAddress, BrokerUrlError, LoginRefusedError, connect, make_client
+from ingest.recorder import Recorder, RecorderSettings
 from ingest.topics import Kind, topic
 from tests.support import free_port, missing
 
@@ -80,6 +81,31 @@ def test_anonymous_clients_and_wrong_passwords_are_refused(secure_broker: Broker
     assert _refused(BrokerAddress(address.host, address.port, "worker", "wrong"))
     assert _refused(BrokerAddress(address.host, address.port, "desk-09", "any"))
     assert not _refused(secure_broker.login("worker"))
+
+
+def test_a_service_whose_login_is_refused_fails_at_once(
+    secure_broker: BrokerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong password is a configuration error no retry mends: the service says so and
+    stops, rather than trying again for ever."""
+    address = secure_broker.address
+    wrong = BrokerAddress(address.host, address.port, "recorder", "not its password", mqtt5=address.mqtt5)
+    recorder = Recorder(RecorderSettings(wrong, f"sqlite:///{tmp_path / 'store.sqlite'}", client_id="t-refused"))
+    try:
+        with pytest.raises(LoginRefusedError, match="refused the login"):
+            recorder.start()
+    finally:
+        recorder.close()
+    secret = tmp_path / "recorder.password"
+    secret.write_text("not its password\n", encoding="utf-8")
+    url = f"mqtt://recorder@{address.host}:{address.port}" + ("" if address.mqtt5 else "?protocol=3.1.1")
+    store = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SITLESS_MQTT_PASSWORD_FILE", str(secret))
+        assert main(["recorder", "--broker", url, "--store", store]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("sitless recorder: the MQTT broker at")
+    assert "refused the login" in line
 
 
 def test_a_device_publishes_only_its_own_samples_and_status(secure_broker: BrokerProcess) -> None:
