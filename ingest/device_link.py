@@ -19,8 +19,10 @@ as firmware keeps them in flash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -212,48 +214,148 @@ class SequenceMemory:
     """The packet counter a device keeps in non-volatile memory, in a small JSON file.
 
     Like firmware that reserves blocks of sequence numbers in flash (one write per
-    block, not per packet), it records ``next_seq`` a block ahead before using the
-    numbers below it, and the exact next number at a clean stop. After a crash the
-    device starts at the reserved mark: some numbers go unused (the recorder sees a
-    gap), none is used twice (which the store would drop as a duplicate).
+    block, not per packet), it records a mark a block ahead before using the numbers
+    below it, and the exact next number at a clean stop. After a crash the device
+    starts at the mark: some numbers go unused (the recorder sees a gap), none is used
+    twice (which the store would drop as a duplicate).
+
+    Each write goes to a temporary file, is flushed to the disk (``fsync``) and renamed
+    over the file, so that a power loss leaves the old mark or the new one, never a file
+    cut short. On a full disk, where the temporary file cannot be written, the mark is
+    written over the file's own bytes instead (:meth:`_overwrite`). Should that fail too
+    (a copy-on-write file system), the mark on disk still covers half a block: the next
+    mark is written when half the block is used, and :meth:`reserve` tries again with
+    every later number.
 
     Args:
         path: The file (created with its folder).
         block: How many sequence numbers one write reserves.
     """
 
+    #: How far past the highest number known :meth:`recover` starts: 2**28 packets are
+    #: over four years of one sensor's half-second packets, and a quarter of the 32-bit
+    #: space, so the numbers jumped over stay far from wrapping into old ones.
+    RECOVERY_JUMP = 2**28
+
     def __init__(self, path: Path, block: int = 1000) -> None:
         self.path = path
         self.block = block
-        self.reserved = 0
+        self.reserved = 0  # the mark on disk: numbers below it may be used
 
     def start(self) -> int:
         """The first sequence number to use now; reserves the block that follows it.
 
         Raises:
             ValueError: The file exists but does not hold a sequence number.
+            OSError: The file cannot be read, or the reservation cannot be written.
         """
-        try:
-            first = int(json.loads(self.path.read_text())["next_seq"]) % SEQ_MODULO
-        except FileNotFoundError:
-            first = 0
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
+        first = self.load()
         self.reserve(first)
         return first
 
+    def load(self) -> int:
+        """The number the file says to go on from (0 without a file); reserves nothing.
+
+        Raises:
+            ValueError: The file exists but does not hold a sequence number.
+            OSError: The file cannot be read.
+        """
+        try:
+            return int(json.loads(self.path.read_text())["next_seq"]) % SEQ_MODULO
+        except FileNotFoundError:
+            return 0
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
+
+    def recover(self, known_next: int) -> int:
+        """Where to go on when the file cannot be read: :attr:`RECOVERY_JUMP` past ``known_next``.
+
+        Args:
+            known_next: One past the highest number known to be used (the gateway's
+                packets still in its outbox), or 0.
+
+        Returns:
+            The first number to use; pass it to :meth:`reserve` before using it.
+        """
+        self.reserved = 0
+        return (known_next + self.RECOVERY_JUMP) % SEQ_MODULO
+
     def reserve(self, seq: int) -> None:
-        """Make sure numbers up to ``seq`` are reserved before ``seq`` goes out."""
-        if seq >= self.reserved or seq < self.reserved - self.block:  # past the block, or wrapped
+        """Make sure numbers up to ``seq`` are reserved before ``seq`` goes out.
+
+        Raises:
+            OSError: The mark could not be written; it is tried again with the next
+                number. Until then numbers below the mark on disk are covered, and a
+                number past it would be used again after a crash.
+        """
+        if seq >= self.reserved - self.block // 2 or seq < self.reserved - self.block:  # half used, or wrapped
+            self._write(seq + self.block)
             self.reserved = seq + self.block
-            self._write(self.reserved)
 
     def finish(self, next_seq: int) -> None:
-        """At a clean stop, remember exactly where to go on."""
+        """At a clean stop, remember exactly where to go on.
+
+        Raises:
+            OSError: The disk refused the write (the mark reserved before stays).
+        """
         self._write(next_seq % SEQ_MODULO)
 
     def _write(self, next_seq: int) -> None:
+        record = json.dumps({"next_seq": next_seq})
+        try:
+            self._replace(record)
+        except OSError:
+            if not self._overwrite(record):
+                raise
+
+    def _replace(self, record: str) -> None:
+        """Write the record to a temporary file, flush it to the disk and rename it over the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"next_seq": next_seq}))
-        tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
+        try:
+            with tmp.open("w") as f:
+                f.write(record)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_dir(self.path.parent)
+
+    def _overwrite(self, record: str) -> bool:
+        """Write the record over the file's own bytes (padded with spaces); whether it was.
+
+        A full disk refuses the temporary file, but a file's existing block takes new
+        bytes without any new space (not so on copy-on-write file systems: btrfs,
+        ZFS). One write of a few dozen bytes lies in one disk sector, which a power
+        loss leaves whole on the disks sitless runs on; were it torn, the gateway
+        would find the file unreadable and jump ahead (:meth:`recover`).
+        """
+        try:
+            size = self.path.stat().st_size
+            fd = os.open(self.path, os.O_WRONLY)
+        except OSError:
+            return False
+        try:
+            os.write(fd, record.ljust(size).encode())
+            os.fsync(fd)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to the disk, where the system allows it (not on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # a file system that cannot sync folders: the rename is still atomic
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -11,16 +11,20 @@
    offers. Subscribe to its notifications, then set the sample rate where the sensor
    allows it and start its stream (the profile's writes, with the pauses a profile asks
    for between them); where the sensor reports the rate it settled on, read it and time
-   the samples at that rate. A control point's answers go to the decoder (Polar's factor).
+   the samples at that rate, as for a sensor whose notifications say their rate (the
+   sitless board's packets). A control point's answers go to the decoder (Polar's factor).
 2. **Decode** each notification (a malformed one is counted and skipped), time the
    samples on the host clock and cut them into packets (``ingest.packetizer``) under
    the gateway's own sequence numbers, which go on across restarts
-   (``ingest.device_link.SequenceMemory``).
+   (``ingest.device_link.SequenceMemory``); a memory that cannot be read is not fatal:
+   the numbers go on far past the highest known, and a full disk that refuses its mark
+   does not hold a packet back.
 3. **Keep, then publish**: every packet is written to the on-disk outbox
    (``ingest.outbox``) before it is published with QoS 1, and deleted when the broker
    acknowledges it. While the broker is away packets pile up on disk; a gateway that
    starts again publishes what is left first. The recorder stores a packet once per
-   sequence number, so nothing is lost and nothing doubled.
+   sequence number, so nothing is lost and nothing doubled. A damaged outbox is moved
+   aside and an empty one started (``ingest.outbox.open_outbox``).
 4. **Reconnect** with backoff (1 s doubling to 60 s) when the sensor drops or cannot be
    reached (``establish_connection``'s own few retries happen within one attempt); the
    packet being filled goes out first, and the next starts at its true time.
@@ -68,11 +72,12 @@ from ingest.device_link import DeviceLink, SequenceMemory
 from ingest.errors import IngestError, ProfileError, StoreError
 from ingest.metrics import Health, MetricsServer, ServiceMetrics, add_metrics_arguments, metrics_endpoint
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
-from ingest.outbox import Outbox
+from ingest.outbox import Outbox, open_outbox
 from ingest.packetizer import Packet, Packetizer
 from ingest.payloads import Command, DeviceStatus
 from ingest.profiles import PROFILES, Decoder, Profile, Write, identify, nearest_rate
 from ingest.profiles.base import BATTERY_LEVEL_UUID
+from ingest.service import RateLimitedLog
 from ingest.topics import validate_device_id
 
 __all__ = [
@@ -206,13 +211,15 @@ class _Sensor:
         self._profile: Profile | None = None
         self._decoder: Decoder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._troubles = RateLimitedLog(log)  # disk troubles come with every packet: one line per 10 s
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until ``stop`` is set, reconnecting after every drop."""
         self._loop = asyncio.get_running_loop()
-        self.next_seq = self.memory.start()
+        left = self._kept()
+        self.next_seq = self._first_seq(left)
         self.link.start()  # the broker may be away: packets wait on disk meanwhile
-        self._replay()
+        self._replay(left)
         first, longest = self.settings.backoff_s
         wait_s = first
         attempts = 0
@@ -234,12 +241,71 @@ class _Sensor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait_s)
         finally:
-            self.memory.finish(self.next_seq)
+            try:
+                self.memory.finish(self.next_seq)
+            except OSError as err:  # the block reserved before stays: a gap, no number used twice
+                self.counts["seq_memory_failures"] += 1
+                log.warning("%s: cannot save the next sequence number in %s: %s", self.device_id, self.memory.path, err)
             await asyncio.to_thread(self.link.close, self._status(online=False))
 
-    def _replay(self) -> None:
+    def _kept(self) -> list[tuple[int, bytes]]:
+        """The packets an earlier run kept but the broker never acknowledged; none if they cannot be read."""
+        try:
+            return self.outbox.pending(self.device_id)
+        except StoreError as err:
+            self.counts["outbox_failures"] += 1
+            log.warning(
+                "%s: the packets kept from before cannot be read and are not published: %s", self.device_id, err
+            )
+            return []
+
+    def _first_seq(self, left: list[tuple[int, bytes]]) -> int:
+        """The first sequence number of this run, reserved; past every number known when the memory is unreadable.
+
+        A sequence memory cut short (a power loss while an older gateway wrote it) or
+        unreadable says nothing of the numbers used: the gateway goes on far past the
+        highest it knows of (``SequenceMemory.recover``), so that none is used twice;
+        the worker sees a gap.
+        """
+        try:
+            return self._reserved(self.memory.load())
+        except (ValueError, OSError) as err:
+            known = left[-1][0] + 1 if left else 0
+            first = self.memory.recover(known)
+            self.counts["seq_memory_failures"] += 1
+            log.warning(
+                "%s: %s; going on from sequence number %d, %d past the highest known (%s), so that no number is "
+                "used twice",
+                self.device_id,
+                err,
+                first,
+                self.memory.RECOVERY_JUMP,
+                f"{known - 1}, in the outbox" if left else "none",
+            )
+            return self._reserved(first)
+
+    def _reserved(self, seq: int) -> int:
+        """Reserve ``seq`` in the sequence memory; a disk that refuses is counted and logged, not raised.
+
+        ``SequenceMemory.reserve`` writes the next mark half a block ahead and tries
+        again with every number; the packet goes out meanwhile (``SequenceMemory``
+        says what stays safe while the disk is full).
+        """
+        try:
+            self.memory.reserve(seq)
+        except OSError as err:
+            self.counts["seq_memory_failures"] += 1
+            self._troubles.warning(
+                "seq",
+                "%s: cannot save the sequence numbers reserved in %s (%s): packets go on, the write is tried again",
+                self.device_id,
+                self.memory.path,
+                err,
+            )
+        return seq
+
+    def _replay(self, left: list[tuple[int, bytes]]) -> None:
         """Publish the packets an earlier run kept but the broker never acknowledged."""
-        left = self.outbox.pending(self.device_id)
         for seq, payload in left:
             self._publish(seq, payload)
         if left:
@@ -272,6 +338,8 @@ class _Sensor:
                     self.counts["bad_notifications"] += 1
                     log.debug("%s: %s", self.device_id, err)
                     return
+                if samples.rate_hz is not None:  # a sensor that says its rate (the sitless board's packets)
+                    self._settle(samples.rate_hz)
                 assert self.packetizer is not None
                 self._send(self.packetizer.add(samples, time.time()))
 
@@ -334,13 +402,13 @@ class _Sensor:
             )
 
     def _settle(self, rate_hz: float) -> None:
-        """The sensor settled on ``rate_hz`` rather than the rate asked: time the samples at that rate."""
+        """The sensor streams at ``rate_hz``, not the rate asked (or the one it said before): time the samples at it."""
         if self.packetizer is None or math.isclose(rate_hz, self.packetizer.rate_hz, rel_tol=1e-9):
             return
-        log.info("%s: the sensor settled on %g Hz (asked %g Hz)", self.device_id, rate_hz, self.packetizer.rate_hz)
-        self._send(self.packetizer.flush())  # the few samples before the read, timed at the rate asked
-        after_s = self.packetizer.last_t_s
-        self.packetizer = Packetizer(rate_hz, max(1, round(rate_hz * PACKET_S)), self.next_seq, after_s)
+        log.info("%s: the sensor streams at %g Hz, not %g Hz", self.device_id, rate_hz, self.packetizer.rate_hz)
+        self._send(self.packetizer.flush())  # the few samples before, timed at the rate asked
+        after_s, clock = self.packetizer.last_t_s, self.packetizer.clock  # the same device clock
+        self.packetizer = Packetizer(rate_hz, max(1, round(rate_hz * PACKET_S)), self.next_seq, after_s, clock)
         self.rate_hz = rate_hz
 
     def _pick_profile(self, client: BleakClient) -> Profile:
@@ -381,8 +449,8 @@ class _Sensor:
                 self.outbox.put(self.device_id, packet.seq, packet.payload)
             except StoreError as err:  # a full disk: the packet still goes out, unkept
                 self.counts["outbox_failures"] += 1
-                log.warning("%s: %s", self.device_id, err)
-            self.memory.reserve(packet.seq)
+                self._troubles.warning("outbox", "%s: %s", self.device_id, err)
+            self._reserved(packet.seq)
             self.next_seq = packet.seq + 1
             self._publish(packet.seq, packet.payload)
 
@@ -444,7 +512,7 @@ class Gateway:
     """Streams every sensor of the settings until :meth:`stop` (module docstring).
 
     Raises:
-        StoreError: The outbox cannot be opened.
+        StoreError: The outbox cannot be opened (a damaged one is moved aside: ``ingest.outbox.open_outbox``).
     """
 
     def __init__(self, settings: GatewaySettings) -> None:
@@ -455,7 +523,7 @@ class Gateway:
             raise ValueError(f"two sensors share a device id: {ids}")
         self.settings = settings
         self.counts: Counter[str] = Counter()
-        self.outbox = Outbox(settings.data_dir / "outbox.sqlite")
+        self.outbox = open_outbox(settings.data_dir / "outbox.sqlite")
         self.sensors = [_Sensor(spec, settings, self.outbox, self.counts) for spec in settings.sensors]
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -477,13 +545,23 @@ class Gateway:
         return Health(all(sensor.link.connected for sensor in self.sensors), running)
 
     async def run(self) -> None:
-        """Stream until :meth:`stop`; then flush, go offline and close the outbox."""
+        """Stream until :meth:`stop`; then flush, go offline and close the outbox.
+
+        A sensor's stream that fails stops the others, which finish (flush, go offline)
+        before the outbox closes; then the failure is raised.
+        """
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        self._stop = stop = asyncio.Event()
+        tasks = [asyncio.ensure_future(sensor.run(stop)) for sensor in self.sensors]
         try:
-            await asyncio.gather(*(sensor.run(self._stop) for sensor in self.sensors))
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
+            stop.set()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             self.outbox.close()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (from any thread)."""

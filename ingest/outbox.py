@@ -9,18 +9,33 @@ crash) reaches the recorder twice and is stored once: the store keys packets on
 ``(device_id, seq)``.
 
 SQLite in WAL mode, one file per gateway, safe to use from the MQTT network thread and
-the gateway's own thread (one connection behind a lock).
+the gateway's own thread (one connection behind a lock). Opening it checks every page
+(``PRAGMA quick_check``: 0.04 s for a day of one sensor's packets, 63 MB, from the page
+cache); a damaged file (cut short, a page overwritten: a failing disk, a copy
+interrupted) raises :class:`OutboxDamagedError`. :func:`open_outbox`, which the gateway
+uses, then moves the file aside as ``<name>.corrupt-<UTC time>`` and starts an empty outbox: the packets
+in the damaged file are not published (they may be read back from it with
+``sqlite3 <file> .recover``), and a warning says so, rather than the gateway refusing
+to start.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import StoreError
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "OutboxDamagedError", "open_outbox"]
+
+log = logging.getLogger(__name__)
+
+#: SQLite's result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -32,6 +47,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+class OutboxDamagedError(StoreError):
+    """The outbox file is damaged: not an SQLite file, cut short, or with pages that do not read."""
+
+
 class Outbox:
     """Packets not yet acknowledged by the broker, per device (module docstring).
 
@@ -39,7 +58,9 @@ class Outbox:
         path: The SQLite file (created with its folder).
 
     Raises:
-        StoreError: The file cannot be opened or is not an outbox.
+        OutboxDamagedError: The file is damaged (module docstring).
+        StoreError: The file cannot be opened for another reason (a folder in the way,
+            no permission, a read-only disk).
     """
 
     def __init__(self, path: Path) -> None:
@@ -52,8 +73,18 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as err:
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as err:
+            self._close_quietly()
+            if getattr(err, "sqlite_errorcode", None) in _DAMAGED:
+                raise OutboxDamagedError(f"the gateway outbox {path} is damaged: {err}") from err
             raise StoreError(f"cannot open the gateway outbox {path}: {err}") from err
+        except (OSError, sqlite3.Error) as err:
+            self._close_quietly()
+            raise StoreError(f"cannot open the gateway outbox {path}: {err}") from err
+        if problems != ["ok"]:
+            self._close_quietly()
+            raise OutboxDamagedError(f"the gateway outbox {path} is damaged: {'; '.join(problems)}")
 
     def put(self, device_id: str, seq: int, payload: bytes) -> None:
         """Keep a packet until :meth:`ack` (a packet already kept under that seq is replaced).
@@ -72,20 +103,24 @@ class Outbox:
         self._run("DELETE FROM outbox WHERE device_id = ? AND seq = ?", (device_id, seq))
 
     def pending(self, device_id: str) -> list[tuple[int, bytes]]:
-        """The packets of a device not acknowledged yet, ``(seq, payload)`` in sequence order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, payload FROM outbox WHERE device_id = ? ORDER BY seq", (device_id,)
-            ).fetchall()
+        """The packets of a device not acknowledged yet, ``(seq, payload)`` in sequence order.
+
+        Raises:
+            StoreError: The file could not be read (a page damaged since it was opened).
+        """
+        rows = self._query("SELECT seq, payload FROM outbox WHERE device_id = ? ORDER BY seq", (device_id,))
         return [(int(seq), bytes(payload)) for seq, payload in rows]
 
     def count(self, device_id: str | None = None) -> int:
-        """Packets held, of one device or of all."""
-        with self._lock:
-            if device_id is None:
-                (n,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-            else:
-                (n,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE device_id = ?", (device_id,)).fetchone()
+        """Packets held, of one device or of all.
+
+        Raises:
+            StoreError: The file could not be read.
+        """
+        if device_id is None:
+            ((n,),) = self._query("SELECT COUNT(*) FROM outbox", ())
+        else:
+            ((n,),) = self._query("SELECT COUNT(*) FROM outbox WHERE device_id = ?", (device_id,))
         return int(n)
 
     def close(self) -> None:
@@ -99,3 +134,49 @@ class Outbox:
                 self._db.execute(sql, params)
         except sqlite3.Error as err:
             raise StoreError(f"gateway outbox {self.path}: {err}") from err
+
+    def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return list(self._db.execute(sql, params).fetchall())
+        except sqlite3.Error as err:
+            raise StoreError(f"gateway outbox {self.path}: {err}") from err
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+
+
+def open_outbox(path: Path) -> Outbox:
+    """The outbox at ``path``; a damaged one is moved aside and an empty one started (module docstring).
+
+    The SQLite file goes to ``<name>.corrupt-<UTC time>``, with its ``-wal`` and
+    ``-shm`` files beside it (a new file must not take an old write-ahead log), and
+    a warning names it and says its packets are lost to the broker.
+
+    Raises:
+        StoreError: The outbox cannot be opened for a reason other than damage, or the
+            damaged file cannot be moved.
+    """
+    try:
+        return Outbox(path)
+    except OutboxDamagedError as err:
+        damaged = err
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.replace(aside.with_name(aside.name + suffix))
+    except OSError as err:
+        raise StoreError(f"{damaged}; and it cannot be moved aside: {err}") from err
+    log.warning(
+        "%s; moved to %s and started with an empty outbox: the packets it held that the broker had not "
+        "acknowledged are lost to the broker (sqlite3 %s .recover may read some back)",
+        damaged,
+        aside,
+        aside,
+    )
+    return Outbox(path)

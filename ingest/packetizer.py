@@ -9,7 +9,11 @@ sitless compares across devices), then go out in packets of ``packet_samples``
   device clock is mapped onto the host's by :class:`DeviceClock`, the smallest
   ``arrival - device time`` of the last minute (the notification that waited least in
   the radio stack), so a drifting or unset device clock still gives host times; the
-  drift is measured and reported.
+  drift is measured and reported. A notification whose offset is far from that
+  estimate (a time stamp glitched by an hour, a clock that reset) is not let into it:
+  it is counted, and its samples are timed as an untimed sensor's are; when such
+  notifications agree on a new offset for a few seconds, the device clock did change
+  (the board restarted, its clock was set again) and the mapping starts over from it.
 - **Sensors that do not** (micro:bit, Thingy:52, WitMotion): the last sample of a
   notification is timed at its arrival and the others before it at the sample rate.
 
@@ -60,25 +64,65 @@ class Packet:
 class DeviceClock:
     """Maps a device's clock onto the host's, and measures how fast it drifts (module docstring).
 
+    The offset (host time minus device time) is the smallest of the last ``window_s``
+    of notifications: each arrives after its last sample by the time it waited in the
+    radio stack, so the smallest is the truest. A notification whose offset lies more
+    than ``early_s`` below the estimate (a sample from the future: the device clock
+    jumped ahead) or more than ``late_s`` above it (older than any wait in a live
+    link) is an outlier: :meth:`update` counts it and refuses it, and the caller times
+    its samples by their arrival. Outliers that agree with each other for
+    ``reset_after`` notifications over ``reset_span_s`` or more are a lasting change of
+    the device clock: the mapping (and the drift measurement) starts again from them.
+
     Args:
         window_s: The offset is the smallest of this many seconds of notifications.
         drift_span_s: Drift is the slope of the offset over this span (the minima of
             each window); reported once it spans a tenth of it.
+        early_s: An offset this far below the estimate is an outlier, s (above the
+            spread of radio delays the window minimum settles through).
+        late_s: An offset this far above the estimate is an outlier, s: a notification
+            held longer than a link's supervision timeout (a few seconds in BlueZ,
+            Android and iOS) means the link was lost, so no delay explains it.
+        reset_after: How many agreeing outliers make a lasting change...
+        reset_span_s: ... over at least this many seconds.
 
     >>> clock = DeviceClock()
     >>> for k in range(3):
-    ...     clock.update(100.0 + k, 1000.5 + k + 0.02 * (k == 1))
+    ...     _ = clock.update(100.0 + k, 1000.5 + k + 0.02 * (k == 1))
     >>> round(clock.offset_s, 3)
     900.5
+    >>> clock.update(3700.0 + 3, 1000.5 + 3)  # a time stamp an hour ahead: refused
+    False
+    >>> (round(clock.offset_s, 3), clock.outliers)
+    (900.5, 1)
     """
 
-    def __init__(self, window_s: float = 60.0, drift_span_s: float = 1800.0) -> None:
+    def __init__(
+        self,
+        window_s: float = 60.0,
+        drift_span_s: float = 1800.0,
+        *,
+        early_s: float = 1.0,
+        late_s: float = 10.0,
+        reset_after: int = 10,
+        reset_span_s: float = 5.0,
+    ) -> None:
         self.window_s = window_s
         self.drift_span_s = drift_span_s
+        self.early_s = early_s
+        self.late_s = late_s
+        self.reset_after = reset_after
+        self.reset_span_s = reset_span_s
+        #: Notifications refused as outliers.
+        self.outliers = 0
+        #: Lasting changes of the device clock followed.
+        self.resets = 0
         self._recent: deque[tuple[float, float]] = deque()  # (arrival, offset), offsets increasing
         self._minima: deque[tuple[float, float]] = deque()  # (arrival, offset) of past windows
         self._window_end_s = -math.inf
         self._window_min: tuple[float, float] | None = None
+        # Consecutive outliers that agree: first arrival, (arrival, offset) of the smallest, how many.
+        self._candidate: tuple[float, tuple[float, float], int] | None = None
 
     @property
     def known(self) -> bool:
@@ -90,9 +134,45 @@ class DeviceClock:
         """Host time minus device time, s (0 before any notification)."""
         return self._recent[0][1] if self._recent else 0.0
 
-    def update(self, device_t_s: float, arrival_s: float) -> None:
-        """Take a notification whose last sample has ``device_t_s`` and arrived at ``arrival_s``."""
+    def update(self, device_t_s: float, arrival_s: float) -> bool:
+        """Take a notification whose last sample has ``device_t_s`` and arrived at ``arrival_s``.
+
+        Returns:
+            Whether its samples follow the device clock (``offset_s`` maps them); False
+            for an outlier, whose samples the caller times by their arrival.
+        """
         offset = arrival_s - device_t_s
+        if self.known and not self._agrees(offset, self.offset_s):
+            candidate = self._candidate
+            if candidate is not None and self._agrees(offset, candidate[1][1]):
+                first_s, smallest, n = candidate
+                smallest = smallest if smallest[1] <= offset else (arrival_s, offset)
+                if n + 1 >= self.reset_after and arrival_s - first_s >= self.reset_span_s:
+                    self._restart(smallest)
+                    self._take(arrival_s, offset)
+                    return True
+                self._candidate = (first_s, smallest, n + 1)
+            else:
+                self._candidate = (arrival_s, (arrival_s, offset), 1)
+            self.outliers += 1
+            return False
+        self._candidate = None
+        self._take(arrival_s, offset)
+        return True
+
+    def _agrees(self, offset: float, estimate: float) -> bool:
+        return -self.early_s <= offset - estimate <= self.late_s
+
+    def _restart(self, smallest: tuple[float, float]) -> None:
+        """A lasting change of the device clock: forget the old mapping, start from ``smallest``."""
+        self.resets += 1
+        self._candidate = None
+        self._recent = deque([smallest])
+        self._minima.clear()
+        self._window_end_s = -math.inf
+        self._window_min = None
+
+    def _take(self, arrival_s: float, offset: float) -> None:
         recent = self._recent
         while recent and recent[-1][1] >= offset:  # a sliding-window minimum
             recent.pop()
@@ -132,9 +212,18 @@ class Packetizer:
         first_seq: Sequence number of the first packet.
         after_s: Time of the last sample sent before (an earlier connection's): no
             sample is timed before it.
+        clock: The device clock's mapping so far (the same sensor's, at another rate);
+            None for a new one.
     """
 
-    def __init__(self, rate_hz: float, packet_samples: int, first_seq: int = 0, after_s: float = -math.inf) -> None:
+    def __init__(
+        self,
+        rate_hz: float,
+        packet_samples: int,
+        first_seq: int = 0,
+        after_s: float = -math.inf,
+        clock: DeviceClock | None = None,
+    ) -> None:
         if not (math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f"rate_hz must be a finite number > 0, got {rate_hz!r}")
         if packet_samples < 1:
@@ -142,7 +231,7 @@ class Packetizer:
         self.rate_hz = rate_hz
         self.packet_samples = packet_samples
         self.next_seq = first_seq
-        self.clock = DeviceClock()
+        self.clock = DeviceClock() if clock is None else clock
         self._period_s = 1.0 / rate_hz
         self._t: list[float] = []
         self._acc: list[NDArray[np.float64]] = []
@@ -153,10 +242,9 @@ class Packetizer:
         """Take one notification's samples; return the packets they complete."""
         if samples.n == 0:
             return []
-        if samples.t_s is not None:
-            self.clock.update(float(samples.t_s[-1]), arrival_s)
+        if samples.t_s is not None and self.clock.update(float(samples.t_s[-1]), arrival_s):
             times = (samples.t_s + self.clock.offset_s).tolist()
-        else:
+        else:  # untimed, or a device time the clock refused
             times = (arrival_s - (samples.n - 1 - np.arange(samples.n, dtype=np.float64)) * self._period_s).tolist()
         packets: list[Packet] = []
         for i in range(samples.n):

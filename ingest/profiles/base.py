@@ -63,11 +63,14 @@ class Samples:
         t_s: Device time of each sample, Unix epoch seconds, shape (n,), when the
             notification carries time stamps; None when the gateway times the samples
             itself (by arrival and the sample rate).
+        rate_hz: The rate the samples were taken at, when the notification says it (the
+            sitless packet); None for the rate the gateway asked or read back.
     """
 
     acc_g: NDArray[np.float64]
     gyro_dps: NDArray[np.float64] | None = None
     t_s: NDArray[np.float64] | None = None
+    rate_hz: float | None = None
 
     def __post_init__(self) -> None:
         n = self.acc_g.shape[0]
@@ -77,6 +80,8 @@ class Samples:
             raise ProfileError(f"gyro must have shape ({n}, 3), got {self.gyro_dps.shape}")
         if self.t_s is not None and self.t_s.shape != (n,):
             raise ProfileError(f"times must have shape ({n},), got {self.t_s.shape}")
+        if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ProfileError(f"rate_hz must be a finite number > 0, got {self.rate_hz!r}")
 
     @property
     def n(self) -> int:

@@ -16,9 +16,9 @@ Each notification is one packet exactly as a wearable publishes it over MQTT
 (docs/protocol.md, "IMU packet layout"), so a board can talk to the broker directly or
 through the gateway with the same code. The gateway sets the board's clock when it
 connects (``clock``), asks for the sample rate with the ``rate`` command and passes
-buzz commands on unchanged. The decoder takes the samples and their device times from
-the packet; the gateway publishes them under its own sequence numbers and aligns the
-device clock to the host's.
+buzz commands on unchanged. The decoder takes the samples, their device times and their
+rate from the packet; the gateway publishes them under its own sequence numbers, at
+that rate, and aligns the device clock to the host's.
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ class SitlessDecoder:
         self._last_seq: int | None = None
 
     def decode(self, data: bytes) -> Samples:
-        """The packet's samples in g (and deg/s), with their device times.
+        """The packet's samples in g (and deg/s), with their device times and the packet's rate.
+
+        A board may stream at another rate than the one asked (one that offers only
+        25 Hz): the gateway times the samples at the rate each packet says.
 
         Raises:
             ProfileError: Not a valid packet (the codec's message says why), or a packet
@@ -76,7 +79,7 @@ class SitlessDecoder:
         n = batch.acc.shape[0]
         t_s = batch.t0_s + np.arange(n, dtype=np.float64) / float(batch.rate_hz)
         gyro = None if batch.gyro is None else from_counts(batch.gyro, batch.gyro_scale_dps)
-        return Samples(from_counts(batch.acc, batch.acc_scale_g), gyro, t_s)
+        return Samples(from_counts(batch.acc, batch.acc_scale_g), gyro, t_s, float(batch.rate_hz))
 
     def reply(self, data: bytes) -> None:
         """Nothing to take: this sensor has no control point whose answers change decoding."""

@@ -26,6 +26,8 @@ class Heard:
     def __init__(self, broker: BrokerAddress, device_id: str) -> None:
         self.device_id = device_id
         self.packets: dict[int, float] = {}  # seq -> t0_s
+        self.spans: dict[int, tuple[float, float]] = {}  # seq -> (t0_s, t0_s + samples / rate_hz)
+        self.rates: set[float] = set()  # every packet's rate_hz
         self.duplicates = 0
         self.redelivered: list[int] = []  # seqs heard again, in order
         self.statuses: queue.Queue[DeviceStatus] = queue.Queue()
@@ -47,6 +49,8 @@ class Heard:
                     self.duplicates += 1
                     self.redelivered.append(batch.seq)
                 self.packets[batch.seq] = batch.t0_s
+                self.spans[batch.seq] = (batch.t0_s, batch.t0_s + batch.acc.shape[0] / batch.rate_hz)
+                self.rates.add(batch.rate_hz)
         elif msg.topic == topic(self.device_id, Kind.STATUS) and msg.payload:
             self.statuses.put(DeviceStatus.parse(bytes(msg.payload)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,34 @@ def test_a_sensor_streams_drops_out_comes_back_and_buzzes(
         ]
         assert heard.duplicates == 0
     finally:
+        heard.close()
+
+
+def test_a_board_streaming_another_rate_than_asked_is_timed_at_its_own(broker: BrokerAddress, tmp_path: Path) -> None:
+    """Asked for 50 Hz, the board streams 25 Hz: packets say 25 Hz and cover as long as the board streamed."""
+    sim = SimSensor(
+        new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True, rate_hz=25.0)
+    )
+    register(sim)
+    heard = Heard(broker, safe_device_id(sim.address))
+    try:
+        with running(gateway_settings(broker, sim, tmp_path)):
+            heard.status(lambda s: bool(s.online))
+            wait_until(lambda: heard.count() >= 8, what="8 packets")
+            now = time.time()
+            assert heard.status(lambda s: bool(s.online) and (s.t_s or 0.0) > now).rate_hz == 25.0
+            sim.power(False)
+            heard.status(lambda s: s.online is False)
+        assert sim.commands[0] == Command("rate", rate_hz=50.0)
+        assert heard.rates == {25.0}
+        spans = [heard.spans[s] for s in sorted(heard.spans)]
+        # Within half a period (20 ms): a better latency seen moves the device clock's mapping back a little.
+        assert all(b[0] >= a[1] - 0.02 for a, b in itertools.pairwise(spans)), spans
+        covered = sum(end - start for start, end in spans)
+        # The board's 25-sample packets of 1 s each, all heard: as many seconds of samples.
+        assert covered == pytest.approx(sim.packets_sent * 25 / 25.0, abs=0.1)
+    finally:
+        unregister(sim)
         heard.close()
 
 

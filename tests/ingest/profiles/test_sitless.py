@@ -81,3 +81,12 @@ def test_a_repeated_or_late_packet_is_refused() -> None:
         with pytest.raises(ProfileError, match="repeated or out of order"):
             decoder.decode(packet(seq))
     assert decoder.decode(packet(7)).n == 2
+
+
+def test_a_packet_says_its_rate() -> None:
+    """A board streaming 25 Hz after being asked for 50 Hz: the samples carry 25 Hz."""
+    batch = Batch(1, 100.0, 25.0, 1 / 4096, to_counts(np.zeros((12, 3)), 1 / 4096))
+    samples = PROFILE.decoder(50.0).decode(encode(batch))
+    assert samples.rate_hz == 25.0
+    assert samples.t_s is not None
+    np.testing.assert_allclose(np.diff(samples.t_s), 0.04)
