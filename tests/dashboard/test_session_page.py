@@ -137,13 +137,19 @@ def test_an_empty_store_says_how_to_start_a_wearable(make_app: Callable[..., App
     assert any("sitless demo" in i.value for i in app.info)
 
 
+def _standing(store_url: str, *devices: str) -> None:
+    """Thigh wearables online, each standing at ``START`` as its worker saw it last."""
+    with Store(store_url) as store:
+        for device in devices:
+            store.set_device_status(device, {"online": True, "placement": "thigh"})
+            store.save_state(device, 1, snapshot={}, status={"t_s": START, "posture": "standing", "placement": "thigh"})
+
+
 def test_an_exercise_the_placement_cannot_follow_is_shown_but_not_started(
     make_app: Callable[..., AppTest], store_url: str
 ) -> None:
     """A crunch from the thigh: the page says the sensor cannot count it, as the worker would refuse it."""
-    with Store(store_url) as store:
-        store.set_device_status(DEVICE, {"online": True, "placement": "thigh"})
-        store.save_state(DEVICE, 1, snapshot={}, status={"t_s": START, "posture": "standing", "placement": "thigh"})
+    _standing(store_url, DEVICE)
     app = make_app(store_url, page=PAGE)
     app.radio(key="guided_mode").set_value("One exercise").run()
     app.selectbox(key="guided_exercise").set_value("crunch").run()
@@ -158,9 +164,7 @@ def test_start_next_and_end_send_the_actions(
     action_messages: queue.Queue[tuple[str, dict[str, object]]],
 ) -> None:
     """Start sends exercise_start squat; Next sends exercise_end and exercise_start of the next; End exercise_end."""
-    with Store(store_url) as store:
-        store.set_device_status(DEVICE, {"online": True, "placement": "thigh"})
-        store.save_state(DEVICE, 1, snapshot={}, status={"t_s": START, "posture": "standing", "placement": "thigh"})
+    _standing(store_url, DEVICE)
     app = make_app(store_url, broker_url=embedded_broker.url, page=PAGE)
     app.radio(key="guided_mode").set_value("One exercise").run()
     app.selectbox(key="guided_exercise").set_value("squat").run()
@@ -256,10 +260,7 @@ def test_a_session_stays_with_its_wearable_when_the_sidebar_shows_another(
     action_messages: queue.Queue[tuple[str, dict[str, object]]],
 ) -> None:
     """Squats started on desk-07; with desk-08 picked the page counts nothing of it, and End still ends desk-07's."""
-    with Store(store_url) as store:
-        for device in (DEVICE, OTHER):
-            store.set_device_status(device, {"online": True, "placement": "thigh"})
-            store.save_state(device, 1, snapshot={}, status={"t_s": START, "posture": "standing", "placement": "thigh"})
+    _standing(store_url, DEVICE, OTHER)
     app = make_app(store_url, broker_url=embedded_broker.url, page=PAGE)
     app.radio(key="guided_mode").set_value("One exercise").run()
     app.selectbox(key="guided_exercise").set_value("squat").run()
