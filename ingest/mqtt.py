@@ -331,9 +331,10 @@ def connect(
     The client keeps reconnecting by itself afterwards. ``on_connect`` callbacks set
     before this call run on every (re)connection, so subscribe there. By default a
     refused connection is tried again until ``timeout_s``, as a broker that is still
-    starting refuses (``ingest.broker.wait_for_broker`` relies on it); with
-    ``fail_if_refused`` the first attempt is made in this thread and a refusal, an
-    unknown host or an unreachable network fails at once. A broker that turns the login
+    starting refuses (``ingest.broker.wait_for_broker`` relies on it), and the error at
+    the timeout says what the first attempt met (a refused port, a TLS handshake cut
+    short); with ``fail_if_refused`` a refusal, an unknown host or an unreachable network
+    fails at once. A broker that turns the login
     down (bad user name or password, not authorised) fails at once either way: trying
     again would not change its answer. ``abandon``, asked every 20 ms while waiting,
     stops the wait early when it returns true (a broker process that exited meanwhile).
@@ -353,24 +354,27 @@ def connect(
             previous(c, userdata, flags, reason, props)  # type: ignore[call-arg]
 
     client.on_connect = watch
+    deadline = time.monotonic() + timeout_s
+    first_error = ""
     try:
-        if fail_if_refused:
-            try:  # paho's connect_async would retry a refusal quietly in its thread until the timeout
-                client.connect(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
-            except OSError as err:
+        # The first attempt is made in this thread, so that its error can be told: paho's
+        # thread retries a failed one quietly (a refused port, a TLS handshake that fails).
+        try:
+            client.connect(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
+        except OSError as err:
+            if fail_if_refused:
                 _give_up(client)
                 raise ConnectionError(f"no MQTT broker at {address.url}: {err.strerror or err}") from err
-        else:
-            client.connect_async(address.host, address.port, keepalive=keepalive_s, **_connect_options(client))
+            hint = "; does the broker speak TLS on this port?" if address.tls else ""
+            first_error = f" (the first try: {err.strerror or err}{hint})"  # paho's thread tries again
         start_network_thread(client)
-        deadline = time.monotonic() + timeout_s
         while not client.is_connected():
             if refusals and refusals[-1] in _LOGIN_REFUSED:
                 _give_up(client)
                 raise LoginRefusedError(f"the MQTT broker at {address.url} refused the login: {refusals[-1]}")
             if time.monotonic() > deadline:
                 _give_up(client)
-                raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s")
+                raise ConnectionError(f"no MQTT broker answered at {address.url} within {timeout_s:.0f} s{first_error}")
             if abandon is not None and abandon():
                 _give_up(client)
                 raise ConnectionError(f"stopped waiting for the MQTT broker at {address.url}")

@@ -277,3 +277,14 @@ def test_sitless_broker_writes_the_setup_and_says_how_to_use_it(
     assert main(["broker", "--mosquitto-config", str(folder)]) == 1  # not over the one just written
     assert "--force" in capsys.readouterr().err
     assert main(["broker", "--mosquitto-config", str(folder), "--tls-cert", "c.pem"]) == 2
+
+
+def test_tls_to_a_broker_without_it_says_what_the_first_try_met(mosquitto_broker: BrokerAddress) -> None:
+    """``mqtts://`` to a plain listener: the error names the failed handshake, not only the wait."""
+    address = BrokerAddress(mosquitto_broker.host, mosquitto_broker.port, tls=True)
+    client = make_client("test-tls-to-plain")
+    with warnings.catch_warnings():  # paho leaves a failed handshake's socket to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        with pytest.raises(ConnectionError, match=r"within 2 s \(the first try: .*does the broker speak TLS"):
+            connect(client, address, timeout_s=2)
+        gc.collect()
