@@ -47,7 +47,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
@@ -178,7 +178,11 @@ class Message:
     payload: bytes
     mid: int
     qos: int
+    #: When it arrived, Unix time: what is stored and what names an action.
     received_s: float
+    #: When it arrived, on the monotonic clock: what the loop's waits are measured from,
+    #: which a step of the wall clock (NTP, a resumed virtual machine) must not stretch.
+    received_mono_s: float = field(default_factory=time.monotonic)
 
 
 #: The largest payload a message of each kind can validly have: a packet of
@@ -328,7 +332,7 @@ class MqttService(ABC):
         if msg.topic == self._probe_topic:
             self._on_probe(bytes(msg.payload))
             return
-        message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time())
+        message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time(), time.monotonic())
         if self._reading:  # in the loop's own thread (_read)
             self._inbox.put_past_bound(message)
             self._read_in += 1
@@ -535,9 +539,9 @@ class MqttService(ABC):
             first = self._inbox.get_nowait()
         except queue.Empty:
             return []
-        linger_until_s = first.received_s + self.linger_s
+        linger_until_s = first.received_mono_s + self.linger_s
         while self._reading and not self._stop.is_set() and (room := most - 1 - self._inbox.qsize()) > 0:
-            left = linger_until_s - time.time()
+            left = linger_until_s - time.monotonic()
             if left <= 0:
                 break
             self._read(left, room)
@@ -559,7 +563,7 @@ class MqttService(ABC):
             first = self._inbox.get(timeout=self.tick_s)
         except queue.Empty:
             return []
-        wait_s = first.received_s + self.linger_s - time.time()
+        wait_s = first.received_mono_s + self.linger_s - time.monotonic()
         if wait_s > 0 and self._inbox.qsize() < self.max_batch - 1:
             self._stop.wait(wait_s)  # let the messages that follow come with it
         return self._batch(first)
@@ -589,7 +593,7 @@ class MqttService(ABC):
         while not (self._stop.is_set() and self._inbox.empty()):
             items = self._drain()
             if items:
-                self.lag_s = max(0.0, time.time() - items[-1].received_s)
+                self.lag_s = max(0.0, time.monotonic() - items[-1].received_mono_s)
             absorb = functools.partial(self.absorb, items)
             if items and not self._until_done(absorb, f"taking in {len(items)} messages"):
                 continue  # stopping, and the store is down: the broker keeps the unacked messages

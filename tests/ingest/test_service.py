@@ -92,8 +92,20 @@ def test_a_fresh_message_waits_for_the_ones_that_follow_and_an_old_one_does_not(
     thread.join(60)
     assert out == [fresh]
     service._stop.clear()
-    old = Message(topic("desk-07", Kind.IMU), b"", 9, 1, time.time() - 3600.0)
+    old = Message(topic("desk-07", Kind.IMU), b"", 9, 1, time.time() - 3600.0, time.monotonic() - 3600.0)
     service._inbox.put(old)
     thread, out = _drained_in_thread(service)
     thread.join(60)  # without lingering: the hour is long over
     assert out == [[old]]
+
+
+def test_a_wall_clock_stepped_back_does_not_stretch_the_linger() -> None:
+    """A message stamped before the wall clock stepped back an hour (NTP, a resumed
+    virtual machine) lingers ``linger_s`` on the monotonic clock, not the hour."""
+    service = _Taker(BrokerAddress("127.0.0.1", 1), "test-clock-step", [], linger_s=0.02)
+    stepped = Message(topic("desk-07", Kind.IMU), b"", 1, 1, time.time() + 3600.0)
+    service._inbox.put(stepped)
+    thread, out = _drained_in_thread(service)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert out == [[stepped]]
