@@ -118,6 +118,12 @@ def streaming(wearable: Device) -> Iterator[threading.Thread]:
         runner.join(60)
 
 
+def sent_all(runner: threading.Thread) -> None:
+    """Wait for a wearable's thread to send its last packet and end (a busy machine may take long)."""
+    wait_until(lambda: not runner.is_alive(), what="the wearable to send its last packet")
+    runner.join()
+
+
 class Outage(Protocol):
     """The store failing writes from :meth:`begin` until :meth:`end`."""
 

@@ -34,6 +34,7 @@ from tests.e2e.helpers import (
     device,
     events,
     ride_out,
+    sent_all,
     streaming,
 )
 from tests.postgres import PostgresServer
@@ -87,7 +88,7 @@ def test_malformed_packet_is_counted_and_skipped(
     runner.start()
     wait_until(lambda: services[0].stats.stored > 100, what="the stream to start")
     intruder.publish(topic(DEVICE, Kind.IMU), b"\x01\x00garbage", qos=1).wait_for_publish(5)
-    runner.join(60)
+    sent_all(runner)
     intruder.disconnect()
     intruder.loop_stop()
     wait_until(lambda: len(events(store_url, "alert")) == 1, what="the alert despite the bad packet")
@@ -117,7 +118,7 @@ def test_dropped_wearable_link_loses_and_duplicates_no_sample(
     proxy.cut()  # mid-stream; the wearable keeps sampling and queues its packets
     wait_until(lambda: wearable.stats.unacked > 20, what="packets to queue up while offline")
     proxy.restore()
-    runner.join(60)
+    sent_all(runner)
     sent = wearable.stats.packets_sent
     wait_until(lambda: recorder.stats.stored == sent, what="the queued packets")
     with Store(store_url) as store:
@@ -179,7 +180,7 @@ def wait_out(broker: BrokerAddress, store_url: str, outage: Outage, records: lis
         with streaming(wearable) as runner:
             wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
             ride_out(outage, records, recorder, worker)
-            runner.join(60)
+            sent_all(runner)
         sent = wearable.stats.packets_sent
         assert wearable.stats.unacked == 0
         wait_until(lambda: stored_count(store_url) == sent, what="the held packets")

@@ -39,6 +39,7 @@ from tests.e2e.helpers import (
     device,
     events,
     ride_out,
+    sent_all,
     service_env,
     streaming,
     via,
@@ -245,7 +246,7 @@ def test_store_outage_is_waited_out_with_tls_and_logins(
         with streaming(wearable) as runner:
             wait_until(lambda: recorder.stats.stored > 200, what="the stream to start")
             ride_out(store_outage, caplog.records, recorder, worker)
-            runner.join(60)
+            sent_all(runner)
         sent = wearable.stats.packets_sent
         assert wearable.stats.unacked == 0
         wait_until(lambda: recorder.stats.stored == sent, what="the held packets")
