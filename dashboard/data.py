@@ -36,6 +36,7 @@ from analysis.report import Report, Summary, exercise_totals, summarize
 from analysis.reps import RepCounted
 from analysis.today import ClippedBout, DaySoFar, RunningBout, StoredBout, clipped_bouts, day_so_far, responses
 from dashboard import display
+from ingest.codec import epoch_time
 from ingest.errors import PayloadError
 from ingest.payloads import WearerSettings
 from ingest.progress import load_report
@@ -94,7 +95,7 @@ _S = TypeVar("_S")
 def _parsed(items: Iterable[_S], parse: Callable[[_S], _T]) -> list[_T]:
     """Each item parsed; one that does not parse (KeyError, ValueError, TypeError) is left out, as the reports do.
 
-    >>> _parsed([{"t_s": 5}, {"start_s": 6}, {"t_s": "soon"}, {"t_s": 1.7e12}], lambda b: _time(b["t_s"]))
+    >>> _parsed([{"t_s": 5}, {"start_s": 6}, {"t_s": "soon"}, {"t_s": 1.7e12}], lambda b: epoch_time(b["t_s"]))
     [5.0]
     """
     out = []
@@ -104,18 +105,6 @@ def _parsed(items: Iterable[_S], parse: Callable[[_S], _T]) -> list[_T]:
         except (KeyError, ValueError, TypeError):
             continue
     return out
-
-
-def _time(value: Any) -> float:
-    """A stored time as epoch seconds.
-
-    Raises:
-        ValueError, TypeError: It is no number, or a time no wearable sends (:func:`display.local_datetime`).
-    """
-    t_s = float(value)
-    if display.local_datetime(t_s) is None:
-        raise ValueError(f"time out of range: {value!r}")
-    return t_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +121,10 @@ class _Day:
         return _parsed((e.body for e in self.events if e.kind == kind), parse)
 
     def spans(self, kind: str) -> list[_Span]:
-        return self.parsed(kind, lambda b: _Span(_time(b["start_s"]), _time(b["end_s"])))
+        return self.parsed(kind, lambda b: _Span(epoch_time(b["start_s"]), epoch_time(b["end_s"])))
 
     def instants(self, kind: str) -> list[_At]:
-        return self.parsed(kind, lambda b: _At(_time(b["t_s"])))
+        return self.parsed(kind, lambda b: _At(epoch_time(b["t_s"])))
 
 
 class _Span(NamedTuple):
@@ -157,11 +146,11 @@ class _Alert(NamedTuple):
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> _Alert:
-        t_s = _time(body["t_s"])
+        t_s = epoch_time(body["t_s"])
         since_s = body.get("sitting_since_s")
         return cls(
             t_s,
-            t_s if since_s is None else _time(since_s),
+            t_s if since_s is None else epoch_time(since_s),
             int(body.get("repeat") or 0),
             str(body.get("stretch_id") or ""),
         )
@@ -169,13 +158,13 @@ class _Alert(NamedTuple):
 
 def _action(body: dict[str, Any]) -> tuple[float, str]:
     """A stored ``action`` event as ``(t_s, action)``."""
-    return _time(body["t_s"]), str(body["action"])
+    return epoch_time(body["t_s"]), str(body["action"])
 
 
 def _stored_bout(body: dict[str, Any]) -> StoredBout:
     """A stored ``posture_bout`` event."""
     return StoredBout(
-        str(body["posture"]), _time(body["start_s"]), _time(body["end_s"]), float(body.get("slouch_s") or 0.0)
+        str(body["posture"]), epoch_time(body["start_s"]), epoch_time(body["end_s"]), float(body.get("slouch_s") or 0.0)
     )
 
 
@@ -188,7 +177,7 @@ def _running_bout(status: dict[str, Any]) -> RunningBout:
     if status.get("posture") is None:
         raise KeyError("posture")
     return RunningBout(
-        str(status["posture"]), _time(status["posture_since_s"]), float(status.get("posture_slouch_s") or 0.0)
+        str(status["posture"]), epoch_time(status["posture_since_s"]), float(status.get("posture_slouch_s") or 0.0)
     )
 
 
@@ -776,7 +765,8 @@ def _exercise_name(exercise_id: object) -> str:
 def _exercise_row(row: EventRow) -> tuple[str, str, float, float]:
     """An exercise event as ``(exercise name, what, start_s, end_s)`` (``DayView.exercises``)."""
     what = f"{int(row.body.get('reps') or 0)} reps" if row.kind == "exercise" else _EXERCISE_KINDS[row.kind]
-    return _exercise_name(row.body.get("exercise")), what, _time(row.body["start_s"]), _time(row.body["end_s"])
+    start_s, end_s = epoch_time(row.body["start_s"]), epoch_time(row.body["end_s"])
+    return _exercise_name(row.body.get("exercise")), what, start_s, end_s
 
 
 @st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)

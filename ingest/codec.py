@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +38,7 @@ __all__ = [
     "Batch",
     "decode",
     "encode",
+    "epoch_time",
     "from_counts",
     "to_counts",
 ]
@@ -53,6 +55,27 @@ MAX_PACKET_BYTES = HEADER.size + 12 * MAX_SAMPLES
 #: it is refused here, rather than analysed and dated where no calendar can show it.
 MAX_T_S = 2.0**32
 _SAMPLE = np.dtype("<i2")
+
+
+def epoch_time(value: Any) -> float:
+    """A time read back (a stored event's, a status's) as Unix epoch seconds within ``[0, MAX_T_S)``.
+
+    Raises:
+        ValueError: It is not a number, or lies outside the range packets carry (a clock
+            counting milliseconds, in a store written before intake refused one).
+        TypeError: It is not a number.
+
+    >>> epoch_time(1.7e9), epoch_time("5")
+    (1700000000.0, 5.0)
+    >>> epoch_time(1.7e12)
+    Traceback (most recent call last):
+    ...
+    ValueError: time 1700000000000.0 is outside 0..2**32 s (a clock in milliseconds?)
+    """
+    t_s = float(value)
+    if not 0.0 <= t_s < MAX_T_S:
+        raise ValueError(f"time {t_s!r} is outside 0..2**32 s (a clock in milliseconds?)")
+    return t_s
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -20,7 +20,7 @@ from analysis.recognition import ExerciseFound
 from analysis.report import Report, build_report
 from analysis.reps import RepSet
 from analysis.sets import exercise_sets
-from ingest.codec import MAX_T_S
+from ingest.codec import epoch_time
 from ingest.store import EventRow, Store
 
 __all__ = ["load_report"]
@@ -34,24 +34,9 @@ class _At:
 _HOLD_FIELDS = ("start_s", "end_s", "exercise", "side", "target_s", "broken", "bounces", "hold")
 
 
-def _time(body: dict[str, Any], key: str) -> float:
-    """A stored time as float seconds, within the times intake accepts (``codec.MAX_T_S``).
-
-    Raises:
-        KeyError: It is missing.
-        ValueError: It is not a number, or no calendar shows it (a clock counting
-            milliseconds, in a store written before intake refused one).
-        TypeError: It is not a number.
-    """
-    t_s = float(body[key])
-    if not 0.0 <= t_s < MAX_T_S:
-        raise ValueError(f"{key} {t_s} is outside 0..2**32 s")
-    return t_s
-
-
 def _span(body: dict[str, Any]) -> tuple[float, float]:
-    """A stored row's ``start_s`` and ``end_s`` (:func:`_time`)."""
-    return _time(body, "start_s"), _time(body, "end_s")
+    """A stored row's ``start_s`` and ``end_s`` (``codec.epoch_time``)."""
+    return epoch_time(body["start_s"]), epoch_time(body["end_s"])
 
 
 #: How each stored kind the report reads becomes an analysis value (KeyError, ValueError
@@ -60,8 +45,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "posture_bout": lambda b: PostureBout(*_span(b), Posture(b["posture"]), float(b.get("slouch_s", 0))),
     "sitting_bout": lambda b: SittingBout(*_span(b)),
     "break": lambda b: BreakTaken(*_span(b)),
-    "alert": lambda b: _At(_time(b, "t_s")),
-    "action": lambda b: (_time(b, "t_s"), str(b["action"])),
+    "alert": lambda b: _At(epoch_time(b["t_s"])),
+    "action": lambda b: (epoch_time(b["t_s"]), str(b["action"])),
     "exercise": lambda b: RepSet(*_span(b), str(b["exercise"]), int(b["reps"])),
     "hold": lambda b: HoldEnded(*_span(b), *(b[f] for f in _HOLD_FIELDS[2:])),
     "exercise_found": lambda b: ExerciseFound(*_span(b), str(b["exercise"]), float(b["confidence"])),
