@@ -41,7 +41,7 @@ from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_po
 from ingest.broker_setup import Logins, add_login, reader_command
 from ingest.dashboard_cmd import dashboard_command, wait_for_health
 from ingest.errors import IngestError, StoreError
-from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
+from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, LoginRefusedError, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.store import parse_store_url
@@ -202,12 +202,13 @@ def _watch_alerts(broker: BrokerAddress) -> paho.Client:
 def _check_logins(broker: _Broker, users: list[str]) -> None:
     """Log in once as each part of the demo, so that a login the broker refuses fails the demo at once.
 
-    The services themselves try again and again (a broker may be restarting), which
-    would leave the demo waiting for ever on a logins folder that no longer matches the
-    broker's (a password file edited or damaged).
+    The recorder and the worker would fail on it too (``MqttService.connect``), but not
+    the dashboard or the simulated wearable, and none of them would say that the demo's
+    logins folder no longer matches the broker's (a password file edited or damaged).
 
     Raises:
-        ConnectionError: The broker refused a login, saying which and what to do.
+        LoginRefusedError: The broker refused a login, saying which and what to do.
+        ConnectionError: The broker did not answer (as it says).
     """
     if broker.logins is None:
         return
@@ -215,8 +216,8 @@ def _check_logins(broker: _Broker, users: list[str]) -> None:
         client = make_client(f"sitless-demo-check-{user}-{os.getpid()}")
         try:
             connect(client, broker.login(user), fail_if_refused=True)
-        except ConnectionError as err:
-            raise ConnectionError(
+        except LoginRefusedError as err:  # a broker that does not answer is not the logins' fault
+            raise LoginRefusedError(
                 f"{err} (as {user!r}): the logins in {broker.logins.folder} do not work;"
                 " delete that folder and start the demo again, which makes new ones"
             ) from err
