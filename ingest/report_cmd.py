@@ -36,15 +36,18 @@ FIRST_DAY = dt.date(1970, 1, 2)
 LAST_DAY = (dt.datetime.fromtimestamp(MAX_T_S, dt.UTC) - dt.timedelta(days=2)).date()
 
 
-def _first_day(end: dt.date, weeks: int) -> dt.date:
-    """The first day of a report of ``weeks`` weeks ending on ``end``.
+def _check_days(end: dt.date, weeks: int) -> None:
+    """Check that ``weeks`` weeks ending on ``end`` lie within :data:`FIRST_DAY` .. :data:`LAST_DAY`.
 
     Raises:
-        ValueError: ``weeks`` is below 1, or the weeks do not lie within
-            :data:`FIRST_DAY` .. :data:`LAST_DAY`; the message names the option to change.
+        ValueError: ``weeks`` is below 1, or the weeks do not lie within those days; the
+            message names the option to change.
 
-    >>> _first_day(dt.date(2026, 3, 13), 1)
-    datetime.date(2026, 3, 7)
+    >>> _check_days(dt.date(2026, 3, 13), 1)
+    >>> _check_days(dt.date(1970, 1, 20), 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: --weeks 3 ending on 1970-01-20 starts before 1970-01-02: give --weeks 2 or fewer
     """
     if weeks < 1:
         raise ValueError(f"--weeks must be 1 or more, got {weeks}")
@@ -58,7 +61,6 @@ def _first_day(end: dt.date, weeks: int) -> dt.date:
         raise ValueError(
             f"--weeks {weeks} ending on {end} starts before {FIRST_DAY}: give --weeks {span_days // 7} or fewer"
         )
-    return end - dt.timedelta(days=7 * weeks - 1)
 
 
 def _read_plan(path: Path) -> Plan:
@@ -182,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         tz: dt.tzinfo = zoneinfo.ZoneInfo(args.tz) if args.tz else (dt.datetime.now().astimezone().tzinfo or dt.UTC)
         end = args.end if args.end is not None else dt.datetime.now(tz).date()
-        _first_day(end, args.weeks)  # before load_report, whose date arithmetic would overflow
+        _check_days(end, args.weeks)  # before load_report, whose date arithmetic would overflow
         plan = None if args.plan is None else _read_plan(args.plan)
         device = _device(args.store, args.device)
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
