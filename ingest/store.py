@@ -405,14 +405,16 @@ class Store:
         The batches up to the writer's stored token were added by an earlier write whose
         answer was lost; the others are added now (without the counts of the devices in
         ``dropped``). A writer's first write also deletes the tokens of writers silent
-        for :data:`SAVE_TOKEN_KEEP_S` (runs of the services that ended).
+        for :data:`SAVE_TOKEN_KEEP_S` (runs of the services that ended), by the
+        database's clock, so that a host whose clock runs fast cannot delete the token of
+        a writer on another host that still writes.
         """
         held = tally.held
         if not held:
             return
         t = save_tokens.c
         added = conn.execute(sa.select(t.token).where(t.writer == tally.writer)).scalar()
-        now = time.time()
+        now = database_now(self.backend)  # as the leases: hosts whose clocks disagree agree on ages
         if added is None:
             conn.execute(sa.delete(save_tokens).where(t.updated_s < now - SAVE_TOKEN_KEEP_S))
         elif added >= held[-1].token:

@@ -8,6 +8,7 @@ where ``SITLESS_REQUIRE_POSTGRES=1``).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,20 @@ def test_a_writer_s_first_write_deletes_the_tokens_of_writers_long_silent(any_st
         store.add_counts(tally("recorder", {("d1", "packets"): 4}))
         assert sorted(t for _, t in tokens(any_store_url)) == [1, 2]
         assert store.counters() == {("recorder", "d1", "packets"): 10, ("worker", "d1", "packets"): 2}
+
+
+def test_a_host_whose_clock_runs_fast_deletes_no_token_of_a_writer_still_writing(
+    any_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens age by the database's clock, as the leases do: a service on a host more than
+    SAVE_TOKEN_KEEP_S fast, writing for the first time, leaves the others' tokens alone."""
+    with Store(any_store_url) as store:
+        live = tally("worker", {("d1", "packets"): 1})
+        store.add_counts(live)
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + SAVE_TOKEN_KEEP_S + 86_400)
+        store.add_counts(tally("recorder", {("d1", "packets"): 1}))
+        assert len(tokens(any_store_url)) == 2
 
 
 def age(url: str, seconds: float) -> None:
