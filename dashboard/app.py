@@ -29,9 +29,10 @@ if SETTINGS_KEY not in st.session_state:
     st.session_state[SETTINGS_KEY] = parse_args(sys.argv[1:])
 settings: DashboardSettings = st.session_state[SETTINGS_KEY]
 
+now_page = st.Page("app_pages/now.py", title="Now", icon=":material/sensors:", default=True)
 page = st.navigation(
     [
-        st.Page("app_pages/now.py", title="Now", icon=":material/sensors:", default=True),
+        now_page,
         st.Page("app_pages/today.py", title="Today", icon=":material/today:"),
         st.Page("app_pages/programme.py", title="Programme", icon=":material/self_improvement:"),
         st.Page("app_pages/session.py", title="Session", icon=":material/fitness_center:"),
@@ -64,5 +65,6 @@ with st.sidebar:
     prompt.notify_toggle()
     st.caption(display.DISCLAIMER_SHORT)
 
-prompt.break_prompt()  # the break prompt above every page
+if page is not now_page:  # the Now page draws it with its live tiles, from the same status
+    prompt.break_prompt()  # the break prompt above every page
 page.run()

@@ -3,7 +3,9 @@
 ``dashboard/app.py`` calls :func:`break_prompt` once, before the page it shows, so the
 prompt appears on every page. It is a fragment that reads the worker's live status
 (:func:`dashboard.data.live_status`) every :data:`REFRESH_S` seconds, without reloading
-the page. While the status holds an open alert (``open_alert``), the prompt shows:
+the page. The Now page, whose live tiles show the same status, draws it with
+:func:`show` inside its own live fragment instead, so that the prompt and the tiles
+change together. While the status holds an open alert (``open_alert``), the prompt shows:
 
 - a message that grows more insistent with the alert's ``repeat``
   (:func:`dashboard.display.break_prompt_wording`), and the suggested stretch;
@@ -56,6 +58,7 @@ __all__ = [
     "break_prompt",
     "chime_wav",
     "notify_toggle",
+    "show",
 ]
 
 REFRESH_S = 2
@@ -271,16 +274,30 @@ def _still_sitting(device_id: str, status: dict[str, Any]) -> bool:
 
 @st.fragment(run_every=REFRESH_S)
 def break_prompt() -> None:
-    """The break prompt for the wearable picked in the sidebar, redrawn every :data:`REFRESH_S` seconds."""
+    """The break prompt for the wearable picked in the sidebar, redrawn every :data:`REFRESH_S` seconds.
+
+    A page whose own live part shows the same status (the Now page) draws the prompt
+    there instead, with :func:`show`: two fragments refresh on timers of their own, so
+    the prompt would trail that page's tiles by up to a refresh.
+    """
     device_id = selected_device()
-    if (message := st.session_state.pop(_TOAST_KEY, None)) is not None:
-        st.toast(message, icon=":material/check_circle:")
     status: dict[str, Any] | None = None
     if device_id is not None:
         try:
             status = data.live_status(current_settings().store_url, device_id)
         except StoreError:
             status = None  # the page says what is wrong with the store
+    show(device_id, status)
+
+
+def show(device_id: str | None, status: dict[str, Any] | None) -> None:
+    """Draw the break prompt for ``status``, the live status of ``device_id`` (None: none read).
+
+    Without an open alert it draws nothing but the note that the sensor still sees the
+    wearer sitting after *Done*, and puts the tab's title and icon back.
+    """
+    if (message := st.session_state.pop(_TOAST_KEY, None)) is not None:
+        st.toast(message, icon=":material/check_circle:")
     alert = data.open_alert(status)
     answered = None if device_id is None else _answered_here(device_id)
     if alert is not None and answered is not None and answered.get("t_s") == float(alert["t_s"]):

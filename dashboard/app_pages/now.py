@@ -1,8 +1,9 @@
 """Now: the wearer's posture this minute, the sitting clock, the sensor, and quiet times.
 
 The live part is a fragment that redraws itself every :data:`REFRESH_S` seconds from the
-store, without reloading the page. The break prompt for an open sit-too-long alert is
-drawn above every page, this one included, by :mod:`dashboard.prompt`.
+store, without reloading the page. The break prompt for an open sit-too-long alert
+(:mod:`dashboard.prompt`), above every page, is drawn here inside that live part, from the
+same status as the tiles, so that it comes and goes with them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from analysis import next_working_time
-from dashboard import data, display
+from dashboard import data, display, prompt
 from dashboard.settings import current_settings, live_device
 from ingest.actions import CALIBRATION_S, send_action
 from ingest.errors import TopicError
@@ -170,9 +171,11 @@ def live() -> None:
     """The live part of the page, redrawn every few seconds."""
     device_id = live_device(settings.store_url)
     if device_id is None:
+        prompt.show(None, None)
         no_wearable()
         return
     status = data.live_status(settings.store_url, device_id)
+    prompt.show(device_id, status)  # here, not in a fragment of its own: it changes with the tiles
     sensor = data.device_info(settings.store_url, device_id)
     if sensor.get("online") is False:
         st.warning("The wearable is offline: this is its last known state.", icon=":material/sensors_off:")

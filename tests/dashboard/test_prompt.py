@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -47,6 +47,29 @@ def test_the_prompt_shows_on_every_page(
     assert "Time for a break" in messages(app)
     assert any("Suggested exercise: Squat" in m.value for m in app.markdown)
     assert {"Done", "Snooze 10 min", "In a meeting (1 h)", "Dismiss"} <= {b.label for b in app.button}
+
+
+def drawn(node: Any) -> Iterator[Any]:
+    """The elements of an AppTest tree node, in the order the page shows them."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for key in sorted(children):
+        yield from drawn(children[key])
+
+
+def test_on_the_now_page_the_prompt_is_drawn_with_the_live_tiles(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str]
+) -> None:
+    """On Now the prompt is drawn inside the page's live part, from the status its tiles
+    show (once, after the title); on the other pages, above the page."""
+    url = morning_store(at(10, 36), open_alert=open_alert(33))
+    order = [e.type for e in drawn(make_app(url).main) if e.type in ("title", "warning", "metric")]
+    assert order.index("title") < order.index("warning") < order.index("metric")
+    assert order.count("warning") == 1
+    today = [e.type for e in drawn(make_app(url, page="app_pages/today.py").main) if e.type in ("title", "warning")]
+    assert today.index("warning") < today.index("title")
 
 
 def test_no_open_alert_no_prompt(make_app: Callable[..., AppTest], morning_store: Callable[..., str]) -> None:
