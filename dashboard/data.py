@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
+import io
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +38,7 @@ from analysis.today import ClippedBout, DaySoFar, RunningBout, StoredBout, clipp
 from dashboard import display
 from ingest.codec import epoch_time
 from ingest.errors import PayloadError
+from ingest.export import event_line, write_export
 from ingest.payloads import WearerSettings
 from ingest.progress import load_report
 from ingest.report_html import render_html
@@ -45,6 +46,7 @@ from ingest.store import EventRow, Store
 
 __all__ = [
     "ANSWER_LABELS",
+    "EXPORT_MAX_SAMPLES",
     "POSTURES",
     "DayView",
     "SessionItem",
@@ -58,6 +60,7 @@ __all__ = [
     "devices",
     "events_export",
     "exercise_table",
+    "full_export",
     "guided_set",
     "guided_start",
     "latest_day",
@@ -71,6 +74,7 @@ __all__ = [
     "report_html",
     "session_plan",
     "status_policy",
+    "stored_size",
     "summary_today",
     "wearer_settings",
     "weekly_activity",
@@ -297,7 +301,7 @@ def events_export(store_url: str, device_id: str) -> bytes:
         return b""
     with _store(store_url) as store:
         rows = store.events(device_id)
-    return "".join(json.dumps({"kind": e.kind, "t_s": e.t_s, **e.body}) + "\n" for e in rows).encode()
+    return "".join(map(event_line, rows)).encode()
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
@@ -849,6 +853,38 @@ def _day_view(
         summary=summary,
         in_bed=pd.DataFrame({"start": _local_times([s for s, _ in beds]), "end": _local_times([e for _, e in beds])}),
     )
+
+
+#: Most samples the Settings page puts in a ZIP for the browser: the archive is built in
+#: the dashboard's memory, at about 9 bytes a sample of a simulated office day
+#: (``python -m bench.export``; docs/performance.md), so 28 h at 50 Hz make some 45 MB.
+#: Past it the page gives the ``sitless export`` command, which writes to a file as it reads.
+EXPORT_MAX_SAMPLES = 5_000_000
+
+
+@st.cache_data(ttl=TODAY_TTL_S, show_spinner=False)
+def stored_size(store_url: str, device_id: str) -> tuple[int, int]:
+    """How much of a wearable's stream the store holds: ``(packets, samples)``.
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    if not Store.exists(store_url):
+        return 0, 0
+    with _store(store_url) as store:
+        return store.stored_size(device_id)
+
+
+def full_export(store_url: str, device_id: str) -> bytes:
+    """Everything the store holds about a wearable as one ZIP archive (:mod:`ingest.export`).
+
+    Raises:
+        StoreError: The store cannot be read.
+    """
+    buffer = io.BytesIO()
+    with _store(store_url) as store:
+        write_export(store, device_id, buffer)
+    return buffer.getvalue()
 
 
 def delete_wearer(store_url: str, device_id: str) -> int:

@@ -18,7 +18,7 @@ from typing import cast
 
 from ingest.errors import IngestError
 
-__all__ = ["main"]
+__all__ = ["main", "version"]
 
 # Modules that register subcommands, in the order --help lists them.
 _COMMAND_MODULES = (
@@ -32,11 +32,12 @@ _COMMAND_MODULES = (
     "ingest.actions",
     "ingest.session_cmd",
     "ingest.report_cmd",
+    "ingest.data_cmd",
     "ingest.analyze_cmd",
 )
 
 
-def _version() -> str:
+def version() -> str:
     """The installed sitless version (the ``sitless`` distribution), or ``unknown`` when it is not installed."""
     try:
         return importlib.metadata.version("sitless")
@@ -49,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="sitless",
         description="Wearable posture and activity monitor: prolonged-sitting alerts and back exercises.",
     )
-    parser.add_argument("--version", action="version", version=f"sitless {_version()}")
+    parser.add_argument("--version", action="version", version=f"sitless {version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:

@@ -22,11 +22,11 @@ from pathlib import Path
 from analysis import Plan
 from analysis.report import Report
 from ingest.codec import MAX_T_S
+from ingest.data_cmd import pick_device
 from ingest.errors import IngestError
 from ingest.progress import load_report
 from ingest.report_html import render_html
-from ingest.store import DEFAULT_STORE_URL, Store
-from ingest.topics import validate_device_id
+from ingest.store import DEFAULT_STORE_URL
 
 __all__ = ["register", "run"]
 
@@ -79,28 +79,6 @@ def _read_plan(path: Path) -> Plan:
         raise ValueError(f"the plan {path} is not JSON ({err}): give the JSON of a plan") from err
     except ValueError as err:
         raise ValueError(f"the plan {path} is not a valid plan: {err}") from err
-
-
-def _device(store_url: str, named: str | None) -> str:
-    """The wearable to report: the one named, which the store must know, else the store's only one.
-
-    Raises:
-        ValueError: The name is no valid device id, or the store does not know it, or
-            none is named and the store has not exactly one; the message lists the store's.
-        IngestError: The store cannot be read.
-    """
-    if named is not None:
-        validate_device_id(named)
-    with Store(store_url, read_only=True) as store:
-        known = sorted(store.devices())
-        if named is not None and (named in known or store.max_seq(named) is not None):
-            return named
-    has = f"the store has: {', '.join(known) or 'none'}"
-    if named is not None:
-        raise ValueError(f"no device {named!r} in the store ({has})")
-    if len(known) != 1:
-        raise ValueError(f"name the device with --device ({has})")
-    return known[0]
 
 
 def _hours(seconds: float) -> str:
@@ -186,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         end = args.end if args.end is not None else dt.datetime.now(tz).date()
         _check_days(end, args.weeks)  # before load_report, whose date arithmetic would overflow
         plan = None if args.plan is None else _read_plan(args.plan)
-        device = _device(args.store, args.device)
+        device = pick_device(args.store, args.device)
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
         if args.html is not None:
             _write_html(args.html, render_html(report, device), replace=args.force)

@@ -493,6 +493,14 @@ class Store:
             if left is not None:
                 left -= len(rows)
 
+    def stored_size(self, device_id: str) -> tuple[int, int]:
+        """How much of a device's stream is stored: ``(packets, samples)``."""
+        b = batches.c
+        row = self._read(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(b.n), 0)).where(b.device_id == device_id)
+        )
+        return int(row[0][0]), int(row[0][1])
+
     def seqs(self, device_id: str) -> list[int]:
         """All stored sequence numbers of one device, ascending."""
         b = batches.c

@@ -190,16 +190,37 @@ def devices() -> None:
 
 
 def your_data(device_id: str) -> None:
-    """Export a wearable's events, or delete everything stored about it."""
+    """Export a wearable's data (everything, or its events), or delete everything stored about it."""
     st.subheader("Your data")
     st.caption(f"Everything sitless knows stays on this computer, in the store `{settings.store_url}`.")
-    st.download_button(
-        "Export events (JSON Lines)",
-        data=data.events_export(settings.store_url, device_id),
-        file_name=f"sitless-{device_id}-events.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-    )
+    packets, samples = data.stored_size(settings.store_url, device_id)
+    fits = samples <= data.EXPORT_MAX_SAMPLES
+    if not fits:
+        st.info(
+            f"{samples:,} samples are stored ({packets:,} packets): too many to build here. Export everything "
+            f"from a terminal:\n\n`sitless export --store {settings.store_url} --device {device_id}`",
+            icon=":material/terminal:",
+        )
+    with st.container(horizontal=True):
+        if fits:
+            st.download_button(
+                "Export everything (ZIP)",
+                data=lambda: data.full_export(settings.store_url, device_id),  # built when clicked
+                file_name=f"sitless-{device_id}.zip",
+                mime="application/zip",
+                icon=":material/folder_zip:",
+                help="The samples as CSV (t, ax, ay, az: `sitless analyze` reads them again), the events, "
+                "the settings and the live status.",
+                key="export_all",
+            )
+        st.download_button(
+            "Export events (JSON Lines)",
+            data=data.events_export(settings.store_url, device_id),
+            file_name=f"sitless-{device_id}-events.jsonl",
+            mime="application/jsonl",
+            icon=":material/download:",
+            key="export_events",
+        )
     with st.expander("Delete this wearable's data"):
         st.warning(
             "This deletes every stored packet, event, setting and status of "

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import io
+import json
 import queue
 import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis import Placement
+from dashboard import data
 from ingest.actions import send_settings
 from ingest.broker import BrokerProcess
+from ingest.codec import Batch, encode
 from ingest.mqtt import PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.payloads import WearerSettings
-from ingest.store import Store
+from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.dashboard.office_morning import DEVICE
+from tests.dashboard.office_morning import DEVICE, at
 from tests.dashboard.test_now import texts
 from tests.support import wait_until
 
@@ -124,6 +130,32 @@ def test_settings_list_devices_and_export_events(
     assert list(table["device"]) == [DEVICE]
     assert "Calibrate the sensor" in [h.value for h in app.subheader]
     assert any(b.label == "Calibrate" for b in app.button)
+
+
+@pytest.mark.both_stores
+def test_your_data_offers_the_whole_export_until_it_is_too_big_to_build_here(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both exports while the archive fits in the dashboard's memory; past that, the
+    command that writes it to a file. The archive the button builds is ingest.export's."""
+    store_url = morning_store()
+    payloads = [
+        encode(Batch(seq, at(10, 0) + seq * 0.5, 50.0, 1 / 4096, np.zeros((25, 3), np.int16))) for seq in range(4)
+    ]
+    with Store(store_url) as store:
+        store.add_batches([BatchRow(DEVICE, seq, at(10, 0) + seq * 0.5, 25, 50.0, p) for seq, p in enumerate(payloads)])
+    app = make_app(store_url, page=PAGE)
+    assert [b.label for b in app.get("download_button")] == ["Export everything (ZIP)", "Export events (JSON Lines)"]
+    with zipfile.ZipFile(io.BytesIO(data.full_export(store_url, DEVICE))) as archive:
+        assert archive.read("samples.csv").count(b"\n") == 1 + 100
+        assert json.loads(archive.read("wearer.json"))["coverage"]["packets"] == 4
+
+    monkeypatch.setattr(data, "EXPORT_MAX_SAMPLES", 99)
+    st.cache_data.clear()
+    app.run()
+    assert not app.exception
+    assert [b.label for b in app.get("download_button")] == ["Export events (JSON Lines)"]
+    assert f"sitless export --store {store_url} --device {DEVICE}" in texts(app)
 
 
 def test_an_unreachable_hub_is_reported_not_raised(

@@ -1,0 +1,83 @@
+"""``python -m bench.export``: the time, memory and size of one wearer's export (``sitless export``).
+
+Stores ``--hours`` of one simulated thigh wearer playing ``office_morning`` on a loop
+(the real codec, 25-sample packets at 50 Hz, as the recorder stores them) in a SQLite
+file in a temporary folder (or ``--store URL``), then runs ``sitless export`` on it as a
+child process, ``--repeat`` times: its wall time, its CPU time and peak resident memory
+(``os.wait4``, the child's own), and the archive's size per sample. The dashboard builds
+the same archive in memory (``dashboard.data.EXPORT_MAX_SAMPLES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from firmware_sim.device import DeviceSettings, iter_packets
+from firmware_sim.params import MotionParams
+from firmware_sim.scenarios import scenario
+from ingest.codec import decode
+from ingest.store import BatchRow, Store
+
+__all__ = ["main"]
+
+DEVICE = "bench-export"
+T0_S = 1_765_000_000.0
+
+
+def _fill(url: str, hours: float) -> int:
+    """Store ``hours`` of the simulated wearer's packets; return the samples stored."""
+    settings = DeviceSettings(device_id=DEVICE, loop=True, params=MotionParams(drop_prob=0.0))
+    packets = round(hours * 3600 * settings.rate_hz / settings.params.packet_samples)
+    samples = 0
+    with Store(url) as store:
+        sent = (p.payload for p in iter_packets(scenario("office_morning"), settings, T0_S) if p.payload is not None)
+        rows: list[BatchRow] = []
+        for payload in itertools.islice(sent, packets):
+            b = decode(payload)
+            rows.append(BatchRow(DEVICE, b.seq, b.t0_s, b.n, b.rate_hz, payload))
+            samples += b.n
+            if len(rows) == 5000:
+                store.add_batches(rows)
+                rows = []
+        store.add_batches(rows)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the export's wall and CPU time, peak memory and bytes per sample."""
+    parser = argparse.ArgumentParser(prog="python -m bench.export", description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8.0, help="hours of 50 Hz samples stored")
+    parser.add_argument("--repeat", type=int, default=3, help="exports timed")
+    parser.add_argument("--store", help="store URL (default: a SQLite file in a temporary folder)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.store or f"sqlite:///{Path(folder) / 'export.sqlite'}"
+        samples = _fill(url, args.hours)
+        out = Path(folder) / "export.zip"
+        command = [sys.executable, "-m", "ingest.cli", "export", "--store", url, "--device", DEVICE]
+        print(f"{args.hours:g} h stored: {samples:,} samples of {DEVICE}")
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            child = subprocess.Popen([*command, "--out", str(out), "--force"], stdout=subprocess.DEVNULL)
+            _pid, status, usage = os.wait4(child.pid, 0)
+            wall_s = time.perf_counter() - start
+            if status != 0:
+                print(f"sitless export failed with status {status}", file=sys.stderr)
+                return 1
+            size = out.stat().st_size
+            print(
+                f"export: {wall_s:.1f} s wall, {usage.ru_utime + usage.ru_stime:.1f} s CPU, "
+                f"peak {usage.ru_maxrss / 1024:.0f} MiB; {size / 1e6:.1f} MB, {size / samples:.1f} bytes a sample"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

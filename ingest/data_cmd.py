@@ -1,0 +1,169 @@
+"""``sitless export`` and ``sitless delete``: one wearer's data out of sitless, or gone from it.
+
+- ``sitless export --device ID`` writes everything the store holds about one wearable
+  into one ZIP file (:mod:`ingest.export`): its samples as CSV that ``sitless analyze``
+  reads again, its events as JSON Lines, and its settings, status and counts. An
+  existing file is kept unless ``--force`` is given; a failed export leaves no file.
+- ``sitless delete --device ID`` deletes it: first the status and settings the MQTT
+  broker keeps retained for the device (:func:`ingest.actions.clear_retained`), so that
+  no service stores them again, then every row of the store (``Store.delete_device``).
+  It asks to type the device id unless ``--yes`` is given; ``--no-broker`` deletes from
+  the store alone. A sensor that still streams is stored again from then on: stop it first.
+
+The dashboard's Settings page, *Your data*, does the same for the wearable picked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from ingest.actions import clear_retained
+from ingest.errors import IngestError
+from ingest.export import ExportSummary, write_export
+from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
+from ingest.store import DEFAULT_STORE_URL, Store
+from ingest.topics import validate_device_id
+
+__all__ = ["pick_device", "register"]
+
+
+def pick_device(store_url: str, named: str | None) -> str:
+    """The wearable a command is for: the one named, which the store must know, else the store's only one.
+
+    Raises:
+        ValueError: The name is no valid device id, or the store does not know it, or
+            none is named and the store has not exactly one; the message lists the store's.
+        IngestError: The store cannot be read.
+    """
+    if named is not None:
+        validate_device_id(named)
+    with Store(store_url, read_only=True) as store:
+        known = sorted(store.devices())
+        if named is not None and (named in known or store.max_seq(named) is not None):
+            return named
+    has = f"the store has: {', '.join(known) or 'none'}"
+    if named is not None:
+        raise ValueError(f"no device {named!r} in the store ({has})")
+    if len(known) != 1:
+        raise ValueError(f"name the device with --device ({has})")
+    return known[0]
+
+
+def _when(t_s: float | None) -> str:
+    return "-" if t_s is None else dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _said(summary: ExportSummary) -> str:
+    """What an export holds, in one line."""
+    span = f" from {_when(summary.earliest_t_s)} to {_when(summary.latest_t_s)}" if summary.samples else ""
+    gyro = f", {summary.gyro_samples:,} with angular rate" if summary.gyro_samples else ""
+    missing = sum(z - a + 1 for a, z in summary.missing)
+    lost = f"; {missing:,} packets never reached the store" if missing else ""
+    return f"{summary.packets:,} packets, {summary.samples:,} samples{gyro}{span}, {summary.events:,} events{lost}"
+
+
+def export(args: argparse.Namespace) -> int:
+    """Run ``sitless export``."""
+    try:
+        device = pick_device(args.store, args.device)
+        out: Path = args.out if args.out is not None else Path(f"sitless-{device}.zip")
+        try:
+            f = out.open("wb" if args.force else "xb")
+        except FileExistsError:
+            raise OSError(f"{out} exists; add --force to replace it") from None
+        try:
+            with f, Store(args.store, read_only=True) as store:
+                summary = write_export(store, device, f)
+        except BaseException:
+            out.unlink(missing_ok=True)  # no half-written archive
+            raise
+    except (IngestError, ValueError, OSError) as err:
+        print(f"sitless export: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}: {_said(summary)}")
+    return 0
+
+
+def _confirmed(device: str) -> bool:
+    """Whether the user typed the device id at the prompt."""
+    if not sys.stdin.isatty():
+        print(f"sitless delete: add --yes to delete {device}'s data without being asked", file=sys.stderr)
+        return False
+    print(f"This deletes every stored packet, event, setting and status of {device}; it cannot be undone.")
+    try:
+        typed = input(f"Type {device} to confirm: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != device:
+        print("Nothing deleted.")
+        return False
+    return True
+
+
+def delete(args: argparse.Namespace) -> int:
+    """Run ``sitless delete``."""
+    try:
+        validate_device_id(args.device)
+        broker = None if args.no_broker else BrokerAddress.parse(args.broker)
+        with Store(args.store, read_only=True) as store:
+            store.devices()  # a store that cannot be read fails here, before anything is asked or deleted
+        if not args.yes and not _confirmed(args.device):
+            return 1
+        if broker is not None:
+            try:
+                clear_retained(broker, args.device)
+            except ConnectionError as err:
+                raise ConnectionError(
+                    f"{err}; nothing deleted (add --no-broker to delete from the store alone, "
+                    "leaving the broker's retained status and settings)"
+                ) from err
+        with Store(args.store) as store:
+            rows = store.delete_device(args.device)
+    except (IngestError, ValueError, ConnectionError) as err:
+        print(f"sitless delete: {err}", file=sys.stderr)
+        return 1
+    where = "the store" if broker is None else "the store, and its retained messages from the broker"
+    print(f"deleted {rows:,} rows of {args.device} from {where}")
+    if rows == 0:
+        print(f"(the store held nothing of {args.device})")
+    return 0
+
+
+def _store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``export`` and ``delete`` subcommands."""
+    p = sub.add_parser(
+        "export",
+        help="write one wearable's data to a ZIP file: samples (CSV), events (JSON Lines), settings",
+        description="Write everything the store holds about one wearable to one ZIP file: samples.csv "
+        "(t, ax, ay, az: `sitless analyze` reads it), gyro.csv when the sensor sent angular rate, "
+        "events.jsonl and wearer.json (status, settings, counts, what the samples cover).",
+    )
+    _store_option(p)
+    p.add_argument("--device", help="the wearable (default: the only one in the store)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="the ZIP file to write (default sitless-DEVICE.zip)")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=export)
+    p = sub.add_parser(
+        "delete",
+        help="delete everything of one wearable: the store's rows and the broker's retained messages",
+        description="Delete every stored packet, event, setting and status of one wearable, and the status "
+        "and settings the MQTT broker keeps retained for it. Stop the sensor first: data it still sends "
+        "is stored again.",
+    )
+    _store_option(p)
+    p.add_argument("--device", required=True, help="the wearable's device id")
+    p.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
+    p.add_argument("--no-broker", action="store_true", help="delete from the store only; the broker keeps its own")
+    p.add_argument("--yes", action="store_true", help="do not ask for the device id to confirm")
+    p.set_defaults(func=delete)
