@@ -61,7 +61,7 @@ def _said(summary: ExportSummary) -> str:
     span = f" from {_when(summary.earliest_t_s)} to {_when(summary.latest_t_s)}" if summary.samples else ""
     gyro = f", {summary.gyro_samples:,} with angular rate" if summary.gyro_samples else ""
     missing = sum(z - a + 1 for a, z in summary.missing)
-    lost = f"; {missing:,} packets never reached the store" if missing else ""
+    lost = f"; {missing:,} sequence numbers missing between them (lost, or skipped by a restart)" if missing else ""
     return f"{summary.packets:,} packets, {summary.samples:,} samples{gyro}{span}, {summary.events:,} events{lost}"
 
 

@@ -14,7 +14,7 @@ The archive holds, for one device id:
 - ``wearer.json``: the device as sitless knows it: its last published status (sensor,
   placement, battery), the wearer's settings, the analysis worker's live status, the
   services' counts for it, what the samples cover (packets, samples, earliest and
-  latest time, the missing packets), and what each file holds.
+  latest time, the sequence numbers missing), and what each file holds.
 
 Written entry by entry as the store is read page by page, so that weeks of samples never
 sit in memory at once. The worker's internal analysis state is not exported: it is
@@ -70,7 +70,8 @@ class ExportSummary:
         earliest_t_s: Time of the earliest sample, Unix s (None without samples).
         latest_t_s: Time of the latest sample, Unix s (None without samples).
         missing: Sequence numbers missing between the stored packets, as
-            ``[first, last]`` ranges (packets that never reached the store).
+            ``[first, last]`` ranges: packets that never reached the store, or numbers
+            a device skipped when it restarted (docs/protocol.md, *Sequence numbers*).
     """
 
     device_id: str
