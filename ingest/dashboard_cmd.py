@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from ingest.mqtt import DEFAULT_BROKER_URL
-from ingest.store import DEFAULT_STORE_URL, parse_store_url
+from ingest.store import add_store_argument, parse_store_url
 
 __all__ = ["dashboard_command", "dashboard_url", "register", "run", "wait_for_health"]
 
@@ -137,11 +137,7 @@ def _open_browser_when_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``dashboard`` subcommand."""
     p = sub.add_parser("dashboard", help="run the Streamlit dashboard (live status, today, exercise programme)")
-    p.add_argument(
-        "--store",
-        default=DEFAULT_STORE_URL,
-        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
-    )
+    add_store_argument(p)
     p.add_argument(
         "--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker for actions (default {DEFAULT_BROKER_URL})"
     )

@@ -24,7 +24,7 @@ from ingest.actions import clear_retained
 from ingest.errors import IngestError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
-from ingest.store import DEFAULT_STORE_URL, Store
+from ingest.store import Store, add_store_argument
 from ingest.topics import validate_device_id
 
 __all__ = ["pick_device", "register"]
@@ -132,14 +132,6 @@ def delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store",
-        default=DEFAULT_STORE_URL,
-        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
-    )
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``export`` and ``delete`` subcommands."""
     p = sub.add_parser(
@@ -149,7 +141,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(t, ax, ay, az: `sitless analyze` reads it), gyro.csv when the sensor sent angular rate, "
         "events.jsonl and wearer.json (status, settings, counts, what the samples cover).",
     )
-    _store_option(p)
+    add_store_argument(p)
     p.add_argument("--device", help="the wearable (default: the only one in the store)")
     p.add_argument("--out", type=Path, metavar="FILE", help="the ZIP file to write (default sitless-DEVICE.zip)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -161,7 +153,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and settings the MQTT broker keeps retained for it. Stop the sensor first: data it still sends "
         "is stored again.",
     )
-    _store_option(p)
+    add_store_argument(p)
     p.add_argument("--device", required=True, help="the wearable's device id")
     p.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
     p.add_argument("--no-broker", action="store_true", help="delete from the store only; the broker keeps its own")

@@ -26,7 +26,7 @@ from ingest.data_cmd import pick_device
 from ingest.errors import IngestError
 from ingest.progress import load_report
 from ingest.report_html import render_html
-from ingest.store import DEFAULT_STORE_URL
+from ingest.store import add_store_argument
 
 __all__ = ["register", "run"]
 
@@ -137,11 +137,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="progress over the last weeks: sitting, breaks, reminders, exercise and the plan kept",
         description="Report one wearable's last weeks from the store.",
     )
-    p.add_argument(
-        "--store",
-        default=DEFAULT_STORE_URL,
-        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
-    )
+    add_store_argument(p)
     p.add_argument("--device", help="the wearable (default: the only one in the store)")
     p.add_argument("--weeks", type=int, default=12, help="how many weeks, ending today (default 12)")
     p.add_argument("--end", type=dt.date.fromisoformat, help="last day of the report, YYYY-MM-DD (default today)")

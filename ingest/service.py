@@ -65,7 +65,7 @@ from ingest.mqtt import (
     stop_network_thread,
 )
 from ingest.payloads import MAX_PAYLOAD_BYTES
-from ingest.store import DEFAULT_STORE_URL
+from ingest.store import add_store_argument
 from ingest.topics import Kind, parse
 
 __all__ = [
@@ -159,11 +159,7 @@ class RateLimitedLog:
 def add_service_arguments(parser: argparse.ArgumentParser, client_id: str) -> None:
     """Add the options every MQTT service takes: ``--broker``, ``--store``, ``--client-id``, ``--metrics-port``."""
     parser.add_argument("--broker", default=DEFAULT_BROKER_URL, help=f"MQTT broker URL (default {DEFAULT_BROKER_URL})")
-    parser.add_argument(
-        "--store",
-        default=DEFAULT_STORE_URL,
-        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
-    )
+    add_store_argument(parser)
     parser.add_argument(
         "--client-id", default=client_id, help=f"MQTT client id; the broker keeps the session under it ({client_id})"
     )

@@ -20,6 +20,7 @@ uses it, and it is closed after that thread has ended); each service opens its o
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -69,6 +70,7 @@ __all__ = [
     "StateRow",
     "Store",
     "StoreUrl",
+    "add_store_argument",
     "event_id",
     "event_key",
     "event_time",
@@ -78,6 +80,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store URL`` (default :data:`DEFAULT_STORE_URL`), the option of every command that uses the store."""
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
+
+
 BUSY_TIMEOUT_MS = 10_000
 # Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
 BATCH_PAGE = 1000

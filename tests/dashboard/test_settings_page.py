@@ -195,15 +195,8 @@ def test_delete_makes_the_broker_forget_the_wearables_status_and_settings(
 ) -> None:
     """After a delete, a fresh subscriber gets no retained status or settings of the wearable."""
     assert secure_broker.logins is not None
-    device = make_client("test-delete-device")
-    connect(device, secure_broker.login(DEVICE))
-    device.publish(topic(DEVICE, Kind.STATUS), b'{"online": true}', qos=1, retain=True).wait_for_publish(30)
+    device = retained_status_and_settings(secure_broker)
     dashboard = secure_broker.login("dashboard")
-    send_settings(dashboard, DEVICE, WearerSettings(max_sitting_min=45))
-    both = [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
-    # amqtt acknowledges a publish before it keeps it as retained: wait for both.
-    wait_until(lambda: retained(secure_broker, device) == both, what="the status and settings retained")
-
     monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
     app = make_app(morning_store(), broker_url=dashboard.url, page=PAGE)
     app.text_input(key="delete_confirm").input(DEVICE).run()
@@ -213,6 +206,22 @@ def test_delete_makes_the_broker_forget_the_wearables_status_and_settings(
     assert retained(secure_broker, device) == []
     device.disconnect()
     device.loop_stop()
+
+
+def retained_status_and_settings(broker: BrokerProcess) -> paho.Client:
+    """DEVICE publishes its status retained, and the dashboard its settings; both are kept.
+
+    Returns:
+        DEVICE's client, connected with its own login (for :func:`retained`).
+    """
+    device = make_client(f"test-device-{uuid.uuid4().hex[:8]}")
+    connect(device, broker.login(DEVICE))
+    device.publish(topic(DEVICE, Kind.STATUS), b'{"online": true}', qos=1, retain=True).wait_for_publish(30)
+    send_settings(broker.login("dashboard"), DEVICE, WearerSettings(max_sitting_min=45))
+    both = [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
+    # amqtt acknowledges a publish before it keeps it as retained: wait for both.
+    wait_until(lambda: retained(broker, device) == both, what="the status and settings retained")
+    return device
 
 
 def retained(broker: BrokerProcess, device: paho.Client) -> list[str]:

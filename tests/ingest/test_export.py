@@ -11,25 +11,22 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as paho
 import pytest
 
 from analysis import Placement
 from firmware_sim.device import DeviceSettings, iter_packets
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import scenario
-from ingest.actions import send_settings
 from ingest.broker import BrokerProcess
 from ingest.cli import main
 from ingest.codec import Batch, decode, encode
 from ingest.export import FILES, write_export
-from ingest.mqtt import PASSWORD_FILE_ENV, connect, make_client
+from ingest.mqtt import PASSWORD_FILE_ENV
 from ingest.payloads import WearerSettings
 from ingest.store import BatchRow, Store
-from ingest.topics import Kind, topic
 from tests.dashboard.office_morning import DEVICE
-from tests.dashboard.test_settings_page import retained
-from tests.support import tally, wait_until
+from tests.dashboard.test_settings_page import retained, retained_status_and_settings
+from tests.support import tally
 
 pytestmark = pytest.mark.both_stores
 
@@ -216,14 +213,8 @@ def test_delete_makes_the_broker_forget_the_wearables_retained_messages(
     it: a fresh subscriber then gets no retained status or settings of the wearable."""
     assert secure_broker.logins is not None
     fill(store_url, packets(1.0))
-    device: paho.Client = make_client("test-export-device")
-    connect(device, secure_broker.login(DEVICE))
-    device.publish(topic(DEVICE, Kind.STATUS), b'{"online": true}', qos=1, retain=True).wait_for_publish(30)
+    device = retained_status_and_settings(secure_broker)
     dashboard = secure_broker.login("dashboard")
-    send_settings(dashboard, DEVICE, WearerSettings(max_sitting_min=45))
-    both = [topic(DEVICE, Kind.STATUS), topic(DEVICE, Kind.SETTINGS)]
-    wait_until(lambda: retained(secure_broker, device) == both, what="the status and settings retained")
-
     monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
     assert main(["delete", "--store", store_url, "--device", DEVICE, "--broker", dashboard.url, "--yes"]) == 0
     assert retained(secure_broker, device) == []
