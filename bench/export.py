@@ -1,11 +1,13 @@
-"""``python -m bench.export``: the time, memory and size of one wearer's export (``sitless export``).
+"""``python -m bench.export``: the time, memory and size of one wearer's export (``sitless export``), and its pruning.
 
 Stores ``--hours`` of one simulated thigh wearer playing ``office_morning`` on a loop
 (the real codec, 25-sample packets at 50 Hz, as the recorder stores them) in a SQLite
 file in a temporary folder (or ``--store URL``), then runs ``sitless export`` on it as a
 child process, ``--repeat`` times: its wall time, its CPU time and peak resident memory
 (``os.wait4``, the child's own), and the archive's size per sample. The dashboard builds
-the same archive in memory (``dashboard.data.EXPORT_MAX_SAMPLES``).
+the same archive in memory (``dashboard.data.EXPORT_MAX_SAMPLES``). Then it gives the
+wearer an analysis state that includes every packet and times ``sitless prune
+--keep-days 0`` deleting them all, the same way.
 """
 
 from __future__ import annotations
@@ -76,6 +78,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"export: {wall_s:.1f} s wall, {usage.ru_utime + usage.ru_stime:.1f} s CPU, "
                 f"peak {usage.ru_maxrss / 1024:.0f} MiB; {size / 1e6:.1f} MB, {size / samples:.1f} bytes a sample"
             )
+        with Store(url) as store:
+            packets = len(store.seqs(DEVICE))
+            store.save_state(DEVICE, store.max_seq(DEVICE) or 0, snapshot={}, status={})
+        command = [sys.executable, "-m", "ingest.cli", "prune", "--store", url, "--keep-days", "0"]
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(child.pid, 0)
+        wall_s = time.perf_counter() - start
+        with Store(url) as store:
+            left = len(store.seqs(DEVICE))
+        print(
+            f"prune: {packets - left:,} of {packets:,} packets deleted in {wall_s:.1f} s wall, "
+            f"{usage.ru_utime + usage.ru_stime:.1f} s CPU (status {status})"
+        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``sitless export`` and ``sitless delete``: one wearer's data out of sitless, or gone from it.
+"""``sitless export``, ``delete`` and ``prune``: a wearer's data out of sitless, gone from it, or kept for a while.
 
 - ``sitless export --device ID`` writes everything the store holds about one wearable
   into one ZIP file (:mod:`ingest.export`): its samples as CSV that ``sitless analyze``
@@ -9,6 +9,9 @@
   no service stores them again, then every row of the store (``Store.delete_device``).
   It asks to type the device id unless ``--yes`` is given; ``--no-broker`` deletes from
   the store alone. A sensor that still streams is stored again from then on: stop it first.
+- ``sitless prune --keep-days N`` deletes every wearable's raw packets stored more than N
+  days ago that the analysis worker has analysed (``Store.prune_batches``): run daily, it
+  keeps raw data for a limited time; events, settings and the analysis state stay.
 
 The dashboard's Settings page, *Your data*, does the same for the wearable picked.
 """
@@ -132,8 +135,27 @@ def delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def prune(args: argparse.Namespace) -> int:
+    """Run ``sitless prune``."""
+    try:
+        if not args.keep_days >= 0:
+            raise ValueError(f"--keep-days must be 0 or more, got {args.keep_days:g}")
+        if not Store.exists(args.store):
+            raise ValueError(f"no store at {args.store}: nothing to prune")
+        with Store(args.store) as store:
+            deleted = store.prune_batches(args.keep_days * 86_400.0)
+    except (IngestError, ValueError) as err:
+        print(f"sitless prune: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"deleted {deleted:,} raw packets stored more than {args.keep_days:g} days ago and already analysed; "
+        "events, settings and the analysis state stay"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``export`` and ``delete`` subcommands."""
+    """Add the ``export``, ``delete`` and ``prune`` subcommands."""
     p = sub.add_parser(
         "export",
         help="write one wearable's data to a ZIP file: samples (CSV), events (JSON Lines), settings",
@@ -159,3 +181,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-broker", action="store_true", help="delete from the store only; the broker keeps its own")
     p.add_argument("--yes", action="store_true", help="do not ask for the device id to confirm")
     p.set_defaults(func=delete)
+    p = sub.add_parser(
+        "prune",
+        help="delete the raw packets stored more than --keep-days ago that the worker has analysed",
+        description="Delete every wearable's raw packets stored more than --keep-days ago, once the analysis "
+        "worker's saved state includes them; events, settings, statuses and counts stay. Run it daily "
+        "(cron, a systemd timer) to keep raw data for a limited time.",
+    )
+    add_store_argument(p)
+    p.add_argument("--keep-days", type=float, required=True, metavar="DAYS", help="days of raw packets to keep")
+    p.set_defaults(func=prune)

@@ -100,6 +100,8 @@ CONNECT_TIMEOUT_S = 10
 # Only a write tried again after a lost answer needs it, within the services' capped
 # retry backoff of the store coming back; a month covers any outage of the database.
 SAVE_TOKEN_KEEP_S = 30 * 86_400
+#: Raw packets one transaction of ``Store.prune_batches`` deletes at most (a few MB).
+PRUNE_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,6 +507,53 @@ class Store:
             after_seq = rows[-1][1]
             if left is not None:
                 left -= len(rows)
+
+    def prune_batches(self, keep_s: float, *, page: int = PRUNE_PAGE) -> int:
+        """Delete raw packets stored more than ``keep_s`` ago that the worker has analysed; return how many.
+
+        A packet goes only once the device's saved analysis state includes it (its
+        ``seq`` at most the state's), so that a worker restarted from that state, or one
+        taking the device over, replays nothing that is gone; a device no worker has
+        analysed keeps all its packets. Age is the time the recorder stored the packet,
+        by the database's clock, whatever the device's own clock said. Events, states,
+        statuses and counts stay.
+
+        Each device's packets are read ``page`` at a time in sequence order (on the
+        table's key, no other index needed) and the old ones of each page deleted in a
+        transaction of their own, so that the services writing meanwhile wait for one
+        short transaction at most. A device's first page with nothing old ends it: the
+        rest was stored later (a late packet among old ones is kept for the next run).
+
+        Raises:
+            ValueError: ``keep_s`` is below 0.
+            StoreError: The database failed; the packets deleted before stay deleted.
+        """
+        if not keep_s >= 0:
+            raise ValueError(f"keep_s must be >= 0, got {keep_s}")
+        b, w = batches.c, worker_state.c
+        cutoff_s = float(self._read(sa.select(database_now(self.backend)))[0][0]) - keep_s
+        analysed = self._read(sa.select(w.device_id, w.seq).where(w.seq.is_not(None)).order_by(w.device_id))
+        deleted = 0
+        for device_id, upto_seq in analysed:
+            after = -1
+            while True:
+                rows = self._read(
+                    sa.select(b.seq, b.received_s)
+                    .where(b.device_id == device_id, b.seq > after, b.seq <= upto_seq)
+                    .order_by(b.seq)
+                    .limit(page)
+                )
+                if not any(received_s < cutoff_s for _, received_s in rows):
+                    break
+                last = int(rows[-1][0])
+                with self._transaction() as conn:
+                    deleted += conn.execute(
+                        sa.delete(batches).where(
+                            b.device_id == device_id, b.seq > after, b.seq <= last, b.received_s < cutoff_s
+                        )
+                    ).rowcount
+                after = last
+        return deleted
 
     def stored_size(self, device_id: str) -> tuple[int, int]:
         """How much of a device's stream is stored: ``(packets, samples)``."""

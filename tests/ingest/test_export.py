@@ -26,6 +26,7 @@ from ingest.payloads import WearerSettings
 from ingest.store import BatchRow, Store
 from tests.dashboard.office_morning import DEVICE
 from tests.dashboard.test_settings_page import retained, retained_status_and_settings
+from tests.ingest.test_store import stored_days_ago
 from tests.support import tally
 
 pytestmark = pytest.mark.both_stores
@@ -222,3 +223,24 @@ def test_delete_makes_the_broker_forget_the_wearables_retained_messages(
         assert store.max_seq(DEVICE) is None
     device.disconnect()
     device.loop_stop()
+
+
+def test_prune_deletes_the_old_analysed_packets_and_keeps_the_rest(
+    store_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The command keeps the days asked for; a wearable's events, settings and state stay."""
+    sent = packets(2.0)
+    fill(store_url, sent)  # its state includes every packet
+    stored_days_ago(store_url, DEVICE, range(0, 100), 8.0)
+    assert main(["prune", "--store", store_url, "--keep-days", "7"]) == 0
+    assert "deleted 100 raw packets stored more than 7 days ago" in capsys.readouterr().out
+    with Store(store_url, read_only=True) as store:
+        assert store.seqs(DEVICE) == list(range(100, len(sent)))
+        assert len(store.events(DEVICE)) == 1
+        assert store.wearer_settings(DEVICE) is not None
+    assert main(["prune", "--store", store_url, "--keep-days", "-1"]) == 1
+    assert "--keep-days must be 0 or more" in capsys.readouterr().err
+    nowhere = f"sqlite:///{tmp_path / 'none.sqlite'}"
+    assert main(["prune", "--store", nowhere, "--keep-days", "7"]) == 1
+    assert "nothing to prune" in capsys.readouterr().err
+    assert not (tmp_path / "none.sqlite").exists()

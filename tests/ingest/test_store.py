@@ -129,6 +129,45 @@ def test_a_writer_s_first_write_deletes_the_tokens_of_writers_long_silent(any_st
         assert store.counters() == {("recorder", "d1", "packets"): 10, ("worker", "d1", "packets"): 2}
 
 
+DAY_S = 86_400.0
+
+
+def stored_days_ago(url: str, device_id: str, seqs: range, days: float) -> None:
+    """Make the packets ``seqs`` of a device look stored ``days`` ago."""
+    engine = sa.create_engine(parse_store_url(url).url)
+    with engine.begin() as db:
+        db.execute(
+            sa.text("UPDATE batches SET received_s = received_s - :s WHERE device_id = :d AND seq >= :a AND seq < :z"),
+            {"s": days * DAY_S, "d": device_id, "a": seqs.start, "z": seqs.stop},
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize("page", [7, 1000])
+def test_pruning_deletes_only_old_packets_the_worker_has_analysed(any_store_url: str, page: int) -> None:
+    """Packets stored more than the days kept go once the device's saved state includes
+    them; newer ones, ones not analysed yet (after the state's seq, or of a device no
+    worker analysed) and a late packet among old ones stay, and so do events and states."""
+    with Store(any_store_url) as store:
+        store.add_batches([batch(seq) for seq in range(100)] + [batch(seq, "d2") for seq in range(20)])
+        stored_days_ago(any_store_url, "d1", range(0, 30), 3.0)
+        stored_days_ago(any_store_url, "d1", range(31, 80), 3.0)  # 30 came late: stored just now
+        stored_days_ago(any_store_url, "d2", range(0, 20), 3.0)
+        store.save_state("d1", 59, snapshot={"k": 1}, status={"t_s": 1.7e9})
+        store.add_events("d1", [{"kind": "alert", "t_s": 1.7e9, "alert": "sit_too_long"}])
+        assert store.prune_batches(2 * DAY_S, page=page) == 59  # 0..59 but the late 30
+        assert store.seqs("d1") == [30, *range(60, 100)]
+        assert store.seqs("d2") == list(range(20))  # never analysed
+        assert len(store.events("d1")) == 1
+        state = store.load_state("d1")
+        assert state is not None
+        assert state.seq == 59
+        assert [b.seq for b in store.batches("d1", after_seq=59)] == list(range(60, 100))  # a restart's replay
+        assert store.prune_batches(2 * DAY_S, page=page) == 0
+        with pytest.raises(ValueError, match="keep_s must be >= 0"):
+            store.prune_batches(-1.0)
+
+
 def test_a_host_whose_clock_runs_fast_deletes_no_token_of_a_writer_still_writing(
     any_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
