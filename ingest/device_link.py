@@ -227,6 +227,13 @@ class SequenceMemory:
     mark is written when half the block is used, and :meth:`reserve` tries again with
     every later number.
 
+    Each mark is then written to a copy beside the file (``<file>.copy``) the same way.
+    A file found cut short or gone (a write over its own bytes torn by a power loss, a
+    file deleted by hand) is read from the copy, which holds the same mark or the one
+    before, and either covers every number used (:attr:`from_copy` says so). A copy that
+    cannot be brought up to date is deleted, so that a stale one is never read. Only with
+    both unreadable does the device jump far ahead (:meth:`recover`).
+
     Args:
         path: The file (created with its folder).
         block: How many sequence numbers one write reserves.
@@ -239,8 +246,11 @@ class SequenceMemory:
 
     def __init__(self, path: Path, block: int = 1000) -> None:
         self.path = path
+        self.copy = path.with_name(path.name + ".copy")
         self.block = block
         self.reserved = 0  # the mark on disk: numbers below it may be used
+        #: Why the last :meth:`load` read the copy (the file was unreadable or gone), else None.
+        self.from_copy: str | None = None
 
     def start(self) -> int:
         """The first sequence number to use now; reserves the block that follows it.
@@ -254,18 +264,33 @@ class SequenceMemory:
         return first
 
     def load(self) -> int:
-        """The number the file says to go on from (0 without a file); reserves nothing.
+        """The number the file says to go on from, else its copy (0 without either); reserves nothing.
 
         Raises:
-            ValueError: The file exists but does not hold a sequence number.
-            OSError: The file cannot be read.
+            ValueError: The file exists but does not hold a sequence number, nor does its copy.
+            OSError: Neither the file nor its copy can be read.
         """
+        self.from_copy = None
         try:
-            return int(json.loads(self.path.read_text())["next_seq"]) % SEQ_MODULO
+            return self._read(self.path)
         except FileNotFoundError:
-            return 0
+            if not self.copy.exists():
+                return 0  # a first start
+            why = f"{self.path} is gone"
+        except (ValueError, OSError) as err:
+            why = str(err)
+            if not self.copy.exists():
+                raise
+        value = self._read(self.copy)
+        self.from_copy = why
+        return value
+
+    @staticmethod
+    def _read(path: Path) -> int:
+        try:
+            return int(json.loads(path.read_text())["next_seq"]) % SEQ_MODULO
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"unreadable sequence memory {self.path}: {err}") from err
+            raise ValueError(f"unreadable sequence memory {path}: {err}") from err
 
     def recover(self, known_next: int) -> int:
         """Where to go on when the file cannot be read: :attr:`RECOVERY_JUMP` past ``known_next``.
@@ -301,41 +326,55 @@ class SequenceMemory:
         self._write(next_seq % SEQ_MODULO)
 
     def _write(self, next_seq: int) -> None:
+        """Write the mark to the file, then to its copy (a copy that cannot take it is deleted).
+
+        Raises:
+            OSError: The file could not take the mark, or a stale copy could not be deleted.
+        """
         record = json.dumps({"next_seq": next_seq})
+        self._store(self.path, record)
         try:
-            self._replace(record)
+            self._store(self.copy, record)
         except OSError:
-            if not self._overwrite(record):
+            self.copy.unlink(missing_ok=True)  # a stale copy must never be read
+
+    def _store(self, path: Path, record: str) -> None:
+        try:
+            self._replace(path, record)
+        except OSError:
+            if not self._overwrite(path, record):
                 raise
 
-    def _replace(self, record: str) -> None:
-        """Write the record to a temporary file, flush it to the disk and rename it over the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+    @staticmethod
+    def _replace(path: Path, record: str) -> None:
+        """Write the record to a temporary file, flush it to the disk and rename it over ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
         try:
             with tmp.open("w") as f:
                 f.write(record)
                 f.flush()
                 os.fsync(f.fileno())
-            tmp.replace(self.path)  # atomic: a crash leaves the old or the new value
+            tmp.replace(path)  # atomic: a crash leaves the old or the new value
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        _fsync_dir(self.path.parent)
+        _fsync_dir(path.parent)
 
-    def _overwrite(self, record: str) -> bool:
+    @staticmethod
+    def _overwrite(path: Path, record: str) -> bool:
         """Write the record over the file's own bytes (padded with spaces); whether it was.
 
         A full disk refuses the temporary file, but a file's existing block takes new
         bytes without any new space (not so on copy-on-write file systems: btrfs,
         ZFS). One write of a few dozen bytes lies in one disk sector, which a power
         loss leaves whole on the disks sitless runs on; were it torn, the gateway
-        would find the file unreadable and jump ahead (:meth:`recover`).
+        would find the file unreadable and read the copy (:meth:`load`).
         """
         try:
-            size = self.path.stat().st_size
-            fd = os.open(self.path, os.O_WRONLY)
+            size = path.stat().st_size
+            fd = os.open(path, os.O_WRONLY)
         except OSError:
             return False
         try:

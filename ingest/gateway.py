@@ -16,9 +16,9 @@
 2. **Decode** each notification (a malformed one is counted and skipped), time the
    samples on the host clock and cut them into packets (``ingest.packetizer``) under
    the gateway's own sequence numbers, which go on across restarts
-   (``ingest.device_link.SequenceMemory``); a memory that cannot be read is not fatal:
-   the numbers go on far past the highest known, and a full disk that refuses its mark
-   does not hold a packet back.
+   (``ingest.device_link.SequenceMemory``); a memory that cannot be read is read from
+   its copy, and with both unreadable the numbers go on far past the highest known; a
+   full disk that refuses its mark does not hold a packet back.
 3. **Keep, then publish**: every packet is written to the on-disk outbox
    (``ingest.outbox``) before it is published with QoS 1, and deleted when the broker
    acknowledges it. While the broker is away packets pile up on disk; a gateway that
@@ -263,12 +263,19 @@ class _Sensor:
         """The first sequence number of this run, reserved; past every number known when the memory is unreadable.
 
         A sequence memory cut short (a power loss while an older gateway wrote it) or
-        unreadable says nothing of the numbers used: the gateway goes on far past the
-        highest it knows of (``SequenceMemory.recover``), so that none is used twice;
-        the worker sees a gap.
+        unreadable is read from its copy (``SequenceMemory.load``); with both unreadable
+        nothing says which numbers were used: the gateway goes on far past the highest it
+        knows of (``SequenceMemory.recover``), so that none is used twice; the worker sees
+        a gap.
         """
         try:
-            return self._reserved(self.memory.load())
+            first = self.memory.load()
+            if self.memory.from_copy is not None:
+                self.counts["seq_memory_failures"] += 1
+                log.warning(
+                    "%s: %s; going on from its copy, sequence number %d", self.device_id, self.memory.from_copy, first
+                )
+            return self._reserved(first)
         except (ValueError, OSError) as err:
             known = left[-1][0] + 1 if left else 0
             first = self.memory.recover(known)

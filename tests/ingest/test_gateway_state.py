@@ -136,6 +136,56 @@ def test_a_damaged_sequence_memory_goes_on_past_every_number_known(
     assert str(first) in warning
 
 
+@pytest.mark.parametrize("damage", ['{"next_seq": 12', "", "\x00" * 16, "gone"])
+def test_a_damaged_sequence_memory_is_read_from_its_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    """A file torn or deleted: the gateway warns and goes on from the copy's mark, which
+    covers every number used, without the jump (the numbers after it stay unused)."""
+    sensor, _ = _sensor(tmp_path, monkeypatch)
+    memory = sensor.memory
+    assert memory.start() == 0
+    for seq in range(701):  # the mark moves on at half the block: 1000, then 1500 at number 500
+        memory.reserve(seq)
+    if damage == "gone":
+        memory.path.unlink()
+    else:
+        memory.path.write_text(damage)
+    with caplog.at_level(logging.WARNING, logger="ingest.gateway"):
+        first = sensor._first_seq(sensor._kept())
+    assert first == 1500
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "going on from its copy, sequence number 1500" in warning
+    assert SequenceMemory(memory.path).load() == 2500  # the file whole again, the next block reserved
+    assert sensor.counts["seq_memory_failures"] == 1
+
+
+def test_a_copy_that_cannot_take_the_mark_is_deleted_never_read_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file takes the new mark but its copy cannot: the copy goes, so that a file torn
+    later leads to the jump past every number known, not to the copy's older mark."""
+    memory = SequenceMemory(tmp_path / "seq.json", block=1000)
+    memory.start()
+    real_replace, real_overwrite = SequenceMemory._replace, SequenceMemory._overwrite
+
+    def copy_full(path: Path, record: str) -> None:
+        if path == memory.copy:
+            _full()
+        real_replace(path, record)
+
+    monkeypatch.setattr(SequenceMemory, "_replace", staticmethod(copy_full))
+    monkeypatch.setattr(
+        SequenceMemory, "_overwrite", staticmethod(lambda p, r: p != memory.copy and real_overwrite(p, r))
+    )
+    memory.reserve(600)
+    assert not memory.copy.exists()
+    assert SequenceMemory(memory.path).load() == 1600
+    memory.path.write_text('{"next_se')
+    with pytest.raises(ValueError, match="unreadable sequence memory"):
+        SequenceMemory(memory.path).load()
+
+
 def test_a_sensor_that_fails_stops_the_others_before_the_outbox_closes(tmp_path: Path) -> None:
     """The other sensors flush into an open outbox; then the failure is raised."""
     specs = (SensorSpec("AA:BB:CC:DD:EE:01"), SensorSpec("AA:BB:CC:DD:EE:02"))
