@@ -7,7 +7,8 @@ child process, ``--repeat`` times: its wall time, its CPU time and peak resident
 (``os.wait4``, the child's own), and the archive's size per sample. The dashboard builds
 the same archive in memory (``dashboard.data.EXPORT_MAX_SAMPLES``). Then it gives the
 wearer an analysis state that includes every packet and times ``sitless prune
---keep-days 0`` deleting them all, the same way.
+--keep-days 0`` deleting them all, the same way. With ``--copy-to URL`` (an empty store,
+PostgreSQL for instance) it first times ``sitless store-copy`` of the whole store into it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=8.0, help="hours of 50 Hz samples stored")
     parser.add_argument("--repeat", type=int, default=3, help="exports timed")
     parser.add_argument("--store", help="store URL (default: a SQLite file in a temporary folder)")
+    parser.add_argument("--copy-to", metavar="URL", help="time `sitless store-copy` of the store into this one")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = args.store or f"sqlite:///{Path(folder) / 'export.sqlite'}"
@@ -77,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"export: {wall_s:.1f} s wall, {usage.ru_utime + usage.ru_stime:.1f} s CPU, "
                 f"peak {usage.ru_maxrss / 1024:.0f} MiB; {size / 1e6:.1f} MB, {size / samples:.1f} bytes a sample"
+            )
+        if args.copy_to:
+            copy = [sys.executable, "-m", "ingest.cli", "store-copy", "--from", url, "--to", args.copy_to]
+            start = time.perf_counter()
+            child = subprocess.Popen(copy, stdout=subprocess.DEVNULL)
+            _pid, status, usage = os.wait4(child.pid, 0)
+            print(
+                f"store-copy: {time.perf_counter() - start:.1f} s wall, {usage.ru_utime + usage.ru_stime:.1f} s CPU, "
+                f"peak {usage.ru_maxrss / 1024:.0f} MiB (status {status})"
             )
         with Store(url) as store:
             packets = len(store.seqs(DEVICE))

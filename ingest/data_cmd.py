@@ -1,4 +1,4 @@
-"""``sitless export``, ``delete`` and ``prune``: a wearer's data out of sitless, gone from it, or kept for a while.
+"""``sitless export``, ``delete``, ``prune`` and ``store-copy``: the data out of sitless, gone, kept a while, or moved.
 
 - ``sitless export --device ID`` writes everything the store holds about one wearable
   into one ZIP file (:mod:`ingest.export`): its samples as CSV that ``sitless analyze``
@@ -9,6 +9,8 @@
   no service stores them again, then every row of the store (``Store.delete_device``).
   It asks to type the device id unless ``--yes`` is given; ``--no-broker`` deletes from
   the store alone. A sensor that still streams is stored again from then on: stop it first.
+- ``sitless store-copy --from URL --to URL`` copies a whole store into another
+  (:mod:`ingest.store_copy`): a SQLite file into PostgreSQL as an office grows.
 - ``sitless prune --keep-days N`` deletes every wearable's raw packets stored more than N
   days ago that the analysis worker has analysed (``Store.prune_batches``): run daily, it
   keeps raw data for a limited time; events, settings and the analysis state stay.
@@ -27,7 +29,8 @@ from ingest.actions import clear_retained
 from ingest.errors import IngestError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
-from ingest.store import Store, add_store_argument
+from ingest.store import Store, add_store_argument, parse_store_url
+from ingest.store_copy import check_source, copy_store
 from ingest.topics import validate_device_id
 
 __all__ = ["pick_device", "register"]
@@ -154,8 +157,35 @@ def prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_copy(args: argparse.Namespace) -> int:
+    """Run ``sitless store-copy``."""
+    try:
+        source, target = parse_store_url(args.source), parse_store_url(args.target)
+        same = (
+            source.path.resolve() == target.path.resolve()
+            if source.path is not None and target.path is not None
+            else source.url == target.url
+        )
+        if same:
+            raise ValueError(f"--from and --to name the same store, {source}")
+        if not Store.exists(args.source):
+            raise ValueError(f"no store at {args.source}: nothing to copy")
+        with Store(args.source, read_only=True) as reader:
+            check_source(reader)  # before the target is made
+            with Store(args.target) as writer:
+                done = copy_store(reader, writer)
+    except (IngestError, ValueError) as err:
+        print(f"sitless store-copy: {err}", file=sys.stderr)
+        return 1
+    for table in done:
+        kept = table.read - table.added
+        note = f" ({kept:,} held already)" if kept else ""
+        print(f"{table.table}: {table.added:,} of {table.read:,} rows copied{note}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``export``, ``delete`` and ``prune`` subcommands."""
+    """Add the ``export``, ``delete``, ``prune`` and ``store-copy`` subcommands."""
     p = sub.add_parser(
         "export",
         help="write one wearable's data to a ZIP file: samples (CSV), events (JSON Lines), settings",
@@ -191,3 +221,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_store_argument(p)
     p.add_argument("--keep-days", type=float, required=True, metavar="DAYS", help="days of raw packets to keep")
     p.set_defaults(func=prune)
+    p = sub.add_parser(
+        "store-copy",
+        help="copy one store into another, e.g. a SQLite file into PostgreSQL",
+        description="Copy the packets, events, analysis states, statuses, settings and counters of one store "
+        "into another (created or migrated as needed). Stop the services first, and start them on the new "
+        "store after. Rows the target holds already are kept: a copy cut short is run again.",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="the store to copy into")
+    p.set_defaults(func=store_copy)

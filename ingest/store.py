@@ -898,6 +898,46 @@ class Store:
         rows = self._read(sa.select(s.status, s.updated_s).where(s.device_id == device_id))
         return (json.loads(rows[0][0]), float(rows[0][1])) if rows else None
 
+    # --- whole tables (sitless store-copy) -------------------------------------------
+
+    def schema_version(self) -> int:
+        """The schema version the store is at (0 for a store older than versions)."""
+        rows = self._read(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
+        return int(rows[0][0]) if rows else 0
+
+    def table_pages(self, table: sa.Table, page: int = BATCH_PAGE) -> Iterator[list[dict[str, Any]]]:
+        """Every row of one of the store's tables, ``page`` rows at a time, as dicts of its columns.
+
+        Rows come in key order, events in the order they were stored, so that a copy
+        stores them in that order too. An event's ``stored`` (PostgreSQL's number for
+        that order) is left out: the store it is copied to numbers its own.
+        """
+        columns = [c for c in table.columns if c.name != "stored"]
+        keys: list[sa.ColumnElement[Any]] = [self._order] if table is _events else list(table.primary_key.columns)
+        names = [c.name for c in columns]
+        n = len(columns)
+        last: tuple[Any, ...] | None = None
+        while True:
+            statement = sa.select(*columns, *keys).order_by(*keys).limit(page)
+            if last is not None:
+                statement = statement.where(sa.tuple_(*keys) > sa.tuple_(*last) if len(keys) > 1 else keys[0] > last[0])
+            rows = self._read(statement)
+            if rows:
+                yield [
+                    {k: bytes(v) if isinstance(v, memoryview) else v for k, v in zip(names, row[:n], strict=True)}
+                    for row in rows
+                ]
+                last = rows[-1][n:]
+            if len(rows) < page:
+                return
+
+    def add_rows(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows into one of the store's tables in one transaction; how many were new.
+
+        A row whose key the table holds already is left as the table has it.
+        """
+        return sum(self._insert_new(table, rows))
+
     def _status_table(self) -> sa.TableClause:
         """The table of the live statuses: ``worker_status``, or ``worker_state`` in a store of schema 5 or older.
 
