@@ -15,7 +15,7 @@
   days ago that the analysis worker has analysed (``Store.prune_batches``): run daily, it
   keeps raw data for a limited time; events, settings and the analysis state stay.
 
-The dashboard's Settings page, *Your data*, does the same for the wearable picked.
+The dashboard's Settings page, *Your data*, exports and deletes the wearable picked.
 """
 
 from __future__ import annotations

@@ -263,8 +263,10 @@ class MqttService(ABC):
         self.takeovers = 0
         #: Probes heard from another instance with the same client id.
         self.conflicts = 0
-        #: Connections the broker dropped (a take-over drops the older one on most brokers).
+        #: Connections the broker dropped (a take-over drops the older one on most brokers);
+        #: attempts the broker never accepted while it was out of reach are not drops.
         self.disconnects = 0
+        self._up = False  # a connection was accepted since the last drop (_on_connect)
         self._recent_drops: list[float] = []
         self._reconnecting = False
         self._heard_s = time.monotonic()  # when the last message of any kind arrived
@@ -295,6 +297,7 @@ class MqttService(ABC):
             return
         self.mqtt_cpu.enter()  # the network thread: a new one after a take-back (_probe)
         self._heard_s = time.monotonic()
+        self._up = True
         client.subscribe(self.subscriptions)
 
     def _on_disconnect(
@@ -302,6 +305,12 @@ class MqttService(ABC):
     ) -> None:
         if self._stop.is_set() or self._reconnecting:
             return
+        if not self._up:  # an attempt while the broker is out of reach: paho tries again
+            self.troubles.warning(
+                "unreachable", "%s: the broker is still out of reach (%s); trying again", self.client_id, reason
+            )
+            return
+        self._up = False
         self.disconnects += 1
         now = time.monotonic()
         self._recent_drops = [t for t in self._recent_drops if now - t < FLAPPING_WINDOW_S] + [now]
@@ -372,6 +381,7 @@ class MqttService(ABC):
             self._reconnecting = True
             try:
                 self.mqtt_cpu.retire()
+                self._up = False  # dropped on purpose: not counted, and the next attempt must be accepted first
                 self._reading = False  # connect() starts paho's thread, which holds the new connection
                 self.client.disconnect()
                 self.client.loop_stop()
