@@ -3,7 +3,8 @@
 - ``sitless export --device ID`` writes everything the store holds about one wearable
   into one ZIP file (:mod:`ingest.export`): its samples as CSV that ``sitless analyze``
   reads again, its events as JSON Lines, and its settings, status and counts. An
-  existing file is kept unless ``--force`` is given; a failed export leaves no file.
+  existing file is kept unless ``--force`` is given; the archive is written beside it and
+  renamed over it once complete, so a failed export leaves the old file and no part.
 - ``sitless delete --device ID`` deletes it: first the status and settings the MQTT
   broker keeps retained for the device (:func:`ingest.actions.clear_retained`), so that
   no service stores them again, then every row of the store (``Store.delete_device``).
@@ -23,7 +24,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TypeVar
 
 from ingest.actions import clear_retained
 from ingest.errors import IngestError
@@ -34,6 +37,8 @@ from ingest.store_copy import check_source, copy_store
 from ingest.topics import validate_device_id
 
 __all__ = ["pick_device", "register"]
+
+T = TypeVar("T")
 
 
 def pick_device(store_url: str, named: str | None) -> str:
@@ -76,21 +81,36 @@ def export(args: argparse.Namespace) -> int:
     try:
         device = pick_device(args.store, args.device)
         out: Path = args.out if args.out is not None else Path(f"sitless-{device}.zip")
-        try:
-            f = out.open("wb" if args.force else "xb")
-        except FileExistsError:
-            raise OSError(f"{out} exists; add --force to replace it") from None
-        try:
-            with f, Store(args.store, read_only=True) as store:
-                summary = write_export(store, device, f)
-        except BaseException:
-            out.unlink(missing_ok=True)  # no half-written archive
-            raise
+        if out.exists() and not args.force:
+            raise OSError(f"{out} exists; add --force to replace it")
+        with Store(args.store, read_only=True) as store:
+            summary = _write(out, lambda f: write_export(store, device, f))
     except (IngestError, ValueError, OSError) as err:
         print(f"sitless export: {err}", file=sys.stderr)
         return 1
     print(f"wrote {out}: {_said(summary)}")
     return 0
+
+
+def _write(out: Path, write: Callable[[IO[bytes]], T]) -> T:
+    """Have ``write`` write the file ``out``, so that a failure leaves no half-written file.
+
+    A file (or no file yet) is written under a temporary name beside it and renamed over
+    it once complete. Anything else named (a link, a pipe, ``/dev/stdout``) is written
+    in place, and left alone on a failure.
+    """
+    if out.exists() and (out.is_symlink() or not out.is_file()):
+        with out.open("wb") as f:
+            return write(f)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("wb") as f:
+            result = write(f)
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return result
 
 
 def _confirmed(device: str) -> bool:

@@ -20,6 +20,7 @@ from firmware_sim.scenarios import scenario
 from ingest.broker import BrokerProcess
 from ingest.cli import main
 from ingest.codec import Batch, decode, encode
+from ingest.errors import StoreError
 from ingest.export import FILES, write_export
 from ingest.mqtt import PASSWORD_FILE_ENV
 from ingest.payloads import WearerSettings
@@ -155,6 +156,35 @@ def test_an_export_never_replaces_a_file_unasked_and_leaves_none_when_it_fails(
     assert main(["export", "--store", store_url, "--device", "desk-99", "--out", str(tmp_path / "x.zip")]) == 1
     assert f"no device 'desk-99' in the store (the store has: {DEVICE})" in capsys.readouterr().err
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_failed_export_leaves_the_file_it_was_to_replace_and_what_a_link_names(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export is written beside its file and renamed over it once complete: one that
+    fails leaves the old file whole and no part. A link (or a pipe, /dev/stdout) is
+    written through in place, and is never deleted when the export fails."""
+    fill(store_url, packets(1.0))
+
+    def failing(store: Store, device_id: str, out: io.BufferedWriter) -> None:
+        out.write(b"PK half an archive")
+        raise StoreError("the store went away (test)")
+
+    monkeypatch.setattr("ingest.data_cmd.write_export", failing)
+    old = tmp_path / "export.zip"
+    old.write_bytes(b"the last export")
+    assert main(["export", "--store", store_url, "--out", str(old), "--force"]) == 1
+    assert "the store went away" in capsys.readouterr().err
+    assert old.read_bytes() == b"the last export"
+    assert sorted(p.name for p in tmp_path.iterdir() if "export" in p.name) == ["export.zip"]
+
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"")
+    link = tmp_path / "link.zip"
+    link.symlink_to(target)
+    assert main(["export", "--store", store_url, "--out", str(link), "--force"]) == 1
+    assert link.is_symlink()
+    assert target.read_bytes() == b"PK half an archive"
 
 
 def test_an_export_to_a_folder_that_cannot_take_it_says_so_and_leaves_nothing(
