@@ -81,6 +81,8 @@ def export(args: argparse.Namespace) -> int:
     try:
         device = pick_device(args.store, args.device)
         out: Path = args.out if args.out is not None else Path(f"sitless-{device}.zip")
+        if out.is_dir():
+            out = out / f"sitless-{device}.zip"
         if out.exists() and not args.force:
             raise OSError(f"{out} exists; add --force to replace it")
         with Store(args.store, read_only=True) as store:
@@ -215,7 +217,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_store_argument(p)
     p.add_argument("--device", help="the wearable (default: the only one in the store)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="the ZIP file to write (default sitless-DEVICE.zip)")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="the ZIP file, or a folder for it (default sitless-DEVICE.zip)"
+    )
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=export)
     p = sub.add_parser(

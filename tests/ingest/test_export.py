@@ -152,6 +152,10 @@ def test_an_export_never_replaces_a_file_unasked_and_leaves_none_when_it_fails(
     assert out.read_bytes() == b"mine"
     assert main(["export", "--store", store_url, "--out", str(out), "--force"]) == 0
     assert "samples.csv" in unzip(out)
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    assert main(["export", "--store", store_url, "--out", str(folder)]) == 0  # a folder: the default name in it
+    assert "samples.csv" in unzip(folder / f"sitless-{DEVICE}.zip")
 
     assert main(["export", "--store", store_url, "--device", "desk-99", "--out", str(tmp_path / "x.zip")]) == 1
     assert f"no device 'desk-99' in the store (the store has: {DEVICE})" in capsys.readouterr().err
