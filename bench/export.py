@@ -43,9 +43,9 @@ def _fill(url: str, hours: float) -> int:
         sent = (p.payload for p in iter_packets(scenario("office_morning"), settings, T0_S) if p.payload is not None)
         rows: list[BatchRow] = []
         for payload in itertools.islice(sent, packets):
-            b = decode(payload)
-            rows.append(BatchRow(DEVICE, b.seq, b.t0_s, b.n, b.rate_hz, payload))
-            samples += b.n
+            row = BatchRow.of_packet(DEVICE, decode(payload), payload)
+            rows.append(row)
+            samples += row.n
             if len(rows) == 5000:
                 store.add_batches(rows)
                 rows = []

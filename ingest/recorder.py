@@ -117,7 +117,7 @@ class Recorder(MqttService):
             self._count(device_id, "bad_packets")
             self.troubles.warning(f"bad:{device_id}", "bad packet on %s: %s", m.topic, err)
             return
-        self._rows.append(BatchRow(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, m.payload))
+        self._rows.append(BatchRow.of_packet(device_id, batch, m.payload))
 
     def _take_status(self, device_id: str, payload: bytes) -> None:
         if not payload:

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ingest.codec import Batch
 from ingest.errors import StoreError
 from ingest.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement, renew_statements
 from ingest.store_schema import (
@@ -80,17 +81,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
-
-
-def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--store URL`` (default :data:`DEFAULT_STORE_URL`), the option of every command that uses the store."""
-    parser.add_argument(
-        "--store",
-        default=DEFAULT_STORE_URL,
-        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
-    )
-
-
 BUSY_TIMEOUT_MS = 10_000
 # Raw batches read per query when replaying a stream (~50 kB each of 25-sample packets).
 BATCH_PAGE = 1000
@@ -104,6 +94,15 @@ SAVE_TOKEN_KEEP_S = 30 * 86_400
 PRUNE_PAGE = 10_000
 
 
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store URL`` (default :data:`DEFAULT_STORE_URL`), the option of every command that uses the store."""
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help=f"store URL: sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_STORE_URL})",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BatchRow:
     """One raw packet as stored: its key, timing and the exact bytes received."""
@@ -114,6 +113,11 @@ class BatchRow:
     n: int
     rate_hz: float
     payload: bytes
+
+    @classmethod
+    def of_packet(cls, device_id: str, batch: Batch, payload: bytes) -> BatchRow:
+        """The row of a received packet: ``payload``, which decoded to ``batch``."""
+        return cls(device_id, batch.seq, batch.t0_s, batch.n, batch.rate_hz, payload)
 
 
 #: What an event is stored under: ``(device_id, kind, t_s, event_id)``.
@@ -945,10 +949,7 @@ class Store:
         looking at a store no writer has opened since sitless was upgraded.
         """
         if self._statuses is None:
-            version = 0
-            if self.read_only:
-                rows = self._read(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
-                version = int(rows[0][0]) if rows else 0
+            version = self.schema_version() if self.read_only else 0
             self._statuses = worker_status if not self.read_only or version >= 6 else _WORKER_STATE_V5
         return self._statuses
 

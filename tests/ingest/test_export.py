@@ -47,10 +47,7 @@ def packets(minutes: float, device_id: str = DEVICE) -> list[bytes]:
 
 def fill(url: str, payloads: list[bytes], device_id: str = DEVICE) -> None:
     """Store packets as the recorder does, with an alert, the wearer's settings, statuses and counts."""
-    rows = []
-    for payload in payloads:
-        b = decode(payload)
-        rows.append(BatchRow(device_id, b.seq, b.t0_s, b.n, b.rate_hz, payload))
+    rows = [BatchRow.of_packet(device_id, decode(payload), payload) for payload in payloads]
     with Store(url) as store:
         store.add_batches(rows)
         store.add_events(device_id, [{"kind": "alert", "t_s": T0_S + 1920.0, **ALERT}])
