@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import time
 import zipfile
 from collections.abc import Iterator
@@ -90,11 +91,10 @@ class _Coverage:
 
     def __init__(self) -> None:
         self.packets = self.samples = self.unreadable = 0
-        self.earliest_t_s = self.latest_t_s = float("nan")
+        self.earliest_t_s, self.latest_t_s = math.inf, -math.inf
 
     def packets_of(self, store: Store, device_id: str) -> Iterator[Batch]:
         """The device's stored packets, decoded, in sequence order; counted as they go."""
-        self.packets = self.samples = self.unreadable = 0
         for row in store.batches(device_id):
             try:
                 batch = decode(row.payload)
@@ -103,8 +103,8 @@ class _Coverage:
                 continue
             self.packets += 1
             self.samples += batch.n
-            self.earliest_t_s = min(self.earliest_t_s, batch.t0_s) if self.packets > 1 else batch.t0_s
-            self.latest_t_s = max(self.latest_t_s, batch.last_s) if self.packets > 1 else batch.last_s
+            self.earliest_t_s = min(self.earliest_t_s, batch.t0_s)
+            self.latest_t_s = max(self.latest_t_s, batch.last_s)
             yield batch
 
 
