@@ -27,9 +27,7 @@ import struct
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
-from ingest.codec import decode, from_counts
+from ingest.codec import decode
 from ingest.errors import PacketError, ProfileError
 from ingest.payloads import Command
 from ingest.profiles.base import Samples, Write
@@ -76,10 +74,7 @@ class SitlessDecoder:
         if last is not None and not 0 < (batch.seq - last) % 2**32 < 2**31:
             raise ProfileError(f"packet {batch.seq} repeated or out of order (the last was {last})")
         self._last_seq = batch.seq
-        n = batch.acc.shape[0]
-        t_s = batch.t0_s + np.arange(n, dtype=np.float64) / float(batch.rate_hz)
-        gyro = None if batch.gyro is None else from_counts(batch.gyro, batch.gyro_scale_dps)
-        return Samples(from_counts(batch.acc, batch.acc_scale_g), gyro, t_s, float(batch.rate_hz))
+        return Samples(batch.acc_g(), batch.gyro_dps(), batch.times_s(), float(batch.rate_hz))
 
     def reply(self, data: bytes) -> None:
         """Nothing to take: this sensor has no control point whose answers change decoding."""
