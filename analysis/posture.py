@@ -19,6 +19,7 @@ feature window, the decision delay and half the smoothing window) has arrived.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -102,8 +103,9 @@ def rule_for(placement: Placement) -> PlacementRule:
     return _RULES[placement]
 
 
+@functools.cache
 def capabilities(placement: Placement) -> tuple[str, ...]:
-    """The postures a placement can report, for outputs that must say so honestly.
+    """The postures a placement can report, for outputs that must say so honestly (made once a placement).
 
     A wrist sensor tells walking (active) from not walking (inactive) but not sitting
     from standing (Rosenberger et al. 2016, Med Sci Sports Exerc 48(3):457-465,
