@@ -11,7 +11,7 @@
   It asks to type the device id unless ``--yes`` is given; ``--no-broker`` deletes from
   the store alone. A sensor that still streams is stored again from then on: stop it first.
 - ``sitless store-copy --from URL --to URL`` copies a whole store into another
-  (:mod:`ingest.store_copy`): a SQLite file into PostgreSQL as an office grows.
+  (:mod:`ingest.store.copier`): a SQLite file into PostgreSQL as an office grows.
 - ``sitless prune --keep-days N`` deletes every wearable's raw packets stored more than N
   days ago that the analysis worker has analysed (``Store.prune_batches``): run daily, it
   keeps raw data for a limited time; events, settings and the analysis state stay.
@@ -33,7 +33,7 @@ from ingest.errors import IngestError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.store import Store, add_store_argument, parse_store_url
-from ingest.store_copy import check_source, copy_store
+from ingest.store.copier import check_source, copy_store
 from ingest.topics import validate_device_id
 
 __all__ = ["pick_device", "register"]

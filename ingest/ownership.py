@@ -1,4 +1,4 @@
-"""Which devices one analysis worker owns, through leases in the store (:mod:`ingest.leases`).
+"""Which devices one analysis worker owns, through leases in the store (:mod:`ingest.store.leases`).
 
 Every worker subscribes to every device's messages, each with its own persistent
 session, and analyses only those of the devices it holds a lease on. The messages of
@@ -39,9 +39,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ingest.leases import presence_key
 from ingest.service import Message
 from ingest.store import Store
+from ingest.store.leases import presence_key
 from ingest.topics import Kind
 
 __all__ = ["DeviceOwnership", "Handover"]

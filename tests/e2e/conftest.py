@@ -42,7 +42,7 @@ def store_outage(
 
     The services give up on a locked store after 100 ms instead of 10 s.
     """
-    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("ingest.store.base.BUSY_TIMEOUT_MS", 100)
     return StoreOutage(request.param, store_url, full_disk)
 
 

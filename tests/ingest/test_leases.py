@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from ingest.leases import presence_key
 from ingest.store import StateRow, Store
+from ingest.store.leases import presence_key
 from tests.support import tally
 
 
@@ -63,7 +63,7 @@ def test_a_released_device_is_free_at_once(any_store_url: str) -> None:
 
 def test_many_devices_are_claimed_in_one_call(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A claim of more devices than fit in one statement takes them all, in one transaction."""
-    monkeypatch.setattr("ingest.leases.CLAIM_CHUNK", 7)
+    monkeypatch.setattr("ingest.store.leases.CLAIM_CHUNK", 7)
     devices = [f"d{i:03d}" for i in range(30)]
     with Store(any_store_url) as store:
         store.claim_leases("w2", devices[10:12], 60.0)
@@ -73,7 +73,7 @@ def test_many_devices_are_claimed_in_one_call(any_store_url: str, monkeypatch: p
 def test_a_renewal_keeps_the_held_and_takes_only_the_free(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A renewal of many devices, some held (one of them expired, nobody took it), some
     free, some another worker holds: the held are renewed, the free taken, the others left."""
-    monkeypatch.setattr("ingest.leases.CLAIM_CHUNK", 7)
+    monkeypatch.setattr("ingest.store.leases.CLAIM_CHUNK", 7)
     devices = [f"d{i:03d}" for i in range(30)]
     with Store(any_store_url) as store:
         store.claim_leases("w1", devices[:20], 60.0)

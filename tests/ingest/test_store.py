@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from ingest.errors import StoreError
 from ingest.store import (
-    SAVE_TOKEN_KEEP_S,
     SCHEMA_VERSION,
     Backend,
     BatchRow,
@@ -25,6 +24,7 @@ from ingest.store import (
     event_key,
     parse_store_url,
 )
+from ingest.store.base import SAVE_TOKEN_KEEP_S
 from ingest.tally import Tally, writer_id
 from tests.postgres import PostgresServer
 from tests.support import tally
@@ -46,7 +46,7 @@ def test_a_batch_is_stored_once_and_the_call_says_which_were_new(any_store_url: 
 
 def test_batches_are_read_in_order_page_by_page(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading after a seq and up to a limit crosses pages without losing or repeating one."""
-    monkeypatch.setattr("ingest.store.BATCH_PAGE", 3)
+    monkeypatch.setattr("ingest.store.packets.BATCH_PAGE", 3)
     with Store(any_store_url) as store:
         store.add_batches([batch(s) for s in (7, 0, 3, 1, 2, 9, 4, 5)])
         assert [b.seq for b in store.batches("d1")] == [0, 1, 2, 3, 4, 5, 7, 9]
@@ -502,7 +502,7 @@ def test_a_postgresql_write_blocked_by_another_gives_up_after_the_busy_timeout(
     write fail as a locked SQLite file does, with nothing half written; once free, it goes through."""
     import psycopg
 
-    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("ingest.store.base.BUSY_TIMEOUT_MS", 200)
     with Store(postgres_url) as store:
         store.add_counts(tally("worker", {("d1", "packets"): 1}))
         with psycopg.connect(postgres_url) as other:

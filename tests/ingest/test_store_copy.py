@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ingest.cli import main
 from ingest.store import BatchRow, Store, parse_store_url
-from ingest.store_copy import COPIED_TABLES
+from ingest.store.copier import COPIED_TABLES
 from tests.postgres import PostgresServer
 from tests.support import tally
 

@@ -29,7 +29,7 @@ from tests.support import FullDisk
 @pytest.fixture(autouse=True)
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Give up on a locked database after 50 ms instead of 10 s."""
-    monkeypatch.setattr("ingest.store.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("ingest.store.base.BUSY_TIMEOUT_MS", 50)
 
 
 @pytest.fixture

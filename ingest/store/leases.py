@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingest.store_schema import Backend, device_leases
+from ingest.store.schema import Backend, device_leases
 
 __all__ = [
     "CLAIM_CHUNK",

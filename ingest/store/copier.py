@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from ingest.errors import StoreError
 from ingest.store import SCHEMA_VERSION, Store
-from ingest.store_schema import batches, counters, devices, events, wearer_settings, worker_state, worker_status
+from ingest.store.schema import batches, counters, devices, events, wearer_settings, worker_state, worker_status
 
 __all__ = ["COPIED_TABLES", "TableCopy", "check_source", "copy_store"]
 
