@@ -26,7 +26,7 @@ _COMMAND_MODULES = (
     "ingest.broker",
     "firmware_sim.cli",
     "ingest.recorder",
-    "ingest.worker_cmd",
+    "ingest.worker.cmd",
     "ingest.gateway",
     "ingest.dashboard_cmd",
     "ingest.actions",

@@ -22,7 +22,7 @@ from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from ingest.worker_cmd import register, run
+from ingest.worker.cmd import register, run
 from tests.analysis.conftest import synth
 from tests.ingest.test_worker_leases import Clock
 

@@ -157,7 +157,7 @@ def test_an_event_whose_commit_lost_its_answer_is_published_once(store_url: str)
     worker.flush()  # the loop's next turn
     worker.store.close()
     assert lost.cut == worker.store_failures == 1
-    published = list(worker._inflight.values())
+    published = list(worker.events.in_flight())
     assert [(key[0], key[1], key[3]) for key in published] == [(DEVICE, "action", "a7")]
 
 

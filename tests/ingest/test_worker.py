@@ -21,7 +21,7 @@ from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from ingest.worker_cmd import register, working_hours
+from ingest.worker.cmd import register, working_hours
 from tests.analysis.conftest import synth
 
 DEVICE = "w-01"

@@ -16,7 +16,7 @@ from ingest.service import Message
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from ingest.worker_cmd import register, run
+from ingest.worker.cmd import register, run
 from tests.ingest.test_worker import DEVICE, packet_message
 
 

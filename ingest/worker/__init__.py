@@ -41,251 +41,50 @@ waits); past ``flood_max_deferred_samples`` of them its later packets are left t
 store, where the recorder keeps them, and its stream resumes from there. Nothing is
 lost, and a saved snapshot never claims packets it does not include.
 
-``sitless worker`` (:mod:`ingest.worker_cmd`) runs it from the command line.
+The package's parts: :class:`Worker` here; its settings (``settings``); what it keeps of
+each wearer (``wearer``); events stored, published and buzzed (``events``); the flood
+budget and deferred packets (``flood``). ``sitless worker`` (:mod:`ingest.worker.cmd`)
+runs it from the command line.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
-import queue
 import socket
 import time
 import zlib
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from analysis import Alert, AlertPolicy, AnalysisSettings, Analyzer, Event, Placement, SlouchPolicy
+from analysis import AnalysisSettings, Analyzer, Event, Placement
 from analysis.detector import Detector
 from analysis.sets import followed, recognition_detectors
 from ingest.codec import Batch, decode
 from ingest.errors import PacketError, PayloadError, StoreError
-from ingest.mqtt import BrokerAddress
 from ingest.ownership import DeviceOwnership, Handover
-from ingest.payloads import Action, Command, DeviceStatus, WearerSettings
+from ingest.payloads import Action, DeviceStatus, WearerSettings
 from ingest.service import Message, MqttService
-from ingest.store import DEFAULT_STORE_URL, EventKey, StateRow, Store, event_key
+from ingest.store import StateRow, Store, event_key
 from ingest.tally import Tally, writer_id
-from ingest.topics import Kind, subscription, topic
+from ingest.topics import Kind, subscription
+from ingest.worker.events import EventSender
+from ingest.worker.flood import FloodControl
+from ingest.worker.settings import WorkerSettings
+from ingest.worker.wearer import MAX_QUEUED_SAMPLES, Wearer
 
 __all__ = ["Worker", "WorkerSettings"]
 
 log = logging.getLogger(__name__)
 
 SERVICE = "worker"
-#: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
-#: so that a backlog is analysed in bounded chunks.
-MAX_QUEUED_SAMPLES = 6000
 #: How often a flush looks over every wearer in memory for saves that fall due and for
 #: wearers to let go of. Between two looks a flush touches only the wearers with packets
 #: or events to handle, so that its cost follows the traffic, not the wearers held.
 SCAN_EVERY_S = 0.2
-#: Most packets a device past its deferral bound takes back from the store at a time.
-RESUME_PACKETS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSettings:
-    """What the worker needs.
-
-    Attributes:
-        broker: The MQTT broker.
-        store_url: The store (raw batches for replay, events and state).
-        client_id: MQTT client id; the broker keeps the session under it.
-        placement: Placement assumed for a device until its status names one.
-        policy: The sit-too-long alert policy.
-        slouch: Slouch time and nudges of chest and upper-back sensors.
-        share_group: MQTT 5 shared-subscription group spreading the packets over
-            workers (mosquitto, EMQX, HiveMQ; amqtt grants but does not deliver them).
-            It spreads messages, not devices: not for several workers sharing a fleet,
-            which leases do (``lease_s``).
-        worker_id: The owner named in this worker's device leases; empty: the client
-            id and the host name, so that a restarted worker takes its leases back at once.
-        lease_s: Seconds a device lease lasts unless renewed (renewed every third of
-            it): a device whose worker died moves to another within about 4/3 of it.
-        standby_messages: Most messages kept per device another worker holds, to take
-            it over from (the rest come from the store); 240 is 2 min at 50 Hz in
-            25-sample packets, far more than a snapshot interval and a lease.
-        handover_after: Lease renewals in a row a worker must find itself above its fair
-            share of the fleet before it hands devices over to the others (2 rides out a
-            census taken while a worker restarts; :mod:`ingest.ownership`).
-        handover_step: Most devices a worker hands over per renewal: each is a snapshot
-            to save, and a catch-up from the store for the worker taking it.
-        handover_cooldown_leases: Leases a worker waits before it claims again a device
-            it handed over, so that a newcomer busy catching up that misses a renewal
-            does not have it taken back (should the newcomer die, its devices come back
-            after this rather than after 4/3 of a lease).
-        status_every_s: Most wall-clock seconds between two saves of a device's live
-            status (what the dashboard shows).
-        snapshot_every_s: Most wall-clock seconds between two saves of a device's
-            analysis snapshot, and so the most analysis a crash can cost; the packets of
-            that time are replayed from the store on restart. A snapshot is also saved
-            at once after an alert or a user action. After a device's first snapshot
-            (or one saved at once) the next comes at the device's own point of the
-            interval, so the snapshots of many wearers spread over it rather than all
-            falling due together. Snapshots cost about half of the worker's time when
-            saved with every packet (docs/performance.md).
-        reorder_wait_s: How long (wall clock) packets after a gap wait for the missing
-            ones, which a wearable resending its queue after a reconnect may deliver late.
-        reorder_max_packets: Most packets held while waiting (2,400 is 20 min at 50 Hz
-            in 25-sample packets); past it, or past ``reorder_wait_s`` without a packet
-            that follows on, the gap is skipped, after a look in the store for the
-            missing packets.
-        recorder_wait_s: Longest wait (wall clock, from the gap) for a recorder that has
-            not yet stored as far as the gap's end: it may be about to store the missing
-            packets (it is behind, or this worker just took the device over).
-        seq_restart_gap: A packet this many sequence numbers or more below the last one
-            analysed starts a new sequence instead of counting as a duplicate (QoS 1
-            redeliveries are at most a few hundred packets old; 10,000 packets are
-            83 min at 50 Hz in 25-sample packets), unless the store holds that very
-            packet: then it is old data again, a duplicate.
-        buzz_max_age_s: Most device-time seconds between an alert and the newest sample
-            analysed for its buzz still to be sent (a worker catching up after a restart
-            or a backlog does not buzz for a reminder the wearer can no longer act on;
-            the reminder repeats after ``AlertPolicy.repeat_s`` anyway). An alert whose
-            sitting bout has ended is not buzzed either.
-        evict_idle_s: Wall-clock seconds without a message after which a device's state
-            is saved and let go of (it is restored on its next packet).
-        max_wearers: Most devices analysed in memory; past it the longest idle are
-            saved and let go of (about 38 KiB each, docs/performance.md).
-        max_errors: Analysis failures of one device before it is quarantined for the
-            rest of the worker's run.
-        flood_samples_per_s: Each device's analysis budget, in samples per wall-clock
-            second (its *sustained* rate; ``math.inf``: no limit). A device that sends
-            faster than it, once its burst is spent, has its further packets deferred:
-            they wait behind the other devices' and are analysed as its budget grows
-            again, or sooner whenever the worker has nothing else to do (docs/operations.md,
-            *A flooding device*). A live wearer needs its own rate (50 at 50 Hz); the
-            default, 1,000 times that, leaves alone the demo and the end-to-end tests,
-            which play wearers at up to 600 times real time, and gives a flooding device
-            about 8 % of a core at most while other messages wait (about 1.6 µs of CPU
-            per sample analysed in chunks).
-        flood_burst_samples: Samples a device may have analysed beyond its sustained
-            rate before its packets are deferred (the budget's depth, full for a device
-            first heard): 180,000 is an hour at 50 Hz, so that a gateway catching up
-            after an outage goes straight through.
-        flood_max_deferred_samples: Most samples of deferred packets a device may have
-            waiting in memory (60,000: 20 min at 50 Hz, under 1 MB); past it its later
-            packets are left to the store (the recorder keeps every packet) and its
-            stream resumes from there once the deferred ones are analysed.
-        gather_s: In the message loop, a device's packets are gathered until they span
-            this much of its stream (from the oldest packet's newest sample to the
-            newest), then analysed in one call; a device whose next packet is late has
-            them analysed once the oldest has waited twice this on the wall clock. A call
-            of the analysis costs much the same for one packet as for two, so a 50 Hz
-            wearer sending 0.5-s packets, analysed every second packet, costs the worker
-            about 40 % less per packet, while each packet's newest sample is analysed at
-            most ``gather_s`` later than it would be alone (docs/performance.md,
-            *Gathering a wearer's packets*). 0: every packet at once. Batches handed to
-            :meth:`Worker.handle` directly are analysed at once.
-        recognition: Look in every wearer's stream for programme exercise done without
-            a guided session (``analysis.recognition``), which then counts as exercise
-            and as a break; False leaves the recogniser out (a guided session's counters
-            still run) and saves its CPU (docs/performance.md, *Cost of the exercise
-            detectors*).
-    """
-
-    broker: BrokerAddress = field(default_factory=BrokerAddress)
-    store_url: str = DEFAULT_STORE_URL
-    client_id: str = "sitless-worker"
-    placement: Placement = Placement.THIGH
-    policy: AlertPolicy = field(default_factory=AlertPolicy)
-    slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
-    share_group: str | None = None
-    worker_id: str = ""
-    lease_s: float = 10.0
-    standby_messages: int = 240
-    handover_after: int = 2
-    handover_step: int = 8
-    handover_cooldown_leases: float = 3.0
-    status_every_s: float = 1.0
-    snapshot_every_s: float = 10.0
-    reorder_wait_s: float = 1.0
-    recorder_wait_s: float = 30.0
-    reorder_max_packets: int = 2400
-    seq_restart_gap: int = 10_000
-    buzz_max_age_s: float = 300.0
-    evict_idle_s: float = 600.0
-    max_wearers: int = 2000
-    max_errors: int = 3
-    flood_samples_per_s: float = 50_000.0
-    flood_burst_samples: int = 180_000
-    flood_max_deferred_samples: int = 60_000
-    gather_s: float = 0.5
-    recognition: bool = True
-
-    def __post_init__(self) -> None:
-        if self.status_every_s < 0 or self.snapshot_every_s < 0:
-            raise ValueError("status_every_s and snapshot_every_s must be >= 0")
-        if not 0 <= self.gather_s <= 60:
-            raise ValueError(f"gather_s must be within 0..60 s, got {self.gather_s}")
-        if self.reorder_wait_s < 0 or self.reorder_max_packets < 0 or self.recorder_wait_s < 0:
-            raise ValueError("reorder_wait_s, reorder_max_packets and recorder_wait_s must be >= 0")
-        if self.seq_restart_gap < 1 or self.max_wearers < 1 or self.max_errors < 1:
-            raise ValueError("seq_restart_gap, max_wearers and max_errors must be >= 1")
-        if self.buzz_max_age_s < 0 or self.evict_idle_s < 0:
-            raise ValueError("buzz_max_age_s and evict_idle_s must be >= 0")
-        if not self.lease_s > 0 or self.standby_messages < 0:
-            raise ValueError(
-                f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"
-            )
-        if not self.flood_samples_per_s > 0 or self.flood_burst_samples < 1 or self.flood_max_deferred_samples < 0:
-            raise ValueError(
-                "flood_samples_per_s must be > 0, flood_burst_samples >= 1 and flood_max_deferred_samples >= 0, got"
-                f" {self.flood_samples_per_s}, {self.flood_burst_samples} and {self.flood_max_deferred_samples}"
-            )
-        if self.handover_after < 1 or self.handover_step < 1 or self.handover_cooldown_leases < 0:
-            raise ValueError(
-                "handover_after and handover_step must be >= 1 and handover_cooldown_leases >= 0, got"
-                f" {self.handover_after}, {self.handover_step} and {self.handover_cooldown_leases}"
-            )
-
-
-@dataclass(slots=True)
-class _Wearer:
-    analyzer: Analyzer
-    placement: Placement
-    seq: int = -1
-    dirty: bool = False  # analysed packets or actions not yet in the saved status
-    status_saved_s: float = -math.inf
-    snapshot_saved_s: float = -math.inf
-    # Packets that came after a gap, by seq, and when the first of them arrived.
-    pending: dict[int, Batch] = field(default_factory=dict)
-    pending_since_s: float = 0.0
-    # Events of analysed packets and actions, not yet stored and published.
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    heard_s: float = 0.0  # wall clock of the last message for this device
-    unsaved_packets: int = 0  # analysed (or skipped by a failed analysis), not yet in a saved snapshot
-    errors: int = 0  # analysis failures so far
-    # Alerts raised and not yet sent, by time: the newest sample time when they were raised.
-    alert_seen_s: dict[float, float] = field(default_factory=dict)
-    quarantined: bool = False
-    # Packets taken in order and not yet analysed: analysed together (``Worker._analyse``).
-    queued: list[Batch] = field(default_factory=list)
-    queued_samples: int = 0
-    gathered_from_s: float = 0.0  # device time of the oldest queued packet's newest sample
-    chosen: WearerSettings | None = None  # what the wearer chose on the Settings page
-    # Flood control (``WorkerSettings.flood_*``): the samples the device may still have
-    # analysed, and when that was last topped up (wall clock).
-    budget_samples: float = math.inf
-    budget_s: float = 0.0
-    # Packets taken in order past the budget, oldest first, waiting behind the other devices'.
-    deferred: deque[Batch] = field(default_factory=deque)
-    deferred_samples: int = 0
-    # Past the deferral bound: the newest packet left to the store (None: the stream is live),
-    # and since when the store has had nothing newer for it (the recorder is behind).
-    behind_seq: int | None = None
-    behind_short_s: float | None = None
-    # An episode of deferral is under way (logged as it starts and ends), with its counts.
-    flooding: bool = False
-    episode_deferred: int = 0
-    episode_stored: int = 0
 
 
 class Worker(MqttService):
@@ -312,21 +111,30 @@ class Worker(MqttService):
         self.settings = settings
         self.store = Store(settings.store_url)
         self.counts: Counter[tuple[str, str]] = Counter()
-        self._wearers: dict[str, _Wearer] = {}
+        self._wearers: dict[str, Wearer] = {}
         self._placements: OrderedDict[str, Placement] = OrderedDict()
         self._clock = clock
-        # Published events awaiting the broker's acknowledgement, by message id; the
-        # acknowledged ids come from paho's network thread.
-        self._inflight: dict[int, EventKey] = {}
-        self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._published: list[EventKey] = []  # acknowledged, not yet marked in the store
         self._republished = False
         self._closed = False
-        # Samples that may be analysed beyond their device's budget now (spare time, :meth:`_catch_up`).
-        self._spare_samples = 0
-        self._turn = 0  # which deferred device is served first at the next catch-up
         self._idle_tick_s = self.tick_s
-        self.client.on_publish = self._on_publish
+        self.events = EventSender(
+            self.client,
+            self.store,
+            self.metrics,
+            self.counts,
+            buzz_max_age_s=settings.buzz_max_age_s,
+            on_alert=self._save_soon,
+        )
+        self.client.on_publish = self.events.on_publish
+        self.flood = FloodControl(
+            settings,
+            self.store,
+            counts=self.counts,
+            metrics=self.metrics,
+            troubles=self.troubles,
+            clock=clock,
+            queue=self._queue,
+        )
         self.metrics.read("sitless_held_packets", self._held_packets)
         self.metrics.read("sitless_wearers", lambda: len(self._wearers))
         self._sample_age = self.metrics.histogram("sitless_sample_age_seconds")
@@ -357,10 +165,7 @@ class Worker(MqttService):
         self._gathering: dict[str, float] = {}
         #: Devices whose queued packets span ``WorkerSettings.gather_s`` of their stream.
         self._gathered: dict[str, None] = {}
-        #: Devices in an episode of deferral (``_Wearer.flooding``), for :meth:`_catch_up`,
-        #: which drops those whose episode ended.
-        self._flooding: dict[str, None] = {}
-        #: Devices that may hold packets after a gap (``_Wearer.pending``), for :meth:`tick`.
+        #: Devices that may hold packets after a gap (``Wearer.pending``), for :meth:`tick`.
         self._gapped: dict[str, None] = {}
         self._next_scan_s = -math.inf
         self.metrics.read("sitless_leases", lambda: len(self.ownership.held))
@@ -431,11 +236,11 @@ class Worker(MqttService):
             if batch.seq <= wearer.behind_seq:
                 self.counts[(device_id, "duplicates")] += 1
             else:
-                self._leave_to_store(device_id, wearer, batch.seq)
+                self.flood.leave_to_store(device_id, wearer, batch.seq)
             return
         if batch.seq == wearer.seq + 1 or wearer.seq < 0:
             if not self._feed(device_id, wearer, batch):
-                self._leave_to_store(device_id, wearer, batch.seq)
+                self.flood.leave_to_store(device_id, wearer, batch.seq)
                 return
             self._feed_pending(device_id, wearer, skip_gaps=False)
             wearer.pending_since_s = self._clock()  # the stream flows: held packets wait on
@@ -456,7 +261,7 @@ class Worker(MqttService):
         stored = next(self.store.batches(device_id, after_seq=seq - 1, limit=1), None)
         return stored is not None and stored.seq == seq and stored.payload == payload
 
-    def _restart_sequence(self, device_id: str, wearer: _Wearer, seq: int) -> None:
+    def _restart_sequence(self, device_id: str, wearer: Wearer, seq: int) -> None:
         """Take a packet far below the last one analysed as the start of a new sequence.
 
         A device that lost its sequence memory starts again from 0, and a forged packet
@@ -474,12 +279,12 @@ class Worker(MqttService):
         if wearer.behind_seq is not None:  # so do those left to the store: not analysed
             self.counts[(device_id, "gaps_skipped")] += 1
             wearer.behind_seq = wearer.behind_short_s = None
-            self._end_episode(device_id, wearer)
+            self.flood.end_episode(device_id, wearer)
         self.counts[(device_id, "gaps_skipped")] += len(wearer.pending)
         wearer.pending.clear()  # held packets belong to the old numbering
         wearer.seq = seq - 1
 
-    def _feed_pending(self, device_id: str, wearer: _Wearer, *, skip_gaps: bool, patient: bool = False) -> None:
+    def _feed_pending(self, device_id: str, wearer: Wearer, *, skip_gaps: bool, patient: bool = False) -> None:
         """Feed held packets in order: those that follow on, or all of them past a gap.
 
         Before a gap is skipped, the packets missing are looked for in the store: the
@@ -501,10 +306,10 @@ class Worker(MqttService):
                 log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
             batch = wearer.pending.pop(nxt)
             if not self._feed(device_id, wearer, batch):
-                self._leave_to_store(device_id, wearer, batch.seq)
+                self.flood.leave_to_store(device_id, wearer, batch.seq)
             wearer.pending_since_s = self._clock()
 
-    def _recorder_behind(self, device_id: str, wearer: _Wearer, before_seq: int) -> bool:
+    def _recorder_behind(self, device_id: str, wearer: Wearer, before_seq: int) -> bool:
         """Whether the recorder has not yet stored up to ``before_seq - 1`` and may still bring the gap's packets.
 
         A gap waits for it at most ``recorder_wait_s`` (a recorder that is down brings nothing).
@@ -517,7 +322,7 @@ class Worker(MqttService):
             return True  # the recorder cannot store either: wait for both
         return top is None or top < before_seq - 1
 
-    def _fill_from_store(self, device_id: str, wearer: _Wearer, before_seq: int) -> bool:
+    def _fill_from_store(self, device_id: str, wearer: Wearer, before_seq: int) -> bool:
         """Feed the stored packets after the last one analysed and before ``before_seq``; whether there were any."""
         start = wearer.seq
         try:
@@ -533,7 +338,7 @@ class Worker(MqttService):
         return True
 
     def _replay_stored(
-        self, device_id: str, wearer: _Wearer, *, before_seq: int | None = None, limit: int | None = None
+        self, device_id: str, wearer: Wearer, *, before_seq: int | None = None, limit: int | None = None
     ) -> int:
         """Feed the packets the recorder stored after the last one analysed (and before ``before_seq``); how many.
 
@@ -553,21 +358,21 @@ class Worker(MqttService):
             fed += 1
         return fed
 
-    def _feed(self, device_id: str, wearer: _Wearer, batch: Batch) -> bool:
+    def _feed(self, device_id: str, wearer: Wearer, batch: Batch) -> bool:
         """Take the next packet in order: queued for the analysis, or deferred past the device's budget.
 
         Returns:
             False when it is not taken: the device is past its deferral bound (or was
-            already), and its stream resumes from the store (:meth:`_resume_from_store`).
+            already), and its stream resumes from the store (:meth:`FloodControl.resume_from_store`).
         """
         if wearer.behind_seq is not None:
             return False
-        if wearer.deferred or not self._spend(wearer, batch.n):
+        if wearer.deferred or not self.flood.spend(wearer, batch.n):
             if wearer.deferred_samples + batch.n > self.settings.flood_max_deferred_samples:
-                self._fall_behind(device_id, wearer)
+                self.flood.fall_behind(device_id, wearer)
                 return False
             if not wearer.flooding:
-                self._start_episode(device_id, wearer)
+                self.flood.start_episode(device_id, wearer)
             wearer.deferred.append(batch)
             wearer.deferred_samples += batch.n
             self._busy[device_id] = None
@@ -580,7 +385,7 @@ class Worker(MqttService):
         wearer.dirty = True
         return True
 
-    def _queue(self, device_id: str, wearer: _Wearer, batch: Batch) -> None:
+    def _queue(self, device_id: str, wearer: Wearer, batch: Batch) -> None:
         """Queue a packet for the analysis (``_analyse``), its cost already within the device's budget.
 
         The device's queued packets are ready for the analysis once they span
@@ -598,200 +403,16 @@ class Worker(MqttService):
         if wearer.queued_samples >= MAX_QUEUED_SAMPLES:
             self._analyse(device_id, wearer)
 
-    # --- flood control --------------------------------------------------------------------
-
-    def _budget(self, wearer: _Wearer) -> float:
-        """The samples the device may still have analysed now: its budget, topped up with the time since."""
-        now = self._clock()
-        elapsed = now - wearer.budget_s
-        gained = elapsed * self.settings.flood_samples_per_s if elapsed > 0 else 0.0
-        wearer.budget_samples = min(float(self.settings.flood_burst_samples), wearer.budget_samples + gained)
-        wearer.budget_s = now
-        return wearer.budget_samples
-
-    def _spend(self, wearer: _Wearer, n: int, *, force: bool = False) -> bool:
-        """Whether ``n`` more samples of the device may be analysed now (then they are paid for).
-
-        They are paid from its budget while any is left (the budget may end a packet in
-        debt), else from the spare time of a catch-up; ``force`` pays from the budget
-        whatever is left (an action, or a device let go of, must see every sample before it).
-        """
-        if math.isinf(self.settings.flood_samples_per_s):
-            return True
-        if force or self._budget(wearer) > 0:
-            wearer.budget_samples -= n
-            return True
-        if self._spare_samples > 0:
-            self._spare_samples -= n
-            return True
-        return False
-
-    def _chunk(self) -> float:
-        """Samples worth one analysis call of deferred packets (the analysis costs least per sample in chunks)."""
-        return float(min(MAX_QUEUED_SAMPLES, self.settings.flood_burst_samples))
-
-    def _release(self, device_id: str, wearer: _Wearer, *, force: bool = False) -> None:
-        """Queue the device's deferred packets for the analysis: all (``force``), else what its budget allows.
-
-        Without ``force`` they wait for a chunk's worth of budget (or spare time), so that
-        a device held to its rate is analysed in a few large calls rather than many small ones.
-        """
-        if not wearer.deferred:
-            return
-        waits = not force and self._spare_samples <= 0 and math.isfinite(self.settings.flood_samples_per_s)
-        if waits and self._budget(wearer) < min(wearer.deferred_samples, self._chunk()):
-            return
-        while wearer.deferred and self._spend(wearer, wearer.deferred[0].n, force=force):
-            batch = wearer.deferred.popleft()
-            wearer.deferred_samples -= batch.n
-            self._queue(device_id, wearer, batch)
-
-    def _analyse_now(self, device_id: str, wearer: _Wearer) -> None:
+    def _analyse_now(self, device_id: str, wearer: Wearer) -> None:
         """Analyse every packet of the device taken in, deferred ones too (an action or a save must see them)."""
-        self._release(device_id, wearer, force=True)
+        self.flood.release(device_id, wearer, force=True)
         self._analyse(device_id, wearer)
-
-    def _start_episode(self, device_id: str, wearer: _Wearer) -> None:
-        wearer.flooding = True
-        self._flooding[device_id] = None
-        wearer.episode_deferred = wearer.episode_stored = 0
-        log.warning(
-            "%s: sends faster than its analysis budget (%g samples/s after a burst of %d): its packets wait"
-            " behind the other devices' and are analysed when there is time",
-            device_id,
-            self.settings.flood_samples_per_s,
-            self.settings.flood_burst_samples,
-        )
-
-    def _end_episode(self, device_id: str, wearer: _Wearer) -> None:
-        """Close the device's episode of deferral once nothing of it is left to analyse and it is within budget again.
-
-        Spare time may clear its deferred packets between two bursts of a flood that goes
-        on: the episode lasts until its budget has grown back, so that it is logged once.
-        """
-        if not wearer.flooding or wearer.deferred or wearer.behind_seq is not None or self._budget(wearer) <= 0:
-            return
-        wearer.flooding = False
-        log.info(
-            "%s: back within its analysis budget: %d packets were deferred, %d of them taken back from the store",
-            device_id,
-            wearer.episode_deferred,
-            wearer.episode_stored,
-        )
-
-    def _fall_behind(self, device_id: str, wearer: _Wearer) -> None:
-        """Past the deferral bound: the device's later packets are left to the store, and its stream resumes from there.
-
-        The packets held after a gap are let go of too: the recorder has them.
-        """
-        if not wearer.flooding:
-            self._start_episode(device_id, wearer)
-        if wearer.episode_stored == 0:
-            log.warning(
-                "%s: more than %d samples deferred; its later packets are analysed from the store",
-                device_id,
-                self.settings.flood_max_deferred_samples,
-            )
-        wearer.behind_seq = wearer.seq
-        held = sorted(wearer.pending)
-        wearer.pending.clear()
-        for seq in held:
-            self._leave_to_store(device_id, wearer, seq)
-
-    def _leave_to_store(self, device_id: str, wearer: _Wearer, seq: int) -> None:
-        """Count a packet the device's stream takes back from the store later (it is past its deferral bound)."""
-        wearer.behind_seq = seq if wearer.behind_seq is None else max(wearer.behind_seq, seq)
-        self.counts[(device_id, "flood_deferred")] += 1
-        self.counts[(device_id, "flood_left_to_store")] += 1
-        wearer.episode_deferred += 1
-        wearer.episode_stored += 1
-
-    def _resume_from_store(self, device_id: str, wearer: _Wearer) -> None:
-        """Take in the packets the device left to the store, as far as its budget and spare time allow.
-
-        Once the store has no more after the last one taken, the stream is live again: a
-        later packet the recorder has not stored yet is then a gap like any other, waited
-        for and filled from the store (:meth:`_feed_pending`). While the store lacks some
-        of the packets left to it, the recorder is waited for, up to ``recorder_wait_s``
-        without a new one; then the stream goes on without them (a gap skipped).
-        """
-        chunk = self._chunk()
-        if self._spare_samples <= 0 and self._budget(wearer) < chunk:
-            return
-        rows = 0
-        try:
-            for row in self.store.batches(device_id, after_seq=wearer.seq, limit=RESUME_PACKETS):
-                rows += 1
-                if wearer.quarantined or not self._spend(wearer, row.n):
-                    return
-                try:
-                    batch = decode(row.payload)
-                except PacketError:
-                    continue  # the recorder stores only packets that decoded
-                self.metrics.add("sitless_samples_received", batch.n)
-                wearer.seq = batch.seq
-                self._queue(device_id, wearer, batch)
-        except StoreError as err:
-            self.troubles.warning(
-                f"resume:{device_id}", "%s: cannot read its packets from the store: %s", device_id, err
-            )
-            return
-        if rows >= RESUME_PACKETS:
-            return
-        behind_seq = wearer.behind_seq
-        if behind_seq is not None and wearer.seq < behind_seq:
-            now = self._clock()
-            if rows or wearer.behind_short_s is None:
-                wearer.behind_short_s = now
-            if now - wearer.behind_short_s < self.settings.recorder_wait_s:
-                return  # the recorder has yet to store them
-            self.counts[(device_id, "gaps_skipped")] += 1
-            log.info(
-                "%s: packets %d..%d never reached the store; going on without them",
-                device_id,
-                wearer.seq + 1,
-                behind_seq,
-            )
-            wearer.seq = behind_seq  # the next packet follows on
-        wearer.behind_seq = wearer.behind_short_s = None
-
-    def _catch_up(self) -> bool:
-        """Analyse deferred packets: within each device's budget, and past it while no message waits.
-
-        Each device gets at most a chunk past its budget per call, in turn, so that a
-        message arriving meanwhile waits for one chunk at most.
-
-        Returns:
-            Whether anything was analysed and some is left, to be caught up on at once.
-        """
-        for gone in [d for d in self._flooding if d not in self._wearers or not self._wearers[d].flooding]:
-            del self._flooding[gone]  # let go of (saved with its deferred packets analysed)
-        waiting = list(self._flooding)
-        if not waiting:
-            return False
-        self._turn = (self._turn + 1) % len(waiting)
-        worked = left = False
-        for device_id in waiting[self._turn :] + waiting[: self._turn]:
-            wearer = self._wearers[device_id]
-            before = wearer.seq, len(wearer.deferred)
-            self._spare_samples = int(self._chunk()) if self._idle() else 0
-            try:
-                self._release(device_id, wearer)
-                if not wearer.deferred and wearer.behind_seq is not None:
-                    self._resume_from_store(device_id, wearer)
-                self._analyse(device_id, wearer)
-            finally:
-                self._spare_samples = 0
-            self._end_episode(device_id, wearer)
-            worked = worked or (wearer.seq, len(wearer.deferred)) != before
-            left = left or bool(wearer.deferred) or wearer.behind_seq is not None
-        return worked and left
 
     def _idle(self) -> bool:
         """Whether no message waits to be handled: time to spare for deferred packets."""
         return self._inbox.empty()
 
-    def _analyse(self, device_id: str, wearer: _Wearer) -> None:
+    def _analyse(self, device_id: str, wearer: Wearer) -> None:
         """Analyse the queued packets in one call; a failure skips them and starts the analysis afresh."""
         self._gathering.pop(device_id, None)
         self._gathered.pop(device_id, None)
@@ -845,7 +466,7 @@ class Worker(MqttService):
         """
         for device_id in list(self._busy):
             if (wearer := self._wearers.get(device_id)) is not None:
-                self._release(device_id, wearer)
+                self.flood.release(device_id, wearer)
         for device_id in list(self._gathered):
             if (wearer := self._wearers.get(device_id)) is not None:
                 self._analyse(device_id, wearer)
@@ -861,7 +482,7 @@ class Worker(MqttService):
             else:
                 self._analyse(device_id, wearer)
 
-    def _analysis_failed(self, device_id: str, wearer: _Wearer, what: str) -> None:
+    def _analysis_failed(self, device_id: str, wearer: Wearer, what: str) -> None:
         """The analysis of a device raised: skip what it was given, start afresh, or quarantine.
 
         The fresh analysis is saved at once, so a restarted worker resumes after the
@@ -885,7 +506,7 @@ class Worker(MqttService):
                 wearer.errors,
             )
 
-    def _save_soon(self, wearer: _Wearer, *, snapshot: bool = True) -> None:
+    def _save_soon(self, wearer: Wearer, *, snapshot: bool = True) -> None:
         """Have the next flush save the wearer's status, and its snapshot unless ``snapshot`` is off, due or not."""
         if snapshot:
             wearer.snapshot_saved_s = -math.inf
@@ -991,14 +612,14 @@ class Worker(MqttService):
         self.counts[(device_id, "bad_actions")] += 1
         self.troubles.warning(f"action:{device_id}", "bad action for %s: %r (%s)", device_id, m.payload[:100], err)
 
-    def _action_seen(self, device_id: str, wearer: _Wearer, action_id: str) -> bool:
+    def _action_seen(self, device_id: str, wearer: Wearer, action_id: str) -> bool:
         """Whether the action with this id was applied already: held for the store, or stored."""
         held = any(e["kind"] == "action" and e.get("id") == action_id for e in wearer.outbox)
         return held or self.store.has_event(device_id, "action", action_id)
 
     # --- per-device state ---------------------------------------------------------------
 
-    def _wearer(self, device_id: str, upto_seq: int | None = None) -> _Wearer:
+    def _wearer(self, device_id: str, upto_seq: int | None = None) -> Wearer:
         """The device's analysis, restored from the store and caught up on first use.
 
         Packets the recorder stored after the saved snapshot, and before ``upto_seq``,
@@ -1016,7 +637,7 @@ class Worker(MqttService):
             log.info("%s: replayed %d stored packets", device_id, replayed)
         return wearer
 
-    def _restored(self, device_id: str) -> _Wearer:
+    def _restored(self, device_id: str) -> Wearer:
         """The device's saved analysis, or a fresh one when there is none or it cannot be used.
 
         The placement is the one the wearer chose (settings), else the one the device's
@@ -1038,14 +659,14 @@ class Worker(MqttService):
         )
         analysis_settings = self._analysis_settings(placement, chosen)
         if saved is None or not saved.snapshot:
-            return _Wearer(self._fresh_analyzer(analysis_settings), placement, chosen=chosen)
+            return Wearer(self._fresh_analyzer(analysis_settings), placement, chosen=chosen)
         try:
             analyzer = Analyzer.restore(analysis_settings, saved.snapshot, self._recognition(analysis_settings))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
-            return _Wearer(self._fresh_analyzer(analysis_settings), placement, seq=saved.seq, chosen=chosen)
+            return Wearer(self._fresh_analyzer(analysis_settings), placement, seq=saved.seq, chosen=chosen)
         log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
-        return _Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
+        return Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
 
     def _recognition(self, settings: AnalysisSettings) -> list[Detector]:
         """The detectors every wearer's analysis runs besides posture: exercise done unprompted, unless left out."""
@@ -1066,20 +687,11 @@ class Worker(MqttService):
             log.warning("%s: stored settings not usable (%s); the worker's own apply", device_id, err)
             return None
 
-    def _emit(self, device_id: str, wearer: _Wearer, events: list[Event], *, action_id: str | None = None) -> None:
-        """Hold new events for :meth:`flush`, noting how late the analysis raised each alert.
-
-        The events of a user action carry its id (``id``), which keys them in the store.
-        """
-        extra = {} if action_id is None else {"id": action_id}
-        wearer.outbox.extend({**e.to_dict(), **extra} for e in events)
+    def _emit(self, device_id: str, wearer: Wearer, events: list[Event], *, action_id: str | None = None) -> None:
+        """Hold new events for :meth:`flush` (:meth:`EventSender.hold`)."""
+        self.events.hold(wearer, events, action_id=action_id)
         if events:
             self._busy[device_id] = None
-        if any(isinstance(e, Alert) for e in events):
-            seen_s = wearer.analyzer.status().t_s
-            for e in events:
-                if isinstance(e, Alert) and seen_s is not None:
-                    wearer.alert_seen_s[e.t_s] = seen_s
 
     def _send_events(self) -> None:
         """Store held events, publish the new ones, and buzz the wearable on a fresh alert or a slouch nudge."""
@@ -1088,103 +700,30 @@ class Worker(MqttService):
             if wearer is None or not (wearer.outbox or wearer.queued or wearer.deferred):
                 del self._busy[device_id]  # nothing left to do for it
                 continue
-            if not wearer.outbox:
-                continue
             try:
-                new = self.store.add_events(device_id, wearer.outbox)  # a StoreError keeps them held
+                self.events.send(device_id, wearer)
             except StoreError:
                 # Its commit may have landed with the answer lost: written again, the events
                 # are not new, so the next flush publishes the stored ones not yet published.
                 self._republished = False
                 raise
-            bodies, wearer.outbox = wearer.outbox, []
-            for body, is_new in zip(bodies, new, strict=True):
-                if is_new:  # else stored (and so published) before a restart
-                    self._publish_event(device_id, body, wearer)
-            wearer.alert_seen_s.clear()
-
-    def _publish_event(self, device_id: str, body: dict[str, Any], wearer: _Wearer | None) -> None:
-        """Publish one stored event (its acknowledgement is recorded in the store), and buzz if due."""
-        info = self.client.publish(topic(device_id, Kind.EVENT), json.dumps(body), qos=1)
-        self.metrics.add("sitless_events_published")
-        self._inflight[info.mid] = event_key(device_id, body)
-        if body["kind"] == "alert":
-            self._alert(device_id, body, wearer)
-            if wearer is not None:
-                self._save_soon(wearer)  # the state with the alert in it
-        elif body["kind"] == "slouch_nudge":
-            self._buzz(device_id, Command("buzz", pattern="short", reason="slouch"))
-            self.counts[(device_id, "slouch_nudges")] += 1
-
-    def _on_publish(self, client: object, userdata: object, mid: int, reason: object, props: object) -> None:
-        self._acked.put(mid)
-
-    def _record_published(self) -> None:
-        """Mark the events the broker acknowledged as published in the store."""
-        while True:
-            try:
-                mid = self._acked.get_nowait()
-            except queue.Empty:
-                break
-            key = self._inflight.pop(mid, None)
-            if key is not None:
-                self._published.append(key)
-        self.store.mark_published(self._published)  # a StoreError keeps them for the next flush
-        self._published = []
 
     def _republish(self) -> None:
         """Publish the events a previous run stored but the broker never acknowledged."""
         rows = self.store.unpublished_events()
         self.ownership.claim_new(row.device_id for row in rows)
         rows = [row for row in rows if self.ownership.holds(row.device_id)]  # the others' owners publish them
-        sent = set(self._inflight.values())  # published by an earlier attempt of this flush
+        sent = self.events.in_flight()  # published by an earlier attempt of this flush
         for row in rows:
             if event_key(row.device_id, row.body) in sent:
                 continue
             wearer = self._wearers.get(row.device_id)
             if wearer is None and row.kind == "alert":
                 wearer = self._wearer(row.device_id)  # to judge whether its buzz is still due
-            self._publish_event(row.device_id, row.body, wearer)
+            self.events.publish(row.device_id, row.body, wearer)
         if rows:
             log.info("published %d stored events the broker had not acknowledged", len(rows))
         self._republished = True
-
-    def _alert(self, device_id: str, alert: dict[str, Any], wearer: _Wearer | None) -> None:
-        minutes = (alert["t_s"] - alert["sitting_since_s"]) / 60
-        log.info(
-            "sit-too-long alert for %s: sitting for %.0f min, suggested stretch %s",
-            device_id,
-            minutes,
-            alert.get("stretch_id"),
-        )
-        self.counts[(device_id, "alerts")] += 1
-        stale = self._buzz_stale(alert, wearer)
-        if stale:
-            self.counts[(device_id, "stale_buzzes")] += 1
-            log.info("%s: no buzz for the alert at %.0f: %s", device_id, alert["t_s"], stale)
-            return
-        buzz = Command("buzz", pattern="long", reason=alert["alert"], stretch_id=alert.get("stretch_id"))
-        self._buzz(device_id, buzz)
-
-    def _buzz_stale(self, alert: dict[str, Any], wearer: _Wearer | None) -> str:
-        """Why an alert's buzz would come too late (empty when it is still due)."""
-        if wearer is None:
-            return "its device is not analysed"
-        status = wearer.analyzer.status()
-        if status.sitting_since_s != alert["sitting_since_s"]:
-            return "its sitting bout has ended"
-        # Its age when the analysis raised it (the look-ahead), or, for an alert from an
-        # earlier run of the worker, now: a batch that analysed minutes of a backlog at
-        # once does not make a fresh alert stale, and a stored one does not look fresh.
-        t_s = float(alert["t_s"])
-        now_s = wearer.alert_seen_s.pop(t_s, status.t_s)
-        if now_s is not None and now_s - t_s > self.settings.buzz_max_age_s:
-            return f"more than {self.settings.buzz_max_age_s:.0f} s old"
-        return ""
-
-    def _buzz(self, device_id: str, command: Command) -> None:
-        """Send the wearable a buzz command (docs/protocol.md, ``cmd``)."""
-        self.client.publish(topic(device_id, Kind.CMD), command.to_json(), qos=1)
 
     def _save(self, *, force: bool = False, due: frozenset[str] = frozenset()) -> None:
         """Save, in one transaction, the status and snapshots that are due (all with ``force``).
@@ -1199,7 +738,7 @@ class Worker(MqttService):
         now = self._clock()
         rows: list[StateRow] = []
         counts: dict[tuple[str, str], int] = {}
-        saved: list[tuple[str, _Wearer, bool]] = []
+        saved: list[tuple[str, Wearer, bool]] = []
         for device_id, wearer in self._wearers.items():
             if wearer.quarantined:
                 continue
@@ -1257,7 +796,7 @@ class Worker(MqttService):
                 wearer.dirty = False
 
     def tick(self) -> None:
-        """Give up on gaps that waited too long, and catch up on deferred packets (:meth:`_catch_up`).
+        """Give up on gaps that waited too long, and catch up on deferred packets (:meth:`FloodControl.catch_up`).
 
         While deferred packets are left and the worker has time to spare, the loop comes
         back at once rather than waiting for a message.
@@ -1270,7 +809,7 @@ class Worker(MqttService):
             elif now - wearer.pending_since_s >= self.settings.reorder_wait_s:
                 self._feed_pending(device_id, wearer, skip_gaps=True, patient=True)
                 self._analyse(device_id, wearer)
-        self.tick_s = 0.0 if self._catch_up() else self._idle_tick_s
+        self.tick_s = 0.0 if self.flood.catch_up(self._wearers, self._idle, self._analyse) else self._idle_tick_s
 
     def _to_let_go(self) -> list[str]:
         """Devices to save and drop from memory: idle ones, and the longest idle past ``max_wearers``."""
@@ -1297,7 +836,7 @@ class Worker(MqttService):
         self._take_over(self.ownership.renew())
         if not self._republished:
             self._republish()
-        self._record_published()
+        self.events.record_published()
         now = self._clock()
         scan = force or now >= self._next_scan_s
         leaving = self._to_let_go() if scan else []
