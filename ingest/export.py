@@ -215,13 +215,12 @@ def _wearer(store: Store, summary: ExportSummary) -> dict[str, Any]:
         "device_id": device_id,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sitless_version": version(),
-        "device_status": store.devices().get(device_id),
+        "device_status": store.device_status(device_id),
         "settings": store.wearer_settings(device_id),
         "live_status": None if live is None else live[0],
         "counts": {
             f"{service}.{name}": value
-            for (service, dev, name), value in sorted(store.counters().items())
-            if dev == device_id
+            for (service, _, name), value in sorted(store.counters(device_id=device_id).items())
         },
         "coverage": {k: v for k, v in asdict(summary).items() if k != "device_id"},
         "files": {name: text for name, text in FILES.items() if name != "gyro.csv" or summary.gyro_samples},

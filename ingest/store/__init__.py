@@ -111,6 +111,12 @@ class Store(PacketStore, EventStore, StateStore):
             out[device_id] = json.loads(status)
         return dict(sorted(out.items()))
 
+    def device_status(self, device_id: str) -> dict[str, Any] | None:
+        """The latest retained status the device published, or None (it published none)."""
+        d = devices.c
+        rows = self._read(sa.select(d.status).where(d.device_id == device_id))
+        return json.loads(rows[0][0]) if rows else None
+
     def set_wearer_settings(self, device_id: str, body: dict[str, Any]) -> None:
         """Keep the settings the wearer chose last (``ingest.payloads.WearerSettings.to_dict``)."""
         row = {"device_id": device_id, "body": json.dumps(body), "updated_s": time.time()}

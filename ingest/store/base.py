@@ -318,12 +318,14 @@ class StoreBase:
         with self._transaction() as conn:
             self._add_counts_in(conn, tally)
 
-    def counters(self, service: str | None = None) -> dict[tuple[str, str, str], int]:
-        """All counters as ``{(service, device_id, name): value}``."""
+    def counters(self, service: str | None = None, *, device_id: str | None = None) -> dict[tuple[str, str, str], int]:
+        """The counters as ``{(service, device_id, name): value}``: all, or one service's, or one device's."""
         c = counters.c
         statement = sa.select(c.service, c.device_id, c.name, c.value)
         if service:
             statement = statement.where(c.service == service)
+        if device_id is not None:
+            statement = statement.where(c.device_id == device_id)
         return {(s, d, n): int(v) for s, d, n, v in self._read(statement)}
 
     def schema_version(self) -> int:

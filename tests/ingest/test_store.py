@@ -77,6 +77,10 @@ def test_counters_add_up(any_store_url: str) -> None:
         assert store.counters("recorder") == {("recorder", "d1", "packets"): 5, ("recorder", "*", "bad"): 1}
         assert store.counters()[("worker", "d1", "packets")] == 7
         assert len(store.counters()) == 3
+        store.add_counts(tally("worker", {("d2", "packets"): 4}))
+        assert store.counters(device_id="d1") == {("recorder", "d1", "packets"): 5, ("worker", "d1", "packets"): 7}
+        assert store.counters("worker", device_id="d2") == {("worker", "d2", "packets"): 4}
+        assert store.counters(device_id="nobody") == {}
 
 
 def test_counts_written_again_under_the_same_token_are_added_once(any_store_url: str) -> None:
@@ -206,6 +210,8 @@ def test_a_device_s_status_and_settings_keep_the_latest(any_store_url: str) -> N
         store.set_device_status("d2", {"battery": 0.4})
         store.save_state("d1", 3, {"version": 1}, {"posture": "sitting"})
         assert store.devices() == {"d1": {}, "d2": {"battery": 0.4}}
+        assert store.device_status("d2") == {"battery": 0.4}
+        assert store.device_status("d1") is None  # analysed, but it published no status
         assert store.wearer_settings("d1") is None
         store.set_wearer_settings("d1", {"max_sitting_min": 30})
         store.set_wearer_settings("d1", {"max_sitting_min": 45})
