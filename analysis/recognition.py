@@ -59,16 +59,12 @@ run of :data:`SWITCH_LOOKS` looks of another label closes it and starts the next
 to its last) that carry its label. :class:`ExerciseRecognised` goes out live as soon as a
 bout has ``MIN_WINDOWS`` labelled looks. A bout starts at the start of its first
 labelled window (not before the end of the previous bout), so it may begin up to a
-window early.
+window early. A found bout carries the repetitions and holds that the exercise's own
+counters found in it, when ``follow`` is given (``analysis.followers``).
 
-**Repetitions and holds of a found bout.** Given ``follow`` (``analysis.sets``
-passes the counters of a guided exercise: ``exercise_detectors``), the first look
-that gives a bout a label starts that label's followers on the frames of the look's
-window, and they take every frame after it until the bout closes. The closed bout
-then carries the repetitions its own label's followers counted (those that started
-within the bout), the span from the first one's start to the last one's end, and its
-holds: the same counters as a guided set, counting from up to a window before the
-bout was recognised.
+The code around the recogniser: the events are in ``analysis.recognition_events``, the
+bout under way in ``analysis.exercise_bout``, the long axis in ``analysis.long_axis``;
+``analysis.looks`` labels one window and ``analysis.screen`` rules looks out.
 
 The wrist, chest and upper back are not served: a watch follows the hand, not the
 segment whose posture defines each exercise, and there are no thorax recordings to
@@ -94,20 +90,20 @@ and the events are those of classifying every look (``docs/recognition.md``, cos
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.detector import Detector, saved_part, saved_parts
 from analysis.events import Event
-from analysis.frames import N_ACC_STATS, N_STATS, FrameBatch
-from analysis.holds import HoldEnded
-from analysis.looks import RecognitionTuning, classify_window, is_gait, unit
+from analysis.exercise_bout import ExerciseBout
+from analysis.followers import Follow, Follower
+from analysis.frames import N_ACC_STATS, FrameBatch
+from analysis.hold_events import HoldEnded
+from analysis.long_axis import learned_axes
+from analysis.looks import RecognitionTuning, classify_window, is_gait
 from analysis.packing import packed_columns, unpacked
-from analysis.reps import RepCounted
+from analysis.recognition_events import ExerciseFound, ExerciseRecognised
 from analysis.screen import AxisAt, BlockScreen, Screen, off_hook_without_axis, off_posture, off_postures
 from analysis.settings import Placement
 
@@ -123,9 +119,6 @@ __all__ = [
     "ExerciseRecognizer",
     "Follow",
 ]
-
-#: Makes the detectors that follow one exercise (no detector: it is not followed).
-Follow = Callable[[str], list[Detector]]
 
 #: Length of each look, s: it holds at least one repetition of every programme
 #: exercise (a knee roll with its 10-s hold is ~15 s per side).
@@ -144,190 +137,6 @@ SWITCH_LOOKS = 5
 SERVED: frozenset[Placement] = frozenset({Placement.THIGH, Placement.LOWER_BACK, Placement.WAIST})
 #: Frames the store holds beyond a window, s: the buffer moves once they are filled.
 _SPARE_S = 10.0
-#: Order of the labels when two have as many looks in a bout.
-_ORDER = ("knee_roll", "pelvic_tilt", "knee_hug", "squat", "back_stabiliser")
-
-
-@dataclass(frozen=True, slots=True)
-class ExerciseFound:
-    """A bout of one programme exercise, found without being told.
-
-    Attributes:
-        start_s: Start time in s (the start of its first labelled look).
-        end_s: End time in s (the end of its last labelled look).
-        exercise: Programme id (``analysis.programme``).
-        confidence: Share, 0..1, of the bout's once-a-second looks labelled with it.
-        reps: Repetitions counted in it (0 when the exercise's repetitions are not
-            followed from the placement, or no ``follow`` was given).
-        reps_span_s: The first repetition's start and the last one's end, s, or
-            ``None`` without a repetition.
-        holds: The holds timed in it.
-        decided_s: When the bout was known to be over: the end of the look that closed
-            it, s (not part of the JSON form).
-    """
-
-    kind: ClassVar[str] = "exercise_found"
-    start_s: float
-    end_s: float
-    exercise: str
-    confidence: float
-    reps: int = 0
-    reps_span_s: tuple[float, float] | None = None
-    holds: tuple[HoldEnded, ...] = ()
-    decided_s: float = math.nan
-
-    @property
-    def duration_s(self) -> float:
-        """Length in s."""
-        return self.end_s - self.start_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {
-            "kind": self.kind,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "exercise": self.exercise,
-            "confidence": self.confidence,
-            "reps": self.reps,
-            "holds_s": [round(h.duration_s, 3) for h in self.holds],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ExerciseRecognised:
-    """A bout of ``exercise`` is under way since ``t_s`` (sent once per bout, live)."""
-
-    kind: ClassVar[str] = "exercise_recognised"
-    t_s: float
-    exercise: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, "t_s": self.t_s, "exercise": self.exercise}
-
-
-@dataclass(slots=True)
-class _Bout:
-    """The bout under way.
-
-    Attributes:
-        first_k: Its start (frame index).
-        last_k: End of its last labelled look.
-        looks_first_k: End of its first labelled look.
-        votes: Labelled looks per label.
-        last_k_of: End of the last look of each label.
-        run: Label of the latest run of same-labelled looks, its length, the start of
-            its first look's window and that look's end.
-        started: Whether ``ExerciseRecognised`` went out.
-    """
-
-    first_k: int
-    last_k: int
-    looks_first_k: int
-    votes: dict[str, int] = field(default_factory=dict)
-    last_k_of: dict[str, int] = field(default_factory=dict)
-    run: tuple[str, int, int, int] = ("", 0, 0, 0)
-    started: bool = False
-
-    def best(self) -> str:
-        return max(_ORDER, key=lambda label: (self.votes.get(label, 0), -_ORDER.index(label)))
-
-    def add(self, label: str, window_k: int, k_end: int) -> None:
-        """Count a look labelled ``label`` whose window starts at ``window_k`` and ends at ``k_end``."""
-        run_label, run_len, run_k, run_end = self.run
-        self.run = (label, run_len + 1, run_k, run_end) if label == run_label else (label, 1, window_k, k_end)
-        self.votes[label] = self.votes.get(label, 0) + 1
-        self.last_k_of[label] = k_end
-        self.last_k = k_end
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "first_k": self.first_k,
-            "last_k": self.last_k,
-            "looks_first_k": self.looks_first_k,
-            "votes": dict(self.votes),
-            "last_k_of": dict(self.last_k_of),
-            "run": list(self.run),
-            "started": self.started,
-        }
-
-    @staticmethod
-    def from_json(state: dict[str, Any]) -> _Bout:
-        label, length, window_k, k_end = state["run"]
-        return _Bout(
-            int(state["first_k"]),
-            int(state["last_k"]),
-            int(state["looks_first_k"]),
-            {str(k): int(v) for k, v in state["votes"].items()},
-            {str(k): int(v) for k, v in state["last_k_of"].items()},
-            (str(label), int(length), int(window_k), int(k_end)),
-            bool(state["started"]),
-        )
-
-
-@dataclass(slots=True)
-class _Follower:
-    """The detectors following one label of the bout under way, and what they found.
-
-    Attributes:
-        detectors: The repetition counter and/or hold timer of the label.
-        next_k: The first frame not given to them yet.
-        reps: ``(start_s, t_s)`` of each repetition counted.
-        holds: The holds closed.
-    """
-
-    detectors: list[Detector]
-    next_k: int
-    reps: list[tuple[float, float]] = field(default_factory=list)
-    holds: list[HoldEnded] = field(default_factory=list)
-
-    def feed(self, rows: NDArray[np.float64], k_first: int, k_end: int, t0_s: float, frame_s: float) -> None:
-        """Give the detectors the frames from ``next_k`` to ``k_end`` of ``rows`` (whose first is ``k_first``)."""
-        if k_end <= self.next_k:
-            return
-        stats = np.zeros((k_end - self.next_k, N_STATS))  # no gyro: the recogniser keeps none
-        stats[:, :N_ACC_STATS] = rows[self.next_k - k_first : k_end - k_first]
-        frames = FrameBatch(t0_s, frame_s, self.next_k, stats)
-        for detector in self.detectors:
-            self._take(detector.update(frames))
-        self.next_k = k_end
-
-    def close(self, t0_s: float, frame_s: float) -> None:
-        """Flush the detectors: the set or hold under way closes."""
-        frames = FrameBatch(t0_s, frame_s, self.next_k, np.empty((0, N_STATS)))
-        for detector in self.detectors:
-            self._take(detector.flush(frames))
-
-    def _take(self, events: list[Event]) -> None:
-        for e in events:
-            if isinstance(e, RepCounted):
-                self.reps.append((e.start_s, e.t_s))
-            elif isinstance(e, HoldEnded):
-                self.holds.append(e)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "next_k": self.next_k,
-            "reps": [list(r) for r in self.reps],
-            "holds": [asdict(h) for h in self.holds],
-            "detectors": saved_parts(self.detectors),
-        }
-
-    @staticmethod
-    def from_json(state: dict[str, Any], detectors: list[Detector]) -> _Follower:
-        """Restore onto fresh ``detectors``; ``ValueError`` when a part is missing or of another version."""
-        for detector in detectors:
-            saved = saved_part(state["detectors"], detector)
-            if saved is None:
-                raise ValueError(f"no saved state for the follower {detector.name!r}")
-            detector.load(saved)
-        return _Follower(
-            detectors,
-            int(state["next_k"]),
-            [(float(a), float(b)) for a, b in state["reps"]],
-            [HoldEnded(**h) for h in state["holds"]],
-        )
 
 
 class ExerciseRecognizer:
@@ -338,7 +147,7 @@ class ExerciseRecognizer:
         frame_s: Frame length, s (> 0).
         tuning: Thresholds (defaults when None).
         follow: Makes the detectors that count a found bout's repetitions and time its
-            holds (module docstring); ``None``: found bouts carry none.
+            holds (``analysis.followers``); ``None``: found bouts carry none.
 
     Raises:
         ValueError: A placement that is not served, or a bad frame length.
@@ -379,10 +188,10 @@ class ExerciseRecognizer:
         self._k_start: int | None = None  # first frame of the segment
         self._t0_s = 0.0
         self._axis = AxisAt(np.zeros(3), 0.0)  # the long axis learned so far (replaced, never changed)
-        self._bout: _Bout | None = None
+        self._bout: ExerciseBout | None = None
         self._last_end_k = -(2**62)  # end of the last reported bout: the next starts after it
         self._follow = follow
-        self._followers: dict[str, _Follower] = {}  # by label, for the bout under way
+        self._followers: dict[str, Follower] = {}  # by label, for the bout under way
         self._rows: tuple[NDArray[np.float64], int] = (np.zeros((0, N_ACC_STATS)), 0)  # this update's rows, first k
 
     def _block_screen(self) -> BlockScreen | None:
@@ -390,24 +199,6 @@ class ExerciseRecognizer:
         if self._window % self._hop or self._gait != self._hop:
             return None
         return BlockScreen(self._hop, self._window // self._hop, self.frame_s, self.tuning)
-
-    # -- the long axis, learned from gait ------------------------------------------------
-
-    def _learn_gait(self, window: NDArray[np.float64]) -> None:
-        sums = window.sum(axis=0)
-        if sums[0] == 0 or np.any(window[:, 0] == 0):
-            return
-        mean = sums[4] / sums[0]
-        if sums[5] / sums[0] - mean * mean <= self.tuning.max_shake_g**2 or not is_gait(
-            window, self.frame_s, self.tuning
-        ):
-            return
-        self._learn_axis(unit(sums[1:4]))
-
-    def _learn_axis(self, unit: NDArray[np.float64]) -> None:
-        """Take a block of gait whose mean acceleration points along ``unit`` (3,) into the long axis."""
-        # About 10 gait looks of memory: follows a re-clip.
-        self._axis = AxisAt(self._axis.total * 0.9 + unit, self._axis.weight * 0.9 + 1.0)
 
     # -- streaming ---------------------------------------------------------------------------
 
@@ -474,7 +265,10 @@ class ExerciseRecognizer:
                 self._feed_followers(self._k_end)
                 return events
             # The long axis changes only with gait, whatever the looks find: learn it first.
-            axes = self._learn(rows, starts, ends, screen)
+            axes = learned_axes(
+                self._axis, screen, rows, starts, ends, gait_frames=self._gait, frame_s=self.frame_s, tuning=self.tuning
+            )
+            self._axis = axes[-1]
             for j in self._candidates(screen, axes, lengths):
                 start, end = starts[j], ends[j]
                 events.extend(self._look(rows, start, end, k_first + end, axes[j].axis, gappy=j in screen.gappy))
@@ -501,21 +295,6 @@ class ExerciseRecognizer:
         if box is None or self._axis.floats is not None:
             return False
         return self.placement is not Placement.THIGH or off_hook_without_axis(box, self.tuning)
-
-    def _learn(self, rows: NDArray[np.float64], starts: list[int], ends: list[int], screen: Screen) -> list[AxisAt]:
-        """Learn the long axis from each look's last block in turn; return the axis each look sees."""
-        at = self._axis
-        axes: list[AxisAt] = []
-        for j in [j for j, learn in enumerate(screen.learn) if learn]:
-            axes.extend([at] * (j - len(axes)))
-            if screen.learn[j] == 1:
-                self._learn_axis(screen.units[j])
-            else:
-                self._learn_gait(rows[max(starts[j], ends[j] - self._gait) : ends[j]])
-            at = self._axis
-            axes.append(at)
-        axes.extend([at] * (len(screen.learn) - len(axes)))
-        return axes
 
     def _candidates(self, screen: Screen, axes: list[AxisAt], lengths: list[int]) -> list[int]:
         """The looks that may get a label: not screened out, long enough, in a posture that allows one."""
@@ -561,7 +340,7 @@ class ExerciseRecognizer:
             return events
         window_k = max(k_end - (end - start), self._last_end_k)
         if self._bout is None:
-            self._bout = _Bout(first_k=window_k, last_k=k_end, looks_first_k=k_end)
+            self._bout = ExerciseBout(first_k=window_k, last_k=k_end, looks_first_k=k_end)
         bout = self._bout
         bout.add(look.label, window_k, k_end)
         self._start_follower(look.label, window_k, k_end)
@@ -575,7 +354,7 @@ class ExerciseRecognizer:
             if taking_over is not None:
                 self._followers[label] = taking_over
             first_k = max(run_k, self._last_end_k)
-            self._bout = bout = _Bout(first_k, k_end, run_end, {label: run_len}, {label: k_end}, bout.run)
+            self._bout = bout = ExerciseBout(first_k, k_end, run_end, {label: run_len}, {label: k_end}, bout.run)
         if not bout.started and sum(bout.votes.values()) >= MIN_WINDOWS:
             bout.started = True
             events.append(ExerciseRecognised(self._time(bout.first_k), bout.best()))
@@ -587,7 +366,7 @@ class ExerciseRecognizer:
             return
         detectors = self._follow(label)
         if detectors:
-            follower = self._followers[label] = _Follower(detectors, window_k)
+            follower = self._followers[label] = Follower(detectors, window_k)
             rows, k_first = self._rows
             follower.feed(rows, k_first, k_end, self._t0_s, self.frame_s)
 
@@ -673,9 +452,9 @@ class ExerciseRecognizer:
         self._t0_s = float(state["t0_s"])
         self._axis = AxisAt(np.asarray(state["axis_sum"], dtype=np.float64), float(state["axis_weight"]))
         self._last_end_k = int(state["last_end_k"])
-        self._bout = None if state["bout"] is None else _Bout.from_json(state["bout"])
+        self._bout = None if state["bout"] is None else ExerciseBout.from_json(state["bout"])
         self._followers = {}
         for label, saved in state.get("followers", {}).items():  # none in the first snapshots
             detectors = [] if self._follow is None else self._follow(str(label))
             if detectors:
-                self._followers[str(label)] = _Follower.from_json(saved, detectors)
+                self._followers[str(label)] = Follower.from_json(saved, detectors)
