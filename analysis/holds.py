@@ -388,8 +388,9 @@ class HoldTimer:
             self._ref = list(hold.held)
             if hold.side_first:
                 self._side_vec = None
+            left_k = hold.left_k  # away from the new rest since it left it
             self._reset_hold()
-            self._state, self._away_k = _AWAY, self._hold.left_k
+            self._state, self._away_k = _AWAY, left_k
             self._step_away(k, row, angle_deg(self._dirs.long[row], self._ref), turned, events)
             return True
         if self._settle >= self._n_settle or (k - hold.left_k) * self.frame_s > PENDING_S:
