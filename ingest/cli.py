@@ -27,7 +27,7 @@ _COMMAND_MODULES = (
     "firmware_sim.cli",
     "ingest.recorder",
     "ingest.worker.cmd",
-    "ingest.gateway",
+    "ingest.gateway.cmd",
     "ingest.dashboard_cmd",
     "ingest.actions",
     "ingest.session_cmd",

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from ingest.device_link import SequenceMemory
-from ingest.gateway import Gateway, GatewaySettings, SensorSpec, _Sensor
+from ingest.gateway import Gateway, GatewaySettings, SensorSpec
+from ingest.gateway.sensor import Sensor as _Sensor
 from ingest.mqtt import BrokerAddress
 from ingest.outbox import Outbox
 from ingest.packetizer import Packet, Packetizer

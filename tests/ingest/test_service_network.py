@@ -18,10 +18,10 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 
-from ingest import service as service_module
 from ingest.errors import StoreError
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.service import Message, MqttService
+from ingest.service import connection as connection_module
 from tests.support import TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ def test_messages_that_arrived_together_are_read_without_a_select_each_and_withi
         selects += 1
         return real_select(*args)
 
-    monkeypatch.setattr(service_module.select, "select", counted)
+    monkeypatch.setattr(connection_module.select, "select", counted)
     service = _Collector(broker, "test-net-ahead")
     service.max_batch = 8
     held = threading.Event()
