@@ -23,7 +23,7 @@ __all__ = ["main", "version"]
 # Modules that register subcommands, in the order --help lists them.
 _COMMAND_MODULES = (
     "ingest.demo",
-    "ingest.broker",
+    "ingest.broker.cmd",
     "firmware_sim.cli",
     "ingest.recorder",
     "ingest.worker.cmd",

@@ -17,7 +17,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest.broker import BrokerEngine, BrokerProcess, _ephemeral_ports, register
+from ingest.broker import BrokerEngine, BrokerProcess
+from ingest.broker.cmd import register
+from ingest.broker.ports import _ephemeral_ports
 from ingest.broker_setup import SERVICE_USERS, Logins, add_login, write_logins
 from ingest.cli import main
 from ingest.errors import BrokerFolderError
