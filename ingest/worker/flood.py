@@ -44,7 +44,7 @@ class FloodControl:
         metrics: The worker's metrics (samples received).
         troubles: The worker's rate-limited log of troubles.
         clock: Monotonic wall-clock seconds (the worker's clock).
-        queue: Queues a packet of a device for the analysis (``Worker._queue``).
+        queue: Queues a packet of a device for the analysis (:meth:`AnalysisSchedule.queue`).
     """
 
     def __init__(
@@ -179,9 +179,10 @@ class FloodControl:
 
         Once the store has no more after the last one taken, the stream is live again: a
         later packet the recorder has not stored yet is then a gap like any other, waited
-        for and filled from the store (:meth:`_feed_pending`). While the store lacks some
-        of the packets left to it, the recorder is waited for, up to ``recorder_wait_s``
-        without a new one; then the stream goes on without them (a gap skipped).
+        for and filled from the store (:meth:`StreamIntake.feed_pending`). While the store
+        lacks some of the packets left to it, the recorder is waited for, up to
+        ``recorder_wait_s`` without a new one; then the stream goes on without them (a
+        gap skipped).
         """
         chunk = self.chunk()
         if self.spare_samples <= 0 and self.budget(wearer) < chunk:

@@ -1,4 +1,9 @@
-"""What an analysis worker keeps of each wearer it analyses: the analysis, where its stream is, what waits."""
+"""What an analysis worker keeps of each wearer it analyses: the analysis, where its stream is, what waits.
+
+A wearer's analysis follows the worker's settings, with what the wearer chose (on the
+Settings page) in their place (:func:`analysis_settings`), and runs the recogniser of
+exercise done unprompted unless the worker leaves it out (:func:`fresh_analyzer`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis import Analyzer, Placement
+from analysis import AnalysisSettings, Analyzer, Placement
+from analysis.detector import Detector
+from analysis.sets import recognition_detectors
 from ingest.codec import Batch
 from ingest.payloads import WearerSettings
+from ingest.worker.settings import WorkerSettings
 
-__all__ = ["MAX_QUEUED_SAMPLES", "Wearer"]
+__all__ = ["MAX_QUEUED_SAMPLES", "Wearer", "analysis_settings", "fresh_analyzer", "recognition"]
 
 #: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
 #: so that a backlog is analysed in bounded chunks.
@@ -46,7 +54,7 @@ class Wearer:
     # Alerts raised and not yet sent, by time: the newest sample time when they were raised.
     alert_seen_s: dict[float, float] = field(default_factory=dict)
     quarantined: bool = False
-    # Packets taken in order and not yet analysed: analysed together (``Worker._analyse``).
+    # Packets taken in order and not yet analysed: analysed together (``AnalysisSchedule.analyse``).
     queued: list[Batch] = field(default_factory=list)
     queued_samples: int = 0
     gathered_from_s: float = 0.0  # device time of the oldest queued packet's newest sample
@@ -66,3 +74,39 @@ class Wearer:
     flooding: bool = False
     episode_deferred: int = 0
     episode_stored: int = 0
+
+
+def analysis_settings(
+    settings: WorkerSettings, placement: Placement, chosen: WearerSettings | None
+) -> AnalysisSettings:
+    """The analysis settings of a wearer: the worker's policy, with what the wearer chose in its place.
+
+    Args:
+        settings: The worker's settings (``policy``, ``slouch``).
+        placement: Where the wearable is worn.
+        chosen: What the wearer chose (None: nothing).
+    """
+    policy, slouch = settings.policy, settings.slouch
+    if chosen is not None:
+        policy, slouch = chosen.policy(policy), chosen.slouch(slouch)
+    return AnalysisSettings(placement=placement, policy=policy, slouch=slouch)
+
+
+def recognition(settings: WorkerSettings, analysis: AnalysisSettings) -> list[Detector]:
+    """The detectors every wearer's analysis runs besides posture: exercise done unprompted, unless left out.
+
+    Args:
+        settings: The worker's settings (``recognition``).
+        analysis: The wearer's analysis settings.
+    """
+    return recognition_detectors(analysis.placement, analysis.tuning.frame_s) if settings.recognition else []
+
+
+def fresh_analyzer(settings: WorkerSettings, analysis: AnalysisSettings) -> Analyzer:
+    """A new analysis for a wearer.
+
+    Args:
+        settings: The worker's settings.
+        analysis: The wearer's analysis settings (:func:`analysis_settings`).
+    """
+    return Analyzer(analysis, recognition(settings, analysis))
