@@ -31,6 +31,9 @@ the cycle counter's thresholds about the mid-range play that part. A set ends af
 decided frame by frame from a rolling buffer of at most :data:`BUFFER_S` seconds, so
 chunked input gives exactly the events of one chunk.
 
+The thresholds and the exercises and placements that can be counted by excursions
+(:data:`SUPPORTED`) are in ``analysis.rep_rules``, the events in ``analysis.rep_events``.
+
 >>> counter = RepCounter("squat", Placement.THIGH, 0.1)
 >>> counter.name, counter.version
 ('reps', 1)
@@ -40,7 +43,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -50,6 +52,24 @@ from analysis.cycles import MIN_SET_GAP_S, SET_GAP_PERIODS, WINDOW_S, Cycle, Cyc
 from analysis.events import Event
 from analysis.frames import FrameBatch
 from analysis.programme import exercise_by_id
+from analysis.rep_events import RepCounted, RepSet
+from analysis.rep_rules import (
+    ANY,
+    BUFFER_S,
+    CENTRE_S,
+    MAX_EXCURSION_S,
+    MIN_REP_S,
+    MIN_SLOW_REP_S,
+    SHAKY_G,
+    SMOOTH_S,
+    STILL_G,
+    STILL_S,
+    SUPPORTED,
+    TURN,
+    TURN_MAX_RANGE,
+    TYPICAL_OF,
+    RepRule,
+)
 from analysis.settings import Placement
 
 __all__ = [
@@ -64,28 +84,6 @@ __all__ = [
     "RepSet",
 ]
 
-#: The generic counter's exercise id.
-ANY = "any"
-#: Longest stretch of frames kept, s.
-BUFFER_S = 60.0
-#: An excursion longer than this is a change of position, not a repetition, s.
-MAX_EXCURSION_S = 60.0
-
-_SMOOTH_S = 0.3  # gravity direction: mean of the frames of the last 0.3 s
-_STILL_S = 1.0  # rest: the frames of the last second all within _STILL_G of each other
-_STILL_G = 0.05  # per axis (about 3 degrees: lying sway moves a segment by ~0.013 g, a 1/64-g quantised sensor more)
-_CENTRE_S = 10.0  # knee roll never still: rest is the orientation of 10 s nearest to their mean
-_SHAKY_G = 0.04  # SD of |a| in a frame: simulated walking ~0.07 g, exercises < 0.01 g; mex_thigh rolling ~0.01 g
-_MIN_REP_S = 0.6  # the shortest squat: down and up in 0.6 s (a quick one takes ~1 s)
-_MIN_SLOW_REP_S = 1.0  # the shortest repetition of the lying exercises (programme: "slowly")
-_TYPICAL_OF = 5  # the set's depth: median peak of its last 5 counted repetitions
-# A squat has turned back once it has fallen by 70% of its rise from where it started: every
-# simulated set back to back falls further (the pelvis of 1-s squats at 60% depth to ~24% of its
-# 21° rise; 80% misses those), a bounce in a hold (15-30% of the depth) does not (bench.reps).
-_TURN = 0.7
-# Only a squat's depth turns, up to 1.5 times the full range (min_deg is 40% of it): a deep squat
-# tilts the pelvis ~50°, the thigh ~110°. Larger is a change of position (uci_hapt lying: ~90°).
-_TURN_MAX_RANGE = 1.5 / 0.4
 # An ``any`` counter's state before the cycle counter had its own, and what of it that one keeps.
 _OLD_CYCLE_STATE = (
     "t0_s axis center period mid half periodic active count intervals interval_s state rest_side away_s last_count_k"
@@ -97,94 +95,6 @@ _STATE = (
 )
 # Added to ``_STATE`` after version 1 was first saved: a snapshot without them loads with these.
 _TURN_STATE: Mapping[str, Any] = MappingProxyType({"valley": 0.0, "valley_s": None, "exc_from": 0.0})
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """How one exercise is counted at one placement.
-
-    Attributes:
-        min_deg: Smallest peak counted before the set's depth is known, degrees.
-        per_side: Repetitions alternate left and right.
-        steady: The movement is slow and smooth: an excursion shorter than
-            ``_MIN_SLOW_REP_S`` or with mostly shaky frames (|a| spread over ``_SHAKY_G``
-            within the frame, as in walking) is no repetition. Not for the squat, whose
-            hip drop shakes the frames as much as a step.
-        turns: Repetitions may run together without a pause at rest (squats): an
-            excursion is also complete once it has turned back, fallen by ``_TURN`` of
-            its rise, and the next one rises from the low point between them.
-    """
-
-    min_deg: float
-    per_side: bool = False
-    steady: bool = True
-    turns: bool = False
-
-
-# Full ranges (firmware_sim.poses.MOVES and MotionParams, from the cited joint ranges and
-# sitless's estimates) times 0.4: squat thigh 75°, pelvis 35°; knee hug thigh 75°, pelvis
-# 20°; knee roll thigh ~45° (30° sideways and 35° roll), pelvis 30°; pelvic tilt 10°;
-# crunch pelvis 8°. The thigh moves ~5° in a pelvic tilt or a crunch, too little to tell
-# from fidgeting: not supported.
-_PELVIS = (Placement.LOWER_BACK, Placement.WAIST)
-SUPPORTED: Mapping[tuple[str, Placement], _Rule] = MappingProxyType(
-    {
-        ("squat", Placement.THIGH): _Rule(30.0, steady=False, turns=True),
-        **{("squat", p): _Rule(14.0, steady=False, turns=True) for p in _PELVIS},
-        ("knee_hug", Placement.THIGH): _Rule(30.0),
-        **{("knee_hug", p): _Rule(8.0) for p in _PELVIS},
-        ("knee_roll", Placement.THIGH): _Rule(18.0, per_side=True),
-        **{("knee_roll", p): _Rule(12.0, per_side=True) for p in _PELVIS},
-        **{("pelvic_tilt", p): _Rule(4.0) for p in _PELVIS},
-        **{("crunch", p): _Rule(3.2) for p in _PELVIS},
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RepCounted:
-    """One repetition, emitted as soon as it is complete.
-
-    Attributes:
-        t_s: When it completed (back near rest, or the cycle's return), s.
-        start_s: When it left rest (or the cycle's outward crossing), s.
-        exercise: Exercise id (``any`` for the generic counter).
-        rep: 1-based count within the set (both sides together for a per-side exercise).
-        side: ``"left"``, ``"right"`` or None (see ``RepCounter`` for how sides are told).
-    """
-
-    kind: ClassVar[str] = "rep"
-    t_s: float
-    start_s: float
-    exercise: str
-    rep: int
-    side: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form, including ``kind``."""
-        return {"kind": self.kind, **asdict(self)}
-
-
-@dataclass(frozen=True, slots=True)
-class RepSet:
-    """A closed set: its first repetition's start to its last one's end.
-
-    Attributes:
-        start_s: Start of the first repetition, s.
-        end_s: End of the last repetition, s.
-        exercise: Exercise id.
-        reps: Repetitions counted (both sides together for a per-side exercise).
-    """
-
-    kind: ClassVar[str] = "exercise"
-    start_s: float
-    end_s: float
-    exercise: str
-    reps: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the ``exercises`` entry of the ``sitless analyze`` JSON, with ``kind``."""
-        return {"kind": self.kind, "exercise": self.exercise, **asdict(self), "holds_s": []}
 
 
 def _cycles_of_old(state: dict[str, Any], frame_s: float) -> dict[str, Any]:
@@ -227,7 +137,7 @@ class RepCounter:
         self.exercise = exercise
         self.placement = placement
         self.frame_s = float(frame_s)
-        self._rule: _Rule | None = None
+        self._rule: RepRule | None = None
         self._max_still_s = MAX_EXCURSION_S
         if exercise != ANY:
             try:
@@ -246,10 +156,10 @@ class RepCounter:
             self._rule = rule
             # A still excursion longer than twice the longest programme hold (and 15 s) is a new position.
             self._max_still_s = max(15.0, 2.0 * (dose.hold_s[1] if dose.hold_s else 0.0))
-        self._smooth = max(1, round(_SMOOTH_S / self.frame_s))
-        self._still = max(2, round(_STILL_S / self.frame_s))
+        self._smooth = max(1, round(SMOOTH_S / self.frame_s))
+        self._still = max(2, round(STILL_S / self.frame_s))
         self._buffer_n = round(BUFFER_S / self.frame_s)
-        self._centre_n = round(_CENTRE_S / self.frame_s)
+        self._centre_n = round(CENTRE_S / self.frame_s)
         self._row = 0  # buffer row of the frame being processed
         self._reset_stream()
 
@@ -264,7 +174,7 @@ class RepCounter:
         # excursion counter
         self._ref: list[float] | None = None
         self._in_exc = False
-        self._exc_shaky = 0  # frames of the excursion whose |a| spread is over _SHAKY_G
+        self._exc_shaky = 0  # frames of the excursion whose |a| spread is over SHAKY_G
         self._exc_start_s = 0.0
         self._exc_peak = 0.0
         self._exc_peak_u = [0.0, 0.0, 0.0]
@@ -377,7 +287,7 @@ class RepCounter:
         n = np.maximum(counts, 1.0)
         mean_mag = frames.stats[:, 4] / n
         spread = np.sqrt(np.maximum(frames.stats[:, 5] / n - mean_mag * mean_mag, 0.0))
-        self._run_excursion(old, (spread > _SHAKY_G).tolist(), events)
+        self._run_excursion(old, (spread > SHAKY_G).tolist(), events)
         self._buf = self._buf[-self._buffer_n :]
         return events
 
@@ -423,7 +333,7 @@ class RepCounter:
         if self._count == 0:
             self._set_start_s = start_s
         else:
-            self._intervals = [*self._intervals, t_s - self._last_rep_s][-_TYPICAL_OF:]
+            self._intervals = [*self._intervals, t_s - self._last_rep_s][-TYPICAL_OF:]
             self._interval_s = float(np.median(self._intervals))
             self._gap_s = max(MIN_SET_GAP_S, SET_GAP_PERIODS * self._interval_s)
         self._count += 1
@@ -451,7 +361,7 @@ class RepCounter:
         )
         g = windows[:, :, -self._smooth :].mean(axis=2)  # (m, 3)
         us = (g / np.sqrt((g * g).sum(axis=1))[:, None]).tolist()
-        stills = ((windows.max(axis=2) - windows.min(axis=2)).max(axis=1) < _STILL_G).tolist()
+        stills = ((windows.max(axis=2) - windows.min(axis=2)).max(axis=1) < STILL_G).tolist()
         rest = windows.mean(axis=2)
         rests = (rest / np.sqrt((rest * rest).sum(axis=1))[:, None]).tolist()
         for row, (u, still, rest_u, shake) in enumerate(
@@ -487,8 +397,8 @@ class RepCounter:
             self._valley, self._valley_s = 0.0, None
             self._end_excursion(t_s, events)
             return
-        turned = angle < self._exc_peak - _TURN * (self._exc_peak - self._exc_from)
-        if self._rule.turns and turned and self._exc_peak <= _TURN_MAX_RANGE * self._rule.min_deg:
+        turned = angle < self._exc_peak - TURN * (self._exc_peak - self._exc_from)
+        if self._rule.turns and turned and self._exc_peak <= TURN_MAX_RANGE * self._rule.min_deg:
             # Turned back before reaching rest (squats run together): complete, and the
             # next one rises from the low point that follows.
             self._in_exc = False
@@ -548,12 +458,12 @@ class RepCounter:
         length_s = t_s - self._exc_start_s
         # Slow and smooth: not a step, a stumble or a jump (most frames steady within).
         shaky = self._rule.steady and self._exc_shaky * self.frame_s > 0.5 * length_s
-        short = length_s < (_MIN_SLOW_REP_S if self._rule.steady else _MIN_REP_S)
+        short = length_s < (MIN_SLOW_REP_S if self._rule.steady else MIN_REP_S)
         if short or shaky or self._exc_peak < self._bases.get(key, self._rule.min_deg):
             return
         if side is not None and self._side_dir is None:
             self._side_dir = self._exc_dir()
-        peaks = [*self._peaks.get(key, []), self._exc_peak][-_TYPICAL_OF:]
+        peaks = [*self._peaks.get(key, []), self._exc_peak][-TYPICAL_OF:]
         self._peaks[key] = peaks
         self._bases[key] = max(self._rule.min_deg, 0.5 * float(np.median(peaks)))
         sides = ("left", "right") if self._rule.per_side else ("",)
