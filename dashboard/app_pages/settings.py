@@ -231,17 +231,22 @@ def your_data(device_id: str) -> None:
         )
         typed = st.text_input(f"Type {device_id} to confirm", key="delete_confirm")
         if st.button("Delete", icon=":material/delete:", disabled=typed != device_id, key="delete"):
+            # The broker first, as `sitless delete` does: a service subscribing after the
+            # store's rows went would otherwise be handed the retained ones and store them again.
+            try:
+                clear_retained(settings.broker, device_id)
+                kept = None
+            except (ConnectionError, TopicError) as err:
+                kept = err
             try:
                 deleted = data.delete_wearer(settings.store_url, device_id)
             except StoreError as err:
-                st.error(f"Nothing deleted: {err}", icon=":material/error:")
+                st.error(f"Nothing deleted from the store: {err}", icon=":material/error:")
             else:
                 st.session_state.pop(SENT_KEY, None)
                 st.success(f"Deleted {deleted} stored rows of {device_id}.", icon=":material/check_circle:")
-                try:
-                    clear_retained(settings.broker, device_id)
-                except (ConnectionError, TopicError) as err:
-                    st.warning(f"The broker still keeps its status and settings: {err}", icon=":material/warning:")
+            if kept is not None:
+                st.warning(f"The broker still keeps its status and settings: {kept}", icon=":material/warning:")
 
 
 device = selected_device()
