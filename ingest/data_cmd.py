@@ -3,8 +3,8 @@
 - ``sitless export --device ID`` writes everything the store holds about one wearable
   into one ZIP file (:mod:`ingest.export`): its samples as CSV that ``sitless analyze``
   reads again, its events as JSON Lines, and its settings, status and counts. An
-  existing file is kept unless ``--force`` is given; the archive is written beside it and
-  renamed over it once complete, so a failed export leaves the old file and no part.
+  existing file is kept unless ``--force`` is given; the archive is written whole or not
+  at all (:mod:`ingest.outfile`), so a failed export leaves the old file and no part.
 - ``sitless delete --device ID`` deletes it: first the status and settings the MQTT
   broker keeps retained for the device (:func:`ingest.actions.clear_retained`), so that
   no service stores them again, then every row of the store (``Store.delete_device``).
@@ -24,21 +24,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
 
 from ingest.actions import clear_retained
 from ingest.errors import IngestError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
+from ingest.outfile import exists_message, write_file
 from ingest.store import Store, add_store_argument, parse_store_url
 from ingest.store.copier import check_source, copy_store
 from ingest.topics import validate_device_id
 
 __all__ = ["pick_device", "register"]
-
-T = TypeVar("T")
 
 
 def pick_device(store_url: str, named: str | None) -> str:
@@ -84,35 +81,14 @@ def export(args: argparse.Namespace) -> int:
         if out.is_dir():
             out = out / f"sitless-{device}.zip"
         if out.exists() and not args.force:
-            raise OSError(f"{out} exists; add --force to replace it")
+            raise OSError(exists_message(out))
         with Store(args.store, read_only=True) as store:
-            summary = _write(out, lambda f: write_export(store, device, f))
+            summary = write_file(out, lambda f: write_export(store, device, f), replace=args.force)
     except (IngestError, ValueError, OSError) as err:
         print(f"sitless export: {err}", file=sys.stderr)
         return 1
     print(f"wrote {out}: {_said(summary)}")
     return 0
-
-
-def _write(out: Path, write: Callable[[IO[bytes]], T]) -> T:
-    """Have ``write`` write the file ``out``, so that a failure leaves no half-written file.
-
-    A file (or no file yet) is written under a temporary name beside it and renamed over
-    it once complete. Anything else named (a link, a pipe, ``/dev/stdout``) is written
-    in place, and left alone on a failure.
-    """
-    if out.exists() and (out.is_symlink() or not out.is_file()):
-        with out.open("wb") as f:
-            return write(f)
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with partial.open("wb") as f:
-            result = write(f)
-        partial.replace(out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return result
 
 
 def _confirmed(device: str) -> bool:

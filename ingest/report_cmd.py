@@ -24,6 +24,7 @@ from analysis.report import Report
 from ingest.codec import MAX_T_S
 from ingest.data_cmd import pick_device
 from ingest.errors import IngestError
+from ingest.outfile import exists_message, write_file
 from ingest.progress import load_report
 from ingest.report_html import render_html
 from ingest.store import add_store_argument
@@ -85,19 +86,6 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600.0:.1f} h"
 
 
-def _write_html(path: Path, page: str, *, replace: bool) -> None:
-    """Write ``page`` to ``path``; without ``replace``, fail if the file appeared meanwhile.
-
-    Raises:
-        OSError: The file cannot be written, or exists and ``replace`` is false.
-    """
-    try:
-        with path.open("w" if replace else "x", encoding="utf-8") as f:
-            f.write(page)
-    except FileExistsError:
-        raise OSError(f"{path} exists; add --force to replace it") from None
-
-
 def _text(device_id: str, report: Report) -> str:
     """The human summary of a report."""
     lines = [f"{device_id}: {report.start} to {report.end}"]
@@ -153,7 +141,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``sitless report``."""
     if args.html is not None and args.html.exists() and not args.force:
-        print(f"sitless report: {args.html} exists; add --force to replace it", file=sys.stderr)
+        print(f"sitless report: {exists_message(args.html)}", file=sys.stderr)
         return 1
     try:
         tz: dt.tzinfo = zoneinfo.ZoneInfo(args.tz) if args.tz else (dt.datetime.now().astimezone().tzinfo or dt.UTC)
@@ -163,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         device = pick_device(args.store, args.device)
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
         if args.html is not None:
-            _write_html(args.html, render_html(report, device), replace=args.force)
+            page = render_html(report, device).encode("utf-8")
+            write_file(args.html, lambda f: f.write(page), replace=args.force)
             print(f"wrote {args.html}")
             return 0
     except (IngestError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError) as err:

@@ -167,3 +167,21 @@ def test_an_existing_file_is_kept_unless_forced(
     assert out.read_text(encoding="utf-8") == "my notes"
     assert main(["report", "--store", weeks_store, *ARGS, "--html", str(out), "--force"]) == 0
     assert "<!DOCTYPE html>" in out.read_text(encoding="utf-8")
+
+
+def test_a_file_that_appears_while_the_report_is_made_is_kept(
+    weeks_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The check before the report is made and the writing are apart: a file made in
+    between (by another run, or the user) is kept, and no part of the report is left."""
+    out = tmp_path / "r.html"
+
+    def rendered_while_a_file_appears(report: Report, device: str) -> str:
+        out.write_text("written meanwhile", encoding="utf-8")
+        return render_html(report, device)
+
+    monkeypatch.setattr("ingest.report_cmd.render_html", rendered_while_a_file_appears)
+    assert main(["report", "--store", weeks_store, *ARGS, "--html", str(out)]) == 1
+    assert "exists; add --force" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "written meanwhile"
+    assert not (tmp_path / "r.html.partial").exists()
