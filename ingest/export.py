@@ -27,6 +27,8 @@ import datetime as dt
 import io
 import json
 import math
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -54,6 +56,9 @@ FILES: dict[str, str] = {
 _ROWS_PER_WRITE = 50_000
 _FORMATS = {"samples.csv": ["%.3f", "%.5f", "%.5f", "%.5f"], "gyro.csv": ["%.3f", "%.3f", "%.3f", "%.3f"]}
 _HEADERS = {"samples.csv": "t,ax,ay,az\n", "gyro.csv": "t,gx,gy,gz\n"}
+#: ``gyro.csv``'s text is held in memory up to this size while the samples are written, then on disk.
+_GYRO_IN_MEMORY_BYTES = 1 << 20
+_COPY_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,30 +120,34 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return entry
 
 
-def _csv(out: IO[bytes], name: str, rows: Iterator[NDArray[np.float64]]) -> int:
-    """Write ``rows`` (arrays of shape (n, 4)) to ``out`` as the CSV file ``name``; return the rows written."""
-    out.write(_HEADERS[name].encode())
-    pending: list[NDArray[np.float64]] = []
-    held = written = 0
+class _Csv:
+    """Rows of shape (n, 4) written to a binary file as the CSV file ``name``, some 2 MB of text at a time."""
 
-    def write() -> None:
+    def __init__(self, out: IO[bytes], name: str) -> None:
+        self._out, self._fmt = out, _FORMATS[name]
+        self._pending: list[NDArray[np.float64]] = []
+        self._held = self.rows = 0
+        out.write(_HEADERS[name].encode())
+
+    def add(self, block: NDArray[np.float64]) -> None:
+        """Take ``block``'s rows; they are written once enough are held, or at :meth:`flush`."""
+        self._pending.append(block)
+        self._held += block.shape[0]
+        self.rows += block.shape[0]
+        if self._held >= _ROWS_PER_WRITE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the rows held."""
+        if not self._pending:
+            return
         text = io.StringIO()
-        np.savetxt(text, np.concatenate(pending), fmt=_FORMATS[name], delimiter=",")
+        np.savetxt(text, np.concatenate(self._pending), fmt=self._fmt, delimiter=",")
         data = text.getvalue().encode()
         text.close()  # numpy's wrapper of it is a reference cycle: its buffer would wait for the collector
-        out.write(data)
-        pending.clear()
-
-    for block in rows:
-        pending.append(block)
-        held += block.shape[0]
-        written += block.shape[0]
-        if held >= _ROWS_PER_WRITE:
-            write()
-            held = 0
-    if pending:
-        write()
-    return written
+        self._out.write(data)
+        self._pending.clear()
+        self._held = 0
 
 
 def event_line(event: EventRow) -> str:
@@ -167,26 +176,29 @@ def write_export(store: Store, device_id: str, out: IO[bytes]) -> ExportSummary:
         OSError: ``out`` cannot be written.
     """
     coverage = _Coverage()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # A ZIP stream takes one entry at a time: the angular rates wait in a temporary file
+    # (in memory while small) while the samples are written, so the packets are read once.
+    with (
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        tempfile.SpooledTemporaryFile(max_size=_GYRO_IN_MEMORY_BYTES) as gyro_text,
+    ):
+        gyro: _Csv | None = None
         with archive.open(_entry("samples.csv"), "w", force_zip64=True) as f:
-            gyro_seen = False
-
-            def acc_rows() -> Iterator[NDArray[np.float64]]:
-                nonlocal gyro_seen
-                for batch in coverage.packets_of(store, device_id):
-                    gyro_seen = gyro_seen or batch.gyro is not None
-                    yield np.column_stack([batch.times_s(), batch.acc_g()])
-
-            _csv(f, "samples.csv", acc_rows())
-        gyro_samples = 0
-        if gyro_seen:
+            samples = _Csv(f, "samples.csv")
+            for batch in coverage.packets_of(store, device_id):
+                times = batch.times_s()
+                samples.add(np.column_stack([times, batch.acc_g()]))
+                if (dps := batch.gyro_dps()) is not None:
+                    if gyro is None:
+                        gyro = _Csv(gyro_text, "gyro.csv")
+                    gyro.add(np.column_stack([times, dps]))
+            samples.flush()
+        if gyro is not None:
+            gyro.flush()
+            gyro_text.seek(0)
             with archive.open(_entry("gyro.csv"), "w", force_zip64=True) as f:
-                rows = (
-                    np.column_stack([b.times_s(), gyro])
-                    for b in _Coverage().packets_of(store, device_id)
-                    if (gyro := b.gyro_dps()) is not None
-                )
-                gyro_samples = _csv(f, "gyro.csv", rows)
+                shutil.copyfileobj(gyro_text, f, _COPY_BYTES)
+        gyro_samples = 0 if gyro is None else gyro.rows
         with archive.open(_entry("events.jsonl"), "w", force_zip64=True) as f:
             events = 0
             for e in store.events(device_id):

@@ -5,16 +5,21 @@ and put in place once complete, so a failure (a full disk, a store that stops an
 Ctrl-C) leaves the old file, or none, and no part. Without ``replace``, a file that
 appeared at ``OUT`` while the output was being made is kept and the command fails: the
 commands check for an existing file before they start, and this closes the gap after it.
-Anything else named (a link, a pipe, ``/dev/stdout``) is written in place.
+Anything else named (a link, a pipe, ``/dev/stdout``, ``/dev/null``) is written in place,
+as a stream that cannot seek: a device file may claim to seek and not keep its place.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = ["exists_message", "write_file"]
 
@@ -43,8 +48,8 @@ def write_file(out: Path, write: Callable[[IO[bytes]], T], *, replace: bool) -> 
     if out.exists() and (out.is_symlink() or not out.is_file()):
         if not replace:
             raise FileExistsError(exists_message(out))
-        with out.open("wb") as f:
-            return write(f)
+        with out.open("wb", buffering=0) as raw, io.BufferedWriter(_Stream(raw)) as stream:
+            return write(stream)
     partial = out.with_name(out.name + ".partial")
     try:
         with partial.open("wb") as f:
@@ -71,3 +76,16 @@ def _place_new(partial: Path, out: Path) -> None:
         if out.exists():
             raise FileExistsError(exists_message(out)) from None
         partial.replace(out)
+
+
+class _Stream(io.RawIOBase):
+    """Writes to a file that it never asks to seek or to tell its place."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: WriteableBuffer, /) -> int:
+        return self._raw.write(data)

@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,7 +115,23 @@ def test_an_exported_recording_is_analysed_again_by_sitless_analyze(store_url: s
     assert summary["walking_s"] > 60
 
 
-def test_angular_rate_goes_to_gyro_csv_and_missing_packets_are_named(store_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("held", ["in memory", "on disk"])
+def test_angular_rate_goes_to_gyro_csv_and_missing_packets_are_named(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    """The packets are read once: the angular rates wait for the samples in a temporary
+    file, in memory up to a size and on disk past it."""
+    if held == "on disk":
+        monkeypatch.setattr("ingest.export._GYRO_IN_MEMORY_BYTES", 100)
+    reads = 0
+    batches = Store.batches
+
+    def counted(self: Store, device_id: str, **kwargs: Any) -> Iterator[BatchRow]:
+        nonlocal reads
+        reads += 1
+        yield from batches(self, device_id, **kwargs)
+
+    monkeypatch.setattr(Store, "batches", counted)
     rng = np.random.default_rng(3)
     payloads = []
     for seq in (0, 1, 2, 5):  # packets 3 and 4 never reached the store
@@ -130,6 +148,7 @@ def test_angular_rate_goes_to_gyro_csv_and_missing_packets_are_named(store_url: 
     with Store(store_url, read_only=True) as store:
         summary = write_export(store, DEVICE, (buffer := io.BytesIO()))
     assert (summary.samples, summary.gyro_samples, summary.missing) == (100, 75, [[3, 4]])
+    assert reads == 1
     with zipfile.ZipFile(buffer) as archive:
         gyro_csv = archive.read("gyro.csv")
     table = np.loadtxt(io.BytesIO(gyro_csv), delimiter=",", skiprows=1)
@@ -152,6 +171,7 @@ def test_an_export_never_replaces_a_file_unasked_and_leaves_none_when_it_fails(
     folder = tmp_path / "downloads"
     folder.mkdir()
     assert main(["export", "--store", store_url, "--out", str(folder)]) == 0  # a folder: the default name in it
+    assert main(["export", "--store", store_url, "--out", "/dev/null", "--force"]) == 0
     assert "samples.csv" in unzip(folder / f"sitless-{DEVICE}.zip")
 
     assert main(["export", "--store", store_url, "--device", "desk-99", "--out", str(tmp_path / "x.zip")]) == 1

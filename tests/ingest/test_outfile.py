@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import zipfile
 from pathlib import Path
 from typing import IO
 
@@ -104,3 +105,16 @@ def test_a_pipe_is_written_in_place(tmp_path: Path) -> None:
     finally:
         os.close(reader)
     assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_a_device_file_gets_a_stream_that_does_not_seek_so_a_zip_archive_can_be_written_to_it() -> None:
+    """/dev/null claims to seek and always tells 0: a ZIP archive written to it as to a
+    file would go back to rewrite its headers and fail closing it."""
+
+    def archive(f: IO[bytes]) -> bool:
+        with zipfile.ZipFile(f, "w") as z:
+            z.writestr("a.txt", "a" * 1000)
+            z.writestr("b.txt", "b")
+        return f.seekable()
+
+    assert write_file(Path("/dev/null"), archive, replace=True) is False
