@@ -16,7 +16,7 @@ import pytest
 
 from analysis import AnalysisResult
 from analysis.events import Alert
-from ingest.analyze_cmd import _summary_text
+from ingest.analyze_summary import summary_text
 from ingest.cli import main
 from tests.analysis.conftest import synth
 
@@ -151,4 +151,4 @@ def test_alerts_in_bed_are_reported_apart() -> None:
     data = result.to_json()
     assert data["alerts"] == []
     assert data["in_bed_alerts"] == [{"t_s": 1800.0, "repeat": 0}]
-    assert "alerts 0 (and 1 in bed, set aside)" in _summary_text(Path("x.csv"), result)
+    assert "alerts 0 (and 1 in bed, set aside)" in summary_text(Path("x.csv"), result)
