@@ -18,6 +18,7 @@ from typing import Any
 from analysis import AnalysisResult
 from ingest.analyze_recording import days_tz
 from ingest.analyze_summary import summary_text
+from ingest.outfile import write_file
 from ingest.recording import RecordingClock
 
 __all__ = ["report"]
@@ -109,7 +110,8 @@ def _json_dir_target(folder: Path, recording: Path, taken: set[Path]) -> Path:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    text = (json.dumps(data, indent=1) + "\n").encode("utf-8")
+    write_file(path, lambda f: f.write(text), replace=True)
 
 
 def report(

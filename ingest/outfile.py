@@ -1,4 +1,4 @@
-"""Writing a command's output file whole or not at all: ``sitless export`` and ``sitless report --html``.
+"""Writing a command's output file whole or not at all: ``sitless export``, ``report --html`` and ``analyze --json``.
 
 A file (or no file yet) is written under a temporary name beside it (``OUT.partial``)
 and put in place once complete, so a failure (a full disk, a store that stops answering,
