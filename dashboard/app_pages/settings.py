@@ -230,23 +230,42 @@ def your_data(device_id: str) -> None:
             icon=":material/delete_forever:",
         )
         typed = st.text_input(f"Type {device_id} to confirm", key="delete_confirm")
+        store_alone = st.checkbox(
+            "From the store alone",
+            key="delete_store_alone",
+            help="Leave the broker's retained status and settings (as `sitless delete --no-broker`): "
+            "for a broker that is gone for good.",
+        )
         if st.button("Delete", icon=":material/delete:", disabled=typed != device_id, key="delete"):
-            # The broker first, as `sitless delete` does: a service subscribing after the
-            # store's rows went would otherwise be handed the retained ones and store them again.
-            try:
-                clear_retained(settings.broker, device_id)
-                kept = None
-            except (ConnectionError, TopicError) as err:
-                kept = err
-            try:
-                deleted = data.delete_wearer(settings.store_url, device_id)
-            except StoreError as err:
-                st.error(f"Nothing deleted from the store: {err}", icon=":material/error:")
-            else:
-                st.session_state.pop(SENT_KEY, None)
-                st.success(f"Deleted {deleted} stored rows of {device_id}.", icon=":material/check_circle:")
-            if kept is not None:
-                st.warning(f"The broker still keeps its status and settings: {kept}", icon=":material/warning:")
+            _delete(device_id, store_alone=store_alone)
+
+
+def _delete(device_id: str, *, store_alone: bool) -> None:
+    """Delete as `sitless delete` does: the broker's retained messages first, then the store's rows.
+
+    A service that subscribed after the store's rows went would otherwise be handed the
+    retained ones and store them again. A broker out of reach deletes nothing, unless the
+    user asked for the store alone.
+    """
+    if not store_alone:
+        try:
+            clear_retained(settings.broker, device_id)
+        except (ConnectionError, TopicError) as err:
+            st.error(
+                f"Nothing deleted: {err}. Tick *From the store alone* to delete the stored data and leave "
+                "the broker's retained status and settings.",
+                icon=":material/error:",
+            )
+            return
+    try:
+        deleted = data.delete_wearer(settings.store_url, device_id)
+    except StoreError as err:
+        done = "" if store_alone else " (the broker's retained status and settings are deleted)"
+        st.error(f"Nothing deleted from the store{done}: {err}", icon=":material/error:")
+        return
+    st.session_state.pop(SENT_KEY, None)
+    where = "" if store_alone else ", and its status and settings from the broker"
+    st.success(f"Deleted {deleted} stored rows of {device_id}{where}.", icon=":material/check_circle:")
 
 
 device = selected_device()

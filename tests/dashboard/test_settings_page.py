@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import re
 import threading
 import uuid
 import zipfile
@@ -21,6 +22,7 @@ from dashboard import data
 from ingest.actions import send_settings
 from ingest.broker import BrokerProcess
 from ingest.codec import Batch, encode
+from ingest.errors import StoreError
 from ingest.mqtt import PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.payloads import WearerSettings
 from ingest.store import BatchRow, Store
@@ -171,8 +173,9 @@ def test_an_unreachable_hub_is_reported_not_raised(
 def test_delete_asks_for_the_id_then_deletes_everything_stored(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str]
 ) -> None:
+    """As `sitless delete`: a broker out of reach deletes nothing, unless the store alone is asked for."""
     store_url = morning_store()
-    app = make_app(store_url, page=PAGE)
+    app = make_app(store_url, page=PAGE)  # the broker URL of make_app listens nowhere
     delete = app.button(key="delete")
     assert delete.disabled  # not before the id is typed
     app.text_input(key="delete_confirm").input("desk-0").run()
@@ -180,7 +183,17 @@ def test_delete_asks_for_the_id_then_deletes_everything_stored(
     app.text_input(key="delete_confirm").input(DEVICE).run()
     app.button(key="delete").click().run()
     assert not app.exception
-    assert any("Deleted" in s.value for s in app.success)
+    assert "Nothing deleted" in app.error[0].value
+    assert "From the store alone" in app.error[0].value
+    assert not app.success
+    with Store(store_url) as store:
+        assert store.events(DEVICE) != []
+    app.checkbox(key="delete_store_alone").check().run()
+    app.button(key="delete").click().run()
+    assert not app.exception
+    assert not app.error
+    assert len(app.success) == 1
+    assert re.fullmatch(rf"Deleted \d+ stored rows of {DEVICE}\.", app.success[0].value)
     with Store(store_url) as store:
         assert store.events(DEVICE) == []
         assert store.load_state(DEVICE) is None
@@ -202,7 +215,8 @@ def test_delete_makes_the_broker_forget_the_wearables_status_and_settings(
     app.text_input(key="delete_confirm").input(DEVICE).run()
     app.button(key="delete").click().run()
     assert not app.exception
-    assert not app.warning or "still keeps" not in app.warning[-1].value
+    assert not app.error
+    assert app.success[0].value.endswith(", and its status and settings from the broker.")
     assert retained(secure_broker, device) == []
     device.disconnect()
     device.loop_stop()
@@ -246,3 +260,19 @@ def retained(broker: BrokerProcess, device: paho.Client) -> list[str]:
     fresh.disconnect()
     fresh.loop_stop()
     return sorted((t for t, _ in seen[:-1]), key=lambda t: t.endswith("settings"))
+
+
+def test_a_store_that_fails_the_delete_is_reported_not_raised(
+    make_app: Callable[..., AppTest], morning_store: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(store_url: str, device_id: str) -> int:
+        raise StoreError("database is locked (test)")
+
+    app = make_app(morning_store(), page=PAGE)
+    monkeypatch.setattr(data, "delete_wearer", failing)
+    app.text_input(key="delete_confirm").input(DEVICE).run()
+    app.checkbox(key="delete_store_alone").check().run()
+    app.button(key="delete").click().run()
+    assert not app.exception
+    assert app.error[0].value == "Nothing deleted from the store: database is locked (test)"
+    assert not app.success
