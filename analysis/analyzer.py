@@ -14,25 +14,16 @@ batch first, and the posture detector takes its frames up to each such frame, th
 break, then the rest. Its state at that frame is the same however the stream was
 chunked, so live and batch credit the same break.
 
-Sample times come from the wearable's clock, which can jump. Each sample is compared
-with the one before it and with the latest time seen:
-
-- a step back of at most ``PostureTuning.max_step_back_s`` behind the latest time seen
-  is clock jitter: the sample is held at that latest time;
-- a step forward of more than ``PostureTuning.max_gap_s``, or a sample further back
-  than ``max_step_back_s`` behind the latest time seen, starts a new segment: the
-  detectors are flushed as at the end of a stream (the running posture and sitting bouts
-  close at the last sample before the jump), fresh ones start with their frame grid at
-  the new sample, and a ``TimeJump`` event marks it, after a ``DataGap`` from the end of
-  the last posture bout to the new sample when the clock went forward. The wearer's
-  upright reference and slouch time carry over; so do snooze and meeting times after a
-  forward jump (a time in the old clock means nothing after a backward one);
-- shorter forward gaps stay in the timeline as frames without samples, reported as a
-  ``DataGap`` where no posture reaches (``analysis.bouts``).
-
-The step back is measured from the latest time seen rather than from the previous
-sample alone, so that a clock drifting back in small steps starts a new segment once it
-is ``max_step_back_s`` behind, instead of holding every later sample in one frame.
+Sample times come from the wearable's clock, which can jump; ``analysis.clock`` says
+which samples are jitter, held at the latest time seen, and which start a new segment.
+At a new segment the detectors are flushed as at the end of a stream (the running
+posture and sitting bouts close at the last sample before the jump), fresh ones start
+with their frame grid at the new sample, and a ``TimeJump`` event marks it, after a
+``DataGap`` from the end of the last posture bout to the new sample when the clock went
+forward. The wearer's upright reference and slouch time carry over; so do snooze and
+meeting times after a forward jump (a time in the old clock means nothing after a
+backward one). Shorter forward gaps stay in the timeline as frames without samples,
+reported as a ``DataGap`` where no posture reaches (``analysis.bouts``).
 
 >>> import numpy as np
 >>> from analysis.settings import AnalysisSettings, Placement
@@ -44,7 +35,6 @@ is ``max_step_back_s`` behind, instead of holding every later sample in one fram
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Iterable
 from typing import Any
@@ -52,7 +42,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.detector import Detector, saved_part, saved_parts
+from analysis.analyzer_snapshot import SNAPSHOT_VERSION, check_snapshot, detector_parts, load_parts
+from analysis.clock import MAX_T_FRAMES, in_order, next_jump
+from analysis.detector import Detector, saved_parts
 from analysis.events import ActionApplied, DataGap, Event, LiveStatus, TimeJump
 from analysis.frames import N_STATS, FrameBatch, Framer, checked_samples
 from analysis.posture_detector import PostureDetector
@@ -63,45 +55,9 @@ from analysis.settings import AlertPolicy, AnalysisSettings, SlouchPolicy, UserA
 
 __all__ = ["Analyzer"]
 
-#: 4: each detector's state under its name, with its own version (3: posture and bouts only).
-_SNAPSHOT_VERSION = 4
-#: Sample times further than this many frames from 0 are ignored: float64 there is coarser
-#: than 1/64 frame (2**52 / 2**46), so frame starts and alert times would stop
-#: advancing. For 0.1-s frames that is 7.0e12 s, 223,000 years either side of the Unix
-#: epoch, which still takes epoch milliseconds sent as seconds.
-_MAX_T_FRAMES = 2.0**46
 #: Samples searched at once for the next time jump after one was found in a chunk. The
 #: window doubles while no jump turns up, so a chunk costs O(n) however many it holds.
 _SCAN_START = 256
-
-
-def _next_jump(
-    t_s: NDArray[np.float64], prev_s: float, top_s: float, max_gap_s: float, max_back_s: float
-) -> tuple[int, NDArray[np.float64]]:
-    """Find the first sample that starts a new segment, and hold the jitter before it.
-
-    Args:
-        t_s: Sample times in s as received, shape (n,), finite.
-        prev_s: Time of the sample before ``t_s[0]`` as received, s.
-        top_s: Latest time reached in the current segment, s.
-        max_gap_s: Longest step forward within a segment, s.
-        max_back_s: Furthest a sample may lie behind the latest time and stay in the segment, s.
-
-    Returns:
-        ``(j, held_s)``: index of the first sample of a new segment (``n`` when there is
-        none), and the times of ``t_s[:j]`` held at the running maximum, shape (j,).
-
-    >>> j, held = _next_jump(np.array([10.0, 9.8, 10.1, 8.0]), 9.9, 9.9, 600.0, 1.0)
-    >>> j, held.tolist()
-    (3, [10.0, 10.0, 10.1])
-    """
-    prev = np.concatenate(([prev_s], t_s[:-1]))
-    top = np.maximum.accumulate(np.concatenate(([top_s], t_s)))
-    jump = (t_s - prev > max_gap_s) | (t_s < top[:-1] - max_back_s)
-    j = int(np.argmax(jump))
-    if not jump[j]:
-        j = t_s.size
-    return j, top[1 : j + 1]
 
 
 class Analyzer:
@@ -220,11 +176,12 @@ class Analyzer:
             raise RuntimeError("the analyser was flushed; create a new one for a new stream")
         t_s, acc_g, gyro_dps = checked_samples(t_s, acc_g, gyro_dps)
         tuning = self.settings.tuning
-        if self._in_order(t_s):  # as almost always live: no jitter, no jump, nothing out of range
+        # As almost always live: no jitter, no jump, nothing out of range.
+        if in_order(t_s, self._last_raw_t_s, self._framer.last_t_s, tuning):
             fed = self._feed(t_s, acc_g, gyro_dps)
             self._last_raw_t_s = float(t_s[-1])
             return fed
-        usable = np.abs(t_s) <= _MAX_T_FRAMES * tuning.frame_s
+        usable = np.abs(t_s) <= MAX_T_FRAMES * tuning.frame_s
         if not usable.all():
             t_s, acc_g = t_s[usable], acc_g[usable]
             gyro_dps = None if gyro_dps is None else gyro_dps[usable]
@@ -237,7 +194,7 @@ class Analyzer:
             stop = min(n, pos + width)
             first = float(t_s[pos])
             prev, top = self._last_raw_t_s, self._framer.last_t_s
-            j, held = _next_jump(
+            j, held = next_jump(
                 t_s[pos:stop],
                 first if prev is None else prev,
                 first if top is None else top,
@@ -255,31 +212,6 @@ class Analyzer:
             else:
                 width *= 2
         return events
-
-    def _in_order(self, t_s: NDArray[np.float64]) -> bool:
-        """Whether the samples go on the current segment as they are: none held, ignored or starting a new one.
-
-        That is when they are usable, do not decrease, start no earlier than the latest
-        time seen and step forward by at most ``max_gap_s``: ``_next_jump`` would find
-        no jump and hold nothing.
-        """
-        n = t_s.size
-        if n == 0:
-            return False
-        tuning = self.settings.tuning
-        first, last = float(t_s[0]), float(t_s[-1])
-        limit = _MAX_T_FRAMES * tuning.frame_s
-        if not (abs(first) <= limit and abs(last) <= limit):
-            return False
-        prev, top = self._last_raw_t_s, self._framer.last_t_s
-        if prev is not None and first - prev > tuning.max_gap_s:
-            return False
-        if top is not None and first < top:
-            return False
-        if n == 1:
-            return True
-        steps = t_s[1:] - t_s[:-1]  # np.diff's steps, without its checks
-        return bool(steps.min() >= 0.0 and steps.max() <= tuning.max_gap_s)
 
     def flush(self) -> list[Event]:
         """End the stream: close every open frame, window, posture run, sitting bout and set."""
@@ -467,7 +399,7 @@ class Analyzer:
         upright reference carry over, and so does each detector's state.
         """
         return {
-            "version": _SNAPSHOT_VERSION,
+            "version": SNAPSHOT_VERSION,
             "placement": str(self.settings.placement),
             "flushed": self._flushed,
             "framer": self._framer.snapshot(),
@@ -502,13 +434,7 @@ class Analyzer:
         Raises:
             ValueError: The snapshot has an unknown version or another placement.
         """
-        version = snapshot.get("version")
-        if version not in (3, _SNAPSHOT_VERSION):
-            raise ValueError(f"unsupported snapshot version {version!r}")
-        if snapshot.get("placement") != str(settings.placement):
-            raise ValueError(
-                f"snapshot is for placement {snapshot.get('placement')!r}, settings are for {settings.placement!s}"
-            )
+        check_snapshot(snapshot, settings.placement)
         analyzer = cls(settings, detectors)
         if (saved_exercise := snapshot.get("exercise")) is not None:  # a guided exercise was followed: it resumes
             exercise = str(saved_exercise)
@@ -517,31 +443,8 @@ class Analyzer:
             analyzer._exercise_reps_s = None if span is None else (float(span[0]), float(span[1]))
         analyzer._flushed = bool(snapshot["flushed"])
         analyzer._framer = Framer.restore(settings.tuning.frame_s, snapshot["framer"])
-        saved = _detector_parts(snapshot)
-        for i, detector in enumerate(analyzer._detectors):
-            state = saved_part(saved, detector)
-            if state is None:
-                continue
-            if detector is analyzer._posture:
-                detector.load(state)  # without its posture part the snapshot is of no use
-                continue
-            spare = copy.deepcopy(detector)
-            try:
-                detector.load(state)
-            except (ValueError, KeyError, TypeError, IndexError):
-                analyzer._detectors[i] = spare  # a part that does not load: this detector starts afresh
+        load_parts(analyzer._detectors, detector_parts(snapshot), analyzer._posture)
         # Saved before time jumps were handled: no sample was held, and no segment closed.
         analyzer._last_raw_t_s = snapshot.get("last_raw_t_s", analyzer._framer.last_t_s)
         analyzer._closed_span_s = float(snapshot.get("closed_span_s", 0.0))
         return analyzer
-
-
-def _detector_parts(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The detectors' saved parts by name; a version 3 snapshot's posture and bouts are the posture detector's."""
-    if snapshot["version"] == 3:
-        state = {"posture": snapshot["posture"], "bouts": snapshot["bouts"]}
-        return {PostureDetector.name: {"version": 1, "state": state}}
-    parts = snapshot["detectors"]
-    if not isinstance(parts, dict):
-        raise ValueError(f"snapshot detectors must be a mapping, got {type(parts).__name__}")
-    return parts

@@ -60,8 +60,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.alerts import AlertScheduler
-from analysis.events import BreakTaken, DataGap, Event, PostureBout, SittingBout, SittingStarted, SlouchNudge
+from analysis.events import BreakTaken, DataGap, Event, PostureBout, SittingBout, SittingStarted
+from analysis.frame_runs import GapFrames, code_runs
 from analysis.settings import POSTURE_CODES, UPRIGHT, AlertPolicy, Posture, SlouchPolicy
+from analysis.slouch import SlouchTimer
 from analysis.stillness import AlertHold
 
 __all__ = ["BoutTracker"]
@@ -71,42 +73,6 @@ _OTHER = POSTURE_CODES.index(Posture.OTHER)
 _UPRIGHT_CODES = frozenset(POSTURE_CODES.index(p) for p in UPRIGHT)
 #: Run code of the frames without data (never an index into ``POSTURE_CODES``).
 _GAP = -1
-
-
-#: Frames up to which plain loops are quicker than array calls (a live packet's few frames).
-_SHORT = 32
-
-
-def _slouching(slouch_deg: NDArray[np.float64], slouch_deg_min: float) -> NDArray[np.bool_] | None:
-    """Which frames slouch: an inclination of at least ``slouch_deg_min`` (NaN: not measured, no).
-
-    None when none does for want of a measure (a few frames, all NaN, as on most placements).
-    """
-    if slouch_deg.size <= _SHORT and np.isnan(slouch_deg).all():  # nothing measured, as on most placements
-        return None if slouch_deg_min > 0.0 else np.full(slouch_deg.size, slouch_deg_min <= 0.0)
-    bad: NDArray[np.bool_] = np.nan_to_num(slouch_deg, nan=0.0) >= slouch_deg_min
-    return bad
-
-
-def _code_runs(codes: NDArray[np.int64]) -> list[tuple[int, int, int]]:
-    """Runs of equal codes as ``(code, start, end)``, end exclusive.
-
-    >>> _code_runs(np.array([3, 3, 1]))
-    [(3, 0, 2), (1, 2, 3)]
-    """
-    if codes.size <= _SHORT:
-        values = codes.tolist()
-        runs, a = [], 0
-        for i in range(1, len(values)):
-            if values[i] != values[i - 1]:
-                runs.append((values[a], a, i))
-                a = i
-        runs.append((values[a], a, len(values)))
-        return runs
-    cuts = np.flatnonzero(np.diff(codes)) + 1
-    starts = np.concatenate([[0], cuts]).tolist()
-    ends = np.concatenate([cuts, [codes.size]]).tolist()
-    return [(int(codes[a]), a, b) for a, b in zip(starts, ends, strict=True)]
 
 
 class BoutTracker:
@@ -153,10 +119,8 @@ class BoutTracker:
         self.frame_s = frame_s
         self.slouch = SlouchPolicy() if slouch is None else slouch
         self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / frame_s))
-        self.gap_half = gap_half_frames
-        self.slouch_frames = 0
-        self.slouch_run_start_k: int | None = None
-        self.slouch_due_k: int | None = None
+        self.gaps = GapFrames(gap_half_frames)
+        self.slouching = SlouchTimer(frame_s)
         self.alerts = AlertScheduler(policy)
         self.run_code: int | None = None
         self.run_start_k = 0
@@ -173,10 +137,6 @@ class BoutTracker:
         self.idle_start_s: float | None = None  # start of the running stretch neither sitting nor upright
         self.break_start_s: float | None = None  # the running break, once it is one
         self.break_end_s = 0.0
-        # Runs of frames without samples, [start, end) frame indices, that may still
-        # make gap frames; every other frame counts as holding samples.
-        self.empty_runs: list[list[int]] = []
-        self.known_k = 0  # frames noted so far (the last run may go on after them)
 
     def set_policy(self, policy: AlertPolicy, slouch: SlouchPolicy) -> None:
         """Take a new alert and slouch policy from the next frame on.
@@ -189,6 +149,15 @@ class BoutTracker:
         self.min_run = max(1, round(min(policy.min_run_s, policy.min_break_s) / self.frame_s))
         self.alerts.set_policy(policy)
 
+    @property
+    def slouch_frames(self) -> int:
+        """Slouching frames so far (``SlouchTimer``)."""
+        return self.slouching.frames
+
+    @slouch_frames.setter
+    def slouch_frames(self, frames: int) -> None:
+        self.slouching.frames = frames
+
     def frames_closed(self, k_first: int, counts: NDArray[np.float64]) -> None:
         """Note the sample count of closed frames, before their postures are final.
 
@@ -196,40 +165,7 @@ class BoutTracker:
             k_first: Index of the first frame, the one after those noted before.
             counts: Samples per frame, shape (m,), frames ``k_first`` on.
         """
-        self.known_k = k_first + counts.size
-        missing = counts <= 0
-        if not missing.any():  # as almost always: two array operations
-            return
-        empty = np.flatnonzero(missing)
-        cuts = np.flatnonzero(np.diff(empty) > 1)
-        starts = (k_first + empty[np.concatenate([[0], cuts + 1])]).tolist()
-        ends = (k_first + 1 + empty[np.concatenate([cuts, [empty.size - 1]])]).tolist()
-        for a, b in zip(starts, ends, strict=True):
-            if self.empty_runs and self.empty_runs[-1][1] == a:
-                self.empty_runs[-1][1] = b  # the run goes on from the frames before
-            else:
-                self.empty_runs.append([a, b])
-
-    def _gaps(self, k_first: int, m: int) -> NDArray[np.bool_] | None:
-        """Which frames ``k_first .. k_first+m-1`` have no sample in their gravity window (None: none).
-
-        Those are the frames at least ``gap_half_frames`` inside a run of frames without
-        samples; the sample counts are known that far ahead of the final postures.
-        """
-        if not self.empty_runs:
-            return None
-        h, k_end = self.gap_half, k_first + m
-        gap: NDArray[np.bool_] | None = None
-        for a, b in self.empty_runs:
-            lo, hi = max(a + h, k_first), min(b - h, k_end)
-            if lo < hi:
-                if gap is None:
-                    gap = np.zeros(m, dtype=np.bool_)
-                gap[lo - k_first : hi - k_first] = True
-        # Runs that make no gap frame from the next frame on are done with, unless
-        # they reach the last frame noted and may still go on.
-        self.empty_runs = [run for run in self.empty_runs if run[1] - h > k_end or run[1] == self.known_k]
-        return gap
+        self.gaps.frames_closed(k_first, counts)
 
     def update(
         self, t0_s: float, k_first: int, codes: NDArray[np.int64], slouch_deg: NDArray[np.float64] | None = None
@@ -249,21 +185,17 @@ class BoutTracker:
         events: list[Event] = []
         if codes.size == 0:
             return events
-        gap = self._gaps(k_first, codes.size)
+        gap = self.gaps.gaps(k_first, codes.size)
         if gap is not None:
             codes = np.where(gap & (codes == _OTHER), _GAP, codes)
-        bad = None if slouch_deg is None else _slouching(slouch_deg, self.slouch.slouch_deg)
         slouched = None  # running count of slouching frames, to split among the posture runs
-        if slouch_deg is not None and bad is None:  # no frame slouches: no run goes on (``_slouch``)
-            self.slouch_run_start_k = None
-        elif bad is not None:
-            events += self._slouch(t0_s, k_first, bad)
-            if bad.any():
-                slouched = np.concatenate([[0], np.cumsum(bad)]).tolist()
+        if slouch_deg is not None:
+            nudges, slouched = self.slouching.update(self.slouch, t0_s, k_first, slouch_deg)
+            events += nudges
         if self.run_code is None:
             self.run_code = int(codes[0])
             self.run_start_k = k_first
-        for code, a, b in _code_runs(codes):
+        for code, a, b in code_runs(codes):
             self._run(t0_s, code, k_first + a, k_first + b, events)
             if slouched is not None:
                 self.run_slouch_frames += slouched[b] - slouched[a]
@@ -298,28 +230,6 @@ class BoutTracker:
         if code == _GAP:
             return DataGap(start_s, end_s)
         return PostureBout(start_s, end_s, POSTURE_CODES[code], slouch_s)
-
-    def _slouch(self, t0_s: float, k_first: int, bad: NDArray[np.bool_]) -> list[Event]:
-        events: list[Event] = []
-        if not bad.any():  # no slouching (every frame of most placements): no run goes on
-            self.slouch_run_start_k = None
-            return events
-        self.slouch_frames += int(bad.sum())
-        dwell = max(1, math.ceil(self.slouch.dwell_s / self.frame_s))
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
-        carried = self.slouch_run_start_k
-        self.slouch_run_start_k = None
-        for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
-            if a == 0 and carried is not None and self.slouch_due_k is not None:
-                start, due = carried, self.slouch_due_k
-            else:
-                start, due = k_first + a, k_first + a + dwell
-            while self.slouch.nudge and due <= k_first + b:
-                events.append(SlouchNudge(t0_s + due * self.frame_s, t0_s + start * self.frame_s))
-                due += dwell
-            if b == bad.size:
-                self.slouch_run_start_k, self.slouch_due_k = start, due
-        return events
 
     def _close_bout(self, events: list[Event]) -> None:
         """Report the running bout if long enough; only then can a break follow it."""
@@ -481,17 +391,16 @@ class BoutTracker:
             "nonsit_start_s": self.nonsit_start_s,
             "upright_start_s": self.upright_start_s,
             "after_bout": self.after_bout,
-            "slouch_frames": self.slouch_frames,
-            "slouch_run_start_k": self.slouch_run_start_k,
-            "slouch_due_k": self.slouch_due_k,
+            "slouch_frames": self.slouching.frames,
+            "slouch_run_start_k": self.slouching.run_start_k,
+            "slouch_due_k": self.slouching.due_k,
             "seated": self.seated,
             "sit_k": self.sit_k,
             "away_k": self.away_k,
             "idle_start_s": self.idle_start_s,
             "break_start_s": self.break_start_s,
             "break_end_s": self.break_end_s,
-            "empty_runs": [list(run) for run in self.empty_runs],
-            "known_k": self.known_k,
+            **self.gaps.snapshot(),
             "bed_bout": self.bed_bout,
             "hold": None if self.hold is None else self.hold.snapshot(),
         }
@@ -508,9 +417,9 @@ class BoutTracker:
         self.nonsit_start_s = state["nonsit_start_s"]
         self.upright_start_s = state["upright_start_s"]
         self.after_bout = bool(state["after_bout"])
-        self.slouch_frames = int(state["slouch_frames"])
-        self.slouch_run_start_k = state["slouch_run_start_k"]
-        self.slouch_due_k = state["slouch_due_k"]
+        self.slouching.frames = int(state["slouch_frames"])
+        self.slouching.run_start_k = state["slouch_run_start_k"]
+        self.slouching.due_k = state["slouch_due_k"]
         # Absent before rule 1, real break ends and gaps: a running bout is seated, no
         # break is running (the one found already was emitted), and the frames not
         # final yet count as holding samples (no gap).
@@ -520,8 +429,7 @@ class BoutTracker:
         self.idle_start_s = state.get("idle_start_s")
         self.break_start_s = state.get("break_start_s")
         self.break_end_s = float(state.get("break_end_s", 0.0))
-        self.empty_runs = [[int(a), int(b)] for a, b in state.get("empty_runs", [])]
-        self.known_k = int(state.get("known_k", 0))
+        self.gaps.load(state)
         self.bed_bout = bool(state.get("bed_bout", False))  # absent before nights were learned live
         hold = state.get("hold")  # absent before alerts were held: nothing is held, no move known
         if self.hold is not None and hold is not None:

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from analysis.cycles import Cycle, CycleCounter, RunEnd, yin_period
+from analysis.cycles import Cycle, CycleCounter, RunEnd
+from analysis.yin import yin_period
 
 FRAME_S = 0.1
 
