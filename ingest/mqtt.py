@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -328,7 +329,9 @@ def connect(
 ) -> None:
     """Log in (:func:`log_in`), start the client's network thread and wait for the first connection.
 
-    The client keeps reconnecting by itself afterwards. ``on_connect`` callbacks set
+    It returns once the broker has accepted a connection, even one lost again before this
+    thread looked (another client with the same id taking the session over at once, on a
+    busy machine). The client keeps reconnecting by itself afterwards. ``on_connect`` callbacks set
     before this call run on every (re)connection, so subscribe there. By default a
     refused connection is tried again until ``timeout_s``, as a broker that is still
     starting refuses (``ingest.broker.wait_for_broker`` relies on it), and the error at
@@ -345,11 +348,14 @@ def connect(
     """
     log_in(client, address)
     refusals: list[str] = []
+    connected = threading.Event()  # once: a connection taken over at once by another client still counts
     previous = client.on_connect
 
     def watch(c: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if getattr(reason, "is_failure", False):
             refusals.append(str(reason))
+        else:
+            connected.set()
         if previous is not None:
             previous(c, userdata, flags, reason, props)  # type: ignore[call-arg]
 
@@ -368,7 +374,7 @@ def connect(
             hint = "; does the broker speak TLS on this port?" if address.tls else ""
             first_error = f" (the first try: {err.strerror or err}{hint})"  # paho's thread tries again
         start_network_thread(client)
-        while not client.is_connected():
+        while not (connected.is_set() or client.is_connected()):
             if refusals and refusals[-1] in _LOGIN_REFUSED:
                 _give_up(client)
                 raise LoginRefusedError(f"the MQTT broker at {address.url} refused the login: {refusals[-1]}")

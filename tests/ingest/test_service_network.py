@@ -207,3 +207,18 @@ def test_a_service_that_never_loops_leaves_the_connection_to_paho(broker: Broker
     finally:
         service.close()
     assert isinstance(service.client, paho.Client)
+
+
+def test_connect_returns_once_the_broker_accepted_even_if_the_connection_is_gone_when_it_looks(
+    broker: BrokerAddress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy machine another client with the same id may take the session over before
+    the waiting thread looks: the connection was made, and paho makes it again by itself.
+    (The waiting thread that never sees the connection up is played by ``is_connected``.)"""
+    client = make_client("test-net-taken-at-once")
+    monkeypatch.setattr(client, "is_connected", lambda: False)
+    try:
+        connect(client, broker, timeout_s=60.0)
+    finally:
+        client.disconnect()
+        client.loop_stop()
