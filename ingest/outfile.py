@@ -1,8 +1,9 @@
 """Writing a command's output file whole or not at all: ``sitless export``, ``report --html`` and ``analyze --json``.
 
-A file (or no file yet) is written under a temporary name beside it (``OUT.partial``)
-and put in place once complete, so a failure (a full disk, a store that stops answering,
-Ctrl-C) leaves the old file, or none, and no part. Without ``replace``, a file that
+A file (or no file yet) is written under a temporary name beside it
+(``.OUT.PID-RANDOM.partial``: two runs writing the same file do not write into one
+another) and put in place once complete, so a failure (a full disk, a store that stops
+answering, Ctrl-C) leaves the old file, or none, and no part. Without ``replace``, a file that
 appeared at ``OUT`` while the output was being made is kept and the command fails: the
 commands check for an existing file before they start, and this closes the gap after it.
 Anything else named (a link, a pipe, ``/dev/stdout``, ``/dev/null``) is written in place,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -50,9 +52,9 @@ def write_file(out: Path, write: Callable[[IO[bytes]], T], *, replace: bool) -> 
             raise FileExistsError(exists_message(out))
         with out.open("wb", buffering=0) as raw, io.BufferedWriter(_Stream(raw)) as stream:
             return write(stream)
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # its own, for each run
     try:
-        with partial.open("wb") as f:
+        with partial.open("xb") as f:
             result = write(f)
         if replace:
             partial.replace(out)

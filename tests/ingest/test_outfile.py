@@ -118,3 +118,27 @@ def test_a_device_file_gets_a_stream_that_does_not_seek_so_a_zip_archive_can_be_
         return f.seekable()
 
     assert write_file(Path("/dev/null"), archive, replace=True) is False
+
+
+def test_two_runs_writing_the_same_file_at_once_do_not_write_into_one_another(tmp_path: Path) -> None:
+    """The second run starts and ends while the first writes: each writes its own temporary
+    file, so the file is one run's output whole (the last placed), never a mix."""
+    out = tmp_path / "out.bin"
+
+    def first(f: IO[bytes]) -> None:
+        f.write(b"first, ")
+        write_file(out, lambda g: g.write(b"second, whole"), replace=True)
+        assert out.read_bytes() == b"second, whole"
+        f.write(b"whole")
+
+    write_file(out, first, replace=True)
+    assert out.read_bytes() == b"first, whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_the_file_gets_the_permissions_a_new_file_gets(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    out = tmp_path / "out.bin"
+    write_file(out, lambda f: f.write(b"x"), replace=False)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
