@@ -1,7 +1,7 @@
 """Writing a command's output file whole or not at all: ``sitless export``, ``report --html`` and ``analyze --json``.
 
 A file (or no file yet) is written under a temporary name beside it
-(``.OUT.PID-RANDOM.partial``: two runs writing the same file do not write into one
+(``OUT.PID-RANDOM.partial``: two runs writing the same file do not write into one
 another) and put in place once complete, so a failure (a full disk, a store that stops
 answering, Ctrl-C) leaves the old file, or none, and no part. Without ``replace``, a file that
 appeared at ``OUT`` while the output was being made is kept and the command fails: the
@@ -52,7 +52,7 @@ def write_file(out: Path, write: Callable[[IO[bytes]], T], *, replace: bool) -> 
             raise FileExistsError(exists_message(out))
         with out.open("wb", buffering=0) as raw, io.BufferedWriter(_Stream(raw)) as stream:
             return write(stream)
-    partial = out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # its own, for each run
+    partial = out.with_name(f"{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # its own, for each run
     try:
         with partial.open("xb") as f:
             result = write(f)
