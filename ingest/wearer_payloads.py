@@ -147,14 +147,30 @@ class WearerSettings:
                 if hours is not None:
                     _hours(hours, f"weekly_hours.{day}")
 
+    #: The fields of a settings payload (:meth:`to_dict`).
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"max_sitting_min", "weekly_hours", "quiet_hours", "slouch_nudge", "slouch_deg", "placement"}
+    )
+
     @classmethod
     def parse(cls, payload: bytes) -> WearerSettings:
-        """Read a settings payload; absent fields take their defaults.
+        """Read a settings payload; absent fields take their defaults (``{}``: every default).
+
+        An object of fields none of which is a setting (an action sent to the wrong
+        topic, a newer sender's new field alone) is refused rather than read as every
+        default, which would undo what the wearer chose.
 
         Raises:
-            PayloadError: Not a small JSON object, or a field of the wrong type or out of range.
+            PayloadError: Not a small JSON object, no setting among its fields, or a
+                field of the wrong type or out of range.
         """
-        return cls.from_dict(parse_object(payload))
+        body = parse_object(payload)
+        if body and cls.FIELDS.isdisjoint(body):
+            named = ", ".join(sorted(map(str, body))[:5])
+            raise PayloadError(
+                f"no setting among its fields ({named:.80}); expected some of {', '.join(sorted(cls.FIELDS))}"
+            )
+        return cls.from_dict(body)
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> WearerSettings:

@@ -137,6 +137,16 @@ def test_settings_round_trip_and_become_the_policy() -> None:
     assert policy.min_break_s == 30.0  # the analysis knobs stay the worker's
     assert chosen.slouch(SlouchPolicy()) == SlouchPolicy(slouch_deg=25.0, nudge=True)
     assert WearerSettings.parse(b"{}") == WearerSettings()
+    assert set(WearerSettings().to_dict()) == WearerSettings.FIELDS
+
+
+@pytest.mark.parametrize("body", [{"action": "meeting"}, {"max_sitting": 45}, {"vibration": 3}])
+def test_an_object_with_no_setting_among_its_fields_is_refused_not_read_as_every_default(body: dict[str, Any]) -> None:
+    """An action sent to the settings topic by mistake, a misspelt field, or a newer
+    sender's new field alone would otherwise undo every setting the wearer chose."""
+    with pytest.raises(PayloadError, match="no setting among its fields"):
+        WearerSettings.parse(json.dumps(body).encode())
+    assert WearerSettings.parse(json.dumps({**body, "slouch_deg": 25}).encode()).slouch_deg == 25.0
 
 
 @pytest.mark.parametrize(
