@@ -12,8 +12,9 @@ thread per browser session.
 The dashboard's buttons call :func:`send_action`; ``sitless calibrate`` sends the
 calibration action from a terminal. The Settings page calls :func:`send_settings`: the
 wearer's settings, retained on the broker so that a worker started later has them too;
-and, when it deletes a wearable, :func:`clear_retained`, so that the broker forgets the
-wearable's retained status and settings as the store forgets the rest.
+and, when it deletes a wearable, :func:`delete_device`, so that the broker forgets the
+wearable's retained status and settings (:func:`clear_retained`) as the store forgets the
+rest; ``sitless delete`` deletes through it too.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from analysis import UserAction
 from ingest.errors import PayloadError, TopicError
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress, connect, make_client
 from ingest.payloads import Action, WearerSettings
+from ingest.store import Store
 from ingest.topics import RETAINED_KINDS, Kind, topic
 
-__all__ = ["ACTIONS", "clear_retained", "register", "run", "send_action", "send_settings"]
+__all__ = ["ACTIONS", "clear_retained", "delete_device", "register", "run", "send_action", "send_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,30 @@ def clear_retained(
         publish_timeout_s=publish_timeout_s,
     )
     log.info("cleared the retained messages of %s", device_id)
+
+
+def delete_device(store_url: str, device_id: str, broker: BrokerAddress | None) -> int:
+    """Delete everything of one device: its retained messages on the broker, then its rows in the store.
+
+    The broker comes first: a service subscribing after the store's rows went would
+    otherwise be handed the retained status and settings and store them again. With
+    ``broker`` None the broker's retained messages are left (``sitless delete
+    --no-broker``, the dashboard's *From the store alone*). ``sitless delete`` and the
+    dashboard's Settings page both delete through here.
+
+    Returns:
+        The store's rows deleted.
+
+    Raises:
+        TopicError, ConnectionError: The broker's retained messages could not be cleared;
+            nothing is deleted.
+        StoreError: The store's rows could not be deleted; the broker's retained
+            messages are cleared by then (unless ``broker`` is None).
+    """
+    if broker is not None:
+        clear_retained(broker, device_id)
+    with Store(store_url) as store:
+        return store.delete_device(device_id)
 
 
 def _publish_once(

@@ -6,8 +6,8 @@
   existing file is kept unless ``--force`` is given; the archive is written whole or not
   at all (:mod:`ingest.outfile`), so a failed export leaves the old file and no part.
 - ``sitless delete --device ID`` deletes it: first the status and settings the MQTT
-  broker keeps retained for the device (:func:`ingest.actions.clear_retained`), so that
-  no service stores them again, then every row of the store (``Store.delete_device``).
+  broker keeps retained for the device, so that no service stores them again, then every
+  row of the store (:func:`ingest.actions.delete_device`, as the dashboard deletes).
   It asks to type the device id unless ``--yes`` is given; ``--no-broker`` deletes from
   the store alone. A sensor that still streams is stored again from then on: stop it first.
 - ``sitless store-copy --from URL --to URL`` copies a whole store into another
@@ -26,7 +26,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from ingest.actions import clear_retained
+from ingest.actions import delete_device
 from ingest.errors import IngestError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
@@ -116,16 +116,13 @@ def delete(args: argparse.Namespace) -> int:
             store.devices()  # a store that cannot be read fails here, before anything is asked or deleted
         if not args.yes and not _confirmed(args.device):
             return 1
-        if broker is not None:
-            try:
-                clear_retained(broker, args.device)
-            except ConnectionError as err:
-                raise ConnectionError(
-                    f"{err}; nothing deleted (add --no-broker to delete from the store alone, "
-                    "leaving the broker's retained status and settings)"
-                ) from err
-        with Store(args.store) as store:
-            rows = store.delete_device(args.device)
+        try:
+            rows = delete_device(args.store, args.device, broker)
+        except ConnectionError as err:
+            raise ConnectionError(
+                f"{err}; nothing deleted (add --no-broker to delete from the store alone, "
+                "leaving the broker's retained status and settings)"
+            ) from err
     except (IngestError, ValueError, ConnectionError) as err:
         print(f"sitless delete: {err}", file=sys.stderr)
         return 1

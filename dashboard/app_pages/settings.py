@@ -15,7 +15,7 @@ import streamlit as st
 from analysis.settings import WEEKDAYS, Placement
 from dashboard import data, display
 from dashboard.settings import current_settings, selected_device
-from ingest.actions import CALIBRATION_S, clear_retained, send_action, send_settings
+from ingest.actions import CALIBRATION_S, send_action, send_settings
 from ingest.errors import PayloadError, StoreError, TopicError
 from ingest.payloads import WearerSettings
 
@@ -241,24 +241,16 @@ def your_data(device_id: str) -> None:
 
 
 def _delete(device_id: str, *, store_alone: bool) -> None:
-    """Delete as `sitless delete` does: the broker's retained messages first, then the store's rows.
-
-    A service that subscribed after the store's rows went would otherwise be handed the
-    retained ones and store them again. A broker out of reach deletes nothing, unless the
-    user asked for the store alone.
-    """
-    if not store_alone:
-        try:
-            clear_retained(settings.broker, device_id)
-        except (ConnectionError, TopicError) as err:
-            st.error(
-                f"Nothing deleted: {err}. Tick *From the store alone* to delete the stored data and leave "
-                "the broker's retained status and settings.",
-                icon=":material/error:",
-            )
-            return
+    """Delete as `sitless delete` does: a broker out of reach deletes nothing, unless asked for the store alone."""
     try:
-        deleted = data.delete_wearer(settings.store_url, device_id)
+        deleted = data.delete_wearer(settings.store_url, device_id, None if store_alone else settings.broker)
+    except (ConnectionError, TopicError) as err:
+        st.error(
+            f"Nothing deleted: {err}. Tick *From the store alone* to delete the stored data and leave "
+            "the broker's retained status and settings.",
+            icon=":material/error:",
+        )
+        return
     except StoreError as err:
         done = "" if store_alone else " (the broker's retained status and settings are deleted)"
         st.error(f"Nothing deleted from the store{done}: {err}", icon=":material/error:")

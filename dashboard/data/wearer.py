@@ -18,8 +18,10 @@ import streamlit as st
 
 from analysis import AlertPolicy
 from dashboard.data.base import LIVE_TTL_S, TODAY_TTL_S, read_only
+from ingest.actions import delete_device
 from ingest.errors import PayloadError
 from ingest.export import event_line, write_export
+from ingest.mqtt import BrokerAddress
 from ingest.payloads import WearerSettings
 from ingest.store import Store
 
@@ -157,16 +159,17 @@ def full_export(store_url: str, device_id: str) -> bytes:
     return buffer.getvalue()
 
 
-def delete_wearer(store_url: str, device_id: str) -> int:
-    """Delete everything the store holds about a wearable (``Store.delete_device``); the rows deleted.
+def delete_wearer(store_url: str, device_id: str, broker: BrokerAddress | None) -> int:
+    """Delete everything of a wearable as ``sitless delete`` does (``ingest.actions.delete_device``); the rows deleted.
 
-    The one write the dashboard makes to the store, asked for on the Settings page.
+    The broker's retained messages first (``broker`` None: left), then the store's rows:
+    the one write the dashboard makes to the store, asked for on the Settings page.
     Every cached read is cleared, so that the pages show the deletion at once.
 
     Raises:
-        StoreError: The store cannot be written.
+        TopicError, ConnectionError: The broker could not be cleared; nothing is deleted.
+        StoreError: The store cannot be written (the broker's retained messages are cleared).
     """
-    with Store(store_url) as store:
-        deleted = store.delete_device(device_id)
+    deleted = delete_device(store_url, device_id, broker)
     st.cache_data.clear()
     return deleted

@@ -265,7 +265,7 @@ def retained(broker: BrokerProcess, device: paho.Client) -> list[str]:
 def test_a_store_that_fails_the_delete_is_reported_not_raised(
     make_app: Callable[..., AppTest], morning_store: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(store_url: str, device_id: str) -> int:
+    def failing(store_url: str, device_id: str, broker: BrokerAddress | None) -> int:
         raise StoreError("database is locked (test)")
 
     app = make_app(morning_store(), page=PAGE)
