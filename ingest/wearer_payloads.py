@@ -18,7 +18,7 @@ from analysis.settings import WEEKDAYS, AlertPolicy, Placement, SlouchPolicy, Us
 from ingest.errors import PayloadError
 from ingest.payload_fields import compact_number, number_field, parse_object, placement_field, text_field
 
-__all__ = ["Action", "Hours", "WearerSettings"]
+__all__ = ["SETTINGS_FIELDS", "Action", "Hours", "WearerSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +147,6 @@ class WearerSettings:
                 if hours is not None:
                     _hours(hours, f"weekly_hours.{day}")
 
-    #: The fields of a settings payload (:meth:`to_dict`).
-    FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"max_sitting_min", "weekly_hours", "quiet_hours", "slouch_nudge", "slouch_deg", "placement"}
-    )
-
     @classmethod
     def parse(cls, payload: bytes) -> WearerSettings:
         """Read a settings payload; absent fields take their defaults (``{}``: every default).
@@ -165,10 +160,10 @@ class WearerSettings:
                 field of the wrong type or out of range.
         """
         body = parse_object(payload)
-        if body and cls.FIELDS.isdisjoint(body):
+        if body and SETTINGS_FIELDS.isdisjoint(body):
             named = ", ".join(sorted(map(str, body))[:5])
             raise PayloadError(
-                f"no setting among its fields ({named:.80}); expected some of {', '.join(sorted(cls.FIELDS))}"
+                f"no setting among its fields ({named:.80}); expected some of {', '.join(sorted(SETTINGS_FIELDS))}"
             )
         return cls.from_dict(body)
 
@@ -235,3 +230,7 @@ class WearerSettings:
     def to_json(self) -> str:
         """The payload."""
         return json.dumps(self.to_dict())
+
+
+#: The fields of a settings payload: the dataclass's own, each of which ``to_dict`` writes.
+SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(WearerSettings))

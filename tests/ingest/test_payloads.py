@@ -13,6 +13,7 @@ from analysis import AlertPolicy, Placement, SlouchPolicy, UserAction
 from analysis.settings import WEEKDAYS
 from ingest.errors import PayloadError
 from ingest.payloads import MAX_ID_LEN, Action, Command, DeviceStatus, WearerSettings, parse_event
+from ingest.wearer_payloads import SETTINGS_FIELDS
 
 
 def test_a_full_status_round_trips() -> None:
@@ -137,7 +138,7 @@ def test_settings_round_trip_and_become_the_policy() -> None:
     assert policy.min_break_s == 30.0  # the analysis knobs stay the worker's
     assert chosen.slouch(SlouchPolicy()) == SlouchPolicy(slouch_deg=25.0, nudge=True)
     assert WearerSettings.parse(b"{}") == WearerSettings()
-    assert set(WearerSettings().to_dict()) == WearerSettings.FIELDS
+    assert set(WearerSettings().to_dict()) == SETTINGS_FIELDS
 
 
 @pytest.mark.parametrize("body", [{"action": "meeting"}, {"max_sitting": 45}, {"vibration": 3}])
