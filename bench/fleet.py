@@ -32,6 +32,10 @@ seconds, and measures:
   window (warm-up to the fleet's end), peak resident memory, and the workers' memory
   growth over their idle start, per wearer; the fleet's over its whole life
   (``os.wait4``: start-up and encoding its streams included).
+- **the machine's speed**, before the services start: the CPU time per packet of the
+  posture analysis fed one packet a call (``bench.percall.cost_per_packet``, JSON
+  ``machine_us_per_packet``). The shared machine runs the same code up to 1.5 times
+  slower on some days than on others; runs of different days compare by it.
 - ``--store-rate URL`` instead times the recorder's inserts alone
   (:func:`bench.fleet_store.store_write_rate`), for sizing a PostgreSQL store.
 
@@ -69,6 +73,7 @@ from bench.fleet_report import run_line, run_summary
 from bench.fleet_result import PACKET_SAMPLES, FleetRun, step_result
 from bench.fleet_services import services, sitless
 from bench.fleet_store import store_write_rate
+from bench.percall import cost_per_packet
 from firmware_sim.scenarios import scenario_names
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.mqtt import BrokerAddress
@@ -118,6 +123,7 @@ def run_fleet(
         RuntimeError: A service did not start, or the fleet failed.
     """
     load_avg = os.getloadavg()
+    machine_us = cost_per_packet(1, repeat=5, packets=240)  # before any service runs: the machine's speed now
     with contextlib.ExitStack() as stack:
         folder = keep if keep is not None else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
         folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +209,7 @@ def run_fleet(
         window_s=window_s,
         costs=costs,
         load_avg=load_avg,
+        machine_us_per_packet=machine_us,
     )
 
 

@@ -22,13 +22,14 @@ def run_line(r: FleetRun) -> str:
     procs = ", ".join(f"{c.name} {c.cpu_share:.2f} core/{c.peak_rss_mib:.0f} MiB" for c in r.procs)
     verdict = "sustained" if r.sustained else f"NOT sustained ({r.why})"
     mqtt_share = f"{r.worker_mqtt_cpu_s / r.worker_cpu_s:.0%}" if r.worker_cpu_s > 0 else "n/a"
+    machine = "" if r.machine_us_per_packet is None else f", machine {r.machine_us_per_packet:.0f} µs a packet"
     return (
         f"{r.wearers} wearers, {r.workers} worker(s): p99 {p99} over {r.latency_samples} packets"
         f" (status age {status_age}), "
         f"sent {r.samples_sent}, stored {r.samples_stored}, lost {r.lost}, duplicated {r.duplicated}; "
         f"worker {r.worker_cpu_ms_per_wearer_s:.3f} ms CPU per wearer-second "
         f"({r.wearers_per_worker_core:.0f} wearers per worker core; MQTT client {mqtt_share}), "
-        f"{r.worker_mem_kib_per_wearer:.0f} KiB per wearer; {procs}; load {r.load_avg[0]:.2f}: {verdict}"
+        f"{r.worker_mem_kib_per_wearer:.0f} KiB per wearer; {procs}; load {r.load_avg[0]:.2f}{machine}: {verdict}"
     )
 
 

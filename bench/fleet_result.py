@@ -56,6 +56,10 @@ class FleetRun:
         worker_mem_kib_per_wearer: Workers' memory growth over their idle start per wearer.
         window_s: Wall seconds of the measured window.
         load_avg: The 1, 5 and 15 minute load averages at the start.
+        machine_us_per_packet: The machine's speed just before the run: CPU microseconds
+            per packet of the posture analysis fed one packet a call
+            (``bench.percall.cost_per_packet``), to compare runs of other days by; None
+            when not measured.
         procs: Every process's cost.
     """
 
@@ -85,6 +89,7 @@ class FleetRun:
     worker_mem_kib_per_wearer: float
     window_s: float
     load_avg: tuple[float, float, float]
+    machine_us_per_packet: float | None = None
     procs: list[ProcCost] = field(default_factory=list)
 
 
@@ -122,6 +127,7 @@ def step_result(
     window_s: float,
     costs: list[ProcCost],
     load_avg: tuple[float, float, float],
+    machine_us_per_packet: float | None = None,
 ) -> FleetRun:
     """One step's ``FleetRun`` from its readings, sustained or not by ``max_p99_s`` (``bench.fleet``)."""
     live = speed == 1.0
@@ -164,5 +170,6 @@ def step_result(
         worker_mem_kib_per_wearer=growth_kib / wearers,
         window_s=window_s,
         load_avg=load_avg,
+        machine_us_per_packet=machine_us_per_packet,
         procs=costs,
     )

@@ -45,6 +45,7 @@ def test_a_small_fleet_is_stored_once_and_reported(capsys: pytest.CaptureFixture
     assert summary["p99_latency_s"] is None  # device time is not wall time at 20x: not measured
     assert summary["procs"]["worker-1"]["cpu_s"] >= 0
     assert 0 <= summary["worker_mqtt_cpu_s"] <= summary["worker_cpu_s"]  # read from the worker's metrics
+    assert summary["machine_us_per_packet"] > 0  # the machine's speed, measured before the run
     assert status == 0
 
 
