@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.bouts import BoutTracker
 from analysis.events import Alert, InBedFound
@@ -202,3 +205,33 @@ def test_trunk_placements_remind_sitting_in_the_usual_hours() -> None:
     detector.set_policy(settings.policy, settings.slouch)
     assert detector.usual_in_bed_hours == pytest.approx((22.75, 7.25))
     assert detector.bouts.bed_hours is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.lists(
+        st.one_of(st.just(math.nan), st.floats(0.0, 90.0), st.sampled_from([0.0, 1.5, 3.0])),
+        min_size=61,  # past the window of 60 epochs, so that changes leave it
+        max_size=240,
+    ),
+    restart_at=st.integers(0, 240),
+)
+def test_the_rolling_median_of_changes_is_that_of_the_window_sorted_anew(changes: list[float], restart_at: int) -> None:
+    """The sorted known changes kept as one leaves and one comes give each epoch the median
+    of its window sorted anew, NaN where under half of it is known, ties and a restart
+    from a snapshot included."""
+    learner = _learner()
+    width = learner._width
+    window: list[float] = [math.nan] * width
+    for e, change in enumerate(changes):
+        if e == restart_at:
+            restored = _learner()
+            restored.load(json.loads(json.dumps(learner.snapshot())))
+            learner = restored
+        learner._push_change(e, change)
+        window = [*window[1:], change]
+        known = sorted(c for c in window if not math.isnan(c))
+        n = len(known)
+        expected = 0.5 * (known[(n - 1) // 2] + known[n // 2]) if 2 * n >= width else math.nan
+        got = learner._ready[-1][1]
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
