@@ -132,8 +132,7 @@ class NightLearner:
         self._open = np.zeros(4)  # frames' sample count, sum ax, sum ay, sum az
         self._last_e: int | None = None  # last epoch with an angle (or NaN) pushed
         self._last_angle = math.nan
-        self._changes: deque[float] = deque([math.nan] * self._width, maxlen=self._width)
-        self._known: list[float] = []  # the changes in _changes that are not NaN, sorted (_push_change)
+        self._clear_changes()
         self._ready: deque[tuple[int, float]] = deque()  # (epoch, median change) awaiting its postures
         self._codes: dict[int, list[int]] = {}  # epoch -> frames, lying, upright, non-wear frames
         self._coded_e: int | None = None  # epochs before this have all their final codes
@@ -185,13 +184,17 @@ class NightLearner:
                 self._push_change(skipped, math.nan)
             if missing > self._width:
                 # the medians of the rest of the gap are NaN: no frames within a window of them
-                self._changes = deque([math.nan] * self._width, maxlen=self._width)
-                self._known = []
+                self._clear_changes()
                 for skipped in range(self._last_e + 1 + self._width - self._ahead, e - self._ahead):
                     self._ready.append((skipped, math.nan))
             self._last_angle = math.nan
         self._push_change(e, abs(angle - self._last_angle))
         self._last_e, self._last_angle = e, angle
+
+    def _clear_changes(self) -> None:
+        """A window of angle changes none of which is known (NaN)."""
+        self._changes: deque[float] = deque([math.nan] * self._width, maxlen=self._width)
+        self._known: list[float] = []  # the changes in _changes that are not NaN, sorted (_push_change)
 
     def _push_change(self, e: int, change: float) -> None:
         # The known changes stay sorted as one leaves and one comes: the same list as
