@@ -73,7 +73,7 @@ from bench.fleet_report import run_line, run_summary
 from bench.fleet_result import PACKET_SAMPLES, FleetRun, step_result
 from bench.fleet_services import services, sitless
 from bench.fleet_store import store_write_rate
-from bench.percall import cost_per_packet
+from bench.percall import cost_per_packet, decoded_streams
 from firmware_sim.scenarios import scenario_names
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.mqtt import BrokerAddress
@@ -123,7 +123,7 @@ def run_fleet(
         RuntimeError: A service did not start, or the fleet failed.
     """
     load_avg = os.getloadavg()
-    machine_us = cost_per_packet(1, repeat=5, packets=240)  # before any service runs: the machine's speed now
+    machine_us = cost_per_packet(decoded_streams(packets=240), 1, repeat=5)  # before any service: the machine now
     with contextlib.ExitStack() as stack:
         folder = keep if keep is not None else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
         folder.mkdir(parents=True, exist_ok=True)

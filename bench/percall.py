@@ -22,7 +22,7 @@ from analysis import AnalysisSettings, Analyzer, Placement
 from bench.worker import packet_streams
 from ingest.codec import decode
 
-__all__ = ["cost_per_packet", "main"]
+__all__ = ["cost_per_packet", "decoded_streams", "main"]
 
 
 Packet = tuple[NDArray[np.float64], NDArray[np.float64]]
@@ -33,19 +33,22 @@ def _joined(part: list[Packet]) -> Packet:
     return np.concatenate([p[0] for p in part]), np.concatenate([p[1] for p in part])
 
 
-def cost_per_packet(group: int = 1, *, repeat: int = 3, streams: int = 4, packets: int = 480) -> float:
+def decoded_streams(streams: int = 4, packets: int = 480) -> list[list[Packet]]:
+    """Simulated thigh wearers (``bench.worker.packet_streams``), each a list of decoded packets of 25 samples."""
+    return [[(b.times_s(), b.acc_g()) for b in map(decode, s)] for s in packet_streams(streams, packets)]
+
+
+def cost_per_packet(decoded: list[list[Packet]], group: int = 1, *, repeat: int = 3) -> float:
     """CPU microseconds per packet of ``Analyzer.update`` fed ``group`` packets a call, the least of ``repeat`` runs.
 
     With ``group`` 1 this is also ``bench.fleet``'s yardstick of the machine's speed at
     the time (``machine_us_per_packet``): the same code costs more on a slower day.
 
     Args:
+        decoded: The wearers' packets (:func:`decoded_streams`), fed one wearer after the other.
         group: Packets per call.
         repeat: Runs; the least is returned (other work only ever adds to a run).
-        streams: Simulated thigh wearers (``bench.worker.packet_streams``), fed one after the other.
-        packets: Packets of 25 samples per wearer.
     """
-    decoded = [[(b.times_s(), b.acc_g()) for b in map(decode, s)] for s in packet_streams(streams, packets)]
     calls = [[_joined(stream[i : i + group]) for i in range(0, len(stream), group)] for stream in decoded]
     best = math.inf
     for _ in range(repeat):
@@ -64,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="packets per call")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the least is reported")
     args = parser.parse_args(argv)
+    decoded = decoded_streams()
     for group in args.groups:
-        us = cost_per_packet(group, repeat=args.repeat)
+        us = cost_per_packet(decoded, group, repeat=args.repeat)
         print(f"{group} packet(s) per call: {us:.0f} µs CPU per packet (least of {args.repeat})")
     return 0
 
