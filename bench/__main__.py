@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     failover.add_argument("--lease-s", type=float, default=10.0, help="the workers' --lease-s")
     failover.add_argument("--speed", type=float, default=10.0, help="device seconds per wall-clock second")
     failover.add_argument("--runs", type=int, default=3)
+    failover.add_argument("--subscribe", choices=("all", "held"), default="all", help="the workers' --subscribe")
     return parser
 
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "failover":  # on demand only: it takes a minute per run
         from bench.failover import main as failover
 
-        _say(failover(args.wearers, args.lease_s, args.speed, args.runs))
+        _say(failover(args.wearers, args.lease_s, args.speed, args.runs, args.subscribe))
         return 0
     parts = [f"Measured {header}."]
     if args.what in (None, "analyze"):

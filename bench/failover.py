@@ -84,18 +84,24 @@ def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 300.0) ->
         time.sleep(0.02)
 
 
-def _worker(broker: BrokerAddress, store_url: str, name: str, lease_s: float) -> subprocess.Popen[bytes]:
+def _worker(
+    broker: BrokerAddress, store_url: str, name: str, lease_s: float, subscribe: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "ingest.cli", "worker", "--broker", broker.url, "--store", store_url),
             *("--client-id", f"bench-worker-{name}", "--worker-id", name, "--lease-s", str(lease_s)),
+            *("--subscribe", subscribe),
         ],
         stderr=subprocess.DEVNULL,
     )
 
 
-def bench_failover(wearers: int, lease_s: float, speed: float) -> FailoverResult:
-    """One failover: two workers, ``wearers`` simulated wearers at ``speed`` x real time, one worker killed."""
+def bench_failover(wearers: int, lease_s: float, speed: float, subscribe: str = "all") -> FailoverResult:
+    """One failover: two workers, ``wearers`` simulated wearers at ``speed`` x real time, one worker killed.
+
+    ``subscribe`` is the workers' ``--subscribe`` (``held``: a take-over catches up from the store alone).
+    """
     with (
         tempfile.TemporaryDirectory() as tmp,
         BrokerProcess(
@@ -109,7 +115,7 @@ def bench_failover(wearers: int, lease_s: float, speed: float) -> FailoverResult
         address = broker.address
         recorder = Recorder(RecorderSettings(address, store_url, client_id="bench-recorder"))
         recorder.start()
-        workers = {n: _worker(address, store_url, n, lease_s) for n in ("a", "b")}
+        workers = {n: _worker(address, store_url, n, lease_s, subscribe) for n in ("a", "b")}
         devices = [lossless_wearer(_SCRIPT, address, f"bench-{i:03d}", speed=speed, seed=i) for i in range(wearers)]
         runners = [threading.Thread(target=d.run) for d in devices]
         try:
@@ -184,15 +190,15 @@ def standby_cost(wearers: int = 100, packets: int = 200) -> float:
     return statistics.median(timings) * 1e6
 
 
-def main(wearers: int, lease_s: float, speed: float, runs: int) -> str:
+def main(wearers: int, lease_s: float, speed: float, runs: int, subscribe: str = "all") -> str:
     """Run the failover ``runs`` times and the standby cost once; the lines to print."""
-    results = [bench_failover(wearers, lease_s, speed) for _ in range(runs)]
+    results = [bench_failover(wearers, lease_s, speed, subscribe) for _ in range(runs)]
     lines = [
         f"run {i + 1}: {r.devices} devices moved in {r.moved_s:.2f} s, analysed again after {r.resumed_s:.2f} s"
         for i, r in enumerate(results)
     ]
     lines.append(
-        f"failover with --lease-s {lease_s:g}, {wearers} wearers at {speed:g}x: moved median "
+        f"failover with --lease-s {lease_s:g} --subscribe {subscribe}, {wearers} wearers at {speed:g}x: moved median "
         f"{statistics.median(r.moved_s for r in results):.2f} s (max {max(r.moved_s for r in results):.2f}), "
         f"analysed again median {statistics.median(r.resumed_s for r in results):.2f} s "
         f"(max {max(r.resumed_s for r in results):.2f})"

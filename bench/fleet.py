@@ -78,6 +78,7 @@ from firmware_sim.scenarios import scenario_names
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.mqtt import BrokerAddress
 from ingest.store import Store
+from ingest.worker.settings import SUBSCRIBE_MODES
 
 __all__ = ["FleetRun", "ProcCost", "main", "run_fleet"]
 
@@ -97,6 +98,7 @@ def run_fleet(
     recognition: bool = True,
     gather_s: float | None = None,
     packet_samples: int = PACKET_SAMPLES,
+    subscribe: str = "all",
 ) -> FleetRun:
     """Run one fleet through mosquitto, ``workers`` workers and a recorder (module docstring).
 
@@ -115,6 +117,8 @@ def run_fleet(
             ``sitless worker --no-recognition``, to measure what the recogniser costs).
         gather_s: The workers' ``--gather-s`` (None: their default).
         packet_samples: Samples per packet the fleet sends (25: 0.5 s at 50 Hz).
+        subscribe: The workers' ``--subscribe``: ``all`` (every packet to every worker)
+            or ``held`` (each packet to the worker holding its device).
 
     Returns:
         The measurements.
@@ -135,8 +139,7 @@ def run_fleet(
             BrokerProcess(address, engine=BrokerEngine.MOSQUITTO, data_dir=folder / "broker", open_access=True)
         )
         options = [] if recognition else ["--no-recognition"]
-        if gather_s is not None:
-            options += ["--gather-s", str(gather_s)]
+        options += ["--subscribe", subscribe, *([] if gather_s is None else ["--gather-s", str(gather_s)])]
         procs, ports = stack.enter_context(services(folder, address, store_url, workers, options))
         worker_ports = [port for name, port in ports.items() if name.startswith("worker")]
         broker_pid = child_pid("mosquitto")
@@ -209,6 +212,7 @@ def run_fleet(
         window_s=window_s,
         costs=costs,
         load_avg=load_avg,
+        subscribe=subscribe,
         machine_us_per_packet=machine_us,
     )
 
@@ -232,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-recognition", action="store_true", help="workers leave out the recogniser of exercise done unprompted"
     )
     parser.add_argument("--gather-s", type=float, help="the workers' --gather-s (default: theirs)")
+    parser.add_argument(
+        "--subscribe",
+        choices=SUBSCRIBE_MODES,
+        default="all",
+        help="the workers' --subscribe: all (every packet to every worker, the default) or held (each packet to"
+        " the worker holding its device)",
+    )
     parser.add_argument(
         "--scenario",
         choices=scenario_names(),
@@ -270,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             recognition=not args.no_recognition,
             gather_s=args.gather_s,
             packet_samples=args.packet_samples,
+            subscribe=args.subscribe,
         )
         runs.append(run)
         print(run_line(run), flush=True)

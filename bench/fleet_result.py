@@ -60,6 +60,7 @@ class FleetRun:
             per packet of the posture analysis fed one packet a call
             (``bench.percall.cost_per_packet``), to compare runs of other days by; None
             when not measured.
+        subscribe: The workers' ``--subscribe`` (``all`` or ``held``).
         procs: Every process's cost.
     """
 
@@ -90,6 +91,7 @@ class FleetRun:
     window_s: float
     load_avg: tuple[float, float, float]
     machine_us_per_packet: float | None = None
+    subscribe: str = "all"
     procs: list[ProcCost] = field(default_factory=list)
 
 
@@ -128,6 +130,7 @@ def step_result(
     costs: list[ProcCost],
     load_avg: tuple[float, float, float],
     machine_us_per_packet: float | None = None,
+    subscribe: str = "all",
 ) -> FleetRun:
     """One step's ``FleetRun`` from its readings, sustained or not by ``max_p99_s`` (``bench.fleet``)."""
     live = speed == 1.0
@@ -171,5 +174,6 @@ def step_result(
         window_s=window_s,
         load_avg=load_avg,
         machine_us_per_packet=machine_us_per_packet,
+        subscribe=subscribe,
         procs=costs,
     )

@@ -90,6 +90,10 @@ class DeviceOwnership:
             taken back from under it. Should the newcomer die, its devices come back
             after this instead of after ``lease_s * 4 / 3``.
         clock: Monotonic wall-clock seconds, for the renewal cadence.
+        find_in_store: Also claim at each renewal the devices whose lease lapsed and
+            those the store says it holds, whether it heard of them or not: a worker
+            subscribed only to the devices it holds (``WorkerSettings.subscribe``) hears
+            no packet of the others, and keeps no message of them.
         max_standby_bytes: Most payload bytes kept for all such devices
             (:data:`MAX_STANDBY_BYTES`).
     """
@@ -106,8 +110,10 @@ class DeviceOwnership:
         handover_step: int,
         handover_cooldown_leases: float,
         clock: Callable[[], float],
+        find_in_store: bool = False,
         max_standby_bytes: int = MAX_STANDBY_BYTES,
     ) -> None:
+        self._find_in_store = find_in_store
         self.store = store
         self.worker_id = worker_id
         self.lease_s = lease_s
@@ -219,6 +225,8 @@ class DeviceOwnership:
         cooled = now - self._handover_cooldown_leases * self.lease_s
         self._handed_s = {d: t for d, t in self._handed_s.items() if t > cooled}
         free = self.store.claimable(sorted(set(self._standby) - self.held))
+        if self._find_in_store:  # devices it does not hear: those whose lease lapsed, and its own
+            free |= self.store.lease_candidates(self.worker_id) - self.held
         devices = leased + len(free)
         free -= set(self._handed_s)
         wanted = [*self.held, *self._preferred(free, self._share(workers, devices)), self._presence]
@@ -265,7 +273,7 @@ class DeviceOwnership:
         gone = sorted(set(device_ids) & self.held)
         if not gone:
             return
-        self.store.release_leases(self.worker_id, gone)
+        self.store.release_leases(self.worker_id, gone, lapse=self._find_in_store)
         self.held -= set(gone)
         self.handing_over -= set(gone)
         now = self._clock()
@@ -289,13 +297,13 @@ class DeviceOwnership:
             StoreError: The store failed.
         """
         if device_ids is None:
-            self.store.release_leases(self.worker_id)
+            self.store.release_leases(self.worker_id, lapse=self._find_in_store)
             self.held.clear()
             self.handing_over.clear()
             self._present = False
             return
         gone = sorted(set(device_ids) & self.held)
-        self.store.release_leases(self.worker_id, gone)
+        self.store.release_leases(self.worker_id, gone, lapse=self._find_in_store)
         self.held -= set(gone)
 
 

@@ -68,6 +68,8 @@ PROBES_BEFORE_RECONNECT = 3
 #: Connection drops within FLAPPING_WINDOW_S that suggest two clients fighting over one id.
 FLAPPING_DROPS = 3
 FLAPPING_WINDOW_S = 30.0
+#: Most topic filters in one SUBSCRIBE or UNSUBSCRIBE (a worker following thousands of devices).
+SUBSCRIBE_CHUNK = 500
 
 
 def probe_topic(client_id: str) -> str:
@@ -110,7 +112,11 @@ class ServiceConnection(ABC):
         self.broker = broker
         self.client_id = client_id
         self._probe_topic = probe_topic(client_id)
-        self.subscriptions = [*subscriptions, (self._probe_topic, 0)]
+        self._fixed = [*subscriptions, (self._probe_topic, 0)]
+        #: Every ``(topic filter, qos)`` subscribed on each connection: the fixed ones and
+        #: those :meth:`follow` sets (a new list at each change: the network thread reads it).
+        self.subscriptions = list(self._fixed)
+        self._followed: dict[str, int] = {}
         self.manual_ack = manual_ack
         self.probe_every_s = probe_every_s
         self.instance = uuid.uuid4().hex[:12]
@@ -153,7 +159,9 @@ class ServiceConnection(ABC):
         self.mqtt_cpu.enter()  # the network thread: a new one after a take-back (_probe)
         self._heard_s = time.monotonic()
         self._up = True
-        client.subscribe(self.subscriptions)
+        subscriptions = self.subscriptions
+        for i in range(0, len(subscriptions), SUBSCRIBE_CHUNK):
+            client.subscribe(subscriptions[i : i + SUBSCRIBE_CHUNK])
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: object, props: object
@@ -182,6 +190,27 @@ class ServiceConnection(ABC):
             self.troubles.warning(
                 "disconnect", "%s: lost the broker connection (%s); reconnecting", self.client_id, reason
             )
+
+    def follow(self, topics: dict[str, int]) -> None:
+        """Subscribe to exactly these topic filters beside the fixed ones, by their QoS.
+
+        The filters added are subscribed and those left out unsubscribed at once when
+        connected, in messages of at most :data:`SUBSCRIBE_CHUNK` filters; every
+        (re)connection subscribes them all again. Messages of a filter unsubscribed may
+        still arrive for a moment (the broker had them in flight).
+        """
+        added = [(t, q) for t, q in topics.items() if self._followed.get(t) != q]
+        gone = [t for t in self._followed if t not in topics]
+        if not added and not gone:
+            return
+        self._followed = dict(topics)
+        self.subscriptions = [*self._fixed, *self._followed.items()]
+        if not self.client.is_connected():
+            return  # the next connection subscribes them all
+        for i in range(0, len(added), SUBSCRIBE_CHUNK):
+            self.client.subscribe(added[i : i + SUBSCRIBE_CHUNK])
+        for i in range(0, len(gone), SUBSCRIBE_CHUNK):
+            self.client.unsubscribe(gone[i : i + SUBSCRIBE_CHUNK])
 
     def _on_subscribe(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
         self.subscribed.set()

@@ -124,9 +124,16 @@ def renew_statements(backend: Backend, owner: str, device_ids: Sequence[str], le
     ]
 
 
-def release_statement(owner: str, device_ids: Sequence[str] | None) -> sa.Delete:
-    """The statement that lets go of ``owner``'s leases of ``device_ids`` (None: all of them)."""
-    statement = sa.delete(device_leases).where(device_leases.c.owner == owner)
+def release_statement(owner: str, device_ids: Sequence[str] | None, *, lapse: bool = False) -> sa.Delete | sa.Update:
+    """The statement that lets go of ``owner``'s leases of ``device_ids`` (None: all of them).
+
+    With ``lapse`` the rows stay, expired, so that workers which do not hear the devices
+    find them in the store (``Store.lease_candidates``); else they are deleted.
+    """
+    c = device_leases.c
+    mine = c.owner == owner
     if device_ids is not None:
-        statement = statement.where(device_leases.c.device_id.in_(list(device_ids)))
-    return statement
+        mine = mine & c.device_id.in_(list(device_ids))
+    if lapse:
+        return sa.update(device_leases).where(mine).values(expires_s=0.0)
+    return sa.delete(device_leases).where(mine)

@@ -48,12 +48,16 @@ class StateStore(StoreBase):
                 for row in conn.execute(statement)
             }
 
-    def release_leases(self, owner: str, device_ids: Sequence[str] | None = None) -> None:
-        """Let go of ``owner``'s leases of ``device_ids`` (None: all), so that another worker takes them at once."""
+    def release_leases(self, owner: str, device_ids: Sequence[str] | None = None, *, lapse: bool = False) -> None:
+        """Let go of ``owner``'s leases of ``device_ids`` (None: all), so that another worker takes them at once.
+
+        With ``lapse`` the leases are left expired instead of deleted, for workers that
+        find the devices to claim in the store (:meth:`lease_candidates`).
+        """
         if device_ids is not None and not device_ids:
             return
         with self._transaction() as conn:
-            conn.execute(release_statement(owner, device_ids))
+            conn.execute(release_statement(owner, device_ids, lapse=lapse))
 
     def leases(self) -> dict[str, Lease]:
         """Every device's lease, by device id (the workers' own presence leases left out)."""
@@ -88,6 +92,17 @@ class StateStore(StoreBase):
             sa.select(c.device_id).where(c.device_id.in_(sorted(wanted)), c.expires_s > database_now(self.backend))
         )
         return wanted - {str(d) for (d,) in held}
+
+    def lease_candidates(self, owner: str) -> set[str]:
+        """The devices whose lease expired, and those ``owner`` holds: the ones ``owner`` may claim."""
+        c = device_leases.c
+        rows = self._read(
+            sa.select(c.device_id).where(
+                sa.not_(c.device_id.startswith(PRESENCE_PREFIX)),
+                (c.expires_s <= database_now(self.backend)) | (c.owner == owner),
+            )
+        )
+        return {str(d) for (d,) in rows}
 
     def save_state(self, device_id: str, seq: int, snapshot: dict[str, Any], status: dict[str, Any]) -> None:
         """Save the worker's analysis state for a device (replacing the previous one)."""

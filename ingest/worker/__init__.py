@@ -81,11 +81,14 @@ class Worker(MqttService):
     """
 
     def __init__(self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        # Subscribed only to the devices it holds, it follows each one's packets (_follow_held).
+        imu = subscription(Kind.IMU, share_group=settings.share_group)
+        every_imu = [] if settings.subscribe == "held" else [(imu, 1)]
         super().__init__(
             settings.broker,
             settings.client_id,
             [
-                (subscription(Kind.IMU, share_group=settings.share_group), 1),
+                *every_imu,
                 (subscription(Kind.STATUS), 1),
                 (subscription(Kind.ACTION), 1),
                 (subscription(Kind.SETTINGS), 1),
@@ -93,6 +96,8 @@ class Worker(MqttService):
             service=SERVICE,
         )
         self.settings = settings
+        #: Subscribed only to the packets of the devices it holds (``WorkerSettings.subscribe``).
+        self.held_only = settings.subscribe == "held"
         self.store = Store(settings.store_url)
         self.counts: Counter[tuple[str, str]] = Counter()
         self._wearers: dict[str, Wearer] = {}
@@ -141,15 +146,21 @@ class Worker(MqttService):
             self.store,
             self.worker_id,
             lease_s=settings.lease_s,
-            standby_messages=settings.standby_messages,
+            standby_messages=0 if self.held_only else settings.standby_messages,
             max_standby_devices=settings.max_wearers,
             handover_after=settings.handover_after,
             handover_step=settings.handover_step,
             handover_cooldown_leases=settings.handover_cooldown_leases,
             clock=clock,
+            find_in_store=self.held_only,
         )
         # Messages of devices heard of for the first time, until flush claims them.
         self._unclaimed: dict[str, list[Message]] = {}
+        # Subscribed only to the devices it holds: those whose packets it follows now, and
+        # those whose packets came although it does not hold them (a subscription of its
+        # session's past, or packets in flight as it let go), to unsubscribe.
+        self._following: set[str] = set()
+        self._strays: set[str] = set()
         self.intake = StreamIntake(
             settings,
             self.store,
@@ -217,7 +228,11 @@ class Worker(MqttService):
                 self.ownership.keep(device_id, kind, m)
             else:
                 self._unclaimed.setdefault(device_id, []).append(m)
+            if self.held_only and kind is Kind.IMU:
+                self._strays.add(device_id)
             return
+        if kind is Kind.STATUS and self.held_only and not self.ownership.knows(device_id):
+            self._unclaimed.setdefault(device_id, [])  # how it finds devices: claimed at the next flush
         if kind is Kind.IMU:
             self.intake.take(device_id, m)
         elif kind is Kind.STATUS:
@@ -418,18 +433,32 @@ class Worker(MqttService):
                 del self._wearers[device_id]
                 self.counts[("*", "evicted")] += 1
                 let_go.append(device_id)
-        self.ownership.release(let_go)
+        if not self.held_only:  # else it keeps their leases and follows them, so as to hear them come back
+            self.ownership.release(let_go)
         if scan:  # saved: the next look is due in a while (a failed save is tried again at the next flush)
             self._next_scan_s = now + SCAN_EVERY_S
         late_s = self.schedule.next_late_s()
         if late_s is not None and self._gathers():  # the loop comes back when the oldest is due
             self.tick_s = min(self.tick_s, max(0.0, late_s - self._clock()))
+        if self.held_only:
+            self._follow_held()
         self._other_counts.hold(self.counts)
         self.counts.clear()
         if self._other_counts.held:
             self.store.add_counts(self._other_counts)
             # once saved, so a failed save is not exported twice
             self.metrics.add_counts(self._other_counts.written())
+
+    def _follow_held(self) -> None:
+        """Subscribe to the packets of the devices it holds now, and to no other's."""
+        held = self.ownership.held
+        if held != self._following:
+            self._following = set(held)
+            self.follow({subscription(Kind.IMU, d): 1 for d in sorted(held)})
+        strays = self._strays - held
+        self._strays.clear()
+        if strays and self.client.is_connected():
+            self.client.unsubscribe([subscription(Kind.IMU, d) for d in sorted(strays)])
 
     def _hand_over(self, device_ids: list[str]) -> None:
         """Let go of the devices handed over whose snapshot is saved; the others wait for the next flush."""

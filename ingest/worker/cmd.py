@@ -21,6 +21,7 @@ from ingest.mqtt import BrokerAddress
 from ingest.policy_args import add_policy_arguments, alert_policy, slouch_policy
 from ingest.service import add_service_arguments, serve
 from ingest.worker import Worker, WorkerSettings
+from ingest.worker.settings import SUBSCRIBE_MODES
 
 __all__ = ["local_utc_offset_h", "register", "run", "working_hours"]
 
@@ -52,6 +53,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--worker-id",
         default="",
         help="the owner named in this worker's device leases (default: the client id and the host name)",
+    )
+    p.add_argument(
+        "--subscribe",
+        choices=SUBSCRIBE_MODES,
+        default=defaults.subscribe,
+        help="all: every device's packets, keeping those of devices other workers hold for a take-over;"
+        " held: only those of the devices this worker holds, so that each packet goes to one worker"
+        " (devices found through their retained status; every worker of a fleet alike; default all)",
     )
     p.add_argument(
         "--lease-s",
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             slouch=slouch,
             share_group=args.share_group,
             worker_id=args.worker_id,
+            subscribe=args.subscribe,
             lease_s=args.lease_s,
             standby_messages=args.standby_messages,
             handover_after=args.handover_after,

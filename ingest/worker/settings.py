@@ -8,7 +8,10 @@ from analysis import AlertPolicy, Placement, SlouchPolicy
 from ingest.mqtt import BrokerAddress
 from ingest.store import DEFAULT_STORE_URL
 
-__all__ = ["WorkerSettings"]
+__all__ = ["SUBSCRIBE_MODES", "WorkerSettings"]
+
+#: How a worker subscribes to the devices' packets (``WorkerSettings.subscribe``).
+SUBSCRIBE_MODES = ("all", "held")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,14 @@ class WorkerSettings:
             which leases do (``lease_s``).
         worker_id: The owner named in this worker's device leases; empty: the client
             id and the host name, so that a restarted worker takes its leases back at once.
+        subscribe: ``"all"``: subscribe to every device's packets, analyse those of the
+            devices held and keep the others' for a take-over (the default). ``"held"``:
+            subscribe only to the packets of the devices this worker holds, so that the
+            broker sends each packet to one worker, not all of them; devices are found
+            through their retained status (every sitless device and gateway publishes
+            one) and the leases in the store, and a device taken over is caught up from
+            the store alone (docs/operations.md, *Several workers*). Every worker of a
+            fleet runs the same way.
         lease_s: Seconds a device lease lasts unless renewed (renewed every third of
             it): a device whose worker died moves to another within about 4/3 of it.
         standby_messages: Most messages kept per device another worker holds, to take
@@ -120,6 +131,7 @@ class WorkerSettings:
     slouch: SlouchPolicy = field(default_factory=SlouchPolicy)
     share_group: str | None = None
     worker_id: str = ""
+    subscribe: str = "all"
     lease_s: float = 10.0
     standby_messages: int = 240
     handover_after: int = 2
@@ -152,6 +164,10 @@ class WorkerSettings:
             raise ValueError("seq_restart_gap, max_wearers and max_errors must be >= 1")
         if self.buzz_max_age_s < 0 or self.evict_idle_s < 0:
             raise ValueError("buzz_max_age_s and evict_idle_s must be >= 0")
+        if self.subscribe not in SUBSCRIBE_MODES:
+            raise ValueError(f"subscribe must be one of {', '.join(SUBSCRIBE_MODES)}, got {self.subscribe!r}")
+        if self.subscribe == "held" and self.share_group is not None:
+            raise ValueError("a shared subscription (share_group) and subscribe 'held' exclude each other")
         if not self.lease_s > 0 or self.standby_messages < 0:
             raise ValueError(
                 f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"

@@ -62,17 +62,25 @@ class ProbeLog:
         self.client.loop_stop()
 
 
-def worker_process(broker: BrokerAddress, store_url: str, name: str) -> subprocess.Popen[bytes]:
+def worker_process(broker: BrokerAddress, store_url: str, name: str, subscribe: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "ingest.cli", "worker", "--broker", broker.url, "--store", store_url]
     options = ["--worker-id", name, "--lease-s", str(LEASE_S), "--standby-messages", str(STANDBY_MESSAGES)]
-    return subprocess.Popen([*cmd, "--client-id", f"e2e-worker-{name}", *options])
+    return subprocess.Popen([*cmd, "--client-id", f"e2e-worker-{name}", "--subscribe", subscribe, *options])
+
+
+@pytest.fixture(params=["all", "held"])
+def subscribe(request: pytest.FixtureRequest) -> str:
+    """How the workers subscribe: to every device's packets, or only to those of the devices each holds."""
+    return str(request.param)
 
 
 @pytest.fixture
-def workers(mosquitto_broker: BrokerAddress, store_url: str) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+def workers(
+    mosquitto_broker: BrokerAddress, store_url: str, subscribe: str
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """Two worker processes, both subscribed before the test goes on."""
     probes = ProbeLog(mosquitto_broker)
-    procs = {name: worker_process(mosquitto_broker, store_url, name) for name in ("a", "b")}
+    procs = {name: worker_process(mosquitto_broker, store_url, name, subscribe) for name in ("a", "b")}
     try:
         wait_until(
             lambda: probes.heard >= {probe_topic(f"e2e-worker-{n}") for n in procs}, what="both workers subscribed"
@@ -88,8 +96,9 @@ def workers(mosquitto_broker: BrokerAddress, store_url: str) -> Iterator[dict[st
 
 
 def owners(store_url: str) -> dict[str, str]:
+    """Who holds each device's lease now (a lease let go of with ``--subscribe held`` stays, expired)."""
     with Store(store_url) as store:
-        return {d: lease.owner for d, lease in store.leases().items()}
+        return {d: lease.owner for d, lease in store.leases().items() if lease.expires_in_s > 0}
 
 
 def analysed_by(store_url: str) -> dict[str, str]:
@@ -126,6 +135,7 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
     mosquitto_broker: BrokerAddress,
     store_url: str,
     workers: dict[str, subprocess.Popen[bytes]],
+    subscribe: str,
     tmp_path: Path,
 ) -> None:
     """Two workers share four wearers, each device analysed by one of them. The worker with
@@ -154,7 +164,7 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
         workers[victim].send_signal(signal.SIGKILL)  # a crash: no goodbye, no last save, leases left to expire
         killed_s = time.monotonic()
         workers[victim].wait(10)
-        wait_until(lambda: all(owners(store_url)[d] == survivor for d in moved), what="the devices to move")
+        wait_until(lambda: all(owners(store_url).get(d) == survivor for d in moved), what="the devices to move")
         failover_s = time.monotonic() - killed_s
         wait_until(lambda: set(analysed_by(store_url).values()) == {survivor}, what="the survivor to analyse all")
         print(f"failover of {len(moved)} devices: {failover_s:.2f} s after the kill (lease {LEASE_S:.0f} s)")
@@ -167,7 +177,12 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
         recorder.close()
     with Store(store_url) as store:
         counted = store.counters("worker")
-        assert store.leases() == {}  # the survivor let go of its leases as it stopped
+        # The survivor let go of its leases as it stopped (held: left expired, to be found in the store).
+        assert (
+            all(lease.expires_in_s <= 0 for lease in store.leases().values())
+            if subscribe == "held"
+            else not store.leases()
+        )
         for device_id, n in sent.items():
             state = store.load_state(device_id)
             assert state is not None
@@ -187,14 +202,16 @@ def test_a_killed_workers_devices_move_to_the_other_and_lose_no_sample(
             assert after["start_s"] == before["end_s"], device_id  # no sample lost or doubled between bouts
 
 
-def test_a_worker_that_starts_later_is_handed_half_the_fleet(mosquitto_broker: BrokerAddress, store_url: str) -> None:
+def test_a_worker_that_starts_later_is_handed_half_the_fleet(
+    mosquitto_broker: BrokerAddress, store_url: str, subscribe: str
+) -> None:
     """Worker a alone analyses four wearers; worker b starts mid-stream. Within seconds each
     holds two (a saves the state of the two it hands over, b goes on from it), each running
     sitting bout goes on, and every packet is analysed exactly once."""
     recorder = Recorder(RecorderSettings(mosquitto_broker, store_url, client_id="e2e-recorder"))
     recorder.start()
     probes = ProbeLog(mosquitto_broker)
-    procs = {"a": worker_process(mosquitto_broker, store_url, "a")}
+    procs = {"a": worker_process(mosquitto_broker, store_url, "a", subscribe)}
     wearables = [wearer(mosquitto_broker, d, seed=7 + i) for i, d in enumerate(WEARERS)]
     runners = [threading.Thread(target=w.run) for w in wearables]
     try:
@@ -202,7 +219,7 @@ def test_a_worker_that_starts_later_is_handed_half_the_fleet(mosquitto_broker: B
         for runner in runners:
             runner.start()
         wait_until(lambda: set(owners(store_url).values()) == {"a"} and len(owners(store_url)) == 4, what="a has all")
-        procs["b"] = worker_process(mosquitto_broker, store_url, "b")
+        procs["b"] = worker_process(mosquitto_broker, store_url, "b", subscribe)
         wait_until(lambda: probe_topic("e2e-worker-b") in probes.heard, what="worker b subscribed")
         started_s = time.monotonic()
         wait_until(lambda: sorted(collections.Counter(owners(store_url).values()).items()) == [("a", 2), ("b", 2)],

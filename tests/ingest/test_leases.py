@@ -61,6 +61,27 @@ def test_a_released_device_is_free_at_once(any_store_url: str) -> None:
         assert store.leases()["d4"].owner == "w2"
 
 
+def test_a_lapsed_lease_stays_expired_and_is_found_as_a_candidate(any_store_url: str) -> None:
+    """Let go of by lapsing (workers subscribed to the devices they hold), a lease stays in the
+    store, expired: the candidates of any worker include it, and of each worker its own leases."""
+    with Store(any_store_url) as store:
+        store.claim_leases("w1", ["d1", "d2", presence_key("w1")], 60.0)
+        store.claim_leases("w2", ["d3"], 60.0)
+        store.claim_leases("w3", ["d4"], 0.0)  # w3 died
+        assert store.lease_candidates("w2") == {"d3", "d4"}
+        store.release_leases("w1", ["d1"], lapse=True)
+        leases = store.leases()
+        assert leases["d1"].owner == "w1"
+        assert leases["d1"].expires_in_s <= 0
+        assert store.lease_candidates("w2") == {"d1", "d3", "d4"}
+        assert store.lease_candidates("w1") == {"d1", "d2", "d4"}  # its own, never its presence
+        store.release_leases("w1", lapse=True)  # all, its presence too: no longer counted alive
+        assert store.lease_census() == (0, 4)
+        assert store.claim_leases("w2", ["d1", "d2", "d4"], 60.0) == {"d1", "d2", "d4"}
+        assert store.lease_candidates("w2") == {"d1", "d2", "d3", "d4"}
+        assert store.lease_candidates("w1") == set()
+
+
 def test_many_devices_are_claimed_in_one_call(any_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A claim of more devices than fit in one statement takes them all, in one transaction."""
     monkeypatch.setattr("ingest.store.leases.CLAIM_CHUNK", 7)

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from ingest.codec import decode
 from ingest.service import Message
-from ingest.store import Store
+from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from ingest.worker.cmd import register, run
@@ -280,3 +281,127 @@ def test_a_device_handed_over_is_not_claimed_back_while_the_newcomer_catches_up(
     assert a.ownership.held == set(fleet)  # b never came back for them: a takes them over
     a.close()
     b.close()
+
+
+# --- workers subscribed only to the devices they hold (--subscribe held) -------------------
+
+FLEET = [f"held-{i}" for i in range(4)]
+
+
+def status_message(device_id: str) -> Message:
+    return Message(topic(device_id, Kind.STATUS), b'{"online": true, "placement": "thigh"}', 0, 1, 0.0)
+
+
+def followed(w: Worker) -> set[str]:
+    """The devices whose packets the worker subscribes to, one subscription each."""
+    imu = {t for t, _ in w.subscriptions if t.endswith("/imu")}
+    assert "sitless/v1/+/imu" not in imu  # never every device's
+    return {t.split("/")[2] for t in imu}
+
+
+def record(store_url: str, messages: list[Message], device_id: str = DEVICE) -> None:
+    """Store packets as the recorder does."""
+    rows = [BatchRow.of_packet(device_id, decode(m.payload), m.payload) for m in messages]
+    with Store(store_url) as store:
+        store.add_batches(rows)
+
+
+def test_held_workers_find_devices_by_their_status_and_follow_only_those_they_hold(any_store_url: str) -> None:
+    """Two workers hear the retained statuses of four devices, a first (it claims them all):
+    within a few renewals a hands two over, and each subscribes to the packets of its two alone."""
+    clock = Clock()
+    a, b = (worker(any_store_url, n, clock, subscribe="held") for n in ("a", "b"))
+    statuses = [status_message(d) for d in FLEET]
+    a.handle(statuses)
+    assert a.ownership.held == set(FLEET)
+    assert followed(a) == set(FLEET)
+    b.handle(statuses)
+    assert b.ownership.held == set()
+    for _ in range(4):  # renewals: a finds itself above its share twice, hands two over, b claims them
+        clock.now_s += 10.0
+        a.handle([])
+        b.handle([])
+    assert len(a.ownership.held) == len(b.ownership.held) == 2
+    assert a.ownership.held | b.ownership.held == set(FLEET)
+    assert not a.ownership.held & b.ownership.held
+    assert followed(a) == a.ownership.held
+    assert followed(b) == b.ownership.held
+    a.close()
+    b.close()
+
+
+def test_a_held_take_over_catches_up_from_the_store(any_store_url: str) -> None:
+    """Worker b never hears a packet of the device a holds: when a dies, b claims the lapsed
+    lease at its next renewal, follows the device, and goes on from a's snapshot with the
+    packets the recorder stored; every packet is counted once."""
+    clock_a, clock_b = Clock(), Clock()
+    a, b = worker(any_store_url, "a", clock_a, subscribe="held"), worker(any_store_url, "b", clock_b, subscribe="held")
+    a.handle([status_message(DEVICE)])
+    assert a.ownership.held == {DEVICE}
+    b.handle([status_message(DEVICE)])
+    assert b.ownership.held == set()
+    assert followed(b) == set()
+    sent = packets(range(0, 60))
+    record(any_store_url, sent)
+    a.handle(sent[:40])
+    a.flush(force=True)  # a's last snapshot, after packet 39
+    a.handle(sent[40:])  # analysed, never saved: a dies here
+    with Store(any_store_url) as store:
+        store.claim_leases("a", [DEVICE], 0.0)  # a stopped renewing: its lease expires
+    clock_b.now_s += 10.0
+    b.handle([])  # its renewal takes the device over and catches up from the store
+    assert b.ownership.held == {DEVICE}
+    assert followed(b) == {DEVICE}
+    assert b._wearers[DEVICE].seq == 59
+    b.handle(packets(range(60, 80)))
+    b.close()
+    assert packets_counted(any_store_url) == 80  # 40 in a's snapshot, 40 analysed by b
+
+
+def test_a_held_worker_that_stops_leaves_its_leases_expired_for_others_to_find(any_store_url: str) -> None:
+    """A stopped worker's leases stay in the store, expired: a worker that never heard of the
+    devices (no status reached it) finds and claims them there."""
+    clock = Clock()
+    a = worker(any_store_url, "a", clock, subscribe="held")
+    a.handle([status_message(d) for d in FLEET])
+    assert a.ownership.held == set(FLEET)
+    a.close()
+    with Store(any_store_url) as store:
+        leases = store.leases()
+    assert set(leases) == set(FLEET)
+    assert all(lease.expires_in_s <= 0 for lease in leases.values())
+    b = worker(any_store_url, "b", clock, subscribe="held")
+    b.handle([])
+    assert b.ownership.held == set(FLEET)
+    assert followed(b) == set(FLEET)
+    b.close()
+
+
+def test_a_held_worker_keeps_following_a_device_it_let_go_of_from_memory(any_store_url: str) -> None:
+    """An idle device is saved and dropped from memory, but its lease and subscription stay:
+    its next packet is heard, and its analysis goes on from the saved state."""
+    clock = Clock()
+    w = worker(any_store_url, "a", clock, subscribe="held", evict_idle_s=60.0)
+    w.handle([status_message(DEVICE), *packets(range(0, 10))])
+    clock.now_s += 120.0
+    w.handle([])
+    assert DEVICE not in w._wearers
+    assert w.ownership.held == {DEVICE}
+    assert followed(w) == {DEVICE}
+    w.handle(packets(range(10, 20)))
+    assert w._wearers[DEVICE].seq == 19
+    w.close()
+    assert packets_counted(any_store_url) == 20
+
+
+def test_the_subscribe_option_reaches_the_settings() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["worker", "--subscribe", "held"])
+    assert args.subscribe == "held"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["worker", "--subscribe", "some"])
+    with pytest.raises(ValueError, match="subscribe"):
+        WorkerSettings(subscribe="some")
+    with pytest.raises(ValueError, match="exclude"):
+        WorkerSettings(subscribe="held", share_group="g")
