@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
@@ -191,20 +192,24 @@ class ServiceConnection(ABC):
                 "disconnect", "%s: lost the broker connection (%s); reconnecting", self.client_id, reason
             )
 
-    def follow(self, topics: dict[str, int]) -> None:
-        """Subscribe to exactly these topic filters beside the fixed ones, by their QoS.
+    def follow(self, topics: dict[str, int], unfollow: Iterable[str] = ()) -> None:
+        """Subscribe to more topic filters beside the fixed ones (by their QoS), and unsubscribe from ``unfollow``.
 
-        The filters added are subscribed and those left out unsubscribed at once when
-        connected, in messages of at most :data:`SUBSCRIBE_CHUNK` filters; every
-        (re)connection subscribes them all again. Messages of a filter unsubscribed may
-        still arrive for a moment (the broker had them in flight).
+        Both happen at once when connected, in messages of at most
+        :data:`SUBSCRIBE_CHUNK` filters; every (re)connection subscribes all the
+        filters followed again. Messages of a filter unsubscribed may still arrive for a
+        moment (the broker had them in flight). Call it from the service's loop
+        (``absorb``, ``flush``, ``tick``), which holds the connection.
         """
         added = [(t, q) for t, q in topics.items() if self._followed.get(t) != q]
-        gone = [t for t in self._followed if t not in topics]
+        gone = [t for t in unfollow if t in self._followed and t not in topics]
         if not added and not gone:
             return
-        self._followed = dict(topics)
-        self.subscriptions = [*self._fixed, *self._followed.items()]
+        followed = {**self._followed, **topics}
+        for t in gone:
+            del followed[t]
+        self._followed = followed
+        self.subscriptions = [*self._fixed, *followed.items()]
         if not self.client.is_connected():
             return  # the next connection subscribes them all
         for i in range(0, len(added), SUBSCRIBE_CHUNK):

@@ -453,8 +453,11 @@ class Worker(MqttService):
         """Subscribe to the packets of the devices it holds now, and to no other's."""
         held = self.ownership.held
         if held != self._following:
+            added, gone = held - self._following, self._following - held
             self._following = set(held)
-            self.follow({subscription(Kind.IMU, d): 1 for d in sorted(held)})
+            self.follow(
+                {subscription(Kind.IMU, d): 1 for d in sorted(added)}, [subscription(Kind.IMU, d) for d in sorted(gone)]
+            )
         strays = self._strays - held
         self._strays.clear()
         if strays and self.client.is_connected():
