@@ -225,9 +225,11 @@ class DeviceOwnership:
         cooled = now - self._handover_cooldown_leases * self.lease_s
         self._handed_s = {d: t for d, t in self._handed_s.items() if t > cooled}
         free = self.store.claimable(sorted(set(self._standby) - self.held))
-        if self._find_in_store:  # devices it does not hear: those whose lease lapsed, and its own
-            free |= self.store.lease_candidates(self.worker_id) - self.held
         devices = leased + len(free)
+        if self._find_in_store:  # devices it does not hear: those whose lease lapsed, and its own
+            in_store = self.store.lease_candidates(self.worker_id) - self.held
+            devices = leased + len(free - in_store)  # the census counted those with a lease already
+            free |= in_store
         free -= set(self._handed_s)
         wanted = [*self.held, *self._preferred(free, self._share(workers, devices)), self._presence]
         held = self.store.claim_leases(self.worker_id, wanted, self.lease_s) - {self._presence}

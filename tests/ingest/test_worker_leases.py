@@ -405,3 +405,24 @@ def test_the_subscribe_option_reaches_the_settings() -> None:
         WorkerSettings(subscribe="some")
     with pytest.raises(ValueError, match="exclude"):
         WorkerSettings(subscribe="held", share_group="g")
+
+
+def test_held_workers_split_a_stopped_workers_devices_between_them(any_store_url: str) -> None:
+    """Worker a stops with eight devices; b and c, which never heard of them, find the
+    expired leases in the store and take four each: the leases found there are counted once
+    in the fair share."""
+    clock = Clock()
+    a = worker(any_store_url, "a", clock, subscribe="held")
+    devices = [f"held-{i}" for i in range(8)]
+    a.handle([status_message(d) for d in devices])
+    b, c = worker(any_store_url, "b", clock, subscribe="held"), worker(any_store_url, "c", clock, subscribe="held")
+    b.handle([])  # both present in the census
+    c.handle([])
+    a.close()
+    clock.now_s += 10.0  # their next renewals
+    b.handle([])
+    c.handle([])
+    assert len(b.ownership.held) == len(c.ownership.held) == 4
+    assert b.ownership.held | c.ownership.held == set(devices)
+    b.close()
+    c.close()
