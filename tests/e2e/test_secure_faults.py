@@ -148,12 +148,15 @@ def test_broker_restart_mid_stream_with_tls_and_logins(tls_broker: BrokerProcess
         assert worker.running
 
 
+@pytest.mark.parametrize("subscribe", ["all", "held"])
 def test_worker_killed_with_sigkill_resumes_the_bout_with_tls_and_logins(
-    tls_broker: BrokerProcess, store_url: str
+    tls_broker: BrokerProcess, store_url: str, subscribe: str
 ) -> None:
     """The worker process, logged in as ``worker`` over TLS, is killed mid-bout and started
-    again: the alert comes 10 min after the wearer sat down, and every packet is stored once."""
-    limit = ("--max-sitting-min", "10")
+    again: the alert comes 10 min after the wearer sat down, and every packet is stored once.
+    Subscribed to the devices it holds (``held``), it finds the wearable by its status, and
+    its session keeps the wearable's subscription while it is dead."""
+    limit = ("--max-sitting-min", "10", "--subscribe", subscribe)
     Store(store_url).close()  # created before the processes and the test's readers open it
     with recording(tls_broker, store_url) as recorder:
         metrics_port = free_port()
