@@ -2,8 +2,9 @@
 
 Each subcommand lives in the module that owns it and registers itself through a
 ``register(subparsers)`` function that sets ``func`` on its parser; ``func(args)``
-returns the exit status. Modules are imported here only, so ``sitless --help`` stays
-quick and a subcommand imports ``firmware_sim`` or ``dashboard`` only when it runs.
+returns the exit status. Modules are imported here only, and only the one of the
+subcommand given (all for ``sitless --help``), so a subcommand imports ``firmware_sim``,
+``dashboard`` or the store's database layer only when it needs them.
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ from ingest.errors import IngestError
 
 __all__ = ["main", "version"]
 
-# Modules that register subcommands, in the order --help lists them.
-_COMMAND_MODULES = (
-    "ingest.demo",
-    "ingest.broker.cmd",
-    "firmware_sim.cli",
-    "ingest.recorder",
-    "ingest.worker.cmd",
-    "ingest.gateway.cmd",
-    "ingest.dashboard_cmd",
-    "ingest.actions",
-    "ingest.session_cmd",
-    "ingest.report_cmd",
-    "ingest.data_cmd",
-    "ingest.analyze_cmd",
-)
+# Each subcommand and the module that registers it, in the order --help lists them.
+_COMMANDS = {
+    "demo": "ingest.demo",
+    "broker": "ingest.broker.cmd",
+    "sim": "firmware_sim.cli",
+    "recorder": "ingest.recorder",
+    "worker": "ingest.worker.cmd",
+    "gateway": "ingest.gateway.cmd",
+    "dashboard": "ingest.dashboard_cmd",
+    "calibrate": "ingest.actions",
+    "session": "ingest.session_cmd",
+    "report": "ingest.report_cmd",
+    "export": "ingest.data_cmd",
+    "delete": "ingest.data_cmd",
+    "prune": "ingest.data_cmd",
+    "store-copy": "ingest.data_cmd",
+    "analyze": "ingest.analyze_cmd",
+}
 
 
 def version() -> str:
@@ -45,7 +49,20 @@ def version() -> str:
         return "unknown"
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _modules(argv: Sequence[str] | None) -> list[str]:
+    """The modules whose subcommands the parser needs: the one named in ``argv``, else all.
+
+    A command imports only its own module, so that ``sitless analyze`` does not load the
+    store's database layer, nor ``sitless sim`` the analysis, before it starts.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    named = next((a for a in args if not a.startswith("-")), None)
+    if named in _COMMANDS:
+        return [_COMMANDS[named]]
+    return list(dict.fromkeys(_COMMANDS.values()))
+
+
+def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sitless",
         description="Wearable posture and activity monitor: prolonged-sitting alerts and back exercises.",
@@ -53,14 +70,14 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sitless {version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name in _modules(argv):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sitless`` command line and return its exit status."""
-    args = _build_parser().parse_args(argv)
+    args = _build_parser(argv).parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     func = cast(Callable[[argparse.Namespace], int], args.func)
