@@ -1,12 +1,15 @@
 """Which devices one analysis worker owns, through leases in the store (:mod:`ingest.store.leases`).
 
-Every worker subscribes to every device's messages, each with its own persistent
-session, and analyses only those of the devices it holds a lease on. The messages of
-the other devices it keeps for a while, in a bounded buffer per device (the
-*standby* messages), so that when it takes a device over from a worker that died it
-has the stream since that worker's last snapshot at hand, even if the recorder has
+By default every worker subscribes to every device's messages, each with its own
+persistent session, and analyses only those of the devices it holds a lease on. The
+messages of the other devices it keeps for a while, in a bounded buffer per device
+(the *standby* messages), so that when it takes a device over from a worker that died
+it has the stream since that worker's last snapshot at hand, even if the recorder has
 not stored all of it yet; what the buffer lost, the store has (docs/operations.md,
-*Several workers*).
+*Several workers*). A worker subscribed only to the devices it holds
+(``WorkerSettings.subscribe``) keeps no message of the others, finds the devices it
+hears nothing of in the store (``find_in_store``), and lets go of a lease by leaving
+it expired there, for the others to find.
 
 Every third of a lease a worker renews its leases, and claims free devices it keeps
 messages of: a device whose owner stopped renewing is taken over within about

@@ -14,7 +14,10 @@ Several workers share a fleet through device leases in the store
 (:mod:`ingest.ownership`): each analyses only the devices it holds, keeps the messages
 of the others for a while, and takes over the devices of a worker that stopped renewing
 its leases, from that device's saved snapshot on (docs/operations.md, *Several
-workers*). A worker alone holds every device, and works as it always did.
+workers*). A worker alone holds every device, and works as it always did. With
+``WorkerSettings.subscribe`` ``"held"`` a worker subscribes only to the packets of the
+devices it holds (``_follow_held``), finding devices by their retained status and in
+the store, so that the broker sends each packet to one worker.
 
 No message can stop the worker for every wearer. A packet whose analysis fails is
 skipped, and a device that fails again and again is quarantined while the others go on
@@ -46,7 +49,7 @@ from collections.abc import Callable
 from analysis import Analyzer, Placement
 from ingest.errors import PayloadError, StoreError
 from ingest.ownership import DeviceOwnership, Handover
-from ingest.payloads import WearerSettings
+from ingest.payloads import DeviceStatus, WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import Store, event_key
 from ingest.tally import Tally, writer_id
@@ -161,6 +164,8 @@ class Worker(MqttService):
         # session's past, or packets in flight as it let go), to unsubscribe.
         self._following: set[str] = set()
         self._strays: set[str] = set()
+        # Devices it holds whose last status said offline: let go of once idle (_to_let_go).
+        self._offline: set[str] = set()
         self.intake = StreamIntake(
             settings,
             self.store,
@@ -231,8 +236,8 @@ class Worker(MqttService):
             if self.held_only and kind is Kind.IMU:
                 self._strays.add(device_id)
             return
-        if kind is Kind.STATUS and self.held_only and not self.ownership.knows(device_id):
-            self._unclaimed.setdefault(device_id, [])  # how it finds devices: claimed at the next flush
+        if kind is Kind.STATUS and self.held_only:
+            self._note_status(device_id, m.payload)
         if kind is Kind.IMU:
             self.intake.take(device_id, m)
         elif kind is Kind.STATUS:
@@ -241,6 +246,22 @@ class Worker(MqttService):
             self.requests.on_action(device_id, m)
         elif kind is Kind.SETTINGS:
             self.requests.on_settings(device_id, m)
+
+    def _note_status(self, device_id: str, payload: bytes) -> None:
+        """Subscribed only to the devices it holds: a status is how it finds a device, and learns it went offline."""
+        if not self.ownership.knows(device_id):
+            self._unclaimed.setdefault(device_id, [])  # claimed at the next flush
+            return
+        if not self.ownership.holds(device_id):
+            return
+        try:
+            online = DeviceStatus.parse(payload).online
+        except PayloadError:
+            return  # the recorder counts bad statuses
+        if online is False:
+            self._offline.add(device_id)
+        else:
+            self._offline.discard(device_id)
 
     def count(self, device_id: str, name: str) -> None:
         """Add one to a device's counter (:meth:`MqttService.count`)."""
@@ -433,8 +454,12 @@ class Worker(MqttService):
                 del self._wearers[device_id]
                 self.counts[("*", "evicted")] += 1
                 let_go.append(device_id)
-        if not self.held_only:  # else it keeps their leases and follows them, so as to hear them come back
-            self.ownership.release(let_go)
+        if self.held_only:
+            # It keeps following a device that went quiet, so as to hear it come back, unless
+            # the device said it went offline: its status when it connects again is heard.
+            let_go = [d for d in let_go if d in self._offline]
+            self._offline -= set(let_go)
+        self.ownership.release(let_go)
         if scan:  # saved: the next look is due in a while (a failed save is tried again at the next flush)
             self._next_scan_s = now + SCAN_EVERY_S
         late_s = self.schedule.next_late_s()
@@ -455,6 +480,7 @@ class Worker(MqttService):
         if held != self._following:
             added, gone = held - self._following, self._following - held
             self._following = set(held)
+            self._offline &= held
             self.follow(
                 {subscription(Kind.IMU, d): 1 for d in sorted(added)}, [subscription(Kind.IMU, d) for d in sorted(gone)]
             )

@@ -426,3 +426,27 @@ def test_held_workers_split_a_stopped_workers_devices_between_them(any_store_url
     assert b.ownership.held | c.ownership.held == set(devices)
     b.close()
     c.close()
+
+
+def test_a_held_worker_lets_go_of_a_device_that_went_offline_and_finds_it_again(any_store_url: str) -> None:
+    """A device whose status says offline is, once idle, let go of: its lease left expired and
+    no longer followed. Its status when it connects again brings it back, from its saved state."""
+    clock = Clock()
+    w = worker(any_store_url, "a", clock, subscribe="held", evict_idle_s=60.0)
+    w.handle([status_message(DEVICE), *packets(range(0, 10))])
+    offline = Message(topic(DEVICE, Kind.STATUS), b'{"online": false}', 0, 1, 0.0)
+    w.handle([offline])
+    clock.now_s += 120.0
+    w.handle([])
+    assert DEVICE not in w._wearers
+    assert w.ownership.held == set()
+    assert followed(w) == set()
+    with Store(any_store_url) as store:
+        assert store.leases()[DEVICE].expires_in_s <= 0
+    w.handle([status_message(DEVICE)])  # back online
+    assert w.ownership.held == {DEVICE}
+    assert followed(w) == {DEVICE}
+    w.handle(packets(range(10, 20)))
+    assert w._wearers[DEVICE].seq == 19
+    w.close()
+    assert packets_counted(any_store_url) == 20
