@@ -92,7 +92,14 @@ class StreamIntake:
         self._gapped: dict[str, None] = {}
 
     def take(self, device_id: str, m: Message) -> None:
-        """Take a packet of a device: in order, held after a gap, or counted as a duplicate or a bad packet."""
+        """Take a packet of a device: in order, held after a gap, or counted as a duplicate or a bad packet.
+
+        The first packet of a device with nothing analysed yet starts its stream, but for
+        a worker subscribed only to the devices it holds (``WorkerSettings.subscribe``):
+        its subscription began after the device's first packets, so that one waits as
+        after a gap while the recorder stores them (``feed_pending``, ``patient``), and
+        they are analysed first.
+        """
         self._metrics.add("sitless_packets_received")
         try:
             batch = decode(m.payload)
@@ -120,7 +127,7 @@ class StreamIntake:
             else:
                 self._flood.leave_to_store(device_id, wearer, batch.seq)
             return
-        if batch.seq == wearer.seq + 1 or wearer.seq < 0:
+        if batch.seq == wearer.seq + 1 or (wearer.seq < 0 and self._settings.subscribe != "held"):
             if not self._feed(device_id, wearer, batch):
                 self._flood.leave_to_store(device_id, wearer, batch.seq)
                 return
@@ -190,8 +197,11 @@ class StreamIntake:
                     continue
                 if patient and self._recorder_behind(device_id, wearer, nxt):
                     return
-                self._counts[(device_id, "gaps_skipped")] += 1
-                log.info("%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1)
+                if wearer.seq >= 0:  # else nothing was analysed before: the stream starts here
+                    self._counts[(device_id, "gaps_skipped")] += 1
+                    log.info(
+                        "%s: packets %d..%d did not arrive; going on without them", device_id, wearer.seq + 1, nxt - 1
+                    )
             batch = wearer.pending.pop(nxt)
             if not self._feed(device_id, wearer, batch):
                 self._flood.leave_to_store(device_id, wearer, batch.seq)

@@ -450,3 +450,43 @@ def test_a_held_worker_lets_go_of_a_device_that_went_offline_and_finds_it_again(
     assert w._wearers[DEVICE].seq == 19
     w.close()
     assert packets_counted(any_store_url) == 20
+
+
+def test_a_held_worker_analyses_the_packets_sent_before_it_followed_the_device(any_store_url: str) -> None:
+    """The first packets a device sent came before the worker's subscription, and the recorder
+    had not stored them yet when the first followed one arrived: that one waits, the recorder
+    stores them, and the stream is analysed from its first packet, with no gap counted."""
+    clock = Clock()
+    w = worker(any_store_url, "a", clock, subscribe="held")
+    w.handle([status_message(DEVICE)])
+    sent = packets(range(0, 12))
+    w.handle(sent[4:8])  # followed from packet 4 on; 0-3 are not stored yet
+    assert w._wearers[DEVICE].seq == -1  # waiting for them
+    record(any_store_url, sent[:8])  # the recorder catches up
+    clock.now_s += 2.0  # past reorder_wait_s
+    w.tick()
+    assert w._wearers[DEVICE].seq == 7
+    w.handle(sent[8:])
+    w.close()
+    assert packets_counted(any_store_url) == 12
+    with Store(any_store_url) as store:
+        assert store.counters("worker").get(("worker", DEVICE, "gaps_skipped"), 0) == 0
+
+
+def test_a_held_worker_starts_a_stream_that_began_before_any_recorder(any_store_url: str) -> None:
+    """A device whose stream begins at packet 500 (its earlier packets reached no one): once the
+    recorder has stored the first one followed, the analysis starts there, and no gap is counted."""
+    clock = Clock()
+    w = worker(any_store_url, "a", clock, subscribe="held")
+    w.handle([status_message(DEVICE)])
+    sent = packets(range(500, 510))
+    w.handle(sent[:5])
+    record(any_store_url, sent[:5])
+    clock.now_s += 2.0
+    w.tick()
+    assert w._wearers[DEVICE].seq == 504
+    w.handle(sent[5:])
+    w.close()
+    assert packets_counted(any_store_url) == 10
+    with Store(any_store_url) as store:
+        assert store.counters("worker").get(("worker", DEVICE, "gaps_skipped"), 0) == 0
