@@ -118,6 +118,10 @@ class ServiceConnection(ABC):
         #: those :meth:`follow` sets (a new list at each change: the network thread reads it).
         self.subscriptions = list(self._fixed)
         self._followed: dict[str, int] = {}
+        #: Topic filters unsubscribed on each connection: those a persistent session may
+        #: keep from an earlier run that subscribed otherwise (a worker's every-device
+        #: filter, for one now subscribed only to the devices it holds).
+        self.stale_subscriptions: list[str] = []
         self.manual_ack = manual_ack
         self.probe_every_s = probe_every_s
         self.instance = uuid.uuid4().hex[:12]
@@ -163,6 +167,8 @@ class ServiceConnection(ABC):
         subscriptions = self.subscriptions
         for i in range(0, len(subscriptions), SUBSCRIBE_CHUNK):
             client.subscribe(subscriptions[i : i + SUBSCRIBE_CHUNK])
+        if self.stale_subscriptions:
+            client.unsubscribe(list(self.stale_subscriptions))
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: object, props: object

@@ -101,6 +101,8 @@ class Worker(MqttService):
         self.settings = settings
         #: Subscribed only to the packets of the devices it holds (``WorkerSettings.subscribe``).
         self.held_only = settings.subscribe == "held"
+        if self.held_only:  # its session may keep the every-device filter of a run before
+            self.stale_subscriptions = [subscription(Kind.IMU)]
         self.store = Store(settings.store_url)
         self.counts: Counter[tuple[str, str]] = Counter()
         self._wearers: dict[str, Wearer] = {}

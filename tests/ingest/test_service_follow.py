@@ -18,7 +18,7 @@ import pytest
 from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.service import Message, MqttService
 from ingest.service.connection import SUBSCRIBE_CHUNK
-from ingest.topics import Kind, topic
+from ingest.topics import Kind, subscription, topic
 from tests.support import TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -124,3 +124,25 @@ def test_a_new_connection_follows_the_topics_again(
         _heard(service, send, imu("f-kept"))
     finally:
         service.close()
+
+
+def test_a_filter_its_session_kept_from_an_earlier_run_is_dropped(
+    broker: BrokerAddress, send: Callable[[str, bytes], None]
+) -> None:
+    """A worker that subscribed to every device and runs again subscribed only to those it
+    holds, under the same client id: the every-device filter its session kept is dropped."""
+    every = subscription(Kind.IMU)
+    before = _Topics(broker)
+    before.follow({every: 1})  # not connected yet: subscribed as it connects
+    before.start()
+    _heard(before, send, imu("f-any"))
+    before.close()
+    after = _Topics(broker)
+    after.stale_subscriptions = [every]
+    after.start()
+    try:
+        after.change({imu("f-held"): 1})
+        _heard(after, send, imu("f-held"))
+        _not_followed(after, send, imu("f-other"), imu("f-held"))
+    finally:
+        after.close()
