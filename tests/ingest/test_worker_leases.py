@@ -377,23 +377,6 @@ def test_a_held_worker_that_stops_leaves_its_leases_expired_for_others_to_find(a
     b.close()
 
 
-def test_a_held_worker_keeps_following_a_device_it_let_go_of_from_memory(any_store_url: str) -> None:
-    """An idle device is saved and dropped from memory, but its lease and subscription stay:
-    its next packet is heard, and its analysis goes on from the saved state."""
-    clock = Clock()
-    w = worker(any_store_url, "a", clock, subscribe="held", evict_idle_s=60.0)
-    w.handle([status_message(DEVICE), *packets(range(0, 10))])
-    clock.now_s += 120.0
-    w.handle([])
-    assert DEVICE not in w._wearers
-    assert w.ownership.held == {DEVICE}
-    assert followed(w) == {DEVICE}
-    w.handle(packets(range(10, 20)))
-    assert w._wearers[DEVICE].seq == 19
-    w.close()
-    assert packets_counted(any_store_url) == 20
-
-
 def test_the_subscribe_option_reaches_the_settings() -> None:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -428,65 +411,53 @@ def test_held_workers_split_a_stopped_workers_devices_between_them(any_store_url
     c.close()
 
 
-def test_a_held_worker_lets_go_of_a_device_that_went_offline_and_finds_it_again(any_store_url: str) -> None:
-    """A device whose status says offline is, once idle, let go of: its lease left expired and
-    no longer followed. Its status when it connects again brings it back, from its saved state."""
+@pytest.mark.parametrize("offline", [False, True])
+def test_a_held_worker_lets_go_of_an_idle_device_only_once_it_went_offline(any_store_url: str, offline: bool) -> None:
+    """An idle device is saved and dropped from memory. Its lease and subscription stay, so
+    that its next packet is heard, unless its status said it went offline: then its lease is
+    left expired and its packets no longer followed, until its status when it connects again
+    brings it back. Either way its analysis goes on from the saved state."""
     clock = Clock()
     w = worker(any_store_url, "a", clock, subscribe="held", evict_idle_s=60.0)
     w.handle([status_message(DEVICE), *packets(range(0, 10))])
-    offline = Message(topic(DEVICE, Kind.STATUS), b'{"online": false}', 0, 1, 0.0)
-    w.handle([offline])
+    if offline:
+        w.handle([Message(topic(DEVICE, Kind.STATUS), b'{"online": false}', 0, 1, 0.0)])
     clock.now_s += 120.0
     w.handle([])
     assert DEVICE not in w._wearers
-    assert w.ownership.held == set()
-    assert followed(w) == set()
+    assert w.ownership.held == followed(w) == (set() if offline else {DEVICE})
     with Store(any_store_url) as store:
-        assert store.leases()[DEVICE].expires_in_s <= 0
-    w.handle([status_message(DEVICE)])  # back online
-    assert w.ownership.held == {DEVICE}
-    assert followed(w) == {DEVICE}
+        assert (store.leases()[DEVICE].expires_in_s <= 0) is offline
+    if offline:
+        w.handle([status_message(DEVICE)])  # back online
+        assert w.ownership.held == followed(w) == {DEVICE}
     w.handle(packets(range(10, 20)))
     assert w._wearers[DEVICE].seq == 19
     w.close()
     assert packets_counted(any_store_url) == 20
 
 
-def test_a_held_worker_analyses_the_packets_sent_before_it_followed_the_device(any_store_url: str) -> None:
-    """The first packets a device sent came before the worker's subscription, and the recorder
-    had not stored them yet when the first followed one arrived: that one waits, the recorder
-    stores them, and the stream is analysed from its first packet, with no gap counted."""
+@pytest.mark.parametrize(("first", "unheard"), [(0, 0), (500, 4)])
+def test_a_held_worker_analyses_the_packets_sent_before_it_followed_the_device(
+    any_store_url: str, first: int, unheard: int
+) -> None:
+    """The device's first four packets went out before the worker's subscription, and the
+    recorder had not stored them yet when the first followed one arrived: that one waits, the
+    recorder stores them, and the stream is analysed from its first packet, with no gap
+    counted. A stream whose first packets reached no recorder either (``unheard``) starts at
+    the first one stored, with no gap counted."""
     clock = Clock()
     w = worker(any_store_url, "a", clock, subscribe="held")
     w.handle([status_message(DEVICE)])
-    sent = packets(range(0, 12))
-    w.handle(sent[4:8])  # followed from packet 4 on; 0-3 are not stored yet
+    sent = packets(range(first, first + 12))
+    w.handle(sent[4:8])  # followed from the fifth packet on; the first four are not stored yet
     assert w._wearers[DEVICE].seq == -1  # waiting for them
-    record(any_store_url, sent[:8])  # the recorder catches up
+    record(any_store_url, sent[unheard:8])  # the recorder catches up
     clock.now_s += 2.0  # past reorder_wait_s
     w.tick()
-    assert w._wearers[DEVICE].seq == 7
+    assert w._wearers[DEVICE].seq == first + 7
     w.handle(sent[8:])
     w.close()
-    assert packets_counted(any_store_url) == 12
-    with Store(any_store_url) as store:
-        assert store.counters("worker").get(("worker", DEVICE, "gaps_skipped"), 0) == 0
-
-
-def test_a_held_worker_starts_a_stream_that_began_before_any_recorder(any_store_url: str) -> None:
-    """A device whose stream begins at packet 500 (its earlier packets reached no one): once the
-    recorder has stored the first one followed, the analysis starts there, and no gap is counted."""
-    clock = Clock()
-    w = worker(any_store_url, "a", clock, subscribe="held")
-    w.handle([status_message(DEVICE)])
-    sent = packets(range(500, 510))
-    w.handle(sent[:5])
-    record(any_store_url, sent[:5])
-    clock.now_s += 2.0
-    w.tick()
-    assert w._wearers[DEVICE].seq == 504
-    w.handle(sent[5:])
-    w.close()
-    assert packets_counted(any_store_url) == 10
+    assert packets_counted(any_store_url) == 12 - unheard
     with Store(any_store_url) as store:
         assert store.counters("worker").get(("worker", DEVICE, "gaps_skipped"), 0) == 0
