@@ -72,6 +72,10 @@ SERVICE = "worker"
 #: wearers to let go of. Between two looks a flush touches only the wearers with packets
 #: or events to handle, so that its cost follows the traffic, not the wearers held.
 SCAN_EVERY_S = 0.2
+#: Messages kept per device another worker holds, when subscribed only to the devices it
+#: holds: the wearer's actions and settings (every worker hears them all), so that one
+#: sent while the device's worker is dead is applied by the worker that takes it over.
+HELD_STANDBY_MESSAGES = 16
 
 
 class Worker(MqttService):
@@ -151,7 +155,9 @@ class Worker(MqttService):
             self.store,
             self.worker_id,
             lease_s=settings.lease_s,
-            standby_messages=0 if self.held_only else settings.standby_messages,
+            standby_messages=min(HELD_STANDBY_MESSAGES, settings.standby_messages)
+            if self.held_only
+            else settings.standby_messages,
             max_standby_devices=settings.max_wearers,
             handover_after=settings.handover_after,
             handover_step=settings.handover_step,
@@ -232,7 +238,8 @@ class Worker(MqttService):
     def _take(self, device_id: str, kind: Kind, m: Message) -> None:
         if kind is not Kind.STATUS and not self.ownership.holds(device_id):
             if self.ownership.knows(device_id):
-                self.ownership.keep(device_id, kind, m)
+                if not (self.held_only and kind is Kind.IMU):  # held: its packets come from the store
+                    self.ownership.keep(device_id, kind, m)
             else:
                 self._unclaimed.setdefault(device_id, []).append(m)
             if self.held_only and kind is Kind.IMU:

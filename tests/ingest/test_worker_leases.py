@@ -461,3 +461,29 @@ def test_a_held_worker_analyses_the_packets_sent_before_it_followed_the_device(
     assert packets_counted(any_store_url) == 12 - unheard
     with Store(any_store_url) as store:
         assert store.counters("worker").get(("worker", DEVICE, "gaps_skipped"), 0) == 0
+
+
+def test_a_held_take_over_applies_an_action_sent_while_the_devices_worker_was_dead(any_store_url: str) -> None:
+    """Every worker hears every wearer's actions: one sent after its device's worker died is
+    kept by the others (packets are not), and applied by the one that takes the device over."""
+    clock_a, clock_b = Clock(), Clock()
+    a, b = worker(any_store_url, "a", clock_a, subscribe="held"), worker(any_store_url, "b", clock_b, subscribe="held")
+    a.handle([status_message(DEVICE)])
+    b.handle([status_message(DEVICE)])
+    sent = packets(range(0, 40))
+    record(any_store_url, sent)
+    a.handle(sent)
+    a.flush(force=True)  # then a dies
+    meeting = Message(topic(DEVICE, Kind.ACTION), b'{"action": "meeting", "id": "m-1"}', 1, 1, 1.7e9)
+    b.handle([*sent[30:], meeting])  # stray packets in flight are dropped; the action is kept
+    assert b.ownership.standby_messages() == 1
+    with Store(any_store_url) as store:
+        store.claim_leases("a", [DEVICE], 0.0)
+    clock_b.now_s += 10.0
+    b.handle([])
+    assert b.ownership.held == {DEVICE}
+    b.close()
+    with Store(any_store_url) as store:
+        assert [(e.body["action"], e.body["id"]) for e in store.events(DEVICE, kinds=["action"])] == [
+            ("meeting", "m-1")
+        ]
