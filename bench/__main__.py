@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.analyze import AnalyzeResult, bench_analyze
 from bench.report import analyze_table, machine, update_doc, worker_table
 from bench.worker import WorkerResult, bench_analyzer, bench_worker
+from ingest.worker.settings import SUBSCRIBE_MODES
 
 __all__ = ["main"]
 
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     failover.add_argument("--lease-s", type=float, default=10.0, help="the workers' --lease-s")
     failover.add_argument("--speed", type=float, default=10.0, help="device seconds per wall-clock second")
     failover.add_argument("--runs", type=int, default=3)
-    failover.add_argument("--subscribe", choices=("all", "held"), default="all", help="the workers' --subscribe")
+    failover.add_argument("--subscribe", choices=SUBSCRIBE_MODES, default="all", help="the workers' --subscribe")
     return parser
 
 

@@ -29,7 +29,8 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
@@ -71,6 +72,12 @@ FLAPPING_DROPS = 3
 FLAPPING_WINDOW_S = 30.0
 #: Most topic filters in one SUBSCRIBE or UNSUBSCRIBE (a worker following thousands of devices).
 SUBSCRIBE_CHUNK = 500
+
+
+def _in_chunks(send: Callable[[Any], object], items: list[Any]) -> None:
+    """Send a SUBSCRIBE or UNSUBSCRIBE for ``items`` in messages of at most :data:`SUBSCRIBE_CHUNK` filters."""
+    for i in range(0, len(items), SUBSCRIBE_CHUNK):
+        send(items[i : i + SUBSCRIBE_CHUNK])
 
 
 def probe_topic(client_id: str) -> str:
@@ -164,11 +171,8 @@ class ServiceConnection(ABC):
         self.mqtt_cpu.enter()  # the network thread: a new one after a take-back (_probe)
         self._heard_s = time.monotonic()
         self._up = True
-        subscriptions = self.subscriptions
-        for i in range(0, len(subscriptions), SUBSCRIBE_CHUNK):
-            client.subscribe(subscriptions[i : i + SUBSCRIBE_CHUNK])
-        if self.stale_subscriptions:
-            client.unsubscribe(list(self.stale_subscriptions))
+        _in_chunks(client.subscribe, self.subscriptions)
+        _in_chunks(client.unsubscribe, self.stale_subscriptions)
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: object, props: object
@@ -216,12 +220,18 @@ class ServiceConnection(ABC):
             del followed[t]
         self._followed = followed
         self.subscriptions = [*self._fixed, *followed.items()]
-        if not self.client.is_connected():
-            return  # the next connection subscribes them all
-        for i in range(0, len(added), SUBSCRIBE_CHUNK):
-            self.client.subscribe(added[i : i + SUBSCRIBE_CHUNK])
-        for i in range(0, len(gone), SUBSCRIBE_CHUNK):
-            self.client.unsubscribe(gone[i : i + SUBSCRIBE_CHUNK])
+        if self.client.is_connected():  # else the next connection subscribes them all
+            _in_chunks(self.client.subscribe, added)
+            self.unsubscribe(gone)
+
+    def unsubscribe(self, topics: list[str]) -> None:
+        """Unsubscribe from topic filters now, if connected (messages in flight may still come).
+
+        Call it from the service's loop. A filter :meth:`follow` set is subscribed again
+        on the next connection: leave it out with :meth:`follow` instead.
+        """
+        if self.client.is_connected():
+            _in_chunks(self.client.unsubscribe, topics)
 
     def _on_subscribe(self, client: paho.Client, userdata: object, mid: int, reasons: object, props: object) -> None:
         self.subscribed.set()

@@ -90,7 +90,7 @@ class Worker(MqttService):
     def __init__(self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
         # Subscribed only to the devices it holds, it follows each one's packets (_follow_held).
         imu = subscription(Kind.IMU, share_group=settings.share_group)
-        every_imu = [] if settings.subscribe == "held" else [(imu, 1)]
+        every_imu = [] if settings.held_only else [(imu, 1)]
         super().__init__(
             settings.broker,
             settings.client_id,
@@ -103,9 +103,7 @@ class Worker(MqttService):
             service=SERVICE,
         )
         self.settings = settings
-        #: Subscribed only to the packets of the devices it holds (``WorkerSettings.subscribe``).
-        self.held_only = settings.subscribe == "held"
-        if self.held_only:  # its session may keep the every-device filter of a run before
+        if settings.held_only:  # its session may keep the every-device filter of a run before
             self.stale_subscriptions = [subscription(Kind.IMU)]
         self.store = Store(settings.store_url)
         self.counts: Counter[tuple[str, str]] = Counter()
@@ -156,20 +154,21 @@ class Worker(MqttService):
             self.worker_id,
             lease_s=settings.lease_s,
             standby_messages=min(HELD_STANDBY_MESSAGES, settings.standby_messages)
-            if self.held_only
+            if settings.held_only
             else settings.standby_messages,
             max_standby_devices=settings.max_wearers,
             handover_after=settings.handover_after,
             handover_step=settings.handover_step,
             handover_cooldown_leases=settings.handover_cooldown_leases,
             clock=clock,
-            find_in_store=self.held_only,
+            find_in_store=settings.held_only,
         )
         # Messages of devices heard of for the first time, until flush claims them.
         self._unclaimed: dict[str, list[Message]] = {}
-        # Subscribed only to the devices it holds: those whose packets it follows now, and
-        # those whose packets came although it does not hold them (a subscription of its
-        # session's past, or packets in flight as it let go), to unsubscribe.
+        # Subscribed only to the devices it holds (WorkerSettings.held_only): those whose
+        # packets it follows now, and those whose packets came although it does not hold
+        # them (a subscription of its session's past, or packets in flight as it let go),
+        # to unsubscribe.
         self._following: set[str] = set()
         self._strays: set[str] = set()
         # Devices it holds whose last status said offline: let go of once idle (_to_let_go).
@@ -238,14 +237,14 @@ class Worker(MqttService):
     def _take(self, device_id: str, kind: Kind, m: Message) -> None:
         if kind is not Kind.STATUS and not self.ownership.holds(device_id):
             if self.ownership.knows(device_id):
-                if not (self.held_only and kind is Kind.IMU):  # held: its packets come from the store
+                if not (self.settings.held_only and kind is Kind.IMU):  # held: its packets come from the store
                     self.ownership.keep(device_id, kind, m)
             else:
                 self._unclaimed.setdefault(device_id, []).append(m)
-            if self.held_only and kind is Kind.IMU:
+            if self.settings.held_only and kind is Kind.IMU:
                 self._strays.add(device_id)
             return
-        if kind is Kind.STATUS and self.held_only:
+        if kind is Kind.STATUS and self.settings.held_only:
             self._note_status(device_id, m.payload)
         if kind is Kind.IMU:
             self.intake.take(device_id, m)
@@ -463,7 +462,7 @@ class Worker(MqttService):
                 del self._wearers[device_id]
                 self.counts[("*", "evicted")] += 1
                 let_go.append(device_id)
-        if self.held_only:
+        if self.settings.held_only:
             # It keeps following a device that went quiet, so as to hear it come back, unless
             # the device said it went offline: its status when it connects again is heard.
             let_go = [d for d in let_go if d in self._offline]
@@ -474,7 +473,7 @@ class Worker(MqttService):
         late_s = self.schedule.next_late_s()
         if late_s is not None and self._gathers():  # the loop comes back when the oldest is due
             self.tick_s = min(self.tick_s, max(0.0, late_s - self._clock()))
-        if self.held_only:
+        if self.settings.held_only:
             self._follow_held()
         self._other_counts.hold(self.counts)
         self.counts.clear()
@@ -495,8 +494,8 @@ class Worker(MqttService):
             )
         strays = self._strays - held
         self._strays.clear()
-        if strays and self.client.is_connected():
-            self.client.unsubscribe([subscription(Kind.IMU, d) for d in sorted(strays)])
+        if strays:
+            self.unsubscribe([subscription(Kind.IMU, d) for d in sorted(strays)])
 
     def _hand_over(self, device_ids: list[str]) -> None:
         """Let go of the devices handed over whose snapshot is saved; the others wait for the next flush."""

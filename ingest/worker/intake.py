@@ -127,7 +127,7 @@ class StreamIntake:
             else:
                 self._flood.leave_to_store(device_id, wearer, batch.seq)
             return
-        if batch.seq == wearer.seq + 1 or (wearer.seq < 0 and self._settings.subscribe != "held"):
+        if batch.seq == wearer.seq + 1 or (wearer.seq < 0 and not self._settings.held_only):
             if not self._feed(device_id, wearer, batch):
                 self._flood.leave_to_store(device_id, wearer, batch.seq)
                 return

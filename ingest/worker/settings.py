@@ -153,6 +153,11 @@ class WorkerSettings:
     gather_s: float = 0.5
     recognition: bool = True
 
+    @property
+    def held_only(self) -> bool:
+        """Whether the worker subscribes only to the packets of the devices it holds (``subscribe``)."""
+        return self.subscribe == "held"
+
     def __post_init__(self) -> None:
         if self.status_every_s < 0 or self.snapshot_every_s < 0:
             raise ValueError("status_every_s and snapshot_every_s must be >= 0")
@@ -166,7 +171,7 @@ class WorkerSettings:
             raise ValueError("buzz_max_age_s and evict_idle_s must be >= 0")
         if self.subscribe not in SUBSCRIBE_MODES:
             raise ValueError(f"subscribe must be one of {', '.join(SUBSCRIBE_MODES)}, got {self.subscribe!r}")
-        if self.subscribe == "held" and self.share_group is not None:
+        if self.held_only and self.share_group is not None:
             raise ValueError("a shared subscription (share_group) and subscribe 'held' exclude each other")
         if not self.lease_s > 0 or self.standby_messages < 0:
             raise ValueError(
