@@ -244,29 +244,28 @@ class Worker(MqttService):
             if self.settings.held_only and kind is Kind.IMU:
                 self._strays.add(device_id)
             return
-        if kind is Kind.STATUS and self.settings.held_only:
-            self._note_status(device_id, m.payload)
         if kind is Kind.IMU:
             self.intake.take(device_id, m)
         elif kind is Kind.STATUS:
-            self.requests.on_status(device_id, m.payload)
+            status = self.requests.on_status(device_id, m.payload)
+            if self.settings.held_only:
+                self._note_status(device_id, status)
         elif kind is Kind.ACTION:
             self.requests.on_action(device_id, m)
         elif kind is Kind.SETTINGS:
             self.requests.on_settings(device_id, m)
 
-    def _note_status(self, device_id: str, payload: bytes) -> None:
-        """Subscribed only to the devices it holds: a status is how it finds a device, and learns it went offline."""
+    def _note_status(self, device_id: str, status: DeviceStatus | None) -> None:
+        """Subscribed only to the devices it holds: a status is how it finds a device, and learns it went offline.
+
+        ``status`` is None when the message was no valid status (the recorder counts those).
+        """
         if not self.ownership.knows(device_id):
             self._unclaimed.setdefault(device_id, [])  # claimed at the next flush
             return
-        if not self.ownership.holds(device_id):
+        if status is None or not self.ownership.holds(device_id):
             return
-        try:
-            online = DeviceStatus.parse(payload).online
-        except PayloadError:
-            return  # the recorder counts bad statuses
-        if online is False:
+        if status.online is False:
             self._offline.add(device_id)
         else:
             self._offline.discard(device_id)

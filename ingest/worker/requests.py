@@ -125,18 +125,24 @@ class UserRequests:
         wearer.dirty = True
         self._save_soon(wearer, snapshot=False)  # the status shows the new limit and hours right away
 
-    def on_status(self, device_id: str, payload: bytes) -> None:
-        """Note the placement a device's status names, for its analysis when it is first restored."""
+    def on_status(self, device_id: str, payload: bytes) -> DeviceStatus | None:
+        """Note the placement a device's status names, for its analysis when it is first restored.
+
+        Returns:
+            The status, or None when it is not a valid one (the recorder counts those).
+        """
         try:
-            placement = DeviceStatus.parse(payload).placement
+            status = DeviceStatus.parse(payload)
         except PayloadError:
-            return  # the recorder counts bad statuses
+            return None
+        placement = status.placement
         if placement is None:
-            return  # statuses without a placement leave the default in force
+            return status  # statuses without a placement leave the default in force
         self._placements[device_id] = placement
         self._placements.move_to_end(device_id)
         while len(self._placements) > self._settings.max_wearers:  # ids come from any client: bounded
             self._placements.popitem(last=False)
+        return status
 
     def on_action(self, device_id: str, m: Message) -> None:
         """Apply a user action once: its event is keyed on the action's id (:func:`_action_id`).
