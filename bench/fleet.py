@@ -99,6 +99,7 @@ def run_fleet(
     gather_s: float | None = None,
     packet_samples: int = PACKET_SAMPLES,
     subscribe: str = "all",
+    recorders: int = 1,
 ) -> FleetRun:
     """Run one fleet through mosquitto, ``workers`` workers and a recorder (module docstring).
 
@@ -119,6 +120,8 @@ def run_fleet(
         packet_samples: Samples per packet the fleet sends (25: 0.5 s at 50 Hz).
         subscribe: The workers' ``--subscribe``: ``all`` (every packet to every worker)
             or ``held`` (each packet to the worker holding its device).
+        recorders: Recorder processes; more than one share the packets through a shared
+            subscription (``sitless recorder --share-group``).
 
     Returns:
         The measurements.
@@ -140,7 +143,7 @@ def run_fleet(
         )
         options = [] if recognition else ["--no-recognition"]
         options += ["--subscribe", subscribe, *([] if gather_s is None else ["--gather-s", str(gather_s)])]
-        procs, ports = stack.enter_context(services(folder, address, store_url, workers, options))
+        procs, ports = stack.enter_context(services(folder, address, store_url, workers, options, recorders=recorders))
         worker_ports = [port for name, port in ports.items() if name.startswith("worker")]
         broker_pid = child_pid("mosquitto")
         argv = sitless(
@@ -213,6 +216,7 @@ def run_fleet(
         costs=costs,
         load_avg=load_avg,
         subscribe=subscribe,
+        recorders=recorders,
         machine_us_per_packet=machine_us,
     )
 
@@ -244,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         " the worker holding its device)",
     )
     parser.add_argument(
+        "--recorders",
+        type=int,
+        default=1,
+        help="recorder processes; more than one share the packets (sitless recorder --share-group)",
+    )
+    parser.add_argument(
         "--scenario",
         choices=scenario_names(),
         default="all_postures",
@@ -262,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.store_rate is not None:
         print(json.dumps(store_write_rate(args.store_rate, args.wearers)), flush=True)
         return 0
-    if args.wearers < 1 or args.workers < 1 or args.duration <= 0 or args.ramp_factor <= 1:
-        parser.error("--wearers, --workers and --duration must be > 0, --ramp-factor > 1")
+    if args.wearers < 1 or args.workers < 1 or args.recorders < 1 or args.duration <= 0 or args.ramp_factor <= 1:
+        parser.error("--wearers, --workers, --recorders and --duration must be > 0, --ramp-factor > 1")
     runs: list[FleetRun] = []
     wearers = args.wearers
     while True:
@@ -282,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             gather_s=args.gather_s,
             packet_samples=args.packet_samples,
             subscribe=args.subscribe,
+            recorders=args.recorders,
         )
         runs.append(run)
         print(run_line(run), flush=True)

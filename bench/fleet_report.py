@@ -24,7 +24,8 @@ def run_line(r: FleetRun) -> str:
     mqtt_share = f"{r.worker_mqtt_cpu_s / r.worker_cpu_s:.0%}" if r.worker_cpu_s > 0 else "n/a"
     machine = "" if r.machine_us_per_packet is None else f", machine {r.machine_us_per_packet:.0f} µs a packet"
     return (
-        f"{r.wearers} wearers, {r.workers} worker(s) subscribed to {r.subscribe}: p99 {p99}"
+        f"{r.wearers} wearers, {r.workers} worker(s) subscribed to {r.subscribe}"
+        f"{f', {r.recorders} recorders sharing' if r.recorders > 1 else ''}: p99 {p99}"
         f" over {r.latency_samples} packets"
         f" (status age {status_age}), "
         f"sent {r.samples_sent}, stored {r.samples_stored}, lost {r.lost}, duplicated {r.duplicated}; "

@@ -61,6 +61,7 @@ class FleetRun:
             (``bench.percall.cost_per_packet``), to compare runs of other days by; None
             when not measured.
         subscribe: The workers' ``--subscribe`` (``all`` or ``held``).
+        recorders: Recorder processes (more than one share the packets, ``--share-group``).
         procs: Every process's cost.
     """
 
@@ -92,6 +93,7 @@ class FleetRun:
     load_avg: tuple[float, float, float]
     machine_us_per_packet: float | None = None
     subscribe: str = "all"
+    recorders: int = 1
     procs: list[ProcCost] = field(default_factory=list)
 
 
@@ -131,6 +133,7 @@ def step_result(
     load_avg: tuple[float, float, float],
     machine_us_per_packet: float | None = None,
     subscribe: str = "all",
+    recorders: int = 1,
 ) -> FleetRun:
     """One step's ``FleetRun`` from its readings, sustained or not by ``max_p99_s`` (``bench.fleet``)."""
     live = speed == 1.0
@@ -175,5 +178,6 @@ def step_result(
         load_avg=load_avg,
         machine_us_per_packet=machine_us_per_packet,
         subscribe=subscribe,
+        recorders=recorders,
         procs=costs,
     )

@@ -1,4 +1,4 @@
-"""The services of a fleet run: a recorder and workers as ``sitless`` child processes.
+"""The services of a fleet run: recorders and workers as ``sitless`` child processes.
 
 ``services`` starts them on one broker and store, each with its own metrics port and log
 file, waits until each reports itself connected on ``/healthz``, and stops them at the
@@ -45,12 +45,20 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 3
 
 @contextlib.contextmanager
 def services(
-    folder: Path, broker: BrokerAddress, store_url: str, workers: int, worker_options: Sequence[str] = ()
+    folder: Path,
+    broker: BrokerAddress,
+    store_url: str,
+    workers: int,
+    worker_options: Sequence[str] = (),
+    *,
+    recorders: int = 1,
 ) -> Iterator[tuple[dict[str, subprocess.Popen[bytes]], dict[str, int]]]:
-    """A recorder and ``workers`` workers, healthy (connected and subscribed) on return, with their metrics ports."""
+    """``recorders`` recorders and ``workers`` workers, healthy (connected and subscribed) on return, with their
+    metrics ports; several recorders share the packets (``--share-group recorders``)."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        names = ["recorder"] + [f"worker-{k}" for k in range(1, workers + 1)]
+        names = ["recorder"] if recorders == 1 else [f"recorder-{k}" for k in range(1, recorders + 1)]
+        names += [f"worker-{k}" for k in range(1, workers + 1)]
         ports: dict[str, int] = {}
         for name in names:
             ports[name] = port = free_port()
@@ -59,6 +67,8 @@ def services(
             argv += ["--metrics-port", str(port)]
             if cmd == "worker":
                 argv += ["--worker-id", f"bench-{name}", *worker_options]
+            elif recorders > 1:
+                argv += ["--share-group", "recorders"]
             with (folder / f"{name}.log").open("wb") as log:
                 procs[name] = subprocess.Popen(argv, stdout=log, stderr=log)
         for name in names:

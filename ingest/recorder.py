@@ -8,17 +8,25 @@ the store derives what is still missing from what it holds (:meth:`Store.gaps`).
 payload the codec rejects is counted and skipped. Packets are acknowledged to the broker
 only after the transaction that stores them has committed; while the store fails they
 are held and written again (:mod:`ingest.service`).
+
+Several recorders share a fleet's packets through an MQTT 5 shared subscription
+(``share_group``): the broker gives each packet to one of them. Storing is the same,
+since writes are idempotent and need no order, but no recorder sees all of a device's
+sequence numbers then, so gaps and late packets are not counted as they arrive; the
+store still derives what is missing (:meth:`Store.gaps`). Statuses are few and
+retained, which a shared subscription does not deliver: every recorder takes every one.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from ingest.codec import decode
-from ingest.errors import PacketError, PayloadError, StoreError
+from ingest.errors import PacketError, PayloadError, StoreError, TopicError
 from ingest.metrics import metrics_endpoint
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import DeviceStatus
@@ -39,11 +47,38 @@ MAX_TRACKED_DEVICES = 10_000
 
 @dataclass(frozen=True, slots=True)
 class RecorderSettings:
-    """What the recorder needs: the broker, the store and its client id."""
+    """What the recorder needs.
+
+    Attributes:
+        broker: The broker.
+        store_url: The store.
+        client_id: Its MQTT client id; the broker keeps its session under it.
+        share_group: MQTT 5 shared-subscription group of the recorders sharing a fleet's
+            packets (module docstring); None: this recorder takes every packet.
+
+    Raises:
+        ValueError: ``share_group`` is not a valid group name, or the broker speaks
+            MQTT 3.1.1 (amqtt), which has no shared subscriptions: it grants them and
+            delivers nothing (STACK.md), which would lose every packet.
+    """
 
     broker: BrokerAddress = field(default_factory=BrokerAddress)
     store_url: str = DEFAULT_STORE_URL
     client_id: str = "sitless-recorder"
+    share_group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.share_group is None:
+            return
+        try:
+            subscription(Kind.IMU, share_group=self.share_group)
+        except TopicError as err:
+            raise ValueError(str(err)) from err
+        if not self.broker.mqtt5:
+            raise ValueError(
+                f"--share-group needs MQTT 5; {self.broker.url} speaks 3.1.1, whose brokers (amqtt) grant shared"
+                " subscriptions and deliver nothing"
+            )
 
 
 @dataclass(slots=True)
@@ -66,11 +101,15 @@ class Recorder(MqttService):
         super().__init__(
             settings.broker,
             settings.client_id,
-            [(subscription(Kind.IMU), 1), (subscription(Kind.STATUS), 1)],
+            [(subscription(Kind.IMU, share_group=settings.share_group), 1), (subscription(Kind.STATUS), 1)],
             manual_ack=True,
             service=SERVICE,
         )
         self.settings = settings
+        # Sharing the packets with other recorders, it sees only some of a device's numbers.
+        self._counts_gaps = settings.share_group is None
+        if not self._counts_gaps:  # its session may keep the every-device filter of a run before
+            self.stale_subscriptions = [subscription(Kind.IMU)]
         self.store = Store(settings.store_url)
         self.stats = RecorderStats()
         self._last_seq: OrderedDict[str, int] = OrderedDict()
@@ -140,7 +179,7 @@ class Recorder(MqttService):
         (docs/storage.md, *Lost answers*).
         """
         if self._rows:
-            for row in self._rows:
+            for row in self._rows if self._counts_gaps else ():
                 if row.device_id not in self._last_seq:  # read before the write that changes it
                     before = self.store.max_seq(row.device_id, below=row.seq)
                     self._last_seq[row.device_id] = row.seq - 1 if before is None else before
@@ -158,7 +197,8 @@ class Recorder(MqttService):
                     self.stats.stored += 1
                     self._count(row.device_id, "stored")
                     self.metrics.add("sitless_samples_received", row.n)
-                    self._note_seq(row.device_id, row.seq)
+                    if self._counts_gaps:
+                        self._note_seq(row.device_id, row.seq)
                 else:
                     self.stats.duplicates += 1
                     self._count(row.device_id, "duplicates")
@@ -200,10 +240,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``recorder`` subcommand."""
     p = sub.add_parser("recorder", help="store raw IMU packets and device statuses")
     add_service_arguments(p, client_id="sitless-recorder")
+    p.add_argument(
+        "--share-group",
+        help="MQTT 5 shared-subscription group of several recorders sharing the packets, each stored by one"
+        " (mosquitto, EMQX, HiveMQ; not amqtt); gaps are then not counted as they arrive",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the recorder until SIGINT or SIGTERM."""
-    recorder = Recorder(RecorderSettings(BrokerAddress.parse(args.broker), args.store, args.client_id))
-    return serve(recorder, metrics_endpoint(args))
+    """Run the recorder until SIGINT or SIGTERM; 2 for a share group it cannot use."""
+    broker = BrokerAddress.parse(args.broker)  # a bad URL is the CLI's one-line error (status 1)
+    try:
+        settings = RecorderSettings(broker, args.store, args.client_id, args.share_group)
+    except ValueError as err:
+        print(f"sitless recorder: {err}", file=sys.stderr)
+        return 2
+    return serve(Recorder(settings), metrics_endpoint(args))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+import paho.mqtt.client as paho
 import pytest
 
 from analysis import Placement
@@ -18,7 +19,7 @@ from firmware_sim.device import Device, DeviceSettings
 from firmware_sim.params import MotionParams
 from firmware_sim.scenarios import Activity, Script, Step, scenario
 from ingest.broker import BrokerProcess
-from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress
+from ingest.mqtt import CA_FILE_ENV, PASSWORD_FILE_ENV, BrokerAddress, connect, make_client
 from ingest.recorder import Recorder
 from ingest.store import Store, parse_store_url
 from ingest.worker import Worker
@@ -217,3 +218,21 @@ def ride_out(outage: Outage, records: list[logging.LogRecord], recorder: Recorde
     assert recorder.stats.stored == stored, "nothing can be stored during the outage"
     assert recorder.store_failures >= wanted
     outage.end()
+
+
+class ProbeLog:
+    """The client ids of the services heard probing their connection (they are subscribed by then)."""
+
+    def __init__(self, broker: BrokerAddress) -> None:
+        self.heard: set[str] = set()
+        self.client = make_client("e2e-probe-listener")
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe("sitless/svc/+/probe", qos=0)
+        self.client.on_message = self._on_message
+        connect(self.client, broker)
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self.heard.add(msg.topic)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench import mqtt_client, saves
+from bench import broker_load, mqtt_client, saves
 from bench.fleet import main
 from ingest.mosquitto import find_mosquitto
 from tests.support import missing
@@ -47,6 +47,40 @@ def test_a_small_fleet_is_stored_once_and_reported(capsys: pytest.CaptureFixture
     assert 0 <= summary["worker_mqtt_cpu_s"] <= summary["worker_cpu_s"]  # read from the worker's metrics
     assert summary["machine_us_per_packet"] > 0  # the machine's speed, measured before the run
     assert status == 0
+
+
+def test_two_recorders_share_a_small_fleet_and_store_it_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench.fleet --recorders 2``: the recorders share the packets (``--share-group``), and
+    every sample is stored once all the same."""
+    if find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    argv = ["--wearers", str(WEARERS), "--duration", str(DURATION_S), "--speed", "20", "--settle", "30"]
+    assert main([*argv, "--recorders", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["recorders"] == 2
+    assert summary["samples_stored"] == summary["samples_sent"] == WEARERS * PACKETS_PER_WEARER * 25
+    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert min(summary["procs"][f"recorder-{k}"]["cpu_s"] for k in (1, 2)) > 0
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_broker_benchmark_gets_every_delivery_in_each_mode(
+    capsys: pytest.CaptureFixture[str], secure: bool
+) -> None:
+    """``python -m bench.broker_load`` on a few packets, each way of subscribing, open and with
+    logins and ACLs: every delivery due arrives, and its figures are printed."""
+    if find_mosquitto() is None:
+        missing("mosquitto", "SITLESS_REQUIRE_MOSQUITTO", "apt-get install mosquitto")
+    argv = ["--devices", "300", "--subscribers", "3", "--recorders", "2", "--rate", "500", "--duration", "1"]
+    assert broker_load.main([*argv, "--mode", *broker_load.MODES, *(["--secure"] if secure else [])]) == 0
+    runs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [r["mode"] for r in runs] == list(broker_load.MODES)
+    for r in runs:
+        assert r["sent"] == 500
+        assert r["delivered"] == r["expected"] == 500 * ((3 if r["mode"] == "all" else 1) + 1)
+        assert r["subscriptions"] == (300 if r["mode"] == "held" else 3) + 2
+        assert r["broker_cpu_s"] >= 0
+        assert r["secure"] is secure
 
 
 def test_the_mqtt_client_benchmark_receives_every_message(capsys: pytest.CaptureFixture[str]) -> None:

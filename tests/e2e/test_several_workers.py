@@ -14,16 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 
 from bench.failover import lossless_wearer
 from firmware_sim.device import Device
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import probe_topic
 from ingest.store import Store
-from tests.e2e.helpers import SIT_ON
+from tests.e2e.helpers import SIT_ON, ProbeLog
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -42,24 +41,6 @@ STANDBY_MESSAGES = 4000
 def wearer(broker: BrokerAddress, device_id: str, seed: int) -> Device:
     """A simulated wearable that walks 2 min, then sits on for the rest of 34 min."""
     return lossless_wearer(SIT_ON.truncated(34 * 60.0), broker, device_id, speed=SPEED, seed=seed)
-
-
-class ProbeLog:
-    """The client ids of the services heard probing their connection (they are subscribed by then)."""
-
-    def __init__(self, broker: BrokerAddress) -> None:
-        self.heard: set[str] = set()
-        self.client = make_client("e2e-probe-listener")
-        self.client.on_connect = lambda c, u, f, r, p: c.subscribe("sitless/svc/+/probe", qos=0)
-        self.client.on_message = self._on_message
-        connect(self.client, broker)
-
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self.heard.add(msg.topic)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def worker_process(broker: BrokerAddress, store_url: str, name: str, subscribe: str) -> subprocess.Popen[bytes]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ingest.codec import decode
+from ingest.mqtt import BrokerAddress
 from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
@@ -388,6 +389,8 @@ def test_the_subscribe_option_reaches_the_settings() -> None:
         WorkerSettings(subscribe="some")
     with pytest.raises(ValueError, match="exclude"):
         WorkerSettings(subscribe="held", share_group="g")
+    with pytest.raises(ValueError, match="needs MQTT 5"):  # amqtt would grant it and deliver nothing
+        WorkerSettings(broker=BrokerAddress("127.0.0.1", 1883, mqtt5=False), share_group="g")
 
 
 def test_held_workers_split_a_stopped_workers_devices_between_them(any_store_url: str) -> None:
