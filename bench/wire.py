@@ -4,9 +4,9 @@ paho costs 35 µs of CPU or more per QoS 1 message (``python -m bench.mqtt_clien
 a load of tens of thousands of messages a second through it would need more cores than
 the broker under test. ``bench.broker_load`` instead sends ready-made PUBLISH packets
 and reads its deliveries with the functions here: a few µs a message. Packet layouts
-are those of the MQTT 5.0 standard (OASIS, 2019), sections 2.1-2.2 (fixed header,
-variable byte integer), 3.1-3.4 (CONNECT, CONNACK, PUBLISH, PUBACK) and 3.8-3.9
-(SUBSCRIBE, SUBACK). This is a load generator, not a client: no keep-alive, no
+are those of the MQTT 5.0 standard (OASIS, 2019), sections 1.5.5 (variable byte
+integer), 2.1 (fixed header), 2.2.2 (properties), 3.1-3.4 (CONNECT, CONNACK, PUBLISH,
+PUBACK) and 3.8-3.9 (SUBSCRIBE, SUBACK). This is a load generator, not a client: no keep-alive, no
 reconnection, no QoS 2.
 """
 
