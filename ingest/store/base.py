@@ -104,6 +104,24 @@ def _engine(where: StoreUrl, *, read_only: bool) -> sa.Engine:
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
 
 
+def _unnest_insert(table: sa.Table, columns: list[str], key: list[str]) -> sa.Insert:
+    """An insert of rows given as one array per column, skipping stored keys (PostgreSQL).
+
+    ``INSERT INTO table (columns) SELECT * FROM unnest(:c1, :c2, ...) ON CONFLICT (key)
+    DO NOTHING RETURNING key``. psycopg sends each array as one parameter, so a flush of 500 packets is one short
+    statement with seven parameters, where a multi-row VALUES list has 3,500 (measured:
+    ``python -m bench.fleet --store-rate``, docs/performance.md).
+    """
+    arrays = [sa.bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
+    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+    return (
+        postgresql.insert(table)
+        .from_select(columns, sa.select(*(source.c[c] for c in columns)))
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(*(table.c[c] for c in key))
+    )
+
+
 class StoreBase:
     """A connection to the sitless store: opening, transactions, inserts that skip stored keys, counters.
 
@@ -229,14 +247,23 @@ class StoreBase:
         """Insert rows in one transaction, skipping keys already stored; return which rows were new.
 
         One ``INSERT ... ON CONFLICT DO NOTHING RETURNING key`` over all rows: a row is new
-        when its key came back and no earlier row of the call had that key.
+        when its key came back and no earlier row of the call had that key. On
+        PostgreSQL the rows go as one array per column, unnested by the server
+        (:func:`_unnest_insert`), so that the statement and its parameters do not grow
+        with the rows; every row must then have the same columns.
         """
         if not rows:
             return []
         key = [c.name for c in table.primary_key.columns]
-        statement = self._insert(table).on_conflict_do_nothing(index_elements=key).returning(*table.primary_key)
+        if self.backend is Backend.POSTGRESQL:
+            columns = list(rows[0])
+            statement = _unnest_insert(table, columns, key)
+            params: Any = {c: [r[c] for r in rows] for c in columns}
+        else:
+            statement = self._insert(table).on_conflict_do_nothing(index_elements=key).returning(*table.primary_key)
+            params = list(rows)
         with self._transaction() as conn:
-            added = {tuple(r) for r in conn.execute(statement, list(rows))}
+            added = {tuple(r) for r in conn.execute(statement, params)}
         seen: set[tuple[Any, ...]] = set()
         new = []
         for row in rows:
