@@ -16,7 +16,7 @@ of the others for a while, and takes over the devices of a worker that stopped r
 its leases, from that device's saved snapshot on (docs/operations.md, *Several
 workers*). A worker alone holds every device, and works as it always did. With
 ``WorkerSettings.subscribe`` ``"held"`` a worker subscribes only to the packets of the
-devices it holds (``_follow_held``), finding devices by their retained status and in
+devices it holds (``following``), finding devices by their retained status and in
 the store, so that the broker sends each packet to one worker.
 
 No message can stop the worker for every wearer. A packet whose analysis fails is
@@ -31,7 +31,8 @@ saved and let go of, and there are at most ``max_wearers`` in memory.
 The package's parts: :class:`Worker` here; its settings (``settings``); what it keeps of
 each wearer and how its analysis is built (``wearer``); each device's packets taken in
 sequence order (``intake``); their analysis, gathered a few packets a call
-(``schedule``); the flood budget and deferred packets (``flood``); events stored,
+(``schedule``); the flood budget and deferred packets (``flood``); the subscriptions
+of a worker that follows only the devices it holds (``following``); events stored,
 published and buzzed (``events``); the wearers' settings and actions (``requests``); the
 saves of each wearer's status and snapshot (``saves``). ``sitless worker``
 (:mod:`ingest.worker.cmd`) runs it from the command line.
@@ -49,13 +50,14 @@ from collections.abc import Callable
 from analysis import Analyzer, Placement
 from ingest.errors import PayloadError, StoreError
 from ingest.ownership import DeviceOwnership, Handover
-from ingest.payloads import DeviceStatus, WearerSettings
+from ingest.payloads import WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import Store, event_key
 from ingest.tally import Tally, writer_id
 from ingest.topics import Kind, subscription
 from ingest.worker.events import EventSender
 from ingest.worker.flood import FloodControl
+from ingest.worker.following import HeldFollowing
 from ingest.worker.intake import StreamIntake
 from ingest.worker.requests import UserRequests
 from ingest.worker.saves import StateSaver
@@ -88,7 +90,7 @@ class Worker(MqttService):
     """
 
     def __init__(self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        # Subscribed only to the devices it holds, it follows each one's packets (_follow_held).
+        # Subscribed only to the devices it holds, it follows each one's packets (self.following).
         imu = subscription(Kind.IMU, share_group=settings.share_group)
         every_imu = [] if settings.held_only else [(imu, 1)]
         super().__init__(
@@ -165,14 +167,8 @@ class Worker(MqttService):
         )
         # Messages of devices heard of for the first time, until flush claims them.
         self._unclaimed: dict[str, list[Message]] = {}
-        # Subscribed only to the devices it holds (WorkerSettings.held_only): those whose
-        # packets it follows now, and those whose packets came although it does not hold
-        # them (a subscription of its session's past, or packets in flight as it let go),
-        # to unsubscribe.
-        self._following: set[str] = set()
-        self._strays: set[str] = set()
-        # Devices it holds whose last status said offline: let go of once idle (_to_let_go).
-        self._offline: set[str] = set()
+        #: Which devices' packets it follows, subscribed only to those it holds (else None).
+        self.following = HeldFollowing(self.follow, self.unsubscribe, self._unclaimed) if settings.held_only else None
         self.intake = StreamIntake(
             settings,
             self.store,
@@ -241,34 +237,20 @@ class Worker(MqttService):
                     self.ownership.keep(device_id, kind, m)
             else:
                 self._unclaimed.setdefault(device_id, []).append(m)
-            if self.settings.held_only and kind is Kind.IMU:
-                self._strays.add(device_id)
+            if self.following is not None and kind is Kind.IMU:
+                self.following.stray(device_id)
             return
         if kind is Kind.IMU:
             self.intake.take(device_id, m)
         elif kind is Kind.STATUS:
             status = self.requests.on_status(device_id, m.payload)
-            if self.settings.held_only:
-                self._note_status(device_id, status)
+            if self.following is not None:
+                known, held = self.ownership.knows(device_id), self.ownership.holds(device_id)
+                self.following.status(device_id, status, known=known, held=held)
         elif kind is Kind.ACTION:
             self.requests.on_action(device_id, m)
         elif kind is Kind.SETTINGS:
             self.requests.on_settings(device_id, m)
-
-    def _note_status(self, device_id: str, status: DeviceStatus | None) -> None:
-        """Subscribed only to the devices it holds: a status is how it finds a device, and learns it went offline.
-
-        ``status`` is None when the message was no valid status (the recorder counts those).
-        """
-        if not self.ownership.knows(device_id):
-            self._unclaimed.setdefault(device_id, [])  # claimed at the next flush
-            return
-        if status is None or not self.ownership.holds(device_id):
-            return
-        if status.online is False:
-            self._offline.add(device_id)
-        else:
-            self._offline.discard(device_id)
 
     def count(self, device_id: str, name: str) -> None:
         """Add one to a device's counter (:meth:`MqttService.count`)."""
@@ -461,40 +443,24 @@ class Worker(MqttService):
                 del self._wearers[device_id]
                 self.counts[("*", "evicted")] += 1
                 let_go.append(device_id)
-        if self.settings.held_only:
+        if self.following is not None:
             # It keeps following a device that went quiet, so as to hear it come back, unless
             # the device said it went offline: its status when it connects again is heard.
-            let_go = [d for d in let_go if d in self._offline]
-            self._offline -= set(let_go)
+            let_go = self.following.to_release(let_go)
         self.ownership.release(let_go)
         if scan:  # saved: the next look is due in a while (a failed save is tried again at the next flush)
             self._next_scan_s = now + SCAN_EVERY_S
         late_s = self.schedule.next_late_s()
         if late_s is not None and self._gathers():  # the loop comes back when the oldest is due
             self.tick_s = min(self.tick_s, max(0.0, late_s - self._clock()))
-        if self.settings.held_only:
-            self._follow_held()
+        if self.following is not None:
+            self.following.update(self.ownership.held)
         self._other_counts.hold(self.counts)
         self.counts.clear()
         if self._other_counts.held:
             self.store.add_counts(self._other_counts)
             # once saved, so a failed save is not exported twice
             self.metrics.add_counts(self._other_counts.written())
-
-    def _follow_held(self) -> None:
-        """Subscribe to the packets of the devices it holds now, and to no other's."""
-        held = self.ownership.held
-        if held != self._following:
-            added, gone = held - self._following, self._following - held
-            self._following = set(held)
-            self._offline &= held
-            self.follow(
-                {subscription(Kind.IMU, d): 1 for d in sorted(added)}, [subscription(Kind.IMU, d) for d in sorted(gone)]
-            )
-        strays = self._strays - held
-        self._strays.clear()
-        if strays:
-            self.unsubscribe([subscription(Kind.IMU, d) for d in sorted(strays)])
 
     def _hand_over(self, device_ids: list[str]) -> None:
         """Let go of the devices handed over whose snapshot is saved; the others wait for the next flush."""
