@@ -208,8 +208,26 @@ class Worker(MqttService):
             take_over=self._take_over,
         )
         self._next_scan_s = -math.inf
+        self._announced = False  # its leases taken before its first connection (connect)
         self.metrics.read("sitless_leases", lambda: len(self.ownership.held))
         self.metrics.read("sitless_standby_messages", self.ownership.standby_messages)
+
+    def connect(self) -> None:
+        """Take this worker's presence lease and its own leases of a run before, then connect.
+
+        Workers started together are then all counted in the store before any of them
+        hears a device, so that each claims its fair share from the first device on:
+        otherwise the first to hear the fleet counts only itself and takes all it heard,
+        and hand-overs even it out only a few devices at a time. A store that fails here
+        is tried again at the first flush, as always.
+        """
+        if not self._announced:
+            try:
+                self._take_over(self.ownership.renew())
+                self._announced = True
+            except StoreError as err:
+                log.warning("%s: no lease taken before connecting, the store failed: %s", self.client_id, err)
+        super().connect()
 
     # --- message handling -----------------------------------------------------------
 

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from ingest.codec import decode
-from ingest.mqtt import BrokerAddress
+from ingest.mqtt import BrokerAddress, connect, make_client
 from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from ingest.worker.cmd import register, run
 from tests.ingest.test_worker import DEVICE, packet_message
+from tests.support import wait_until
 
 
 class Clock:
@@ -305,6 +306,45 @@ def record(store_url: str, messages: list[Message], device_id: str = DEVICE) -> 
     rows = [BatchRow.of_packet(device_id, decode(m.payload), m.payload) for m in messages]
     with Store(store_url) as store:
         store.add_batches(rows)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("subscribe", ["all", "held"])
+def test_workers_started_together_are_counted_before_either_hears_a_device(
+    mosquitto_broker: BrokerAddress, any_store_url: str, subscribe: str
+) -> None:
+    """Each takes its presence lease before it connects, so that the first to hear a fleet
+    counts the other in its fair share instead of taking every device it heard (the other
+    would then hold none until hand-overs evened them out, a few devices at a time)."""
+    started = []
+    for name in ("a", "b"):
+        settings = WorkerSettings(
+            broker=mosquitto_broker, store_url=any_store_url, client_id=f"w-{name}", worker_id=name, subscribe=subscribe
+        )
+        started.append(Worker(settings))
+        started[-1].start()
+    try:
+        with Store(any_store_url) as store:
+            assert store.lease_census() == (2, 0)  # both present, before any message
+        client = make_client("fleet-statuses")
+        connect(client, mosquitto_broker)
+        fleet = [f"together-{i}" for i in range(6)]
+        kind = Kind.STATUS if subscribe == "held" else Kind.IMU  # held finds devices by status
+        body = status_message(fleet[0]).payload if subscribe == "held" else packet_message(0).payload
+        for info in [client.publish(topic(d, kind), body, qos=1) for d in fleet]:
+            info.wait_for_publish(60)
+        client.disconnect()
+        client.loop_stop()
+
+        def leased() -> dict[str, set[str]]:
+            with Store(any_store_url) as store:
+                return {n: {d for d, lease in store.leases().items() if lease.owner == n and d in fleet} for n in "ab"}
+
+        wait_until(lambda: sum(map(len, leased().values())) == len(fleet), what="every device leased")
+        assert min(map(len, leased().values())) >= 1, leased()  # shared from the first claims on
+    finally:
+        for w in started:
+            w.close()
 
 
 def test_held_workers_find_devices_by_their_status_and_follow_only_those_they_hold(any_store_url: str) -> None:
