@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -98,6 +98,18 @@ class TcpProxy:
         self.cut()
         self._server.close()
         self._thread.join(2)
+
+
+@contextlib.contextmanager
+def mqtt_client(client_id: str, broker: BrokerAddress) -> Iterator[paho.Client]:
+    """A paho client connected to ``broker`` (its network thread running), disconnected afterwards."""
+    client = make_client(client_id)
+    connect(client, broker)
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def tally(service: str, counts: dict[tuple[str, str], int]) -> Tally:

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
@@ -20,7 +20,7 @@ from tests.dashboard.office_morning import DEVICE, at
 from tests.dashboard.test_actions import RECEIVE_TIMEOUT_S, action_messages
 from tests.ingest.guided import DEVICE as SIM_DEVICE
 from tests.ingest.guided import set_packets, warm_up
-from tests.support import wait_until
+from tests.support import mqtt_client, wait_until
 
 __all__ = ["action_messages"]  # the subscriber fixture, shared with test_actions
 
@@ -200,11 +200,8 @@ def pipeline(embedded_broker: BrokerAddress, store_url: str) -> Iterator[Worker]
 @pytest.fixture
 def wearable(embedded_broker: BrokerAddress) -> Iterator[paho.Client]:
     """The simulated thigh wearable's MQTT link (it publishes the packets ``tests.ingest.guided`` makes)."""
-    client = make_client("test-session-page-device")
-    connect(client, embedded_broker)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-session-page-device", embedded_broker) as client:
+        yield client
 
 
 @pytest.mark.e2e

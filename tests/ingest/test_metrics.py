@@ -26,12 +26,12 @@ from ingest.broker import BrokerEngine, BrokerProcess
 from ingest.codec import Batch, encode
 from ingest.gateway import Gateway, GatewaySettings, SensorSpec
 from ingest.metrics import METRICS, Health, MetricsEndpoint, MetricsServer, ThreadCpu, metrics_endpoint
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import MqttService
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.support import free_port, wait_until
+from tests.support import free_port, mqtt_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,11 +89,8 @@ def services(broker: BrokerProcess, store_url: str) -> Iterator[dict[str, tuple[
 
 @pytest.fixture
 def publisher(broker: BrokerProcess) -> Iterator[paho.Client]:
-    client = make_client("test-metrics-publisher")
-    connect(client, broker.address)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-metrics-publisher", broker.address) as client:
+        yield client
 
 
 def send_packets(client: paho.Client) -> None:

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 import paho.mqtt.client as paho
 import pytest
 
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import probe_topic
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from tests.e2e.helpers import ProbeLog
 from tests.ingest.test_recorder import packet
-from tests.support import wait_until
+from tests.support import mqtt_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,11 +30,8 @@ GROUP = "recorders"
 
 @pytest.fixture
 def publisher(mosquitto_broker: BrokerAddress) -> Iterator[paho.Client]:
-    client = make_client("share-test-publisher")
-    connect(client, mosquitto_broker)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("share-test-publisher", mosquitto_broker) as client:
+        yield client
 
 
 def recorder(broker: BrokerAddress, store_url: str, name: str, share_group: str | None = GROUP) -> Recorder:

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.service import Message, MqttService
 from ingest.service.connection import SUBSCRIBE_CHUNK
 from ingest.topics import Kind, subscription, topic
-from tests.support import TcpProxy, wait_until
+from tests.support import TcpProxy, mqtt_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -55,11 +55,8 @@ class _Topics(MqttService):
 
 @pytest.fixture
 def send(broker: BrokerAddress) -> Iterator[Callable[[str, bytes], None]]:
-    client = make_client("test-follow-publisher")
-    connect(client, broker)
-    yield lambda t, payload: client.publish(t, payload, qos=1).wait_for_publish(timeout=60)
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-follow-publisher", broker) as client:
+        yield lambda t, payload: client.publish(t, payload, qos=1).wait_for_publish(timeout=60)
 
 
 def imu(device_id: str) -> str:

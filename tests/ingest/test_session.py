@@ -12,13 +12,13 @@ import pytest
 
 from analysis import UserAction
 from firmware_sim.exercises import exercise_truth, guided_session
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.session_cmd import SessionResult, follow_exercise
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from tests.ingest.guided import DEVICE, SQUATS, action, message, set_packets, warm_up
-from tests.support import EventLog, wait_until
+from tests.support import EventLog, mqtt_client, wait_until
 
 
 def test_the_truth_of_the_set_is_ten_squats() -> None:
@@ -83,11 +83,8 @@ def worker(broker: BrokerAddress, store_url: str) -> Iterator[Worker]:
 
 @pytest.fixture
 def device(broker: BrokerAddress) -> Iterator[paho.Client]:
-    client = make_client("test-session-device")
-    connect(client, broker)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-session-device", broker) as client:
+        yield client
 
 
 @pytest.mark.e2e

@@ -11,11 +11,11 @@ import pytest
 
 from ingest.actions import send_action
 from ingest.codec import Batch, encode
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.support import EventLog, wait_until
+from tests.support import EventLog, mqtt_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +33,8 @@ def worker(broker: BrokerAddress, store_url: str) -> Iterator[Worker]:
 
 @pytest.fixture
 def publisher(broker: BrokerAddress) -> Iterator[paho.Client]:
-    client = make_client("test-actions-publisher")
-    connect(client, broker)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-actions-publisher", broker) as client:
+        yield client
 
 
 def publish(client: paho.Client, kind: Kind, payload: bytes) -> None:

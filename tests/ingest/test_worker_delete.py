@@ -15,11 +15,11 @@ import pytest
 
 from ingest.actions import clear_retained
 from ingest.codec import Batch, encode
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.store import Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
-from tests.support import wait_until
+from tests.support import mqtt_client, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.both_stores]
 
@@ -30,11 +30,8 @@ T0_S = 1.7e9
 
 @pytest.fixture
 def wearable(broker: BrokerAddress) -> Iterator[paho.Client]:
-    client = make_client("test-forget-wearable")
-    connect(client, broker)
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    with mqtt_client("test-forget-wearable", broker) as client:
+        yield client
 
 
 def send(client: paho.Client, device_id: str, seqs: range) -> None:

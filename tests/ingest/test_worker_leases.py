@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from ingest.codec import decode
-from ingest.mqtt import BrokerAddress, connect, make_client
+from ingest.mqtt import BrokerAddress
 from ingest.service import Message
 from ingest.store import BatchRow, Store
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
 from ingest.worker.cmd import register, run
 from tests.ingest.test_worker import DEVICE, packet_message
-from tests.support import wait_until
+from tests.support import mqtt_client, wait_until
 
 
 class Clock:
@@ -326,15 +326,12 @@ def test_workers_started_together_are_counted_before_either_hears_a_device(
     try:
         with Store(any_store_url) as store:
             assert store.lease_census() == (2, 0)  # both present, before any message
-        client = make_client("fleet-statuses")
-        connect(client, mosquitto_broker)
         fleet = [f"together-{i}" for i in range(6)]
         kind = Kind.STATUS if subscribe == "held" else Kind.IMU  # held finds devices by status
         body = status_message(fleet[0]).payload if subscribe == "held" else packet_message(0).payload
-        for info in [client.publish(topic(d, kind), body, qos=1) for d in fleet]:
-            info.wait_for_publish(60)
-        client.disconnect()
-        client.loop_stop()
+        with mqtt_client("fleet-statuses", mosquitto_broker) as client:
+            for info in [client.publish(topic(d, kind), body, qos=1) for d in fleet]:
+                info.wait_for_publish(60)
 
         def leased() -> dict[str, set[str]]:
             with Store(any_store_url) as store:
