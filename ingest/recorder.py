@@ -179,11 +179,8 @@ class Recorder(MqttService):
         (docs/storage.md, *Lost answers*).
         """
         if self._rows:
-            for row in self._rows if self._counts_gaps else ():
-                if row.device_id not in self._last_seq:  # read before the write that changes it
-                    before = self.store.max_seq(row.device_id, below=row.seq)
-                    self._last_seq[row.device_id] = row.seq - 1 if before is None else before
-                self._last_seq.move_to_end(row.device_id)
+            if self._counts_gaps:
+                self._recall_last_seqs()
             try:
                 added = self.store.add_batches(self._rows)
             except StoreError:
@@ -214,6 +211,14 @@ class Recorder(MqttService):
         if self._tally.held:
             self.store.add_counts(self._tally)
             self._tally.written()
+
+    def _recall_last_seqs(self) -> None:
+        """Read the last stored sequence number of each device new to memory, before the write that changes it."""
+        for row in self._rows:
+            if row.device_id not in self._last_seq:
+                before = self.store.max_seq(row.device_id, below=row.seq)
+                self._last_seq[row.device_id] = row.seq - 1 if before is None else before
+            self._last_seq.move_to_end(row.device_id)
 
     def _note_seq(self, device_id: str, seq: int) -> None:
         """Count a gap when a packet skips sequence numbers, and a late packet that fills one."""

@@ -108,9 +108,10 @@ def _unnest_insert(table: sa.Table, columns: list[str], key: list[str]) -> sa.In
     """An insert of rows given as one array per column, skipping stored keys (PostgreSQL).
 
     ``INSERT INTO table (columns) SELECT * FROM unnest(:c1, :c2, ...) ON CONFLICT (key)
-    DO NOTHING RETURNING key``. psycopg sends each array as one parameter, so a flush of 500 packets is one short
-    statement with seven parameters, where a multi-row VALUES list has 3,500 (measured:
-    ``python -m bench.fleet --store-rate``, docs/performance.md).
+    DO NOTHING RETURNING key``. psycopg sends each array as one parameter, so a flush of
+    500 packets is one short statement with seven parameters, where a multi-row VALUES
+    list has 3,500: twice the packets a second (``python -m bench.fleet --store-rate``,
+    docs/performance.md, *The store's write rate*).
     """
     arrays = [sa.bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
     source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
