@@ -50,12 +50,12 @@ from bench.worker import packet_streams
 from firmware_sim.fleet import device_ids
 from ingest.broker import BrokerEngine, BrokerProcess, free_port
 from ingest.mqtt import BrokerAddress
+from ingest.service.connection import SUBSCRIBE_CHUNK  # filters per SUBSCRIBE, as the services send them
 from ingest.topics import Kind, subscription, topic
 
 __all__ = ["MODES", "BrokerRun", "main", "run"]
 
 MODES = ("held", "all", "shared")
-SUBSCRIBE_CHUNK = 500  # filters per SUBSCRIBE, as ingest.service.connection sends them
 _SHARE_GROUP = "bench"
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "BrokerAddress",
     "BrokerUrlError",
     "LoginRefusedError",
+    "check_share_group",
     "connect",
     "log_in",
     "make_client",
@@ -186,6 +187,23 @@ class BrokerAddress:
     def speaking_3_1_1(self) -> BrokerAddress:
         """The same broker, spoken to in MQTT 3.1.1 (a broker that refuses MQTT 5)."""
         return dataclasses.replace(self, mqtt5=False)
+
+
+def check_share_group(broker: BrokerAddress, share_group: str | None) -> None:
+    """Refuse a shared-subscription group on a broker address that speaks MQTT 3.1.1.
+
+    amqtt, the 3.1.1 broker sitless falls back to, grants ``$share/...`` subscriptions
+    and delivers nothing on them (STACK.md): a recorder or worker in a group there would
+    miss every message.
+
+    Raises:
+        ValueError: ``share_group`` is set and ``broker`` speaks MQTT 3.1.1.
+    """
+    if share_group is not None and not broker.mqtt5:
+        raise ValueError(
+            f"--share-group needs MQTT 5; {broker.url} speaks 3.1.1, whose brokers (amqtt) grant shared"
+            " subscriptions and deliver nothing"
+        )
 
 
 def url_host(host: str) -> str:

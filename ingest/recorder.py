@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ingest.codec import decode
 from ingest.errors import PacketError, PayloadError, StoreError, TopicError
 from ingest.metrics import metrics_endpoint
-from ingest.mqtt import BrokerAddress
+from ingest.mqtt import BrokerAddress, check_share_group
 from ingest.payloads import DeviceStatus
 from ingest.service import Message, MqttService, add_service_arguments, serve
 from ingest.store import DEFAULT_STORE_URL, BatchRow, Store
@@ -74,11 +74,7 @@ class RecorderSettings:
             subscription(Kind.IMU, share_group=self.share_group)
         except TopicError as err:
             raise ValueError(str(err)) from err
-        if not self.broker.mqtt5:
-            raise ValueError(
-                f"--share-group needs MQTT 5; {self.broker.url} speaks 3.1.1, whose brokers (amqtt) grant shared"
-                " subscriptions and deliver nothing"
-            )
+        check_share_group(self.broker, self.share_group)
 
 
 @dataclass(slots=True)

@@ -54,6 +54,7 @@ __all__ = [
     "FLAPPING_WINDOW_S",
     "PROBES_BEFORE_RECONNECT",
     "PROBE_EVERY_S",
+    "SUBSCRIBE_CHUNK",
     "ServiceConnection",
     "probe_topic",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis import AlertPolicy, Placement, SlouchPolicy
-from ingest.mqtt import BrokerAddress
+from ingest.mqtt import BrokerAddress, check_share_group
 from ingest.store import DEFAULT_STORE_URL
 
 __all__ = ["SUBSCRIBE_MODES", "WorkerSettings"]
@@ -173,11 +173,7 @@ class WorkerSettings:
             raise ValueError(f"subscribe must be one of {', '.join(SUBSCRIBE_MODES)}, got {self.subscribe!r}")
         if self.held_only and self.share_group is not None:
             raise ValueError("a shared subscription (share_group) and subscribe 'held' exclude each other")
-        if self.share_group is not None and not self.broker.mqtt5:
-            raise ValueError(
-                f"share_group needs MQTT 5; {self.broker.url} speaks 3.1.1, whose brokers (amqtt) grant shared"
-                " subscriptions and deliver nothing"
-            )
+        check_share_group(self.broker, self.share_group)
         if not self.lease_s > 0 or self.standby_messages < 0:
             raise ValueError(
                 f"lease_s must be > 0 and standby_messages >= 0, got {self.lease_s} and {self.standby_messages}"
