@@ -29,12 +29,12 @@ restarted worker publishes those it had not. Devices not heard from for a while 
 saved and let go of, and there are at most ``max_wearers`` in memory.
 
 The package's parts: :class:`Worker` here; its settings (``settings``); what it keeps of
-each wearer and how its analysis is built (``wearer``); each device's packets taken in
-sequence order (``intake``); their analysis, gathered a few packets a call
-(``schedule``); the flood budget and deferred packets (``flood``); the subscriptions
-of a worker that follows only the devices it holds (``following``); events stored,
-published and buzzed (``events``); the wearers' settings and actions (``requests``); the
-saves of each wearer's status and snapshot (``saves``). ``sitless worker``
+each wearer, and how its analysis is built or resumed from the store (``wearer``); each
+device's packets taken in sequence order (``intake``); their analysis, gathered a few
+packets a call (``schedule``); the flood budget and deferred packets (``flood``); the
+subscriptions of a worker that follows only the devices it holds (``following``); events
+stored, published and buzzed (``events``); the wearers' settings and actions
+(``requests``); the saves of each wearer's status and snapshot (``saves``). ``sitless worker``
 (:mod:`ingest.worker.cmd`) runs it from the command line.
 """
 
@@ -47,10 +47,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from analysis import Analyzer, Placement
-from ingest.errors import PayloadError, StoreError
+from ingest.errors import StoreError
 from ingest.ownership import DeviceOwnership, Handover
-from ingest.payloads import WearerSettings
 from ingest.service import Message, MqttService
 from ingest.store import Store, event_key
 from ingest.tally import Tally, writer_id
@@ -63,7 +61,7 @@ from ingest.worker.requests import UserRequests
 from ingest.worker.saves import StateSaver
 from ingest.worker.schedule import AnalysisSchedule
 from ingest.worker.settings import WorkerSettings
-from ingest.worker.wearer import Wearer, analysis_settings, fresh_analyzer, recognition
+from ingest.worker.wearer import Wearer, restored
 
 __all__ = ["Worker", "WorkerSettings"]
 
@@ -322,7 +320,7 @@ class Worker(MqttService):
         wearer = self._wearers.get(device_id)
         if wearer is not None:
             return wearer
-        wearer = self._restored(device_id)
+        wearer = restored(self.settings, self.store, device_id, status_placement=self.requests.placement(device_id))
         wearer.heard_s = self._clock()
         self._wearers[device_id] = wearer
         self._save_soon(wearer, snapshot=False)  # its first status
@@ -330,48 +328,6 @@ class Worker(MqttService):
         if replayed:
             log.info("%s: replayed %d stored packets", device_id, replayed)
         return wearer
-
-    def _restored(self, device_id: str) -> Wearer:
-        """The device's saved analysis, or a fresh one when there is none or it cannot be used.
-
-        The placement is the one the wearer chose (settings), else the one the device's
-        status names, else the one the saved state was for, else the default. A snapshot
-        of an older analysis version (after an upgrade) or of another placement cannot be
-        resumed: the analysis starts afresh with the packets stored after it.
-        """
-        saved = self.store.load_state(device_id)
-        saved_placement = None if saved is None else saved.status.get("placement")
-        chosen = self._chosen(device_id)
-        placement = (
-            (chosen and chosen.placement)
-            or self.requests.placement(device_id)
-            or (
-                Placement(saved_placement)
-                if saved_placement in {str(p) for p in Placement}
-                else self.settings.placement
-            )
-        )
-        analysis = analysis_settings(self.settings, placement, chosen)
-        if saved is None or not saved.snapshot:
-            return Wearer(fresh_analyzer(self.settings, analysis), placement, chosen=chosen)
-        try:
-            analyzer = Analyzer.restore(analysis, saved.snapshot, recognition(self.settings, analysis))
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-            log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
-            return Wearer(fresh_analyzer(self.settings, analysis), placement, seq=saved.seq, chosen=chosen)
-        log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
-        return Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
-
-    def _chosen(self, device_id: str) -> WearerSettings | None:
-        """The settings the wearer chose, as stored (None: none, or unreadable)."""
-        body = self.store.wearer_settings(device_id)
-        if body is None:
-            return None
-        try:
-            return WearerSettings.from_dict(body)
-        except PayloadError as err:
-            log.warning("%s: stored settings not usable (%s); the worker's own apply", device_id, err)
-            return None
 
     def _send_events(self) -> None:
         """Store held events, publish the new ones, and buzz the wearable on a fresh alert or a slouch nudge."""

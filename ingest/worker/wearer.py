@@ -2,11 +2,14 @@
 
 A wearer's analysis follows the worker's settings, with what the wearer chose (on the
 Settings page) in their place (:func:`analysis_settings`), and runs the recogniser of
-exercise done unprompted unless the worker leaves it out (:func:`fresh_analyzer`).
+exercise done unprompted unless the worker leaves it out (:func:`fresh_analyzer`). A
+wearer the worker takes up is resumed from the snapshot saved in the store where it can
+be (:func:`restored`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,10 +19,14 @@ from analysis import AnalysisSettings, Analyzer, Placement
 from analysis.detector import Detector
 from analysis.sets import recognition_detectors
 from ingest.codec import Batch
+from ingest.errors import PayloadError
 from ingest.payloads import WearerSettings
+from ingest.store import Store
 from ingest.worker.settings import WorkerSettings
 
-__all__ = ["MAX_QUEUED_SAMPLES", "Wearer", "analysis_settings", "fresh_analyzer", "recognition"]
+__all__ = ["MAX_QUEUED_SAMPLES", "Wearer", "analysis_settings", "fresh_analyzer", "recognition", "restored"]
+
+log = logging.getLogger(__name__)
 
 #: A device's queued samples are analysed once they reach this many (2 min at 50 Hz),
 #: so that a backlog is analysed in bounded chunks.
@@ -110,3 +117,49 @@ def fresh_analyzer(settings: WorkerSettings, analysis: AnalysisSettings) -> Anal
         analysis: The wearer's analysis settings (:func:`analysis_settings`).
     """
     return Analyzer(analysis, recognition(settings, analysis))
+
+
+def restored(settings: WorkerSettings, store: Store, device_id: str, *, status_placement: Placement | None) -> Wearer:
+    """The device's saved analysis, or a fresh one when there is none or it cannot be used.
+
+    The placement is the one the wearer chose (settings), else the one the device's
+    status names, else the one the saved state was for, else the worker's default. A
+    snapshot of an older analysis version (after an upgrade) or of another placement
+    cannot be resumed: the analysis starts afresh with the packets stored after it.
+
+    Args:
+        settings: The worker's settings.
+        store: Where the wearer's settings and saved state are.
+        device_id: The device.
+        status_placement: The placement the device's status names (None: none heard).
+    """
+    saved = store.load_state(device_id)
+    saved_placement = None if saved is None else saved.status.get("placement")
+    chosen = _chosen(store, device_id)
+    placement = (
+        (chosen and chosen.placement)
+        or status_placement
+        or (Placement(saved_placement) if saved_placement in {str(p) for p in Placement} else settings.placement)
+    )
+    analysis = analysis_settings(settings, placement, chosen)
+    if saved is None or not saved.snapshot:
+        return Wearer(fresh_analyzer(settings, analysis), placement, chosen=chosen)
+    try:
+        analyzer = Analyzer.restore(analysis, saved.snapshot, recognition(settings, analysis))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        log.warning("%s: saved analysis state not usable (%s); starting afresh", device_id, err)
+        return Wearer(fresh_analyzer(settings, analysis), placement, seq=saved.seq, chosen=chosen)
+    log.info("%s: resumed analysis after packet %d", device_id, saved.seq)
+    return Wearer(analyzer, placement, seq=saved.seq, chosen=chosen)
+
+
+def _chosen(store: Store, device_id: str) -> WearerSettings | None:
+    """The settings the wearer chose, as stored (None: none, or unreadable)."""
+    body = store.wearer_settings(device_id)
+    if body is None:
+        return None
+    try:
+        return WearerSettings.from_dict(body)
+    except PayloadError as err:
+        log.warning("%s: stored settings not usable (%s); the worker's own apply", device_id, err)
+        return None
