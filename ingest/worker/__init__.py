@@ -403,7 +403,7 @@ class Worker(MqttService):
         handing = sorted(self.ownership.handing_over - set(leaving))  # to another worker (ingest.ownership)
         for device_id in [*leaving, *handing]:
             if device_id in self._wearers:
-                self.intake.feed_pending(device_id, self._wearers[device_id], skip_gaps=True)
+                self.intake.settle(device_id, self._wearers[device_id])
                 self._analyse_now(device_id, self._wearers[device_id])
         self._analyse_all(gather=not force and self._gathers())
         self._send_events()
@@ -480,14 +480,14 @@ class Worker(MqttService):
         return sum(len(w.pending) + len(w.queued) + len(w.deferred) for w in list(self._wearers.values()))
 
     def close(self) -> None:
-        """Analyse held packets, save every device's state, disconnect and close the store (once)."""
+        """Analyse the packets taken in order, save every device's state, disconnect and close the store (once)."""
         if self._closed:
             return
         self._closed = True
         super().close()
         for device_id, wearer in self._wearers.items():
-            self.intake.feed_pending(device_id, wearer, skip_gaps=True)
-            self._analyse_now(device_id, wearer)  # those left to the store wait there for the next run
+            self.intake.settle(device_id, wearer)  # those after a gap wait in the store for the next run
+            self._analyse_now(device_id, wearer)
         try:
             self.flush(force=True)  # analyses what is queued first
             self.ownership.release()  # another worker takes them over at once

@@ -207,6 +207,24 @@ class StreamIntake:
                 self._flood.leave_to_store(device_id, wearer, batch.seq)
             wearer.pending_since_s = self._clock()
 
+    def settle(self, device_id: str, wearer: Wearer) -> None:
+        """Before the wearer is saved and let go of: feed the held packets that follow on, gaps filled from the store.
+
+        The worker stops, or the device went quiet or is handed over. A held packet after
+        a gap the store cannot fill is not fed, and the gap not skipped: it stays in the
+        store, for when the stream goes on (:meth:`replay_stored`). Skipped here, a stray
+        packet far ahead (a forged or damaged number) became the last one analysed, and
+        every real packet after it a duplicate.
+        """
+        while wearer.pending and not wearer.quarantined and wearer.behind_seq is None:
+            nxt = min(wearer.pending)
+            if nxt != wearer.seq + 1:
+                if self._fill_from_store(device_id, wearer, nxt):
+                    continue
+                return
+            if not self._feed(device_id, wearer, wearer.pending.pop(nxt)):
+                self._flood.leave_to_store(device_id, wearer, nxt)
+
     def _recorder_behind(self, device_id: str, wearer: Wearer, before_seq: int) -> bool:
         """Whether the recorder has not yet stored up to ``before_seq - 1`` and may still bring the gap's packets.
 
@@ -240,10 +258,17 @@ class StreamIntake:
     ) -> int:
         """Feed the packets the recorder stored after the last one analysed (and before ``before_seq``); how many.
 
+        Bounded by ``before_seq``, a packet the device has sent since, the replay goes on
+        past a gap in the stored numbers: the stream went on past it. Without a bound (a
+        wearer restored for an action, its settings or a take-over, with no packet of its
+        own yet) it stops at the first gap: a stray number far ahead (forged, or damaged)
+        is not taken for the stream's next packet, and what follows a real gap is fed once
+        the device's next packet bounds it.
+
         Args:
             device_id: The device.
             wearer: Its state in the worker.
-            before_seq: The first packet not to feed (None: every one stored).
+            before_seq: The first packet not to feed (None: every one stored up to a gap).
             limit: Most packets to read from the store (None: no limit).
 
         Raises:
@@ -252,6 +277,8 @@ class StreamIntake:
         fed = 0
         for row in self._store.batches(device_id, after_seq=wearer.seq, limit=limit):
             if (before_seq is not None and row.seq >= before_seq) or wearer.quarantined:
+                break
+            if before_seq is None and wearer.seq >= 0 and row.seq != wearer.seq + 1:
                 break
             try:
                 batch = decode(row.payload)

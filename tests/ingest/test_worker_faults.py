@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ingest.codec import Batch, encode
+from ingest.codec import Batch, decode, encode
 from ingest.ownership import DeviceOwnership
 from ingest.service import Message
 from ingest.store import BatchRow, Store
@@ -150,11 +150,12 @@ def test_a_forged_sequence_number_does_not_silence_the_real_stream(tmp_path: Pat
     """A valid packet with seq 4,000,000,000 and a time a year ahead: the real packets after
     it are still analysed, and after a restart too."""
     url = store_url(tmp_path)
-    worker = make_worker(url, reorder_wait_s=0.0)
+    worker = make_worker(url, reorder_wait_s=0.0, recorder_wait_s=0.0)
     worker.handle([good(s) for s in range(10)])
     forged = imu(GOOD, 4_000_000_000, T0 + 365 * 86400.0)
     worker.handle([forged])
     worker.tick()  # the gap before it is given up: the forged packet is analysed
+    assert worker._wearers[GOOD].seq == 4_000_000_000
     worker.handle([good(s) for s in range(10, 20)])
     assert worker._wearers[GOOD].seq == 19
     worker.close()
@@ -252,6 +253,57 @@ def test_a_forged_packet_ahead_waits_while_the_real_stream_flows(tmp_path: Path)
         worker.tick()
     assert worker._wearers[GOOD].seq == 5
     worker.close()
+
+
+@pytest.mark.parametrize("letting_go", ["stop", "stop, then settings first", "killed, then settings first", "idle"])
+def test_a_forged_packet_ahead_is_not_forced_in_when_the_wearer_is_let_go_of(tmp_path: Path, letting_go: str) -> None:
+    """A packet 5,000 numbers ahead of the stream (forged, or a damaged number), which the
+    recorder stores too, is held while the real packets flow. The worker then stops (and
+    restarts, the wearer's retained settings maybe reaching it first), is killed and
+    restarted so, or lets the quiet wearer go: the real packets after it are analysed,
+    none taken for a duplicate. The stray packet was fed as the worker let go, or caught
+    up from the store on a restart, its number became the last one analysed, and some 40
+    minutes of the real stream after it were dropped as duplicates."""
+    url = store_url(tmp_path)
+    now = [0.0]
+    stray = imu(GOOD, 5_000, T0 + 1.0)
+    worker = Worker(WorkerSettings(store_url=url, reorder_wait_s=1.0, evict_idle_s=60.0), clock=lambda: now[0])
+
+    def deliver(to: Worker, messages: list[Message]) -> None:
+        """As through the broker: the recorder stores each packet, and the worker takes it."""
+        with Store(url) as store:
+            store.add_batches([BatchRow.of_packet(GOOD, decode(m.payload), m.payload) for m in messages])
+        to.handle(messages)
+        to.tick()
+
+    deliver(worker, [good(0), stray])
+    for s in range(1, 40):
+        now[0] += 0.5
+        deliver(worker, [good(s)])
+    assert worker._wearers[GOOD].seq == 39
+    if letting_go == "idle":
+        now[0] += 61.0
+        worker.flush()
+        assert GOOD not in worker._wearers
+        again = worker
+    else:
+        if letting_go.startswith("killed"):
+            worker.flush(force=True)  # its snapshot saved, and then no goodbye
+        else:
+            worker.close()
+        again = make_worker(url)
+        if letting_go.endswith("settings first"):
+            again.handle([json_message(GOOD, Kind.SETTINGS, b'{"max_sitting_min": 30}')])
+            assert again._wearers[GOOD].seq == 39  # caught up from the store as far as the gap
+    for s in range(40, 80):
+        deliver(again, [good(s)])
+    assert again._wearers[GOOD].seq == 79
+    again.close()
+    saved = counters(url)
+    assert saved[(GOOD, "packets")] == 80
+    assert (GOOD, "duplicates") not in saved
+    with Store(url) as store:
+        assert store.load_state(GOOD).seq == 79  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("jump_s", [-86400.0, -5.0, 86400.0, 7 * 86400.0, 2e9])
