@@ -2,8 +2,10 @@
 
 The recorder and the worker are fed, through the same ``handle`` their loop calls,
 random bytes, hostile JSON and valid packets whose sequence numbers and times go
-anywhere (backwards, repeated, days or aeons ahead). Neither may raise, and afterwards a
-well-behaved device is still analysed: one device's bad data never stops the others.
+anywhere (backwards, repeated, days or aeons ahead), and actions and statuses whose
+texts hold any character, on a SQLite store and on PostgreSQL (which refuses NUL in
+text). Neither may raise, and afterwards a well-behaved device is still analysed: one
+device's bad data never stops the others.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import Message
 from ingest.topics import Kind, topic
 from ingest.worker import Worker, WorkerSettings
+from tests.conftest import STORE_BACKENDS
+from tests.postgres import PostgresServer
 
 DEVICES = ["fz-0", "fz-1", "fz-2"]
 WELL_BEHAVED = "steady-01"
+
+#: Fields of statuses, actions and settings.
+FIELDS = ["action", "id", "exercise", "placement", "online", "firmware", "rate_hz", "t_s", "until_s"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -42,7 +49,7 @@ def json_payloads(draw: st.DrawFn) -> bytes:
     if choice == 0:
         body = {
             key: draw(json_values | st.sampled_from(["done", "snooze", "meeting", "calibrate", "thigh", "wrist"]))
-            for key in draw(st.lists(st.sampled_from(["action", "placement", "online", "rate_hz", "t_s"]), max_size=3))
+            for key in draw(st.lists(st.sampled_from(FIELDS), max_size=4))
         }
         return json.dumps(body).encode()
     if choice == 1:
@@ -81,10 +88,28 @@ def messages(draw: st.DrawFn) -> list[Message]:
     out = []
     for _ in range(draw(st.integers(1, 12))):
         device = draw(st.sampled_from(DEVICES))
-        kind = draw(st.sampled_from([Kind.IMU, Kind.IMU, Kind.STATUS, Kind.ACTION]))
+        kind = draw(st.sampled_from([Kind.IMU, Kind.IMU, Kind.STATUS, Kind.ACTION, Kind.SETTINGS]))
         payload = draw(packets()) if kind is Kind.IMU else draw(json_payloads())
         name = draw(st.sampled_from([topic(device, kind), "sitless/v1/x/y/z", "other/topic"]))
         out.append(Message(name, payload, 0, 1, 1.7e9))
+    return out
+
+
+@st.composite
+def texts_messages(draw: st.DrawFn) -> list[Message]:
+    """Well-formed actions and statuses but for their texts, which hold any character (NUL included)."""
+    odd = st.sampled_from(["\x00", "\n", "\x1b", "\u200b", "\ud800", "é✓", ""])
+    text = st.builds(lambda a, b, c: a + b + c, st.text(max_size=5), odd, st.text(max_size=5))
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        device = draw(st.sampled_from(DEVICES))
+        if draw(st.booleans()):
+            body: dict[str, object] = {"action": draw(st.sampled_from(["done", "snooze", "exercise_start"]))}
+            body |= {key: draw(text) for key in draw(st.lists(st.sampled_from(["id", "exercise"]), max_size=2))}
+            kind = Kind.ACTION
+        else:
+            body, kind = {"online": True, "firmware": draw(text)}, Kind.STATUS
+        out.append(Message(topic(device, kind), json.dumps(body).encode(), 0, 1, 1.7e9))
     return out
 
 
@@ -94,16 +119,26 @@ def folder() -> Iterator[Path]:
         yield Path(path)
 
 
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def stores(request: pytest.FixtureRequest, folder: Path) -> tuple[str, str]:
+    """The worker's store and the recorder's, on each backend in turn: PostgreSQL refuses
+    text that SQLite takes (NUL), and such a refusal must not pass for a store outage."""
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'worker.sqlite'}", f"sqlite:///{folder / 'recorder.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database(), server.new_database()
+
+
 @pytest.fixture(scope="module")
-def worker(folder: Path) -> Iterator[Worker]:
-    w = Worker(WorkerSettings(store_url=f"sqlite:///{folder / 'worker.sqlite'}", reorder_wait_s=0.0))
+def worker(stores: tuple[str, str]) -> Iterator[Worker]:
+    w = Worker(WorkerSettings(store_url=stores[0], reorder_wait_s=0.0))
     yield w
     w.close()
 
 
 @pytest.fixture(scope="module")
-def recorder(folder: Path) -> Iterator[Recorder]:
-    r = Recorder(RecorderSettings(store_url=f"sqlite:///{folder / 'recorder.sqlite'}"))
+def recorder(stores: tuple[str, str]) -> Iterator[Recorder]:
+    r = Recorder(RecorderSettings(store_url=stores[1]))
     yield r
     r.close()
 
@@ -125,6 +160,16 @@ def test_the_worker_never_raises(worker: Worker, batch: list[Message]) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=messages())
 def test_the_recorder_never_raises(recorder: Recorder, batch: list[Message]) -> None:
+    recorder.handle(batch)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=texts_messages())
+def test_texts_the_store_cannot_keep_never_raise(worker: Worker, recorder: Recorder, batch: list[Message]) -> None:
+    """An action's id or exercise, or a status's firmware, holding any character: on
+    PostgreSQL a NUL made each write of the batch fail as if the store were down."""
+    worker.handle(batch)
+    worker.flush()
     recorder.handle(batch)
 
 
