@@ -10,6 +10,7 @@ __all__ = [
     "ProfileError",
     "RecordingError",
     "StoreError",
+    "StoreRefusedError",
     "TopicError",
 ]
 
@@ -36,6 +37,14 @@ class TopicError(IngestError):
 
 class StoreError(IngestError):
     """The store could not be opened, read or written."""
+
+
+class StoreRefusedError(IngestError):
+    """The store refused the values of a read or a write (a text PostgreSQL cannot hold, a number out of range).
+
+    Not a :class:`StoreError`, which the services wait out and try again: no retry of the
+    same values can succeed, so the message that brought them is counted and skipped.
+    """
 
 
 class RecordingError(IngestError):

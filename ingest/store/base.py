@@ -19,9 +19,9 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from ingest.errors import StoreError
+from ingest.errors import StoreError, StoreRefusedError
 from ingest.store.leases import database_now
 from ingest.store.schema import (
     Backend,
@@ -236,11 +236,14 @@ class StoreBase:
         Raises:
             StoreError: The database failed (locked past the busy timeout, disk full,
                 server gone...).
+            StoreRefusedError: The database refused the values written.
         """
         conn = self._connection()
         try:
             with self._begun(conn):
                 yield conn
+        except DataError as err:
+            raise StoreRefusedError(f"{self.where} refused the values written: {_reason(err)}") from err
         except SQLAlchemyError as err:
             raise StoreError(f"write to {self.where} failed: {_reason(err)}") from err
 
@@ -274,8 +277,17 @@ class StoreBase:
         return new
 
     def _read(self, statement: sa.Executable) -> list[tuple[Any, ...]]:
+        """The rows of a query.
+
+        Raises:
+            StoreError: The database failed.
+            StoreRefusedError: The database refused the values the query holds (NUL in a
+                text, on PostgreSQL): not an outage, to be waited out.
+        """
         try:
             return [tuple(row) for row in self._connection().execute(statement)]
+        except DataError as err:
+            raise StoreRefusedError(f"{self.where} refused the values of a query: {_reason(err)}") from err
         except SQLAlchemyError as err:
             raise StoreError(f"read from {self.where} failed: {_reason(err)}") from err
 

@@ -10,7 +10,9 @@ import json
 import numpy as np
 import pytest
 
+from ingest import wearer_payloads
 from ingest.codec import Batch, encode
+from ingest.errors import StoreRefusedError
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import Message
 from ingest.store import Store
@@ -77,3 +79,35 @@ def test_an_unstorable_firmware_name_in_a_status_is_counted_by_the_recorder(stor
         counted = {(d, n): v for (_, d, n), v in store.counters("recorder").items()}
         assert store.seqs(GOOD) == [0, 1]
     assert counted[(GOOD, "bad_status")] == 1
+
+
+def test_a_value_the_store_refuses_is_not_taken_for_an_outage(store_url: str) -> None:
+    """A query holding text the database cannot hold raises StoreRefusedError (PostgreSQL)
+    or finds nothing (SQLite), never StoreError, which the services wait out and retry;
+    the store goes on answering."""
+    with Store(store_url) as store:
+        if store_url.startswith("postgresql"):
+            with pytest.raises(StoreRefusedError, match="NUL"):
+                store.has_event(GOOD, "action", "a\x00b")
+        else:
+            assert not store.has_event(GOOD, "action", "a\x00b")
+        assert not store.has_event(GOOD, "action", "ab")
+
+
+def test_a_message_whose_values_the_store_refuses_is_skipped(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the checks of the payloads (taken out here): a refusal of the store costs the
+    message that brought it, counted as an error, and the worker goes on."""
+    monkeypatch.setattr(wearer_payloads, "text_field", lambda body, name, **_: body.get(name))
+    worker = Worker(WorkerSettings(store_url=store_url, reorder_wait_s=3600.0))
+    try:
+        worker.handle([packet(GOOD, 0)])
+        worker.handle([json_message(GOOD, Kind.ACTION, {"action": "done", "id": "a\x00b"}), packet(GOOD, 1)])
+        worker.flush(force=True)
+        assert worker._wearers[GOOD].seq == 1
+    finally:
+        worker.close()
+    with Store(store_url) as store:
+        counted = {(d, n): v for (_, d, n), v in store.counters("worker").items()}
+        assert store.load_state(GOOD).seq == 1  # type: ignore[union-attr]
+    if store_url.startswith("postgresql"):
+        assert counted[(GOOD, "errors")] == 1
