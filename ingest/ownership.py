@@ -296,7 +296,14 @@ class DeviceOwnership:
         return Handover(lost=gone)
 
     def release(self, device_ids: Iterable[str] | None = None) -> None:
-        """Let go of some leases (None: all), so that another worker takes them at once.
+        """Let go of all leases, as the worker stops, or of those of some devices that went quiet.
+
+        All (None): another worker takes them at once, finding them by their messages or,
+        with ``find_in_store``, as leases left expired. Some: the devices idle past the
+        worker's ``evict_idle_s`` (and, with ``find_in_store``, whose status said they went
+        offline), whose leases are deleted: none is claimed again until its messages are
+        heard (its status as it connects again). Left expired, they were claimed again from
+        the store at the next renewal, and followed for ever.
 
         Raises:
             StoreError: The store failed.
@@ -308,7 +315,7 @@ class DeviceOwnership:
             self._present = False
             return
         gone = sorted(set(device_ids) & self.held)
-        self.store.release_leases(self.worker_id, gone, lapse=self._find_in_store)
+        self.store.release_leases(self.worker_id, gone)
         self.held -= set(gone)
 
 

@@ -58,7 +58,8 @@ class HeldFollowing:
             held: Whether the worker holds it.
         """
         if not known:
-            self._unclaimed.setdefault(device_id, [])  # claimed at the next flush
+            if status is None or status.online is not False:  # a device offline is claimed when it is back
+                self._unclaimed.setdefault(device_id, [])  # claimed at the next flush
             return
         if status is None or not held:
             return

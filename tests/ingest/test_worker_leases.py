@@ -455,19 +455,30 @@ def test_held_workers_split_a_stopped_workers_devices_between_them(any_store_url
 def test_a_held_worker_lets_go_of_an_idle_device_only_once_it_went_offline(any_store_url: str, offline: bool) -> None:
     """An idle device is saved and dropped from memory. Its lease and subscription stay, so
     that its next packet is heard, unless its status said it went offline: then its lease is
-    left expired and its packets no longer followed, until its status when it connects again
-    brings it back. Either way its analysis goes on from the saved state."""
+    deleted and its packets no longer followed, by this worker or one started later (which
+    hears the retained offline status), until its status when it connects again brings it
+    back. Either way its analysis goes on from the saved state. Left expired, the lease was
+    claimed again from the store at the next renewal, and the device followed for ever."""
     clock = Clock()
     w = worker(any_store_url, "a", clock, subscribe="held", evict_idle_s=60.0)
     w.handle([status_message(DEVICE), *packets(range(0, 10))])
+    gone = Message(topic(DEVICE, Kind.STATUS), b'{"online": false}', 0, 1, 0.0)
     if offline:
-        w.handle([Message(topic(DEVICE, Kind.STATUS), b'{"online": false}', 0, 1, 0.0)])
+        w.handle([gone])
     clock.now_s += 120.0
     w.handle([])
+    later = worker(any_store_url, "b", clock, subscribe="held", evict_idle_s=60.0)
+    later.handle([gone] if offline else [])
+    for _ in range(4):  # renewals, every third of the 10-s lease
+        clock.now_s += 4.0
+        w.handle([])
+        later.handle([])
     assert DEVICE not in w._wearers
     assert w.ownership.held == followed(w) == (set() if offline else {DEVICE})
+    assert later.ownership.held == followed(later) == set()
     with Store(any_store_url) as store:
-        assert (store.leases()[DEVICE].expires_in_s <= 0) is offline
+        assert (DEVICE not in store.leases()) is offline
+    later.close()
     if offline:
         w.handle([status_message(DEVICE)])  # back online
         assert w.ownership.held == followed(w) == {DEVICE}
