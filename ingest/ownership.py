@@ -301,9 +301,9 @@ class DeviceOwnership:
         All (None): another worker takes them at once, finding them by their messages or,
         with ``find_in_store``, as leases left expired. Some: the devices idle past the
         worker's ``evict_idle_s`` (and, with ``find_in_store``, whose status said they went
-        offline), whose leases are deleted: none is claimed again until its messages are
-        heard (its status as it connects again). Left expired, they were claimed again from
-        the store at the next renewal, and followed for ever.
+        offline), whose leases are deleted rather than left expired, where ``find_in_store``
+        would claim them again at the next renewal: none is claimed again until its
+        messages are heard (its status as it connects again).
 
         Raises:
             StoreError: The store failed.

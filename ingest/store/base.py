@@ -282,7 +282,7 @@ class StoreBase:
         Raises:
             StoreError: The database failed.
             StoreRefusedError: The database refused the values the query holds (NUL in a
-                text, on PostgreSQL): not an outage, to be waited out.
+                text, on PostgreSQL): not an outage, and no retry can succeed.
         """
         try:
             return [tuple(row) for row in self._connection().execute(statement)]
