@@ -68,6 +68,11 @@ class StoreUrl:
         return self.url.set(drivername="postgresql").render_as_string(hide_password=True)
 
 
+#: libpq's connection options that hold a secret (libpq documentation, *Parameter Key
+#: Words*): refused in a store URL's query, as a password in its user part is.
+_SECRET_OPTIONS = frozenset({"password", "sslpassword"})
+
+
 def parse_store_url(url: str) -> StoreUrl:
     """Parse a store URL: ``sqlite:///relative.db``, ``sqlite:////abs.db``, a plain path, or PostgreSQL.
 
@@ -95,10 +100,11 @@ def parse_store_url(url: str) -> StoreUrl:
         parsed = make_url("postgresql" + url.removeprefix(scheme))
     except ArgumentError as err:
         raise StoreError(f"malformed store URL {url!r}: {err}") from err
-    if parsed.password is not None:
+    if parsed.password is not None or _SECRET_OPTIONS & set(parsed.query):
         raise StoreError(
-            "a store URL must not carry a password (it would show in process lists and logs):"
-            " set PGPASSWORD or a password file in PGPASSFILE instead"
+            "a store URL must not carry a password, in its user part or as a query option"
+            " (it would show in process lists and logs): set PGPASSWORD or a password file"
+            " in PGPASSFILE instead"
         )
     if not parsed.database:
         raise StoreError(f"store URL {url!r} names no database: postgresql://USER@HOST:PORT/DB")

@@ -450,6 +450,8 @@ def test_store_urls_name_their_backend(url: str, backend: Backend, shown: str) -
     ("url", "reason"),
     [
         ("postgresql://sitless:secret@db/office", "must not carry a password"),
+        ("postgresql://sitless@db/office?password=secret", "must not carry a password"),
+        ("postgresql://sitless@db/office?sslmode=require&sslpassword=secret", "must not carry a password"),
         ("postgresql://sitless@db", "names no database"),
         ("mysql://sitless@db/office", "unsupported store URL scheme"),
     ],
