@@ -77,9 +77,18 @@ class PasswordFilePlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt has no 
         logins: str = ""
 
     async def authenticate(self, *, session: Session) -> bool:
-        """Whether the session's user name and password match a login of the folder."""
+        """Whether the session's user name and password match a login of the folder, and its will is its to send.
+
+        amqtt 0.12.1 publishes a client's last will without asking the topic plugins
+        (``Broker._broadcast_message``): a will on a topic the login may not publish to (a
+        device's on another's status or commands) is refused here, with the connection,
+        as mosquitto refuses it.
+        """
         user = session.username if session is not None else None
         if not user:
+            return False
+        if session.will_flag and not may(user, session.will_topic or "", Access.WRITE):
+            log.warning("refused %s: its last will is on %s, which it may not publish to", user, session.will_topic)
             return False
         hashed = Logins(Path(self.config.logins)).users().get(user)
         return hashed is not None and check_password(hashed, session.password or "")

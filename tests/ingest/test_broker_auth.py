@@ -155,6 +155,41 @@ def test_a_device_reads_only_its_own_commands(secure_broker: BrokerProcess) -> N
         worker.close()
 
 
+def test_a_device_cannot_send_as_another_through_its_last_will(secure_broker: BrokerProcess) -> None:
+    """desk-07 connects with its last will on desk-08's status, commands or actions, then
+    drops the connection: the will reaches no one. amqtt refuses such a connection (it
+    published a will without asking the ACL); mosquitto takes it and drops the will. Each
+    time a client of the same id then takes the session over, which ends the first
+    connection (and sends or drops its will) before it is accepted; its marker comes after."""
+    b = secure_broker
+    watcher = Client(b.login("worker"), "t-worker", "sitless/v1/+/status", "sitless/v1/+/action")
+    desk08 = Client(b.login("desk-08"), "t-desk-08", topic("desk-08", Kind.CMD))
+    try:
+        for kind in (Kind.STATUS, Kind.CMD, Kind.ACTION):
+            client_id = f"t-will-{kind.value}"
+            evil = make_client(client_id, will=(topic("desk-08", kind), b"forged", 1, True))
+            try:
+                connect(evil, b.login("desk-07"), timeout_s=WAIT_S, fail_if_refused=True)
+            except ConnectionError:
+                assert b.engine is BrokerEngine.AMQTT
+            else:
+                assert b.engine is BrokerEngine.MOSQUITTO
+                sock = evil.socket()
+                assert sock is not None
+                sock.shutdown(socket.SHUT_RDWR)  # gone without a DISCONNECT: the will is due
+            evil.loop_stop()
+            again = Client(b.login("desk-07"), client_id)
+            again.publish(topic("desk-07", Kind.STATUS), kind.value.encode())
+            again.close()
+            marker = (topic("desk-07", Kind.STATUS), kind.value.encode())
+            assert watcher.until(marker) == [marker]
+        watcher.publish(topic("desk-08", Kind.CMD), b"marker")
+        assert desk08.until((topic("desk-08", Kind.CMD), b"marker")) == [(topic("desk-08", Kind.CMD), b"marker")]
+    finally:
+        watcher.close()
+        desk08.close()
+
+
 def test_the_read_only_login_reads_events_and_publishes_nothing(secure_broker: BrokerProcess) -> None:
     """``reader`` subscribes to every wearable's events; what it publishes reaches no one."""
     b = secure_broker
