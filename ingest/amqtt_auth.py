@@ -36,12 +36,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.events import BrokerEvents
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, Session
+from amqtt.utils import format_client_message, gen_client_id
 
 from ingest.broker_setup import Access, Logins, check_password, may
 
@@ -199,7 +203,8 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
     one. With the logins' ACL on, held packets were lost this way under reconnections
     (``tests/e2e/test_secure_faults.py``). :class:`AclPlugin` has already checked every
     subscription against every topic its filter matches (:func:`ingest.broker_setup.may`),
-    so a delivery is allowed here without a second check, and without yielding. The
+    so a delivery is checked here again only by that function, without yielding (a
+    session taken over by another login keeps subscriptions granted to the first). The
     loop's one other wait is for a session whose client is away (killed, reconnecting):
     amqtt keeps the message for it, then awaits the plugins' ``RETAINED_MESSAGE`` event;
     here the event is fired without waiting for it, so that a worker or recorder killed
@@ -212,9 +217,34 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
     acknowledge). These too are private methods of amqtt 0.12.1 (:data:`AMQTT_VERSION`).
     """
 
+    def __init__(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        #: Whether the logins' ACL is on (:func:`ingest.broker.amqtt_engine.broker_config` with logins).
+        self._acl = f"{AclPlugin.__module__}.{AclPlugin.__qualname__}" in config.get("plugins", {})
+        #: The user name that logged in with each client id whose session the broker holds:
+        #: amqtt keeps the session of a refused login too, which must not bind its id.
+        self._owners: dict[str, str | None] = {}
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        ok: bool = await super()._authenticate(session, listener)
+        if ok:
+            self._owners[session.client_id] = session.username
+        return ok
+
+    async def _delete_session(self, client_id: str) -> None:
+        self._owners.pop(client_id, None)
+        await super()._delete_session(client_id)
+
+    async def _cleanup_session(self, client_id: str) -> None:
+        self._owners.pop(client_id, None)
+        await super()._cleanup_session(client_id)
+
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         if action == Action.RECEIVE:
-            return True
+            # Checked again, at once: a client that took over another login's session (its
+            # client id, with clean_session off) inherits its subscriptions, granted to the
+            # other login. Without a yield, unlike the plugins' check (above).
+            return not self._acl or may(session.username or "", topic, Access.READ)
         result: bool = await super()._topic_filtering(session, topic, action)
         return result
 
@@ -226,11 +256,52 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
         )
         self._tasks_queue.append(asyncio.ensure_future(event))  # the broadcast loop logs and drops it once done
 
-    async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> tuple[BrokerProtocolHandler, Session]:
-        handler, session = await super()._initialize_client_session(*args, **kwargs)
-        if type(handler) is BrokerProtocolHandler:  # fresh from the CONNECT: not attached, no state yet
-            handler = PatientProtocolHandler(self.plugins_manager, loop=self._loop)
-        return handler, session
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        """As amqtt 0.12.1's own (``Broker._initialize_client_session``), but refusing a client id another login holds.
+
+        amqtt hands a connecting client the session its client id names, kept or live,
+        before it checks the login, and so to another login: one with ``clean_session``
+        off took over the recorder's session with its queued packets and subscriptions,
+        one with it on deleted that session, a wrong password sufficing. Here the login is
+        checked first (again after this, by amqtt), and a client id whose session another
+        user name logged in to is refused (CONNACK "not authorised"), before any session
+        is touched. The connection gets a :class:`PatientProtocolHandler`.
+        """
+        try:
+            _, client = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except (AMQTTError, MQTTError, NoDataError) as exc:
+            log.warning(
+                "no valid CONNECT from %s: %s", format_client_message(address=remote_address, port=remote_port), exc
+            )
+            if isinstance(exc, MQTTError):
+                await writer.close()
+            raise
+        held = self._sessions.get(client.client_id, (None, None))[0]
+        owner = self._owners.get(client.client_id) if held is not None else None
+        if (owner is not None and owner != client.username) or not await self._authenticate(client, None):
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            raise MQTTError(f"{client.username!r} refused, with client id {client.client_id!r}")
+        handler = PatientProtocolHandler(self.plugins_manager, loop=self._loop)
+        if client.clean_session:
+            if client.client_id:
+                await self._delete_session(client.client_id)
+            else:
+                client.client_id = gen_client_id()
+            client.parent = 0
+        elif held is not None:  # the kept session, with the settings of this connection
+            for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username", "password"):
+                setattr(held, name, getattr(client, name))
+            client = held
+            client.parent = 1
+        else:
+            client.parent = 0
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if client.keep_alive > 0 and isinstance(delay, int):
+            client.keep_alive += delay
+        return handler, client
 
     async def _publish_session_retained_messages(self, session: Session) -> None:
         handler = self._get_handler(session)

@@ -35,10 +35,10 @@ WAIT_S = 30.0  # only ends a test that would otherwise hang
 class Client:
     """A logged-in paho client that records what it receives, in order."""
 
-    def __init__(self, address: BrokerAddress, client_id: str, *subscriptions: str) -> None:
+    def __init__(self, address: BrokerAddress, client_id: str, *subscriptions: str, clean_session: bool = True) -> None:
         self.got: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._acked: queue.Queue[list[bool]] = queue.Queue()
-        self.client = make_client(client_id)
+        self.client = make_client(client_id, clean_session=clean_session)
         self.client.on_message = lambda _c, _u, msg: self.got.put((msg.topic, bytes(msg.payload)))
         self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self._acked.put([c.is_failure for c in codes])
         connect(self.client, address, timeout_s=WAIT_S, fail_if_refused=True)
@@ -188,6 +188,48 @@ def test_a_device_cannot_send_as_another_through_its_last_will(secure_broker: Br
     finally:
         watcher.close()
         desk08.close()
+
+
+def test_a_device_cannot_take_over_the_recorders_session(secure_broker: BrokerProcess) -> None:
+    """desk-07 connects with the recorder's client id while the recorder is away, its
+    session kept with packets queued for it: desk-07 reads none of them, and amqtt refuses
+    it, so that the recorder finds every packet when it comes back; so does a clean
+    session with the recorder's user name and a wrong password. amqtt handed the session
+    (subscriptions, queued packets) to whichever login named its client id, and deleted
+    it for a clean session before checking the password;
+    mosquitto lets the login in without the packets, which the recorder then misses
+    (docs/operations.md, *Broker logins*)."""
+    b = secure_broker
+    Client(b.login("recorder"), "t-recorder", "sitless/v1/+/imu", clean_session=False).close()  # its session kept
+    desk08 = Client(b.login("desk-08"), "t-desk-08")
+    worker = Client(b.login("worker"), "t-worker")
+    queued = [(topic("desk-08", Kind.IMU), f"queued-{i}".encode()) for i in range(2)]
+    try:
+        for name, payload in queued:
+            desk08.publish(name, payload)
+        address = b.address
+        wrong = BrokerAddress(address.host, address.port, "recorder", "wrong", mqtt5=address.mqtt5)
+        assert _refused(wrong, make_client("t-recorder"))  # a clean session, refused: the kept one stays
+        try:
+            evil = Client(b.login("desk-07"), "t-recorder", topic("desk-07", Kind.CMD), clean_session=False)
+        except ConnectionError:
+            assert b.engine is BrokerEngine.AMQTT
+        else:
+            assert b.engine is BrokerEngine.MOSQUITTO
+            worker.publish(topic("desk-07", Kind.CMD), b"marker")  # after anything the session held
+            assert evil.until((topic("desk-07", Kind.CMD), b"marker")) == [(topic("desk-07", Kind.CMD), b"marker")]
+            evil.close()
+            return
+        recorder = Client(b.login("recorder"), "t-recorder", clean_session=False)
+        desk08.publish(topic("desk-08", Kind.IMU), b"marker")
+        assert recorder.until((topic("desk-08", Kind.IMU), b"marker")) == [
+            *queued,
+            (topic("desk-08", Kind.IMU), b"marker"),
+        ]
+        recorder.close()
+    finally:
+        desk08.close()
+        worker.close()
 
 
 def test_the_read_only_login_reads_events_and_publishes_nothing(secure_broker: BrokerProcess) -> None:
