@@ -39,8 +39,9 @@ def _start(clock: RecordingClock, tz: dt.tzinfo | None) -> dict[str, Any]:
 
 
 _ASSUMED_WORDS = {
-    "units": "acceleration in m/s2 (divided by 9.80665; --units g to override)",
-    "time": "times in Unix milliseconds (--time-unit s to override)",
+    ("units", "m/s2"): "acceleration in m/s2 (divided by 9.80665; --units g to override)",
+    ("time", "epoch_ms"): "times in Unix milliseconds (--time-unit s to override)",
+    ("time", "relative_ms"): "times in milliseconds from the start (--time-unit s to override)",
 }
 
 
@@ -52,7 +53,7 @@ def _assumed_line(path: Path, clock: RecordingClock) -> str | None:
     """
     if not clock.assumed:
         return None
-    return f"sitless analyze: {path}: assumed " + " and ".join(_ASSUMED_WORDS[k] for k in clock.assumed)
+    return f"sitless analyze: {path}: assumed " + " and ".join(_ASSUMED_WORDS[kv] for kv in clock.assumed.items())
 
 
 def _dropped_line(path: Path, clock: RecordingClock) -> str | None:

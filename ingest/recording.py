@@ -75,6 +75,11 @@ STANDARD_GRAVITY_MS2 = 9.80665
 MS2_MEDIAN_RANGE = (7.0, 12.0)
 #: Steps between samples, in ms, of a sensor sampling at 2000 Hz down to 0.1 Hz.
 MS_STEP_RANGE = (0.5, 10_000.0)
+#: Relative times (below ``UNIX_TIME_FROM_S``) whose median step is at least this are in
+#: milliseconds from the start (a logger's ``millis()``): read as seconds they would be a
+#: sensor at 0.5 Hz or slower, below any raw accelerometer's rate; as milliseconds, one
+#: at 500 Hz or slower. Smaller steps stay seconds.
+RELATIVE_MS_MIN_STEP = 2.0
 
 
 class AccUnit(StrEnum):
@@ -101,7 +106,8 @@ class RecordingClock:
         utc_offset_s: UTC offset of the first ISO-8601 timestamp, s; ``None`` when it
             had none (or the times are numbers).
         assumed: What was inferred from the first chunk rather than told, and differs
-            from the documented format: ``{"units": "m/s2"}`` and ``{"time": "epoch_ms"}``;
+            from the documented format: ``{"units": "m/s2"}`` and ``{"time": "epoch_ms"}``
+            or ``{"time": "relative_ms"}`` (milliseconds from the start);
             empty when the file is in g and seconds (or the caller said what it is).
         rows: Data rows read (sitless CSVs; 0 for research-logger files).
         dropped_rows: Rows dropped for an empty, NaN or infinite cell (sitless CSVs).
@@ -135,25 +141,35 @@ def detect_acc_unit(acc: NDArray[np.float64]) -> AccUnit:
 
 
 def detect_time_unit(t: NDArray[np.float64]) -> TimeUnit:
-    """The unit of numeric times: Unix milliseconds when they are that large and step like it, else seconds.
+    """The unit of numeric times: milliseconds when they step like it and not like seconds, else seconds.
 
     Args:
         t: Times of the first rows, shape (n,), finite.
 
     Returns:
-        ``TimeUnit.MS`` when the first time is at least ``UNIX_TIME_MS_FROM`` and the median
-        step lies in ``MS_STEP_RANGE`` (one row: the size alone decides), else ``TimeUnit.S``.
+        ``TimeUnit.MS`` for Unix milliseconds (the first time at least
+        ``UNIX_TIME_MS_FROM``, the median step in ``MS_STEP_RANGE``; one row: the size
+        alone decides) and for milliseconds from the start (the first time below
+        ``UNIX_TIME_FROM_S``, the median step from ``RELATIVE_MS_MIN_STEP`` to the top of
+        ``MS_STEP_RANGE``), else ``TimeUnit.S``.
 
     >>> detect_time_unit(np.array([1764057600000.0, 1764057600020.0, 1764057600040.0]))
     <TimeUnit.MS: 'ms'>
     >>> detect_time_unit(np.array([1764057600.0, 1764057600.02]))
     <TimeUnit.S: 's'>
+    >>> detect_time_unit(np.array([0.0, 20.0, 40.0])), detect_time_unit(np.array([0.0, 0.02, 0.04]))
+    (<TimeUnit.MS: 'ms'>, <TimeUnit.S: 's'>)
     """
-    if t.size == 0 or not t[0] >= UNIX_TIME_MS_FROM:
+    if t.size == 0:
         return TimeUnit.S
-    if t.size == 1:
-        return TimeUnit.MS
     low, high = MS_STEP_RANGE
+    if t[0] >= UNIX_TIME_MS_FROM:
+        if t.size == 1:
+            return TimeUnit.MS
+    elif t[0] < UNIX_TIME_FROM_S and t.size > 1:
+        low = RELATIVE_MS_MIN_STEP
+    else:
+        return TimeUnit.S
     step = float(np.median(np.diff(t)))
     return TimeUnit.MS if low <= step <= high else TimeUnit.S
 
@@ -280,7 +296,7 @@ class _Parser:
         if self.time_unit is None:
             self.time_unit = detect_time_unit(t)
             if self.time_unit is TimeUnit.MS:
-                self.clock.assumed["time"] = "epoch_ms"
+                self.clock.assumed["time"] = "epoch_ms" if t[0] >= UNIX_TIME_FROM_S else "relative_ms"
 
 
 #: The first bytes of every gzip file (RFC 1952, section 2.3.1).

@@ -253,6 +253,32 @@ def test_m_s2_and_epoch_ms_are_detected_said_and_overridable(
     assert "--time-unit" in line
 
 
+def test_milliseconds_from_the_start_are_detected_said_and_overridable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Times in milliseconds from the start (a logger's ``millis()``: 0, 20, 40...) read like
+    the same file in seconds, and say so. Read as seconds, as they were, 50 Hz became one
+    sample every 20 s: a day's bouts and summary from minutes of data, with no warning."""
+    plain = recording(tmp_path, "plain.csv")
+    rows = [r.split(",") for r in plain.read_text().splitlines()[1:]]
+    logger = tmp_path / "logger.csv"
+    logger.write_text("t,ax,ay,az\n" + "\n".join(f"{round(float(t) * 1000)},{x},{y},{z}" for t, x, y, z in rows) + "\n")
+    out, ref = tmp_path / "logger.json", tmp_path / "plain.json"
+    assert main(["analyze", str(plain), "--placement", "thigh", "--json", str(ref)]) == 0
+    assert main(["analyze", str(logger), "--placement", "thigh", "--json", str(out)]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "logger.csv" in line
+    assert "milliseconds from the start" in line
+    data, expected = json.loads(out.read_text()), json.loads(ref.read_text())
+    assert data["assumed"] == {"time": "relative_ms"}
+    assert data["start_unix_s"] is None
+    assert data["bouts"] == expected["bouts"]
+    assert data["summary"] == expected["summary"]
+    # Told they are seconds, sitless believes the flag.
+    assert main(["analyze", str(logger), "--placement", "thigh", "--json", str(out), "--time-unit", "s"]) == 0
+    assert json.loads(out.read_text())["assumed"] == {}
+
+
 def test_dropped_rows_are_counted_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Rows with an empty, NaN or infinite cell are dropped, counted in the JSON and noted in one stderr line."""
     rows = recording(tmp_path, "plain.csv").read_text().splitlines()

@@ -196,12 +196,14 @@ def test_units_told_are_not_second_guessed(tmp_path: Path) -> None:
     ("t", "acc", "expected"),
     [
         ("1764057600.00,1764057600.02", "0,0,1", {}),  # Unix seconds, g
+        ("0,20", "0,0,1", {"time": "relative_ms"}),  # milliseconds from the start
+        ("100,101", "0,0,1", {}),  # seconds from the start at 1 Hz: stays seconds
         ("0,0.02", "0,0,9.81", {"units": "m/s2"}),
         ("0,0.02", "0,0,3.0", {}),  # hard movement in g stays g
     ],
 )
 def test_unit_detection_edges(tmp_path: Path, t: str, acc: str, expected: dict[str, str]) -> None:
-    """Only a median |a| near 9.8 is m/s², and only times that look like Unix ms are ms."""
+    """Only a median |a| near 9.8 is m/s², and only times stepping like milliseconds (Unix or relative) are ms."""
     times = t.split(",")
     path = write(tmp_path, "t,ax,ay,az\n" + "\n".join(f"{x},{acc}" for x in times) + "\n")
     clock = RecordingClock()
