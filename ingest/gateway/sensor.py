@@ -129,6 +129,9 @@ class Sensor(SensorPublisher):
                     self.counts["bad_notifications"] += 1
                     log.debug("%s: %s", self.device_id, err)
                     return
+                if samples.skipped_bytes:  # a damaged stream, its packets kept (WitMotion's)
+                    self.counts["bad_notifications"] += 1
+                    log.debug("%s: skipped %d bytes to find a packet", self.device_id, samples.skipped_bytes)
                 if samples.rate_hz is not None:  # a sensor that says its rate (the sitless board's packets)
                     self._settle(samples.rate_hz)
                 assert self.packetizer is not None

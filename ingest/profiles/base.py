@@ -65,12 +65,16 @@ class Samples:
             itself (by arrival and the sample rate).
         rate_hz: The rate the samples were taken at, when the notification says it (the
             sitless packet); None for the rate the gateway asked or read back.
+        skipped_bytes: Bytes a stream decoder skipped to find the start of a packet (a
+            byte lost or added on the way): the samples of the packets around them are
+            kept, and the gateway counts the notification as a bad one.
     """
 
     acc_g: NDArray[np.float64]
     gyro_dps: NDArray[np.float64] | None = None
     t_s: NDArray[np.float64] | None = None
     rate_hz: float | None = None
+    skipped_bytes: int = 0
 
     def __post_init__(self) -> None:
         n = self.acc_g.shape[0]

@@ -10,11 +10,11 @@ which carries no samples and is skipped.
 A notification may hold several packets back to back, and a packet may be split
 across notifications. The vendor's Python SDK keeps the bytes of an unfinished packet
 until the next notification, and so does :class:`WitMotionDecoder`: it decodes every
-whole packet, keeps a trailing partial packet (at most 19 bytes, starting ``0x55``,
-then ``0x61`` or ``0x71``) for the next call, and raises :class:`ProfileError` for a
-packet with another header or a tail that cannot start one. Where the SDK silently
-skips bytes until it sees a header, this decoder rejects the whole notification (the
-gateway counts it) and drops any kept bytes, so the next notification starts afresh.
+whole packet, and keeps a trailing partial packet (at most 19 bytes, starting ``0x55``,
+then ``0x61`` or ``0x71``) for the next call. Bytes that start no packet (a byte lost
+or added on the way, after which every packet would be misread) are skipped up to the
+next header, as the SDK skips them; the decoder says how many
+(``Samples.skipped_bytes``) and the gateway counts such a notification as a bad one.
 
 Commands are 5-byte writes ``FF AA <register> <low> <high>``. The output rate is
 register 0x03; the SDKs write it between an unlock (``FF AA 69 88 B5``) and a save
@@ -109,12 +109,9 @@ def _command(register: int, value: int) -> bytes:
     return bytes((0xFF, 0xAA, register, value & 0xFF, value >> 8))
 
 
-def _check_tail(tail: bytes) -> None:
-    """Raise unless ``tail`` (under one packet) can be the start of a packet."""
-    if tail and tail[0] != _START:
-        raise ProfileError(f"WitMotion partial packet starts {tail[:1].hex()}, expected 55")
-    if len(tail) >= 2 and tail[1] not in _KINDS:
-        raise ProfileError(f"WitMotion partial packet starts {tail[:2].hex(' ')}, expected 55 61 or 55 71")
+def _starts_packet(stream: bytes, i: int) -> bool:
+    """Whether the bytes from ``i`` on can be the start of a packet: ``55``, then ``61`` or ``71`` if there."""
+    return stream[i] == _START and (i + 1 == len(stream) or stream[i + 1] in _KINDS)
 
 
 class WitMotionDecoder:
@@ -134,39 +131,41 @@ class WitMotionDecoder:
 
         Args:
             data: The notification: 20-byte packets back to back, maybe with a partial
-                packet at either end.
+                packet at either end, or bytes that start none (skipped).
 
         Returns:
             The samples of the whole ``0x55 0x61`` packets: ``acc_g`` (n, 3) in g and
-            ``gyro_dps`` (n, 3) in deg/s, no time stamps; n may be 0.
+            ``gyro_dps`` (n, 3) in deg/s, no time stamps, n maybe 0; and the bytes
+            skipped to find a packet's start (``skipped_bytes``).
 
         Raises:
-            ProfileError: An empty notification; or a packet whose header is not
-                ``55 61`` or ``55 71``, or trailing bytes that cannot start a packet,
-                and then the bytes kept from before are dropped too.
+            ProfileError: An empty notification, or not bytes.
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ProfileError(f"WitMotion notification must be bytes, got {type(data).__name__}")
         if len(data) == 0:
             raise ProfileError("empty WitMotion notification")
         stream = self._pending + bytes(data)
-        self._pending = b""
-        n_packets = len(stream) // PACKET_BYTES
         samples: list[bytes] = []
-        for k in range(n_packets):
-            packet = stream[k * PACKET_BYTES : (k + 1) * PACKET_BYTES]
-            if packet[0] != _START or packet[1] not in _KINDS:
-                raise ProfileError(
-                    f"WitMotion packet {k + 1} of {n_packets} starts {packet[:2].hex(' ')}, expected 55 61 or 55 71"
-                )
-            if packet[1] == _SAMPLE_KIND:
-                samples.append(packet)
-        tail = stream[n_packets * PACKET_BYTES :]
-        _check_tail(tail)
-        self._pending = tail
+        i = skipped = 0
+        while i < len(stream):
+            if not _starts_packet(stream, i):
+                start = stream.find(_START, i + 1)
+                start = len(stream) if start < 0 else start
+                skipped += start - i
+                i = start
+            elif len(stream) - i < PACKET_BYTES:
+                break  # a partial packet: kept for the next notification
+            else:
+                if stream[i + 1] == _SAMPLE_KIND:
+                    samples.append(stream[i : i + PACKET_BYTES])
+                i += PACKET_BYTES
+        self._pending = stream[i:]
         # Each packet as ten int16: the header, then ax ay az, wx wy wz, roll pitch yaw.
         raw = np.frombuffer(b"".join(samples), dtype="<i2").reshape(-1, PACKET_BYTES // 2).astype(np.float64)
-        return Samples(acc_g=raw[:, 1:4] * _ACC_G_PER_LSB, gyro_dps=raw[:, 4:7] * _GYRO_DPS_PER_LSB)
+        return Samples(
+            acc_g=raw[:, 1:4] * _ACC_G_PER_LSB, gyro_dps=raw[:, 4:7] * _GYRO_DPS_PER_LSB, skipped_bytes=skipped
+        )
 
     def reply(self, data: bytes) -> None:
         """Nothing to take: this sensor has no control point whose answers change decoding."""

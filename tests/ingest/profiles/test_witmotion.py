@@ -145,38 +145,50 @@ def test_decode_of_a_packet_one_byte_long_keeps_a_valid_start() -> None:
 
 
 def test_a_fresh_decoder_keeps_nothing_from_another() -> None:
-    """decoder() starts each stream without kept bytes."""
+    """decoder() starts each stream without kept bytes: another's partial packet is skipped."""
     first = PROFILE.decoder(50.0)
     first.decode(FLAT[:10])
-    with pytest.raises(ProfileError, match="packet 1 of 1 starts 00 00"):
-        PROFILE.decoder(50.0).decode(FLAT[10:] + MOVING)
+    samples = PROFILE.decoder(50.0).decode(FLAT[10:] + MOVING)
+    np.testing.assert_array_equal(samples.acc_g, [MOVING_ACC])
+    assert samples.skipped_bytes == 10
+
+
+def test_an_empty_notification_is_refused() -> None:
+    with pytest.raises(ProfileError, match="empty WitMotion notification"):
+        WitMotionDecoder().decode(b"")
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "packets", "skipped"),
     [
-        pytest.param(b"", "empty WitMotion notification", id="empty"),
-        pytest.param(FLAT + b"\x00", r"partial packet starts 00, expected 55", id="one-byte-long-junk"),
-        pytest.param(FLAT + b"\x55\x62", r"partial packet starts 55 62", id="partial-wrong-kind"),
-        pytest.param(b"\x55\x62" + FLAT[2:], r"packet 1 of 1 starts 55 62, expected 55 61 or 55 71", id="wrong-kind"),
-        pytest.param(b"\xaa\x61" + FLAT[2:], r"packet 1 of 1 starts aa 61", id="wrong-start"),
-        pytest.param(FLAT + b"\x55\x53" + FLAT[2:], r"packet 2 of 2 starts 55 53", id="angle-packet-second"),
-        pytest.param(FLAT[1:] + FLAT[:1], r"packet 1 of 1 starts 61 00", id="misaligned"),
+        pytest.param(FLAT + b"\x00", [FLAT_ACC], 1, id="one-byte-long-junk"),
+        pytest.param(FLAT + b"\x55\x62", [FLAT_ACC], 2, id="partial-wrong-kind"),
+        pytest.param(b"\x55\x62" + FLAT[2:], [], 20, id="wrong-kind"),
+        pytest.param(b"\xaa\x61" + FLAT[2:], [], 20, id="wrong-start"),
+        pytest.param(FLAT + b"\x55\x53" + FLAT[2:] + MOVING, [FLAT_ACC, MOVING_ACC], 20, id="angle-packet-between"),
+        pytest.param(FLAT[1:] + MOVING, [MOVING_ACC], 19, id="misaligned"),
     ],
 )
-def test_decode_rejects_a_wrong_header_naming_its_bytes(data: bytes, message: str) -> None:
-    """An empty notification, a bad header or a tail that cannot start a packet raises ProfileError."""
-    with pytest.raises(ProfileError, match=message):
-        WitMotionDecoder().decode(data)
+def test_bytes_that_start_no_packet_are_skipped_and_counted(
+    data: bytes, packets: list[list[float]], skipped: int
+) -> None:
+    """Up to the next header, as the vendor's SDK skips them: the packets around them decode."""
+    samples = WitMotionDecoder().decode(data)
+    np.testing.assert_array_equal(samples.acc_g.reshape(-1, 3), np.array(packets).reshape(-1, 3))
+    assert samples.skipped_bytes == skipped
 
 
-def test_an_error_drops_the_kept_bytes_and_the_next_packet_decodes() -> None:
-    """After a rejected notification the decoder starts afresh at the next one."""
+def test_a_byte_slipped_into_the_stream_costs_one_packet_not_the_rest() -> None:
+    """A serial-over-BLE stream cut into 20-byte notifications, one byte added after the
+    third packet: every later notification starts inside a packet. Only the packet the byte
+    fell into is lost; rejected whole, as they were, every later notification was."""
+    stream = FLAT * 3 + b"\x00" + MOVING * 7
     decoder = WitMotionDecoder()
-    decoder.decode(FLAT + b"\x55")  # keeps the 0x55
-    with pytest.raises(ProfileError, match="packet 1 of 1 starts 55 62"):
-        decoder.decode(b"\x62" + bytes(18))  # completes a packet of kind 0x62
-    np.testing.assert_array_equal(decoder.decode(MOVING).acc_g, [MOVING_ACC])
+    parts = [decoder.decode(stream[i : i + 20]) for i in range(0, len(stream), 20)]
+    acc = np.concatenate([p.acc_g for p in parts])
+    np.testing.assert_array_equal(acc, [FLAT_ACC] * 3 + [MOVING_ACC] * 7)
+    assert sum(p.skipped_bytes for p in parts) == 1
+    assert sum(p.skipped_bytes > 0 for p in parts) == 1  # the gateway counts one bad notification
 
 
 def test_decode_rejects_what_is_not_bytes() -> None:
@@ -188,7 +200,7 @@ def test_decode_rejects_what_is_not_bytes() -> None:
 @PROPERTY
 @given(chunks=st.lists(st.binary(max_size=64), max_size=8))
 def test_decode_of_any_bytes_returns_samples_or_raises_profile_error(chunks: list[bytes]) -> None:
-    """No sequence of notifications makes decode raise anything but ProfileError."""
+    """No sequence of notifications makes decode raise anything but ProfileError (an empty one)."""
     decoder = WitMotionDecoder()
     for chunk in chunks:
         try:
