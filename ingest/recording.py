@@ -170,7 +170,8 @@ def detect_time_unit(t: NDArray[np.float64]) -> TimeUnit:
         low = RELATIVE_MS_MIN_STEP
     else:
         return TimeUnit.S
-    step = float(np.median(np.diff(t)))
+    with np.errstate(over="ignore", invalid="ignore"):  # times aeons apart: no millisecond step
+        step = float(np.median(np.diff(t)))
     return TimeUnit.MS if low <= step <= high else TimeUnit.S
 
 
