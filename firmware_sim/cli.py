@@ -6,14 +6,9 @@ import argparse
 import dataclasses
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from analysis.settings import Placement
@@ -21,10 +16,10 @@ from firmware_sim.params import MotionParams
 from firmware_sim.recording import write_csv, write_truth_json
 from firmware_sim.scenarios import Script, jitter, scenario, scenario_names, truth
 from ingest.mqtt import DEFAULT_BROKER_URL
+from ingest.signals import stop_on_signals
 
 if TYPE_CHECKING:
-    from firmware_sim.device import Device
-    from firmware_sim.fleet import Fleet
+    pass
 
 __all__ = ["register", "run"]
 
@@ -155,24 +150,6 @@ def _write_csv(script: Script, placement: Placement, seed: int, params: MotionPa
     return 0
 
 
-@contextmanager
-def _stop_on_signals(device: Device | Fleet) -> Iterator[None]:
-    """Ctrl-C or a service manager's SIGTERM stop the device cleanly (offline status, acks)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_stop(_signum: int, _frame: FrameType | None) -> None:
-        device.stop()
-
-    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _publish(
     args: argparse.Namespace,
     script: Script,
@@ -209,7 +186,7 @@ def _publish(
         args.speed,
     )
     try:
-        with _stop_on_signals(device):
+        with stop_on_signals(device.stop):  # Ctrl-C or SIGTERM: offline status, acks, then out
             stats = device.run()
     except (ConnectionError, ValueError) as err:
         print(f"sitless sim: {err}", file=sys.stderr)
@@ -245,7 +222,7 @@ def _publish_fleet(args: argparse.Namespace, script: Script, placement: Placemen
     fleet = Fleet(script, settings)
     log.info("fleet of %d wearers playing %s on %s at speed %g", args.fleet, script.name, args.broker, args.speed)
     try:
-        with _stop_on_signals(fleet):
+        with stop_on_signals(fleet.stop):
             stats = fleet.run()
     except (ConnectionError, ValueError) as err:
         print(f"sitless sim: {err}", file=sys.stderr)

@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -32,7 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 
 import paho.mqtt.client as paho
 
@@ -44,6 +42,7 @@ from ingest.errors import IngestError, StoreError
 from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, LoginRefusedError, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
+from ingest.signals import stop_on_signals
 from ingest.store import parse_store_url
 from ingest.topics import Kind, parse, subscription
 from ingest.worker import Worker, WorkerSettings
@@ -343,10 +342,5 @@ def run(args: argparse.Namespace) -> int:
         open_browser=not args.no_browser,
     )
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    return run_demo(settings, stop)
+    with stop_on_signals(stop.set):
+        return run_demo(settings, stop)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from ingest.broker import DEFAULT_DATA_DIR, LOGINS_DIR, BrokerEngine, BrokerProcess
 from ingest.broker_setup import SERVICE_USERS, TlsFiles, reader_command, write_broker_setup
 from ingest.errors import BrokerFolderError, IngestError
 from ingest.mqtt import DEFAULT_PORT, BrokerAddress, url_host
+from ingest.signals import stop_on_signals
 
 __all__ = ["register", "run", "tls_files"]
 
@@ -131,39 +130,31 @@ def run(args: argparse.Namespace) -> int:
     if args.mosquitto_config is not None:
         return _write_setup(args, tls)
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    before = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        broker = BrokerProcess(
-            BrokerAddress(args.host, args.port),
-            engine=args.engine,
-            data_dir=args.data_dir,
-            open_access=args.anonymous,
-            tls=tls,
-        )
-        with broker:
-            kept = (
-                f", sessions kept in {broker.data_dir}"
-                if broker.engine is BrokerEngine.MOSQUITTO
-                else ", sessions in memory only (lost when it stops)"
+        with stop_on_signals(stop.set):
+            broker = BrokerProcess(
+                BrokerAddress(args.host, args.port),
+                engine=args.engine,
+                data_dir=args.data_dir,
+                open_access=args.anonymous,
+                tls=tls,
             )
-            print(f"sitless broker: {broker.engine} on {broker.address.url}{kept}; Ctrl-C stops", flush=True)
-            if broker.logins is None:
-                print("sitless broker: anyone may log in and publish anything (--anonymous)", flush=True)
-            else:
-                _print_logins(broker)
-            while not stop.wait(0.5):
-                if not broker.running:
-                    print("sitless broker: the broker exited", file=sys.stderr)  # stop() logs why
-                    return 1
+            with broker:
+                kept = (
+                    f", sessions kept in {broker.data_dir}"
+                    if broker.engine is BrokerEngine.MOSQUITTO
+                    else ", sessions in memory only (lost when it stops)"
+                )
+                print(f"sitless broker: {broker.engine} on {broker.address.url}{kept}; Ctrl-C stops", flush=True)
+                if broker.logins is None:
+                    print("sitless broker: anyone may log in and publish anything (--anonymous)", flush=True)
+                else:
+                    _print_logins(broker)
+                while not stop.wait(0.5):
+                    if not broker.running:
+                        print("sitless broker: the broker exited", file=sys.stderr)  # stop() logs why
+                        return 1
     except (RuntimeError, IngestError, ValueError) as err:  # no mosquitto, a broken data folder, a bad address
         print(f"sitless broker: {err}", file=sys.stderr)
         return 1
-    finally:
-        for sig, handler in before.items():
-            if handler is not None:  # None: a handler not set from Python, which cannot be put back
-                signal.signal(sig, handler)
     return 0

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ingest.metrics import MetricsEndpoint, MetricsServer, add_metrics_arguments
 from ingest.mqtt import DEFAULT_BROKER_URL
+from ingest.signals import stop_on_signals
 from ingest.store import add_store_argument
 
 if TYPE_CHECKING:  # ingest.service imports this module
@@ -37,8 +38,8 @@ def serve(service: MqttService, metrics: MetricsEndpoint | None = None) -> int:
     Returns:
         The exit status, 0.
     """
-    signal.signal(signal.SIGTERM, lambda *_: service.stop())
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals(service.stop, (signal.SIGTERM,)))
         if metrics is not None:
             stack.enter_context(MetricsServer(service.metrics, metrics))
         with contextlib.suppress(KeyboardInterrupt):
