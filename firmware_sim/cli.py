@@ -9,7 +9,6 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from analysis.settings import Placement
 from firmware_sim.params import MotionParams
@@ -17,9 +16,6 @@ from firmware_sim.recording import write_csv, write_truth_json
 from firmware_sim.scenarios import Script, jitter, scenario, scenario_names, truth
 from ingest.mqtt import DEFAULT_BROKER_URL
 from ingest.signals import stop_on_signals
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["register", "run"]
 

@@ -173,7 +173,9 @@ class StreamIntake:
         wearer.pending.clear()  # held packets belong to the old numbering
         wearer.seq = seq - 1
 
-    def feed_pending(self, device_id: str, wearer: Wearer, *, skip_gaps: bool, patient: bool = False) -> None:
+    def feed_pending(
+        self, device_id: str, wearer: Wearer, *, skip_gaps: bool, fill_gaps: bool = False, patient: bool = False
+    ) -> None:
         """Feed held packets in order: those that follow on, or all of them past a gap.
 
         Before a gap is skipped, the packets missing are looked for in the store: the
@@ -184,6 +186,7 @@ class StreamIntake:
             device_id: The device.
             wearer: Its state in the worker.
             skip_gaps: Go on past a gap the store cannot fill (else stop at it).
+            fill_gaps: Without ``skip_gaps``, still fill gaps from the store where it can.
             patient: While the recorder has not yet stored as far as the gap's end, wait
                 for it (up to ``WorkerSettings.recorder_wait_s``) rather than skip what
                 it is about to store.
@@ -191,10 +194,12 @@ class StreamIntake:
         while wearer.pending and not wearer.quarantined and wearer.behind_seq is None:
             nxt = min(wearer.pending)
             if nxt != wearer.seq + 1:
-                if not skip_gaps:
+                if not (skip_gaps or fill_gaps):
                     return
                 if self._fill_from_store(device_id, wearer, nxt) or wearer.behind_seq is not None:
                     continue
+                if not skip_gaps:
+                    return
                 if patient and self._recorder_behind(device_id, wearer, nxt):
                     return
                 if wearer.seq >= 0:  # else nothing was analysed before: the stream starts here
@@ -216,14 +221,7 @@ class StreamIntake:
         packet far ahead (a forged or damaged number) became the last one analysed, and
         every real packet after it a duplicate.
         """
-        while wearer.pending and not wearer.quarantined and wearer.behind_seq is None:
-            nxt = min(wearer.pending)
-            if nxt != wearer.seq + 1:
-                if self._fill_from_store(device_id, wearer, nxt):
-                    continue
-                return
-            if not self._feed(device_id, wearer, wearer.pending.pop(nxt)):
-                self._flood.leave_to_store(device_id, wearer, nxt)
+        self.feed_pending(device_id, wearer, skip_gaps=False, fill_gaps=True)
 
     def _recorder_behind(self, device_id: str, wearer: Wearer, before_seq: int) -> bool:
         """Whether the recorder has not yet stored up to ``before_seq - 1`` and may still bring the gap's packets.
