@@ -344,7 +344,9 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
 
     Parsing floats in pandas' C reader is about ten times faster than converting text
     (docs/performance.md). A chunk with a value that is not a number is read again as
-    text, which names the offending row and value.
+    text, which names the offending row and value. Blank lines are read as rows (with
+    missing values, so dropped and counted): the data row numbers are then the file's
+    line numbers less one, which the second read skips by and the messages name.
     """
     fast = not parser.iso
     compression = _compression(path)
@@ -352,7 +354,13 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
         skip = range(1, parser.first_row)  # data rows already done (row 0 is the header)
         dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS, *GYRO_COLUMNS), np.float64) if fast else str
         with pd.read_csv(
-            path, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip, compression=compression
+            path,
+            chunksize=chunk_rows,
+            dtype=dtype,
+            skipinitialspace=True,
+            skiprows=skip,
+            skip_blank_lines=False,
+            compression=compression,
         ) as reader:
             try:
                 for frame in reader:

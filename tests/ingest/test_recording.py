@@ -71,6 +71,26 @@ def test_rows_with_missing_values_are_dropped(tmp_path: Path) -> None:
     assert t.tolist() == [0.0, 0.2]
 
 
+def test_blank_lines_are_dropped_rows_and_keep_the_row_numbers_true(tmp_path: Path) -> None:
+    """Blank lines count as dropped rows, and a bad value after them is named on its own line.
+
+    The value that is not a number makes the reader read its chunk again as text,
+    skipping the rows already done: blank lines before it used to shift that skip, so
+    that rows were read twice and the file was called unsorted.
+    """
+    rows = [f"{i * 0.02:.2f},0,0,1" for i in range(8)]
+    lines = ["t,ax,ay,az", *rows[:3], "", *rows[3:6], "", *rows[6:], "0.16,0,abc,1", "0.18,0,0,1"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(RecordingError, match=r"row 11: column 'ay' is not a number: 'abc'"):
+        read_all(path, chunk_rows=4)
+    assert lines[11] == "0.16,0,abc,1"  # row 11 is the file's line 12, the header being row 0
+    clock = RecordingClock()
+    good = write(tmp_path, path.read_text().replace("abc", "0"), name="good.csv")
+    t = np.concatenate([c[0] for c in read_chunks(good, chunk_rows=4, clock=clock)])
+    assert t.tolist() == pytest.approx([i * 0.02 for i in range(10)])
+    assert (clock.rows, clock.dropped_rows) == (12, 2)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
