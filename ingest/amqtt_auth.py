@@ -13,8 +13,9 @@ the broker configuration) and read the same files and rules as the mosquitto eng
 
 * :class:`PasswordFilePlugin` accepts a client whose user name is in the password file
   and whose password matches its hash, and nobody else (no anonymous clients). It
-  reads the file at each login, so a wearable added with ``mosquitto_passwd`` can log
-  in at once.
+  looks at the file at each login and reads it again when it changed, so a wearable
+  added with ``mosquitto_passwd`` can log in at once, while a reconnection storm of
+  many wearables does not parse a long file once per login.
 * :class:`AclPlugin` applies :func:`ingest.broker_setup.may`: amqtt asks it before
   taking a publish (refused ones reach nobody), before granting a subscription (a
   refused one is answered with failure 0x80).
@@ -80,6 +81,29 @@ class PasswordFilePlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt has no 
 
         logins: str = ""
 
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        #: The password file's logins, with the file's (inode, size, mtime) when they were read.
+        self._read: tuple[tuple[int, int, int], dict[str, str]] | None = None
+
+    def _users(self) -> dict[str, str]:
+        """The password file's logins (``Logins.users``), read again only when the file changed.
+
+        A file replaced (``mosquitto_passwd`` writes a new one and renames it over the
+        old) has another inode; one written in place another size or modification time.
+        """
+        logins = Logins(Path(self.config.logins))
+        try:
+            st = logins.passwd.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError:
+            return logins.users()  # which says what is wrong with the file
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._read is None or self._read[0] != key:
+            self._read = (key, logins.users())
+        return self._read[1]
+
     async def authenticate(self, *, session: Session) -> bool:
         """Whether the session's user name and password match a login of the folder, and its will is its to send.
 
@@ -94,7 +118,7 @@ class PasswordFilePlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt has no 
         if session.will_flag and not may(user, session.will_topic or "", Access.WRITE):
             log.warning("refused %s: its last will is on %s, which it may not publish to", user, session.will_topic)
             return False
-        hashed = Logins(Path(self.config.logins)).users().get(user)
+        hashed = self._users().get(user)
         return hashed is not None and check_password(hashed, session.password or "")
 
 
@@ -224,8 +248,16 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
         #: The user name that logged in with each client id whose session the broker holds:
         #: amqtt keeps the session of a refused login too, which must not bind its id.
         self._owners: dict[str, str | None] = {}
+        #: The session :meth:`_initialize_client_session` has just let in, for amqtt's own check to pass.
+        self._let_in: Session | None = None
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
+        if session is self._let_in:
+            # Checked a moment ago, in this task: amqtt calls this first thing after
+            # ``_initialize_client_session`` returns, with no wait between (amqtt 0.12.1,
+            # ``Broker._handle_client_session``), so no other connection can come in between.
+            self._let_in = None
+            return True
         ok: bool = await super()._authenticate(session, listener)
         if ok:
             self._owners[session.client_id] = session.username
@@ -265,10 +297,12 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
         before it checks the login, and so to another login: one with ``clean_session``
         off took over the recorder's session with its queued packets and subscriptions,
         one with it on deleted that session, a wrong password sufficing. Here the login is
-        checked first (again after this, by amqtt), and a client id whose session another
-        user name logged in to is refused (CONNACK "not authorised"), before any session
-        is touched. The connection gets a :class:`PatientProtocolHandler`.
+        checked first, and a client id whose session another user name logged in to is
+        refused (CONNACK "not authorised"), before any session is touched; amqtt's own
+        check, which follows at once, passes the session let in without reading the
+        password file again. The connection gets a :class:`PatientProtocolHandler`.
         """
+        self._let_in = None  # never left over from a connection amqtt did not go on with
         try:
             _, client = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
         except (AMQTTError, MQTTError, NoDataError) as exc:
@@ -301,6 +335,7 @@ class SitlessBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints
         delay = self.config.get("timeout-disconnect-delay", 0)
         if client.keep_alive > 0 and isinstance(delay, int):
             client.keep_alive += delay
+        self._let_in = client  # checked above: amqtt's check that follows at once passes it (_authenticate)
         return handler, client
 
     async def _publish_session_retained_messages(self, session: Session) -> None:

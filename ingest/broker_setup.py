@@ -322,7 +322,7 @@ def add_login(logins: Logins, user: str, *, fresh: bool = False) -> Path:
     """Give ``user`` a login with a random password, unless it has one; return its secret file.
 
     A wearable's user name is its device id (:data:`DEVICE_GRANTS`). mosquitto reads the
-    password file when it starts (or on SIGHUP); amqtt at each login.
+    password file when it starts (or on SIGHUP); amqtt at the next login once it changed.
 
     Raises:
         TopicError: ``user`` is neither a service nor a valid device id.
