@@ -11,7 +11,8 @@ notifications of the profile's packet characteristic (``ingest.profiles.sitless`
 on the clock the gateway writes when it connects, ``speed`` times faster than real
 time. It takes the ``rate`` and ``buzz`` commands, offers the Battery Service, and can
 be switched off and on (:meth:`SimSensor.power`) to drop the connection as a sensor
-that goes out of range does. It records when each write reached it
+that goes out of range does, or hung (:meth:`SimSensor.hang`): connected, subscribed,
+and silent, as firmware whose stream stopped or never started. It records when each write reached it
 (:attr:`SimSensor.writes`), so that tests can check the pauses a profile asks for.
 
 The backends follow bleak's so that helpers built on bleak work on them too (the
@@ -111,6 +112,7 @@ class SimSensor:
         self.failed_connects, self.connect_error = failed_connects, connect_error
         self.connect_calls = 0  # connections tried, refused ones included
         self._on = True
+        self._hung = False
         self._next_seq = 0
         self._sim_s = 0.0  # simulated seconds played so far, across connections
         self._links: list[Callable[[], None]] = []  # each connection's "the link is lost"
@@ -126,6 +128,15 @@ class SimSensor:
         if not on:
             for lost in list(self._links):
                 lost()
+
+    @property
+    def hung(self) -> bool:
+        """Whether its firmware is hung: the link stays up, nothing is notified."""
+        return self._hung
+
+    def hang(self, hung: bool) -> None:
+        """Hang its firmware (connections hold, notifications stop; the samples meanwhile are lost) or let it go on."""
+        self._hung = hung
 
     def attach(self, lost: Callable[[], None]) -> None:
         """A connection was made; ``lost`` is called if the sensor goes off."""
@@ -311,7 +322,7 @@ class SimClient(BaseBleakClient):
                 await asyncio.sleep(wait)
             sensor._next_seq = packet.seq + 1
             sensor._sim_s = sim0 + packet.sim_end_s
-            if packet.payload is None:
+            if packet.payload is None or sensor.hung:
                 continue
             out = [(packet.payload, False)]
             if sensor.duplicate_every and k % sensor.duplicate_every == 0:

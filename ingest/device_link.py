@@ -7,9 +7,12 @@ same :class:`DeviceLink`, so that every source of packets behaves alike on the w
   status to ``{"online": false}`` if it vanishes;
 - packets go out on ``.../imu`` with QoS 1, and statuses retained on ``.../status``;
   every QoS 1 message is tracked until the broker acknowledges it (a message published
-  while the connection is down waits in paho's queue and is acknowledged after the
-  reconnection), and :meth:`DeviceLink.close` publishes the offline status and waits,
-  up to ``drain_timeout_s``, for every acknowledgement before it disconnects;
+  while the connection is down waits in paho's queue, which has no limit, and is
+  acknowledged after the reconnection: the BLE gateway therefore hands its packets over
+  only while the link is up, a bounded number at a time, and keeps the rest on disk,
+  ``ingest.gateway.publisher``), and :meth:`DeviceLink.close` publishes the offline
+  status and waits, up to ``drain_timeout_s``, for every acknowledgement before it
+  disconnects;
 - commands on ``.../cmd`` are parsed (:class:`~ingest.payloads.Command`) and handed to
   ``on_command``; a malformed one is counted and logged, never raised.
 
@@ -118,8 +121,8 @@ class DeviceLink:
     def start(self) -> None:
         """Start connecting without waiting: the client keeps trying until the broker answers.
 
-        What is published meanwhile waits in the client (a gateway keeps its packets on
-        disk as well, ``ingest.outbox``).
+        What is published meanwhile waits in the client's memory (the gateway keeps its
+        packets on disk instead until the link is up, ``ingest.gateway.publisher``).
         """
         log_in(self._client, self._broker)
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=15)

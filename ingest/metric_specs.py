@@ -171,6 +171,18 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sitless_packets_published", _C, "Packets published to the broker (QoS 1).", _GW),
     MetricSpec("sitless_sensor_reconnects", _C, "Times a sensor was connected again after a drop or failure.", _GW),
     MetricSpec("sitless_sensor_connect_failures", _C, "Sensor connection attempts that failed.", _GW),
+    MetricSpec(
+        "sitless_silent_sensors",
+        _C,
+        "Times a sensor connected but sending no samples (silence_timeout_s) was disconnected to connect again.",
+        _GW,
+    ),
+    MetricSpec(
+        "sitless_packets_kept_behind",
+        _C,
+        "Packets kept on disk only, the broker away or the publish window full; published from the outbox later.",
+        _GW,
+    ),
     MetricSpec("sitless_outbox_packets", _G, "Packets kept on disk until the broker acknowledges them.", _GW),
 )
 

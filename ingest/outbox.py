@@ -2,11 +2,13 @@
 
 A gateway stores each packet it makes (:meth:`Outbox.put`) before it publishes it, and
 deletes it when the broker acknowledges it (:meth:`Outbox.ack`). While the broker is
-unreachable the packets pile up here rather than only in the MQTT client's memory; a
-gateway that starts again publishes every packet still here first (:meth:`Outbox.pending`),
-in sequence order. A packet published twice (acknowledged, but the deletion lost in a
-crash) reaches the recorder twice and is stored once: the store keys packets on
-``(device_id, seq)``.
+unreachable, or slower than the packets come, the packets pile up here and only here:
+the gateway publishes them from this file once the broker takes them again, page by
+page in sequence order (:meth:`Outbox.pending` with ``after_seq`` and ``limit``), and a
+gateway that starts again publishes every packet still here first, the same way
+(``ingest.gateway.publisher``). A packet published twice (acknowledged, but the
+deletion lost in a crash) reaches the recorder twice and is stored once: the store keys
+packets on ``(device_id, seq)``.
 
 SQLite in WAL mode, one file per gateway, safe to use from the MQTT network thread and
 the gateway's own thread (one connection behind a lock). Opening it checks every page
@@ -102,14 +104,35 @@ class Outbox:
         """
         self._run("DELETE FROM outbox WHERE device_id = ? AND seq = ?", (device_id, seq))
 
-    def pending(self, device_id: str) -> list[tuple[int, bytes]]:
+    def pending(
+        self, device_id: str, after_seq: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, bytes]]:
         """The packets of a device not acknowledged yet, ``(seq, payload)`` in sequence order.
+
+        Args:
+            device_id: The device.
+            after_seq: Only the packets whose sequence number is above this one (the
+                next page after the last packet read); None for all.
+            limit: At most this many, the first in sequence order; None for all.
 
         Raises:
             StoreError: The file could not be read (a page damaged since it was opened).
         """
-        rows = self._query("SELECT seq, payload FROM outbox WHERE device_id = ? ORDER BY seq", (device_id,))
+        after = -1 if after_seq is None else after_seq  # sequence numbers are >= 0
+        rows = self._query(
+            "SELECT seq, payload FROM outbox WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (device_id, after, -1 if limit is None else limit),  # LIMIT -1: no limit (SQLite)
+        )
         return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+    def last_seq(self, device_id: str) -> int | None:
+        """The highest sequence number of a device's packets not acknowledged yet; None if none.
+
+        Raises:
+            StoreError: The file could not be read.
+        """
+        ((seq,),) = self._query("SELECT MAX(seq) FROM outbox WHERE device_id = ?", (device_id,))
+        return None if seq is None else int(seq)
 
     def count(self, device_id: str | None = None) -> int:
         """Packets held, of one device or of all.

@@ -30,12 +30,13 @@ class TcpProxy:
     """A localhost TCP forwarder whose connections can be cut, to drop an MQTT link for real.
 
     While cut, open connections are closed and new ones are refused (accepted and closed
-    at once), as when a Wi-Fi or mobile link goes away.
+    at once), as when a Wi-Fi or mobile link goes away. It listens on ``port``, else on a
+    free one: a broker that appears on a port where nothing listened before.
     """
 
-    def __init__(self, target: BrokerAddress) -> None:
+    def __init__(self, target: BrokerAddress, port: int | None = None) -> None:
         self.target = target
-        self.address = BrokerAddress("127.0.0.1", free_port(), mqtt5=target.mqtt5)
+        self.address = BrokerAddress("127.0.0.1", port or free_port(), mqtt5=target.mqtt5)
         self._server = socket.create_server((self.address.host, self.address.port))
         self._server.settimeout(0.2)
         self._lock = threading.Lock()

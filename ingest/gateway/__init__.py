@@ -3,8 +3,8 @@
 For each sensor of its settings it connects over BLE, decodes the notifications into
 samples, cuts them into packets and reconnects with backoff whenever the sensor drops
 (:mod:`ingest.gateway.sensor`); each packet is kept on disk under a sequence number
-that goes on across restarts, then published, and the sensor's status with it
-(:mod:`ingest.gateway.publisher`).
+that goes on across restarts, then published, a bounded number at a time, and the
+sensor's status with it (:mod:`ingest.gateway.publisher`).
 
 The package's parts: :class:`Gateway` here; its settings and the sensors to stream
 (``settings``); one sensor's stream over BLE, and the scan for sensors nearby
@@ -59,6 +59,8 @@ class Gateway:
             ("sitless_packets_published", "packets"),
             ("sitless_sensor_reconnects", "reconnects"),
             ("sitless_sensor_connect_failures", "connect_failures"),
+            ("sitless_silent_sensors", "silent_sensor"),
+            ("sitless_packets_kept_behind", "kept_behind"),
         ):
             self.metrics.read(name, functools.partial(self.counts.__getitem__, count))
         self.metrics.read("sitless_outbox_packets", self.outbox.count)

@@ -15,6 +15,9 @@
 - **Reconnect** with backoff (1 s doubling to 60 s) when the sensor drops or cannot be
   reached (``establish_connection``'s own few retries happen within one attempt); the
   packet being filled goes out first, and the next starts at its true time.
+- **Watchdog**: a sensor that stays connected but sends no samples for
+  ``GatewaySettings.silence_timeout_s`` (a hung firmware, a stream that never started)
+  is counted, disconnected and connected again, its status offline on the way.
 - **Buzz**: a ``buzz`` command on the device's ``cmd`` topic becomes the profile's
   writes (a motor, LED or buzzer where the sensor has one).
 
@@ -66,15 +69,16 @@ class Sensor(SensorPublisher):
         self._client: BleakClient | None = None
         self._profile: Profile | None = None
         self._decoder: Decoder | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._samples_at: float | None = None  # time.monotonic() of this connection's last samples
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until ``stop`` is set, reconnecting after every drop."""
         self._loop = asyncio.get_running_loop()
-        left = self._kept()
-        self.next_seq = self._first_seq(left)
+        last_kept = self._kept()
+        self.next_seq = self._first_seq(last_kept)
+        self._resume(last_kept)
         self.link.start()  # the broker may be away: packets wait on disk meanwhile
-        self._replay(left)
+        keeping_up = asyncio.ensure_future(self.keep_up(stop))
         first, longest = self.settings.backoff_s
         wait_s = first
         attempts = 0
@@ -96,6 +100,8 @@ class Sensor(SensorPublisher):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait_s)
         finally:
+            self._closing = True  # what was not handed over stays in the outbox for the next run
+            keeping_up.cancel()
             try:
                 self.memory.finish(self.next_seq)
             except OSError as err:  # the block reserved before stays: a gap, no number used twice
@@ -134,6 +140,8 @@ class Sensor(SensorPublisher):
                     log.debug("%s: skipped %d bytes to find a packet", self.device_id, samples.skipped_bytes)
                 if samples.rate_hz is not None:  # a sensor that says its rate (the sitless board's packets)
                     self._settle(samples.rate_hz)
+                if samples.n:
+                    self._samples_at = time.monotonic()
                 assert self.packetizer is not None
                 self._send(self.packetizer.add(samples, time.time()))
 
@@ -147,21 +155,51 @@ class Sensor(SensorPublisher):
             log.info(
                 "%s: streaming from %s (%s) at %g Hz", self.device_id, self.spec.address, profile.name, self.rate_hz
             )
-            while not (stop.is_set() or dropped.is_set()):
-                self._publish_status(online=True)
-                waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(dropped.wait())]
-                await asyncio.wait(waits, timeout=self.settings.status_every_s, return_when=asyncio.FIRST_COMPLETED)
-                for w in waits:
-                    w.cancel()
-            if dropped.is_set():
-                log.warning("%s: the sensor dropped the connection", self.device_id)
-            return True
+            return await self._watch(stop, dropped)
         finally:
-            self._client = self._decoder = None
+            self._client = self._decoder = self._samples_at = None
             if client.is_connected:
                 with contextlib.suppress(BleakError, OSError, TimeoutError):
                     await write_all(client, self._profile.stop() if self._profile else [])
                     await client.disconnect()
+
+    async def _watch(self, stop: asyncio.Event, dropped: asyncio.Event) -> bool:
+        """Publish the status while the sensor streams; return at ``stop``, a drop, or a silence.
+
+        The watchdog: a sensor connected but sending no samples for
+        ``silence_timeout_s`` (a hung firmware, a stream that never started) is counted
+        (``silent_sensor``) and let go, to be connected again. The time runs from when
+        the stream started, so its first notifications are given as long as the later ones.
+
+        Returns:
+            Whether the sensor streamed: False for a silence in which no sample came at all,
+            so that the reconnections back off.
+        """
+        started_s = time.monotonic()
+        next_status_s = started_s
+        silence_s = self.settings.silence_timeout_s
+        while not (stop.is_set() or dropped.is_set()):
+            now_s = time.monotonic()
+            last_s = max(started_s, self._samples_at or started_s)
+            if now_s - last_s >= silence_s:
+                self.counts["silent_sensor"] += 1
+                log.warning(
+                    "%s: connected but no samples for %.0f s: disconnecting to connect again",
+                    self.device_id,
+                    now_s - last_s,
+                )
+                return self._samples_at is not None
+            if now_s >= next_status_s:
+                self._publish_status(online=True)
+                next_status_s = now_s + self.settings.status_every_s
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(dropped.wait())]
+            timeout_s = min(next_status_s, last_s + silence_s) - now_s
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        if dropped.is_set():
+            log.warning("%s: the sensor dropped the connection", self.device_id)
+        return True
 
     async def _connect(self, on_disconnect: Callable[[BleakClient], None]) -> BleakClient:
         """Find the sensor's advertisement, then connect with ``establish_connection`` (module docstring).

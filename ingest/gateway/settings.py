@@ -83,6 +83,20 @@ class GatewaySettings:
             9 times, waiting 0.1-4 s between; ``bleak_retry_connector.establish_connection``).
         drain_timeout_s: At the end, how long to wait for the broker to acknowledge what
             was published (what it did not stays in the outbox for the next run), s.
+        publish_window: How many of a sensor's packets may be handed to the MQTT client
+            and not yet acknowledged. Past it, and whenever the broker is away, new
+            packets stay in the outbox only and are published from it in sequence order
+            once the broker takes them (``ingest.gateway.publisher``). 500 packets are
+            250 s of a 50 Hz sensor's half-second packets and some 0.9 MB of the client's
+            memory (1.8 kB a packet, docs/sensors.md); refilled whenever half of it is
+            acknowledged, the window never holds fewer than the 100 messages the client
+            keeps in flight itself (``ingest.mqtt.make_client``), so it does not slow the
+            catching up.
+        silence_timeout_s: A sensor connected but sending no samples for this long
+            (counted from when its stream started) is disconnected and connected again,
+            s. 10 s are ten notifications of the slowest streams sitless knows
+            (WitMotion at 1 Hz, the sitless board's 1-s packets at 25 Hz, a micro:bit at
+            640 ms).
         backend: A bleak client backend class (tests and the simulator); None for the platform's.
         scanner_backend: A bleak scanner backend class to find the sensor with; None for
             the platform's.
@@ -97,13 +111,17 @@ class GatewaySettings:
     connect_timeout_s: float = 60.0
     connect_attempts: int = 2
     drain_timeout_s: float = 10.0
+    publish_window: int = 500
+    silence_timeout_s: float = 10.0
     backend: type[Any] | None = field(default=None, compare=False)
     scanner_backend: type[BaseBleakScanner] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.connect_attempts < 1:
             raise ValueError(f"connect_attempts must be >= 1, got {self.connect_attempts}")
-        for name in ("status_every_s", "scan_timeout_s", "connect_timeout_s", "drain_timeout_s"):
+        if self.publish_window < 1:
+            raise ValueError(f"publish_window must be >= 1, got {self.publish_window}")
+        for name in ("status_every_s", "scan_timeout_s", "connect_timeout_s", "drain_timeout_s", "silence_timeout_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

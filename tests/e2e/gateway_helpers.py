@@ -30,6 +30,7 @@ class Heard:
         self.rates: set[float] = set()  # every packet's rate_hz
         self.duplicates = 0
         self.redelivered: list[int] = []  # seqs heard again, in order
+        self.order: list[int] = []  # every packet's seq, in the order heard
         self.statuses: queue.Queue[DeviceStatus] = queue.Queue()
         self._lock = threading.Lock()
         subscribed = threading.Event()
@@ -49,6 +50,7 @@ class Heard:
                     self.duplicates += 1
                     self.redelivered.append(batch.seq)
                 self.packets[batch.seq] = batch.t0_s
+                self.order.append(batch.seq)
                 self.spans[batch.seq] = (batch.t0_s, batch.t0_s + batch.acc.shape[0] / batch.rate_hz)
                 self.rates.add(batch.rate_hz)
         elif msg.topic == topic(self.device_id, Kind.STATUS) and msg.payload:
@@ -71,8 +73,9 @@ class Heard:
 
 
 @contextmanager
-def running(settings: GatewaySettings) -> Iterator[Gateway]:
-    gateway = Gateway(settings)
+def running(settings: GatewaySettings | Gateway) -> Iterator[Gateway]:
+    """A gateway (or one of these settings) running in a thread of its own; stopped at the end."""
+    gateway = settings if isinstance(settings, Gateway) else Gateway(settings)
     thread = threading.Thread(target=lambda: asyncio.run(gateway.run()), daemon=True)
     thread.start()
     try:

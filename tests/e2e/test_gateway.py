@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import struct
 import time
@@ -186,6 +187,46 @@ def test_a_refused_connection_is_retried_within_one_attempt(broker: BrokerAddres
         assert gateway.counts["connect_failures"] == 0
     finally:
         unregister(sim)
+        heard.close()
+
+
+def test_a_sensor_connected_but_silent_is_reconnected(broker: BrokerAddress, tmp_path: Path) -> None:
+    """A hung firmware: the link holds and nothing comes. The watchdog counts it, shows it offline and
+    connects again, and again; once the firmware goes on, the packets flow."""
+    sim = SimSensor(new_address(), scenario("quick"), DeviceSettings(placement=Placement.THIGH, loop=True))
+    sim.hang(True)  # from the start: a stream that never starts
+    register(sim)
+    heard = Heard(broker, safe_device_id(sim.address))
+    try:
+        settings = dataclasses.replace(gateway_settings(broker, sim, tmp_path), silence_timeout_s=1.0)
+        with running(settings) as gateway:
+            heard.status(lambda s: bool(s.online))
+            heard.status(lambda s: s.online is False)
+            wait_until(lambda: gateway.counts["silent_sensor"] >= 2, what="the silence noticed twice")
+            assert sim.connect_calls >= 2
+            assert heard.count() == 0
+            sim.hang(False)
+            wait_until(lambda: heard.count() >= 4, what="4 packets once the firmware goes on")
+        assert gateway.counts["reconnects"] >= 2
+        assert gateway.counts["connect_failures"] == 0
+    finally:
+        unregister(sim)
+        heard.close()
+
+
+def test_a_streaming_sensor_is_never_taken_for_a_silent_one(
+    broker: BrokerAddress, sensor: SimSensor, tmp_path: Path
+) -> None:
+    """Notifications every 0.5 s with the watchdog at 1.5 s (the first ones included): one connection throughout."""
+    heard = Heard(broker, safe_device_id(sensor.address))
+    try:
+        settings = dataclasses.replace(gateway_settings(broker, sensor, tmp_path), silence_timeout_s=1.5)
+        with running(settings) as gateway:
+            wait_until(lambda: heard.count() >= 6, what="6 packets")
+        assert gateway.counts["silent_sensor"] == 0
+        assert gateway.counts["reconnects"] == 0
+        assert sensor.connect_calls == 1
+    finally:
         heard.close()
 
 

@@ -57,14 +57,14 @@ def _packets(first_seq: int, n: int) -> list[list[Packet]]:
 def test_a_full_disk_loses_no_packet_when_the_sequence_block_cannot_be_saved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every packet goes out while the mark cannot be written; the failures are counted, the warnings few."""
-    sensor, out = _sensor(tmp_path, monkeypatch)
+    """Every packet is kept while the mark cannot be written; the failures are counted, the warnings few."""
+    sensor, _ = _sensor(tmp_path, monkeypatch)
     sensor.next_seq = sensor.memory.start()
     monkeypatch.setattr(sensor.memory, "_write", _full)
     with caplog.at_level(logging.WARNING, logger="ingest.gateway"):
         for packets in _packets(990, 20):
             sensor._send(packets)
-    assert len(out) == 20
+    assert [seq for seq, _ in sensor.outbox.pending(sensor.device_id)] == list(range(990, 1010))  # no broker: kept
     assert sensor.next_seq == 1010
     assert sensor.counts["seq_memory_failures"] == 20  # tried again with every packet
     assert len([r for r in caplog.records if "sequence numbers" in r.getMessage()]) == 1
