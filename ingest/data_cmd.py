@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from ingest.actions import delete_device
-from ingest.errors import IngestError
+from ingest.errors import IngestError, StoreError
 from ingest.export import ExportSummary, write_export
 from ingest.mqtt import DEFAULT_BROKER_URL, BrokerAddress
 from ingest.outfile import exists_message, write_file
@@ -122,6 +122,13 @@ def delete(args: argparse.Namespace) -> int:
             raise ConnectionError(
                 f"{err}; nothing deleted (add --no-broker to delete from the store alone, "
                 "leaving the broker's retained status and settings)"
+            ) from err
+        except StoreError as err:
+            if broker is None:
+                raise
+            raise StoreError(
+                f"{err}; the broker's retained status and settings of {args.device} are deleted, nothing of the"
+                " store: run the same command again, with --no-broker, to delete the stored data"
             ) from err
     except (IngestError, ValueError, ConnectionError) as err:
         print(f"sitless delete: {err}", file=sys.stderr)

@@ -30,6 +30,7 @@ from ingest.store import BatchRow, Store
 from tests.dashboard.office_morning import DEVICE
 from tests.dashboard.test_settings_page import retained, retained_status_and_settings
 from tests.ingest.test_store import stored_days_ago
+from tests.ingest.test_store_outage import Lock
 from tests.support import tally
 
 pytestmark = pytest.mark.both_stores
@@ -270,6 +271,36 @@ def test_delete_makes_the_broker_forget_the_wearables_retained_messages(
     monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
     assert main(["delete", "--store", store_url, "--device", DEVICE, "--broker", dashboard.url, "--yes"]) == 0
     assert retained(secure_broker, device) == []
+    with Store(store_url, read_only=True) as store:
+        assert store.max_seq(DEVICE) is None
+    device.disconnect()
+    device.loop_stop()
+
+
+def test_a_delete_the_store_refuses_after_the_broker_forgot_says_what_is_done_and_what_is_left(
+    tmp_path: Path, secure_broker: BrokerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The broker's retained messages go first; a store locked then keeps its rows, and the
+    message says both, and that the same command with ``--no-broker`` finishes the job."""
+    assert secure_broker.logins is not None
+    monkeypatch.setattr("ingest.store.base.BUSY_TIMEOUT_MS", 100)
+    store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    fill(store_url, packets(1.0))
+    device = retained_status_and_settings(secure_broker)
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(secure_broker.logins.secret("dashboard")))
+    command = ["delete", "--store", store_url, "--device", DEVICE, "--yes"]
+    lock = Lock(store_url)
+    try:
+        assert main([*command, "--broker", secure_broker.login("dashboard").url]) == 1
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert f"the broker's retained status and settings of {DEVICE} are deleted, nothing of the store" in err
+    assert "--no-broker" in err
+    assert retained(secure_broker, device) == []
+    with Store(store_url, read_only=True) as store:
+        assert store.max_seq(DEVICE) is not None
+    assert main([*command, "--no-broker"]) == 0
     with Store(store_url, read_only=True) as store:
         assert store.max_seq(DEVICE) is None
     device.disconnect()
