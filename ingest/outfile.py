@@ -47,11 +47,13 @@ def write_file(out: Path, write: Callable[[IO[bytes]], T], *, replace: bool) -> 
     Raises:
         OSError: The file cannot be written, or exists and ``replace`` is false.
     """
-    if out.exists() and (out.is_symlink() or not out.is_file()):
+    if out.is_symlink() or (out.exists() and not out.is_file()):  # a link, even to nothing yet, is written through
         if not replace:
             raise FileExistsError(exists_message(out))
         with out.open("wb", buffering=0) as raw, io.BufferedWriter(_Stream(raw)) as stream:
             return write(stream)
+    if not out.parent.is_dir():  # said of the output, not of the temporary file that would fail first
+        raise FileNotFoundError(f"cannot write {out}: no such folder {out.parent}")
     partial = out.with_name(f"{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # its own, for each run
     try:
         with partial.open("xb") as f:

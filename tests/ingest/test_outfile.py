@@ -142,3 +142,26 @@ def test_the_file_gets_the_permissions_a_new_file_gets(tmp_path: Path) -> None:
     out = tmp_path / "out.bin"
     write_file(out, lambda f: f.write(b"x"), replace=False)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_link_to_nothing_yet_is_written_through_and_kept_without_replace_refused(tmp_path: Path) -> None:
+    """A dangling link is a link too: written through with ``replace``, the link kept; refused without."""
+    target = tmp_path / "later" / "target.bin"
+    target.parent.mkdir()
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    with pytest.raises(FileExistsError):
+        write_file(link, lambda f: f.write(b"no"), replace=False)
+    assert not target.exists()
+    write_file(link, lambda f: f.write(b"through"), replace=True)
+    assert link.is_symlink()
+    assert target.read_bytes() == b"through"
+
+
+def test_a_missing_folder_is_named_not_the_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "out.zip"
+    with pytest.raises(FileNotFoundError) as info:
+        write_file(out, lambda f: f.write(b"x"), replace=False)
+    assert str(out.parent) in str(info.value)
+    assert ".partial" not in str(info.value)
+    assert not out.parent.exists()
