@@ -23,10 +23,12 @@ to start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,7 @@ class Outbox:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute(_SCHEMA)
             problems = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+            self._total: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         except sqlite3.DatabaseError as err:
             self._close_quietly()
             if getattr(err, "sqlite_errorcode", None) in _DAMAGED:
@@ -94,7 +97,11 @@ class Outbox:
         Raises:
             StoreError: The disk refused the write (full, read-only).
         """
-        self._run("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?)", (device_id, seq, payload))
+        with self._locked() as db:
+            if db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?)", (device_id, seq, payload)).rowcount:
+                self._total += 1
+            else:
+                db.execute("UPDATE outbox SET payload = ? WHERE device_id = ? AND seq = ?", (payload, device_id, seq))
 
     def ack(self, device_id: str, seq: int) -> None:
         """Forget a packet the broker has acknowledged.
@@ -102,7 +109,8 @@ class Outbox:
         Raises:
             StoreError: The disk refused the write.
         """
-        self._run("DELETE FROM outbox WHERE device_id = ? AND seq = ?", (device_id, seq))
+        with self._locked() as db:
+            self._total -= db.execute("DELETE FROM outbox WHERE device_id = ? AND seq = ?", (device_id, seq)).rowcount
 
     def pending(
         self, device_id: str, after_seq: int | None = None, limit: int | None = None
@@ -137,13 +145,17 @@ class Outbox:
     def count(self, device_id: str | None = None) -> int:
         """Packets held, of one device or of all.
 
+        Of all, it is the count kept as packets come and go (counted once, at the
+        opening): a metrics scrape asks for it, and counting hundreds of thousands of rows
+        under the lock the writes take held them back by a quarter of a second.
+
         Raises:
             StoreError: The file could not be read.
         """
         if device_id is None:
-            ((n,),) = self._query("SELECT COUNT(*) FROM outbox", ())
-        else:
-            ((n,),) = self._query("SELECT COUNT(*) FROM outbox WHERE device_id = ?", (device_id,))
+            with self._lock:
+                return self._total
+        ((n,),) = self._query("SELECT COUNT(*) FROM outbox WHERE device_id = ?", (device_id,))
         return int(n)
 
     def close(self) -> None:
@@ -151,19 +163,18 @@ class Outbox:
         with self._lock:
             self._db.close()
 
-    def _run(self, sql: str, params: tuple[object, ...]) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; an SQLite error raised as :class:`StoreError`."""
         try:
             with self._lock:
-                self._db.execute(sql, params)
+                yield self._db
         except sqlite3.Error as err:
             raise StoreError(f"gateway outbox {self.path}: {err}") from err
 
     def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return list(self._db.execute(sql, params).fetchall())
-        except sqlite3.Error as err:
-            raise StoreError(f"gateway outbox {self.path}: {err}") from err
+        with self._locked() as db:
+            return list(db.execute(sql, params).fetchall())
 
     def _close_quietly(self) -> None:
         db = getattr(self, "_db", None)

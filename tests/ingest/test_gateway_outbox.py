@@ -82,6 +82,27 @@ def test_the_outbox_reads_a_device_s_packets_page_by_page_in_sequence_order(tmp_
     outbox.close()
 
 
+def test_the_count_of_all_packets_follows_every_put_and_ack_and_a_reopening(tmp_path: Path) -> None:
+    """Kept as packets come and go (a scrape reads it without counting rows): a packet kept
+    again is not counted twice, nor an acknowledgement that finds nothing to forget."""
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    for seq in range(5):
+        outbox.put("dev-a", seq, b"first")
+    outbox.put("dev-b", 0, b"other")
+    outbox.put("dev-a", 2, b"again")  # kept again, replacing the payload
+    assert outbox.count() == 6
+    assert outbox.pending("dev-a", after_seq=1, limit=1) == [(2, b"again")]
+    outbox.ack("dev-a", 0)
+    outbox.ack("dev-a", 0)  # acknowledged twice: one packet fewer
+    outbox.ack("dev-c", 9)  # never kept
+    assert (outbox.count(), outbox.count("dev-a"), outbox.count("dev-b")) == (5, 4, 1)
+    outbox.close()
+    reopened = Outbox(path)
+    assert reopened.count() == 5
+    reopened.close()
+
+
 def test_while_no_broker_listens_packets_wait_on_disk_only_then_arrive_in_order_once(
     broker: BrokerAddress, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
