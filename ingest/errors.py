@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BrokerFolderError",
     "IngestError",
+    "MetricsServerError",
     "PacketError",
     "PayloadError",
     "ProfileError",
@@ -45,6 +46,10 @@ class StoreRefusedError(IngestError):
     Not a :class:`StoreError`, which the services wait out and try again: no retry of the
     same values can succeed, so the message that brought them is counted and skipped.
     """
+
+
+class MetricsServerError(IngestError):
+    """The metrics endpoint cannot listen where it was told: its port is taken, or its host is not this machine's."""
 
 
 class RecordingError(IngestError):

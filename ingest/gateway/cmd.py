@@ -19,7 +19,7 @@ from typing import Any
 from bleak.exc import BleakError
 
 from analysis.settings import Placement
-from ingest.errors import IngestError
+from ingest.errors import IngestError, MetricsServerError
 from ingest.gateway import Gateway, GatewaySettings, SensorSpec
 from ingest.gateway.sensor import failure_text, scan
 from ingest.metrics import MetricsServer, add_metrics_arguments, metrics_endpoint
@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     endpoint = metrics_endpoint(args)
     with contextlib.ExitStack() as stack:
         if endpoint is not None:
-            stack.enter_context(MetricsServer(gateway.metrics, endpoint))
+            try:
+                stack.enter_context(MetricsServer(gateway.metrics, endpoint))
+            except MetricsServerError:
+                gateway.outbox.close()  # run(), which closes it, never runs
+                raise
         asyncio.run(main())
     return 0

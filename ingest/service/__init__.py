@@ -20,8 +20,9 @@ room, and the loop reads no more than a batch, so the broker holds the backlog
 
 The package's parts: :class:`MqttService` here; its broker connection, who reads it and
 the probes that notice a session taken over (``connection``); a received message and
-the queue it waits in (``message``); the rate-limited log of troubles (``troubles``);
-the options every service takes and :func:`serve`, which runs one (``cmd``).
+the queue it waits in (``message``); the options every service takes and
+:func:`serve`, which runs one (``cmd``). The rate-limited log of troubles that it
+shares with the gateway and the metrics endpoint is :mod:`ingest.troubles`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from ingest.service.connection import (
     probe_topic,
 )
 from ingest.service.message import Inbox, Message
-from ingest.service.troubles import RateLimitedLog
 from ingest.topics import Kind, parse
+from ingest.troubles import RateLimitedLog
 
 __all__ = [
     "Inbox",

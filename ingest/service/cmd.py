@@ -7,6 +7,7 @@ import contextlib
 import signal
 from typing import TYPE_CHECKING
 
+from ingest.errors import MetricsServerError
 from ingest.metrics import MetricsEndpoint, MetricsServer, add_metrics_arguments
 from ingest.mqtt import DEFAULT_BROKER_URL
 from ingest.signals import stop_on_signals
@@ -37,11 +38,18 @@ def serve(service: MqttService, metrics: MetricsEndpoint | None = None) -> int:
 
     Returns:
         The exit status, 0.
+
+    Raises:
+        MetricsServerError: The metrics endpoint cannot be bound; the service is closed first.
     """
     with contextlib.ExitStack() as stack:
         stack.enter_context(stop_on_signals(service.stop, (signal.SIGTERM,)))
         if metrics is not None:
-            stack.enter_context(MetricsServer(service.metrics, metrics))
+            try:
+                stack.enter_context(MetricsServer(service.metrics, metrics))
+            except MetricsServerError:
+                service.close()  # built by the caller (its store is open), and run() that would close it never runs
+                raise
         with contextlib.suppress(KeyboardInterrupt):
             service.run()
     return 0

@@ -45,7 +45,7 @@ from ingest.mqtt import (
     stop_network_thread,
 )
 from ingest.service.message import Inbox, Message
-from ingest.service.troubles import RateLimitedLog
+from ingest.troubles import RateLimitedLog
 
 __all__ = [
     "CONNECT_RETRY_MAX_S",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import select
+import socket
 import sys
 import threading
 import time
@@ -22,10 +24,19 @@ from analysis import Placement
 from firmware_sim.ble import SimClient, SimScanner, SimSensor, new_address, register, unregister
 from firmware_sim.device import DeviceSettings
 from firmware_sim.scenarios import scenario
+from ingest import cli
 from ingest.broker import BrokerEngine, BrokerProcess
 from ingest.codec import Batch, encode
 from ingest.gateway import Gateway, GatewaySettings, SensorSpec
-from ingest.metrics import METRICS, Health, MetricsEndpoint, MetricsServer, ThreadCpu, metrics_endpoint
+from ingest.metrics import (
+    METRICS,
+    Health,
+    MetricsEndpoint,
+    MetricsServer,
+    ServiceMetrics,
+    ThreadCpu,
+    metrics_endpoint,
+)
 from ingest.mqtt import BrokerAddress
 from ingest.recorder import Recorder, RecorderSettings
 from ingest.service import MqttService
@@ -223,10 +234,123 @@ def test_metrics_options_default_off_and_local() -> None:
     assert metrics_endpoint(gateway) == MetricsEndpoint(9103, "0.0.0.0")
     with pytest.raises(ValueError, match=r"0\.\.65535"):
         MetricsEndpoint(70000)
+    with pytest.raises(SystemExit) as stopped:  # argparse's one-line error, not a traceback
+        parser.parse_args(["recorder", "--metrics-port", "70000"])
+    assert stopped.value.code == 2
 
 
 def test_health_body() -> None:
     assert Health(connected=False, running=True).to_dict()["status"] == "unavailable"
+
+
+def healthy() -> Health:
+    return Health(connected=True, running=True, lag_s=0.0)
+
+
+def silent_client(server: MetricsServer) -> socket.socket:
+    """A connection that sends the first line of a request and then nothing, as a slow-loris client does."""
+    client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    client.sendall(b"GET /metrics HTTP/1.1\r\n")
+    return client
+
+
+def closed_by_server(client: socket.socket) -> bool:
+    """Wait for the server to end the connection: the end of the stream, or a reset (it left a request unread)."""
+    try:
+        return client.recv(1) == b""  # the socket's timeout bounds a test that is going to fail
+    except ConnectionResetError:
+        return True
+
+
+def still_open(client: socket.socket) -> bool:
+    """Whether nothing has come from the server yet: neither data nor the end of the stream."""
+    return not select.select([client], [], [], 0)[0]
+
+
+def test_a_silent_client_is_disconnected_after_the_timeout() -> None:
+    """A client that sends one line and then nothing is disconnected; the server goes on serving."""
+    with MetricsServer(ServiceMetrics("worker", healthy), MetricsEndpoint(0), timeout_s=0.2) as server:
+        with silent_client(server) as client:
+            assert closed_by_server(client)
+        assert health(server)[0] == 200
+
+
+def test_a_client_that_keeps_sending_a_little_is_disconnected_after_the_timeout() -> None:
+    """A byte every 50 ms never lets the socket time out; the connection still ends once it is timeout_s old."""
+    server = MetricsServer(ServiceMetrics("worker", healthy), MetricsEndpoint(0), timeout_s=0.3)
+    with server, socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(b"GET /metrics HTTP/1.1\r\nX-Drip: ")  # a header line that never ends
+        ended = False
+        deadline = time.monotonic() + 30  # bounds a test that is going to fail
+        while not ended and time.monotonic() < deadline:
+            try:
+                client.sendall(b"a")
+                ended = not still_open(client) and closed_by_server(client)
+            except (BrokenPipeError, ConnectionResetError):
+                ended = True
+            time.sleep(0.05)
+        assert ended
+
+
+def test_past_the_cap_a_connection_is_closed_at_once_and_scrapes_go_on() -> None:
+    """With max_connections silent clients held one more is closed; with one fewer a scrape is served.
+
+    Closing the server ends the connections still held, without waiting for their timeout.
+    """
+    cap = 4
+    with MetricsServer(
+        ServiceMetrics("worker", healthy), MetricsEndpoint(0), timeout_s=60, max_connections=cap
+    ) as server:
+        held = [silent_client(server) for _ in range(cap)]
+        with silent_client(server) as extra:
+            assert closed_by_server(extra)
+        assert all(still_open(client) for client in held)  # the newcomer was turned away, not one already in
+        held.pop().close()  # its thread sees the end and frees its place
+
+        def scraped() -> bool:
+            try:
+                return bool(scrape(server))
+            except OSError:  # turned away while the closed one's thread was still finishing
+                return False
+
+        wait_until(scraped, timeout_s=30, what="a scrape beside cap - 1 silent clients")
+        assert all(still_open(client) for client in held)
+    assert all(closed_by_server(client) for client in held)
+    for client in held:
+        client.close()
+
+
+def test_a_health_check_that_raises_is_a_503_and_a_log_line(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The service's own bug in health() gives 503 and one line in its log, not a traceback on stderr."""
+
+    def broken() -> Health:
+        raise RuntimeError("health check bug")
+
+    with MetricsServer(ServiceMetrics("worker", broken), MetricsEndpoint(0)) as server:
+        assert health(server) == (503, {"status": "error"})
+        assert scrape(server)  # the metrics do not depend on it
+    assert any("/healthz failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert "health check bug" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["recorder"], ["worker"], ["gateway", "--device", "AA:BB:CC:DD:EE:FF", "--data-dir", "{tmp}"]]
+)
+def test_a_busy_metrics_port_is_a_one_line_error(
+    command: list[str], store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port another program listens on: exit status 1 and one line naming host and port, no traceback."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = [part.replace("{tmp}", str(tmp_path)) for part in command]
+        if command[0] != "gateway":
+            argv += ["--store", store_url, "--broker", "mqtt://127.0.0.1:1"]  # never reached: the port fails first
+        status = cli.main([*argv, "--metrics-port", str(port)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == f"sitless {command[0]}: cannot serve metrics on 127.0.0.1:{port}: Address already in use\n"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's CPU time is read from /proc (Linux)")
