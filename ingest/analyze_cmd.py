@@ -5,6 +5,7 @@ fed chunk by chunk), so long recordings stay small in memory. A file that cannot
 read, or whose samples are too few or too short to judge (one row, every row at one
 time, less data than a posture needs: ``AnalysisResult.problem``), gets a one-line
 error naming it and no result; the others are still analysed and the exit status is 1.
+So does a file that meets a bug in sitless, its error named as one.
 
 What reading assumed about a CSV's units (m/s², Unix milliseconds: ``ingest.recording``)
 and the rows it dropped for missing or non-finite values are said on stderr, one line
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
+import logging
 import multiprocessing
 import sys
 import zoneinfo
@@ -38,6 +40,8 @@ from ingest.policy_args import add_policy_arguments, alert_policy, float_option,
 from ingest.recording import DEFAULT_CHUNK_ROWS, AccUnit, RecordingClock, TimeUnit
 
 __all__ = ["analyze_file", "register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -190,7 +194,11 @@ _Outcome = tuple[AnalysisResult | None, RecordingClock, str | None]
 
 
 def _analyse(path: Path, options: _Options, on_chunk: Callable[[float], None] | None = None) -> _Outcome:
-    """Analyse one file; a file that cannot be analysed gives its one-line error instead."""
+    """Analyse one file; a file that cannot be analysed gives its one-line error instead.
+
+    Any other error is a bug, but still one file's: it is said in one line too (its
+    traceback is logged at debug level, ``sitless -vv``), and the run goes on with exit status 1.
+    """
     clock = RecordingClock()
     try:
         result = analyze_file(
@@ -207,6 +215,10 @@ def _analyse(path: Path, options: _Options, on_chunk: Callable[[float], None] | 
         )
     except RecordingError as err:
         return None, clock, str(err)
+    except Exception as err:  # a reader's bug in one file must not cost the files after it their results
+        log.debug("analysing %s failed", path, exc_info=True)
+        bug = f"unexpected {type(err).__name__} ({err!s:.200}): a bug in sitless, please report it"
+        return None, clock, f"{path}: {bug}"
     return result, clock, None
 
 

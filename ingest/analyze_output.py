@@ -18,7 +18,9 @@ from typing import Any
 from analysis import AnalysisResult
 from ingest.analyze_recording import days_tz
 from ingest.analyze_summary import summary_text
+from ingest.errors import PayloadError
 from ingest.outfile import write_file
+from ingest.payload_fields import load_json
 from ingest.recording import RecordingClock
 
 __all__ = ["report"]
@@ -78,12 +80,14 @@ def _same_source(existing: Path, recording: Path) -> bool:
     """Whether the JSON file ``existing`` holds a result of ``recording``: its ``"source"`` names the same file.
 
     ``"source"`` is the path as it was given; it is resolved from the current folder. A file
-    that is not a sitless result (unreadable, not JSON, no ``"source"``) is never taken for one.
+    that is not a sitless result (unreadable, not JSON or nested too deeply, no ``"source"``) is
+    never taken for one.
     """
     try:
-        source = json.loads(existing.read_text(encoding="utf-8")).get("source")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        body = load_json(existing.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, PayloadError):
         return False
+    source = body.get("source") if isinstance(body, dict) else None
     return isinstance(source, str) and Path(source).resolve() == recording.resolve()
 
 

@@ -19,7 +19,6 @@ docs/loggers.md.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -31,7 +30,7 @@ from typing import IO, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.errors import RecordingError
+from ingest.errors import PayloadError, RecordingError
 from ingest.recording import HEADER_RATE_RANGE_HZ, RecordingClock
 
 __all__ = [
@@ -67,6 +66,12 @@ _PARAM_ACCEL_SCALE = (0, 55)
 #: (Activity.md and Activity2.md, "Scaling Activity Values": NEO and CLE ±6 g, MOS ±8 g).
 _GT3X_SCALE_BY_SERIAL = {"NEO": 341.0, "CLE": 341.0, "MOS": 256.0}
 _LOG_READ_BYTES = 1 << 16
+#: Largest info.txt read, bytes. ActiGraph's is a dozen short lines (299 bytes in the
+#: NEO sample, ``SITLESS_DATA/loggers/neo.gt3x``); read whole, a 408 KB .gt3x whose
+#: info.txt inflated to 400 MB took 930 MB of memory.
+_MAX_INFO_BYTES = 64 * 1024
+#: The first byte that is not 0: zero bytes between log records are skipped in one search.
+_NONZERO = re.compile(rb"[^\x00]")
 
 #: What ``read_gt3x`` yields: Unix times, s, shape (n,); acceleration, g, shape (n, 3).
 _Samples = tuple[NDArray[np.float64], NDArray[np.float64]]
@@ -114,10 +119,17 @@ def unpack_gt3x_activity(packed: bytes, scale: float = GT3X_SCALE_G) -> NDArray[
 
 
 def _gt3x_info(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
+    """info.txt's ``Key: value`` lines, read up to ``_MAX_INFO_BYTES`` (a zip inflates what it holds at will)."""
     try:
-        text = zf.read("info.txt").decode("utf-8", errors="replace")
+        with zf.open("info.txt") as f:
+            data = f.read(_MAX_INFO_BYTES + 1)
     except KeyError as err:
         raise RecordingError(f"{path}: not a .gt3x file: the zip has no info.txt") from err
+    if len(data) > _MAX_INFO_BYTES:
+        raise RecordingError(
+            f"{path}: not a .gt3x file: its info.txt is over {_MAX_INFO_BYTES} bytes (ActiGraph's hold a few hundred)"
+        )
+    text = data.decode("utf-8", errors="replace")
     info = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -253,8 +265,8 @@ def iter_gt3x_records(f: IO[bytes]) -> Iterator[GT3xRecord]:
     pos = 0
     eof = False
     while True:
-        while pos < len(buf) and buf[pos] == 0:
-            pos += 1
+        nonzero = _NONZERO.search(buf, pos)  # a byte at a time, a zip of zeros took a second per 14 MB
+        pos = len(buf) if nonzero is None else nonzero.start()
         if pos + _LOG_HEADER.size > len(buf) and not eof:
             buf, base, pos = buf[pos:], base + pos, 0
             block = f.read(_LOG_READ_BYTES)
@@ -309,12 +321,16 @@ def _gt3x_parameters(payload: bytes) -> dict[tuple[int, int], int]:
 
 
 def _gt3x_log_timezone(payload: bytes) -> tuple[bool | None, float | None]:
-    """A METADATA record's (whether times are UTC, UTC offset in s), each None when it does not say (Metadata.md)."""
+    """A METADATA record's (whether times are UTC, UTC offset in s), each None when it does not say (Metadata.md).
+
+    The payload is parsed as any hostile JSON is (``parse_object``): a record of ``[[[...``
+    made the standard parser raise ``RecursionError`` and ended ``sitless analyze``.
+    """
+    from ingest.payload_fields import parse_object  # it imports analysis: not for files without METADATA
+
     try:
-        meta = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None, None
-    if not isinstance(meta, dict):
+        meta = parse_object(payload)  # a record holds at most 65,535 bytes, under its size limit
+    except PayloadError:
         return None, None
     if meta.get("MetadataType") == "LocalTimeLog" and "UsedUtc" in meta:
         return bool(meta["UsedUtc"]), None

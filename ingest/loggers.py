@@ -19,7 +19,7 @@ skdh is imported only when a ``.cwa`` or ``.bin`` file is read: it takes seconds
 from __future__ import annotations
 
 import datetime as dt
-import gzip
+import io
 import re
 import warnings
 import zipfile
@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from ingest.errors import RecordingError
 from ingest.gt3x import GT3X_SCALE_G, GT3xRecord, gt3x_checksum, iter_gt3x_records, read_gt3x, unpack_gt3x_activity
 from ingest.recording import HEADER_RATE_RANGE_HZ, Chunk, RecordingClock
+from ingest.recording_file import check_regular_file, open_csv
 
 __all__ = [
     "ACTILIFE_HEADER_LINES",
@@ -92,12 +93,6 @@ def _head(path: Path) -> bytes:
         raise RecordingError(f"{path}: broken gzip data: {err}") from err
 
 
-def _is_gzip(path: Path) -> bool:
-    """Whether a file starts with the gzip magic bytes."""
-    with path.open("rb") as f:
-        return f.read(2) == _GZIP_MAGIC
-
-
 def detect_format(path: str | Path) -> LoggerFormat:
     """Tell a recording's format from its first bytes, the extension being a hint.
 
@@ -109,10 +104,12 @@ def detect_format(path: str | Path) -> LoggerFormat:
         unless its extension names a logger format.
 
     Raises:
-        RecordingError: The file is missing or unreadable, or its extension names a
-            logger format its content does not have.
+        RecordingError: The file is missing, unreadable or not a regular file (checked
+            before it is opened: ``ingest.recording_file.check_regular_file``), or its
+            extension names a logger format its content does not have.
     """
     path = Path(path)
+    check_regular_file(path)
     try:
         head = _head(path)
     except FileNotFoundError as err:
@@ -369,22 +366,22 @@ def _actilife_header(lines: list[str], path: Path) -> tuple[float, float]:
 
 def _read_actilife_csv(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: RecordingClock) -> Iterator[_Samples]:
     """ActiLife RAW CSV (plain or gzip): 10 header lines, then ``Accelerometer X,Y,Z`` in g."""
-    gz = _is_gzip(path)
-    compression: Literal["gzip"] | None = "gzip" if gz else None
-    with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as f:
-        lines = [f.readline().strip() for _ in range(ACTILIFE_HEADER_LINES)]
+    with open_csv(path) as raw, io.BufferedReader(raw) as head:
+        lines = [head.readline().decode("utf-8").strip() for _ in range(ACTILIFE_HEADER_LINES)]
     start_s, rate_hz = _actilife_header(lines, path)
     columns = [f"Accelerometer {axis}" for axis in "XYZ"]
     done = 0
     try:
-        with pd.read_csv(
-            path,
-            skiprows=ACTILIFE_HEADER_LINES,
-            chunksize=chunk_rows,
-            usecols=columns,
-            dtype=dict.fromkeys(columns, np.float64),
-            compression=compression,
-        ) as reader:
+        with (
+            open_csv(path) as f,
+            pd.read_csv(
+                f,
+                skiprows=ACTILIFE_HEADER_LINES,
+                chunksize=chunk_rows,
+                usecols=columns,
+                dtype=dict.fromkeys(columns, np.float64),
+            ) as reader,
+        ):
             for frame in reader:
                 acc_g = frame[columns].to_numpy(dtype=np.float64)
                 epoch_s = start_s + (done + np.arange(len(frame))) / rate_hz
@@ -392,4 +389,4 @@ def _read_actilife_csv(path: Path, fmt: LoggerFormat, chunk_rows: int, clock: Re
                 ok = np.all(np.isfinite(acc_g), axis=1)  # a cut last row: drop it, the others keep their times
                 yield epoch_s[ok], acc_g[ok], None
     except ValueError as err:  # missing columns, text where a number should be
-        raise RecordingError(f"{path}: not an ActiLife RAW CSV with {', '.join(columns)} in g: {err}") from err
+        raise RecordingError(f"{path}: not an ActiLife RAW CSV with {', '.join(columns)} in g: {err!s:.200}") from err

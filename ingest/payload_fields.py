@@ -2,10 +2,12 @@
 
 A payload comes from any client on the broker, so it is parsed as hostile:
 :func:`parse_object` bounds it in size and nesting before anything looks inside, and
-refuses anything but a JSON object. The field readers (:func:`text_field`,
-:func:`number_field`, :func:`placement_field`) check one field's type and range, and
-:func:`compact_number` writes a whole number without its ``.0``. Every refusal is a
-:class:`~ingest.errors.PayloadError` whose message names the field and the value.
+refuses anything but a JSON object. :func:`load_json`, which it calls, parses JSON of
+any size and makes deep nesting a ``PayloadError`` too (for files the CLI reads). The
+field readers (:func:`text_field`, :func:`number_field`, :func:`placement_field`) check
+one field's type and range, and :func:`compact_number` writes a whole number without
+its ``.0``. Every refusal is a :class:`~ingest.errors.PayloadError` whose message names
+the field and the value.
 
 >>> number_field({"rate_hz": 50}, "rate_hz", 0.0, 1e6), compact_number(50.0)
 (50.0, 50)
@@ -25,6 +27,7 @@ __all__ = [
     "MAX_ID_LEN",
     "MAX_PAYLOAD_BYTES",
     "compact_number",
+    "load_json",
     "number_field",
     "parse_object",
     "placement_field",
@@ -66,17 +69,45 @@ def parse_object(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES, max_dept
     """
     if len(payload) > max_bytes:
         raise PayloadError(f"payload of {len(payload)} bytes is over the {max_bytes}-byte limit")
-    try:
-        body = json.loads(payload)
-    except RecursionError:
-        raise PayloadError("JSON nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as err:
-        raise PayloadError(f"not JSON: {err}") from None
+    body = load_json(payload)
     if not isinstance(body, dict):
         raise PayloadError(f"expected a JSON object, got {type(body).__name__}")
     if _depth(body) > max_depth:
         raise PayloadError("JSON nested too deeply")
     return body
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse JSON of any size or shape, raising only ``PayloadError`` for what is not JSON.
+
+    The standard parser recurses once a level, so ``[[[...`` nested past the interpreter's
+    recursion limit (about 1,000) raises ``RecursionError``, not the ``ValueError`` of bad
+    JSON: a ``.gt3x`` METADATA record, a ``--json-dir`` file or a ``--plan`` so nested
+    ended ``sitless analyze`` or ``sitless report`` with a traceback. What comes from
+    outside is read through here (or ``parse_object``, which also bounds size and depth).
+
+    Args:
+        text: The JSON, as text or as UTF-8, UTF-16 or UTF-32 bytes.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        PayloadError: Not JSON (the message gives the parser's reason), or nested too deeply.
+
+    >>> load_json(b"[1, 2]")
+    [1, 2]
+    >>> load_json("[" * 5000 + "]" * 5000)
+    Traceback (most recent call last):
+    ...
+    ingest.errors.PayloadError: JSON nested too deeply
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise PayloadError("JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise PayloadError(f"not JSON: {err}") from None
 
 
 def _depth(value: Any) -> int:

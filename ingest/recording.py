@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from ingest.codec import MAX_T_S
 from ingest.errors import RecordingError
+from ingest.recording_file import open_csv
 
 __all__ = [
     "ACC_COLUMNS",
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_READ_AHEAD",
     "GYRO_COLUMNS",
     "HEADER_RATE_RANGE_HZ",
+    "MAX_TIME_CHARS",
     "STANDARD_GRAVITY_MS2",
     "UNIX_TIME_FROM_S",
     "AccUnit",
@@ -67,6 +69,9 @@ UNIX_TIME_BEFORE_S = 253_402_300_800.0
 #: both sides (they sample at 1-3200 Hz), and narrow enough that every sample's time,
 #: start plus index over rate, is a finite number.
 HEADER_RATE_RANGE_HZ = (0.01, 100_000.0)
+#: Longest first ``t`` text read as a time: an ISO-8601 timestamp with nanoseconds and
+#: an offset (``2026-11-23T08:00:00.123456789+01:00``) has 35 characters, a float 24.
+MAX_TIME_CHARS = 64
 #: Standard gravity, m/s² per g (CGPM 1901; ISO 80000-3).
 STANDARD_GRAVITY_MS2 = 9.80665
 #: A first chunk whose median |a| lies in this range is in m/s²: a worn or resting sensor
@@ -194,7 +199,8 @@ def _numeric(column: pd.Series, name: str, path: Path, first_row: int) -> NDArra
     bad = values.isna() & column.notna()
     if bool(bad.any()):
         row = first_row + int(np.flatnonzero(bad.to_numpy())[0])
-        raise RecordingError(f"{path}: row {row}: column {name!r} is not a number: {column.iloc[row - first_row]!r}")
+        value = column.iloc[row - first_row]
+        raise RecordingError(f"{path}: row {row}: column {name!r} is not a number: {value!r:.80}")
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -207,7 +213,8 @@ def _times(column: pd.Series, path: Path, first_row: int, *, iso: bool) -> NDArr
         # (year 1 after 2026) overflow here with OutOfBoundsDatetime, a ValueError.
         seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     except (ValueError, TypeError) as err:
-        raise RecordingError(f"{path}: column 't' is neither seconds nor ISO-8601 timestamps: {err}") from err
+        why = f"{str(err).partition(chr(10))[0]:.200}"  # pandas quotes the whole cell, then adds advice lines
+        raise RecordingError(f"{path}: column 't' is neither seconds nor ISO-8601 timestamps: {why}") from err
     return np.asarray(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
@@ -229,7 +236,7 @@ class _Parser:
     def feed(self, frame: pd.DataFrame) -> Chunk | None:
         """Convert one chunk; None when no row of it is usable."""
         path = self.path
-        have = ", ".join(map(str, frame.columns))
+        have = f"{', '.join(map(str, frame.columns)):.200}"  # a header line may be up to MAX_LINE_BYTES
         missing = [c for c in ("t", *ACC_COLUMNS) if c not in frame.columns]
         if missing:
             raise RecordingError(f"{path}: missing column(s) {', '.join(missing)} (have {have})")
@@ -300,30 +307,24 @@ class _Parser:
                 self.clock.assumed["time"] = "epoch_ms" if t[0] >= UNIX_TIME_FROM_S else "relative_ms"
 
 
-#: The first bytes of every gzip file (RFC 1952, section 2.3.1).
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _compression(path: Path) -> Literal["gzip", "infer"] | None:
-    """How pandas is to read a CSV: as gzip exactly when its first bytes say so, whatever its name.
-
-    A gzipped CSV saved without ``.gz`` (a browser's download, a renamed export) would
-    otherwise be read as text and fail on its first byte, and a plain one named ``.gz``
-    as gzip. Other names (``.bz2``, ``.xz``, ``.zip``) are left to pandas to infer.
-    """
-    with path.open("rb") as f:
-        if f.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
-            return "gzip"
-    return None if path.suffix.lower() == ".gz" else "infer"
-
-
 def _first_time(path: Path) -> str | None:
-    """The ``t`` text of the first data row, to tell seconds from ISO-8601 timestamps."""
-    probe = pd.read_csv(path, nrows=1, dtype=str, skipinitialspace=True, compression=_compression(path))
+    """The ``t`` text of the first data row, to tell seconds from ISO-8601 timestamps.
+
+    One longer than ``MAX_TIME_CHARS`` is refused: read as a date, 400 KB of digits took 7 s, 800 KB over 15.
+    """
+    with open_csv(path) as f:
+        probe = pd.read_csv(f, nrows=1, dtype=str, skipinitialspace=True)
     if "t" not in probe.columns or probe.empty:
         return None
     value = probe["t"].iloc[0]
-    return None if pd.isna(value) else str(value)
+    if pd.isna(value):
+        return None
+    if len(value) > MAX_TIME_CHARS:
+        raise RecordingError(
+            f"{path}: the first time, column 't', is {len(value)} characters long: neither seconds nor an ISO-8601"
+            f" timestamp (at most {MAX_TIME_CHARS}): {value!r:.80}"
+        )
+    return str(value)
 
 
 def _utc_offset_s(stamp: str) -> float | None:
@@ -349,19 +350,15 @@ def _chunks(path: Path, chunk_rows: int, parser: _Parser) -> Iterator[Chunk]:
     line numbers less one, which the second read skips by and the messages name.
     """
     fast = not parser.iso
-    compression = _compression(path)
     while True:
         skip = range(1, parser.first_row)  # data rows already done (row 0 is the header)
         dtype: dict[str, type] | type = dict.fromkeys(("t", *ACC_COLUMNS, *GYRO_COLUMNS), np.float64) if fast else str
-        with pd.read_csv(
-            path,
-            chunksize=chunk_rows,
-            dtype=dtype,
-            skipinitialspace=True,
-            skiprows=skip,
-            skip_blank_lines=False,
-            compression=compression,
-        ) as reader:
+        with (
+            open_csv(path) as f,
+            pd.read_csv(
+                f, chunksize=chunk_rows, dtype=dtype, skipinitialspace=True, skiprows=skip, skip_blank_lines=False
+            ) as reader,
+        ):
             try:
                 for frame in reader:
                     chunk = parser.feed(frame)
@@ -386,10 +383,11 @@ def read_chunks(
 
     The format is told by content (``ingest.loggers.detect_format``). In a sitless CSV, rows
     with an empty, NaN or infinite value (gyro included, when the file has gyro columns)
-    are dropped and counted; a gzipped one is decompressed (told by its first bytes, not its name).
+    are dropped and counted; a gzip, bzip2 or xz one is decompressed (told by its first
+    bytes, not its name: ``ingest.recording_file.open_csv``).
 
     Args:
-        path: The CSV file.
+        path: The recording: a regular file, not a pipe or a device.
         chunk_rows: Rows per chunk read (> 0).
         clock: Filled in with the recording's calendar time, the units assumed and the
             rows dropped (``RecordingClock``) as the chunks are read.
@@ -402,8 +400,9 @@ def read_chunks(
         ``Chunk`` values ``(t_s, acc_g, gyro_dps)``; chunks may be empty after dropping rows.
 
     Raises:
-        RecordingError: Missing, unreadable or truncated file, missing columns (or only
-            some gyro columns), non-numeric values,
+        RecordingError: Missing, unreadable or truncated file, not a regular file, a
+            line over ``MAX_LINE_BYTES``, a first time over ``MAX_TIME_CHARS``
+            characters, missing columns (or only some gyro columns), non-numeric values,
             times going backwards (the message names the row), or no usable sample.
         ValueError: ``chunk_rows`` is not positive.
     """

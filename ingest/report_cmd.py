@@ -23,8 +23,9 @@ from analysis import Plan
 from analysis.report import Report
 from ingest.codec import MAX_T_S
 from ingest.data_cmd import pick_device
-from ingest.errors import IngestError
+from ingest.errors import IngestError, PayloadError
 from ingest.outfile import exists_message, write_file
+from ingest.payload_fields import load_json
 from ingest.progress import load_report
 from ingest.report_html import render_html
 from ingest.store import add_store_argument
@@ -71,13 +72,13 @@ def _read_plan(path: Path) -> Plan:
         ValueError: The file cannot be read, is not JSON, or is not a plan; the message names it.
     """
     try:
-        return Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return Plan.from_dict(load_json(path.read_text(encoding="utf-8")))
     except OSError as err:
         raise ValueError(f"cannot read the plan {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
         raise ValueError(f"the plan {path} is not UTF-8 text: give the JSON of a plan") from err
-    except json.JSONDecodeError as err:
-        raise ValueError(f"the plan {path} is not JSON ({err}): give the JSON of a plan") from err
+    except PayloadError as err:  # not JSON, or nested too deeply
+        raise ValueError(f"the plan {path} is {err}: give the JSON of a plan") from err
     except ValueError as err:
         raise ValueError(f"the plan {path} is not a valid plan: {err}") from err
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from analysis import Placement
+from analysis import AnalysisResult, Placement
 from firmware_sim.motion import generate
 from firmware_sim.recording import write_csv
 from firmware_sim.scenarios import Activity, Script, Step
+from ingest import analyze_cmd
 from ingest.cli import main
 
 
@@ -171,6 +174,63 @@ def test_json_dir_does_not_replace_another_inputs_earlier_result(tmp_path: Path)
     assert (out / "day.json").read_text() == '{"source": "elsewhere/day.csv"}\n'
     assert (out / "day-2.json").read_text() == "notes, not JSON\n"
     assert json.loads((out / "day-3.json").read_text())["source"] == str(path)
+
+
+def test_json_dir_takes_a_deeply_nested_file_for_anothers_and_goes_on(tmp_path: Path) -> None:
+    """An existing a.json of ``[[[...`` is no earlier result of a.csv: it is kept, and both inputs get results.
+
+    Reading it ended the run with a RecursionError before b.csv was analysed.
+    """
+    out = tmp_path / "out"
+    out.mkdir()
+    nested = "[" * 100_000 + "]" * 100_000
+    (out / "a.json").write_text(nested)
+    a, b = recording(tmp_path, "a.csv"), recording(tmp_path, "b.csv")
+    assert main(["analyze", str(a), str(b), "--placement", "thigh", "--json-dir", str(out)]) == 0
+    assert (out / "a.json").read_text() == nested
+    assert json.loads((out / "a-2.json").read_text())["source"] == str(a)
+    assert json.loads((out / "b.json").read_text())["source"] == str(b)
+
+
+def test_a_pipe_or_a_folder_is_refused_at_once_and_the_next_file_analysed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO with no writer (it would block an open for ever) and a folder are each one error line; exit status 1."""
+    fifo = tmp_path / "live.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    good = recording(tmp_path, "good.csv")
+    assert main(["analyze", str(fifo), str(folder), str(good), "--placement", "thigh"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"sitless analyze: {fifo}: not a regular file (a pipe, FIFO or device): recordings are read more than once;"
+        " save it to a file first",
+        f"sitless analyze: {folder}: is a folder, not a recording file",
+    ]
+    assert "good.csv: 3000 samples" in captured.out
+
+
+def test_an_unexpected_error_in_one_file_is_one_line_and_the_next_file_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug met in one file (here a RecursionError) is said as one, in one line, and the run goes on; exit status 1."""
+    bad, good = recording(tmp_path, "bad.csv"), recording(tmp_path, "good.csv")
+    real = analyze_cmd.analyze_file
+
+    def analyze_file(path: Path, *args: Any, **kwargs: Any) -> AnalysisResult:
+        if path == bad:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(analyze_cmd, "analyze_file", analyze_file)
+    assert main(["analyze", str(bad), str(good), "--placement", "thigh"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"sitless analyze: {bad}: unexpected RecursionError (maximum recursion depth exceeded): a bug in sitless,"
+        " please report it"
+    ]
+    assert "good.csv: 3000 samples" in captured.out
 
 
 def retimed(tmp_path: Path, name: str, times: list[str]) -> Path:

@@ -238,3 +238,43 @@ def test_a_damaged_log_is_one_error_line_and_the_next_file_is_analysed(
     assert reason in error
     assert "Traceback" not in captured.err
     assert f"good.gt3x: {3 * RATE_HZ} samples" in captured.out
+
+
+def test_an_info_txt_that_inflates_past_64_kib_is_refused_unread(tmp_path: Path) -> None:
+    """An info.txt of 1 MB (a few KB in the zip) is refused after its first 64 KiB, not read whole.
+
+    Read whole, a 408 KB .gt3x whose info.txt inflated to 400 MB took 930 MB of memory.
+    """
+    path = tmp_path / "bomb.gt3x"
+    info = f"Serial Number: MOS2E12345678\nSample Rate: {RATE_HZ}\nStart Date: {START_TICKS}\n"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("info.txt", info + "x" * 1_000_000)
+        zf.writestr("log.bin", idle_sleep_log())
+    assert path.stat().st_size < 10_000
+    with pytest.raises(RecordingError, match=r"bomb\.gt3x: not a \.gt3x file: its info\.txt is over 65536 bytes"):
+        list(read_chunks(path))
+
+
+def test_metadata_nested_past_the_parsers_limit_is_ignored_and_the_next_file_analysed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A METADATA record of ``[[[...`` is unreadable metadata, skipped: it used to end the run with a RecursionError."""
+    nested = gt3x(tmp_path / "nested.gt3x", record(METADATA, START_S - 60, b"[" * 60_000) + idle_sleep_log())
+    t, _, clock = read_all(nested)
+    assert t.size == 3 * RATE_HZ
+    assert clock.utc_offset_s == -6 * 3600  # info.txt's TimeZone, untouched
+    good = gt3x(tmp_path / "good.gt3x", idle_sleep_log())
+    assert main(["analyze", str(nested), str(good), "--placement", "thigh"]) == 0
+    out = capsys.readouterr().out
+    assert f"nested.gt3x: {3 * RATE_HZ} samples" in out
+    assert f"good.gt3x: {3 * RATE_HZ} samples" in out
+
+
+def test_a_long_run_of_zero_bytes_between_records_is_skipped(tmp_path: Path) -> None:
+    """README.md lets zero bytes sit between records: 8 MB of them (8 KB zipped) read as if they were not there."""
+    log = idle_sleep_log()
+    first = log.index(record(ACTIVITY2, START_S, ACTIVITY2_EXAMPLE))
+    t, acc, _ = read_all(gt3x(tmp_path / "zeros.gt3x", log[:first] + b"\0" * 8_000_000 + log[first:]))
+    expected_t, expected_acc, _ = read_all(gt3x(tmp_path / "plain.gt3x", log))
+    np.testing.assert_array_equal(t, expected_t)
+    np.testing.assert_array_equal(acc, expected_acc)

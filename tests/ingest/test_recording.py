@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +267,57 @@ def test_a_csv_is_read_gzipped_or_not_by_its_first_bytes_not_its_name(tmp_path: 
     t, acc = read_all(path)
     np.testing.assert_array_equal(t, [0.0, 0.5, 1.0])
     np.testing.assert_array_equal(acc, [[0, 0, 1], [0, 1, 0], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("first", ["1" * 400_000, "2026-11-23T08:00:00" + "0" * 60], ids=["400-KB-digits", "65-chars"])
+def test_a_first_time_too_long_to_be_one_is_refused_in_a_short_message(tmp_path: Path, first: str) -> None:
+    """No time is over 64 characters: a longer first ``t`` is refused, not parsed as a date, and quoted cut short.
+
+    Parsed as a date, 400 KB of digits took 7 s and 800 KB over 15 (the parser's time
+    grew with the square of the length), and the message quoted all of it.
+    """
+    path = write(tmp_path, f"t,ax,ay,az\n{first},0,0,1\n1,0,0,1\n")
+    with pytest.raises(RecordingError, match=rf"rec\.csv: the first time, column 't', is {len(first)} characters"):
+        read_all(path)
+    with pytest.raises(RecordingError) as info:
+        read_all(path)
+    assert len(str(info.value)) < 300  # the path, the words and 80 characters of the value
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("where", ["first-row", "later-row"])
+def test_a_line_over_a_mib_is_refused_in_a_short_message(tmp_path: Path, packed: bool, where: str) -> None:
+    """A 3 MB line (NUL bytes, as a sparse file holds) is refused after its first MiB, its bytes unquoted.
+
+    pandas held such a line whole: 300 MB of NULs took 4.1 GB and wrote a 1.26 GB message.
+    """
+    rows = "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200)) if where == "later-row" else ""
+    text = ("t,ax,ay,az\n" + rows).encode() + b"\0" * 3_000_000 + b"\n0,0,0,1\n"
+    path = tmp_path / "rec.csv"
+    path.write_bytes(gzip.compress(text) if packed else text)
+    with pytest.raises(RecordingError, match=r"rec\.csv: the line at byte \d+ is longer than 1048576 bytes") as info:
+        read_all(path, chunk_rows=50)
+    assert len(str(info.value)) < 300
+
+
+def test_long_values_are_quoted_cut_short(tmp_path: Path) -> None:
+    """A long cell that is not a number, or not a timestamp, is named by its first 80 characters, not whole."""
+    rows = "t,ax,ay,az\n0,0,0,1\n0.5," + "x" * 500_000 + ",0,1\n"
+    with pytest.raises(RecordingError, match=r"row 2: column 'ax' is not a number: 'xxxx") as info:
+        read_all(write(tmp_path, rows))
+    assert len(str(info.value)) < 300
+    stamps = "t,ax,ay,az\n2026-11-23T08:00:00Z,0,0,1\n2026-11-23T08:00:01" + "0" * 500_000 + "Z,0,0,1\n"
+    with pytest.raises(RecordingError, match="neither seconds nor ISO-8601 timestamps") as info:
+        read_all(write(tmp_path, stamps, "iso.csv"))
+    assert len(str(info.value)) < 400
+    assert "\n" not in str(info.value)  # pandas' advice on formats is left out: one line
+
+
+@pytest.mark.parametrize("pack", [bz2.compress, lzma.compress], ids=["bzip2", "xz"])
+def test_bzip2_and_xz_csvs_are_read_by_their_first_bytes(tmp_path: Path, pack: Callable[[bytes], bytes]) -> None:
+    """bzip2 and xz CSVs read as gzip ones do, whatever their name."""
+    path = tmp_path / "download"
+    path.write_bytes(pack(b"t,ax,ay,az\n0,0,0,1\n0.5,0,1,0\n"))
+    t, acc = read_all(path)
+    np.testing.assert_array_equal(t, [0.0, 0.5])
+    np.testing.assert_array_equal(acc, [[0, 0, 1], [0, 1, 0]])

@@ -153,17 +153,21 @@ def test_a_device_the_store_does_not_know_is_refused_naming_those_it_does(
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (b"<html></html>", "is not JSON (Expecting value: line 1 column 1"),
+        (b"<html></html>", "is not JSON: Expecting value: line 1 column 1"),
+        (b"[" * 100_000 + b"]" * 100_000, "is JSON nested too deeply"),
         (b"\xff\xfe{}", "is not UTF-8 text"),
         (b'{"start": "2023-11-14"}', "is not a valid plan"),
     ],
+    ids=["html", "nested", "utf-16", "no-plan"],
 )
 def test_a_plan_file_that_is_no_plan_is_named(
     store_with_a_set: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
 ) -> None:
+    """A plan that is not JSON (nested past the parser's recursion limit too) is one line naming it, no traceback."""
     plan = tmp_path / "plan.json"
     plan.write_bytes(content)
     assert main(["report", "--store", store_with_a_set, "--device", DEVICE, "--plan", str(plan)]) == 1
     err = capsys.readouterr().err
     assert says in err
     assert f"the plan {plan} " in err
+    assert err.count("\n") == 1
