@@ -198,10 +198,10 @@ class Recorder(MqttService):
             self._rows = []
             while len(self._last_seq) > MAX_TRACKED_DEVICES:
                 self._last_seq.popitem(last=False)
-        for device_id, status in list(self._statuses.items()):
-            self.store.set_device_status(device_id, status)
-            del self._statuses[device_id]
-            self.stats.statuses += 1
+        if self._statuses:
+            self.store.set_device_statuses(self._statuses)  # one transaction (Store.set_device_statuses)
+            self.stats.statuses += len(self._statuses)
+            self._statuses.clear()
         self._tally.hold(self._unsaved)
         self._unsaved.clear()
         if self._tally.held:

@@ -218,6 +218,18 @@ def test_a_device_s_status_and_settings_keep_the_latest(any_store_url: str) -> N
         assert store.wearer_settings("d1") == {"max_sitting_min": 45}
 
 
+def test_many_devices_statuses_are_kept_in_one_write(any_store_url: str) -> None:
+    """As a recorder subscribing is handed every status the broker keeps: new and known devices at once."""
+    with Store(any_store_url) as store:
+        store.set_device_status("d-0001", {"online": True})
+        store.set_device_statuses({f"d-{i:04d}": {"online": False, "n": i} for i in range(1, 1001)})
+        store.set_device_statuses({})
+        kept = store.devices()
+        assert len(kept) == 1000
+        assert kept["d-0001"] == {"online": False, "n": 1}
+        assert store.device_status("d-1000") == {"online": False, "n": 1000}
+
+
 def test_events_are_kept_once_on_their_key_in_time_then_stored_order(any_store_url: str) -> None:
     """Same device, kind, time and id is one event; two actions of one instant with ids are two."""
     first = {"kind": "alert", "t_s": 5.0, "n": 1}
