@@ -143,6 +143,9 @@ class BrokerAddress:
                 f"no password in the broker URL, please: put it in a file named by {PASSWORD_FILE_ENV} "
                 f"(or in {PASSWORD_ENV}), where other users of this machine cannot read it"
             )
+        host_port = parts.netloc.rpartition("@")[2]
+        if host_port.count(":") > 1 and not host_port.startswith("["):  # ::1 or fe80::1: the port's colon is a guess
+            raise BrokerUrlError(f"broker URL {_shown(url)!r}: write an IPv6 host in brackets, as mqtt://[::1]:1883")
         if not parts.hostname:
             raise BrokerUrlError(
                 f"broker URL {_shown(url)!r} names no host: write mqtt://HOST[:PORT], e.g. {DEFAULT_BROKER_URL}"

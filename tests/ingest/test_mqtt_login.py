@@ -109,6 +109,9 @@ def test_an_address_url_parses_back_to_the_same_address(address: BrokerAddress) 
         ("mqtt://:1884", "names no host"),
         ("mqtt://broker.local:0", "bad port"),
         ("mqtt://broker.local:70000", "bad port"),
+        ("mqtt://::1:1883", r"in brackets, as mqtt://\[::1\]:1883"),
+        ("fe80::1", "in brackets"),
+        ("mqtt://worker@::1", "in brackets"),
     ],
 )
 def test_a_malformed_broker_url_is_refused_saying_why(url: str, says: str) -> None:
