@@ -28,7 +28,7 @@ from ingest.outfile import exists_message, write_file
 from ingest.payload_fields import load_json
 from ingest.progress import load_report
 from ingest.report_html import render_html
-from ingest.store import add_store_argument
+from ingest.store import Store, add_store_argument
 
 __all__ = ["register", "run"]
 
@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         end = args.end if args.end is not None else dt.datetime.now(tz).date()
         _check_days(end, args.weeks)  # before load_report, whose date arithmetic would overflow
         plan = None if args.plan is None else _read_plan(args.plan)
+        if not Store.exists(args.store):
+            raise ValueError(f"no store at {args.store}: nothing to report (--store names the services' store)")
         device = pick_device(args.store, args.device)
         report = load_report(args.store, device, end=end, weeks=args.weeks, tz=tz, plan=plan)
         if args.html is not None:

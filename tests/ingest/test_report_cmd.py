@@ -171,3 +171,11 @@ def test_a_plan_file_that_is_no_plan_is_named(
     assert says in err
     assert f"the plan {plan} " in err
     assert err.count("\n") == 1
+
+
+def test_a_store_that_is_not_there_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not SQLite's "unable to open database file", and no empty store made."""
+    path = tmp_path / "no such.sqlite"
+    assert main(["report", "--store", f"sqlite:///{path}"]) == 1
+    assert f"no store at sqlite:///{path}" in capsys.readouterr().err
+    assert not path.exists()
