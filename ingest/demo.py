@@ -6,7 +6,12 @@ analysis worker, the dashboard, and a simulated wearable playing an office day; 
 the dashboard's address and a line for each sit-too-long alert; stops everything on
 Ctrl-C. The demo keeps its own store in ``var/demo.sqlite`` and starts it afresh each
 time; a store named with ``--store`` (a URL, as every command takes) is used as it is and
-never emptied.
+never emptied. One demo runs in a folder at a time (:mod:`ingest.demo_folder`): a second
+one started there is refused at once.
+
+The dashboard serves on port 8501, or on a free port if another program holds 8501 (as
+the embedded broker takes another port if 1883 is busy); a port given with ``--port``
+is used or the demo refuses to start, saying that port is taken.
 
 The embedded broker lets in only its logins (:mod:`ingest.broker`): each part of the
 demo logs in as itself, the recorder as ``recorder``, the worker as ``worker``, the
@@ -23,6 +28,7 @@ import argparse
 import contextlib
 import logging
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -37,8 +43,11 @@ import paho.mqtt.client as paho
 from analysis import Placement
 from ingest.broker import DEFAULT_DATA_DIR, BrokerEngine, BrokerProcess, free_port, port_in_use
 from ingest.broker_setup import Logins, add_login, reader_command
-from ingest.dashboard_cmd import dashboard_command, wait_for_health
-from ingest.errors import IngestError, StoreError
+from ingest.dashboard_cmd import DEFAULT_PORT as DASHBOARD_PORT
+from ingest.dashboard_cmd import HOST as DASHBOARD_HOST
+from ingest.dashboard_cmd import dashboard_command, dashboard_url, wait_for_health
+from ingest.demo_folder import DEMO_STORE_URL, fresh_store, hold_demo_folder
+from ingest.errors import IngestError
 from ingest.mqtt import DEFAULT_PORT, PASSWORD_FILE_ENV, BrokerAddress, LoginRefusedError, connect, make_client
 from ingest.payloads import parse_event
 from ingest.recorder import Recorder, RecorderSettings
@@ -47,13 +56,13 @@ from ingest.store import parse_store_url
 from ingest.topics import Kind, parse, subscription
 from ingest.worker import Worker, WorkerSettings
 
-__all__ = ["DemoSettings", "register", "run"]
+__all__ = ["DashboardPortError", "DemoSettings", "register", "run"]
 
 log = logging.getLogger(__name__)
 
 
-#: The demo's own store, started afresh each time.
-DEMO_STORE_URL = "sqlite:///var/demo.sqlite"
+class DashboardPortError(IngestError):
+    """The dashboard's port, given with ``--port``, is taken by another program."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +75,7 @@ class DemoSettings:
         scenario: The simulated wearer's script (firmware_sim scenarios).
         device_id: The simulated wearable's id.
         seed: Seed of the simulated motion.
-        port: The dashboard's HTTP port.
+        port: The dashboard's HTTP port, or None for 8501, or a free port if 8501 is taken.
         broker: An external broker to use instead of starting the embedded one.
         broker_port: Port of the embedded broker (a free one is taken if it is busy).
         broker_dir: The embedded broker's data folder (mosquitto's sessions file).
@@ -80,7 +89,7 @@ class DemoSettings:
     scenario: str = "office_morning"
     device_id: str = "sim-01"
     seed: int = 1
-    port: int = 8501
+    port: int | None = None
     broker: BrokerAddress | None = None
     broker_port: int = DEFAULT_PORT
     broker_dir: Path = DEFAULT_DATA_DIR
@@ -90,25 +99,48 @@ class DemoSettings:
     def __post_init__(self) -> None:
         if not self.speed > 0:
             raise ValueError(f"speed must be > 0, got {self.speed}")
+        for name, port in (("port", self.port), ("broker_port", self.broker_port)):
+            if port is not None and not 0 < port < 65536:
+                raise ValueError(f"{name} must be 1..65535, got {port}")
 
 
 def _say(message: str) -> None:
     print(f"[sitless demo] {message}", flush=True)
 
 
-def _store(url: str) -> str:
-    """The store to use: the demo's own starts afresh, a store the user named is kept as it is."""
-    path = parse_store_url(url).path
-    if path is None:  # PostgreSQL: the services make the tables
-        return url
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise StoreError(f"cannot make the folder of store {url}: {err.strerror or err}") from err
-    if url == DEMO_STORE_URL:
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-    return url
+def _port_taken(port: int) -> bool:
+    """Whether a program listens on ``port`` of the dashboard's host.
+
+    Tried as the dashboard's server binds, with ``SO_REUSEADDR``: a port whose last
+    connections still wait out TIME_WAIT (a demo just stopped) is free to it.
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((DASHBOARD_HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _dashboard_port(port: int | None, default: int = DASHBOARD_PORT) -> int:
+    """The dashboard's port: ``port`` (given with ``--port``), else ``default``, or a free one if ``default`` is taken.
+
+    Raises:
+        DashboardPortError: ``port`` (given with ``--port``) is taken.
+    """
+    if port is not None:
+        if _port_taken(port):
+            raise DashboardPortError(
+                f"port {port} (--port) is taken by another program on {DASHBOARD_HOST};"
+                " stop that program or give the dashboard another --port"
+            )
+        return port
+    if not _port_taken(default):
+        return default
+    chosen = free_port()
+    _say(f"port {default} is busy; the dashboard uses {chosen}")
+    return chosen
 
 
 def _seq_memory(store_url: str, settings: DemoSettings) -> Path:
@@ -225,11 +257,23 @@ def _check_logins(broker: _Broker, users: list[str]) -> None:
 
 
 def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
-    """Run every part of the pipeline until ``stop`` is set; return the exit status."""
+    """Run every part of the pipeline until ``stop`` is set; return the exit status.
+
+    Raises:
+        DemoFolderError: Another demo runs in this folder, or ``var`` cannot be used.
+        DashboardPortError: The dashboard's port, given in ``settings``, is taken.
+        StoreError: The store cannot be made ready.
+    """
+    with hold_demo_folder():
+        port = _dashboard_port(settings.port)
+        return _run_parts(settings, port, fresh_store(settings.store_url), stop)
+
+
+def _run_parts(settings: DemoSettings, port: int, store_url: str, stop: threading.Event) -> int:
+    """Start the broker, the services, the dashboard on ``port`` and the wearer; run until ``stop`` is set."""
     from firmware_sim.device import Device, DeviceSettings
     from firmware_sim.scenarios import scenario
 
-    store_url = _store(settings.store_url)
     with _broker(settings) as broker:
         recorder = Recorder(RecorderSettings(broker.login("recorder"), store_url, client_id="sitless-demo-recorder"))
         worker = Worker(
@@ -254,7 +298,7 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
         console = _watch_alerts(broker.login("reader"))
         # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
         dashboard = subprocess.Popen(
-            dashboard_command(store_url, broker.login("dashboard").url, settings.port, settings.device_id),
+            dashboard_command(store_url, broker.login("dashboard").url, port, settings.device_id),
             start_new_session=True,
             env=broker.environment("dashboard"),
         )
@@ -272,11 +316,14 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
         )
         wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)
         try:
-            url = f"http://127.0.0.1:{settings.port}"
-            if wait_for_health(url, timeout_s=30):
+            url = dashboard_url(port)
+            if wait_for_health(url, timeout_s=30, proc=dashboard):
                 _say(f"dashboard: {url}")
                 if settings.open_browser:
                     webbrowser.open(url)
+            elif dashboard.poll() is not None:  # its reason is in its log, above
+                _say(f"the dashboard exited with status {dashboard.returncode}; see its log above")
+                return 1
             else:
                 _say(f"the dashboard did not answer at {url}; see its log above")
             wearer.start()
@@ -303,6 +350,18 @@ def run_demo(settings: DemoSettings, stop: threading.Event) -> int:
             console.loop_stop()
 
 
+def _port(text: str) -> int:
+    """The type of ``--port`` and ``--broker-port``: a TCP port, 1..65535.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number, or outside 1..65535.
+    """
+    with contextlib.suppress(ValueError):
+        if 0 < (port := int(text)) < 65536:
+            return port
+    raise argparse.ArgumentTypeError(f"not a port: {text!r} (use 1..65535)")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` subcommand."""
     p = sub.add_parser("demo", help="run everything for one simulated wearer: broker, analysis, dashboard")
@@ -311,9 +370,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scenario", default="office_morning", help="simulated day (office_morning, quick, ...)")
     p.add_argument("--device", default="sim-01", help="simulated wearable id")
     p.add_argument("--seed", type=int, default=1, help="seed of the simulated motion")
-    p.add_argument("--port", type=int, default=8501, help="dashboard HTTP port (default 8501)")
+    p.add_argument(
+        "--port", type=_port, help=f"dashboard HTTP port (default {DASHBOARD_PORT}, or a free one if that is busy)"
+    )
     p.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
-    p.add_argument("--broker-port", type=int, default=DEFAULT_PORT, help="embedded broker port (default 1883)")
+    p.add_argument(
+        "--broker-port", type=_port, default=DEFAULT_PORT, help="embedded broker port (default 1883, or a free one)"
+    )
     p.add_argument(
         "--broker-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"embedded broker's data folder ({DEFAULT_DATA_DIR})"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,17 +29,39 @@ def test_demo_serves_the_dashboard_logs_an_alert_and_stops_cleanly(tmp_path: Pat
     """At 600x the first sit-too-long alert comes within seconds; Ctrl-C stops every part.
 
     Every part logs in with its own login: a client without one is refused, and the
-    read-only login the demo points to reads the events and can publish nothing.
+    read-only login the demo points to reads the events and can publish nothing. A
+    second demo started in the same folder is refused at once and leaves the first's
+    store alone.
     """
     port, broker = free_port(), BrokerAddress("127.0.0.1", free_port())
     cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--speed", "600", "--port", str(port)]
-    cmd += ["--broker-port", str(broker.port), "--store", f"sqlite:///{tmp_path / 'demo.sqlite'}"]
+    cmd += ["--broker-port", str(broker.port)]  # and the demo's own store, var/demo.sqlite
+
+    def while_running(lines: list[str]) -> None:
+        _logins_hold(broker, tmp_path, lines)
+        _a_second_demo_is_refused(proc.pid, tmp_path)
+
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path) as proc:
-        status = _run_until_alert(proc, port, lambda lines: _logins_hold(broker, tmp_path, lines))
+        status = _run_until_alert(proc, port, while_running)
     assert status == 0
     time.sleep(0.5)
     with pytest.raises(urllib.error.URLError):  # the dashboard went away with the demo
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+
+
+def _a_second_demo_is_refused(first_pid: int, cwd: Path) -> None:
+    """A second demo in the folder of a running one fails at once, naming it, and leaves its store as it is."""
+    store = cwd / "var" / "demo.sqlite"
+    before = store.stat().st_ino
+    cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--port", str(free_port())]
+    cmd += ["--broker-port", str(free_port())]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"sitless demo: another sitless demo (pid {first_pid}) runs in this folder; stop it or run this one elsewhere\n"
+    )
+    assert done.stdout == ""
+    assert store.stat().st_ino == before
 
 
 def _logins_hold(broker: BrokerAddress, cwd: Path, lines: list[str]) -> None:
@@ -136,3 +159,51 @@ def test_a_stop_while_a_service_still_connects_ends_the_demo(tmp_path: Path) -> 
                 break
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
+
+
+def _demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``sitless demo`` in ``cwd`` on free ports (unless ``args`` give ``--port``) to its end: a refusal."""
+    cmd = [sys.executable, "-m", "ingest.cli", "demo", "--no-browser", "--broker-port", str(free_port())]
+    cmd += args if "--port" in args else [*args, "--port", str(free_port())]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
+
+
+def test_a_dashboard_port_another_program_holds_is_refused_at_once(tmp_path: Path) -> None:
+    """A silent listener on ``--port`` (Streamlit would exit on it) is named before anything starts."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        done = _demo(tmp_path, "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"sitless demo: port {port} (--port) is taken by another program on 127.0.0.1;"
+        " stop that program or give the dashboard another --port\n"
+    )
+    assert "MQTT broker" not in done.stdout  # refused before the broker started
+    assert not (tmp_path / "var" / "demo.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda cwd: (cwd / "var" / "demo.sqlite").mkdir(parents=True),
+            "cannot empty the demo's store: var/demo.sqlite is a folder, not a file",
+        ),
+        (
+            lambda cwd: (cwd / "var").write_text("a file"),
+            "cannot make the demo's folder (var): var is a file, not a folder",
+        ),
+    ],
+    ids=["store-is-a-folder", "var-is-a-file"],
+)
+def test_a_demo_folder_that_cannot_be_used_is_one_line_naming_the_path(
+    tmp_path: Path, make: Callable[[Path], None], message: str
+) -> None:
+    """A folder where the demo's store belongs, or a file where ``var`` belongs: one line, exit 1, no traceback."""
+    make(tmp_path)
+    done = _demo(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == f"sitless demo: {message}\n"
+    assert "MQTT broker" not in done.stdout
