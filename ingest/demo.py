@@ -30,6 +30,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import webbrowser
@@ -97,8 +98,12 @@ class DemoSettings:
     open_browser: bool = True
 
     def __post_init__(self) -> None:
+        from firmware_sim.scenarios import scenario_names  # the simulator, loaded only by a demo
+
         if not self.speed > 0:
             raise ValueError(f"speed must be > 0, got {self.speed}")
+        if self.scenario not in scenario_names():
+            raise ValueError(f"unknown scenario {self.scenario!r}; choose one of {', '.join(scenario_names())}")
         for name, port in (("port", self.port), ("broker_port", self.broker_port)):
             if port is not None and not 0 < port < 65536:
                 raise ValueError(f"{name} must be 1..65535, got {port}")
@@ -295,14 +300,7 @@ def _run_parts(settings: DemoSettings, port: int, store_url: str, stop: threadin
             worker.close()
             recorder.close()
             return 0
-        console = _watch_alerts(broker.login("reader"))
-        # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
-        dashboard = subprocess.Popen(
-            dashboard_command(store_url, broker.login("dashboard").url, port, settings.device_id),
-            start_new_session=True,
-            env=broker.environment("dashboard"),
-        )
-        device = Device(
+        device = Device(  # before the dashboard: a failure here leaves no process behind
             scenario(settings.scenario),
             DeviceSettings(
                 device_id=settings.device_id,
@@ -313,6 +311,13 @@ def _run_parts(settings: DemoSettings, port: int, store_url: str, stop: threadin
                 loop=True,
                 seq_memory=_seq_memory(store_url, settings),
             ),
+        )
+        console = _watch_alerts(broker.login("reader"))
+        # Children get their own session: Ctrl-C reaches the demo alone, which stops them in order.
+        dashboard = subprocess.Popen(
+            dashboard_command(store_url, broker.login("dashboard").url, port, settings.device_id),
+            start_new_session=True,
+            env=broker.environment("dashboard"),
         )
         wearer = threading.Thread(target=device.run, name="simulated-wearer", daemon=True)
         try:
@@ -390,20 +395,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo until Ctrl-C or SIGTERM."""
-    settings = DemoSettings(
-        speed=args.speed,
-        placement=Placement(args.placement),
-        scenario=args.scenario,
-        device_id=args.device,
-        seed=args.seed,
-        port=args.port,
-        broker=BrokerAddress.parse(args.broker) if args.broker else None,
-        broker_port=args.broker_port,
-        broker_dir=args.broker_dir,
-        store_url=args.store,
-        open_browser=not args.no_browser,
-    )
+    """Run the demo until Ctrl-C or SIGTERM; settings it cannot run with are one line and exit status 2."""
+    try:
+        settings = DemoSettings(
+            speed=args.speed,
+            placement=Placement(args.placement),
+            scenario=args.scenario,
+            device_id=args.device,
+            seed=args.seed,
+            port=args.port,
+            broker=BrokerAddress.parse(args.broker) if args.broker else None,
+            broker_port=args.broker_port,
+            broker_dir=args.broker_dir,
+            store_url=args.store,
+            open_browser=not args.no_browser,
+        )
+    except ValueError as err:
+        print(f"sitless demo: {err}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     with stop_on_signals(stop.set):
         return run_demo(settings, stop)

@@ -94,8 +94,13 @@ def wait_for_broker(
 
 
 def port_in_use(address: BrokerAddress) -> bool:
-    """Whether something already listens on the address's port."""
+    """Whether something already listens on the address's port.
+
+    A port left in TIME_WAIT by a broker that just stopped is free: the broker binds
+    with ``SO_REUSEADDR`` (mosquitto, and asyncio's servers under amqtt), as this probe does.
+    """
     with socket.socket(_family(address.host)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((address.host, address.port))
         except OSError:

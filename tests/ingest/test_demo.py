@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ingest.broker import free_port
+from ingest.cli import main
 from ingest.demo import DashboardPortError, _dashboard_port, _port
 
 
@@ -48,3 +50,25 @@ def test_a_port_outside_1_to_65535_is_a_usage_error(text: str) -> None:
     """``--port 0`` or ``70000`` is refused by the parser, before anything starts."""
     with pytest.raises(argparse.ArgumentTypeError, match="not a port"):
         _port(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--speed", "0"], "speed must be > 0"),
+        (["--speed", "nan"], "speed must be > 0"),
+        (["--scenario", "bogus"], "unknown scenario 'bogus'; choose one of office_morning"),
+    ],
+)
+def test_settings_the_demo_cannot_run_with_are_one_line_before_anything_starts(
+    args: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown scenario used to start the broker and the dashboard, then fail with a
+    traceback, the dashboard left running."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--no-browser", *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("sitless demo: ")
+    assert says in err
+    assert not (tmp_path / "var").exists()  # nothing made, nothing started
