@@ -39,6 +39,7 @@ __all__ = [
     "hold_flags_text",
     "holds_text",
     "hour_text",
+    "hours_of_day",
     "local_datetime",
     "minutes_text",
     "placement_label",
@@ -46,6 +47,7 @@ __all__ = [
     "side_label",
     "sitting_progress",
     "stretch_howto",
+    "time_of_day",
 ]
 
 DISCLAIMER_SHORT = (
@@ -141,6 +143,43 @@ def hour_text(hours: float) -> str:
     """Clock hours as ``H:MM``: ``8.5`` reads ``"8:30"``, ``17`` reads ``"17:00"``."""
     total_min = round(hours * 60)
     return f"{total_min // 60}:{total_min % 60:02d}"
+
+
+def time_of_day(hours: float, *, end: bool = False) -> dt.time:
+    """Local clock hours (0 to 24) as a time of day to the minute, for a time input; 24 is midnight.
+
+    A bound stays on its side of midnight: a start short of 24 that rounds to 24:00 reads
+    23:59, and an end past 0 that rounds to 00:00 reads 00:01. Read as midnight, a quiet
+    span ``[23.999, 24]`` showed as 00:00 to 00:00, which :func:`hours_of_day` saves as the
+    whole day.
+
+    Args:
+        hours: Local clock hours, 0 to 24.
+        end: ``hours`` ends a span.
+
+    >>> time_of_day(9.5), time_of_day(23.999), time_of_day(0.004, end=True), time_of_day(24, end=True)
+    (datetime.time(9, 30), datetime.time(23, 59), datetime.time(0, 1), datetime.time(0, 0))
+    """
+    minutes = round(hours * 60)
+    if not end and hours < 24:
+        minutes = min(minutes, _DAY_MIN - 1)
+    if end and hours > 0:
+        minutes = max(minutes, 1)
+    hour, minute = divmod(minutes % _DAY_MIN, 60)
+    return dt.time(hour, minute)
+
+
+def hours_of_day(value: dt.time, *, end: bool = False) -> float:
+    """A time of day as local clock hours; midnight ending a span (``end``) is 24.
+
+    >>> hours_of_day(dt.time(9, 30)), hours_of_day(dt.time(0, 0)), hours_of_day(dt.time(0, 0), end=True)
+    (9.5, 0.0, 24.0)
+    """
+    hours = value.hour + value.minute / 60
+    return 24.0 if end and hours == 0 else hours
+
+
+_DAY_MIN = 24 * 60
 
 
 def minutes_text(seconds: float) -> str:

@@ -79,9 +79,10 @@ def placement_of(device_id: str) -> Placement | None:
     """Where the sensor is worn, from the worker's status or the wearable's own; None when unknown."""
     settings = current_settings()
     status = data.live_status(settings.store_url, device_id) or {}
-    raw = status.get("placement") or data.device_info(settings.store_url, device_id).get("placement")
+    sensor = data.device_info(settings.store_url, device_id)
+    raw = data.text(status.get("placement")) or data.text(sensor.get("placement"))
     try:
-        return None if raw is None else Placement(str(raw))
+        return None if raw is None else Placement(raw)
     except ValueError:
         return None
 

@@ -226,11 +226,11 @@ def _on_answer(device_id: str, action: UserAction, alert_t_s: float, sitting_sin
 def _prompt(device_id: str, status: dict[str, Any], alert: dict[str, Any]) -> None:
     """The prompt itself: the message at its level, the stretch and the four answers."""
     alert_t_s = float(alert["t_s"])
-    sitting_s = float(status.get("sitting_s") or alert_t_s - float(alert.get("sitting_since_s", alert_t_s)))
-    max_sitting_s = float(status.get("max_sitting_s") or DEFAULT_MAX_SITTING_S)
-    wording = display.break_prompt_wording(int(alert.get("repeat") or 0), sitting_s, max_sitting_s)
-    seated = status.get("posture") == "sitting" and status.get("sitting_since_s") is not None
-    since_s = float(status["sitting_since_s"]) if seated else None
+    since_alert_s = data.number(alert.get("sitting_since_s")) or alert_t_s
+    sitting_s = data.number(status.get("sitting_s")) or alert_t_s - since_alert_s
+    max_sitting_s = data.number(status.get("max_sitting_s")) or DEFAULT_MAX_SITTING_S
+    wording = display.break_prompt_wording(int(data.number(alert.get("repeat")) or 0), sitting_s, max_sitting_s)
+    since_s = data.number(status.get("sitting_since_s")) if status.get("posture") == "sitting" else None
     with st.container(border=True, key=f"break_prompt_{wording.level}"):
         if wording.level == 0:
             st.warning(wording.text, icon=":material/directions_walk:")
@@ -316,5 +316,5 @@ def show(device_id: str | None, status: dict[str, Any] | None) -> None:
     if st.session_state.get(SEEN_KEY) != (device_id, alert_t_s):
         st.session_state[SEEN_KEY] = (device_id, alert_t_s)
         if st.session_state.get(NOTIFY_KEY):
-            sat = display.minutes_text(float(status.get("sitting_s") or 0.0))
+            sat = display.minutes_text(data.number(status.get("sitting_s")) or 0.0)
             _notify(device_id, alert_t_s, f"You have been sitting for {sat}. Stand up and stretch.")

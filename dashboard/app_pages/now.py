@@ -57,34 +57,34 @@ def sitting_bar(sitting_s: float, max_sitting_s: float) -> None:
         st.progress(1.0, text=f":red[**{progress.text}**]")
 
 
-def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
+def tiles(status: dict[str, Any], sensor: dict[str, Any], now_s: float) -> None:
     """Posture, sitting bout, sensor and battery tiles, and the progress to the threshold."""
-    now_s = float(status["t_s"])
-    sitting = status.get("sitting_since_s") is not None
-    sitting_s = float(status.get("sitting_s") or 0.0) if sitting else 0.0
-    max_sitting_s = float(status.get("max_sitting_s") or DEFAULT_MAX_SITTING_S)
+    sitting_since_s = data.number(status.get("sitting_since_s"))
+    sitting = sitting_since_s is not None
+    sitting_s = (data.number(status.get("sitting_s")) or 0.0) if sitting else 0.0
+    max_sitting_s = data.number(status.get("max_sitting_s")) or DEFAULT_MAX_SITTING_S
 
     posture_col, sitting_col, sensor_col, battery_col = st.columns(4)
     with posture_col:
-        st.metric("Posture", display.posture_label(status.get("posture")))
-        since_s = status.get("posture_since_s")
+        st.metric("Posture", display.posture_label(data.text(status.get("posture"))))
+        since_s = data.number(status.get("posture_since_s"))
         if since_s is not None:
-            st.caption(f"since {display.clock(float(since_s))}")
+            st.caption(f"since {display.clock(since_s)}")
     with sitting_col:
         st.metric("Sitting for", display.minutes_text(sitting_s) if sitting else "Not sitting")
-        if sitting:
-            st.caption(f"since {display.clock(float(status['sitting_since_s']))}")
+        if sitting_since_s is not None:
+            st.caption(f"since {display.clock(sitting_since_s)}")
     with sensor_col:
         online = sensor.get("online")
         st.metric("Sensor", "Unknown" if online is None else ("Online" if online else "Offline"))
-        placement = sensor.get("placement") or status.get("placement")
+        placement = data.text(sensor.get("placement")) or data.text(status.get("placement"))
         if placement:
-            st.caption(f"worn on the {str(placement).replace('_', ' ')}")
+            st.caption(f"worn on the {placement.replace('_', ' ')}")
     with battery_col:
-        battery = sensor.get("battery_pct")
-        st.metric("Battery", "—" if battery is None else f"{float(battery):.0f} %")
-        if sensor.get("rate_hz"):
-            st.caption(f"{float(sensor['rate_hz']):.0f} Hz")
+        battery = data.number(sensor.get("battery_pct"))
+        st.metric("Battery", "—" if battery is None else f"{battery:.0f} %")
+        if rate_hz := data.number(sensor.get("rate_hz")):
+            st.caption(f"{rate_hz:.0f} Hz")
 
     if sitting:
         sitting_bar(sitting_s, max_sitting_s)
@@ -97,8 +97,8 @@ def tiles(status: dict[str, Any], sensor: dict[str, Any]) -> None:
 
 def sensing_notes(status: dict[str, Any], sensor: dict[str, Any]) -> None:
     """What the sensor can and cannot tell right now: not worn, wrist-only, still learning."""
-    placement = str(sensor.get("placement") or status.get("placement") or "").replace("_", " ")
-    detects = status.get("detects") or []
+    placement = (data.text(sensor.get("placement")) or data.text(status.get("placement")) or "").replace("_", " ")
+    detects = status.get("detects") if isinstance(status.get("detects"), list) else []
     if status.get("worn") is False:
         st.info(
             "The sensor is not being worn: it has lain still like an object on a desk. Sitting time and "
@@ -133,29 +133,27 @@ def calibration(device_id: str, status: dict[str, Any]) -> None:
             send(device_id, "calibrate", f"Calibrating: stand upright and still for {CALIBRATION_S} seconds.")
 
 
-def working_hours_note(status: dict[str, Any]) -> None:
+def working_hours_note(status: dict[str, Any], now_s: float) -> None:
     """Outside the hours with reminders (working hours, quiet hours), say when reminders begin again."""
     policy = data.status_policy(status)
     if policy is None:
         return
-    now_s = float(status["t_s"])
     resume_s = next_working_time(now_s, policy)
     if resume_s > now_s:
         until = "until you set hours in Settings" if math.isinf(resume_s) else f"until {display.clock(resume_s)}"
         st.info(f"Outside your reminder hours: no break reminders {until}.", icon=":material/bedtime:")
 
 
-def quiet_times(device_id: str, status: dict[str, Any]) -> None:
+def quiet_times(device_id: str, status: dict[str, Any], now_s: float) -> None:
     """Snooze and meeting state, with the button to start or end a meeting."""
-    now_s = float(status["t_s"])
-    working_hours_note(status)
-    snoozed_until_s = status.get("snoozed_until_s")
-    meeting_until_s = status.get("meeting_until_s")
-    if snoozed_until_s is not None and float(snoozed_until_s) > now_s:
-        st.info(f"Reminders snoozed until {display.clock(float(snoozed_until_s))}.", icon=":material/snooze:")
-    if meeting_until_s is not None and float(meeting_until_s) > now_s:
+    working_hours_note(status, now_s)
+    snoozed_until_s = data.number(status.get("snoozed_until_s"))
+    meeting_until_s = data.number(status.get("meeting_until_s"))
+    if snoozed_until_s is not None and snoozed_until_s > now_s:
+        st.info(f"Reminders snoozed until {display.clock(snoozed_until_s)}.", icon=":material/snooze:")
+    if meeting_until_s is not None and meeting_until_s > now_s:
         st.info(
-            f"In a meeting until {display.clock(float(meeting_until_s))}: no break reminders until then.",
+            f"In a meeting until {display.clock(meeting_until_s)}: no break reminders until then.",
             icon=":material/groups:",
         )
         if st.button("Meeting over", icon=":material/event_available:", key="meeting_end"):
@@ -179,15 +177,16 @@ def live() -> None:
     sensor = data.device_info(settings.store_url, device_id)
     if sensor.get("online") is False:
         st.warning("The wearable is offline: this is its last known state.", icon=":material/sensors_off:")
-    if status is None or status.get("t_s") is None:
+    now_s = None if status is None else data.number(status.get("t_s"))
+    if status is None or now_s is None:
         st.info(
             f"`{device_id}` is connected but no posture has been analysed yet. Is `sitless worker` running?",
             icon=":material/hourglass_top:",
         )
         return
     sensing_notes(status, sensor)
-    tiles(status, sensor)
-    quiet_times(device_id, status)
+    tiles(status, sensor, now_s)
+    quiet_times(device_id, status, now_s)
     calibration(device_id, status)
 
 

@@ -254,7 +254,7 @@ def set_view(state: dict[str, Any], progress: GuidedProgress, dose: Dose, now_s:
 def following(state: dict[str, Any], status: dict[str, Any] | None, exercise: Exercise, dose: Dose) -> None:
     """The live part of the exercise under way: side, counts, hold timer, set and rest, and the buttons."""
     device_id, exercise_id = state["device_id"], exercise.id
-    now_s = None if status is None or status.get("t_s") is None else float(status["t_s"])
+    now_s = None if status is None else data.number(status.get("t_s"))
     if (reason := can_follow(exercise_id, placement_of(device_id))) is not None:
         st.info(
             f"Not counted: {reason} (the analysis refuses it). Do it by the instructions below, then press Next.",

@@ -7,7 +7,6 @@ form shows what the store holds, so it reads back what the worker took in.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import streamlit as st
@@ -28,18 +27,6 @@ SENT_KEY = "settings_sent"
 
 settings = current_settings()
 st.title("Settings")
-
-
-def as_time(hour: float) -> dt.time:
-    """Local clock hours as a time of day (24 is midnight)."""
-    minutes = round(hour * 60) % (24 * 60)
-    return dt.time(minutes // 60, minutes % 60)
-
-
-def as_hour(value: dt.time, *, end: bool = False) -> float:
-    """A time of day as hours; midnight as the end of a span is 24."""
-    hour = value.hour + value.minute / 60
-    return 24.0 if end and hour == 0 else hour
 
 
 def reminder_form(
@@ -78,9 +65,13 @@ def reminder_form(
             tick, start_col, end_col = st.columns([2, 1, 1], vertical_alignment="center")
             on = tick.checkbox(day.capitalize(), value=hours is not None, key=f"day_{day}")
             start, end = hours or DEFAULT_HOURS
-            begin = start_col.time_input(f"{day.capitalize()}: from", as_time(start), key=f"from_{day}", step=900)
-            finish = end_col.time_input(f"{day.capitalize()}: to", as_time(end), key=f"to_{day}", step=900)
-            days.append((as_hour(begin), as_hour(finish, end=True)) if on else None)
+            begin = start_col.time_input(
+                f"{day.capitalize()}: from", display.time_of_day(start), key=f"from_{day}", step=900
+            )
+            finish = end_col.time_input(
+                f"{day.capitalize()}: to", display.time_of_day(end, end=True), key=f"to_{day}", step=900
+            )
+            days.append((display.hours_of_day(begin), display.hours_of_day(finish, end=True)) if on else None)
         st.markdown("**Quiet hours** (every day, e.g. lunch)")
         quiet: list[tuple[float, float]] = []
         for i in range(min(max(QUIET_ROWS, len(chosen.quiet_hours)), WearerSettings.MAX_QUIET)):
@@ -88,14 +79,18 @@ def reminder_form(
             given = chosen.quiet_hours[i] if i < len(chosen.quiet_hours) else None
             on = tick.checkbox(f"Quiet span {i + 1}", value=given is not None, key=f"quiet_{i}")
             start, end = given or (12.0, 13.0)
-            begin = start_col.time_input(f"Quiet {i + 1}: from", as_time(start), key=f"quiet_from_{i}", step=900)
-            finish = end_col.time_input(f"Quiet {i + 1}: to", as_time(end), key=f"quiet_to_{i}", step=900)
+            begin = start_col.time_input(
+                f"Quiet {i + 1}: from", display.time_of_day(start), key=f"quiet_from_{i}", step=900
+            )
+            finish = end_col.time_input(
+                f"Quiet {i + 1}: to", display.time_of_day(end, end=True), key=f"quiet_to_{i}", step=900
+            )
             if on:
-                quiet.append((as_hour(begin), as_hour(finish, end=True)))
+                quiet.append((display.hours_of_day(begin), display.hours_of_day(finish, end=True)))
         st.caption(
             "No reminders in bed either: sitless learns your usual in-bed hours from your nights "
             + (
-                f"(so far {as_time(in_bed[0]):%H:%M} to {as_time(in_bed[1] % 24):%H:%M})."
+                f"(so far {display.time_of_day(in_bed[0]):%H:%M} to {display.time_of_day(in_bed[1] % 24):%H:%M})."
                 if in_bed is not None
                 else "(from the first night it sees; until then a thigh sensor holds reminders while you lie still)."
             )
@@ -168,18 +163,18 @@ def devices() -> None:
     st.subheader("Devices")
     rows = []
     for device_id, s in data.devices(settings.store_url).items():
-        last = s.get("t_s")
+        last = data.number(s.get("t_s"))
         online = s.get("online")
         rows.append(
             {
                 "device": device_id,
                 "link": "-" if online is None else ("online" if online else "offline"),
-                "battery %": s.get("battery_pct"),
-                "rate (Hz)": s.get("rate_hz"),
-                "placement": s.get("placement") or "-",
-                "signal (dBm)": s.get("rssi_dbm"),
-                "last seen": "-" if last is None else display.clock(float(last)),
-                "firmware": s.get("firmware") or "-",
+                "battery %": data.number(s.get("battery_pct")),
+                "rate (Hz)": data.number(s.get("rate_hz")),
+                "placement": data.text(s.get("placement")) or "-",
+                "signal (dBm)": data.number(s.get("rssi_dbm")),
+                "last seen": "-" if last is None else display.clock(last),
+                "firmware": data.text(s.get("firmware")) or "-",
             }
         )
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -269,12 +264,11 @@ if device is None:
     devices()
     st.stop()
 chosen = data.wearer_settings(settings.store_url, device) or WearerSettings()
-learned = (data.live_status(settings.store_url, device) or {}).get("in_bed_hours")
 reminder_form(
     device,
     chosen,
-    data.device_info(settings.store_url, device).get("placement"),
-    None if not learned else (float(learned[0]), float(learned[1])),
+    data.text(data.device_info(settings.store_url, device).get("placement")),
+    data.number_pair((data.live_status(settings.store_url, device) or {}).get("in_bed_hours")),
 )
 in_force(device)
 calibration(device, data.live_status(settings.store_url, device) or {})

@@ -95,8 +95,8 @@ def day() -> None:
         return
 
     status = data.live_status(settings.store_url, device_id) or {}
-    slouch = status.get("placement") in THORAX  # only a chest or upper-back sensor measures it
-    slouch_deg = float(status.get("slouch_deg") or SlouchPolicy().slouch_deg)
+    slouch = data.text(status.get("placement")) in THORAX  # only a chest or upper-back sensor measures it
+    slouch_deg = data.number(status.get("slouch_deg")) or SlouchPolicy().slouch_deg
     sat, bouts_col, breaks_col, longest_col, alerts_col, *slouch_col = st.columns(6 if slouch else 5)
     sat.metric("Sitting today", display.minutes_text(summary.sitting_s))
     bouts_col.metric("Sitting bouts", summary.sitting_bouts)

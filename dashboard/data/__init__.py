@@ -14,6 +14,8 @@ One module per group of reads, each re-exported here:
 
 - :mod:`dashboard.data.base`: what they share (the store opened read-only, cache
   times, local days, stored events parsed);
+- :mod:`dashboard.data.fields`: a field of a stored status read as a number or a text,
+  or as absent when it holds another type;
 - :mod:`dashboard.data.wearer`: the wearables, their settings, and their data to
   export or delete;
 - :mod:`dashboard.data.live`: the worker's live status, its open alert, the latest day;
@@ -25,6 +27,7 @@ One module per group of reads, each re-exported here:
 
 from dashboard.data.base import day_bounds
 from dashboard.data.day import DayView, day_view
+from dashboard.data.fields import number, number_pair, text
 from dashboard.data.live import latest_day, live_status, open_alert
 from dashboard.data.progress import (
     ANSWER_LABELS,
@@ -72,6 +75,8 @@ __all__ = [
     "guided_start",
     "latest_day",
     "live_status",
+    "number",
+    "number_pair",
     "open_alert",
     "plan_progress",
     "plan_weeks",
@@ -83,6 +88,7 @@ __all__ = [
     "status_policy",
     "stored_size",
     "summary_today",
+    "text",
     "wearer_settings",
     "weekly_activity",
 ]

@@ -1,28 +1,32 @@
 """What the dashboard's reads share: the store opened read-only, cache times, local days and stored events.
 
 The cache times say how long a read is kept: :data:`LIVE_TTL_S` for the live tiles,
-:data:`TODAY_TTL_S` for a day's tables, :data:`PROGRESS_TTL_S` for the weeks. A day is
-a local calendar day of the server (:func:`day_bounds`, :func:`local_tz`) in *device*
-time, and "today" for a wearable is the day of its latest analysed sample
-(:mod:`dashboard.data`). A stored event whose body does not parse is left out
-(:func:`parsed`), as the reports do.
+:data:`TODAY_TTL_S` for a day's tables, :data:`PROGRESS_TTL_S` for the weeks. A failed
+read is not cached, but a store that could not be opened is remembered for
+:data:`UNREACHABLE_S` (:func:`store_exists`, :func:`read_only`). A day is a local
+calendar day of the server (:func:`day_bounds`, :func:`local_tz`) in *device* time, and
+"today" for a wearable is the day of its latest analysed sample (:mod:`dashboard.data`).
+A stored event whose body does not parse is left out (:func:`parsed`), as the reports do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
+import streamlit as st
 
 from analysis.programme import exercise_by_id
 from analysis.today import ClippedBout, RunningBout, StoredBout, clipped_bouts
 from dashboard import display
 from ingest.codec import epoch_time
+from ingest.errors import StoreError
 from ingest.store import EventRow, Store
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "PROGRESS_TTL_S",
     "RESPONSES",
     "TODAY_TTL_S",
+    "UNREACHABLE_S",
     "At",
     "Day",
     "Span",
@@ -43,6 +48,7 @@ __all__ = [
     "parsed",
     "read_only",
     "running_bout",
+    "store_exists",
     "stored_action",
     "stored_bout",
 ]
@@ -52,6 +58,11 @@ LIVE_TTL_S = 1
 TODAY_TTL_S = 2
 # Weeks of adherence, sitting and breaks change slowly: read them at most this often.
 PROGRESS_TTL_S = 30
+#: Seconds a store that could not be opened is remembered: the page switches and live
+#: fragments of that time fail at once with its error. Each waited out the connect
+#: timeout again against a PostgreSQL server that takes connections but never answers
+#: (``ingest.store.base.READ_CONNECT_TIMEOUT_S``).
+UNREACHABLE_S = 5.0
 # Closed bouts are stored under their start time: look this far before midnight for a
 # bout that began yesterday and ran into today.
 LOOKBACK_S = 24 * 3600.0
@@ -182,10 +193,52 @@ def day_bouts(day: Day, *, live: bool = True) -> list[ClippedBout]:
     return clipped_bouts(closed, next(iter(running), None), start_s=day.start_s, now_s=day.now_s)
 
 
+@st.cache_resource(show_spinner=False)
+def _unreachable() -> dict[str, tuple[float, str]]:
+    """The stores that could not be opened lately, for every session: ``{store_url: (until, error)}``.
+
+    ``until`` is ``time.monotonic()`` seconds.
+    """
+    return {}
+
+
+@contextlib.contextmanager
+def _opening(store_url: str) -> Iterator[None]:
+    """Around opening the store: its StoreError is remembered for :data:`UNREACHABLE_S`, and raised at once till then.
+
+    Raises:
+        StoreError: The store cannot be opened, or could not be a moment ago.
+    """
+    remembered = _unreachable()
+    until, error = remembered.get(store_url, (0.0, ""))
+    if time.monotonic() < until:
+        raise StoreError(error)
+    try:
+        yield
+    except StoreError as err:
+        remembered[store_url] = (time.monotonic() + UNREACHABLE_S, str(err))
+        raise
+
+
+def store_exists(store_url: str) -> bool:
+    """Whether the store is there to read (``Store.exists``).
+
+    Raises:
+        StoreError: The PostgreSQL server cannot be reached, or could not be a moment ago.
+    """
+    with _opening(store_url):
+        return Store.exists(store_url)
+
+
 @contextlib.contextmanager
 def read_only(store_url: str) -> Iterator[Store]:
-    """The store, opened read-only for one read and closed after it."""
-    store = Store(store_url, read_only=True)
+    """The store, opened read-only for one read and closed after it.
+
+    Raises:
+        StoreError: The store cannot be opened, or could not be a moment ago.
+    """
+    with _opening(store_url):
+        store = Store(store_url, read_only=True)
     try:
         yield store
     finally:

@@ -34,11 +34,13 @@ from dashboard.data.base import (
     local_tz,
     parsed,
     read_only,
+    store_exists,
     stored_action,
 )
+from dashboard.data.fields import number
 from dashboard.data.live import last_seen_s, live_status, open_alert_t_s
 from ingest.codec import epoch_time
-from ingest.store import EventRow, Store
+from ingest.store import EventRow
 
 __all__ = ["DayView", "day_view"]
 
@@ -116,11 +118,11 @@ def day_view(store_url: str, device_id: str, day: dt.date) -> DayView:
     seen_s = last_seen_s(store_url, device_id)
     now_s = end_s if seen_s is None else max(start_s, min(end_s, seen_s))
     events: list[EventRow] = []
-    if Store.exists(store_url):
+    if store_exists(store_url):
         with read_only(store_url) as store:
             events = store.events(device_id, since_s=start_s - LOOKBACK_S, until_s=now_s, kinds=_DAY_KINDS)
     today = Day(status, start_s, now_s, events)
-    bouts = day_bouts(today, live=status.get("t_s") is not None)
+    bouts = day_bouts(today, live=number(status.get("t_s")) is not None)
     sitting, breaks = today.spans("sitting_bout"), today.spans("break")
     alerts = [a for a in today.parsed("alert", StoredAlert.parse) if start_s <= a.t_s < now_s]
     answered = responses(alerts, today.parsed("action", stored_action), breaks, open_t_s=open_alert_t_s(status))

@@ -16,9 +16,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard import display
-from dashboard.data.base import LIVE_TTL_S, local_tz, read_only
+from dashboard.data.base import LIVE_TTL_S, local_tz, read_only, store_exists
+from dashboard.data.fields import number
 from dashboard.data.wearer import device_info
-from ingest.store import Store
 
 __all__ = ["last_seen_s", "latest_day", "live_status", "open_alert", "open_alert_t_s"]
 
@@ -38,7 +38,7 @@ def live_status(store_url: str, device_id: str) -> dict[str, Any] | None:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return None
     with read_only(store_url) as store:
         saved = store.load_status(device_id)
@@ -78,12 +78,7 @@ def open_alert(status: dict[str, Any] | None) -> dict[str, Any] | None:
     [None, None, None, None]
     """
     alert = (status or {}).get("open_alert")
-    if not isinstance(alert, dict):
-        return None
-    t_s = alert.get("t_s")
-    if isinstance(t_s, bool) or not isinstance(t_s, int | float) or not math.isfinite(t_s):
-        return None
-    return alert
+    return alert if isinstance(alert, dict) and number(alert.get("t_s")) is not None else None
 
 
 def open_alert_t_s(status: dict[str, Any]) -> float | None:
@@ -102,10 +97,8 @@ def last_seen_s(store_url: str, device_id: str) -> float | None:
         StoreError: The store cannot be read.
     """
     status = live_status(store_url, device_id)
-    if status is not None and status.get("t_s") is not None:
-        return float(status["t_s"])
-    published = device_info(store_url, device_id).get("t_s")
-    return None if published is None else float(published)
+    t_s = None if status is None else number(status.get("t_s"))
+    return number(device_info(store_url, device_id).get("t_s")) if t_s is None else t_s
 
 
 def latest_day(store_url: str, device_id: str) -> dt.date | None:

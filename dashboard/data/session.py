@@ -18,10 +18,10 @@ from analysis.guided import GuidedProgress, guided_progress
 from analysis.holds import HoldEnded, HoldStarted
 from analysis.programme import Category, Dose, exercise_by_id
 from analysis.reps import RepCounted
-from dashboard.data.base import LIVE_TTL_S, parsed, read_only
+from dashboard.data.base import LIVE_TTL_S, parsed, read_only, store_exists
 from dashboard.data.live import latest_day
 from dashboard.data.progress import plan_progress
-from ingest.store import EventRow, Store
+from ingest.store import EventRow
 
 __all__ = ["SessionItem", "guided_set", "guided_start", "session_plan"]
 
@@ -81,7 +81,7 @@ def guided_start(store_url: str, device_id: str, exercise: str, action_id: str |
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return None
     with read_only(store_url) as store:
         rows = store.events(device_id, kinds=["exercise_started"])
@@ -142,7 +142,7 @@ def guided_set(
         StoreError: The store cannot be read.
     """
     rows: list[EventRow] = []
-    if Store.exists(store_url):
+    if store_exists(store_url):
         with read_only(store_url) as store:
             rows = store.events(
                 device_id,

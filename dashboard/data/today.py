@@ -29,6 +29,7 @@ from dashboard.data.base import (
     read_only,
     stored_action,
 )
+from dashboard.data.fields import number
 from dashboard.data.live import live_status, open_alert_t_s
 
 __all__ = ["POSTURES", "alerts_today", "bouts_today", "posture_today", "summary_today"]
@@ -39,11 +40,12 @@ POSTURES = tuple(str(p) for p in Posture)
 def _load_day(store_url: str, device_id: str, kinds: Sequence[str]) -> Day | None:
     """The device's current day and its events of some kinds (from the look-back on)."""
     status = live_status(store_url, device_id)
-    now = None if status is None or status.get("t_s") is None else display.local_datetime(float(status["t_s"]))
+    now_s = None if status is None else number(status.get("t_s"))
+    now = None if now_s is None else display.local_datetime(now_s)
     bounds = None if now is None else day_bounds(now.date())
-    if status is None or bounds is None:
+    if status is None or now_s is None or bounds is None:
         return None  # no analysis yet, or a time no day holds
-    now_s, (start_s, _) = float(status["t_s"]), bounds
+    start_s, _ = bounds
     with read_only(store_url) as store:
         events = store.events(device_id, since_s=start_s - LOOKBACK_S, until_s=now_s + 1.0, kinds=kinds)
     return Day(status, start_s, now_s, events)
@@ -109,7 +111,8 @@ def summary_today(store_url: str, device_id: str) -> DaySoFar:
     day = _load_day(store_url, device_id, ["posture_bout", "sitting_bout", "break", "alert"])
     if day is None:
         return DaySoFar()
-    running = float(day.status.get("sitting_s") or 0.0) if day.status.get("sitting_since_s") is not None else None
+    sitting = number(day.status.get("sitting_since_s")) is not None
+    running = (number(day.status.get("sitting_s")) or 0.0) if sitting else None
     return day_so_far(
         day_bouts(day),
         day.spans("sitting_bout"),

@@ -17,13 +17,12 @@ from typing import Any
 import streamlit as st
 
 from analysis import AlertPolicy
-from dashboard.data.base import LIVE_TTL_S, TODAY_TTL_S, read_only
+from dashboard.data.base import LIVE_TTL_S, TODAY_TTL_S, read_only, store_exists
 from ingest.actions import delete_device
 from ingest.errors import PayloadError
 from ingest.export import event_line, write_export
 from ingest.mqtt import BrokerAddress
 from ingest.payloads import WearerSettings
-from ingest.store import Store
 
 __all__ = [
     "EXPORT_MAX_SAMPLES",
@@ -61,7 +60,7 @@ def devices(store_url: str) -> dict[str, dict[str, Any]]:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return {}
     with read_only(store_url) as store:
         return store.devices()
@@ -83,7 +82,7 @@ def wearer_settings(store_url: str, device_id: str) -> WearerSettings | None:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return None
     with read_only(store_url) as store:
         body = store.wearer_settings(device_id)
@@ -127,7 +126,7 @@ def events_export(store_url: str, device_id: str) -> bytes:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return b""
     with read_only(store_url) as store:
         rows = store.events(device_id)
@@ -141,7 +140,7 @@ def stored_size(store_url: str, device_id: str) -> tuple[int, int]:
     Raises:
         StoreError: The store cannot be read.
     """
-    if not Store.exists(store_url):
+    if not store_exists(store_url):
         return 0, 0
     with read_only(store_url) as store:
         return store.stored_size(device_id)

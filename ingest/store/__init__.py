@@ -45,6 +45,7 @@ from ingest.store.rows import (
     event_id,
     event_key,
     event_time,
+    stored_object,
 )
 from ingest.store.schema import (
     DEVICE_TABLES,
@@ -116,18 +117,22 @@ class Store(PacketStore, EventStore, StateStore):
             conn.execute(self._upsert_many(devices, ["status", "updated_s"]), rows)
 
     def devices(self) -> dict[str, dict[str, Any]]:
-        """Every known device (from its status or its analysis state) with its last status."""
+        """Every known device (from its status or its analysis state) with its last status.
+
+        A device whose stored status is not a JSON object is listed with an empty one,
+        as a device that published none (:func:`~ingest.store.rows.stored_object`).
+        """
         w, d = self._status_table().c, devices.c
         out: dict[str, dict[str, Any]] = {r[0]: {} for r in self._read(sa.select(w.device_id).order_by(w.device_id))}
         for device_id, status in self._read(sa.select(d.device_id, d.status).order_by(d.device_id)):
-            out[device_id] = json.loads(status)
+            out[device_id] = stored_object(status, "devices.status", device_id) or {}
         return dict(sorted(out.items()))
 
     def device_status(self, device_id: str) -> dict[str, Any] | None:
-        """The latest retained status the device published, or None (it published none)."""
+        """The latest retained status the device published, or None (it published none, or it is unreadable)."""
         d = devices.c
         rows = self._read(sa.select(d.status).where(d.device_id == device_id))
-        return json.loads(rows[0][0]) if rows else None
+        return stored_object(rows[0][0], "devices.status", device_id) if rows else None
 
     def set_wearer_settings(self, device_id: str, body: dict[str, Any]) -> None:
         """Keep the settings the wearer chose last (``ingest.payloads.WearerSettings.to_dict``)."""
@@ -136,12 +141,12 @@ class Store(PacketStore, EventStore, StateStore):
             conn.execute(self._upsert(wearer_settings, row, ["body", "updated_s"]))
 
     def wearer_settings(self, device_id: str) -> dict[str, Any] | None:
-        """The settings the wearer chose last, or None (none chosen, or a store older than settings)."""
+        """The settings the wearer chose last, or None (none chosen, unreadable, or a store older than settings)."""
         if not self._has_table("wearer_settings"):
             return None  # a read-only view of a store no writer has opened since settings came in
         s = wearer_settings.c
         rows = self._read(sa.select(s.body).where(s.device_id == device_id))
-        return json.loads(rows[0][0]) if rows else None
+        return stored_object(rows[0][0], "wearer_settings.body", device_id) if rows else None
 
     def delete_device(self, device_id: str) -> int:
         """Delete everything stored about one device, in one transaction; return the rows deleted.

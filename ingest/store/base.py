@@ -31,6 +31,7 @@ from ingest.store.schema import (
     meta,
     parse_store_url,
     save_tokens,
+    schema_version_of,
     stored_order,
     worker_status,
 )
@@ -44,6 +45,9 @@ DEFAULT_STORE_URL = "sqlite:///var/sitless.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 # How long a PostgreSQL connection attempt may take before the store reports it down.
 CONNECT_TIMEOUT_S = 10
+# The same for a reader (the dashboard), whose every page run waits it out while a server
+# takes connections but never answers; one that is up answers in milliseconds on a LAN.
+READ_CONNECT_TIMEOUT_S = 3
 # How long a writer's last save token is kept after its last counts (``ingest.tally``).
 # Only a write tried again after a lost answer needs it, within the services' capped
 # retry backoff of the store coming back; a month covers any outage of the database.
@@ -81,7 +85,10 @@ def _engine(where: StoreUrl, *, read_only: bool) -> sa.Engine:
             where.url,
             poolclass=sa.NullPool,
             isolation_level="AUTOCOMMIT",
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "options": options},
+            connect_args={
+                "connect_timeout": READ_CONNECT_TIMEOUT_S if read_only else CONNECT_TIMEOUT_S,
+                "options": options,
+            },
         )
     path = where.path
     assert path is not None
@@ -369,9 +376,13 @@ class StoreBase:
         return {(s, d, n): int(v) for s, d, n, v in self._read(statement)}
 
     def schema_version(self) -> int:
-        """The schema version the store is at (0 for a store older than versions)."""
+        """The schema version the store is at (0 for a store older than versions).
+
+        Raises:
+            StoreError: The store cannot be read, or its version is no number.
+        """
         rows = self._read(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
-        return int(rows[0][0]) if rows else 0
+        return schema_version_of(rows[0][0]) if rows else 0
 
     def _status_table(self) -> sa.TableClause:
         """The table of the live statuses: ``worker_status``, or ``worker_state`` in a store of schema 5 or older.

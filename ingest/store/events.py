@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingest.store.base import StoreBase
-from ingest.store.rows import EventKey, EventRow, event_id, event_time
+from ingest.store.rows import EventKey, EventRow, event_id, event_time, stored_object
 from ingest.store.schema import events as events_table
 
 __all__ = ["EventStore"]
@@ -71,7 +71,10 @@ class EventStore(StoreBase):
             conn.execute(statement, [{"k_device": d, "k_kind": k, "k_t": t, "k_id": i} for d, k, t, i in keys])
 
     def unpublished_events(self, *, limit: int = 10_000) -> list[EventRow]:
-        """Stored events whose publish was never acknowledged (the worker stopped in between), oldest first."""
+        """Stored events whose publish was never acknowledged (the worker stopped in between), oldest first.
+
+        An event whose body is not a JSON object is left out: there is nothing to publish.
+        """
         e = events_table.c
         rows = self._read(
             sa.select(e.device_id, e.kind, e.t_s, e.body)
@@ -79,7 +82,7 @@ class EventStore(StoreBase):
             .order_by(e.t_s, self._order)
             .limit(limit)
         )
-        return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
+        return _event_rows(rows)
 
     def events(
         self,
@@ -89,7 +92,10 @@ class EventStore(StoreBase):
         until_s: float = float("inf"),
         kinds: Sequence[str] | None = None,
     ) -> list[EventRow]:
-        """Events of one device with ``since_s <= t_s < until_s``, in time order (then as stored)."""
+        """Events of one device with ``since_s <= t_s < until_s``, in time order (then as stored).
+
+        An event whose body is not a JSON object is left out (:func:`~ingest.store.rows.stored_object`).
+        """
         e = events_table.c
         statement = sa.select(e.device_id, e.kind, e.t_s, e.body).where(
             e.device_id == device_id, e.t_s >= since_s, e.t_s < until_s
@@ -97,4 +103,18 @@ class EventStore(StoreBase):
         if kinds is not None:
             statement = statement.where(e.kind.in_(list(kinds)))
         rows = self._read(statement.order_by(e.t_s, e.kind, self._order))
-        return [EventRow(d, k, float(t), json.loads(b)) for d, k, t, b in rows]
+        return _event_rows(rows)
+
+
+def _event_rows(rows: Sequence[tuple[Any, ...]]) -> list[EventRow]:
+    """Stored ``(device_id, kind, t_s, body)`` rows as events, without those whose body is not a JSON object.
+
+    A time that is no number (text a hand edit left in SQLite's ``t_s``) leaves the row
+    out too.
+    """
+    out = []
+    for device_id, kind, t_s, text in rows:
+        body = stored_object(text, "events.body", device_id)
+        if body is not None and isinstance(t_s, int | float):
+            out.append(EventRow(device_id, kind, float(t_s), body))
+    return out

@@ -1,11 +1,21 @@
-"""The store's rows as Python sees them: raw packets, events and their keys, saved states and leases."""
+"""The store's rows as Python sees them: raw packets, events and their keys, saved states and leases.
+
+The JSON a row holds (a status, an event body, a snapshot, settings) is read back through
+:func:`stored_object`, the one place that parses it: the services store only what they
+checked, but a hand edit, an import or an older version may have left a row that is not
+a JSON object, and one such row must not stop every read of the others.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ingest.codec import Batch
+from ingest.errors import PayloadError
+from ingest.payload_fields import load_json
+from ingest.troubles import RateLimitedLog
 
 __all__ = [
     "BatchRow",
@@ -17,7 +27,14 @@ __all__ = [
     "event_id",
     "event_key",
     "event_time",
+    "stored_object",
 ]
+
+log = logging.getLogger(__name__)
+
+# One line per column every few seconds: the dashboard reads the same bad row every second.
+# Kept for the process, not per Store: a dashboard opens a Store for each read.
+_bad_rows = RateLimitedLog(log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +145,31 @@ def event_key(device_id: str, event: dict[str, Any]) -> EventKey:
     ('desk-07', 'break', 3.0, '')
     """
     return (device_id, str(event["kind"]), event_time(event), event_id(event))
+
+
+def stored_object(text: str | bytes, column: str, device_id: str) -> dict[str, Any] | None:
+    """The JSON object a stored column holds, or None for one that holds anything else.
+
+    A row that is not a JSON object is logged (once every few seconds per column) and
+    read as absent, so that the other rows are still read.
+
+    Args:
+        text: The column's value.
+        column: The table and column, for the log (``"devices.status"``).
+        device_id: The row's device, for the log.
+
+    >>> stored_object('{"online": true}', "devices.status", "desk-07")
+    {'online': True}
+    >>> [stored_object(t, "devices.status", "desk-07") for t in ("{oops", "[1, 2]", "null")]
+    [None, None, None]
+    """
+    try:
+        value = load_json(text)
+    except PayloadError as err:
+        value, why = None, str(err)
+    else:
+        why = repr(text[:40])
+    if isinstance(value, dict):
+        return value
+    _bad_rows.warning(column, "%s of %s is not a JSON object (%s): read as absent", column, device_id, why)
+    return None

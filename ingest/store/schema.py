@@ -30,6 +30,7 @@ __all__ = [
     "StoreUrl",
     "create_schema",
     "parse_store_url",
+    "schema_version_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -410,7 +411,7 @@ def create_schema(conn: Connection, backend: Backend) -> None:
     that services starting together set up the store one after the other).
 
     Raises:
-        StoreError: The store was made by a newer sitless.
+        StoreError: The store was made by a newer sitless, or its version is no number.
     """
     if backend is Backend.POSTGRESQL:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SETUP_LOCK)))
@@ -419,13 +420,14 @@ def create_schema(conn: Connection, backend: Backend) -> None:
         ddl, migrations = _SQLITE_SCHEMA, _SQLITE_MIGRATIONS
     for statement in ddl.split(";"):
         conn.exec_driver_sql(statement)
-    version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    version = None if stored is None else schema_version_of(stored)
     if version is None:  # a new store: the DDL is the current schema already
         conn.execute(sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-    elif int(version) > SCHEMA_VERSION:
+    elif version > SCHEMA_VERSION:
         raise StoreError(f"store schema {version} is newer than this sitless ({SCHEMA_VERSION})")
-    elif int(version) < SCHEMA_VERSION:
-        for target in range(int(version) + 1, SCHEMA_VERSION + 1):
+    elif version < SCHEMA_VERSION:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
             if _migrated_already(conn, target):
                 continue  # made by this version's DDL
             for statement in migrations.get(target, ()):
@@ -433,6 +435,26 @@ def create_schema(conn: Connection, backend: Backend) -> None:
             log.info("store migrated to schema %d", target)
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
     conn.exec_driver_sql(_UNPUBLISHED_INDEX)
+
+
+def schema_version_of(stored: str) -> int:
+    """The schema version as ``meta`` holds it (text), as a number.
+
+    Raises:
+        StoreError: It is no whole number (a hand edit): which tables the store has, and
+            which migrations it needs, are unknown.
+
+    >>> schema_version_of("6")
+    6
+    >>> schema_version_of("seven")
+    Traceback (most recent call last):
+    ...
+    ingest.errors.StoreError: store schema version 'seven' in its meta table is not a number
+    """
+    try:
+        return int(stored)
+    except ValueError:
+        raise StoreError(f"store schema version {stored!r} in its meta table is not a number") from None
 
 
 def _migrated_already(conn: Connection, target: int) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ingest.store.base import StoreBase
 from ingest.store.leases import PRESENCE_PREFIX, claim_statements, database_now, release_statement, renew_statements
-from ingest.store.rows import DeviceState, Lease, StateRow
+from ingest.store.rows import DeviceState, Lease, StateRow, stored_object
 from ingest.store.schema import device_leases, worker_state, worker_status
 from ingest.tally import Tally
 
@@ -175,19 +175,26 @@ class StateStore(StoreBase):
     def load_state(self, device_id: str) -> DeviceState | None:
         """The worker's saved snapshot and live status of a device, or None when it has neither.
 
-        A status saved alone comes with an empty snapshot and ``seq`` -1.
+        A status saved alone comes with an empty snapshot and ``seq`` -1, and so does a
+        snapshot that is not a JSON object (:func:`~ingest.store.rows.stored_object`).
         """
         w = worker_state.c
-        snapshots = self._read(sa.select(w.seq, w.snapshot).where(w.device_id == device_id))
+        rows = self._read(sa.select(w.seq, w.snapshot).where(w.device_id == device_id))
         status = self.load_status(device_id)
-        if not snapshots and status is None:
+        if not rows and status is None:
             return None
-        seq, snapshot = (int(snapshots[0][0]), json.loads(snapshots[0][1])) if snapshots else (-1, {})
+        snapshot = stored_object(rows[0][1], "worker_state.snapshot", device_id) if rows else None
+        seq = -1 if snapshot is None else int(rows[0][0])
         body, updated_s = status if status is not None else ({}, 0.0)
-        return DeviceState(seq, snapshot, body, updated_s)
+        return DeviceState(seq, snapshot or {}, body, updated_s)
 
     def load_status(self, device_id: str) -> tuple[dict[str, Any], float] | None:
-        """The worker's last live status of a device and when it was saved (Unix epoch seconds), or None."""
-        s = self._status_table().c
-        rows = self._read(sa.select(s.status, s.updated_s).where(s.device_id == device_id))
-        return (json.loads(rows[0][0]), float(rows[0][1])) if rows else None
+        """The worker's last live status of a device and when it was saved (Unix epoch seconds).
+
+        None before the first, or when the stored one is not a JSON object
+        (:func:`~ingest.store.rows.stored_object`).
+        """
+        table = self._status_table()
+        rows = self._read(sa.select(table.c.status, table.c.updated_s).where(table.c.device_id == device_id))
+        status = stored_object(rows[0][0], f"{table.name}.status", device_id) if rows else None
+        return None if status is None else (status, float(rows[0][1]))

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from analysis.today import DaySoFar
 from dashboard import data
+from dashboard.data import base
+from ingest.errors import StoreError
 from ingest.store import Store
 from tests.dashboard.office_morning import DEVICE, MORNING_EVENTS, at
 
@@ -148,3 +153,33 @@ def test_events_export_gives_every_stored_event_as_json_lines(morning_store: Cal
     assert sorted(r["kind"] for r in rows) == sorted(e["kind"] for e in MORNING_EVENTS)
     assert [r["t_s"] for r in rows] == sorted(r["t_s"] for r in rows)
     assert data.events_export(store_url, "nobody") == b""
+
+
+def test_an_unreachable_store_is_not_tried_again_for_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the server could not be reached, the reads of the next seconds fail at once with its
+    error, where each waited out the connect timeout again; after that it is tried again."""
+    url = "postgresql://nobody@127.0.0.1:1/sitless"  # nothing listens: refused at once
+    now_s = [1000.0]
+    monkeypatch.setattr(base, "time", SimpleNamespace(monotonic=lambda: now_s[0]))
+    base._unreachable.clear()
+    attempts: list[Any] = []
+
+    def note(*args: Any) -> None:
+        attempts.append(args)
+
+    sa.event.listen(sa.Engine, "do_connect", note)
+    try:
+        for wait_s in (0.0, 1.0, base.UNREACHABLE_S - 1.1):
+            now_s[0] += wait_s
+            with pytest.raises(StoreError, match="cannot reach store"):
+                data.devices(url)
+            with pytest.raises(StoreError, match="cannot reach store"):
+                data.live_status(url, DEVICE)
+        assert len(attempts) == 1
+        now_s[0] += 0.2
+        with pytest.raises(StoreError, match="cannot reach store"):
+            data.devices(url)
+        assert len(attempts) == 2
+    finally:
+        sa.event.remove(sa.Engine, "do_connect", note)
+        base._unreachable.clear()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+
 from analysis.programme import PROGRAMME, Dose, exercise_by_id
 from dashboard import display
+from ingest.payloads import WearerSettings
 from tests.dashboard.office_morning import at
 
 
@@ -47,3 +52,26 @@ def test_posture_labels() -> None:
     """Postures read capitalised; a missing one reads Unknown."""
     assert display.posture_label("lying") == "Lying"
     assert display.posture_label(None) == "Unknown"
+
+
+def test_a_span_ending_at_midnight_shows_as_23_59_to_midnight() -> None:
+    """``[23.999, 24]`` shows 23:59 to 00:00, not 00:00 to 00:00; a span of seconds after midnight ends 00:01."""
+    assert (display.time_of_day(23.999), display.time_of_day(24.0, end=True)) == (dt.time(23, 59), dt.time(0, 0))
+    assert (display.time_of_day(0.0), display.time_of_day(0.004, end=True)) == (dt.time(0, 0), dt.time(0, 1))
+    assert display.hours_of_day(dt.time(0, 0), end=True) == 24.0
+
+
+@pytest.mark.parametrize(
+    "span", [(23.999, 24.0), (0.0, 0.004), (23.995, 0.004), (22.0, 23.999), (22.0, 0.0), (9.0, 17.5), (12.25, 13.0)]
+)
+def test_a_span_shown_and_saved_unchanged_stays_itself(span: tuple[float, float]) -> None:
+    """Each bound comes back within the form's minute, and the span is one the settings take, never the whole day."""
+    start, end = span
+    saved = (
+        display.hours_of_day(display.time_of_day(start)),
+        display.hours_of_day(display.time_of_day(end, end=True), end=True),
+    )
+    assert saved[0] == pytest.approx(start, abs=1 / 60)  # the form shows whole minutes
+    assert saved[1] == pytest.approx(end or 24.0, abs=1 / 60)  # an end at 0 is midnight, 24
+    assert saved != (0.0, 24.0)
+    assert WearerSettings(quiet_hours=(saved,)).quiet_hours == (saved,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import queue
@@ -19,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import Placement
 from dashboard import data
+from ingest import actions
 from ingest.actions import send_settings
 from ingest.broker import BrokerProcess
 from ingest.codec import Batch, encode
@@ -167,6 +169,29 @@ def test_an_unreachable_hub_is_reported_not_raised(
     app.button[0].click().run()
     assert not app.exception
     assert "Could not reach the sitless hub" in texts(app)
+
+
+def test_a_quiet_span_ending_at_midnight_is_saved_unchanged(
+    make_app: Callable[..., AppTest],
+    morning_store: Callable[..., str],
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quiet span of the last few seconds before midnight shows 23:59 to 00:00, and Save
+    sends it back as such: shown 00:00 to 00:00, it was sent as the whole day."""
+    morning_store()
+    with Store(store_url) as store:
+        store.set_wearer_settings(DEVICE, WearerSettings(quiet_hours=((23.999, 24.0),)).to_dict())
+    sent: list[WearerSettings] = []
+    monkeypatch.setattr(actions, "send_settings", lambda broker, device_id, chosen: sent.append(chosen))
+    app = make_app(store_url, page=PAGE)
+    assert (app.time_input(key="quiet_from_0").value, app.time_input(key="quiet_to_0").value) == (
+        dt.time(23, 59),
+        dt.time(0, 0),
+    )
+    app.button[0].click().run()  # the form's Save
+    assert not app.exception
+    assert [s.quiet_hours for s in sent] == [((23 + 59 / 60, 24.0),)]
 
 
 @pytest.mark.both_stores

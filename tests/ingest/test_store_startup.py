@@ -6,9 +6,16 @@ import json
 import multiprocessing
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
+from ingest.errors import StoreError
 from ingest.store import SCHEMA_VERSION, BatchRow, Store
+from ingest.store.base import CONNECT_TIMEOUT_S, READ_CONNECT_TIMEOUT_S
 from tests.support import tally
 
 
@@ -180,3 +187,27 @@ def test_a_store_of_schema_3_written_by_the_sqlite_only_store_opens_with_all_its
     with sqlite3.connect(path) as db:
         (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert int(version) == SCHEMA_VERSION
+
+
+@pytest.fixture
+def connect_timeouts() -> Iterator[list[Any]]:
+    """The ``connect_timeout`` of every database connection made while the test runs."""
+    seen: list[Any] = []
+
+    def note(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        seen.append(cparams.get("connect_timeout"))
+
+    sa.event.listen(sa.Engine, "do_connect", note)
+    yield seen
+    sa.event.remove(sa.Engine, "do_connect", note)
+
+
+def test_a_reader_gives_up_on_a_postgresql_server_sooner_than_a_service(connect_timeouts: list[Any]) -> None:
+    """The dashboard's every page run waits out its connect timeout while a server takes
+    connections and never answers (10 s each): a reader waits 3 s, a service 10 s."""
+    url = "postgresql://nobody@127.0.0.1:1/sitless"  # nothing listens: refused at once
+    for open_store in (lambda: Store.exists(url), lambda: Store(url, read_only=True), lambda: Store(url)):
+        with pytest.raises(StoreError):
+            open_store()
+    assert connect_timeouts == [READ_CONNECT_TIMEOUT_S, READ_CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S]
+    assert READ_CONNECT_TIMEOUT_S == 3
