@@ -115,7 +115,8 @@ class _LineBound(io.RawIOBase):
 
     Each read returns at most ``max_line_bytes``, so a line inside one block is never too
     long; only the line running into a block and the one running out of it are measured.
-    Lines end at LF, or at CR in a block without LF (old Mac line ends, which pandas reads).
+    Lines end at LF, or at CR in a block without LF (old Mac line ends, which pandas reads);
+    so a CR that ends a block ends its line, a byte before the LF of a CRLF would.
 
     >>> stream = _LineBound(io.BytesIO(b"t,ax\n0,1\n" + b"9" * 20), Path("x.csv"), 16)
     >>> stream.read(8), stream.read(8)
