@@ -130,6 +130,16 @@ def _unnest_insert(table: sa.Table, columns: list[str], key: list[str]) -> sa.In
     )
 
 
+def _check_file(where: StoreUrl) -> None:
+    """Refuse a SQLite store path that names a folder, saying so (SQLite says "unable to open database file").
+
+    Raises:
+        StoreError: The path is a folder.
+    """
+    if where.path is not None and where.path.is_dir():
+        raise StoreError(f"cannot open store {where}: {where.path} is a folder, not a store file")
+
+
 class StoreBase:
     """A connection to the sitless store: opening, transactions, inserts that skip stored keys, counters.
 
@@ -138,6 +148,7 @@ class StoreBase:
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.where = parse_store_url(url)
+        _check_file(self.where)
         self.backend = self.where.backend
         self.read_only = read_only
         self._engine = _engine(self.where, read_only=read_only)

@@ -211,3 +211,10 @@ def test_a_reader_gives_up_on_a_postgresql_server_sooner_than_a_service(connect_
             open_store()
     assert connect_timeouts == [READ_CONNECT_TIMEOUT_S, READ_CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S]
     assert READ_CONNECT_TIMEOUT_S == 3
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_folder_named_as_the_store_is_said_to_be_one(tmp_path: Path, read_only: bool) -> None:
+    """Not SQLite's "unable to open database file"."""
+    with pytest.raises(StoreError, match=f"{tmp_path} is a folder, not a store file"):
+        Store(f"sqlite:///{tmp_path}", read_only=read_only)
