@@ -118,10 +118,23 @@ def unpack_gt3x_activity(packed: bytes, scale: float = GT3X_SCALE_G) -> NDArray[
     return np.round(yxz[:, [1, 0, 2]] / scale, 3)
 
 
+def _entry(zf: zipfile.ZipFile, name: str, path: Path) -> IO[bytes]:
+    """Open one file of the zip to read.
+
+    Raises:
+        KeyError: The zip has no such file.
+        RecordingError: The file is encrypted (zipfile raises ``RuntimeError``, asking for a password).
+    """
+    try:
+        return zf.open(name)
+    except RuntimeError as err:
+        raise RecordingError(f"{path}: not a .gt3x file: its {name} is encrypted ({err})") from err
+
+
 def _gt3x_info(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
     """info.txt's ``Key: value`` lines, read up to ``_MAX_INFO_BYTES`` (a zip inflates what it holds at will)."""
     try:
-        with zf.open("info.txt") as f:
+        with _entry(zf, "info.txt", path) as f:
             data = f.read(_MAX_INFO_BYTES + 1)
     except KeyError as err:
         raise RecordingError(f"{path}: not a .gt3x file: the zip has no info.txt") from err
@@ -208,7 +221,7 @@ def read_gt3x(path: Path, chunk_rows: int, clock: RecordingClock) -> Iterator[_S
         start_s = (start_ticks - _TICKS_AT_UNIX_EPOCH) / _TICKS_PER_S - (offset_s or 0.0)
         pair_rows = max(1, chunk_rows // 2)
         done = 0
-        with zf.open("activity.bin") as f:
+        with _entry(zf, "activity.bin", path) as f:
             while packed := f.read(pair_rows * _GT3X_PAIR_BYTES):
                 acc_g = unpack_gt3x_activity(packed)
                 epoch_s = start_s + (done + np.arange(acc_g.shape[0])) / rate_hz
@@ -366,7 +379,7 @@ def _read_gt3x_log(
     accs: list[NDArray[np.float64]] = []
     held = 0
     last_s = -np.inf  # time of the last sample so far
-    with zf.open("log.bin") as f:
+    with _entry(zf, "log.bin", path) as f:
         for start_s, acc in _gt3x_log_seconds(f, path, info, clock):
             if start_s <= last_s:  # a record of more than a second of samples runs into the next
                 raise RecordingError(

@@ -278,3 +278,19 @@ def test_a_long_run_of_zero_bytes_between_records_is_skipped(tmp_path: Path) -> 
     expected_t, expected_acc, _ = read_all(gt3x(tmp_path / "plain.gt3x", log))
     np.testing.assert_array_equal(t, expected_t)
     np.testing.assert_array_equal(acc, expected_acc)
+
+
+@pytest.mark.parametrize("entry", ["info.txt", "log.bin"])
+def test_an_encrypted_entry_is_a_recording_error(tmp_path: Path, entry: str) -> None:
+    """zipfile asks for a password with a ``RuntimeError``: the file is named as not a .gt3x, not a crash."""
+    data = bytearray(gt3x(tmp_path / "plain.gt3x", idle_sleep_log()).read_bytes())
+    name = entry.encode()
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        at = data.find(signature)
+        while data[at + (30 if signature == b"PK\x03\x04" else 46) :][: len(name)] != name:
+            at = data.find(signature, at + 1)
+        data[at + flag_at] |= 0x01  # general purpose flag bit 0: encrypted
+    path = tmp_path / "locked.gt3x"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match=f"its {entry} is encrypted"):
+        read_all(path)
